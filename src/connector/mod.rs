@@ -1,0 +1,145 @@
+//! The one trait every remote system is reached through. The engine only sees
+//! `dyn Connector`; Linear (GraphQL) and Canny (REST) implement it in their own
+//! modules, each also offering its vendor-specific operations directly.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+
+use crate::domain::{Comment, FieldValue, QuotaSample, Record, RemoteError, Side};
+
+/// One page of records from a reconcile listing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangedPage {
+    /// Records on this page, in the canonical form.
+    pub records: Vec<Record>,
+    /// Opaque cursor for the next page; `None` when this was the last page.
+    pub next_page: Option<String>,
+}
+
+/// A record roundtrip asks a connector to create on its side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRecord {
+    /// Client-generated id persisted before the first attempt; Linear takes it
+    /// as `IssueCreateInput.id`, the portal embeds it as a marker, so a retry
+    /// never creates a second record.
+    pub client_id: uuid::Uuid,
+    /// Field values by this side's field names (after mapping).
+    pub fields: BTreeMap<String, FieldValue>,
+    /// URL of the record on the other side, attached/linked for recovery.
+    pub source_url: Option<String>,
+    /// Title of the record on the other side (for the attachment link).
+    pub source_title: Option<String>,
+}
+
+/// A field update roundtrip asks a connector to apply.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Update {
+    /// New values by this side's field names (after mapping).
+    pub fields: BTreeMap<String, FieldValue>,
+    /// When the status changes, notify the record's voters (Canny
+    /// `shouldNotifyVoters`).
+    pub notify_voters: bool,
+    /// A comment to post together with a status change, if any.
+    pub status_comment: Option<String>,
+}
+
+/// What a verified webhook tells the engine: which record may have changed.
+/// Payload bodies are never trusted as the record's state; the engine re-reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryHint {
+    /// The remote's delivery id (Linear-Delivery, Canny nonce); duplicates are
+    /// dropped on this id.
+    pub delivery_id: String,
+    /// The vendor's event name (e.g. "Issue", "post.status_changed").
+    pub event: String,
+    /// The record (issue/post) the event is about, if the payload names one.
+    pub record_id: Option<String>,
+    /// True when the event says the record was removed.
+    pub removed: bool,
+}
+
+/// Why a webhook request was refused before anything was stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookRejection {
+    /// A signature header was absent.
+    #[error("missing signature header {0}")]
+    MissingSignature(&'static str),
+    /// The signature did not match.
+    #[error("signature does not match")]
+    BadSignature,
+    /// The timestamp is outside the accepted window.
+    #[error("timestamp outside the accepted window")]
+    Stale,
+    /// The nonce was seen before (replay).
+    #[error("nonce already used")]
+    Replayed,
+    /// The body is not the JSON the vendor sends.
+    #[error("malformed payload: {0}")]
+    Malformed(String),
+}
+
+/// A remote system roundtrip syncs with.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// Which side of a link this connector serves.
+    fn side(&self) -> Side;
+
+    /// List records changed since `since` (Linear filters by updatedAt; the
+    /// portal, which has no update time, lists everything and the engine
+    /// compares content hashes). `page` is the cursor from the previous call.
+    async fn list_changed(
+        &self,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<ChangedPage, RemoteError>;
+
+    /// Fetch one record with its comments. `Ok(None)` means the remote
+    /// confirmed it does not exist (deleted), not a transient failure.
+    async fn get(&self, remote_id: &str) -> Result<Option<Record>, RemoteError>;
+
+    /// Create a record. Must be safe to retry with the same `client_id`.
+    async fn create(&self, new: &NewRecord) -> Result<Record, RemoteError>;
+
+    /// Look for a record an earlier attempt of `create` may already have made
+    /// (by client id or source URL), so a retry can complete instead of
+    /// duplicating.
+    async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError>;
+
+    /// Apply field updates to one record.
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError>;
+
+    /// Apply several updates in as few requests as the remote allows. The
+    /// outer error means the whole request failed; inner results are per item.
+    async fn update_many(
+        &self,
+        items: &[(String, Update)],
+    ) -> Result<Vec<Result<(), RemoteError>>, RemoteError> {
+        let mut out = Vec::with_capacity(items.len());
+        for (id, update) in items {
+            out.push(self.update(id, update).await);
+        }
+        Ok(out)
+    }
+
+    /// Delete (or trash/archive, as the remote calls it) one record.
+    async fn delete(&self, remote_id: &str) -> Result<(), RemoteError>;
+
+    /// Post a comment on a record.
+    async fn add_comment(&self, remote_id: &str, body: &str) -> Result<Comment, RemoteError>;
+
+    /// Verify a webhook request (signature, timestamp, replay) before anything
+    /// is parsed or stored, and say which record it is about.
+    fn verify_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryHint, WebhookRejection>;
+
+    /// Rate-limit readings from the most recent responses, drained by the
+    /// engine into the store.
+    fn take_quota_samples(&self) -> Vec<QuotaSample>;
+}

@@ -1,0 +1,439 @@
+//! Domain types shared by every layer: the canonical record both sides are
+//! mapped into, field values the merge compares, and the error classes every
+//! remote failure is sorted into. Kept in one place so the store, the pure
+//! sync logic, the connectors and the console all speak the same language.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Which remote system a record, delivery or job belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The customer feedback portal (Canny today, Fider later).
+    Portal,
+    /// Linear, the issue tracker.
+    Linear,
+}
+
+impl Side {
+    /// The stable lowercase name used in the store, JSON output and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Portal => "portal",
+            Side::Linear => "linear",
+        }
+    }
+
+    /// The side a write planned from this side lands on.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Portal => Side::Linear,
+            Side::Linear => Side::Portal,
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Side {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "portal" | "canny" => Ok(Side::Portal),
+            "linear" => Ok(Side::Linear),
+            other => Err(UnknownName::new("side", other)),
+        }
+    }
+}
+
+/// A name that did not parse into one of our enums; carries what was expected
+/// so the message can say which words are allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} '{value}'")]
+pub struct UnknownName {
+    /// What kind of name was being parsed (e.g. "error class").
+    pub what: &'static str,
+    /// The text that did not match.
+    pub value: String,
+}
+
+impl UnknownName {
+    fn new(what: &'static str, value: &str) -> Self {
+        UnknownName {
+            what,
+            value: value.to_string(),
+        }
+    }
+}
+
+/// Every remote failure is sorted into one of these classes; the class, not
+/// the message, decides whether a job is retried, parked or escalated
+/// (DESIGN.md section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The remote asked us to slow down (HTTP 429, Linear RATELIMITED).
+    RateLimited,
+    /// The remote failed (5xx).
+    Server,
+    /// The connection could not be made or broke.
+    Network,
+    /// The remote did not answer in time.
+    Timeout,
+    /// Credentials were refused (401/403, AUTHENTICATION_ERROR).
+    Auth,
+    /// The remote rejected the request as invalid; retrying will not help.
+    Validation,
+    /// The record no longer exists remotely.
+    NotFound,
+    /// The write collided with a concurrent change.
+    Conflict,
+}
+
+impl ErrorClass {
+    /// All classes, in display order (used by filters and metrics).
+    pub const ALL: [ErrorClass; 8] = [
+        ErrorClass::RateLimited,
+        ErrorClass::Server,
+        ErrorClass::Network,
+        ErrorClass::Timeout,
+        ErrorClass::Auth,
+        ErrorClass::Validation,
+        ErrorClass::NotFound,
+        ErrorClass::Conflict,
+    ];
+
+    /// The stable snake_case name used in the store, CLI flags and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::Server => "server",
+            ErrorClass::Network => "network",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Auth => "auth",
+            ErrorClass::Validation => "validation",
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::Conflict => "conflict",
+        }
+    }
+
+    /// Transient classes are retried with backoff; the others wait for a human
+    /// or for delete handling.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::RateLimited
+                | ErrorClass::Server
+                | ErrorClass::Network
+                | ErrorClass::Timeout
+        )
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ErrorClass {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ErrorClass::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownName::new("error class", s))
+    }
+}
+
+/// A failed remote call, already classified. Connectors return this so the
+/// engine can decide on retry/backoff without knowing the vendor.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{class}: {message}")]
+pub struct RemoteError {
+    /// How the failure is handled.
+    pub class: ErrorClass,
+    /// The remote's own message (never containing secrets).
+    pub message: String,
+    /// HTTP status, when a response arrived.
+    pub http_status: Option<u16>,
+    /// The remote's request id, for support tickets.
+    pub request_id: Option<String>,
+    /// How long the remote asked us to wait (Retry-After or time to reset).
+    pub retry_after: Option<Duration>,
+}
+
+impl RemoteError {
+    /// A bare error of a class with a message; other fields empty.
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        RemoteError {
+            class,
+            message: message.into(),
+            http_status: None,
+            request_id: None,
+            retry_after: None,
+        }
+    }
+
+    /// Attach the HTTP status the failure came with.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.http_status = Some(status);
+        self
+    }
+
+    /// Attach a wait the remote asked for.
+    pub fn with_retry_after(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
+    }
+}
+
+/// A comment on either side. Comments are append-only; `mirror_of` marks one
+/// that roundtrip wrote as a copy, so it is never mirrored back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comment {
+    /// The remote's id of this comment.
+    pub remote_id: String,
+    /// Display name of the author, when known.
+    pub author: Option<String>,
+    /// The comment text (markdown on Linear, plain on Canny).
+    pub body: String,
+    /// When the remote says it was created.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// The canonical form of a portal post or a Linear issue: the fields roundtrip
+/// maps, compares and writes, whatever the vendor calls them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Record {
+    /// The remote id (Canny post id, Linear issue UUID).
+    pub remote_id: String,
+    /// A human-friendly key when the remote has one (Linear `ENG-42`).
+    pub identifier: Option<String>,
+    /// Title of the post or issue.
+    pub title: String,
+    /// Body text: Canny `details`, Linear `description`.
+    pub description: String,
+    /// Portal status ("planned") or Linear workflow state name ("Todo").
+    pub status: String,
+    /// Linear workflow state type ("unstarted"); `None` on the portal side.
+    pub status_type: Option<String>,
+    /// Canny tags or Linear labels, by name.
+    pub labels: BTreeSet<String>,
+    /// Canny vote score; `None` on Linear.
+    pub votes: Option<i64>,
+    /// Linear priority (0 none, 1 urgent … 4 low); `None` on the portal.
+    pub priority: Option<i64>,
+    /// Comments, oldest first.
+    pub comments: Vec<Comment>,
+    /// The record's public or admin URL.
+    pub url: Option<String>,
+    /// When the remote says it was created.
+    pub created_at: Option<DateTime<Utc>>,
+    /// The remote's last-update time; Canny has none, so `None` there.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Archived, trashed or deleted remotely.
+    pub deleted: bool,
+}
+
+/// The value of one mapped field, in a form the three-way merge can compare.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum FieldValue {
+    /// No value (unset priority, missing field).
+    Null,
+    /// Free text: title, description, status name.
+    Text(String),
+    /// A whole number: votes, priority.
+    Number(i64),
+    /// An unordered set of names: tags, labels.
+    Set(BTreeSet<String>),
+}
+
+impl FieldValue {
+    /// Short one-line rendering for tables, explanations and the console.
+    pub fn display_short(&self, max: usize) -> String {
+        let full = match self {
+            FieldValue::Null => "∅".to_string(),
+            FieldValue::Text(t) => t.replace('\n', "⏎"),
+            FieldValue::Number(n) => n.to_string(),
+            FieldValue::Set(s) => {
+                let items: Vec<&str> = s.iter().map(String::as_str).collect();
+                format!("{{{}}}", items.join(", "))
+            }
+        };
+        if full.chars().count() <= max {
+            full
+        } else {
+            let cut: String = full.chars().take(max.saturating_sub(1)).collect();
+            format!("{cut}…")
+        }
+    }
+}
+
+impl Record {
+    /// Read a field by the vendor's name or the canonical name. The mapping
+    /// refers to fields this way ("details" on Canny, "description" on Linear).
+    pub fn field(&self, name: &str) -> Option<FieldValue> {
+        Some(match name {
+            "title" => FieldValue::Text(self.title.clone()),
+            "details" | "description" => FieldValue::Text(self.description.clone()),
+            "status" | "state" => FieldValue::Text(self.status.clone()),
+            "state_type" => self
+                .status_type
+                .clone()
+                .map_or(FieldValue::Null, FieldValue::Text),
+            "tags" | "labels" => FieldValue::Set(self.labels.clone()),
+            "score" | "votes" => self.votes.map_or(FieldValue::Null, FieldValue::Number),
+            "priority" => self.priority.map_or(FieldValue::Null, FieldValue::Number),
+            _ => return None,
+        })
+    }
+
+    /// Write a field by name; returns false when the name or value kind does
+    /// not fit, so callers can report a mapping error instead of losing data.
+    pub fn set_field(&mut self, name: &str, value: FieldValue) -> bool {
+        match (name, value) {
+            ("title", FieldValue::Text(t)) => self.title = t,
+            ("details" | "description", FieldValue::Text(t)) => self.description = t,
+            ("status" | "state", FieldValue::Text(t)) => self.status = t,
+            ("tags" | "labels", FieldValue::Set(s)) => self.labels = s,
+            ("score" | "votes", FieldValue::Number(n)) => self.votes = Some(n),
+            ("score" | "votes", FieldValue::Null) => self.votes = None,
+            ("priority", FieldValue::Number(n)) => self.priority = Some(n),
+            ("priority", FieldValue::Null) => self.priority = None,
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// Names of the record fields a mapping may refer to on each side.
+pub const PORTAL_FIELDS: &[&str] = &["title", "details", "status", "tags", "score"];
+/// Names of the record fields a mapping may refer to on the Linear side.
+pub const LINEAR_FIELDS: &[&str] = &["title", "description", "state", "labels", "priority"];
+
+/// Lifecycle of an outbound write (DESIGN.md section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Waiting for its turn (or for `next_run_at`).
+    Queued,
+    /// Claimed by the engine and in flight.
+    Running,
+    /// Done.
+    Succeeded,
+    /// Stopped on a non-transient error; waits for an operator.
+    Failed,
+    /// Transient errors exhausted the retry budget.
+    Dead,
+    /// Cancelled by an operator.
+    Cancelled,
+}
+
+impl JobStatus {
+    /// Every status, in the order the console lists them.
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Dead,
+        JobStatus::Cancelled,
+    ];
+
+    /// Stable lowercase name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Dead => "dead",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobStatus {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownName::new("job status", s))
+    }
+}
+
+/// One reading of a connector's rate-limit headers, kept as a time series for
+/// the console's gauge and exhaustion forecast.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaSample {
+    /// Which connector ("linear", "portal").
+    pub connector: Side,
+    /// Which limit ("requests", "complexity").
+    pub kind: String,
+    /// The limit per window.
+    pub limit: i64,
+    /// What is left in the current window.
+    pub remaining: i64,
+    /// When the window resets, if the remote says.
+    pub reset_at: Option<DateTime<Utc>>,
+    /// When we read it.
+    pub sampled_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for c in ErrorClass::ALL {
+            assert_eq!(c.as_str().parse::<ErrorClass>(), Ok(c));
+        }
+        for s in JobStatus::ALL {
+            assert_eq!(s.as_str().parse::<JobStatus>(), Ok(s));
+        }
+        assert!("bogus".parse::<ErrorClass>().is_err());
+    }
+
+    #[test]
+    fn record_fields_by_vendor_name() {
+        let mut r = Record {
+            title: "A".into(),
+            ..Record::default()
+        };
+        assert_eq!(r.field("title"), Some(FieldValue::Text("A".into())));
+        assert!(r.set_field("details", FieldValue::Text("body".into())));
+        assert_eq!(
+            r.field("description"),
+            Some(FieldValue::Text("body".into()))
+        );
+        assert!(!r.set_field("title", FieldValue::Number(3)));
+        assert_eq!(r.field("nope"), None);
+    }
+
+    #[test]
+    fn short_display_truncates() {
+        let v = FieldValue::Text("abcdefghij".into());
+        assert_eq!(v.display_short(5), "abcd…");
+        assert_eq!(v.display_short(20), "abcdefghij");
+    }
+}

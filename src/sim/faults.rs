@@ -1,0 +1,200 @@
+//! Fault injection for the simulators (`--faults`, DESIGN.md section 9).
+//!
+//! A spec such as `linear:5xx=0.1,429=0.05,latency=50ms;canny:timeout=0.02;
+//! webhooks:drop=0.1,dup=0.1,reorder=true` is parsed once; every decision is
+//! drawn from one seeded generator per simulator so a run is repeatable under
+//! `--seed`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::duration::parse_duration;
+
+/// Faults applied to one simulator's API responses.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiFaults {
+    /// Probability of answering with a 5xx.
+    pub server_error: f64,
+    /// Probability of answering as rate limited.
+    pub rate_limited: f64,
+    /// Probability of never answering in time (the request hangs, then drops).
+    pub timeout: f64,
+    /// Extra latency added to every response.
+    pub latency: Duration,
+}
+
+/// Faults applied to outgoing webhook deliveries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookFaults {
+    /// Probability a delivery is silently dropped (never retried).
+    pub drop: f64,
+    /// Probability a delivery is sent twice.
+    pub duplicate: f64,
+    /// Deliver queued webhooks in shuffled order.
+    pub reorder: bool,
+    /// Extra delay before each delivery.
+    pub delay: Duration,
+}
+
+/// The whole `--faults` spec.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultSpec {
+    /// Faults on the Linear simulator's API.
+    pub linear: ApiFaults,
+    /// Faults on the Canny simulator's API.
+    pub canny: ApiFaults,
+    /// Faults on both simulators' webhook senders.
+    pub webhooks: WebhookFaults,
+}
+
+/// Why a fault spec was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad --faults spec at '{part}': {why}")]
+pub struct BadFaultSpec {
+    /// The part of the spec at fault.
+    pub part: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+fn bad(part: &str, why: impl Into<String>) -> BadFaultSpec {
+    BadFaultSpec {
+        part: part.to_string(),
+        why: why.into(),
+    }
+}
+
+fn probability(part: &str, v: &str) -> Result<f64, BadFaultSpec> {
+    let p: f64 = v
+        .parse()
+        .map_err(|_| bad(part, "expected a probability between 0 and 1"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(bad(part, "probability must be between 0 and 1"))
+    }
+}
+
+fn duration(part: &str, v: &str) -> Result<Duration, BadFaultSpec> {
+    parse_duration(v).map_err(|e| bad(part, e.to_string()))
+}
+
+impl FaultSpec {
+    /// Parse a spec; an empty string means no faults.
+    pub fn parse(spec: &str) -> Result<FaultSpec, BadFaultSpec> {
+        let mut out = FaultSpec::default();
+        for section in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let (target, items) = section
+                .split_once(':')
+                .ok_or_else(|| bad(section, "expected TARGET:key=value,…"))?;
+            for item in items.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let (k, v) = item
+                    .split_once('=')
+                    .ok_or_else(|| bad(item, "expected key=value"))?;
+                match target.trim() {
+                    "linear" | "canny" => {
+                        let api = if target.trim() == "linear" {
+                            &mut out.linear
+                        } else {
+                            &mut out.canny
+                        };
+                        match k {
+                            "5xx" => api.server_error = probability(item, v)?,
+                            "429" => api.rate_limited = probability(item, v)?,
+                            "timeout" => api.timeout = probability(item, v)?,
+                            "latency" => api.latency = duration(item, v)?,
+                            _ => return Err(bad(item, "keys are 5xx, 429, timeout, latency")),
+                        }
+                    }
+                    "webhooks" => match k {
+                        "drop" => out.webhooks.drop = probability(item, v)?,
+                        "dup" => out.webhooks.duplicate = probability(item, v)?,
+                        "delay" => out.webhooks.delay = duration(item, v)?,
+                        "reorder" => {
+                            out.webhooks.reorder = v
+                                .parse()
+                                .map_err(|_| bad(item, "reorder is true or false"))?
+                        }
+                        _ => return Err(bad(item, "keys are drop, dup, reorder, delay")),
+                    },
+                    other => {
+                        return Err(bad(other, "targets are linear, canny and webhooks"));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A seeded source of fault decisions shared by a simulator's handlers.
+#[derive(Debug)]
+pub struct Dice {
+    rng: Mutex<fastrand::Rng>,
+}
+
+impl Dice {
+    /// A generator that yields the same sequence for the same seed.
+    pub fn new(seed: u64) -> Self {
+        Dice {
+            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+        }
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&self, p: f64) -> bool {
+        if p <= 0.0 {
+            return false;
+        }
+        match self.rng.lock() {
+            Ok(mut rng) => rng.f64() < p,
+            Err(poisoned) => poisoned.into_inner().f64() < p,
+        }
+    }
+
+    /// A uniformly drawn index below `n` (n > 0), for shuffles.
+    pub fn below(&self, n: usize) -> usize {
+        match self.rng.lock() {
+            Ok(mut rng) => rng.usize(..n.max(1)),
+            Err(poisoned) => poisoned.into_inner().usize(..n.max(1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_design_example() {
+        let s = FaultSpec::parse(
+            "linear:5xx=0.1,429=0.05,latency=50ms;canny:timeout=0.02;webhooks:drop=0.1,dup=0.1,reorder=true",
+        )
+        .unwrap();
+        assert_eq!(s.linear.server_error, 0.1);
+        assert_eq!(s.linear.rate_limited, 0.05);
+        assert_eq!(s.linear.latency, Duration::from_millis(50));
+        assert_eq!(s.canny.timeout, 0.02);
+        assert_eq!(s.webhooks.drop, 0.1);
+        assert!(s.webhooks.reorder);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_targets() {
+        assert!(FaultSpec::parse("linear:6xx=0.1").is_err());
+        assert!(FaultSpec::parse("jira:5xx=0.1").is_err());
+        assert!(FaultSpec::parse("linear:5xx=2").is_err());
+        assert!(FaultSpec::parse("linear").is_err());
+        assert_eq!(FaultSpec::parse("").unwrap(), FaultSpec::default());
+    }
+
+    #[test]
+    fn dice_is_deterministic() {
+        let a = Dice::new(7);
+        let b = Dice::new(7);
+        let xs: Vec<bool> = (0..100).map(|_| a.chance(0.3)).collect();
+        let ys: Vec<bool> = (0..100).map(|_| b.chance(0.3)).collect();
+        assert_eq!(xs, ys);
+        assert!(xs.iter().any(|x| *x) && xs.iter().any(|x| !*x));
+    }
+}

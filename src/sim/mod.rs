@@ -1,0 +1,6 @@
+//! Local stand-ins for Linear and Canny served over real HTTP: the sandbox
+//! every test, the demo and the benchmarks run against (DESIGN.md section 9).
+//! They share no code with the connectors, so a misreading of the vendor's
+//! behaviour in one is caught by the other.
+
+pub mod faults;
