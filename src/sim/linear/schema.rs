@@ -103,7 +103,12 @@ mod tests {
         let s = schema().unwrap();
         assert!(s.get_object("Query").is_some());
         assert!(s.get_object("Mutation").is_some());
-        assert!(s.get_object("Issue").unwrap().fields.contains_key("identifier"));
+        assert!(
+            s.get_object("Issue")
+                .unwrap()
+                .fields
+                .contains_key("identifier")
+        );
     }
 
     #[test]
@@ -121,7 +126,8 @@ mod tests {
     #[ignore]
     fn regenerate() {
         let root = env!("CARGO_MANIFEST_DIR");
-        let src = std::fs::read_to_string(format!("{root}/../shared/linear/schema.graphql")).unwrap();
+        let src =
+            std::fs::read_to_string(format!("{root}/../shared/linear/schema.graphql")).unwrap();
         let out = strip_descriptions(&src).unwrap();
         std::fs::write(format!("{root}/assets/linear/schema.graphql"), out).unwrap();
     }
