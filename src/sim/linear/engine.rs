@@ -55,8 +55,13 @@ pub struct Reply {
 
 /// Whether an `Authorization` header value is accepted.
 pub fn authorized(creds: &Credentials, header: Option<&str>) -> bool {
-    let Some(h) = header.map(str::trim).filter(|h| !h.is_empty()) else { return false };
-    match h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
+    let Some(h) = header.map(str::trim).filter(|h| !h.is_empty()) else {
+        return false;
+    };
+    match h
+        .strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))
+    {
         Some(token) => creds.access_tokens.iter().any(|t| t == token.trim()),
         None => h == creds.api_key,
     }
@@ -97,7 +102,12 @@ fn reply(status: u16, body: Value, limits: &Mutex<Limits>, cost: u64) -> Reply {
 
 /// The RATELIMITED reply (HTTP 400, as Linear sends it).
 pub fn ratelimited(limits: &Mutex<Limits>, cost: u64) -> Reply {
-    let mut r = reply(400, error_body(&[GqlError::ratelimited()], None), limits, cost);
+    let mut r = reply(
+        400,
+        error_body(&[GqlError::ratelimited()], None),
+        limits,
+        cost,
+    );
     r.rate_limited = true;
     r
 }
@@ -126,7 +136,15 @@ impl Engine<'_> {
     /// Handle one POST /graphql. Returns the reply and the data changes it made.
     pub fn handle(&self, auth: Option<&str>, body: &[u8]) -> (Reply, Vec<Change>) {
         if !authorized(self.creds, auth) {
-            return (reply(self.creds.auth_error_status, error_body(&[GqlError::auth()], None), self.limits, 0), Vec::new());
+            return (
+                reply(
+                    self.creds.auth_error_status,
+                    error_body(&[GqlError::auth()], None),
+                    self.limits,
+                    0,
+                ),
+                Vec::new(),
+            );
         }
         if !self.spend_request() {
             return (ratelimited(self.limits, 0), Vec::new());
@@ -142,36 +160,54 @@ impl Engine<'_> {
     }
 
     fn run(&self, body: &[u8]) -> Result<(Reply, Vec<Change>), Reply> {
-        let req: Value = serde_json::from_slice(body).map_err(|e| self.fail(vec![GqlError::validation(format!("Invalid JSON body: {e}"))], 0))?;
-        let query = req
-            .get("query")
-            .and_then(Value::as_str)
-            .ok_or_else(|| self.fail(vec![GqlError::validation("Must provide query string.")], 0))?;
+        let req: Value = serde_json::from_slice(body).map_err(|e| {
+            self.fail(
+                vec![GqlError::validation(format!("Invalid JSON body: {e}"))],
+                0,
+            )
+        })?;
+        let query = req.get("query").and_then(Value::as_str).ok_or_else(|| {
+            self.fail(vec![GqlError::validation("Must provide query string.")], 0)
+        })?;
         let op_name = req.get("operationName").and_then(Value::as_str);
         let raw_vars = match req.get("variables") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
-            Some(_) => return Err(self.fail(vec![GqlError::validation("Variables must be an object.")], 0)),
+            Some(_) => {
+                return Err(self.fail(
+                    vec![GqlError::validation("Variables must be an object.")],
+                    0,
+                ));
+            }
         };
-        let schema = super::schema::schema().map_err(|e| reply(500, error_body(&[GqlError::internal(e.to_string())], None), self.limits, 0))?;
-        let doc = ExecutableDocument::parse_and_validate(schema, query, "request.graphql").map_err(|with| {
-            let errs = with
-                .errors
-                .iter()
-                .map(|d| {
-                    let j = d.to_json();
-                    let mut e = GqlError::validation(j.message);
-                    e.locations = j.locations.iter().map(|l| (l.line, l.column)).collect();
-                    e
-                })
-                .collect();
-            self.fail(errs, 0)
+        let schema = super::schema::schema().map_err(|e| {
+            reply(
+                500,
+                error_body(&[GqlError::internal(e.to_string())], None),
+                self.limits,
+                0,
+            )
         })?;
+        let doc = ExecutableDocument::parse_and_validate(schema, query, "request.graphql")
+            .map_err(|with| {
+                let errs = with
+                    .errors
+                    .iter()
+                    .map(|d| {
+                        let j = d.to_json();
+                        let mut e = GqlError::validation(j.message);
+                        e.locations = j.locations.iter().map(|l| (l.line, l.column)).collect();
+                        e
+                    })
+                    .collect();
+                self.fail(errs, 0)
+            })?;
         let op = doc
             .operations
             .get(op_name)
             .map_err(|e| self.fail(vec![GqlError::validation(e.message().to_string())], 0))?;
-        let vars_in: JsonMap = serde_json::from_value(Value::Object(raw_vars)).map_err(|e| self.fail(vec![GqlError::validation(e.to_string())], 0))?;
+        let vars_in: JsonMap = serde_json::from_value(Value::Object(raw_vars))
+            .map_err(|e| self.fail(vec![GqlError::validation(e.to_string())], 0))?;
         let coerced = apollo_compiler::request::coerce_variable_values(schema, op, &vars_in)
             .map_err(|e| self.fail(vec![GqlError::validation(e.message().to_string())], 0))?;
         let vars = match serde_json::to_value(coerced.into_inner()) {
@@ -200,12 +236,20 @@ impl Engine<'_> {
             OperationType::Query => (Obj::Query, "Query"),
             OperationType::Mutation => (Obj::Mutation, "Mutation"),
             OperationType::Subscription => {
-                return Err(self.fail(vec![GqlError::validation("Subscriptions are not supported over HTTP")], cost));
+                return Err(self.fail(
+                    vec![GqlError::validation(
+                        "Subscriptions are not supported over HTTP",
+                    )],
+                    cost,
+                ));
             }
         };
         let (data, changes) = {
             let mut store = lock(self.store);
-            let mut sim = Sim { store: &mut store, rate };
+            let mut sim = Sim {
+                store: &mut store,
+                rate,
+            };
             let data = ex.execute_root(&mut sim, root, root_type, &op.selection_set);
             (data, std::mem::take(&mut store.pending))
         };

@@ -54,12 +54,18 @@ pub fn parse_date(v: &str) -> Option<Time> {
     if !num.is_empty() {
         return None;
     }
-    Some(if neg { Utc::now() - total } else { Utc::now() + total })
+    Some(if neg {
+        Utc::now() - total
+    } else {
+        Utc::now() + total
+    })
 }
 
 /// Does `t` satisfy a DateComparator object?
 pub fn date_matches(t: Option<&Time>, cmp: &Value) -> bool {
-    let Some(obj) = cmp.as_object() else { return true };
+    let Some(obj) = cmp.as_object() else {
+        return true;
+    };
     obj.iter().all(|(op, v)| {
         let one = |v: &Value| v.as_str().and_then(parse_date);
         match (op.as_str(), t) {
@@ -84,7 +90,9 @@ fn list(v: &Value) -> Vec<Value> {
 
 /// Does `s` satisfy a StringComparator (or ID/Enum comparator) object?
 pub fn string_matches(s: Option<&str>, cmp: &Value) -> bool {
-    let Some(obj) = cmp.as_object() else { return true };
+    let Some(obj) = cmp.as_object() else {
+        return true;
+    };
     obj.iter().all(|(op, v)| {
         let want = v.as_str().unwrap_or_default();
         let lower = || s.unwrap_or_default().to_lowercase();
@@ -98,7 +106,9 @@ pub fn string_matches(s: Option<&str>, cmp: &Value) -> bool {
             "nin" => !list(v).iter().any(|x| x.as_str() == s),
             "contains" => s.is_some_and(|s| s.contains(want)),
             "notContains" => !s.is_some_and(|s| s.contains(want)),
-            "containsIgnoreCase" | "containsIgnoreCaseAndAccent" => lower().contains(&want.to_lowercase()),
+            "containsIgnoreCase" | "containsIgnoreCaseAndAccent" => {
+                lower().contains(&want.to_lowercase())
+            }
             "notContainsIgnoreCase" => !lower().contains(&want.to_lowercase()),
             "startsWith" => s.is_some_and(|s| s.starts_with(want)),
             "startsWithIgnoreCase" => lower().starts_with(&want.to_lowercase()),
@@ -112,7 +122,9 @@ pub fn string_matches(s: Option<&str>, cmp: &Value) -> bool {
 
 /// Does `n` satisfy a NumberComparator object?
 pub fn number_matches(n: f64, cmp: &Value) -> bool {
-    let Some(obj) = cmp.as_object() else { return true };
+    let Some(obj) = cmp.as_object() else {
+        return true;
+    };
     obj.iter().all(|(op, v)| {
         let x = v.as_f64();
         match op.as_str() {
@@ -130,7 +142,9 @@ pub fn number_matches(n: f64, cmp: &Value) -> bool {
 }
 
 fn label_matches(l: &Label, f: &Value) -> bool {
-    let Some(obj) = f.as_object() else { return true };
+    let Some(obj) = f.as_object() else {
+        return true;
+    };
     obj.iter().all(|(k, v)| match k.as_str() {
         "id" => string_matches(Some(&l.id), v),
         "name" => string_matches(Some(&l.name), v),
@@ -140,7 +154,9 @@ fn label_matches(l: &Label, f: &Value) -> bool {
 
 /// Does an issue satisfy an IssueFilter object?
 pub fn issue_matches(store: &Store, i: &Issue, filter: &Value) -> bool {
-    let Some(obj) = filter.as_object() else { return true };
+    let Some(obj) = filter.as_object() else {
+        return true;
+    };
     obj.iter().all(|(k, v)| match k.as_str() {
         "and" => list(v).iter().all(|f| issue_matches(store, i, f)),
         "or" => {
@@ -178,14 +194,20 @@ pub fn issue_matches(store: &Store, i: &Issue, filter: &Value) -> bool {
             None => false,
         },
         "labels" => {
-            let labels: Vec<&Label> = i.label_ids.iter().filter_map(|id| store.label(id)).collect();
+            let labels: Vec<&Label> = i
+                .label_ids
+                .iter()
+                .filter_map(|id| store.label(id))
+                .collect();
             v.as_object().is_none_or(|o| {
                 o.iter().all(|(lk, lv)| match lk.as_str() {
                     "some" => labels.iter().any(|l| label_matches(l, lv)),
                     "every" => labels.iter().all(|l| label_matches(l, lv)),
                     "none" => !labels.iter().any(|l| label_matches(l, lv)),
                     "length" => number_matches(labels.len() as f64, lv),
-                    _ => labels.iter().any(|l| label_matches(l, &serde_json::json!({lk: lv}))),
+                    _ => labels
+                        .iter()
+                        .any(|l| label_matches(l, &serde_json::json!({lk: lv}))),
                 })
             })
         }
@@ -201,9 +223,18 @@ mod tests {
     #[test]
     fn dates_and_durations() {
         let t = parse_date("2026-11-20T10:00:00.000Z").unwrap();
-        assert!(date_matches(Some(&t), &json!({"gt": "2026-11-20T09:59:59.999Z"})));
-        assert!(!date_matches(Some(&t), &json!({"gt": "2026-11-20T10:00:00.000Z"})));
-        assert!(date_matches(Some(&t), &json!({"gte": "2026-11-20T10:00:00.000Z", "lt": "2027-01-01"})));
+        assert!(date_matches(
+            Some(&t),
+            &json!({"gt": "2026-11-20T09:59:59.999Z"})
+        ));
+        assert!(!date_matches(
+            Some(&t),
+            &json!({"gt": "2026-11-20T10:00:00.000Z"})
+        ));
+        assert!(date_matches(
+            Some(&t),
+            &json!({"gte": "2026-11-20T10:00:00.000Z", "lt": "2027-01-01"})
+        ));
         let two_weeks_ago = parse_date("-P2W").unwrap();
         assert!((Utc::now() - two_weeks_ago).num_days() == 14);
         assert!(parse_date("-PT6H").is_some() && parse_date("nonsense").is_none());
@@ -211,8 +242,17 @@ mod tests {
 
     #[test]
     fn strings() {
-        assert!(string_matches(Some("Export to CSV"), &json!({"containsIgnoreCase": "csv"})));
-        assert!(!string_matches(Some("Export to CSV"), &json!({"contains": "csv"})));
-        assert!(string_matches(Some("Done"), &json!({"in": ["Done", "Canceled"]})));
+        assert!(string_matches(
+            Some("Export to CSV"),
+            &json!({"containsIgnoreCase": "csv"})
+        ));
+        assert!(!string_matches(
+            Some("Export to CSV"),
+            &json!({"contains": "csv"})
+        ));
+        assert!(string_matches(
+            Some("Done"),
+            &json!({"in": ["Done", "Canceled"]})
+        ));
     }
 }

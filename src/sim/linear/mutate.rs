@@ -18,7 +18,12 @@ fn s(v: &Value, k: &str) -> Option<String> {
 }
 
 fn strings(v: &Value, k: &str) -> Option<Vec<String>> {
-    v.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+    v.get(k).and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    })
 }
 
 /// Absent → None; null → Some(None); value → Some(Some(v)).
@@ -31,14 +36,21 @@ fn nullable(v: &Value, k: &str) -> Option<Option<String>> {
 }
 
 fn payload(field: &Field, entity: Obj) -> Val<Obj> {
-    Val::Obj(Obj::Payload(field.ty().inner_named_type().to_string(), Some(Box::new(entity))))
+    Val::Obj(Obj::Payload(
+        field.ty().inner_named_type().to_string(),
+        Some(Box::new(entity)),
+    ))
 }
 
 /// Execute one root mutation field.
 pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>, GqlError> {
     let actor = Some(sim.store.viewer_id.clone());
     let input = args.get("input").cloned().unwrap_or(Value::Null);
-    let id = args.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let id = args
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let store = &mut *sim.store;
     match field.name.as_str() {
         "issueCreate" => {
@@ -80,12 +92,19 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
         }
         "issueArchive" => {
             let trash = args.get("trash").and_then(Value::as_bool).unwrap_or(false);
-            let i = store.archive_issue(&id, trash, false, actor).map_err(store_error)?;
+            let i = store
+                .archive_issue(&id, trash, false, actor)
+                .map_err(store_error)?;
             Ok(payload(field, Obj::Issue(Box::new(i))))
         }
         "issueDelete" => {
-            let perm = args.get("permanentlyDelete").and_then(Value::as_bool).unwrap_or(false);
-            let i = store.archive_issue(&id, true, perm, actor).map_err(store_error)?;
+            let perm = args
+                .get("permanentlyDelete")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let i = store
+                .archive_issue(&id, true, perm, actor)
+                .map_err(store_error)?;
             Ok(payload(field, Obj::Issue(Box::new(i))))
         }
         "issueUnarchive" => {
@@ -93,18 +112,31 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
             Ok(payload(field, Obj::Issue(Box::new(i))))
         }
         "commentCreate" => {
-            let issue_id = s(&input, "issueId").ok_or_else(|| GqlError::input("issueId is required"))?;
+            let issue_id =
+                s(&input, "issueId").ok_or_else(|| GqlError::input("issueId is required"))?;
             let c = store
-                .create_comment(&issue_id, s(&input, "body").unwrap_or_default(), s(&input, "id"), actor)
+                .create_comment(
+                    &issue_id,
+                    s(&input, "body").unwrap_or_default(),
+                    s(&input, "id"),
+                    actor,
+                )
                 .map_err(store_error)?;
             Ok(payload(field, Obj::Comment(Box::new(c))))
         }
         "attachmentLinkURL" => {
             let a = store
                 .upsert_attachment(
-                    args.get("issueId").and_then(Value::as_str).unwrap_or_default(),
-                    args.get("url").and_then(Value::as_str).unwrap_or_default().to_string(),
-                    args.get("title").and_then(Value::as_str).map(str::to_string),
+                    args.get("issueId")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    args.get("url")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    args.get("title")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                     None,
                     args.get("id").and_then(Value::as_str).map(str::to_string),
                     actor,
@@ -131,7 +163,13 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
                 return Err(GqlError::input("name must not be empty"));
             }
             let l = store
-                .create_label(name, s(&input, "color"), s(&input, "teamId"), s(&input, "id"), actor)
+                .create_label(
+                    name,
+                    s(&input, "color"),
+                    s(&input, "teamId"),
+                    s(&input, "id"),
+                    actor,
+                )
                 .map_err(store_error)?;
             Ok(payload(field, Obj::Label(Box::new(l))))
         }

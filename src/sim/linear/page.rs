@@ -57,11 +57,15 @@ fn size(args: &Args, name: &str) -> Result<Option<i64>, GqlError> {
     match args.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => {
-            let n = v.as_i64().ok_or_else(|| GqlError::input(format!("{name} must be an integer")))?;
+            let n = v
+                .as_i64()
+                .ok_or_else(|| GqlError::input(format!("{name} must be an integer")))?;
             if n < 0 {
                 Err(GqlError::input(format!("{name} must not be negative")))
             } else if n > MAX_PAGE {
-                Err(GqlError::input(format!("{name} must not be greater than {MAX_PAGE}")))
+                Err(GqlError::input(format!(
+                    "{name} must not be greater than {MAX_PAGE}"
+                )))
             } else {
                 Ok(Some(n))
             }
@@ -72,7 +76,9 @@ fn size(args: &Args, name: &str) -> Result<Option<i64>, GqlError> {
 fn cursor_arg(args: &Args, name: &str) -> Result<Option<Key>, GqlError> {
     match args.get(name).and_then(Value::as_str) {
         None => Ok(None),
-        Some(c) => Key::parse(c).map(Some).ok_or_else(|| GqlError::input(format!("Invalid cursor in '{name}'"))),
+        Some(c) => Key::parse(c)
+            .map(Some)
+            .ok_or_else(|| GqlError::input(format!("Invalid cursor in '{name}'"))),
     }
 }
 
@@ -94,7 +100,9 @@ pub fn paginate<T>(items: Vec<(Key, T)>, args: &Args) -> Result<Page<T>, GqlErro
     let total = items.len();
     let mut window: Vec<(Key, T)> = items
         .into_iter()
-        .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a) && before.as_ref().is_none_or(|b| k < b))
+        .filter(|(k, _)| {
+            after.as_ref().is_none_or(|a| k > a) && before.as_ref().is_none_or(|b| k < b)
+        })
         .collect();
     let mut has_prev = after.is_some() && window.len() < total;
     let mut has_next = before.is_some() && window.len() < total;
@@ -124,7 +132,17 @@ mod tests {
     use serde_json::json;
 
     fn items(n: i64) -> Vec<(Key, i64)> {
-        (0..n).map(|i| (Key { key: i, id: format!("id{i}") }, i)).collect()
+        (0..n)
+            .map(|i| {
+                (
+                    Key {
+                        key: i,
+                        id: format!("id{i}"),
+                    },
+                    i,
+                )
+            })
+            .collect()
     }
 
     fn args(v: Value) -> Args {
@@ -152,6 +170,9 @@ mod tests {
         assert_eq!(e.message, "first must not be greater than 250");
         assert_eq!(e.code, "INPUT_ERROR");
         assert!(paginate(items(5), &args(json!({"after": "zz"}))).is_err());
-        assert_eq!(paginate(items(80), &args(json!({}))).unwrap().items.len(), 50);
+        assert_eq!(
+            paginate(items(80), &args(json!({}))).unwrap().items.len(),
+            50
+        );
     }
 }

@@ -82,7 +82,11 @@ impl Bucket {
     pub fn view(&mut self) -> BucketView {
         self.refill();
         let missing = self.limit as f64 - self.level;
-        let secs = if self.limit == 0 { 0.0 } else { missing * HOUR / self.limit as f64 };
+        let secs = if self.limit == 0 {
+            0.0
+        } else {
+            missing * HOUR / self.limit as f64
+        };
         BucketView {
             limit: self.limit,
             remaining: self.level.floor() as u64,

@@ -92,14 +92,28 @@ fn ms(t: &Time) -> i64 {
 
 /// Newest first by `orderBy` (createdAt by default), ties by id.
 fn order_key(args: &Args, created: &Time, updated: &Time, id: &str) -> Key {
-    let t = if args.get("orderBy").and_then(Value::as_str) == Some("updatedAt") { updated } else { created };
-    Key { key: -ms(t), id: id.to_string() }
+    let t = if args.get("orderBy").and_then(Value::as_str) == Some("updatedAt") {
+        updated
+    } else {
+        created
+    };
+    Key {
+        key: -ms(t),
+        id: id.to_string(),
+    }
 }
 
-fn connection(field: &Field, mut items: Vec<(Key, Obj)>, args: &Args) -> Result<Val<Obj>, GqlError> {
+fn connection(
+    field: &Field,
+    mut items: Vec<(Key, Obj)>,
+    args: &Args,
+) -> Result<Val<Obj>, GqlError> {
     items.sort_by(|a, b| a.0.cmp(&b.0));
     let page = paginate(items, args)?;
-    Ok(Val::Obj(Obj::Conn(field.ty().inner_named_type().to_string(), Box::new(page))))
+    Ok(Val::Obj(Obj::Conn(
+        field.ty().inner_named_type().to_string(),
+        Box::new(page),
+    )))
 }
 
 fn arg_str<'a>(args: &'a Args, k: &str) -> Option<&'a str> {
@@ -107,8 +121,16 @@ fn arg_str<'a>(args: &'a Args, k: &str) -> Option<&'a str> {
 }
 
 impl Sim<'_> {
-    fn issues(&self, field: &Field, args: &Args, scope: impl Fn(&Issue) -> bool) -> Result<Val<Obj>, GqlError> {
-        let with_archived = args.get("includeArchived").and_then(Value::as_bool).unwrap_or(false);
+    fn issues(
+        &self,
+        field: &Field,
+        args: &Args,
+        scope: impl Fn(&Issue) -> bool,
+    ) -> Result<Val<Obj>, GqlError> {
+        let with_archived = args
+            .get("includeArchived")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let filter = args.get("filter").cloned().unwrap_or(Value::Null);
         let items = self
             .store
@@ -116,7 +138,12 @@ impl Sim<'_> {
             .iter()
             .filter(|i| with_archived || i.archived_at.is_none())
             .filter(|i| scope(i) && issue_matches(self.store, i, &filter))
-            .map(|i| (order_key(args, &i.created_at, &i.updated_at, &i.id), Obj::Issue(Box::new(i.clone()))))
+            .map(|i| {
+                (
+                    order_key(args, &i.created_at, &i.updated_at, &i.id),
+                    Obj::Issue(Box::new(i.clone())),
+                )
+            })
             .collect();
         connection(field, items, args)
     }
@@ -135,9 +162,16 @@ impl Sim<'_> {
             .teams
             .iter()
             .filter(|t| {
-                string_matches(Some(&t.key), &f["key"]) && string_matches(Some(&t.name), &f["name"]) && string_matches(Some(&t.id), &f["id"])
+                string_matches(Some(&t.key), &f["key"])
+                    && string_matches(Some(&t.name), &f["name"])
+                    && string_matches(Some(&t.id), &f["id"])
             })
-            .map(|t| (order_key(args, &t.created_at, &t.updated_at, &t.id), Obj::Team(Box::new(t.clone()))))
+            .map(|t| {
+                (
+                    order_key(args, &t.created_at, &t.updated_at, &t.id),
+                    Obj::Team(Box::new(t.clone())),
+                )
+            })
             .collect();
         connection(field, items, args)
     }
@@ -157,12 +191,23 @@ impl Sim<'_> {
                     && string_matches(t.map(|t| t.id.as_str()), &f["team"]["id"])
                     && string_matches(t.map(|t| t.key.as_str()), &f["team"]["key"])
             })
-            .map(|s| (order_key(args, &s.created_at, &s.created_at, &s.id), Obj::State(Box::new(s.clone()))))
+            .map(|s| {
+                (
+                    order_key(args, &s.created_at, &s.created_at, &s.id),
+                    Obj::State(Box::new(s.clone())),
+                )
+            })
             .collect();
         connection(field, items, args)
     }
 
-    fn labels(&self, field: &Field, args: &Args, only: Option<&[String]>, team: Option<&str>) -> Result<Val<Obj>, GqlError> {
+    fn labels(
+        &self,
+        field: &Field,
+        args: &Args,
+        only: Option<&[String]>,
+        team: Option<&str>,
+    ) -> Result<Val<Obj>, GqlError> {
         let f = args.get("filter").cloned().unwrap_or(Value::Null);
         let items = self
             .store
@@ -177,7 +222,12 @@ impl Sim<'_> {
                     && string_matches(t.map(|t| t.id.as_str()), &f["team"]["id"])
                     && string_matches(t.map(|t| t.key.as_str()), &f["team"]["key"])
             })
-            .map(|l| (order_key(args, &l.created_at, &l.updated_at, &l.id), Obj::Label(Box::new(l.clone()))))
+            .map(|l| {
+                (
+                    order_key(args, &l.created_at, &l.updated_at, &l.id),
+                    Obj::Label(Box::new(l.clone())),
+                )
+            })
             .collect();
         connection(field, items, args)
     }
@@ -187,31 +237,59 @@ impl Sim<'_> {
             .store
             .users
             .iter()
-            .map(|u| (order_key(args, &u.created_at, &u.created_at, &u.id), Obj::User(Box::new(u.clone()))))
+            .map(|u| {
+                (
+                    order_key(args, &u.created_at, &u.created_at, &u.id),
+                    Obj::User(Box::new(u.clone())),
+                )
+            })
             .collect();
         connection(field, items, args)
     }
 
-    fn comments(&self, field: &Field, args: &Args, issue_id: Option<&str>) -> Result<Val<Obj>, GqlError> {
+    fn comments(
+        &self,
+        field: &Field,
+        args: &Args,
+        issue_id: Option<&str>,
+    ) -> Result<Val<Obj>, GqlError> {
         let f = args.get("filter").cloned().unwrap_or(Value::Null);
         let items = self
             .store
             .comments
             .iter()
             .filter(|c| issue_id.is_none_or(|i| c.issue_id == i))
-            .filter(|c| string_matches(Some(&c.issue_id), &f["issue"]["id"]) && string_matches(Some(&c.body), &f["body"]))
-            .map(|c| (order_key(args, &c.created_at, &c.updated_at, &c.id), Obj::Comment(Box::new(c.clone()))))
+            .filter(|c| {
+                string_matches(Some(&c.issue_id), &f["issue"]["id"])
+                    && string_matches(Some(&c.body), &f["body"])
+            })
+            .map(|c| {
+                (
+                    order_key(args, &c.created_at, &c.updated_at, &c.id),
+                    Obj::Comment(Box::new(c.clone())),
+                )
+            })
             .collect();
         connection(field, items, args)
     }
 
-    fn attachments(&self, field: &Field, args: &Args, pred: impl Fn(&Attachment) -> bool) -> Result<Val<Obj>, GqlError> {
+    fn attachments(
+        &self,
+        field: &Field,
+        args: &Args,
+        pred: impl Fn(&Attachment) -> bool,
+    ) -> Result<Val<Obj>, GqlError> {
         let items = self
             .store
             .attachments
             .iter()
             .filter(|a| pred(a))
-            .map(|a| (order_key(args, &a.created_at, &a.updated_at, &a.id), Obj::Attachment(Box::new(a.clone()))))
+            .map(|a| {
+                (
+                    order_key(args, &a.created_at, &a.updated_at, &a.id),
+                    Obj::Attachment(Box::new(a.clone())),
+                )
+            })
             .collect();
         connection(field, items, args)
     }
@@ -283,14 +361,24 @@ impl Sim<'_> {
             "priority" => leaf(i.priority as f64),
             "priorityLabel" => leaf(priority_label(i.priority)),
             "url" => leaf(i.url(&self.store.org)),
-            "branchName" => leaf(format!("{}-{}", i.identifier.to_lowercase(), slug(&i.title))),
+            "branchName" => leaf(format!(
+                "{}-{}",
+                i.identifier.to_lowercase(),
+                slug(&i.title)
+            )),
             "createdAt" => time(&i.created_at),
             "updatedAt" => time(&i.updated_at),
             "archivedAt" => leaf(json!(i.archived_at.as_ref().map(fmt_time))),
             "trashed" => leaf(json!(if i.trashed { Some(true) } else { None })),
             "labelIds" => leaf(json!(i.label_ids)),
-            "state" => Ok(self.store.state(&i.state_id).map_or(Val::Default, |s| Val::Obj(Obj::State(Box::new(s.clone()))))),
-            "team" => Ok(self.store.team(&i.team_id).map_or(Val::Default, |t| Val::Obj(Obj::Team(Box::new(t.clone()))))),
+            "state" => Ok(self
+                .store
+                .state(&i.state_id)
+                .map_or(Val::Default, |s| Val::Obj(Obj::State(Box::new(s.clone()))))),
+            "team" => Ok(self
+                .store
+                .team(&i.team_id)
+                .map_or(Val::Default, |t| Val::Obj(Obj::Team(Box::new(t.clone()))))),
             "assignee" => Ok(self.user_obj(i.assignee_id.as_deref())),
             "creator" => Ok(self.user_obj(i.creator_id.as_deref())),
             "labels" => self.labels(field, args, Some(&i.label_ids), None),
@@ -300,7 +388,12 @@ impl Sim<'_> {
         }
     }
 
-    fn object_field(&mut self, obj: &Obj, field: &Field, args: &Args) -> Result<Val<Obj>, GqlError> {
+    fn object_field(
+        &mut self,
+        obj: &Obj,
+        field: &Field,
+        args: &Args,
+    ) -> Result<Val<Obj>, GqlError> {
         let name = field.name.as_str();
         match obj {
             Obj::Query => self.query(field, args),
@@ -322,16 +415,23 @@ impl Sim<'_> {
                 "admin" => leaf(u.admin),
                 "active" => leaf(true),
                 "isMe" => leaf(u.id == self.store.viewer_id),
-                "url" => leaf(format!("https://linear.app/{}/profiles/{}", self.store.org.url_key, u.display_name)),
+                "url" => leaf(format!(
+                    "https://linear.app/{}/profiles/{}",
+                    self.store.org.url_key, u.display_name
+                )),
                 "createdAt" | "updatedAt" => time(&u.created_at),
                 "organization" => Ok(Val::Obj(Obj::Org)),
                 "assignedIssues" => {
                     let id = u.id.clone();
-                    self.issues(field, args, |i| i.assignee_id.as_deref() == Some(id.as_str()))
+                    self.issues(field, args, |i| {
+                        i.assignee_id.as_deref() == Some(id.as_str())
+                    })
                 }
                 "createdIssues" => {
                     let id = u.id.clone();
-                    self.issues(field, args, |i| i.creator_id.as_deref() == Some(id.as_str()))
+                    self.issues(field, args, |i| {
+                        i.creator_id.as_deref() == Some(id.as_str())
+                    })
                 }
                 _ => Ok(Val::Default),
             },
@@ -349,7 +449,13 @@ impl Sim<'_> {
                     let id = t.id.clone();
                     self.issues(field, args, |i| i.team_id == id)
                 }
-                "issueCount" => leaf(self.store.issues.iter().filter(|i| i.team_id == t.id && i.archived_at.is_none()).count()),
+                "issueCount" => leaf(
+                    self.store
+                        .issues
+                        .iter()
+                        .filter(|i| i.team_id == t.id && i.archived_at.is_none())
+                        .count(),
+                ),
                 _ => Ok(Val::Default),
             },
             Obj::State(s) => match name {
@@ -359,7 +465,10 @@ impl Sim<'_> {
                 "position" => leaf(s.position),
                 "color" => leaf(s.color.clone()),
                 "createdAt" | "updatedAt" => time(&s.created_at),
-                "team" => Ok(self.store.team(&s.team_id).map_or(Val::Default, |t| Val::Obj(Obj::Team(Box::new(t.clone()))))),
+                "team" => Ok(self
+                    .store
+                    .team(&s.team_id)
+                    .map_or(Val::Default, |t| Val::Obj(Obj::Team(Box::new(t.clone()))))),
                 "issues" => {
                     let id = s.id.clone();
                     self.issues(field, args, |i| i.state_id == id)
@@ -372,10 +481,12 @@ impl Sim<'_> {
                 "color" => leaf(l.color.clone()),
                 "createdAt" => time(&l.created_at),
                 "updatedAt" => time(&l.updated_at),
-                "team" => Ok(match l.team_id.as_deref().and_then(|t| self.store.team(t)) {
-                    Some(t) => Val::Obj(Obj::Team(Box::new(t.clone()))),
-                    None => Val::Null,
-                }),
+                "team" => Ok(
+                    match l.team_id.as_deref().and_then(|t| self.store.team(t)) {
+                        Some(t) => Val::Obj(Obj::Team(Box::new(t.clone()))),
+                        None => Val::Null,
+                    },
+                ),
                 "issues" => {
                     let id = l.id.clone();
                     self.issues(field, args, |i| i.label_ids.contains(&id))
@@ -388,7 +499,10 @@ impl Sim<'_> {
                 "createdAt" => time(&c.created_at),
                 "updatedAt" => time(&c.updated_at),
                 "issueId" => leaf(c.issue_id.clone()),
-                "issue" => Ok(self.store.issue(&c.issue_id).map_or(Val::Null, |i| Val::Obj(Obj::Issue(Box::new(i.clone()))))),
+                "issue" => Ok(self
+                    .store
+                    .issue(&c.issue_id)
+                    .map_or(Val::Null, |i| Val::Obj(Obj::Issue(Box::new(i.clone()))))),
                 "user" => Ok(self.user_obj(c.user_id.as_deref())),
                 "url" => {
                     let issue = self.store.issue(&c.issue_id);
@@ -404,17 +518,27 @@ impl Sim<'_> {
                 "createdAt" => time(&a.created_at),
                 "updatedAt" => time(&a.updated_at),
                 "creator" => Ok(self.user_obj(a.creator_id.as_deref())),
-                "issue" => Ok(self.store.issue(&a.issue_id).map_or(Val::Default, |i| Val::Obj(Obj::Issue(Box::new(i.clone()))))),
+                "issue" => Ok(self
+                    .store
+                    .issue(&a.issue_id)
+                    .map_or(Val::Default, |i| Val::Obj(Obj::Issue(Box::new(i.clone()))))),
                 _ => Ok(Val::Default),
             },
             Obj::Conn(ty, page) => match name {
-                "nodes" => Ok(Val::List(page.items.iter().map(|(_, o)| Val::Obj(o.clone())).collect())),
+                "nodes" => Ok(Val::List(
+                    page.items
+                        .iter()
+                        .map(|(_, o)| Val::Obj(o.clone()))
+                        .collect(),
+                )),
                 "edges" => {
                     let edge_ty = format!("{}Edge", ty.trim_end_matches("Connection"));
                     Ok(Val::List(
                         page.items
                             .iter()
-                            .map(|(c, o)| Val::Obj(Obj::Edge(edge_ty.clone(), c.clone(), Box::new(o.clone()))))
+                            .map(|(c, o)| {
+                                Val::Obj(Obj::Edge(edge_ty.clone(), c.clone(), Box::new(o.clone())))
+                            })
                             .collect(),
                     ))
                 }
@@ -452,7 +576,10 @@ impl Sim<'_> {
                 "kind" => leaf("api"),
                 "limits" => Ok(Val::List(vec![
                     Val::Obj(Obj::RateLimitResult("requestLimit", self.rate.requests)),
-                    Val::Obj(Obj::RateLimitResult("complexityLimit", self.rate.complexity)),
+                    Val::Obj(Obj::RateLimitResult(
+                        "complexityLimit",
+                        self.rate.complexity,
+                    )),
                 ])),
                 _ => Ok(Val::Default),
             },
@@ -460,7 +587,11 @@ impl Sim<'_> {
                 "type" => leaf(*kind),
                 "allowedAmount" => leaf(b.limit as f64),
                 "remainingAmount" => leaf(b.remaining as f64),
-                "requestedAmount" => leaf(if *kind == "requestLimit" { 1.0 } else { self.rate.cost as f64 }),
+                "requestedAmount" => leaf(if *kind == "requestLimit" {
+                    1.0
+                } else {
+                    self.rate.cost as f64
+                }),
                 "period" => leaf(3_600_000.0),
                 "reset" => leaf(b.reset_ms as f64),
                 _ => Ok(Val::Default),

@@ -115,7 +115,10 @@ pub struct Sender {
 
 impl Sender {
     fn settings(&self) -> WebhookSettings {
-        self.settings.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Run until the change channel closes.
@@ -183,7 +186,9 @@ impl Sender {
     /// One HTTP attempt with a fresh, signed body. True on a 2xx answer.
     async fn send_once(&self, d: &Delivery) -> bool {
         let s = self.settings();
-        let Some(url) = s.url.clone() else { return true };
+        let Some(url) = s.url.clone() else {
+            return true;
+        };
         let actor = actor_json(&self.store, d.change.actor_id.as_deref());
         let body = payload(&d.change, actor, &s, chrono::Utc::now().timestamp_millis());
         let raw = body.to_string().into_bytes();
