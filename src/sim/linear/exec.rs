@@ -404,3 +404,73 @@ pub fn default_scalar(name: &str) -> Value {
         _ => Value::String(String::new()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::linear::ratelimit::Bucket;
+    use crate::sim::linear::resolve::{Obj, RateInfo, Sim};
+    use crate::sim::linear::seed::default_store;
+    use serde_json::json;
+
+    fn run(q: &str, vars: Value) -> (Option<Value>, Vec<GqlError>) {
+        let schema = crate::sim::linear::schema::schema().unwrap();
+        let doc = ExecutableDocument::parse_and_validate(schema, q, "q.graphql").unwrap();
+        let vars = vars.as_object().cloned().unwrap_or_default();
+        let op = doc.operations.get(None).unwrap();
+        let mut store = default_store();
+        let mut b = Bucket::new(10);
+        let rate = RateInfo {
+            requests: b.view(),
+            complexity: b.view(),
+            cost: 1,
+        };
+        let mut sim = Sim {
+            store: &mut store,
+            rate,
+        };
+        let mut ex = Executor::new(schema, &doc, &vars);
+        let data = ex.execute_root(&mut sim, Obj::Query, "Query", &op.selection_set);
+        (data, ex.errors)
+    }
+
+    #[test]
+    fn aliases_fragments_typename_and_directives() {
+        let q = "query($no: Boolean!) { me: viewer { __typename ...U name @skip(if: $no) email @include(if: $no) } } fragment U on User { id isMe }";
+        let (data, errors) = run(q, json!({"no": true}));
+        assert!(errors.is_empty());
+        let me = &data.unwrap()["me"];
+        assert_eq!(me["__typename"], "User");
+        assert_eq!(me["isMe"], true);
+        assert!(me.get("name").is_none());
+        assert_eq!(me["email"], "viewer@example.com");
+    }
+
+    #[test]
+    fn unmodelled_fields_get_type_correct_defaults() {
+        let q = "{ viewer { timezone avatarUrl createdIssueCount teamMemberships { nodes { id } pageInfo { hasNextPage } } } }";
+        let (data, errors) = run(q, json!({}));
+        assert!(errors.is_empty(), "{errors:?}");
+        let v = &data.unwrap()["viewer"];
+        assert_eq!(v["avatarUrl"], Value::Null);
+        assert_eq!(v["createdIssueCount"], json!(0));
+        assert_eq!(
+            v["teamMemberships"],
+            json!({"nodes": [], "pageInfo": {"hasNextPage": false}})
+        );
+    }
+
+    #[test]
+    fn root_errors_null_only_their_key() {
+        let (data, errors) = run(
+            "{ a: issue(id: \"nope\") { id } b: viewer { id } }",
+            json!({}),
+        );
+        let data = data.unwrap();
+        assert!(data["a"].is_null() && data["b"]["id"].is_string());
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, Some(vec![json!("a")]));
+        let (none, _) = run("{ issue(id: \"nope\") { id } }", json!({}));
+        assert!(none.is_none());
+    }
+}
