@@ -84,7 +84,7 @@ pub fn comments_create(state: &mut State, call: &Call) -> Result<Outcome, ApiErr
     }
     let parent = args.nonempty("parentID");
     if let Some(p) = &parent
-        && !state.comments.get(p).is_some_and(|c| c.post_id == post_id)
+        && state.comments.get(p).is_none_or(|c| c.post_id != post_id)
     {
         return Err(bad("invalid parent id"));
     }
