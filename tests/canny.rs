@@ -728,3 +728,102 @@ async fn simulator_webhooks_verify_and_name_the_post() {
     }
     assert_eq!(sim.stats().webhooks_delivered, expected.len() as u64);
 }
+
+#[tokio::test]
+async fn api_faults_are_deterministic_under_a_seed() {
+    async fn statuses(seed: u64) -> Vec<u16> {
+        let sim = CannySim::start(CannySimConfig {
+            seed,
+            faults: ApiFaults {
+                server_error: 0.3,
+                rate_limited: 0.2,
+                ..ApiFaults::default()
+            },
+            ..CannySimConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut out = Vec::new();
+        for _ in 0..30 {
+            out.push(
+                raw(&sim, "boards/list", json!({"apiKey": sim.api_key()}))
+                    .await
+                    .0,
+            );
+        }
+        out
+    }
+    let a = statuses(11).await;
+    assert_eq!(a, statuses(11).await);
+    assert!(
+        a.contains(&200) && a.contains(&429) && a.iter().any(|s| *s >= 500),
+        "{a:?}"
+    );
+}
+
+#[tokio::test]
+async fn webhook_faults_drop_and_duplicate() {
+    use axum::body::Bytes;
+    use axum::routing::post;
+    use roundtrip::sim::faults::WebhookFaults;
+    use tokio::sync::mpsc;
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<(HeaderMap, Bytes)>();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |h: HeaderMap, b: Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((h, b));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let sim = CannySim::start(CannySimConfig {
+        webhook_url: Some(hook),
+        webhook_faults: WebhookFaults {
+            drop: 1.0,
+            ..WebhookFaults::default()
+        },
+        ..CannySimConfig::default()
+    })
+    .await
+    .unwrap();
+    let c = connector(&sim);
+    let id = sim.create_post("Dropped", "x").unwrap();
+    // Faults apply when the sender takes the event; wait for the drop.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.stats().webhooks_dropped == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    sim.set_webhook_faults(WebhookFaults {
+        duplicate: 1.0,
+        ..WebhookFaults::default()
+    });
+    sim.set_title(&id, "Twice").unwrap();
+    let (h1, b1) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let (h2, b2) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b1, b2);
+    let hint = c.verify_webhook(&h1, &b1, Utc::now()).unwrap();
+    assert_eq!(
+        hint.event, "post.edited",
+        "the dropped post.created never arrived"
+    );
+    assert_eq!(
+        c.verify_webhook(&h2, &b2, Utc::now()),
+        Err(WebhookRejection::Replayed)
+    );
+    assert_eq!(sim.stats().webhooks_dropped, 1);
+    assert!(
+        format!("{sim:?}").contains("[redacted]") && !format!("{sim:?}").contains(sim.api_key())
+    );
+}

@@ -75,7 +75,6 @@ impl Limiter {
 }
 
 /// Everything the simulator's tasks share.
-#[derive(Debug)]
 pub struct Shared {
     /// The company's secret API key (also the webhook signing key).
     pub api_key: String,
@@ -99,6 +98,17 @@ pub struct Shared {
     pub timeout_hang: Duration,
     /// Queue to the webhook sender.
     pub events: mpsc::UnboundedSender<Event>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key is a secret even in the sandbox: never print it.
+        f.debug_struct("Shared")
+            .field("api_key", &"[redacted]")
+            .field("webhook_url", &self.webhook_url())
+            .field("timeout_hang", &self.timeout_hang)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Lock a mutex, recovering the data if a panicking holder poisoned it (the
