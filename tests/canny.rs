@@ -671,7 +671,14 @@ async fn simulator_webhooks_verify_and_name_the_post() {
     sim.set_title(&id, "Hooked!").unwrap();
     sim.link_jira(&id, "PROJ-1").unwrap();
     sim.unlink_jira(&id, "PROJ-1").unwrap();
-    c.add_comment(&id, "from the API").await.unwrap();
+    let mine = c.add_comment(&id, "from the API").await.unwrap();
+    let (s, ok) = raw(
+        &sim,
+        "comments/delete",
+        json!({"apiKey": sim.api_key(), "commentID": mine.remote_id}),
+    )
+    .await;
+    assert_eq!((s, ok), (200, json!("success")));
     let other = sim.create_post("Doomed", "x").unwrap();
     sim.delete_post(&other).unwrap();
 
@@ -688,6 +695,7 @@ async fn simulator_webhooks_verify_and_name_the_post() {
         "post.jira_issue_linked",
         "post.jira_issue_unlinked",
         "comment.created",
+        "comment.deleted",
         "post.created",
         "post.deleted",
     ];
@@ -715,12 +723,14 @@ async fn simulator_webhooks_verify_and_name_the_post() {
     }
     let kinds: Vec<&str> = events.iter().map(|(e, _, _)| e.as_str()).collect();
     assert_eq!(kinds, expected);
-    for (event, record, removed) in &events[..12] {
+    for (event, record, removed) in &events[..13] {
         assert_eq!(record.as_deref(), Some(id.as_str()), "{event}");
         assert!(!removed);
     }
-    assert_eq!(events[13].1.as_deref(), Some(other.as_str()));
-    assert!(events[13].2);
+    assert_eq!(events[14].1.as_deref(), Some(other.as_str()));
+    assert!(events[14].2);
+    let distinct: BTreeSet<&str> = kinds.iter().copied().collect();
+    assert_eq!(distinct.len(), 13, "every Canny event type");
     // The counter moves once our listener has answered; give it a moment.
     let deadline = Instant::now() + Duration::from_secs(5);
     while sim.stats().webhooks_delivered < expected.len() as u64 && Instant::now() < deadline {
