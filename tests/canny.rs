@@ -296,6 +296,8 @@ async fn create_retried_with_the_same_client_id_makes_one_post() {
         .unwrap();
     let again = c.create(&lost).await.unwrap();
     assert_eq!(again.remote_id, made);
+    assert_eq!(again.status, "planned", "the half-done create is completed");
+    assert!(again.labels.contains("ux"));
     assert_eq!(sim.posts().len(), before + 2);
 }
 

@@ -107,21 +107,33 @@ impl Connector for CannyConnector {
     }
 
     async fn create(&self, new: &NewRecord) -> Result<Record, RemoteError> {
-        if let Some(done) = self.find_created(new).await? {
-            return Ok(done);
-        }
         let f = sort_fields(new.fields.iter())?;
-        let title = f
-            .title
-            .ok_or_else(|| validation("a Canny post needs a title"))?;
-        let id = self
-            .create_post(&title, f.details.as_deref().unwrap_or(""), &new.client_id)
-            .await?;
-        if let Some(status) = f.status.filter(|s| s != "open") {
-            self.change_status(&id, &status, false, None).await?;
+        // An earlier attempt may have created the post and stopped before
+        // the status and tags were applied: finish it rather than duplicate.
+        let (id, current) = match self.find_created(new).await? {
+            Some(done) => (done.remote_id.clone(), Some(done)),
+            None => {
+                let title = f
+                    .title
+                    .clone()
+                    .ok_or_else(|| validation("a Canny post needs a title"))?;
+                let details = f.details.as_deref().unwrap_or("");
+                (
+                    self.create_post(&title, details, &new.client_id).await?,
+                    None,
+                )
+            }
+        };
+        let status_now = current.as_ref().map_or("open", |r| r.status.as_str());
+        if let Some(status) = f.status.as_deref().filter(|s| *s != status_now) {
+            self.change_status(&id, status, false, None).await?;
         }
-        if let Some(tags) = f.tags.filter(|t| !t.is_empty()) {
-            self.set_tags(&id, &tags).await?;
+        let tags_now = current
+            .as_ref()
+            .map(|r| r.labels.clone())
+            .unwrap_or_default();
+        if let Some(tags) = f.tags.as_ref().filter(|t| **t != tags_now) {
+            self.set_tags(&id, tags).await?;
         }
         self.get_record(&id).await?.ok_or_else(|| {
             RemoteError::new(
