@@ -15,6 +15,7 @@ mod ops;
 mod others;
 mod posts;
 mod render;
+mod script;
 mod seed;
 mod server;
 mod shared;
