@@ -155,7 +155,7 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
 /// customer text).
 fn operation_name(query: &str) -> &str {
     query
-        .split(|c: char| c == '(' || c == '{')
+        .split(['(', '{'])
         .next()
         .and_then(|head| head.split_whitespace().nth(1))
         .unwrap_or("anonymous")
