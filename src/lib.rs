@@ -2,7 +2,11 @@
 //! Linear, with a terminal operations console. The binary in `main.rs` is a
 //! thin shell over these modules.
 
+pub mod cli;
+pub mod config;
 pub mod connector;
 pub mod domain;
 pub mod duration;
+pub mod health;
 pub mod sim;
+pub mod store;

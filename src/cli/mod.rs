@@ -1,0 +1,73 @@
+//! Command-line interface (clap derive). Each command lives in its own file
+//! and returns an exit code; `main.rs` only parses and reports errors.
+
+mod config_cmd;
+mod status;
+mod store_args;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+pub use store_args::StoreArgs;
+
+/// roundtrip keeps a customer feedback portal (Canny) and Linear in two-way
+/// sync, and gives operators a terminal console to watch and fix it.
+#[derive(Debug, Parser)]
+#[command(name = "roundtrip", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands of DESIGN.md section 2 that exist so far.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One-screen health report for scripts and cron (exit 0 healthy, 1 degraded, 2 down).
+    Status(status::StatusArgs),
+    /// Check or print the configuration file.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// A failure that maps to exit code 2 (usage or configuration error), as
+/// opposed to 1 (something failed while doing the work).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Whether an error is the user's input (exit 2) rather than a failure (exit 1).
+pub fn is_usage_error(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.is::<UsageError>()
+            || e.is::<crate::config::ConfigError>()
+            || matches!(
+                e.downcast_ref::<crate::store::StoreError>(),
+                Some(
+                    crate::store::StoreError::Missing(_)
+                        | crate::store::StoreError::MissingDirectory { .. }
+                        | crate::store::StoreError::NotADatabase(_)
+                        | crate::store::StoreError::TooNew { .. }
+                )
+            )
+    })
+}
+
+/// Run the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Status(args) => status::run(&args),
+        Command::Config(cmd) => config_cmd::run(&cmd),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "roundtrip", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

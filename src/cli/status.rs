@@ -1,0 +1,87 @@
+//! `roundtrip status`: a one-screen health report for scripts and cron.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::StoreArgs;
+use crate::domain::JobStatus;
+use crate::health::{Health, assess, human_ms};
+use crate::store::{OpenMode, Summary, now_ms, to_ms};
+
+/// Arguments of `roundtrip status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Which store to read.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print stable JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    store: String,
+    #[serde(flatten)]
+    health: &'a Health,
+    summary: &'a Summary,
+}
+
+/// Print the report; the exit code is the verdict's.
+pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let store = args.store.open(OpenMode::ReadOnly)?;
+    let summary = store.db().summary()?;
+    let health = assess(&summary, now_ms());
+    if args.json {
+        let report = Report {
+            store: store.path().display().to_string(),
+            health: &health,
+            summary: &summary,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(store.path(), &summary, &health));
+    }
+    Ok(ExitCode::from(health.verdict.exit_code()))
+}
+
+fn render(path: &std::path::Path, s: &Summary, h: &Health) -> String {
+    let mut out = format!("roundtrip is {}\n", h.verdict.as_str().to_uppercase());
+    for r in &h.reasons {
+        out.push_str(&format!("  - {r}\n"));
+    }
+    out.push_str(&format!(
+        "store      {} (schema v{})\n",
+        path.display(),
+        s.schema_version
+    ));
+    out.push_str(&format!(
+        "engine     {}\n",
+        h.heartbeat_age_ms
+            .map_or("never ran".to_string(), |a| format!(
+                "heartbeat {} ago",
+                human_ms(a)
+            ))
+    ));
+    out.push_str(&format!("sync lag   {}\n", human_ms(h.lag_ms)));
+    out.push_str(&format!("links      {}\n", s.links));
+    let jobs: Vec<String> = JobStatus::ALL
+        .iter()
+        .map(|st| format!("{} {}", st.as_str(), s.jobs_in(*st)))
+        .collect();
+    out.push_str(&format!("jobs       {}\n", jobs.join(" · ")));
+    out.push_str(&format!("conflicts  {} open\n", s.open_conflicts));
+    let now = now_ms();
+    for q in &s.quota {
+        let reset = q
+            .reset_at
+            .map(|r| format!(", resets in {}", human_ms(to_ms(r) - now)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "quota      {} {} {}/{}{reset}\n",
+            q.connector, q.kind, q.remaining, q.limit
+        ));
+    }
+    out
+}

@@ -1,0 +1,619 @@
+//! The TOML configuration (DESIGN.md section 3), validated on load.
+//!
+//! Errors name the file, the line, the key and what is wrong. Secrets never
+//! live in the file: it names the environment variables that hold them, and
+//! [`Config::secrets`] reads them at start into [`Secret`] values whose
+//! `Debug` and `Display` are redacted.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::duration::{format_duration, parse_duration};
+
+/// A secret read from the environment. Printing it never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a value (tests and the simulators' well-known credentials).
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value itself, for the one place that sends it (an HTTP header,
+    /// an HMAC key). Never log the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A duration written as "30s", "5m", …
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_duration(self.0))
+    }
+}
+
+/// `[store]`: where the SQLite file lives.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Path of the database; relative paths are relative to the config file.
+    /// Default: `roundtrip/roundtrip.db` in the XDG data directory.
+    pub path: Option<PathBuf>,
+}
+
+/// How the Linear credential is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LinearAuth {
+    /// Personal API key: `Authorization: <key>`.
+    #[default]
+    ApiKey,
+    /// OAuth access token: `Authorization: Bearer <token>`.
+    Oauth,
+}
+
+/// `[linear]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearConfig {
+    /// GraphQL endpoint.
+    #[serde(default = "default_linear_url")]
+    pub api_url: String,
+    /// Environment variable holding the API key or OAuth token.
+    #[serde(default = "default_linear_key_env")]
+    pub api_key_env: String,
+    /// How the credential is sent.
+    #[serde(default)]
+    pub auth: LinearAuth,
+    /// Key of the team created issues go to (e.g. "ENG").
+    pub team: String,
+    /// Environment variable holding the webhook signing secret.
+    #[serde(default = "default_linear_secret_env")]
+    pub webhook_secret_env: String,
+    /// Per-request timeout.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+}
+
+/// Which portal product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PortalKind {
+    /// Canny (canny.io).
+    #[default]
+    Canny,
+}
+
+/// `[portal]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Which product.
+    #[serde(default)]
+    pub kind: PortalKind,
+    /// REST base URL.
+    #[serde(default = "default_canny_url")]
+    pub api_url: String,
+    /// Environment variable holding the API key (also signs Canny webhooks).
+    #[serde(default = "default_canny_key_env")]
+    pub api_key_env: String,
+    /// Board name to sync.
+    pub board: String,
+    /// Canny id of the admin used as `changerID` for status changes; when
+    /// absent the first admin user is used.
+    pub admin_id: Option<String>,
+    /// Per-request timeout.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+}
+
+/// `[webhooks]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Address the webhook server listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Larger request bodies are refused with 413.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            listen: default_listen(),
+            max_body_bytes: default_max_body(),
+        }
+    }
+}
+
+/// What happens to the other side when a record is deleted on one side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletePolicy {
+    /// Keep the other side, stop syncing, leave a comment.
+    #[default]
+    Unlink,
+    /// Close/cancel the other side.
+    Close,
+    /// Delete the other side too.
+    Mirror,
+    /// Open a conflict and let an operator decide.
+    Ask,
+}
+
+/// Which portal posts become Linear issues.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRule {
+    /// Posts in any of these statuses are "approved".
+    #[serde(default)]
+    pub status: BTreeSet<String>,
+    /// Posts carrying any of these tags are "approved".
+    #[serde(default)]
+    pub tags: BTreeSet<String>,
+}
+
+impl Default for CreateRule {
+    fn default() -> Self {
+        CreateRule {
+            status: ["planned", "in progress"].map(String::from).into(),
+            tags: BTreeSet::new(),
+        }
+    }
+}
+
+/// `[sync]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// How often both sides are listed in full to repair missed webhooks.
+    #[serde(default = "default_reconcile")]
+    pub reconcile_interval: HumanDuration,
+    /// Which posts become Linear issues.
+    #[serde(default)]
+    pub create_in_linear_when: CreateRule,
+    /// Linear issues carrying this label get a portal post (off when unset).
+    pub create_in_portal_label: Option<String>,
+    /// What to do when a record is deleted.
+    #[serde(default)]
+    pub delete_policy: DeletePolicy,
+    /// More deletes than this in 10 minutes pause delete propagation.
+    #[serde(default = "default_guard")]
+    pub mass_delete_guard: u32,
+    /// Attempts for transient failures before a job is dead.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Share of each quota kept for live edits (0–0.9).
+    #[serde(default = "default_reserve")]
+    pub live_reserve: f64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            reconcile_interval: default_reconcile(),
+            create_in_linear_when: CreateRule::default(),
+            create_in_portal_label: None,
+            delete_policy: DeletePolicy::default(),
+            mass_delete_guard: default_guard(),
+            max_attempts: default_attempts(),
+            live_reserve: default_reserve(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Directory for a daily-rotated log file (none: stderr only).
+    pub dir: Option<PathBuf>,
+    /// Minimum level: error, warn, info, debug, trace (or a tracing filter).
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            dir: None,
+            level: default_level(),
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[store]`.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// `[linear]`.
+    pub linear: LinearConfig,
+    /// `[portal]`.
+    pub portal: PortalConfig,
+    /// `[webhooks]`.
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+    /// `[sync]`.
+    #[serde(default)]
+    pub sync: SyncConfig,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Directory of the file, for resolving relative paths.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The file it was read from, for messages.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// The secrets named by the config, read from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secrets {
+    /// Linear API key or OAuth token.
+    pub linear_api_key: Secret,
+    /// Linear webhook signing secret.
+    pub linear_webhook_secret: Secret,
+    /// Portal API key (also the Canny webhook signing key).
+    pub portal_api_key: Secret,
+}
+
+/// A configuration problem, phrased as one sentence naming file and key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why (not found, permission denied, …).
+        reason: String,
+    },
+    /// The file is not valid TOML or does not fit the schema.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem (0 when unknown).
+        line: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// An environment variable named by a `*_env` key is not set.
+    #[error("{path}: {key} names the environment variable {var}, which is not set")]
+    MissingEnv {
+        /// The file.
+        path: PathBuf,
+        /// The key, e.g. `linear.api_key_env`.
+        key: String,
+        /// The variable name.
+        var: String,
+    },
+}
+
+fn default_linear_url() -> String {
+    "https://api.linear.app/graphql".into()
+}
+fn default_linear_key_env() -> String {
+    "LINEAR_API_KEY".into()
+}
+fn default_linear_secret_env() -> String {
+    "LINEAR_WEBHOOK_SECRET".into()
+}
+fn default_canny_url() -> String {
+    "https://canny.io/api/v1".into()
+}
+fn default_canny_key_env() -> String {
+    "CANNY_API_KEY".into()
+}
+fn default_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8787))
+}
+fn default_max_body() -> usize {
+    1_048_576
+}
+fn default_reconcile() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
+}
+fn default_guard() -> u32 {
+    20
+}
+fn default_attempts() -> u32 {
+    8
+}
+fn default_reserve() -> f64 {
+    0.2
+}
+fn default_level() -> String {
+    "info".into()
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The `[table]` header in force at a line, for messages like "in [sync]".
+fn table_at(text: &str, line: usize) -> Option<String> {
+    text.lines()
+        .take(line)
+        .filter_map(|l| {
+            let t = l.trim();
+            (t.starts_with('[') && t.ends_with(']')).then(|| t.trim_matches(['[', ']']).to_string())
+        })
+        .last()
+}
+
+impl Config {
+    /// Read and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            reason: match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            },
+        })?;
+        let mut config = Config::parse(&text, path)?;
+        config.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(config)
+    }
+
+    /// Parse and validate config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |s| line_of(text, s.start));
+            let mut message = e.message().trim().to_string();
+            if let Some(table) = (line > 0).then(|| table_at(text, line)).flatten() {
+                message = format!("in [{table}]: {message}");
+            }
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                message,
+            }
+        })?;
+        config.validate(text, path)?;
+        let mut config = config;
+        config.source = path.to_path_buf();
+        Ok(config)
+    }
+
+    fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| {
+            let needle = key.rsplit('.').next().unwrap_or(key);
+            let line = text
+                .lines()
+                .position(|l| l.trim_start().starts_with(needle))
+                .map_or(0, |i| i + 1);
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                message: format!("{key}: {message}"),
+            }
+        };
+        for (key, url) in [
+            ("linear.api_url", &self.linear.api_url),
+            ("portal.api_url", &self.portal.api_url),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(key, format!("'{url}' is not an http(s) URL")));
+            }
+        }
+        if self.linear.team.trim().is_empty() {
+            return Err(invalid(
+                "linear.team",
+                "must name a team key such as \"ENG\"".into(),
+            ));
+        }
+        if self.portal.board.trim().is_empty() {
+            return Err(invalid(
+                "portal.board",
+                "must name the board to sync".into(),
+            ));
+        }
+        if self.sync.reconcile_interval.0 < Duration::from_secs(10) {
+            return Err(invalid(
+                "sync.reconcile_interval",
+                "must be at least 10s".into(),
+            ));
+        }
+        if !(0.0..=0.9).contains(&self.sync.live_reserve) {
+            return Err(invalid(
+                "sync.live_reserve",
+                "must be between 0 and 0.9".into(),
+            ));
+        }
+        if self.sync.max_attempts == 0 {
+            return Err(invalid("sync.max_attempts", "must be at least 1".into()));
+        }
+        if self.webhooks.max_body_bytes < 1024 {
+            return Err(invalid(
+                "webhooks.max_body_bytes",
+                "must be at least 1024".into(),
+            ));
+        }
+        for (key, var) in [
+            ("linear.api_key_env", &self.linear.api_key_env),
+            ("linear.webhook_secret_env", &self.linear.webhook_secret_env),
+            ("portal.api_key_env", &self.portal.api_key_env),
+        ] {
+            let ok = !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(invalid(
+                    key,
+                    format!("'{var}' is not an environment variable name"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Read every secret the config names from the environment.
+    pub fn secrets(&self) -> Result<Secrets, ConfigError> {
+        self.secrets_from(|var| std::env::var(var).ok())
+    }
+
+    /// Like [`Config::secrets`] with a custom lookup (tests).
+    pub fn secrets_from(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Secrets, ConfigError> {
+        let get = |key: &str, var: &str| {
+            lookup(var)
+                .filter(|v| !v.is_empty())
+                .map(Secret)
+                .ok_or_else(|| ConfigError::MissingEnv {
+                    path: self.source.clone(),
+                    key: key.to_string(),
+                    var: var.to_string(),
+                })
+        };
+        Ok(Secrets {
+            linear_api_key: get("linear.api_key_env", &self.linear.api_key_env)?,
+            linear_webhook_secret: get(
+                "linear.webhook_secret_env",
+                &self.linear.webhook_secret_env,
+            )?,
+            portal_api_key: get("portal.api_key_env", &self.portal.api_key_env)?,
+        })
+    }
+
+    /// The store path with relative paths resolved against the config's
+    /// directory; `None` means "use the default location".
+    pub fn store_path(&self) -> Option<PathBuf> {
+        self.store.path.as_ref().map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                self.base_dir.join(p)
+            }
+        })
+    }
+}
+
+/// The default store location: `roundtrip/roundtrip.db` under the XDG data
+/// directory (`~/.local/share` on Linux).
+pub fn default_store_path() -> Option<PathBuf> {
+    use etcetera::BaseStrategy;
+    etcetera::choose_base_strategy()
+        .ok()
+        .map(|s| s.data_dir().join("roundtrip").join("roundtrip.db"))
+}
+
+/// The commented example configuration shipped in `assets/`.
+pub const EXAMPLE: &str = include_str!("../assets/roundtrip.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("rt.toml"))
+    }
+
+    const MINIMAL: &str = "[linear]\nteam = \"ENG\"\n[portal]\nboard = \"Feature Requests\"\n";
+
+    #[test]
+    fn example_file_parses_with_documented_values() {
+        let c = parse(EXAMPLE).unwrap();
+        assert_eq!(c.linear.team, "ENG");
+        assert_eq!(c.portal.board, "Feature Requests");
+        assert_eq!(c.sync.reconcile_interval.0, Duration::from_secs(300));
+        assert_eq!(c.sync.delete_policy, DeletePolicy::Unlink);
+        assert_eq!(c.webhooks.max_body_bytes, 1_048_576);
+    }
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.linear.api_url, "https://api.linear.app/graphql");
+        assert_eq!(c.linear.auth, LinearAuth::ApiKey);
+        assert_eq!(c.sync.mass_delete_guard, 20);
+        assert!(c.sync.create_in_linear_when.status.contains("planned"));
+    }
+
+    #[test]
+    fn errors_name_line_key_and_problem() {
+        let e = parse(&format!("{MINIMAL}[sync]\nreconcile_interval = \"5x\"\n")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("rt.toml:6:"), "{msg}");
+        assert!(msg.contains("'5x' is not a duration"), "{msg}");
+
+        let e = parse(&format!("{MINIMAL}[sync]\nreconcile_intervall = \"5m\"\n")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("unknown field `reconcile_intervall`"), "{msg}");
+        assert!(msg.contains("[sync]"), "{msg}");
+
+        let e = parse(&format!("{MINIMAL}[webhooks]\nmax_body_bytes = \"big\"\n")).unwrap_err();
+        assert!(e.to_string().contains("invalid type"), "{e}");
+
+        let e = parse("[portal]\nboard = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("missing field `linear`"), "{e}");
+    }
+
+    #[test]
+    fn missing_env_var_is_named() {
+        let c = parse(MINIMAL).unwrap();
+        let e = c
+            .secrets_from(|v| (v == "LINEAR_API_KEY").then(|| "k".to_string()))
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("linear.webhook_secret_env"), "{msg}");
+        assert!(msg.contains("LINEAR_WEBHOOK_SECRET"), "{msg}");
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let c = parse(MINIMAL).unwrap();
+        let s = c
+            .secrets_from(|v| Some(format!("super-secret-{v}")))
+            .unwrap();
+        let dbg = format!("{s:?} {} {c:?}", s.linear_api_key);
+        assert!(!dbg.contains("super-secret"), "{dbg}");
+        assert_eq!(s.linear_api_key.expose(), "super-secret-LINEAR_API_KEY");
+    }
+}

@@ -1,0 +1,200 @@
+//! One verdict — healthy, degraded or down — with the reasons, computed from
+//! the store's summary. `status`, `/healthz` and the console's Overview all
+//! use this so they never disagree.
+
+use serde::Serialize;
+
+use crate::domain::JobStatus;
+use crate::store::Summary;
+
+/// The engine writes its heartbeat every few seconds; older than this and it
+/// is considered stopped.
+pub const HEARTBEAT_STALE_MS: i64 = 30_000;
+
+/// Sync lag above this is reported as degraded.
+pub const LAG_DEGRADED_MS: i64 = 5 * 60_000;
+
+/// Overall health, ordered from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Everything is syncing.
+    Healthy,
+    /// Syncing, with problems someone should look at.
+    Degraded,
+    /// Not syncing.
+    Down,
+}
+
+impl Verdict {
+    /// Process exit code for `roundtrip status` (DESIGN.md section 2).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Healthy => 0,
+            Verdict::Degraded => 1,
+            Verdict::Down => 2,
+        }
+    }
+
+    /// Lowercase word for humans and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Healthy => "healthy",
+            Verdict::Degraded => "degraded",
+            Verdict::Down => "down",
+        }
+    }
+}
+
+/// The verdict and every reason behind it, worst first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// Overall verdict.
+    pub verdict: Verdict,
+    /// Why, one short sentence each.
+    pub reasons: Vec<String>,
+    /// Age of the engine heartbeat (ms), if it ever ran.
+    pub heartbeat_age_ms: Option<i64>,
+    /// Sync lag (ms): age of the oldest change not yet synced.
+    pub lag_ms: i64,
+}
+
+/// Judge a summary at time `now_ms`.
+pub fn assess(s: &Summary, now_ms: i64) -> Health {
+    let mut down = Vec::new();
+    let mut degraded = Vec::new();
+    let heartbeat_age_ms = s.heartbeat_ms.map(|h| (now_ms - h).max(0));
+    match heartbeat_age_ms {
+        None => down.push("the engine has never run against this store".to_string()),
+        Some(age) if age > HEARTBEAT_STALE_MS => {
+            down.push(format!("engine heartbeat is {} old", human_ms(age)));
+        }
+        Some(_) => {}
+    }
+    for (who, why) in [("Linear", &s.linear_paused), ("portal", &s.portal_paused)] {
+        if let Some(why) = why {
+            down.push(format!("{who} connector paused: {why}"));
+        }
+    }
+    let oldest = [s.oldest_pending_ms, s.oldest_unsynced_ms]
+        .into_iter()
+        .flatten()
+        .min();
+    let lag_ms = oldest.map_or(0, |t| (now_ms - t).max(0));
+    if lag_ms > LAG_DEGRADED_MS {
+        degraded.push(format!("sync lag is {}", human_ms(lag_ms)));
+    }
+    let failed = s.jobs_in(JobStatus::Failed);
+    let dead = s.jobs_in(JobStatus::Dead);
+    if failed + dead > 0 {
+        degraded.push(format!("{failed} failed and {dead} dead jobs"));
+    }
+    if let Some(why) = &s.deletes_paused {
+        degraded.push(format!("deletes paused: {why}"));
+    }
+    for q in &s.quota {
+        if q.remaining <= 0 {
+            degraded.push(format!("{} {} quota exhausted", q.connector, q.kind));
+        }
+    }
+    if s.reconcile_repairs > 0 {
+        degraded.push(format!(
+            "reconcile repaired {} changes webhooks missed (check webhook URLs and secrets)",
+            s.reconcile_repairs
+        ));
+    }
+    let verdict = if !down.is_empty() {
+        Verdict::Down
+    } else if !degraded.is_empty() {
+        Verdict::Degraded
+    } else {
+        Verdict::Healthy
+    };
+    down.extend(degraded);
+    Health {
+        verdict,
+        reasons: down,
+        heartbeat_age_ms,
+        lag_ms,
+    }
+}
+
+/// "3s", "4m 10s", "2h 5m", "3d 4h": compact ages for one-line displays.
+pub fn human_ms(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86400 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn summary() -> Summary {
+        Summary {
+            schema_version: 1,
+            links: 0,
+            jobs: BTreeMap::new(),
+            open_conflicts: 0,
+            heartbeat_ms: Some(1_000_000),
+            oldest_pending_ms: None,
+            oldest_unsynced_ms: None,
+            linear_paused: None,
+            portal_paused: None,
+            deletes_paused: None,
+            reconcile_repairs: 0,
+            quota: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn fresh_heartbeat_is_healthy() {
+        let h = assess(&summary(), 1_005_000);
+        assert_eq!(h.verdict, Verdict::Healthy);
+        assert!(h.reasons.is_empty());
+    }
+
+    #[test]
+    fn stale_or_missing_heartbeat_is_down() {
+        assert_eq!(
+            assess(&summary(), 1_000_000 + HEARTBEAT_STALE_MS + 1).verdict,
+            Verdict::Down
+        );
+        let mut s = summary();
+        s.heartbeat_ms = None;
+        assert_eq!(assess(&s, 0).verdict, Verdict::Down);
+    }
+
+    #[test]
+    fn failures_and_lag_degrade() {
+        let mut s = summary();
+        s.jobs.insert("failed".into(), 2);
+        let h = assess(&s, 1_001_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert!(h.reasons[0].contains("2 failed"));
+        let mut s = summary();
+        s.oldest_pending_ms = Some(1_000_000 - LAG_DEGRADED_MS - 10);
+        assert_eq!(assess(&s, 1_000_000).verdict, Verdict::Degraded);
+    }
+
+    #[test]
+    fn auth_pause_is_down() {
+        let mut s = summary();
+        s.linear_paused = Some("authentication refused".into());
+        let h = assess(&s, 1_000_000);
+        assert_eq!(h.verdict, Verdict::Down);
+        assert!(h.reasons[0].contains("Linear connector paused"));
+    }
+
+    #[test]
+    fn human_ages() {
+        assert_eq!(human_ms(3_000), "3s");
+        assert_eq!(human_ms(250_000), "4m 10s");
+        assert_eq!(human_ms(7_500_000), "2h 5m");
+    }
+}

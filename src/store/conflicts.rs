@@ -1,0 +1,332 @@
+//! Fields both sides changed differently, waiting for a human (or resolved,
+//! waiting for the engine to write the decision). One open conflict per link
+//! and field.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Db, Result, StoreError, Window, json, now_ms, parse_json, parse_name};
+use crate::domain::FieldValue;
+
+/// Open or resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConflictStatus {
+    /// Waiting for an operator.
+    Open,
+    /// Decided; `applied_at` says whether the engine has written it.
+    Resolved,
+}
+
+impl std::str::FromStr for ConflictStatus {
+    type Err = crate::domain::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(ConflictStatus::Open),
+            "resolved" => Ok(ConflictStatus::Resolved),
+            other => Err(crate::domain::UnknownName {
+                what: "conflict status",
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// How an operator decided a conflict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "take", content = "value")]
+pub enum Resolution {
+    /// Keep the portal's value (write it to Linear).
+    Portal,
+    /// Keep Linear's value (write it to the portal).
+    Linear,
+    /// Restore the base value on both sides.
+    Base,
+    /// A merged value edited by hand, written to both sides.
+    Value(FieldValue),
+}
+
+impl Resolution {
+    /// Stored name of the choice.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Resolution::Portal => "portal",
+            Resolution::Linear => "linear",
+            Resolution::Base => "base",
+            Resolution::Value(_) => "value",
+        }
+    }
+}
+
+/// A conflict to open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewConflict {
+    /// The link.
+    pub link_id: i64,
+    /// The mapping field name.
+    pub field: String,
+    /// The last agreed value.
+    pub base: FieldValue,
+    /// The portal's current value.
+    pub portal: FieldValue,
+    /// Linear's current value.
+    pub linear: FieldValue,
+    /// When the portal's change was observed (ms).
+    pub portal_changed_at: Option<i64>,
+    /// When Linear's change happened (ms).
+    pub linear_changed_at: Option<i64>,
+}
+
+/// A conflict as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    /// Row id.
+    pub id: i64,
+    /// The link.
+    pub link_id: i64,
+    /// The mapping field name.
+    pub field: String,
+    /// The last agreed value.
+    pub base: FieldValue,
+    /// The portal's value.
+    pub portal: FieldValue,
+    /// Linear's value.
+    pub linear: FieldValue,
+    /// When the portal's change was observed (ms).
+    pub portal_changed_at: Option<i64>,
+    /// When Linear's change happened (ms).
+    pub linear_changed_at: Option<i64>,
+    /// Open or resolved.
+    pub status: ConflictStatus,
+    /// The decision, once made.
+    pub resolution: Option<Resolution>,
+    /// Who decided.
+    pub resolved_by: Option<String>,
+    /// When (ms).
+    pub resolved_at: Option<i64>,
+    /// When the engine wrote the decision (ms).
+    pub applied_at: Option<i64>,
+    /// When it was opened (ms).
+    pub created_at: i64,
+}
+
+/// Which conflicts a listing covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConflictFilter {
+    /// Only this status (default: any).
+    pub status: Option<ConflictStatus>,
+    /// Only this field.
+    pub field: Option<String>,
+}
+
+const COLS: &str = "id, link_id, field, base_value, portal_value, linear_value, portal_changed_at,
+    linear_changed_at, status, resolution, resolved_value, resolved_by, resolved_at, applied_at, created_at";
+
+type Raw = (
+    i64,
+    i64,
+    String,
+    [String; 3],
+    Option<i64>,
+    Option<i64>,
+    ConflictStatus,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    [Option<i64>; 2],
+    i64,
+);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        [r.get(3)?, r.get(4)?, r.get(5)?],
+        r.get(6)?,
+        r.get(7)?,
+        parse_name(8, r.get(8)?)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        [r.get(12)?, r.get(13)?],
+        r.get(14)?,
+    ))
+}
+
+fn finish(raw: Raw) -> Result<Conflict> {
+    let (
+        id,
+        link_id,
+        field,
+        [b, p, l],
+        pc,
+        lc,
+        status,
+        resolution,
+        value,
+        by,
+        [at, applied],
+        created,
+    ) = raw;
+    let resolution = match resolution.as_deref() {
+        None => None,
+        Some("portal") => Some(Resolution::Portal),
+        Some("linear") => Some(Resolution::Linear),
+        Some("base") => Some(Resolution::Base),
+        Some(_) => Some(Resolution::Value(parse_json(
+            "conflict resolved value",
+            value.as_deref().unwrap_or("null"),
+        )?)),
+    };
+    Ok(Conflict {
+        id,
+        link_id,
+        field,
+        base: parse_json("conflict base", &b)?,
+        portal: parse_json("conflict portal value", &p)?,
+        linear: parse_json("conflict linear value", &l)?,
+        portal_changed_at: pc,
+        linear_changed_at: lc,
+        status,
+        resolution,
+        resolved_by: by,
+        resolved_at: at,
+        applied_at: applied,
+        created_at: created,
+    })
+}
+
+impl Db<'_> {
+    /// Open a conflict, or refresh the open one for the same link and field
+    /// with the latest values. Returns the conflict id.
+    pub fn open_conflict(&self, c: &NewConflict) -> Result<i64> {
+        let now = now_ms();
+        self.conn.execute(
+            "INSERT INTO conflicts (link_id, field, base_value, portal_value, linear_value,
+                                    portal_changed_at, linear_changed_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (link_id, field) WHERE status = 'open' DO UPDATE SET
+                base_value = excluded.base_value, portal_value = excluded.portal_value,
+                linear_value = excluded.linear_value,
+                portal_changed_at = excluded.portal_changed_at,
+                linear_changed_at = excluded.linear_changed_at",
+            params![
+                c.link_id,
+                c.field,
+                json(&c.base),
+                json(&c.portal),
+                json(&c.linear),
+                c.portal_changed_at,
+                c.linear_changed_at,
+                now
+            ],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT id FROM conflicts WHERE link_id = ?1 AND field = ?2 AND status = 'open'",
+            params![c.link_id, c.field],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// One conflict by id.
+    pub fn conflict(&self, id: i64) -> Result<Option<Conflict>> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLS} FROM conflicts WHERE id = ?1"),
+                [id],
+                row,
+            )
+            .optional()?;
+        raw.map(finish).transpose()
+    }
+
+    /// A keyset window of conflicts, oldest first by default.
+    pub fn conflicts(&self, filter: &ConflictFilter, window: Window) -> Result<Vec<Conflict>> {
+        let (cond, order) = window.clauses("id");
+        let status = match filter.status {
+            Some(ConflictStatus::Open) => "status = 'open'",
+            Some(ConflictStatus::Resolved) => "status = 'resolved'",
+            None => "1",
+        };
+        let field = if filter.field.is_some() {
+            "field = :field"
+        } else {
+            ":field = :field"
+        };
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM conflicts WHERE {status} AND {field} AND {cond} {order}"
+        ))?;
+        let raws = stmt
+            .query_map(
+                rusqlite::named_params! {
+                    ":field": filter.field.as_deref().unwrap_or(""),
+                    ":from": window.key_bound(), ":limit": window.limit_i64()
+                },
+                row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish).collect()
+    }
+
+    /// Open conflicts of one link.
+    pub fn open_conflicts_for_link(&self, link_id: i64) -> Result<Vec<Conflict>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM conflicts WHERE link_id = ?1 AND status = 'open' ORDER BY id"
+        ))?;
+        let raws = stmt
+            .query_map([link_id], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish).collect()
+    }
+
+    /// Operator intent: decide an open conflict. The engine writes the
+    /// decision to both sides and marks it applied.
+    pub fn resolve_conflict(&self, id: i64, resolution: &Resolution, by: &str) -> Result<()> {
+        let value = match resolution {
+            Resolution::Value(v) => Some(json(v)),
+            _ => None,
+        };
+        let n = self.conn.execute(
+            "UPDATE conflicts SET status = 'resolved', resolution = ?2, resolved_value = ?3,
+                resolved_by = ?4, resolved_at = ?5
+             WHERE id = ?1 AND status = 'open'",
+            params![id, resolution.as_str(), value, by, now_ms()],
+        )?;
+        if n == 0 {
+            return match self.conflict(id)? {
+                None => Err(StoreError::NotFound {
+                    what: "conflict",
+                    id,
+                }),
+                Some(_) => Err(StoreError::NotFound {
+                    what: "open conflict",
+                    id,
+                }),
+            };
+        }
+        Ok(())
+    }
+
+    /// Resolved conflicts whose decision the engine has not written yet.
+    pub fn unapplied_resolutions(&self, limit: usize) -> Result<Vec<Conflict>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM conflicts WHERE status = 'resolved' AND applied_at IS NULL
+             ORDER BY id LIMIT ?1"
+        ))?;
+        let raws = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish).collect()
+    }
+
+    /// The engine has turned a resolution into jobs.
+    pub fn mark_conflict_applied(&self, id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE conflicts SET applied_at = ?2 WHERE id = ?1",
+            params![id, now_ms()],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,460 @@
+//! Every outbound write is a job row before it is sent; each try is an
+//! attempt row. Operators retry or cancel by changing rows; the engine picks
+//! the change up.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Db, Result, StoreError, Window, now_ms, parse_name};
+use crate::domain::{ErrorClass, JobStatus, Side};
+
+/// Scheduling lane: live edits keep a quota reserve that backfill and
+/// reconcile may not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lane {
+    /// A change a person just made.
+    Live,
+    /// Reconcile repairs and initial backfill.
+    Backfill,
+}
+
+impl Lane {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Live => "live",
+            Lane::Backfill => "backfill",
+        }
+    }
+}
+
+impl std::str::FromStr for Lane {
+    type Err = crate::domain::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "live" => Ok(Lane::Live),
+            "backfill" => Ok(Lane::Backfill),
+            other => Err(crate::domain::UnknownName {
+                what: "lane",
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    /// The link the write belongs to (writes per link run in order).
+    pub link_id: Option<i64>,
+    /// Which system the write goes to.
+    pub target: Side,
+    /// What kind of write ("create", "update", "comment", "delete", …).
+    pub kind: String,
+    /// The write itself, as JSON the engine understands.
+    pub payload: String,
+    /// Why the write is happening (from the merge explanation).
+    pub reason: String,
+    /// Scheduling lane.
+    pub lane: Lane,
+    /// Attempts before the job is declared dead.
+    pub max_attempts: i64,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    /// Row id.
+    pub id: i64,
+    /// The link it belongs to.
+    pub link_id: Option<i64>,
+    /// Target system.
+    pub target: Side,
+    /// Kind of write.
+    pub kind: String,
+    /// The write, as JSON.
+    pub payload: String,
+    /// Why.
+    pub reason: String,
+    /// Lifecycle status.
+    pub status: JobStatus,
+    /// Scheduling lane.
+    pub lane: Lane,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// Attempts allowed.
+    pub max_attempts: i64,
+    /// Earliest time of the next attempt (ms).
+    pub next_run_at: i64,
+    /// Class of the last error.
+    pub error_class: Option<ErrorClass>,
+    /// Message of the last error.
+    pub last_error: Option<String>,
+    /// HTTP status of the last attempt.
+    pub http_status: Option<i64>,
+    /// Remote request id of the last attempt.
+    pub request_id: Option<String>,
+    /// Created (ms).
+    pub created_at: i64,
+    /// Last changed (ms).
+    pub updated_at: i64,
+}
+
+/// One try of a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attempt {
+    /// Row id.
+    pub id: i64,
+    /// The job.
+    pub job_id: i64,
+    /// 1-based attempt number.
+    pub attempt: i64,
+    /// When it started (ms).
+    pub started_at: i64,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// "ok" or the error class.
+    pub outcome: String,
+    /// HTTP status, when a response arrived.
+    pub http_status: Option<i64>,
+    /// Error class, on failure.
+    pub error_class: Option<ErrorClass>,
+    /// Remote message, on failure.
+    pub message: Option<String>,
+    /// Remote request id.
+    pub request_id: Option<String>,
+}
+
+/// An attempt to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAttempt {
+    /// When it started (ms).
+    pub started_at: i64,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// HTTP status, when a response arrived.
+    pub http_status: Option<i64>,
+    /// Error class, on failure (`None` = success).
+    pub error_class: Option<ErrorClass>,
+    /// Remote message, on failure.
+    pub message: Option<String>,
+    /// Remote request id.
+    pub request_id: Option<String>,
+}
+
+/// Which jobs a listing or bulk action covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only this status.
+    pub status: Option<JobStatus>,
+    /// Only this error class.
+    pub error_class: Option<ErrorClass>,
+}
+
+impl JobFilter {
+    fn sql(&self) -> &'static str {
+        match (self.status.is_some(), self.error_class.is_some()) {
+            (true, true) => "status = :status AND error_class = :class",
+            (true, false) => "status = :status",
+            (false, true) => "error_class = :class",
+            (false, false) => "1",
+        }
+    }
+
+    fn status_str(&self) -> &'static str {
+        self.status.map_or("", JobStatus::as_str)
+    }
+
+    fn class_str(&self) -> &'static str {
+        self.error_class.map_or("", ErrorClass::as_str)
+    }
+}
+
+const COLS: &str =
+    "id, link_id, target, kind, payload, reason, status, lane, attempts, max_attempts,
+    next_run_at, error_class, last_error, http_status, request_id, created_at, updated_at";
+
+fn opt_name<T: std::str::FromStr>(col: usize, v: Option<String>) -> rusqlite::Result<Option<T>>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    v.map(|s| parse_name(col, s)).transpose()
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+    Ok(Job {
+        id: r.get(0)?,
+        link_id: r.get(1)?,
+        target: parse_name(2, r.get(2)?)?,
+        kind: r.get(3)?,
+        payload: r.get(4)?,
+        reason: r.get(5)?,
+        status: parse_name(6, r.get(6)?)?,
+        lane: parse_name(7, r.get(7)?)?,
+        attempts: r.get(8)?,
+        max_attempts: r.get(9)?,
+        next_run_at: r.get(10)?,
+        error_class: opt_name(11, r.get(11)?)?,
+        last_error: r.get(12)?,
+        http_status: r.get(13)?,
+        request_id: r.get(14)?,
+        created_at: r.get(15)?,
+        updated_at: r.get(16)?,
+    })
+}
+
+impl Db<'_> {
+    /// Enqueue a job to run as soon as possible.
+    pub fn insert_job(&self, job: &NewJob) -> Result<i64> {
+        let now = now_ms();
+        self.conn.execute(
+            "INSERT INTO jobs (link_id, target, kind, payload, reason, lane, max_attempts,
+                               next_run_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
+            params![
+                job.link_id,
+                job.target.as_str(),
+                job.kind,
+                job.payload,
+                job.reason,
+                job.lane.as_str(),
+                job.max_attempts,
+                now
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// One job by id.
+    pub fn job(&self, id: i64) -> Result<Option<Job>> {
+        Ok(self
+            .conn
+            .query_row(&format!("SELECT {COLS} FROM jobs WHERE id = ?1"), [id], row)
+            .optional()?)
+    }
+
+    /// A keyset window of jobs matching a filter.
+    pub fn jobs(&self, filter: &JobFilter, window: Window) -> Result<Vec<Job>> {
+        let (cond, order) = window.clauses("id");
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM jobs WHERE {} AND {cond} {order}",
+            filter.sql()
+        ))?;
+        let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
+        let (status, class, from, limit) = (
+            filter.status_str(),
+            filter.class_str(),
+            window.key_bound(),
+            window.limit_i64(),
+        );
+        if filter.status.is_some() {
+            params.push((":status", &status));
+        }
+        if filter.error_class.is_some() {
+            params.push((":class", &class));
+        }
+        params.push((":from", &from));
+        params.push((":limit", &limit));
+        let rows = stmt
+            .query_map(params.as_slice(), row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// How many jobs match a filter (for "retry all N?" confirmations).
+    pub fn count_jobs(&self, filter: &JobFilter) -> Result<i64> {
+        let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
+        let (status, class) = (filter.status_str(), filter.class_str());
+        if filter.status.is_some() {
+            params.push((":status", &status));
+        }
+        if filter.error_class.is_some() {
+            params.push((":class", &class));
+        }
+        Ok(self.conn.query_row(
+            &format!("SELECT count(*) FROM jobs WHERE {}", filter.sql()),
+            params.as_slice(),
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Claim up to `limit` runnable jobs (queued and due), oldest first, at
+    /// most one per link so writes for a link stay in order; marks them
+    /// running.
+    pub fn claim_due_jobs(&self, now: i64, limit: usize) -> Result<Vec<Job>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM jobs j
+             WHERE status = 'queued' AND next_run_at <= ?1
+               AND (link_id IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM jobs o WHERE o.link_id = j.link_id AND o.id < j.id
+                      AND o.status IN ('queued', 'running')))
+             ORDER BY CASE lane WHEN 'live' THEN 0 ELSE 1 END, next_run_at, id
+             LIMIT ?2"
+        ))?;
+        let jobs = stmt
+            .query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX)], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for job in &jobs {
+            self.conn.execute(
+                "UPDATE jobs SET status = 'running', updated_at = ?2 WHERE id = ?1",
+                params![job.id, now],
+            )?;
+        }
+        Ok(jobs
+            .into_iter()
+            .map(|mut j| {
+                j.status = JobStatus::Running;
+                j
+            })
+            .collect())
+    }
+
+    /// Put jobs left running by a process that died back in the queue.
+    pub fn requeue_running_jobs(&self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE jobs SET status = 'queued', updated_at = ?1 WHERE status = 'running'",
+            [now_ms()],
+        )?)
+    }
+
+    /// Record one attempt and move the job to its next status.
+    pub fn record_attempt(
+        &self,
+        job_id: i64,
+        attempt: &NewAttempt,
+        next_status: JobStatus,
+        next_run_at: i64,
+    ) -> Result<()> {
+        let attempts: i64 = self
+            .conn
+            .query_row("SELECT attempts FROM jobs WHERE id = ?1", [job_id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or(StoreError::NotFound {
+                what: "job",
+                id: job_id,
+            })?;
+        let class = attempt.error_class.map(ErrorClass::as_str);
+        self.conn.execute(
+            "INSERT INTO job_attempts (job_id, attempt, started_at, duration_ms, outcome,
+                                       http_status, error_class, message, request_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                job_id,
+                attempts + 1,
+                attempt.started_at,
+                attempt.duration_ms,
+                class.unwrap_or("ok"),
+                attempt.http_status,
+                class,
+                attempt.message,
+                attempt.request_id
+            ],
+        )?;
+        self.conn.execute(
+            "UPDATE jobs SET attempts = attempts + 1, status = ?2, next_run_at = ?3,
+                error_class = COALESCE(?4, error_class), last_error = COALESCE(?5, last_error),
+                http_status = ?6, request_id = ?7, updated_at = ?8
+             WHERE id = ?1",
+            params![
+                job_id,
+                next_status.as_str(),
+                next_run_at,
+                class,
+                attempt.message,
+                attempt.http_status,
+                attempt.request_id,
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every attempt of a job, oldest first.
+    pub fn attempts(&self, job_id: i64) -> Result<Vec<Attempt>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, job_id, attempt, started_at, duration_ms, outcome, http_status,
+                    error_class, message, request_id
+             FROM job_attempts WHERE job_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([job_id], |r| {
+                Ok(Attempt {
+                    id: r.get(0)?,
+                    job_id: r.get(1)?,
+                    attempt: r.get(2)?,
+                    started_at: r.get(3)?,
+                    duration_ms: r.get(4)?,
+                    outcome: r.get(5)?,
+                    http_status: r.get(6)?,
+                    error_class: opt_name(7, r.get(7)?)?,
+                    message: r.get(8)?,
+                    request_id: r.get(9)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Operator intent: put failed/dead/cancelled jobs back in the queue with
+    /// a fresh attempt budget. Returns how many were requeued.
+    pub fn retry_jobs(&self, ids: &[i64]) -> Result<usize> {
+        let mut n = 0;
+        let now = now_ms();
+        for id in ids {
+            n += self.conn.execute(
+                "UPDATE jobs SET status = 'queued', next_run_at = ?2, attempts = 0, updated_at = ?2
+                 WHERE id = ?1 AND status IN ('failed', 'dead', 'cancelled')",
+                params![id, now],
+            )?;
+        }
+        Ok(n)
+    }
+
+    /// Operator intent: retry every failed or dead job matching the filter
+    /// (the filter's status, when set, must be failed or dead).
+    pub fn retry_matching(&self, filter: &JobFilter) -> Result<usize> {
+        let now = now_ms();
+        let status_cond = match filter.status {
+            Some(s) => format!("status = '{}'", s.as_str()),
+            None => "status IN ('failed', 'dead')".to_string(),
+        };
+        let class_cond = if filter.error_class.is_some() {
+            "AND error_class = ?2"
+        } else {
+            "AND ?2 = ?2"
+        };
+        Ok(self.conn.execute(
+            &format!(
+                "UPDATE jobs SET status = 'queued', next_run_at = ?1, attempts = 0, updated_at = ?1
+                 WHERE {status_cond} AND status IN ('failed', 'dead', 'cancelled') {class_cond}"
+            ),
+            params![now, filter.class_str()],
+        )?)
+    }
+
+    /// Operator intent: cancel queued/failed/dead jobs. Running jobs finish.
+    pub fn cancel_jobs(&self, ids: &[i64]) -> Result<usize> {
+        let mut n = 0;
+        let now = now_ms();
+        for id in ids {
+            n += self.conn.execute(
+                "UPDATE jobs SET status = 'cancelled', updated_at = ?2
+                 WHERE id = ?1 AND status IN ('queued', 'failed', 'dead')",
+                params![id, now],
+            )?;
+        }
+        Ok(n)
+    }
+
+    /// Earliest `next_run_at` among queued jobs (for the scheduler's sleep).
+    pub fn next_job_due(&self) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT min(next_run_at) FROM jobs WHERE status = 'queued'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+}

@@ -1,0 +1,321 @@
+//! Synced pairs (portal id ↔ Linear id) with the base snapshot both sides
+//! last agreed on. Unique on each side's id: a post can never be linked twice.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::{Db, Result, StoreError, Window, json, now_ms, parse_json, parse_name};
+use crate::domain::{FieldValue, Side};
+
+/// Lifecycle of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkState {
+    /// A create is in flight; the client id is persisted, the remote id not
+    /// yet known.
+    Pending,
+    /// Both sides exist and are synced.
+    Active,
+    /// Syncing stopped (delete policy `unlink`, or an operator decision).
+    Unlinked,
+}
+
+impl LinkState {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Pending => "pending",
+            LinkState::Active => "active",
+            LinkState::Unlinked => "unlinked",
+        }
+    }
+}
+
+impl std::str::FromStr for LinkState {
+    type Err = crate::domain::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(LinkState::Pending),
+            "active" => Ok(LinkState::Active),
+            "unlinked" => Ok(LinkState::Unlinked),
+            other => Err(crate::domain::UnknownName {
+                what: "link state",
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// A synced pair.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Link {
+    /// Row id (keyset key).
+    pub id: i64,
+    /// Portal post id, once known.
+    pub portal_id: Option<String>,
+    /// Linear issue id, once known.
+    pub linear_id: Option<String>,
+    /// Client-generated id used for the idempotent create.
+    pub client_id: Option<String>,
+    /// Lifecycle state.
+    pub state: LinkState,
+    /// Title for display and search.
+    pub title: String,
+    /// The field values both sides last agreed on, by mapping field name.
+    pub base: BTreeMap<String, FieldValue>,
+    /// When the link was made (ms).
+    pub created_at: i64,
+    /// When the link last changed (ms).
+    pub updated_at: i64,
+}
+
+/// A mirrored comment pair, so a mirrored comment is never mirrored back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommentLink {
+    /// The link the comments belong to.
+    pub link_id: i64,
+    /// Portal comment id.
+    pub portal_comment_id: Option<String>,
+    /// Linear comment id.
+    pub linear_comment_id: Option<String>,
+    /// Where the comment was first written.
+    pub origin: Side,
+}
+
+const COLS: &str =
+    "id, portal_id, linear_id, client_id, state, title, base, created_at, updated_at";
+
+type Raw = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    LinkState,
+    String,
+    String,
+    i64,
+    i64,
+);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        parse_name(4, r.get(4)?)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn finish(raw: Raw) -> Result<Link> {
+    let (id, portal_id, linear_id, client_id, state, title, base, created_at, updated_at) = raw;
+    Ok(Link {
+        id,
+        portal_id,
+        linear_id,
+        client_id,
+        state,
+        title,
+        base: parse_json("link base", &base)?,
+        created_at,
+        updated_at,
+    })
+}
+
+impl Db<'_> {
+    /// Create a link. Fails with a constraint error when either id is
+    /// already linked: that is the invariant doing its job.
+    pub fn insert_link(
+        &self,
+        portal_id: Option<&str>,
+        linear_id: Option<&str>,
+        client_id: Option<&str>,
+        state: LinkState,
+        title: &str,
+        base: &BTreeMap<String, FieldValue>,
+    ) -> Result<i64> {
+        let now = now_ms();
+        self.conn.execute(
+            "INSERT INTO links (portal_id, linear_id, client_id, state, title, base, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![portal_id, linear_id, client_id, state.as_str(), title, json(base), now],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// One link by id.
+    pub fn link(&self, id: i64) -> Result<Option<Link>> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLS} FROM links WHERE id = ?1"),
+                [id],
+                row,
+            )
+            .optional()?;
+        raw.map(finish).transpose()
+    }
+
+    /// The link holding a remote id on one side.
+    pub fn link_by_remote(&self, side: Side, remote_id: &str) -> Result<Option<Link>> {
+        let col = match side {
+            Side::Portal => "portal_id",
+            Side::Linear => "linear_id",
+        };
+        let raw = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLS} FROM links WHERE {col} = ?1"),
+                [remote_id],
+                row,
+            )
+            .optional()?;
+        raw.map(finish).transpose()
+    }
+
+    /// The link created with a client id (idempotent create recovery).
+    pub fn link_by_client_id(&self, client_id: &str) -> Result<Option<Link>> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLS} FROM links WHERE client_id = ?1"),
+                [client_id],
+                row,
+            )
+            .optional()?;
+        raw.map(finish).transpose()
+    }
+
+    /// Record the remote id a pending create produced and activate the link.
+    pub fn complete_link(&self, id: i64, side: Side, remote_id: &str) -> Result<()> {
+        let col = match side {
+            Side::Portal => "portal_id",
+            Side::Linear => "linear_id",
+        };
+        let n = self.conn.execute(
+            &format!(
+                "UPDATE links SET {col} = ?2, state = 'active', updated_at = ?3 WHERE id = ?1"
+            ),
+            params![id, remote_id, now_ms()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "link", id });
+        }
+        Ok(())
+    }
+
+    /// Replace a link's base snapshot (after a merge was applied).
+    pub fn set_link_base(
+        &self,
+        id: i64,
+        title: &str,
+        base: &BTreeMap<String, FieldValue>,
+    ) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE links SET base = ?2, title = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id, json(base), title, now_ms()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "link", id });
+        }
+        Ok(())
+    }
+
+    /// Change a link's lifecycle state.
+    pub fn set_link_state(&self, id: i64, state: LinkState) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE links SET state = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, state.as_str(), now_ms()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound { what: "link", id });
+        }
+        Ok(())
+    }
+
+    /// A keyset window of links, optionally only those whose title starts
+    /// with `title_prefix` (case-insensitive, index-backed) — the console's
+    /// search.
+    pub fn links(&self, window: Window) -> Result<Vec<Link>> {
+        let (cond, order) = window.clauses("id");
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLS} FROM links WHERE {cond} {order}"))?;
+        let raws = stmt
+            .query_map(
+                rusqlite::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
+                row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish).collect()
+    }
+
+    /// Search links by exact remote id, client id, link id or a title
+    /// substring; at most `limit` hits, newest first, starting below `before`.
+    pub fn search_links(
+        &self,
+        query: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Link>> {
+        let id_hit: Option<i64> = query.trim_start_matches('#').parse().ok();
+        let pattern = format!("%{}%", query.replace('%', "\\%").replace('_', "\\_"));
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM links
+             WHERE id < :before AND (portal_id = :q OR linear_id = :q OR client_id = :q
+                   OR id = :idq OR title LIKE :pat ESCAPE '\\')
+             ORDER BY id DESC LIMIT :limit"
+        ))?;
+        let raws = stmt
+            .query_map(
+                rusqlite::named_params! {
+                    ":before": before.unwrap_or(i64::MAX), ":q": query, ":idq": id_hit.unwrap_or(-1),
+                    ":pat": pattern, ":limit": i64::try_from(limit).unwrap_or(i64::MAX)
+                },
+                row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish).collect()
+    }
+
+    /// Remember a mirrored comment pair.
+    pub fn insert_comment_link(&self, link: &CommentLink) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO comment_links (link_id, portal_comment_id, linear_comment_id, origin, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                link.link_id,
+                link.portal_comment_id,
+                link.linear_comment_id,
+                link.origin.as_str(),
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every mirrored comment pair of a link.
+    pub fn comment_links(&self, link_id: i64) -> Result<Vec<CommentLink>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT link_id, portal_comment_id, linear_comment_id, origin
+             FROM comment_links WHERE link_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([link_id], |r| {
+                Ok(CommentLink {
+                    link_id: r.get(0)?,
+                    portal_comment_id: r.get(1)?,
+                    linear_comment_id: r.get(2)?,
+                    origin: parse_name(3, r.get(3)?)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}

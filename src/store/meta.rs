@@ -1,0 +1,69 @@
+//! Small named values: reconcile cursors, the engine heartbeat, alerts.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Db, Result};
+
+/// Well-known meta keys, so writers and readers agree on spelling.
+pub mod keys {
+    /// Engine heartbeat (ms), written every few seconds while it runs.
+    pub const HEARTBEAT: &str = "engine.heartbeat";
+    /// Oldest unsynced change the engine knows of (ms), for sync lag.
+    pub const OLDEST_UNSYNCED: &str = "engine.oldest_unsynced";
+    /// Reason a connector is paused (e.g. auth refused), per side.
+    pub const PAUSED_LINEAR: &str = "connector.linear.paused";
+    /// Reason the portal connector is paused.
+    pub const PAUSED_PORTAL: &str = "connector.portal.paused";
+    /// Set when the mass-delete guard tripped: deletes are paused.
+    pub const DELETES_PAUSED: &str = "sync.deletes_paused";
+    /// Reconcile cursor (RFC 3339 updatedAt) for Linear.
+    pub const CURSOR_LINEAR: &str = "cursor.linear";
+    /// When the last reconcile finished (ms).
+    pub const LAST_RECONCILE: &str = "reconcile.last";
+    /// Changes reconcile had to repair (webhooks missed them).
+    pub const RECONCILE_REPAIRS: &str = "reconcile.repairs";
+    /// Changes propagated, total (for the throughput sparkline).
+    pub const CHANGES_SYNCED: &str = "stats.changes_synced";
+}
+
+impl Db<'_> {
+    /// Set a meta value.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Remove a meta value.
+    pub fn clear_meta(&self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// Read a meta value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Read a meta value as an integer (missing or unparsable → None).
+    pub fn meta_i64(&self, key: &str) -> Result<Option<i64>> {
+        Ok(self.meta(key)?.and_then(|v| v.parse().ok()))
+    }
+
+    /// Add to an integer meta counter.
+    pub fn bump_meta(&self, key: &str, by: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?2 AS TEXT)",
+            params![key, by],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! Ordered schema migrations, embedded in the binary. `PRAGMA user_version`
+//! records how many have been applied; a database with a higher number was
+//! written by a newer roundtrip and is refused rather than misread.
+
+/// Each entry upgrades the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this binary writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+const V1: &str = r#"
+CREATE TABLE records (
+    id                INTEGER PRIMARY KEY,
+    side              TEXT NOT NULL CHECK (side IN ('portal', 'linear')),
+    remote_id         TEXT NOT NULL,
+    identifier        TEXT,
+    title             TEXT NOT NULL DEFAULT '',
+    fields            TEXT NOT NULL,
+    content_hash      TEXT NOT NULL,
+    remote_updated_at INTEGER,
+    seen_at           INTEGER NOT NULL,
+    deleted_at        INTEGER,
+    UNIQUE (side, remote_id)
+);
+
+CREATE TABLE links (
+    id          INTEGER PRIMARY KEY,
+    portal_id   TEXT UNIQUE,
+    linear_id   TEXT UNIQUE,
+    client_id   TEXT UNIQUE,
+    state       TEXT NOT NULL DEFAULT 'active'
+                CHECK (state IN ('pending', 'active', 'unlinked')),
+    title       TEXT NOT NULL DEFAULT '',
+    base        TEXT NOT NULL DEFAULT '{}',
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    CHECK (portal_id IS NOT NULL OR linear_id IS NOT NULL OR client_id IS NOT NULL)
+);
+CREATE INDEX links_title ON links (title COLLATE NOCASE, id);
+
+CREATE TABLE comment_links (
+    id                INTEGER PRIMARY KEY,
+    link_id           INTEGER NOT NULL REFERENCES links (id) ON DELETE CASCADE,
+    portal_comment_id TEXT UNIQUE,
+    linear_comment_id TEXT UNIQUE,
+    origin            TEXT NOT NULL CHECK (origin IN ('portal', 'linear')),
+    created_at        INTEGER NOT NULL
+);
+CREATE INDEX comment_links_link ON comment_links (link_id);
+
+CREATE TABLE inbox (
+    id           INTEGER PRIMARY KEY,
+    source       TEXT NOT NULL CHECK (source IN ('portal', 'linear')),
+    delivery_id  TEXT NOT NULL,
+    event        TEXT NOT NULL,
+    record_id    TEXT,
+    removed      INTEGER NOT NULL DEFAULT 0,
+    payload      TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    processed_at INTEGER,
+    UNIQUE (source, delivery_id)
+);
+CREATE INDEX inbox_pending ON inbox (id) WHERE processed_at IS NULL;
+
+CREATE TABLE jobs (
+    id           INTEGER PRIMARY KEY,
+    link_id      INTEGER REFERENCES links (id) ON DELETE SET NULL,
+    target       TEXT NOT NULL CHECK (target IN ('portal', 'linear')),
+    kind         TEXT NOT NULL,
+    payload      TEXT NOT NULL,
+    reason       TEXT NOT NULL DEFAULT '',
+    status       TEXT NOT NULL DEFAULT 'queued'
+                 CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled')),
+    lane         TEXT NOT NULL DEFAULT 'live' CHECK (lane IN ('live', 'backfill')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 8,
+    next_run_at  INTEGER NOT NULL,
+    error_class  TEXT,
+    last_error   TEXT,
+    http_status  INTEGER,
+    request_id   TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+);
+CREATE INDEX jobs_status ON jobs (status, id);
+CREATE INDEX jobs_status_class ON jobs (status, error_class, id);
+CREATE INDEX jobs_class ON jobs (error_class, id);
+CREATE INDEX jobs_runnable ON jobs (next_run_at, id) WHERE status = 'queued';
+CREATE INDEX jobs_link ON jobs (link_id, id);
+
+CREATE TABLE job_attempts (
+    id          INTEGER PRIMARY KEY,
+    job_id      INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    attempt     INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    http_status INTEGER,
+    error_class TEXT,
+    message     TEXT,
+    request_id  TEXT
+);
+CREATE INDEX job_attempts_job ON job_attempts (job_id, id);
+
+CREATE TABLE conflicts (
+    id                INTEGER PRIMARY KEY,
+    link_id           INTEGER NOT NULL REFERENCES links (id) ON DELETE CASCADE,
+    field             TEXT NOT NULL,
+    base_value        TEXT NOT NULL,
+    portal_value      TEXT NOT NULL,
+    linear_value      TEXT NOT NULL,
+    portal_changed_at INTEGER,
+    linear_changed_at INTEGER,
+    status            TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+    resolution        TEXT,
+    resolved_value    TEXT,
+    resolved_by       TEXT,
+    resolved_at       INTEGER,
+    applied_at        INTEGER,
+    created_at        INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX conflicts_one_open ON conflicts (link_id, field) WHERE status = 'open';
+CREATE INDEX conflicts_status ON conflicts (status, id);
+CREATE INDEX conflicts_unapplied ON conflicts (id) WHERE status = 'resolved' AND applied_at IS NULL;
+
+CREATE TABLE quota (
+    connector  TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    lim        INTEGER NOT NULL,
+    remaining  INTEGER NOT NULL,
+    reset_at   INTEGER,
+    sampled_at INTEGER NOT NULL,
+    PRIMARY KEY (connector, kind)
+);
+CREATE TABLE quota_samples (
+    id         INTEGER PRIMARY KEY,
+    connector  TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    lim        INTEGER NOT NULL,
+    remaining  INTEGER NOT NULL,
+    reset_at   INTEGER,
+    sampled_at INTEGER NOT NULL
+);
+CREATE INDEX quota_samples_series ON quota_samples (connector, kind, sampled_at);
+
+CREATE TABLE mappings (
+    version    INTEGER PRIMARY KEY,
+    document   TEXT NOT NULL,
+    active     INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+    note       TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX mappings_one_active ON mappings (active) WHERE active = 1;
+
+CREATE TABLE audit (
+    id        INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    link_id   INTEGER,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    side      TEXT,
+    field     TEXT,
+    before    TEXT,
+    after     TEXT,
+    reason    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_link ON audit (link_id, id);
+
+CREATE TABLE events (
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    level   TEXT NOT NULL CHECK (level IN ('error', 'warn', 'info', 'debug')),
+    target  TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX events_level ON events (level, id);
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Maintained counters so the console and `status` never count big tables.
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    n    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO counters (name, n) VALUES
+    ('links', 0), ('conflicts.open', 0),
+    ('jobs.queued', 0), ('jobs.running', 0), ('jobs.succeeded', 0),
+    ('jobs.failed', 0), ('jobs.dead', 0), ('jobs.cancelled', 0);
+
+CREATE TRIGGER links_count_ins AFTER INSERT ON links
+BEGIN UPDATE counters SET n = n + 1 WHERE name = 'links'; END;
+CREATE TRIGGER links_count_del AFTER DELETE ON links
+BEGIN UPDATE counters SET n = n - 1 WHERE name = 'links'; END;
+
+CREATE TRIGGER jobs_count_ins AFTER INSERT ON jobs
+BEGIN UPDATE counters SET n = n + 1 WHERE name = 'jobs.' || NEW.status; END;
+CREATE TRIGGER jobs_count_del AFTER DELETE ON jobs
+BEGIN UPDATE counters SET n = n - 1 WHERE name = 'jobs.' || OLD.status; END;
+CREATE TRIGGER jobs_count_upd AFTER UPDATE OF status ON jobs WHEN OLD.status <> NEW.status
+BEGIN
+    UPDATE counters SET n = n - 1 WHERE name = 'jobs.' || OLD.status;
+    UPDATE counters SET n = n + 1 WHERE name = 'jobs.' || NEW.status;
+END;
+
+CREATE TRIGGER conflicts_count_ins AFTER INSERT ON conflicts WHEN NEW.status = 'open'
+BEGIN UPDATE counters SET n = n + 1 WHERE name = 'conflicts.open'; END;
+CREATE TRIGGER conflicts_count_del AFTER DELETE ON conflicts WHEN OLD.status = 'open'
+BEGIN UPDATE counters SET n = n - 1 WHERE name = 'conflicts.open'; END;
+CREATE TRIGGER conflicts_count_upd AFTER UPDATE OF status ON conflicts WHEN OLD.status <> NEW.status
+BEGIN
+    UPDATE counters SET n = n + (CASE WHEN NEW.status = 'open' THEN 1 ELSE -1 END)
+    WHERE name = 'conflicts.open';
+END;
+"#;

@@ -1,0 +1,437 @@
+//! The SQLite store: the only module that speaks SQL (DESIGN.md section 5).
+//!
+//! Everything else gets typed Rust values. One file holds records, links with
+//! their base snapshots, the webhook inbox, jobs and their attempts,
+//! conflicts, quota samples, mapping versions, the audit log, engine events and
+//! meta values. WAL mode lets the console and the CLI read while the daemon
+//! writes; every console query is keyset-paginated so a window of rows costs
+//! the same at row 10 and at row 1,000,000.
+
+mod audit;
+mod conflicts;
+mod events;
+mod inbox;
+mod jobs;
+mod links;
+mod mappings;
+mod meta;
+pub mod migrations;
+mod quota;
+mod records;
+mod summary;
+mod time;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use audit::{AuditEntry, NewAudit};
+pub use conflicts::{Conflict, ConflictFilter, ConflictStatus, NewConflict, Resolution};
+pub use events::{EventEntry, Level};
+pub use inbox::{InboxItem, NewDelivery};
+pub use jobs::{Attempt, Job, JobFilter, Lane, NewAttempt, NewJob};
+pub use links::{CommentLink, Link, LinkState};
+pub use mappings::MappingVersion;
+pub use meta::keys as meta_keys;
+pub use records::{StoredRecord, UpsertOutcome};
+pub use summary::Summary;
+pub use time::{from_ms, now_ms, to_ms};
+
+/// How long a connection waits for another process's write lock before
+/// giving up with "database is locked".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Failures of the store, each with enough context for one clear sentence.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The directory that should hold the database does not exist.
+    #[error("cannot open the store at {path}: directory {dir} does not exist")]
+    MissingDirectory {
+        /// The database path asked for.
+        path: PathBuf,
+        /// Its parent directory.
+        dir: PathBuf,
+    },
+    /// The database file does not exist and the mode does not create it.
+    #[error("no store at {0} (start `roundtrip run` or `roundtrip demo --db {0}` to create one)")]
+    Missing(PathBuf),
+    /// The file exists but is not a SQLite database.
+    #[error("{0} is not a roundtrip store (not a SQLite database)")]
+    NotADatabase(PathBuf),
+    /// The database was written by a newer roundtrip.
+    #[error(
+        "the store at {path} has schema version {found}, newer than this roundtrip understands ({known}); upgrade roundtrip"
+    )]
+    TooNew {
+        /// The database path.
+        path: PathBuf,
+        /// The schema version found in the file.
+        found: i64,
+        /// The newest version this binary knows.
+        known: i64,
+    },
+    /// Another process holds the write lock for longer than the busy timeout.
+    #[error("the store is locked by another process (waited {}s)", BUSY_TIMEOUT.as_secs())]
+    Locked,
+    /// The store is opened read-only and a write was attempted.
+    #[error("the store is open read-only")]
+    ReadOnly,
+    /// A stored JSON column did not parse.
+    #[error("stored {what} is not valid JSON: {source}")]
+    Json {
+        /// Which column.
+        what: &'static str,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// A row referred to by id does not exist.
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// What kind of row.
+        what: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
+    /// Any other SQLite error.
+    #[error("store error: {0}")]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Locked
+            }
+            Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly,
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How to open the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the file if missing and migrate it (daemon, demo).
+    Create,
+    /// Open an existing store for reading and writing operator intents
+    /// (console, CLI); migrations still run so an old store is usable.
+    Existing,
+    /// Open an existing store without any write (console `--read-only`,
+    /// `status`).
+    ReadOnly,
+}
+
+/// A window of rows for keyset pagination: rows strictly after (or before)
+/// a key, at most `limit` of them. Keys are row ids, so every page is an
+/// index range scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Start after this id (ascending) or before it (descending); `None`
+    /// starts at the first (or last) row.
+    pub from: Option<i64>,
+    /// Most rows to return.
+    pub limit: usize,
+    /// Newest first when true.
+    pub descending: bool,
+}
+
+impl Window {
+    /// The first `limit` rows, oldest first.
+    pub fn first(limit: usize) -> Self {
+        Window {
+            from: None,
+            limit,
+            descending: false,
+        }
+    }
+
+    /// The newest `limit` rows.
+    pub fn last(limit: usize) -> Self {
+        Window {
+            from: None,
+            limit,
+            descending: true,
+        }
+    }
+
+    /// The next window after the row with id `key` in the same direction.
+    pub fn after(self, key: i64) -> Self {
+        Window {
+            from: Some(key),
+            ..self
+        }
+    }
+
+    /// SQL fragment comparing `col` with the key, and the ORDER BY clause.
+    fn clauses(&self, col: &str) -> (String, String) {
+        let (op, dir) = if self.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        (
+            format!("{col} {op} :from"),
+            format!("ORDER BY {col} {dir} LIMIT :limit"),
+        )
+    }
+
+    /// The key bound: the given id, or the far end when starting fresh.
+    fn key_bound(&self) -> i64 {
+        match (self.from, self.descending) {
+            (Some(k), _) => k,
+            (None, false) => i64::MIN,
+            (None, true) => i64::MAX,
+        }
+    }
+
+    fn limit_i64(&self) -> i64 {
+        i64::try_from(self.limit).unwrap_or(i64::MAX)
+    }
+}
+
+/// An open store. Cheap methods on `&self` read or write with autocommit;
+/// [`Store::write`] groups several writes in one transaction.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    read_only: bool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+/// A borrowed connection (plain or inside a transaction) carrying every typed
+/// query. Store methods and transactions both hand one of these out.
+#[derive(Clone, Copy)]
+pub struct Db<'c> {
+    conn: &'c Connection,
+}
+
+impl Store {
+    /// Open (and, unless read-only, migrate) the store at `path`.
+    pub fn open(path: &Path, mode: OpenMode) -> Result<Store> {
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
+        {
+            return Err(StoreError::MissingDirectory {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+            });
+        }
+        if mode != OpenMode::Create && !path.exists() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        let flags = match mode {
+            OpenMode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            OpenMode::Existing => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags)?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+            read_only: mode == OpenMode::ReadOnly,
+        };
+        store
+            .configure()
+            .map_err(|e| store.classify_open_error(e))?;
+        if !store.read_only {
+            store.migrate().map_err(|e| store.classify_open_error(e))?;
+        } else {
+            store.check_version()?;
+        }
+        Ok(store)
+    }
+
+    /// Open a private in-memory store (tests, previews).
+    pub fn open_in_memory() -> Result<Store> {
+        let conn = Connection::open_in_memory()?;
+        let store = Store {
+            conn,
+            path: PathBuf::from(":memory:"),
+            read_only: false,
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn classify_open_error(&self, e: StoreError) -> StoreError {
+        match e {
+            StoreError::Sqlite(ref inner)
+                if inner.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
+            {
+                StoreError::NotADatabase(self.path.clone())
+            }
+            other => other,
+        }
+    }
+
+    fn configure(&self) -> Result<()> {
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        self.conn.pragma_update(None, "foreign_keys", true)?;
+        if !self.read_only {
+            let mode: String =
+                self.conn
+                    .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+            // In-memory databases report "memory"; any file store must be WAL.
+            debug_assert!(mode == "wal" || mode == "memory");
+            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        // Touch the schema so a non-database file fails here, not later.
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
+        Ok(())
+    }
+
+    fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn check_version(&self) -> Result<i64> {
+        let found = self.schema_version()?;
+        if found > migrations::LATEST {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known: migrations::LATEST,
+            });
+        }
+        Ok(found)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let found = self.check_version()?;
+        for (i, sql) in migrations::MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(found.max(0) as usize)
+        {
+            let tx =
+                rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            // Another process may have migrated while we waited for the lock.
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now > i as i64 {
+                continue;
+            }
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The schema version of the open file.
+    pub fn version(&self) -> Result<i64> {
+        self.schema_version()
+    }
+
+    /// Where the store lives on disk.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True when opened with [`OpenMode::ReadOnly`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Typed queries in autocommit mode.
+    pub fn db(&self) -> Db<'_> {
+        Db { conn: &self.conn }
+    }
+
+    /// Run `f` in one IMMEDIATE transaction: all its writes commit together
+    /// or not at all.
+    pub fn write<T, E>(&mut self, f: impl FnOnce(Db<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        if self.read_only {
+            return Err(StoreError::ReadOnly.into());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let out = f(Db { conn: &tx })?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Like [`Store::write`], but the commit is fsync'd (synchronous=FULL):
+    /// used for webhook acknowledgements, which promise durability.
+    pub fn write_durable<T, E>(&mut self, f: impl FnOnce(Db<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(StoreError::from)?;
+        let out = self.write(f);
+        let restore = self
+            .conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(StoreError::from);
+        let out = out?;
+        restore?;
+        Ok(out)
+    }
+
+    /// SQLite's `data_version`: changes whenever another connection commits.
+    /// The console polls this instead of re-querying while idle.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
+    /// Fold the WAL back into the main file (graceful shutdown).
+    pub fn checkpoint(&self) -> Result<()> {
+        if !self.read_only {
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    // Serializing our own plain data types cannot fail; fall back to null.
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_string())
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|source| StoreError::Json { what, source })
+}
+
+/// Turn a stored enum name back into its type; an unknown name in the
+/// database is reported as a conversion error on that column.
+fn parse_name<T: std::str::FromStr>(col: usize, text: String) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+//! Last-seen state of every remote object, in canonical form, with a content
+//! hash so reconcile can tell what changed on a portal that has no update time.
+
+use rusqlite::{OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+use super::{Db, Result, Window, json, now_ms, parse_json, parse_name, to_ms};
+use crate::domain::{Record, Side};
+
+/// A record as stored: the canonical fields plus bookkeeping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// Row id (keyset key).
+    pub id: i64,
+    /// Which system it lives in.
+    pub side: Side,
+    /// The canonical fields as last seen.
+    pub record: Record,
+    /// Hash of the canonical fields.
+    pub content_hash: String,
+    /// When roundtrip last read it (ms).
+    pub seen_at: i64,
+    /// When roundtrip saw it deleted (ms), if it was.
+    pub deleted_at: Option<i64>,
+}
+
+/// What an upsert found, so callers can count real changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// First time this record was seen.
+    Inserted,
+    /// Seen before and its content changed.
+    Changed,
+    /// Seen before, same content.
+    Unchanged,
+}
+
+/// Stable hash of a record's canonical content (ignores bookkeeping fields
+/// like `updated_at` that change without the content changing).
+pub fn content_hash(record: &Record) -> String {
+    let mut content = record.clone();
+    content.updated_at = None;
+    let mut h = Sha256::new();
+    h.update(json(&content).as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+const COLS: &str = "id, side, fields, content_hash, seen_at, deleted_at";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Side, String, String, i64, Option<i64>)> {
+    Ok((
+        r.get(0)?,
+        parse_name(1, r.get(1)?)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn finish(raw: (i64, Side, String, String, i64, Option<i64>)) -> Result<StoredRecord> {
+    let (id, side, fields, content_hash, seen_at, deleted_at) = raw;
+    Ok(StoredRecord {
+        id,
+        side,
+        record: parse_json("record fields", &fields)?,
+        content_hash,
+        seen_at,
+        deleted_at,
+    })
+}
+
+impl Db<'_> {
+    /// Store the latest state of a remote record.
+    pub fn upsert_record(&self, side: Side, record: &Record) -> Result<UpsertOutcome> {
+        let hash = content_hash(record);
+        let previous: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT content_hash FROM records WHERE side = ?1 AND remote_id = ?2",
+                params![side.as_str(), record.remote_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let now = now_ms();
+        let deleted_at = record.deleted.then_some(now);
+        self.conn.execute(
+            "INSERT INTO records (side, remote_id, identifier, title, fields, content_hash,
+                                  remote_updated_at, seen_at, deleted_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (side, remote_id) DO UPDATE SET
+                identifier = excluded.identifier, title = excluded.title,
+                fields = excluded.fields, content_hash = excluded.content_hash,
+                remote_updated_at = excluded.remote_updated_at, seen_at = excluded.seen_at,
+                deleted_at = COALESCE(records.deleted_at, excluded.deleted_at)",
+            params![
+                side.as_str(),
+                record.remote_id,
+                record.identifier,
+                record.title,
+                json(record),
+                hash,
+                record.updated_at.map(to_ms),
+                now,
+                deleted_at
+            ],
+        )?;
+        Ok(match previous {
+            None => UpsertOutcome::Inserted,
+            Some(h) if h == hash => UpsertOutcome::Unchanged,
+            Some(_) => UpsertOutcome::Changed,
+        })
+    }
+
+    /// Mark a record deleted remotely (after the deletion was confirmed).
+    pub fn mark_record_deleted(&self, side: Side, remote_id: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE records SET deleted_at = COALESCE(deleted_at, ?3)
+             WHERE side = ?1 AND remote_id = ?2",
+            params![side.as_str(), remote_id, now_ms()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The stored state of one remote record.
+    pub fn record(&self, side: Side, remote_id: &str) -> Result<Option<StoredRecord>> {
+        let raw = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLS} FROM records WHERE side = ?1 AND remote_id = ?2"),
+                params![side.as_str(), remote_id],
+                row,
+            )
+            .optional()?;
+        raw.map(finish).transpose()
+    }
+
+    /// Content hash of a stored record, cheaper than loading it (reconcile).
+    pub fn record_hash(&self, side: Side, remote_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT content_hash FROM records WHERE side = ?1 AND remote_id = ?2",
+                params![side.as_str(), remote_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// A keyset window of one side's records.
+    pub fn records(&self, side: Side, window: Window) -> Result<Vec<StoredRecord>> {
+        let (cond, order) = window.clauses("id");
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM records WHERE side = :side AND {cond} {order}"
+        ))?;
+        let raws = stmt
+            .query_map(
+                rusqlite::named_params! {":side": side.as_str(), ":from": window.key_bound(), ":limit": window.limit_i64()},
+                row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish).collect()
+    }
+
+    /// Remote ids of one side's records not marked deleted (reconcile looks
+    /// for ids that vanished from a listing).
+    pub fn live_record_ids(&self, side: Side) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT remote_id FROM records WHERE side = ?1 AND deleted_at IS NULL ORDER BY id",
+        )?;
+        let ids = stmt
+            .query_map([side.as_str()], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
+    }
+}

@@ -1,0 +1,84 @@
+//! The numbers `status`, `/healthz` and the console's Overview show, read from
+//! maintained counters and meta values: constant cost at any store size.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Db, Result, meta_keys};
+use crate::domain::{JobStatus, QuotaSample};
+
+/// A snapshot of the store's health numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Schema version of the store.
+    pub schema_version: i64,
+    /// Number of links.
+    pub links: i64,
+    /// Jobs by status.
+    pub jobs: BTreeMap<String, i64>,
+    /// Open conflicts.
+    pub open_conflicts: i64,
+    /// Last engine heartbeat (ms), if the engine ever ran.
+    pub heartbeat_ms: Option<i64>,
+    /// Oldest unprocessed inbox delivery (ms).
+    pub oldest_pending_ms: Option<i64>,
+    /// Oldest unsynced change the engine reported (ms).
+    pub oldest_unsynced_ms: Option<i64>,
+    /// Why the Linear connector is paused, if it is.
+    pub linear_paused: Option<String>,
+    /// Why the portal connector is paused, if it is.
+    pub portal_paused: Option<String>,
+    /// Why deletes are paused, if they are.
+    pub deletes_paused: Option<String>,
+    /// Changes reconcile had to repair.
+    pub reconcile_repairs: i64,
+    /// Latest quota readings.
+    pub quota: Vec<QuotaSample>,
+}
+
+impl Summary {
+    /// Jobs in one status.
+    pub fn jobs_in(&self, status: JobStatus) -> i64 {
+        self.jobs.get(status.as_str()).copied().unwrap_or(0)
+    }
+}
+
+impl Db<'_> {
+    fn counter(&self, name: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT n FROM counters WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .unwrap_or(0))
+    }
+
+    /// Read the summary.
+    pub fn summary(&self) -> Result<Summary> {
+        let schema_version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let mut jobs = BTreeMap::new();
+        for s in JobStatus::ALL {
+            jobs.insert(
+                s.as_str().to_string(),
+                self.counter(&format!("jobs.{}", s.as_str()))?,
+            );
+        }
+        Ok(Summary {
+            schema_version,
+            links: self.counter("links")?,
+            jobs,
+            open_conflicts: self.counter("conflicts.open")?,
+            heartbeat_ms: self.meta_i64(meta_keys::HEARTBEAT)?,
+            oldest_pending_ms: self.oldest_pending_delivery()?,
+            oldest_unsynced_ms: self.meta_i64(meta_keys::OLDEST_UNSYNCED)?,
+            linear_paused: self.meta(meta_keys::PAUSED_LINEAR)?,
+            portal_paused: self.meta(meta_keys::PAUSED_PORTAL)?,
+            deletes_paused: self.meta(meta_keys::DELETES_PAUSED)?,
+            reconcile_repairs: self.meta_i64(meta_keys::RECONCILE_REPAIRS)?.unwrap_or(0),
+            quota: self.latest_quota()?,
+        })
+    }
+}

@@ -1,0 +1,359 @@
+//! Store invariants: migrations, unique constraints, keyset pagination,
+//! counters and operator intents.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::domain::{ErrorClass, FieldValue, JobStatus, Record, Side};
+
+fn job(link: Option<i64>) -> NewJob {
+    NewJob {
+        link_id: link,
+        target: Side::Linear,
+        kind: "update".into(),
+        payload: "{}".into(),
+        reason: "test".into(),
+        lane: Lane::Live,
+        max_attempts: 3,
+    }
+}
+
+fn failed_attempt(class: ErrorClass) -> NewAttempt {
+    NewAttempt {
+        started_at: now_ms(),
+        duration_ms: 12,
+        http_status: Some(500),
+        error_class: Some(class),
+        message: Some("boom".into()),
+        request_id: Some("req-1".into()),
+    }
+}
+
+#[test]
+fn migrates_from_empty_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rt.db");
+    let store = Store::open(&path, OpenMode::Create).unwrap();
+    assert_eq!(store.version().unwrap(), migrations::LATEST);
+    drop(store);
+    let store = Store::open(&path, OpenMode::Existing).unwrap();
+    assert_eq!(store.version().unwrap(), migrations::LATEST);
+    let ro = Store::open(&path, OpenMode::ReadOnly).unwrap();
+    assert!(ro.db().summary().is_ok());
+}
+
+#[test]
+fn refuses_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rt.db");
+    let store = Store::open(&path, OpenMode::Create).unwrap();
+    store
+        .conn
+        .pragma_update(None, "user_version", migrations::LATEST + 5)
+        .unwrap();
+    drop(store);
+    let err = Store::open(&path, OpenMode::Existing).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found, .. } if found == migrations::LATEST + 5));
+    assert!(err.to_string().contains("newer"));
+}
+
+#[test]
+fn refuses_non_database_and_missing_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junk.db");
+    std::fs::write(
+        &path,
+        b"this is not sqlite at all, just some text that is long enough",
+    )
+    .unwrap();
+    let err = Store::open(&path, OpenMode::Existing).unwrap_err();
+    assert!(matches!(err, StoreError::NotADatabase(_)), "{err:?}");
+    let err = Store::open(&dir.path().join("nope/rt.db"), OpenMode::Create).unwrap_err();
+    assert!(
+        matches!(err, StoreError::MissingDirectory { .. }),
+        "{err:?}"
+    );
+    let err = Store::open(&dir.path().join("absent.db"), OpenMode::Existing).unwrap_err();
+    assert!(matches!(err, StoreError::Missing(_)), "{err:?}");
+}
+
+#[test]
+fn a_remote_id_is_linked_at_most_once() {
+    let store = Store::open_in_memory().unwrap();
+    let db = store.db();
+    let base = BTreeMap::new();
+    db.insert_link(Some("p1"), Some("l1"), None, LinkState::Active, "A", &base)
+        .unwrap();
+    assert!(
+        db.insert_link(Some("p1"), Some("l2"), None, LinkState::Active, "B", &base)
+            .is_err()
+    );
+    assert!(
+        db.insert_link(Some("p2"), Some("l1"), None, LinkState::Active, "C", &base)
+            .is_err()
+    );
+    // Pending links without one side's id do not collide with each other.
+    db.insert_link(Some("p3"), None, Some("c3"), LinkState::Pending, "D", &base)
+        .unwrap();
+    db.insert_link(Some("p4"), None, Some("c4"), LinkState::Pending, "E", &base)
+        .unwrap();
+    assert_eq!(db.summary().unwrap().links, 3);
+}
+
+#[test]
+fn a_delivery_is_stored_once_per_source() {
+    let store = Store::open_in_memory().unwrap();
+    let db = store.db();
+    let d = NewDelivery {
+        source: Side::Linear,
+        delivery_id: "d-1".into(),
+        event: "Issue".into(),
+        record_id: Some("i1".into()),
+        removed: false,
+        payload: "{}".into(),
+    };
+    assert!(db.insert_delivery(&d).unwrap());
+    assert!(!db.insert_delivery(&d).unwrap());
+    let other = NewDelivery {
+        source: Side::Portal,
+        ..d.clone()
+    };
+    assert!(db.insert_delivery(&other).unwrap());
+    assert_eq!(db.pending_deliveries(10).unwrap().len(), 2);
+}
+
+#[test]
+fn keyset_pages_cover_every_row_once() {
+    let mut store = Store::open_in_memory().unwrap();
+    store
+        .write(|db| {
+            for i in 0..1000 {
+                db.insert_job(&job(None))?;
+                if i % 3 == 0 {
+                    db.log_event(Level::Info, "test", &format!("event {i}"))?;
+                }
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    for descending in [false, true] {
+        let mut seen = Vec::new();
+        let mut window = Window {
+            from: None,
+            limit: 64,
+            descending,
+        };
+        loop {
+            let page = store.db().jobs(&JobFilter::default(), window).unwrap();
+            let Some(last) = page.last() else { break };
+            window = window.after(last.id);
+            seen.extend(page.iter().map(|j| j.id));
+        }
+        let mut sorted = seen.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 1000);
+        assert_eq!(seen.len(), 1000);
+    }
+}
+
+#[test]
+fn console_queries_use_indexes() {
+    let store = Store::open_in_memory().unwrap();
+    let plan = |sql: &str| -> String {
+        let mut stmt = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        rows.join("; ")
+    };
+    let p = plan("SELECT id FROM jobs WHERE status = 'failed' AND id > 5 ORDER BY id LIMIT 50");
+    assert!(p.contains("jobs_status"), "{p}");
+    assert!(!p.contains("TEMP B-TREE"), "{p}");
+    let p = plan(
+        "SELECT id FROM jobs WHERE status = 'failed' AND error_class = 'server' AND id > 5 ORDER BY id LIMIT 50",
+    );
+    assert!(p.contains("jobs_status_class"), "{p}");
+    let p = plan("SELECT id FROM conflicts WHERE status = 'open' AND id > 5 ORDER BY id LIMIT 50");
+    assert!(p.contains("conflicts_status"), "{p}");
+    let p = plan(
+        "SELECT id FROM events WHERE level IN ('error','warn') AND id < 99 ORDER BY id DESC LIMIT 50",
+    );
+    assert!(!p.contains("SCAN events"), "{p}");
+}
+
+#[test]
+fn counters_follow_job_and_conflict_changes() {
+    let mut store = Store::open_in_memory().unwrap();
+    let link = store
+        .db()
+        .insert_link(
+            Some("p"),
+            Some("l"),
+            None,
+            LinkState::Active,
+            "T",
+            &BTreeMap::new(),
+        )
+        .unwrap();
+    let j = store.db().insert_job(&job(Some(link))).unwrap();
+    let claimed = store.db().claim_due_jobs(now_ms(), 10).unwrap();
+    assert_eq!(claimed.len(), 1);
+    store
+        .write(|db| {
+            db.record_attempt(
+                j,
+                &failed_attempt(ErrorClass::Validation),
+                JobStatus::Failed,
+                now_ms(),
+            )
+        })
+        .unwrap();
+    let s = store.db().summary().unwrap();
+    assert_eq!(s.jobs_in(JobStatus::Failed), 1);
+    assert_eq!(s.jobs_in(JobStatus::Queued), 0);
+    assert_eq!(s.jobs_in(JobStatus::Running), 0);
+    let attempts = store.db().attempts(j).unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].error_class, Some(ErrorClass::Validation));
+    assert_eq!(store.db().retry_jobs(&[j]).unwrap(), 1);
+    assert_eq!(store.db().summary().unwrap().jobs_in(JobStatus::Queued), 1);
+
+    let c = NewConflict {
+        link_id: link,
+        field: "title".into(),
+        base: FieldValue::Text("a".into()),
+        portal: FieldValue::Text("b".into()),
+        linear: FieldValue::Text("c".into()),
+        portal_changed_at: Some(1),
+        linear_changed_at: Some(2),
+    };
+    let id = store.db().open_conflict(&c).unwrap();
+    // Re-opening the same field refreshes, never duplicates.
+    assert_eq!(store.db().open_conflict(&c).unwrap(), id);
+    assert_eq!(store.db().summary().unwrap().open_conflicts, 1);
+    store
+        .db()
+        .resolve_conflict(id, &Resolution::Linear, "operator")
+        .unwrap();
+    assert_eq!(store.db().summary().unwrap().open_conflicts, 0);
+    assert!(
+        store
+            .db()
+            .resolve_conflict(id, &Resolution::Portal, "x")
+            .is_err()
+    );
+    let pending = store.db().unapplied_resolutions(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].resolution, Some(Resolution::Linear));
+}
+
+#[test]
+fn claim_keeps_writes_for_a_link_in_order() {
+    let store = Store::open_in_memory().unwrap();
+    let link = store
+        .db()
+        .insert_link(
+            Some("p"),
+            Some("l"),
+            None,
+            LinkState::Active,
+            "T",
+            &BTreeMap::new(),
+        )
+        .unwrap();
+    let first = store.db().insert_job(&job(Some(link))).unwrap();
+    let _second = store.db().insert_job(&job(Some(link))).unwrap();
+    let other = store.db().insert_job(&job(None)).unwrap();
+    let claimed: Vec<i64> = store
+        .db()
+        .claim_due_jobs(now_ms() + 1, 10)
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(claimed, vec![first, other]);
+}
+
+#[test]
+fn mappings_keep_one_active_version() {
+    let mut store = Store::open_in_memory().unwrap();
+    let v1 = store
+        .write(|db| db.add_mapping_version("a = 1", "default", "initial"))
+        .unwrap();
+    let v2 = store
+        .write(|db| db.add_mapping_version("a = 2", "operator", "edit"))
+        .unwrap();
+    assert_eq!(store.db().active_mapping().unwrap().unwrap().version, v2);
+    store.write(|db| db.activate_mapping_version(v1)).unwrap();
+    let active = store.db().active_mapping().unwrap().unwrap();
+    assert_eq!((active.version, active.document.as_str()), (v1, "a = 1"));
+    assert_eq!(store.db().mapping_versions().unwrap().len(), 2);
+    assert!(store.write(|db| db.activate_mapping_version(99)).is_err());
+}
+
+#[test]
+fn records_report_changes_by_content_hash() {
+    let store = Store::open_in_memory().unwrap();
+    let mut r = Record {
+        remote_id: "p1".into(),
+        title: "Dark mode".into(),
+        ..Record::default()
+    };
+    assert_eq!(
+        store.db().upsert_record(Side::Portal, &r).unwrap(),
+        UpsertOutcome::Inserted
+    );
+    assert_eq!(
+        store.db().upsert_record(Side::Portal, &r).unwrap(),
+        UpsertOutcome::Unchanged
+    );
+    r.title = "Dark mode, please".into();
+    assert_eq!(
+        store.db().upsert_record(Side::Portal, &r).unwrap(),
+        UpsertOutcome::Changed
+    );
+    let stored = store.db().record(Side::Portal, "p1").unwrap().unwrap();
+    assert_eq!(stored.record.title, "Dark mode, please");
+}
+
+#[test]
+fn two_processes_one_writing_one_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rt.db");
+    let mut writer = Store::open(&path, OpenMode::Create).unwrap();
+    let reader = Store::open(&path, OpenMode::ReadOnly).unwrap();
+    let before = reader.data_version().unwrap();
+    let handle = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            let r = Store::open(&path, OpenMode::ReadOnly).unwrap();
+            let mut max = 0;
+            for _ in 0..200 {
+                max = max.max(r.db().summary().unwrap().jobs_in(JobStatus::Queued));
+            }
+            max
+        })
+    };
+    for _ in 0..50 {
+        writer
+            .write(|db| {
+                for _ in 0..10 {
+                    db.insert_job(&job(None))?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+    assert!(handle.join().unwrap() <= 500);
+    assert_eq!(
+        reader.db().summary().unwrap().jobs_in(JobStatus::Queued),
+        500
+    );
+    assert_ne!(reader.data_version().unwrap(), before);
+}
