@@ -69,6 +69,22 @@ impl LinearConfig {
             timeout: DEFAULT_TIMEOUT,
         }
     }
+
+    /// The connector's config from the loaded `[linear]` section and the
+    /// secrets it names, so the daemon builds it in one line.
+    pub fn from_app(app: &crate::config::LinearConfig, secrets: &crate::config::Secrets) -> Self {
+        LinearConfig {
+            api_url: app.api_url.clone(),
+            auth: match app.auth {
+                crate::config::LinearAuth::ApiKey => LinearAuth::ApiKey,
+                crate::config::LinearAuth::Oauth => LinearAuth::OAuth,
+            },
+            credential: secrets.linear_api_key.expose().to_string(),
+            team_key: app.team.clone(),
+            webhook_secret: secrets.linear_webhook_secret.expose().to_string(),
+            timeout: app.timeout.0,
+        }
+    }
 }
 
 /// What a secret looks like in debug output: whether it is set, never its text.
@@ -105,6 +121,23 @@ mod tests {
         assert!(!text.contains("TOPSECRET"), "{text}");
         assert!(text.contains("<redacted>"));
         assert!(text.contains("ENG"));
+    }
+
+    #[test]
+    fn built_from_the_app_config_and_secrets() {
+        let text = "[linear]\nteam = \"ENG\"\nauth = \"oauth\"\ntimeout = \"3s\"\n\
+                    [portal]\nboard = \"Feature Requests\"\n";
+        let app = crate::config::Config::parse(text, std::path::Path::new("rt.toml")).unwrap();
+        let secrets = app
+            .secrets_from(|var| Some(format!("value-of-{var}")))
+            .unwrap();
+        let c = LinearConfig::from_app(&app.linear, &secrets);
+        assert_eq!(c.auth, LinearAuth::OAuth);
+        assert_eq!(c.team_key, "ENG");
+        assert_eq!(c.credential, "value-of-LINEAR_API_KEY");
+        assert_eq!(c.webhook_secret, "value-of-LINEAR_WEBHOOK_SECRET");
+        assert_eq!(c.timeout, Duration::from_secs(3));
+        assert_eq!(c.api_url, DEFAULT_API_URL);
     }
 
     #[test]
