@@ -47,6 +47,42 @@ fn every_document_validates_against_the_published_schema() {
 }
 
 #[test]
+fn every_document_stays_under_the_complexity_cap() {
+    let Some(schema) = linear_schema::schema() else {
+        return;
+    };
+    let largest = json!({"first": 250});
+    let mut docs: Vec<(String, String)> = documents::ALL
+        .iter()
+        .map(|(n, d)| (n.to_string(), d.to_string()))
+        .collect();
+    docs.push((
+        "update batch".into(),
+        documents::update_batch_document(documents::MAX_BATCH),
+    ));
+    docs.push((
+        "create batch".into(),
+        documents::create_batch_document(documents::MAX_BATCH),
+    ));
+    for (name, doc) in docs {
+        let points = linear_schema::estimate_complexity(schema, &doc, &largest).unwrap();
+        eprintln!("{name}: about {points} complexity points");
+        assert!(points <= 10_000, "{name} costs about {points} points");
+    }
+    // The estimator follows Linear's documented examples.
+    let example = "query { viewer { createdIssues { nodes { id title createdAt } } } }";
+    assert_eq!(
+        linear_schema::estimate_complexity(schema, example, &json!({})),
+        Ok(66)
+    );
+    let example = "query { viewer { createdIssues(first: 10) { nodes { id title createdAt } } } }";
+    assert_eq!(
+        linear_schema::estimate_complexity(schema, example, &json!({})),
+        Ok(14)
+    );
+}
+
+#[test]
 fn schema_check_rejects_a_wrong_document() {
     let Some(schema) = linear_schema::schema() else {
         return;
