@@ -7,6 +7,8 @@ pub mod config;
 pub mod connector;
 pub mod domain;
 pub mod duration;
+pub mod engine;
 pub mod health;
 pub mod sim;
 pub mod store;
+pub mod webhook;

@@ -22,7 +22,7 @@ pub struct ChangedPage {
 }
 
 /// A record roundtrip asks a connector to create on its side.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewRecord {
     /// Client-generated id persisted before the first attempt; Linear takes it
     /// as `IssueCreateInput.id`, the portal embeds it as a marker, so a retry
@@ -37,7 +37,7 @@ pub struct NewRecord {
 }
 
 /// A field update roundtrip asks a connector to apply.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Update {
     /// New values by this side's field names (after mapping).
     pub fields: BTreeMap<String, FieldValue>,

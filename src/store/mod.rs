@@ -20,6 +20,7 @@ mod quota;
 mod records;
 mod summary;
 mod time;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub use meta::keys as meta_keys;
 pub use records::{StoredRecord, UpsertOutcome};
 pub use summary::Summary;
 pub use time::{from_ms, now_ms, to_ms};
+pub use writer::{MAX_BATCH, Writer, WriterThread};
 
 /// How long a connection waits for another process's write lock before
 /// giving up with "database is locked".
@@ -93,6 +95,12 @@ pub enum StoreError {
         /// The id asked for.
         id: i64,
     },
+    /// The writer thread has stopped (shutdown), so the write did not run.
+    #[error("the store writer has stopped")]
+    WriterClosed,
+    /// The group commit holding this write failed as a whole.
+    #[error("group commit failed: {0}")]
+    BatchFailed(String),
     /// Any other SQLite error.
     #[error("store error: {0}")]
     Sqlite(rusqlite::Error),

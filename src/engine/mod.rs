@@ -1,0 +1,6 @@
+//! The sync engine: inbox consumer, reconcile loop, job scheduler with
+//! rate-limit-aware pacing, retries and dead letters (DESIGN.md sections 6–7).
+
+pub mod backoff;
+pub mod budget;
+pub mod payload;

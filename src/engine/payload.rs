@@ -1,0 +1,93 @@
+//! What a job row carries: the write to make and what to record when it
+//! succeeds. Stored as JSON in `jobs.payload`, so a job survives a restart
+//! with everything needed to retry it — including the client id that makes
+//! a retried create idempotent.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::connector::{NewRecord, Update};
+use crate::domain::FieldValue;
+
+/// Base-snapshot fields to record once a write has landed.
+pub type BaseFields = BTreeMap<String, FieldValue>;
+
+/// One outbound write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobPayload {
+    /// Create the record on the target side and complete the pending link.
+    Create {
+        /// The record to create (carries the persisted client id).
+        record: NewRecord,
+        /// The base snapshot to store once created.
+        base: BaseFields,
+    },
+    /// Update fields of an existing record.
+    Update {
+        /// The target record.
+        remote_id: String,
+        /// The fields to write.
+        update: Update,
+        /// Base fields agreed once the write lands.
+        base: BaseFields,
+    },
+    /// Mirror one comment.
+    Comment {
+        /// The target record.
+        remote_id: String,
+        /// The mirrored text (with roundtrip's marker).
+        body: String,
+        /// Id of the comment being mirrored, on the other side.
+        source_comment_id: String,
+    },
+    /// Delete (trash/archive) the target record.
+    Delete {
+        /// The target record.
+        remote_id: String,
+    },
+}
+
+impl JobPayload {
+    /// The `jobs.kind` column value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobPayload::Create { .. } => "create",
+            JobPayload::Update { .. } => "update",
+            JobPayload::Comment { .. } => "comment",
+            JobPayload::Delete { .. } => "delete",
+        }
+    }
+
+    /// Serialize for the job row.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+
+    /// Parse a job row's payload.
+    pub fn from_json(text: &str) -> Result<JobPayload, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_through_json() {
+        let p = JobPayload::Create {
+            record: NewRecord {
+                client_id: uuid::Uuid::nil(),
+                fields: [("title".to_string(), FieldValue::Text("A".into()))].into(),
+                source_url: Some("https://portal/p/1".into()),
+                source_title: None,
+            },
+            base: BaseFields::new(),
+        };
+        let text = p.to_json();
+        assert!(text.contains("\"kind\":\"create\""));
+        assert_eq!(JobPayload::from_json(&text).unwrap(), p);
+    }
+}
