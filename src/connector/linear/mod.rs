@@ -87,6 +87,14 @@ impl LinearConnector {
     pub fn quota(&self) -> Option<QuotaSnapshot> {
         self.transport.quota.latest()
     }
+
+    /// Drain pending quota samples together with the `X-Complexity` of the
+    /// response each came from, for a budget that charges complexity per
+    /// request. Drains the same queue as
+    /// [`Connector::take_quota_samples`](super::Connector::take_quota_samples).
+    pub fn take_quota_samples_with_cost(&self) -> Vec<(crate::domain::QuotaSample, Option<i64>)> {
+        self.transport.quota.take_with_cost()
+    }
 }
 
 impl fmt::Debug for LinearConnector {

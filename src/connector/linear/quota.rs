@@ -148,7 +148,8 @@ pub struct QuotaLog {
 
 #[derive(Debug, Default)]
 struct QuotaLogInner {
-    pending: Vec<QuotaSample>,
+    /// Samples with the `X-Complexity` of the response they came from.
+    pending: Vec<(QuotaSample, Option<i64>)>,
     latest: Option<QuotaSnapshot>,
 }
 
@@ -160,7 +161,9 @@ impl QuotaLog {
         }
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let samples = reading.samples(now);
-        inner.pending.extend(samples);
+        inner
+            .pending
+            .extend(samples.into_iter().map(|s| (s, reading.cost)));
         let overflow = inner.pending.len().saturating_sub(MAX_PENDING_SAMPLES);
         inner.pending.drain(..overflow);
         let previous = inner.latest;
@@ -174,6 +177,12 @@ impl QuotaLog {
 
     /// Hand the pending samples to the caller.
     pub fn take(&self) -> Vec<QuotaSample> {
+        self.take_with_cost().into_iter().map(|(s, _)| s).collect()
+    }
+
+    /// Hand the pending samples over with the `X-Complexity` of the response
+    /// each came from (what a rate-limit budget charges per request).
+    pub fn take_with_cost(&self) -> Vec<(QuotaSample, Option<i64>)> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         std::mem::take(&mut inner.pending)
     }
@@ -260,7 +269,9 @@ mod tests {
         let snap = log.latest().unwrap();
         assert_eq!(snap.requests.unwrap().remaining, 9);
         assert_eq!(snap.last_cost, Some(3));
-        assert_eq!(log.take().len(), 1);
+        let taken = log.take_with_cost();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].1, None, "the request sample came without a cost");
         assert!(log.take().is_empty());
     }
 }
