@@ -61,10 +61,10 @@ pub async fn execute(
 ) -> Result<Landed, RemoteError> {
     match payload {
         JobPayload::Create { record, .. } => {
-            if job.attempts > 0 {
-                if let Some(found) = conn.find_created(record).await? {
-                    return Ok(Landed::Created(found));
-                }
+            if job.attempts > 0
+                && let Some(found) = conn.find_created(record).await?
+            {
+                return Ok(Landed::Created(found));
             }
             conn.create(record).await.map(Landed::Created)
         }
