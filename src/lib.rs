@@ -6,3 +6,4 @@ pub mod connector;
 pub mod domain;
 pub mod duration;
 pub mod sim;
+pub mod sync;
