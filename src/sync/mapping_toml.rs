@@ -140,12 +140,20 @@ fn comment_for(f: &FieldMapping) -> String {
         Direction::LinearToPortal => "copied from Linear to the portal only".to_string(),
         Direction::None => "not synced".to_string(),
     };
-    let policy = match f.on_conflict {
-        Policy::Ask => "an operator decides when both sides change it",
-        Policy::LinearWins => "Linear's value wins when both sides change it",
-        Policy::PortalWins => "the portal's value wins when both sides change it",
-        Policy::Newest => "the most recent change wins when both sides change it",
-        Policy::Merge => match f.transform {
+    let policy = match (f.direction, f.on_conflict) {
+        (Direction::PortalToLinear, Policy::LinearWins)
+        | (Direction::LinearToPortal, Policy::PortalWins) => {
+            "a value changed by hand on the receiving side is kept"
+        }
+        (Direction::PortalToLinear, Policy::PortalWins)
+        | (Direction::LinearToPortal, Policy::LinearWins) => {
+            "it overwrites values changed by hand on the receiving side"
+        }
+        (_, Policy::Ask) => "an operator decides when both sides change it",
+        (_, Policy::LinearWins) => "Linear's value wins when both sides change it",
+        (_, Policy::PortalWins) => "the portal's value wins when both sides change it",
+        (_, Policy::Newest) => "the most recent change wins when both sides change it",
+        (_, Policy::Merge) => match f.transform {
             Transform::Labels { .. } => "additions and removals from both sides are merged",
             _ => "edits to different lines are merged; overlapping edits go to an operator",
         },

@@ -31,3 +31,6 @@ pub use merge::{ChangeTimes, MergeInput, merge_values, plan_link};
 pub use plan::{
     ConflictDraft, ConflictReason, Decision, DecisionKind, FieldWrites, Plan, Snapshot,
 };
+
+#[cfg(test)]
+mod mapping_tests;
