@@ -45,3 +45,7 @@ pub use resolve::{ResolveError, Take, resolve_conflict};
 
 #[cfg(test)]
 mod mapping_tests;
+#[cfg(test)]
+mod merge_tests;
+#[cfg(test)]
+mod test_support;
