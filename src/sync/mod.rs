@@ -48,4 +48,6 @@ mod mapping_tests;
 #[cfg(test)]
 mod merge_tests;
 #[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod test_support;
