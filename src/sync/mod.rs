@@ -44,6 +44,8 @@ pub use preview::{LinkPreview, PreviewAction, PreviewRow, link_label, preview};
 pub use resolve::{ResolveError, Take, resolve_conflict};
 
 #[cfg(test)]
+mod explain_tests;
+#[cfg(test)]
 mod mapping_tests;
 #[cfg(test)]
 mod merge_tests;
