@@ -122,6 +122,50 @@ fn explanations() {
     ));
     doc += &render("comments", &m, &base, &p, &l, none);
 
+    let (base, p, mut l) = synced(&m);
+    l.status = "In Progress".into();
+    l.status_type = Some("started".into());
+    let history: FieldHistory = [(
+        "status".to_string(),
+        [
+            "planned",
+            "in progress",
+            "planned",
+            "in progress",
+            "planned",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| HistoryEntry {
+            at: t(20 + i as u32),
+            value: text(s),
+        })
+        .collect(),
+    )]
+    .into();
+    let frozen = plan_link(
+        &m,
+        &MergeInput {
+            history: &history,
+            ..MergeInput::new(&base, &p, &l, t(30))
+        },
+    );
+    doc += "## ping-pong\n";
+    for d in &frozen.decisions {
+        doc += &format!("- [{:?}] {}\n", d.kind, d.explanation);
+    }
+
+    let deleted = plan_delete(
+        &m,
+        DeletePolicy::Close,
+        Side::Portal,
+        &post(),
+        &MassDeleteGuard::default(),
+        &[],
+        t(30),
+    );
+    doc += &format!("## delete\n- {}\n", deleted.explanation);
+
     let mut pm = post();
     pm.status = "in progress".into();
     let created = plan_create(&m, &pm, Side::Portal, uuid::Uuid::nil());
