@@ -2,9 +2,13 @@
 //! and returns an exit code; `main.rs` only parses and reports errors.
 
 mod config_cmd;
+mod conflicts_cmd;
+mod jobs_cmd;
+mod mapping_cmd;
 mod sim_cmd;
 mod status;
 mod store_args;
+mod table;
 
 use std::process::ExitCode;
 
@@ -32,6 +36,15 @@ pub enum Command {
     Config(config_cmd::ConfigCommand),
     /// Run the Linear and Canny simulators as a local sandbox.
     Sim(sim_cmd::SimArgs),
+    /// List, inspect, retry or cancel outbound write jobs.
+    #[command(subcommand)]
+    Jobs(jobs_cmd::JobsCommand),
+    /// List, inspect and resolve conflicts waiting for a human.
+    #[command(subcommand)]
+    Conflicts(conflicts_cmd::ConflictsCommand),
+    /// Show, check, preview, apply or roll back the field mapping.
+    #[command(subcommand)]
+    Mapping(mapping_cmd::MappingCommand),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -68,6 +81,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd),
         Command::Sim(args) => sim_cmd::run(&args),
+        Command::Jobs(cmd) => jobs_cmd::run(&cmd),
+        Command::Conflicts(cmd) => conflicts_cmd::run(&cmd),
+        Command::Mapping(cmd) => mapping_cmd::run(&cmd),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "roundtrip", &mut std::io::stdout());
