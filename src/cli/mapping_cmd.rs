@@ -24,6 +24,7 @@ const PREVIEW_PAGE: usize = 200;
 #[derive(Debug, clap::Subcommand)]
 pub enum MappingCommand {
     /// Print the active mapping document (or an earlier version).
+    #[command(disable_version_flag = true)]
     Show {
         /// Which store to read.
         #[command(flatten)]
@@ -80,7 +81,8 @@ pub enum MappingCommand {
         #[command(flatten)]
         store: StoreArgs,
         /// The version to activate.
-        version: i64,
+        #[arg(value_name = "VERSION")]
+        to: i64,
     },
 }
 
@@ -97,7 +99,7 @@ pub fn run(cmd: &MappingCommand) -> anyhow::Result<ExitCode> {
         } => preview_cmd(store, file.as_deref(), *limit, *json),
         MappingCommand::Apply { store, file, note } => apply(store, file, note.as_deref()),
         MappingCommand::Versions { store, json } => versions(store, *json),
-        MappingCommand::Rollback { store, version } => rollback(store, *version),
+        MappingCommand::Rollback { store, to } => rollback(store, *to),
     }
 }
 
