@@ -232,15 +232,17 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A value printed in full, multi-line text indented under its label.
-fn full(v: &FieldValue) -> String {
+/// A labelled value printed in full: one line for short values, multi-line
+/// text indented under the label (with the note on the label line).
+fn full(label: &str, v: &FieldValue, note: &str) -> String {
     match v {
         FieldValue::Text(t) if t.contains('\n') => {
             let body: Vec<String> = t.lines().map(|l| format!("    │ {l}")).collect();
-            format!("\n{}", body.join("\n"))
+            let head = format!("{label:<8}{}", note.trim_start());
+            format!("{}\n{}", head.trim_end(), body.join("\n"))
         }
-        FieldValue::Text(t) => format!("'{t}'"),
-        other => other.display_short(usize::MAX),
+        FieldValue::Text(t) => format!("{label:<8}'{t}'{note}"),
+        other => format!("{label:<8}{}{note}", other.display_short(usize::MAX)),
     }
 }
 
@@ -256,7 +258,10 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let now = now_ms();
-    let when = |t: Option<i64>| t.map(|t| format!(" (changed {})", relative(t, now)));
+    let when = |t: Option<i64>| {
+        t.map(|t| format!(" (changed {})", relative(t, now)))
+            .unwrap_or_default()
+    };
     println!(
         "conflict {} on field {} — {}",
         c.id,
@@ -276,24 +281,16 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
     println!("opened  {} ago", human_ms(now - c.created_at));
-    println!("base    {}", full(&c.base));
-    println!(
-        "portal  {}{}",
-        full(&c.portal),
-        when(c.portal_changed_at).unwrap_or_default()
-    );
-    println!(
-        "linear  {}{}",
-        full(&c.linear),
-        when(c.linear_changed_at).unwrap_or_default()
-    );
+    println!("{}", full("base", &c.base, ""));
+    println!("{}", full("portal", &c.portal, &when(c.portal_changed_at)));
+    println!("{}", full("linear", &c.linear, &when(c.linear_changed_at)));
     if let Some(r) = &c.resolution {
         let chosen = match r {
-            Resolution::Value(v) => format!("value {}", full(v)),
-            other => format!("the {} value", other.as_str()),
+            Resolution::Value(v) => full("value", v, ""),
+            other => format!("took the {} value", other.as_str()),
         };
         println!(
-            "decided took {chosen}, by {} {}; {}",
+            "decided {chosen}\n        by {} {}; {}",
             c.resolved_by.as_deref().unwrap_or("?"),
             c.resolved_at.map_or(String::new(), |t| relative(t, now)),
             match c.applied_at {
