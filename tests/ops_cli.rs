@@ -517,6 +517,55 @@ fn conflicts_list_show_and_resolve() {
     assert_eq!(audit.iter().filter(|a| a.action == "resolve").count(), 2);
 }
 
+#[test]
+fn resolve_refuses_a_value_the_mapping_cannot_write() {
+    let s = seed();
+    let mut store = Store::open(&s.db, OpenMode::Existing).unwrap();
+    let id = store
+        .write(|d| {
+            d.open_conflict(&NewConflict {
+                link_id: s.link,
+                field: "status".into(),
+                base: FieldValue::Text("open".into()),
+                portal: FieldValue::Text("planned".into()),
+                linear: FieldValue::Text("in progress".into()),
+                portal_changed_at: None,
+                linear_changed_at: None,
+            })
+        })
+        .unwrap();
+    let (code, _, err) = rt(
+        &s.db,
+        &[
+            "conflicts",
+            "resolve",
+            &id.to_string(),
+            "--value",
+            "shipped",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("'shipped'") && err.contains("nothing was resolved"),
+        "{err}"
+    );
+    assert_eq!(
+        store.db().conflict(id).unwrap().unwrap().status,
+        ConflictStatus::Open
+    );
+    let (code, _, err) = rt(
+        &s.db,
+        &[
+            "conflicts",
+            "resolve",
+            &id.to_string(),
+            "--value",
+            "complete",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
 const BAD_MAPPING: &str = "version = 2\n\n[fields.title]\nportal = \"title\"\nlinear = \"title\"\ndirection = \"sideways\"\n";
 
 #[test]
@@ -696,9 +745,15 @@ fn commands_work_while_another_connection_writes() {
             n
         })
     };
-    // A reader holding a snapshot open the whole time, like the console.
+    // Another reader connection open the whole time, like the console.
     let reader = Store::open(&s.db, OpenMode::ReadOnly).unwrap();
-    let _held = reader.db().jobs(&JobFilter::default(), Window::first(1));
+    assert!(
+        !reader
+            .db()
+            .jobs(&JobFilter::default(), Window::first(1))
+            .unwrap()
+            .is_empty()
+    );
 
     let (code, _, err) = rt(&s.db, &["jobs", "list", "--json"]);
     assert_eq!(code, 0, "{err}");

@@ -42,3 +42,55 @@ impl Db<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::{LinkState, Store, Window};
+    use crate::domain::{Record, Side};
+
+    #[test]
+    fn link_mirrors_pair_records_and_paginate() {
+        let mut store = Store::open_in_memory().unwrap();
+        let (a, b) = store
+            .write(|d| -> super::Result<(i64, i64)> {
+                let a = d.insert_link(
+                    Some("p-1"),
+                    Some("l-1"),
+                    None,
+                    LinkState::Active,
+                    "A",
+                    &BTreeMap::new(),
+                )?;
+                let b = d.insert_link(
+                    None,
+                    None,
+                    Some("c-2"),
+                    LinkState::Pending,
+                    "B",
+                    &BTreeMap::new(),
+                )?;
+                for (side, id) in [(Side::Portal, "p-1"), (Side::Linear, "l-1")] {
+                    d.upsert_record(
+                        side,
+                        &Record {
+                            remote_id: id.into(),
+                            ..Record::default()
+                        },
+                    )?;
+                }
+                Ok((a, b))
+            })
+            .unwrap();
+        let page = store.db().link_mirrors(Window::first(1)).unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].link.id, a);
+        assert_eq!(page[0].portal.as_ref().unwrap().record.remote_id, "p-1");
+        assert_eq!(page[0].linear.as_ref().unwrap().record.remote_id, "l-1");
+        let next = store.db().link_mirrors(Window::first(10).after(a)).unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].link.id, b);
+        assert!(next[0].portal.is_none() && next[0].linear.is_none());
+    }
+}
