@@ -2,6 +2,7 @@
 //! and returns an exit code; `main.rs` only parses and reports errors.
 
 mod config_cmd;
+mod console_cmd;
 mod status;
 mod store_args;
 
@@ -26,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// One-screen health report for scripts and cron (exit 0 healthy, 1 degraded, 2 down).
     Status(status::StatusArgs),
+    /// Attach the terminal operations console to a store (works while the daemon runs).
+    Console(console_cmd::ConsoleArgs),
     /// Check or print the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -63,6 +66,7 @@ pub fn is_usage_error(err: &anyhow::Error) -> bool {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Status(args) => status::run(&args),
+        Command::Console(args) => console_cmd::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
