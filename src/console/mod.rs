@@ -116,3 +116,6 @@ fn event_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

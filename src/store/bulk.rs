@@ -201,3 +201,22 @@ impl Db<'_> {
         Ok(rows.len())
     }
 }
+
+impl Db<'_> {
+    /// Store a mapping version (made active) with a given creation time, for
+    /// fixtures whose screens must not depend on the wall clock.
+    pub fn seed_mapping_version(
+        &self,
+        document: &str,
+        created_by: &str,
+        note: &str,
+        at: i64,
+    ) -> Result<i64> {
+        let v = self.add_mapping_version(document, created_by, note)?;
+        self.conn.execute(
+            "UPDATE mappings SET created_at = ?2 WHERE version = ?1",
+            params![v, at],
+        )?;
+        Ok(v)
+    }
+}

@@ -216,6 +216,7 @@ impl ConflictsState {
         if !self.marked.is_empty() {
             info.push_str(&format!(" · {} marked", self.marked.len()));
         }
+        info.push(' ');
         let now = cx.now;
         let titles = &self.titles;
         let marked = &self.marked;

@@ -61,7 +61,7 @@ pub fn forecast(latest: &QuotaSample, series: &[QuotaSample]) -> (Option<f64>, O
     if per_ms <= 0.0 {
         return (Some(0.0), None);
     }
-    let eta = to_ms(last.sampled_at) + (last.remaining as f64 / per_ms) as i64;
+    let eta = to_ms(last.sampled_at) + (last.remaining as f64 / per_ms).round() as i64;
     let before_reset = latest.reset_at.is_none_or(|r| eta < to_ms(r));
     (Some(per_ms * 60_000.0), before_reset.then_some(eta))
 }
@@ -112,7 +112,7 @@ impl OverviewState {
                 Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                     .areas(rest);
             let [sync, queues] =
-                Layout::vertical([Constraint::Length(11), Constraint::Min(0)]).areas(left);
+                Layout::vertical([Constraint::Percentage(60), Constraint::Min(7)]).areas(left);
             self.draw_sync(f, sync, s, h, cx);
             draw_queues(f, queues, s, cx);
             self.draw_quota(f, right, cx);
@@ -244,6 +244,8 @@ impl OverviewState {
                 LineGauge::default()
                     .ratio(ratio)
                     .label(label)
+                    .filled_symbol("█")
+                    .unfilled_symbol("░")
                     .filled_style(style)
                     .unfilled_style(cx.theme.dim),
                 gauge_area,
