@@ -53,9 +53,8 @@ fn parse() -> anyhow::Result<Args> {
 }
 
 const WORDS: &[&str] = &[
-    "dark", "mode", "export", "csv", "sso", "okta", "bulk", "tags", "slack", "webhooks",
-    "mobile", "offline", "search", "filters", "api", "rate", "limits", "billing", "invoices",
-    "roles",
+    "dark", "mode", "export", "csv", "sso", "okta", "bulk", "tags", "slack", "webhooks", "mobile",
+    "offline", "search", "filters", "api", "rate", "limits", "billing", "invoices", "roles",
 ];
 
 fn title(i: i64) -> String {

@@ -39,6 +39,9 @@ pub fn run(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // Say clearly when the store is missing, locked or too new, before
+    // touching the terminal.
+    drop(console::open_store(&path, args.read_only).map_err(anyhow::Error::from)?);
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(UsageError(
             "the console needs a terminal; use `roundtrip status` in scripts".into(),
