@@ -76,7 +76,7 @@ pub enum Layer {
         /// What it is for.
         purpose: PromptPurpose,
         /// The text.
-        input: TextArea<'static>,
+        input: Box<TextArea<'static>>,
     },
     /// Multi-line editor.
     Editor(Box<Editor>),
@@ -135,7 +135,10 @@ impl Layer {
     pub fn prompt(purpose: PromptPurpose, text: &str) -> Layer {
         let mut input = TextArea::new(vec![text.to_string()]);
         input.move_cursor(CursorMove::End);
-        Layer::Prompt { purpose, input }
+        Layer::Prompt {
+            purpose,
+            input: Box::new(input),
+        }
     }
 
     /// An editor over `text`.
@@ -311,7 +314,7 @@ impl Layer {
                 };
                 input.set_block(panel(label, theme));
                 input.set_cursor_line_style(ratatui::style::Style::new());
-                f.render_widget(&*input, r);
+                f.render_widget(&**input, r);
             }
             Layer::Editor(ed) => ed.draw(f, area, theme),
             Layer::Attempts {

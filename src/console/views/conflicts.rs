@@ -71,9 +71,8 @@ impl ConflictsState {
         self.titles
             .retain(|k, _| self.pager.rows.iter().any(|c| c.link_id == *k));
         for c in &self.pager.rows {
-            if !self.titles.contains_key(&c.link_id) {
-                let t = db.link(c.link_id)?.map(|l| l.title).unwrap_or_default();
-                self.titles.insert(c.link_id, t);
+            if let std::collections::hash_map::Entry::Vacant(e) = self.titles.entry(c.link_id) {
+                e.insert(db.link(c.link_id)?.map(|l| l.title).unwrap_or_default());
             }
         }
         Ok(())
