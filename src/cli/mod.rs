@@ -3,6 +3,7 @@
 
 mod config_cmd;
 mod console_cmd;
+mod sim_cmd;
 mod status;
 mod store_args;
 
@@ -32,6 +33,8 @@ pub enum Command {
     /// Check or print the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Run the Linear and Canny simulators as a local sandbox.
+    Sim(sim_cmd::SimArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(&args),
         Command::Console(args) => console_cmd::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd),
+        Command::Sim(args) => sim_cmd::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "roundtrip", &mut std::io::stdout());

@@ -2,6 +2,9 @@
 //! `dyn Connector`; Linear (GraphQL) and Canny (REST) implement it in their own
 //! modules, each also offering its vendor-specific operations directly.
 
+pub mod canny;
+pub mod linear;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

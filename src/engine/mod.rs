@@ -3,4 +3,6 @@
 
 pub mod backoff;
 pub mod budget;
+pub mod executor;
 pub mod payload;
+pub mod scheduler;

@@ -310,6 +310,27 @@ impl Db<'_> {
             .collect())
     }
 
+    /// Hand a claimed job back to the queue without counting an attempt
+    /// (the rate-limit budget said "not yet").
+    pub fn defer_job(&self, id: i64, next_run_at: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE jobs SET status = 'queued', next_run_at = ?2, updated_at = ?3
+             WHERE id = ?1 AND status = 'running'",
+            params![id, next_run_at, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Whether a link has writes queued or in flight (its merge waits for
+    /// them, so the same change is never planned twice).
+    pub fn link_has_pending_jobs(&self, link_id: i64) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE link_id = ?1 AND status IN ('queued', 'running'))",
+            [link_id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Put jobs left running by a process that died back in the queue.
     pub fn requeue_running_jobs(&self) -> Result<usize> {
         Ok(self.conn.execute(

@@ -1,0 +1,401 @@
+//! The job scheduler: claims due jobs (one per link at a time, so writes for
+//! a link stay in order), asks each connector's rate-limit budget for a
+//! permit, batches Linear updates for different links into one request when
+//! a backlog exists, and records every attempt.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::backoff::NextStep;
+use super::budget::{Budget, Permit};
+use super::executor::{Connectors, Landed, Timing, execute, record_failure, record_success};
+use super::payload::JobPayload;
+use crate::connector::Update;
+use crate::domain::{ErrorClass, RemoteError, Side};
+use crate::store::{Job, Level, StoreError, Writer, meta_keys, now_ms};
+use crate::webhook::Metrics;
+
+/// Most jobs claimed per round.
+const CLAIM: usize = 200;
+/// Most Linear updates folded into one request.
+pub const BATCH: usize = 25;
+/// Requests in flight per connector.
+const IN_FLIGHT: usize = 8;
+
+/// Shared state of the scheduler.
+#[derive(Clone)]
+pub struct Scheduler {
+    /// The store.
+    pub writer: Writer,
+    /// Both connectors.
+    pub connectors: Connectors,
+    /// Rate-limit budget per side.
+    pub budgets: Arc<Mutex<BTreeMap<Side, Budget>>>,
+    /// Attempts before a job is dead.
+    pub max_attempts: u32,
+    /// Metrics, when the daemon exports them.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Poked when new jobs are queued.
+    pub wake: Arc<Notify>,
+    /// Poked when a link's jobs finish, so its merge can run again.
+    pub link_done: Arc<Notify>,
+    /// Links whose last write just landed (re-merged by the engine).
+    pub settled_links: Arc<Mutex<Vec<i64>>>,
+    limits: Arc<BTreeMap<Side, Arc<Semaphore>>>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scheduler")
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Scheduler {
+    /// A scheduler over the given store and connectors.
+    pub fn new(
+        writer: Writer,
+        connectors: Connectors,
+        reserve: f64,
+        max_attempts: u32,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
+        let budgets = [Side::Linear, Side::Portal]
+            .into_iter()
+            .map(|s| (s, Budget::new(reserve)))
+            .collect();
+        let limits = [Side::Linear, Side::Portal]
+            .into_iter()
+            .map(|s| (s, Arc::new(Semaphore::new(IN_FLIGHT))))
+            .collect();
+        Scheduler {
+            writer,
+            connectors,
+            budgets: Arc::new(Mutex::new(budgets)),
+            max_attempts,
+            metrics,
+            wake: Arc::new(Notify::new()),
+            link_done: Arc::new(Notify::new()),
+            settled_links: Arc::new(Mutex::new(Vec::new())),
+            limits: Arc::new(limits),
+        }
+    }
+
+    /// Feed a connector's latest quota readings into its budget and the store.
+    pub async fn absorb_quota(&self, side: Side) {
+        let samples = self.connectors.side(side).take_quota_samples();
+        if samples.is_empty() {
+            return;
+        }
+        {
+            let mut budgets = lock(&self.budgets);
+            if let Some(b) = budgets.get_mut(&side) {
+                for s in &samples {
+                    b.observe(s, None);
+                }
+            }
+        }
+        let _ = self
+            .writer
+            .run(move |db| {
+                for s in &samples {
+                    db.record_quota(s)?;
+                }
+                Ok(())
+            })
+            .await;
+    }
+
+    /// Ask the budget of `side` for a permit now; spends on Go.
+    pub fn permit(&self, side: Side, lane: crate::store::Lane) -> Permit {
+        let mut budgets = lock(&self.budgets);
+        let now = now_ms();
+        match budgets.get_mut(&side) {
+            Some(b) => {
+                let p = b.permit(lane, now);
+                if p == Permit::Go {
+                    b.spend(now);
+                }
+                p
+            }
+            None => Permit::Go,
+        }
+    }
+
+    fn note_rate_limit(&self, side: Side, err: &RemoteError) {
+        if err.class == ErrorClass::RateLimited {
+            let wait = err.retry_after.unwrap_or(Duration::from_secs(1));
+            let until = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(60_000);
+            if let Some(b) = lock(&self.budgets).get_mut(&side) {
+                b.pause_until(until);
+            }
+        }
+    }
+
+    fn count(&self, side: Side, result: Result<(), &RemoteError>, seconds: f64) {
+        if let Some(m) = &self.metrics {
+            let status = match result {
+                Ok(()) => "ok".to_string(),
+                Err(e) => e
+                    .http_status
+                    .map_or_else(|| e.class.as_str().to_string(), |s| s.to_string()),
+            };
+            m.request(side.as_str(), &status, seconds);
+        }
+    }
+
+    async fn paused(&self, side: Side) -> bool {
+        let key = match side {
+            Side::Linear => meta_keys::PAUSED_LINEAR,
+            Side::Portal => meta_keys::PAUSED_PORTAL,
+        };
+        self.writer
+            .run(move |db| db.meta(key))
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+    }
+
+    /// Run until `shutdown` turns true, then let in-flight jobs finish.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let _ = self.writer.run(|db| db.requeue_running_jobs()).await;
+        let mut tasks = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let claimed = self
+                .writer
+                .run(|db| db.claim_due_jobs(now_ms(), CLAIM))
+                .await;
+            let jobs = match claimed {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim jobs");
+                    Vec::new()
+                }
+            };
+            if jobs.is_empty() {
+                let due = self.writer.run(|db| db.next_job_due()).await.ok().flatten();
+                let wait = due.map(|t| (t - now_ms()).clamp(5, 1_000)).unwrap_or(1_000);
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            self.dispatch(jobs, &mut tasks).await;
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn dispatch(&self, jobs: Vec<Job>, tasks: &mut JoinSet<()>) {
+        let mut linear_updates: Vec<(Job, JobPayload)> = Vec::new();
+        let mut deferred: Vec<(i64, i64)> = Vec::new();
+        let mut paused = BTreeMap::new();
+        for side in [Side::Linear, Side::Portal] {
+            paused.insert(side, self.paused(side).await);
+        }
+        for job in jobs {
+            let payload = match JobPayload::from_json(&job.payload) {
+                Ok(p) => p,
+                Err(e) => {
+                    let err = RemoteError::new(
+                        ErrorClass::Validation,
+                        format!("unreadable job payload: {e}"),
+                    );
+                    let j = job.clone();
+                    let max = self.max_attempts;
+                    let _ = self
+                        .writer
+                        .run(move |db| {
+                            record_failure(
+                                db,
+                                &j,
+                                &err,
+                                Timing {
+                                    started_at: now_ms(),
+                                    duration_ms: 0,
+                                },
+                                max,
+                            )
+                        })
+                        .await;
+                    continue;
+                }
+            };
+            if paused.get(&job.target).copied().unwrap_or(false) {
+                deferred.push((job.id, now_ms() + 5_000));
+                continue;
+            }
+            if job.target == Side::Linear && matches!(payload, JobPayload::Update { .. }) {
+                linear_updates.push((job, payload));
+                continue;
+            }
+            match self.permit(job.target, job.lane) {
+                Permit::WaitUntil(t) => deferred.push((job.id, t)),
+                Permit::Go => self.spawn_single(job, payload, tasks).await,
+            }
+        }
+        for chunk in linear_updates.chunks(BATCH) {
+            let lane = if chunk
+                .iter()
+                .any(|(j, _)| j.lane == crate::store::Lane::Live)
+            {
+                crate::store::Lane::Live
+            } else {
+                crate::store::Lane::Backfill
+            };
+            match self.permit(Side::Linear, lane) {
+                Permit::WaitUntil(t) => deferred.extend(chunk.iter().map(|(j, _)| (j.id, t))),
+                Permit::Go if chunk.len() == 1 => {
+                    let (job, payload) = chunk[0].clone();
+                    self.spawn_single(job, payload, tasks).await;
+                }
+                Permit::Go => self.spawn_batch(chunk.to_vec(), tasks).await,
+            }
+        }
+        if !deferred.is_empty() {
+            let _ = self
+                .writer
+                .run(move |db| {
+                    for (id, t) in &deferred {
+                        db.defer_job(*id, *t)?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .await;
+        }
+    }
+
+    async fn spawn_single(&self, job: Job, payload: JobPayload, tasks: &mut JoinSet<()>) {
+        let me = self.clone();
+        let permit = self.limits.get(&job.target).cloned();
+        tasks.spawn(async move {
+            let _slot = match &permit {
+                Some(p) => p.clone().acquire_owned().await.ok(),
+                None => None,
+            };
+            let conn = me.connectors.side(job.target).clone();
+            let started = Timing::start();
+            let result = execute(conn.as_ref(), &job, &payload).await;
+            let t = Timing::finish(started);
+            me.count(
+                job.target,
+                result.as_ref().map(|_| ()),
+                t.duration_ms as f64 / 1000.0,
+            );
+            me.absorb_quota(job.target).await;
+            me.finish(job, payload, result, t).await;
+        });
+    }
+
+    async fn spawn_batch(&self, chunk: Vec<(Job, JobPayload)>, tasks: &mut JoinSet<()>) {
+        let me = self.clone();
+        let permit = self.limits.get(&Side::Linear).cloned();
+        tasks.spawn(async move {
+            let _slot = match &permit {
+                Some(p) => p.clone().acquire_owned().await.ok(),
+                None => None,
+            };
+            let items: Vec<(String, Update)> = chunk
+                .iter()
+                .filter_map(|(_, p)| match p {
+                    JobPayload::Update {
+                        remote_id, update, ..
+                    } => Some((remote_id.clone(), update.clone())),
+                    _ => None,
+                })
+                .collect();
+            let started = Timing::start();
+            let answer = me.connectors.linear.update_many(&items).await;
+            let t = Timing::finish(started);
+            me.count(
+                Side::Linear,
+                answer.as_ref().map(|_| ()),
+                t.duration_ms as f64 / 1000.0,
+            );
+            me.absorb_quota(Side::Linear).await;
+            match answer {
+                Ok(results) => {
+                    for ((job, payload), result) in chunk.into_iter().zip(results) {
+                        me.finish(job, payload, result.map(|()| Landed::Updated), t)
+                            .await;
+                    }
+                }
+                Err(e) => {
+                    for (job, payload) in chunk {
+                        me.finish(job, payload, Err(e.clone()), t).await;
+                    }
+                }
+            }
+        });
+    }
+
+    async fn finish(
+        &self,
+        job: Job,
+        payload: JobPayload,
+        result: Result<Landed, RemoteError>,
+        t: Timing,
+    ) {
+        let link = job.link_id;
+        let target = job.target;
+        match result {
+            Ok(landed) => {
+                let r = self
+                    .writer
+                    .run(move |db| record_success(db, &job, &payload, &landed, t))
+                    .await;
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "cannot record a successful write");
+                }
+            }
+            Err(err) => {
+                self.note_rate_limit(target, &err);
+                let max = self.max_attempts;
+                let r = self
+                    .writer
+                    .run(move |db| record_failure(db, &job, &err, t, max))
+                    .await;
+                match r {
+                    Ok(NextStep::PauseConnector) => {
+                        tracing::error!(connector = %target, "credentials refused; connector paused");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot record a failed write"),
+                }
+            }
+        }
+        if let Some(link) = link {
+            lock(&self.settled_links).push(link);
+            self.link_done.notify_one();
+        }
+        self.wake.notify_one();
+    }
+
+    /// Clear a connector pause after a successful probe.
+    pub async fn resume(&self, side: Side) {
+        let key = match side {
+            Side::Linear => meta_keys::PAUSED_LINEAR,
+            Side::Portal => meta_keys::PAUSED_PORTAL,
+        };
+        let _ = self
+            .writer
+            .run(move |db| {
+                db.clear_meta(key)?;
+                db.log_event(Level::Info, "engine", &format!("{side} connector resumed"))
+            })
+            .await;
+    }
+}
