@@ -24,9 +24,81 @@ pub trait MappingChecker {
     fn preview(&self, db: Db<'_>, active: Option<&str>, document: &str) -> Vec<String>;
 }
 
-/// The checker the console uses.
+/// The checker the console uses: the sync module's parser and dry run.
 pub fn default_checker() -> Box<dyn MappingChecker> {
-    Box::new(StructuralChecker)
+    Box::new(SyncChecker)
+}
+
+/// Most links a console preview plans (the newest ones), so a preview on a
+/// million-link store stays interactive.
+pub const PREVIEW_LINKS: usize = 500;
+
+/// Validation by [`crate::sync::Mapping::parse`] (every error at its line)
+/// and a dry run with [`crate::sync::preview`] over the newest links, after
+/// the per-field policy diff of the structural checker.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncChecker;
+
+impl MappingChecker for SyncChecker {
+    fn validate(&self, document: &str) -> Vec<Diagnostic> {
+        match crate::sync::Mapping::parse(document) {
+            Ok(_) => Vec::new(),
+            Err(errs) => errs
+                .errors()
+                .iter()
+                .map(|e| Diagnostic {
+                    line: e.line,
+                    message: e.message.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn preview(&self, db: Db<'_>, active: Option<&str>, document: &str) -> Vec<String> {
+        let mapping = match crate::sync::Mapping::parse(document) {
+            Ok(m) => m,
+            Err(errs) => {
+                return errs
+                    .errors()
+                    .iter()
+                    .map(|e| format!("cannot preview: {e}"))
+                    .collect();
+            }
+        };
+        let mut out = StructuralChecker.preview(db, active, document);
+        let links = match db.links(crate::store::Window::last(PREVIEW_LINKS)) {
+            Ok(l) => l,
+            Err(e) => {
+                out.push(format!("cannot read links: {e}"));
+                return out;
+            }
+        };
+        let mut inputs = Vec::new();
+        for link in &links {
+            let (Some(p), Some(l)) = (&link.portal_id, &link.linear_id) else {
+                continue;
+            };
+            let portal = db.record(crate::domain::Side::Portal, p).ok().flatten();
+            let linear = db.record(crate::domain::Side::Linear, l).ok().flatten();
+            if let (Some(portal), Some(linear)) = (portal, linear) {
+                inputs.push((link.base.clone(), portal.record, linear.record));
+            }
+        }
+        let changes = crate::sync::preview(&mapping, &inputs, chrono::Utc::now());
+        out.push(String::new());
+        out.push(format!(
+            "dry run over the newest {} links ({} with both records mirrored): {} would change",
+            links.len(),
+            inputs.len(),
+            changes.len()
+        ));
+        for link in &changes {
+            for row in &link.rows {
+                out.push(format!("  {row}"));
+            }
+        }
+        out
+    }
 }
 
 /// Structural checks with the `toml` crate: syntax, field names each side

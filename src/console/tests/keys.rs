@@ -235,8 +235,8 @@ fn always_resolve_saves_a_new_mapping_version_after_confirm() {
         Some("linear-wins")
     );
     assert_eq!(
-        doc["fields"]["status"]["on_conflict"].as_str(),
-        Some("linear-wins")
+        doc["fields"]["description"]["on_conflict"].as_str(),
+        Some("ask")
     );
     assert_eq!(
         a.store.db().conflict(1).unwrap().unwrap().resolution,

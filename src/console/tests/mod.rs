@@ -36,12 +36,6 @@ portal = "details"
 linear = "description"
 direction = "both"
 on_conflict = "ask"
-
-[fields.status]
-portal = "status"
-linear = "state"
-direction = "both"
-on_conflict = "linear-wins"
 "#;
 
 const TITLES: &[&str] = &[
@@ -190,12 +184,33 @@ pub fn seed(store: &mut Store) {
                 reset_at: Some(from_ms(T0 + MIN)),
                 sampled_at: from_ms(T0 - 30_000),
             })?;
+            for i in 1..=3usize {
+                let base_title = format!("{} #{i}", TITLES[(i - 1) % TITLES.len()]);
+                let portal = crate::domain::Record {
+                    remote_id: format!("post_{i:04}"),
+                    title: format!("{base_title} (edited on the portal)"),
+                    status: "planned".into(),
+                    labels: ["ui".to_string()].into(),
+                    ..Default::default()
+                };
+                let linear = crate::domain::Record {
+                    remote_id: format!("ENG-{}", 99 + i),
+                    identifier: Some(format!("ENG-{}", 99 + i)),
+                    title: base_title,
+                    status: "Todo".into(),
+                    status_type: Some("unstarted".into()),
+                    labels: ["frontend".to_string()].into(),
+                    ..Default::default()
+                };
+                db.upsert_record(Side::Portal, &portal)?;
+                db.upsert_record(Side::Linear, &linear)?;
+            }
             db.set_meta(meta_keys::HEARTBEAT, &(T0 - 4_000).to_string())?;
             db.set_meta(meta_keys::OLDEST_UNSYNCED, &(T0 - 90_000).to_string())?;
             db.seed_mapping_version(MAPPING_V1, "default", "initial mapping", T0 - 3 * 24 * 60 * MIN)?;
-            let v2 = MAPPING_V1.replace("version = 1", "version = 2").replace(
-                "[fields.status]\nportal = \"status\"\nlinear = \"state\"\ndirection = \"both\"\non_conflict = \"linear-wins\"",
-                "[fields.status]\nportal = \"status\"\nlinear = \"state\"\ndirection = \"both\"\non_conflict = \"linear-wins\"\n\n[fields.labels]\nportal = \"tags\"\nlinear = \"labels\"\ndirection = \"both\"\non_conflict = \"merge\"",
+            let v2 = format!(
+                "{}\n[fields.labels]\nportal = \"tags\"\nlinear = \"labels\"\ndirection = \"both\"\non_conflict = \"merge\"\n",
+                MAPPING_V1.replace("version = 1", "version = 2")
             );
             db.seed_mapping_version(&v2, "cli", "applied from mapping.toml", T0 - 26 * 60 * MIN)?;
             Ok(())
