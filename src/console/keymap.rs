@@ -549,6 +549,27 @@ pub fn help(read_only: bool) -> Vec<(Ctx, Vec<&'static Binding>)> {
         .collect()
 }
 
+/// The key table as Markdown, for the README (a test keeps them equal).
+pub fn markdown() -> String {
+    let mut out = String::from("| where | keys | does | changes the store |\n|---|---|---|---|\n");
+    for (ctx, rows) in help(false) {
+        for b in rows {
+            let keys = b.shown.replace('|', "\\|");
+            out.push_str(&format!(
+                "| {} | `{keys}` | {} | {} |\n",
+                ctx.title(),
+                b.label,
+                if b.mutating {
+                    "yes (hidden in --read-only)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

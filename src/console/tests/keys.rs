@@ -361,3 +361,27 @@ fn keymap_commands_are_all_reachable() {
     }
     assert!(keymap::BINDINGS.iter().any(|b| b.cmd == Cmd::RetryAll));
 }
+
+#[test]
+fn readme_key_table_matches_the_keymap() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(&keymap::markdown()),
+        "README's console key table is stale; regenerate it from keymap::markdown():\n{}",
+        keymap::markdown()
+    );
+}
+
+#[test]
+#[ignore = "prints the README material: cargo test --lib readme_material -- --ignored --nocapture"]
+fn readme_material() {
+    println!("{}", keymap::markdown());
+    let mut a = app(false, Theme::mono());
+    let t = render(&mut a, 100, 30);
+    let buf = t.backend().buffer();
+    for y in 0..30 {
+        let line: String = (0..100).map(|x| buf[(x, y)].symbol()).collect();
+        println!("{}", line.trim_end());
+    }
+}
