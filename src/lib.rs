@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod console;
 pub mod domain;
 pub mod duration;
 pub mod engine;

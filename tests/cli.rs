@@ -166,7 +166,10 @@ fn status_on_empty_and_live_stores() {
     assert_eq!(code, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["verdict"], "healthy");
-    assert_eq!(v["summary"]["schema_version"], 1);
+    assert_eq!(
+        v["summary"]["schema_version"],
+        roundtrip::store::migrations::LATEST
+    );
     assert_eq!(v["summary"]["jobs"]["failed"], 0);
 }
 

@@ -3,6 +3,7 @@
 
 mod config_cmd;
 mod conflicts_cmd;
+mod console_cmd;
 mod jobs_cmd;
 mod mapping_cmd;
 mod sim_cmd;
@@ -31,6 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// One-screen health report for scripts and cron (exit 0 healthy, 1 degraded, 2 down).
     Status(status::StatusArgs),
+    /// Attach the terminal operations console to a store (works while the daemon runs).
+    Console(console_cmd::ConsoleArgs),
     /// Check or print the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -79,6 +82,7 @@ pub fn is_usage_error(err: &anyhow::Error) -> bool {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Status(args) => status::run(&args),
+        Command::Console(args) => console_cmd::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd),
         Command::Sim(args) => sim_cmd::run(&args),
         Command::Jobs(cmd) => jobs_cmd::run(&cmd),

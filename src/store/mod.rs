@@ -8,7 +8,9 @@
 //! the same at row 10 and at row 1,000,000.
 
 mod audit;
+mod bulk;
 mod conflicts;
+mod console_queries;
 mod events;
 mod inbox;
 mod jobs;
@@ -29,7 +31,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditEntry, NewAudit};
+pub use bulk::{SeedConflict, SeedJob, SeedLink};
 pub use conflicts::{Conflict, ConflictFilter, ConflictStatus, NewConflict, Resolution};
+pub use console_queries::{ActivityStats, NaiveBaseline};
 pub use events::{EventEntry, Level};
 pub use inbox::{InboxItem, NewDelivery};
 pub use jobs::{Attempt, Job, JobFilter, Lane, NewAttempt, NewJob};

@@ -1,0 +1,121 @@
+//! The terminal operations console (`roundtrip console`): a ratatui app an
+//! on-call engineer opens over SSH against a running daemon's store.
+//!
+//! Shape: [`app`] holds state and turns keys into commands through the one
+//! [`keymap`]; each view in [`views`] answers commands and draws itself;
+//! dialogs are [`layers`]; side effects are [`app::Action`]s applied by
+//! [`actions`] through the store API. The loop redraws only when an event
+//! arrives or the store's `data_version` moved, and tables hold only a keyset
+//! window of rows, so the console stays instant on a big installation.
+
+pub mod actions;
+pub mod app;
+pub mod bench;
+pub mod clock;
+pub mod command;
+pub mod keymap;
+pub mod layers;
+pub mod mapping_check;
+pub mod pager;
+pub mod theme;
+pub mod tui;
+pub mod ui;
+pub mod views;
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossterm::event;
+
+use crate::store::{OpenMode, Store, StoreError};
+use app::App;
+use clock::Clock;
+use theme::Theme;
+
+/// How often the idle loop asks SQLite whether another process committed.
+pub const STORE_TICK: Duration = Duration::from_millis(250);
+
+/// Env var enabling the hidden `!` key that panics inside a view (used by
+/// the test that checks the terminal is restored after a panic).
+pub const TEST_PANIC_ENV: &str = "ROUNDTRIP_CONSOLE_TEST_PANIC";
+
+/// Why the console could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// The store is missing, locked, too new or broken.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The terminal failed.
+    #[error("terminal error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Open the store the console works on: read-only mode never writes, not
+/// even a migration.
+pub fn open_store(path: &Path, read_only: bool) -> Result<Store, StoreError> {
+    Store::open(
+        path,
+        if read_only {
+            OpenMode::ReadOnly
+        } else {
+            OpenMode::Existing
+        },
+    )
+}
+
+/// Run the console on the store at `path` until the operator quits or a
+/// SIGHUP/SIGTERM/SIGINT arrives. `banner` is shown in the title bar (the
+/// demo uses it to say what it is doing). The terminal is restored on every
+/// exit path, including panics.
+pub fn run(path: &Path, read_only: bool, banner: Option<String>) -> Result<(), ConsoleError> {
+    let store = open_store(path, read_only)?;
+    let mut app = App::new(store, read_only, Clock::System, Theme::from_env())?;
+    app.banner = banner;
+    app.panic_key = std::env::var_os(TEST_PANIC_ENV).is_some();
+    let stop = tui::termination_flag()?;
+    let mut term = tui::enter()?;
+    let result = event_loop(&mut term, &mut app, &stop);
+    tui::restore();
+    result
+}
+
+fn event_loop(
+    term: &mut tui::Term,
+    app: &mut App,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<(), ConsoleError> {
+    let mut dirty = true;
+    let mut next_tick = Instant::now() + STORE_TICK;
+    loop {
+        if stop.load(Ordering::SeqCst) || app.quit {
+            return Ok(());
+        }
+        if dirty {
+            term.draw(|f| ui::draw(f, app))?;
+            dirty = false;
+        }
+        let timeout = next_tick.saturating_duration_since(Instant::now());
+        if event::poll(timeout)? {
+            dirty |= app.on_event(event::read()?);
+            // Drain what is already queued (held keys, wheel bursts) before
+            // drawing once.
+            while event::poll(Duration::ZERO)? {
+                dirty |= app.on_event(event::read()?);
+            }
+        }
+        if Instant::now() >= next_tick {
+            next_tick = Instant::now() + STORE_TICK;
+            match app.poll_store() {
+                Ok(changed) => dirty |= changed,
+                Err(e) => {
+                    app.error(format!("store: {e}"));
+                    dirty = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

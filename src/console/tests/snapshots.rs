@@ -1,0 +1,95 @@
+//! Every view, dialog and the help screen at 80×24 and 160×48, from the
+//! seeded store with a fixed clock.
+
+use crossterm::event::KeyCode;
+
+use super::{app, ctrl, press, render, typed};
+use crate::console::app::App;
+use crate::console::theme::Theme;
+
+type Setup = fn(&mut App);
+
+const SCREENS: &[(&str, bool, Setup)] = &[
+    ("overview", false, |_| {}),
+    ("conflicts", false, |a| {
+        press(a, KeyCode::Char('2'));
+        press(a, KeyCode::Char(' '));
+    }),
+    ("conflicts_detail", false, |a| {
+        press(a, KeyCode::Char('2'));
+        press(a, KeyCode::Char('j'));
+        press(a, KeyCode::Enter);
+    }),
+    ("jobs", false, |a| press(a, KeyCode::Char('3'))),
+    ("jobs_filtered", false, |a| {
+        press(a, KeyCode::Char('3'));
+        press(a, KeyCode::Char('/'));
+        typed(a, "failed rate_limited");
+        press(a, KeyCode::Enter);
+    }),
+    ("links", false, |a| press(a, KeyCode::Char('4'))),
+    ("links_search", false, |a| {
+        press(a, KeyCode::Char('4'));
+        press(a, KeyCode::Char('/'));
+        typed(a, "dark");
+        press(a, KeyCode::Enter);
+    }),
+    ("mappings", false, |a| press(a, KeyCode::Char('5'))),
+    ("log", false, |a| press(a, KeyCode::Char('6'))),
+    ("help", false, |a| press(a, KeyCode::Char('?'))),
+    ("help_read_only", true, |a| press(a, KeyCode::Char('?'))),
+    ("jobs_read_only", true, |a| press(a, KeyCode::Char('3'))),
+    ("dialog_confirm_retry_all", false, |a| {
+        press(a, KeyCode::Char('3'));
+        press(a, KeyCode::Char('R'));
+    }),
+    ("dialog_attempts", false, |a| {
+        press(a, KeyCode::Char('3'));
+        press(a, KeyCode::Enter);
+    }),
+    ("dialog_timeline", false, |a| {
+        press(a, KeyCode::Char('4'));
+        press(a, KeyCode::Char('G'));
+        press(a, KeyCode::Enter);
+    }),
+    ("dialog_command_line", false, |a| {
+        press(a, KeyCode::Char(':'));
+        typed(a, "retry failed rate_limited");
+    }),
+    ("dialog_filter", false, |a| {
+        press(a, KeyCode::Char('3'));
+        press(a, KeyCode::Char('/'));
+        typed(a, "dead");
+    }),
+    ("dialog_mapping_editor", false, |a| {
+        press(a, KeyCode::Char('5'));
+        press(a, KeyCode::Char('e'));
+        typed(a, "= ");
+        ctrl(a, 'e');
+    }),
+    ("dialog_mapping_preview", false, |a| {
+        press(a, KeyCode::Char('5'));
+        press(a, KeyCode::Char('j'));
+        press(a, KeyCode::Char('p'));
+    }),
+    ("dialog_merged_value_editor", false, |a| {
+        press(a, KeyCode::Char('2'));
+        press(a, KeyCode::Char('e'));
+    }),
+    ("dialog_always_resolve", false, |a| {
+        press(a, KeyCode::Char('2'));
+        press(a, KeyCode::Char('L'));
+    }),
+];
+
+#[test]
+fn every_screen_at_two_sizes() {
+    for (name, read_only, setup) in SCREENS {
+        for (w, h) in [(80u16, 24u16), (160, 48)] {
+            let mut a = app(*read_only, Theme::mono());
+            setup(&mut a);
+            let t = render(&mut a, w, h);
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Terminal setup and the one restore path. Quit, the error path, the panic
+//! hook and SIGHUP/SIGTERM/SIGINT all end in [`restore`], which is safe to
+//! call more than once, so an operator's SSH session is never left in raw
+//! mode on the alternate screen.
+
+use std::io::{self, Stdout, Write};
+use std::sync::Arc;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use crossterm::{cursor, execute};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+/// The terminal type the console draws on.
+pub type Term = Terminal<CrosstermBackend<Stdout>>;
+
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static HOOK: Once = Once::new();
+
+/// Enter raw mode and the alternate screen with mouse capture, after
+/// installing the panic hook that undoes it.
+pub fn enter() -> io::Result<Term> {
+    install_panic_hook();
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let mut out = io::stdout();
+    if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture, cursor::Hide) {
+        restore();
+        return Err(e);
+    }
+    match Terminal::new(CrosstermBackend::new(out)) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            restore();
+            Err(e)
+        }
+    }
+}
+
+/// Put the terminal back: leave the alternate screen, stop mouse capture,
+/// show the cursor, leave raw mode. Does nothing when not active.
+pub fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let mut out = io::stdout();
+        // Best effort: every step runs even if an earlier one fails.
+        let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
+        let _ = disable_raw_mode();
+        let _ = out.flush();
+    }
+}
+
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+/// Set when SIGHUP, SIGTERM or SIGINT arrives; the event loop checks it on
+/// every tick and leaves through the normal restore path.
+pub fn termination_flag() -> io::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&flag))?;
+    }
+    Ok(flag)
+}
