@@ -11,4 +11,5 @@ pub mod engine;
 pub mod health;
 pub mod sim;
 pub mod store;
+pub mod sync;
 pub mod webhook;

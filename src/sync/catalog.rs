@@ -1,0 +1,159 @@
+//! What actually exists on each side: the portal's statuses and the Linear
+//! team's workflow states. A mapping can be well-formed yet name a state the
+//! team does not have; checking against the catalog catches that before the
+//! first write fails.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Side;
+
+use super::errors::{MappingError, MappingErrors};
+use super::mapping::Mapping;
+
+/// One Linear workflow state of the team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinearState {
+    /// Display name ("In Progress").
+    pub name: String,
+    /// Linear's state type: triage, backlog, unstarted, started, completed,
+    /// canceled (some workspaces also report duplicate).
+    pub state_type: String,
+}
+
+/// The statuses and states a mapping is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Statuses the portal accepts ("open", "planned", …).
+    pub portal_statuses: Vec<String>,
+    /// The Linear team's workflow states.
+    pub linear_states: Vec<LinearState>,
+}
+
+impl Catalog {
+    /// Canny's fixed statuses and Linear's default team workflow (with
+    /// triage enabled): what the simulators and a fresh workspace offer.
+    pub fn canny_linear_default() -> Catalog {
+        let state = |name: &str, state_type: &str| LinearState {
+            name: name.into(),
+            state_type: state_type.into(),
+        };
+        Catalog {
+            portal_statuses: [
+                "open",
+                "under review",
+                "planned",
+                "in progress",
+                "complete",
+                "closed",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            linear_states: vec![
+                state("Triage", "triage"),
+                state("Backlog", "backlog"),
+                state("Todo", "unstarted"),
+                state("In Progress", "started"),
+                state("In Review", "started"),
+                state("Done", "completed"),
+                state("Canceled", "canceled"),
+                state("Duplicate", "canceled"),
+            ],
+        }
+    }
+
+    /// The team state a mapping value ("Todo" or "unstarted") designates:
+    /// a state with that name, else the first state of that type. This is how
+    /// the connector turns a planned `state` write into a state id.
+    pub fn resolve_linear_state(&self, value: &str) -> Option<&LinearState> {
+        self.linear_states
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(value))
+            .or_else(|| {
+                self.linear_states
+                    .iter()
+                    .find(|s| s.state_type.eq_ignore_ascii_case(value))
+            })
+    }
+}
+
+impl Mapping {
+    /// Check the mapping against the real statuses and states: every portal
+    /// status needs a Linear state (when statuses flow to Linear), every
+    /// Linear state needs a portal status (when they flow back), and every
+    /// state the table names must exist in the team.
+    pub fn validate_against(&self, catalog: &Catalog) -> Result<(), MappingErrors> {
+        let mut errors = Vec::new();
+        let Some((field, table)) = self.status_field() else {
+            return Ok(());
+        };
+        let path = format!("fields.{}", field.name);
+        let header = self.line_of(&path);
+        if field.direction.writes_to(Side::Linear) {
+            for status in &catalog.portal_statuses {
+                if table.to_linear(status).is_none() {
+                    errors.push(MappingError::at(
+                        header,
+                        format!(
+                            "{path}.values: portal status '{status}' has no mapping to a Linear state"
+                        ),
+                    ));
+                }
+            }
+            for (p, l) in &table.values {
+                if catalog.resolve_linear_state(l).is_none() {
+                    let names: Vec<&str> = catalog
+                        .linear_states
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect();
+                    errors.push(MappingError::at(
+                        self.line_of(&format!("{path}.values.{p}")).or(header),
+                        format!(
+                            "{path}.values: '{p}' maps to Linear '{l}', which is neither a state name nor a \
+                             state type of the team (states: {})",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        for (p, _) in &table.values {
+            if !catalog
+                .portal_statuses
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(p))
+            {
+                errors.push(MappingError::at(
+                    self.line_of(&format!("{path}.values.{p}")).or(header),
+                    format!(
+                        "{path}.values: '{p}' is not a portal status (statuses: {})",
+                        catalog.portal_statuses.join(", ")
+                    ),
+                ));
+            }
+        }
+        if field.direction.writes_to(Side::Portal) {
+            for state in &catalog.linear_states {
+                if table
+                    .to_portal(&state.name, Some(&state.state_type))
+                    .is_none()
+                {
+                    errors.push(MappingError::at(
+                        header,
+                        format!(
+                            "{path}: Linear state '{}' ({}) has no portal status; add it to \
+                             [{path}.values] or its type to [{path}.from_linear]",
+                            state.name, state.state_type
+                        ),
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(MappingErrors(errors))
+        }
+    }
+}

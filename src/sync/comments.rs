@@ -1,0 +1,150 @@
+//! Comment mirroring. Comments are append-only sets keyed by remote id: each
+//! comment written by a person is copied to the other side exactly once, and
+//! a copy roundtrip wrote is never copied back.
+//!
+//! Two safeguards decide "ours or theirs": the link's comment map (pairs of
+//! remote ids the store keeps), and a marker line at the end of every copy,
+//! `(roundtrip mirror of portal comment <id>)`. The marker means a copy is
+//! still recognised — and a lost map can be rebuilt — if the store is lost or
+//! a write succeeded but its pair was never recorded.
+//!
+//! Copy format: on Linear (markdown) `**Jane on Canny:** <body>`; on the
+//! portal (plain text) `Jane on Linear: <body>`; then a blank line and the
+//! marker.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Comment, Side};
+
+/// A mirrored pair of comments on one link.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CommentPair {
+    /// The comment's id on the portal.
+    pub portal_id: String,
+    /// The comment's id on Linear.
+    pub linear_id: String,
+    /// Where the original was written (the other id is roundtrip's copy).
+    pub origin: Side,
+}
+
+/// The link's comment map as the store keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentMap {
+    /// Every pair mirrored so far.
+    pub pairs: Vec<CommentPair>,
+}
+
+impl CommentMap {
+    /// True when a comment id on `side` is part of a mirrored pair (either
+    /// as the original or as our copy).
+    pub fn knows(&self, side: Side, remote_id: &str) -> bool {
+        self.pairs.iter().any(|p| match side {
+            Side::Portal => p.portal_id == remote_id,
+            Side::Linear => p.linear_id == remote_id,
+        })
+    }
+}
+
+/// One comment to copy. After posting, the engine records a [`CommentPair`]
+/// of `source_id` and the new comment's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentMirror {
+    /// Where the original lives.
+    pub from: Side,
+    /// The original's remote id.
+    pub source_id: String,
+    /// Where the copy goes.
+    pub to: Side,
+    /// The full text to post, marker included.
+    pub body: String,
+}
+
+const MARKER_OPEN: &str = "(roundtrip mirror of ";
+const MARKER_MID: &str = " comment ";
+
+/// The marker line that ends every copy of a comment from `from`.
+pub fn marker(from: Side, source_id: &str) -> String {
+    format!("{MARKER_OPEN}{}{MARKER_MID}{source_id})", from.as_str())
+}
+
+/// If `body` is a copy roundtrip wrote, the side and id of its original.
+pub fn parse_marker(body: &str) -> Option<(Side, String)> {
+    let last = body.trim_end().lines().last()?.trim();
+    let inner = last.strip_prefix(MARKER_OPEN)?.strip_suffix(')')?;
+    let (side, id) = inner.split_once(MARKER_MID)?;
+    let side = side.parse::<Side>().ok()?;
+    (!id.is_empty()).then(|| (side, id.to_string()))
+}
+
+/// The text of the copy of `c` (from `from`) on the other side.
+/// `portal_name` is how people know the portal ("Canny").
+pub fn mirror_body(from: Side, c: &Comment, portal_name: &str) -> String {
+    let origin = match from {
+        Side::Portal => portal_name,
+        Side::Linear => "Linear",
+    };
+    let author = c.author.as_deref().unwrap_or("Someone");
+    let header = match from.other() {
+        Side::Linear => format!("**{author} on {origin}:**"),
+        Side::Portal => format!("{author} on {origin}:"),
+    };
+    format!(
+        "{header} {}\n\n{}",
+        c.body.trim_end(),
+        marker(from, &c.remote_id)
+    )
+}
+
+/// Decide which comments to copy and which pairs to re-record.
+pub fn plan_comments(
+    portal: &[Comment],
+    linear: &[Comment],
+    map: &CommentMap,
+    portal_name: &str,
+) -> (Vec<CommentMirror>, Vec<CommentPair>) {
+    let mut recovered = Vec::new();
+    // Originals that already have a copy somewhere, found by marker.
+    let mut copied: BTreeSet<(Side, String)> = BTreeSet::new();
+    for (side, comments) in [(Side::Portal, portal), (Side::Linear, linear)] {
+        for c in comments {
+            if let Some((from, src)) = parse_marker(&c.body) {
+                if from == side {
+                    continue; // a forged or misplaced marker; not a copy of the other side
+                }
+                copied.insert((from, src.clone()));
+                if !map.knows(side, &c.remote_id) {
+                    let (portal_id, linear_id) = match side {
+                        Side::Linear => (src, c.remote_id.clone()),
+                        Side::Portal => (c.remote_id.clone(), src),
+                    };
+                    recovered.push(CommentPair {
+                        portal_id,
+                        linear_id,
+                        origin: from,
+                    });
+                }
+            }
+        }
+    }
+    let mut mirrors = Vec::new();
+    for (side, comments) in [(Side::Portal, portal), (Side::Linear, linear)] {
+        for c in comments {
+            let ours = parse_marker(&c.body).is_some_and(|(from, _)| from != side);
+            if ours
+                || map.knows(side, &c.remote_id)
+                || copied.contains(&(side, c.remote_id.clone()))
+            {
+                continue;
+            }
+            mirrors.push(CommentMirror {
+                from: side,
+                source_id: c.remote_id.clone(),
+                to: side.other(),
+                body: mirror_body(side, c, portal_name),
+            });
+        }
+    }
+    (mirrors, recovered)
+}

@@ -1,0 +1,36 @@
+//! The heart of roundtrip as pure logic: the field mapping, the per-field
+//! three-way merge, conflicts, comment mirroring, create/delete rules and the
+//! plan of writes. No I/O and no clock reads (time is passed in), so all of it
+//! is unit- and property-tested without a network or a database.
+//!
+//! The engine's loop for one link: `plan_link(mapping, &MergeInput)` →
+//! send `plan.portal_writes` / `plan.linear_writes` (via
+//! `FieldWrites::to_update`) and `comments_to_mirror`, open `conflicts`, and
+//! store `new_base` once the writes succeeded.
+
+pub mod catalog;
+pub mod codec;
+pub mod comments;
+pub mod errors;
+pub mod guard;
+pub mod mapping;
+mod mapping_parse;
+mod mapping_toml;
+pub mod merge;
+pub mod plan;
+
+pub use catalog::{Catalog, LinearState};
+pub use comments::{CommentMap, CommentMirror, CommentPair};
+pub use errors::{MappingError, MappingErrors};
+pub use guard::{
+    DeleteVerdict, FieldHistory, HistoryEntry, MassDeleteGuard, PingPongGuard, record_history,
+};
+pub use mapping::{Direction, FieldMapping, Mapping, Policy, StatusTable, Transform, VoteRule};
+pub use mapping_parse::DEFAULT_VOTES_PREFIX;
+pub use merge::{ChangeTimes, MergeInput, merge_values, plan_link};
+pub use plan::{
+    ConflictDraft, ConflictReason, Decision, DecisionKind, FieldWrites, Plan, Snapshot,
+};
+
+#[cfg(test)]
+mod mapping_tests;
