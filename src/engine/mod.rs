@@ -4,5 +4,6 @@
 pub mod backoff;
 pub mod budget;
 pub mod executor;
+pub mod link_sync;
 pub mod payload;
 pub mod scheduler;
