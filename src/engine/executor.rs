@@ -54,22 +54,32 @@ pub enum Landed {
 
 /// Send one job. A create that may have succeeded before (a retry) first
 /// looks for the record an earlier attempt made, so retries never duplicate.
-pub async fn execute(conn: &dyn Connector, job: &Job, payload: &JobPayload) -> Result<Landed, RemoteError> {
+pub async fn execute(
+    conn: &dyn Connector,
+    job: &Job,
+    payload: &JobPayload,
+) -> Result<Landed, RemoteError> {
     match payload {
         JobPayload::Create { record, .. } => {
-            if job.attempts > 0 {
-                if let Some(found) = conn.find_created(record).await? {
-                    return Ok(Landed::Created(found));
-                }
+            if job.attempts > 0
+                && let Some(found) = conn.find_created(record).await?
+            {
+                return Ok(Landed::Created(found));
             }
             conn.create(record).await.map(Landed::Created)
         }
         JobPayload::Update {
             remote_id, update, ..
-        } => conn.update(remote_id, update).await.map(|()| Landed::Updated),
-        JobPayload::Comment { remote_id, body, .. } => {
-            conn.add_comment(remote_id, body).await.map(Landed::Commented)
-        }
+        } => conn
+            .update(remote_id, update)
+            .await
+            .map(|()| Landed::Updated),
+        JobPayload::Comment {
+            remote_id, body, ..
+        } => conn
+            .add_comment(remote_id, body)
+            .await
+            .map(Landed::Commented),
         JobPayload::Delete { remote_id } => match conn.delete(remote_id).await {
             Ok(()) => Ok(Landed::Deleted),
             Err(e) if e.class == ErrorClass::NotFound => Ok(Landed::Deleted),
@@ -107,7 +117,13 @@ fn render(v: &FieldValue) -> String {
 }
 
 /// Record a successful attempt and everything the write implies.
-pub fn record_success(db: Db<'_>, job: &Job, payload: &JobPayload, landed: &Landed, t: Timing) -> StoreResult<()> {
+pub fn record_success(
+    db: Db<'_>,
+    job: &Job,
+    payload: &JobPayload,
+    landed: &Landed,
+    t: Timing,
+) -> StoreResult<()> {
     let attempt = NewAttempt {
         started_at: t.started_at,
         duration_ms: t.duration_ms,
@@ -121,7 +137,10 @@ pub fn record_success(db: Db<'_>, job: &Job, payload: &JobPayload, landed: &Land
         Some(id) => db.link(id)?,
         None => None,
     };
-    let audit = |action: &str, field: Option<&str>, before: Option<String>, after: Option<String>| NewAudit {
+    let audit = |action: &str,
+                 field: Option<&str>,
+                 before: Option<String>,
+                 after: Option<String>| NewAudit {
         link_id: job.link_id,
         actor: "engine".into(),
         action: action.into(),
@@ -146,10 +165,22 @@ pub fn record_success(db: Db<'_>, job: &Job, payload: &JobPayload, landed: &Land
                 "create",
                 None,
                 None,
-                Some(record.identifier.clone().unwrap_or_else(|| record.remote_id.clone())),
+                Some(
+                    record
+                        .identifier
+                        .clone()
+                        .unwrap_or_else(|| record.remote_id.clone()),
+                ),
             ))?;
         }
-        (JobPayload::Update { remote_id, base, update }, Landed::Updated) => {
+        (
+            JobPayload::Update {
+                remote_id,
+                base,
+                update,
+            },
+            Landed::Updated,
+        ) => {
             let before = db.record(job.target, remote_id)?;
             if let Some(link) = &link {
                 let mut merged = link.base.clone();
@@ -168,7 +199,12 @@ pub fn record_success(db: Db<'_>, job: &Job, payload: &JobPayload, landed: &Land
                 db.append_audit(&audit("write", Some(field), old, Some(render(value))))?;
             }
         }
-        (JobPayload::Comment { source_comment_id, .. }, Landed::Commented(comment)) => {
+        (
+            JobPayload::Comment {
+                source_comment_id, ..
+            },
+            Landed::Commented(comment),
+        ) => {
             if let Some(link) = &link {
                 let (portal, linear) = match job.target {
                     Side::Linear => (source_comment_id.clone(), comment.remote_id.clone()),
@@ -181,7 +217,12 @@ pub fn record_success(db: Db<'_>, job: &Job, payload: &JobPayload, landed: &Land
                     origin: job.target.other(),
                 })?;
             }
-            db.append_audit(&audit("comment", None, None, Some(comment.body.chars().take(200).collect())))?;
+            db.append_audit(&audit(
+                "comment",
+                None,
+                None,
+                Some(comment.body.chars().take(200).collect()),
+            ))?;
         }
         (JobPayload::Delete { remote_id }, Landed::Deleted) => {
             db.mark_record_deleted(job.target, remote_id)?;
@@ -195,9 +236,20 @@ pub fn record_success(db: Db<'_>, job: &Job, payload: &JobPayload, landed: &Land
 
 /// Record a failed attempt; returns the step taken so the scheduler can
 /// pause a connector on auth errors.
-pub fn record_failure(db: Db<'_>, job: &Job, err: &RemoteError, t: Timing, max_attempts: u32) -> StoreResult<NextStep> {
+pub fn record_failure(
+    db: Db<'_>,
+    job: &Job,
+    err: &RemoteError,
+    t: Timing,
+    max_attempts: u32,
+) -> StoreResult<NextStep> {
     let attempt_no = u32::try_from(job.attempts + 1).unwrap_or(u32::MAX);
-    let step = next_step(err, attempt_no, max_attempts.min(u32::try_from(job.max_attempts).unwrap_or(u32::MAX)), fastrand::f64());
+    let step = next_step(
+        err,
+        attempt_no,
+        max_attempts.min(u32::try_from(job.max_attempts).unwrap_or(u32::MAX)),
+        fastrand::f64(),
+    );
     let attempt = NewAttempt {
         started_at: t.started_at,
         duration_ms: t.duration_ms,
@@ -228,18 +280,27 @@ pub fn record_failure(db: Db<'_>, job: &Job, err: &RemoteError, t: Timing, max_a
             db.log_event(
                 Level::Error,
                 "engine",
-                &format!("{} refused our credentials; connector paused: {}", job.target, err.message),
+                &format!(
+                    "{} refused our credentials; connector paused: {}",
+                    job.target, err.message
+                ),
             )?;
         }
         NextStep::Dead => db.log_event(
             Level::Error,
             "engine",
-            &format!("job {} ({} {}) is dead after {} attempts: {}", job.id, job.kind, job.target, attempt_no, err),
+            &format!(
+                "job {} ({} {}) is dead after {} attempts: {}",
+                job.id, job.kind, job.target, attempt_no, err
+            ),
         )?,
         NextStep::Fail | NextStep::NotFound => db.log_event(
             Level::Warn,
             "engine",
-            &format!("job {} ({} {}) failed: {}", job.id, job.kind, job.target, err),
+            &format!(
+                "job {} ({} {}) failed: {}",
+                job.id, job.kind, job.target, err
+            ),
         )?,
         NextStep::Retry(wait) => db.log_event(
             Level::Debug,

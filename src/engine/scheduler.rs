@@ -60,7 +60,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Scheduler {
     /// A scheduler over the given store and connectors.
-    pub fn new(writer: Writer, connectors: Connectors, reserve: f64, max_attempts: u32, metrics: Option<Arc<Metrics>>) -> Self {
+    pub fn new(
+        writer: Writer,
+        connectors: Connectors,
+        reserve: f64,
+        max_attempts: u32,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
         let budgets = [Side::Linear, Side::Portal]
             .into_iter()
             .map(|s| (s, Budget::new(reserve)))
@@ -167,7 +173,10 @@ impl Scheduler {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let claimed = self.writer.run(|db| db.claim_due_jobs(now_ms(), CLAIM)).await;
+            let claimed = self
+                .writer
+                .run(|db| db.claim_due_jobs(now_ms(), CLAIM))
+                .await;
             let jobs = match claimed {
                 Ok(j) => j,
                 Err(e) => {
@@ -177,9 +186,7 @@ impl Scheduler {
             };
             if jobs.is_empty() {
                 let due = self.writer.run(|db| db.next_job_due()).await.ok().flatten();
-                let wait = due
-                    .map(|t| (t - now_ms()).clamp(5, 1_000))
-                    .unwrap_or(1_000);
+                let wait = due.map(|t| (t - now_ms()).clamp(5, 1_000)).unwrap_or(1_000);
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
@@ -203,12 +210,26 @@ impl Scheduler {
             let payload = match JobPayload::from_json(&job.payload) {
                 Ok(p) => p,
                 Err(e) => {
-                    let err = RemoteError::new(ErrorClass::Validation, format!("unreadable job payload: {e}"));
+                    let err = RemoteError::new(
+                        ErrorClass::Validation,
+                        format!("unreadable job payload: {e}"),
+                    );
                     let j = job.clone();
                     let max = self.max_attempts;
                     let _ = self
                         .writer
-                        .run(move |db| record_failure(db, &j, &err, Timing { started_at: now_ms(), duration_ms: 0 }, max))
+                        .run(move |db| {
+                            record_failure(
+                                db,
+                                &j,
+                                &err,
+                                Timing {
+                                    started_at: now_ms(),
+                                    duration_ms: 0,
+                                },
+                                max,
+                            )
+                        })
                         .await;
                     continue;
                 }
@@ -227,7 +248,10 @@ impl Scheduler {
             }
         }
         for chunk in linear_updates.chunks(BATCH) {
-            let lane = if chunk.iter().any(|(j, _)| j.lane == crate::store::Lane::Live) {
+            let lane = if chunk
+                .iter()
+                .any(|(j, _)| j.lane == crate::store::Lane::Live)
+            {
                 crate::store::Lane::Live
             } else {
                 crate::store::Lane::Backfill
@@ -266,7 +290,11 @@ impl Scheduler {
             let started = Timing::start();
             let result = execute(conn.as_ref(), &job, &payload).await;
             let t = Timing::finish(started);
-            me.count(job.target, result.as_ref().map(|_| ()), t.duration_ms as f64 / 1000.0);
+            me.count(
+                job.target,
+                result.as_ref().map(|_| ()),
+                t.duration_ms as f64 / 1000.0,
+            );
             me.absorb_quota(job.target).await;
             me.finish(job, payload, result, t).await;
         });
@@ -283,19 +311,26 @@ impl Scheduler {
             let items: Vec<(String, Update)> = chunk
                 .iter()
                 .filter_map(|(_, p)| match p {
-                    JobPayload::Update { remote_id, update, .. } => Some((remote_id.clone(), update.clone())),
+                    JobPayload::Update {
+                        remote_id, update, ..
+                    } => Some((remote_id.clone(), update.clone())),
                     _ => None,
                 })
                 .collect();
             let started = Timing::start();
             let answer = me.connectors.linear.update_many(&items).await;
             let t = Timing::finish(started);
-            me.count(Side::Linear, answer.as_ref().map(|_| ()), t.duration_ms as f64 / 1000.0);
+            me.count(
+                Side::Linear,
+                answer.as_ref().map(|_| ()),
+                t.duration_ms as f64 / 1000.0,
+            );
             me.absorb_quota(Side::Linear).await;
             match answer {
                 Ok(results) => {
                     for ((job, payload), result) in chunk.into_iter().zip(results) {
-                        me.finish(job, payload, result.map(|()| Landed::Updated), t).await;
+                        me.finish(job, payload, result.map(|()| Landed::Updated), t)
+                            .await;
                     }
                 }
                 Err(e) => {
@@ -307,7 +342,13 @@ impl Scheduler {
         });
     }
 
-    async fn finish(&self, job: Job, payload: JobPayload, result: Result<Landed, RemoteError>, t: Timing) {
+    async fn finish(
+        &self,
+        job: Job,
+        payload: JobPayload,
+        result: Result<Landed, RemoteError>,
+        t: Timing,
+    ) {
         let link = job.link_id;
         let target = job.target;
         match result {

@@ -4,3 +4,4 @@
 //! behaviour in one is caught by the other.
 
 pub mod faults;
+pub mod linear;

@@ -1,0 +1,433 @@
+//! The in-process API: start a simulator on a port (0 = any free one), read
+//! its state, make edits as a human in Linear would (which fire webhooks),
+//! steer faults and quota, and read counters. Used by tests, the demo, the
+//! benchmarks and `roundtrip sim`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::engine::{Credentials, Limits};
+use super::error::SimError;
+use super::model::{Comment, Issue};
+use super::ratelimit::{Bucket, BucketView};
+use super::seed::{ORG_ID, default_store, seed_id};
+use super::server::{Counters, Shared, router};
+use super::store::{IssueDraft, IssuePatch, Store, StoreError};
+use super::webhooks::{Sender, WebhookSettings, WebhookStats};
+use crate::sim::faults::{ApiFaults, Dice, WebhookFaults};
+
+/// How to run a Linear simulator.
+#[derive(Debug, Clone)]
+pub struct LinearSimConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Personal API key (`Authorization: <key>`).
+    pub api_key: String,
+    /// OAuth tokens (`Authorization: Bearer <token>`).
+    pub access_tokens: Vec<String>,
+    /// Webhook signing secret.
+    pub webhook_secret: String,
+    /// Where webhooks go; `None` = no webhooks.
+    pub webhook_url: Option<String>,
+    /// Injected API faults.
+    pub faults: ApiFaults,
+    /// Injected webhook faults.
+    pub webhook_faults: WebhookFaults,
+    /// Seed for every fault decision.
+    pub seed: u64,
+    /// Request budget per hour.
+    pub requests_per_hour: u64,
+    /// Complexity budget per hour.
+    pub complexity_per_hour: u64,
+    /// Delays before webhook retries (Linear: 1 min, 1 h, 6 h).
+    pub webhook_retry_delays: Vec<Duration>,
+    /// How long an injected timeout holds the answer.
+    pub timeout_hold: Duration,
+    /// HTTP status for AUTHENTICATION_ERROR (400 or 401; Linear shows both).
+    pub auth_error_status: u16,
+}
+
+impl Default for LinearSimConfig {
+    fn default() -> Self {
+        LinearSimConfig {
+            port: 0,
+            api_key: "lin_api_sim".into(),
+            access_tokens: vec!["lin_oauth_sim".into()],
+            webhook_secret: "lin_wh_sim".into(),
+            webhook_url: None,
+            faults: ApiFaults::default(),
+            webhook_faults: WebhookFaults::default(),
+            seed: 0,
+            requests_per_hour: 2_500,
+            complexity_per_hour: 3_000_000,
+            webhook_retry_delays: vec![
+                Duration::from_secs(60),
+                Duration::from_secs(3600),
+                Duration::from_secs(6 * 3600),
+            ],
+            timeout_hold: Duration::from_secs(30),
+            auth_error_status: 400,
+        }
+    }
+}
+
+/// Counters of one simulator run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimCounters {
+    /// POST /graphql received.
+    pub requests: u64,
+    /// RATELIMITED answers (budget or injected).
+    pub rate_limited: u64,
+    /// Injected 5xx answers.
+    pub server_errors: u64,
+    /// Injected timeouts.
+    pub timeouts: u64,
+    /// Webhook attempts answered 2xx.
+    pub webhooks_delivered: u64,
+    /// Webhook attempts that failed.
+    pub webhooks_failed: u64,
+    /// Webhooks dropped by the fault.
+    pub webhooks_dropped: u64,
+    /// Webhooks given up after the last retry.
+    pub webhooks_abandoned: u64,
+}
+
+/// A running Linear simulator.
+pub struct LinearSim {
+    shared: Arc<Shared>,
+    settings: Arc<Mutex<WebhookSettings>>,
+    stats: Arc<WebhookStats>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    sender: JoinHandle<()>,
+}
+
+/// The user scripted edits are made as (a human, not the API key's viewer).
+pub const HUMAN_ID: u64 = 11;
+
+impl LinearSim {
+    /// Start serving on 127.0.0.1 with the default starting state.
+    pub async fn start(cfg: LinearSimConfig) -> Result<LinearSim, SimError> {
+        super::schema::schema()?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
+        let addr = listener.local_addr()?;
+        let store = Arc::new(Mutex::new(default_store()));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            store: store.clone(),
+            limits: Mutex::new(Limits {
+                requests: Bucket::new(cfg.requests_per_hour),
+                complexity: Bucket::new(cfg.complexity_per_hour),
+            }),
+            creds: Credentials {
+                api_key: cfg.api_key.clone(),
+                access_tokens: cfg.access_tokens.clone(),
+                auth_error_status: cfg.auth_error_status,
+            },
+            faults: Mutex::new(cfg.faults.clone()),
+            timeout_hold: cfg.timeout_hold,
+            dice: Dice::new(cfg.seed),
+            counters: Counters::default(),
+            changes: tx,
+        });
+        let settings = Arc::new(Mutex::new(WebhookSettings {
+            url: cfg.webhook_url.clone(),
+            secret: cfg.webhook_secret.clone(),
+            retry_delays: cfg.webhook_retry_delays.clone(),
+            faults: cfg.webhook_faults.clone(),
+            webhook_id: seed_id(0x900),
+            organization_id: ORG_ID.into(),
+        }));
+        let stats = Arc::new(WebhookStats::default());
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| SimError::Client(e.to_string()))?;
+        let sender = Sender {
+            settings: settings.clone(),
+            stats: stats.clone(),
+            store,
+            dice: Arc::new(Dice::new(cfg.seed.wrapping_add(1))),
+            client,
+        };
+        let sender = tokio::spawn(sender.run(rx));
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let app = router(shared.clone());
+        let server = tokio::spawn(async move {
+            let res = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            if let Err(e) = res {
+                tracing::warn!("linear simulator stopped: {e}");
+            }
+        });
+        Ok(LinearSim {
+            shared,
+            settings,
+            stats,
+            addr,
+            stop: Some(stop_tx),
+            server: Some(server),
+            sender,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:P/graphql`.
+    pub fn graphql_url(&self) -> String {
+        format!("http://{}/graphql", self.addr)
+    }
+
+    /// The accepted personal API key.
+    pub fn api_key(&self) -> &str {
+        &self.shared.creds.api_key
+    }
+
+    /// The webhook signing secret.
+    pub fn webhook_secret(&self) -> String {
+        self.lock_settings().secret.clone()
+    }
+
+    /// Stop serving and wait for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.sender.abort();
+    }
+
+    fn lock_settings(&self) -> std::sync::MutexGuard<'_, WebhookSettings> {
+        self.settings.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Read the state under the lock (keep the closure short).
+    pub fn read<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
+        let s = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&s)
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut Store) -> Result<R, StoreError>) -> Result<R, SimError> {
+        let (r, changes) = {
+            let mut s = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            let r = f(&mut s);
+            (r, std::mem::take(&mut s.pending))
+        };
+        self.shared.publish(changes);
+        r.map_err(|e| SimError::NotFound(e.to_string()))
+    }
+
+    /// Every issue, archived and trashed included, in creation order.
+    pub fn issues(&self) -> Vec<Issue> {
+        self.read(|s| s.issues.clone())
+    }
+
+    /// One issue by UUID or identifier.
+    pub fn issue(&self, id: &str) -> Option<Issue> {
+        self.read(|s| s.issue(id).cloned())
+    }
+
+    /// Comments of an issue, oldest first.
+    pub fn comments(&self, issue_id: &str) -> Vec<Comment> {
+        self.read(|s| {
+            let uuid = s.issue(issue_id).map(|i| i.id.clone()).unwrap_or_default();
+            s.comments
+                .iter()
+                .filter(|c| c.issue_id == uuid)
+                .cloned()
+                .collect()
+        })
+    }
+
+    fn human() -> Option<String> {
+        Some(seed_id(HUMAN_ID))
+    }
+
+    fn state_id(s: &Store, issue_team: &str, name: &str) -> Result<String, StoreError> {
+        s.state_named(issue_team, name)
+            .map(|st| st.id.clone())
+            .ok_or(StoreError::NotFound("WorkflowState"))
+    }
+
+    /// A human creates an issue in team ENG in the named state.
+    pub fn create_issue(
+        &self,
+        title: &str,
+        description: Option<&str>,
+        state_name: &str,
+    ) -> Result<Issue, SimError> {
+        self.write(|s| {
+            let team = s
+                .teams
+                .first()
+                .map(|t| t.id.clone())
+                .ok_or(StoreError::NotFound("Team"))?;
+            let state_id = Self::state_id(s, &team, state_name)?;
+            s.create_issue(
+                IssueDraft {
+                    team_id: team,
+                    title: title.into(),
+                    description: description.map(str::to_string),
+                    state_id: Some(state_id),
+                    ..IssueDraft::default()
+                },
+                Self::human(),
+            )
+        })
+    }
+
+    fn patch(
+        &self,
+        id: &str,
+        f: impl FnOnce(&Store, &Issue) -> Result<IssuePatch, StoreError>,
+    ) -> Result<Issue, SimError> {
+        self.write(|s| {
+            let issue = s.issue(id).cloned().ok_or(StoreError::NotFound("Issue"))?;
+            let p = f(s, &issue)?;
+            s.update_issue(id, p, Self::human())
+        })
+    }
+
+    /// A human moves an issue to the named state (or first state of that type).
+    pub fn set_state(&self, id: &str, state_name: &str) -> Result<Issue, SimError> {
+        self.patch(id, |s, i| {
+            Ok(IssuePatch {
+                state_id: Some(Self::state_id(s, &i.team_id, state_name)?),
+                ..IssuePatch::default()
+            })
+        })
+    }
+
+    /// A human retitles an issue.
+    pub fn set_title(&self, id: &str, title: &str) -> Result<Issue, SimError> {
+        self.patch(id, |_, _| {
+            Ok(IssuePatch {
+                title: Some(title.into()),
+                ..IssuePatch::default()
+            })
+        })
+    }
+
+    /// A human rewrites an issue's description.
+    pub fn set_description(&self, id: &str, description: Option<&str>) -> Result<Issue, SimError> {
+        self.patch(id, |_, _| {
+            Ok(IssuePatch {
+                description: Some(description.map(str::to_string)),
+                ..IssuePatch::default()
+            })
+        })
+    }
+
+    /// A human sets an issue's labels by name (unknown names are refused).
+    pub fn set_labels(&self, id: &str, names: &[&str]) -> Result<Issue, SimError> {
+        self.patch(id, |s, _| {
+            let ids = names
+                .iter()
+                .map(|n| {
+                    s.labels
+                        .iter()
+                        .find(|l| l.name.eq_ignore_ascii_case(n))
+                        .map(|l| l.id.clone())
+                        .ok_or(StoreError::NotFound("IssueLabel"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(IssuePatch {
+                label_ids: Some(ids),
+                ..IssuePatch::default()
+            })
+        })
+    }
+
+    /// A human comments on an issue.
+    pub fn add_comment(&self, id: &str, body: &str) -> Result<Comment, SimError> {
+        self.write(|s| s.create_comment(id, body.into(), None, Self::human()))
+    }
+
+    /// A human archives an issue.
+    pub fn archive(&self, id: &str) -> Result<Issue, SimError> {
+        self.write(|s| s.archive_issue(id, false, false, Self::human()))
+    }
+
+    /// A human deletes an issue (into the trash, as Linear does).
+    pub fn delete(&self, id: &str) -> Result<Issue, SimError> {
+        self.write(|s| s.archive_issue(id, true, false, Self::human()))
+    }
+
+    /// Replace the API faults.
+    pub fn set_faults(&self, faults: ApiFaults) {
+        *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
+    }
+
+    /// Replace the webhook faults.
+    pub fn set_webhook_faults(&self, faults: WebhookFaults) {
+        self.lock_settings().faults = faults;
+    }
+
+    /// Point webhooks somewhere else (or turn them off).
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        self.lock_settings().url = url;
+    }
+
+    /// Empty both budgets at once, as a burst of traffic would.
+    pub fn exhaust_quota(&self) {
+        let mut l = self.shared.limits.lock().unwrap_or_else(|p| p.into_inner());
+        l.requests.exhaust();
+        l.complexity.exhaust();
+    }
+
+    /// Set what is left of each budget (clamped to the limits).
+    pub fn set_quota(&self, requests: u64, complexity: u64) {
+        let mut l = self.shared.limits.lock().unwrap_or_else(|p| p.into_inner());
+        l.requests.set_remaining(requests);
+        l.complexity.set_remaining(complexity);
+    }
+
+    /// The budgets now: (requests, complexity).
+    pub fn quota(&self) -> (BucketView, BucketView) {
+        super::engine::views(&self.shared.limits)
+    }
+
+    /// Request and webhook counters.
+    pub fn counters(&self) -> SimCounters {
+        let c = &self.shared.counters;
+        let w = &self.stats;
+        SimCounters {
+            requests: c.requests.load(Ordering::Relaxed),
+            rate_limited: c.rate_limited.load(Ordering::Relaxed),
+            server_errors: c.server_errors.load(Ordering::Relaxed),
+            timeouts: c.timeouts.load(Ordering::Relaxed),
+            webhooks_delivered: w.delivered.load(Ordering::Relaxed),
+            webhooks_failed: w.failed.load(Ordering::Relaxed),
+            webhooks_dropped: w.dropped.load(Ordering::Relaxed),
+            webhooks_abandoned: w.abandoned.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Run a simulator until `until` completes (for `roundtrip sim`): the caller
+/// gets the running handle through `on_start` (to print URLs) first.
+pub async fn serve(
+    cfg: LinearSimConfig,
+    on_start: impl FnOnce(&LinearSim),
+    until: impl std::future::Future<Output = ()>,
+) -> Result<(), SimError> {
+    let sim = LinearSim::start(cfg).await?;
+    on_start(&sim);
+    until.await;
+    sim.shutdown().await;
+    Ok(())
+}

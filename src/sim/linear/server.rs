@@ -1,0 +1,140 @@
+//! The HTTP face: `POST /graphql` on axum, with API faults in front of the
+//! engine.
+//!
+//! Fault decisions are drawn in a fixed order for every request (5xx, then
+//! RATELIMITED, then timeout) from one seeded [`Dice`], so a run under a seed
+//! is repeatable. A "timeout" executes the request and then holds the answer
+//! for `timeout_hold`: the client gives up, yet the write happened — exactly
+//! the case idempotent create (client-provided ids) exists for.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::engine::{Credentials, Engine, Limits, Reply, rate_headers, ratelimited, views};
+use super::gqlerror::{GqlError, error_body};
+use super::store::{Change, Store};
+use crate::sim::faults::{ApiFaults, Dice};
+
+/// Request counters, for benchmarks and tests.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Every POST /graphql received.
+    pub requests: AtomicU64,
+    /// Answers that were RATELIMITED (budget or injected).
+    pub rate_limited: AtomicU64,
+    /// Injected 5xx answers.
+    pub server_errors: AtomicU64,
+    /// Injected timeouts.
+    pub timeouts: AtomicU64,
+}
+
+/// State shared by the handlers and the in-process API.
+pub struct Shared {
+    /// Simulator state.
+    pub store: Arc<Mutex<Store>>,
+    /// Budgets.
+    pub limits: Mutex<Limits>,
+    /// Accepted credentials.
+    pub creds: Credentials,
+    /// Injected API faults (changeable at runtime).
+    pub faults: Mutex<ApiFaults>,
+    /// How long a "timed out" request is held before its late answer.
+    pub timeout_hold: Duration,
+    /// Seeded fault decisions.
+    pub dice: Dice,
+    /// Counters.
+    pub counters: Counters,
+    /// Changes for the webhook sender.
+    pub changes: UnboundedSender<Change>,
+}
+
+impl Shared {
+    /// Hand changes to the webhook sender (a closed channel means shutdown).
+    pub fn publish(&self, changes: Vec<Change>) {
+        for c in changes {
+            let _ = self.changes.send(c);
+        }
+    }
+}
+
+/// The router serving `POST /graphql`.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/graphql", post(graphql))
+        .with_state(shared)
+}
+
+fn to_response(r: Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, r.body.to_string()).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    for (k, v) in r.headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    }
+    resp
+}
+
+async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let faults = shared
+        .faults
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    let server_error = shared.dice.chance(faults.server_error);
+    let limited = shared.dice.chance(faults.rate_limited);
+    let timeout = shared.dice.chance(faults.timeout);
+    if server_error {
+        shared
+            .counters
+            .server_errors
+            .fetch_add(1, Ordering::Relaxed);
+        let (r, c) = views(&shared.limits);
+        return to_response(Reply {
+            status: 503,
+            body: error_body(&[GqlError::internal("Service unavailable")], None),
+            headers: rate_headers(r, c, 0),
+            rate_limited: false,
+        });
+    }
+    if limited {
+        shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+        return to_response(ratelimited(&shared.limits, 0));
+    }
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let engine = Engine {
+        store: &shared.store,
+        limits: &shared.limits,
+        creds: &shared.creds,
+    };
+    let (reply, changes) = engine.handle(auth, &body);
+    shared.publish(changes);
+    if reply.rate_limited {
+        shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+    if timeout {
+        shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(shared.timeout_hold).await;
+    }
+    to_response(reply)
+}

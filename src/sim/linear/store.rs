@@ -1,0 +1,702 @@
+//! The simulator's state and every change to it.
+//!
+//! All writes (API mutations and scripted "human" edits alike) go through
+//! these methods, so `updatedAt` is always bumped and a webhook event is
+//! always queued — the two things a sync engine relies on. The clock is
+//! strictly monotonic (at least 1 ms between changes) so `updatedAt`
+//! comparisons and keyset cursors never see ties between successive writes.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use serde_json::{Value, json};
+
+use super::model::*;
+
+/// A change for the webhook sender, in the order it happened.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// `create`, `update` or `remove`.
+    pub action: &'static str,
+    /// `Issue`, `Comment`, `IssueLabel` or `Attachment`.
+    pub kind: &'static str,
+    /// The entity after the change.
+    pub data: Value,
+    /// Previous values of changed fields (updates only).
+    pub updated_from: Option<Value>,
+    /// Web URL of the entity.
+    pub url: Option<String>,
+    /// Who made the change.
+    pub actor_id: Option<String>,
+    /// When it happened.
+    pub at: Time,
+}
+
+/// Why a write was refused; the executor maps these to Linear's errors.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    /// An id did not resolve ("Entity not found: Issue").
+    #[error("Entity not found: {0}")]
+    NotFound(&'static str),
+    /// A client-provided id is already taken.
+    #[error("Entity {kind} with id {id} already exists.")]
+    AlreadyExists {
+        /// Entity type name.
+        kind: &'static str,
+        /// The duplicate id.
+        id: String,
+    },
+    /// Any other invalid input, with Linear-like wording.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What `issueCreate` may set.
+#[derive(Debug, Clone, Default)]
+pub struct IssueDraft {
+    /// Client-provided UUID.
+    pub id: Option<String>,
+    /// Team (id or key).
+    pub team_id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Priority 0..=4.
+    pub priority: Option<i64>,
+    /// Workflow state; team default when absent.
+    pub state_id: Option<String>,
+    /// Labels.
+    pub label_ids: Vec<String>,
+    /// Assignee.
+    pub assignee_id: Option<String>,
+}
+
+/// What `issueUpdate` may change; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct IssuePatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New description (`Some(None)` clears it).
+    pub description: Option<Option<String>>,
+    /// New state.
+    pub state_id: Option<String>,
+    /// New priority.
+    pub priority: Option<i64>,
+    /// Replace labels.
+    pub label_ids: Option<Vec<String>>,
+    /// Add labels.
+    pub added_label_ids: Vec<String>,
+    /// Remove labels.
+    pub removed_label_ids: Vec<String>,
+    /// New assignee (`Some(None)` unassigns).
+    pub assignee_id: Option<Option<String>>,
+}
+
+/// Everything the simulator knows.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The workspace.
+    pub org: Organization,
+    /// The user the API key belongs to.
+    pub viewer_id: String,
+    /// Members.
+    pub users: Vec<User>,
+    /// Teams.
+    pub teams: Vec<Team>,
+    /// Workflow states of all teams.
+    pub states: Vec<WorkflowState>,
+    /// Labels.
+    pub labels: Vec<Label>,
+    /// Issues in creation order (trashed ones included; hard deletes removed).
+    pub issues: Vec<Issue>,
+    /// Comments in creation order.
+    pub comments: Vec<Comment>,
+    /// Attachments in creation order.
+    pub attachments: Vec<Attachment>,
+    /// Changes not yet handed to the webhook sender.
+    pub pending: Vec<Change>,
+    /// Monotonic counter returned as `lastSyncId`.
+    pub sync_id: u64,
+    last_time: Time,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn valid_uuid(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok()
+}
+
+impl Store {
+    /// An empty store for the given organization and viewer.
+    pub fn new(org: Organization, viewer: User) -> Store {
+        Store {
+            org,
+            viewer_id: viewer.id.clone(),
+            users: vec![viewer],
+            teams: Vec::new(),
+            states: Vec::new(),
+            labels: Vec::new(),
+            issues: Vec::new(),
+            comments: Vec::new(),
+            attachments: Vec::new(),
+            pending: Vec::new(),
+            sync_id: 1000,
+            last_time: Utc::now() - ChronoDuration::days(1),
+        }
+    }
+
+    /// The current time, strictly after every earlier call, in whole ms.
+    pub fn now(&mut self) -> Time {
+        let wall = Utc::now();
+        let wall = wall
+            - ChronoDuration::nanoseconds(i64::from(wall.timestamp_subsec_nanos() % 1_000_000));
+        let t = if wall > self.last_time {
+            wall
+        } else {
+            self.last_time + ChronoDuration::milliseconds(1)
+        };
+        self.last_time = t;
+        self.sync_id += 1;
+        t
+    }
+
+    /// A team by id or key.
+    pub fn team(&self, id_or_key: &str) -> Option<&Team> {
+        self.teams
+            .iter()
+            .find(|t| t.id == id_or_key || t.key.eq_ignore_ascii_case(id_or_key))
+    }
+
+    /// A workflow state by id.
+    pub fn state(&self, id: &str) -> Option<&WorkflowState> {
+        self.states.iter().find(|s| s.id == id)
+    }
+
+    /// A team's state by name (case-insensitive) or, failing that, by type.
+    pub fn state_named(&self, team_id: &str, name: &str) -> Option<&WorkflowState> {
+        let of_team = || self.states.iter().filter(move |s| s.team_id == team_id);
+        of_team()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+            .or_else(|| {
+                let mut v: Vec<_> = of_team().filter(|s| s.kind == name).collect();
+                v.sort_by(|a, b| a.position.total_cmp(&b.position));
+                v.into_iter().next()
+            })
+    }
+
+    /// A label by id.
+    pub fn label(&self, id: &str) -> Option<&Label> {
+        self.labels.iter().find(|l| l.id == id)
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    /// Position of an issue by UUID or identifier (`ENG-42`, any case).
+    pub fn issue_index(&self, id: &str) -> Option<usize> {
+        self.issues
+            .iter()
+            .position(|i| i.id == id || i.identifier.eq_ignore_ascii_case(id))
+    }
+
+    /// An issue by UUID or identifier.
+    pub fn issue(&self, id: &str) -> Option<&Issue> {
+        self.issue_index(id).map(|ix| &self.issues[ix])
+    }
+
+    /// A comment by id.
+    pub fn comment(&self, id: &str) -> Option<&Comment> {
+        self.comments.iter().find(|c| c.id == id)
+    }
+
+    /// An attachment by id.
+    pub fn attachment(&self, id: &str) -> Option<&Attachment> {
+        self.attachments.iter().find(|a| a.id == id)
+    }
+
+    /// The full webhook `data` of an issue, as Linear sends it.
+    pub fn issue_json(&self, i: &Issue) -> Value {
+        let state = self.state(&i.state_id);
+        let team = self.team(&i.team_id);
+        let labels: Vec<Value> = i
+            .label_ids
+            .iter()
+            .filter_map(|id| self.label(id))
+            .map(|l| json!({"id": l.id, "name": l.name, "color": l.color}))
+            .collect();
+        json!({
+            "id": i.id,
+            "createdAt": fmt_time(&i.created_at),
+            "updatedAt": fmt_time(&i.updated_at),
+            "archivedAt": i.archived_at.as_ref().map(fmt_time),
+            "trashed": if i.trashed { Some(true) } else { None },
+            "number": i.number,
+            "identifier": i.identifier,
+            "title": i.title,
+            "description": i.description,
+            "priority": i.priority,
+            "priorityLabel": priority_label(i.priority),
+            "url": i.url(&self.org),
+            "teamId": i.team_id,
+            "stateId": i.state_id,
+            "labelIds": i.label_ids,
+            "assigneeId": i.assignee_id,
+            "creatorId": i.creator_id,
+            "state": state.map(|s| json!({"id": s.id, "name": s.name, "type": s.kind, "color": s.color})),
+            "team": team.map(|t| json!({"id": t.id, "key": t.key, "name": t.name})),
+            "labels": labels,
+        })
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call per kind of change; a struct literal at each site would be noisier"
+    )]
+    fn record(
+        &mut self,
+        action: &'static str,
+        kind: &'static str,
+        data: Value,
+        from: Option<Value>,
+        url: Option<String>,
+        actor: Option<String>,
+        at: Time,
+    ) {
+        self.pending.push(Change {
+            action,
+            kind,
+            data,
+            updated_from: from,
+            url,
+            actor_id: actor,
+            at,
+        });
+    }
+
+    fn check_labels(&self, ids: &[String]) -> Result<(), StoreError> {
+        if ids.iter().all(|id| self.label(id).is_some()) {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("IssueLabel"))
+        }
+    }
+
+    /// `issueCreate`: honours a client id; a taken id creates nothing.
+    pub fn create_issue(
+        &mut self,
+        d: IssueDraft,
+        actor: Option<String>,
+    ) -> Result<Issue, StoreError> {
+        if let Some(id) = &d.id {
+            if !valid_uuid(id) {
+                return Err(StoreError::Invalid("id must be a UUID".into()));
+            }
+            if self.issues.iter().any(|i| &i.id == id) {
+                return Err(StoreError::AlreadyExists {
+                    kind: "Issue",
+                    id: id.clone(),
+                });
+            }
+        }
+        let team = self
+            .team(&d.team_id)
+            .ok_or(StoreError::NotFound("Team"))?
+            .clone();
+        let state_id = match &d.state_id {
+            Some(s) => {
+                let st = self.state(s).ok_or(StoreError::NotFound("WorkflowState"))?;
+                if st.team_id != team.id {
+                    return Err(StoreError::Invalid(
+                        "workflow state does not belong to the issue's team".into(),
+                    ));
+                }
+                st.id.clone()
+            }
+            None => self
+                .state_named(&team.id, "backlog")
+                .or_else(|| self.states.iter().find(|s| s.team_id == team.id))
+                .map(|s| s.id.clone())
+                .ok_or(StoreError::NotFound("WorkflowState"))?,
+        };
+        self.check_labels(&d.label_ids)?;
+        if let Some(a) = &d.assignee_id {
+            self.user(a).ok_or(StoreError::NotFound("User"))?;
+        }
+        let priority = d.priority.unwrap_or(0);
+        if !(0..=4).contains(&priority) {
+            return Err(StoreError::Invalid(
+                "priority must be between 0 and 4".into(),
+            ));
+        }
+        let now = self.now();
+        let number = team.next_number;
+        if let Some(t) = self.teams.iter_mut().find(|t| t.id == team.id) {
+            t.next_number += 1;
+        }
+        let issue = Issue {
+            id: d.id.unwrap_or_else(new_id),
+            team_id: team.id.clone(),
+            number,
+            identifier: format!("{}-{number}", team.key),
+            title: d.title,
+            description: d.description,
+            priority,
+            state_id,
+            label_ids: d.label_ids,
+            assignee_id: d.assignee_id,
+            creator_id: actor.clone(),
+            created_at: now,
+            updated_at: now,
+            archived_at: None,
+            trashed: false,
+        };
+        self.issues.push(issue.clone());
+        let data = self.issue_json(&issue);
+        self.record(
+            "create",
+            "Issue",
+            data,
+            None,
+            Some(issue.url(&self.org)),
+            actor,
+            now,
+        );
+        Ok(issue)
+    }
+
+    /// `issueUpdate`: applies the patch, bumps `updatedAt`, records `updatedFrom`.
+    pub fn update_issue(
+        &mut self,
+        id: &str,
+        p: IssuePatch,
+        actor: Option<String>,
+    ) -> Result<Issue, StoreError> {
+        let ix = self.issue_index(id).ok_or(StoreError::NotFound("Issue"))?;
+        let before = self.issues[ix].clone();
+        if let Some(s) = &p.state_id {
+            let st = self.state(s).ok_or(StoreError::NotFound("WorkflowState"))?;
+            if st.team_id != before.team_id {
+                return Err(StoreError::Invalid(
+                    "workflow state does not belong to the issue's team".into(),
+                ));
+            }
+        }
+        if let Some(l) = &p.label_ids {
+            self.check_labels(l)?;
+        }
+        self.check_labels(&p.added_label_ids)?;
+        if let Some(pr) = p.priority
+            && !(0..=4).contains(&pr)
+        {
+            return Err(StoreError::Invalid(
+                "priority must be between 0 and 4".into(),
+            ));
+        }
+        if let Some(Some(a)) = &p.assignee_id {
+            self.user(a).ok_or(StoreError::NotFound("User"))?;
+        }
+        let now = self.now();
+        let mut from = serde_json::Map::new();
+        let issue = &mut self.issues[ix];
+        if let Some(t) = p.title
+            && t != issue.title
+        {
+            from.insert("title".into(), json!(issue.title));
+            issue.title = t;
+        }
+        if let Some(d) = p.description
+            && d != issue.description
+        {
+            from.insert("description".into(), json!(issue.description));
+            issue.description = d;
+        }
+        if let Some(s) = p.state_id
+            && s != issue.state_id
+        {
+            from.insert("stateId".into(), json!(issue.state_id));
+            issue.state_id = s;
+        }
+        if let Some(pr) = p.priority
+            && pr != issue.priority
+        {
+            from.insert("priority".into(), json!(issue.priority));
+            issue.priority = pr;
+        }
+        if let Some(a) = p.assignee_id
+            && a != issue.assignee_id
+        {
+            from.insert("assigneeId".into(), json!(issue.assignee_id));
+            issue.assignee_id = a;
+        }
+        let mut labels = p.label_ids.unwrap_or_else(|| issue.label_ids.clone());
+        for l in p.added_label_ids {
+            if !labels.contains(&l) {
+                labels.push(l);
+            }
+        }
+        labels.retain(|l| !p.removed_label_ids.contains(l));
+        if labels != issue.label_ids {
+            from.insert("labelIds".into(), json!(issue.label_ids));
+            issue.label_ids = labels;
+        }
+        from.insert("updatedAt".into(), json!(fmt_time(&issue.updated_at)));
+        issue.updated_at = now;
+        let issue = issue.clone();
+        let data = self.issue_json(&issue);
+        self.record(
+            "update",
+            "Issue",
+            data,
+            Some(Value::Object(from)),
+            Some(issue.url(&self.org)),
+            actor,
+            now,
+        );
+        Ok(issue)
+    }
+
+    /// `issueArchive` / `issueDelete`: archive (optionally into the trash),
+    /// or remove for good. Sent to webhooks as `remove`.
+    pub fn archive_issue(
+        &mut self,
+        id: &str,
+        trash: bool,
+        permanently: bool,
+        actor: Option<String>,
+    ) -> Result<Issue, StoreError> {
+        let ix = self.issue_index(id).ok_or(StoreError::NotFound("Issue"))?;
+        let now = self.now();
+        let issue = if permanently {
+            let mut gone = self.issues.remove(ix);
+            gone.archived_at = Some(now);
+            gone.trashed = true;
+            self.comments.retain(|c| c.issue_id != gone.id);
+            self.attachments.retain(|a| a.issue_id != gone.id);
+            gone
+        } else {
+            let issue = &mut self.issues[ix];
+            issue.archived_at = Some(now);
+            issue.trashed = issue.trashed || trash;
+            issue.updated_at = now;
+            issue.clone()
+        };
+        let data = self.issue_json(&issue);
+        self.record(
+            "remove",
+            "Issue",
+            data,
+            None,
+            Some(issue.url(&self.org)),
+            actor,
+            now,
+        );
+        Ok(issue)
+    }
+
+    /// `issueUnarchive`: brings an archived or trashed issue back.
+    pub fn unarchive_issue(
+        &mut self,
+        id: &str,
+        actor: Option<String>,
+    ) -> Result<Issue, StoreError> {
+        let ix = self.issue_index(id).ok_or(StoreError::NotFound("Issue"))?;
+        let now = self.now();
+        let issue = &mut self.issues[ix];
+        let from = json!({
+            "archivedAt": issue.archived_at.as_ref().map(fmt_time),
+            "trashed": issue.trashed,
+            "updatedAt": fmt_time(&issue.updated_at),
+        });
+        issue.archived_at = None;
+        issue.trashed = false;
+        issue.updated_at = now;
+        let issue = issue.clone();
+        let data = self.issue_json(&issue);
+        self.record(
+            "update",
+            "Issue",
+            data,
+            Some(from),
+            Some(issue.url(&self.org)),
+            actor,
+            now,
+        );
+        Ok(issue)
+    }
+
+    fn touch_issue(&mut self, ix: usize, now: Time) {
+        self.issues[ix].updated_at = now;
+    }
+
+    /// `commentCreate`: a comment on an issue (client id honoured).
+    pub fn create_comment(
+        &mut self,
+        issue_id: &str,
+        body: String,
+        id: Option<String>,
+        actor: Option<String>,
+    ) -> Result<Comment, StoreError> {
+        if let Some(id) = &id
+            && self.comments.iter().any(|c| &c.id == id)
+        {
+            return Err(StoreError::AlreadyExists {
+                kind: "Comment",
+                id: id.clone(),
+            });
+        }
+        let ix = self
+            .issue_index(issue_id)
+            .ok_or(StoreError::NotFound("Issue"))?;
+        if body.trim().is_empty() {
+            return Err(StoreError::Invalid("body must not be empty".into()));
+        }
+        let now = self.now();
+        let c = Comment {
+            id: id.unwrap_or_else(new_id),
+            issue_id: self.issues[ix].id.clone(),
+            user_id: actor.clone(),
+            body,
+            created_at: now,
+            updated_at: now,
+        };
+        self.touch_issue(ix, now);
+        self.comments.push(c.clone());
+        let data = comment_json(&c, &self.org, Some(&self.issues[ix]));
+        let url = data.get("url").and_then(Value::as_str).map(str::to_string);
+        self.record("create", "Comment", data, None, url, actor, now);
+        Ok(c)
+    }
+
+    /// `attachmentCreate` / `attachmentLinkURL`: the URL is unique per issue,
+    /// so creating it again updates the existing attachment (same id back).
+    pub fn upsert_attachment(
+        &mut self,
+        issue_id: &str,
+        url: String,
+        title: Option<String>,
+        subtitle: Option<String>,
+        id: Option<String>,
+        actor: Option<String>,
+    ) -> Result<Attachment, StoreError> {
+        let ix = self
+            .issue_index(issue_id)
+            .ok_or(StoreError::NotFound("Issue"))?;
+        if url.trim().is_empty() {
+            return Err(StoreError::Invalid("url must not be empty".into()));
+        }
+        let issue_uuid = self.issues[ix].id.clone();
+        let now = self.now();
+        let existing = self
+            .attachments
+            .iter()
+            .position(|a| a.issue_id == issue_uuid && a.url == url);
+        let (att, action) = match existing {
+            Some(ax) => {
+                let a = &mut self.attachments[ax];
+                if let Some(t) = title {
+                    a.title = t;
+                }
+                if subtitle.is_some() {
+                    a.subtitle = subtitle;
+                }
+                a.updated_at = now;
+                (a.clone(), "update")
+            }
+            None => {
+                if let Some(id) = &id
+                    && self.attachments.iter().any(|a| &a.id == id)
+                {
+                    return Err(StoreError::AlreadyExists {
+                        kind: "Attachment",
+                        id: id.clone(),
+                    });
+                }
+                let a = Attachment {
+                    id: id.unwrap_or_else(new_id),
+                    issue_id: issue_uuid,
+                    title: title.unwrap_or_else(|| url.clone()),
+                    url,
+                    subtitle,
+                    creator_id: actor.clone(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                self.attachments.push(a.clone());
+                (a, "create")
+            }
+        };
+        self.touch_issue(ix, now);
+        let data = json!({
+            "id": att.id, "createdAt": fmt_time(&att.created_at), "updatedAt": fmt_time(&att.updated_at),
+            "url": att.url, "title": att.title, "subtitle": att.subtitle, "issueId": att.issue_id,
+        });
+        self.record(
+            action,
+            "Attachment",
+            data,
+            None,
+            Some(att.url.clone()),
+            actor,
+            now,
+        );
+        Ok(att)
+    }
+
+    /// `issueLabelCreate`: names are unique within a team (case-insensitive).
+    pub fn create_label(
+        &mut self,
+        name: String,
+        color: Option<String>,
+        team_id: Option<String>,
+        id: Option<String>,
+        actor: Option<String>,
+    ) -> Result<Label, StoreError> {
+        let team_id = match team_id {
+            Some(t) => Some(
+                self.team(&t)
+                    .ok_or(StoreError::NotFound("Team"))?
+                    .id
+                    .clone(),
+            ),
+            None => None,
+        };
+        if let Some(id) = &id
+            && self.labels.iter().any(|l| &l.id == id)
+        {
+            return Err(StoreError::AlreadyExists {
+                kind: "IssueLabel",
+                id: id.clone(),
+            });
+        }
+        if self
+            .labels
+            .iter()
+            .any(|l| l.team_id == team_id && l.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(StoreError::Invalid("Duplicate label name".into()));
+        }
+        let now = self.now();
+        let l = Label {
+            id: id.unwrap_or_else(new_id),
+            team_id,
+            name,
+            color: color.unwrap_or_else(|| "#bec2c8".into()),
+            created_at: now,
+            updated_at: now,
+        };
+        self.labels.push(l.clone());
+        self.record(
+            "create",
+            "IssueLabel",
+            label_json(&l),
+            None,
+            None,
+            actor,
+            now,
+        );
+        Ok(l)
+    }
+}
