@@ -621,3 +621,20 @@ pub fn merge_values(
         _ => None,
     }
 }
+
+/// The base for linking two records that already exist (e.g. a link found
+/// again through the attachment URL): every field both sides already agree
+/// on. Fields they disagree on stay out, so the first merge treats them as
+/// changed on both sides and applies the policy.
+pub fn agreed_snapshot(mapping: &Mapping, portal: &Record, linear: &Record) -> Snapshot {
+    mapping
+        .fields
+        .iter()
+        .filter(|f| f.direction != Direction::None)
+        .filter_map(|f| {
+            let p = codec::read(mapping, f, Side::Portal, portal).ok()?;
+            let l = codec::read(mapping, f, Side::Linear, linear).ok()?;
+            (p == l).then(|| (f.name.clone(), p))
+        })
+        .collect()
+}

@@ -11,6 +11,8 @@
 pub mod catalog;
 pub mod codec;
 pub mod comments;
+pub mod create;
+pub mod delete;
 pub mod errors;
 pub mod guard;
 pub mod mapping;
@@ -18,19 +20,32 @@ mod mapping_parse;
 mod mapping_toml;
 pub mod merge;
 pub mod plan;
+pub mod preview;
+pub mod resolve;
 
 pub use catalog::{Catalog, LinearState};
 pub use comments::{CommentMap, CommentMirror, CommentPair};
+pub use create::{
+    CreateRule, PlannedCreate, PortalCreateOptions, plan_create, should_create_in_linear,
+    should_create_in_portal,
+};
+pub use delete::{DeleteAction, DeletePlan, DeletePolicy, close_writes, plan_delete};
 pub use errors::{MappingError, MappingErrors};
 pub use guard::{
     DeleteVerdict, FieldHistory, HistoryEntry, MassDeleteGuard, PingPongGuard, record_history,
 };
 pub use mapping::{Direction, FieldMapping, Mapping, Policy, StatusTable, Transform, VoteRule};
 pub use mapping_parse::DEFAULT_VOTES_PREFIX;
-pub use merge::{ChangeTimes, MergeInput, merge_values, plan_link};
+pub use merge::{ChangeTimes, MergeInput, agreed_snapshot, merge_values, plan_link};
 pub use plan::{
     ConflictDraft, ConflictReason, Decision, DecisionKind, FieldWrites, Plan, Snapshot,
 };
+pub use preview::{LinkPreview, PreviewAction, PreviewRow, link_label, preview};
+pub use resolve::{ResolveError, Take, resolve_conflict};
 
 #[cfg(test)]
 mod mapping_tests;
+#[cfg(test)]
+mod merge_tests;
+#[cfg(test)]
+mod test_support;
