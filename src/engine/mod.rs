@@ -6,4 +6,5 @@ pub mod budget;
 pub mod executor;
 pub mod link_sync;
 pub mod payload;
+pub mod records;
 pub mod scheduler;
