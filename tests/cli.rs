@@ -243,3 +243,70 @@ fn status_reads_while_another_process_writes() {
     let written = handle.join().unwrap();
     assert!(written >= last);
 }
+
+#[test]
+fn sim_prints_its_urls_and_answers_on_them() {
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .args(["sim", "--posts", "3", "--seed", "7"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let gql = v["linear"]["graphql_url"].as_str().unwrap().to_string();
+    let canny = v["canny"]["base_url"].as_str().unwrap().to_string();
+    assert!(
+        gql.starts_with("http://127.0.0.1:") && gql.ends_with("/graphql"),
+        "{gql}"
+    );
+    assert!(
+        canny.starts_with("http://127.0.0.1:") && canny.ends_with("/api/v1"),
+        "{canny}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (viewer, posts) = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let viewer: serde_json::Value = http
+            .post(&gql)
+            .header("Authorization", "lin_api_sim")
+            .json(&serde_json::json!({"query": "{ viewer { id name } }"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let posts: serde_json::Value = http
+            .post(format!("{canny}/posts/list"))
+            .json(&serde_json::json!({"apiKey": "canny_sim_key", "limit": 10}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (viewer, posts)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(viewer["data"]["viewer"]["id"].is_string(), "{viewer}");
+    assert!(
+        posts["posts"].as_array().is_some_and(|p| !p.is_empty()),
+        "{posts}"
+    );
+}
+
+#[test]
+fn sim_rejects_a_bad_fault_spec() {
+    let (code, _, err) = output(bin().args(["sim", "--faults", "linear:6xx=0.1"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("bad --faults spec"), "{err}");
+}

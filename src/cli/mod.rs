@@ -2,6 +2,7 @@
 //! and returns an exit code; `main.rs` only parses and reports errors.
 
 mod config_cmd;
+mod sim_cmd;
 mod status;
 mod store_args;
 
@@ -29,6 +30,8 @@ pub enum Command {
     /// Check or print the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Run the Linear and Canny simulators as a local sandbox.
+    Sim(sim_cmd::SimArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Status(args) => status::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd),
+        Command::Sim(args) => sim_cmd::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "roundtrip", &mut std::io::stdout());

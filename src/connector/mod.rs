@@ -2,6 +2,8 @@
 //! `dyn Connector`; Linear (GraphQL) and Canny (REST) implement it in their own
 //! modules, each also offering its vendor-specific operations directly.
 
+pub mod canny;
+
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

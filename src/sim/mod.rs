@@ -3,5 +3,6 @@
 //! They share no code with the connectors, so a misreading of the vendor's
 //! behaviour in one is caught by the other.
 
+pub mod canny;
 pub mod faults;
 pub mod linear;

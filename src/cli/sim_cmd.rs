@@ -1,0 +1,139 @@
+//! `roundtrip sim`: run the Linear and Canny simulators as a standalone
+//! sandbox. Prints one JSON line with URLs and credentials on start, then
+//! logs to stderr until interrupted.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::sim::canny::{CannySim, CannySimConfig};
+use crate::sim::faults::FaultSpec;
+use crate::sim::linear::{LinearSim, LinearSimConfig};
+
+/// Arguments of `roundtrip sim`.
+#[derive(Debug, clap::Args)]
+pub struct SimArgs {
+    /// Port of the Linear simulator (GraphQL at /graphql); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub linear_port: u16,
+    /// Port of the Canny simulator (REST under /api/v1); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub canny_port: u16,
+    /// Seed for sample data and fault decisions (same seed, same run).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Faults to inject, e.g. "linear:5xx=0.1,429=0.05,latency=50ms;canny:timeout=0.02;webhooks:drop=0.1,dup=0.1,reorder=true".
+    #[arg(long, default_value = "")]
+    pub faults: String,
+    /// Where the Linear simulator POSTs its webhooks.
+    #[arg(long, value_name = "URL")]
+    pub linear_webhook: Option<String>,
+    /// Where the Canny simulator POSTs its webhooks.
+    #[arg(long, value_name = "URL")]
+    pub canny_webhook: Option<String>,
+    /// Sample posts on the Canny board.
+    #[arg(long, default_value_t = 0)]
+    pub posts: usize,
+    /// API key the Linear simulator accepts.
+    #[arg(long, default_value = "lin_api_sim")]
+    pub linear_api_key: String,
+    /// Secret the Linear simulator signs webhooks with.
+    #[arg(long, default_value = "lin_wh_sim")]
+    pub linear_webhook_secret: String,
+    /// API key the Canny simulator accepts (and signs webhooks with).
+    #[arg(long, default_value = "canny_sim_key")]
+    pub canny_api_key: String,
+    /// Linear requests allowed per hour.
+    #[arg(long, default_value_t = 2500)]
+    pub linear_requests_per_hour: u64,
+}
+
+/// Run both simulators until Ctrl-C or SIGTERM.
+pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
+    let faults = FaultSpec::parse(&args.faults).map_err(|e| super::UsageError(e.to_string()))?;
+    for url in [&args.linear_webhook, &args.canny_webhook]
+        .into_iter()
+        .flatten()
+    {
+        if !url.starts_with("http://127.0.0.1")
+            && !url.starts_with("http://localhost")
+            && !url.starts_with("https://")
+        {
+            return Err(super::UsageError(format!(
+                "webhook URL '{url}' must be http://127.0.0.1… or https://…"
+            ))
+            .into());
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let linear = LinearSim::start(LinearSimConfig {
+            port: args.linear_port,
+            api_key: args.linear_api_key.clone(),
+            webhook_secret: args.linear_webhook_secret.clone(),
+            webhook_url: args.linear_webhook.clone(),
+            faults: faults.linear.clone(),
+            webhook_faults: faults.webhooks.clone(),
+            seed: args.seed,
+            requests_per_hour: args.linear_requests_per_hour,
+            ..LinearSimConfig::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("Linear simulator: {e}"))?;
+        let canny = CannySim::start(CannySimConfig {
+            port: args.canny_port,
+            api_key: args.canny_api_key.clone(),
+            webhook_url: args.canny_webhook.clone(),
+            faults: faults.canny.clone(),
+            webhook_faults: faults.webhooks.clone(),
+            seed: args.seed,
+            posts: args.posts,
+            ..CannySimConfig::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("Canny simulator: {e}"))?;
+        let line = json!({
+            "linear": {
+                "graphql_url": linear.graphql_url(),
+                "api_key": linear.api_key(),
+                "webhook_secret": linear.webhook_secret(),
+                "team": "ENG",
+            },
+            "canny": canny.connection_info(),
+        });
+        println!("{line}");
+        eprintln!("simulators running; Ctrl-C to stop");
+        shutdown_signal().await;
+        linear.shutdown().await;
+        canny.shutdown().await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,429 @@
+//! The connector and Canny's operations as inherent methods: boards, posts,
+//! status changes, comments, tags and users. Lists page with `limit`/`skip`
+//! until `hasMore` is false (or, for the bare-array `users/list`, until a
+//! short page) and are de-duplicated by id, since skip pagination over a
+//! live list can repeat rows.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use super::client::Client;
+use super::config::CannyConfig;
+use super::map::{post_to_record, split_marker, with_marker};
+use super::webhook::NonceCache;
+use super::wire::{
+    BoardList, CannyBoard, CannyComment, CannyPost, CannyTag, CannyUser, CommentPage, Created,
+    PostPage, TagPage,
+};
+use crate::domain::{ErrorClass, Record, RemoteError};
+
+/// Roundtrip's client for one Canny board.
+pub struct CannyConnector {
+    pub(crate) cfg: CannyConfig,
+    pub(crate) client: Client,
+    board_id: OnceCell<String>,
+    admin_id: OnceCell<String>,
+    pub(crate) nonces: NonceCache,
+}
+
+impl fmt::Debug for CannyConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CannyConnector")
+            .field("cfg", &self.cfg)
+            .field("board_id", &self.board_id.get())
+            .field("admin_id", &self.admin_id.get())
+            .finish_non_exhaustive()
+    }
+}
+
+fn validation(msg: impl Into<String>) -> RemoteError {
+    RemoteError::new(ErrorClass::Validation, msg)
+}
+
+impl CannyConnector {
+    /// Build a connector; the board and admin are resolved on first use.
+    pub fn new(cfg: CannyConfig) -> Result<CannyConnector, RemoteError> {
+        let client = Client::new(&cfg)?;
+        let admin = OnceCell::new_with(cfg.admin_id.clone());
+        Ok(CannyConnector {
+            cfg,
+            client,
+            board_id: OnceCell::new(),
+            admin_id: admin,
+            nonces: NonceCache::default(),
+        })
+    }
+
+    /// The configuration (its `Debug` hides the key).
+    pub fn config(&self) -> &CannyConfig {
+        &self.cfg
+    }
+
+    /// Resolve the board and admin now, so a bad key or board name fails at
+    /// start-up rather than on the first sync.
+    pub async fn resolve(&self) -> Result<(), RemoteError> {
+        self.board_id().await?;
+        self.admin_id().await?;
+        Ok(())
+    }
+
+    /// The configured board's id (looked up by name once).
+    pub async fn board_id(&self) -> Result<String, RemoteError> {
+        self.board_id
+            .get_or_try_init(|| async {
+                let boards = self.list_boards().await?;
+                boards
+                    .iter()
+                    .find(|b| b.name == self.cfg.board)
+                    .or_else(|| {
+                        boards
+                            .iter()
+                            .find(|b| b.name.eq_ignore_ascii_case(&self.cfg.board))
+                    })
+                    .map(|b| b.id.clone())
+                    .ok_or_else(|| validation(format!("no Canny board named '{}'", self.cfg.board)))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The admin used as `changerID`/`authorID` (configured, or the first
+    /// admin in `users/list`).
+    pub async fn admin_id(&self) -> Result<String, RemoteError> {
+        self.admin_id
+            .get_or_try_init(|| async {
+                self.list_users()
+                    .await?
+                    .into_iter()
+                    .find(|u| u.is_admin)
+                    .map(|u| u.id)
+                    .ok_or_else(|| {
+                        validation("no admin user in users/list; set the admin id in the config")
+                    })
+            })
+            .await
+            .cloned()
+    }
+
+    /// `boards/list`.
+    pub async fn list_boards(&self) -> Result<Vec<CannyBoard>, RemoteError> {
+        let list: BoardList = self.client.call("boards/list", json!({})).await?;
+        Ok(list.boards)
+    }
+
+    /// One page of the board's posts in every configured status, oldest
+    /// first (new posts land at the end, so skip pages stay stable).
+    pub async fn list_posts_page(
+        &self,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<CannyPost>, bool), RemoteError> {
+        let args = json!({
+            "boardID": self.board_id().await?,
+            "status": self.cfg.statuses.join(","),
+            "sort": "oldest",
+            "limit": limit,
+            "skip": skip,
+        });
+        let page: PostPage = self.client.call("posts/list", args).await?;
+        Ok((page.posts, page.has_more))
+    }
+
+    /// Every post on the board, in every configured status.
+    pub async fn list_all_posts(&self) -> Result<Vec<CannyPost>, RemoteError> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut skip = 0;
+        loop {
+            let (posts, more) = self.list_posts_page(skip, self.page_size()).await?;
+            skip += posts.len();
+            let empty = posts.is_empty();
+            out.extend(posts.into_iter().filter(|p| seen.insert(p.id.clone())));
+            if !more || empty {
+                return Ok(out);
+            }
+        }
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        self.cfg.page_size.max(1)
+    }
+
+    /// `posts/retrieve`; `Ok(None)` when Canny says "invalid post id".
+    pub async fn retrieve_post(&self, id: &str) -> Result<Option<CannyPost>, RemoteError> {
+        match self.client.call("posts/retrieve", json!({"id": id})).await {
+            Ok(p) => Ok(Some(p)),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `posts/create` by the admin, with the creation marker for
+    /// `client_id` appended to the details; returns the new id.
+    pub async fn create_post(
+        &self,
+        title: &str,
+        details: &str,
+        client_id: &uuid::Uuid,
+    ) -> Result<String, RemoteError> {
+        let args = json!({
+            "authorID": self.admin_id().await?,
+            "boardID": self.board_id().await?,
+            "title": title,
+            "details": with_marker(details, client_id),
+        });
+        let created: Created = self.client.call("posts/create", args).await?;
+        Ok(created.id)
+    }
+
+    /// Find a post carrying the creation marker for `client_id`: a search
+    /// first, then the newest page across all statuses (search behaviour
+    /// on details is not documented).
+    pub async fn find_by_marker(
+        &self,
+        client_id: &uuid::Uuid,
+    ) -> Result<Option<CannyPost>, RemoteError> {
+        let has_marker =
+            |p: &CannyPost| split_marker(p.details.as_deref().unwrap_or("")).1 == Some(*client_id);
+        let board = self.board_id().await?;
+        let statuses = self.cfg.statuses.join(",");
+        for extra in [
+            json!({"search": client_id.to_string()}),
+            json!({"sort": "newest"}),
+        ] {
+            let mut args =
+                json!({"boardID": board, "status": statuses, "limit": self.page_size(), "skip": 0});
+            if let (Value::Object(a), Value::Object(e)) = (&mut args, extra) {
+                a.extend(e);
+            }
+            let page: PostPage = self.client.call("posts/list", args).await?;
+            if let Some(p) = page.posts.into_iter().find(has_marker) {
+                return Ok(Some(p));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `posts/update` with a new title and/or details (`None` leaves a
+    /// field alone).
+    pub async fn update_post(
+        &self,
+        id: &str,
+        title: Option<&str>,
+        details: Option<&str>,
+    ) -> Result<(), RemoteError> {
+        if title.is_none() && details.is_none() {
+            return Ok(());
+        }
+        let mut args = json!({"postID": id});
+        if let Value::Object(m) = &mut args {
+            if let Some(t) = title {
+                m.insert("title".into(), json!(t));
+            }
+            if let Some(d) = details {
+                m.insert("details".into(), json!(d));
+            }
+        }
+        self.client
+            .call_value("posts/update", args)
+            .await
+            .map(|_| ())
+    }
+
+    /// `posts/change_status` as the admin. With a comment, the post is
+    /// re-read first and nothing is sent when it already has the status:
+    /// Canny posts `commentValue` again on every call, so this is what keeps
+    /// a retried status change from commenting twice. Returns whether a
+    /// request was sent.
+    pub async fn change_status(
+        &self,
+        id: &str,
+        status: &str,
+        notify_voters: bool,
+        comment: Option<&str>,
+    ) -> Result<bool, RemoteError> {
+        if comment.is_some() {
+            let current = self.retrieve_post(id).await?.ok_or_else(|| {
+                RemoteError::new(ErrorClass::NotFound, "posts/retrieve: invalid post id")
+            })?;
+            if current.status == status {
+                return Ok(false);
+            }
+        }
+        let mut args = json!({
+            "postID": id,
+            "changerID": self.admin_id().await?,
+            "status": status,
+            "shouldNotifyVoters": notify_voters,
+        });
+        if let (Value::Object(m), Some(c)) = (&mut args, comment) {
+            m.insert("commentValue".into(), json!(c));
+        }
+        self.client.call_value("posts/change_status", args).await?;
+        Ok(true)
+    }
+
+    /// `posts/delete`. An already-deleted post counts as deleted, so a
+    /// retried delete succeeds.
+    pub async fn delete_post(&self, id: &str) -> Result<(), RemoteError> {
+        match self
+            .client
+            .call_value("posts/delete", json!({"postID": id}))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every comment on a post, oldest first (Canny lists newest first).
+    pub async fn list_comments(&self, post_id: &str) -> Result<Vec<CannyComment>, RemoteError> {
+        let mut out: Vec<CannyComment> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut skip = 0;
+        loop {
+            let args = json!({"postID": post_id, "limit": self.page_size(), "skip": skip});
+            let page: CommentPage = self.client.call("comments/list", args).await?;
+            skip += page.comments.len();
+            let empty = page.comments.is_empty();
+            out.extend(
+                page.comments
+                    .into_iter()
+                    .filter(|c| seen.insert(c.id.clone())),
+            );
+            if !page.has_more || empty {
+                break;
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// `comments/create` as the admin; returns the comment id.
+    pub async fn create_comment(&self, post_id: &str, text: &str) -> Result<String, RemoteError> {
+        let args = json!({"authorID": self.admin_id().await?, "postID": post_id, "value": text});
+        let created: Created = self.client.call("comments/create", args).await?;
+        Ok(created.id)
+    }
+
+    /// Every tag on the board.
+    pub async fn list_tags(&self) -> Result<Vec<CannyTag>, RemoteError> {
+        let board = self.board_id().await?;
+        let mut out: Vec<CannyTag> = Vec::new();
+        let mut skip = 0;
+        loop {
+            let args = json!({"boardID": board, "limit": self.page_size(), "skip": skip});
+            let page: TagPage = self.client.call("tags/list", args).await?;
+            skip += page.tags.len();
+            let empty = page.tags.is_empty();
+            for t in page.tags {
+                if !out.iter().any(|o| o.id == t.id) {
+                    out.push(t);
+                }
+            }
+            if !page.has_more || empty {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// `tags/create` on the board.
+    pub async fn create_tag(&self, name: &str) -> Result<CannyTag, RemoteError> {
+        let args = json!({"boardID": self.board_id().await?, "name": name});
+        self.client.call("tags/create", args).await
+    }
+
+    /// `posts/add_tag`.
+    pub async fn add_tag(&self, post_id: &str, tag_id: &str) -> Result<(), RemoteError> {
+        self.client
+            .call_value("posts/add_tag", json!({"postID": post_id, "tagID": tag_id}))
+            .await
+            .map(|_| ())
+    }
+
+    /// `posts/remove_tag`.
+    pub async fn remove_tag(&self, post_id: &str, tag_id: &str) -> Result<(), RemoteError> {
+        self.client
+            .call_value(
+                "posts/remove_tag",
+                json!({"postID": post_id, "tagID": tag_id}),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Make the post's tags exactly `wanted` (by name): diff against the
+    /// current tags, creating board tags that do not exist yet.
+    pub async fn set_tags(
+        &self,
+        post_id: &str,
+        wanted: &BTreeSet<String>,
+    ) -> Result<(), RemoteError> {
+        let post = self.retrieve_post(post_id).await?.ok_or_else(|| {
+            RemoteError::new(ErrorClass::NotFound, "posts/retrieve: invalid post id")
+        })?;
+        let current: BTreeSet<&str> = post.tags.iter().map(|t| t.name.as_str()).collect();
+        let missing: Vec<&String> = wanted
+            .iter()
+            .filter(|w| !current.contains(w.as_str()))
+            .collect();
+        if !missing.is_empty() {
+            let board_tags = self.list_tags().await?;
+            for name in missing {
+                let id = match board_tags.iter().find(|t| &t.name == name) {
+                    Some(t) => t.id.clone(),
+                    None => self.create_tag(name).await?.id,
+                };
+                self.add_tag(post_id, &id).await?;
+            }
+        }
+        for t in post.tags.iter().filter(|t| !wanted.contains(&t.name)) {
+            self.remove_tag(post_id, &t.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Every user (v1 `users/list` is a bare array without `hasMore`: stop
+    /// on a short page).
+    pub async fn list_users(&self) -> Result<Vec<CannyUser>, RemoteError> {
+        let limit = 100;
+        let mut out: Vec<CannyUser> = Vec::new();
+        let mut skip = 0;
+        loop {
+            let page: Vec<CannyUser> = self
+                .client
+                .call("users/list", json!({"limit": limit, "skip": skip}))
+                .await?;
+            let n = page.len();
+            skip += n;
+            for u in page {
+                if !out.iter().any(|o| o.id == u.id) {
+                    out.push(u);
+                }
+            }
+            if n < limit {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// A post with its comments as a canonical record; `Ok(None)` when the
+    /// post is confirmed gone.
+    pub async fn get_record(&self, id: &str) -> Result<Option<Record>, RemoteError> {
+        let Some(post) = self.retrieve_post(id).await? else {
+            return Ok(None);
+        };
+        let mut record = post_to_record(&post);
+        record.comments = self
+            .list_comments(id)
+            .await?
+            .iter()
+            .map(super::map::comment_to_domain)
+            .collect();
+        Ok(Some(record))
+    }
+}

@@ -1,0 +1,28 @@
+//! The Canny connector: Canny's REST API (POST `<api_url>/<resource>/<verb>`
+//! with `apiKey` in a JSON body) behind roundtrip's `Connector` trait, plus
+//! Canny's own operations as inherent methods on [`CannyConnector`].
+//!
+//! Written from Canny's documentation (shared/canny/API-NOTES.md) and
+//! independent of `sim::canny`, so the tests against the simulator check two
+//! separate readings of the same documents.
+//!
+//! Quota: Canny documents no quota headers. The connector records a sample
+//! when it is told to slow down (a 429: remaining 0, reset at now +
+//! `Retry-After`, limit as configured in `plan_limit_per_second` or 0), and
+//! reads `X-RateLimit-Limit/Remaining/Reset` should Canny ever send them.
+
+mod api;
+mod client;
+mod config;
+mod map;
+mod trait_impl;
+mod webhook;
+mod wire;
+
+pub use api::CannyConnector;
+pub use config::{CANNY_STATUSES, CannyConfig};
+pub use map::{MARKER_PREFIX, content_hash, post_to_record, split_marker, with_marker};
+pub use webhook::{
+    MAX_AGE, MAX_FUTURE, NonceCache, delivery_hint, signature_matches, verify_canny_webhook,
+};
+pub use wire::{CannyBoard, CannyComment, CannyPost, CannyTag, CannyUser};

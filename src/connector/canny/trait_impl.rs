@@ -1,0 +1,199 @@
+//! `Connector` for Canny: the engine's view. Reconcile lists every post
+//! (Canny has no update time; the engine compares content hashes), creates
+//! are made retry-safe with the details marker, updates fan out to
+//! `posts/update`, tag diffs and `change_status`, and webhooks become
+//! "post X may have changed" hints.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+
+use super::api::CannyConnector;
+use super::map::post_to_record;
+use super::webhook::{delivery_hint, verify_canny_webhook};
+use crate::connector::{ChangedPage, Connector, DeliveryHint, NewRecord, Update, WebhookRejection};
+use crate::domain::{Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
+
+fn validation(msg: impl Into<String>) -> RemoteError {
+    RemoteError::new(ErrorClass::Validation, msg)
+}
+
+fn text(field: &str, v: &FieldValue) -> Result<String, RemoteError> {
+    match v {
+        FieldValue::Text(t) => Ok(t.clone()),
+        FieldValue::Null => Ok(String::new()),
+        other => Err(validation(format!(
+            "field '{field}' expects text, got {}",
+            other.display_short(40)
+        ))),
+    }
+}
+
+fn set(field: &str, v: &FieldValue) -> Result<BTreeSet<String>, RemoteError> {
+    match v {
+        FieldValue::Set(s) => Ok(s.clone()),
+        FieldValue::Null => Ok(BTreeSet::new()),
+        other => Err(validation(format!(
+            "field '{field}' expects a set, got {}",
+            other.display_short(40)
+        ))),
+    }
+}
+
+/// The writable fields of an update or create, sorted by kind.
+#[derive(Default)]
+struct Fields {
+    title: Option<String>,
+    details: Option<String>,
+    status: Option<String>,
+    tags: Option<BTreeSet<String>>,
+}
+
+fn sort_fields<'a>(
+    fields: impl Iterator<Item = (&'a String, &'a FieldValue)>,
+) -> Result<Fields, RemoteError> {
+    let mut out = Fields::default();
+    for (name, value) in fields {
+        match name.as_str() {
+            "title" => out.title = Some(text(name, value)?),
+            "details" | "description" => out.details = Some(text(name, value)?),
+            "status" => out.status = Some(text(name, value)?),
+            "tags" | "labels" => out.tags = Some(set(name, value)?),
+            "score" | "votes" => {
+                return Err(validation("Canny's score is read-only (it counts votes)"));
+            }
+            other => {
+                return Err(validation(format!(
+                    "Canny posts have no writable field '{other}'"
+                )));
+            }
+        }
+    }
+    if out.title.as_deref() == Some("") {
+        return Err(validation("a Canny post title cannot be empty"));
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Connector for CannyConnector {
+    fn side(&self) -> Side {
+        Side::Portal
+    }
+
+    async fn list_changed(
+        &self,
+        _since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<ChangedPage, RemoteError> {
+        let skip = match page.as_deref() {
+            None => 0,
+            Some(p) => p
+                .parse::<usize>()
+                .map_err(|_| validation(format!("bad Canny page cursor '{p}'")))?,
+        };
+        let (posts, more) = self.list_posts_page(skip, self.page_size()).await?;
+        let next = skip + posts.len();
+        Ok(ChangedPage {
+            records: posts.iter().map(post_to_record).collect(),
+            next_page: (more && !posts.is_empty()).then(|| next.to_string()),
+        })
+    }
+
+    async fn get(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
+        self.get_record(remote_id).await
+    }
+
+    async fn create(&self, new: &NewRecord) -> Result<Record, RemoteError> {
+        let f = sort_fields(new.fields.iter())?;
+        // An earlier attempt may have created the post and stopped before
+        // the status and tags were applied: finish it rather than duplicate.
+        let (id, current) = match self.find_created(new).await? {
+            Some(done) => (done.remote_id.clone(), Some(done)),
+            None => {
+                let title = f
+                    .title
+                    .clone()
+                    .ok_or_else(|| validation("a Canny post needs a title"))?;
+                let details = f.details.as_deref().unwrap_or("");
+                (
+                    self.create_post(&title, details, &new.client_id).await?,
+                    None,
+                )
+            }
+        };
+        let status_now = current.as_ref().map_or("open", |r| r.status.as_str());
+        if let Some(status) = f.status.as_deref().filter(|s| *s != status_now) {
+            self.change_status(&id, status, false, None).await?;
+        }
+        let tags_now = current
+            .as_ref()
+            .map(|r| r.labels.clone())
+            .unwrap_or_default();
+        if let Some(tags) = f.tags.as_ref().filter(|t| **t != tags_now) {
+            self.set_tags(&id, tags).await?;
+        }
+        self.get_record(&id).await?.ok_or_else(|| {
+            RemoteError::new(
+                ErrorClass::NotFound,
+                format!("post {id} vanished right after creation"),
+            )
+        })
+    }
+
+    async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError> {
+        match self.find_by_marker(&new.client_id).await? {
+            Some(post) => self.get_record(&post.id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError> {
+        let f = sort_fields(update.fields.iter())?;
+        self.update_post(remote_id, f.title.as_deref(), f.details.as_deref())
+            .await?;
+        if let Some(tags) = &f.tags {
+            self.set_tags(remote_id, tags).await?;
+        }
+        if let Some(status) = &f.status {
+            self.change_status(
+                remote_id,
+                status,
+                update.notify_voters,
+                update.status_comment.as_deref(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, remote_id: &str) -> Result<(), RemoteError> {
+        self.delete_post(remote_id).await
+    }
+
+    async fn add_comment(&self, remote_id: &str, body: &str) -> Result<Comment, RemoteError> {
+        let id = self.create_comment(remote_id, body).await?;
+        Ok(Comment {
+            remote_id: id,
+            author: None,
+            body: body.to_string(),
+            created_at: None,
+        })
+    }
+
+    fn verify_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryHint, WebhookRejection> {
+        let nonce = verify_canny_webhook(&self.cfg.api_key, headers, now, &self.nonces)?;
+        delivery_hint(nonce, body)
+    }
+
+    fn take_quota_samples(&self) -> Vec<QuotaSample> {
+        self.client.take_quota_samples()
+    }
+}

@@ -1,0 +1,64 @@
+//! Routes `<resource>/<verb>` to the simulator's endpoint handlers. One
+//! table, so the HTTP layer and the scripted "human on the portal" edits run
+//! exactly the same code and fire the same webhooks.
+
+use super::model::State;
+use super::ops::{ApiError, Call, Outcome};
+use super::{others, posts};
+
+/// Every endpoint the simulator serves, for docs and 404 decisions.
+pub const ENDPOINTS: &[&str] = &[
+    "boards/list",
+    "boards/retrieve",
+    "posts/list",
+    "posts/retrieve",
+    "posts/create",
+    "posts/update",
+    "posts/change_status",
+    "posts/delete",
+    "posts/add_tag",
+    "posts/remove_tag",
+    "comments/list",
+    "comments/retrieve",
+    "comments/create",
+    "comments/delete",
+    "tags/list",
+    "tags/retrieve",
+    "tags/create",
+    "users/list",
+    "users/retrieve",
+    "votes/create",
+    "votes/delete",
+];
+
+/// Run one endpoint against the state. `None` when the endpoint is unknown.
+pub fn dispatch(
+    state: &mut State,
+    endpoint: &str,
+    call: &Call,
+) -> Option<Result<Outcome, ApiError>> {
+    Some(match endpoint {
+        "boards/list" => Ok(others::boards_list(state)),
+        "boards/retrieve" => others::boards_retrieve(state, call),
+        "posts/list" => posts::list(state, call),
+        "posts/retrieve" => posts::retrieve(state, call),
+        "posts/create" => posts::create(state, call),
+        "posts/update" => posts::update(state, call),
+        "posts/change_status" => posts::change_status(state, call),
+        "posts/delete" => posts::delete(state, call),
+        "posts/add_tag" => posts::tag(state, call, true),
+        "posts/remove_tag" => posts::tag(state, call, false),
+        "comments/list" => others::comments_list(state, call),
+        "comments/retrieve" => others::comments_retrieve(state, call),
+        "comments/create" => others::comments_create(state, call),
+        "comments/delete" => others::comments_delete(state, call),
+        "tags/list" => others::tags_list(state, call),
+        "tags/retrieve" => others::tags_retrieve(state, call),
+        "tags/create" => others::tags_create(state, call),
+        "users/list" => others::users_list(state, call),
+        "users/retrieve" => others::users_retrieve(state, call),
+        "votes/create" => others::vote(state, call, true),
+        "votes/delete" => others::vote(state, call, false),
+        _ => return None,
+    })
+}

@@ -1,0 +1,109 @@
+//! The simulator's HTTP face: `/api/v1/<resource>/<verb>` on POST or GET,
+//! arguments from JSON, form or query, `apiKey` required in those arguments
+//! (a header alone counts as missing), then faults, the per-second limit
+//! (429 + `Retry-After` in seconds) and Canny's `{"error"}` replies.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Value, json};
+
+use super::args::Args;
+use super::shared::{Shared, lock};
+
+/// The router serving Canny's v1 API.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v1/{resource}/{verb}", any(handle))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
+        .with_state(shared)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+fn too_many(seconds: u64) -> Response {
+    let mut r = error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    r
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    Path((resource, verb)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method != Method::POST && method != Method::GET {
+        return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    }
+    let endpoint = format!("{resource}/{verb}");
+    shared.count(&endpoint);
+    if let Some(r) = inject_faults(&shared).await {
+        return r;
+    }
+    let over = lock(&shared.limiter).check(Instant::now());
+    if let Some(wait) = over {
+        shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+        return too_many(wait.as_secs_f64().ceil() as u64);
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let args = match Args::parse(uri.query(), content_type, &body) {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.0),
+    };
+    if args.str("apiKey").as_deref() != Some(shared.api_key.as_str()) {
+        return error(StatusCode::BAD_REQUEST, "invalid api key");
+    }
+    match shared.apply(&endpoint, &args) {
+        None => error(StatusCode::NOT_FOUND, "not found"),
+        Some(Err(e)) => error(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            &e.message,
+        ),
+        Some(Ok(Value::String(s))) => {
+            (StatusCode::OK, axum::Json(Value::String(s))).into_response()
+        }
+        Some(Ok(v)) => (StatusCode::OK, axum::Json(v)).into_response(),
+    }
+}
+
+/// Latency, timeouts, 5xx and 429 drawn from the seeded die.
+async fn inject_faults(shared: &Shared) -> Option<Response> {
+    let faults = lock(&shared.faults).clone();
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    if shared.dice.chance(faults.timeout) {
+        shared.counters.faults.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(shared.timeout_hang).await;
+        return Some(error(StatusCode::GATEWAY_TIMEOUT, "gateway timeout"));
+    }
+    if shared.dice.chance(faults.server_error) {
+        shared.counters.faults.fetch_add(1, Ordering::Relaxed);
+        let status = [
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::BAD_GATEWAY,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ][shared.dice.below(3)];
+        return Some(error(status, "internal server error"));
+    }
+    if shared.dice.chance(faults.rate_limited) {
+        shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+        return Some(too_many(1));
+    }
+    None
+}

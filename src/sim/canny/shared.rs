@@ -1,0 +1,180 @@
+//! State shared by the simulator's HTTP handlers, its webhook sender and the
+//! in-process API. Every lock here is a std Mutex held only for a few
+//! statements and never across an `.await`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::args::Args;
+use super::dispatch::dispatch;
+use super::model::State;
+use super::ops::{ApiError, Call, Event};
+use crate::sim::faults::{ApiFaults, Dice, WebhookFaults};
+
+/// Request and delivery counters, read by tests and the demo.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Every HTTP request that reached an API route.
+    pub requests: AtomicU64,
+    /// Requests answered 429 by the rate limiter or an injected fault.
+    pub rate_limited: AtomicU64,
+    /// Requests answered with an injected 5xx or timeout.
+    pub faults: AtomicU64,
+    /// Webhooks the receiver acknowledged with 2xx.
+    pub webhooks_delivered: AtomicU64,
+    /// Webhooks that failed to send or got a non-2xx.
+    pub webhooks_failed: AtomicU64,
+    /// Webhooks dropped by the drop fault.
+    pub webhooks_dropped: AtomicU64,
+    /// Requests per endpoint.
+    pub by_endpoint: Mutex<BTreeMap<String, u64>>,
+}
+
+/// A fixed one-second window per API key, as Canny's per-second limit.
+#[derive(Debug)]
+pub struct Limiter {
+    /// Allowed requests per second; 0 means unlimited.
+    pub per_second: u32,
+    window_start: Instant,
+    used: u32,
+}
+
+impl Limiter {
+    /// A limiter allowing `per_second` requests (0 = unlimited).
+    pub fn new(per_second: u32) -> Self {
+        Limiter {
+            per_second,
+            window_start: Instant::now(),
+            used: 0,
+        }
+    }
+
+    /// Count a request; `Some(wait)` when it is over the limit.
+    pub fn check(&mut self, now: Instant) -> Option<Duration> {
+        if self.per_second == 0 {
+            return None;
+        }
+        let window = Duration::from_secs(1);
+        if now.duration_since(self.window_start) >= window {
+            self.window_start = now;
+            self.used = 0;
+        }
+        if self.used < self.per_second {
+            self.used += 1;
+            None
+        } else {
+            Some(window.saturating_sub(now.duration_since(self.window_start)))
+        }
+    }
+}
+
+/// Everything the simulator's tasks share.
+pub struct Shared {
+    /// The company's secret API key (also the webhook signing key).
+    pub api_key: String,
+    /// The data.
+    pub state: Mutex<State>,
+    /// API faults, changeable at runtime.
+    pub faults: Mutex<ApiFaults>,
+    /// Webhook faults, changeable at runtime.
+    pub webhook_faults: Mutex<WebhookFaults>,
+    /// Where webhooks go; `None` disables delivery.
+    pub webhook_url: Mutex<Option<String>>,
+    /// Seeded die for API faults.
+    pub dice: Dice,
+    /// Seeded die for webhook faults.
+    pub webhook_dice: Dice,
+    /// Requests-per-second limiter.
+    pub limiter: Mutex<Limiter>,
+    /// Counters.
+    pub counters: Counters,
+    /// How long a request hit by the timeout fault hangs.
+    pub timeout_hang: Duration,
+    /// Queue to the webhook sender.
+    pub events: mpsc::UnboundedSender<Event>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key is a secret even in the sandbox: never print it.
+        f.debug_struct("Shared")
+            .field("api_key", &"[redacted]")
+            .field("webhook_url", &self.webhook_url())
+            .field("timeout_hang", &self.timeout_hang)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lock a mutex, recovering the data if a panicking holder poisoned it (the
+/// simulator's state stays usable for the rest of a test run).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Current webhook faults.
+    pub fn webhook_faults(&self) -> WebhookFaults {
+        lock(&self.webhook_faults).clone()
+    }
+
+    /// Current webhook URL.
+    pub fn webhook_url(&self) -> Option<String> {
+        lock(&self.webhook_url).clone()
+    }
+
+    /// Run an endpoint against the state and queue the webhooks it fires.
+    /// `None` when the endpoint does not exist.
+    pub fn apply(&self, endpoint: &str, args: &Args) -> Option<Result<Value, ApiError>> {
+        let call = Call {
+            args,
+            now: Utc::now(),
+        };
+        let result = {
+            let mut state = lock(&self.state);
+            dispatch(&mut state, endpoint, &call)?
+        };
+        Some(result.map(|outcome| {
+            self.emit(outcome.events);
+            outcome.reply
+        }))
+    }
+
+    /// Queue webhooks for delivery.
+    pub fn emit(&self, events: Vec<Event>) {
+        for e in events {
+            // A closed channel means the simulator is shutting down.
+            let _ = self.events.send(e);
+        }
+    }
+
+    /// Count a request against its endpoint.
+    pub fn count(&self, endpoint: &str) {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.counters.by_endpoint)
+            .entry(endpoint.to_string())
+            .or_insert(0) += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_allows_then_refuses_then_resets() {
+        let mut l = Limiter::new(2);
+        let t = Instant::now();
+        assert!(l.check(t).is_none());
+        assert!(l.check(t).is_none());
+        let wait = l.check(t).unwrap();
+        assert!(wait <= Duration::from_secs(1));
+        assert!(l.check(t + Duration::from_secs(1)).is_none());
+        assert!(Limiter::new(0).check(t).is_none());
+    }
+}

@@ -1,0 +1,397 @@
+//! The in-process handle on a running Canny simulator: start/stop, state
+//! snapshots, counters and runtime fault control (scripted portal edits
+//! live in `script.rs`).
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::ops::Event;
+use super::shared::{Counters, Limiter, Shared, lock};
+use super::{render, seed, server, webhooks};
+use crate::sim::faults::{ApiFaults, Dice, WebhookFaults};
+
+/// How to start a simulator. `Default` gives the documented sandbox: a free
+/// port, key `canny_sim_key`, no webhooks, no faults, no rate limit, no posts.
+#[derive(Debug, Clone)]
+pub struct CannySimConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The company's secret API key (also signs webhooks).
+    pub api_key: String,
+    /// Where to POST webhooks; `None` sends none.
+    pub webhook_url: Option<String>,
+    /// Faults on API responses.
+    pub faults: ApiFaults,
+    /// Faults on webhook deliveries.
+    pub webhook_faults: WebhookFaults,
+    /// Seed for sample data and every fault decision.
+    pub seed: u64,
+    /// Requests per second before answering 429; 0 means unlimited.
+    pub requests_per_second: u32,
+    /// Number of sample posts to seed.
+    pub posts: usize,
+    /// Custom statuses the company defined, beyond the six built-in ones.
+    pub custom_statuses: Vec<String>,
+    /// How long a request hit by the timeout fault hangs before a 504.
+    pub timeout_hang: Duration,
+    /// Base of the URLs in objects (the company's Canny site).
+    pub site_url: String,
+}
+
+impl Default for CannySimConfig {
+    fn default() -> Self {
+        CannySimConfig {
+            port: 0,
+            api_key: "canny_sim_key".into(),
+            webhook_url: None,
+            faults: ApiFaults::default(),
+            webhook_faults: WebhookFaults::default(),
+            seed: 0,
+            requests_per_second: 0,
+            posts: 0,
+            custom_statuses: Vec::new(),
+            timeout_hang: Duration::from_secs(30),
+            site_url: "https://roundtrip-sim.canny.io".into(),
+        }
+    }
+}
+
+/// Why the simulator could not start or refused a scripted edit.
+#[derive(Debug, thiserror::Error)]
+pub enum CannySimError {
+    /// The port could not be bound.
+    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A scripted edit was refused, with Canny's error text.
+    #[error("canny simulator refused the edit: {0}")]
+    Rejected(String),
+}
+
+/// A post as the simulator holds it, for assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostSnapshot {
+    /// Post id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Details.
+    pub details: String,
+    /// Status.
+    pub status: String,
+    /// Tag names.
+    pub tags: BTreeSet<String>,
+    /// Vote count.
+    pub score: usize,
+    /// Number of comments.
+    pub comment_count: usize,
+    /// Admin URL.
+    pub url: String,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+}
+
+/// A comment as the simulator holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentSnapshot {
+    /// Comment id.
+    pub id: String,
+    /// Post id.
+    pub post_id: String,
+    /// Author's user id.
+    pub author_id: String,
+    /// Text.
+    pub value: String,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+}
+
+/// Counters at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CannySimStats {
+    /// Requests that reached an API route.
+    pub requests: u64,
+    /// Requests answered 429.
+    pub rate_limited: u64,
+    /// Injected 5xx and timeouts.
+    pub faults: u64,
+    /// Webhooks acknowledged with 2xx.
+    pub webhooks_delivered: u64,
+    /// Webhooks that failed to send or were refused.
+    pub webhooks_failed: u64,
+    /// Webhooks dropped by the drop fault.
+    pub webhooks_dropped: u64,
+    /// Status changes that emailed voters.
+    pub voter_notifications: u64,
+}
+
+/// A running simulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct CannySim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    server: Mutex<Option<JoinHandle<()>>>,
+    sender: JoinHandle<()>,
+}
+
+impl CannySim {
+    /// Seed the state, bind 127.0.0.1:`port` and start serving and sending
+    /// webhooks in background tasks.
+    pub async fn start(cfg: CannySimConfig) -> Result<CannySim, CannySimError> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port))
+            .await
+            .map_err(|source| CannySimError::Bind {
+                port: cfg.port,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| CannySimError::Bind {
+                port: cfg.port,
+                source,
+            })?;
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let state = seed::initial_state(cfg.seed, cfg.posts, cfg.custom_statuses, cfg.site_url);
+        let shared = Arc::new(Shared {
+            api_key: cfg.api_key,
+            state: Mutex::new(state),
+            faults: Mutex::new(cfg.faults),
+            webhook_faults: Mutex::new(cfg.webhook_faults),
+            webhook_url: Mutex::new(cfg.webhook_url),
+            dice: Dice::new(cfg.seed),
+            webhook_dice: Dice::new(cfg.seed.wrapping_add(0x9e37_79b9)),
+            limiter: Mutex::new(Limiter::new(cfg.requests_per_second)),
+            counters: Counters::default(),
+            timeout_hang: cfg.timeout_hang,
+            events: tx,
+        });
+        let sender = tokio::spawn(webhooks::run(shared.clone(), rx));
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let app = server::router(shared.clone());
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "canny simulator server stopped");
+            }
+        });
+        Ok(CannySim {
+            shared,
+            addr,
+            stop: Mutex::new(Some(stop_tx)),
+            server: Mutex::new(Some(server)),
+            sender,
+        })
+    }
+
+    /// The shared state, for the scripted edits in `script.rs`.
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Canny's API base, `http://127.0.0.1:Q/api/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v1", self.addr)
+    }
+
+    /// The API key the simulator accepts (and signs webhooks with).
+    pub fn api_key(&self) -> &str {
+        &self.shared.api_key
+    }
+
+    /// One JSON object describing how to reach the simulator, for the
+    /// `roundtrip sim` start-up line.
+    pub fn connection_info(&self) -> Value {
+        json!({
+            "base_url": self.base_url(),
+            "api_key": self.shared.api_key,
+            "board": seed::BOARD_NAME,
+            "board_id": self.board_id(),
+            "admin_id": self.admin_id(),
+        })
+    }
+
+    /// Stop serving: in-flight requests get two seconds to finish.
+    pub async fn shutdown(self) {
+        if let Some(tx) = lock(&self.stop).take() {
+            let _ = tx.send(());
+        }
+        let handle = lock(&self.server).take();
+        if let Some(h) = handle {
+            let abort = h.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), h)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        self.sender.abort();
+    }
+
+    /// The seeded board's id.
+    pub fn board_id(&self) -> String {
+        let state = lock(&self.shared.state);
+        state
+            .boards
+            .values()
+            .find(|b| b.name == seed::BOARD_NAME)
+            .map(|b| b.id.clone())
+            .unwrap_or_default()
+    }
+
+    /// The seeded admin's id (a valid `changerID`).
+    pub fn admin_id(&self) -> String {
+        let state = lock(&self.shared.state);
+        state
+            .users
+            .values()
+            .find(|u| u.is_admin)
+            .map(|u| u.id.clone())
+            .unwrap_or_default()
+    }
+
+    /// Ids of the non-admin users.
+    pub fn customer_ids(&self) -> Vec<String> {
+        let state = lock(&self.shared.state);
+        state
+            .users
+            .values()
+            .filter(|u| !u.is_admin)
+            .map(|u| u.id.clone())
+            .collect()
+    }
+
+    /// Every post, newest first.
+    pub fn posts(&self) -> Vec<PostSnapshot> {
+        let state = lock(&self.shared.state);
+        let mut out: Vec<PostSnapshot> = state
+            .posts
+            .values()
+            .map(|p| PostSnapshot {
+                id: p.id.clone(),
+                title: p.title.clone(),
+                details: p.details.clone(),
+                status: p.status.clone(),
+                tags: p
+                    .tag_ids
+                    .iter()
+                    .filter_map(|t| state.tags.get(t))
+                    .map(|t| t.name.clone())
+                    .collect(),
+                score: p.voter_ids.len(),
+                comment_count: state
+                    .comments
+                    .values()
+                    .filter(|c| c.post_id == p.id)
+                    .count(),
+                url: state.post_url(p),
+                created: p.created,
+            })
+            .collect();
+        out.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+        out
+    }
+
+    /// One post, if it exists.
+    pub fn post(&self, id: &str) -> Option<PostSnapshot> {
+        self.posts().into_iter().find(|p| p.id == id)
+    }
+
+    /// One post exactly as the API renders it.
+    pub fn post_json(&self, id: &str) -> Option<Value> {
+        let state = lock(&self.shared.state);
+        state.posts.get(id).map(|p| render::post(&state, p))
+    }
+
+    /// Comments on a post, oldest first.
+    pub fn comments(&self, post_id: &str) -> Vec<CommentSnapshot> {
+        let state = lock(&self.shared.state);
+        state
+            .comments_of(post_id)
+            .into_iter()
+            .map(|c| CommentSnapshot {
+                id: c.id.clone(),
+                post_id: c.post_id.clone(),
+                author_id: c.author_id.clone(),
+                value: c.value.clone(),
+                created: c.created,
+            })
+            .collect()
+    }
+
+    /// Counters now.
+    pub fn stats(&self) -> CannySimStats {
+        let c = &self.shared.counters;
+        let notified = lock(&self.shared.state)
+            .status_changes
+            .iter()
+            .filter(|s| s.notified)
+            .count() as u64;
+        CannySimStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            rate_limited: c.rate_limited.load(Ordering::Relaxed),
+            faults: c.faults.load(Ordering::Relaxed),
+            webhooks_delivered: c.webhooks_delivered.load(Ordering::Relaxed),
+            webhooks_failed: c.webhooks_failed.load(Ordering::Relaxed),
+            webhooks_dropped: c.webhooks_dropped.load(Ordering::Relaxed),
+            voter_notifications: notified,
+        }
+    }
+
+    /// Requests received for one endpoint, e.g. `"posts/list"`.
+    pub fn requests_to(&self, endpoint: &str) -> u64 {
+        lock(&self.shared.counters.by_endpoint)
+            .get(endpoint)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Replace the API faults (e.g. start a 5xx streak in the demo).
+    pub fn set_faults(&self, faults: ApiFaults) {
+        *lock(&self.shared.faults) = faults;
+    }
+
+    /// Replace the webhook faults.
+    pub fn set_webhook_faults(&self, faults: WebhookFaults) {
+        *lock(&self.shared.webhook_faults) = faults;
+    }
+
+    /// Point webhooks somewhere else (or nowhere).
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        *lock(&self.shared.webhook_url) = url;
+    }
+
+    /// Change the per-second request limit (0 = unlimited).
+    pub fn set_requests_per_second(&self, per_second: u32) {
+        *lock(&self.shared.limiter) = Limiter::new(per_second);
+    }
+}
+
+impl Drop for CannySim {
+    fn drop(&mut self) {
+        if let Some(tx) = lock(&self.stop).take() {
+            let _ = tx.send(());
+        }
+        self.sender.abort();
+    }
+}
