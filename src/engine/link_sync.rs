@@ -141,7 +141,7 @@ fn written_fields(mapping: &Mapping, plan: &Plan) -> BTreeSet<String> {
     out
 }
 
-fn apply_plan(
+pub(crate) fn apply_plan(
     db: Db<'_>,
     s: &MergeSettings,
     link: &Link,
