@@ -3,6 +3,7 @@
 //! modules, each also offering its vendor-specific operations directly.
 
 pub mod canny;
+pub mod linear;
 
 use std::collections::BTreeMap;
 

@@ -87,19 +87,13 @@ pub fn read(
             Some(FieldValue::Text(t)) => Ok(text_or_null(&t)),
             _ => Err(format!("{side} field '{name}' is not text")),
         },
-        (Transform::Status(_), Side::Portal) => {
-            let s = r.status.trim();
-            Ok(if s.is_empty() {
-                FieldValue::Null
-            } else {
-                FieldValue::Text(s.to_string())
-            })
+        (Transform::Status(_), _) if r.status.trim().is_empty() => {
+            // No status is no information, not a change to "nothing".
+            Err(format!("the {side} record has no status"))
         }
+        (Transform::Status(_), Side::Portal) => Ok(FieldValue::Text(r.status.trim().to_string())),
         (Transform::Status(table), Side::Linear) => {
             let s = r.status.trim();
-            if s.is_empty() {
-                return Ok(FieldValue::Null);
-            }
             table
                 .to_portal(s, r.status_type.as_deref())
                 .map(|p| FieldValue::Text(p.to_string()))

@@ -15,7 +15,7 @@ use crate::domain::{FieldValue, Record, Side};
 
 use super::codec::{self, compose_votes_line};
 use super::mapping::{Direction, Mapping, Transform};
-use super::plan::{Decision, DecisionKind, Snapshot, show, side_name};
+use super::plan::{Decision, DecisionKind, Snapshot, show, show_field, side_name};
 
 /// `[sync] create_in_linear_when`: which portal posts count as approved.
 /// A post qualifies when its status is listed *or* it carries a listed tag;
@@ -167,7 +167,7 @@ pub fn plan_create(
                             explanation: format!(
                                 "{}: {} set on the new {} record{as_note}",
                                 f.name,
-                                show(&value),
+                                show_field(f, &value),
                                 side_name(target).trim_start_matches("the ")
                             ),
                         });

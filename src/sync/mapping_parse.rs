@@ -476,7 +476,7 @@ fn vote_rule(ctx: &mut Ctx<'_>, path: &str, header: usize, raw: &RawField) -> Ve
         }
         out.push(VoteRule { at_least, value });
     }
-    out.sort_by(|a, b| b.at_least.cmp(&a.at_least));
+    out.sort_by_key(|r| std::cmp::Reverse(r.at_least));
     out
 }
 

@@ -36,8 +36,8 @@ use super::comments::{CommentMap, plan_comments};
 use super::guard::{FieldHistory, PingPongGuard};
 use super::mapping::{Direction, FieldMapping, Mapping, Policy, Transform};
 use super::plan::{
-    ConflictDraft, ConflictReason, Decision, DecisionKind, FieldWrites, Plan, Snapshot, show,
-    side_name,
+    ConflictDraft, ConflictReason, Decision, DecisionKind, FieldWrites, Plan, Snapshot, possessive,
+    show, show_field, side_name,
 };
 
 /// When each side's change happened, for the `newest` policy. Linear's is the
@@ -143,6 +143,21 @@ pub fn plan_link(mapping: &Mapping, input: &MergeInput<'_>) -> Plan {
                 m.source_id,
                 side_name(m.from),
                 side_name(m.to)
+            ),
+        });
+    }
+    for r in &recovered {
+        let (copy_side, copy_id, source_id) = match r.origin {
+            Side::Portal => (Side::Linear, &r.linear_id, &r.portal_id),
+            Side::Linear => (Side::Portal, &r.portal_id, &r.linear_id),
+        };
+        b.decisions.push(Decision {
+            field: "comments".into(),
+            kind: DecisionKind::Agreed,
+            explanation: format!(
+                "comments: {copy_id} on {} is roundtrip's copy of {} comment {source_id} (found by its marker); pair re-recorded",
+                side_name(copy_side),
+                possessive(r.origin)
             ),
         });
     }
@@ -270,7 +285,7 @@ impl<'m, 'a> Builder<'m, 'a> {
                     format!(
                         "{}: both sides now hold {}; the open conflict is settled",
                         f.name,
-                        show(&v.portal)
+                        show_field(f, &v.portal)
                     ),
                 );
             } else {
@@ -291,8 +306,8 @@ impl<'m, 'a> Builder<'m, 'a> {
                 why: format!(
                     "{}: changed on the portal only ({} → {})",
                     f.name,
-                    show(&v.base),
-                    show(&v.portal)
+                    show_field(f, &v.base),
+                    show_field(f, &v.portal)
                 ),
             },
             (false, true) => Outcome::Take {
@@ -300,8 +315,8 @@ impl<'m, 'a> Builder<'m, 'a> {
                 why: format!(
                     "{}: changed on Linear only ({} → {})",
                     f.name,
-                    show(&v.base),
-                    show(&v.linear)
+                    show_field(f, &v.base),
+                    show_field(f, &v.linear)
                 ),
             },
             (true, true) if v.portal == v.linear => Outcome::Agreed,
@@ -314,9 +329,9 @@ impl<'m, 'a> Builder<'m, 'a> {
         let both = format!(
             "{}: changed on both sides (base {}, portal {}, Linear {})",
             f.name,
-            show(&v.base),
-            show(&v.portal),
-            show(&v.linear)
+            show_field(f, &v.base),
+            show_field(f, &v.portal),
+            show_field(f, &v.linear)
         );
         match f.on_conflict {
             Policy::Ask => Outcome::Conflict {
@@ -327,14 +342,14 @@ impl<'m, 'a> Builder<'m, 'a> {
                 side: Side::Linear,
                 why: format!(
                     "{both}; policy linear-wins keeps Linear's {}",
-                    show(&v.linear)
+                    show_field(f, &v.linear)
                 ),
             },
             Policy::PortalWins => Outcome::Take {
                 side: Side::Portal,
                 why: format!(
                     "{both}; policy portal-wins keeps the portal's {}",
-                    show(&v.portal)
+                    show_field(f, &v.portal)
                 ),
             },
             Policy::Newest => {
@@ -348,11 +363,11 @@ impl<'m, 'a> Builder<'m, 'a> {
                         Outcome::Take {
                             side: winner,
                             why: format!(
-                                "{both}; policy newest keeps {}'s {} (changed {}, after {}'s change at {})",
-                                side_name(winner).trim_start_matches("the "),
-                                show(v.of(winner)),
+                                "{both}; policy newest keeps {} {} (changed {}, after {} change at {})",
+                                possessive(winner),
+                                show_field(f, v.of(winner)),
                                 tw.map(fmt).unwrap_or_default(),
-                                side_name(loser).trim_start_matches("the "),
+                                possessive(loser),
                                 tlo.map(fmt).unwrap_or_default()
                             ),
                         }
@@ -365,7 +380,10 @@ impl<'m, 'a> Builder<'m, 'a> {
             }
             Policy::Merge => match merge_values(&v.base, &v.portal, &v.linear) {
                 Some(m) => Outcome::Value {
-                    why: format!("{both}; policy merge combines them into {}", show(&m)),
+                    why: format!(
+                        "{both}; policy merge combines them into {}",
+                        show_field(f, &m)
+                    ),
                     value: m,
                     guarded: true,
                 },
@@ -392,7 +410,7 @@ impl<'m, 'a> Builder<'m, 'a> {
                     format!(
                         "{}: both sides changed to {}; base advanced",
                         f.name,
-                        show(&value)
+                        show_field(f, &value)
                     ),
                 );
             }
@@ -465,8 +483,8 @@ impl<'m, 'a> Builder<'m, 'a> {
         {
             let why = format!(
                 "{why}; but it flipped between {} and {} {} times within {}, so it is frozen",
-                show(&flap.b),
-                show(&flap.a),
+                show_field(f, &flap.b),
+                show_field(f, &flap.a),
                 flap.flips,
                 crate::duration::format_duration(self.input.guard.window)
             );

@@ -760,3 +760,18 @@ fn preview_lists_what_a_new_mapping_would_do() {
     );
     assert_eq!(out[0].rows[0].action, PreviewAction::Write(Side::Linear));
 }
+
+#[test]
+fn snapshot_json_shape_is_stable() {
+    let m = m();
+    let (base, _, _) = synced(&m);
+    let json = serde_json::to_string(&base).unwrap();
+    assert_eq!(
+        json,
+        r#"{"description":{"kind":"text","value":"Please add a dark theme."},"labels":{"kind":"set","value":["ui"]},"status":{"kind":"text","value":"planned"},"title":{"kind":"text","value":"Dark mode"},"votes":{"kind":"number","value":3}}"#
+    );
+    let back: Snapshot = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, base);
+    let null: Snapshot = serde_json::from_str(r#"{"votes":{"kind":"null"}}"#).unwrap();
+    assert_eq!(null["votes"], FieldValue::Null);
+}

@@ -44,8 +44,12 @@ pub use preview::{LinkPreview, PreviewAction, PreviewRow, link_label, preview};
 pub use resolve::{ResolveError, Take, resolve_conflict};
 
 #[cfg(test)]
+mod explain_tests;
+#[cfg(test)]
 mod mapping_tests;
 #[cfg(test)]
 mod merge_tests;
+#[cfg(test)]
+mod prop_tests;
 #[cfg(test)]
 mod test_support;

@@ -174,6 +174,31 @@ pub(crate) fn show(v: &FieldValue) -> String {
     }
 }
 
+/// Quote a field's canonical value for an explanation, naming what the
+/// number means where the canonical form is not self-explanatory.
+pub(crate) fn show_field(f: &super::mapping::FieldMapping, v: &FieldValue) -> String {
+    match (&f.transform, v) {
+        (super::mapping::Transform::VotesToPriority { .. }, FieldValue::Number(n)) => {
+            format!("priority {n}")
+        }
+        (super::mapping::Transform::VotesToPriority { .. }, FieldValue::Null) => {
+            "no priority".to_string()
+        }
+        (super::mapping::Transform::VotesLine { .. }, FieldValue::Number(n)) => {
+            format!("{n} votes")
+        }
+        _ => show(v),
+    }
+}
+
+/// "the portal's" / "Linear's", for explanations.
+pub(crate) fn possessive(side: Side) -> &'static str {
+    match side {
+        Side::Portal => "the portal's",
+        Side::Linear => "Linear's",
+    }
+}
+
 /// How explanations name a side.
 pub(crate) fn side_name(side: Side) -> &'static str {
     match side {

@@ -10,7 +10,7 @@ use crate::domain::{FieldValue, Side};
 use super::codec;
 use super::mapping::Mapping;
 use super::merge::{Builder, MergeInput, Outcome};
-use super::plan::{ConflictDraft, Plan, show};
+use super::plan::{ConflictDraft, Plan, show_field};
 
 /// What the operator chose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +74,7 @@ pub fn resolve_conflict(
     let why = format!(
         "{}: conflict resolved by an operator, taking {whose} value {}",
         f.name,
-        show(&value)
+        show_field(f, &value)
     );
     b.settle(
         f,

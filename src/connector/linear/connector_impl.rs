@@ -1,0 +1,116 @@
+//! The [`Connector`] trait over the inherent operations, so the engine can
+//! drive Linear through `dyn Connector` like any other side.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+
+use super::LinearConnector;
+use super::webhook::verify_linear_webhook;
+use crate::connector::{ChangedPage, Connector, DeliveryHint, NewRecord, Update, WebhookRejection};
+use crate::domain::{Comment, QuotaSample, Record, RemoteError, Side};
+
+impl LinearConnector {
+    /// Post an update's status comment, if it has one.
+    async fn status_comment(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError> {
+        match update.status_comment.as_deref() {
+            Some(body) if !body.trim().is_empty() => {
+                self.create_comment(remote_id, body).await.map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for LinearConnector {
+    fn side(&self) -> Side {
+        Side::Linear
+    }
+
+    /// One page of the team's issues updated at or after `since` (`gte`, so
+    /// an issue updated exactly at the cursor is seen again rather than
+    /// missed; the engine's diff makes the repeat harmless).
+    async fn list_changed(
+        &self,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<ChangedPage, RemoteError> {
+        self.issues_changed_page(since, page.as_deref()).await
+    }
+
+    async fn get(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
+        Ok(self.issue(remote_id).await?.map(|i| i.record))
+    }
+
+    async fn create(&self, new: &NewRecord) -> Result<Record, RemoteError> {
+        self.create_issue(new).await
+    }
+
+    /// First the client id (`issue(id:)`), then the issues linked to the
+    /// portal URL, preferring one that is not archived or trashed.
+    async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError> {
+        if let Some(issue) = self.issue(&new.client_id.to_string()).await? {
+            return Ok(Some(issue.record));
+        }
+        let Some(url) = new.source_url.as_deref() else {
+            return Ok(None);
+        };
+        let mut fallback = None;
+        for id in self.issues_for_url(url).await? {
+            if let Some(issue) = self.issue(&id).await? {
+                if !issue.record.deleted {
+                    return Ok(Some(issue.record));
+                }
+                fallback.get_or_insert(issue.record);
+            }
+        }
+        Ok(fallback)
+    }
+
+    /// Field updates, then the status comment if any. `notify_voters` is a
+    /// portal notion and has no effect on Linear.
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError> {
+        self.update_issue(remote_id, &update.fields).await?;
+        self.status_comment(remote_id, update).await
+    }
+
+    async fn update_many(
+        &self,
+        items: &[(String, Update)],
+    ) -> Result<Vec<Result<(), RemoteError>>, RemoteError> {
+        let fields: Vec<_> = items
+            .iter()
+            .map(|(id, u)| (id.clone(), u.fields.clone()))
+            .collect();
+        let mut results = self.update_issues(&fields).await?;
+        for ((id, update), result) in items.iter().zip(results.iter_mut()) {
+            if result.is_ok() {
+                *result = self.status_comment(id, update).await;
+            }
+        }
+        Ok(results)
+    }
+
+    /// Trash the issue (Linear's delete; restorable for 30 days).
+    async fn delete(&self, remote_id: &str) -> Result<(), RemoteError> {
+        self.delete_issue(remote_id).await
+    }
+
+    async fn add_comment(&self, remote_id: &str, body: &str) -> Result<Comment, RemoteError> {
+        self.create_comment(remote_id, body).await
+    }
+
+    fn verify_webhook(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<DeliveryHint, WebhookRejection> {
+        verify_linear_webhook(&self.config.webhook_secret, headers, body, now)
+    }
+
+    fn take_quota_samples(&self) -> Vec<QuotaSample> {
+        self.transport.quota.take()
+    }
+}

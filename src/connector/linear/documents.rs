@@ -1,0 +1,211 @@
+//! Every GraphQL document the Linear connector sends, in one file, so a test
+//! can validate each of them against Linear's published schema. Batched
+//! documents are generated (one alias per item); their builders live here too
+//! and the test validates a few sizes of each.
+//!
+//! Selections ask only for what the record mapping needs: a 250-issue page
+//! reads `labelIds` (0.1 complexity points) and resolves names from the team
+//! catalog instead of a nested label connection (~50 points per issue).
+
+/// Issue fields a listing needs to build a [`crate::domain::Record`] without
+/// comments. About 3.5 complexity points per issue.
+macro_rules! issue_list_fields {
+    () => {
+        "id identifier title description priority url createdAt updatedAt archivedAt trashed labelIds state { id name type }"
+    };
+}
+
+/// Comment fields for the canonical [`crate::domain::Comment`].
+macro_rules! comment_fields {
+    () => {
+        "id body createdAt user { id name displayName }"
+    };
+}
+
+/// The signed-in user: a cheap credential check for `doctor`-style commands.
+pub const VIEWER: &str = "query RoundtripViewer { viewer { id name email } }";
+
+/// All teams the credential can see, to find the configured team key.
+pub const TEAMS: &str = "query RoundtripTeams($after: String) { \
+teams(first: 100, after: $after) { nodes { id key name } pageInfo { hasNextPage endCursor } } }";
+
+/// The team's workflow states, to resolve a state name or type to an id.
+pub const WORKFLOW_STATES: &str = "query RoundtripWorkflowStates($teamId: ID!, $after: String) { \
+workflowStates(filter: { team: { id: { eq: $teamId } } }, first: 250, after: $after) { \
+nodes { id name type position team { id } } pageInfo { hasNextPage endCursor } } }";
+
+/// Labels usable on the team's issues: its own and the workspace's.
+pub const ISSUE_LABELS: &str = "query RoundtripIssueLabels($teamId: ID!, $after: String) { \
+issueLabels(filter: { or: [{ team: { id: { eq: $teamId } } }, { team: { null: true } }] }, first: 250, after: $after) { \
+nodes { id name isGroup team { id } } pageInfo { hasNextPage endCursor } } }";
+
+/// Create a team label that a portal tag needs but Linear lacks.
+pub const ISSUE_LABEL_CREATE: &str = "mutation RoundtripIssueLabelCreate($input: IssueLabelCreateInput!) { \
+issueLabelCreate(input: $input) { success issueLabel { id name isGroup team { id } } } }";
+
+/// One page of issues changed since a time, oldest cursor first, archived and
+/// trashed included so deletions are seen. `$filter` is built by the caller so
+/// an absent `since` means "everything".
+pub const ISSUES_CHANGED: &str = concat!(
+    "query RoundtripIssuesChanged($filter: IssueFilter!, $first: Int!, $after: String) { ",
+    "issues(filter: $filter, orderBy: updatedAt, first: $first, after: $after, includeArchived: true) { ",
+    "nodes { ",
+    issue_list_fields!(),
+    " } pageInfo { hasNextPage endCursor } } }"
+);
+
+/// One issue with everything the engine may compare or recover from: labels by
+/// name, the first comments page and the attachments (portal links).
+pub const ISSUE_GET: &str = concat!(
+    "query RoundtripIssue($id: String!) { issue(id: $id) { ",
+    issue_list_fields!(),
+    " labels(first: 100) { nodes { id name } }",
+    " comments(first: 100) { nodes { ",
+    comment_fields!(),
+    " } pageInfo { hasNextPage endCursor } }",
+    " attachments(first: 50) { nodes { id url title } } } }"
+);
+
+/// Further comment pages of one issue, for the rare issue with more than 100.
+pub const ISSUE_COMMENTS: &str = concat!(
+    "query RoundtripIssueComments($id: String!, $after: String) { issue(id: $id) { id ",
+    "comments(first: 100, after: $after) { nodes { ",
+    comment_fields!(),
+    " } pageInfo { hasNextPage endCursor } } } }"
+);
+
+/// Create an issue with a client-chosen id (`IssueCreateInput.id`), which makes
+/// a retry detectable: Linear refuses the second one with "already exists".
+pub const ISSUE_CREATE: &str = concat!(
+    "mutation RoundtripIssueCreate($input: IssueCreateInput!) { issueCreate(input: $input) { success issue { ",
+    issue_list_fields!(),
+    " } } }"
+);
+
+/// Apply field changes to one issue.
+pub const ISSUE_UPDATE: &str = "mutation RoundtripIssueUpdate($id: String!, $input: IssueUpdateInput!) { \
+issueUpdate(id: $id, input: $input) { success issue { id updatedAt } } }";
+
+/// Archive an issue (reversible, hidden from default listings).
+pub const ISSUE_ARCHIVE: &str =
+    "mutation RoundtripIssueArchive($id: String!) { issueArchive(id: $id) { success } }";
+
+/// Move an issue to the trash (Linear hard-deletes it after 30 days).
+pub const ISSUE_DELETE: &str =
+    "mutation RoundtripIssueDelete($id: String!) { issueDelete(id: $id) { success } }";
+
+/// Post a comment on an issue.
+pub const COMMENT_CREATE: &str = concat!(
+    "mutation RoundtripCommentCreate($input: CommentCreateInput!) { commentCreate(input: $input) { success comment { ",
+    comment_fields!(),
+    " } } }"
+);
+
+/// Attach the portal post's URL to an issue: the external key that lets
+/// `attachmentsForURL` find the link again if the store is lost.
+pub const ATTACHMENT_LINK_URL: &str = "mutation RoundtripAttachmentLinkUrl($issueId: String!, $url: String!, $title: String) { \
+attachmentLinkURL(issueId: $issueId, url: $url, title: $title) { success attachment { id url title } } }";
+
+/// Issues carrying an attachment with this URL.
+pub const ATTACHMENTS_FOR_URL: &str = "query RoundtripAttachmentsForUrl($url: String!) { \
+attachmentsForURL(url: $url, first: 50) { nodes { id url issue { id } } } }";
+
+/// Every fixed document, by name, for the schema-validation test.
+pub const ALL: &[(&str, &str)] = &[
+    ("VIEWER", VIEWER),
+    ("TEAMS", TEAMS),
+    ("WORKFLOW_STATES", WORKFLOW_STATES),
+    ("ISSUE_LABELS", ISSUE_LABELS),
+    ("ISSUE_LABEL_CREATE", ISSUE_LABEL_CREATE),
+    ("ISSUES_CHANGED", ISSUES_CHANGED),
+    ("ISSUE_GET", ISSUE_GET),
+    ("ISSUE_COMMENTS", ISSUE_COMMENTS),
+    ("ISSUE_CREATE", ISSUE_CREATE),
+    ("ISSUE_UPDATE", ISSUE_UPDATE),
+    ("ISSUE_ARCHIVE", ISSUE_ARCHIVE),
+    ("ISSUE_DELETE", ISSUE_DELETE),
+    ("COMMENT_CREATE", COMMENT_CREATE),
+    ("ATTACHMENT_LINK_URL", ATTACHMENT_LINK_URL),
+    ("ATTACHMENTS_FOR_URL", ATTACHMENTS_FOR_URL),
+];
+
+/// At most this many aliased mutations go in one document. Each update costs a
+/// few complexity points, so 25 stays far below the 10,000-point cap while
+/// cutting request count 25-fold.
+pub const MAX_BATCH: usize = 25;
+
+/// The alias of the `index`-th update in a batched document.
+pub fn update_alias(index: usize) -> String {
+    format!("u{index}")
+}
+
+/// The alias of the `index`-th create in a batched document.
+pub fn create_alias(index: usize) -> String {
+    format!("c{index}")
+}
+
+/// A document with `count` aliased `issueUpdate` mutations:
+/// `u0: issueUpdate(id: $id0, input: $in0) { success }` and so on.
+pub fn update_batch_document(count: usize) -> String {
+    let vars: Vec<String> = (0..count)
+        .map(|i| format!("$id{i}: String!, $in{i}: IssueUpdateInput!"))
+        .collect();
+    let fields: Vec<String> = (0..count)
+        .map(|i| {
+            format!(
+                "{}: issueUpdate(id: $id{i}, input: $in{i}) {{ success }}",
+                update_alias(i)
+            )
+        })
+        .collect();
+    format!(
+        "mutation RoundtripIssueUpdateBatch({}) {{ {} }}",
+        vars.join(", "),
+        fields.join(" ")
+    )
+}
+
+/// A document with `count` aliased `issueCreate` mutations, each returning the
+/// issue fields a record needs.
+pub fn create_batch_document(count: usize) -> String {
+    let vars: Vec<String> = (0..count)
+        .map(|i| format!("$in{i}: IssueCreateInput!"))
+        .collect();
+    let fields: Vec<String> = (0..count)
+        .map(|i| {
+            format!(
+                "{}: issueCreate(input: $in{i}) {{ success issue {{ {} }} }}",
+                create_alias(i),
+                issue_list_fields!()
+            )
+        })
+        .collect();
+    format!(
+        "mutation RoundtripIssueCreateBatch({}) {{ {} }}",
+        vars.join(", "),
+        fields.join(" ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_documents_alias_every_item() {
+        let doc = update_batch_document(3);
+        assert!(doc.contains("u0: issueUpdate(id: $id0, input: $in0) { success }"));
+        assert!(doc.contains("u2: issueUpdate(id: $id2, input: $in2)"));
+        assert!(!doc.contains("u3:"));
+        let doc = create_batch_document(2);
+        assert!(doc.contains("c1: issueCreate(input: $in1)"));
+        assert!(doc.contains("$in1: IssueCreateInput!"));
+    }
+
+    #[test]
+    fn every_fixed_document_names_its_operation() {
+        for (name, doc) in ALL {
+            assert!(doc.contains("Roundtrip"), "{name} has no operation name");
+        }
+    }
+}

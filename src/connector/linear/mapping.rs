@@ -1,0 +1,404 @@
+//! Translation between Linear's JSON and roundtrip's canonical types: issue
+//! nodes into [`Record`]s, and mapped field values into `IssueCreateInput` /
+//! `IssueUpdateInput` objects. Pure, so the rules are tested without a server.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::catalog::TeamCatalog;
+use crate::domain::{Comment, ErrorClass, FieldValue, Record, RemoteError};
+
+/// A Relay connection page as Linear returns it (`nodes` + `pageInfo`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    /// The items.
+    pub nodes: Vec<T>,
+    /// Where the next page starts; absent when the query did not ask.
+    pub page_info: Option<PageInfo>,
+}
+
+/// Relay page info.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    /// More items follow.
+    pub has_next_page: bool,
+    /// Cursor for `after` to get them.
+    pub end_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The cursor of the next page, `None` on the last one.
+    pub fn next_cursor(&self) -> Option<String> {
+        self.page_info
+            .as_ref()
+            .filter(|p| p.has_next_page)
+            .and_then(|p| p.end_cursor.clone())
+    }
+}
+
+/// `{ id }` of a related entity.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdRef {
+    /// The entity id.
+    pub id: String,
+}
+
+/// An issue's workflow state as selected by our documents.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StateRef {
+    /// State name.
+    pub name: String,
+    /// State category.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A label as selected on an issue.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabelRef {
+    /// Label id.
+    pub id: String,
+    /// Label name.
+    pub name: String,
+}
+
+/// A user as selected on a comment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRef {
+    /// Full name.
+    pub name: Option<String>,
+    /// Short display name.
+    pub display_name: Option<String>,
+}
+
+/// A comment node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentNode {
+    /// Comment id.
+    pub id: String,
+    /// Markdown body.
+    pub body: Option<String>,
+    /// Creation time.
+    pub created_at: Option<DateTime<Utc>>,
+    /// Author, absent for integrations.
+    pub user: Option<UserRef>,
+}
+
+impl CommentNode {
+    /// The canonical comment.
+    pub fn into_comment(self) -> Comment {
+        Comment {
+            remote_id: self.id,
+            author: self.user.and_then(|u| u.name.or(u.display_name)),
+            body: self.body.unwrap_or_default(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// An attachment (a link on the issue, e.g. the portal post).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LinearAttachment {
+    /// Attachment id.
+    pub id: String,
+    /// The linked URL: roundtrip's external key for the portal post.
+    pub url: String,
+    /// Link title.
+    pub title: Option<String>,
+}
+
+/// An issue node as selected by our documents; connections are present only
+/// in the single-issue query.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueNode {
+    /// Issue UUID.
+    pub id: String,
+    /// "ENG-42".
+    pub identifier: Option<String>,
+    /// Title.
+    pub title: Option<String>,
+    /// Markdown description; null when empty.
+    pub description: Option<String>,
+    /// 0 none, 1 urgent … 4 low (a Float in the schema).
+    pub priority: Option<f64>,
+    /// Web URL.
+    pub url: Option<String>,
+    /// Creation time.
+    pub created_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Set when archived.
+    pub archived_at: Option<DateTime<Utc>>,
+    /// True when in the trash.
+    pub trashed: Option<bool>,
+    /// Label ids (cheap; names come from the catalog).
+    pub label_ids: Option<Vec<String>>,
+    /// Workflow state.
+    pub state: Option<StateRef>,
+    /// Labels with names (single-issue query).
+    pub labels: Option<Page<LabelRef>>,
+    /// First comments page (single-issue query).
+    pub comments: Option<Page<CommentNode>>,
+    /// Attachments (single-issue query).
+    pub attachments: Option<Page<LinearAttachment>>,
+}
+
+/// A response that does not have the shape our document asked for.
+pub fn malformed(what: &str, detail: impl std::fmt::Display) -> RemoteError {
+    RemoteError::new(
+        ErrorClass::Server,
+        format!("unexpected Linear response for {what}: {detail}"),
+    )
+}
+
+/// Decode `data[path...]` into `T`.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    data: &Value,
+    path: &[&str],
+    what: &str,
+) -> Result<T, RemoteError> {
+    let mut v = data;
+    for key in path {
+        v = v
+            .get(key)
+            .ok_or_else(|| malformed(what, format!("missing `{key}`")))?;
+    }
+    T::deserialize(v).map_err(|e| malformed(what, e))
+}
+
+impl IssueNode {
+    /// Label ids of this issue that the catalog cannot name (and the issue
+    /// does not name itself).
+    pub fn unknown_label_ids(&self, catalog: &TeamCatalog) -> Vec<String> {
+        if self.labels.is_some() {
+            return Vec::new();
+        }
+        self.label_ids
+            .iter()
+            .flatten()
+            .filter(|id| catalog.label_name(id).is_none())
+            .cloned()
+            .collect()
+    }
+
+    /// The canonical record. Labels come from the issue's own `labels` when
+    /// selected, else from `labelIds` through the catalog; comments are
+    /// sorted oldest first.
+    pub fn into_record(self, catalog: Option<&TeamCatalog>) -> Record {
+        let labels: BTreeSet<String> = match (&self.labels, catalog) {
+            (Some(page), _) => page.nodes.iter().map(|l| l.name.clone()).collect(),
+            (None, Some(cat)) => self
+                .label_ids
+                .iter()
+                .flatten()
+                .filter_map(|id| cat.label_name(id).map(str::to_string))
+                .collect(),
+            (None, None) => BTreeSet::new(),
+        };
+        let mut comments: Vec<Comment> = self
+            .comments
+            .map(|p| p.nodes.into_iter().map(CommentNode::into_comment).collect())
+            .unwrap_or_default();
+        comments.sort_by_key(|c| c.created_at);
+        let deleted = self.archived_at.is_some() || self.trashed == Some(true);
+        Record {
+            remote_id: self.id,
+            identifier: self.identifier,
+            title: self.title.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+            status: self
+                .state
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            status_type: self.state.map(|s| s.kind),
+            labels,
+            votes: None,
+            priority: self.priority.map(|p| p.round() as i64),
+            comments,
+            url: self.url,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            deleted,
+        }
+    }
+}
+
+fn invalid(message: String) -> RemoteError {
+    RemoteError::new(ErrorClass::Validation, message)
+}
+
+/// Label names a set of mapped fields wants on the issue.
+pub fn wanted_labels(fields: &BTreeMap<String, FieldValue>) -> BTreeSet<String> {
+    match fields.get("labels").or_else(|| fields.get("tags")) {
+        Some(FieldValue::Set(s)) => s.clone(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// The state value a set of mapped fields asks for.
+pub fn wanted_state(fields: &BTreeMap<String, FieldValue>) -> Option<&str> {
+    match fields.get("state").or_else(|| fields.get("status")) {
+        Some(FieldValue::Text(t)) => Some(t.as_str()),
+        _ => None,
+    }
+}
+
+/// Turn mapped field values (Linear names: title, description, state, labels,
+/// priority) into Linear input fields. Unknown names and wrong value kinds are
+/// refused rather than dropped, so a mapping mistake is loud.
+pub fn issue_input(
+    fields: &BTreeMap<String, FieldValue>,
+    catalog: &TeamCatalog,
+) -> Result<Map<String, Value>, RemoteError> {
+    let mut input = Map::new();
+    for (name, value) in fields {
+        match (name.as_str(), value) {
+            ("title", FieldValue::Text(t)) => {
+                input.insert("title".into(), json!(t));
+            }
+            ("description" | "details", FieldValue::Text(t)) => {
+                input.insert("description".into(), json!(t));
+            }
+            ("description" | "details", FieldValue::Null) => {
+                input.insert("description".into(), json!(""));
+            }
+            ("state" | "status", FieldValue::Text(t)) => {
+                let state = catalog.state(t).ok_or_else(|| {
+                    invalid(format!(
+                        "team {} has no workflow state named or typed '{t}'",
+                        catalog.team.key
+                    ))
+                })?;
+                input.insert("stateId".into(), json!(state.id));
+            }
+            ("labels" | "tags", FieldValue::Set(names)) => {
+                let ids = names
+                    .iter()
+                    .map(|n| {
+                        catalog
+                            .label_id(n)
+                            .map(str::to_string)
+                            .ok_or_else(|| invalid(format!("no Linear label '{n}'")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                input.insert("labelIds".into(), json!(ids));
+            }
+            ("labels" | "tags", FieldValue::Null) => {
+                input.insert("labelIds".into(), json!([]));
+            }
+            ("priority", FieldValue::Number(n)) if (0..=4).contains(n) => {
+                input.insert("priority".into(), json!(n));
+            }
+            ("priority", FieldValue::Null) => {
+                input.insert("priority".into(), json!(0));
+            }
+            (other, v) => {
+                return Err(invalid(format!(
+                    "cannot write {} to Linear field '{other}'",
+                    v.display_short(40)
+                )));
+            }
+        }
+    }
+    Ok(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::linear::catalog::{Label, LinearTeam, WorkflowState};
+
+    fn catalog() -> TeamCatalog {
+        TeamCatalog::new(
+            LinearTeam {
+                id: "t1".into(),
+                key: "ENG".into(),
+                name: "Engineering".into(),
+            },
+            vec![WorkflowState {
+                id: "s1".into(),
+                name: "Todo".into(),
+                kind: "unstarted".into(),
+                position: 1.0,
+            }],
+            vec![Label {
+                id: "l1".into(),
+                name: "Bug".into(),
+                team_id: Some("t1".into()),
+                is_group: false,
+            }],
+        )
+    }
+
+    #[test]
+    fn list_node_maps_to_record() {
+        let v = json!({"id":"i1","identifier":"ENG-1","title":"T","description":null,"priority":2.0,
+            "url":"https://linear.app/x/issue/ENG-1","createdAt":"2026-11-20T10:00:00.000Z",
+            "updatedAt":"2026-11-21T10:00:00.000Z","archivedAt":null,"trashed":null,
+            "labelIds":["l1","zz"],"state":{"id":"s1","name":"Todo","type":"unstarted"}});
+        let node: IssueNode = serde_json::from_value(v).unwrap();
+        let cat = catalog();
+        assert_eq!(node.unknown_label_ids(&cat), vec!["zz".to_string()]);
+        let r = node.into_record(Some(&cat));
+        assert_eq!(r.identifier.as_deref(), Some("ENG-1"));
+        assert_eq!(r.description, "");
+        assert_eq!(r.status, "Todo");
+        assert_eq!(r.status_type.as_deref(), Some("unstarted"));
+        assert_eq!(r.priority, Some(2));
+        assert_eq!(r.labels.iter().collect::<Vec<_>>(), vec!["Bug"]);
+        assert!(!r.deleted);
+        assert_eq!(
+            r.updated_at.unwrap().to_rfc3339(),
+            "2026-11-21T10:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn archived_or_trashed_is_deleted_and_comments_sorted() {
+        let v = json!({"id":"i1","trashed":true,"labels":{"nodes":[{"id":"x","name":"Other"}]},
+            "comments":{"nodes":[
+                {"id":"c2","body":"second","createdAt":"2026-11-21T10:00:00Z","user":{"name":"Ann"}},
+                {"id":"c1","body":"first","createdAt":"2026-11-20T10:00:00Z","user":null}]}});
+        let node: IssueNode = serde_json::from_value(v).unwrap();
+        let r = node.into_record(None);
+        assert!(r.deleted);
+        assert!(r.labels.contains("Other"));
+        assert_eq!(r.comments[0].remote_id, "c1");
+        assert_eq!(r.comments[1].author.as_deref(), Some("Ann"));
+    }
+
+    #[test]
+    fn inputs_resolve_ids_and_refuse_unknowns() {
+        let cat = catalog();
+        let mut f = BTreeMap::new();
+        f.insert("title".to_string(), FieldValue::Text("T".into()));
+        f.insert("state".to_string(), FieldValue::Text("unstarted".into()));
+        f.insert(
+            "labels".to_string(),
+            FieldValue::Set(["bug".to_string()].into()),
+        );
+        f.insert("priority".to_string(), FieldValue::Number(3));
+        let input = issue_input(&f, &cat).unwrap();
+        assert_eq!(
+            Value::Object(input),
+            json!({"title":"T","stateId":"s1","labelIds":["l1"],"priority":3})
+        );
+        f.insert("votes".to_string(), FieldValue::Number(3));
+        assert_eq!(
+            issue_input(&f, &cat).unwrap_err().class,
+            ErrorClass::Validation
+        );
+        let mut g = BTreeMap::new();
+        g.insert("state".to_string(), FieldValue::Text("Nope".into()));
+        assert!(issue_input(&g, &cat).is_err());
+    }
+}

@@ -1,0 +1,338 @@
+//! Read operations: viewer, teams, the team catalog (states and labels),
+//! changed-issue listings with Relay pagination, one issue with comments and
+//! attachments, and the attachment-URL lookup that recovers lost links.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::LinearConnector;
+use super::catalog::{Label, LinearTeam, TeamCatalog, WorkflowState};
+use super::documents as doc;
+use super::mapping::{CommentNode, IdRef, IssueNode, LinearAttachment, Page, decode};
+use crate::connector::ChangedPage;
+use crate::domain::{ErrorClass, Record, RemoteError};
+
+/// The user the credential belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LinearUser {
+    /// User UUID.
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    /// Email, when the credential may read it.
+    pub email: Option<String>,
+}
+
+/// One issue as `get` reads it: the canonical record plus the links attached
+/// to it (how a portal post is found again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearIssue {
+    /// The canonical record, comments included.
+    pub record: Record,
+    /// Attachments (links) on the issue.
+    pub attachments: Vec<LinearAttachment>,
+}
+
+/// A workflow state node with its team, to drop states of other teams even if
+/// a server ignores the filter.
+#[derive(Deserialize)]
+struct StateNode {
+    #[serde(flatten)]
+    state: WorkflowState,
+    team: Option<IdRef>,
+}
+
+/// A label node as listed.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LabelNode {
+    id: String,
+    name: String,
+    #[serde(default)]
+    is_group: bool,
+    team: Option<IdRef>,
+}
+
+impl LabelNode {
+    pub(super) fn into_label(self) -> Label {
+        Label {
+            id: self.id,
+            name: self.name,
+            team_id: self.team.map(|t| t.id),
+            is_group: self.is_group,
+        }
+    }
+}
+
+/// Whether an error means "this issue does not exist" (for `Ok(None)`).
+pub(super) fn is_not_found(e: &RemoteError) -> bool {
+    e.class == ErrorClass::NotFound
+}
+
+impl LinearConnector {
+    /// The user the credential belongs to: the cheapest check that the key
+    /// works.
+    pub async fn viewer(&self) -> Result<LinearUser, RemoteError> {
+        let data = self.transport.request(doc::VIEWER, json!({})).await?;
+        decode(&data, &["viewer"], "viewer")
+    }
+
+    /// Every team the credential can see.
+    pub async fn teams(&self) -> Result<Vec<LinearTeam>, RemoteError> {
+        self.all_pages(doc::TEAMS, json!({}), &["teams"], "teams")
+            .await
+    }
+
+    /// The workflow states of a team.
+    pub async fn workflow_states(&self, team_id: &str) -> Result<Vec<WorkflowState>, RemoteError> {
+        let nodes: Vec<StateNode> = self
+            .all_pages(
+                doc::WORKFLOW_STATES,
+                json!({ "teamId": team_id }),
+                &["workflowStates"],
+                "workflowStates",
+            )
+            .await?;
+        Ok(nodes
+            .into_iter()
+            .filter(|n| n.team.as_ref().is_none_or(|t| t.id == team_id))
+            .map(|n| n.state)
+            .collect())
+    }
+
+    /// Labels usable on a team's issues (its own and the workspace's).
+    pub async fn labels(&self, team_id: &str) -> Result<Vec<Label>, RemoteError> {
+        let nodes: Vec<LabelNode> = self
+            .all_pages(
+                doc::ISSUE_LABELS,
+                json!({ "teamId": team_id }),
+                &["issueLabels"],
+                "issueLabels",
+            )
+            .await?;
+        Ok(nodes
+            .into_iter()
+            .map(LabelNode::into_label)
+            .filter(|l| l.team_id.as_deref().is_none_or(|t| t == team_id))
+            .collect())
+    }
+
+    /// The configured team's catalog, loaded on first use and cached.
+    pub async fn catalog(&self) -> Result<Arc<TeamCatalog>, RemoteError> {
+        let mut guard = self.catalog.lock().await;
+        if let Some(cat) = guard.as_ref() {
+            return Ok(Arc::clone(cat));
+        }
+        let cat = Arc::new(self.load_catalog().await?);
+        *guard = Some(Arc::clone(&cat));
+        Ok(cat)
+    }
+
+    /// Reload the catalog (a state or label was added in Linear).
+    pub async fn refresh_catalog(&self) -> Result<Arc<TeamCatalog>, RemoteError> {
+        let mut guard = self.catalog.lock().await;
+        let cat = Arc::new(self.load_catalog().await?);
+        *guard = Some(Arc::clone(&cat));
+        Ok(cat)
+    }
+
+    /// Add a label to the cached catalog after creating it.
+    pub(super) async fn remember_label(&self, label: Label) {
+        let mut guard = self.catalog.lock().await;
+        if let Some(cat) = guard.as_mut() {
+            let mut updated = TeamCatalog::clone(cat);
+            updated.labels.push(label);
+            *cat = Arc::new(updated);
+        }
+    }
+
+    async fn load_catalog(&self) -> Result<TeamCatalog, RemoteError> {
+        let key = &self.config.team_key;
+        let team = self
+            .teams()
+            .await?
+            .into_iter()
+            .find(|t| t.key.eq_ignore_ascii_case(key))
+            .ok_or_else(|| {
+                RemoteError::new(
+                    ErrorClass::Validation,
+                    format!("no Linear team with key '{key}' is visible to this credential"),
+                )
+            })?;
+        let states = self.workflow_states(&team.id).await?;
+        let labels = self.labels(&team.id).await?;
+        Ok(TeamCatalog::new(team, states, labels))
+    }
+
+    /// Follow a connection at `path` through every page.
+    async fn all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        mut variables: Value,
+        path: &[&str],
+        what: &str,
+    ) -> Result<Vec<T>, RemoteError> {
+        let mut out = Vec::new();
+        loop {
+            let data = self.transport.request(query, variables.clone()).await?;
+            let page: Page<T> = decode(&data, path, what)?;
+            let next = page.next_cursor();
+            out.extend(page.nodes);
+            match next {
+                Some(cursor) => variables["after"] = json!(cursor),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// One page of the team's issues updated at or after `since` (all issues
+    /// when `None`), archived and trashed included, most recently updated
+    /// first. `after` is the previous page's cursor. Records carry no
+    /// comments (too costly per page); `get` reads them.
+    pub async fn issues_changed_page(
+        &self,
+        since: Option<DateTime<Utc>>,
+        after: Option<&str>,
+    ) -> Result<ChangedPage, RemoteError> {
+        let catalog = self.catalog().await?;
+        let mut filter = json!({ "team": { "id": { "eq": catalog.team.id } } });
+        if let Some(since) = since {
+            filter["updatedAt"] =
+                json!({ "gte": since.to_rfc3339_opts(SecondsFormat::Millis, true) });
+        }
+        let variables = json!({ "filter": filter, "first": self.page_size, "after": after });
+        let data = self
+            .transport
+            .request(doc::ISSUES_CHANGED, variables)
+            .await?;
+        let page: Page<IssueNode> = decode(&data, &["issues"], "issues")?;
+        let next_page = page.next_cursor();
+        let records = self.records_from_nodes(page.nodes, catalog).await?;
+        Ok(ChangedPage { records, next_page })
+    }
+
+    /// Every issue changed since `since`, following pages until
+    /// `pageInfo.hasNextPage` is false. Duplicates (an issue updated while
+    /// paging moves between pages) are dropped by id.
+    pub async fn issues_changed(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Record>, RemoteError> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.issues_changed_page(since, after.as_deref()).await?;
+            for r in page.records {
+                if seen.insert(r.remote_id.clone()) {
+                    out.push(r);
+                }
+            }
+            match page.next_page {
+                Some(cursor) => after = Some(cursor),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Map listed nodes to records, naming labels through the catalog. A label
+    /// id the catalog does not know triggers one catalog refresh; an issue
+    /// whose labels still cannot be named is re-read on its own rather than
+    /// reported without them (a lost label would be synced as a removal).
+    async fn records_from_nodes(
+        &self,
+        nodes: Vec<IssueNode>,
+        mut catalog: Arc<TeamCatalog>,
+    ) -> Result<Vec<Record>, RemoteError> {
+        if nodes
+            .iter()
+            .any(|n| !n.unknown_label_ids(&catalog).is_empty())
+        {
+            catalog = self.refresh_catalog().await?;
+        }
+        let mut records = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            if node.unknown_label_ids(&catalog).is_empty() {
+                records.push(node.into_record(Some(&catalog)));
+            } else if let Some(issue) = self.issue(&node.id).await? {
+                records.push(issue.record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// One issue with labels, all comments and attachments; `Ok(None)` when
+    /// Linear says "Entity not found".
+    pub async fn issue(&self, id: &str) -> Result<Option<LinearIssue>, RemoteError> {
+        let data = match self
+            .transport
+            .request(doc::ISSUE_GET, json!({ "id": id }))
+            .await
+        {
+            Ok(data) => data,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if data.get("issue").is_none_or(Value::is_null) {
+            return Ok(None);
+        }
+        let mut node: IssueNode = decode(&data, &["issue"], "issue")?;
+        if let Some(cursor) = node.comments.as_ref().and_then(Page::next_cursor) {
+            let rest = self.more_comments(id, cursor).await?;
+            if let Some(page) = node.comments.as_mut() {
+                page.nodes.extend(rest);
+            }
+        }
+        let attachments = node.attachments.take().map(|p| p.nodes).unwrap_or_default();
+        Ok(Some(LinearIssue {
+            record: node.into_record(None),
+            attachments,
+        }))
+    }
+
+    async fn more_comments(
+        &self,
+        id: &str,
+        mut cursor: String,
+    ) -> Result<Vec<CommentNode>, RemoteError> {
+        let mut out = Vec::new();
+        loop {
+            let data = self
+                .transport
+                .request(doc::ISSUE_COMMENTS, json!({ "id": id, "after": cursor }))
+                .await?;
+            let page: Page<CommentNode> = decode(&data, &["issue", "comments"], "comments")?;
+            let next = page.next_cursor();
+            out.extend(page.nodes);
+            match next {
+                Some(c) => cursor = c,
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Ids of the issues carrying an attachment with this URL (the portal
+    /// post's URL), in Linear's order, without duplicates.
+    pub async fn issues_for_url(&self, url: &str) -> Result<Vec<String>, RemoteError> {
+        #[derive(Deserialize)]
+        struct Node {
+            issue: Option<IdRef>,
+        }
+        let data = self
+            .transport
+            .request(doc::ATTACHMENTS_FOR_URL, json!({ "url": url }))
+            .await?;
+        let page: Page<Node> = decode(&data, &["attachmentsForURL"], "attachmentsForURL")?;
+        let mut ids: Vec<String> = Vec::new();
+        for id in page.nodes.into_iter().filter_map(|n| n.issue.map(|i| i.id)) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+}

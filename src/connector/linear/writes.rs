@@ -1,0 +1,264 @@
+//! Single write operations: idempotent issue creation (client-chosen id),
+//! updates, archive/trash, comments, portal links and label creation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::LinearConnector;
+use super::catalog::{Label, TeamCatalog};
+use super::documents as doc;
+use super::mapping::{
+    CommentNode, IssueNode, LinearAttachment, decode, issue_input, malformed, wanted_labels,
+    wanted_state,
+};
+use super::reads::{LabelNode, is_not_found};
+use crate::connector::NewRecord;
+use crate::domain::{Comment, ErrorClass, FieldValue, Record, RemoteError};
+
+/// Whether a classified error is Linear's answer to re-sending a create with
+/// an id that already exists: the earlier attempt succeeded.
+pub(super) fn is_already_exists(e: &RemoteError) -> bool {
+    e.class == ErrorClass::Validation && e.message.to_ascii_lowercase().contains("already exists")
+}
+
+/// Demand `success: true` in a mutation payload.
+pub(super) fn require_success(payload: &Value, what: &str) -> Result<(), RemoteError> {
+    match payload.get("success").and_then(Value::as_bool) {
+        Some(true) => Ok(()),
+        Some(false) => Err(RemoteError::new(
+            ErrorClass::Validation,
+            format!("Linear answered success=false to {what}"),
+        )),
+        None => Err(malformed(what, "no `success` in the payload")),
+    }
+}
+
+impl LinearConnector {
+    /// The catalog, refreshed if the fields name a state it lacks, and with
+    /// every wanted label present (missing ones are created in the team).
+    pub(super) async fn catalog_for(
+        &self,
+        fields: &[&BTreeMap<String, FieldValue>],
+    ) -> Result<Arc<TeamCatalog>, RemoteError> {
+        let mut catalog = self.catalog().await?;
+        let labels: Vec<String> = fields.iter().flat_map(|f| wanted_labels(f)).collect();
+        let state_missing = fields
+            .iter()
+            .filter_map(|f| wanted_state(f))
+            .any(|s| catalog.state(s).is_none());
+        if state_missing || !catalog.missing_labels(&labels).is_empty() {
+            catalog = self.refresh_catalog().await?;
+        }
+        let mut missing = catalog.missing_labels(&labels);
+        missing.sort_by_key(|n| n.to_lowercase());
+        missing.dedup_by_key(|n| n.to_lowercase());
+        if missing.is_empty() {
+            return Ok(catalog);
+        }
+        for name in missing {
+            self.create_label(&name).await?;
+        }
+        self.catalog().await
+    }
+
+    /// Create a team label and add it to the cached catalog. If Linear says
+    /// it exists (created concurrently), the catalog is reloaded instead.
+    pub async fn create_label(&self, name: &str) -> Result<Label, RemoteError> {
+        let team_id = self.catalog().await?.team.id.clone();
+        let input = json!({ "input": { "name": name, "teamId": team_id } });
+        match self.transport.request(doc::ISSUE_LABEL_CREATE, input).await {
+            Ok(data) => {
+                let payload = &data["issueLabelCreate"];
+                require_success(payload, "issueLabelCreate")?;
+                let node: LabelNode = decode(payload, &["issueLabel"], "issueLabelCreate")?;
+                let label = node.into_label();
+                self.remember_label(label.clone()).await;
+                Ok(label)
+            }
+            Err(e) if e.class == ErrorClass::Validation => {
+                let catalog = self.refresh_catalog().await?;
+                match catalog.label_id(name) {
+                    Some(id) => Ok(Label {
+                        id: id.to_string(),
+                        name: name.to_string(),
+                        team_id: Some(team_id),
+                        is_group: false,
+                    }),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The `IssueCreateInput` for a new record: mapped fields, the client id
+    /// and the team.
+    pub(super) fn create_input(
+        new: &NewRecord,
+        catalog: &TeamCatalog,
+    ) -> Result<Map<String, Value>, RemoteError> {
+        let mut input = issue_input(&new.fields, catalog)?;
+        input.insert("id".into(), json!(new.client_id.to_string()));
+        input.insert("teamId".into(), json!(catalog.team.id));
+        Ok(input)
+    }
+
+    /// Create an issue with `new.client_id` as its id, then attach the portal
+    /// URL. Safe to retry: a second attempt gets Linear's "already exists",
+    /// which means the first one succeeded, so that issue is fetched and
+    /// returned (and the link re-attached).
+    pub async fn create_issue(&self, new: &NewRecord) -> Result<Record, RemoteError> {
+        let catalog = self.catalog_for(&[&new.fields]).await?;
+        let input = Self::create_input(new, &catalog)?;
+        let record = match self
+            .transport
+            .request(doc::ISSUE_CREATE, json!({ "input": input }))
+            .await
+        {
+            Ok(data) => {
+                self.created_record(&data["issueCreate"], new, &catalog)
+                    .await?
+            }
+            Err(e) if is_already_exists(&e) => self.existing_after_retry(new, e).await?,
+            Err(e) => return Err(e),
+        };
+        self.link_source(&record.remote_id, new).await?;
+        Ok(record)
+    }
+
+    /// The record from an `issueCreate` payload (fetched if the payload
+    /// omits the issue).
+    pub(super) async fn created_record(
+        &self,
+        payload: &Value,
+        new: &NewRecord,
+        catalog: &TeamCatalog,
+    ) -> Result<Record, RemoteError> {
+        require_success(payload, "issueCreate")?;
+        if payload.get("issue").is_some_and(|i| !i.is_null()) {
+            let node: IssueNode = decode(payload, &["issue"], "issueCreate")?;
+            return Ok(node.into_record(Some(catalog)));
+        }
+        self.existing_after_retry(
+            new,
+            malformed("issueCreate", "success without the created issue"),
+        )
+        .await
+    }
+
+    /// The issue an earlier attempt created; `original` is returned if Linear
+    /// cannot find it after all.
+    pub(super) async fn existing_after_retry(
+        &self,
+        new: &NewRecord,
+        original: RemoteError,
+    ) -> Result<Record, RemoteError> {
+        tracing::info!(client_id = %new.client_id, "issue already created by an earlier attempt");
+        match self.issue(&new.client_id.to_string()).await? {
+            Some(issue) => Ok(issue.record),
+            None => Err(original),
+        }
+    }
+
+    /// Attach the portal URL to a created issue. Transient failures fail the
+    /// create (its retry re-attaches); a rejected URL is only logged, since
+    /// the link is a recovery aid and must not block the issue.
+    pub(super) async fn link_source(
+        &self,
+        issue_id: &str,
+        new: &NewRecord,
+    ) -> Result<(), RemoteError> {
+        let Some(url) = new.source_url.as_deref() else {
+            return Ok(());
+        };
+        match self
+            .link_url(issue_id, url, new.source_title.as_deref())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.class.is_transient() || e.class == ErrorClass::Auth => Err(e),
+            Err(e) => {
+                tracing::warn!(issue_id, error = %e, "could not attach the portal URL");
+                Ok(())
+            }
+        }
+    }
+
+    /// Apply mapped field values to one issue. An empty field map sends
+    /// nothing.
+    pub async fn update_issue(
+        &self,
+        id: &str,
+        fields: &BTreeMap<String, FieldValue>,
+    ) -> Result<(), RemoteError> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let catalog = self.catalog_for(&[fields]).await?;
+        let input = issue_input(fields, &catalog)?;
+        let data = self
+            .transport
+            .request(doc::ISSUE_UPDATE, json!({ "id": id, "input": input }))
+            .await?;
+        require_success(&data["issueUpdate"], "issueUpdate")
+    }
+
+    /// Archive an issue (hidden, restorable).
+    pub async fn archive_issue(&self, id: &str) -> Result<(), RemoteError> {
+        let data = self
+            .transport
+            .request(doc::ISSUE_ARCHIVE, json!({ "id": id }))
+            .await?;
+        require_success(&data["issueArchive"], "issueArchive")
+    }
+
+    /// Move an issue to the trash (restorable for 30 days). An issue that is
+    /// already gone counts as deleted, so a retried delete succeeds.
+    pub async fn delete_issue(&self, id: &str) -> Result<(), RemoteError> {
+        match self
+            .transport
+            .request(doc::ISSUE_DELETE, json!({ "id": id }))
+            .await
+        {
+            Ok(data) => require_success(&data["issueDelete"], "issueDelete"),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Post a markdown comment on an issue.
+    pub async fn create_comment(&self, issue_id: &str, body: &str) -> Result<Comment, RemoteError> {
+        let input = json!({ "input": { "issueId": issue_id, "body": body } });
+        let data = self.transport.request(doc::COMMENT_CREATE, input).await?;
+        let payload = &data["commentCreate"];
+        require_success(payload, "commentCreate")?;
+        let node: CommentNode = decode(payload, &["comment"], "commentCreate")?;
+        Ok(node.into_comment())
+    }
+
+    /// Attach a URL to an issue (Linear keeps one attachment per URL per
+    /// issue, so re-linking is harmless).
+    pub async fn link_url(
+        &self,
+        issue_id: &str,
+        url: &str,
+        title: Option<&str>,
+    ) -> Result<LinearAttachment, RemoteError> {
+        #[derive(Deserialize)]
+        struct Payload {
+            attachment: LinearAttachment,
+        }
+        let vars = json!({ "issueId": issue_id, "url": url, "title": title });
+        let data = self
+            .transport
+            .request(doc::ATTACHMENT_LINK_URL, vars)
+            .await?;
+        let payload = &data["attachmentLinkURL"];
+        require_success(payload, "attachmentLinkURL")?;
+        let p: Payload = decode(&data, &["attachmentLinkURL"], "attachmentLinkURL")?;
+        Ok(p.attachment)
+    }
+}
