@@ -546,7 +546,12 @@ mod tests {
         assert_eq!(c.linear.api_url, "https://api.linear.app/graphql");
         assert_eq!(c.linear.auth, LinearAuth::ApiKey);
         assert_eq!(c.sync.mass_delete_guard, 20);
-        assert!(c.sync.create_in_linear_when.status.contains(&"planned".to_string()));
+        assert!(
+            c.sync
+                .create_in_linear_when
+                .status
+                .contains(&"planned".to_string())
+        );
     }
 
     #[test]

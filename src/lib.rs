@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod connector;
+pub mod daemon;
 pub mod domain;
 pub mod duration;
 pub mod engine;

@@ -14,12 +14,12 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{FieldValue, Record, Side};
 use crate::store::{
-    CommentLink, Db, Lane, Level, Link, LinkState, NewAudit, NewConflict, NewJob, Result as StoreResult, from_ms,
-    to_ms,
+    CommentLink, Db, Lane, Level, Link, LinkState, NewAudit, NewConflict, NewJob,
+    Result as StoreResult, from_ms, to_ms,
 };
 use crate::sync::{
-    ChangeTimes, CommentMap, CommentPair, DecisionKind, FieldHistory, Mapping, MergeInput, PingPongGuard, Plan,
-    plan_link, record_history,
+    ChangeTimes, CommentMap, CommentPair, DecisionKind, FieldHistory, Mapping, MergeInput,
+    PingPongGuard, Plan, plan_link, record_history,
 };
 
 use super::payload::JobPayload;
@@ -88,8 +88,10 @@ pub fn sync_link(
     let (Some(portal_id), Some(linear_id)) = (&link.portal_id, &link.linear_id) else {
         return Ok(Applied::default());
     };
-    let (Some(portal), Some(linear)) = (db.record(Side::Portal, portal_id)?, db.record(Side::Linear, linear_id)?)
-    else {
+    let (Some(portal), Some(linear)) = (
+        db.record(Side::Portal, portal_id)?,
+        db.record(Side::Linear, linear_id)?,
+    ) else {
         return Ok(Applied::default());
     };
     if portal.deleted_at.is_some() || linear.deleted_at.is_some() {
@@ -117,7 +119,13 @@ pub fn sync_link(
     let mut history = history;
     let applied = apply_plan(db, s, link, (&portal.record, &linear.record), &plan, lane)?;
     if plan.base_changed {
-        record_history(&mut history, &link.base, &plan.new_base, now, s.guard.window);
+        record_history(
+            &mut history,
+            &link.base,
+            &plan.new_base,
+            now,
+            s.guard.window,
+        );
     }
     if !history.is_empty() {
         histories.insert(link.id, history);
@@ -209,7 +217,11 @@ pub(crate) fn apply_plan(
             reason: why.clone(),
             ..NewAudit::default()
         })?;
-        db.log_event(Level::Warn, "sync", &format!("link {} needs a decision: {why}", link.id))?;
+        db.log_event(
+            Level::Warn,
+            "sync",
+            &format!("link {} needs a decision: {why}", link.id),
+        )?;
     }
     for pair in &plan.recovered_comment_pairs {
         db.insert_comment_link(&CommentLink {
@@ -221,7 +233,9 @@ pub(crate) fn apply_plan(
     }
     let write_reason = reason_for(DecisionKind::Write);
     for side in [Side::Portal, Side::Linear] {
-        let Some(writes) = plan.writes(side) else { continue };
+        let Some(writes) = plan.writes(side) else {
+            continue;
+        };
         let remote_id = match side {
             Side::Portal => &records.0.remote_id,
             Side::Linear => &records.1.remote_id,

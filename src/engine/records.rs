@@ -9,10 +9,13 @@ use chrono::{DateTime, Utc};
 
 use crate::config::DeletePolicy;
 use crate::domain::{Record, Side};
-use crate::store::{Db, Lane, Level, LinkState, NewAudit, NewConflict, Result as StoreResult, UpsertOutcome, meta_keys};
+use crate::store::{
+    Db, Lane, Level, LinkState, NewAudit, NewConflict, Result as StoreResult, UpsertOutcome,
+    meta_keys,
+};
 use crate::sync::{
-    CreateRule, DeleteAction, MassDeleteGuard, PortalCreateOptions, plan_create, plan_delete, should_create_in_linear,
-    should_create_in_portal,
+    CreateRule, DeleteAction, MassDeleteGuard, PortalCreateOptions, plan_create, plan_delete,
+    should_create_in_linear, should_create_in_portal,
 };
 
 use super::link_sync::{Applied, Histories, MergeSettings, enqueue, sync_link};
@@ -43,31 +46,47 @@ pub struct EngineState {
 /// The field name delete conflicts are opened under.
 pub const DELETED_FIELD: &str = "deleted";
 
-/// Store a freshly read record and act on it. Returns what the merge did
-/// and whether the stored content changed.
-pub fn on_record(
+/// Store a freshly read record (keeping known comments when a listing
+/// carried none: comments are append-only). No merge happens here, so a
+/// reconcile can store both sides before it decides anything.
+pub fn store_record(db: Db<'_>, side: Side, record: &Record) -> StoreResult<UpsertOutcome> {
+    if record.comments.is_empty()
+        && let Some(old) = db.record(side, &record.remote_id)?
+        && !old.record.comments.is_empty()
+    {
+        let mut with = record.clone();
+        with.comments = old.record.comments;
+        return db.upsert_record(side, &with);
+    }
+    db.upsert_record(side, record)
+}
+
+/// Act on a stored record: apply the delete policy if it is gone, merge its
+/// link if it has one, or create its counterpart if the rules say so.
+#[allow(clippy::too_many_arguments)]
+pub fn act_on_record(
     db: Db<'_>,
     merge: &MergeSettings,
     rules: &Rules,
     state: &mut EngineState,
     side: Side,
-    record: &Record,
+    remote_id: &str,
     lane: Lane,
     now: DateTime<Utc>,
-) -> StoreResult<(UpsertOutcome, Applied)> {
-    let outcome = db.upsert_record(side, record)?;
-    if record.deleted {
-        let applied = on_deleted(db, merge, rules, state, side, &record.remote_id, now)?;
-        return Ok((outcome, applied));
-    }
-    let applied = match db.link_by_remote(side, &record.remote_id)? {
-        Some(link) if link.state == LinkState::Active => {
-            sync_link(db, merge, &mut state.histories, &link, lane, now)?
-        }
-        Some(_) => Applied::default(),
-        None => maybe_create(db, merge, rules, side, record, lane)?,
+) -> StoreResult<Applied> {
+    let Some(stored) = db.record(side, remote_id)? else {
+        return Ok(Applied::default());
     };
-    Ok((outcome, applied))
+    if stored.record.deleted || stored.deleted_at.is_some() {
+        return on_deleted(db, merge, rules, state, side, remote_id, now);
+    }
+    match db.link_by_remote(side, remote_id)? {
+        Some(link) if link.state == LinkState::Active => {
+            sync_link(db, merge, &mut state.histories, &link, lane, now)
+        }
+        Some(_) => Ok(Applied::default()),
+        None => maybe_create(db, merge, rules, side, &stored.record, lane),
+    }
 }
 
 fn maybe_create(
@@ -163,12 +182,21 @@ pub fn on_deleted(
             remote_id: remote_id.to_string(),
             ..Record::default()
         });
-    let window = chrono::Duration::from_std(rules.guard.window).unwrap_or(chrono::Duration::minutes(10));
+    let window =
+        chrono::Duration::from_std(rules.guard.window).unwrap_or(chrono::Duration::minutes(10));
     while state.deletes.front().is_some_and(|t| *t < now - window) {
         state.deletes.pop_front();
     }
     let earlier: Vec<DateTime<Utc>> = state.deletes.iter().copied().collect();
-    let plan = plan_delete(&merge.mapping, rules.delete_policy, side, &deleted, &rules.guard, &earlier, now);
+    let plan = plan_delete(
+        &merge.mapping,
+        rules.delete_policy,
+        side,
+        &deleted,
+        &rules.guard,
+        &earlier,
+        now,
+    );
     state.deletes.push_back(now);
     let survivor = side.other();
     let survivor_id = match survivor {
@@ -186,7 +214,10 @@ pub fn on_deleted(
     };
     match (&plan.action, survivor_id) {
         (DeleteAction::Paused { .. }, _) => {
-            let alert = plan.alert.clone().unwrap_or_else(|| plan.explanation.clone());
+            let alert = plan
+                .alert
+                .clone()
+                .unwrap_or_else(|| plan.explanation.clone());
             db.set_meta(meta_keys::DELETES_PAUSED, &alert)?;
             db.log_event(Level::Error, "sync", &alert)?;
             return Ok(applied);
@@ -196,8 +227,22 @@ pub fn on_deleted(
                 link_id: link.id,
                 field: DELETED_FIELD.into(),
                 base: crate::domain::FieldValue::Text("exists".into()),
-                portal: crate::domain::FieldValue::Text(if side == Side::Portal { "deleted" } else { "exists" }.into()),
-                linear: crate::domain::FieldValue::Text(if side == Side::Linear { "deleted" } else { "exists" }.into()),
+                portal: crate::domain::FieldValue::Text(
+                    if side == Side::Portal {
+                        "deleted"
+                    } else {
+                        "exists"
+                    }
+                    .into(),
+                ),
+                linear: crate::domain::FieldValue::Text(
+                    if side == Side::Linear {
+                        "deleted"
+                    } else {
+                        "exists"
+                    }
+                    .into(),
+                ),
                 portal_changed_at: None,
                 linear_changed_at: None,
             })?;
@@ -212,7 +257,15 @@ pub fn on_deleted(
                 body: comment.clone(),
                 source_comment_id: format!("delete:{remote_id}"),
             };
-            enqueue(db, merge, link.id, survivor, &payload, &plan.explanation, Lane::Live)?;
+            enqueue(
+                db,
+                merge,
+                link.id,
+                survivor,
+                &payload,
+                &plan.explanation,
+                Lane::Live,
+            )?;
             applied.jobs = 1;
         }
         (DeleteAction::Close { writes, .. }, Some(target)) => {
@@ -221,12 +274,28 @@ pub fn on_deleted(
                 update: writes.to_update(),
                 base: std::collections::BTreeMap::new(),
             };
-            enqueue(db, merge, link.id, survivor, &payload, &plan.explanation, Lane::Live)?;
+            enqueue(
+                db,
+                merge,
+                link.id,
+                survivor,
+                &payload,
+                &plan.explanation,
+                Lane::Live,
+            )?;
             applied.jobs = 1;
         }
         (DeleteAction::Delete { .. }, Some(target)) => {
             let payload = JobPayload::Delete { remote_id: target };
-            enqueue(db, merge, link.id, survivor, &payload, &plan.explanation, Lane::Live)?;
+            enqueue(
+                db,
+                merge,
+                link.id,
+                survivor,
+                &payload,
+                &plan.explanation,
+                Lane::Live,
+            )?;
             applied.jobs = 1;
         }
     }

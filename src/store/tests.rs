@@ -367,14 +367,35 @@ fn portal_change_time_moves_only_when_content_changes() {
         ..Record::default()
     };
     store.db().upsert_record(Side::Portal, &r).unwrap();
-    let first = store.db().record(Side::Portal, "p1").unwrap().unwrap().changed_at;
+    let first = store
+        .db()
+        .record(Side::Portal, "p1")
+        .unwrap()
+        .unwrap()
+        .changed_at;
     assert!(first.is_some());
     std::thread::sleep(std::time::Duration::from_millis(5));
     store.db().upsert_record(Side::Portal, &r).unwrap();
-    assert_eq!(store.db().record(Side::Portal, "p1").unwrap().unwrap().changed_at, first);
+    assert_eq!(
+        store
+            .db()
+            .record(Side::Portal, "p1")
+            .unwrap()
+            .unwrap()
+            .changed_at,
+        first
+    );
     r.title = "B".into();
     store.db().upsert_record(Side::Portal, &r).unwrap();
-    assert!(store.db().record(Side::Portal, "p1").unwrap().unwrap().changed_at > first);
+    assert!(
+        store
+            .db()
+            .record(Side::Portal, "p1")
+            .unwrap()
+            .unwrap()
+            .changed_at
+            > first
+    );
     // Linear records carry their own update time.
     let t = chrono::Utc::now() - chrono::Duration::hours(1);
     let l = Record {
@@ -384,7 +405,12 @@ fn portal_change_time_moves_only_when_content_changes() {
     };
     store.db().upsert_record(Side::Linear, &l).unwrap();
     assert_eq!(
-        store.db().record(Side::Linear, "l1").unwrap().unwrap().changed_at,
+        store
+            .db()
+            .record(Side::Linear, "l1")
+            .unwrap()
+            .unwrap()
+            .changed_at,
         Some(to_ms(t))
     );
 }
