@@ -5,7 +5,6 @@
 //! [`Config::secrets`] reads them at start into [`Secret`] values whose
 //! `Debug` and `Display` are redacted.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -159,39 +158,13 @@ impl Default for WebhooksConfig {
     }
 }
 
-/// What happens to the other side when a record is deleted on one side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum DeletePolicy {
-    /// Keep the other side, stop syncing, leave a comment.
-    #[default]
-    Unlink,
-    /// Close/cancel the other side.
-    Close,
-    /// Delete the other side too.
-    Mirror,
-    /// Open a conflict and let an operator decide.
-    Ask,
-}
+pub use crate::sync::{CreateRule, DeletePolicy};
 
-/// Which portal posts become Linear issues.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRule {
-    /// Posts in any of these statuses are "approved".
-    #[serde(default)]
-    pub status: BTreeSet<String>,
-    /// Posts carrying any of these tags are "approved".
-    #[serde(default)]
-    pub tags: BTreeSet<String>,
-}
-
-impl Default for CreateRule {
-    fn default() -> Self {
-        CreateRule {
-            status: ["planned", "in progress"].map(String::from).into(),
-            tags: BTreeSet::new(),
-        }
+/// Posts in `planned` or `in progress` become Linear issues by default.
+fn default_create_rule() -> CreateRule {
+    CreateRule {
+        status: vec!["planned".into(), "in progress".into()],
+        tags: Vec::new(),
     }
 }
 
@@ -203,7 +176,7 @@ pub struct SyncConfig {
     #[serde(default = "default_reconcile")]
     pub reconcile_interval: HumanDuration,
     /// Which posts become Linear issues.
-    #[serde(default)]
+    #[serde(default = "default_create_rule")]
     pub create_in_linear_when: CreateRule,
     /// Linear issues carrying this label get a portal post (off when unset).
     pub create_in_portal_label: Option<String>,
@@ -225,7 +198,7 @@ impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             reconcile_interval: default_reconcile(),
-            create_in_linear_when: CreateRule::default(),
+            create_in_linear_when: default_create_rule(),
             create_in_portal_label: None,
             delete_policy: DeletePolicy::default(),
             mass_delete_guard: default_guard(),
@@ -573,7 +546,12 @@ mod tests {
         assert_eq!(c.linear.api_url, "https://api.linear.app/graphql");
         assert_eq!(c.linear.auth, LinearAuth::ApiKey);
         assert_eq!(c.sync.mass_delete_guard, 20);
-        assert!(c.sync.create_in_linear_when.status.contains("planned"));
+        assert!(
+            c.sync
+                .create_in_linear_when
+                .status
+                .contains(&"planned".to_string())
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod connector;
 pub mod console;
+pub mod daemon;
 pub mod domain;
 pub mod duration;
 pub mod engine;

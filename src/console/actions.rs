@@ -46,6 +46,7 @@ fn how_words(how: &Resolution) -> String {
         Resolution::Linear => "take Linear".into(),
         Resolution::Base => "keep base".into(),
         Resolution::Value(v) => format!("merged value {}", v.display_short(30)),
+        Resolution::Agreed => "both sides agreed".into(),
     }
 }
 

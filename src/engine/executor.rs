@@ -182,6 +182,18 @@ pub fn record_success(
             Landed::Updated,
         ) => {
             let before = db.record(job.target, remote_id)?;
+            if let Some(stored) = &before {
+                // The store now reflects what we wrote, so a merge before the
+                // echo arrives does not mistake the old value for a change.
+                let mut rec = stored.record.clone();
+                for (field, value) in &update.fields {
+                    rec.set_field(field, value.clone());
+                    if field == "state" {
+                        rec.status_type = None;
+                    }
+                }
+                db.upsert_record(job.target, &rec)?;
+            }
             if let Some(link) = &link {
                 let mut merged = link.base.clone();
                 merged.extend(base.clone());

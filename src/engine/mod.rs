@@ -1,8 +1,430 @@
 //! The sync engine: inbox consumer, reconcile loop, job scheduler with
 //! rate-limit-aware pacing, retries and dead letters (DESIGN.md sections 6–7).
+//!
+//! Webhooks and polls only say *which* records to look at; the engine reads
+//! each record's current state, stores it, and merges its link against the
+//! base snapshot. Every outbound write becomes a job row before it is sent.
+//! All store access goes through the group-commit [`Writer`], so async code
+//! never blocks on SQLite.
 
 pub mod backoff;
 pub mod budget;
 pub mod executor;
+mod intents;
+pub mod link_sync;
+mod loops;
 pub mod payload;
+mod reconcile;
+pub mod records;
 pub mod scheduler;
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::domain::{ErrorClass, Record, RemoteError, Side};
+use crate::store::{Lane, Level, UpsertOutcome, Writer, meta_keys};
+use crate::sync::{Mapping, MassDeleteGuard, PingPongGuard, PortalCreateOptions};
+use crate::webhook::Metrics;
+
+pub use executor::Connectors;
+pub use reconcile::ReconcileReport;
+pub use records::{EngineState, Rules};
+
+use budget::Permit;
+use link_sync::{Applied, MergeSettings};
+use scheduler::Scheduler;
+
+/// Engine settings, usually from the `[sync]` section of the config.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Create and delete rules.
+    pub rules: Rules,
+    /// Full comparison interval.
+    pub reconcile_interval: Duration,
+    /// Attempts for transient failures before a job is dead.
+    pub max_attempts: u32,
+    /// Share of quota kept for live edits.
+    pub live_reserve: f64,
+    /// How mirrored comments name the portal.
+    pub portal_name: String,
+    /// How often the heartbeat and operator intents are checked.
+    pub tick: Duration,
+}
+
+impl EngineOptions {
+    /// Options from a loaded config file.
+    pub fn from_config(c: &Config) -> EngineOptions {
+        EngineOptions {
+            rules: Rules {
+                create_in_linear: c.sync.create_in_linear_when.clone(),
+                create_in_portal: match &c.sync.create_in_portal_label {
+                    Some(label) => PortalCreateOptions {
+                        enabled: true,
+                        label: label.clone(),
+                    },
+                    None => PortalCreateOptions::default(),
+                },
+                delete_policy: c.sync.delete_policy,
+                guard: MassDeleteGuard {
+                    max_deletes: c.sync.mass_delete_guard as usize,
+                    ..MassDeleteGuard::default()
+                },
+            },
+            reconcile_interval: c.sync.reconcile_interval.0,
+            max_attempts: c.sync.max_attempts,
+            live_reserve: c.sync.live_reserve,
+            portal_name: "Canny".into(),
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A remote call failed.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+}
+
+pub(crate) struct Inner {
+    pub(crate) writer: Writer,
+    pub(crate) connectors: Connectors,
+    pub(crate) opts: EngineOptions,
+    pub(crate) scheduler: Scheduler,
+    pub(crate) merge: RwLock<Arc<MergeSettings>>,
+    pub(crate) mapping_version: Mutex<Option<i64>>,
+    pub(crate) state: Arc<Mutex<EngineState>>,
+    pub(crate) inbox_wake: Arc<Notify>,
+    pub(crate) metrics: Option<Arc<Metrics>>,
+}
+
+/// A running or ready-to-run engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Engine")
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Engine {
+    /// Prepare an engine: make sure the store has an active mapping (the
+    /// built-in default on first start) and load it.
+    pub async fn new(
+        writer: Writer,
+        connectors: Connectors,
+        opts: EngineOptions,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<Engine, EngineError> {
+        let default_doc = Mapping::default_canny_linear().to_toml();
+        let active = writer
+            .run(move |db| {
+                if db.active_mapping()?.is_none() {
+                    db.add_mapping_version(&default_doc, "default", "built-in default mapping")?;
+                }
+                db.active_mapping()
+            })
+            .await?;
+        let (mapping, version) = match active
+            .as_ref()
+            .map(|m| (Mapping::parse(&m.document), m.version))
+        {
+            Some((Ok(m), v)) => (m, Some(v)),
+            _ => (Mapping::default_canny_linear(), None),
+        };
+        let scheduler = Scheduler::new(
+            writer.clone(),
+            connectors.clone(),
+            opts.live_reserve,
+            opts.max_attempts,
+            metrics.clone(),
+        );
+        let merge = MergeSettings {
+            mapping,
+            portal_name: opts.portal_name.clone(),
+            guard: PingPongGuard::default(),
+            max_attempts: i64::from(opts.max_attempts),
+        };
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                writer,
+                connectors,
+                opts,
+                scheduler,
+                merge: RwLock::new(Arc::new(merge)),
+                mapping_version: Mutex::new(version),
+                state: Arc::new(Mutex::new(EngineState::default())),
+                inbox_wake: Arc::new(Notify::new()),
+                metrics,
+            }),
+        })
+    }
+
+    /// Poke this when a delivery was stored, so it is handled at once.
+    pub fn inbox_notifier(&self) -> Arc<Notify> {
+        self.inner.inbox_wake.clone()
+    }
+
+    /// The job scheduler (tests and the demo drive it directly).
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.inner.scheduler
+    }
+
+    pub(crate) fn merge_settings(&self) -> Arc<MergeSettings> {
+        self.inner
+            .merge
+            .read()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Start every loop; they stop when `shutdown` turns true. In-flight
+    /// jobs finish before the returned set completes.
+    pub fn spawn(&self, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
+        let mut set = JoinSet::new();
+        set.spawn(self.inner.scheduler.clone().run(shutdown.clone()));
+        set.spawn(self.clone().inbox_loop(shutdown.clone()));
+        set.spawn(self.clone().reconcile_loop(shutdown.clone()));
+        set.spawn(self.clone().tick_loop(shutdown));
+        set
+    }
+
+    /// Make one remote call through the rate-limit budget, counting it in
+    /// the metrics and feeding the quota it reports back to the budget.
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        side: Side,
+        lane: Lane,
+        f: F,
+    ) -> Result<T, RemoteError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, RemoteError>>,
+    {
+        loop {
+            match self.inner.scheduler.permit(side, lane) {
+                Permit::Go => break,
+                Permit::WaitUntil(t) => {
+                    let wait = (t - crate::store::now_ms()).clamp(1, 60_000);
+                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                }
+            }
+        }
+        let started = std::time::Instant::now();
+        let result = f().await;
+        if let Some(m) = &self.inner.metrics {
+            let status = match &result {
+                Ok(_) => "ok".to_string(),
+                Err(e) => e
+                    .http_status
+                    .map_or_else(|| e.class.as_str().to_string(), |s| s.to_string()),
+            };
+            m.request(side.as_str(), &status, started.elapsed().as_secs_f64());
+        }
+        self.inner.scheduler.absorb_quota(side).await;
+        if let Err(e) = &result {
+            if e.class == ErrorClass::RateLimited {
+                let wait = e.retry_after.unwrap_or(Duration::from_secs(1));
+                let until =
+                    crate::store::now_ms() + i64::try_from(wait.as_millis()).unwrap_or(60_000);
+                if let Some(b) = lock(&self.inner.scheduler.budgets).get_mut(&side) {
+                    b.pause_until(until);
+                }
+            } else if e.class == ErrorClass::Auth {
+                self.pause(side, &e.message).await;
+            }
+        }
+        result
+    }
+
+    async fn pause(&self, side: Side, why: &str) {
+        let key = match side {
+            Side::Linear => meta_keys::PAUSED_LINEAR,
+            Side::Portal => meta_keys::PAUSED_PORTAL,
+        };
+        let msg = format!("credentials refused ({why})");
+        let _ = self
+            .inner
+            .writer
+            .run(move |db| {
+                if db.meta(key)?.is_none() {
+                    db.set_meta(key, &msg)?;
+                    db.log_event(
+                        Level::Error,
+                        "engine",
+                        &format!("{side} connector paused: {msg}"),
+                    )?;
+                }
+                Ok(())
+            })
+            .await;
+    }
+
+    /// Store records read from `side` without merging (one transaction).
+    pub async fn store_records(
+        &self,
+        side: Side,
+        records: Vec<Record>,
+    ) -> Result<Vec<(String, UpsertOutcome)>, EngineError> {
+        Ok(self
+            .inner
+            .writer
+            .run(move |db| {
+                records
+                    .iter()
+                    .map(|r| records::store_record(db, side, r).map(|o| (r.remote_id.clone(), o)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?)
+    }
+
+    /// Act on stored records of `side` (merge, create, delete) in one
+    /// transaction.
+    pub async fn act_on(
+        &self,
+        side: Side,
+        ids: Vec<String>,
+        lane: Lane,
+    ) -> Result<Applied, EngineError> {
+        let merge = self.merge_settings();
+        let rules = self.inner.opts.rules.clone();
+        let state = self.inner.state.clone();
+        let now = chrono::Utc::now();
+        let applied = self
+            .inner
+            .writer
+            .run(move |db| {
+                let mut total = Applied::default();
+                let mut st = lock(&state);
+                for id in &ids {
+                    let a =
+                        records::act_on_record(db, &merge, &rules, &mut st, side, id, lane, now)?;
+                    total.jobs += a.jobs;
+                    total.conflicts += a.conflicts;
+                    total.deferred |= a.deferred;
+                }
+                Ok(total)
+            })
+            .await?;
+        if applied.jobs > 0 {
+            self.inner.scheduler.wake.notify_one();
+        }
+        Ok(applied)
+    }
+
+    /// Store a record just read from `side`, refresh the linked record on
+    /// the other side (so a merge never writes over a change it has not
+    /// seen yet), then act on it.
+    pub async fn apply_record(
+        &self,
+        side: Side,
+        record: Record,
+        lane: Lane,
+    ) -> Result<(UpsertOutcome, Applied), EngineError> {
+        let id = record.remote_id.clone();
+        let outcome = self
+            .store_records(side, vec![record])
+            .await?
+            .pop()
+            .map_or(UpsertOutcome::Unchanged, |(_, o)| o);
+        let rid = id.clone();
+        let other_id = self
+            .inner
+            .writer
+            .run(move |db| {
+                Ok(db.link_by_remote(side, &rid)?.and_then(|l| {
+                    if l.state != crate::store::LinkState::Active {
+                        return None;
+                    }
+                    match side {
+                        Side::Portal => l.linear_id,
+                        Side::Linear => l.portal_id,
+                    }
+                }))
+            })
+            .await?;
+        if let Some(other_id) = other_id {
+            let other = side.other();
+            let conn = self.inner.connectors.side(other).clone();
+            let oid = other_id.clone();
+            match self
+                .call(other, lane, || async move { conn.get(&oid).await })
+                .await
+            {
+                Ok(Some(r)) => {
+                    self.store_records(other, vec![r]).await?;
+                }
+                Ok(None) => {
+                    self.apply_deleted(other, other_id).await?;
+                }
+                Err(e) if e.class == ErrorClass::NotFound => {
+                    self.apply_deleted(other, other_id).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let applied = self.act_on(side, vec![id], lane).await?;
+        Ok((outcome, applied))
+    }
+
+    /// A record was confirmed gone on `side`.
+    pub async fn apply_deleted(
+        &self,
+        side: Side,
+        remote_id: String,
+    ) -> Result<Applied, EngineError> {
+        let merge = self.merge_settings();
+        let rules = self.inner.opts.rules.clone();
+        let state = self.inner.state.clone();
+        let now = chrono::Utc::now();
+        let applied = self
+            .inner
+            .writer
+            .run(move |db| {
+                let mut st = lock(&state);
+                records::on_deleted(db, &merge, &rules, &mut st, side, &remote_id, now)
+            })
+            .await?;
+        if applied.jobs > 0 {
+            self.inner.scheduler.wake.notify_one();
+        }
+        Ok(applied)
+    }
+
+    /// Re-merge one link from the stored records (after its writes landed).
+    pub async fn remerge(&self, link_id: i64) -> Result<Applied, EngineError> {
+        let merge = self.merge_settings();
+        let state = self.inner.state.clone();
+        let now = chrono::Utc::now();
+        let applied = self
+            .inner
+            .writer
+            .run(move |db| {
+                let Some(link) = db.link(link_id)? else {
+                    return Ok(Applied::default());
+                };
+                let mut st = lock(&state);
+                link_sync::sync_link(db, &merge, &mut st.histories, &link, Lane::Live, now)
+            })
+            .await?;
+        if applied.jobs > 0 {
+            self.inner.scheduler.wake.notify_one();
+        }
+        Ok(applied)
+    }
+}

@@ -44,6 +44,8 @@ pub enum Resolution {
     Base,
     /// A merged value edited by hand, written to both sides.
     Value(FieldValue),
+    /// Both sides came to agree on their own; nothing to write.
+    Agreed,
 }
 
 impl Resolution {
@@ -54,6 +56,7 @@ impl Resolution {
             Resolution::Linear => "linear",
             Resolution::Base => "base",
             Resolution::Value(_) => "value",
+            Resolution::Agreed => "agreed",
         }
     }
 }
@@ -174,6 +177,7 @@ fn finish(raw: Raw) -> Result<Conflict> {
         Some("portal") => Some(Resolution::Portal),
         Some("linear") => Some(Resolution::Linear),
         Some("base") => Some(Resolution::Base),
+        Some("agreed") => Some(Resolution::Agreed),
         Some(_) => Some(Resolution::Value(parse_json(
             "conflict resolved value",
             value.as_deref().unwrap_or("null"),
@@ -319,6 +323,19 @@ impl Db<'_> {
             .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         raws.into_iter().map(finish).collect()
+    }
+
+    /// Close the open conflict of a field that both sides have since
+    /// settled on their own (nothing left to write).
+    pub fn settle_conflict(&self, link_id: i64, field: &str) -> Result<bool> {
+        let now = now_ms();
+        let n = self.conn.execute(
+            "UPDATE conflicts SET status = 'resolved', resolution = 'agreed', resolved_by = 'engine',
+                resolved_at = ?3, applied_at = ?3
+             WHERE link_id = ?1 AND field = ?2 AND status = 'open'",
+            params![link_id, field, now],
+        )?;
+        Ok(n > 0)
     }
 
     /// The engine has turned a resolution into jobs.

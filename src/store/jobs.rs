@@ -331,6 +331,22 @@ impl Db<'_> {
         )?)
     }
 
+    /// Creation time of the oldest write not yet sent (sync lag).
+    pub fn oldest_unsent_job(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT min(created_at) FROM (
+                    SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1
+                    UNION ALL
+                    SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1)",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// Put jobs left running by a process that died back in the queue.
     pub fn requeue_running_jobs(&self) -> Result<usize> {
         Ok(self.conn.execute(

@@ -22,6 +22,10 @@ pub struct StoredRecord {
     pub seen_at: i64,
     /// When roundtrip saw it deleted (ms), if it was.
     pub deleted_at: Option<i64>,
+    /// When its content last changed (ms): the remote's own update time when
+    /// it has one (Linear), else when roundtrip first saw the current content
+    /// (Canny has no update time). Feeds the `newest` conflict policy.
+    pub changed_at: Option<i64>,
 }
 
 /// What an upsert found, so callers can count real changes.
@@ -45,9 +49,11 @@ pub fn content_hash(record: &Record) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-const COLS: &str = "id, side, fields, content_hash, seen_at, deleted_at";
+const COLS: &str = "id, side, fields, content_hash, seen_at, deleted_at, remote_updated_at";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Side, String, String, i64, Option<i64>)> {
+type Raw = (i64, Side, String, String, i64, Option<i64>, Option<i64>);
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
     Ok((
         r.get(0)?,
         parse_name(1, r.get(1)?)?,
@@ -55,11 +61,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Side, String, String, i6
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
+        r.get(6)?,
     ))
 }
 
-fn finish(raw: (i64, Side, String, String, i64, Option<i64>)) -> Result<StoredRecord> {
-    let (id, side, fields, content_hash, seen_at, deleted_at) = raw;
+fn finish(raw: Raw) -> Result<StoredRecord> {
+    let (id, side, fields, content_hash, seen_at, deleted_at, changed_at) = raw;
     Ok(StoredRecord {
         id,
         side,
@@ -67,6 +74,7 @@ fn finish(raw: (i64, Side, String, String, i64, Option<i64>)) -> Result<StoredRe
         content_hash,
         seen_at,
         deleted_at,
+        changed_at,
     })
 }
 
@@ -87,11 +95,15 @@ impl Db<'_> {
         self.conn.execute(
             "INSERT INTO records (side, remote_id, identifier, title, fields, content_hash,
                                   remote_updated_at, seen_at, deleted_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, ?8), ?8, ?9)
              ON CONFLICT (side, remote_id) DO UPDATE SET
                 identifier = excluded.identifier, title = excluded.title,
                 fields = excluded.fields, content_hash = excluded.content_hash,
-                remote_updated_at = excluded.remote_updated_at, seen_at = excluded.seen_at,
+                remote_updated_at = CASE
+                    WHEN ?7 IS NOT NULL THEN ?7
+                    WHEN records.content_hash = excluded.content_hash THEN records.remote_updated_at
+                    ELSE ?8 END,
+                seen_at = excluded.seen_at,
                 deleted_at = COALESCE(records.deleted_at, excluded.deleted_at)",
             params![
                 side.as_str(),

@@ -357,3 +357,60 @@ fn two_processes_one_writing_one_reading() {
     );
     assert_ne!(reader.data_version().unwrap(), before);
 }
+
+#[test]
+fn portal_change_time_moves_only_when_content_changes() {
+    let store = Store::open_in_memory().unwrap();
+    let mut r = Record {
+        remote_id: "p1".into(),
+        title: "A".into(),
+        ..Record::default()
+    };
+    store.db().upsert_record(Side::Portal, &r).unwrap();
+    let first = store
+        .db()
+        .record(Side::Portal, "p1")
+        .unwrap()
+        .unwrap()
+        .changed_at;
+    assert!(first.is_some());
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    store.db().upsert_record(Side::Portal, &r).unwrap();
+    assert_eq!(
+        store
+            .db()
+            .record(Side::Portal, "p1")
+            .unwrap()
+            .unwrap()
+            .changed_at,
+        first
+    );
+    r.title = "B".into();
+    store.db().upsert_record(Side::Portal, &r).unwrap();
+    assert!(
+        store
+            .db()
+            .record(Side::Portal, "p1")
+            .unwrap()
+            .unwrap()
+            .changed_at
+            > first
+    );
+    // Linear records carry their own update time.
+    let t = chrono::Utc::now() - chrono::Duration::hours(1);
+    let l = Record {
+        remote_id: "l1".into(),
+        updated_at: Some(t),
+        ..Record::default()
+    };
+    store.db().upsert_record(Side::Linear, &l).unwrap();
+    assert_eq!(
+        store
+            .db()
+            .record(Side::Linear, "l1")
+            .unwrap()
+            .unwrap()
+            .changed_at,
+        Some(to_ms(t))
+    );
+}

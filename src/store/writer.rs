@@ -28,10 +28,16 @@ struct Command {
     reply: oneshot::Sender<Result<Output>>,
 }
 
+enum Msg {
+    Run(Command),
+    /// Drain what is queued, checkpoint and stop, even while handles exist.
+    Close,
+}
+
 /// Cloneable handle to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Command>,
+    tx: mpsc::Sender<Msg>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -47,8 +53,8 @@ pub struct WriterThread {
 }
 
 impl WriterThread {
-    /// Wait for the thread to drain its queue, checkpoint and exit. Call
-    /// after every [`Writer`] clone is dropped.
+    /// Wait for the thread to drain its queue, checkpoint and exit: after
+    /// every [`Writer`] clone is dropped, or after [`Writer::close`].
     pub fn join(self) -> Result<()> {
         self.handle.join().unwrap_or(Err(StoreError::WriterClosed))
     }
@@ -66,12 +72,18 @@ impl Writer {
 
     /// Start the writer thread on an already open store.
     pub fn spawn(store: Store) -> Result<(Writer, WriterThread)> {
-        let (tx, rx) = mpsc::channel::<Command>();
+        let (tx, rx) = mpsc::channel::<Msg>();
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || writer_loop(store, rx))
             .map_err(|_| StoreError::WriterClosed)?;
         Ok((Writer { tx }, WriterThread { handle }))
+    }
+
+    /// Ask the writer thread to finish what is queued and stop; later calls
+    /// on any handle fail with [`StoreError::WriterClosed`].
+    pub fn close(&self) {
+        let _ = self.tx.send(Msg::Close);
     }
 
     /// Run `f` in the next group commit; resolves once it is committed.
@@ -112,7 +124,7 @@ impl Writer {
         let (reply, rx) = oneshot::channel();
         let op: Op = Box::new(move |db| f(db).map(|v| Box::new(v) as Output));
         self.tx
-            .send(Command { op, durable, reply })
+            .send(Msg::Run(Command { op, durable, reply }))
             .map_err(|_| closed())?;
         Ok(rx)
     }
@@ -128,17 +140,28 @@ impl Writer {
     }
 }
 
-fn writer_loop(mut store: Store, rx: mpsc::Receiver<Command>) -> Result<()> {
-    while let Ok(first) = rx.recv() {
+fn writer_loop(mut store: Store, rx: mpsc::Receiver<Msg>) -> Result<()> {
+    let mut closing = false;
+    while !closing {
+        let first = match rx.recv() {
+            Ok(Msg::Run(cmd)) => cmd,
+            Ok(Msg::Close) | Err(_) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(cmd) => batch.push(cmd),
+                Ok(Msg::Run(cmd)) => batch.push(cmd),
+                Ok(Msg::Close) => {
+                    closing = true;
+                    break;
+                }
                 Err(_) => break,
             }
         }
         commit_batch(&mut store, batch);
     }
+    // Anything sent after Close is answered with WriterClosed when `rx`
+    // drops here.
     store.checkpoint()
 }
 

@@ -34,6 +34,8 @@ pub struct WebhookServer {
     pub metrics: Arc<Metrics>,
     /// Where `/healthz` and `/metrics` read the store from.
     pub store_path: PathBuf,
+    /// Poked after a delivery is stored, so the engine handles it at once.
+    pub on_stored: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl std::fmt::Debug for WebhookServer {
@@ -146,6 +148,9 @@ async fn receive(
     {
         Ok(true) => {
             s.metrics.delivery(source, "stored");
+            if let Some(n) = &s.on_stored {
+                n.notify_one();
+            }
             reply(StatusCode::OK, "stored")
         }
         Ok(false) => {

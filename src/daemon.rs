@@ -1,0 +1,158 @@
+//! Assembling the long-running service: the store writer, the engine and the
+//! webhook server, started together and stopped together. `roundtrip run`
+//! and `roundtrip demo` both use this, so the demo exercises exactly what a
+//! deployment runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::engine::{Connectors, Engine, EngineError, EngineOptions};
+use crate::store::{StoreError, Writer, WriterThread};
+use crate::webhook::{Metrics, WebhookServer};
+
+/// Everything needed to start the service.
+pub struct ServiceSpec {
+    /// The store file.
+    pub store_path: PathBuf,
+    /// Both connectors.
+    pub connectors: Connectors,
+    /// Engine settings.
+    pub options: EngineOptions,
+    /// Where the webhook server listens (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Larger webhook bodies are refused.
+    pub max_body_bytes: usize,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The webhook address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running service.
+pub struct Service {
+    /// The engine (tests and the demo poke it directly).
+    pub engine: Engine,
+    /// The store writer.
+    pub writer: Writer,
+    /// The address the webhook server listens on.
+    pub addr: SocketAddr,
+    /// Metrics registry.
+    pub metrics: Arc<Metrics>,
+    writer_thread: WriterThread,
+    shutdown: watch::Sender<bool>,
+    engine_tasks: JoinSet<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("addr", &self.addr).finish()
+    }
+}
+
+impl Service {
+    /// Open the store, start the engine loops and the webhook server.
+    pub async fn start(spec: ServiceSpec) -> Result<Service, ServiceError> {
+        let (writer, writer_thread) = Writer::start(&spec.store_path)?;
+        let metrics = Arc::new(Metrics::new());
+        let engine = Engine::new(
+            writer.clone(),
+            spec.connectors.clone(),
+            spec.options,
+            Some(metrics.clone()),
+        )
+        .await?;
+        let listener =
+            WebhookServer::bind(spec.listen)
+                .await
+                .map_err(|source| ServiceError::Bind {
+                    addr: spec.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| ServiceError::Bind {
+            addr: spec.listen,
+            source,
+        })?;
+        let (shutdown, rx) = watch::channel(false);
+        let engine_tasks = engine.spawn(rx.clone());
+        let server_state = WebhookServer {
+            writer: writer.clone(),
+            linear: spec.connectors.linear.clone(),
+            portal: spec.connectors.portal.clone(),
+            max_body_bytes: spec.max_body_bytes,
+            metrics: metrics.clone(),
+            store_path: spec.store_path.clone(),
+            on_stored: Some(engine.inbox_notifier()),
+        };
+        let mut stop = rx;
+        let server = tokio::spawn(server_state.serve(listener, async move {
+            while !*stop.borrow() {
+                if stop.changed().await.is_err() {
+                    break;
+                }
+            }
+        }));
+        Ok(Service {
+            engine,
+            writer,
+            addr,
+            metrics,
+            writer_thread,
+            shutdown,
+            engine_tasks,
+            server,
+        })
+    }
+
+    /// Stop accepting webhooks, let in-flight requests and jobs finish
+    /// (at most `bound`), flush the store and checkpoint the WAL.
+    pub async fn stop(self, bound: Duration) -> Result<(), ServiceError> {
+        let Service {
+            engine,
+            writer,
+            writer_thread,
+            shutdown,
+            mut engine_tasks,
+            server,
+            ..
+        } = self;
+        let _ = shutdown.send(true);
+        let server_abort = server.abort_handle();
+        let drain = async {
+            let _ = server.await;
+            while engine_tasks.join_next().await.is_some() {}
+        };
+        if tokio::time::timeout(bound, drain).await.is_err() {
+            tracing::warn!("shutdown bound reached; in-flight jobs stay queued for the next start");
+            server_abort.abort();
+            engine_tasks.shutdown().await;
+        }
+        drop(engine);
+        writer.close();
+        drop(writer);
+        tokio::task::spawn_blocking(move || writer_thread.join())
+            .await
+            .map_err(|_| StoreError::WriterClosed)??;
+        Ok(())
+    }
+}

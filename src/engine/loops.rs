@@ -1,0 +1,228 @@
+//! The engine's long-running loops: the inbox consumer, the reconcile timer
+//! and the one-second tick (heartbeat, operator intents, settled links).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{Engine, lock};
+use crate::domain::{ErrorClass, Side};
+use crate::store::{InboxItem, Lane, Level, meta_keys, now_ms};
+
+/// Deliveries handled per round.
+const INBOX_BATCH: usize = 100;
+
+async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+impl Engine {
+    pub(crate) async fn inbox_loop(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.process_inbox_once().await {
+                Ok(0) => {
+                    backoff = Duration::from_millis(200);
+                    tokio::select! {
+                        _ = self.inner.inbox_wake.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Ok(_) => backoff = Duration::from_millis(200),
+                Err(e) => {
+                    tracing::warn!(error = %e, "inbox round stopped; will retry");
+                    sleep_or_stop(backoff, &mut shutdown).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    /// Handle the oldest unprocessed deliveries: re-read each named record
+    /// (webhooks are hints), merge, and mark the deliveries processed.
+    /// Returns how many were processed; stops at the first delivery whose
+    /// record cannot be read right now (it stays for the next round).
+    pub async fn process_inbox_once(&self) -> Result<usize, super::EngineError> {
+        let items: Vec<InboxItem> = self
+            .inner
+            .writer
+            .run(|db| db.pending_deliveries(INBOX_BATCH))
+            .await?;
+        let mut done: Vec<i64> = Vec::new();
+        let mut seen: HashSet<(Side, String)> = HashSet::new();
+        let mut failure = None;
+        for item in &items {
+            let Some(id) = item.record_id.clone() else {
+                done.push(item.id);
+                continue;
+            };
+            if !seen.insert((item.source, id.clone())) {
+                done.push(item.id);
+                continue;
+            }
+            if self.connector_paused(item.source).await {
+                break;
+            }
+            let conn = self.inner.connectors.side(item.source).clone();
+            let read = self.call(item.source, Lane::Live, || conn.get(&id)).await;
+            match read {
+                Ok(Some(record)) => {
+                    self.apply_record(item.source, record, Lane::Live).await?;
+                }
+                Ok(None) => {
+                    self.apply_deleted(item.source, id).await?;
+                }
+                Err(e) if e.class == ErrorClass::NotFound => {
+                    self.apply_deleted(item.source, id).await?;
+                }
+                Err(e) if e.class == ErrorClass::Validation => {
+                    let msg = format!(
+                        "delivery {} ({}) names a record that cannot be read: {e}",
+                        item.delivery_id, item.event
+                    );
+                    let _ = self
+                        .inner
+                        .writer
+                        .run(move |db| db.log_event(Level::Warn, "inbox", &msg))
+                        .await;
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            done.push(item.id);
+        }
+        let n = done.len();
+        if n > 0 {
+            self.inner
+                .writer
+                .run(move |db| {
+                    for id in &done {
+                        db.mark_delivery_processed(*id)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        match failure {
+            Some(e) if n == 0 => Err(e.into()),
+            _ => Ok(n),
+        }
+    }
+
+    async fn connector_paused(&self, side: Side) -> bool {
+        let key = match side {
+            Side::Linear => meta_keys::PAUSED_LINEAR,
+            Side::Portal => meta_keys::PAUSED_PORTAL,
+        };
+        self.inner
+            .writer
+            .run(move |db| db.meta(key))
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+    }
+
+    pub(crate) async fn reconcile_loop(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.reconcile_once().await {
+                Ok(report) => tracing::info!(?report, "reconcile finished"),
+                Err(e) => {
+                    let msg = format!("reconcile failed: {e}");
+                    tracing::warn!("{msg}");
+                    let _ = self
+                        .inner
+                        .writer
+                        .run(move |db| db.log_event(Level::Warn, "reconcile", &msg))
+                        .await;
+                }
+            }
+            sleep_or_stop(self.inner.opts.reconcile_interval, &mut shutdown).await;
+        }
+    }
+
+    pub(crate) async fn tick_loop(self, mut shutdown: watch::Receiver<bool>) {
+        let mut ticks: u64 = 0;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            self.heartbeat().await;
+            let settled: Vec<i64> = std::mem::take(&mut *lock(&self.inner.scheduler.settled_links));
+            let mut unique = settled;
+            unique.sort_unstable();
+            unique.dedup();
+            for link in unique {
+                if let Err(e) = self.remerge(link).await {
+                    tracing::warn!(link, error = %e, "re-merge failed");
+                }
+            }
+            if let Err(e) = self.apply_resolutions().await {
+                tracing::warn!(error = %e, "applying conflict resolutions failed");
+            }
+            self.reload_mapping().await;
+            if ticks.is_multiple_of(30) {
+                self.probe_paused().await;
+            }
+            if ticks.is_multiple_of(600) {
+                let cutoff = now_ms() - 24 * 3_600_000;
+                let _ = self
+                    .inner
+                    .writer
+                    .run(move |db| {
+                        db.prune_events(50_000)?;
+                        db.prune_quota_samples(cutoff)
+                    })
+                    .await;
+            }
+            ticks += 1;
+            tokio::select! {
+                _ = tokio::time::sleep(self.inner.opts.tick) => {}
+                _ = self.inner.scheduler.link_done.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.heartbeat().await;
+    }
+
+    async fn heartbeat(&self) {
+        let _ = self
+            .inner
+            .writer
+            .run(|db| {
+                db.set_meta(meta_keys::HEARTBEAT, &now_ms().to_string())?;
+                match db.oldest_unsent_job()? {
+                    Some(t) => db.set_meta(meta_keys::OLDEST_UNSYNCED, &t.to_string()),
+                    None => db.clear_meta(meta_keys::OLDEST_UNSYNCED),
+                }
+            })
+            .await;
+    }
+
+    /// Try a cheap read on a paused connector; resume it when it answers.
+    async fn probe_paused(&self) {
+        for side in [Side::Linear, Side::Portal] {
+            if !self.connector_paused(side).await {
+                continue;
+            }
+            let conn = self.inner.connectors.side(side).clone();
+            let probe = conn.list_changed(Some(chrono::Utc::now()), None).await;
+            if probe.is_ok() {
+                self.inner.scheduler.resume(side).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! What to do with a record the engine has just read from one side: store
+//! it, then create its counterpart (if the creation rules say so), apply the
+//! delete policy (if it is gone), or merge its link. Runs inside one store
+//! transaction on the writer thread.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::DeletePolicy;
+use crate::domain::{Record, Side};
+use crate::store::{
+    Db, Lane, Level, LinkState, NewAudit, NewConflict, Result as StoreResult, UpsertOutcome,
+    meta_keys,
+};
+use crate::sync::{
+    CreateRule, DeleteAction, MassDeleteGuard, PortalCreateOptions, plan_create, plan_delete,
+    should_create_in_linear, should_create_in_portal,
+};
+
+use super::link_sync::{Applied, Histories, MergeSettings, enqueue, sync_link};
+use super::payload::JobPayload;
+
+/// Rules beyond the mapping: what gets created and what deletes do.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Which portal posts become Linear issues.
+    pub create_in_linear: CreateRule,
+    /// Which Linear issues get a portal post.
+    pub create_in_portal: PortalCreateOptions,
+    /// What a delete on one side does to the other.
+    pub delete_policy: DeletePolicy,
+    /// The mass-delete guard.
+    pub guard: MassDeleteGuard,
+}
+
+/// Mutable engine state the record handlers share (behind one mutex).
+#[derive(Debug, Default)]
+pub struct EngineState {
+    /// Ping-pong histories per link.
+    pub histories: Histories,
+    /// Times of recent deletes, for the mass-delete guard.
+    pub deletes: VecDeque<DateTime<Utc>>,
+}
+
+/// The field name delete conflicts are opened under.
+pub const DELETED_FIELD: &str = "deleted";
+
+/// Store a freshly read record (keeping known comments when a listing
+/// carried none: comments are append-only). No merge happens here, so a
+/// reconcile can store both sides before it decides anything.
+pub fn store_record(db: Db<'_>, side: Side, record: &Record) -> StoreResult<UpsertOutcome> {
+    if record.comments.is_empty()
+        && let Some(old) = db.record(side, &record.remote_id)?
+        && !old.record.comments.is_empty()
+    {
+        let mut with = record.clone();
+        with.comments = old.record.comments;
+        return db.upsert_record(side, &with);
+    }
+    db.upsert_record(side, record)
+}
+
+/// Act on a stored record: apply the delete policy if it is gone, merge its
+/// link if it has one, or create its counterpart if the rules say so.
+#[allow(clippy::too_many_arguments)]
+pub fn act_on_record(
+    db: Db<'_>,
+    merge: &MergeSettings,
+    rules: &Rules,
+    state: &mut EngineState,
+    side: Side,
+    remote_id: &str,
+    lane: Lane,
+    now: DateTime<Utc>,
+) -> StoreResult<Applied> {
+    let Some(stored) = db.record(side, remote_id)? else {
+        return Ok(Applied::default());
+    };
+    if stored.record.deleted || stored.deleted_at.is_some() {
+        return on_deleted(db, merge, rules, state, side, remote_id, now);
+    }
+    match db.link_by_remote(side, remote_id)? {
+        Some(link) if link.state == LinkState::Active => {
+            sync_link(db, merge, &mut state.histories, &link, lane, now)
+        }
+        Some(_) => Ok(Applied::default()),
+        None => maybe_create(db, merge, rules, side, &stored.record, lane),
+    }
+}
+
+fn maybe_create(
+    db: Db<'_>,
+    merge: &MergeSettings,
+    rules: &Rules,
+    side: Side,
+    record: &Record,
+    lane: Lane,
+) -> StoreResult<Applied> {
+    // A record we created ourselves may be seen before its create job
+    // completes its link: its id is the link's client id (Linear) or it
+    // carries our marker (portal) — either way, not a new record.
+    if db.link_by_client_id(&record.remote_id)?.is_some() {
+        return Ok(Applied::default());
+    }
+    let wanted = match side {
+        Side::Portal => should_create_in_linear(record, &rules.create_in_linear, false),
+        Side::Linear => should_create_in_portal(record, &rules.create_in_portal, false),
+    };
+    if !wanted {
+        return Ok(Applied::default());
+    }
+    let client_id = uuid::Uuid::new_v4();
+    let planned = plan_create(&merge.mapping, record, side, client_id);
+    let (portal_id, linear_id) = match side {
+        Side::Portal => (Some(record.remote_id.as_str()), None),
+        Side::Linear => (None, Some(record.remote_id.as_str())),
+    };
+    let client = client_id.to_string();
+    let link_id = db.insert_link(
+        portal_id,
+        linear_id,
+        Some(&client),
+        LinkState::Pending,
+        &record.title,
+        &std::collections::BTreeMap::new(),
+    )?;
+    let reason = match side {
+        Side::Portal => format!(
+            "portal post '{}' is {} (create_in_linear_when): creating the Linear issue",
+            record.title, record.status
+        ),
+        Side::Linear => format!(
+            "Linear issue '{}' carries the label '{}': creating the portal post",
+            record.title, rules.create_in_portal.label
+        ),
+    };
+    let payload = JobPayload::Create {
+        record: planned.to_new_record(),
+        base: planned.base.clone(),
+    };
+    enqueue(db, merge, link_id, planned.target, &payload, &reason, lane)?;
+    db.append_audit(&NewAudit {
+        link_id: Some(link_id),
+        actor: "engine".into(),
+        action: "plan_create".into(),
+        side: Some(planned.target),
+        reason,
+        ..NewAudit::default()
+    })?;
+    Ok(Applied {
+        jobs: 1,
+        ..Applied::default()
+    })
+}
+
+/// A record was confirmed deleted on `side`: apply the delete policy to its
+/// link, unless the mass-delete guard pauses propagation.
+pub fn on_deleted(
+    db: Db<'_>,
+    merge: &MergeSettings,
+    rules: &Rules,
+    state: &mut EngineState,
+    side: Side,
+    remote_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<Applied> {
+    db.mark_record_deleted(side, remote_id)?;
+    let Some(link) = db.link_by_remote(side, remote_id)? else {
+        return Ok(Applied::default());
+    };
+    if link.state != LinkState::Active {
+        return Ok(Applied::default());
+    }
+    if db.meta(meta_keys::DELETES_PAUSED)?.is_some() {
+        return Ok(Applied::default());
+    }
+    let deleted = db
+        .record(side, remote_id)?
+        .map(|r| r.record)
+        .unwrap_or_else(|| Record {
+            remote_id: remote_id.to_string(),
+            ..Record::default()
+        });
+    let window =
+        chrono::Duration::from_std(rules.guard.window).unwrap_or(chrono::Duration::minutes(10));
+    while state.deletes.front().is_some_and(|t| *t < now - window) {
+        state.deletes.pop_front();
+    }
+    let earlier: Vec<DateTime<Utc>> = state.deletes.iter().copied().collect();
+    let plan = plan_delete(
+        &merge.mapping,
+        rules.delete_policy,
+        side,
+        &deleted,
+        &rules.guard,
+        &earlier,
+        now,
+    );
+    state.deletes.push_back(now);
+    let survivor = side.other();
+    let survivor_id = match survivor {
+        Side::Portal => link.portal_id.clone(),
+        Side::Linear => link.linear_id.clone(),
+    };
+    let mut applied = Applied::default();
+    let audit = |action: &str| NewAudit {
+        link_id: Some(link.id),
+        actor: "engine".into(),
+        action: action.into(),
+        side: Some(survivor),
+        reason: plan.explanation.clone(),
+        ..NewAudit::default()
+    };
+    match (&plan.action, survivor_id) {
+        (DeleteAction::Paused { .. }, _) => {
+            let alert = plan
+                .alert
+                .clone()
+                .unwrap_or_else(|| plan.explanation.clone());
+            db.set_meta(meta_keys::DELETES_PAUSED, &alert)?;
+            db.log_event(Level::Error, "sync", &alert)?;
+            return Ok(applied);
+        }
+        (DeleteAction::Ask, _) => {
+            db.open_conflict(&NewConflict {
+                link_id: link.id,
+                field: DELETED_FIELD.into(),
+                base: crate::domain::FieldValue::Text("exists".into()),
+                portal: crate::domain::FieldValue::Text(
+                    if side == Side::Portal {
+                        "deleted"
+                    } else {
+                        "exists"
+                    }
+                    .into(),
+                ),
+                linear: crate::domain::FieldValue::Text(
+                    if side == Side::Linear {
+                        "deleted"
+                    } else {
+                        "exists"
+                    }
+                    .into(),
+                ),
+                portal_changed_at: None,
+                linear_changed_at: None,
+            })?;
+            db.append_audit(&audit("conflict"))?;
+            applied.conflicts = 1;
+            return Ok(applied);
+        }
+        (_, None) => {}
+        (DeleteAction::Unlink { comment, .. }, Some(target)) => {
+            let payload = JobPayload::Comment {
+                remote_id: target,
+                body: comment.clone(),
+                source_comment_id: format!("delete:{remote_id}"),
+            };
+            enqueue(
+                db,
+                merge,
+                link.id,
+                survivor,
+                &payload,
+                &plan.explanation,
+                Lane::Live,
+            )?;
+            applied.jobs = 1;
+        }
+        (DeleteAction::Close { writes, .. }, Some(target)) => {
+            let payload = JobPayload::Update {
+                remote_id: target,
+                update: writes.to_update(),
+                base: std::collections::BTreeMap::new(),
+            };
+            enqueue(
+                db,
+                merge,
+                link.id,
+                survivor,
+                &payload,
+                &plan.explanation,
+                Lane::Live,
+            )?;
+            applied.jobs = 1;
+        }
+        (DeleteAction::Delete { .. }, Some(target)) => {
+            let payload = JobPayload::Delete { remote_id: target };
+            enqueue(
+                db,
+                merge,
+                link.id,
+                survivor,
+                &payload,
+                &plan.explanation,
+                Lane::Live,
+            )?;
+            applied.jobs = 1;
+        }
+    }
+    db.set_link_state(link.id, LinkState::Unlinked)?;
+    db.append_audit(&audit("unlink"))?;
+    db.log_event(Level::Info, "sync", &plan.explanation)?;
+    Ok(applied)
+}

@@ -1,0 +1,330 @@
+//! The engine against both simulators over loopback (issue ENGINE): creates,
+//! status flow, conflicts, comments, deletes, reconcile repairs, retries,
+//! rate limits, crash recovery and convergence under injected faults.
+
+mod support {
+    pub mod harness;
+}
+
+use std::time::Duration;
+
+use roundtrip::domain::{FieldValue, JobStatus, Side};
+use roundtrip::store::{ConflictFilter, ConflictStatus, JobFilter, Window};
+use support::harness::{Harness, Setup, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planned_post_becomes_exactly_one_linear_issue_with_the_portal_link() {
+    let mut h = Harness::start(Setup::default()).await;
+    let post = h
+        .canny
+        .create_post("Dark mode", "Please add a dark theme.")
+        .unwrap();
+    h.canny.set_status(&post, "planned").unwrap();
+    let issue = eventually("link to become active", 20, async || h.linked_issue(&post)).await;
+    let rec = eventually("issue to exist", 10, async || h.linear_record(&issue).await).await;
+    assert_eq!(rec.title, "Dark mode");
+    assert!(
+        rec.description.contains("Please add a dark theme."),
+        "{}",
+        rec.description
+    );
+    assert_eq!(rec.status, "Todo");
+    let url = h.canny.post(&post).unwrap().url;
+    let linked = h.linear_conn.issues_for_url(&url).await.unwrap();
+    assert_eq!(
+        linked,
+        vec![issue.clone()],
+        "portal URL attached to the issue"
+    );
+    // More webhooks about the same post never create a second issue.
+    h.canny.set_title(&post, "Dark mode everywhere").unwrap();
+    eventually("title to reach Linear", 20, async || {
+        let r = h.linear_record(&issue).await?;
+        (r.title == "Dark mode everywhere").then_some(())
+    })
+    .await;
+    let issues = h.linear.issues();
+    assert_eq!(
+        issues
+            .iter()
+            .filter(|i| i.title.starts_with("Dark mode"))
+            .count(),
+        1
+    );
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linear_state_flows_back_to_the_portal_status() {
+    let mut h = Harness::start(Setup::default()).await;
+    let post = h.canny.create_post("Export to CSV", "CSV please").unwrap();
+    h.canny.set_status(&post, "planned").unwrap();
+    let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
+    h.linear.set_state(&issue, "In Progress").unwrap();
+    eventually("portal to show in progress", 20, async || {
+        (h.canny.post(&post)?.status == "in progress").then_some(())
+    })
+    .await;
+    h.linear.set_state(&issue, "Done").unwrap();
+    eventually("portal to show complete", 20, async || {
+        (h.canny.post(&post)?.status == "complete").then_some(())
+    })
+    .await;
+    let audit = h.store().db().audit(Window::last(100)).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.side == Some(Side::Portal) && a.after.as_deref() == Some("complete")),
+        "the write is in the audit log: {audit:?}"
+    );
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing() {
+    let mut h = Harness::start(Setup::default()).await;
+    let post = h.canny.create_post("Slack alerts", "Notify us").unwrap();
+    h.canny.set_status(&post, "planned").unwrap();
+    let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
+    eventually("link settled", 10, async || {
+        let s = h.store();
+        let l = s.db().link_by_remote(Side::Portal, &post).ok()??;
+        (!s.db().link_has_pending_jobs(l.id).ok()?).then_some(())
+    })
+    .await;
+    // Stop webhooks so both edits are seen together by the next reconcile.
+    h.linear.set_webhook_url(None);
+    h.canny.set_webhook_url(None);
+    h.linear.set_title(&issue, "Slack alerts (Linear)").unwrap();
+    h.canny.set_title(&post, "Slack alerts (portal)").unwrap();
+    let engine = h.service.as_ref().unwrap().engine.clone();
+    engine.reconcile_once().await.unwrap();
+    let conflicts = eventually("a conflict", 10, async || {
+        let c = h
+            .store()
+            .db()
+            .conflicts(
+                &ConflictFilter {
+                    status: Some(ConflictStatus::Open),
+                    field: None,
+                },
+                Window::first(10),
+            )
+            .ok()?;
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].field, "title");
+    assert_eq!(
+        conflicts[0].portal,
+        FieldValue::Text("Slack alerts (portal)".into())
+    );
+    assert_eq!(
+        conflicts[0].linear,
+        FieldValue::Text("Slack alerts (Linear)".into())
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.canny.post(&post).unwrap().title, "Slack alerts (portal)");
+    assert_eq!(
+        h.linear_record(&issue).await.unwrap().title,
+        "Slack alerts (Linear)"
+    );
+    // Resolving it writes the chosen value to the other side.
+    h.linear.set_webhook_url(Some(format!(
+        "http://{}/webhooks/linear",
+        h.service.as_ref().unwrap().addr
+    )));
+    {
+        let mut s =
+            roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
+                .unwrap();
+        s.write(|db| {
+            db.resolve_conflict(
+                conflicts[0].id,
+                &roundtrip::store::Resolution::Portal,
+                "operator",
+            )
+        })
+        .unwrap();
+    }
+    eventually("Linear to take the portal title", 20, async || {
+        (h.linear_record(&issue).await?.title == "Slack alerts (portal)").then_some(())
+    })
+    .await;
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_are_mirrored_once_each_way() {
+    let mut h = Harness::start(Setup::default()).await;
+    let post = h.canny.create_post("Dark mode", "Please").unwrap();
+    h.canny.set_status(&post, "planned").unwrap();
+    let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
+    h.canny
+        .add_comment(&post, "We need this for night shifts")
+        .unwrap();
+    h.linear
+        .add_comment(&issue, "Scheduled for next sprint")
+        .unwrap();
+    eventually("both comments on both sides", 30, async || {
+        let l = h.linear.comments(&issue);
+        let p = h.canny.comments(&post);
+        (l.len() == 2 && p.len() == 2).then_some(())
+    })
+    .await;
+    // Give echoes time to come back; nothing is mirrored again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    h.service
+        .as_ref()
+        .unwrap()
+        .engine
+        .reconcile_once()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(h.linear.comments(&issue).len(), 2);
+    assert_eq!(h.canny.comments(&post).len(), 2);
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_policies_unlink_and_mirror() {
+    for policy in [
+        roundtrip::sync::DeletePolicy::Unlink,
+        roundtrip::sync::DeletePolicy::Mirror,
+    ] {
+        let mut h = Harness::start(Setup {
+            delete_policy: policy,
+            ..Setup::default()
+        })
+        .await;
+        let post = h.canny.create_post("Old idea", "x").unwrap();
+        h.canny.set_status(&post, "planned").unwrap();
+        let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
+        eventually("settled", 10, async || {
+            let s = h.store();
+            let l = s.db().link_by_remote(Side::Portal, &post).ok()??;
+            (!s.db().link_has_pending_jobs(l.id).ok()?).then_some(())
+        })
+        .await;
+        h.canny.delete_post(&post).unwrap();
+        eventually("link to be unlinked", 20, async || {
+            let l = h.store().db().link_by_remote(Side::Portal, &post).ok()??;
+            (l.state == roundtrip::store::LinkState::Unlinked).then_some(())
+        })
+        .await;
+        match policy {
+            roundtrip::sync::DeletePolicy::Mirror => {
+                eventually("issue trashed", 20, async || {
+                    h.linear_record(&issue)
+                        .await
+                        .is_none_or(|r| r.deleted)
+                        .then_some(())
+                })
+                .await;
+            }
+            _ => {
+                eventually("a comment on the surviving issue", 20, async || {
+                    (h.linear
+                        .comments(&issue)
+                        .iter()
+                        .any(|c| c.body.contains("deleted")))
+                    .then_some(())
+                })
+                .await;
+                assert!(!h.linear_record(&issue).await.unwrap().deleted);
+            }
+        }
+        h.stop_service().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_repairs_a_dropped_webhook() {
+    let mut h = Harness::start(Setup::default()).await;
+    let post = h.canny.create_post("Audit log", "x").unwrap();
+    h.canny.set_status(&post, "planned").unwrap();
+    let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
+    eventually("settled", 10, async || {
+        let s = h.store();
+        let l = s.db().link_by_remote(Side::Portal, &post).ok()??;
+        (!s.db().link_has_pending_jobs(l.id).ok()?).then_some(())
+    })
+    .await;
+    h.linear.set_webhook_url(None); // the webhook is lost
+    h.linear.set_state(&issue, "In Progress").unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.canny.post(&post).unwrap().status, "planned");
+    let report = h
+        .service
+        .as_ref()
+        .unwrap()
+        .engine
+        .reconcile_once()
+        .await
+        .unwrap();
+    assert!(report.repaired >= 1, "{report:?}");
+    eventually("status repaired", 20, async || {
+        (h.canny.post(&post)?.status == "in progress").then_some(())
+    })
+    .await;
+    let summary = h.store().db().summary().unwrap();
+    assert!(summary.reconcile_repairs >= 1, "status reports the repair");
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_and_timeouts_are_retried_to_success() {
+    let mut h = Harness::start(Setup::default()).await;
+    let post = h.canny.create_post("Retry me", "x").unwrap();
+    h.linear.set_faults(roundtrip::sim::faults::ApiFaults {
+        server_error: 1.0,
+        ..Default::default()
+    });
+    h.canny.set_status(&post, "planned").unwrap();
+    // The create fails while Linear answers 5xx…
+    eventually("a failed attempt", 20, async || {
+        let s = h.store();
+        let jobs = s.db().jobs(&JobFilter::default(), Window::first(10)).ok()?;
+        let j = jobs.first()?;
+        (!s.db().attempts(j.id).ok()?.is_empty()).then_some(())
+    })
+    .await;
+    // …then Linear recovers and the retry succeeds, once.
+    h.linear
+        .set_faults(roundtrip::sim::faults::ApiFaults::default());
+    let issue = eventually("link after retries", 40, async || h.linked_issue(&post)).await;
+    assert!(h.linear_record(&issue).await.is_some());
+    let s = h.store();
+    let jobs = s
+        .db()
+        .jobs(
+            &JobFilter {
+                status: Some(JobStatus::Succeeded),
+                error_class: None,
+            },
+            Window::first(10),
+        )
+        .unwrap();
+    let create = jobs
+        .iter()
+        .find(|j| j.kind == "create")
+        .expect("create job");
+    let attempts = s.db().attempts(create.id).unwrap();
+    assert!(attempts.len() >= 2, "retried: {attempts:?}");
+    assert!(
+        attempts
+            .iter()
+            .any(|a| a.error_class == Some(roundtrip::domain::ErrorClass::Server))
+    );
+    assert_eq!(
+        h.linear
+            .issues()
+            .iter()
+            .filter(|i| i.title == "Retry me")
+            .count(),
+        1
+    );
+    h.stop_service().await;
+}

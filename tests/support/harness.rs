@@ -1,0 +1,200 @@
+//! A whole roundtrip on loopback for engine and daemon tests: both
+//! simulators, both connectors, and the service (store writer, engine,
+//! webhook server) on a temporary store, with the simulators' webhooks
+//! pointed at the service.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use roundtrip::connector::Connector;
+use roundtrip::connector::canny::{CannyConfig, CannyConnector};
+use roundtrip::connector::linear::{LinearConfig, LinearConnector};
+use roundtrip::daemon::{Service, ServiceSpec};
+use roundtrip::domain::{Record, Side};
+use roundtrip::engine::{Connectors, EngineOptions, Rules};
+use roundtrip::sim::canny::{CannySim, CannySimConfig};
+use roundtrip::sim::faults::{ApiFaults, WebhookFaults};
+use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
+use roundtrip::store::{OpenMode, Store};
+use roundtrip::sync::{CreateRule, DeletePolicy, MassDeleteGuard, PortalCreateOptions};
+
+pub struct Harness {
+    pub linear: LinearSim,
+    pub canny: CannySim,
+    pub linear_conn: Arc<LinearConnector>,
+    pub canny_conn: Arc<CannyConnector>,
+    pub service: Option<Service>,
+    pub store_path: PathBuf,
+    pub options: EngineOptions,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Setup {
+    pub posts: usize,
+    pub delete_policy: DeletePolicy,
+    pub linear_faults: ApiFaults,
+    pub canny_faults: ApiFaults,
+    pub webhook_faults: WebhookFaults,
+    pub seed: u64,
+    pub reconcile_interval: Duration,
+    pub linear_requests_per_hour: u64,
+    pub store_path: Option<PathBuf>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            posts: 0,
+            delete_policy: DeletePolicy::Unlink,
+            linear_faults: ApiFaults::default(),
+            canny_faults: ApiFaults::default(),
+            webhook_faults: WebhookFaults::default(),
+            seed: 7,
+            reconcile_interval: Duration::from_secs(3600),
+            linear_requests_per_hour: 100_000,
+            store_path: None,
+        }
+    }
+}
+
+pub fn options(setup: &Setup) -> EngineOptions {
+    EngineOptions {
+        rules: Rules {
+            create_in_linear: CreateRule {
+                status: vec!["planned".into(), "in progress".into()],
+                tags: Vec::new(),
+            },
+            create_in_portal: PortalCreateOptions::default(),
+            delete_policy: setup.delete_policy,
+            guard: MassDeleteGuard::default(),
+        },
+        reconcile_interval: setup.reconcile_interval,
+        max_attempts: 8,
+        live_reserve: 0.2,
+        portal_name: "Canny".into(),
+        tick: Duration::from_millis(100),
+    }
+}
+
+impl Harness {
+    pub async fn start(setup: Setup) -> Harness {
+        let linear = LinearSim::start(LinearSimConfig {
+            faults: setup.linear_faults.clone(),
+            webhook_faults: setup.webhook_faults.clone(),
+            seed: setup.seed,
+            requests_per_hour: setup.linear_requests_per_hour,
+            webhook_retry_delays: vec![Duration::from_millis(200), Duration::from_millis(500)],
+            timeout_hold: Duration::from_secs(3),
+            ..LinearSimConfig::default()
+        })
+        .await
+        .expect("linear sim");
+        let canny = CannySim::start(CannySimConfig {
+            faults: setup.canny_faults.clone(),
+            webhook_faults: setup.webhook_faults.clone(),
+            seed: setup.seed,
+            posts: setup.posts,
+            timeout_hang: Duration::from_secs(3),
+            ..CannySimConfig::default()
+        })
+        .await
+        .expect("canny sim");
+        let mut lc = LinearConfig::new(linear.api_key(), "ENG", linear.webhook_secret());
+        lc.api_url = linear.graphql_url();
+        lc.timeout = Duration::from_secs(2);
+        let linear_conn = Arc::new(LinearConnector::new(lc).expect("linear connector"));
+        let mut cc = CannyConfig::new(canny.base_url(), canny.api_key(), "Feature Requests");
+        cc.request_timeout = Duration::from_secs(2);
+        let canny_conn = Arc::new(CannyConnector::new(cc).expect("canny connector"));
+        let (dir, store_path) = match &setup.store_path {
+            Some(p) => (None, p.clone()),
+            None => {
+                let d = tempfile::tempdir().expect("tempdir");
+                let p = d.path().join("rt.db");
+                (Some(d), p)
+            }
+        };
+        let mut h = Harness {
+            linear,
+            canny,
+            linear_conn,
+            canny_conn,
+            service: None,
+            store_path,
+            options: options(&setup),
+            _dir: dir,
+        };
+        h.start_service().await;
+        h
+    }
+
+    pub fn connectors(&self) -> Connectors {
+        Connectors {
+            linear: self.linear_conn.clone(),
+            portal: self.canny_conn.clone(),
+        }
+    }
+
+    pub async fn start_service(&mut self) {
+        let service = Service::start(ServiceSpec {
+            store_path: self.store_path.clone(),
+            connectors: self.connectors(),
+            options: self.options.clone(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            max_body_bytes: 1 << 20,
+        })
+        .await
+        .expect("service");
+        self.linear
+            .set_webhook_url(Some(format!("http://{}/webhooks/linear", service.addr)));
+        self.canny
+            .set_webhook_url(Some(format!("http://{}/webhooks/canny", service.addr)));
+        self.service = Some(service);
+    }
+
+    pub async fn stop_service(&mut self) {
+        if let Some(s) = self.service.take() {
+            s.stop(Duration::from_secs(5)).await.expect("stop");
+        }
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open(&self.store_path, OpenMode::ReadOnly).expect("store")
+    }
+
+    /// Both sides in canonical form, read through the connectors.
+    pub async fn linear_record(&self, id: &str) -> Option<Record> {
+        self.linear_conn.get(id).await.expect("linear get")
+    }
+
+    pub async fn portal_record(&self, id: &str) -> Option<Record> {
+        self.canny_conn.get(id).await.expect("canny get")
+    }
+
+    /// The Linear issue linked to a portal post, once the link is active.
+    pub fn linked_issue(&self, post_id: &str) -> Option<String> {
+        self.store()
+            .db()
+            .link_by_remote(Side::Portal, post_id)
+            .ok()
+            .flatten()
+            .and_then(|l| l.linear_id)
+    }
+}
+
+/// Poll `f` every 50 ms until it returns `Some`, or panic after `secs`.
+pub async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {secs}s waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
