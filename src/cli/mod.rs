@@ -6,6 +6,7 @@ mod conflicts_cmd;
 mod console_cmd;
 mod jobs_cmd;
 mod mapping_cmd;
+mod run_cmd;
 mod sim_cmd;
 mod status;
 mod store_args;
@@ -30,6 +31,8 @@ pub struct Cli {
 /// The commands of DESIGN.md section 2 that exist so far.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: sync engine and webhook server (graceful stop on SIGINT/SIGTERM).
+    Run(run_cmd::RunArgs),
     /// One-screen health report for scripts and cron (exit 0 healthy, 1 degraded, 2 down).
     Status(status::StatusArgs),
     /// Attach the terminal operations console to a store (works while the daemon runs).
@@ -81,6 +84,7 @@ pub fn is_usage_error(err: &anyhow::Error) -> bool {
 /// Run the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => run_cmd::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Console(args) => console_cmd::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd),

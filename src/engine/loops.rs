@@ -199,7 +199,7 @@ impl Engine {
     }
 
     async fn heartbeat(&self) {
-        let _ = self
+        let written = self
             .inner
             .writer
             .run(|db| {
@@ -210,6 +210,9 @@ impl Engine {
                 }
             })
             .await;
+        if let Err(e) = written {
+            tracing::error!(error = %e, "cannot write the engine heartbeat");
+        }
     }
 
     /// Try a cheap read on a paused connector; resume it when it answers.

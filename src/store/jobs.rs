@@ -336,10 +336,9 @@ impl Db<'_> {
         Ok(self
             .conn
             .query_row(
-                "SELECT min(created_at) FROM (
-                    SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1
-                    UNION ALL
-                    SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1)",
+                "SELECT min(
+                    (SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1),
+                    (SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1))",
                 [],
                 |r| r.get(0),
             )

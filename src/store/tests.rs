@@ -414,3 +414,15 @@ fn portal_change_time_moves_only_when_content_changes() {
         Some(to_ms(t))
     );
 }
+
+#[test]
+fn oldest_unsent_job_spans_queued_and_running() {
+    let store = Store::open_in_memory().unwrap();
+    assert_eq!(store.db().oldest_unsent_job().unwrap(), None);
+    let a = store.db().insert_job(&job(None)).unwrap();
+    let first = store.db().job(a).unwrap().unwrap().created_at;
+    std::thread::sleep(std::time::Duration::from_millis(3));
+    store.db().insert_job(&job(None)).unwrap();
+    store.db().claim_due_jobs(now_ms(), 1).unwrap();
+    assert_eq!(store.db().oldest_unsent_job().unwrap(), Some(first));
+}
