@@ -284,10 +284,7 @@ pub fn record_failure(
     db.record_attempt(job.id, &attempt, status, next_run)?;
     match &step {
         NextStep::PauseConnector => {
-            let key = match job.target {
-                Side::Linear => meta_keys::PAUSED_LINEAR,
-                Side::Portal => meta_keys::PAUSED_PORTAL,
-            };
+            let key = meta_keys::paused(job.target);
             db.set_meta(key, &format!("credentials refused ({})", err.message))?;
             db.log_event(
                 Level::Error,

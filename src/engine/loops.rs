@@ -120,10 +120,7 @@ impl Engine {
     }
 
     async fn connector_paused(&self, side: Side) -> bool {
-        let key = match side {
-            Side::Linear => meta_keys::PAUSED_LINEAR,
-            Side::Portal => meta_keys::PAUSED_PORTAL,
-        };
+        let key = meta_keys::paused(side);
         self.inner
             .writer
             .run(move |db| db.meta(key))

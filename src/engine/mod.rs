@@ -238,14 +238,8 @@ impl Engine {
         }
         self.inner.scheduler.absorb_quota(side).await;
         if let Err(e) = &result {
-            if e.class == ErrorClass::RateLimited {
-                let wait = e.retry_after.unwrap_or(Duration::from_secs(1));
-                let until =
-                    crate::store::now_ms() + i64::try_from(wait.as_millis()).unwrap_or(60_000);
-                if let Some(b) = lock(&self.inner.scheduler.budgets).get_mut(&side) {
-                    b.pause_until(until);
-                }
-            } else if e.class == ErrorClass::Auth {
+            self.inner.scheduler.note_rate_limit(side, e);
+            if e.class == ErrorClass::Auth {
                 self.pause(side, &e.message).await;
             }
         }
@@ -253,10 +247,7 @@ impl Engine {
     }
 
     async fn pause(&self, side: Side, why: &str) {
-        let key = match side {
-            Side::Linear => meta_keys::PAUSED_LINEAR,
-            Side::Portal => meta_keys::PAUSED_PORTAL,
-        };
+        let key = meta_keys::paused(side);
         let msg = format!("credentials refused ({why})");
         let _ = self
             .inner
@@ -301,30 +292,17 @@ impl Engine {
         ids: Vec<String>,
         lane: Lane,
     ) -> Result<Applied, EngineError> {
-        let merge = self.merge_settings();
-        let rules = self.inner.opts.rules.clone();
-        let state = self.inner.state.clone();
-        let now = chrono::Utc::now();
-        let applied = self
-            .inner
-            .writer
-            .run(move |db| {
-                let mut total = Applied::default();
-                let mut st = lock(&state);
-                for id in &ids {
-                    let a =
-                        records::act_on_record(db, &merge, &rules, &mut st, side, id, lane, now)?;
-                    total.jobs += a.jobs;
-                    total.conflicts += a.conflicts;
-                    total.deferred |= a.deferred;
-                }
-                Ok(total)
-            })
-            .await?;
-        if applied.jobs > 0 {
-            self.inner.scheduler.wake.notify_one();
-        }
-        Ok(applied)
+        self.in_store(move |db, merge, rules, st, now| {
+            let mut total = Applied::default();
+            for id in &ids {
+                let a = records::act_on_record(db, merge, rules, st, side, id, lane, now)?;
+                total.jobs += a.jobs;
+                total.conflicts += a.conflicts;
+                total.deferred |= a.deferred;
+            }
+            Ok(total)
+        })
+        .await
     }
 
     /// Store a record just read from `side`, refresh the linked record on
@@ -388,6 +366,38 @@ impl Engine {
         side: Side,
         remote_id: String,
     ) -> Result<Applied, EngineError> {
+        self.in_store(move |db, merge, rules, st, now| {
+            records::on_deleted(db, merge, rules, st, side, &remote_id, now)
+        })
+        .await
+    }
+
+    /// Re-merge one link from the stored records (after its writes landed).
+    pub async fn remerge(&self, link_id: i64) -> Result<Applied, EngineError> {
+        self.in_store(move |db, merge, _, st, now| match db.link(link_id)? {
+            Some(link) => {
+                link_sync::sync_link(db, merge, &mut st.histories, &link, Lane::Live, now)
+            }
+            None => Ok(Applied::default()),
+        })
+        .await
+    }
+
+    /// Run merge/create/delete logic in one store transaction with the
+    /// current settings and engine state; wakes the scheduler when jobs were
+    /// planned.
+    async fn in_store<F>(&self, f: F) -> Result<Applied, EngineError>
+    where
+        F: FnOnce(
+                crate::store::Db<'_>,
+                &MergeSettings,
+                &Rules,
+                &mut EngineState,
+                chrono::DateTime<chrono::Utc>,
+            ) -> crate::store::Result<Applied>
+            + Send
+            + 'static,
+    {
         let merge = self.merge_settings();
         let rules = self.inner.opts.rules.clone();
         let state = self.inner.state.clone();
@@ -395,32 +405,7 @@ impl Engine {
         let applied = self
             .inner
             .writer
-            .run(move |db| {
-                let mut st = lock(&state);
-                records::on_deleted(db, &merge, &rules, &mut st, side, &remote_id, now)
-            })
-            .await?;
-        if applied.jobs > 0 {
-            self.inner.scheduler.wake.notify_one();
-        }
-        Ok(applied)
-    }
-
-    /// Re-merge one link from the stored records (after its writes landed).
-    pub async fn remerge(&self, link_id: i64) -> Result<Applied, EngineError> {
-        let merge = self.merge_settings();
-        let state = self.inner.state.clone();
-        let now = chrono::Utc::now();
-        let applied = self
-            .inner
-            .writer
-            .run(move |db| {
-                let Some(link) = db.link(link_id)? else {
-                    return Ok(Applied::default());
-                };
-                let mut st = lock(&state);
-                link_sync::sync_link(db, &merge, &mut st.histories, &link, Lane::Live, now)
-            })
+            .run(move |db| f(db, &merge, &rules, &mut lock(&state), now))
             .await?;
         if applied.jobs > 0 {
             self.inner.scheduler.wake.notify_one();

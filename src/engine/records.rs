@@ -43,6 +43,11 @@ pub struct EngineState {
     pub deletes: VecDeque<DateTime<Utc>>,
 }
 
+/// How a delete conflict shows each side: "deleted" or "exists".
+fn existence(deleted: bool) -> crate::domain::FieldValue {
+    crate::domain::FieldValue::Text(if deleted { "deleted" } else { "exists" }.into())
+}
+
 /// The field name delete conflicts are opened under.
 pub const DELETED_FIELD: &str = "deleted";
 
@@ -227,22 +232,8 @@ pub fn on_deleted(
                 link_id: link.id,
                 field: DELETED_FIELD.into(),
                 base: crate::domain::FieldValue::Text("exists".into()),
-                portal: crate::domain::FieldValue::Text(
-                    if side == Side::Portal {
-                        "deleted"
-                    } else {
-                        "exists"
-                    }
-                    .into(),
-                ),
-                linear: crate::domain::FieldValue::Text(
-                    if side == Side::Linear {
-                        "deleted"
-                    } else {
-                        "exists"
-                    }
-                    .into(),
-                ),
+                portal: existence(side == Side::Portal),
+                linear: existence(side == Side::Linear),
                 portal_changed_at: None,
                 linear_changed_at: None,
             })?;
@@ -251,52 +242,33 @@ pub fn on_deleted(
             return Ok(applied);
         }
         (_, None) => {}
-        (DeleteAction::Unlink { comment, .. }, Some(target)) => {
-            let payload = JobPayload::Comment {
-                remote_id: target,
-                body: comment.clone(),
-                source_comment_id: format!("delete:{remote_id}"),
+        (action, Some(target)) => {
+            let payload = match action {
+                DeleteAction::Unlink { comment, .. } => Some(JobPayload::Comment {
+                    remote_id: target,
+                    body: comment.clone(),
+                    source_comment_id: format!("delete:{remote_id}"),
+                }),
+                DeleteAction::Close { writes, .. } => Some(JobPayload::Update {
+                    remote_id: target,
+                    update: writes.to_update(),
+                    base: std::collections::BTreeMap::new(),
+                }),
+                DeleteAction::Delete { .. } => Some(JobPayload::Delete { remote_id: target }),
+                DeleteAction::Ask | DeleteAction::Paused { .. } => None,
             };
-            enqueue(
-                db,
-                merge,
-                link.id,
-                survivor,
-                &payload,
-                &plan.explanation,
-                Lane::Live,
-            )?;
-            applied.jobs = 1;
-        }
-        (DeleteAction::Close { writes, .. }, Some(target)) => {
-            let payload = JobPayload::Update {
-                remote_id: target,
-                update: writes.to_update(),
-                base: std::collections::BTreeMap::new(),
-            };
-            enqueue(
-                db,
-                merge,
-                link.id,
-                survivor,
-                &payload,
-                &plan.explanation,
-                Lane::Live,
-            )?;
-            applied.jobs = 1;
-        }
-        (DeleteAction::Delete { .. }, Some(target)) => {
-            let payload = JobPayload::Delete { remote_id: target };
-            enqueue(
-                db,
-                merge,
-                link.id,
-                survivor,
-                &payload,
-                &plan.explanation,
-                Lane::Live,
-            )?;
-            applied.jobs = 1;
+            if let Some(payload) = payload {
+                enqueue(
+                    db,
+                    merge,
+                    link.id,
+                    survivor,
+                    &payload,
+                    &plan.explanation,
+                    Lane::Live,
+                )?;
+                applied.jobs = 1;
+            }
         }
     }
     db.set_link_state(link.id, LinkState::Unlinked)?;

@@ -129,7 +129,9 @@ impl Scheduler {
         }
     }
 
-    fn note_rate_limit(&self, side: Side, err: &RemoteError) {
+    /// A RATELIMITED answer pauses the side's budget until the wait the
+    /// remote asked for.
+    pub(crate) fn note_rate_limit(&self, side: Side, err: &RemoteError) {
         if err.class == ErrorClass::RateLimited {
             let wait = err.retry_after.unwrap_or(Duration::from_secs(1));
             let until = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(60_000);
@@ -152,10 +154,7 @@ impl Scheduler {
     }
 
     async fn paused(&self, side: Side) -> bool {
-        let key = match side {
-            Side::Linear => meta_keys::PAUSED_LINEAR,
-            Side::Portal => meta_keys::PAUSED_PORTAL,
-        };
+        let key = meta_keys::paused(side);
         self.writer
             .run(move |db| db.meta(key))
             .await
@@ -386,10 +385,7 @@ impl Scheduler {
 
     /// Clear a connector pause after a successful probe.
     pub async fn resume(&self, side: Side) {
-        let key = match side {
-            Side::Linear => meta_keys::PAUSED_LINEAR,
-            Side::Portal => meta_keys::PAUSED_PORTAL,
-        };
+        let key = meta_keys::paused(side);
         let _ = self
             .writer
             .run(move |db| {

@@ -24,6 +24,14 @@ pub mod keys {
     pub const RECONCILE_REPAIRS: &str = "reconcile.repairs";
     /// Changes propagated, total (for the throughput sparkline).
     pub const CHANGES_SYNCED: &str = "stats.changes_synced";
+
+    /// The pause key of one side's connector.
+    pub fn paused(side: crate::domain::Side) -> &'static str {
+        match side {
+            crate::domain::Side::Linear => PAUSED_LINEAR,
+            crate::domain::Side::Portal => PAUSED_PORTAL,
+        }
+    }
 }
 
 impl Db<'_> {
