@@ -328,3 +328,76 @@ async fn server_errors_and_timeouts_are_retried_to_success() {
     );
     h.stop_service().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mass_delete_guard_pauses_deletes_until_resumed() {
+    let mut h = Harness::start(Setup {
+        delete_policy: roundtrip::sync::DeletePolicy::Mirror,
+        mass_delete_guard: 2,
+        ..Setup::default()
+    })
+    .await;
+    let mut pairs = Vec::new();
+    for i in 0..4 {
+        let post = h.canny.create_post(&format!("Idea {i}"), "x").unwrap();
+        h.canny.set_status(&post, "planned").unwrap();
+        let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
+        pairs.push((post, issue));
+    }
+    eventually("all settled", 20, async || {
+        let s = h.store();
+        let busy = pairs.iter().any(|(p, _)| {
+            s.db()
+                .link_by_remote(Side::Portal, p)
+                .ok()
+                .flatten()
+                .is_none_or(|l| s.db().link_has_pending_jobs(l.id).unwrap_or(true))
+        });
+        (!busy).then_some(())
+    })
+    .await;
+    for (post, _) in &pairs {
+        h.canny.delete_post(post).unwrap();
+    }
+    let paused = eventually("deletes to pause", 20, async || {
+        h.store().db().summary().ok()?.deletes_paused
+    })
+    .await;
+    assert!(paused.contains("paused"), "{paused}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let live = |h: &Harness| {
+        let linear = h.linear.issues();
+        pairs
+            .iter()
+            .filter(|(_, i)| {
+                linear
+                    .iter()
+                    .any(|x| &x.id == i && !x.trashed && x.archived_at.is_none())
+            })
+            .count()
+    };
+    assert_eq!(live(&h), 2, "only the deletes within the guard propagated");
+    // The operator checks the portal, then resumes; reconcile applies the rest.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .args(["resume", "deletes", "--db"])
+        .arg(&h.store_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    h.service
+        .as_ref()
+        .unwrap()
+        .engine
+        .reconcile_once()
+        .await
+        .unwrap();
+    eventually("held deletes applied", 20, async || {
+        (live(&h) == 0).then_some(())
+    })
+    .await;
+    h.stop_service().await;
+}

@@ -6,6 +6,7 @@ mod conflicts_cmd;
 mod console_cmd;
 mod jobs_cmd;
 mod mapping_cmd;
+mod resume_cmd;
 mod run_cmd;
 mod sim_cmd;
 mod status;
@@ -51,6 +52,8 @@ pub enum Command {
     /// Show, check, preview, apply or roll back the field mapping.
     #[command(subcommand)]
     Mapping(mapping_cmd::MappingCommand),
+    /// Lift a pause: deletes held by the mass-delete guard, or a connector paused on auth.
+    Resume(resume_cmd::ResumeArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -92,6 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs(cmd) => jobs_cmd::run(&cmd),
         Command::Conflicts(cmd) => conflicts_cmd::run(&cmd),
         Command::Mapping(cmd) => mapping_cmd::run(&cmd),
+        Command::Resume(args) => resume_cmd::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "roundtrip", &mut std::io::stdout());

@@ -372,6 +372,27 @@ impl Engine {
         .await
     }
 
+    /// Apply a delete the mass-delete guard held back, after an operator
+    /// resumed delete propagation: the operator has approved it, so the
+    /// guard does not count it again.
+    pub async fn apply_held_delete(
+        &self,
+        side: Side,
+        remote_id: String,
+    ) -> Result<Applied, EngineError> {
+        self.in_store(move |db, merge, rules, st, now| {
+            let approved = Rules {
+                guard: crate::sync::MassDeleteGuard {
+                    max_deletes: usize::MAX,
+                    ..rules.guard
+                },
+                ..rules.clone()
+            };
+            records::on_deleted(db, merge, &approved, st, side, &remote_id, now)
+        })
+        .await
+    }
+
     /// Re-merge one link from the stored records (after its writes landed).
     pub async fn remerge(&self, link_id: i64) -> Result<Applied, EngineError> {
         self.in_store(move |db, merge, _, st, now| match db.link(link_id)? {

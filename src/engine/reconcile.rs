@@ -50,6 +50,19 @@ impl Engine {
                     .jobs;
             }
         }
+        // Deletes held back by the mass-delete guard, once an operator
+        // resumed delete propagation.
+        let held = self
+            .inner
+            .writer
+            .run(|db| match db.meta(meta_keys::DELETES_PAUSED)? {
+                Some(_) => Ok(Vec::new()),
+                None => db.active_links_with_deleted_record(500),
+            })
+            .await?;
+        for (side, id) in held {
+            report.jobs += self.apply_held_delete(side, id).await?.jobs;
+        }
         let r = report.clone();
         self.inner
             .writer

@@ -284,6 +284,25 @@ impl Db<'_> {
         raws.into_iter().map(finish).collect()
     }
 
+    /// Active links one of whose records is known deleted: deletes that were
+    /// held back (mass-delete guard) and still need the delete policy.
+    pub fn active_links_with_deleted_record(&self, limit: usize) -> Result<Vec<(Side, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.side, r.remote_id FROM records r
+             JOIN links l ON l.state = 'active'
+                 AND ((r.side = 'portal' AND l.portal_id = r.remote_id)
+                   OR (r.side = 'linear' AND l.linear_id = r.remote_id))
+             WHERE r.deleted_at IS NOT NULL
+             LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok((parse_name(0, r.get(0)?)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// Remember a mirrored comment pair.
     pub fn insert_comment_link(&self, link: &CommentLink) -> Result<()> {
         self.conn.execute(

@@ -42,6 +42,7 @@ pub struct Setup {
     pub reconcile_interval: Duration,
     pub linear_requests_per_hour: u64,
     pub store_path: Option<PathBuf>,
+    pub mass_delete_guard: usize,
 }
 
 impl Default for Setup {
@@ -56,6 +57,7 @@ impl Default for Setup {
             reconcile_interval: Duration::from_secs(3600),
             linear_requests_per_hour: 100_000,
             store_path: None,
+            mass_delete_guard: 20,
         }
     }
 }
@@ -69,7 +71,10 @@ pub fn options(setup: &Setup) -> EngineOptions {
             },
             create_in_portal: PortalCreateOptions::default(),
             delete_policy: setup.delete_policy,
-            guard: MassDeleteGuard::default(),
+            guard: MassDeleteGuard {
+                max_deletes: setup.mass_delete_guard,
+                ..MassDeleteGuard::default()
+            },
         },
         reconcile_interval: setup.reconcile_interval,
         max_attempts: 8,
