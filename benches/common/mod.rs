@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod world;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
