@@ -133,7 +133,9 @@ async fn backlog(changes: usize, batching: bool) -> Outcome {
         })
         .await
         .expect("summary");
-        if (unfinished == 0 && succeeded >= changes as i64) || t.elapsed() > Duration::from_secs(600) {
+        if (unfinished == 0 && succeeded >= changes as i64)
+            || t.elapsed() > Duration::from_secs(600)
+        {
             break (succeeded, unfinished);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

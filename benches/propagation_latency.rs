@@ -91,16 +91,29 @@ async fn run_edits(
     };
     for i in 0..edits {
         let (post, issue) = pairs[i % pairs.len()].clone();
-        let title = format!("{tag} edit {i} of {}", if portal_to_linear { post.clone() } else { issue.clone() });
+        let title = format!(
+            "{tag} edit {i} of {}",
+            if portal_to_linear {
+                post.clone()
+            } else {
+                issue.clone()
+            }
+        );
         let w = world.clone();
         let want = title.clone();
         let t0 = Instant::now();
         let took = if portal_to_linear {
             world.canny.set_title(&post, &title).expect("canny edit");
-            wait_until(t0, move || w.linear.issue(&issue).is_some_and(|x| x.title == want)).await
+            wait_until(t0, move || {
+                w.linear.issue(&issue).is_some_and(|x| x.title == want)
+            })
+            .await
         } else {
             world.linear.set_title(&issue, &title).expect("linear edit");
-            wait_until(t0, move || w.canny.post(&post).is_some_and(|x| x.title == want)).await
+            wait_until(t0, move || {
+                w.canny.post(&post).is_some_and(|x| x.title == want)
+            })
+            .await
         };
         match took {
             Some(d) => out.ms.push(ms(d)),

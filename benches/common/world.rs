@@ -17,7 +17,7 @@ use roundtrip::sim::canny::{CannySim, CannySimConfig};
 use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
 use roundtrip::store::{OpenMode, SeedLink, Store, StoreError, Writer, now_ms};
 use roundtrip::sync::{
-    CreateRule, DeletePolicy, MassDeleteGuard, Mapping, PortalCreateOptions, agreed_snapshot,
+    CreateRule, DeletePolicy, Mapping, MassDeleteGuard, PortalCreateOptions, agreed_snapshot,
 };
 
 /// Simulators, connectors and a store path.
@@ -132,7 +132,8 @@ impl World {
                     let (Some(p), Some(l)) = (portal.get(&title), linear.get(&title)) else {
                         continue;
                     };
-                    let base: BTreeMap<_, _> = agreed_snapshot(&mapping, p, l).into_iter().collect();
+                    let base: BTreeMap<_, _> =
+                        agreed_snapshot(&mapping, p, l).into_iter().collect();
                     pairs.push((p.remote_id.clone(), l.remote_id.clone()));
                     seeds.push(SeedLink {
                         portal_id: Some(p.remote_id.clone()),
