@@ -1,0 +1,315 @@
+//! P1 `webhook_ingest` (DESIGN.md section 12): verified webhook deliveries
+//! durably (fsync'd) stored and acknowledged per second.
+//!
+//! The real webhook server (`roundtrip::webhook::router`, group-commit
+//! `store::Writer`, `synchronous=FULL` commits) listens on 127.0.0.1; a
+//! load generator keeps many keep-alive HTTP/1.1 connections busy, each
+//! sending Linear-signed deliveries (hex HMAC-SHA256 `Linear-Signature`, a
+//! fresh `webhookTimestamp`, a unique `Linear-Delivery`) one after another and
+//! timing each acknowledgement. The baseline is the same handler logic with
+//! one fsync'd transaction per request (`Store::write_durable` behind a mutex
+//! in `spawn_blocking`), measured in the same run against the same client.
+//! Why: acknowledging only after fsync is what makes webhooks lossless, and
+//! group commit is what makes that affordable.
+//!
+//! `P1_SECS` (default 5) sets the measured duration of each run,
+//! `P1_CONNECTIONS` (default 64) the number of client connections.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use roundtrip::connector::Connector;
+use roundtrip::connector::canny::{CannyConfig, CannyConnector};
+use roundtrip::connector::linear::{LinearConfig, LinearConnector};
+use roundtrip::domain::Side;
+use roundtrip::store::{NewDelivery, OpenMode, Store, Writer};
+use roundtrip::webhook::{Metrics, WebhookServer, router};
+use serde_json::json;
+use sha2::Sha256;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use common::{emit, env_usize, ms, percentile, r3};
+
+const SECRET: &str = "lin_wh_bench_secret";
+
+fn linear_connector() -> Arc<dyn Connector> {
+    Arc::new(
+        LinearConnector::new(LinearConfig::new("lin_api_bench", "ENG", SECRET))
+            .expect("linear connector"),
+    )
+}
+
+fn portal_connector() -> Arc<dyn Connector> {
+    Arc::new(
+        CannyConnector::new(CannyConfig::new(
+            "http://127.0.0.1:9",
+            "canny_bench_key",
+            "Feature Requests",
+        ))
+        .expect("canny connector"),
+    )
+}
+
+/// Baseline server state: one store, one fsync'd transaction per request.
+#[derive(Clone)]
+struct Naive {
+    store: Arc<Mutex<Store>>,
+    linear: Arc<dyn Connector>,
+}
+
+async fn naive_hook(State(s): State<Naive>, headers: HeaderMap, body: Body) -> StatusCode {
+    let Ok(bytes) = to_bytes(body, 1 << 20).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE;
+    };
+    let Ok(hint) = s.linear.verify_webhook(&headers, &bytes, Utc::now()) else {
+        return StatusCode::UNAUTHORIZED;
+    };
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_err() {
+        return StatusCode::BAD_REQUEST;
+    }
+    let d = NewDelivery {
+        source: Side::Linear,
+        delivery_id: hint.delivery_id,
+        event: hint.event,
+        record_id: hint.record_id,
+        removed: hint.removed,
+        payload: String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    let store = s.store.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+        guard.write_durable(|db| db.insert_delivery(&d))
+    })
+    .await;
+    match stored {
+        Ok(Ok(_)) => StatusCode::OK,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn signed_request(addr: &str, conn: usize, seq: u64) -> Vec<u8> {
+    // A realistic Issue update body; built with `format!` so the load
+    // generator spends as little of the shared CPU as it can.
+    let body = format!(
+        concat!(
+            r#"{{"action":"update","type":"Issue","createdAt":"2025-01-06T09:00:00.000Z","#,
+            r#""data":{{"id":"bench-issue-{}","title":"Dark mode for the dashboard","priority":2}},"#,
+            r#""updatedFrom":{{"title":"Dark mode"}},"url":"https://linear.app/acme/issue/ENG-1","#,
+            r#""webhookTimestamp":{},"webhookId":"bench-webhook"}}"#
+        ),
+        seq % 5000,
+        Utc::now().timestamp_millis()
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("hmac key");
+    mac.update(body.as_bytes());
+    let sig = hex::encode(mac.finalize().into_bytes());
+    format!(
+        "POST /webhooks/linear HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Linear-Delivery: c{conn}-{seq}\r\nLinear-Event: Issue\r\nLinear-Signature: {sig}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Read one HTTP/1.1 response; returns the status code.
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> u16 {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let status: u16 = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .expect("status line");
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = stream.read(&mut chunk).await.expect("read body");
+                assert!(n > 0, "server closed the connection");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return status;
+        }
+        let n = stream.read(&mut chunk).await.expect("read head");
+        assert!(n > 0, "server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+struct LoadResult {
+    acked: u64,
+    errors: u64,
+    secs: f64,
+    latencies_ms: Vec<f64>,
+}
+
+/// Drive `connections` keep-alive connections for `warmup + secs`; only
+/// requests started after the warm-up count.
+async fn load(addr: &str, connections: usize, warmup: Duration, secs: Duration) -> LoadResult {
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let addr = addr.to_string();
+        let stop = stop.clone();
+        let measuring = measuring.clone();
+        let errors = errors.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut stream = TcpStream::connect(&addr).await.expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            let mut buf = Vec::with_capacity(1024);
+            let mut lat = Vec::new();
+            let mut seq = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let req = signed_request(&addr, c, seq);
+                seq += 1;
+                let counted = measuring.load(Ordering::Relaxed);
+                let t = Instant::now();
+                stream.write_all(&req).await.expect("write request");
+                let status = read_response(&mut stream, &mut buf).await;
+                let took = ms(t.elapsed());
+                if status != 200 {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                } else if counted && !stop.load(Ordering::Relaxed) {
+                    lat.push(took);
+                }
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(warmup).await;
+    measuring.store(true, Ordering::Relaxed);
+    let t = Instant::now();
+    tokio::time::sleep(secs).await;
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = t.elapsed().as_secs_f64();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("client task"));
+    }
+    all.sort_by(f64::total_cmp);
+    LoadResult {
+        acked: all.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        secs: elapsed,
+        latencies_ms: all,
+    }
+}
+
+async fn serve(app: Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    (addr, task)
+}
+
+fn count_inbox(path: &Path) -> usize {
+    let store = Store::open(path, OpenMode::ReadOnly).expect("open store");
+    store
+        .db()
+        .pending_deliveries(usize::MAX >> 1)
+        .expect("count inbox")
+        .len()
+}
+
+fn main() {
+    let secs = Duration::from_secs(env_usize("P1_SECS", 5) as u64);
+    let connections = env_usize("P1_CONNECTIONS", 64);
+    let warmup = Duration::from_secs(1);
+    let dir = tempfile::tempdir_in(std::env::temp_dir()).expect("tempdir");
+    let rt = common::runtime();
+
+    // Baseline: one fsync'd transaction per request.
+    let naive_path = dir.path().join("naive.db");
+    let naive = rt.block_on(async {
+        let state = Naive {
+            store: Arc::new(Mutex::new(
+                Store::open(&naive_path, OpenMode::Create).expect("store"),
+            )),
+            linear: linear_connector(),
+        };
+        let app = Router::new()
+            .route("/webhooks/linear", post(naive_hook))
+            .with_state(state);
+        let (addr, server) = serve(app).await;
+        let r = load(&addr, connections, warmup, secs).await;
+        server.abort();
+        r
+    });
+
+    // The real server: group commit through the store writer.
+    let path = dir.path().join("rt.db");
+    let (writer, writer_thread) = Writer::start(&path).expect("writer");
+    let real = rt.block_on(async {
+        let state = WebhookServer {
+            writer: writer.clone(),
+            linear: linear_connector(),
+            portal: portal_connector(),
+            max_body_bytes: 1 << 20,
+            metrics: Arc::new(Metrics::new()),
+            store_path: path.clone(),
+            on_stored: None,
+        };
+        let (addr, server) = serve(router(state)).await;
+        let r = load(&addr, connections, warmup, secs).await;
+        server.abort();
+        r
+    });
+    drop(rt);
+    writer.close();
+    drop(writer);
+    writer_thread.join().expect("writer join");
+    let stored = count_inbox(&path);
+
+    let rate = real.acked as f64 / real.secs;
+    let base_rate = naive.acked as f64 / naive.secs;
+    let ratio = rate / base_rate.max(1e-9);
+    let p50 = percentile(&real.latencies_ms, 0.5);
+    let p99 = percentile(&real.latencies_ms, 0.99);
+    let base_p99 = percentile(&naive.latencies_ms, 0.99);
+    emit(
+        "P1",
+        "acks_per_sec",
+        rate,
+        Some(base_rate),
+        Some(ratio),
+        "≥20000/s and ≥10× baseline",
+        rate >= 20_000.0 && ratio >= 10.0 && real.errors == 0,
+        json!({"connections": connections, "secs": r3(real.secs), "acked": real.acked,
+               "errors": real.errors, "stored_in_inbox": stored,
+               "baseline_errors": naive.errors,
+               "baseline_kind": "one fsync'd transaction per request (Store::write_durable)"}),
+    );
+    emit(
+        "P1",
+        "ack_latency_p99_ms",
+        p99,
+        Some(base_p99),
+        Some(base_p99 / p99.max(1e-9)),
+        "<10 ms",
+        p99 < 10.0,
+        json!({"p50_ms": r3(p50), "max_ms": r3(real.latencies_ms.last().copied().unwrap_or(0.0)),
+               "baseline_p50_ms": r3(percentile(&naive.latencies_ms, 0.5))}),
+    );
+}
