@@ -401,3 +401,43 @@ async fn mass_delete_guard_pauses_deletes_until_resumed() {
     .await;
     h.stop_service().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_and_label_names_match_without_regard_to_case() {
+    let mut h = Harness::start(Setup::default()).await;
+    let post = h.canny.create_post("Crash on save", "x").unwrap();
+    h.canny.add_tag(&post, "bug").unwrap();
+    h.canny.set_status(&post, "planned").unwrap();
+    let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
+    eventually("Linear to carry its Bug label", 20, async || {
+        let r = h.linear_record(&issue).await?;
+        r.labels.contains("Bug").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    h.service
+        .as_ref()
+        .unwrap()
+        .engine
+        .reconcile_once()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tags = h.canny.post(&post).unwrap().tags;
+    assert_eq!(
+        tags.into_iter().collect::<Vec<_>>(),
+        vec!["bug".to_string()]
+    );
+    let jobs = h
+        .store()
+        .db()
+        .jobs(&JobFilter::default(), Window::first(50))
+        .unwrap();
+    assert!(
+        !jobs
+            .iter()
+            .any(|j| j.target == Side::Portal && j.kind == "update"),
+        "no write back for a difference in case: {jobs:?}"
+    );
+    h.stop_service().await;
+}

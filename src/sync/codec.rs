@@ -107,15 +107,21 @@ pub fn read(
                     )
                 })
         }
-        (Transform::Labels { .. }, Side::Portal) => Ok(FieldValue::Set(r.labels.clone())),
+        // Tag and label names compare case-insensitively: Linear reuses an
+        // existing "Bug" label for a portal tag "bug", and that must not read
+        // as a change to write back.
+        (Transform::Labels { .. }, Side::Portal) => Ok(FieldValue::Set(
+            r.labels.iter().map(|l| l.to_lowercase()).collect(),
+        )),
         (Transform::Labels { names }, Side::Linear) => Ok(FieldValue::Set(
             r.labels
                 .iter()
                 .map(|l| {
                     names
                         .iter()
-                        .find(|(_, ln)| ln == l)
+                        .find(|(_, ln)| ln.eq_ignore_ascii_case(l))
                         .map_or_else(|| l.clone(), |(p, _)| p.clone())
+                        .to_lowercase()
                 })
                 .collect(),
         )),
@@ -155,7 +161,7 @@ pub fn write(field: &FieldMapping, side: Side, value: &FieldValue) -> Result<Fie
                 .map(|t| {
                     names
                         .iter()
-                        .find(|(p, _)| p == t)
+                        .find(|(p, _)| p.eq_ignore_ascii_case(t))
                         .map_or_else(|| t.clone(), |(_, l)| l.clone())
                 })
                 .collect::<BTreeSet<String>>(),

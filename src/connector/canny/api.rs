@@ -356,8 +356,9 @@ impl CannyConnector {
             .map(|_| ())
     }
 
-    /// Make the post's tags exactly `wanted` (by name): diff against the
-    /// current tags, creating board tags that do not exist yet.
+    /// Make the post's tags exactly `wanted` (by name, ignoring case, so an
+    /// existing "Bug" tag satisfies "bug"): diff against the current tags,
+    /// creating board tags that do not exist yet.
     pub async fn set_tags(
         &self,
         post_id: &str,
@@ -366,22 +367,31 @@ impl CannyConnector {
         let post = self.retrieve_post(post_id).await?.ok_or_else(|| {
             RemoteError::new(ErrorClass::NotFound, "posts/retrieve: invalid post id")
         })?;
-        let current: BTreeSet<&str> = post.tags.iter().map(|t| t.name.as_str()).collect();
+        let lower = |s: &str| s.to_lowercase();
+        let current: BTreeSet<String> = post.tags.iter().map(|t| lower(&t.name)).collect();
+        let wanted_lower: BTreeSet<String> = wanted.iter().map(|w| lower(w)).collect();
         let missing: Vec<&String> = wanted
             .iter()
-            .filter(|w| !current.contains(w.as_str()))
+            .filter(|w| !current.contains(&lower(w)))
             .collect();
         if !missing.is_empty() {
             let board_tags = self.list_tags().await?;
             for name in missing {
-                let id = match board_tags.iter().find(|t| &t.name == name) {
+                let id = match board_tags
+                    .iter()
+                    .find(|t| t.name.eq_ignore_ascii_case(name))
+                {
                     Some(t) => t.id.clone(),
                     None => self.create_tag(name).await?.id,
                 };
                 self.add_tag(post_id, &id).await?;
             }
         }
-        for t in post.tags.iter().filter(|t| !wanted.contains(&t.name)) {
+        for t in post
+            .tags
+            .iter()
+            .filter(|t| !wanted_lower.contains(&lower(&t.name)))
+        {
             self.remove_tag(post_id, &t.id).await?;
         }
         Ok(())
