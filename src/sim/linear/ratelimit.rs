@@ -58,7 +58,8 @@ impl Bucket {
         let now = Instant::now();
         let secs = now.duration_since(self.at).as_secs_f64();
         self.at = now;
-        self.level = (self.level + secs * self.limit as f64 / self.window_secs).min(self.limit as f64);
+        self.level =
+            (self.level + secs * self.limit as f64 / self.window_secs).min(self.limit as f64);
     }
 
     /// Whether `cost` points are available now (after refill).
