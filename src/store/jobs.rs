@@ -336,10 +336,12 @@ impl Db<'_> {
         Ok(self
             .conn
             .query_row(
+                // SQLite allows ORDER BY/LIMIT only on the last member of a
+                // compound SELECT, so each member is its own subquery.
                 "SELECT min(created_at) FROM (
-                    SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1
+                    SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
                     UNION ALL
-                    SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1)",
+                    SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1))",
                 [],
                 |r| r.get(0),
             )

@@ -414,3 +414,15 @@ fn portal_change_time_moves_only_when_content_changes() {
         Some(to_ms(t))
     );
 }
+
+#[test]
+fn oldest_unsent_job_reads_queued_and_running() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.write(|db| -> Result<()> {
+        assert_eq!(db.oldest_unsent_job()?, None);
+        db.insert_job(&job(None))?;
+        assert!(db.oldest_unsent_job()?.is_some());
+        Ok(())
+    })
+    .unwrap();
+}
