@@ -7,6 +7,7 @@ pub mod config;
 pub mod connector;
 pub mod console;
 pub mod daemon;
+pub mod demo;
 pub mod domain;
 pub mod duration;
 pub mod engine;

@@ -4,6 +4,7 @@
 mod config_cmd;
 mod conflicts_cmd;
 mod console_cmd;
+mod demo_cmd;
 mod jobs_cmd;
 mod mapping_cmd;
 mod resume_cmd;
@@ -32,6 +33,8 @@ pub struct Cli {
 /// The commands of DESIGN.md section 2 that exist so far.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Zero-config showcase: simulators, engine and a scripted day, in the console.
+    Demo(demo_cmd::DemoArgs),
     /// The daemon: sync engine and webhook server (graceful stop on SIGINT/SIGTERM).
     Run(run_cmd::RunArgs),
     /// One-screen health report for scripts and cron (exit 0 healthy, 1 degraded, 2 down).
@@ -87,6 +90,7 @@ pub fn is_usage_error(err: &anyhow::Error) -> bool {
 /// Run the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Demo(args) => demo_cmd::run(&args),
         Command::Run(args) => run_cmd::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Console(args) => console_cmd::run(&args),

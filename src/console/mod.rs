@@ -69,9 +69,24 @@ pub fn open_store(path: &Path, read_only: bool) -> Result<Store, StoreError> {
 /// demo uses it to say what it is doing). The terminal is restored on every
 /// exit path, including panics.
 pub fn run(path: &Path, read_only: bool, banner: Option<String>) -> Result<(), ConsoleError> {
+    run_with_intro(path, read_only, banner, None)
+}
+
+/// [`run`], opening with a text panel (title, lines) over the Overview that
+/// Esc closes: the demo's first-run explanation of what is happening and
+/// which keys to try.
+pub fn run_with_intro(
+    path: &Path,
+    read_only: bool,
+    banner: Option<String>,
+    intro: Option<(String, Vec<String>)>,
+) -> Result<(), ConsoleError> {
     let store = open_store(path, read_only)?;
     let mut app = App::new(store, read_only, Clock::System, Theme::from_env())?;
     app.banner = banner;
+    if let Some((title, lines)) = intro {
+        app.layers.push(layers::Layer::text(title, lines));
+    }
     app.panic_key = std::env::var_os(TEST_PANIC_ENV).is_some();
     let stop = tui::termination_flag()?;
     let mut term = tui::enter()?;

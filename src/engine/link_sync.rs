@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{FieldValue, Record, Side};
 use crate::store::{
     CommentLink, Db, Lane, Level, Link, LinkState, NewAudit, NewConflict, NewJob,
-    Result as StoreResult, from_ms, to_ms,
+    Result as StoreResult, Window, from_ms, to_ms,
 };
 use crate::sync::{
     ChangeTimes, CommentMap, CommentPair, DecisionKind, FieldHistory, Mapping, MergeInput,
@@ -223,6 +223,7 @@ pub(crate) fn apply_plan(
             &format!("link {} needs a decision: {why}", link.id),
         )?;
     }
+    note_mapping_gaps(db, link, &reason_for(DecisionKind::Skipped))?;
     for pair in &plan.recovered_comment_pairs {
         db.insert_comment_link(&CommentLink {
             link_id: link.id,
@@ -263,6 +264,38 @@ pub(crate) fn apply_plan(
         applied.jobs += 1;
     }
     Ok(applied)
+}
+
+/// A value the mapping cannot express (e.g. a portal status with no Linear
+/// state) is left alone by the merge; say so once in the link's timeline and
+/// the event log, or the operator never learns why the sides differ. The
+/// same gap is not logged again until something else was recorded.
+fn note_mapping_gaps(db: Db<'_>, link: &Link, skipped: &str) -> StoreResult<()> {
+    if skipped.is_empty() {
+        return Ok(());
+    }
+    let last = db.audit_for_link(link.id, Window::last(1))?;
+    if last
+        .first()
+        .is_some_and(|a| a.action == "skipped" && a.reason == skipped)
+    {
+        return Ok(());
+    }
+    db.append_audit(&NewAudit {
+        link_id: Some(link.id),
+        actor: "engine".into(),
+        action: "skipped".into(),
+        reason: skipped.to_string(),
+        ..NewAudit::default()
+    })?;
+    db.log_event(
+        Level::Warn,
+        "mapping",
+        &format!(
+            "link {} ({}) not fully synced: {skipped} (fix the mapping, e.g. in the console's Mappings view)",
+            link.id, link.title
+        ),
+    )
 }
 
 /// Insert one job row for a payload.

@@ -336,9 +336,12 @@ impl Db<'_> {
         Ok(self
             .conn
             .query_row(
-                "SELECT min(
-                    (SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1),
-                    (SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1))",
+                // SQLite allows ORDER BY/LIMIT only on the last member of a
+                // compound SELECT, so each member is its own subquery.
+                "SELECT min(created_at) FROM (
+                    SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
+                    UNION ALL
+                    SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1))",
                 [],
                 |r| r.get(0),
             )

@@ -423,6 +423,8 @@ fn oldest_unsent_job_spans_queued_and_running() {
     let first = store.db().job(a).unwrap().unwrap().created_at;
     std::thread::sleep(std::time::Duration::from_millis(3));
     store.db().insert_job(&job(None)).unwrap();
+    // Only queued jobs: the queued one counts (no NULL from the empty side).
+    assert_eq!(store.db().oldest_unsent_job().unwrap(), Some(first));
     store.db().claim_due_jobs(now_ms(), 1).unwrap();
     assert_eq!(store.db().oldest_unsent_job().unwrap(), Some(first));
 }

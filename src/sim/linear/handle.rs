@@ -44,6 +44,9 @@ pub struct LinearSimConfig {
     pub requests_per_hour: u64,
     /// Complexity budget per hour.
     pub complexity_per_hour: u64,
+    /// How long an empty budget takes to refill: an hour, as Linear; the
+    /// demo compresses it so a quota burst recovers within seconds.
+    pub quota_window: Duration,
     /// Delays before webhook retries (Linear: 1 min, 1 h, 6 h).
     pub webhook_retry_delays: Vec<Duration>,
     /// How long an injected timeout holds the answer.
@@ -65,6 +68,7 @@ impl Default for LinearSimConfig {
             seed: 0,
             requests_per_hour: 2_500,
             complexity_per_hour: 3_000_000,
+            quota_window: Duration::from_secs(3600),
             webhook_retry_delays: vec![
                 Duration::from_secs(60),
                 Duration::from_secs(3600),
@@ -122,8 +126,8 @@ impl LinearSim {
         let shared = Arc::new(Shared {
             store: store.clone(),
             limits: Mutex::new(Limits {
-                requests: Bucket::new(cfg.requests_per_hour),
-                complexity: Bucket::new(cfg.complexity_per_hour),
+                requests: Bucket::with_window(cfg.requests_per_hour, cfg.quota_window),
+                complexity: Bucket::with_window(cfg.complexity_per_hour, cfg.quota_window),
             }),
             creds: Credentials {
                 api_key: cfg.api_key.clone(),

@@ -1,7 +1,8 @@
 //! Request and complexity budgets per hour, as a leaky bucket with
 //! continuous refill (the algorithm Linear documents, API-NOTES section 3).
 //!
-//! A bucket holds up to `limit` points and refills at `limit` per hour.
+//! A bucket holds up to `limit` points and refills at `limit` per hour (or
+//! per a shorter window, so the demo can compress an hour into seconds).
 //! `remaining` is what is left after the current request; `reset` (epoch ms)
 //! is when the bucket will be full again. Headers are honest: refill only
 //! ever adds, so a client that sends a request only while `remaining` covers
@@ -15,6 +16,7 @@ pub struct Bucket {
     limit: u64,
     level: f64,
     at: Instant,
+    window_secs: f64,
 }
 
 /// A bucket's state as reported in headers and `rateLimitStatus`.
@@ -28,8 +30,6 @@ pub struct BucketView {
     pub reset_ms: u64,
 }
 
-const HOUR: f64 = 3600.0;
-
 fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -40,10 +40,17 @@ fn epoch_ms() -> u64 {
 impl Bucket {
     /// A full bucket of `limit` points per hour.
     pub fn new(limit: u64) -> Bucket {
+        Bucket::with_window(limit, Duration::from_secs(3600))
+    }
+
+    /// A full bucket of `limit` points that refills over `window` instead of
+    /// an hour: time compression for the demo, same headers and semantics.
+    pub fn with_window(limit: u64, window: Duration) -> Bucket {
         Bucket {
             limit,
             level: limit as f64,
             at: Instant::now(),
+            window_secs: window.as_secs_f64().max(0.001),
         }
     }
 
@@ -51,7 +58,8 @@ impl Bucket {
         let now = Instant::now();
         let secs = now.duration_since(self.at).as_secs_f64();
         self.at = now;
-        self.level = (self.level + secs * self.limit as f64 / HOUR).min(self.limit as f64);
+        self.level =
+            (self.level + secs * self.limit as f64 / self.window_secs).min(self.limit as f64);
     }
 
     /// Whether `cost` points are available now (after refill).
@@ -85,7 +93,7 @@ impl Bucket {
         let secs = if self.limit == 0 {
             0.0
         } else {
-            missing * HOUR / self.limit as f64
+            missing * self.window_secs / self.limit as f64
         };
         BucketView {
             limit: self.limit,
@@ -112,6 +120,14 @@ mod tests {
         assert_eq!(v.remaining, 0);
         // empty bucket of 10/h refills fully in one hour
         assert!(v.reset_ms >= epoch_ms() + 3_590_000);
+    }
+
+    #[test]
+    fn a_compressed_window_resets_sooner() {
+        let mut b = Bucket::with_window(10, Duration::from_secs(5));
+        b.exhaust();
+        let v = b.view();
+        assert!(v.reset_ms <= epoch_ms() + 5_100 && v.reset_ms >= epoch_ms() + 4_900);
     }
 
     #[test]

@@ -1,0 +1,228 @@
+//! What the story acts on and remembers: handles on both simulators and the
+//! engine, the shared story log the progress lines and the summary read, and
+//! small helpers (pick linked records, log a chapter, wait for the queue).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::domain::{JobStatus, Side};
+use crate::engine::Engine;
+use crate::sim::canny::CannySim;
+use crate::sim::linear::LinearSim;
+use crate::store::{Level, LinkState, Window, Writer, meta_keys};
+use crate::sync::{Mapping, Transform};
+
+/// What the story has done so far; read by progress lines and the summary.
+#[derive(Debug, Clone, Default)]
+pub struct StoryLog {
+    /// Chapters played: seconds since start and a one-line description.
+    pub chapters: Vec<(f64, String)>,
+    /// Links whose titles were edited on both sides (deliberate conflicts).
+    pub conflict_links: Vec<i64>,
+    /// The mapping version that lacks a status row.
+    pub broken_mapping: Option<i64>,
+    /// The link the mapping gap holds back.
+    pub gap_link: Option<i64>,
+    /// The gap link was re-merged under a fixed mapping.
+    pub gap_fixed: bool,
+    /// The post deleted on the portal.
+    pub deleted_post: Option<String>,
+    /// Edits the story made on either side.
+    pub edits: u64,
+    /// The scripted chapters are over (only the trickle is left).
+    pub finished: bool,
+}
+
+/// A linked pair the story can pick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    /// Link id.
+    pub link: i64,
+    /// Canny post id.
+    pub post: String,
+    /// Linear issue id.
+    pub issue: String,
+}
+
+/// Handles the story uses; cheap to clone into its task.
+#[derive(Clone)]
+pub struct Stage {
+    /// The Linear simulator.
+    pub linear: Arc<LinearSim>,
+    /// The Canny simulator.
+    pub canny: Arc<CannySim>,
+    /// The engine (for reconcile and re-merge).
+    pub engine: Engine,
+    /// The store writer (operator intents, story events).
+    pub writer: Writer,
+    /// The webhook server's address.
+    pub webhook_addr: SocketAddr,
+    /// Shared story log.
+    pub log: Arc<Mutex<StoryLog>>,
+    /// Whether the story also plays the operator (retry dead jobs, fix the
+    /// mapping): true without a console, where no human will.
+    pub plays_operator: bool,
+    /// When the demo started.
+    pub started: Instant,
+    /// Turns true when the story must stop.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stage")
+            .field("plays_operator", &self.plays_operator)
+            .finish()
+    }
+}
+
+/// Lock the story log even if a panic poisoned it (it is plain data).
+pub fn lock(log: &Mutex<StoryLog>) -> std::sync::MutexGuard<'_, StoryLog> {
+    log.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The default mapping without its `"closed"` status row: the mapping
+/// problem of the story (a portal status with no Linear state).
+pub fn mapping_without_closed() -> String {
+    let mut m = Mapping::default_canny_linear();
+    m.version = 2;
+    for f in &mut m.fields {
+        if let Transform::Status(t) = &mut f.transform {
+            t.values.retain(|(p, _)| p != "closed");
+        }
+    }
+    m.to_toml()
+}
+
+/// The fix an operator applies: the default mapping again, as version 3.
+pub fn mapping_fixed() -> String {
+    let mut m = Mapping::default_canny_linear();
+    m.version = 3;
+    m.to_toml()
+}
+
+impl Stage {
+    /// Seconds since the demo started.
+    pub fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// True once the demo asked the story to stop.
+    pub fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Sleep, returning early (false) when the story must stop.
+    pub async fn pause(&mut self, d: Duration) -> bool {
+        if self.stopping() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => !self.stopping(),
+            _ = self.stop.changed() => false,
+        }
+    }
+
+    /// Record a chapter in the story log and the store's event log (the
+    /// console's Log view tells the story).
+    pub async fn chapter(&self, text: String) {
+        let at = self.elapsed();
+        lock(&self.log).chapters.push((at, text.clone()));
+        let msg = format!("demo: {text}");
+        let _ = self
+            .writer
+            .run(move |db| db.log_event(Level::Info, "demo", &msg))
+            .await;
+    }
+
+    /// Count edits made on either side.
+    pub fn edited(&self, n: u64) {
+        lock(&self.log).edits += n;
+    }
+
+    /// Active links with both sides known, oldest first, minus the ones the
+    /// story reserved for a scene.
+    pub async fn pairs(&self) -> Vec<Pair> {
+        let links = self
+            .writer
+            .run(|db| db.links(Window::first(2_000)))
+            .await
+            .unwrap_or_default();
+        let reserved: Vec<i64> = {
+            let l = lock(&self.log);
+            let mut r = l.conflict_links.clone();
+            r.extend(l.gap_link);
+            r
+        };
+        links
+            .into_iter()
+            .filter(|l| l.state == LinkState::Active && !reserved.contains(&l.id))
+            .filter_map(|l| {
+                Some(Pair {
+                    link: l.id,
+                    post: l.portal_id?,
+                    issue: l.linear_id?,
+                })
+            })
+            .collect()
+    }
+
+    /// The active link of a portal post, once its create landed.
+    pub async fn link_of(&self, post: &str) -> Option<Pair> {
+        let id = post.to_string();
+        let link = self
+            .writer
+            .run(move |db| db.link_by_remote(Side::Portal, &id))
+            .await
+            .ok()
+            .flatten()?;
+        (link.state == LinkState::Active).then_some(Pair {
+            link: link.id,
+            post: link.portal_id?,
+            issue: link.linear_id?,
+        })
+    }
+
+    /// Jobs queued or running right now.
+    pub async fn busy_jobs(&self) -> i64 {
+        self.writer
+            .run(|db| db.summary())
+            .await
+            .map(|s| s.jobs_in(JobStatus::Queued) + s.jobs_in(JobStatus::Running))
+            .unwrap_or(0)
+    }
+
+    /// Jobs in one status.
+    pub async fn jobs_in(&self, status: JobStatus) -> i64 {
+        self.writer
+            .run(|db| db.summary())
+            .await
+            .map(|s| s.jobs_in(status))
+            .unwrap_or(0)
+    }
+
+    /// Wait (at most `bound`) until the first reconcile finished and the
+    /// queue drained: the board's planned posts are in Linear.
+    pub async fn initial_sync(&mut self, bound: Duration) -> bool {
+        let deadline = Instant::now() + bound;
+        loop {
+            let reconciled = self
+                .writer
+                .run(|db| db.meta(meta_keys::LAST_RECONCILE))
+                .await
+                .ok()
+                .flatten()
+                .is_some();
+            if reconciled && self.busy_jobs().await == 0 {
+                return true;
+            }
+            if Instant::now() > deadline || !self.pause(Duration::from_millis(100)).await {
+                return false;
+            }
+        }
+    }
+}
