@@ -358,35 +358,47 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_delivery() {
         .pool_max_idle_per_host(64)
         .build()
         .unwrap();
+    let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // 16 senders keep deliveries flowing until the daemon stops answering.
     let mut tasks = Vec::new();
-    for i in 0..400 {
+    for worker in 0..16 {
         let http = http.clone();
         let url = d.url("/webhooks/linear");
+        let acks = acks.clone();
         tasks.push(tokio::spawn(async move {
-            let body = linear_body("00000000-0000-4000-8000-00000000beef", now_ms());
-            let delivery = format!("burst-{i}");
-            let status = http
-                .post(url)
-                .header("Linear-Delivery", &delivery)
-                .header("Linear-Event", "Issue")
-                .header("Linear-Signature", sign(&body))
-                .body(body)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0);
-            (delivery, status)
+            let mut acked = Vec::new();
+            for n in 0..2_000 {
+                let body = linear_body("00000000-0000-4000-8000-00000000beef", now_ms());
+                let delivery = format!("burst-{worker}-{n}");
+                let status = http
+                    .post(&url)
+                    .header("Linear-Delivery", &delivery)
+                    .header("Linear-Event", "Issue")
+                    .header("Linear-Signature", sign(&body))
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16());
+                match status {
+                    Ok(200) => {
+                        acked.push(delivery);
+                        acks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            acked
         }));
-        if i == 150 {
-            d.signal("-TERM");
-        }
     }
+    eventually("a stream of acknowledged deliveries", 20, async || {
+        (acks.load(std::sync::atomic::Ordering::Relaxed) >= 200).then_some(())
+    })
+    .await;
+    d.signal("-TERM");
     let mut acked = Vec::new();
     for t in tasks {
-        let (id, status) = t.await.unwrap();
-        if status == 200 {
-            acked.push(id);
-        }
+        acked.extend(t.await.unwrap());
     }
     assert_eq!(d.wait(), 0, "graceful exit");
     assert!(
