@@ -106,6 +106,14 @@ pub trait Connector: Send + Sync {
     /// Create a record. Must be safe to retry with the same `client_id`.
     async fn create(&self, new: &NewRecord) -> Result<Record, RemoteError>;
 
+    /// Whether [`Connector::create`] itself completes an earlier attempt
+    /// with the same `client_id` (finding the record and finishing every
+    /// step the interrupted attempt may have skipped), so a retry should call
+    /// `create` again rather than [`Connector::find_created`].
+    fn create_is_idempotent(&self) -> bool {
+        false
+    }
+
     /// Look for a record an earlier attempt of `create` may already have made
     /// (by client id or source URL), so a retry can complete instead of
     /// duplicating.
