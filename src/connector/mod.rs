@@ -153,4 +153,14 @@ pub trait Connector: Send + Sync {
     /// Rate-limit readings from the most recent responses, drained by the
     /// engine into the store.
     fn take_quota_samples(&self) -> Vec<QuotaSample>;
+
+    /// The same readings, each with the cost the remote charged for the
+    /// request it came from (Linear's `X-Complexity`), so a budget can
+    /// charge complexity per request. Remotes without such a header: `None`.
+    fn take_quota_samples_with_cost(&self) -> Vec<(QuotaSample, Option<i64>)> {
+        self.take_quota_samples()
+            .into_iter()
+            .map(|s| (s, None))
+            .collect()
+    }
 }

@@ -121,4 +121,8 @@ impl Connector for LinearConnector {
     fn take_quota_samples(&self) -> Vec<QuotaSample> {
         self.transport.quota.take()
     }
+
+    fn take_quota_samples_with_cost(&self) -> Vec<(QuotaSample, Option<i64>)> {
+        self.transport.quota.take_with_cost()
+    }
 }
