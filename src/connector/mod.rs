@@ -106,6 +106,14 @@ pub trait Connector: Send + Sync {
     /// Create a record. Must be safe to retry with the same `client_id`.
     async fn create(&self, new: &NewRecord) -> Result<Record, RemoteError>;
 
+    /// Whether [`Connector::create`] itself completes an earlier attempt
+    /// with the same `client_id` (finding the record and finishing every
+    /// step the interrupted attempt may have skipped), so a retry should call
+    /// `create` again rather than [`Connector::find_created`].
+    fn create_is_idempotent(&self) -> bool {
+        false
+    }
+
     /// Look for a record an earlier attempt of `create` may already have made
     /// (by client id or source URL), so a retry can complete instead of
     /// duplicating.
@@ -145,4 +153,14 @@ pub trait Connector: Send + Sync {
     /// Rate-limit readings from the most recent responses, drained by the
     /// engine into the store.
     fn take_quota_samples(&self) -> Vec<QuotaSample>;
+
+    /// The same readings, each with the cost the remote charged for the
+    /// request it came from (Linear's `X-Complexity`), so a budget can
+    /// charge complexity per request. Remotes without such a header: `None`.
+    fn take_quota_samples_with_cost(&self) -> Vec<(QuotaSample, Option<i64>)> {
+        self.take_quota_samples()
+            .into_iter()
+            .map(|s| (s, None))
+            .collect()
+    }
 }

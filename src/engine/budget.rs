@@ -13,15 +13,54 @@ use std::collections::BTreeMap;
 use crate::domain::QuotaSample;
 use crate::store::Lane;
 
-/// One quota kind's last known state, corrected for requests sent since.
+/// Requests one permitted operation may make. A permit covers a whole
+/// connector call, and some calls are several HTTP requests (a Linear create
+/// is `issueCreate` plus `attachmentLinkURL`; an update may add a status
+/// comment; a retried create looks the record up first), so a permit needs
+/// room for all of them or the last one would be refused.
+pub const REQUESTS_PER_PERMIT: i64 = 3;
+
+/// How a remote refills its quota, which decides what "reset" means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refill {
+    /// Everything comes back at the reset time (a fixed window).
+    AtReset,
+    /// A leaky bucket refilling continuously, "reset" being when it is full
+    /// again (Linear, API-NOTES section 3). The refill rate follows from
+    /// the headers: what is missing, over the time until reset. Waiting for
+    /// the full reset would stall for up to the whole window (an hour on
+    /// Linear) when one request's worth arrives within seconds.
+    Continuous,
+}
+
+/// One quota kind's last reading.
 #[derive(Debug, Clone, PartialEq)]
 struct Window {
     limit: i64,
     remaining: i64,
     reset_ms: Option<i64>,
+    /// When the reading was taken (ms).
+    observed_ms: i64,
+    /// Points regained per ms (continuous refill only; 0 when unknown).
+    rate_per_ms: f64,
     /// Cost of one request in this kind's units (1 for requests; the last
     /// `X-Complexity` for complexity).
     unit_cost: i64,
+}
+
+impl Window {
+    /// What the remote will have left at `now_ms`, before our own requests
+    /// still in flight.
+    fn level_at(&self, refill: Refill, now_ms: i64) -> f64 {
+        match refill {
+            Refill::AtReset if self.reset_ms.is_some_and(|r| r <= now_ms) => self.limit as f64,
+            Refill::AtReset => self.remaining as f64,
+            Refill::Continuous => {
+                let gained = self.rate_per_ms * (now_ms - self.observed_ms).max(0) as f64;
+                (self.remaining as f64 + gained).min(self.limit as f64)
+            }
+        }
+    }
 }
 
 /// The pacing decision for one request.
@@ -37,19 +76,32 @@ pub enum Permit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Budget {
     reserve: f64,
+    refill: Refill,
     windows: BTreeMap<String, Window>,
     paused_until_ms: Option<i64>,
     last_sent_ms: Option<i64>,
+    /// Operations permitted whose answers have not been absorbed yet. A
+    /// reading from one answer cannot include requests still on the wire,
+    /// so they are held against every reading until they settle.
+    outstanding: i64,
 }
 
 impl Budget {
-    /// A budget keeping `reserve` (0–0.9) of each quota for live edits.
+    /// A budget for a fixed-window quota, keeping `reserve` (0–0.9) of each
+    /// quota for live edits.
     pub fn new(reserve: f64) -> Budget {
+        Budget::with_refill(reserve, Refill::AtReset)
+    }
+
+    /// A budget for a quota refilled as `refill` says.
+    pub fn with_refill(reserve: f64, refill: Refill) -> Budget {
         Budget {
             reserve: reserve.clamp(0.0, 0.9),
+            refill,
             windows: BTreeMap::new(),
             paused_until_ms: None,
             last_sent_ms: None,
+            outstanding: 0,
         }
     }
 
@@ -57,17 +109,28 @@ impl Budget {
     /// estimate: the server's count is the truth.
     pub fn observe(&mut self, s: &QuotaSample, request_cost: Option<i64>) {
         let reset_ms = s.reset_at.map(|r| r.timestamp_millis());
+        let observed_ms = s.sampled_at.timestamp_millis();
+        let previous = self.windows.get(&s.kind);
         let unit_cost = match (s.kind.as_str(), request_cost) {
             ("complexity", Some(c)) => c.max(1),
-            ("complexity", None) => self.windows.get(&s.kind).map_or(1, |w| w.unit_cost),
+            ("complexity", None) => previous.map_or(1, |w| w.unit_cost),
             _ => 1,
+        };
+        let (limit, remaining) = (s.limit.max(0), s.remaining.max(0));
+        let rate_per_ms = match reset_ms {
+            Some(reset) if remaining < limit && reset > observed_ms => {
+                (limit - remaining) as f64 / (reset - observed_ms) as f64
+            }
+            _ => previous.map_or(0.0, |w| w.rate_per_ms),
         };
         self.windows.insert(
             s.kind.clone(),
             Window {
-                limit: s.limit.max(0),
-                remaining: s.remaining.max(0),
+                limit,
+                remaining,
                 reset_ms,
+                observed_ms,
+                rate_per_ms,
                 unit_cost,
             },
         );
@@ -78,18 +141,25 @@ impl Budget {
         self.paused_until_ms = Some(self.paused_until_ms.map_or(until_ms, |p| p.max(until_ms)));
     }
 
-    /// Account for a request being sent now (before its headers arrive).
+    /// Account for an operation being sent now (before its headers arrive).
     pub fn spend(&mut self, now_ms: i64) {
         self.last_sent_ms = Some(now_ms);
-        for w in self.windows.values_mut() {
-            w.remaining = (w.remaining - w.unit_cost).max(0);
-        }
+        self.outstanding += 1;
     }
 
-    /// Remaining requests before the live reserve, per the latest estimate
-    /// (used by the console's forecast and tests).
+    /// An operation permitted earlier has finished and its readings (if
+    /// any) were observed: stop holding it against the quota.
+    pub fn settle(&mut self) {
+        self.outstanding = (self.outstanding - 1).max(0);
+    }
+
+    /// Remaining quota of one kind per the latest reading, less what
+    /// operations in flight may still take (used by the console's forecast
+    /// and tests).
     pub fn remaining(&self, kind: &str) -> Option<i64> {
-        self.windows.get(kind).map(|w| w.remaining)
+        self.windows
+            .get(kind)
+            .map(|w| w.remaining - self.outstanding * REQUESTS_PER_PERMIT * w.unit_cost)
     }
 
     /// May a request in `lane` go at `now_ms`?
@@ -101,27 +171,31 @@ impl Budget {
             self.paused_until_ms = None;
         }
         let mut wait = None::<i64>;
-        for w in self.windows.values_mut() {
-            // A reset in the past means the window refilled.
-            if let Some(reset) = w.reset_ms.filter(|r| *r <= now_ms) {
-                let _ = reset;
-                w.remaining = w.limit;
-                w.reset_ms = None;
-            }
+        for w in self.windows.values() {
+            let need = REQUESTS_PER_PERMIT * w.unit_cost;
             let reserve = (w.limit as f64 * self.reserve).ceil() as i64;
             let floor = match lane {
                 Lane::Live => 0,
                 Lane::Backfill => reserve,
             };
-            let usable = w.remaining - floor;
-            let until = match w.reset_ms {
-                Some(reset) if usable < w.unit_cost => Some(reset),
-                // No reset known: probe again shortly rather than stall forever.
-                None if usable < w.unit_cost => Some(now_ms + 1_000),
-                Some(reset) if usable < 2 * reserve.max(w.unit_cost) => {
-                    // Close to the floor: spread what is left over the time
-                    // to reset so the window never runs dry early.
-                    let per = (reset - now_ms).max(0) / (usable / w.unit_cost).max(1);
+            let in_flight = (self.outstanding * need) as f64;
+            let usable = w.level_at(self.refill, now_ms) - in_flight - floor as f64;
+            let short = need as f64 - usable;
+            let until = match (self.refill, w.reset_ms) {
+                // Continuous refill: wait just until the bucket holds enough
+                // again — never later than the reset, when it is full.
+                (Refill::Continuous, reset) if short > 0.0 && w.rate_per_ms > 0.0 => {
+                    let t = now_ms + (short / w.rate_per_ms).ceil() as i64;
+                    Some(reset.map_or(t, |r| t.min(r.max(now_ms + 1))))
+                }
+                (_, Some(reset)) if short > 0.0 && reset > now_ms => Some(reset),
+                // No reset known (or it passed without a fresh reading):
+                // probe again shortly rather than stall forever.
+                (_, _) if short > 0.0 => Some(now_ms + 1_000),
+                (Refill::AtReset, Some(reset)) if usable < (2 * reserve.max(need)) as f64 => {
+                    // Close to the floor of a fixed window: spread what is
+                    // left over the time to reset so it never runs dry early.
+                    let per = (reset - now_ms).max(0) / ((usable as i64) / need).max(1);
                     self.last_sent_ms
                         .map(|last| last + per)
                         .filter(|t| *t > now_ms)
@@ -204,6 +278,49 @@ mod tests {
             Permit::WaitUntil(t) => assert!(t > 1 && t <= 10_000, "{t}"),
             Permit::Go => panic!("should pace"),
         }
+    }
+
+    #[test]
+    fn continuous_refill_waits_only_for_the_points_it_needs() {
+        // 3,600 an hour, empty: one point a second; "reset" (full) is an
+        // hour away, but a permit's worth is back in three seconds.
+        let mut b = Budget::with_refill(0.2, Refill::Continuous);
+        b.observe(&sample("requests", 3_600, 0, 3_600_000), None);
+        let t = REQUESTS_PER_PERMIT * 1_000;
+        assert_eq!(b.permit(Lane::Live, 0), Permit::WaitUntil(t));
+        assert_eq!(b.permit(Lane::Live, t), Permit::Go);
+        // Backfill also keeps the reserve (720 points) untouched.
+        assert_eq!(
+            b.permit(Lane::Backfill, 0),
+            Permit::WaitUntil((720 + REQUESTS_PER_PERMIT) * 1_000)
+        );
+    }
+
+    #[test]
+    fn operations_in_flight_are_held_until_settled() {
+        let mut b = Budget::with_refill(0.0, Refill::Continuous);
+        b.observe(&sample("requests", 3_600, 7, 3_593_000), None);
+        assert_eq!(b.permit(Lane::Live, 0), Permit::Go);
+        b.spend(0);
+        assert_eq!(b.permit(Lane::Live, 0), Permit::Go);
+        b.spend(0);
+        // 7 left, two operations of up to three requests each in flight.
+        assert!(matches!(b.permit(Lane::Live, 0), Permit::WaitUntil(_)));
+        // The first answer reports what the server counted so far; the
+        // second operation is still held against it.
+        b.observe(&sample("requests", 3_600, 5, 3_595_000), None);
+        b.settle();
+        assert!(matches!(b.permit(Lane::Live, 0), Permit::WaitUntil(_)));
+        b.settle();
+        assert_eq!(b.permit(Lane::Live, 0), Permit::Go);
+    }
+
+    #[test]
+    fn complexity_is_charged_at_the_last_request_cost() {
+        let mut b = Budget::with_refill(0.0, Refill::Continuous);
+        b.observe(&sample("complexity", 360_000, 250, 3_597_500), Some(100));
+        // A permit needs 3 × 100 points; 250 are left at 100 a second.
+        assert_eq!(b.permit(Lane::Live, 0), Permit::WaitUntil(500));
     }
 
     #[test]

@@ -53,7 +53,10 @@ pub enum Landed {
 }
 
 /// Send one job. A create that may have succeeded before (a retry) first
-/// looks for the record an earlier attempt made, so retries never duplicate.
+/// looks for the record an earlier attempt made, so retries never duplicate
+/// — unless the connector's own `create` is idempotent by client id, in
+/// which case re-sending it also finishes what the earlier attempt left
+/// undone (Linear: the portal URL attachment after a timed-out create).
 pub async fn execute(
     conn: &dyn Connector,
     job: &Job,
@@ -62,6 +65,7 @@ pub async fn execute(
     match payload {
         JobPayload::Create { record, .. } => {
             if job.attempts > 0
+                && !conn.create_is_idempotent()
                 && let Some(found) = conn.find_created(record).await?
             {
                 return Ok(Landed::Created(found));

@@ -236,7 +236,7 @@ impl Engine {
             };
             m.request(side.as_str(), &status, started.elapsed().as_secs_f64());
         }
-        self.inner.scheduler.absorb_quota(side).await;
+        self.inner.scheduler.settle(side).await;
         if let Err(e) = &result {
             self.inner.scheduler.note_rate_limit(side, e);
             if e.class == ErrorClass::Auth {

@@ -11,7 +11,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::backoff::NextStep;
-use super::budget::{Budget, Permit};
+use super::budget::{Budget, Permit, Refill};
 use super::executor::{Connectors, Landed, Timing, execute, record_failure, record_success};
 use super::payload::JobPayload;
 use crate::connector::Update;
@@ -67,10 +67,18 @@ impl Scheduler {
         max_attempts: u32,
         metrics: Option<Arc<Metrics>>,
     ) -> Self {
-        let budgets = [Side::Linear, Side::Portal]
-            .into_iter()
-            .map(|s| (s, Budget::new(reserve)))
-            .collect();
+        // Linear documents a leaky bucket with continuous refill; the
+        // portal's quota (when it reports one at all) is taken as a fixed
+        // window, the cautious reading.
+        let budgets = [
+            (
+                Side::Linear,
+                Budget::with_refill(reserve, Refill::Continuous),
+            ),
+            (Side::Portal, Budget::with_refill(reserve, Refill::AtReset)),
+        ]
+        .into_iter()
+        .collect();
         let limits = [Side::Linear, Side::Portal]
             .into_iter()
             .map(|s| (s, Arc::new(Semaphore::new(IN_FLIGHT))))
@@ -90,18 +98,19 @@ impl Scheduler {
 
     /// Feed a connector's latest quota readings into its budget and the store.
     pub async fn absorb_quota(&self, side: Side) {
-        let samples = self.connectors.side(side).take_quota_samples();
+        let samples = self.connectors.side(side).take_quota_samples_with_cost();
         if samples.is_empty() {
             return;
         }
-        {
+        let samples: Vec<_> = {
             let mut budgets = lock(&self.budgets);
             if let Some(b) = budgets.get_mut(&side) {
-                for s in &samples {
-                    b.observe(s, None);
+                for (s, cost) in &samples {
+                    b.observe(s, *cost);
                 }
             }
-        }
+            samples.into_iter().map(|(s, _)| s).collect()
+        };
         let _ = self
             .writer
             .run(move |db| {
@@ -113,7 +122,19 @@ impl Scheduler {
             .await;
     }
 
-    /// Ask the budget of `side` for a permit now; spends on Go.
+    /// An operation that was given [`Permit::Go`] has finished: absorb the
+    /// readings its answers carried, then stop holding it against the quota
+    /// (in this order, so it is never counted as neither sent nor seen).
+    /// Call exactly once per `Go`.
+    pub async fn settle(&self, side: Side) {
+        self.absorb_quota(side).await;
+        if let Some(b) = lock(&self.budgets).get_mut(&side) {
+            b.settle();
+        }
+    }
+
+    /// Ask the budget of `side` for a permit now; spends on Go (pair every
+    /// `Go` with one [`Scheduler::settle`]).
     pub fn permit(&self, side: Side, lane: crate::store::Lane) -> Permit {
         let mut budgets = lock(&self.budgets);
         let now = now_ms();
@@ -294,7 +315,7 @@ impl Scheduler {
                 result.as_ref().map(|_| ()),
                 t.duration_ms as f64 / 1000.0,
             );
-            me.absorb_quota(job.target).await;
+            me.settle(job.target).await;
             me.finish(job, payload, result, t).await;
         });
     }
@@ -324,7 +345,7 @@ impl Scheduler {
                 answer.as_ref().map(|_| ()),
                 t.duration_ms as f64 / 1000.0,
             );
-            me.absorb_quota(Side::Linear).await;
+            me.settle(Side::Linear).await;
             match answer {
                 Ok(results) => {
                     for ((job, payload), result) in chunk.into_iter().zip(results) {

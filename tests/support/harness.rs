@@ -43,6 +43,15 @@ pub struct Setup {
     pub linear_requests_per_hour: u64,
     pub store_path: Option<PathBuf>,
     pub mass_delete_guard: usize,
+    /// Start the service with the harness (off: the test starts it, e.g. on
+    /// a runtime of its own that it can kill).
+    pub start_service: bool,
+    /// Linear issues carrying this label get a portal post.
+    pub create_in_portal_label: Option<String>,
+    /// Injected latency on every Linear answer (keeps writes in flight).
+    pub linear_latency: Duration,
+    /// Attempts per job before it is dead.
+    pub max_attempts: u32,
 }
 
 impl Default for Setup {
@@ -58,6 +67,10 @@ impl Default for Setup {
             linear_requests_per_hour: 100_000,
             store_path: None,
             mass_delete_guard: 20,
+            start_service: true,
+            create_in_portal_label: None,
+            linear_latency: Duration::ZERO,
+            max_attempts: 8,
         }
     }
 }
@@ -69,7 +82,13 @@ pub fn options(setup: &Setup) -> EngineOptions {
                 status: vec!["planned".into(), "in progress".into()],
                 tags: Vec::new(),
             },
-            create_in_portal: PortalCreateOptions::default(),
+            create_in_portal: match &setup.create_in_portal_label {
+                Some(label) => PortalCreateOptions {
+                    enabled: true,
+                    label: label.clone(),
+                },
+                None => PortalCreateOptions::default(),
+            },
             delete_policy: setup.delete_policy,
             guard: MassDeleteGuard {
                 max_deletes: setup.mass_delete_guard,
@@ -77,7 +96,7 @@ pub fn options(setup: &Setup) -> EngineOptions {
             },
         },
         reconcile_interval: setup.reconcile_interval,
-        max_attempts: 8,
+        max_attempts: setup.max_attempts,
         live_reserve: 0.2,
         portal_name: "Canny".into(),
         tick: Duration::from_millis(100),
@@ -87,7 +106,10 @@ pub fn options(setup: &Setup) -> EngineOptions {
 impl Harness {
     pub async fn start(setup: Setup) -> Harness {
         let linear = LinearSim::start(LinearSimConfig {
-            faults: setup.linear_faults.clone(),
+            faults: ApiFaults {
+                latency: setup.linear_latency.max(setup.linear_faults.latency),
+                ..setup.linear_faults.clone()
+            },
             webhook_faults: setup.webhook_faults.clone(),
             seed: setup.seed,
             requests_per_hour: setup.linear_requests_per_hour,
@@ -132,7 +154,9 @@ impl Harness {
             options: options(&setup),
             _dir: dir,
         };
-        h.start_service().await;
+        if setup.start_service {
+            h.start_service().await;
+        }
         h
     }
 
@@ -143,21 +167,68 @@ impl Harness {
         }
     }
 
-    pub async fn start_service(&mut self) {
-        let service = Service::start(ServiceSpec {
+    /// What `Service::start` needs to run on this harness's store.
+    pub fn spec(&self) -> ServiceSpec {
+        ServiceSpec {
             store_path: self.store_path.clone(),
             connectors: self.connectors(),
             options: self.options.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             max_body_bytes: 1 << 20,
-        })
-        .await
-        .expect("service");
+        }
+    }
+
+    /// Point both simulators' webhooks at a service listening on `addr`.
+    pub fn point_webhooks(&self, addr: std::net::SocketAddr) {
         self.linear
-            .set_webhook_url(Some(format!("http://{}/webhooks/linear", service.addr)));
+            .set_webhook_url(Some(format!("http://{addr}/webhooks/linear")));
         self.canny
-            .set_webhook_url(Some(format!("http://{}/webhooks/canny", service.addr)));
+            .set_webhook_url(Some(format!("http://{addr}/webhooks/canny")));
+    }
+
+    pub async fn start_service(&mut self) {
+        let service = Service::start(self.spec()).await.expect("service");
+        self.point_webhooks(service.addr);
         self.service = Some(service);
+    }
+
+    pub fn engine(&self) -> roundtrip::engine::Engine {
+        self.service
+            .as_ref()
+            .expect("service running")
+            .engine
+            .clone()
+    }
+
+    /// Jobs queued or running plus deliveries not yet processed.
+    pub fn backlog(&self) -> usize {
+        let s = self.store();
+        let db = s.db();
+        let count = |status| {
+            db.count_jobs(&roundtrip::store::JobFilter {
+                status: Some(status),
+                error_class: None,
+            })
+            .expect("count jobs") as usize
+        };
+        count(roundtrip::domain::JobStatus::Queued)
+            + count(roundtrip::domain::JobStatus::Running)
+            + db.pending_deliveries(1000).expect("inbox").len()
+    }
+
+    /// Wait until nothing is queued, running or unprocessed for `calm`
+    /// in a row (late echoes and webhook retries keep arriving briefly).
+    pub async fn wait_quiet(&self, calm: Duration, secs: u64) {
+        let mut since: Option<tokio::time::Instant> = None;
+        eventually("the engine to go quiet", secs, async || {
+            if self.backlog() > 0 {
+                since = None;
+                return None;
+            }
+            let t = *since.get_or_insert_with(tokio::time::Instant::now);
+            (t.elapsed() >= calm).then_some(())
+        })
+        .await;
     }
 
     pub async fn stop_service(&mut self) {

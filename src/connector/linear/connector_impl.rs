@@ -47,6 +47,14 @@ impl Connector for LinearConnector {
         self.create_issue(new).await
     }
 
+    /// `issueCreate` carries the client id: a retry is answered "already
+    /// exists", and `create` then fetches that issue and attaches the portal
+    /// URL — which [`Connector::find_created`] alone would leave out when
+    /// the first attempt timed out between the two mutations.
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
     /// First the client id (`issue(id:)`), then the issues linked to the
     /// portal URL, preferring one that is not archived or trashed.
     async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError> {
@@ -112,5 +120,9 @@ impl Connector for LinearConnector {
 
     fn take_quota_samples(&self) -> Vec<QuotaSample> {
         self.transport.quota.take()
+    }
+
+    fn take_quota_samples_with_cost(&self) -> Vec<(QuotaSample, Option<i64>)> {
+        self.transport.quota.take_with_cost()
     }
 }
