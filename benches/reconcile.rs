@@ -56,8 +56,10 @@ fn main() {
         let linear_before = world.linear.counters().requests;
         let canny_before = world.canny.stats().requests;
         let t = Instant::now();
+        let cpu0 = common::cpu_secs();
         let report = engine.reconcile_once().await.expect("reconcile");
         let secs = t.elapsed().as_secs_f64();
+        let cpu = common::cpu_secs() - cpu0;
         let linear_requests = world.linear.counters().requests - linear_before;
         let canny_requests = world.canny.stats().requests - canny_before;
 
@@ -101,6 +103,7 @@ fn main() {
                    "jobs": report.jobs, "jobs_when_linking": planned,
                    "linear_requests": linear_requests, "canny_requests": canny_requests,
                    "canny_page_size": page, "seed_secs": r3(seed_secs),
+                   "cpu_secs_incl_simulators": r3(cpu), "load_avg_1m": common::load_avg(),
                    "baseline_kind": format!("per-record get+store+merge, {sample} timed, scaled to {n}")}),
         );
     });

@@ -142,7 +142,9 @@ pub trait Connector: Send + Sync {
     async fn add_comment(&self, remote_id: &str, body: &str) -> Result<Comment, RemoteError>;
 
     /// Verify a webhook request (signature, timestamp, replay) before anything
-    /// is parsed or stored, and say which record it is about.
+    /// is parsed or stored, and say which record it is about. A body that
+    /// is not JSON must be refused as [`WebhookRejection::Malformed`]: the
+    /// webhook server stores verified bodies without parsing them again.
     fn verify_webhook(
         &self,
         headers: &HeaderMap,

@@ -63,11 +63,11 @@ impl Db<'_> {
     /// Store a delivery; returns false (and stores nothing) when the same
     /// delivery id from the same source is already there.
     pub fn insert_delivery(&self, d: &NewDelivery) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = self.conn.prepare_cached(
             "INSERT INTO inbox (source, delivery_id, event, record_id, removed, payload, received_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (source, delivery_id) DO NOTHING",
-            params![
+        )?.execute(params![
                 d.source.as_str(),
                 d.delivery_id,
                 d.event,
@@ -75,8 +75,7 @@ impl Db<'_> {
                 d.removed,
                 d.payload,
                 now_ms()
-            ],
-        )?;
+            ])?;
         Ok(n == 1)
     }
 

@@ -41,7 +41,7 @@ pub use links::{CommentLink, Link, LinkState};
 pub use mappings::MappingVersion;
 pub use meta::keys as meta_keys;
 pub use ops::LinkMirror;
-pub use records::{StoredRecord, UpsertOutcome};
+pub use records::{RecordVersion, StoredRecord, UpsertOutcome, content_hash};
 pub use summary::Summary;
 pub use time::{from_ms, now_ms, to_ms};
 pub use writer::{MAX_BATCH, Writer, WriterThread};
@@ -296,6 +296,10 @@ impl Store {
 
     fn configure(&self) -> Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Hot paths use `prepare_cached`; the default 16 slots are fewer
+        // than the distinct statements one writer transaction cycles
+        // through, and an evicted statement is parsed again.
+        self.conn.set_prepared_statement_cache_capacity(128);
         self.conn.pragma_update(None, "foreign_keys", true)?;
         if !self.read_only {
             let mode: String =

@@ -78,22 +78,46 @@ fn finish(raw: Raw) -> Result<StoredRecord> {
     })
 }
 
+/// What decides whether a fresh read of a record changes its stored row:
+/// the content hash and the remote update time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordVersion {
+    /// Hash of the stored canonical fields.
+    pub content_hash: String,
+    /// The stored change time (`StoredRecord::changed_at`).
+    pub remote_updated_at: Option<i64>,
+}
+
+impl RecordVersion {
+    /// Whether storing `record` (whose hash is `hash`) would leave the row
+    /// as it is: same content and, when the remote reports one, the same
+    /// update time. Such a record needs no write at all — the common case
+    /// for a reconcile of records already in sync.
+    pub fn unchanged_by(&self, hash: &str, record: &Record) -> bool {
+        self.content_hash == hash
+            && record
+                .updated_at
+                .is_none_or(|t| self.remote_updated_at == Some(to_ms(t)))
+    }
+}
+
 impl Db<'_> {
-    /// Store the latest state of a remote record.
+    /// Store the latest state of a remote record. An unchanged record is
+    /// not rewritten (so `seen_at` is when the row last changed).
     pub fn upsert_record(&self, side: Side, record: &Record) -> Result<UpsertOutcome> {
         let hash = content_hash(record);
-        let previous: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT content_hash FROM records WHERE side = ?1 AND remote_id = ?2",
-                params![side.as_str(), record.remote_id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let previous = self.record_version(side, &record.remote_id)?;
+        if previous
+            .as_ref()
+            .is_some_and(|p| p.unchanged_by(&hash, record))
+        {
+            return Ok(UpsertOutcome::Unchanged);
+        }
         let now = now_ms();
         let deleted_at = record.deleted.then_some(now);
-        self.conn.execute(
-            "INSERT INTO records (side, remote_id, identifier, title, fields, content_hash,
+        self.conn
+            .prepare_cached(
+                "INSERT INTO records (side, remote_id, identifier, title, fields, content_hash,
                                   remote_updated_at, seen_at, deleted_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, COALESCE(?7, ?8), ?8, ?9)
              ON CONFLICT (side, remote_id) DO UPDATE SET
@@ -105,7 +129,8 @@ impl Db<'_> {
                     ELSE ?8 END,
                 seen_at = excluded.seen_at,
                 deleted_at = COALESCE(records.deleted_at, excluded.deleted_at)",
-            params![
+            )?
+            .execute(params![
                 side.as_str(),
                 record.remote_id,
                 record.identifier,
@@ -115,22 +140,41 @@ impl Db<'_> {
                 record.updated_at.map(to_ms),
                 now,
                 deleted_at
-            ],
-        )?;
+            ])?;
         Ok(match previous {
             None => UpsertOutcome::Inserted,
-            Some(h) if h == hash => UpsertOutcome::Unchanged,
+            Some(p) if p.content_hash == hash => UpsertOutcome::Unchanged,
             Some(_) => UpsertOutcome::Changed,
         })
     }
 
+    /// Hash and update time of a stored record (one indexed lookup, no
+    /// JSON), to decide whether a fresh read needs a write.
+    pub fn record_version(&self, side: Side, remote_id: &str) -> Result<Option<RecordVersion>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT content_hash, remote_updated_at FROM records
+                 WHERE side = ?1 AND remote_id = ?2",
+            )?
+            .query_row(params![side.as_str(), remote_id], |r| {
+                Ok(RecordVersion {
+                    content_hash: r.get(0)?,
+                    remote_updated_at: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
     /// Mark a record deleted remotely (after the deletion was confirmed).
     pub fn mark_record_deleted(&self, side: Side, remote_id: &str) -> Result<bool> {
-        let n = self.conn.execute(
-            "UPDATE records SET deleted_at = COALESCE(deleted_at, ?3)
-             WHERE side = ?1 AND remote_id = ?2",
-            params![side.as_str(), remote_id, now_ms()],
-        )?;
+        let n = self
+            .conn
+            .prepare_cached(
+                "UPDATE records SET deleted_at = COALESCE(deleted_at, ?3)
+                 WHERE side = ?1 AND remote_id = ?2",
+            )?
+            .execute(params![side.as_str(), remote_id, now_ms()])?;
         Ok(n > 0)
     }
 
@@ -138,11 +182,10 @@ impl Db<'_> {
     pub fn record(&self, side: Side, remote_id: &str) -> Result<Option<StoredRecord>> {
         let raw = self
             .conn
-            .query_row(
-                &format!("SELECT {COLS} FROM records WHERE side = ?1 AND remote_id = ?2"),
-                params![side.as_str(), remote_id],
-                row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM records WHERE side = ?1 AND remote_id = ?2"
+            ))?
+            .query_row(params![side.as_str(), remote_id], row)
             .optional()?;
         raw.map(finish).transpose()
     }
@@ -151,11 +194,8 @@ impl Db<'_> {
     pub fn record_hash(&self, side: Side, remote_id: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT content_hash FROM records WHERE side = ?1 AND remote_id = ?2",
-                params![side.as_str(), remote_id],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT content_hash FROM records WHERE side = ?1 AND remote_id = ?2")?
+            .query_row(params![side.as_str(), remote_id], |r| r.get(0))
             .optional()?)
     }
 

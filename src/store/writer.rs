@@ -169,16 +169,16 @@ fn commit_batch(store: &mut Store, batch: Vec<Command>) {
     let durable = batch.iter().any(|c| c.durable);
     let mut replies = Vec::with_capacity(batch.len());
     let run = |db: Db<'_>| -> Result<()> {
-        for (i, cmd) in batch.into_iter().enumerate() {
-            let sp = format!("op{i}");
-            db.conn.execute_batch(&format!("SAVEPOINT {sp}"))?;
+        // One savepoint name for every op: each is released (or rolled
+        // back and released) before the next opens, so they never nest.
+        // The statements are prepared once and reused, not parsed per op.
+        for cmd in batch {
+            db.conn.prepare_cached("SAVEPOINT op")?.execute([])?;
             let out = (cmd.op)(db);
-            if out.is_ok() {
-                db.conn.execute_batch(&format!("RELEASE {sp}"))?;
-            } else {
-                db.conn
-                    .execute_batch(&format!("ROLLBACK TO {sp}; RELEASE {sp}"))?;
+            if out.is_err() {
+                db.conn.prepare_cached("ROLLBACK TO op")?.execute([])?;
             }
+            db.conn.prepare_cached("RELEASE op")?.execute([])?;
             replies.push((cmd.reply, out));
         }
         Ok(())

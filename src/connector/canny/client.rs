@@ -54,22 +54,34 @@ impl Client {
     }
 
     /// Call an endpoint and decode the reply.
+    ///
+    /// The body is decoded straight into `T`, not through a `Value` tree
+    /// first: a 1,000-post page is about 1 MB of JSON, and building then
+    /// converting the tree doubled the decoding cost of a reconcile.
     pub async fn call<T: DeserializeOwned>(
         &self,
         endpoint: &str,
         args: Value,
     ) -> Result<T, RemoteError> {
-        let value = self.call_value(endpoint, args).await?;
-        serde_json::from_value(value).map_err(|e| {
-            RemoteError::new(
+        let (status, body) = self.call_body(endpoint, args).await?;
+        serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => RemoteError::new(
                 ErrorClass::Server,
                 format!("{endpoint}: unexpected response shape: {e}"),
-            )
+            ),
+            _ => not_json(endpoint, status),
         })
     }
 
-    /// Call an endpoint, waiting out short rate limits.
+    /// Call an endpoint, waiting out short rate limits; the reply as JSON.
     pub async fn call_value(&self, endpoint: &str, args: Value) -> Result<Value, RemoteError> {
+        let (status, body) = self.call_body(endpoint, args).await?;
+        serde_json::from_slice(&body).map_err(|_| not_json(endpoint, status))
+    }
+
+    /// Call an endpoint, waiting out short rate limits; the status and the
+    /// raw body of the 2xx reply.
+    async fn call_body(&self, endpoint: &str, args: Value) -> Result<(u16, Vec<u8>), RemoteError> {
         let mut attempt = 0;
         loop {
             match self.once(endpoint, &args).await {
@@ -122,7 +134,7 @@ impl Client {
         }
     }
 
-    async fn once(&self, endpoint: &str, args: &Value) -> Result<Value, RemoteError> {
+    async fn once(&self, endpoint: &str, args: &Value) -> Result<(u16, Vec<u8>), RemoteError> {
         let mut body = match args {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
@@ -140,17 +152,11 @@ impl Client {
             Ok(b) => b,
             Err(e) => return Err(self.transport_error(endpoint, &e).with_status(status)),
         };
-        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         self.sample_headers(&headers);
         if (200..300).contains(&status) {
-            return parsed.ok_or_else(|| {
-                RemoteError::new(
-                    ErrorClass::Server,
-                    format!("{endpoint}: response is not JSON"),
-                )
-                .with_status(status)
-            });
+            return Ok((status, bytes.to_vec()));
         }
+        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         let message = parsed
             .as_ref()
             .and_then(|v| v.get("error"))
@@ -208,6 +214,15 @@ impl Client {
             });
         }
     }
+}
+
+/// A 2xx reply whose body is not JSON at all.
+fn not_json(endpoint: &str, status: u16) -> RemoteError {
+    RemoteError::new(
+        ErrorClass::Server,
+        format!("{endpoint}: response is not JSON"),
+    )
+    .with_status(status)
 }
 
 /// Sort a non-2xx reply into an error class. Canny answers 400 for nearly

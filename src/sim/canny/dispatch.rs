@@ -37,6 +37,11 @@ pub fn dispatch(
     endpoint: &str,
     call: &Call,
 ) -> Option<Result<Outcome, ApiError>> {
+    // Reads never change the state; anything else may, so it invalidates
+    // the derived caches (the `posts/list` order) up front.
+    if !(endpoint.ends_with("/list") || endpoint.ends_with("/retrieve")) {
+        state.touch();
+    }
     Some(match endpoint {
         "boards/list" => Ok(others::boards_list(state)),
         "boards/retrieve" => others::boards_retrieve(state, call),

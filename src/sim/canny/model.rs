@@ -2,7 +2,8 @@
 //! tags and votes as Canny models them (API-NOTES.md section 4). Kept as
 //! plain data so handlers lock it briefly, mutate, and render JSON after.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -156,6 +157,55 @@ pub struct State {
     pub custom_statuses: Vec<String>,
     /// Base of post URLs (the company's Canny subdomain).
     pub site_url: String,
+    /// Counts the JSON shapes embed (`postCount`, `commentCount`), kept in
+    /// step by the insert/remove methods below so rendering a post is O(1)
+    /// instead of a scan of every post and comment (which made listing and
+    /// creating posts quadratic at 100k posts).
+    pub counts: Counts,
+    /// Bumped by every change (see [`State::touch`]); keys the
+    /// `posts/list` order cache.
+    pub version: u64,
+    /// The filtered, sorted post ids of the last `posts/list` query, so
+    /// paging through a listing sorts once instead of once per page.
+    pub list_cache: Option<ListCache>,
+}
+
+/// Derived counts (see [`State::counts`]). They track the maps only
+/// through the `State` methods; when the totals disagree with the maps
+/// (something inserted or removed directly) the count methods fall back
+/// to scanning, so a stale index can cost time but never change a reply.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    posts_per_board: HashMap<String, usize>,
+    comments_per_post: HashMap<String, usize>,
+    posts_per_tag: HashMap<String, usize>,
+    posts: usize,
+    comments: usize,
+}
+
+/// One cached `posts/list` result: valid while `version` and the post
+/// count are unchanged and the query (`key`) is the same.
+#[derive(Debug, Clone)]
+pub struct ListCache {
+    /// [`State::version`] when the list was built.
+    pub version: u64,
+    /// Number of posts when the list was built (a second guard).
+    pub posts: usize,
+    /// The filters and sort, as one string.
+    pub key: String,
+    /// Matching post ids in listing order.
+    pub ids: Arc<Vec<String>>,
+}
+
+fn bump(map: &mut HashMap<String, usize>, key: &str, up: bool) {
+    if up {
+        *map.entry(key.to_string()).or_insert(0) += 1;
+    } else if let Some(n) = map.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
 }
 
 /// The six statuses every Canny company has.
@@ -177,6 +227,155 @@ impl State {
     pub fn new_id(&mut self) -> String {
         self.next_id += 1;
         format!("{:08x}{:016x}", self.id_prefix, self.next_id)
+    }
+
+    /// Record that the state changed: drops the `posts/list` cache. Every
+    /// write path calls it (the dispatcher for each write endpoint, the
+    /// scripted edits that mutate in place).
+    pub fn touch(&mut self) {
+        self.version = self.version.wrapping_add(1);
+        self.list_cache = None;
+    }
+
+    fn index_is_current(&self) -> bool {
+        self.counts.posts == self.posts.len() && self.counts.comments == self.comments.len()
+    }
+
+    /// Add (or replace) a post, keeping the counts in step.
+    pub fn insert_post(&mut self, post: SimPost) {
+        self.touch();
+        if let Some(old) = self.posts.remove(&post.id) {
+            self.unindex_post(&old);
+        }
+        bump(&mut self.counts.posts_per_board, &post.board_id, true);
+        for t in &post.tag_ids {
+            bump(&mut self.counts.posts_per_tag, t, true);
+        }
+        self.counts.posts += 1;
+        self.posts.insert(post.id.clone(), post);
+    }
+
+    fn unindex_post(&mut self, old: &SimPost) {
+        bump(&mut self.counts.posts_per_board, &old.board_id, false);
+        for t in &old.tag_ids {
+            bump(&mut self.counts.posts_per_tag, t, false);
+        }
+        self.counts.posts = self.counts.posts.saturating_sub(1);
+    }
+
+    /// Remove a post with its comments and votes.
+    pub fn remove_post(&mut self, id: &str) -> Option<SimPost> {
+        self.touch();
+        let old = self.posts.remove(id)?;
+        self.unindex_post(&old);
+        let comments: Vec<String> = self
+            .comments
+            .values()
+            .filter(|c| c.post_id == id)
+            .map(|c| c.id.clone())
+            .collect();
+        for c in comments {
+            self.remove_comment(&c);
+        }
+        self.votes.retain(|(p, _), _| p != id);
+        Some(old)
+    }
+
+    /// Add (or replace) a comment, keeping the counts in step.
+    pub fn insert_comment(&mut self, comment: SimComment) {
+        self.touch();
+        if self.comments.contains_key(&comment.id) {
+            self.remove_comment(&comment.id.clone());
+        }
+        bump(&mut self.counts.comments_per_post, &comment.post_id, true);
+        self.counts.comments += 1;
+        self.comments.insert(comment.id.clone(), comment);
+    }
+
+    /// Remove a comment, keeping the counts in step.
+    pub fn remove_comment(&mut self, id: &str) -> Option<SimComment> {
+        self.touch();
+        let old = self.comments.remove(id)?;
+        bump(&mut self.counts.comments_per_post, &old.post_id, false);
+        self.counts.comments = self.counts.comments.saturating_sub(1);
+        Some(old)
+    }
+
+    /// Add or remove a tag on a post; `true` when the tag set changed.
+    pub fn set_post_tag(&mut self, post_id: &str, tag_id: &str, on: bool) -> bool {
+        self.touch();
+        let Some(post) = self.posts.get_mut(post_id) else {
+            return false;
+        };
+        let has = post.tag_ids.iter().any(|t| t == tag_id);
+        if on == has {
+            return false;
+        }
+        if on {
+            post.tag_ids.push(tag_id.to_string());
+        } else {
+            post.tag_ids.retain(|t| t != tag_id);
+        }
+        bump(&mut self.counts.posts_per_tag, tag_id, on);
+        true
+    }
+
+    /// Posts on a board (a Board's `postCount`).
+    pub fn board_post_count(&self, board_id: &str) -> usize {
+        let scan = || {
+            self.posts
+                .values()
+                .filter(|p| p.board_id == board_id)
+                .count()
+        };
+        if !self.index_is_current() {
+            return scan();
+        }
+        let n = self
+            .counts
+            .posts_per_board
+            .get(board_id)
+            .copied()
+            .unwrap_or(0);
+        debug_assert_eq!(n, scan(), "board post count index drifted");
+        n
+    }
+
+    /// Comments on a post (a Post's `commentCount`).
+    pub fn comment_count(&self, post_id: &str) -> usize {
+        let scan = || {
+            self.comments
+                .values()
+                .filter(|c| c.post_id == post_id)
+                .count()
+        };
+        if !self.index_is_current() {
+            return scan();
+        }
+        let n = self
+            .counts
+            .comments_per_post
+            .get(post_id)
+            .copied()
+            .unwrap_or(0);
+        debug_assert_eq!(n, scan(), "comment count index drifted");
+        n
+    }
+
+    /// Posts carrying a tag (a Tag's `postCount`).
+    pub fn tag_post_count(&self, tag_id: &str) -> usize {
+        let scan = || {
+            self.posts
+                .values()
+                .filter(|p| p.tag_ids.iter().any(|t| t == tag_id))
+                .count()
+        };
+        if !self.index_is_current() {
+            return scan();
+        }
+        let n = self.counts.posts_per_tag.get(tag_id).copied().unwrap_or(0);
+        debug_assert_eq!(n, scan(), "tag post count index drifted");
+        n
     }
 
     /// Whether a status name is known to this company.

@@ -89,19 +89,16 @@ pub fn comments_create(state: &mut State, call: &Call) -> Result<Outcome, ApiErr
         return Err(bad("invalid parent id"));
     }
     let id = state.new_id();
-    state.comments.insert(
-        id.clone(),
-        SimComment {
-            id: id.clone(),
-            post_id,
-            author_id: author,
-            value,
-            internal: args.bool("internal").unwrap_or(false),
-            parent_id: parent,
-            image_urls: images,
-            created: call.now,
-        },
-    );
+    state.insert_comment(SimComment {
+        id: id.clone(),
+        post_id,
+        author_id: author,
+        value,
+        internal: args.bool("internal").unwrap_or(false),
+        parent_id: parent,
+        image_urls: images,
+        created: call.now,
+    });
     let events = comment_event(state, "comment.created", &id)
         .into_iter()
         .collect();
@@ -128,7 +125,7 @@ pub fn comments_delete(state: &mut State, call: &Call) -> Result<Outcome, ApiErr
         .filter(|id| state.comments.contains_key(id))
         .ok_or_else(|| bad("invalid comment id"))?;
     let event = comment_event(state, "comment.deleted", &id);
-    state.comments.remove(&id);
+    state.remove_comment(&id);
     Ok(Outcome::success(event.into_iter().collect()))
 }
 

@@ -4,9 +4,13 @@
 //! status does not change (why a blind retry duplicates it), writes answer
 //! `"success"` (API-NOTES.md sections 5 and 7).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
-use super::model::{DEFAULT_LIST_STATUSES, SimComment, SimPost, SimStatusChange, State, slug};
+use super::model::{
+    DEFAULT_LIST_STATUSES, ListCache, SimComment, SimPost, SimStatusChange, State, slug,
+};
 use super::ops::{ApiError, Call, Event, Outcome, bad, page, post_arg, slice, user_arg};
 use super::render;
 
@@ -19,7 +23,11 @@ fn post_event(state: &State, kind: &'static str, post_id: &str) -> Option<Event>
 }
 
 /// `posts/list`: filters, sort, `limit`/`skip`, `{posts, hasMore}`.
-pub fn list(state: &State, call: &Call) -> Result<Outcome, ApiError> {
+///
+/// The filtered, sorted id list is cached until the state changes (or the
+/// query does), so paging through N posts sorts once, not once per page;
+/// pages come out exactly as a fresh filter and sort would give them.
+pub fn list(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
     let args = call.args;
     if let Some(b) = args.nonempty("boardID")
         && !state.boards.contains_key(&b)
@@ -37,26 +45,78 @@ pub fn list(state: &State, call: &Call) -> Result<Outcome, ApiError> {
     let author = args.nonempty("authorID");
     let tag_ids = args.list("tagIDs").unwrap_or_default();
     let search = args.nonempty("search").map(|s| s.to_lowercase());
+    let sort = args.nonempty("sort").unwrap_or_else(|| "newest".into());
+    if !matches!(
+        sort.as_str(),
+        "newest" | "relevance" | "oldest" | "score" | "trending" | "statusChanged"
+    ) {
+        return Err(bad("invalid sort"));
+    }
+    let (limit, skip) = page(args, 10, 10_000)?;
+    // Debug formatting keeps the parts apart (no separator can collide).
+    let key = format!("{board:?}|{author:?}|{statuses:?}|{tag_ids:?}|{search:?}|{sort}");
+    let cached = state
+        .list_cache
+        .as_ref()
+        .filter(|c| c.version == state.version && c.posts == state.posts.len() && c.key == key)
+        .map(|c| c.ids.clone());
+    let ids = match cached {
+        Some(ids) => ids,
+        None => {
+            let ids = Arc::new(filter_and_sort(
+                state,
+                board.as_deref(),
+                author.as_deref(),
+                &statuses,
+                &tag_ids,
+                search.as_deref(),
+                &sort,
+            ));
+            state.list_cache = Some(ListCache {
+                version: state.version,
+                posts: state.posts.len(),
+                key,
+                ids: ids.clone(),
+            });
+            ids
+        }
+    };
+    let (rows, more) = slice(&ids, limit, skip);
+    let state: &State = state;
+    let rendered: Vec<Value> = rows
+        .iter()
+        .filter_map(|id| state.posts.get(id))
+        .map(|p| render::post(state, p))
+        .collect();
+    Ok(Outcome::reply(json!({"posts": rendered, "hasMore": more})))
+}
+
+/// Ids of the posts matching the `posts/list` filters, in `sort` order
+/// (already validated).
+fn filter_and_sort(
+    state: &State,
+    board: Option<&str>,
+    author: Option<&str>,
+    statuses: &[String],
+    tag_ids: &[String],
+    search: Option<&str>,
+    sort: &str,
+) -> Vec<String> {
     let mut posts: Vec<&SimPost> = state
         .posts
         .values()
-        .filter(|p| board.as_ref().is_none_or(|b| &p.board_id == b))
-        .filter(|p| {
-            author
-                .as_ref()
-                .is_none_or(|a| p.author_id.as_ref() == Some(a))
-        })
+        .filter(|p| board.is_none_or(|b| p.board_id == b))
+        .filter(|p| author.is_none_or(|a| p.author_id.as_deref() == Some(a)))
         .filter(|p| statuses.iter().any(|s| s == &p.status))
         .filter(|p| tag_ids.is_empty() || p.tag_ids.iter().any(|t| tag_ids.contains(t)))
         .filter(|p| {
-            search.as_ref().is_none_or(|q| {
+            search.is_none_or(|q| {
                 p.title.to_lowercase().contains(q) || p.details.to_lowercase().contains(q)
             })
         })
         .collect();
     let newest = |a: &&SimPost, b: &&SimPost| b.created.cmp(&a.created).then(b.id.cmp(&a.id));
-    match args.nonempty("sort").as_deref().unwrap_or("newest") {
-        "newest" | "relevance" => posts.sort_by(newest),
+    match sort {
         "oldest" => posts.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id))),
         "score" | "trending" => posts.sort_by(|a, b| {
             b.voter_ids
@@ -69,12 +129,9 @@ pub fn list(state: &State, call: &Call) -> Result<Outcome, ApiError> {
                 .cmp(&a.status_changed_at)
                 .then_with(|| newest(a, b))
         }),
-        _ => return Err(bad("invalid sort")),
+        _ => posts.sort_by(newest),
     }
-    let (limit, skip) = page(args, 10, 10_000)?;
-    let (rows, more) = slice(&posts, limit, skip);
-    let rendered: Vec<Value> = rows.iter().map(|p| render::post(state, p)).collect();
-    Ok(Outcome::reply(json!({"posts": rendered, "hasMore": more})))
+    posts.into_iter().map(|p| p.id.clone()).collect()
 }
 
 /// `posts/retrieve` by `id`, or by `boardID` + `urlName`.
@@ -167,7 +224,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
         linear_issue_ids: Vec::new(),
         jira_issues: Vec::new(),
     };
-    state.posts.insert(id.clone(), post);
+    state.insert_post(post);
     let events = post_event(state, "post.created", &id).into_iter().collect();
     Ok(Outcome {
         reply: json!({"id": id}),
@@ -290,7 +347,7 @@ pub fn change_status(state: &mut State, call: &Call) -> Result<Outcome, ApiError
             image_urls,
             created: call.now,
         };
-        state.comments.insert(cid.clone(), c);
+        state.insert_comment(c);
         if let Some(c) = state.comments.get(&cid) {
             events.push(Event {
                 kind: "comment.created",
@@ -320,9 +377,7 @@ pub fn delete(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
     if let Value::Object(m) = &mut object {
         m.insert("deletedBy".into(), Value::Null);
     }
-    state.posts.remove(&id);
-    state.comments.retain(|_, c| c.post_id != id);
-    state.votes.retain(|(p, _), _| p != &id);
+    state.remove_post(&id);
     Ok(Outcome::success(vec![Event {
         kind: "post.deleted",
         object_type: "post",
@@ -341,18 +396,13 @@ pub fn tag(state: &mut State, call: &Call, add: bool) -> Result<Outcome, ApiErro
         .nonempty("tagID")
         .filter(|t| state.tags.get(t).is_some_and(|t| t.board_id == board))
         .ok_or_else(|| bad("invalid tag id"))?;
-    let Some(post) = state.posts.get_mut(&id) else {
+    if !state.posts.contains_key(&id) {
         return Err(bad("invalid post id"));
-    };
-    let has = post.tag_ids.contains(&tag_id);
-    let kind = if add && !has {
-        post.tag_ids.push(tag_id);
-        Some("post.tag_added")
-    } else if !add && has {
-        post.tag_ids.retain(|t| t != &tag_id);
-        Some("post.tag_removed")
-    } else {
-        None
+    }
+    let kind = match (state.set_post_tag(&id, &tag_id, add), add) {
+        (true, true) => Some("post.tag_added"),
+        (true, false) => Some("post.tag_removed"),
+        (false, _) => None,
     };
     let events = kind
         .and_then(|k| post_event(state, k, &id))

@@ -62,7 +62,7 @@ fn user_by_id(state: &State, id: Option<&String>) -> Value {
 
 /// A Board object.
 pub fn board(state: &State, b: &SimBoard) -> Value {
-    let post_count = state.posts.values().filter(|p| p.board_id == b.id).count();
+    let post_count = state.board_post_count(&b.id);
     json!({
         "id": b.id,
         "created": time(b.created),
@@ -84,11 +84,7 @@ fn board_by_id(state: &State, id: &str) -> Value {
 
 /// A Tag object.
 pub fn tag(state: &State, t: &SimTag) -> Value {
-    let post_count = state
-        .posts
-        .values()
-        .filter(|p| p.tag_ids.contains(&t.id))
-        .count();
+    let post_count = state.tag_post_count(&t.id);
     json!({
         "id": t.id,
         "board": board_by_id(state, &t.board_id),
@@ -125,7 +121,7 @@ pub fn post(state: &State, p: &SimPost) -> Value {
         "board": board_by_id(state, &p.board_id),
         "category": Value::Null,
         "clickup": {"linkedTasks": []},
-        "commentCount": state.comments.values().filter(|c| c.post_id == p.id).count(),
+        "commentCount": state.comment_count(&p.id),
         "created": time(p.created),
         "customFields": custom,
         "details": p.details,
@@ -156,7 +152,7 @@ fn post_trimmed(state: &State, post_id: &str) -> Value {
             "details": p.details,
             "status": p.status,
             "score": p.voter_ids.len(),
-            "commentCount": state.comments.values().filter(|c| c.post_id == p.id).count(),
+            "commentCount": state.comment_count(&p.id),
             "url": state.post_url(p),
             "category": Value::Null,
             "eta": eta(p.eta),

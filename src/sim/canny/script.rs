@@ -88,6 +88,7 @@ impl CannySim {
                 .get_mut(comment_id)
                 .ok_or_else(|| CannySimError::Rejected("invalid comment id".into()))?;
             c.value = text.to_string();
+            state.touch();
             comment_event(&state, "comment.edited", comment_id)
         };
         self.shared().emit(event.into_iter().collect());
@@ -192,6 +193,7 @@ impl CannySim {
         let event = {
             let mut state = lock(&self.shared().state);
             let jira_id = format!("{}", 10_000 + state.next_id);
+            state.touch();
             let post = state
                 .posts
                 .get_mut(post_id)

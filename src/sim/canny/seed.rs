@@ -127,42 +127,36 @@ pub fn initial_state(
         }
         for c in 0..rng.usize(0..=2) {
             let cid = s.new_id();
-            s.comments.insert(
-                cid.clone(),
-                SimComment {
-                    id: cid,
-                    post_id: id.clone(),
-                    author_id: customers[rng.usize(..customers.len())].clone(),
-                    value: REMARKS[rng.usize(..REMARKS.len())].into(),
-                    internal: false,
-                    parent_id: None,
-                    image_urls: Vec::new(),
-                    created: created + Duration::minutes(c as i64 + 1),
-                },
-            );
-        }
-        s.posts.insert(
-            id.clone(),
-            SimPost {
-                id,
-                board_id: board_id.clone(),
-                author_id: Some(author),
-                by_id: None,
-                url_name: slug(&title),
-                details: format!("Request {} from the sample data.", i + 1),
-                title,
-                status: BUILTIN_STATUSES[i % BUILTIN_STATUSES.len()].into(),
-                tag_ids: tags,
-                voter_ids: voters,
-                created,
-                status_changed_at: created,
-                eta: None,
+            s.insert_comment(SimComment {
+                id: cid,
+                post_id: id.clone(),
+                author_id: customers[rng.usize(..customers.len())].clone(),
+                value: REMARKS[rng.usize(..REMARKS.len())].into(),
+                internal: false,
+                parent_id: None,
                 image_urls: Vec::new(),
-                custom_fields: Vec::new(),
-                linear_issue_ids: Vec::new(),
-                jira_issues: Vec::new(),
-            },
-        );
+                created: created + Duration::minutes(c as i64 + 1),
+            });
+        }
+        s.insert_post(SimPost {
+            id,
+            board_id: board_id.clone(),
+            author_id: Some(author),
+            by_id: None,
+            url_name: slug(&title),
+            details: format!("Request {} from the sample data.", i + 1),
+            title,
+            status: BUILTIN_STATUSES[i % BUILTIN_STATUSES.len()].into(),
+            tag_ids: tags,
+            voter_ids: voters,
+            created,
+            status_changed_at: created,
+            eta: None,
+            image_urls: Vec::new(),
+            custom_fields: Vec::new(),
+            linear_issue_ids: Vec::new(),
+            jira_issues: Vec::new(),
+        });
     }
     s
 }

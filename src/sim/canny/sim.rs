@@ -299,11 +299,7 @@ impl CannySim {
                     .map(|t| t.name.clone())
                     .collect(),
                 score: p.voter_ids.len(),
-                comment_count: state
-                    .comments
-                    .values()
-                    .filter(|c| c.post_id == p.id)
-                    .count(),
+                comment_count: state.comment_count(&p.id),
                 url: state.post_url(p),
                 created: p.created,
             })

@@ -6,6 +6,8 @@
 //! Everything not listed here answers [`Val::Default`], and the executor fills
 //! in a type-correct value.
 
+use std::sync::Arc;
+
 use apollo_compiler::executable::Field;
 use serde_json::{Value, json};
 
@@ -13,9 +15,9 @@ use super::exec::{Args, Resolver, Val};
 use super::filter::{issue_matches, string_matches};
 use super::gqlerror::GqlError;
 use super::model::*;
-use super::page::{Key, Page, paginate};
+use super::page::{Key, Page, check_args, paginate, paginate_sorted};
 use super::ratelimit::BucketView;
-use super::store::{Store, StoreError};
+use super::store::{IssueOrderCache, Store, StoreError};
 
 /// Something the resolver can answer fields of.
 #[derive(Debug, Clone)]
@@ -116,36 +118,103 @@ fn connection(
     )))
 }
 
+/// Whether a filter holds a relative date (an ISO 8601 duration such as
+/// "-P2W"), whose meaning moves with the clock. Conservative: any string
+/// shaped like one counts.
+fn has_relative_time(v: &Value) -> bool {
+    match v {
+        Value::String(s) => {
+            let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+            s.starts_with('P')
+        }
+        Value::Array(a) => a.iter().any(has_relative_time),
+        Value::Object(o) => o.values().any(has_relative_time),
+        _ => false,
+    }
+}
+
 fn arg_str<'a>(args: &'a Args, k: &str) -> Option<&'a str> {
     args.get(k).and_then(Value::as_str)
 }
 
 impl Sim<'_> {
+    /// An issues connection. `scope_key` names the scope (`"all"`,
+    /// `"team:<id>"`, ...) so the sorted result can be cached per query
+    /// (see [`IssueOrderCache`]); a filter with a relative date ("-P1D")
+    /// depends on the clock and is never cached.
     fn issues(
         &self,
         field: &Field,
         args: &Args,
+        scope_key: &str,
         scope: impl Fn(&Issue) -> bool,
     ) -> Result<Val<Obj>, GqlError> {
+        check_args(args)?;
         let with_archived = args
             .get("includeArchived")
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let filter = args.get("filter").cloned().unwrap_or(Value::Null);
-        let items = self
-            .store
-            .issues
-            .iter()
-            .filter(|i| with_archived || i.archived_at.is_none())
-            .filter(|i| scope(i) && issue_matches(self.store, i, &filter))
-            .map(|i| {
-                (
-                    order_key(args, &i.created_at, &i.updated_at, &i.id),
-                    Obj::Issue(Box::new(i.clone())),
-                )
+        let order = args.get("orderBy").and_then(Value::as_str);
+        let query = format!("{scope_key}|{with_archived}|{order:?}|{filter}");
+        let cacheable = !has_relative_time(&filter);
+        let store = &*self.store;
+        let mut slot = store
+            .issue_order
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cached = slot
+            .as_ref()
+            .filter(|c| {
+                cacheable
+                    && c.sync_id == store.sync_id
+                    && c.issues == store.issues.len()
+                    && c.query == query
             })
-            .collect();
-        connection(field, items, args)
+            .map(|c| c.items.clone());
+        let items = match cached {
+            Some(items) => items,
+            None => {
+                let mut items: Vec<(Key, usize)> = store
+                    .issues
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, i)| with_archived || i.archived_at.is_none())
+                    .filter(|(_, i)| scope(i) && issue_matches(store, i, &filter))
+                    .map(|(ix, i)| (order_key(args, &i.created_at, &i.updated_at, &i.id), ix))
+                    .collect();
+                items.sort_by(|a, b| a.0.cmp(&b.0));
+                let items = Arc::new(items);
+                *slot = cacheable.then(|| IssueOrderCache {
+                    sync_id: store.sync_id,
+                    issues: store.issues.len(),
+                    query,
+                    items: items.clone(),
+                });
+                items
+            }
+        };
+        drop(slot);
+        let page = paginate_sorted(&items, args)?;
+        let page = Page {
+            items: page
+                .items
+                .into_iter()
+                .filter_map(|(c, ix)| {
+                    store
+                        .issues
+                        .get(ix)
+                        .map(|i| (c, Obj::Issue(Box::new(i.clone()))))
+                })
+                .collect(),
+            has_next: page.has_next,
+            has_prev: page.has_prev,
+        };
+        Ok(Val::Obj(Obj::Conn(
+            field.ty().inner_named_type().to_string(),
+            Box::new(page),
+        )))
     }
 
     fn issue_by_id(&self, id: &str) -> Result<Val<Obj>, GqlError> {
@@ -329,7 +398,7 @@ impl Sim<'_> {
                 Val::Null => Err(store_error(StoreError::NotFound("User"))),
                 v => Ok(v),
             },
-            "issues" => self.issues(field, args, |_| true),
+            "issues" => self.issues(field, args, "all", |_| true),
             "issue" => self.issue_by_id(id),
             "comments" => self.comments(field, args, None),
             "comment" => self
@@ -423,13 +492,13 @@ impl Sim<'_> {
                 "organization" => Ok(Val::Obj(Obj::Org)),
                 "assignedIssues" => {
                     let id = u.id.clone();
-                    self.issues(field, args, |i| {
+                    self.issues(field, args, &format!("assignee:{id}"), |i| {
                         i.assignee_id.as_deref() == Some(id.as_str())
                     })
                 }
                 "createdIssues" => {
                     let id = u.id.clone();
-                    self.issues(field, args, |i| {
+                    self.issues(field, args, &format!("creator:{id}"), |i| {
                         i.creator_id.as_deref() == Some(id.as_str())
                     })
                 }
@@ -447,7 +516,7 @@ impl Sim<'_> {
                 "members" => self.users(field, args),
                 "issues" => {
                     let id = t.id.clone();
-                    self.issues(field, args, |i| i.team_id == id)
+                    self.issues(field, args, &format!("team:{id}"), |i| i.team_id == id)
                 }
                 "issueCount" => leaf(
                     self.store
@@ -471,7 +540,7 @@ impl Sim<'_> {
                     .map_or(Val::Default, |t| Val::Obj(Obj::Team(Box::new(t.clone()))))),
                 "issues" => {
                     let id = s.id.clone();
-                    self.issues(field, args, |i| i.state_id == id)
+                    self.issues(field, args, &format!("state:{id}"), |i| i.state_id == id)
                 }
                 _ => Ok(Val::Default),
             },
@@ -489,7 +558,9 @@ impl Sim<'_> {
                 ),
                 "issues" => {
                     let id = l.id.clone();
-                    self.issues(field, args, |i| i.label_ids.contains(&id))
+                    self.issues(field, args, &format!("label:{id}"), |i| {
+                        i.label_ids.contains(&id)
+                    })
                 }
                 _ => Ok(Val::Default),
             },

@@ -117,6 +117,37 @@ pub struct Store {
     /// Monotonic counter returned as `lastSyncId`.
     pub sync_id: u64,
     last_time: Time,
+    /// The sorted result of the last `issues` connection query (see
+    /// [`IssueOrderCache`]).
+    pub issue_order: IssueOrderSlot,
+}
+
+/// One `issues` connection's filtered, sorted keys: `(key, index into
+/// Store::issues)`. Valid while `sync_id` (bumped by every write, see
+/// [`Store::now`]) and the issue count are unchanged and the query is the
+/// same, so paging through N issues filters and sorts once instead of once
+/// per page (which made a 100k-issue listing quadratic).
+#[derive(Debug)]
+pub struct IssueOrderCache {
+    /// `Store::sync_id` when built.
+    pub sync_id: u64,
+    /// `Store::issues.len()` when built (a second guard).
+    pub issues: usize,
+    /// Scope, filter, order and archive flag, as one string.
+    pub query: String,
+    /// Matching issues in ascending key order.
+    pub items: std::sync::Arc<Vec<(super::page::Key, usize)>>,
+}
+
+/// Holder of the [`IssueOrderCache`]: a mutex because resolvers only hold
+/// `&Store`; cloning a store starts with an empty cache.
+#[derive(Debug, Default)]
+pub struct IssueOrderSlot(pub std::sync::Mutex<Option<IssueOrderCache>>);
+
+impl Clone for IssueOrderSlot {
+    fn clone(&self) -> Self {
+        IssueOrderSlot::default()
+    }
 }
 
 fn new_id() -> String {
@@ -143,6 +174,7 @@ impl Store {
             pending: Vec::new(),
             sync_id: 1000,
             last_time: Utc::now() - ChronoDuration::days(1),
+            issue_order: IssueOrderSlot::default(),
         }
     }
 
