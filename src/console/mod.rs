@@ -49,7 +49,15 @@ pub enum ConsoleError {
     /// The terminal failed.
     #[error("terminal error: {0}")]
     Io(#[from] std::io::Error),
+    /// The terminal went away (hung up, closed) without a signal.
+    #[error("the terminal went away")]
+    TerminalGone,
 }
+
+/// Polls that return long before their timeout with no event, in a row,
+/// before the console decides its terminal is gone (a closed tty never
+/// blocks; without this the console would spin instead of exiting).
+const MAX_EMPTY_WAKEUPS: u32 = 200;
 
 /// Open the store the console works on: read-only mode never writes, not
 /// even a migration.
@@ -89,6 +97,7 @@ pub fn run_with_intro(
     }
     app.panic_key = std::env::var_os(TEST_PANIC_ENV).is_some();
     let stop = tui::termination_flag()?;
+    tui::spawn_watchdog(stop.clone());
     let mut term = tui::enter()?;
     let result = event_loop(&mut term, &mut app, &stop);
     tui::restore();
@@ -101,6 +110,7 @@ fn event_loop(
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<(), ConsoleError> {
     let mut dirty = true;
+    let mut empty_wakeups: u32 = 0;
     let mut next_tick = Instant::now() + STORE_TICK;
     loop {
         if stop.load(Ordering::SeqCst) || app.quit {
@@ -111,13 +121,23 @@ fn event_loop(
             dirty = false;
         }
         let timeout = next_tick.saturating_duration_since(Instant::now());
+        let polled_at = Instant::now();
         if event::poll(timeout)? {
+            empty_wakeups = 0;
             dirty |= app.on_event(event::read()?);
             // Drain what is already queued (held keys, wheel bursts) before
             // drawing once.
             while event::poll(Duration::ZERO)? {
                 dirty |= app.on_event(event::read()?);
             }
+        } else if timeout > Duration::from_millis(5) && polled_at.elapsed() < timeout / 4 {
+            // "Nothing to read" long before the timeout: the tty is closed.
+            empty_wakeups += 1;
+        } else {
+            empty_wakeups = 0;
+        }
+        if empty_wakeups > MAX_EMPTY_WAKEUPS {
+            return Err(ConsoleError::TerminalGone);
         }
         if Instant::now() >= next_tick {
             next_tick = Instant::now() + STORE_TICK;

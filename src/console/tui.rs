@@ -77,3 +77,37 @@ pub fn termination_flag() -> io::Result<Arc<AtomicBool>> {
     }
     Ok(flag)
 }
+
+/// A watchdog for the one way the console can hang: crossterm's reader
+/// loops forever on a tty that reads EOF (a hung-up SSH session, a killed
+/// tmux server), so the event loop never sees the stop flag again. Every
+/// 500 ms this thread checks whether a termination signal has been pending
+/// for over a second, or whether our parent died; if so it restores the
+/// terminal and exits the process (the store is WAL: an exit at any point
+/// leaves it consistent).
+pub fn spawn_watchdog(stop: Arc<AtomicBool>) {
+    #[cfg(unix)]
+    let parent = std::os::unix::process::parent_id();
+    let _ = std::thread::Builder::new()
+        .name("console-watchdog".into())
+        .spawn(move || {
+            let mut stopping_since: Option<std::time::Instant> = None;
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                #[cfg(unix)]
+                let orphaned = std::os::unix::process::parent_id() != parent;
+                #[cfg(not(unix))]
+                let orphaned = false;
+                if stop.load(Ordering::SeqCst) {
+                    let since = *stopping_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() < std::time::Duration::from_secs(1) && !orphaned {
+                        continue;
+                    }
+                } else if !orphaned {
+                    continue;
+                }
+                restore();
+                std::process::exit(if orphaned { 1 } else { 0 });
+            }
+        });
+}
