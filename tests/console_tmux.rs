@@ -96,12 +96,11 @@ impl Tmux {
     /// Ask the shell in the pane whether the terminal is in sane (cooked,
     /// echoing) mode again.
     fn assert_sane_tty(&self) {
-        self.type_line("clear; stty -a | tr ' ;' '\\n\\n' | grep -E -x -- '-?(icanon|echo)' | tr '\\n' ' '; echo STTY-DONE");
-        let s = self.wait_for("STTY-DONE\n");
-        let line = s
-            .lines()
-            .find(|l| l.contains("STTY-DONE") && !l.contains("grep"))
-            .unwrap_or("");
+        // The marker is computed by the shell, so only the output matches,
+        // never the echoed command line.
+        self.type_line("clear; stty -a | tr ' ;' '\\n\\n' | grep -E -x -- '-?(icanon|echo)' | tr '\\n' ' '; echo STTY-$((40+2))-DONE");
+        let s = self.wait_for("STTY-42-DONE");
+        let line = s.lines().find(|l| l.contains("STTY-42-DONE")).unwrap_or("");
         assert!(
             line.contains("icanon") && !line.contains("-icanon"),
             "not canonical: {s}"
