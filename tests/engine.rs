@@ -86,12 +86,7 @@ async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing() 
     let post = h.canny.create_post("Slack alerts", "Notify us").unwrap();
     h.canny.set_status(&post, "planned").unwrap();
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
-    eventually("link settled", 10, async || {
-        let s = h.store();
-        let l = s.db().link_by_remote(Side::Portal, &post).ok()??;
-        (!s.db().link_has_pending_jobs(l.id).ok()?).then_some(())
-    })
-    .await;
+    h.wait_settled(&post).await;
     // Stop webhooks so both edits are seen together by the next reconcile.
     h.linear.set_webhook_url(None);
     h.canny.set_webhook_url(None);
@@ -202,12 +197,7 @@ async fn delete_policies_unlink_and_mirror() {
         let post = h.canny.create_post("Old idea", "x").unwrap();
         h.canny.set_status(&post, "planned").unwrap();
         let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
-        eventually("settled", 10, async || {
-            let s = h.store();
-            let l = s.db().link_by_remote(Side::Portal, &post).ok()??;
-            (!s.db().link_has_pending_jobs(l.id).ok()?).then_some(())
-        })
-        .await;
+        h.wait_settled(&post).await;
         h.canny.delete_post(&post).unwrap();
         eventually("link to be unlinked", 20, async || {
             let l = h.store().db().link_by_remote(Side::Portal, &post).ok()??;
@@ -246,12 +236,7 @@ async fn reconcile_repairs_a_dropped_webhook() {
     let post = h.canny.create_post("Audit log", "x").unwrap();
     h.canny.set_status(&post, "planned").unwrap();
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
-    eventually("settled", 10, async || {
-        let s = h.store();
-        let l = s.db().link_by_remote(Side::Portal, &post).ok()??;
-        (!s.db().link_has_pending_jobs(l.id).ok()?).then_some(())
-    })
-    .await;
+    h.wait_settled(&post).await;
     h.linear.set_webhook_url(None); // the webhook is lost
     h.linear.set_state(&issue, "In Progress").unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;

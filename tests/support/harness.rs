@@ -261,6 +261,19 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Wait until the post's link is active and has no write queued or in
+    /// flight (its first sync finished).
+    pub async fn wait_settled(&self, post: &str) {
+        eventually("link settled", 10, async || {
+            let s = self.store();
+            let l = s.db().link_by_remote(Side::Portal, post).ok()??;
+            (!s.db().link_has_pending_jobs(l.id).ok()?).then_some(())
+        })
+        .await;
+    }
+}
+
 /// Poll `f` every 50 ms until it returns `Some`, or panic after `secs`.
 pub async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
