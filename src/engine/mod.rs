@@ -103,7 +103,6 @@ pub(crate) struct Inner {
     pub(crate) mapping_version: Mutex<Option<i64>>,
     pub(crate) state: Arc<Mutex<EngineState>>,
     pub(crate) inbox_wake: Arc<Notify>,
-    pub(crate) metrics: Option<Arc<Metrics>>,
 }
 
 /// A running or ready-to-run engine; cheap to clone.
@@ -152,7 +151,7 @@ impl Engine {
             connectors.clone(),
             opts.live_reserve,
             opts.max_attempts,
-            metrics.clone(),
+            metrics,
         );
         let merge = MergeSettings {
             mapping,
@@ -170,7 +169,6 @@ impl Engine {
                 mapping_version: Mutex::new(version),
                 state: Arc::new(Mutex::new(EngineState::default())),
                 inbox_wake: Arc::new(Notify::new()),
-                metrics,
             }),
         })
     }
@@ -227,15 +225,11 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         let result = f().await;
-        if let Some(m) = &self.inner.metrics {
-            let status = match &result {
-                Ok(_) => "ok".to_string(),
-                Err(e) => e
-                    .http_status
-                    .map_or_else(|| e.class.as_str().to_string(), |s| s.to_string()),
-            };
-            m.request(side.as_str(), &status, started.elapsed().as_secs_f64());
-        }
+        self.inner.scheduler.count(
+            side,
+            result.as_ref().map(|_| ()),
+            started.elapsed().as_secs_f64(),
+        );
         self.inner.scheduler.settle(side).await;
         if let Err(e) = &result {
             self.inner.scheduler.note_rate_limit(side, e);

@@ -162,7 +162,9 @@ impl Scheduler {
         }
     }
 
-    fn count(&self, side: Side, result: Result<(), &RemoteError>, seconds: f64) {
+    /// Count one remote call in the metrics (status: HTTP code, or the
+    /// error class when no response arrived).
+    pub(crate) fn count(&self, side: Side, result: Result<(), &RemoteError>, seconds: f64) {
         if let Some(m) = &self.metrics {
             let status = match result {
                 Ok(()) => "ok".to_string(),
