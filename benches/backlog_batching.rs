@@ -14,6 +14,7 @@
 //! sends one `update` per item), on `P2_BASELINE_CHANGES` (default 2000).
 //!
 //! `P2_CHANGES` (default 10000).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod common;
 
@@ -23,11 +24,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
-use roundtrip::connector::{
-    ChangedPage, Connector, DeliveryHint, NewRecord, Update, WebhookRejection,
-};
+use roundtrip::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
 use roundtrip::daemon::{Service, ServiceSpec};
-use roundtrip::domain::{Comment, QuotaSample, Record, RemoteError, Side};
+use roundtrip::domain::{Comment, NewRecord, QuotaSample, Record, RemoteError, Side, Update};
 use roundtrip::engine::Connectors;
 use roundtrip::store::{OpenMode, Store};
 use serde_json::json;

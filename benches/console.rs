@@ -10,6 +10,7 @@
 //! The DESIGN size is 1M links, 200k jobs, 10k conflicts; the default here
 //! is a tenth of that so the bench runs quickly. Override with
 //! `P4_LINKS`, `P4_JOBS`, `P4_CONFLICTS` and `P4_FRAMES` (default 2000).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod common;
 

@@ -14,6 +14,7 @@
 //!
 //! `P3_EDITS` (per direction, default 200), `P3_LINKS` (default 100),
 //! `P3_BASELINE_EDITS` (default 10).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod common;
 

@@ -14,6 +14,7 @@
 //!
 //! `P5_RECORDS` (default 100000), `P5_CANNY_PAGE` (posts per `posts/list`
 //! page, default 1000), `P5_BASELINE_SAMPLE` (default 500).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod common;
 

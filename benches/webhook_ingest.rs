@@ -14,6 +14,7 @@
 //!
 //! `P1_SECS` (default 5) sets the measured duration of each run,
 //! `P1_CONNECTIONS` (default 64) the number of client connections.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod common;
 
@@ -33,8 +34,9 @@ use roundtrip::connector::Connector;
 use roundtrip::connector::canny::{CannyConfig, CannyConnector};
 use roundtrip::connector::linear::{LinearConfig, LinearConnector};
 use roundtrip::domain::Side;
+use roundtrip::metrics::Metrics;
 use roundtrip::store::{NewDelivery, OpenMode, Store, Writer};
-use roundtrip::webhook::{Metrics, WebhookServer, router};
+use roundtrip::webhook::{WebhookServer, router};
 use serde_json::json;
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -9,6 +9,7 @@
 //! Defaults: 1,000,000 links, 200,000 jobs, 10,000 open conflicts, plus some
 //! audit entries, events, quota readings and a mapping. Everything goes in one
 //! transaction through the store's bulk API (prepared statements).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -12,8 +12,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::engine::{Connectors, Engine, EngineError, EngineOptions};
+use crate::metrics::Metrics;
 use crate::store::{StoreError, Writer, WriterThread};
-use crate::webhook::{Metrics, WebhookServer};
+use crate::webhook::WebhookServer;
 
 /// Everything needed to start the service.
 pub struct ServiceSpec {

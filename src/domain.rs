@@ -3,7 +3,7 @@
 //! remote failure is sorted into. Kept in one place so the store, the pure
 //! sync logic, the connectors and the console all speak the same language.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -397,6 +397,33 @@ pub struct QuotaSample {
     pub reset_at: Option<DateTime<Utc>>,
     /// When we read it.
     pub sampled_at: DateTime<Utc>,
+}
+
+/// A record roundtrip asks a connector to create on its side.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NewRecord {
+    /// Client-generated id persisted before the first attempt; Linear takes it
+    /// as `IssueCreateInput.id`, the portal embeds it as a marker, so a retry
+    /// never creates a second record.
+    pub client_id: uuid::Uuid,
+    /// Field values by this side's field names (after mapping).
+    pub fields: BTreeMap<String, FieldValue>,
+    /// URL of the record on the other side, attached/linked for recovery.
+    pub source_url: Option<String>,
+    /// Title of the record on the other side (for the attachment link).
+    pub source_title: Option<String>,
+}
+
+/// A field update roundtrip asks a connector to apply.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Update {
+    /// New values by this side's field names (after mapping).
+    pub fields: BTreeMap<String, FieldValue>,
+    /// When the status changes, notify the record's voters (Canny
+    /// `shouldNotifyVoters`).
+    pub notify_voters: bool,
+    /// A comment to post together with a status change, if any.
+    pub status_comment: Option<String>,
 }
 
 #[cfg(test)]

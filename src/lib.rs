@@ -12,6 +12,7 @@ pub mod domain;
 pub mod duration;
 pub mod engine;
 pub mod health;
+pub mod metrics;
 pub mod sim;
 pub mod store;
 pub mod sync;

@@ -1,6 +1,7 @@
 //! The Canny connector against the Canny simulator over real loopback HTTP.
 //! The two were written separately from the same notes, so every test here
 //! checks one reading of Canny's documentation against the other.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -10,8 +11,9 @@ use http::{HeaderMap, HeaderValue};
 use roundtrip::connector::canny::{
     CannyConfig, CannyConnector, NonceCache, content_hash, signature_matches, verify_canny_webhook,
 };
-use roundtrip::connector::{Connector, NewRecord, Update, WebhookRejection};
+use roundtrip::connector::{Connector, WebhookRejection};
 use roundtrip::domain::{ErrorClass, FieldValue};
+use roundtrip::domain::{NewRecord, Update};
 use roundtrip::sim::canny::{CannySim, CannySimConfig, sign_webhook_nonce};
 use roundtrip::sim::faults::ApiFaults;
 use serde_json::{Value, json};

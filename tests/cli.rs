@@ -1,5 +1,6 @@
 //! The binary's contract: help, completions, config errors with exit code 2,
 //! status against empty and busy stores, secrets never printed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::path::Path;
 use std::process::Command;

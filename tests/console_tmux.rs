@@ -3,6 +3,7 @@
 //! checks the store and that the terminal was restored — after `q`, after a
 //! panic inside a view, and after SIGTERM. Skipped with a message when tmux
 //! is not installed (CI installs it).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,6 +3,7 @@
 //! nothing, acknowledged deliveries are durable, duplicates store once,
 //! /metrics and /healthz tell the truth, SIGTERM loses nothing acknowledged,
 //! and the operator CLI's retries and resolutions reach both sides.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod support {
     pub mod harness;
@@ -511,8 +512,9 @@ async fn conflicts_resolve_writes_the_chosen_value_to_both_sides() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_turns_503_when_the_engine_heartbeat_stops() {
+    use roundtrip::metrics::Metrics;
     use roundtrip::store::{Writer, meta_keys};
-    use roundtrip::webhook::{Metrics, WebhookServer};
+    use roundtrip::webhook::WebhookServer;
     let h = support::harness::Harness::start(support::harness::Setup::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rt.db");

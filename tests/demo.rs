@@ -3,6 +3,7 @@
 //! the console opens on the Overview, switches views and quits cleanly with
 //! the terminal restored. The tmux test is skipped with a message when tmux
 //! is not installed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

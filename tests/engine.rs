@@ -1,6 +1,7 @@
 //! The engine against both simulators over loopback (issue ENGINE): creates,
 //! status flow, conflicts, comments, deletes, reconcile repairs, retries,
 //! rate limits, crash recovery and convergence under injected faults.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod support {
     pub mod harness;

@@ -2,6 +2,7 @@
 //! ENGINE): timeout streaks, running out of Linear quota, a killed engine
 //! restarted on the same store, and convergence with webhook drops,
 //! duplicates and reordering plus 5xx answers on both APIs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod support {
     pub mod harness;

@@ -2,6 +2,7 @@
 //! published schema, the shared webhook vectors, and classification, quota
 //! parsing, batching and idempotent create against a local axum stub that
 //! answers canned Linear-shaped responses. All HTTP stays on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 #[path = "support/linear_schema.rs"]
 mod linear_schema;
@@ -17,8 +18,9 @@ use linear_stub::{Reply, Seen, Stub, catalog_reply, issue_node};
 use roundtrip::connector::linear::{
     LinearAuth, LinearConfig, LinearConnector, documents, verify_linear_signature,
 };
-use roundtrip::connector::{Connector, NewRecord, Update, WebhookRejection};
+use roundtrip::connector::{Connector, WebhookRejection};
 use roundtrip::domain::{ErrorClass, FieldValue};
+use roundtrip::domain::{NewRecord, Update};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------- schema

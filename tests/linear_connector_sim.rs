@@ -2,6 +2,7 @@
 //! two were written independently from Linear's documentation, so agreement
 //! here is evidence both read it the same way: pagination, idempotent create,
 //! rate limiting, auth, 5xx, batching, webhook signatures.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -12,9 +13,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
+use roundtrip::connector::Connector;
 use roundtrip::connector::linear::{LinearAuth, LinearConfig, LinearConnector};
-use roundtrip::connector::{Connector, NewRecord, Update};
 use roundtrip::domain::{ErrorClass, FieldValue};
+use roundtrip::domain::{NewRecord, Update};
 use roundtrip::sim::faults::ApiFaults;
 use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
 

@@ -2,6 +2,7 @@
 //! `mapping` run as the binary while the store is seeded (and written to)
 //! through the store API, the way an operator uses them next to a running
 //! daemon.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

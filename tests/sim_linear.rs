@@ -2,6 +2,7 @@
 //! published schema, type-correct answers for any valid document, Relay
 //! pagination, idempotent create, archive visibility, limits, auth, aliased
 //! batches, error shapes, signed webhooks with retries, seeded faults.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -5,13 +5,11 @@
 pub mod canny;
 pub mod linear;
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
-use crate::domain::{Comment, FieldValue, QuotaSample, Record, RemoteError, Side};
+use crate::domain::{Comment, NewRecord, QuotaSample, Record, RemoteError, Side, Update};
 
 /// One page of records from a reconcile listing.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,33 +18,6 @@ pub struct ChangedPage {
     pub records: Vec<Record>,
     /// Opaque cursor for the next page; `None` when this was the last page.
     pub next_page: Option<String>,
-}
-
-/// A record roundtrip asks a connector to create on its side.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct NewRecord {
-    /// Client-generated id persisted before the first attempt; Linear takes it
-    /// as `IssueCreateInput.id`, the portal embeds it as a marker, so a retry
-    /// never creates a second record.
-    pub client_id: uuid::Uuid,
-    /// Field values by this side's field names (after mapping).
-    pub fields: BTreeMap<String, FieldValue>,
-    /// URL of the record on the other side, attached/linked for recovery.
-    pub source_url: Option<String>,
-    /// Title of the record on the other side (for the attachment link).
-    pub source_title: Option<String>,
-}
-
-/// A field update roundtrip asks a connector to apply.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Update {
-    /// New values by this side's field names (after mapping).
-    pub fields: BTreeMap<String, FieldValue>,
-    /// When the status changes, notify the record's voters (Canny
-    /// `shouldNotifyVoters`).
-    pub notify_voters: bool,
-    /// A comment to post together with a status change, if any.
-    pub status_comment: Option<String>,
 }
 
 /// What a verified webhook tells the engine: which record may have changed.

@@ -26,9 +26,9 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::domain::{ErrorClass, Record, RemoteError, Side};
+use crate::metrics::Metrics;
 use crate::store::{Lane, Level, UpsertOutcome, Writer, meta_keys};
 use crate::sync::{Mapping, MassDeleteGuard, PingPongGuard, PortalCreateOptions};
-use crate::webhook::Metrics;
 
 pub use executor::Connectors;
 pub use reconcile::ReconcileReport;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::connector::{NewRecord, Update};
 use crate::domain::FieldValue;
+use crate::domain::{NewRecord, Update};
 
 /// Base-snapshot fields to record once a write has landed.
 pub type BaseFields = BTreeMap<String, FieldValue>;

@@ -7,12 +7,12 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::DeletePolicy;
 use crate::domain::{Record, Side};
 use crate::store::{
     Db, Lane, Level, LinkState, NewAudit, NewConflict, Result as StoreResult, UpsertOutcome,
     content_hash, meta_keys,
 };
+use crate::sync::DeletePolicy;
 use crate::sync::{
     CreateRule, DeleteAction, MassDeleteGuard, PortalCreateOptions, plan_create, plan_delete,
     should_create_in_linear, should_create_in_portal,

@@ -14,10 +14,10 @@ use super::backoff::NextStep;
 use super::budget::{Budget, Permit, Refill};
 use super::executor::{Connectors, Landed, Timing, execute, record_failure, record_success};
 use super::payload::JobPayload;
-use crate::connector::Update;
+use crate::domain::Update;
 use crate::domain::{ErrorClass, RemoteError, Side};
+use crate::metrics::Metrics;
 use crate::store::{Job, Level, StoreError, Writer, meta_keys, now_ms};
-use crate::webhook::Metrics;
 
 /// Most jobs claimed per round.
 const CLAIM: usize = 200;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::connector::NewRecord;
+use crate::domain::NewRecord;
 use crate::domain::{FieldValue, Record, Side};
 
 use super::codec::{self, compose_votes_line};

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::connector::Update;
+use crate::domain::Update;
 use crate::domain::{FieldValue, Side};
 
 use super::comments::{CommentMirror, CommentPair};

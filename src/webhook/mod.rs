@@ -6,8 +6,6 @@
 //! only then acknowledged with 200. Nothing is stored for a rejected request,
 //! and no signature or secret is ever logged.
 
-pub mod metrics;
 mod server;
 
-pub use metrics::Metrics;
 pub use server::{WebhookServer, router};

@@ -13,10 +13,10 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use serde_json::json;
 
-use super::Metrics;
 use crate::connector::{Connector, WebhookRejection};
 use crate::domain::Side;
 use crate::health::{Verdict, assess};
+use crate::metrics::Metrics;
 use crate::store::{NewDelivery, OpenMode, Store, Writer, now_ms};
 
 /// Everything the handlers share.

@@ -13,8 +13,9 @@ use http::HeaderMap;
 use super::api::CannyConnector;
 use super::map::post_to_record;
 use super::webhook::{delivery_hint, verify_canny_webhook};
-use crate::connector::{ChangedPage, Connector, DeliveryHint, NewRecord, Update, WebhookRejection};
+use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
 use crate::domain::{Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
+use crate::domain::{NewRecord, Update};
 
 fn validation(msg: impl Into<String>) -> RemoteError {
     RemoteError::new(ErrorClass::Validation, msg)

@@ -13,7 +13,7 @@ use super::documents::{create_alias, create_batch_document, update_alias, update
 use super::mapping::issue_input;
 use super::transport::Answer;
 use super::writes::{is_already_exists, require_success};
-use crate::connector::NewRecord;
+use crate::domain::NewRecord;
 use crate::domain::{ErrorClass, FieldValue, Record, RemoteError};
 
 /// Per-alias results of one batched answer, or the error that failed the

@@ -7,8 +7,9 @@ use http::HeaderMap;
 
 use super::LinearConnector;
 use super::webhook::verify_linear_webhook;
-use crate::connector::{ChangedPage, Connector, DeliveryHint, NewRecord, Update, WebhookRejection};
+use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
 use crate::domain::{Comment, QuotaSample, Record, RemoteError, Side};
+use crate::domain::{NewRecord, Update};
 
 impl LinearConnector {
     /// Post an update's status comment, if it has one.

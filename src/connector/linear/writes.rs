@@ -15,7 +15,7 @@ use super::mapping::{
     wanted_state,
 };
 use super::reads::{LabelNode, is_not_found};
-use crate::connector::NewRecord;
+use crate::domain::NewRecord;
 use crate::domain::{Comment, ErrorClass, FieldValue, Record, RemoteError};
 
 /// Whether a classified error is Linear's answer to re-sending a create with
