@@ -35,6 +35,28 @@ pub struct DeliveryHint {
     pub removed: bool,
 }
 
+/// What a landed update reported back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// The record's update time after the write, when the remote reports
+    /// it (Linear); its own webhook carries the same time, which is how that
+    /// webhook is told apart from a person's edit.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The previous values a webhook reports for an update (Linear's
+/// `updatedFrom`), in record field names ("title", "description", "state",
+/// "priority"): evidence of what a write replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateEvidence {
+    /// The record updated.
+    pub record_id: String,
+    /// Its update time after the change.
+    pub updated_at: DateTime<Utc>,
+    /// Fields the change replaced, with their values before it.
+    pub previous: std::collections::BTreeMap<String, crate::domain::FieldValue>,
+}
+
 /// Why a webhook request was refused before anything was stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookRejection {
@@ -90,15 +112,34 @@ pub trait Connector: Send + Sync {
     /// duplicating.
     async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError>;
 
-    /// Apply field updates to one record.
-    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError>;
+    /// Read one record's fields for a write about to be sent, as cheaply as
+    /// the remote allows (comments may be left out). `Ok(None)`: it is gone.
+    async fn get_fields(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
+        self.get(remote_id).await
+    }
+
+    /// [`Connector::get_fields`] for several records, in as few requests as
+    /// the remote allows; records that are gone are left out.
+    async fn get_fields_many(&self, ids: &[String]) -> Result<Vec<Record>, RemoteError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.get_fields(id).await? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Apply field updates to one record: `fields` replace values, `deltas`
+    /// add and remove set members.
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<Written, RemoteError>;
 
     /// Apply several updates in as few requests as the remote allows. The
     /// outer error means the whole request failed; inner results are per item.
     async fn update_many(
         &self,
         items: &[(String, Update)],
-    ) -> Result<Vec<Result<(), RemoteError>>, RemoteError> {
+    ) -> Result<Vec<Result<Written, RemoteError>>, RemoteError> {
         let mut out = Vec::with_capacity(items.len());
         for (id, update) in items {
             out.push(self.update(id, update).await);
@@ -111,6 +152,41 @@ pub trait Connector: Send + Sync {
 
     /// Post a comment on a record.
     async fn add_comment(&self, remote_id: &str, body: &str) -> Result<Comment, RemoteError>;
+
+    /// Post a comment carrying a client-chosen id where the remote takes one
+    /// (Linear's `CommentCreateInput.id`), so a retry cannot post it twice.
+    async fn add_comment_with_id(
+        &self,
+        remote_id: &str,
+        body: &str,
+        _client_id: uuid::Uuid,
+    ) -> Result<Comment, RemoteError> {
+        self.add_comment(remote_id, body).await
+    }
+
+    /// Find a comment an earlier attempt may have posted: by its client id,
+    /// or (where the remote takes none) by its exact text.
+    async fn find_comment(
+        &self,
+        remote_id: &str,
+        client_id: uuid::Uuid,
+        body: &str,
+    ) -> Result<Option<Comment>, RemoteError> {
+        let wanted = body.trim_end();
+        let client = client_id.to_string();
+        Ok(self.get(remote_id).await?.and_then(|r| {
+            r.comments
+                .into_iter()
+                .find(|c| c.remote_id == client || c.body.trim_end() == wanted)
+        }))
+    }
+
+    /// What a verified webhook body says an update replaced (Linear's
+    /// `updatedFrom`); `None` for other events and for remotes that send no
+    /// previous values (Canny).
+    async fn update_evidence(&self, _body: &str) -> Option<UpdateEvidence> {
+        None
+    }
 
     /// Verify a webhook request (signature, timestamp, replay) before anything
     /// is parsed or stored, and say which record it is about. A body that

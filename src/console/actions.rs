@@ -47,6 +47,7 @@ fn how_words(how: &Resolution) -> String {
         Resolution::Base => "keep base".into(),
         Resolution::Value(v) => format!("merged value {}", v.display_short(30)),
         Resolution::Agreed => "both sides agreed".into(),
+        Resolution::Superseded => "superseded by a newer edit".into(),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod executor;
 mod intents;
 pub mod link_sync;
 mod loops;
+mod overwrite;
 pub mod payload;
 mod reconcile;
 pub mod records;
@@ -37,6 +38,10 @@ pub use records::{EngineState, Rules};
 use budget::Permit;
 use link_sync::{Applied, MergeSettings};
 use scheduler::Scheduler;
+
+/// How often a read that turned out older than the stored state is read
+/// again before giving up (a later webhook or reconcile brings it).
+const STALE_REREADS: usize = 3;
 
 /// Engine settings, usually from the `[sync]` section of the config.
 #[derive(Debug, Clone)]
@@ -230,12 +235,14 @@ impl Engine {
             result.as_ref().map(|_| ()),
             started.elapsed().as_secs_f64(),
         );
-        self.inner.scheduler.settle(side).await;
-        if let Err(e) = &result {
-            self.inner.scheduler.note_rate_limit(side, e);
-            if e.class == ErrorClass::Auth {
-                self.pause(side, &e.message).await;
-            }
+        self.inner
+            .scheduler
+            .settle(side, result.as_ref().err())
+            .await;
+        if let Err(e) = &result
+            && e.class == ErrorClass::Auth
+        {
+            self.pause(side, &e.message).await;
         }
         result
     }
@@ -299,21 +306,82 @@ impl Engine {
         .await
     }
 
-    /// Store a record just read from `side`, refresh the linked record on
-    /// the other side (so a merge never writes over a change it has not
-    /// seen yet), then act on it.
+    /// Store records read from `side` by a request that started at
+    /// `started_ms`; a record whose stored state is fresher than that read
+    /// is left as it is (`None` in the result).
+    pub async fn store_reads(
+        &self,
+        side: Side,
+        records: Vec<Record>,
+        started_ms: i64,
+    ) -> Result<Vec<(String, Option<UpsertOutcome>)>, EngineError> {
+        Ok(self
+            .inner
+            .writer
+            .run(move |db| {
+                records
+                    .iter()
+                    .map(|r| {
+                        records::store_record_read(db, side, r, started_ms)
+                            .map(|o| (r.remote_id.clone(), o))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?)
+    }
+
+    /// [`Engine::apply_read`] for a record read at an unknown time (taken
+    /// as now).
     pub async fn apply_record(
         &self,
         side: Side,
         record: Record,
         lane: Lane,
     ) -> Result<(UpsertOutcome, Applied), EngineError> {
+        self.apply_read(side, record, crate::store::now_ms(), lane)
+            .await
+    }
+
+    /// Store a record read from `side` by a request that started at
+    /// `started_ms`, refresh the linked record on the other side (so a merge
+    /// never writes over a change it has not seen yet), then act on it. A
+    /// read older than the stored state (a write of ours landed while it
+    /// was on its way) is read again rather than stored or dropped.
+    pub async fn apply_read(
+        &self,
+        side: Side,
+        record: Record,
+        started_ms: i64,
+        lane: Lane,
+    ) -> Result<(UpsertOutcome, Applied), EngineError> {
         let id = record.remote_id.clone();
-        let outcome = self
-            .store_records(side, vec![record])
-            .await?
-            .pop()
-            .map_or(UpsertOutcome::Unchanged, |(_, o)| o);
+        let conn = self.inner.connectors.side(side).clone();
+        let (mut record, mut started) = (record, started_ms);
+        let mut outcome = UpsertOutcome::Unchanged;
+        for _ in 0..STALE_REREADS {
+            match self.store_reads(side, vec![record], started).await?.pop() {
+                Some((_, Some(o))) => {
+                    outcome = o;
+                    break;
+                }
+                _ => {
+                    started = crate::store::now_ms();
+                    let c = conn.clone();
+                    let rid = id.clone();
+                    match self
+                        .call(side, lane, || async move { c.get(&rid).await })
+                        .await
+                    {
+                        Ok(Some(r)) => record = r,
+                        Ok(None) => return Ok((outcome, self.apply_deleted(side, id).await?)),
+                        Err(e) if e.class == ErrorClass::NotFound => {
+                            return Ok((outcome, self.apply_deleted(side, id).await?));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
         let rid = id.clone();
         let other_id = self
             .inner
@@ -334,12 +402,13 @@ impl Engine {
             let other = side.other();
             let conn = self.inner.connectors.side(other).clone();
             let oid = other_id.clone();
+            let started = crate::store::now_ms();
             match self
-                .call(other, lane, || async move { conn.get(&oid).await })
+                .call(other, lane, || async move { conn.get_fields(&oid).await })
                 .await
             {
                 Ok(Some(r)) => {
-                    self.store_records(other, vec![r]).await?;
+                    self.store_reads(other, vec![r], started).await?;
                 }
                 Ok(None) => {
                     self.apply_deleted(other, other_id).await?;

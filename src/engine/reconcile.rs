@@ -112,6 +112,7 @@ impl Engine {
         loop {
             let p = page.clone();
             let c = conn.clone();
+            let started = now_ms();
             let listing = self
                 .call(side, Lane::Backfill, || async move {
                     c.list_changed(since, p).await
@@ -127,16 +128,17 @@ impl Engine {
                 }
                 fresh.push(record);
             }
-            for (id, outcome) in self.store_records(side, fresh).await? {
+            for (id, outcome) in self.store_reads(side, fresh, started).await? {
                 match outcome {
-                    UpsertOutcome::Unchanged => {}
-                    UpsertOutcome::Changed => {
+                    // Stale: a write of ours landed after this page was read.
+                    None | Some(UpsertOutcome::Unchanged) => {}
+                    Some(UpsertOutcome::Changed) => {
                         if !first_run {
                             report.repaired += 1;
                         }
                         touched.push(id);
                     }
-                    UpsertOutcome::Inserted => touched.push(id),
+                    Some(UpsertOutcome::Inserted) => touched.push(id),
                 }
             }
             page = listing.next_page;
@@ -166,12 +168,13 @@ impl Engine {
             for id in known.into_iter().filter(|id| !seen.contains(id)) {
                 let c = conn.clone();
                 let rid = id.clone();
+                let started = now_ms();
                 match self
                     .call(side, Lane::Backfill, || async move { c.get(&rid).await })
                     .await
                 {
                     Ok(Some(record)) => {
-                        self.store_records(side, vec![record]).await?;
+                        self.store_reads(side, vec![record], started).await?;
                         touched.push(id);
                     }
                     Ok(None) => {

@@ -8,6 +8,12 @@
 //! still recognised — and a lost map can be rebuilt — if the store is lost or
 //! a write succeeded but its pair was never recorded.
 //!
+//! Anyone can type a marker, so a marker alone proves nothing: a comment
+//! counts as roundtrip's copy only when the original it names exists on the
+//! other side, the comment carries that original's text before the marker,
+//! and no other comment is already recorded as its copy. A comment that
+//! merely ends like a marker is a person's comment and is mirrored.
+//!
 //! Copy format: on Linear (markdown) `**Jane on Canny:** <body>`; on the
 //! portal (plain text) `Jane on Linear: <body>`; then a blank line and the
 //! marker.
@@ -97,6 +103,39 @@ pub fn mirror_body(from: Side, c: &Comment, portal_name: &str) -> String {
     )
 }
 
+/// Text with whitespace and markdown escapes removed, so a copy still
+/// matches its original after a vendor re-renders it.
+fn squashed(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && *c != '\\')
+        .collect()
+}
+
+/// If `c` (on `side`) is a genuine copy roundtrip wrote of a comment in
+/// `others` (the other side's comments), the original's side and id.
+fn verified_copy(c: &Comment, side: Side, others: &[Comment]) -> Option<(Side, String)> {
+    let (from, src) = parse_marker(&c.body)?;
+    if from == side {
+        return None; // a marker pointing at its own side is not one of ours
+    }
+    let original = others.iter().find(|o| o.remote_id == src)?;
+    let text = c.body.trim_end();
+    let before_marker = text.rsplit_once('\n').map_or("", |(head, _)| head);
+    let wanted = squashed(original.body.trim_end());
+    (!wanted.is_empty() && squashed(before_marker).contains(&wanted)).then_some((from, src))
+}
+
+/// The id recorded as the copy of `source` (an original on `from`), if any.
+fn recorded_copy(map: &CommentMap, from: Side, source: &str) -> Option<String> {
+    map.pairs
+        .iter()
+        .find_map(|p| match (from, p.origin == from) {
+            (Side::Portal, true) if p.portal_id == source => Some(p.linear_id.clone()),
+            (Side::Linear, true) if p.linear_id == source => Some(p.portal_id.clone()),
+            _ => None,
+        })
+}
+
 /// Decide which comments to copy and which pairs to re-record.
 pub fn plan_comments(
     portal: &[Comment],
@@ -104,35 +143,45 @@ pub fn plan_comments(
     map: &CommentMap,
     portal_name: &str,
 ) -> (Vec<CommentMirror>, Vec<CommentPair>) {
+    let others = |side: Side| match side {
+        Side::Portal => linear,
+        Side::Linear => portal,
+    };
     let mut recovered = Vec::new();
-    // Originals that already have a copy somewhere, found by marker.
+    // Originals that already have a copy somewhere, and comments that are
+    // copies (found by a verified marker).
     let mut copied: BTreeSet<(Side, String)> = BTreeSet::new();
+    let mut copies: BTreeSet<(Side, String)> = BTreeSet::new();
     for (side, comments) in [(Side::Portal, portal), (Side::Linear, linear)] {
         for c in comments {
-            if let Some((from, src)) = parse_marker(&c.body) {
-                if from == side {
-                    continue; // a forged or misplaced marker; not a copy of the other side
-                }
-                copied.insert((from, src.clone()));
-                if !map.knows(side, &c.remote_id) {
-                    let (portal_id, linear_id) = match side {
-                        Side::Linear => (src, c.remote_id.clone()),
-                        Side::Portal => (c.remote_id.clone(), src),
-                    };
-                    recovered.push(CommentPair {
-                        portal_id,
-                        linear_id,
-                        origin: from,
-                    });
-                }
+            if map.knows(side, &c.remote_id) {
+                continue;
             }
+            let Some((from, src)) = verified_copy(c, side, others(side)) else {
+                continue;
+            };
+            // A copy's text is already on the other side: never mirrored
+            // back. Only the first copy of an original not yet recorded is
+            // paired (a second one is a duplicate or someone pasting it).
+            copies.insert((side, c.remote_id.clone()));
+            if recorded_copy(map, from, &src).is_some() || !copied.insert((from, src.clone())) {
+                continue;
+            }
+            let (portal_id, linear_id) = match side {
+                Side::Linear => (src, c.remote_id.clone()),
+                Side::Portal => (c.remote_id.clone(), src),
+            };
+            recovered.push(CommentPair {
+                portal_id,
+                linear_id,
+                origin: from,
+            });
         }
     }
     let mut mirrors = Vec::new();
     for (side, comments) in [(Side::Portal, portal), (Side::Linear, linear)] {
         for c in comments {
-            let ours = parse_marker(&c.body).is_some_and(|(from, _)| from != side);
-            if ours
+            if copies.contains(&(side, c.remote_id.clone()))
                 || map.knows(side, &c.remote_id)
                 || copied.contains(&(side, c.remote_id.clone()))
             {

@@ -1,6 +1,6 @@
 //! Unit tests of the merge: every rule, policy and transform.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::{FieldValue, Record, Side};
 
@@ -106,6 +106,8 @@ fn ask_opens_a_conflict_and_writes_nothing() {
             portal_changed_at: Some(t(1)),
             linear_changed_at: Some(t(2)),
             reason: ConflictReason::BothChanged,
+            side: None,
+            note: None,
         }]
     );
 }
@@ -435,6 +437,7 @@ fn ping_pong_is_frozen() {
             .map(|(i, s)| HistoryEntry {
                 at: t(20 + i as u32),
                 value: text(s),
+                from: None,
             })
             .collect(),
     );
@@ -466,34 +469,35 @@ fn ping_pong_guard_counts_flips_between_two_values() {
             .map(|(i, v)| HistoryEntry {
                 at: t(i as u32),
                 value: text(v),
+                from: None,
             })
             .collect()
     };
     assert!(
-        g.check(&h(&["a", "b", "a", "b"]), &text("a"), t(5))
+        g.check(&h(&["a", "b", "a", "b"]), &text("a"), None, t(5))
             .is_none()
     );
     let f = g
-        .check(&h(&["a", "b", "a", "b", "a"]), &text("b"), t(6))
+        .check(&h(&["a", "b", "a", "b", "a"]), &text("b"), None, t(6))
         .unwrap();
     assert_eq!(f.flips, 5);
     // A third value breaks the run.
     assert!(
-        g.check(&h(&["a", "b", "c", "b", "c"]), &text("b"), t(6))
+        g.check(&h(&["a", "b", "c", "b", "c"]), &text("b"), None, t(6))
             .is_none()
     );
     // Repeats are not flips.
     assert!(
-        g.check(&h(&["a", "a", "a", "a", "a"]), &text("a"), t(6))
+        g.check(&h(&["a", "a", "a", "a", "a"]), &text("a"), None, t(6))
             .is_none()
     );
 
     let mut history = FieldHistory::new();
     let old: Snapshot = [("title".to_string(), text("a"))].into();
     let new: Snapshot = [("title".to_string(), text("b"))].into();
-    record_history(&mut history, &old, &new, t(0), g.window);
+    record_history(&mut history, &old, &new, &BTreeMap::new(), t(0), g.window);
     assert_eq!(history["title"].len(), 2);
-    record_history(&mut history, &new, &new, t(30), g.window);
+    record_history(&mut history, &new, &new, &BTreeMap::new(), t(30), g.window);
     assert!(history.is_empty());
 }
 

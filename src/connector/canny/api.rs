@@ -397,6 +397,39 @@ impl CannyConnector {
         Ok(())
     }
 
+    /// Add and remove tags by name (ignoring case) without touching the
+    /// post's other tags: a tag someone adds meanwhile stays. Board tags a
+    /// name needs are created; removing a tag the board lacks is a no-op.
+    pub async fn apply_tag_delta(
+        &self,
+        post_id: &str,
+        delta: &crate::domain::SetDelta,
+    ) -> Result<(), RemoteError> {
+        if delta.is_empty() {
+            return Ok(());
+        }
+        let board_tags = self.list_tags().await?;
+        let find = |name: &str| {
+            board_tags
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(name))
+                .map(|t| t.id.clone())
+        };
+        for name in &delta.added {
+            let id = match find(name) {
+                Some(id) => id,
+                None => self.create_tag(name).await?.id,
+            };
+            self.add_tag(post_id, &id).await?;
+        }
+        for name in &delta.removed {
+            if let Some(id) = find(name) {
+                self.remove_tag(post_id, &id).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every user (v1 `users/list` is a bare array without `hasMore`: stop
     /// on a short page).
     pub async fn list_users(&self) -> Result<Vec<CannyUser>, RemoteError> {

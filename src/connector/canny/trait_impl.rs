@@ -13,7 +13,7 @@ use http::HeaderMap;
 use super::api::CannyConnector;
 use super::map::post_to_record;
 use super::webhook::{delivery_hint, verify_canny_webhook};
-use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
+use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection, Written};
 use crate::domain::{Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
 use crate::domain::{NewRecord, Update};
 
@@ -151,12 +151,33 @@ impl Connector for CannyConnector {
         }
     }
 
-    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError> {
+    /// The post alone (`posts/retrieve`), without its comments.
+    async fn get_fields(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
+        Ok(self
+            .retrieve_post(remote_id)
+            .await?
+            .map(|p| post_to_record(&p)))
+    }
+
+    /// `posts/update` for title and details, tag deltas as
+    /// `posts/add_tag` / `posts/remove_tag` (a whole tag set in `fields`
+    /// is made exact), then `change_status`. Canny reports no update time.
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<Written, RemoteError> {
         let f = sort_fields(update.fields.iter())?;
-        self.update_post(remote_id, f.title.as_deref(), f.details.as_deref())
-            .await?;
+        if f.title.is_some() || f.details.is_some() {
+            self.update_post(remote_id, f.title.as_deref(), f.details.as_deref())
+                .await?;
+        }
         if let Some(tags) = &f.tags {
             self.set_tags(remote_id, tags).await?;
+        }
+        for (name, delta) in &update.deltas {
+            if !matches!(name.as_str(), "tags" | "labels") {
+                return Err(validation(format!(
+                    "Canny field '{name}' is not a set; cannot add or remove members"
+                )));
+            }
+            self.apply_tag_delta(remote_id, delta).await?;
         }
         if let Some(status) = &f.status {
             self.change_status(
@@ -167,7 +188,7 @@ impl Connector for CannyConnector {
             )
             .await?;
         }
-        Ok(())
+        Ok(Written::default())
     }
 
     async fn delete(&self, remote_id: &str) -> Result<(), RemoteError> {

@@ -10,11 +10,12 @@ use serde_json::{Map, Value, json};
 use super::LinearConnector;
 use super::classify::{GqlBody, remote_error, remote_error_with_status};
 use super::documents::{create_alias, create_batch_document, update_alias, update_batch_document};
-use super::mapping::issue_input;
+use super::mapping::{catalog_probe, update_input};
 use super::transport::Answer;
-use super::writes::{is_already_exists, require_success};
-use crate::domain::NewRecord;
+use super::writes::{is_already_exists, written};
+use crate::connector::Written;
 use crate::domain::{ErrorClass, FieldValue, Record, RemoteError};
+use crate::domain::{NewRecord, Update};
 
 /// Per-alias results of one batched answer, or the error that failed the
 /// whole request (transport, auth, rate limit, 5xx, an error not tied to one
@@ -117,18 +118,20 @@ impl LinearConnector {
     /// are not sent and their items carry that error.
     pub async fn update_issues(
         &self,
-        items: &[(String, BTreeMap<String, FieldValue>)],
-    ) -> Result<Vec<Result<(), RemoteError>>, RemoteError> {
-        let mut results: Vec<Option<Result<(), RemoteError>>> = vec![None; items.len()];
-        let field_maps: Vec<&BTreeMap<String, FieldValue>> = items.iter().map(|(_, f)| f).collect();
+        items: &[(String, Update)],
+    ) -> Result<Vec<Result<Written, RemoteError>>, RemoteError> {
+        let mut results: Vec<Option<Result<Written, RemoteError>>> = vec![None; items.len()];
+        let probes: Vec<BTreeMap<String, FieldValue>> =
+            items.iter().map(|(_, u)| catalog_probe(u)).collect();
+        let field_maps: Vec<&BTreeMap<String, FieldValue>> = probes.iter().collect();
         let catalog = self.catalog_for(&field_maps).await?;
         let mut ready: Vec<(usize, Map<String, Value>)> = Vec::new();
-        for (index, (_, fields)) in items.iter().enumerate() {
-            if fields.is_empty() {
-                results[index] = Some(Ok(()));
+        for (index, (_, update)) in items.iter().enumerate() {
+            if update.fields.is_empty() && update.deltas.values().all(|d| d.is_empty()) {
+                results[index] = Some(Ok(Written::default()));
                 continue;
             }
-            match issue_input(fields, &catalog) {
+            match update_input(update, &catalog) {
                 Ok(input) => ready.push((index, input)),
                 Err(e) => results[index] = Some(Err(e)),
             }
@@ -154,7 +157,7 @@ impl LinearConnector {
                 .map(|items| {
                     items
                         .into_iter()
-                        .map(|r| r.and_then(|v| require_success(&v, "issueUpdate")))
+                        .map(|r| r.and_then(|v| written(&v)))
                         .collect()
                 });
             if let Some(e) = apply_chunk(&mut results, &sent, outcome) {

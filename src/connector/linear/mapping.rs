@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::catalog::TeamCatalog;
-use crate::domain::{Comment, ErrorClass, FieldValue, Record, RemoteError};
+use crate::domain::{Comment, ErrorClass, FieldValue, Record, RemoteError, Update};
 
 /// A Relay connection page as Linear returns it (`nodes` + `pageInfo`).
 #[derive(Debug, Clone, Deserialize)]
@@ -236,6 +236,65 @@ fn invalid(message: String) -> RemoteError {
     RemoteError::new(ErrorClass::Validation, message)
 }
 
+/// Fields whose label names the catalog must know for `update`: its
+/// fields plus the labels its deltas add (so missing ones are created).
+pub fn catalog_probe(update: &Update) -> BTreeMap<String, FieldValue> {
+    let mut probe = update.fields.clone();
+    let added: BTreeSet<String> = ["labels", "tags"]
+        .iter()
+        .filter_map(|k| update.deltas.get(*k))
+        .flat_map(|d| d.added.iter().cloned())
+        .collect();
+    if !added.is_empty() && wanted_labels(&probe).is_empty() {
+        probe.insert("labels".into(), FieldValue::Set(added));
+    }
+    probe
+}
+
+/// The `IssueUpdateInput` for an update: its fields as [`issue_input`]
+/// makes them, and label deltas as `addedLabelIds` / `removedLabelIds` —
+/// never a replacement of the whole set, so a label someone adds while the
+/// write is on its way stays. A removed label the team does not have is
+/// already absent and is left out.
+pub fn update_input(
+    update: &Update,
+    catalog: &TeamCatalog,
+) -> Result<Map<String, Value>, RemoteError> {
+    let mut input = issue_input(&update.fields, catalog)?;
+    for (name, delta) in &update.deltas {
+        if !matches!(name.as_str(), "labels" | "tags") {
+            return Err(invalid(format!(
+                "Linear field '{name}' is not a set; cannot add or remove members"
+            )));
+        }
+        if delta.is_empty() {
+            continue;
+        }
+        let added = delta
+            .added
+            .iter()
+            .map(|n| {
+                catalog
+                    .label_id(n)
+                    .map(str::to_string)
+                    .ok_or_else(|| invalid(format!("no Linear label '{n}'")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let removed: Vec<String> = delta
+            .removed
+            .iter()
+            .filter_map(|n| catalog.label_id(n).map(str::to_string))
+            .collect();
+        if !added.is_empty() {
+            input.insert("addedLabelIds".into(), json!(added));
+        }
+        if !removed.is_empty() {
+            input.insert("removedLabelIds".into(), json!(removed));
+        }
+    }
+    Ok(input)
+}
+
 /// Label names a set of mapped fields wants on the issue.
 pub fn wanted_labels(fields: &BTreeMap<String, FieldValue>) -> BTreeSet<String> {
     match fields.get("labels").or_else(|| fields.get("tags")) {
@@ -396,6 +455,19 @@ mod tests {
         assert_eq!(
             issue_input(&f, &cat).unwrap_err().class,
             ErrorClass::Validation
+        );
+        let mut u = Update::default();
+        u.deltas.insert(
+            "labels".into(),
+            crate::domain::SetDelta {
+                added: ["bug".to_string()].into(),
+                removed: ["Unknown".to_string()].into(),
+            },
+        );
+        assert_eq!(
+            Value::Object(update_input(&u, &cat).unwrap()),
+            json!({"addedLabelIds": ["l1"]}),
+            "a delta is sent as additions and removals, never labelIds"
         );
         let mut g = BTreeMap::new();
         g.insert("state".to_string(), FieldValue::Text("Nope".into()));

@@ -115,6 +115,57 @@ pub fn delivery_hint(headers: &HeaderMap, payload: &Value, signature: &str) -> D
     }
 }
 
+/// What an Issue `update` webhook says the change replaced: the issue id,
+/// its `updatedAt` after the change, and the previous values of the fields
+/// roundtrip writes, taken from `updatedFrom` (Linear sends only the fields
+/// that changed; `null` means the field was unset). The state is given as
+/// its id (`stateId`); the caller names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdatedFrom {
+    /// The issue.
+    pub issue_id: String,
+    /// `data.updatedAt`.
+    pub updated_at: DateTime<Utc>,
+    /// Previous title, if it changed.
+    pub title: Option<String>,
+    /// Previous description, if it changed (`Some("")` when it was unset).
+    pub description: Option<String>,
+    /// Previous workflow state id, if it changed.
+    pub state_id: Option<String>,
+    /// Previous priority, if it changed.
+    pub priority: Option<i64>,
+}
+
+/// Read [`UpdatedFrom`] from a verified webhook body; `None` for anything
+/// but an Issue update that carries `updatedFrom`.
+pub fn updated_from(payload: &Value) -> Option<UpdatedFrom> {
+    if text(payload, &["type"]) != Some("Issue") || text(payload, &["action"]) != Some("update") {
+        return None;
+    }
+    let from = payload.get("updatedFrom")?.as_object()?;
+    let data = payload.get("data")?;
+    let updated_at = DateTime::parse_from_rfc3339(text(data, &["updatedAt"])?)
+        .ok()?
+        .with_timezone(&Utc);
+    let string = |k: &str| {
+        from.get(k)
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+    };
+    Some(UpdatedFrom {
+        issue_id: text(data, &["id"])?.to_string(),
+        updated_at,
+        title: string("title"),
+        description: string("description"),
+        state_id: from
+            .get("stateId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        priority: from
+            .get("priority")
+            .map(|p| p.as_f64().map_or(0, |f| f.round() as i64)),
+    })
+}
+
 /// Verify a Linear webhook request and say which issue it is about.
 pub fn verify_linear_webhook(
     secret: &str,

@@ -571,13 +571,19 @@ impl Store {
         id: Option<String>,
         actor: Option<String>,
     ) -> Result<Comment, StoreError> {
-        if let Some(id) = &id
-            && self.comments.iter().any(|c| &c.id == id)
-        {
-            return Err(StoreError::AlreadyExists {
-                kind: "Comment",
-                id: id.clone(),
-            });
+        if let Some(id) = &id {
+            // CommentCreateInput.id: "The identifier in UUID v4 format"
+            // (schema), taken like IssueCreateInput.id: a duplicate is
+            // refused, not made twice.
+            if !valid_uuid(id) {
+                return Err(StoreError::Invalid("id must be a UUID".into()));
+            }
+            if self.comments.iter().any(|c| &c.id == id) {
+                return Err(StoreError::AlreadyExists {
+                    kind: "Comment",
+                    id: id.clone(),
+                });
+            }
         }
         let ix = self
             .issue_index(issue_id)
