@@ -55,6 +55,8 @@ pub struct UpdateEvidence {
     pub updated_at: DateTime<Utc>,
     /// Fields the change replaced, with their values before it.
     pub previous: std::collections::BTreeMap<String, crate::domain::FieldValue>,
+    /// The same fields' values after it (what the webhook's `data` holds).
+    pub current: std::collections::BTreeMap<String, crate::domain::FieldValue>,
 }
 
 /// Why a webhook request was refused before anything was stored.

@@ -14,7 +14,6 @@ use crate::domain::{
 };
 use crate::store::{
     CommentLink, Db, Job, Level, NewAttempt, NewAudit, Result as StoreResult, meta_keys, now_ms,
-    to_ms,
 };
 use crate::sync::codec::normalize_text;
 
@@ -247,6 +246,18 @@ pub async fn prepare_update(
     Ok(prepared)
 }
 
+/// Send a prepared update (nothing at all when nothing needs writing).
+pub async fn send_update(
+    conn: &dyn Connector,
+    remote_id: &str,
+    mut prepared: Prepared,
+) -> Result<Landed, RemoteError> {
+    if !prepared.send.is_empty() {
+        prepared.landed.updated_at = conn.update(remote_id, &prepared.send).await?.updated_at;
+    }
+    Ok(Landed::Updated(Box::new(prepared.landed)))
+}
+
 /// Send one job. A create that may have succeeded before (a retry) first
 /// looks for the record an earlier attempt made, so retries never duplicate
 /// — unless the connector's own `create` is idempotent by client id, in
@@ -271,12 +282,8 @@ pub async fn execute(
             conn.create(record).await.map(Landed::Created)
         }
         JobPayload::Update { remote_id, .. } => {
-            let mut prepared = prepare_update(conns, job.target, payload, None).await?;
-            if !prepared.send.is_empty() {
-                prepared.landed.updated_at =
-                    conn.update(remote_id, &prepared.send).await?.updated_at;
-            }
-            Ok(Landed::Updated(Box::new(prepared.landed)))
+            let prepared = prepare_update(conns, job.target, payload, None).await?;
+            send_update(conn, remote_id, prepared).await
         }
         JobPayload::Comment {
             remote_id,
@@ -509,26 +516,34 @@ fn record_update(
             ),
         ))?;
     }
-    let scalars = |m: &BTreeMap<String, FieldValue>| -> BTreeMap<String, FieldValue> {
-        m.iter()
-            .filter(|(_, v)| !matches!(v, FieldValue::Set(_)))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    };
-    let written = scalars(&done.written);
-    if job.target == Side::Linear
-        && let Some(at) = done.updated_at
-        && !written.is_empty()
-    {
-        db.insert_write_receipt(
-            job.link_id,
-            job.target,
-            &done.after.remote_id,
-            to_ms(at),
-            &scalars(&done.before),
-            &written,
-        )?;
+    Ok(())
+}
+
+/// The text and number fields of a write (sets are written as deltas and
+/// cannot replace anyone's edit).
+fn scalars(m: &BTreeMap<String, FieldValue>) -> BTreeMap<String, FieldValue> {
+    m.iter()
+        .filter(|(_, v)| !matches!(v, FieldValue::Set(_)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Before a Linear update is sent: keep what it expects to replace and
+/// what it writes, so its own webhook (whose `updatedFrom` says what it
+/// really replaced) can be recognised whenever it arrives — even before the
+/// answer, or for a write whose answer was lost.
+pub fn record_receipt(db: Db<'_>, job: &Job, prepared: &Prepared) -> StoreResult<()> {
+    let written = scalars(&prepared.landed.written);
+    if job.target != Side::Linear || written.is_empty() {
+        return Ok(());
     }
+    db.insert_write_receipt(
+        job.link_id,
+        job.target,
+        &prepared.landed.after.remote_id,
+        &scalars(&prepared.landed.before),
+        &written,
+    )?;
     Ok(())
 }
 

@@ -60,9 +60,7 @@ impl Engine {
         let mut seen: HashSet<(Side, String)> = HashSet::new();
         let mut failure = None;
         for item in &items {
-            if self.check_update_evidence(item).await? {
-                continue; // looked at again once the write in flight is recorded
-            }
+            self.check_update_evidence(item).await?;
             let Some(id) = item.record_id.clone() else {
                 done.push(item.id);
                 continue;
@@ -129,9 +127,9 @@ impl Engine {
     /// replaced. A value other than the one the write was made against is
     /// a person's edit that landed between roundtrip's read and its write:
     /// it is recovered into a conflict instead of being lost.
-    async fn check_update_evidence(&self, item: &InboxItem) -> Result<bool, super::EngineError> {
+    async fn check_update_evidence(&self, item: &InboxItem) -> Result<(), super::EngineError> {
         if item.removed || item.record_id.is_none() {
-            return Ok(false);
+            return Ok(());
         }
         let id = item.id;
         let Some(body) = self
@@ -140,11 +138,11 @@ impl Engine {
             .run(move |db| db.delivery_payload(id))
             .await?
         else {
-            return Ok(false);
+            return Ok(());
         };
         let conn = self.inner.connectors.side(item.source).clone();
         let Some(evidence) = conn.update_evidence(&body).await else {
-            return Ok(false);
+            return Ok(());
         };
         let side = item.source;
         let recovered = self
@@ -155,7 +153,7 @@ impl Engine {
         if recovered.conflicts > 0 {
             tracing::warn!(side = %side, "a write replaced an edit made while it was on its way; conflict opened");
         }
-        Ok(recovered.deferred)
+        Ok(())
     }
 
     async fn connector_paused(&self, side: Side) -> bool {

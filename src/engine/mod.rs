@@ -404,7 +404,7 @@ impl Engine {
             let oid = other_id.clone();
             let started = crate::store::now_ms();
             match self
-                .call(other, lane, || async move { conn.get_fields(&oid).await })
+                .call(other, lane, || async move { conn.get(&oid).await })
                 .await
             {
                 Ok(Some(r)) => {

@@ -2,14 +2,16 @@
 //! made against the issue as re-read just before it, but a person can still
 //! edit between that read and the write landing. Linear's update webhooks
 //! carry `updatedFrom`, the values the change replaced: when the webhook of
-//! our own write (matched by the issue's new `updatedAt`, kept in the
-//! write's receipt) shows it replaced something other than what it was
-//! made against, that something was a person's edit. It is recovered into
-//! an "overwritten" conflict that shows it — never dropped.
+//! our own write (recognised by the values it wrote, kept in a receipt
+//! recorded before the write was sent — so neither a webhook that overtakes
+//! the answer nor a timed-out write escapes) shows it replaced something
+//! other than what it was made against, that something was a person's
+//! edit. It is recovered into an "overwritten" conflict that shows it —
+//! never dropped.
 
 use crate::connector::UpdateEvidence;
 use crate::domain::{FieldValue, Record, Side};
-use crate::store::{Db, Level, NewAudit, Result as StoreResult, to_ms};
+use crate::store::{Db, Level, NewAudit, Result as StoreResult};
 use crate::sync::codec::{self, normalize_text};
 use crate::sync::{ConflictDraft, ConflictReason};
 
@@ -25,25 +27,21 @@ fn same(a: &FieldValue, b: &FieldValue) -> bool {
     }
 }
 
-/// Check one webhook's evidence against the receipt of our write it
-/// reports. `deferred` is set when no receipt matches yet but a write to
-/// the record is in flight (its webhook can overtake its answer): the
-/// delivery is looked at again once the write is recorded.
+/// Check one webhook's evidence against the receipt of the write of ours
+/// it reports, if it reports one.
 pub(crate) fn recover_overwritten(
     db: Db<'_>,
     merge: &MergeSettings,
     side: Side,
     ev: &UpdateEvidence,
 ) -> StoreResult<Applied> {
-    let Some(receipt) = db.take_write_receipt(side, &ev.record_id, to_ms(ev.updated_at))? else {
-        let busy = match db.link_by_remote(side, &ev.record_id)? {
-            Some(l) => db.link_has_running_job(l.id, side)?,
-            None => false,
-        };
-        return Ok(Applied {
-            deferred: busy,
-            ..Applied::default()
-        });
+    let ours = |written: &std::collections::BTreeMap<String, FieldValue>| {
+        written.iter().all(|(f, v)| {
+            ev.current.get(f).is_some_and(|now| same(now, v)) && ev.previous.contains_key(f)
+        })
+    };
+    let Some(receipt) = db.take_write_receipt(side, &ev.record_id, ours)? else {
+        return Ok(Applied::default());
     };
     let Some(link) = receipt.link_id.map(|id| db.link(id)).transpose()?.flatten() else {
         return Ok(Applied::default());

@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 use super::backoff::NextStep;
 use super::budget::{Budget, Permit, Refill};
 use super::executor::{
-    Connectors, Landed, Prepared, Timing, execute, prepare_update, record_failure, record_success,
+    Connectors, Landed, Prepared, Timing, execute, prepare_update, record_failure, record_receipt,
+    record_success, send_update,
 };
 use super::payload::JobPayload;
 use crate::domain::Update;
@@ -319,7 +320,12 @@ impl Scheduler {
                 None => None,
             };
             let started = Timing::start();
-            let result = execute(&me.connectors, &job, &payload).await;
+            let result = match &payload {
+                JobPayload::Update { remote_id, .. } => {
+                    me.run_update(&job, &payload, remote_id).await
+                }
+                _ => execute(&me.connectors, &job, &payload).await,
+            };
             let t = Timing::finish(started);
             me.count(
                 job.target,
@@ -329,6 +335,47 @@ impl Scheduler {
             me.settle(job.target, result.as_ref().err()).await;
             me.finish(job, payload, result, t).await;
         });
+    }
+
+    /// Re-read an update's target, keep its receipt, send what still needs
+    /// writing.
+    async fn run_update(
+        &self,
+        job: &Job,
+        payload: &JobPayload,
+        remote_id: &str,
+    ) -> Result<Landed, RemoteError> {
+        let prepared = prepare_update(&self.connectors, job.target, payload, None).await?;
+        self.keep_receipts(vec![(job.clone(), prepared.clone())])
+            .await?;
+        send_update(
+            self.connectors.side(job.target).as_ref(),
+            remote_id,
+            prepared,
+        )
+        .await
+    }
+
+    /// Record the receipts of writes about to be sent; a store that cannot
+    /// take them stops the writes (they are retried).
+    async fn keep_receipts(&self, items: Vec<(Job, Prepared)>) -> Result<(), RemoteError> {
+        if items
+            .iter()
+            .all(|(j, p)| j.target != Side::Linear || p.send.is_empty())
+        {
+            return Ok(());
+        }
+        self.writer
+            .run(move |db| {
+                for (job, p) in &items {
+                    if !p.send.is_empty() {
+                        record_receipt(db, job, p)?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| RemoteError::new(ErrorClass::Server, format!("store: {e}")))
     }
 
     /// Several Linear updates in two requests: one read of every target
@@ -402,6 +449,16 @@ impl Scheduler {
             }
         }
         let mut error = None;
+        let receipts = prepared
+            .iter()
+            .map(|(i, _, p)| (chunk[*i].0.clone(), p.clone()))
+            .collect();
+        if let Err(e) = self.keep_receipts(receipts).await {
+            for (i, _, _) in &prepared {
+                results[*i] = Some(Err(e.clone()));
+            }
+            prepared.clear();
+        }
         if !prepared.is_empty() {
             let items: Vec<(String, Update)> = prepared
                 .iter()

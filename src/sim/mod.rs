@@ -5,4 +5,5 @@
 
 pub mod canny;
 pub mod faults;
+pub mod journal;
 pub mod linear;

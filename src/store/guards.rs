@@ -29,8 +29,9 @@ pub struct WriteRefusal {
     pub job_id: Option<i64>,
 }
 
-/// What a landed write replaced and wrote, per field (this side's names),
-/// kept until the write's own webhook says what it really replaced.
+/// What a write expected to replace and wrote, per field (this side's
+/// names), recorded before it is sent and kept until the write's own
+/// webhook says what it really replaced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteReceipt {
     /// Row id.
@@ -41,9 +42,6 @@ pub struct WriteReceipt {
     pub side: Side,
     /// The record written.
     pub remote_id: String,
-    /// The record's update time the write produced (ms), which its webhook
-    /// carries too.
-    pub remote_updated_at: i64,
     /// The values the write expected to replace (read just before it).
     pub expected: BTreeMap<String, FieldValue>,
     /// The values it wrote.
@@ -135,25 +133,22 @@ impl Db<'_> {
             .execute("DELETE FROM write_refusals WHERE link_id = ?1", [link_id])?)
     }
 
-    /// Keep what a landed write expected to replace and wrote.
+    /// Keep what a write about to be sent expects to replace and writes.
     pub fn insert_write_receipt(
         &self,
         link_id: Option<i64>,
         side: Side,
         remote_id: &str,
-        remote_updated_at: i64,
         expected: &BTreeMap<String, FieldValue>,
         written: &BTreeMap<String, FieldValue>,
     ) -> Result<i64> {
         self.conn.execute(
-            "INSERT INTO write_receipts (link_id, side, remote_id, remote_updated_at, expected,
-                                         written, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO write_receipts (link_id, side, remote_id, expected, written, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 link_id,
                 side.as_str(),
                 remote_id,
-                remote_updated_at,
                 json(expected),
                 json(written),
                 now_ms()
@@ -162,43 +157,46 @@ impl Db<'_> {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// The receipt of our write that produced this update time, if any.
+    /// The receipt (newest first) of our write whose written values `is_ours`
+    /// recognises in an update, taken out of the store.
     pub fn take_write_receipt(
         &self,
         side: Side,
         remote_id: &str,
-        remote_updated_at: i64,
+        is_ours: impl Fn(&BTreeMap<String, FieldValue>) -> bool,
     ) -> Result<Option<WriteReceipt>> {
-        let raw = self
-            .conn
-            .prepare_cached(
-                "SELECT id, link_id, expected, written FROM write_receipts
-                 WHERE side = ?1 AND remote_id = ?2 AND remote_updated_at = ?3
-                 ORDER BY id LIMIT 1",
-            )?
-            .query_row(params![side.as_str(), remote_id, remote_updated_at], |r| {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, link_id, expected, written FROM write_receipts
+             WHERE side = ?1 AND remote_id = ?2 ORDER BY id DESC LIMIT 20",
+        )?;
+        let rows = stmt
+            .query_map(params![side.as_str(), remote_id], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, Option<i64>>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                 ))
-            })
-            .optional()?;
-        let Some((id, link_id, expected, written)) = raw else {
-            return Ok(None);
-        };
-        self.conn
-            .execute("DELETE FROM write_receipts WHERE id = ?1", [id])?;
-        Ok(Some(WriteReceipt {
-            id,
-            link_id,
-            side,
-            remote_id: remote_id.to_string(),
-            remote_updated_at,
-            expected: parse_json("receipt expected values", &expected)?,
-            written: parse_json("receipt written values", &written)?,
-        }))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (id, link_id, expected, written) in rows {
+            let written: BTreeMap<String, FieldValue> =
+                parse_json("receipt written values", &written)?;
+            if !is_ours(&written) {
+                continue;
+            }
+            self.conn
+                .execute("DELETE FROM write_receipts WHERE id = ?1", [id])?;
+            return Ok(Some(WriteReceipt {
+                id,
+                link_id,
+                side,
+                remote_id: remote_id.to_string(),
+                expected: parse_json("receipt expected values", &expected)?,
+                written,
+            }));
+        }
+        Ok(None)
     }
 
     /// Drop receipts older than `before_ms` (their webhook never came).

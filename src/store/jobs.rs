@@ -331,15 +331,6 @@ impl Db<'_> {
         )?)
     }
 
-    /// Whether a write to `target` for this link is in flight right now.
-    pub fn link_has_running_job(&self, link_id: i64, target: Side) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM jobs WHERE link_id = ?1 AND target = ?2 AND status = 'running')",
-            params![link_id, target.as_str()],
-            |r| r.get(0),
-        )?)
-    }
-
     /// Creation time of the oldest write not yet sent (sync lag).
     pub fn oldest_unsent_job(&self) -> Result<Option<i64>> {
         Ok(self

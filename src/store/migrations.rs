@@ -235,8 +235,8 @@ CREATE INDEX job_attempts_started ON job_attempts (started_at);
 ///   write of ours replaced — and which side it concerns.
 /// * `write_refusals`: a value a side refused (validation), until the next
 ///   merge turns it into a "cannot write" conflict.
-/// * `write_receipts`: what each landed Linear update expected to replace,
-///   checked against the `updatedFrom` of its own webhook.
+/// * `write_receipts`: what each Linear update (recorded before it is sent)
+///   expected to replace, checked against the `updatedFrom` of its webhook.
 /// * `link_breakers`: per-link circuit breaker for links that keep failing.
 const V3: &str = r#"
 ALTER TABLE records ADD COLUMN fresh_at INTEGER NOT NULL DEFAULT 0;
@@ -263,12 +263,11 @@ CREATE TABLE write_receipts (
     link_id           INTEGER REFERENCES links (id) ON DELETE CASCADE,
     side              TEXT NOT NULL CHECK (side IN ('portal', 'linear')),
     remote_id         TEXT NOT NULL,
-    remote_updated_at INTEGER NOT NULL,
     expected          TEXT NOT NULL,
     written           TEXT NOT NULL,
     created_at        INTEGER NOT NULL
 );
-CREATE INDEX write_receipts_match ON write_receipts (side, remote_id, remote_updated_at);
+CREATE INDEX write_receipts_match ON write_receipts (side, remote_id, id);
 CREATE INDEX write_receipts_age ON write_receipts (created_at);
 
 CREATE TABLE link_breakers (

@@ -167,10 +167,19 @@ impl Connector for LinearConnector {
         {
             previous.insert("state".to_string(), FieldValue::Text(state.name.clone()));
         }
+        let (title, description, state, priority) = from.now;
+        let mut current = std::collections::BTreeMap::new();
+        current.insert("title".to_string(), FieldValue::Text(title));
+        current.insert("description".to_string(), FieldValue::Text(description));
+        current.insert("priority".to_string(), FieldValue::Number(priority));
+        if let Some(state) = state {
+            current.insert("state".to_string(), FieldValue::Text(state));
+        }
         Some(UpdateEvidence {
             record_id: from.issue_id,
             updated_at: from.updated_at,
             previous,
+            current,
         })
     }
 

@@ -134,6 +134,9 @@ pub struct UpdatedFrom {
     pub state_id: Option<String>,
     /// Previous priority, if it changed.
     pub priority: Option<i64>,
+    /// The issue after the change: title, description, state name,
+    /// priority (from `data`).
+    pub now: (String, String, Option<String>, i64),
 }
 
 /// Read [`UpdatedFrom`] from a verified webhook body; `None` for anything
@@ -163,6 +166,14 @@ pub fn updated_from(payload: &Value) -> Option<UpdatedFrom> {
         priority: from
             .get("priority")
             .map(|p| p.as_f64().map_or(0, |f| f.round() as i64)),
+        now: (
+            text(data, &["title"]).unwrap_or_default().to_string(),
+            text(data, &["description"]).unwrap_or_default().to_string(),
+            text(data, &["state", "name"]).map(str::to_string),
+            data.get("priority")
+                .and_then(Value::as_f64)
+                .map_or(0, |f| f.round() as i64),
+        ),
     })
 }
 

@@ -68,7 +68,7 @@ async fn handle(
     if args.str("apiKey").as_deref() != Some(shared.api_key.as_str()) {
         return error(StatusCode::BAD_REQUEST, "invalid api key");
     }
-    match shared.apply(&endpoint, &args) {
+    match shared.apply_as(&endpoint, &args, true) {
         None => error(StatusCode::NOT_FOUND, "not found"),
         Some(Err(e)) => error(
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),

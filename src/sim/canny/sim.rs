@@ -177,6 +177,7 @@ impl CannySim {
             counters: Counters::default(),
             timeout_hang: cfg.timeout_hang,
             events: tx,
+            journal: crate::sim::journal::Journal::default(),
         });
         let sender = tokio::spawn(webhooks::run(shared.clone(), rx));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -333,6 +334,12 @@ impl CannySim {
                 created: c.created,
             })
             .collect()
+    }
+
+    /// Every field change, comment and API read so far, in the order shared
+    /// with the Linear simulator (see [`crate::sim::journal`]).
+    pub fn journal(&self) -> Vec<crate::sim::journal::JournalEntry> {
+        self.shared.journal.entries()
     }
 
     /// Counters now.

@@ -356,6 +356,39 @@ impl LinearSim {
         })
     }
 
+    /// A human adds one label (clicking it in Linear's label menu: the
+    /// change is `addedLabelIds`, other labels stay as they are).
+    pub fn add_label(&self, id: &str, name: &str) -> Result<Issue, SimError> {
+        self.label_change(id, name, true)
+    }
+
+    /// A human removes one label (`removedLabelIds`).
+    pub fn remove_label(&self, id: &str, name: &str) -> Result<Issue, SimError> {
+        self.label_change(id, name, false)
+    }
+
+    fn label_change(&self, id: &str, name: &str, add: bool) -> Result<Issue, SimError> {
+        self.patch(id, |s, _| {
+            let label = s
+                .labels
+                .iter()
+                .find(|l| l.name.eq_ignore_ascii_case(name))
+                .map(|l| l.id.clone())
+                .ok_or(StoreError::NotFound("IssueLabel"))?;
+            Ok(if add {
+                IssuePatch {
+                    added_label_ids: vec![label],
+                    ..IssuePatch::default()
+                }
+            } else {
+                IssuePatch {
+                    removed_label_ids: vec![label],
+                    ..IssuePatch::default()
+                }
+            })
+        })
+    }
+
     /// A human comments on an issue.
     pub fn add_comment(&self, id: &str, body: &str) -> Result<Comment, SimError> {
         self.write(|s| s.create_comment(id, body.into(), None, Self::human()))
@@ -403,6 +436,12 @@ impl LinearSim {
     /// The budgets now: (requests, complexity).
     pub fn quota(&self) -> (BucketView, BucketView) {
         super::engine::views(&self.shared.limits)
+    }
+
+    /// Every field change and comment so far, in the order shared with the
+    /// Canny simulator (see [`crate::sim::journal`]).
+    pub fn journal(&self) -> Vec<crate::sim::journal::JournalEntry> {
+        self.read(|s| s.journal.clone()).entries()
     }
 
     /// Request and webhook counters.

@@ -10,6 +10,7 @@ use chrono::{Duration as ChronoDuration, Utc};
 use serde_json::{Value, json};
 
 use super::model::*;
+use crate::sim::journal::{Journal, JournalKind, JournalValue};
 
 /// A change for the webhook sender, in the order it happened.
 #[derive(Debug, Clone)]
@@ -120,6 +121,9 @@ pub struct Store {
     /// The sorted result of the last `issues` connection query (see
     /// [`IssueOrderCache`]).
     pub issue_order: IssueOrderSlot,
+    /// Field changes and comments, in order (see [`crate::sim::journal`]);
+    /// a cloned store shares it.
+    pub journal: std::sync::Arc<Journal>,
 }
 
 /// One `issues` connection's filtered, sorted keys: `(key, index into
@@ -175,6 +179,55 @@ impl Store {
             sync_id: 1000,
             last_time: Utc::now() - ChronoDuration::days(1),
             issue_order: IssueOrderSlot::default(),
+            journal: std::sync::Arc::new(Journal::default()),
+        }
+    }
+
+    /// The journaled fields of an issue: title, description, state name,
+    /// label names (lowercased).
+    fn journal_fields(&self, i: &Issue) -> [(&'static str, JournalValue); 4] {
+        let labels = i
+            .label_ids
+            .iter()
+            .filter_map(|id| self.label(id))
+            .map(|l| l.name.to_lowercase())
+            .collect();
+        [
+            ("title", JournalValue::Text(i.title.clone())),
+            (
+                "description",
+                JournalValue::Text(i.description.clone().unwrap_or_default()),
+            ),
+            (
+                "state",
+                JournalValue::Text(
+                    self.state(&i.state_id)
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
+                ),
+            ),
+            ("labels", JournalValue::Set(labels)),
+        ]
+    }
+
+    fn journal_update(&self, before: &Issue, after: &Issue, actor: Option<&String>) {
+        let by_api = actor == Some(&self.viewer_id);
+        for ((field, b), (_, a)) in self
+            .journal_fields(before)
+            .into_iter()
+            .zip(self.journal_fields(after))
+        {
+            if b != a {
+                self.journal.push(
+                    &after.id,
+                    JournalKind::Field {
+                        field,
+                        before: b,
+                        after: a,
+                    },
+                    by_api,
+                );
+            }
         }
     }
 
@@ -477,6 +530,7 @@ impl Store {
         from.insert("updatedAt".into(), json!(fmt_time(&issue.updated_at)));
         issue.updated_at = now;
         let issue = issue.clone();
+        self.journal_update(&before, &issue, actor.as_ref());
         let data = self.issue_json(&issue);
         self.record(
             "update",
@@ -601,6 +655,14 @@ impl Store {
             updated_at: now,
         };
         self.touch_issue(ix, now);
+        self.journal.push(
+            &self.issues[ix].id,
+            JournalKind::Comment {
+                id: c.id.clone(),
+                body: c.body.clone(),
+            },
+            actor.as_ref() == Some(&self.viewer_id),
+        );
         self.comments.push(c.clone());
         let data = comment_json(&c, &self.org, Some(&self.issues[ix]));
         let url = data.get("url").and_then(Value::as_str).map(str::to_string);
