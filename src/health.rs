@@ -98,10 +98,14 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
         }
     }
     if s.refused_values > 0 {
-        degraded.push(format!(
-            "{} values refused by the other side wait in Conflicts (cannot write)",
-            s.refused_values
-        ));
+        degraded.push(if s.refused_values == 1 {
+            "1 value refused by the other side waits in Conflicts (cannot write)".to_string()
+        } else {
+            format!(
+                "{} values refused by the other side wait in Conflicts (cannot write)",
+                s.refused_values
+            )
+        });
     }
     if let Some(first) = s.tripped_links.first() {
         let more = s.tripped_links.len() - 1;

@@ -119,6 +119,12 @@ struct ConflictOut {
     resolved_by: Option<String>,
     resolved_at: Option<String>,
     applied_at: Option<String>,
+    /// Why it waits: `both_changed`, `refused` (cannot write), `overwritten`, …
+    kind: &'static str,
+    /// The side a refused or overwritten value concerns.
+    kind_side: Option<Side>,
+    /// The refusal message or what was overwritten.
+    note: Option<String>,
 }
 
 fn conflict_out(db: Db<'_>, c: &Conflict) -> anyhow::Result<ConflictOut> {
@@ -147,6 +153,9 @@ fn conflict_out(db: Db<'_>, c: &Conflict) -> anyhow::Result<ConflictOut> {
         resolved_by: c.resolved_by.clone(),
         resolved_at: c.resolved_at.map(iso),
         applied_at: c.applied_at.map(iso),
+        kind: c.kind.as_str(),
+        kind_side: c.kind_side,
+        note: c.note.clone(),
     })
 }
 
@@ -195,7 +204,7 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
     if a.all {
         headers.push("STATUS");
     }
-    headers.extend(["LINK", "FIELD", "BASE", "PORTAL", "LINEAR", "AGE", "TITLE"]);
+    headers.extend(["LINK", "FIELD", "WHY", "BASE", "PORTAL", "LINEAR", "AGE", "TITLE"]);
     let mut t = Table::new(&headers);
     for (c, o) in conflicts.iter().zip(&rows) {
         let mut cells = vec![c.id.to_string()];
@@ -211,6 +220,7 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
         cells.extend([
             truncate(o.link.as_deref().unwrap_or("-"), 28),
             c.field.clone(),
+            c.kind.label().to_string(),
             c.base.display_short(16),
             c.portal.display_short(16),
             c.linear.display_short(16),
@@ -281,6 +291,10 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     );
     println!("opened  {} ago", human_ms(now - c.created_at));
+    println!("why     {}", c.kind.label());
+    if let Some(note) = &c.note {
+        println!("note    {note}");
+    }
     println!("{}", full("base", &c.base, ""));
     println!("{}", full("portal", &c.portal, &when(c.portal_changed_at)));
     println!("{}", full("linear", &c.linear, &when(c.linear_changed_at)));

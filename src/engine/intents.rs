@@ -66,15 +66,7 @@ impl Engine {
             let Some(id) = id else { continue };
             let conn = self.inner.connectors.side(side).clone();
             let started = crate::store::now_ms();
-            let rid = id.clone();
-            match self
-                .call(
-                    side,
-                    Lane::Live,
-                    || async move { conn.get_fields(&rid).await },
-                )
-                .await
-            {
+            match self.call(side, Lane::Live, || conn.get_fields(&id)).await {
                 Ok(Some(record)) => {
                     self.inner
                         .writer

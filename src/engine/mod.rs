@@ -39,6 +39,10 @@ use budget::Permit;
 use link_sync::{Applied, MergeSettings};
 use scheduler::Scheduler;
 
+/// Rate-limit answers a read waits out (each costs its `Retry-After`)
+/// before the caller sees the error.
+const RATE_LIMITED_READS: usize = 10;
+
 /// How often a read that turned out older than the stored state is read
 /// again before giving up (a later webhook or reconcile brings it).
 const STALE_REREADS: usize = 3;
@@ -216,35 +220,44 @@ impl Engine {
         f: F,
     ) -> Result<T, RemoteError>
     where
-        F: FnOnce() -> Fut,
+        F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, RemoteError>>,
     {
+        let mut limited = 0;
         loop {
-            match self.inner.scheduler.permit(side, lane) {
-                Permit::Go => break,
-                Permit::WaitUntil(t) => {
-                    let wait = (t - crate::store::now_ms()).clamp(1, 60_000);
-                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+            loop {
+                match self.inner.scheduler.permit(side, lane) {
+                    Permit::Go => break,
+                    Permit::WaitUntil(t) => {
+                        let wait = (t - crate::store::now_ms()).clamp(1, 60_000);
+                        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                    }
                 }
             }
+            let started = std::time::Instant::now();
+            let result = f().await;
+            self.inner.scheduler.count(
+                side,
+                result.as_ref().map(|_| ()),
+                started.elapsed().as_secs_f64(),
+            );
+            self.inner
+                .scheduler
+                .settle(side, result.as_ref().err())
+                .await;
+            match &result {
+                // A rate-limit answer costs its wait, not the read: the
+                // budget holds the next attempt until then and lets it
+                // through as the one probe.
+                Err(e) if e.class == ErrorClass::RateLimited && limited < RATE_LIMITED_READS => {
+                    limited += 1;
+                    continue;
+                }
+                Err(e) if e.class == ErrorClass::Auth => self.pause(side, &e.message).await,
+                _ => {}
+            }
+            return result;
         }
-        let started = std::time::Instant::now();
-        let result = f().await;
-        self.inner.scheduler.count(
-            side,
-            result.as_ref().map(|_| ()),
-            started.elapsed().as_secs_f64(),
-        );
-        self.inner
-            .scheduler
-            .settle(side, result.as_ref().err())
-            .await;
-        if let Err(e) = &result
-            && e.class == ErrorClass::Auth
-        {
-            self.pause(side, &e.message).await;
-        }
-        result
     }
 
     async fn pause(&self, side: Side, why: &str) {
@@ -366,11 +379,7 @@ impl Engine {
                 }
                 _ => {
                     started = crate::store::now_ms();
-                    let c = conn.clone();
-                    let rid = id.clone();
-                    match self
-                        .call(side, lane, || async move { c.get(&rid).await })
-                        .await
+                    match self.call(side, lane, || conn.get(&id)).await
                     {
                         Ok(Some(r)) => record = r,
                         Ok(None) => return Ok((outcome, self.apply_deleted(side, id).await?)),
@@ -401,11 +410,8 @@ impl Engine {
         if let Some(other_id) = other_id {
             let other = side.other();
             let conn = self.inner.connectors.side(other).clone();
-            let oid = other_id.clone();
             let started = crate::store::now_ms();
-            match self
-                .call(other, lane, || async move { conn.get(&oid).await })
-                .await
+            match self.call(other, lane, || conn.get(&other_id)).await
             {
                 Ok(Some(r)) => {
                     self.store_reads(other, vec![r], started).await?;

@@ -110,13 +110,9 @@ impl Engine {
         let mut newest: Option<DateTime<Utc>> = since;
         let mut touched: Vec<String> = Vec::new();
         loop {
-            let p = page.clone();
-            let c = conn.clone();
             let started = now_ms();
             let listing = self
-                .call(side, Lane::Backfill, || async move {
-                    c.list_changed(since, p).await
-                })
+                .call(side, Lane::Backfill, || conn.list_changed(since, page.clone()))
                 .await?;
             let mut fresh = Vec::with_capacity(listing.records.len());
             for record in listing.records {
@@ -166,12 +162,8 @@ impl Engine {
                 .run(move |db| db.live_record_ids(side))
                 .await?;
             for id in known.into_iter().filter(|id| !seen.contains(id)) {
-                let c = conn.clone();
-                let rid = id.clone();
                 let started = now_ms();
-                match self
-                    .call(side, Lane::Backfill, || async move { c.get(&rid).await })
-                    .await
+                match self.call(side, Lane::Backfill, || conn.get(&id)).await
                 {
                     Ok(Some(record)) => {
                         self.store_reads(side, vec![record], started).await?;
