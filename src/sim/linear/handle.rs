@@ -444,6 +444,31 @@ impl LinearSim {
         self.read(|s| s.journal.clone()).entries()
     }
 
+    /// Requests received for one GraphQL operation name (e.g.
+    /// `RoundtripCommentCreate`), counted as they arrive.
+    pub fn requests_to(&self, operation: &str) -> u64 {
+        self.shared
+            .counters
+            .by_operation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Lose the answers to the next `n` requests of one operation: each is
+    /// executed, but its answer is held past the client's timeout (what a
+    /// dropped connection does to a write that already happened).
+    pub fn lose_next_answers(&self, operation: &str, n: u32) {
+        self.shared
+            .counters
+            .lose_answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(operation.to_string(), n);
+    }
+
     /// Request and webhook counters.
     pub fn counters(&self) -> SimCounters {
         let c = &self.shared.counters;
