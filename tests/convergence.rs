@@ -74,14 +74,21 @@ async fn a_portal_429_costs_only_its_wait_and_every_edit_still_arrives() {
     let during = h.canny.stats();
     // One probe per Retry-After, not a storm (and not silence either).
     let sent = during.requests - before.requests;
-    assert!((1..=6).contains(&sent), "{sent} portal requests in 2.5 s of 429s");
+    assert!(
+        (1..=6).contains(&sent),
+        "{sent} portal requests in 2.5 s of 429s"
+    );
     assert!(during.rate_limited > before.rate_limited);
     h.canny.set_faults(ApiFaults::default());
     let healed = Instant::now();
-    eventually("the edit made during the 429s reaches Linear", 10, async || {
-        let r = h.linear_record(&issue).await?;
-        (r.title == "Edited during 429s").then_some(())
-    })
+    eventually(
+        "the edit made during the 429s reaches Linear",
+        10,
+        async || {
+            let r = h.linear_record(&issue).await?;
+            (r.title == "Edited during 429s").then_some(())
+        },
+    )
     .await;
     assert!(
         healed.elapsed() < Duration::from_secs(3),
@@ -101,7 +108,9 @@ async fn a_portal_429_costs_only_its_wait_and_every_edit_still_arrives() {
     // A 429 without limit headers was never stored as a quota of zero.
     let quota = h.store().db().latest_quota().unwrap();
     assert!(
-        quota.iter().all(|q| q.connector != Side::Portal || q.limit > 0),
+        quota
+            .iter()
+            .all(|q| q.connector != Side::Portal || q.limit > 0),
         "{quota:?}"
     );
     h.stop_service().await;
@@ -145,7 +154,10 @@ async fn a_refused_value_is_sent_once_shown_as_cannot_write_and_retried_only_aft
     h.engine().reconcile_once().await.unwrap();
     h.wait_quiet(Duration::from_millis(800), 10).await;
     assert_eq!(h.linear.requests_to("RoundtripIssueUpdate"), updates);
-    assert!(h.linear.counters().requests - requests <= 3, "only the reconcile listing");
+    assert!(
+        h.linear.counters().requests - requests <= 3,
+        "only the reconcile listing"
+    );
     let failed = jobs(&h, JobStatus::Failed);
     assert!(failed.len() <= 2, "{failed:?}");
     // Visible to the operator: status and the CLI say "cannot write".
@@ -192,19 +204,26 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
     let mapping = roundtrip::sync::Mapping::default_canny_linear()
         .to_toml()
         .replace("\"started\" = \"in progress\"", "\"started\" = \"doing\"")
-        .replace("\"completed\" = \"complete\"", "\"completed\" = \"shipped\"")
+        .replace(
+            "\"completed\" = \"complete\"",
+            "\"completed\" = \"shipped\"",
+        )
         .replace("\"canceled\" = \"closed\"", "\"canceled\" = \"dropped\"")
         .replace("\"duplicate\" = \"closed\"", "\"duplicate\" = \"dropped\"")
         .replace("notify_voters = [\"complete\"]", "notify_voters = []")
-        .replace("\"in progress\" = \"In Progress\"", "\"doing\" = \"In Progress\"")
+        .replace(
+            "\"in progress\" = \"In Progress\"",
+            "\"doing\" = \"In Progress\"",
+        )
         .replace("\"complete\" = \"Done\"", "\"shipped\" = \"Done\"")
         .replace("\"closed\" = \"Canceled\"", "\"dropped\" = \"Canceled\"");
     if let Err(e) = roundtrip::sync::Mapping::parse(&mapping) {
         panic!("{e}\n{mapping}");
     }
     {
-        let mut s = roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
-            .unwrap();
+        let mut s =
+            roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
+                .unwrap();
         s.write(|db| {
             let v = db.add_mapping_version(&mapping, "test", "statuses the board lacks")?;
             db.activate_mapping_version(v)
@@ -229,11 +248,13 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
             let failed = jobs(&h, JobStatus::Failed);
             failed
                 .iter()
-                .any(|j| j.payload.contains(match state {
-                    "In Progress" => "doing",
-                    "Done" => "shipped",
-                    _ => "dropped",
-                }))
+                .any(|j| {
+                    j.payload.contains(match state {
+                        "In Progress" => "doing",
+                        "Done" => "shipped",
+                        _ => "dropped",
+                    })
+                })
                 .then_some(())
         })
         .await;
@@ -262,8 +283,10 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
         .len();
     assert_eq!(after, planned, "a paused link plans no writes");
     assert_ne!(h.canny.post(&post).unwrap().title, "Edited while paused");
-    let health =
-        roundtrip::health::assess(&h.store().db().summary().unwrap(), roundtrip::store::now_ms());
+    let health = roundtrip::health::assess(
+        &h.store().db().summary().unwrap(),
+        roundtrip::store::now_ms(),
+    );
     assert!(
         health.reasons.iter().any(|r| r.contains("circuit breaker")),
         "{health:?}"
@@ -271,9 +294,10 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
     h.stop_service().await;
 }
 
-/// Wait until the next write of `operation` has arrived at the Linear
-/// simulator (it is held there by the injected latency), then edit.
-async fn edit_inside_the_write(h: &Harness, operation: &str, before: u64, edit: impl FnOnce()) {
+/// Wait until the engine's next request of `operation` has arrived at the
+/// Linear simulator (where the injected latency holds it before it runs),
+/// then edit: the edit lands just before that request executes.
+async fn edit_inside(h: &Harness, operation: &str, before: u64, edit: impl FnOnce()) {
     eventually("the engine's write to arrive", 10, async || {
         (h.linear.requests_to(operation) > before).then_some(())
     })
@@ -308,7 +332,12 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
         let later = if i % 2 == 0 { &l } else { &p };
         let portal = h.canny.post(post).unwrap().title;
         let linear = h.linear.issue(issue).unwrap().title;
-        let link = h.store().db().link_by_remote(Side::Portal, post).unwrap().unwrap();
+        let link = h
+            .store()
+            .db()
+            .link_by_remote(Side::Portal, post)
+            .unwrap()
+            .unwrap();
         let shown = conflicts
             .iter()
             .find(|c| c.link_id == link.id && c.field == "title");
@@ -346,15 +375,13 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
         t
     };
     let labels = |h: &Harness| {
-        let mut l: Vec<String> = h
-            .linear
-            .read(|s| {
-                let i = s.issue(issue).unwrap().clone();
-                i.label_ids
-                    .iter()
-                    .filter_map(|id| s.label(id).map(|l| l.name.to_lowercase()))
-                    .collect()
-            });
+        let mut l: Vec<String> = h.linear.read(|s| {
+            let i = s.issue(issue).unwrap().clone();
+            i.label_ids
+                .iter()
+                .filter_map(|id| s.label(id).map(|l| l.name.to_lowercase()))
+                .collect()
+        });
         l.sort();
         l
     };
@@ -384,22 +411,61 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     })
     .await;
     let (post, issue) = linked(&h, "Window").await;
+    h.linear_conn.create_label("Feature").await.unwrap();
+    h.linear_conn.create_label("Backend").await.unwrap();
     let before = h.linear.requests_to("RoundtripIssueUpdate");
     h.canny.set_title(&post, "Portal edit").unwrap();
-    edit_inside_the_write(&h, "RoundtripIssueUpdate", before, || {
-        h.linear.set_title(&issue, "Linear edit in the window").unwrap();
+    edit_inside(&h, "RoundtripIssueUpdate", before, || {
+        h.linear
+            .set_title(&issue, "Linear edit in the window")
+            .unwrap();
     })
     .await;
     let c = eventually("the overwritten edit in a conflict", 15, async || {
-        open_conflicts(&h)
-            .into_iter()
-            .find(|c| c.field == "title")
+        open_conflicts(&h).into_iter().find(|c| c.field == "title")
     })
     .await;
     assert_eq!(c.kind, ConflictReason::Overwritten, "{c:?}");
     assert_eq!(c.linear, text("Linear edit in the window"));
     assert_eq!(c.portal, text("Portal edit"));
     assert_eq!(c.kind_side, Some(Side::Linear));
+    // Labels added on Linear while the engine writes the portal's tag: one
+    // just before the engine re-reads the issue, one inside its write.
+    // Neither is lost, because a set is written as a delta against what
+    // the plan saw, never as a replacement.
+    let reads = h.linear.requests_to("RoundtripIssuesChanged");
+    h.canny.add_tag(&post, "ux").unwrap();
+    edit_inside(&h, "RoundtripIssuesChanged", reads, || {
+        h.linear.add_label(&issue, "Feature").unwrap();
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(500), 20).await;
+    let writes = h.linear.requests_to("RoundtripIssueUpdate");
+    h.canny.add_tag(&post, "docs").unwrap();
+    edit_inside(&h, "RoundtripIssueUpdate", writes, || {
+        h.linear.add_label(&issue, "Backend").unwrap();
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(500), 20).await;
+    let mut tags: Vec<String> = h
+        .canny
+        .post(&post)
+        .unwrap()
+        .tags
+        .iter()
+        .map(|t| t.to_lowercase())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["backend", "docs", "feature", "ux"]);
+    let mut labels: Vec<String> = h.linear.read(|s| {
+        let i = s.issue(&issue).unwrap().clone();
+        i.label_ids
+            .iter()
+            .filter_map(|id| s.label(id).map(|l| l.name.to_lowercase()))
+            .collect()
+    });
+    labels.sort();
+    assert_eq!(labels, ["backend", "docs", "feature", "ux"]);
     h.stop_service().await;
 }
 
@@ -440,12 +506,22 @@ async fn stale_reads_never_revert_an_edit_or_freeze_a_link() {
     }
     // No write carried a field its source did not change: the engine wrote
     // only titles to Linear and only descriptions to the portal.
-    for e in h.linear.journal().into_iter().filter(|e| e.seq > start && e.by_api) {
+    for e in h
+        .linear
+        .journal()
+        .into_iter()
+        .filter(|e| e.seq > start && e.by_api)
+    {
         if let JournalKind::Field { field, .. } = &e.kind {
             assert_eq!(*field, "title", "engine wrote {e:?} to Linear");
         }
     }
-    for e in h.canny.journal().into_iter().filter(|e| e.seq > start && e.by_api) {
+    for e in h
+        .canny
+        .journal()
+        .into_iter()
+        .filter(|e| e.seq > start && e.by_api)
+    {
         if let JournalKind::Field { field, .. } = &e.kind {
             assert_eq!(*field, "details", "engine wrote {e:?} to the portal");
         }
@@ -461,7 +537,9 @@ async fn comments_are_never_duplicated_when_answers_are_lost() {
     // made), so the engine retries both.
     h.linear.lose_next_answers("RoundtripCommentCreate", 2);
     for i in 0..4 {
-        h.canny.add_comment(&post, &format!("Portal comment {i}")).unwrap();
+        h.canny
+            .add_comment(&post, &format!("Portal comment {i}"))
+            .unwrap();
     }
     eventually("four mirrored comments", 30, async || {
         (h.linear.comments(&issue).len() >= 4).then_some(())
@@ -480,7 +558,10 @@ async fn comments_are_never_duplicated_when_answers_are_lost() {
     }
     // Both lost answers were retried: looked up by client id, not re-posted.
     assert!(h.linear.counters().timeouts >= 2);
-    assert!(h.linear.requests_to("RoundtripComment") >= 2, "retries looked the copy up");
+    assert!(
+        h.linear.requests_to("RoundtripComment") >= 2,
+        "retries looked the copy up"
+    );
     assert!(h.canny.comments(&post).len() == 4, "nothing mirrored back");
     h.stop_service().await;
 }
@@ -495,7 +576,10 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     h.linear.set_title(&issue, "L1").unwrap();
     h.engine().reconcile_once().await.unwrap();
     let c = eventually("a conflict", 10, async || open_conflicts(&h).pop()).await;
-    assert_eq!((c.portal.clone(), c.linear.clone()), (text("P1"), text("L1")));
+    assert_eq!(
+        (c.portal.clone(), c.linear.clone()),
+        (text("P1"), text("L1"))
+    );
     // The portal edits again; the conflict shows its current value.
     h.canny.set_title(&post, "P2").unwrap();
     h.engine().reconcile_once().await.unwrap();
@@ -522,8 +606,18 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     })
     .await;
     assert_eq!(again.id, c.id);
-    assert!(again.note.as_deref().is_some_and(|n| n.contains("decide again")), "{again:?}");
-    assert_eq!(h.linear.issue(&issue).unwrap().title, "L1", "nothing written");
+    assert!(
+        again
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("decide again")),
+        "{again:?}"
+    );
+    assert_eq!(
+        h.linear.issue(&issue).unwrap().title,
+        "L1",
+        "nothing written"
+    );
     // Decided on what it shows now: P3 goes to both sides.
     resolve(again.id);
     eventually("P3 on both sides", 10, async || {
@@ -559,7 +653,11 @@ async fn voters_hear_complete_only_for_a_done_that_stayed_done() {
     tokio::time::sleep(Duration::from_millis(30)).await;
     h.linear.set_state(&issue, "In Progress").unwrap();
     h.wait_quiet(Duration::from_millis(600), 20).await;
-    assert_eq!(h.canny.stats().voter_notifications, notified, "nobody told 'complete'");
+    assert_eq!(
+        h.canny.stats().voter_notifications,
+        notified,
+        "nobody told 'complete'"
+    );
     assert_eq!(h.canny.post(&post).unwrap().status, "in progress");
     // A Done that stays Done does notify.
     h.linear.set_state(&issue, "Done").unwrap();
@@ -584,14 +682,25 @@ async fn a_comment_ending_like_a_mirror_marker_is_mirrored_and_pairs_nothing() {
             .find(|c| c.body.contains("I agree with the team"))
     })
     .await;
-    assert!(copy.body.contains(&format!("portal comment {cid}")), "{}", copy.body);
+    assert!(
+        copy.body.contains(&format!("portal comment {cid}")),
+        "{}",
+        copy.body
+    );
     h.wait_quiet(Duration::from_millis(300), 10).await;
     let store = h.store();
-    let link = store.db().link_by_remote(Side::Portal, &post).unwrap().unwrap();
+    let link = store
+        .db()
+        .link_by_remote(Side::Portal, &post)
+        .unwrap()
+        .unwrap();
     let pairs = store.db().comment_links(link.id).unwrap();
     assert_eq!(pairs.len(), 1, "{pairs:?}");
     assert_eq!(pairs[0].portal_comment_id.as_deref(), Some(cid.as_str()));
-    assert_eq!(pairs[0].linear_comment_id.as_deref(), Some(copy.id.as_str()));
+    assert_eq!(
+        pairs[0].linear_comment_id.as_deref(),
+        Some(copy.id.as_str())
+    );
     assert_eq!(h.canny.comments(&post).len(), 1, "nothing mirrored back");
     h.stop_service().await;
 }

@@ -204,7 +204,9 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
     if a.all {
         headers.push("STATUS");
     }
-    headers.extend(["LINK", "FIELD", "WHY", "BASE", "PORTAL", "LINEAR", "AGE", "TITLE"]);
+    headers.extend([
+        "LINK", "FIELD", "WHY", "BASE", "PORTAL", "LINEAR", "AGE", "TITLE",
+    ]);
     let mut t = Table::new(&headers);
     for (c, o) in conflicts.iter().zip(&rows) {
         let mut cells = vec![c.id.to_string()];

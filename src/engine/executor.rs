@@ -772,3 +772,68 @@ fn trip_breaker(db: Db<'_>, link_id: i64, job: &Job, err: &RemoteError) -> Store
     }
     db.save_link_breaker(&b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> FieldValue {
+        FieldValue::Set(names.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn record(title: &str, labels: &[&str]) -> Record {
+        Record {
+            remote_id: "r1".into(),
+            title: title.into(),
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            ..Record::default()
+        }
+    }
+
+    fn planned(fields: &[(&str, FieldValue)]) -> Update {
+        Update {
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Update::default()
+        }
+    }
+
+    #[test]
+    fn a_field_the_target_changed_since_the_plan_is_left_alone() {
+        let expect = [("title".to_string(), FieldValue::Text("Old".into()))].into();
+        let plan = planned(&[("title", FieldValue::Text("Portal".into()))]);
+        let p = prepare(&record("Edited on Linear", &[]), 1, &plan, &expect);
+        assert!(p.send.is_empty());
+        assert!(p.landed.skipped.contains("title"));
+        // Unchanged since the plan: written.
+        let p = prepare(&record("Old", &[]), 1, &plan, &expect);
+        assert_eq!(p.send.fields["title"], FieldValue::Text("Portal".into()));
+        assert_eq!(p.landed.before["title"], FieldValue::Text("Old".into()));
+        // Already there (a retry after a lost answer): nothing to send.
+        let p = prepare(&record("Portal", &[]), 1, &plan, &expect);
+        assert!(p.send.is_empty() && p.landed.skipped.is_empty());
+    }
+
+    #[test]
+    fn a_set_is_written_as_the_plans_delta_keeping_concurrent_members() {
+        // Planned from {} to {ux}; meanwhile someone added Feature.
+        let expect = [("labels".to_string(), set(&[]))].into();
+        let plan = planned(&[("labels", set(&["ux"]))]);
+        let p = prepare(&record("T", &["Feature"]), 1, &plan, &expect);
+        assert!(p.send.fields.is_empty(), "never a replacement");
+        let d = &p.send.deltas["labels"];
+        assert_eq!(d.added, ["ux".to_string()].into());
+        assert!(d.removed.is_empty());
+        assert_eq!(
+            p.landed.after.labels,
+            ["Feature".to_string(), "ux".to_string()].into()
+        );
+        // A removal the target already made is not sent again.
+        let expect = [("labels".to_string(), set(&["ux", "Bug"]))].into();
+        let plan = planned(&[("labels", set(&["Bug"]))]);
+        let p = prepare(&record("T", &["bug"]), 1, &plan, &expect);
+        assert!(p.send.is_empty(), "{:?}", p.send);
+    }
+}

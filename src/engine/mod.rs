@@ -379,8 +379,7 @@ impl Engine {
                 }
                 _ => {
                     started = crate::store::now_ms();
-                    match self.call(side, lane, || conn.get(&id)).await
-                    {
+                    match self.call(side, lane, || conn.get(&id)).await {
                         Ok(Some(r)) => record = r,
                         Ok(None) => return Ok((outcome, self.apply_deleted(side, id).await?)),
                         Err(e) if e.class == ErrorClass::NotFound => {
@@ -411,8 +410,7 @@ impl Engine {
             let other = side.other();
             let conn = self.inner.connectors.side(other).clone();
             let started = crate::store::now_ms();
-            match self.call(other, lane, || conn.get(&other_id)).await
-            {
+            match self.call(other, lane, || conn.get(&other_id)).await {
                 Ok(Some(r)) => {
                     self.store_reads(other, vec![r], started).await?;
                 }

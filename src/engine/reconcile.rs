@@ -112,7 +112,9 @@ impl Engine {
         loop {
             let started = now_ms();
             let listing = self
-                .call(side, Lane::Backfill, || conn.list_changed(since, page.clone()))
+                .call(side, Lane::Backfill, || {
+                    conn.list_changed(since, page.clone())
+                })
                 .await?;
             let mut fresh = Vec::with_capacity(listing.records.len());
             for record in listing.records {
@@ -163,8 +165,7 @@ impl Engine {
                 .await?;
             for id in known.into_iter().filter(|id| !seen.contains(id)) {
                 let started = now_ms();
-                match self.call(side, Lane::Backfill, || conn.get(&id)).await
-                {
+                match self.call(side, Lane::Backfill, || conn.get(&id)).await {
                     Ok(Some(record)) => {
                         self.store_reads(side, vec![record], started).await?;
                         touched.push(id);

@@ -104,7 +104,10 @@ fn refused_values_and_tripped_links_are_shown() {
     use crate::store::{LinkBreaker, Store};
     for (name, keys) in [
         ("overview_refused", &[][..]),
-        ("conflicts_refused_detail", &[KeyCode::Char('2'), KeyCode::Char('G'), KeyCode::Enter][..]),
+        (
+            "conflicts_refused_detail",
+            &[KeyCode::Char('2'), KeyCode::Char('G'), KeyCode::Enter][..],
+        ),
     ] {
         for (w, h) in [(80u16, 24u16), (160, 48)] {
             let mut store = Store::open_in_memory().expect("store");
