@@ -17,7 +17,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 #[path = "../tests/support/harness.rs"]
-#[allow(dead_code)]
 mod harness;
 #[path = "../tests/support/race.rs"]
 mod race;
@@ -70,7 +69,7 @@ fn main() -> ExitCode {
             edits: args.edits,
             max_gap: Duration::from_millis(args.max_gap_ms),
             // Even seeds run with faults, so a failing seed replays alone.
-            faults: !args.no_faults && (args.seed + run) % 2 == 0,
+            faults: !args.no_faults && (args.seed + run).is_multiple_of(2),
             seed: args.seed + run,
             latency: Duration::from_millis(args.latency_ms),
         };
