@@ -250,7 +250,8 @@ impl Engine<'_> {
                 store: &mut store,
                 rate,
             };
-            let data = ex.execute_root(&mut sim, root, root_type, &op.selection_set);
+            let serial = op.operation_type == OperationType::Mutation;
+            let data = ex.execute_root(&mut sim, root, root_type, &op.selection_set, serial);
             (data, std::mem::take(&mut store.pending))
         };
         let mut body = json!({ "data": data.clone().unwrap_or(Value::Null) });

@@ -53,6 +53,10 @@ pub struct LinearSimConfig {
     pub timeout_hold: Duration,
     /// HTTP status for AUTHENTICATION_ERROR (400 or 401; Linear shows both).
     pub auth_error_status: u16,
+    /// The team's auto-archive period (`Team.autoArchivePeriod`): completed
+    /// and canceled issues are archived by Linear itself after it. Linear's
+    /// periods are months; tests shorten it to seconds. Zero disables it.
+    pub auto_archive_period: Duration,
 }
 
 impl Default for LinearSimConfig {
@@ -76,6 +80,7 @@ impl Default for LinearSimConfig {
             ],
             timeout_hold: Duration::from_secs(30),
             auth_error_status: 400,
+            auto_archive_period: Duration::from_secs(6 * 30 * 86_400),
         }
     }
 }
@@ -110,6 +115,7 @@ pub struct LinearSim {
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     sender: JoinHandle<()>,
+    archiver: JoinHandle<()>,
 }
 
 /// The user scripted edits are made as (a human, not the API key's viewer).
@@ -121,7 +127,13 @@ impl LinearSim {
         super::schema::schema()?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
         let addr = listener.local_addr()?;
-        let store = Arc::new(Mutex::new(default_store()));
+        let mut initial = default_store();
+        let period = chrono::Duration::from_std(cfg.auto_archive_period)
+            .unwrap_or(chrono::Duration::zero());
+        for t in &mut initial.teams {
+            t.auto_archive_after = period;
+        }
+        let store = Arc::new(Mutex::new(initial));
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             store: store.clone(),
@@ -161,6 +173,7 @@ impl LinearSim {
             client,
         };
         let sender = tokio::spawn(sender.run(rx));
+        let archiver = tokio::spawn(auto_archiver(shared.clone(), cfg.auto_archive_period));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(shared.clone());
         let server = tokio::spawn(async move {
@@ -181,6 +194,7 @@ impl LinearSim {
             stop: Some(stop_tx),
             server: Some(server),
             sender,
+            archiver,
         })
     }
 
@@ -213,6 +227,7 @@ impl LinearSim {
             let _ = server.await;
         }
         self.sender.abort();
+        self.archiver.abort();
     }
 
     fn lock_settings(&self) -> std::sync::MutexGuard<'_, WebhookSettings> {
@@ -371,6 +386,46 @@ impl LinearSim {
         self.write(|s| s.archive_issue(id, true, false, Self::human()))
     }
 
+    /// Deleted for good: after the 30-day trash period, `issue(id)` answers
+    /// "Entity not found".
+    pub fn delete_permanently(&self, id: &str) -> Result<Issue, SimError> {
+        self.write(|s| s.archive_issue(id, true, true, Self::human()))
+    }
+
+    /// A human restores an archived or trashed issue.
+    pub fn unarchive(&self, id: &str) -> Result<Issue, SimError> {
+        self.write(|s| s.unarchive_issue(id, Self::human()))
+    }
+
+    /// A human marks `duplicate` a duplicate of `canonical`: the duplicate's
+    /// attachments move to the canonical issue and it is canceled.
+    pub fn mark_duplicate(&self, duplicate: &str, canonical: &str) -> Result<(), SimError> {
+        self.write(|s| {
+            s.create_relation(duplicate, canonical, "duplicate", Self::human())
+                .map(|_| ())
+        })
+    }
+
+    /// A human (or another integration) attaches a URL to an issue.
+    pub fn attach_url(&self, id: &str, url: &str, title: &str) -> Result<(), SimError> {
+        self.write(|s| {
+            s.upsert_attachment(id, url.into(), Some(title.into()), None, None, Self::human())
+                .map(|_| ())
+        })
+    }
+
+    /// Run the team's auto-archive now (it also runs on its own, a few
+    /// times per period); returns how many issues it archived.
+    pub fn run_auto_archive(&self) -> usize {
+        let (n, changes) = {
+            let mut s = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            let n = s.auto_archive();
+            (n, std::mem::take(&mut s.pending))
+        };
+        self.shared.publish(changes);
+        n
+    }
+
     /// Replace the API faults.
     pub fn set_faults(&self, faults: ApiFaults) {
         *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
@@ -419,6 +474,24 @@ impl LinearSim {
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),
             webhooks_abandoned: w.abandoned.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Archive due issues a few times per auto-archive period (at least every
+/// second), as Linear's own background job does.
+async fn auto_archiver(shared: Arc<Shared>, period: Duration) {
+    if period.is_zero() {
+        return;
+    }
+    let tick = (period / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(tick).await;
+        let changes = {
+            let mut s = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            s.auto_archive();
+            std::mem::take(&mut s.pending)
+        };
+        shared.publish(changes);
     }
 }
 
