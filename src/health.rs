@@ -89,6 +89,16 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
     if failed + dead > 0 {
         degraded.push(format!("{failed} failed and {dead} dead jobs"));
     }
+    for (who, example) in [
+        ("Linear", &s.linear_shape_changed),
+        ("portal", &s.portal_shape_changed),
+    ] {
+        if let Some(example) = example {
+            degraded.push(format!(
+                "API response shape changed ({who}); first example: {example}"
+            ));
+        }
+    }
     if let Some(why) = &s.deletes_paused {
         degraded.push(format!("deletes paused: {why}"));
     }
@@ -149,6 +159,8 @@ mod tests {
             deletes_paused: None,
             reconcile_repairs: 0,
             quota: Vec::new(),
+            linear_shape_changed: None,
+            portal_shape_changed: None,
         }
     }
 
@@ -189,6 +201,16 @@ mod tests {
         let h = assess(&s, 1_000_000);
         assert_eq!(h.verdict, Verdict::Down);
         assert!(h.reasons[0].contains("Linear connector paused"));
+    }
+
+    #[test]
+    fn shape_drift_degrades_with_its_first_example() {
+        let mut s = summary();
+        s.linear_shape_changed = Some("Linear issue x field `state.type`: unknown".into());
+        let h = assess(&s, 1_001_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert!(h.reasons[0].starts_with("API response shape changed (Linear)"));
+        assert!(h.reasons[0].contains("state.type"));
     }
 
     #[test]

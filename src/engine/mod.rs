@@ -7,12 +7,14 @@
 //! All store access goes through the group-commit [`Writer`], so async code
 //! never blocks on SQLite.
 
+pub mod adopt;
 pub mod backoff;
 pub mod budget;
 pub mod executor;
 mod intents;
 pub mod link_sync;
 mod loops;
+pub mod merges;
 pub mod payload;
 mod reconcile;
 pub mod records;
@@ -236,8 +238,21 @@ impl Engine {
             if e.class == ErrorClass::Auth {
                 self.pause(side, &e.message).await;
             }
+            if e.class == ErrorClass::Schema {
+                self.note_shape_drift(side, &e.message).await;
+            }
         }
         result
+    }
+
+    /// Raise the "API response shape changed" alert (first example kept).
+    async fn note_shape_drift(&self, side: Side, example: &str) {
+        let example = example.to_string();
+        let _ = self
+            .inner
+            .writer
+            .run(move |db| db.note_shape_drift(side, &example))
+            .await;
     }
 
     async fn pause(&self, side: Side, why: &str) {

@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -223,4 +223,11 @@ END;
 const V2: &str = r#"
 CREATE INDEX audit_at ON audit (at);
 CREATE INDEX job_attempts_started ON job_attempts (started_at);
+"#;
+
+/// V3: records found by their human key (`ENG-42`): a portal post linked by
+/// Canny's own Linear integration names its issue by id or by key, and
+/// adopting that link must not scan every record.
+const V3: &str = r#"
+CREATE INDEX records_identifier ON records (side, identifier) WHERE identifier IS NOT NULL;
 "#;

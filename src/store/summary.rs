@@ -35,6 +35,11 @@ pub struct Summary {
     pub reconcile_repairs: i64,
     /// Latest quota readings.
     pub quota: Vec<QuotaSample>,
+    /// First example of a Linear answer whose shape changed, until a
+    /// reconcile pass succeeds.
+    pub linear_shape_changed: Option<String>,
+    /// The same for the portal.
+    pub portal_shape_changed: Option<String>,
 }
 
 impl Summary {
@@ -79,6 +84,8 @@ impl Db<'_> {
             deletes_paused: self.meta(meta_keys::DELETES_PAUSED)?,
             reconcile_repairs: self.meta_i64(meta_keys::RECONCILE_REPAIRS)?.unwrap_or(0),
             quota: self.latest_quota()?,
+            linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
+            portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
         })
     }
 }

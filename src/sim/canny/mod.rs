@@ -9,6 +9,7 @@
 //! webhooks as API calls do).
 
 mod args;
+mod categories;
 mod dispatch;
 mod model;
 mod ops;
@@ -20,9 +21,11 @@ mod seed;
 mod server;
 mod shared;
 mod sim;
+mod v2;
 mod webhooks;
 
 pub use dispatch::ENDPOINTS;
+pub use v2::ENDPOINTS as V2_ENDPOINTS;
 pub use model::{BUILTIN_STATUSES, DEFAULT_LIST_STATUSES};
 pub use seed::{ADMIN_NAME, BOARD_NAME, TAG_NAMES};
 pub use sim::{

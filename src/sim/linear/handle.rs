@@ -104,6 +104,8 @@ pub struct SimCounters {
     pub webhooks_dropped: u64,
     /// Webhooks given up after the last retry.
     pub webhooks_abandoned: u64,
+    /// Answers replaced by a changed shape (the `drift` fault).
+    pub drifted: u64,
 }
 
 /// A running Linear simulator.
@@ -473,6 +475,7 @@ impl LinearSim {
             webhooks_failed: w.failed.load(Ordering::Relaxed),
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),
             webhooks_abandoned: w.abandoned.load(Ordering::Relaxed),
+            drifted: c.drifted.load(Ordering::Relaxed),
         }
     }
 }
