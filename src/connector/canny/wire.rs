@@ -1,6 +1,8 @@
-//! Canny's response objects, as much of them as the connector reads. Fields
-//! are optional or defaulted so an extra or missing field in Canny's replies
-//! (which vary between old and new payloads) never breaks a sync.
+//! Canny's response objects, as much of them as the connector reads. Extra
+//! fields are ignored and optional ones defaulted (old and new payloads
+//! differ), but what a reply is for — the `posts` of a listing, a post's
+//! `title`, `status` and `score` — must be there: its absence is a change of
+//! Canny's shape, reported as such, never read as an empty list.
 
 use serde::Deserialize;
 
@@ -158,7 +160,6 @@ pub(crate) struct StatusChange {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PostPage {
-    #[serde(default)]
     pub posts: Vec<CannyPost>,
     #[serde(default)]
     pub has_more: bool,
@@ -168,7 +169,6 @@ pub(crate) struct PostPage {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CommentPage {
-    #[serde(default)]
     pub comments: Vec<CannyComment>,
     #[serde(default)]
     pub has_more: bool,
@@ -178,7 +178,6 @@ pub(crate) struct CommentPage {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TagPage {
-    #[serde(default)]
     pub tags: Vec<CannyTag>,
     #[serde(default)]
     pub has_more: bool,
@@ -187,7 +186,6 @@ pub(crate) struct TagPage {
 /// `{boards}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct BoardList {
-    #[serde(default)]
     pub boards: Vec<CannyBoard>,
 }
 

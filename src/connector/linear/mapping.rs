@@ -32,6 +32,15 @@ pub struct PageInfo {
 }
 
 impl<T> Page<T> {
+    /// The page of a document that selected `pageInfo`: without it the
+    /// listing would silently end early, so its absence is a shape change.
+    pub fn paged(self, what: &str) -> Result<Page<T>, RemoteError> {
+        if self.page_info.is_none() {
+            return Err(malformed(what, "missing `pageInfo`"));
+        }
+        Ok(self)
+    }
+
     /// The cursor of the next page, `None` on the last one.
     pub fn next_cursor(&self) -> Option<String> {
         self.page_info

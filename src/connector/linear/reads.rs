@@ -179,7 +179,7 @@ impl LinearConnector {
         let mut out = Vec::new();
         loop {
             let data = self.transport.request(query, variables.clone()).await?;
-            let page: Page<T> = decode(&data, path, what)?;
+            let page: Page<T> = decode::<Page<T>>(&data, path, what)?.paged(what)?;
             let next = page.next_cursor();
             out.extend(page.nodes);
             match next {
@@ -209,7 +209,7 @@ impl LinearConnector {
             .transport
             .request(doc::ISSUES_CHANGED, variables)
             .await?;
-        let page: Page<IssueNode> = decode(&data, &["issues"], "issues")?;
+        let page: Page<IssueNode> = decode::<Page<IssueNode>>(&data, &["issues"], "issues")?.paged("issues")?;
         let next_page = page.next_cursor();
         let records = self.records_from_nodes(page.nodes, catalog).await?;
         Ok(ChangedPage { records, next_page })

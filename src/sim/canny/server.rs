@@ -108,7 +108,23 @@ async fn handle(
         return error(StatusCode::BAD_REQUEST, "invalid api key");
     }
     let drift = lock(&shared.faults).drift;
-    match shared.apply_version(version, &endpoint, &args) {
+    let outcome = shared.apply_version(version, &endpoint, &args);
+    let lose = {
+        let mut lost = lock(&shared.lose_next);
+        match lost.iter().position(|e| *e == endpoint) {
+            Some(i) if version == 1 => {
+                lost.remove(i);
+                true
+            }
+            _ => false,
+        }
+    };
+    if lose {
+        shared.counters.faults.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(shared.timeout_hang).await;
+        return error(StatusCode::GATEWAY_TIMEOUT, "gateway timeout");
+    }
+    match outcome {
         None => error(StatusCode::NOT_FOUND, "not found"),
         Some(Ok(v)) if shared.dice.chance(drift) => {
             shared.counters.drifted.fetch_add(1, Ordering::Relaxed);

@@ -100,6 +100,9 @@ pub struct Shared {
     pub timeout_hang: Duration,
     /// Queue to the webhook sender.
     pub events: mpsc::UnboundedSender<Event>,
+    /// Endpoints whose next answer is lost after the work was done (the
+    /// request is executed, then the client waits until it gives up).
+    pub lose_next: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for Shared {

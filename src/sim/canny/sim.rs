@@ -128,6 +128,8 @@ pub struct CommentSnapshot {
     pub author_id: String,
     /// Text.
     pub value: String,
+    /// Internal (admin-only) comment.
+    pub internal: bool,
     /// Creation time.
     pub created: DateTime<Utc>,
 }
@@ -204,6 +206,7 @@ impl CannySim {
             counters: Counters::default(),
             timeout_hang: cfg.timeout_hang,
             events: tx,
+            lose_next: Mutex::new(Vec::new()),
         });
         let sender = tokio::spawn(webhooks::run(shared.clone(), rx));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -363,6 +366,7 @@ impl CannySim {
                 post_id: c.post_id.clone(),
                 author_id: c.author_id.clone(),
                 value: c.value.clone(),
+                internal: c.internal,
                 created: c.created,
             })
             .collect()
@@ -409,6 +413,13 @@ impl CannySim {
     /// Point webhooks somewhere else (or nowhere).
     pub fn set_webhook_url(&self, url: Option<String>) {
         *lock(&self.shared.webhook_url) = url;
+    }
+
+    /// Lose the next answer of `endpoint` (e.g. "posts/create") after doing
+    /// the work: the client times out although Canny made the change, the
+    /// case a retried create must survive without a duplicate.
+    pub fn lose_next_reply(&self, endpoint: &str) {
+        lock(&self.shared.lose_next).push(endpoint.to_string());
     }
 
     /// Change the per-second request limit (0 = unlimited).
