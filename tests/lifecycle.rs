@@ -350,3 +350,279 @@ async fn existing_links_are_adopted_on_first_start() {
     assert_eq!(audit.iter().filter(|a| a.action == "adopt").count(), 2);
     h.stop_service().await;
 }
+
+// ------------------------------------------------------- custom statuses
+
+/// Posts in a custom status are listed (the status is learned from Canny's
+/// status changes, not only the six built-in ones), shown as a mapping gap
+/// while the mapping has no row for it, and synced once it has one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_in_custom_statuses_are_listed_and_mappable() {
+    let mut statuses: Vec<String> = roundtrip::sim::canny::BUILTIN_STATUSES
+        .map(String::from)
+        .to_vec();
+    statuses.push("beta".into());
+    let mut h = Harness::start(Setup {
+        canny_statuses: Some(statuses),
+        ..Setup::default()
+    })
+    .await;
+    let (post, issue) = linked_pair(&h, "Offline sync").await;
+    h.canny.set_webhook_url(None);
+    h.canny.set_status(&post, "beta").unwrap();
+    h.engine().reconcile_once().await.unwrap();
+    let stored = h.store().db().record(Side::Portal, &post).unwrap().unwrap();
+    assert_eq!(stored.record.status, "beta", "reconcile listed the post");
+    let gap = eventually("a mapping gap for 'beta'", 20, async || {
+        let events = h.store().db().events(roundtrip::store::Level::Warn, Window::last(100)).ok()?;
+        events.into_iter().find(|e| e.message.contains("beta"))
+    })
+    .await;
+    assert!(gap.message.contains("not fully synced"), "{}", gap.message);
+
+    let doc = roundtrip::sync::Mapping::default_canny_linear()
+        .to_toml()
+        .replace("version = 1", "version = 2")
+        .replace("\"closed\" = \"Canceled\"\n", "\"closed\" = \"Canceled\"\n\"beta\" = \"In Review\"\n");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), doc).unwrap();
+    let out = assert_cmd::Command::cargo_bin("roundtrip")
+        .unwrap()
+        .args(["mapping", "apply"])
+        .arg(file.path())
+        .arg("--db")
+        .arg(&h.store_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eventually("the new mapping to be loaded", 20, async || {
+        h.canny.set_details(&post, "Details, edited").ok()?;
+        h.engine().reconcile_once().await.ok()?;
+        (h.linear.issue(&issue)?.state_id == "5eed0000-0000-4000-8000-000000000204").then_some(())
+    })
+    .await;
+    h.stop_service().await;
+}
+
+// ---------------------------------------------------------- the admin
+
+fn canny_config(sim: &roundtrip::sim::canny::CannySim) -> roundtrip::connector::canny::CannyConfig {
+    roundtrip::connector::canny::CannyConfig::new(sim.base_url(), sim.api_key(), "Feature Requests")
+}
+
+/// The admin lookup pages through users only until the first admin, a
+/// configured email costs one lookup, and a company without an admin is a
+/// configuration error naming the setting.
+#[tokio::test]
+async fn admin_lookup_stops_at_the_first_admin() {
+    use roundtrip::connector::canny::CannyConnector;
+    use roundtrip::sim::canny::{CannySim, CannySimConfig};
+    let sim = CannySim::start(CannySimConfig {
+        users_before_admin: 250,
+        ..CannySimConfig::default()
+    })
+    .await
+    .unwrap();
+    let c = CannyConnector::new(canny_config(&sim)).unwrap();
+    assert_eq!(c.admin_id().await.unwrap(), sim.admin_id());
+    assert_eq!(sim.requests_to("v2/users/list"), 3, "pages 1-3 of 100; stopped there");
+    assert_eq!(sim.requests_to("users/list"), 0);
+
+    let mut cfg = canny_config(&sim);
+    cfg.admin_email = Some("ada@sim.example".into());
+    let by_email = CannyConnector::new(cfg).unwrap();
+    assert_eq!(by_email.admin_id().await.unwrap(), sim.admin_id());
+    assert_eq!(sim.requests_to("v2/users/list"), 3, "no listing for a configured email");
+
+    let mut cfg = canny_config(&sim);
+    cfg.admin_email = Some("early1@customer.example".into());
+    let not_admin = CannyConnector::new(cfg).unwrap().admin_id().await.unwrap_err();
+    assert!(not_admin.message.contains("not an admin"), "{}", not_admin.message);
+    assert!(not_admin.message.contains("[portal] admin_email"), "{}", not_admin.message);
+
+    let lonely = CannySim::start(CannySimConfig {
+        admin: false,
+        ..CannySimConfig::default()
+    })
+    .await
+    .unwrap();
+    let e = CannyConnector::new(canny_config(&lonely))
+        .unwrap()
+        .resolve()
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, roundtrip::domain::ErrorClass::Validation);
+    assert!(e.message.contains("no admin user"), "{}", e.message);
+    assert!(e.message.contains("admin_email"), "{}", e.message);
+}
+
+// ---------------------------------------------------------- batches
+
+/// A batched mutation with one failing alias is answered as the GraphQL
+/// specification says (`data: null`); the connector gives the bad item its
+/// error, counts the ones before it as applied, re-sends only the ones after
+/// it — nothing twice, nothing dead-lettered.
+#[tokio::test]
+async fn batched_writes_recover_from_one_failing_alias() {
+    use roundtrip::connector::linear::{LinearConfig, LinearConnector};
+    use roundtrip::domain::{ErrorClass, FieldValue, NewRecord};
+    use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
+    use std::collections::BTreeMap;
+    let sim = LinearSim::start(LinearSimConfig::default()).await.unwrap();
+    let mut cfg = LinearConfig::new(sim.api_key(), "ENG", "s");
+    cfg.api_url = sim.graphql_url();
+    let conn = LinearConnector::new(cfg).unwrap();
+    let a = sim.create_issue("a", None, "Backlog").unwrap();
+    let c = sim.create_issue("c", None, "Backlog").unwrap();
+    let title = |t: &str| {
+        let mut f = BTreeMap::new();
+        f.insert("title".to_string(), FieldValue::Text(t.into()));
+        f
+    };
+    conn.catalog().await.unwrap();
+    let before = sim.counters().requests;
+    let results = conn
+        .update_issues(&[
+            (a.id.clone(), title("a2")),
+            ("00000000-0000-4000-8000-00000000dead".into(), title("x")),
+            (c.id.clone(), title("c2")),
+        ])
+        .await
+        .unwrap();
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert_eq!(results[1].as_ref().unwrap_err().class, ErrorClass::NotFound);
+    assert!(results[2].is_ok(), "{:?}", results[2]);
+    assert_eq!(sim.counters().requests - before, 2, "the batch, then the unanswered item alone");
+    assert_eq!(sim.issue(&a.id).unwrap().title, "a2");
+    assert_eq!(sim.issue(&c.id).unwrap().title, "c2");
+
+    let new = |t: &str| NewRecord {
+        client_id: uuid::Uuid::new_v4(),
+        fields: title(t),
+        source_url: None,
+        source_title: None,
+    };
+    let batch = [new("first"), new(""), new("third")];
+    let issues_before = sim.issues().len();
+    let created = conn.create_issues(&batch).await.unwrap();
+    assert_eq!(created[0].as_ref().unwrap().title, "first", "ran; fetched by its client id");
+    assert_eq!(created[1].as_ref().unwrap_err().class, ErrorClass::Validation);
+    assert_eq!(created[2].as_ref().unwrap().title, "third");
+    assert_eq!(sim.issues().len(), issues_before + 2, "no duplicate, nothing lost");
+    sim.shutdown().await;
+}
+
+// ------------------------------------------------------- shape drift
+
+async fn get_text(url: String) -> (u16, String) {
+    let r = reqwest::Client::new().get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Answers in a changed shape fail the reconcile pass with the `schema`
+/// class and raise "API response shape changed" with the first example in
+/// status, /healthz and /metrics until a pass succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shape_drift_fails_loudly_and_alerts_until_a_pass_succeeds() {
+    use roundtrip::domain::ErrorClass;
+    use roundtrip::sim::faults::ApiFaults;
+    let mut h = Harness::start(Setup::default()).await;
+    let (_post, _issue) = linked_pair(&h, "Drifting").await;
+    h.linear.set_faults(ApiFaults {
+        drift: 1.0,
+        ..ApiFaults::default()
+    });
+    let err = h.engine().reconcile_once().await.unwrap_err();
+    let roundtrip::engine::EngineError::Remote(e) = err else {
+        panic!("expected a remote error, got {err:?}");
+    };
+    assert_eq!(e.class, ErrorClass::Schema, "{e}");
+    assert!(e.message.starts_with("API response shape changed: Linear"), "{}", e.message);
+    let summary = h.store().db().summary().unwrap();
+    let example = summary.linear_shape_changed.clone().expect("the alert is raised");
+    let health = roundtrip::health::assess(&summary, roundtrip::store::now_ms());
+    assert!(health.reasons.iter().any(|r| r.starts_with("API response shape changed (Linear)")));
+    let addr = h.service.as_ref().unwrap().addr;
+    let (_, healthz) = get_text(format!("http://{addr}/healthz")).await;
+    assert!(healthz.contains("API response shape changed"), "{healthz}");
+    let (_, metrics) = get_text(format!("http://{addr}/metrics")).await;
+    assert!(
+        metrics.contains("roundtrip_api_shape_changed{connector=\"linear\"} 1"),
+        "{metrics}"
+    );
+    let status = assert_cmd::Command::cargo_bin("roundtrip")
+        .unwrap()
+        .args(["status", "--db"])
+        .arg(&h.store_path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("API response shape changed"), "{text}");
+    assert_eq!(status.status.code(), Some(1), "degraded");
+
+    // A second bad answer keeps the first example; a good pass clears it.
+    let _ = h.engine().reconcile_once().await;
+    assert_eq!(
+        h.store().db().summary().unwrap().linear_shape_changed.as_deref(),
+        Some(example.as_str())
+    );
+    h.linear.set_faults(ApiFaults::default());
+    h.engine().reconcile_once().await.unwrap();
+    assert_eq!(h.store().db().summary().unwrap().linear_shape_changed, None);
+    let (_, metrics) = get_text(format!("http://{addr}/metrics")).await;
+    assert!(metrics.contains("roundtrip_api_shape_changed{connector=\"linear\"} 0"));
+    h.stop_service().await;
+}
+
+/// Every kind of drift the simulators inject — a missing or null field, an
+/// unknown enum value, a field of another type, an HTML page, a truncated
+/// body — is a `schema` error from the connectors: never a panic, never a
+/// silently empty or wrong answer.
+#[tokio::test]
+async fn every_drifted_answer_is_a_schema_error() {
+    use roundtrip::connector::Connector;
+    use roundtrip::connector::canny::CannyConnector;
+    use roundtrip::connector::linear::{LinearConfig, LinearConnector};
+    use roundtrip::domain::ErrorClass;
+    use roundtrip::sim::canny::{CannySim, CannySimConfig};
+    use roundtrip::sim::faults::ApiFaults;
+    use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
+    let linear = LinearSim::start(LinearSimConfig::default()).await.unwrap();
+    for n in 0..3 {
+        linear.create_issue(&format!("issue {n}"), None, "Todo").unwrap();
+    }
+    let mut cfg = LinearConfig::new(linear.api_key(), "ENG", "s");
+    cfg.api_url = linear.graphql_url();
+    let lc = LinearConnector::new(cfg).unwrap();
+    lc.catalog().await.unwrap();
+    linear.set_faults(ApiFaults {
+        drift: 1.0,
+        ..ApiFaults::default()
+    });
+    for _ in 0..24 {
+        let e = lc.list_changed(None, None).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Schema, "{e}");
+    }
+    assert_eq!(linear.counters().drifted, 24);
+
+    let canny = CannySim::start(CannySimConfig {
+        posts: 5,
+        ..CannySimConfig::default()
+    })
+    .await
+    .unwrap();
+    let cc = CannyConnector::new(canny_config(&canny)).unwrap();
+    cc.resolve().await.unwrap();
+    let first = cc.list_changed(None, None).await.unwrap();
+    let post = first.records[0].remote_id.clone();
+    canny.set_faults(ApiFaults {
+        drift: 1.0,
+        ..ApiFaults::default()
+    });
+    for _ in 0..24 {
+        let e = cc.get(&post).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Schema, "{e}");
+        assert!(e.message.contains("API response shape changed: Canny"), "{}", e.message);
+    }
+    assert!(canny.stats().drifted >= 24);
+}

@@ -64,4 +64,18 @@ impl Db<'_> {
             .query_row(params![side.as_str(), key, key.to_uppercase()], |r| r.get(0))
             .optional()?)
     }
+
+    /// Every status seen on a live portal post, in first-seen order: what
+    /// custom statuses the company uses.
+    pub fn portal_statuses_seen(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT json_extract(fields, '$.status') AS s FROM records
+             WHERE side = 'portal' AND deleted_at IS NULL
+             GROUP BY s ORDER BY MIN(id)",
+        )?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, Option<String>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows.into_iter().flatten().collect())
+    }
 }
