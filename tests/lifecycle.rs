@@ -626,3 +626,212 @@ async fn every_drifted_answer_is_a_schema_error() {
     }
     assert!(canny.stats().drifted >= 24);
 }
+
+/// A linked post merged into a post that already has its own issue: no
+/// record is linked twice, the old link ends, and the Linear issue gets the
+/// note (the merged post is gone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_into_a_linked_post_ends_the_old_link() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (merged, issue_a) = linked_pair(&h, "Mobile app").await;
+    let (survivor, issue_b) = linked_pair(&h, "Native mobile app").await;
+    let comments_before = h.linear.comments(&issue_a).len();
+    h.canny.merge_posts(&merged, &survivor).unwrap();
+    h.engine().reconcile_once().await.unwrap();
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(link_state(&h, Side::Linear, &issue_a), Some(LinkState::Unlinked));
+    assert_eq!(h.linked_issue(&survivor).as_deref(), Some(issue_b.as_str()));
+    let notes = h.linear.comments(&issue_a);
+    assert_eq!(notes.len(), comments_before + 1, "one note on the orphaned issue");
+    assert!(notes.last().unwrap().body.contains("merged"), "{notes:?}");
+    assert!(!h.linear_record(&issue_a).await.unwrap().deleted);
+    h.stop_service().await;
+}
+
+// ------------------------------------------------------- roundtrip adopt
+
+/// `roundtrip adopt --dry-run` says what it would link and why and changes
+/// nothing; without `--dry-run` it links them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopt_command_dry_run_then_apply() {
+    let h = Harness::start(Setup {
+        start_service: false,
+        ..Setup::default()
+    })
+    .await;
+    let issue = h.linear.create_issue("Audit log", None, "Todo").unwrap();
+    let post = h.canny.create_post("Audit log for admins", "z").unwrap();
+    h.canny.link_linear(&post, &issue.identifier).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roundtrip.toml");
+    let store = dir.path().join("rt.db");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = \"{}\"\n[linear]\napi_url = \"{}\"\nteam = \"ENG\"\n[portal]\napi_url = \"{}\"\nboard = \"Feature Requests\"\n",
+            store.display(),
+            h.linear.graphql_url(),
+            h.canny.base_url()
+        ),
+    )
+    .unwrap();
+    let (lin_key, canny_key) = (h.linear.api_key().to_string(), h.canny.api_key().to_string());
+    let run = move |dry: bool| {
+        let mut cmd = assert_cmd::Command::cargo_bin("roundtrip").unwrap();
+        cmd.args(["adopt", "-c"])
+            .arg(&config)
+            .env("LINEAR_API_KEY", &lin_key)
+            .env("LINEAR_WEBHOOK_SECRET", "s")
+            .env("CANNY_API_KEY", &canny_key);
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        cmd.output().unwrap()
+    };
+    let out = tokio::task::spawn_blocking(move || (run(true), run(false)))
+        .await
+        .unwrap();
+    let (dry, wet) = out;
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(text.contains("would link"), "{text}");
+    assert!(text.contains(&issue.identifier), "{text}");
+    assert!(text.contains("Canny's Linear integration links the post"), "{text}");
+    assert!(text.contains("nothing changed"), "{text}");
+    let text = String::from_utf8_lossy(&wet.stdout);
+    assert!(wet.status.success(), "{}", String::from_utf8_lossy(&wet.stderr));
+    assert!(text.contains("1 of 1 pairs linked"), "{text}");
+    let s = roundtrip::store::Store::open(&store, roundtrip::store::OpenMode::ReadOnly).unwrap();
+    let link = s.db().link_by_remote(Side::Portal, &post).unwrap().unwrap();
+    assert_eq!(link.linear_id.as_deref(), Some(issue.id.as_str()));
+    assert_eq!(h.linear.issues().len(), 1, "nothing created");
+}
+
+// ------------------------------------------------------- Canny's API
+
+async fn canny_call(
+    sim: &roundtrip::sim::canny::CannySim,
+    version: u8,
+    endpoint: &str,
+    mut body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    body["apiKey"] = serde_json::json!(sim.api_key());
+    let base = sim.base_url().replace("/api/v1", &format!("/api/v{version}"));
+    let r = reqwest::Client::new()
+        .post(format!("{base}/{endpoint}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The v2 cursor endpoints answer with Canny's documented shapes
+/// (`{items|users|companies, hasNextPage, cursor}`) and page by cursor;
+/// categories are served with theirs.
+#[tokio::test]
+async fn canny_v2_and_categories_have_the_documented_shapes() {
+    use roundtrip::sim::canny::{CannySim, CannySimConfig};
+    use serde_json::json;
+    let sim = CannySim::start(CannySimConfig {
+        posts: 30,
+        users_before_admin: 150,
+        ..CannySimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (s, page1) = canny_call(&sim, 2, "users/list", json!({"limit": 100})).await;
+    assert_eq!(s, 200);
+    assert_eq!(page1["users"].as_array().unwrap().len(), 100);
+    assert_eq!(page1["hasNextPage"], json!(true));
+    let cursor = page1["cursor"].as_str().unwrap().to_string();
+    let (_, page2) = canny_call(&sim, 2, "users/list", json!({"cursor": cursor})).await;
+    assert_eq!(page2["hasNextPage"], json!(false));
+    assert!(page2["cursor"].is_null());
+    let total = 100 + page2["users"].as_array().unwrap().len();
+    assert_eq!(total, 150 + 1 + 4, "every user once across the pages");
+    for key in ["id", "name", "email", "isAdmin", "created", "userID"] {
+        assert!(page1["users"][0].get(key).is_some(), "user lacks {key}");
+    }
+    let (_, companies) = canny_call(&sim, 2, "companies/list", json!({})).await;
+    assert_eq!(companies, json!({"companies": [], "hasNextPage": false, "cursor": null}));
+    let post = sim.posts()[0].id.clone();
+    sim.set_status(&post, "complete").unwrap();
+    sim.add_vote(&post).unwrap();
+    for endpoint in ["comments/list", "votes/list", "status_changes/list"] {
+        let (s, v) = canny_call(&sim, 2, endpoint, json!({"limit": 5})).await;
+        assert_eq!(s, 200, "{endpoint}: {v}");
+        assert!(v["items"].is_array(), "{endpoint}: {v}");
+        assert!(v.get("hasNextPage").is_some() && v.get("cursor").is_some(), "{endpoint}");
+    }
+    let (_, changes) = canny_call(&sim, 2, "status_changes/list", json!({"postID": post})).await;
+    assert_eq!(changes["items"][0]["status"], "complete");
+    assert!(changes["items"][0]["changer"]["isAdmin"].as_bool().unwrap());
+    let (s, v1) = canny_call(&sim, 1, "users/list", json!({"limit": 5})).await;
+    assert_eq!(s, 200);
+    assert!(v1.is_array(), "v1 users/list stays a bare array");
+
+    let (s, created) = canny_call(
+        &sim,
+        1,
+        "categories/create",
+        json!({"boardID": sim.board_id(), "name": "Integrations"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{created}");
+    let cat = created["id"].as_str().unwrap().to_string();
+    let (_, list) = canny_call(&sim, 1, "categories/list", json!({"boardID": sim.board_id()})).await;
+    assert_eq!(list["hasMore"], json!(false));
+    let c0 = &list["categories"][0];
+    for key in ["id", "board", "created", "name", "parentID", "postCount", "url"] {
+        assert!(c0.get(key).is_some(), "category lacks {key}");
+    }
+    let (_, moved) = canny_call(
+        &sim,
+        1,
+        "posts/change_category",
+        json!({"postID": post, "categoryID": cat}),
+    )
+    .await;
+    assert_eq!(moved["category"]["name"], "Integrations");
+    let (_, one) = canny_call(&sim, 1, "categories/retrieve", json!({"id": cat})).await;
+    assert_eq!(one["postCount"], json!(1));
+    let (_, gone) = canny_call(&sim, 1, "categories/delete", json!({"categoryID": cat})).await;
+    assert_eq!(gone, json!("success"));
+    let (s, err) = canny_call(&sim, 1, "categories/retrieve", json!({"id": cat})).await;
+    assert_eq!((s, err), (400, json!({"error": "invalid category id"})));
+    assert!(sim.post_json(&post).unwrap()["category"].is_null());
+}
+
+/// `roundtrip sim --canny-statuses` sets the company's statuses in board
+/// order (custom ones included) and refuses a malformed list.
+#[test]
+fn sim_takes_custom_canny_statuses() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("roundtrip"))
+        .args([
+            "sim",
+            "--canny-statuses",
+            "open,under review,planned,in progress,complete,closed,beta",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["canny"]["statuses"][6], "beta", "{line}");
+    assert_eq!(v["canny"]["statuses"].as_array().unwrap().len(), 7);
+    let bad = assert_cmd::Command::cargo_bin("roundtrip")
+        .unwrap()
+        .args(["sim", "--canny-statuses", "open,,beta"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--canny-statuses"));
+}
