@@ -17,6 +17,19 @@ use tokio::sync::{Mutex, mpsc};
 use super::linear_oauth::{OAuthEndpoints, OAuthError};
 use super::token_file::{Actor, TokenSet};
 
+/// The scopes Linear documents for the authorize URL (`read` is always
+/// granted; agent scopes `app:*` need `actor=app`).
+pub const SCOPES: &[&str] = &[
+    "read",
+    "write",
+    "issues:create",
+    "comments:create",
+    "timeSchedule:write",
+    "admin",
+    "app:assignable",
+    "app:mentionable",
+];
+
 /// Why signing in failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
