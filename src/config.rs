@@ -787,8 +787,55 @@ mod tests {
         let s = c
             .secrets_from(|v| Some(format!("super-secret-{v}")))
             .unwrap();
-        let dbg = format!("{s:?} {} {c:?}", s.linear_api_key);
+        let dbg = format!("{s:?} {} {c:?}", s.linear_api_key.as_ref().unwrap());
         assert!(!dbg.contains("super-secret"), "{dbg}");
-        assert_eq!(s.linear_api_key.expose(), "super-secret-LINEAR_API_KEY");
+        assert_eq!(
+            s.linear_api_key.as_ref().unwrap().expose(),
+            "super-secret-LINEAR_API_KEY"
+        );
+    }
+
+    #[test]
+    fn env_file_values_win_and_errors_never_quote_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("s.env"),
+            "LINEAR_API_KEY=from-file\nLINEAR_WEBHOOK_SECRET=wh\nCANNY_API_KEY=c\n",
+        )
+        .unwrap();
+        let mut c = parse(&format!("{MINIMAL}[secrets]\nenv_file = \"s.env\"\n")).unwrap();
+        c.base_dir = dir.path().to_path_buf();
+        let s = c.secrets().unwrap();
+        assert_eq!(s.linear_api_key.unwrap().expose(), "from-file");
+        std::fs::write(dir.path().join("s.env"), "NOT A LINE WITH SECRET-VALUE\n").unwrap();
+        let e = c.secrets().unwrap_err().to_string();
+        assert!(e.contains("s.env") && !e.contains("SECRET-VALUE"), "{e}");
+        std::fs::remove_file(dir.path().join("s.env")).unwrap();
+        assert!(c.secrets().unwrap_err().to_string().contains("no such file"));
+    }
+
+    #[test]
+    fn oauth_and_rotation_keys_are_validated() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.linear.oauth_redirect_uri, "http://127.0.0.1:8789/callback");
+        assert_eq!(c.linear.rotation_overlap.0, Duration::from_secs(86_400));
+        let e = parse(&MINIMAL.replace(
+            "team = \"ENG\"\n",
+            "team = \"ENG\"\noauth_redirect_uri = \"https://example.com/cb\"\n",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("linear.oauth_redirect_uri"), "{e}");
+        let e = parse(&MINIMAL.replace(
+            "team = \"ENG\"\n",
+            "team = \"ENG\"\nprevious_webhook_secret_env = \"LINEAR_WEBHOOK_SECRET\"\n",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("previous_webhook_secret_env"), "{e}");
+        let e = parse(&MINIMAL.replace(
+            "team = \"ENG\"\n",
+            "team = \"ENG\"\nrotation_overlap = \"10s\"\n",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("at least 1m"), "{e}");
     }
 }

@@ -652,3 +652,73 @@ async fn app_actor_writes_name_the_customer_they_come_from() {
         "the portal-link attachment names the portal: {attributed:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_refuses_expired_and_revoked_tokens_as_linear_does() {
+    let sim = LinearSim::start(LinearSimConfig::default()).await.unwrap();
+    let tokens = sign_in(&sim, Actor::User).await;
+    let http = reqwest::Client::new();
+    let viewer = async |token: &str| {
+        let r = http
+            .post(sim.graphql_url())
+            .header("Authorization", format!("Bearer {token}"))
+            .json(&serde_json::json!({"query": "{ viewer { id } }"}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap();
+        (status, body)
+    };
+    let (status, body) = viewer(&tokens.access_token).await;
+    assert_eq!(status, 200, "{body}");
+    sim.expire_access_tokens();
+    let (status, body) = viewer(&tokens.access_token).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "AUTHENTICATION_ERROR");
+    // A refresh gives a working token; revoking it ends the grant.
+    let ep = endpoints(&sim, "http://127.0.0.1:8789/callback");
+    let fresh = ep.refresh(&tokens).await.unwrap();
+    assert_eq!(viewer(&fresh.access_token).await.0, 200);
+    let revoke = http
+        .post(sim.oauth_revoke_url())
+        .form(&[("refresh_token", fresh.refresh_token.clone().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status().as_u16(), 200);
+    let (_, body) = viewer(&fresh.access_token).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "AUTHENTICATION_ERROR");
+    let refused = ep.refresh(&fresh).await.unwrap_err();
+    assert!(
+        matches!(refused, roundtrip::auth::OAuthError::InvalidGrant(_)),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn sim_prints_the_oauth_client_and_token_lifetime_on_start() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .args(["sim", "--linear-token-ttl", "30s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let o = &v["linear"]["oauth"];
+    assert_eq!(o["client_id"], "lin_oauth_client_sim", "{line}");
+    assert_eq!(o["client_secret"], "lin_oauth_secret_sim", "{line}");
+    assert_eq!(o["token_ttl_secs"], 30);
+    assert!(
+        o["authorize_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+}
