@@ -485,7 +485,10 @@ impl Config {
         for (key, url) in [
             ("linear.api_url", &self.linear.api_url),
             ("portal.api_url", &self.portal.api_url),
-            ("linear.oauth_authorize_url", &self.linear.oauth_authorize_url),
+            (
+                "linear.oauth_authorize_url",
+                &self.linear.oauth_authorize_url,
+            ),
             ("linear.oauth_token_url", &self.linear.oauth_token_url),
         ] {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -557,7 +560,10 @@ impl Config {
             ("linear.api_key_env", &self.linear.api_key_env),
             ("linear.webhook_secret_env", &self.linear.webhook_secret_env),
             ("portal.api_key_env", &self.portal.api_key_env),
-            ("linear.oauth_client_id_env", &self.linear.oauth_client_id_env),
+            (
+                "linear.oauth_client_id_env",
+                &self.linear.oauth_client_id_env,
+            ),
             (
                 "linear.oauth_client_secret_env",
                 &self.linear.oauth_client_secret_env,
@@ -632,7 +638,10 @@ impl Config {
         let mut values = std::collections::HashMap::new();
         for (n, item) in iter.enumerate() {
             let (k, v) = item.map_err(|_| {
-                unreadable(format!("entry {} is not KEY=value ([secrets] env_file)", n + 1))
+                unreadable(format!(
+                    "entry {} is not KEY=value ([secrets] env_file)",
+                    n + 1
+                ))
             })?;
             values.insert(k, v);
         }
@@ -811,13 +820,21 @@ mod tests {
         let e = c.secrets().unwrap_err().to_string();
         assert!(e.contains("s.env") && !e.contains("SECRET-VALUE"), "{e}");
         std::fs::remove_file(dir.path().join("s.env")).unwrap();
-        assert!(c.secrets().unwrap_err().to_string().contains("no such file"));
+        assert!(
+            c.secrets()
+                .unwrap_err()
+                .to_string()
+                .contains("no such file")
+        );
     }
 
     #[test]
     fn oauth_and_rotation_keys_are_validated() {
         let c = parse(MINIMAL).unwrap();
-        assert_eq!(c.linear.oauth_redirect_uri, "http://127.0.0.1:8789/callback");
+        assert_eq!(
+            c.linear.oauth_redirect_uri,
+            "http://127.0.0.1:8789/callback"
+        );
         assert_eq!(c.linear.rotation_overlap.0, Duration::from_secs(86_400));
         let e = parse(&MINIMAL.replace(
             "team = \"ENG\"\n",

@@ -54,7 +54,12 @@ async fn follow_authorize(url: &str) -> String {
         .build()
         .unwrap();
     let r = http.get(url).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 302, "authorize answered {}", r.status());
+    assert_eq!(
+        r.status().as_u16(),
+        302,
+        "authorize answered {}",
+        r.status()
+    );
     r.headers()["location"].to_str().unwrap().to_string()
 }
 
@@ -63,7 +68,9 @@ async fn sign_in(sim: &LinearSim, actor: Actor) -> TokenSet {
     let redirect = format!("http://127.0.0.1:{}/callback", free_port());
     sim.register_redirect_uri(&redirect);
     let ep = endpoints(sim, &redirect);
-    let req = ep.authorize(&["read".into(), "write".into()], actor).unwrap();
+    let req = ep
+        .authorize(&["read".into(), "write".into()], actor)
+        .unwrap();
     let location = follow_authorize(req.url.as_str()).await;
     let u = url::Url::parse(&location).unwrap();
     let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
@@ -88,7 +95,10 @@ fn oauth_section(sim: &LinearSim, redirect: &str) -> String {
 fn read_url_line(out: &mut impl BufRead, transcript: &mut String) -> String {
     loop {
         let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "no URL in: {transcript}");
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "no URL in: {transcript}"
+        );
         transcript.push_str(&line);
         if let Some(u) = line.trim().strip_prefix("http://") {
             return format!("http://{u}");
@@ -205,7 +215,10 @@ async fn auth_linear_over_ssh_accepts_the_pasted_redirect() {
     let code = finish(child, &mut transcript);
     assert_eq!(code, 0, "{transcript}");
     assert!(transcript.contains("paste"), "{transcript}");
-    assert!(transcript.contains("neither the redirected address"), "{transcript}");
+    assert!(
+        transcript.contains("neither the redirected address"),
+        "{transcript}"
+    );
     let tokens = token_file::read(&dir.path().join("linear-token.json")).unwrap();
     assert_eq!(tokens.actor, Actor::User);
     drop(busy);
@@ -346,7 +359,13 @@ impl Daemon {
 
     fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().unwrap().id().to_string();
-        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
     }
 
     async fn synced_issue(&self, title: &str) -> String {
@@ -429,20 +448,29 @@ async fn the_daemon_refreshes_on_expiry_and_on_401_and_pauses_when_revoked() {
     let d = stage
         .launch(&section, "", &[("LINEAR_WEBHOOK_SECRET", WEBHOOK_SECRET)])
         .await;
-    let mut seen = vec![first.access_token.clone(), first.refresh_token.clone().unwrap()];
+    let mut seen = vec![
+        first.access_token.clone(),
+        first.refresh_token.clone().unwrap(),
+    ];
 
     d.synced_issue("Dark mode").await;
     // Outlive the 4 s token: the next sync refreshes before sending.
     let before = d.linear.oauth_stats().refreshes;
     tokio::time::sleep(Duration::from_secs(4)).await;
     d.synced_issue("Offline mode").await;
-    assert!(d.linear.oauth_stats().refreshes > before, "refreshed before expiry");
+    assert!(
+        d.linear.oauth_stats().refreshes > before,
+        "refreshed before expiry"
+    );
 
     // Linear refuses the token it holds: a 401, one refresh, the same call again.
     d.linear.expire_access_tokens();
     let before = d.linear.oauth_stats().refreshes;
     d.synced_issue("Keyboard shortcuts").await;
-    assert!(d.linear.oauth_stats().refreshes > before, "refreshed after a 401");
+    assert!(
+        d.linear.oauth_stats().refreshes > before,
+        "refreshed after a 401"
+    );
     assert_eq!(d.paused(), None);
     assert_eq!(d.linear.oauth_stats().invalid_grants, 0);
     // A user-actor token never sends createAsUser (Linear allows it only
@@ -488,8 +516,14 @@ async fn the_daemon_refreshes_on_expiry_and_on_401_and_pauses_when_revoked() {
     let written = d.written_bytes();
     assert!(!written.is_empty());
     for token in &seen {
-        assert!(!contains(&written, token), "a token reached the store or the logs");
-        assert!(!json.contains(token.as_str()), "a token reached status --json");
+        assert!(
+            !contains(&written, token),
+            "a token reached the store or the logs"
+        );
+        assert!(
+            !json.contains(token.as_str()),
+            "a token reached status --json"
+        );
     }
 }
 
@@ -579,14 +613,19 @@ async fn sighup_rotates_the_webhook_secret_with_an_overlap_and_loses_no_delivery
     };
     eventually("the reload to be logged", 20, async || {
         let (_, log) = d.cli(&["status"]);
-        log.contains("previous Linear webhook secret accepted until").then_some(())
+        log.contains("previous Linear webhook secret accepted until")
+            .then_some(())
     })
     .await;
     statuses.extend(sender.await.unwrap());
     // Step 2: the webhook in Linear now signs with the new secret; retries of
     // older deliveries still carry the old one.
     for i in 0..20 {
-        let secret = if i % 4 == 0 { "old-secret" } else { "new-secret" };
+        let secret = if i % 4 == 0 {
+            "old-secret"
+        } else {
+            "new-secret"
+        };
         statuses.push(post(&http, &d, n, secret).await);
         n += 1;
     }
@@ -597,12 +636,19 @@ async fn sighup_rotates_the_webhook_secret_with_an_overlap_and_loses_no_delivery
         .deliveries(roundtrip::store::Window::first(10_000))
         .unwrap()
         .len();
-    assert_eq!(stored, statuses.len(), "every acknowledged delivery is stored");
+    assert_eq!(
+        stored,
+        statuses.len(),
+        "every acknowledged delivery is stored"
+    );
     // A secret that is neither is still refused.
     assert_eq!(post(&http, &d, n, "other-secret").await, 401);
     let (_, json) = d.cli(&["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert!(v["linear_webhook_rotation"]["ends_at"].is_string(), "{json}");
+    assert!(
+        v["linear_webhook_rotation"]["ends_at"].is_string(),
+        "{json}"
+    );
     assert!(!json.contains("old-secret") && !json.contains("new-secret"));
     assert!(!contains(&d.written_bytes(), "old-secret"));
 }
@@ -628,7 +674,9 @@ async fn app_actor_writes_name_the_customer_they_come_from() {
         .unwrap()
         .portal_id
         .unwrap();
-    d.canny.add_comment(&post, "We need this for 300 seats").unwrap();
+    d.canny
+        .add_comment(&post, "We need this for 300 seats")
+        .unwrap();
     let comment = eventually("the comment to be mirrored", 30, async || {
         d.linear
             .comments(&issue)
@@ -675,7 +723,10 @@ async fn graphql_refuses_expired_and_revoked_tokens_as_linear_does() {
     sim.expire_access_tokens();
     let (status, body) = viewer(&tokens.access_token).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["errors"][0]["extensions"]["code"], "AUTHENTICATION_ERROR");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "AUTHENTICATION_ERROR"
+    );
     // A refresh gives a working token; revoking it ends the grant.
     let ep = endpoints(&sim, "http://127.0.0.1:8789/callback");
     let fresh = ep.refresh(&tokens).await.unwrap();
@@ -688,7 +739,10 @@ async fn graphql_refuses_expired_and_revoked_tokens_as_linear_does() {
         .unwrap();
     assert_eq!(revoke.status().as_u16(), 200);
     let (_, body) = viewer(&fresh.access_token).await;
-    assert_eq!(body["errors"][0]["extensions"]["code"], "AUTHENTICATION_ERROR");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "AUTHENTICATION_ERROR"
+    );
     let refused = ep.refresh(&fresh).await.unwrap_err();
     assert!(
         matches!(refused, roundtrip::auth::OAuthError::InvalidGrant(_)),

@@ -173,7 +173,11 @@ impl OAuthEndpoints {
     /// The authorize URL with PKCE S256, `state`, comma-separated scopes
     /// (one scope item: the crate would join several with spaces, Linear
     /// wants commas), `actor` and `prompt=consent`.
-    pub fn authorize(&self, scopes: &[String], actor: Actor) -> Result<AuthorizeRequest, OAuthError> {
+    pub fn authorize(
+        &self,
+        scopes: &[String],
+        actor: Actor,
+    ) -> Result<AuthorizeRequest, OAuthError> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = self
             .client()?
@@ -329,6 +333,9 @@ mod tests {
         let t = to_token_set(&new, Actor::User, None);
         assert_eq!(t.scopes, ["read", "write"]);
         assert_eq!(t.refresh_token.as_deref(), Some("r"));
-        assert_eq!(to_token_set(&old, Actor::User, None).scopes, ["read", "write"]);
+        assert_eq!(
+            to_token_set(&old, Actor::User, None).scopes,
+            ["read", "write"]
+        );
     }
 }

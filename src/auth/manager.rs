@@ -156,11 +156,7 @@ impl TokenManager {
             self.clear_dead();
             return Ok(access);
         }
-        if let Some((spent, message)) = self
-            .dead
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
+        if let Some((spent, message)) = self.dead.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
             && *spent == on_disk.refresh_token
         {
             return Err(TokenError::NeedsOperator(message.clone()));

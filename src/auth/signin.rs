@@ -75,7 +75,11 @@ pub fn parse_pasted(line: &str) -> Option<Callback> {
         return None;
     }
     let query = if line.starts_with("http://") || line.starts_with("https://") {
-        url::Url::parse(line).ok()?.query().unwrap_or("").to_string()
+        url::Url::parse(line)
+            .ok()?
+            .query()
+            .unwrap_or("")
+            .to_string()
     } else if line.contains("code=") || line.contains("error=") {
         line.trim_start_matches('?').to_string()
     } else {
@@ -132,10 +136,7 @@ type Tx = Arc<Mutex<Option<mpsc::Sender<Callback>>>>;
 
 const PAGE_OK: &str = "roundtrip: Linear authorization received. You can close this tab.";
 
-async fn on_callback(
-    State(tx): State<Tx>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> &'static str {
+async fn on_callback(State(tx): State<Tx>, Query(q): Query<Vec<(String, String)>>) -> &'static str {
     let Some(cb) = from_pairs(q.into_iter()) else {
         return "roundtrip: this address expects ?code=…&state=… from Linear.";
     };

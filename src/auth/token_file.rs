@@ -187,10 +187,7 @@ pub fn write(path: &Path, tokens: &TokenSet) -> Result<(), TokenFileError> {
         reason: e.to_string(),
     })?;
     let result = (|| {
-        let mut f = private_options()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut f = private_options().write(true).create_new(true).open(&tmp)?;
         f.write_all(&json)?;
         f.write_all(b"\n")?;
         f.sync_all()?;
@@ -300,7 +297,10 @@ mod tests {
         assert_eq!(t.refresh_margin(), chrono::Duration::minutes(5));
         let mut short = t.clone();
         short.expires_at = short.obtained_at + chrono::Duration::seconds(30);
-        assert_eq!(short.refresh_margin(), chrono::Duration::milliseconds(7_500));
+        assert_eq!(
+            short.refresh_margin(),
+            chrono::Duration::milliseconds(7_500)
+        );
         assert!(!short.needs_refresh(short.obtained_at + chrono::Duration::seconds(20)));
         assert!(short.needs_refresh(short.obtained_at + chrono::Duration::seconds(23)));
     }

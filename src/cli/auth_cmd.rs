@@ -11,12 +11,12 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::UsageError;
+use crate::auth::signin::SCOPES as KNOWN_SCOPES;
 use crate::auth::signin::SignIn;
 use crate::auth::token_file::{self, Actor, TokenLock};
 use crate::config::Config;
 use crate::connector::linear::config::{oauth_endpoints, reauth_command};
 use crate::connector::linear::{LinearAuth, LinearConfig, LinearConnector};
-use crate::auth::signin::SCOPES as KNOWN_SCOPES;
 
 /// Subcommands of `roundtrip auth`.
 #[derive(Debug, clap::Subcommand)]
@@ -82,10 +82,7 @@ fn linear(args: &LinearArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.scopes.iter().map(|s| s.trim().to_string()).collect()
     };
-    if let Some(bad) = scopes
-        .iter()
-        .find(|s| !KNOWN_SCOPES.contains(&s.as_str()))
-    {
+    if let Some(bad) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
         return Err(UsageError(format!(
             "--scopes: '{bad}' is not a Linear scope (known: {})",
             KNOWN_SCOPES.join(", ")
@@ -136,7 +133,9 @@ fn linear(args: &LinearArgs) -> anyhow::Result<ExitCode> {
     println!(
         "Stored the Linear OAuth tokens in {} (mode 0600); access token valid until {}, refreshed automatically.",
         path.display(),
-        tokens.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        tokens
+            .expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
     let mut check = LinearConfig::new(tokens.access_token.clone(), l.team.clone(), "");
     check.api_url = l.api_url.clone();

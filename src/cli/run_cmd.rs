@@ -23,10 +23,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::config::{Config, Secrets, default_store_path};
 use crate::connector::canny::{CannyConfig, CannyConnector};
 use crate::connector::linear::{LinearConfig, LinearConnector};
-use crate::store::{Level, Writer};
 use crate::daemon::{Service, ServiceSpec};
 use crate::domain::ErrorClass;
 use crate::engine::{Connectors, EngineOptions};
+use crate::store::{Level, Writer};
 
 /// Arguments of `roundtrip run`.
 #[derive(Debug, clap::Args)]
@@ -220,7 +220,9 @@ impl Live {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP; secrets are read only at start"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGHUP; secrets are read only at start")
+                }
             }
         }
         super::sim_cmd::shutdown_signal().await;
@@ -231,8 +233,8 @@ impl Live {
     async fn apply_webhook_keys(&self, secrets: &Secrets) {
         let current = secrets.linear_webhook_secret.clone();
         let previous = secrets.linear_previous_webhook_secret.clone();
-        let overlap_ms =
-            i64::try_from(self.config.linear.rotation_overlap.0.as_millis()).unwrap_or(i64::MAX / 4);
+        let overlap_ms = i64::try_from(self.config.linear.rotation_overlap.0.as_millis())
+            .unwrap_or(i64::MAX / 4);
         let settled = self
             .writer
             .run(move |db| {
@@ -256,9 +258,10 @@ impl Live {
                 // Without the record the overlap cannot be bounded: accept
                 // only the current secret rather than the old one forever.
                 tracing::error!(error = %e, "cannot record the webhook-secret rotation; accepting only the current secret");
-                self.linear.set_webhook_keys(crate::connector::linear::WebhookKeys::single(
-                    secrets.linear_webhook_secret.expose(),
-                ));
+                self.linear
+                    .set_webhook_keys(crate::connector::linear::WebhookKeys::single(
+                        secrets.linear_webhook_secret.expose(),
+                    ));
             }
         }
     }
@@ -289,7 +292,8 @@ impl Live {
         self.canny.set_api_key(secrets.portal_api_key.expose());
         let restart_needed = differs_beyond_secrets(&self.config, &config);
         self.config.linear.rotation_overlap = config.linear.rotation_overlap;
-        self.config.linear.previous_webhook_secret_env = config.linear.previous_webhook_secret_env.clone();
+        self.config.linear.previous_webhook_secret_env =
+            config.linear.previous_webhook_secret_env.clone();
         self.apply_webhook_keys(&secrets).await;
         let mut msg = "SIGHUP: re-read secrets (API keys, webhook secrets, token file)".to_string();
         if !problems.is_empty() {
@@ -299,7 +303,11 @@ impl Live {
             msg.push_str("; other changed settings take effect after a restart");
         }
         tracing::info!("{msg}");
-        let level = if problems.is_empty() { Level::Info } else { Level::Warn };
+        let level = if problems.is_empty() {
+            Level::Info
+        } else {
+            Level::Warn
+        };
         self.event(level, msg).await;
     }
 

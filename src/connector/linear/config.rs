@@ -273,7 +273,10 @@ mod tests {
         let missing = app
             .secrets_from(|var| (var == "LINEAR_WEBHOOK_SECRET").then(|| "s".into()))
             .unwrap_err();
-        assert!(missing.to_string().contains("LINEAR_CLIENT_ID"), "{missing}");
+        assert!(
+            missing.to_string().contains("LINEAR_CLIENT_ID"),
+            "{missing}"
+        );
     }
 
     #[test]

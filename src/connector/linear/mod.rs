@@ -57,7 +57,9 @@ impl LinearConnector {
     pub fn new(config: LinearConfig) -> Result<Self, SetupError> {
         Ok(LinearConnector {
             transport: Transport::new(&config)?,
-            webhook_keys: std::sync::RwLock::new(WebhookKeys::single(config.webhook_secret.clone())),
+            webhook_keys: std::sync::RwLock::new(WebhookKeys::single(
+                config.webhook_secret.clone(),
+            )),
             config,
             catalog: tokio::sync::Mutex::new(None),
             page_size: MAX_PAGE_SIZE,

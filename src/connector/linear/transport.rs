@@ -113,7 +113,11 @@ impl Transport {
 
     /// Replace a fixed credential (API key rotation on SIGHUP). OAuth
     /// tokens are not replaced here: they come from the token file.
-    pub fn set_credential(&self, auth: super::LinearAuth, credential: &str) -> Result<(), SetupError> {
+    pub fn set_credential(
+        &self,
+        auth: super::LinearAuth,
+        credential: &str,
+    ) -> Result<(), SetupError> {
         if let Credential::Fixed(h) = &self.credential {
             let v = sensitive(&auth.header_value(credential))?;
             *h.write().unwrap_or_else(|p| p.into_inner()) = v;

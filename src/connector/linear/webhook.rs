@@ -227,7 +227,8 @@ mod tests {
 
     #[test]
     fn previous_secret_is_accepted_only_during_the_overlap() {
-        let body = br#"{"action":"create","type":"Issue","data":{"id":"i1"},"webhookTimestamp":1000000}"#;
+        let body =
+            br#"{"action":"create","type":"Issue","data":{"id":"i1"},"webhookTimestamp":1000000}"#;
         let mut h = HeaderMap::new();
         h.insert(
             "Linear-Signature",

@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 use super::complexity::{MAX_COMPLEXITY, complexity};
 use super::exec::Executor;
 use super::gqlerror::{GqlError, error_body};
+use super::oauth::{OAuthState, TokenActor};
 use super::ratelimit::{Bucket, BucketView};
 use super::resolve::{Obj, RateInfo, Sim};
-use super::oauth::{OAuthState, TokenActor};
 use super::store::{Change, Store};
 
 /// The request and complexity budgets of the (single) API user.

@@ -12,9 +12,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::engine::{Attribution, Credentials, Limits};
-use super::oauth::{OAuthApp, OAuthState, OAuthStats};
 use super::error::SimError;
 use super::model::{Comment, Issue};
+use super::oauth::{OAuthApp, OAuthState, OAuthStats};
 use super::ratelimit::{Bucket, BucketView};
 use super::seed::{ORG_ID, default_store, seed_id};
 use super::server::{Counters, Shared, router};

@@ -470,7 +470,11 @@ impl OAuthState {
             None
         };
         let Some(g) = grant.and_then(|g| self.grants.get_mut(g)) else {
-            return oauth_error(401, "invalid_token", "Unable to authenticate with the token");
+            return oauth_error(
+                401,
+                "invalid_token",
+                "Unable to authenticate with the token",
+            );
         };
         if g.revoked {
             return oauth_error(400, "invalid_request", "Token was already revoked");
