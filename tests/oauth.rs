@@ -92,6 +92,20 @@ fn oauth_section(sim: &LinearSim, redirect: &str) -> String {
     )
 }
 
+/// A config for `auth linear` against the simulator, with `redirect`
+/// registered as the application's callback.
+fn auth_config(dir: &Path, sim: &LinearSim, redirect: &str) -> PathBuf {
+    sim.register_redirect_uri(redirect);
+    write_config(
+        dir,
+        &format!(
+            "[linear]\napi_url = \"{}\"\nteam = \"ENG\"\n{}[portal]\nboard = \"Feature Requests\"\n",
+            sim.graphql_url(),
+            oauth_section(sim, redirect)
+        ),
+    )
+}
+
 fn read_url_line(out: &mut impl BufRead, transcript: &mut String) -> String {
     loop {
         let mut line = String::new();
@@ -144,15 +158,7 @@ async fn auth_linear_follows_the_loopback_redirect_and_stores_a_private_token_fi
     let sim = LinearSim::start(LinearSimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let redirect = format!("http://127.0.0.1:{}/callback", free_port());
-    sim.register_redirect_uri(&redirect);
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[linear]\napi_url = \"{}\"\nteam = \"ENG\"\n{}[portal]\nboard = \"Feature Requests\"\n",
-            sim.graphql_url(),
-            oauth_section(&sim, &redirect)
-        ),
-    );
+    let config = auth_config(dir.path(), &sim, &redirect);
     let mut child = spawn_auth(&config, &sim, &["--actor", "app", "--scopes", "read,write"]);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut transcript = String::new();
@@ -194,15 +200,7 @@ async fn auth_linear_over_ssh_accepts_the_pasted_redirect() {
     // nothing will ever arrive there: the pasted address must do.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let redirect = format!("http://{}/callback", busy.local_addr().unwrap());
-    sim.register_redirect_uri(&redirect);
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[linear]\napi_url = \"{}\"\nteam = \"ENG\"\n{}[portal]\nboard = \"Feature Requests\"\n",
-            sim.graphql_url(),
-            oauth_section(&sim, &redirect)
-        ),
-    );
+    let config = auth_config(dir.path(), &sim, &redirect);
     let mut child = spawn_auth(&config, &sim, &[]);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut transcript = String::new();
