@@ -108,6 +108,8 @@ pub struct SimCounters {
     pub server_errors: u64,
     /// Injected timeouts.
     pub timeouts: u64,
+    /// Requests refused with AUTHENTICATION_ERROR.
+    pub auth_refused: u64,
     /// Webhook attempts answered 2xx.
     pub webhooks_delivered: u64,
     /// Webhook attempts that failed.
@@ -508,6 +510,7 @@ impl LinearSim {
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
             server_errors: c.server_errors.load(Ordering::Relaxed),
             timeouts: c.timeouts.load(Ordering::Relaxed),
+            auth_refused: c.auth_refused.load(Ordering::Relaxed),
             webhooks_delivered: w.delivered.load(Ordering::Relaxed),
             webhooks_failed: w.failed.load(Ordering::Relaxed),
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),

@@ -38,6 +38,9 @@ pub struct Counters {
     pub server_errors: AtomicU64,
     /// Injected timeouts.
     pub timeouts: AtomicU64,
+    /// Requests refused with AUTHENTICATION_ERROR (bad, expired or revoked
+    /// credentials).
+    pub auth_refused: AtomicU64,
 }
 
 /// State shared by the handlers and the in-process API.
@@ -139,6 +142,11 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         oauth: &shared.oauth,
     };
     let (reply, changes, attributed) = engine.handle(auth, &body);
+    if reply.status == shared.creds.auth_error_status
+        && reply.body["errors"][0]["extensions"]["code"] == "AUTHENTICATION_ERROR"
+    {
+        shared.counters.auth_refused.fetch_add(1, Ordering::Relaxed);
+    }
     shared.publish(changes);
     if !attributed.is_empty() {
         shared
