@@ -88,7 +88,9 @@ pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let linear = LinearConnector::new(LinearConfig::from_app(&config.linear, &secrets))
+    let linear_cfg = LinearConfig::from_app(&config, &secrets)
+        .map_err(|e| super::UsageError(e.to_string()))?;
+    let linear = LinearConnector::new(linear_cfg)
         .map_err(|e| anyhow::anyhow!("Linear connector: {e}"))?;
     let canny = super::run_cmd::canny_connector(&config, &secrets)?;
     let connectors = Connectors {

@@ -432,6 +432,8 @@ mod tests {
         let mut sim = Sim {
             store: &mut store,
             rate,
+            caller: crate::sim::linear::engine::CallerKind::User,
+            attributed: Vec::new(),
         };
         let mut ex = Executor::new(schema, &doc, &vars);
         let serial = op.operation_type == apollo_compiler::executable::OperationType::Mutation;
@@ -498,6 +500,8 @@ mod tests {
         let mut sim = Sim {
             store: &mut store,
             rate,
+            caller: crate::sim::linear::engine::CallerKind::User,
+            attributed: Vec::new(),
         };
         let vars = Map::new();
         let mut ex = Executor::new(schema, &doc, &vars);
