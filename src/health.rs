@@ -94,6 +94,9 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
         ("portal", &s.portal_shape_changed),
     ] {
         if let Some(example) = example {
+            let example = example
+                .strip_prefix("API response shape changed: ")
+                .unwrap_or(example);
             degraded.push(format!(
                 "API response shape changed ({who}); first example: {example}"
             ));

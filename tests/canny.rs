@@ -281,7 +281,10 @@ async fn create_retried_with_the_same_client_id_makes_one_post() {
     assert_eq!(sim.posts().len(), before + 1);
     assert_eq!(first.description, "Body text");
     let public = sim.post(&first.remote_id).unwrap();
-    assert_eq!(public.details, "Body text", "nothing of roundtrip's in the public details");
+    assert_eq!(
+        public.details, "Body text",
+        "nothing of roundtrip's in the public details"
+    );
     assert_eq!(first.status, "planned");
     assert!(first.labels.contains("ux"));
     assert_eq!(

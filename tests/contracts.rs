@@ -44,10 +44,17 @@ fn fixtures(vendor: &str, min: usize) -> BTreeMap<String, Value> {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
         let source = v["source"].as_str().unwrap_or("");
-        assert!(source.len() > 20, "{name} must say where its shape comes from");
+        assert!(
+            source.len() > 20,
+            "{name} must say where its shape comes from"
+        );
         out.insert(name, v);
     }
-    assert!(out.len() >= min, "expected at least {min} {vendor} fixtures, found {}", out.len());
+    assert!(
+        out.len() >= min,
+        "expected at least {min} {vendor} fixtures, found {}",
+        out.len()
+    );
     out
 }
 
@@ -74,7 +81,11 @@ fn check_record(name: &str, r: &Record, want: &Value) {
 }
 
 fn check_error(name: &str, e: &roundtrip::domain::RemoteError, expect: &Value) {
-    assert_eq!(e.class.as_str(), expect["error_class"].as_str().unwrap(), "{name}: {e}");
+    assert_eq!(
+        e.class.as_str(),
+        expect["error_class"].as_str().unwrap(),
+        "{name}: {e}"
+    );
     if let Some(part) = expect["message_contains"].as_str() {
         assert!(e.message.contains(part), "{name}: {}", e.message);
     }
@@ -122,8 +133,16 @@ async fn linear_responses_replay_through_the_connector() {
             }
             "list" => {
                 let page = conn.list_changed(None, None).await.unwrap();
-                assert_eq!(page.records.len() as u64, expect["records"].as_u64().unwrap(), "{name}");
-                assert_eq!(page.next_page.as_deref(), expect["next_page"].as_str(), "{name}");
+                assert_eq!(
+                    page.records.len() as u64,
+                    expect["records"].as_u64().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(
+                    page.next_page.as_deref(),
+                    expect["next_page"].as_str(),
+                    "{name}"
+                );
                 let archived: Vec<Value> = page.records.iter().map(|r| json!(r.archived)).collect();
                 assert_eq!(Value::Array(archived), expect["archived"], "{name}");
             }
@@ -157,7 +176,11 @@ async fn linear_responses_replay_through_the_connector() {
                     })
                     .collect();
                 assert_eq!(got, want, "{name}");
-                assert_eq!(*calls.lock().unwrap(), 2, "{name}: the batch, then one re-send");
+                assert_eq!(
+                    *calls.lock().unwrap(),
+                    2,
+                    "{name}: the batch, then one re-send"
+                );
             }
             other => panic!("{name}: unknown call {other}"),
         }
@@ -183,18 +206,32 @@ fn linear_webhooks_verify_and_say_what_they_are_about() {
             );
         }
         let secret = f["secret"].as_str().unwrap();
-        let hint = roundtrip::connector::linear::verify_linear_webhook(secret, &headers, body.as_bytes(), now)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let hint = roundtrip::connector::linear::verify_linear_webhook(
+            secret,
+            &headers,
+            body.as_bytes(),
+            now,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         let expect = &f["expect"];
-        assert_eq!(hint.record_id.as_deref(), expect["record_id"].as_str(), "{name}");
+        assert_eq!(
+            hint.record_id.as_deref(),
+            expect["record_id"].as_str(),
+            "{name}"
+        );
         assert_eq!(hint.removed, expect["removed"].as_bool().unwrap(), "{name}");
         if let Some(event) = expect["event"].as_str() {
             assert_eq!(hint.event, event, "{name}");
         }
         let tampered = body.replacen("\"data\"", "\"dата\"", 1);
         assert!(
-            roundtrip::connector::linear::verify_linear_webhook(secret, &headers, tampered.as_bytes(), now)
-                .is_err(),
+            roundtrip::connector::linear::verify_linear_webhook(
+                secret,
+                &headers,
+                tampered.as_bytes(),
+                now
+            )
+            .is_err(),
             "{name}: a changed body must not verify"
         );
     }
@@ -261,8 +298,16 @@ async fn canny_responses_replay_through_the_connector() {
             },
             "list" => match conn.list_changed(None, None).await {
                 Ok(page) => {
-                    assert_eq!(page.records.len() as u64, expect["records"].as_u64().unwrap(), "{name}");
-                    assert_eq!(page.next_page.as_deref(), expect["next_page"].as_str(), "{name}");
+                    assert_eq!(
+                        page.records.len() as u64,
+                        expect["records"].as_u64().unwrap(),
+                        "{name}"
+                    );
+                    assert_eq!(
+                        page.next_page.as_deref(),
+                        expect["next_page"].as_str(),
+                        "{name}"
+                    );
                 }
                 Err(e) => check_error(&name, &e, expect),
             },
@@ -295,7 +340,10 @@ fn canny_webhooks_verify_and_say_what_they_are_about() {
         let now = Utc::now();
         let mut headers = HeaderMap::new();
         for (k, v) in f["headers"].as_object().unwrap() {
-            let v = v.as_str().unwrap().replace("<now>", &now.timestamp_millis().to_string());
+            let v = v
+                .as_str()
+                .unwrap()
+                .replace("<now>", &now.timestamp_millis().to_string());
             headers.insert(
                 HeaderName::from_bytes(k.as_bytes()).unwrap(),
                 HeaderValue::from_str(&v).unwrap(),
@@ -306,7 +354,11 @@ fn canny_webhooks_verify_and_say_what_they_are_about() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let hint = delivery_hint(nonce, f["body"].as_str().unwrap().as_bytes()).unwrap();
         let expect = &f["expect"];
-        assert_eq!(hint.record_id.as_deref(), expect["record_id"].as_str(), "{name}");
+        assert_eq!(
+            hint.record_id.as_deref(),
+            expect["record_id"].as_str(),
+            "{name}"
+        );
         assert_eq!(hint.removed, expect["removed"].as_bool().unwrap(), "{name}");
         assert_eq!(hint.event, expect["event"].as_str().unwrap(), "{name}");
         assert!(
@@ -389,7 +441,10 @@ async fn the_canny_simulator_answers_in_the_fixtures_shapes() {
         let (want, got) = match kind {
             "post" => (f["response"]["body"].clone(), sim.post_json(&post).unwrap()),
             "v2_users" => (f["response"]["body"].clone(), call(2, "users/list").await),
-            "v2_status_changes" => (f["response"]["body"].clone(), call(2, "status_changes/list").await),
+            "v2_status_changes" => (
+                f["response"]["body"].clone(),
+                call(2, "status_changes/list").await,
+            ),
             other => panic!("{name}: unknown shape check {other}"),
         };
         same_shape(name, &want, &got, &mut problems);
@@ -408,7 +463,9 @@ async fn the_linear_simulator_sends_webhooks_in_the_fixtures_shape() {
         axum::routing::post(move |body: Bytes| {
             let sink = sink.clone();
             async move {
-                sink.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
                 "ok"
             }
         }),
@@ -427,7 +484,10 @@ async fn the_linear_simulator_sends_webhooks_in_the_fixtures_shape() {
     sim.archive(&issue.id).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while seen.lock().unwrap().len() < 3 {
-        assert!(std::time::Instant::now() < deadline, "webhooks did not arrive");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "webhooks did not arrive"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let got = seen.lock().unwrap().clone();
@@ -437,7 +497,8 @@ async fn the_linear_simulator_sends_webhooks_in_the_fixtures_shape() {
         ("webhook-issue-update.json", &got[1]),
         ("webhook-issue-auto-archived.json", &got[2]),
     ] {
-        let want: Value = serde_json::from_str(fixtures[fixture]["body"].as_str().unwrap()).unwrap();
+        let want: Value =
+            serde_json::from_str(fixtures[fixture]["body"].as_str().unwrap()).unwrap();
         same_shape(fixture, &want, body, &mut problems);
         assert_eq!(body["action"], want["action"], "{fixture}");
     }

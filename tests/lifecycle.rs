@@ -18,7 +18,10 @@ use support::harness::{Harness, Setup, eventually};
 
 /// A planned post linked to its new Linear issue; returns (post, issue).
 async fn linked_pair(h: &Harness, title: &str) -> (String, String) {
-    let post = h.canny.create_post(title, "Details from a customer.").unwrap();
+    let post = h
+        .canny
+        .create_post(title, "Details from a customer.")
+        .unwrap();
     h.canny.set_status(&post, "planned").unwrap();
     let issue = eventually("link to become active", 20, async || h.linked_issue(&post)).await;
     h.wait_settled(&post).await;
@@ -75,16 +78,22 @@ async fn auto_archived_issue_is_finished_not_deleted() {
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
     assert!(h.canny.post(&post).is_some(), "the post was not deleted");
-    assert_eq!(h.canny.comments(&post).len(), comments_before, "nothing written to the post");
+    assert_eq!(
+        h.canny.comments(&post).len(),
+        comments_before,
+        "nothing written to the post"
+    );
     assert_eq!(link_state(&h, Side::Portal, &post), Some(LinkState::Active));
     let rec = h.linear_record(&issue).await.unwrap();
     assert!(rec.archived && !rec.deleted, "{rec:?}");
 
     // An edit of the archived issue still syncs, and so does a restore.
     h.linear.set_title(&issue, "Dark mode (shipped)").unwrap();
-    eventually("edit of the archived issue to reach the post", 20, async || {
-        (h.canny.post(&post)?.title == "Dark mode (shipped)").then_some(())
-    })
+    eventually(
+        "edit of the archived issue to reach the post",
+        20,
+        async || (h.canny.post(&post)?.title == "Dark mode (shipped)").then_some(()),
+    )
     .await;
     h.linear.unarchive(&issue).unwrap();
     h.linear.set_state(&issue, "In Progress").unwrap();
@@ -118,8 +127,16 @@ async fn archived_issues_are_listed_and_read_hard_deleted_ones_are_gone() {
     let gone = h.linear.create_issue("Spam", None, "Backlog").unwrap();
     h.linear.delete_permanently(&gone.id).unwrap();
     let page = h.linear_conn.list_changed(None, None).await.unwrap();
-    let listed: Vec<_> = page.records.iter().filter(|r| r.remote_id == kept.id).collect();
-    assert_eq!(listed.len(), 1, "archived issues are in reconcile's listing");
+    let listed: Vec<_> = page
+        .records
+        .iter()
+        .filter(|r| r.remote_id == kept.id)
+        .collect();
+    assert_eq!(
+        listed.len(),
+        1,
+        "archived issues are in reconcile's listing"
+    );
     assert!(listed[0].archived && !listed[0].deleted);
     let default_listing = reqwest::Client::new()
         .post(h.linear.graphql_url())
@@ -156,7 +173,10 @@ async fn delete_notice_is_admin_only() {
     .await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(public_comments(&h, &post), public_before, "nothing public");
-    assert_eq!(link_state(&h, Side::Portal, &post), Some(LinkState::Unlinked));
+    assert_eq!(
+        link_state(&h, Side::Portal, &post),
+        Some(LinkState::Unlinked)
+    );
     h.stop_service().await;
 }
 
@@ -179,7 +199,11 @@ async fn without_internal_comments_the_notice_stays_in_the_audit_log() {
     .await;
     assert!(note.after.unwrap().contains("not posted"));
     h.wait_quiet(Duration::from_millis(300), 20).await;
-    assert_eq!(h.canny.comments(&post).len(), before, "no comment of any kind");
+    assert_eq!(
+        h.canny.comments(&post).len(),
+        before,
+        "no comment of any kind"
+    );
     h.stop_service().await;
 }
 
@@ -200,7 +224,11 @@ async fn retried_portal_create_cannot_duplicate() {
         .unwrap();
     h.linear.set_labels(&issue.id, &["Feature"]).unwrap();
     let post = eventually("the portal post to be linked", 30, async || {
-        let l = h.store().db().link_by_remote(Side::Linear, &issue.id).ok()??;
+        let l = h
+            .store()
+            .db()
+            .link_by_remote(Side::Linear, &issue.id)
+            .ok()??;
         (l.state == LinkState::Active).then_some(l.portal_id?)
     })
     .await;
@@ -211,7 +239,11 @@ async fn retried_portal_create_cannot_duplicate() {
         .into_iter()
         .filter(|p| p.title == "Offline mode")
         .collect();
-    assert_eq!(posts.len(), 1, "one post despite the lost answer: {posts:?}");
+    assert_eq!(
+        posts.len(),
+        1,
+        "one post despite the lost answer: {posts:?}"
+    );
     assert_eq!(posts[0].id, post);
     assert!(
         posts[0].details.contains("Works on a plane.") && !posts[0].details.contains("roundtrip"),
@@ -220,7 +252,9 @@ async fn retried_portal_create_cannot_duplicate() {
     );
     assert!(public_comments(&h, &post).is_empty());
     assert!(
-        internal_comments(&h, &post).iter().any(|c| c.contains("roundtrip-ref")),
+        internal_comments(&h, &post)
+            .iter()
+            .any(|c| c.contains("roundtrip-ref")),
         "the claim is an internal comment"
     );
     h.stop_service().await;
@@ -244,14 +278,20 @@ async fn duplicate_issue_hands_its_link_to_the_canonical_one() {
         (h.linked_issue(&post)? == canonical.id).then_some(())
     })
     .await;
-    eventually("the post to follow the canonical issue's state", 20, async || {
-        (h.canny.post(&post)?.status == "in progress").then_some(())
-    })
+    eventually(
+        "the post to follow the canonical issue's state",
+        20,
+        async || (h.canny.post(&post)?.status == "in progress").then_some(()),
+    )
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
     assert_eq!(h.linear.issues().len(), issues_before, "no new issue");
     assert_eq!(h.canny.posts().len(), posts_before, "no new post");
-    assert_eq!(link_state(&h, Side::Linear, &dup), None, "the duplicate is unlinked");
+    assert_eq!(
+        link_state(&h, Side::Linear, &dup),
+        None,
+        "the duplicate is unlinked"
+    );
     let notes = internal_comments(&h, &post);
     assert_eq!(notes.len(), 1, "at most one admin-only note: {notes:?}");
     assert!(notes[0].contains("duplicate"), "{notes:?}");
@@ -273,10 +313,17 @@ async fn duplicate_of_a_linked_issue_closes_its_post() {
     })
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
-    assert_eq!(link_state(&h, Side::Portal, &post_a), Some(LinkState::Unlinked));
+    assert_eq!(
+        link_state(&h, Side::Portal, &post_a),
+        Some(LinkState::Unlinked)
+    );
     assert_eq!(h.linked_issue(&post_b).as_deref(), Some(canonical.as_str()));
     assert_eq!(internal_comments(&h, &post_a).len(), 1);
-    assert_eq!(h.canny.post(&post_b).unwrap().status, "planned", "the other post is untouched");
+    assert_eq!(
+        h.canny.post(&post_b).unwrap().status,
+        "planned",
+        "the other post is untouched"
+    );
     h.stop_service().await;
 }
 
@@ -294,23 +341,36 @@ async fn merged_post_hands_its_link_to_the_survivor() {
     let (merged, issue) = linked_pair(&h, "CSV export").await;
     h.canny.add_vote(&merged).unwrap();
     h.canny.add_vote(&merged).unwrap();
-    let survivor = h.canny.create_post("Export data", "As a spreadsheet").unwrap();
+    let survivor = h
+        .canny
+        .create_post("Export data", "As a spreadsheet")
+        .unwrap();
     h.canny.add_vote(&survivor).unwrap();
     h.wait_quiet(Duration::from_millis(300), 20).await;
     let issues_before = h.linear.issues().len();
     h.canny.merge_posts(&merged, &survivor).unwrap();
     let report = h.engine().reconcile_once().await.unwrap();
-    assert_eq!(report.deleted, 1, "the merged post vanished from the listing");
+    assert_eq!(
+        report.deleted, 1,
+        "the merged post vanished from the listing"
+    );
     eventually("the link to follow the survivor", 20, async || {
         (h.linked_issue(&survivor)? == issue).then_some(())
     })
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
-    assert!(!h.linear_record(&issue).await.unwrap().deleted, "mirror did not delete the issue");
+    assert!(
+        !h.linear_record(&issue).await.unwrap().deleted,
+        "mirror did not delete the issue"
+    );
     assert_eq!(h.linear.issues().len(), issues_before, "no new issue");
     // Two voters on the merged post, one of them also on the survivor: one
     // vote per person after the merge.
-    assert_eq!(h.canny.post(&survivor).unwrap().score, 2, "the merged post's votes count");
+    assert_eq!(
+        h.canny.post(&survivor).unwrap().score,
+        2,
+        "the merged post's votes count"
+    );
     assert_eq!(internal_comments(&h, &survivor).len(), 1);
     assert!(public_comments(&h, &survivor).is_empty());
     h.stop_service().await;
@@ -326,7 +386,10 @@ async fn existing_links_are_adopted_on_first_start() {
         ..Setup::default()
     })
     .await;
-    let native = h.linear.create_issue("Dark mode", None, "In Progress").unwrap();
+    let native = h
+        .linear
+        .create_issue("Dark mode", None, "In Progress")
+        .unwrap();
     let attached = h.linear.create_issue("CSV export", None, "Todo").unwrap();
     let p1 = h.canny.create_post("Dark mode please", "x").unwrap();
     h.canny.set_status(&p1, "planned").unwrap();
@@ -334,15 +397,19 @@ async fn existing_links_are_adopted_on_first_start() {
     let p2 = h.canny.create_post("Export to CSV", "y").unwrap();
     h.canny.set_status(&p2, "planned").unwrap();
     let url = h.canny.post(&p2).unwrap().url;
-    h.linear.attach_url(&attached.id, &url, "Canny post").unwrap();
+    h.linear
+        .attach_url(&attached.id, &url, "Canny post")
+        .unwrap();
     h.start_service().await;
     eventually("both pairs to be linked", 20, async || {
         (h.linked_issue(&p1)? == native.id && h.linked_issue(&p2)? == attached.id).then_some(())
     })
     .await;
-    eventually("the adopted post to follow Linear's state", 20, async || {
-        (h.canny.post(&p1)?.status == "in progress").then_some(())
-    })
+    eventually(
+        "the adopted post to follow Linear's state",
+        20,
+        async || (h.canny.post(&p1)?.status == "in progress").then_some(()),
+    )
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
     assert_eq!(h.linear.issues().len(), 2, "nothing was re-created");
@@ -374,7 +441,11 @@ async fn posts_in_custom_statuses_are_listed_and_mappable() {
     let stored = h.store().db().record(Side::Portal, &post).unwrap().unwrap();
     assert_eq!(stored.record.status, "beta", "reconcile listed the post");
     let gap = eventually("a mapping gap for 'beta'", 20, async || {
-        let events = h.store().db().events(roundtrip::store::Level::Warn, Window::last(100)).ok()?;
+        let events = h
+            .store()
+            .db()
+            .events(roundtrip::store::Level::Warn, Window::last(100))
+            .ok()?;
         events.into_iter().find(|e| e.message.contains("beta"))
     })
     .await;
@@ -383,7 +454,10 @@ async fn posts_in_custom_statuses_are_listed_and_mappable() {
     let doc = roundtrip::sync::Mapping::default_canny_linear()
         .to_toml()
         .replace("version = 1", "version = 2")
-        .replace("\"closed\" = \"Canceled\"\n", "\"closed\" = \"Canceled\"\n\"beta\" = \"In Review\"\n");
+        .replace(
+            "\"closed\" = \"Canceled\"\n",
+            "\"closed\" = \"Canceled\"\n\"beta\" = \"In Review\"\n",
+        );
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), doc).unwrap();
     let out = assert_cmd::Command::cargo_bin("roundtrip")
@@ -394,7 +468,11 @@ async fn posts_in_custom_statuses_are_listed_and_mappable() {
         .arg(&h.store_path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     eventually("the new mapping to be loaded", 20, async || {
         h.canny.set_details(&post, "Details, edited").ok()?;
         h.engine().reconcile_once().await.ok()?;
@@ -425,20 +503,40 @@ async fn admin_lookup_stops_at_the_first_admin() {
     .unwrap();
     let c = CannyConnector::new(canny_config(&sim)).unwrap();
     assert_eq!(c.admin_id().await.unwrap(), sim.admin_id());
-    assert_eq!(sim.requests_to("v2/users/list"), 3, "pages 1-3 of 100; stopped there");
+    assert_eq!(
+        sim.requests_to("v2/users/list"),
+        3,
+        "pages 1-3 of 100; stopped there"
+    );
     assert_eq!(sim.requests_to("users/list"), 0);
 
     let mut cfg = canny_config(&sim);
     cfg.admin_email = Some("ada@sim.example".into());
     let by_email = CannyConnector::new(cfg).unwrap();
     assert_eq!(by_email.admin_id().await.unwrap(), sim.admin_id());
-    assert_eq!(sim.requests_to("v2/users/list"), 3, "no listing for a configured email");
+    assert_eq!(
+        sim.requests_to("v2/users/list"),
+        3,
+        "no listing for a configured email"
+    );
 
     let mut cfg = canny_config(&sim);
     cfg.admin_email = Some("early1@customer.example".into());
-    let not_admin = CannyConnector::new(cfg).unwrap().admin_id().await.unwrap_err();
-    assert!(not_admin.message.contains("not an admin"), "{}", not_admin.message);
-    assert!(not_admin.message.contains("[portal] admin_email"), "{}", not_admin.message);
+    let not_admin = CannyConnector::new(cfg)
+        .unwrap()
+        .admin_id()
+        .await
+        .unwrap_err();
+    assert!(
+        not_admin.message.contains("not an admin"),
+        "{}",
+        not_admin.message
+    );
+    assert!(
+        not_admin.message.contains("[portal] admin_email"),
+        "{}",
+        not_admin.message
+    );
 
     let lonely = CannySim::start(CannySimConfig {
         admin: false,
@@ -492,7 +590,11 @@ async fn batched_writes_recover_from_one_failing_alias() {
     assert!(results[0].is_ok(), "{:?}", results[0]);
     assert_eq!(results[1].as_ref().unwrap_err().class, ErrorClass::NotFound);
     assert!(results[2].is_ok(), "{:?}", results[2]);
-    assert_eq!(sim.counters().requests - before, 2, "the batch, then the unanswered item alone");
+    assert_eq!(
+        sim.counters().requests - before,
+        2,
+        "the batch, then the unanswered item alone"
+    );
     assert_eq!(sim.issue(&a.id).unwrap().title, "a2");
     assert_eq!(sim.issue(&c.id).unwrap().title, "c2");
 
@@ -505,10 +607,21 @@ async fn batched_writes_recover_from_one_failing_alias() {
     let batch = [new("first"), new(""), new("third")];
     let issues_before = sim.issues().len();
     let created = conn.create_issues(&batch).await.unwrap();
-    assert_eq!(created[0].as_ref().unwrap().title, "first", "ran; fetched by its client id");
-    assert_eq!(created[1].as_ref().unwrap_err().class, ErrorClass::Validation);
+    assert_eq!(
+        created[0].as_ref().unwrap().title,
+        "first",
+        "ran; fetched by its client id"
+    );
+    assert_eq!(
+        created[1].as_ref().unwrap_err().class,
+        ErrorClass::Validation
+    );
     assert_eq!(created[2].as_ref().unwrap().title, "third");
-    assert_eq!(sim.issues().len(), issues_before + 2, "no duplicate, nothing lost");
+    assert_eq!(
+        sim.issues().len(),
+        issues_before + 2,
+        "no duplicate, nothing lost"
+    );
     sim.shutdown().await;
 }
 
@@ -537,11 +650,23 @@ async fn shape_drift_fails_loudly_and_alerts_until_a_pass_succeeds() {
         panic!("expected a remote error, got {err:?}");
     };
     assert_eq!(e.class, ErrorClass::Schema, "{e}");
-    assert!(e.message.starts_with("API response shape changed: Linear"), "{}", e.message);
+    assert!(
+        e.message.starts_with("API response shape changed: Linear"),
+        "{}",
+        e.message
+    );
     let summary = h.store().db().summary().unwrap();
-    let example = summary.linear_shape_changed.clone().expect("the alert is raised");
+    let example = summary
+        .linear_shape_changed
+        .clone()
+        .expect("the alert is raised");
     let health = roundtrip::health::assess(&summary, roundtrip::store::now_ms());
-    assert!(health.reasons.iter().any(|r| r.starts_with("API response shape changed (Linear)")));
+    assert!(
+        health
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("API response shape changed (Linear)"))
+    );
     let addr = h.service.as_ref().unwrap().addr;
     let (_, healthz) = get_text(format!("http://{addr}/healthz")).await;
     assert!(healthz.contains("API response shape changed"), "{healthz}");
@@ -563,7 +688,12 @@ async fn shape_drift_fails_loudly_and_alerts_until_a_pass_succeeds() {
     // A second bad answer keeps the first example; a good pass clears it.
     let _ = h.engine().reconcile_once().await;
     assert_eq!(
-        h.store().db().summary().unwrap().linear_shape_changed.as_deref(),
+        h.store()
+            .db()
+            .summary()
+            .unwrap()
+            .linear_shape_changed
+            .as_deref(),
         Some(example.as_str())
     );
     h.linear.set_faults(ApiFaults::default());
@@ -589,7 +719,9 @@ async fn every_drifted_answer_is_a_schema_error() {
     use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
     let linear = LinearSim::start(LinearSimConfig::default()).await.unwrap();
     for n in 0..3 {
-        linear.create_issue(&format!("issue {n}"), None, "Todo").unwrap();
+        linear
+            .create_issue(&format!("issue {n}"), None, "Todo")
+            .unwrap();
     }
     let mut cfg = LinearConfig::new(linear.api_key(), "ENG", "s");
     cfg.api_url = linear.graphql_url();
@@ -622,7 +754,11 @@ async fn every_drifted_answer_is_a_schema_error() {
     for _ in 0..24 {
         let e = cc.get(&post).await.unwrap_err();
         assert_eq!(e.class, ErrorClass::Schema, "{e}");
-        assert!(e.message.contains("API response shape changed: Canny"), "{}", e.message);
+        assert!(
+            e.message.contains("API response shape changed: Canny"),
+            "{}",
+            e.message
+        );
     }
     assert!(canny.stats().drifted >= 24);
 }
@@ -639,10 +775,17 @@ async fn merge_into_a_linked_post_ends_the_old_link() {
     h.canny.merge_posts(&merged, &survivor).unwrap();
     h.engine().reconcile_once().await.unwrap();
     h.wait_quiet(Duration::from_millis(300), 20).await;
-    assert_eq!(link_state(&h, Side::Linear, &issue_a), Some(LinkState::Unlinked));
+    assert_eq!(
+        link_state(&h, Side::Linear, &issue_a),
+        Some(LinkState::Unlinked)
+    );
     assert_eq!(h.linked_issue(&survivor).as_deref(), Some(issue_b.as_str()));
     let notes = h.linear.comments(&issue_a);
-    assert_eq!(notes.len(), comments_before + 1, "one note on the orphaned issue");
+    assert_eq!(
+        notes.len(),
+        comments_before + 1,
+        "one note on the orphaned issue"
+    );
     assert!(notes.last().unwrap().body.contains("merged"), "{notes:?}");
     assert!(!h.linear_record(&issue_a).await.unwrap().deleted);
     h.stop_service().await;
@@ -675,7 +818,10 @@ async fn adopt_command_dry_run_then_apply() {
         ),
     )
     .unwrap();
-    let (lin_key, canny_key) = (h.linear.api_key().to_string(), h.canny.api_key().to_string());
+    let (lin_key, canny_key) = (
+        h.linear.api_key().to_string(),
+        h.canny.api_key().to_string(),
+    );
     let run = move |dry: bool| {
         let mut cmd = assert_cmd::Command::cargo_bin("roundtrip").unwrap();
         cmd.args(["adopt", "-c"])
@@ -693,13 +839,24 @@ async fn adopt_command_dry_run_then_apply() {
         .unwrap();
     let (dry, wet) = out;
     let text = String::from_utf8_lossy(&dry.stdout);
-    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
     assert!(text.contains("would link"), "{text}");
     assert!(text.contains(&issue.identifier), "{text}");
-    assert!(text.contains("Canny's Linear integration links the post"), "{text}");
+    assert!(
+        text.contains("Canny's Linear integration links the post"),
+        "{text}"
+    );
     assert!(text.contains("nothing changed"), "{text}");
     let text = String::from_utf8_lossy(&wet.stdout);
-    assert!(wet.status.success(), "{}", String::from_utf8_lossy(&wet.stderr));
+    assert!(
+        wet.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wet.stderr)
+    );
     assert!(text.contains("1 of 1 pairs linked"), "{text}");
     let s = roundtrip::store::Store::open(&store, roundtrip::store::OpenMode::ReadOnly).unwrap();
     let link = s.db().link_by_remote(Side::Portal, &post).unwrap().unwrap();
@@ -716,7 +873,9 @@ async fn canny_call(
     mut body: serde_json::Value,
 ) -> (u16, serde_json::Value) {
     body["apiKey"] = serde_json::json!(sim.api_key());
-    let base = sim.base_url().replace("/api/v1", &format!("/api/v{version}"));
+    let base = sim
+        .base_url()
+        .replace("/api/v1", &format!("/api/v{version}"));
     let r = reqwest::Client::new()
         .post(format!("{base}/{endpoint}"))
         .json(&body)
@@ -754,7 +913,10 @@ async fn canny_v2_and_categories_have_the_documented_shapes() {
         assert!(page1["users"][0].get(key).is_some(), "user lacks {key}");
     }
     let (_, companies) = canny_call(&sim, 2, "companies/list", json!({})).await;
-    assert_eq!(companies, json!({"companies": [], "hasNextPage": false, "cursor": null}));
+    assert_eq!(
+        companies,
+        json!({"companies": [], "hasNextPage": false, "cursor": null})
+    );
     let post = sim.posts()[0].id.clone();
     sim.set_status(&post, "complete").unwrap();
     sim.add_vote(&post).unwrap();
@@ -762,7 +924,10 @@ async fn canny_v2_and_categories_have_the_documented_shapes() {
         let (s, v) = canny_call(&sim, 2, endpoint, json!({"limit": 5})).await;
         assert_eq!(s, 200, "{endpoint}: {v}");
         assert!(v["items"].is_array(), "{endpoint}: {v}");
-        assert!(v.get("hasNextPage").is_some() && v.get("cursor").is_some(), "{endpoint}");
+        assert!(
+            v.get("hasNextPage").is_some() && v.get("cursor").is_some(),
+            "{endpoint}"
+        );
     }
     let (_, changes) = canny_call(&sim, 2, "status_changes/list", json!({"postID": post})).await;
     assert_eq!(changes["items"][0]["status"], "complete");
@@ -780,10 +945,24 @@ async fn canny_v2_and_categories_have_the_documented_shapes() {
     .await;
     assert_eq!(s, 200, "{created}");
     let cat = created["id"].as_str().unwrap().to_string();
-    let (_, list) = canny_call(&sim, 1, "categories/list", json!({"boardID": sim.board_id()})).await;
+    let (_, list) = canny_call(
+        &sim,
+        1,
+        "categories/list",
+        json!({"boardID": sim.board_id()}),
+    )
+    .await;
     assert_eq!(list["hasMore"], json!(false));
     let c0 = &list["categories"][0];
-    for key in ["id", "board", "created", "name", "parentID", "postCount", "url"] {
+    for key in [
+        "id",
+        "board",
+        "created",
+        "name",
+        "parentID",
+        "postCount",
+        "url",
+    ] {
         assert!(c0.get(key).is_some(), "category lacks {key}");
     }
     let (_, moved) = canny_call(

@@ -150,7 +150,11 @@ fn embedded_schema_matches_the_published_fingerprint() {
     let want: Value = serde_json::from_str(SCHEMA_FINGERPRINT).unwrap();
     let ours = roundtrip::sim::linear::schema::schema().unwrap();
     let (types, hash) = fingerprint(ours);
-    assert_eq!(types as u64, want["types"].as_u64().unwrap(), "type count differs");
+    assert_eq!(
+        types as u64,
+        want["types"].as_u64().unwrap(),
+        "type count differs"
+    );
     assert_eq!(
         hash,
         want["shape_sha256"].as_str().unwrap(),
@@ -163,7 +167,10 @@ fn embedded_schema_matches_the_published_fingerprint() {
 #[test]
 #[ignore]
 fn record_schema_fingerprint() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/linear/schema.graphql");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/linear/schema.graphql"
+    );
     let published = std::fs::read_to_string(path).unwrap();
     let published = Schema::parse(&published, "published.graphql").unwrap();
     let (types, hash) = fingerprint(&published);
@@ -172,7 +179,10 @@ fn record_schema_fingerprint() {
         "types": types,
         "shape_sha256": hash,
     });
-    let out = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/contracts/linear/schema-fingerprint.json");
+    let out = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/contracts/linear/schema-fingerprint.json"
+    );
     std::fs::write(out, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
 }
 

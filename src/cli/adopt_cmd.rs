@@ -42,7 +42,11 @@ fn print(plan: &AdoptPlan, linked: Option<usize>, json_out: bool) {
         );
         return;
     }
-    let verb = if linked.is_some() { "linked" } else { "would link" };
+    let verb = if linked.is_some() {
+        "linked"
+    } else {
+        "would link"
+    };
     for p in &plan.pairs {
         let why: Vec<String> = p.reasons.iter().map(|r| r.describe()).collect();
         println!(
@@ -70,9 +74,12 @@ fn print(plan: &AdoptPlan, linked: Option<usize>, json_out: bool) {
 pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     let secrets = config.secrets()?;
-    let path = config.store_path().or_else(crate::config::default_store_path).ok_or_else(|| {
-        super::UsageError("no home directory for the default store; set [store] path".into())
-    })?;
+    let path = config
+        .store_path()
+        .or_else(crate::config::default_store_path)
+        .ok_or_else(|| {
+            super::UsageError("no home directory for the default store; set [store] path".into())
+        })?;
     let mode = if args.dry_run {
         OpenMode::ReadOnly
     } else {
@@ -88,10 +95,10 @@ pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let linear_cfg = LinearConfig::from_app(&config, &secrets)
-        .map_err(|e| super::UsageError(e.to_string()))?;
-    let linear = LinearConnector::new(linear_cfg)
-        .map_err(|e| anyhow::anyhow!("Linear connector: {e}"))?;
+    let linear_cfg =
+        LinearConfig::from_app(&config, &secrets).map_err(|e| super::UsageError(e.to_string()))?;
+    let linear =
+        LinearConnector::new(linear_cfg).map_err(|e| anyhow::anyhow!("Linear connector: {e}"))?;
     let canny = super::run_cmd::canny_connector(&config, &secrets)?;
     let connectors = Connectors {
         linear: Arc::new(linear),

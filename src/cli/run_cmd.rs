@@ -115,7 +115,10 @@ pub(super) fn canny_connector(
 
 /// A board, admin or status the `[portal]` section names that Canny
 /// refuses: a configuration error (exit 2), one sentence naming the setting.
-pub(super) fn unusable_portal(config: &Config, e: &crate::domain::RemoteError) -> super::UsageError {
+pub(super) fn unusable_portal(
+    config: &Config,
+    e: &crate::domain::RemoteError,
+) -> super::UsageError {
     super::UsageError(format!(
         "[portal] board \"{}\" cannot be synced: {}",
         config.portal.board, e.message

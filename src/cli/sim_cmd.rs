@@ -98,7 +98,11 @@ fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
 /// Run both simulators until Ctrl-C or SIGTERM.
 pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let faults = FaultSpec::parse(&args.faults).map_err(|e| super::UsageError(e.to_string()))?;
-    let statuses = args.canny_statuses.as_deref().map(parse_statuses).transpose()?;
+    let statuses = args
+        .canny_statuses
+        .as_deref()
+        .map(parse_statuses)
+        .transpose()?;
     let auto_archive = crate::duration::parse_duration(&args.linear_auto_archive).map_err(|e| {
         super::UsageError(format!(
             "--linear-auto-archive '{}': {e}",

@@ -75,12 +75,17 @@ pub fn follow_canonical(
     if taken.is_none() {
         let (portal, linear) = match side {
             Side::Linear => (
-                link.portal_id.as_deref().and_then(|p| db.record(Side::Portal, p).ok().flatten()),
+                link.portal_id
+                    .as_deref()
+                    .and_then(|p| db.record(Side::Portal, p).ok().flatten()),
                 canon_rec.clone(),
             ),
             Side::Portal => (
                 db.record(Side::Portal, canonical)?,
-                link.linear_id.as_deref().and_then(|l| db.record(Side::Linear, l).ok().flatten()).map(|r| r.record),
+                link.linear_id
+                    .as_deref()
+                    .and_then(|l| db.record(Side::Linear, l).ok().flatten())
+                    .map(|r| r.record),
             ),
         };
         let portal = portal.map(|p| p.record);
@@ -104,7 +109,10 @@ pub fn follow_canonical(
                     link.linear_id.as_deref().unwrap_or("")
                 ),
             };
-            let note = JobPayload::Note { remote_id: post, body };
+            let note = JobPayload::Note {
+                remote_id: post,
+                body,
+            };
             enqueue(db, merge, link.id, Side::Portal, &note, &reason, Lane::Live)?;
             applied.jobs += 1;
         }
@@ -121,7 +129,15 @@ pub fn follow_canonical(
                         update: writes.to_update(),
                         base: Default::default(),
                     };
-                    enqueue(db, merge, link.id, Side::Portal, &update, &reason, Lane::Live)?;
+                    enqueue(
+                        db,
+                        merge,
+                        link.id,
+                        Side::Portal,
+                        &update,
+                        &reason,
+                        Lane::Live,
+                    )?;
                     applied.jobs += 1;
                 }
                 let note = JobPayload::Note {
@@ -162,8 +178,9 @@ fn duplicate_status(merge: &MergeSettings, duplicate: Option<&Record>) -> Option
         .unwrap_or("closed")
         .to_string();
     let mut writes = FieldWrites::default();
-    writes
-        .fields
-        .insert(field.side_field(Side::Portal).to_string(), FieldValue::Text(status));
+    writes.fields.insert(
+        field.side_field(Side::Portal).to_string(),
+        FieldValue::Text(status),
+    );
     Some(writes)
 }

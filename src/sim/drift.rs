@@ -170,7 +170,11 @@ mod tests {
         assert_eq!(wrong["data"]["issue"]["state"], "42");
         assert!(parse(&apply(&body, DriftKind::HtmlPage, &SHAPE)).is_err());
         assert!(parse(&apply(&body, DriftKind::Truncated, &SHAPE)).is_err());
-        let bare = apply(&json!({"data":{"viewer":{"id":"v"}}}), DriftKind::MissingField, &SHAPE);
+        let bare = apply(
+            &json!({"data":{"viewer":{"id":"v"}}}),
+            DriftKind::MissingField,
+            &SHAPE,
+        );
         assert!(bare.content_type.starts_with("text/html"));
     }
 }

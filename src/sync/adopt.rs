@@ -89,11 +89,13 @@ pub fn url_forms(url: &str) -> Vec<String> {
         .to_string();
     let mut out = vec![base.clone()];
     if let Some(i) = base.find("/admin/board/") {
-        out.push(format!("{}/{}", &base[..i], &base[i + "/admin/board/".len()..]));
+        out.push(format!(
+            "{}/{}",
+            &base[..i],
+            &base[i + "/admin/board/".len()..]
+        ));
     } else if let Some(scheme_end) = base.find("://") {
-        let host_end = base[scheme_end + 3..]
-            .find('/')
-            .map(|p| p + scheme_end + 3);
+        let host_end = base[scheme_end + 3..].find('/').map(|p| p + scheme_end + 3);
         if let Some(h) = host_end {
             out.push(format!("{}/admin/board{}", &base[..h], &base[h..]));
         }
@@ -105,7 +107,9 @@ pub fn url_forms(url: &str) -> Vec<String> {
 /// post URL of a portal shares.
 pub fn url_prefix(url: &str) -> Option<String> {
     let scheme_end = url.find("://")? + 3;
-    let host_end = url[scheme_end..].find('/').map_or(url.len(), |p| p + scheme_end);
+    let host_end = url[scheme_end..]
+        .find('/')
+        .map_or(url.len(), |p| p + scheme_end);
     Some(format!("{}/", &url[..host_end]))
 }
 
@@ -156,7 +160,10 @@ pub fn plan_adoption(
             for form in url_forms(url) {
                 for issue in by_url.get(&form).into_iter().flatten() {
                     let reasons = found.entry(issue.clone()).or_default();
-                    if !reasons.iter().any(|r| matches!(r, AdoptReason::Attachment { .. })) {
+                    if !reasons
+                        .iter()
+                        .any(|r| matches!(r, AdoptReason::Attachment { .. }))
+                    {
                         reasons.push(AdoptReason::Attachment { url: form.clone() });
                     }
                 }
@@ -260,7 +267,9 @@ mod tests {
         assert_eq!(plan.pairs[0].linear_id, "i1");
         assert_eq!(
             plan.pairs[0].reasons,
-            vec![AdoptReason::NativeIntegration { key: "ENG-1".into() }]
+            vec![AdoptReason::NativeIntegration {
+                key: "ENG-1".into()
+            }]
         );
         assert_eq!(plan.pairs[1].portal_id, "p2");
         assert!(plan.skipped.is_empty());
@@ -269,7 +278,11 @@ mod tests {
     #[test]
     fn ambiguous_or_taken_or_unknown_are_skipped_with_a_reason() {
         let posts = [
-            post("p1", "https://x.canny.io/admin/board/f/p/one", &["ENG-1", "ENG-2"]),
+            post(
+                "p1",
+                "https://x.canny.io/admin/board/f/p/one",
+                &["ENG-1", "ENG-2"],
+            ),
             post("p2", "https://x.canny.io/admin/board/f/p/two", &["ENG-3"]),
             post("p3", "https://x.canny.io/admin/board/f/p/3", &["ENG-9"]),
             post("p4", "https://x.canny.io/admin/board/f/p/4", &["ENG-3"]),
@@ -281,25 +294,49 @@ mod tests {
             issue("i3", "ENG-3"),
             issue("i4", "ENG-4"),
         ];
-        let plan = plan_adoption(&posts, &issues, &[], |side, id| side == Side::Linear && id == "i4");
+        let plan = plan_adoption(&posts, &issues, &[], |side, id| {
+            side == Side::Linear && id == "i4"
+        });
         assert!(plan.pairs.is_empty(), "{plan:?}");
         let whys: Vec<&str> = plan.skipped.iter().map(|s| s.why.as_str()).collect();
-        assert!(whys.iter().any(|w| w.contains("linked to 2 issues")), "{whys:?}");
-        assert!(whys.iter().any(|w| w.contains("not an issue of the synced team")), "{whys:?}");
-        assert!(whys.iter().any(|w| w.contains("2 posts (p2, p4)")), "{whys:?}");
-        assert!(whys.iter().any(|w| w.contains("already linked")), "{whys:?}");
+        assert!(
+            whys.iter().any(|w| w.contains("linked to 2 issues")),
+            "{whys:?}"
+        );
+        assert!(
+            whys.iter()
+                .any(|w| w.contains("not an issue of the synced team")),
+            "{whys:?}"
+        );
+        assert!(
+            whys.iter().any(|w| w.contains("2 posts (p2, p4)")),
+            "{whys:?}"
+        );
+        assert!(
+            whys.iter().any(|w| w.contains("already linked")),
+            "{whys:?}"
+        );
     }
 
     #[test]
     fn url_forms_cover_admin_and_public_urls() {
         assert_eq!(
             url_forms("https://x.canny.io/admin/board/f/p/s/"),
-            vec!["https://x.canny.io/admin/board/f/p/s", "https://x.canny.io/f/p/s"]
+            vec![
+                "https://x.canny.io/admin/board/f/p/s",
+                "https://x.canny.io/f/p/s"
+            ]
         );
         assert_eq!(
             url_forms("https://x.canny.io/f/p/s?x=1"),
-            vec!["https://x.canny.io/f/p/s", "https://x.canny.io/admin/board/f/p/s"]
+            vec![
+                "https://x.canny.io/f/p/s",
+                "https://x.canny.io/admin/board/f/p/s"
+            ]
         );
-        assert_eq!(url_prefix("https://x.canny.io/f/p/s").as_deref(), Some("https://x.canny.io/"));
+        assert_eq!(
+            url_prefix("https://x.canny.io/f/p/s").as_deref(),
+            Some("https://x.canny.io/")
+        );
     }
 }

@@ -18,9 +18,11 @@ pub const SCHEMA_SDL: &str = include_str!("../../assets/linear/schema.graphql");
 /// The validated schema.
 pub fn schema() -> &'static Valid<Schema> {
     static SCHEMA: OnceLock<Valid<Schema>> = OnceLock::new();
-    SCHEMA.get_or_init(|| match Schema::parse_and_validate(SCHEMA_SDL, "assets/linear/schema.graphql") {
-        Ok(s) => s,
-        Err(e) => panic!("the embedded Linear schema does not validate: {}", e.errors),
+    SCHEMA.get_or_init(|| {
+        match Schema::parse_and_validate(SCHEMA_SDL, "assets/linear/schema.graphql") {
+            Ok(s) => s,
+            Err(e) => panic!("the embedded Linear schema does not validate: {}", e.errors),
+        }
     })
 }
 

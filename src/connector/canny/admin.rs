@@ -28,7 +28,9 @@ impl CannyConnector {
 
     async fn find_admin(&self) -> Result<String, RemoteError> {
         if let Some(id) = self.cfg.admin_id.clone() {
-            return self.check_admin(json!({ "id": id }), &format!("admin_id '{id}'")).await;
+            return self
+                .check_admin(json!({ "id": id }), &format!("admin_id '{id}'"))
+                .await;
         }
         if let Some(email) = self.cfg.admin_email.clone() {
             return self
@@ -39,7 +41,11 @@ impl CannyConnector {
     }
 
     /// `users/retrieve` the configured user and insist it is an admin.
-    async fn check_admin(&self, args: serde_json::Value, what: &str) -> Result<String, RemoteError> {
+    async fn check_admin(
+        &self,
+        args: serde_json::Value,
+        what: &str,
+    ) -> Result<String, RemoteError> {
         let user: CannyUser = match self.client.call("users/retrieve", args).await {
             Ok(u) => u,
             Err(e) if e.class == ErrorClass::Validation || e.class == ErrorClass::NotFound => {
@@ -71,7 +77,10 @@ impl CannyConnector {
             if let Some(admin) = page.items.iter().find(|u| u.is_admin) {
                 return Ok(admin.id.clone());
             }
-            match page.cursor.filter(|_| page.has_next_page && !page.items.is_empty()) {
+            match page
+                .cursor
+                .filter(|_| page.has_next_page && !page.items.is_empty())
+            {
                 Some(next) => cursor = Some(next),
                 None => {
                     return Err(validation(format!(

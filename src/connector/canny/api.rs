@@ -272,7 +272,8 @@ impl CannyConnector {
         text: &str,
         internal: bool,
     ) -> Result<String, RemoteError> {
-        let mut args = json!({"authorID": self.admin_id().await?, "postID": post_id, "value": text});
+        let mut args =
+            json!({"authorID": self.admin_id().await?, "postID": post_id, "value": text});
         if internal && let Value::Object(m) = &mut args {
             m.insert("internal".into(), json!(true));
         }

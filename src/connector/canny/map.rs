@@ -30,13 +30,19 @@ pub fn claimed_id(c: &CannyComment) -> Option<uuid::Uuid> {
         return None;
     }
     let rest = &text[text.find(REF_TAG)? + REF_TAG.len()..];
-    let id: String = rest.chars().take_while(|ch| ch.is_ascii_hexdigit() || *ch == '-').collect();
+    let id: String = rest
+        .chars()
+        .take_while(|ch| ch.is_ascii_hexdigit() || *ch == '-')
+        .collect();
     uuid::Uuid::parse_str(&id).ok()
 }
 
 /// Whether a comment is one of roundtrip's own admin-only notes.
 pub fn is_roundtrip_note(c: &CannyComment) -> bool {
-    c.internal && c.value.as_deref().is_some_and(|v| v.starts_with(NOTE_PREFIX))
+    c.internal
+        && c.value
+            .as_deref()
+            .is_some_and(|v| v.starts_with(NOTE_PREFIX))
 }
 
 fn shape(post: &str, field: &str) -> RemoteError {
@@ -148,7 +154,11 @@ mod tests {
             internal,
         };
         assert_eq!(claimed_id(&c(&claim_text(&id), true)), Some(id));
-        assert_eq!(claimed_id(&c(&claim_text(&id), false)), None, "public text is never a claim");
+        assert_eq!(
+            claimed_id(&c(&claim_text(&id), false)),
+            None,
+            "public text is never a claim"
+        );
         assert_eq!(claimed_id(&c("roundtrip-ref: x", true)), None);
         assert!(is_roundtrip_note(&c(&claim_text(&id), true)));
         assert!(!is_roundtrip_note(&c("roundtrip: but public", false)));

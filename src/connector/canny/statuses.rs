@@ -86,7 +86,10 @@ impl CannyConnector {
                     self.statuses.learn(s);
                 }
             }
-            match page.cursor.filter(|_| page.has_next_page && !page.items.is_empty()) {
+            match page
+                .cursor
+                .filter(|_| page.has_next_page && !page.items.is_empty())
+            {
                 Some(next) => cursor = Some(next),
                 None => break,
             }

@@ -133,7 +133,8 @@ impl Connector for CannyConnector {
                 (id, current)
             }
             None => (
-                self.create_claimed(&new.client_id, &title, &details).await?,
+                self.create_claimed(&new.client_id, &title, &details)
+                    .await?,
                 None,
             ),
         };

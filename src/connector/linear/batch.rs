@@ -44,10 +44,7 @@ pub enum AliasOutcome {
 /// Per-alias outcomes of one batched answer, or the error that failed the
 /// whole request (transport, auth, rate limit, 5xx, an error not tied to one
 /// of our aliases, or no GraphQL answer at all).
-pub fn split_answer(
-    answer: &Answer,
-    aliases: &[String],
-) -> Result<Vec<AliasOutcome>, RemoteError> {
+pub fn split_answer(answer: &Answer, aliases: &[String]) -> Result<Vec<AliasOutcome>, RemoteError> {
     let meta = &answer.meta;
     let fallback = format!("HTTP {} from Linear without a GraphQL answer", meta.status);
     let Some(GqlBody { data, errors }) = answer.body.as_ref() else {
@@ -65,9 +62,11 @@ pub fn split_answer(
     if request_level {
         return Err(remote_error(errors, meta, &fallback));
     }
-    let first_failed = aliases
-        .iter()
-        .position(|a| errors.iter().any(|e| e.alias.as_deref() == Some(a.as_str())));
+    let first_failed = aliases.iter().position(|a| {
+        errors
+            .iter()
+            .any(|e| e.alias.as_deref() == Some(a.as_str()))
+    });
     Ok(aliases
         .iter()
         .enumerate()
@@ -209,7 +208,10 @@ impl LinearConnector {
                     vars.insert(format!("in{i}"), Value::Object((*input).clone()));
                     aliases.push(update_alias(i));
                 }
-                ((update_batch_document(chunk.len()), Value::Object(vars)), aliases)
+                (
+                    (update_batch_document(chunk.len()), Value::Object(vars)),
+                    aliases,
+                )
             })
             .await?;
         Ok(settled
@@ -254,7 +256,10 @@ impl LinearConnector {
                     vars.insert(format!("in{i}"), Value::Object((*input).clone()));
                     aliases.push(create_alias(i));
                 }
-                ((create_batch_document(chunk.len()), Value::Object(vars)), aliases)
+                (
+                    (create_batch_document(chunk.len()), Value::Object(vars)),
+                    aliases,
+                )
             })
             .await?;
         let mut out = Vec::with_capacity(items.len());

@@ -457,7 +457,10 @@ mod tests {
         let archived = node(json!({"archivedAt":"2026-11-21T10:00:00Z","trashed":null}))
             .into_record(None)
             .unwrap();
-        assert!(archived.archived && !archived.deleted, "archived is a finished issue, not a delete");
+        assert!(
+            archived.archived && !archived.deleted,
+            "archived is a finished issue, not a delete"
+        );
     }
 
     #[test]
@@ -476,12 +479,19 @@ mod tests {
             (json!({"state": null}), "state"),
             (json!({"title": null}), "title"),
             (json!({"updatedAt": null}), "updatedAt"),
-            (json!({"state": {"id":"s","name":"Shipped","type":"shipped"}}), "state.type"),
+            (
+                json!({"state": {"id":"s","name":"Shipped","type":"shipped"}}),
+                "state.type",
+            ),
         ] {
             let e = node(extra).into_record(None).unwrap_err();
             assert_eq!(e.class, ErrorClass::Schema, "{field}");
             assert!(e.message.contains(field), "{}", e.message);
-            assert!(e.message.contains("API response shape changed"), "{}", e.message);
+            assert!(
+                e.message.contains("API response shape changed"),
+                "{}",
+                e.message
+            );
         }
     }
 

@@ -209,7 +209,8 @@ impl LinearConnector {
             .transport
             .request(doc::ISSUES_CHANGED, variables)
             .await?;
-        let page: Page<IssueNode> = decode::<Page<IssueNode>>(&data, &["issues"], "issues")?.paged("issues")?;
+        let page: Page<IssueNode> =
+            decode::<Page<IssueNode>>(&data, &["issues"], "issues")?.paged("issues")?;
         let next_page = page.next_cursor();
         let records = self.records_from_nodes(page.nodes, catalog).await?;
         Ok(ChangedPage { records, next_page })

@@ -54,7 +54,14 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
         .filter(|n| n.chars().count() <= 30)
         .ok_or_else(|| bad("invalid name"))?;
     let parent_id = match args.nonempty("parentID") {
-        Some(p) if state.categories.get(&p).is_some_and(|c| c.board_id == board_id) => Some(p),
+        Some(p)
+            if state
+                .categories
+                .get(&p)
+                .is_some_and(|c| c.board_id == board_id) =>
+        {
+            Some(p)
+        }
         Some(_) => return Err(bad("invalid parent id")),
         None => None,
     };

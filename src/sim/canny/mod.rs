@@ -25,10 +25,10 @@ mod v2;
 mod webhooks;
 
 pub use dispatch::ENDPOINTS;
-pub use v2::ENDPOINTS as V2_ENDPOINTS;
 pub use model::{BUILTIN_STATUSES, DEFAULT_LIST_STATUSES};
 pub use seed::{ADMIN_NAME, BOARD_NAME, TAG_NAMES};
 pub use sim::{
     CannySim, CannySimConfig, CannySimError, CannySimStats, CommentSnapshot, PostSnapshot,
 };
+pub use v2::ENDPOINTS as V2_ENDPOINTS;
 pub use webhooks::sign as sign_webhook_nonce;

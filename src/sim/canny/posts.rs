@@ -205,7 +205,14 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
         None => Vec::new(),
     };
     let category_id = match args.nonempty("categoryID") {
-        Some(c) if state.categories.get(&c).is_some_and(|cat| cat.board_id == board_id) => Some(c),
+        Some(c)
+            if state
+                .categories
+                .get(&c)
+                .is_some_and(|cat| cat.board_id == board_id) =>
+        {
+            Some(c)
+        }
         Some(_) => return Err(bad("invalid category id")),
         None => None,
     };
@@ -431,7 +438,14 @@ pub fn change_category(state: &mut State, call: &Call) -> Result<Outcome, ApiErr
     let post = post_arg(state, args, "postID")?;
     let (id, board) = (post.id.clone(), post.board_id.clone());
     let category = match args.nonempty("categoryID") {
-        Some(c) if state.categories.get(&c).is_some_and(|cat| cat.board_id == board) => Some(c),
+        Some(c)
+            if state
+                .categories
+                .get(&c)
+                .is_some_and(|cat| cat.board_id == board) =>
+        {
+            Some(c)
+        }
         Some(_) => return Err(bad("invalid category id")),
         None => None,
     };

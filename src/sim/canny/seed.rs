@@ -205,7 +205,11 @@ mod tests {
 
     #[test]
     fn same_seed_same_state() {
-        let st = || super::super::model::BUILTIN_STATUSES.map(String::from).to_vec();
+        let st = || {
+            super::super::model::BUILTIN_STATUSES
+                .map(String::from)
+                .to_vec()
+        };
         let a = initial_state(42, 20, st(), "https://x".into(), &People::default());
         let b = initial_state(42, 20, st(), "https://x".into(), &People::default());
         assert_eq!(a.posts, b.posts);

@@ -17,8 +17,8 @@ use axum::routing::any;
 use serde_json::{Value, json};
 
 use super::args::Args;
-use crate::sim::drift::{self, DriftKind, Shape};
 use super::shared::{Shared, lock};
+use crate::sim::drift::{self, DriftKind, Shape};
 
 /// The router serving Canny's v1 API.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -48,7 +48,16 @@ async fn handle_v1(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(shared, 1, format!("{resource}/{verb}"), method, uri, headers, body).await
+    handle(
+        shared,
+        1,
+        format!("{resource}/{verb}"),
+        method,
+        uri,
+        headers,
+        body,
+    )
+    .await
 }
 
 async fn handle_v2(
@@ -59,14 +68,25 @@ async fn handle_v2(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(shared, 2, format!("{resource}/{verb}"), method, uri, headers, body).await
+    handle(
+        shared,
+        2,
+        format!("{resource}/{verb}"),
+        method,
+        uri,
+        headers,
+        body,
+    )
+    .await
 }
 
 /// What Canny's answers carry that clients need; Canny has no enum the
 /// client refuses (a status it has not seen is a new custom status), so
 /// that kind of drift becomes a field of another type.
 const CANNY_SHAPE: Shape = Shape {
-    needed: &["posts", "title", "status", "score", "comments", "boards", "users", "items"],
+    needed: &[
+        "posts", "title", "status", "score", "comments", "boards", "users", "items",
+    ],
     enum_at: ("", ""),
     unknown_value: "",
 };
@@ -130,8 +150,10 @@ async fn handle(
             shared.counters.drifted.fetch_add(1, Ordering::Relaxed);
             let d = drift::apply(&v, DriftKind::draw(&shared.dice), &CANNY_SHAPE);
             let mut r = (StatusCode::OK, d.body).into_response();
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(d.content_type));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(d.content_type),
+            );
             r
         }
         Some(Err(e)) => error(

@@ -85,7 +85,11 @@ pub fn dispatch(state: &State, endpoint: &str, call: &Call) -> Option<Result<Out
         "users/list" => page(
             call,
             "users",
-            state.users.values().map(|u| render::user(state, u)).collect(),
+            state
+                .users
+                .values()
+                .map(|u| render::user(state, u))
+                .collect(),
         ),
         "companies/list" => page(call, "companies", Vec::new()),
         "comments/list" => {

@@ -149,8 +149,8 @@ impl LinearSim {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
         let addr = listener.local_addr()?;
         let mut initial = default_store();
-        let period = chrono::Duration::from_std(cfg.auto_archive_period)
-            .unwrap_or(chrono::Duration::zero());
+        let period =
+            chrono::Duration::from_std(cfg.auto_archive_period).unwrap_or(chrono::Duration::zero());
         for t in &mut initial.teams {
             t.auto_archive_after = period;
         }
@@ -507,8 +507,15 @@ impl LinearSim {
     /// A human (or another integration) attaches a URL to an issue.
     pub fn attach_url(&self, id: &str, url: &str, title: &str) -> Result<(), SimError> {
         self.write(|s| {
-            s.upsert_attachment(id, url.into(), Some(title.into()), None, None, Self::human())
-                .map(|_| ())
+            s.upsert_attachment(
+                id,
+                url.into(),
+                Some(title.into()),
+                None,
+                None,
+                Self::human(),
+            )
+            .map(|_| ())
         })
     }
 

@@ -562,9 +562,9 @@ impl Sim<'_> {
                 "name" => leaf(t.name.clone()),
                 "createdAt" => time(&t.created_at),
                 "updatedAt" => time(&t.updated_at),
-                "autoArchivePeriod" => leaf(
-                    t.auto_archive_after.num_milliseconds() as f64 / (30.0 * 86_400_000.0),
-                ),
+                "autoArchivePeriod" => {
+                    leaf(t.auto_archive_after.num_milliseconds() as f64 / (30.0 * 86_400_000.0))
+                }
                 "organization" => Ok(Val::Obj(Obj::Org)),
                 "states" => self.states(field, args, Some(&t.id)),
                 "labels" => self.labels(field, args, None, Some(&t.id)),
@@ -705,10 +705,12 @@ impl Sim<'_> {
             Obj::Payload(_, entity) => match name {
                 "success" => leaf(true),
                 "lastSyncId" => leaf(self.store.sync_id as f64),
-                "issue" | "entity" | "comment" | "attachment" | "issueLabel" | "issueRelation" => Ok(match entity {
-                    Some(e) => Val::Obj((**e).clone()),
-                    None => Val::Null,
-                }),
+                "issue" | "entity" | "comment" | "attachment" | "issueLabel" | "issueRelation" => {
+                    Ok(match entity {
+                        Some(e) => Val::Obj((**e).clone()),
+                        None => Val::Null,
+                    })
+                }
                 _ => Ok(Val::Default),
             },
             Obj::RateLimit => match name {

@@ -170,8 +170,10 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         let kind = DriftKind::draw(&shared.dice);
         let d = drift::apply(&reply.body, kind, &LINEAR_SHAPE);
         let mut resp = (StatusCode::OK, d.body).into_response();
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(d.content_type));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(d.content_type),
+        );
         for (k, v) in reply.headers {
             if let Ok(v) = HeaderValue::from_str(&v) {
                 resp.headers_mut().insert(k, v);
@@ -185,7 +187,14 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
 /// What Linear's answers carry that clients need: issue fields, mutation
 /// `success`, connection `nodes`; the enum is a workflow state's `type`.
 const LINEAR_SHAPE: Shape = Shape {
-    needed: &["state", "title", "identifier", "success", "nodes", "updatedAt"],
+    needed: &[
+        "state",
+        "title",
+        "identifier",
+        "success",
+        "nodes",
+        "updatedAt",
+    ],
     enum_at: ("state", "type"),
     unknown_value: "paused",
 };

@@ -363,7 +363,10 @@ impl Store {
         if let Some(a) = &d.assignee_id {
             self.user(a).ok_or(StoreError::NotFound("User"))?;
         }
-        let kind = self.state(&state_id).map(|s| s.kind.clone()).unwrap_or_default();
+        let kind = self
+            .state(&state_id)
+            .map(|s| s.kind.clone())
+            .unwrap_or_default();
         let priority = d.priority.unwrap_or(0);
         if !(0..=4).contains(&priority) {
             return Err(StoreError::Invalid(
@@ -615,7 +618,9 @@ impl Store {
                 };
                 let period = team.auto_archive_after;
                 period > ChronoDuration::zero()
-                    && i.completed_at.or(i.canceled_at).is_some_and(|t| t + period <= wall)
+                    && i.completed_at
+                        .or(i.canceled_at)
+                        .is_some_and(|t| t + period <= wall)
             })
             .map(|(ix, _)| ix)
             .collect();
@@ -627,7 +632,15 @@ impl Store {
             issue.updated_at = now;
             let issue = issue.clone();
             let data = self.issue_json(&issue);
-            self.record("remove", "Issue", data, None, Some(issue.url(&self.org)), None, now);
+            self.record(
+                "remove",
+                "Issue",
+                data,
+                None,
+                Some(issue.url(&self.org)),
+                None,
+                now,
+            );
         }
         due.len()
     }
@@ -643,7 +656,9 @@ impl Store {
         kind: &str,
         actor: Option<String>,
     ) -> Result<Relation, StoreError> {
-        let dup = self.issue_index(issue_id).ok_or(StoreError::NotFound("Issue"))?;
+        let dup = self
+            .issue_index(issue_id)
+            .ok_or(StoreError::NotFound("Issue"))?;
         let canon = self
             .issue_index(related_id)
             .ok_or(StoreError::NotFound("Issue"))?;
@@ -688,7 +703,15 @@ impl Store {
                 "id": a.id, "createdAt": fmt_time(&a.created_at), "updatedAt": fmt_time(&a.updated_at),
                 "url": a.url, "title": a.title, "subtitle": a.subtitle, "issueId": a.issue_id,
             });
-            self.record("update", "Attachment", data, Some(json!({"issueId": dup_id})), Some(a.url.clone()), actor.clone(), now);
+            self.record(
+                "update",
+                "Attachment",
+                data,
+                Some(json!({"issueId": dup_id})),
+                Some(a.url.clone()),
+                actor.clone(),
+                now,
+            );
         }
         self.touch_issue(canon, now);
         let team = self.issues[dup].team_id.clone();
