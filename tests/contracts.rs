@@ -58,6 +58,19 @@ fn fixtures(vendor: &str, min: usize) -> BTreeMap<String, Value> {
     out
 }
 
+/// A webhook fixture's headers, `<now>` replaced by `now`.
+fn headers_of(f: &Value, now: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (k, v) in f["headers"].as_object().unwrap() {
+        let v = v.as_str().unwrap().replace("<now>", now);
+        headers.insert(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(&v).unwrap(),
+        );
+    }
+    headers
+}
+
 fn reply_of(f: &Value) -> Reply {
     let status = f["response"]["status"].as_u64().unwrap() as u16;
     match f["response"]["raw"].as_str() {
@@ -198,13 +211,7 @@ fn linear_webhooks_verify_and_say_what_they_are_about() {
         let now = Utc
             .timestamp_millis_opt(payload["webhookTimestamp"].as_i64().unwrap())
             .unwrap();
-        let mut headers = HeaderMap::new();
-        for (k, v) in f["headers"].as_object().unwrap() {
-            headers.insert(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v.as_str().unwrap()).unwrap(),
-            );
-        }
+        let headers = headers_of(&f, "");
         let secret = f["secret"].as_str().unwrap();
         let hint = roundtrip::connector::linear::verify_linear_webhook(
             secret,
@@ -338,17 +345,7 @@ fn canny_webhooks_verify_and_say_what_they_are_about() {
             continue;
         }
         let now = Utc::now();
-        let mut headers = HeaderMap::new();
-        for (k, v) in f["headers"].as_object().unwrap() {
-            let v = v
-                .as_str()
-                .unwrap()
-                .replace("<now>", &now.timestamp_millis().to_string());
-            headers.insert(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(&v).unwrap(),
-            );
-        }
+        let headers = headers_of(&f, &now.timestamp_millis().to_string());
         let key = f["api_key"].as_str().unwrap();
         let nonce = verify_canny_webhook(key, &headers, now, &NonceCache::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"));

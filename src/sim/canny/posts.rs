@@ -204,18 +204,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
         Some(m) => custom_fields(state, m)?,
         None => Vec::new(),
     };
-    let category_id = match args.nonempty("categoryID") {
-        Some(c)
-            if state
-                .categories
-                .get(&c)
-                .is_some_and(|cat| cat.board_id == board_id) =>
-        {
-            Some(c)
-        }
-        Some(_) => return Err(bad("invalid category id")),
-        None => None,
-    };
+    let category_id = category_arg(state, args, &board_id)?;
     let id = state.new_id();
     let post = SimPost {
         id: id.clone(),
@@ -431,24 +420,27 @@ pub fn tag(state: &mut State, call: &Call, add: bool) -> Result<Outcome, ApiErro
     Ok(Outcome { reply, events })
 }
 
+/// A `categoryID` argument: absent or null means none; otherwise it must
+/// name a category of `board`.
+fn category_arg(
+    state: &State,
+    args: &super::args::Args,
+    board: &str,
+) -> Result<Option<String>, ApiError> {
+    match args.nonempty("categoryID") {
+        Some(c) if state.categories.get(&c).is_some_and(|cat| cat.board_id == board) => Ok(Some(c)),
+        Some(_) => Err(bad("invalid category id")),
+        None => Ok(None),
+    }
+}
+
 /// `posts/change_category`: `categoryID` (null or absent clears it);
 /// returns the Post.
 pub fn change_category(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
     let args = call.args;
     let post = post_arg(state, args, "postID")?;
     let (id, board) = (post.id.clone(), post.board_id.clone());
-    let category = match args.nonempty("categoryID") {
-        Some(c)
-            if state
-                .categories
-                .get(&c)
-                .is_some_and(|cat| cat.board_id == board) =>
-        {
-            Some(c)
-        }
-        Some(_) => return Err(bad("invalid category id")),
-        None => None,
-    };
+    let category = category_arg(state, args, &board)?;
     if let Some(p) = state.posts.get_mut(&id) {
         p.category_id = category;
     }

@@ -23,8 +23,7 @@ use crate::sim::drift::{self, DriftKind, Shape};
 /// The router serving Canny's v1 API.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/api/v1/{resource}/{verb}", any(handle_v1))
-        .route("/api/v2/{resource}/{verb}", any(handle_v2))
+        .route("/api/{version}/{resource}/{verb}", any(route))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
         .with_state(shared)
 }
@@ -40,44 +39,21 @@ fn too_many(seconds: u64) -> Response {
     r
 }
 
-async fn handle_v1(
+async fn route(
     State(shared): State<Arc<Shared>>,
-    Path((resource, verb)): Path<(String, String)>,
+    Path((version, resource, verb)): Path<(String, String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    handle(
-        shared,
-        1,
-        format!("{resource}/{verb}"),
-        method,
-        uri,
-        headers,
-        body,
-    )
-    .await
-}
-
-async fn handle_v2(
-    State(shared): State<Arc<Shared>>,
-    Path((resource, verb)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    handle(
-        shared,
-        2,
-        format!("{resource}/{verb}"),
-        method,
-        uri,
-        headers,
-        body,
-    )
-    .await
+    let version = match version.as_str() {
+        "v1" => 1,
+        "v2" => 2,
+        _ => return error(StatusCode::NOT_FOUND, "not found"),
+    };
+    let endpoint = format!("{resource}/{verb}");
+    handle(shared, version, endpoint, method, uri, headers, body).await
 }
 
 /// What Canny's answers carry that clients need; Canny has no enum the

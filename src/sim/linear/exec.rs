@@ -415,14 +415,15 @@ mod tests {
     use crate::sim::linear::ratelimit::Bucket;
     use crate::sim::linear::resolve::{Obj, RateInfo, Sim};
     use crate::sim::linear::seed::default_store;
+    use crate::sim::linear::store::Store;
     use serde_json::json;
 
-    fn run(q: &str, vars: Value) -> (Option<Value>, Vec<GqlError>) {
+    /// Execute `q` against `store`; `data` and the errors.
+    fn run_on(store: &mut Store, q: &str, vars: Value) -> (Option<Value>, Vec<GqlError>) {
         let schema = crate::sim::linear::schema::schema().unwrap();
         let doc = ExecutableDocument::parse_and_validate(schema, q, "q.graphql").unwrap();
         let vars = vars.as_object().cloned().unwrap_or_default();
         let op = doc.operations.get(None).unwrap();
-        let mut store = default_store();
         let mut b = Bucket::new(10);
         let rate = RateInfo {
             requests: b.view(),
@@ -430,7 +431,7 @@ mod tests {
             cost: 1,
         };
         let mut sim = Sim {
-            store: &mut store,
+            store,
             rate,
             caller: crate::sim::linear::engine::CallerKind::User,
             attributed: Vec::new(),
@@ -441,6 +442,10 @@ mod tests {
         let root_type = if serial { "Mutation" } else { "Query" };
         let data = ex.execute_root(&mut sim, root, root_type, &op.selection_set, serial);
         (data, ex.errors)
+    }
+
+    fn run(q: &str, vars: Value) -> (Option<Value>, Vec<GqlError>) {
+        run_on(&mut default_store(), q, vars)
     }
 
     #[test]
@@ -486,29 +491,12 @@ mod tests {
         let q = "mutation { a: issueLabelCreate(input: {name: \"X\"}) { success } \
                  b: issueLabelCreate(input: {name: \"\"}) { success } \
                  c: issueLabelCreate(input: {name: \"Y\"}) { success } }";
-        let schema = crate::sim::linear::schema::schema().unwrap();
-        let doc = ExecutableDocument::parse_and_validate(schema, q, "q.graphql").unwrap();
-        let op = doc.operations.get(None).unwrap();
         let mut store = default_store();
         let before = store.labels.len();
-        let mut b = Bucket::new(10);
-        let rate = RateInfo {
-            requests: b.view(),
-            complexity: b.view(),
-            cost: 1,
-        };
-        let mut sim = Sim {
-            store: &mut store,
-            rate,
-            caller: crate::sim::linear::engine::CallerKind::User,
-            attributed: Vec::new(),
-        };
-        let vars = Map::new();
-        let mut ex = Executor::new(schema, &doc, &vars);
-        let data = ex.execute_root(&mut sim, Obj::Mutation, "Mutation", &op.selection_set, true);
+        let (data, errors) = run_on(&mut store, q, json!({}));
         assert!(data.is_none(), "the non-null payload's failure nulls data");
-        assert_eq!(ex.errors.len(), 1);
-        assert_eq!(ex.errors[0].path, Some(vec![json!("b")]));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, Some(vec![json!("b")]));
         assert_eq!(store.labels.len(), before + 1, "a ran, c did not");
         assert!(store.labels.iter().any(|l| l.name == "X"));
         assert!(!store.labels.iter().any(|l| l.name == "Y"));

@@ -152,6 +152,14 @@ impl Clone for IssueOrderSlot {
     }
 }
 
+/// Webhook `data` for an attachment.
+fn attachment_json(a: &Attachment) -> Value {
+    json!({
+        "id": a.id, "createdAt": fmt_time(&a.created_at), "updatedAt": fmt_time(&a.updated_at),
+        "url": a.url, "title": a.title, "subtitle": a.subtitle, "issueId": a.issue_id,
+    })
+}
+
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -699,10 +707,7 @@ impl Store {
             moved.push(a.clone());
         }
         for a in moved {
-            let data = json!({
-                "id": a.id, "createdAt": fmt_time(&a.created_at), "updatedAt": fmt_time(&a.updated_at),
-                "url": a.url, "title": a.title, "subtitle": a.subtitle, "issueId": a.issue_id,
-            });
+            let data = attachment_json(&a);
             self.record(
                 "update",
                 "Attachment",
@@ -830,10 +835,7 @@ impl Store {
             }
         };
         self.touch_issue(ix, now);
-        let data = json!({
-            "id": att.id, "createdAt": fmt_time(&att.created_at), "updatedAt": fmt_time(&att.updated_at),
-            "url": att.url, "title": att.title, "subtitle": att.subtitle, "issueId": att.issue_id,
-        });
+        let data = attachment_json(&att);
         self.record(
             action,
             "Attachment",
