@@ -1014,3 +1014,22 @@ fn sim_takes_custom_canny_statuses() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--canny-statuses"));
 }
+
+/// A Linear comment copied to the post reads as the comment, with no
+/// reference of roundtrip's in the public text, and is never copied back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrored_comments_carry_no_public_reference() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked_pair(&h, "Webhooks for everything").await;
+    h.linear.add_comment(&issue, "Scheduled for next sprint.").unwrap();
+    let copy = eventually("the comment on the post", 20, async || {
+        public_comments(&h, &post)
+            .into_iter()
+            .find(|c| c.contains("Scheduled for next sprint."))
+    })
+    .await;
+    assert_eq!(copy, "Ada Lovelace on Linear: Scheduled for next sprint.");
+    h.wait_quiet(Duration::from_millis(500), 20).await;
+    assert_eq!(h.linear.comments(&issue).len(), 1, "never copied back");
+    h.stop_service().await;
+}
