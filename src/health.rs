@@ -76,19 +76,7 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
             down.push(format!("{who} connector paused: {why}"));
         }
     }
-    let oldest = [s.oldest_pending_ms, s.oldest_unsynced_ms]
-        .into_iter()
-        .flatten()
-        .min();
-    let lag_ms = oldest.map_or(0, |t| (now_ms - t).max(0));
-    if lag_ms > LAG_DEGRADED_MS {
-        degraded.push(format!("sync lag is {}", human_ms(lag_ms)));
-    }
-    let failed = s.jobs_in(JobStatus::Failed);
-    let dead = s.jobs_in(JobStatus::Dead);
-    if failed + dead > 0 {
-        degraded.push(format!("{failed} failed and {dead} dead jobs"));
-    }
+    // A changed API shape first: everything after it may be its symptom.
     for (who, example) in [
         ("Linear", &s.linear_shape_changed),
         ("portal", &s.portal_shape_changed),
@@ -101,6 +89,19 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
                 "API response shape changed ({who}); first example: {example}"
             ));
         }
+    }
+    let oldest = [s.oldest_pending_ms, s.oldest_unsynced_ms]
+        .into_iter()
+        .flatten()
+        .min();
+    let lag_ms = oldest.map_or(0, |t| (now_ms - t).max(0));
+    if lag_ms > LAG_DEGRADED_MS {
+        degraded.push(format!("sync lag is {}", human_ms(lag_ms)));
+    }
+    let failed = s.jobs_in(JobStatus::Failed);
+    let dead = s.jobs_in(JobStatus::Dead);
+    if failed + dead > 0 {
+        degraded.push(format!("{failed} failed and {dead} dead jobs"));
     }
     if let Some(why) = &s.deletes_paused {
         degraded.push(format!("deletes paused: {why}"));

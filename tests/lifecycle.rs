@@ -1021,7 +1021,9 @@ fn sim_takes_custom_canny_statuses() {
 async fn mirrored_comments_carry_no_public_reference() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked_pair(&h, "Webhooks for everything").await;
-    h.linear.add_comment(&issue, "Scheduled for next sprint.").unwrap();
+    h.linear
+        .add_comment(&issue, "Scheduled for next sprint.")
+        .unwrap();
     let copy = eventually("the comment on the post", 20, async || {
         public_comments(&h, &post)
             .into_iter()

@@ -100,7 +100,11 @@ pub fn mirror_body(from: Side, c: &Comment, portal_name: &str) -> String {
 
 /// The Linear comment a portal comment is roundtrip's copy of, by content:
 /// its text is exactly what [`mirror_body`] writes for that comment.
-fn portal_copy_of<'a>(c: &Comment, linear: &'a [Comment], portal_name: &str) -> Option<&'a Comment> {
+fn portal_copy_of<'a>(
+    c: &Comment,
+    linear: &'a [Comment],
+    portal_name: &str,
+) -> Option<&'a Comment> {
     let text = c.body.trim_end();
     linear
         .iter()

@@ -518,8 +518,7 @@ fn comments_are_mirrored_once_and_never_back() {
         "**Jane on Canny:** Would love this.\n\n(roundtrip mirror of portal comment pc1)"
     );
     assert_eq!(
-        out.comments_to_mirror[1].body,
-        "Sam on Linear: Scheduled for **next sprint**.",
+        out.comments_to_mirror[1].body, "Sam on Linear: Scheduled for **next sprint**.",
         "the portal copy carries no reference of roundtrip's"
     );
     apply_comments(&out, &mut p, &mut l, &mut map);

@@ -428,7 +428,14 @@ fn category_arg(
     board: &str,
 ) -> Result<Option<String>, ApiError> {
     match args.nonempty("categoryID") {
-        Some(c) if state.categories.get(&c).is_some_and(|cat| cat.board_id == board) => Ok(Some(c)),
+        Some(c)
+            if state
+                .categories
+                .get(&c)
+                .is_some_and(|cat| cat.board_id == board) =>
+        {
+            Ok(Some(c))
+        }
         Some(_) => Err(bad("invalid category id")),
         None => Ok(None),
     }
