@@ -1035,3 +1035,63 @@ async fn mirrored_comments_carry_no_public_reference() {
     assert_eq!(h.linear.comments(&issue).len(), 1, "never copied back");
     h.stop_service().await;
 }
+
+/// A post Canny's own integration links while roundtrip runs is adopted when
+/// it becomes approved, not given a second issue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_linked_natively_later_is_adopted_not_recreated() {
+    let mut h = Harness::start(Setup::default()).await;
+    let issue = h.linear.create_issue("Saved filters", None, "Todo").unwrap();
+    let post = h.canny.create_post("Saved filters please", "q").unwrap();
+    h.canny.link_linear(&post, &issue.identifier).unwrap();
+    h.canny.set_status(&post, "planned").unwrap();
+    let linked = eventually("the post to be linked", 20, async || h.linked_issue(&post)).await;
+    assert_eq!(linked, issue.id);
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(h.linear.issues().len(), 1, "no second issue");
+    h.stop_service().await;
+}
+
+/// `roundtrip run` against a Canny company without an admin stops with a
+/// configuration error (exit 2) that names the setting to fill in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_without_a_canny_admin_is_a_configuration_error() {
+    use roundtrip::sim::canny::{CannySim, CannySimConfig};
+    let canny = CannySim::start(CannySimConfig {
+        admin: false,
+        ..CannySimConfig::default()
+    })
+    .await
+    .unwrap();
+    let linear = roundtrip::sim::linear::LinearSim::start(Default::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roundtrip.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = \"{}\"\n[linear]\napi_url = \"{}\"\nteam = \"ENG\"\n[portal]\napi_url = \"{}\"\nboard = \"Feature Requests\"\n[webhooks]\nlisten = \"127.0.0.1:0\"\n",
+            dir.path().join("rt.db").display(),
+            linear.graphql_url(),
+            canny.base_url()
+        ),
+    )
+    .unwrap();
+    let key = canny.api_key().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("roundtrip")
+            .unwrap()
+            .args(["run", "-c"])
+            .arg(&config)
+            .env("LINEAR_API_KEY", "lin_api_sim")
+            .env("LINEAR_WEBHOOK_SECRET", "s")
+            .env("CANNY_API_KEY", key)
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no admin user") && err.contains("admin_email"), "{err}");
+}
