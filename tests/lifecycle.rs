@@ -1041,7 +1041,10 @@ async fn mirrored_comments_carry_no_public_reference() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_linked_natively_later_is_adopted_not_recreated() {
     let mut h = Harness::start(Setup::default()).await;
-    let issue = h.linear.create_issue("Saved filters", None, "Todo").unwrap();
+    let issue = h
+        .linear
+        .create_issue("Saved filters", None, "Todo")
+        .unwrap();
     let post = h.canny.create_post("Saved filters please", "q").unwrap();
     h.canny.link_linear(&post, &issue.identifier).unwrap();
     h.canny.set_status(&post, "planned").unwrap();
@@ -1063,7 +1066,9 @@ async fn run_without_a_canny_admin_is_a_configuration_error() {
     })
     .await
     .unwrap();
-    let linear = roundtrip::sim::linear::LinearSim::start(Default::default()).await.unwrap();
+    let linear = roundtrip::sim::linear::LinearSim::start(Default::default())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("roundtrip.toml");
     std::fs::write(
@@ -1093,5 +1098,35 @@ async fn run_without_a_canny_admin_is_a_configuration_error() {
     .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("no admin user") && err.contains("admin_email"), "{err}");
+    assert!(
+        err.contains("no admin user") && err.contains("admin_email"),
+        "{err}"
+    );
+}
+
+/// After a merge (no webhook), a change on the Linear side reads the vanished
+/// post before any listing has seen the merge: that is not taken for a
+/// deletion; the reconcile it triggers moves the link to the survivor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_post_seen_from_linear_waits_for_reconcile() {
+    let mut h = Harness::start(Setup {
+        delete_policy: DeletePolicy::Mirror,
+        ..Setup::default()
+    })
+    .await;
+    let (merged, issue) = linked_pair(&h, "Gantt view").await;
+    let survivor = h.canny.create_post("Timeline view", "as a chart").unwrap();
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    h.canny.merge_posts(&merged, &survivor).unwrap();
+    h.linear.set_title(&issue, "Gantt / timeline view").unwrap();
+    eventually("the link to follow the survivor", 20, async || {
+        (h.linked_issue(&survivor)? == issue).then_some(())
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert!(
+        !h.linear_record(&issue).await.unwrap().deleted,
+        "mirror deleted nothing"
+    );
+    h.stop_service().await;
 }
