@@ -1,6 +1,8 @@
 //! Command-line interface (clap derive). Each command lives in its own file
 //! and returns an exit code; `main.rs` only parses and reports errors.
 
+mod adopt_cmd;
+mod auth_cmd;
 mod config_cmd;
 mod conflicts_cmd;
 mod console_cmd;
@@ -41,6 +43,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Attach the terminal operations console to a store (works while the daemon runs).
     Console(console_cmd::ConsoleArgs),
+    /// Sign in to a remote system (Linear OAuth) and store the tokens.
+    #[command(subcommand)]
+    Auth(auth_cmd::AuthCommand),
     /// Check or print the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -57,6 +62,8 @@ pub enum Command {
     Mapping(mapping_cmd::MappingCommand),
     /// Lift a pause: deletes held by the mass-delete guard, or a connector paused on auth.
     Resume(resume_cmd::ResumeArgs),
+    /// Link pairs that already exist (Canny's Linear integration, post URLs attached to issues) instead of re-creating them.
+    Adopt(adopt_cmd::AdoptArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -94,12 +101,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run_cmd::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Console(args) => console_cmd::run(&args),
+        Command::Auth(cmd) => auth_cmd::run(&cmd),
         Command::Config(cmd) => config_cmd::run(&cmd),
         Command::Sim(args) => sim_cmd::run(&args),
         Command::Jobs(cmd) => jobs_cmd::run(&cmd),
         Command::Conflicts(cmd) => conflicts_cmd::run(&cmd),
         Command::Mapping(cmd) => mapping_cmd::run(&cmd),
         Command::Resume(args) => resume_cmd::run(&args),
+        Command::Adopt(args) => adopt_cmd::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "roundtrip", &mut std::io::stdout());

@@ -53,7 +53,7 @@ pub fn next_step(err: &RemoteError, attempt: u32, max_attempts: u32, unit: f64) 
             Some(wait) => wait.min(CAP * 6),
             None => jittered(attempt.saturating_sub(1), BASE, RATE_LIMIT_CAP, unit),
         }),
-        ErrorClass::Server | ErrorClass::Network | ErrorClass::Timeout => {
+        ErrorClass::Server | ErrorClass::Network | ErrorClass::Timeout | ErrorClass::Schema => {
             if attempt >= max_attempts {
                 return NextStep::Dead;
             }

@@ -66,6 +66,14 @@ pub enum JobPayload {
         /// The target record.
         remote_id: String,
     },
+    /// Leave a note for the team where customers never read it (an
+    /// internal comment on the portal): why a link ended or moved.
+    Note {
+        /// The target record.
+        remote_id: String,
+        /// The note's text.
+        body: String,
+    },
 }
 
 /// What a notifying write was planned from on the other side.
@@ -89,6 +97,7 @@ impl JobPayload {
             JobPayload::Update { .. } => "update",
             JobPayload::Comment { .. } => "comment",
             JobPayload::Delete { .. } => "delete",
+            JobPayload::Note { .. } => "note",
         }
     }
 

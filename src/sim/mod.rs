@@ -4,6 +4,7 @@
 //! behaviour in one is caught by the other.
 
 pub mod canny;
+pub mod drift;
 pub mod faults;
 pub mod journal;
 pub mod linear;

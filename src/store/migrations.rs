@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -225,7 +225,14 @@ CREATE INDEX audit_at ON audit (at);
 CREATE INDEX job_attempts_started ON job_attempts (started_at);
 "#;
 
-/// V3: what keeps concurrent edits from being lost or looping.
+/// V3: records found by their human key (`ENG-42`): a portal post linked by
+/// Canny's own Linear integration names its issue by id or by key, and
+/// adopting that link must not scan every record.
+const V3: &str = r#"
+CREATE INDEX records_identifier ON records (side, identifier) WHERE identifier IS NOT NULL;
+"#;
+
+/// V4: what keeps concurrent edits from being lost or looping.
 ///
 /// * `records.fresh_at`: when the stored state was last known to be current
 ///   (ms; a read's start, or a write's landing), so a read that started
@@ -238,7 +245,7 @@ CREATE INDEX job_attempts_started ON job_attempts (started_at);
 /// * `write_receipts`: what each Linear update (recorded before it is sent)
 ///   expected to replace, checked against the `updatedFrom` of its webhook.
 /// * `link_breakers`: per-link circuit breaker for links that keep failing.
-const V3: &str = r#"
+const V4: &str = r#"
 ALTER TABLE records ADD COLUMN fresh_at INTEGER NOT NULL DEFAULT 0;
 
 ALTER TABLE conflicts ADD COLUMN kind TEXT NOT NULL DEFAULT 'both_changed';

@@ -15,6 +15,7 @@ mod events;
 mod guards;
 mod inbox;
 mod jobs;
+mod lifecycle;
 mod links;
 mod mappings;
 mod meta;

@@ -42,6 +42,11 @@ pub struct Summary {
     /// few, each as "link N (title): why").
     #[serde(default)]
     pub tripped_links: Vec<String>,
+    /// First example of a Linear answer whose shape changed, until a
+    /// reconcile pass succeeds.
+    pub linear_shape_changed: Option<String>,
+    /// The same for the portal.
+    pub portal_shape_changed: Option<String>,
 }
 
 impl Summary {
@@ -101,6 +106,8 @@ impl Db<'_> {
                     format!("link {} ({title}): {}", b.link_id, b.reason)
                 })
                 .collect(),
+            linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
+            portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
         })
     }
 }

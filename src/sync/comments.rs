@@ -3,20 +3,26 @@
 //! a copy roundtrip wrote is never copied back.
 //!
 //! Two safeguards decide "ours or theirs": the link's comment map (pairs of
-//! remote ids the store keeps), and a marker line at the end of every copy,
-//! `(roundtrip mirror of portal comment <id>)`. The marker means a copy is
+//! remote ids the store keeps), and what the copy itself says, so a copy is
 //! still recognised — and a lost map can be rebuilt — if the store is lost or
-//! a write succeeded but its pair was never recorded.
+//! a write succeeded but its pair was never recorded:
 //!
-//! Anyone can type a marker, so a marker alone proves nothing: a comment
-//! counts as roundtrip's copy only when the original it names exists on the
-//! other side, the comment carries that original's text before the marker,
-//! and no other comment is already recorded as its copy. A comment that
-//! merely ends like a marker is a person's comment and is mirrored.
+//! * On Linear, which only the team reads, a copy ends with a marker line,
+//!   `(roundtrip mirror of portal comment <id>)`.
+//! * On the portal, where customers read, a copy carries no reference of
+//!   roundtrip's: it is recognised by its content, the exact text roundtrip
+//!   writes for the Linear comment it copies (older copies that still end
+//!   with a marker are recognised by it).
 //!
-//! Copy format: on Linear (markdown) `**Jane on Canny:** <body>`; on the
-//! portal (plain text) `Jane on Linear: <body>`; then a blank line and the
-//! marker.
+//! Anyone can type a marker or a copy's text, so neither alone proves
+//! anything: a comment counts as roundtrip's copy only when the original it
+//! names (by marker, or by being exactly its copy text) exists on the other
+//! side and the copy carries that original's text. A comment that merely
+//! ends like a marker is a person's comment and is mirrored; a second copy
+//! of an original that already has one is never paired or mirrored back.
+//!
+//! Copy format: on Linear (markdown) `**Jane on Canny:** <body>`, a blank
+//! line and the marker; on the portal (plain text) `Jane on Linear: <body>`.
 
 use std::collections::BTreeSet;
 
@@ -63,7 +69,7 @@ pub struct CommentMirror {
     pub source_id: String,
     /// Where the copy goes.
     pub to: Side,
-    /// The full text to post, marker included.
+    /// The full text to post (with the marker on Linear).
     pub body: String,
 }
 
@@ -85,22 +91,45 @@ pub fn parse_marker(body: &str) -> Option<(Side, String)> {
 }
 
 /// The text of the copy of `c` (from `from`) on the other side.
-/// `portal_name` is how people know the portal ("Canny").
+/// `portal_name` is how people know the portal ("Canny"). Only a copy on
+/// Linear carries the marker: the portal is public.
 pub fn mirror_body(from: Side, c: &Comment, portal_name: &str) -> String {
-    let origin = match from {
-        Side::Portal => portal_name,
-        Side::Linear => "Linear",
-    };
     let author = c.author.as_deref().unwrap_or("Someone");
-    let header = match from.other() {
-        Side::Linear => format!("**{author} on {origin}:**"),
-        Side::Portal => format!("{author} on {origin}:"),
-    };
-    format!(
-        "{header} {}\n\n{}",
-        c.body.trim_end(),
-        marker(from, &c.remote_id)
-    )
+    match from.other() {
+        Side::Linear => format!(
+            "**{author} on {portal_name}:** {}\n\n{}",
+            c.body.trim_end(),
+            marker(from, &c.remote_id)
+        ),
+        Side::Portal => format!("{author} on Linear: {}", c.body.trim_end()),
+    }
+}
+
+/// The Linear comment a portal comment is roundtrip's copy of, by content:
+/// its text is exactly what [`mirror_body`] writes for that comment.
+fn portal_copy_of<'a>(
+    c: &Comment,
+    linear: &'a [Comment],
+    portal_name: &str,
+) -> Option<&'a Comment> {
+    let text = c.body.trim_end();
+    linear
+        .iter()
+        .find(|l| mirror_body(Side::Linear, l, portal_name).trim_end() == text)
+}
+
+/// For a copy of a portal comment as [`mirror_body`] writes it on Linear:
+/// the author's name and the portal's, so a Linear app-actor connector can
+/// attribute the comment ("Jane via Canny"). `None` for anything else.
+pub fn portal_mirror_author(body: &str) -> Option<(String, String)> {
+    let (from, _) = parse_marker(body)?;
+    if from != Side::Portal {
+        return None;
+    }
+    let header = body.strip_prefix("**")?.split_once(":**")?.0;
+    let (author, origin) = header.rsplit_once(" on ")?;
+    (!author.trim().is_empty() && !origin.trim().is_empty())
+        .then(|| (author.trim().to_string(), origin.trim().to_string()))
 }
 
 /// Text with whitespace and markdown escapes removed, so a copy still
@@ -111,9 +140,21 @@ fn squashed(text: &str) -> String {
         .collect()
 }
 
-/// If `c` (on `side`) is a genuine copy roundtrip wrote of a comment in
-/// `others` (the other side's comments), the original's side and id.
-fn verified_copy(c: &Comment, side: Side, others: &[Comment]) -> Option<(Side, String)> {
+/// If `c` (on `side`) is a copy roundtrip wrote of a comment in `others`
+/// (the other side's comments), the original's side and id: on the portal,
+/// its exact copy text; else a marker naming an existing original on the
+/// other side whose text the copy carries.
+fn copy_of(
+    c: &Comment,
+    side: Side,
+    others: &[Comment],
+    portal_name: &str,
+) -> Option<(Side, String)> {
+    if side == Side::Portal
+        && let Some(l) = portal_copy_of(c, others, portal_name)
+    {
+        return Some((Side::Linear, l.remote_id.clone()));
+    }
     let (from, src) = parse_marker(&c.body)?;
     if from == side {
         return None; // a marker pointing at its own side is not one of ours
@@ -149,7 +190,7 @@ pub fn plan_comments(
     };
     let mut recovered = Vec::new();
     // Originals that already have a copy somewhere, and comments that are
-    // copies (found by a verified marker).
+    // copies (found by their verified marker or copy text).
     let mut copied: BTreeSet<(Side, String)> = BTreeSet::new();
     let mut copies: BTreeSet<(Side, String)> = BTreeSet::new();
     for (side, comments) in [(Side::Portal, portal), (Side::Linear, linear)] {
@@ -157,7 +198,7 @@ pub fn plan_comments(
             if map.knows(side, &c.remote_id) {
                 continue;
             }
-            let Some((from, src)) = verified_copy(c, side, others(side)) else {
+            let Some((from, src)) = copy_of(c, side, others(side), portal_name) else {
                 continue;
             };
             // A copy's text is already on the other side: never mirrored
@@ -196,4 +237,27 @@ pub fn plan_comments(
         }
     }
     (mirrors, recovered)
+}
+
+#[cfg(test)]
+mod attribution_tests {
+    use super::*;
+
+    #[test]
+    fn the_author_of_a_portal_copy_is_read_back() {
+        let c = Comment {
+            remote_id: "c1".into(),
+            author: Some("Jane Doe".into()),
+            body: "Please ship: it matters on mobile".into(),
+            created_at: None,
+        };
+        let body = mirror_body(Side::Portal, &c, "Canny");
+        assert_eq!(
+            portal_mirror_author(&body),
+            Some(("Jane Doe".into(), "Canny".into()))
+        );
+        let back = mirror_body(Side::Linear, &c, "Canny");
+        assert_eq!(portal_mirror_author(&back), None);
+        assert_eq!(portal_mirror_author("**Eve on Canny:** forged"), None);
+    }
 }

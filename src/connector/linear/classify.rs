@@ -124,6 +124,15 @@ impl GqlError {
         entity.is_empty() || entity.eq_ignore_ascii_case("issue")
     }
 
+    /// Whether Linear said the credential is not (or no longer) valid, as
+    /// opposed to forbidden: the answer an expired or revoked OAuth token
+    /// gets, after which a refresh may help.
+    pub fn is_unauthenticated(&self) -> bool {
+        self.code_is("AUTHENTICATION_ERROR")
+            || self.kind_is("authentication error")
+            || self.status_code == Some(401)
+    }
+
     /// Linear's answer to a second `issueCreate` with the same client id.
     pub fn is_already_exists(&self) -> bool {
         self.message.to_ascii_lowercase().contains("already exists")
@@ -162,8 +171,10 @@ pub fn class_of(errors: &[GqlError], status: u16) -> ErrorClass {
     } else if !classes.is_empty() && classes.iter().all(|c| *c == ErrorClass::NotFound) {
         ErrorClass::NotFound
     } else if classes.is_empty() && (200..300).contains(&status) {
-        // A 2xx without data or errors is a broken answer, not our mistake.
-        ErrorClass::Server
+        // A 2xx without data or errors (an HTML page from a proxy, a
+        // truncated body, `data: null` alone) is not the shape Linear
+        // answers in: not our mistake, and not a plain outage either.
+        ErrorClass::Schema
     } else {
         ErrorClass::Validation
     }
@@ -183,7 +194,11 @@ pub fn remote_error_with_status(
     fallback: &str,
 ) -> RemoteError {
     let class = class_of(errors, status);
-    let message = if errors.is_empty() {
+    let message = if errors.is_empty() && class == ErrorClass::Schema {
+        format!(
+            "API response shape changed: Linear answered HTTP {status} without a GraphQL body (an HTML page or a truncated answer?)"
+        )
+    } else if errors.is_empty() {
         fallback.to_string()
     } else {
         errors
@@ -306,7 +321,16 @@ mod tests {
         assert!(parse_body(b"<html>").is_none());
         assert!(parse_body(b"{}").is_none());
         let e = strict(&meta(200), body(json!({"data":null}))).unwrap_err();
-        assert_eq!(e.class, ErrorClass::Server);
+        assert_eq!(e.class, ErrorClass::Schema);
+        assert!(e.message.contains("shape changed"), "{}", e.message);
+        let html = strict(&meta(200), parse_body(b"<html>proxy</html>")).unwrap_err();
+        assert_eq!(html.class, ErrorClass::Schema);
+        assert_eq!(
+            strict(&meta(502), parse_body(b"<html>bad gateway</html>"))
+                .unwrap_err()
+                .class,
+            ErrorClass::Server
+        );
         assert_eq!(
             strict(&meta(200), body(json!({"data":{"a":1}}))).unwrap(),
             json!({"a":1})

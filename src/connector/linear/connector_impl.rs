@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
 use super::LinearConnector;
-use super::webhook::{updated_from, verify_linear_webhook};
+use super::webhook::updated_from;
 use crate::connector::{
     ChangedPage, Connector, DeliveryHint, UpdateEvidence, WebhookRejection, Written,
 };
@@ -183,13 +183,26 @@ impl Connector for LinearConnector {
         })
     }
 
+    /// A comment: Linear is the team's own tool, not where customers read.
+    async fn add_private_note(
+        &self,
+        remote_id: &str,
+        body: &str,
+    ) -> Result<Option<Comment>, RemoteError> {
+        self.create_comment(remote_id, body).await.map(Some)
+    }
+
+    async fn records_linking(&self, prefix: &str) -> Result<Vec<(String, String)>, RemoteError> {
+        self.attachments_with_prefix(prefix).await
+    }
+
     fn verify_webhook(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection> {
-        verify_linear_webhook(&self.config.webhook_secret, headers, body, now)
+        super::webhook::verify_with_keys(&self.webhook_keys(), headers, body, now)
     }
 
     fn take_quota_samples(&self) -> Vec<QuotaSample> {

@@ -85,8 +85,11 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 /// What a verified payload is about. The record is always an issue: `data.id`
 /// for Issue events, `data.issueId` (or `data.issue.id`) for comments,
-/// attachments and the like. `removed` is set only for an Issue removed,
-/// archived or trashed — a removed comment does not remove its issue.
+/// attachments and the like. `removed` is set only for an Issue trashed or
+/// deleted: Linear also sends `remove` when it archives an issue (with
+/// `archivedAt` set and `trashed` not), and an archived issue is a finished
+/// one, not a deletion. A removed comment does not remove its issue. The
+/// engine re-reads the issue either way; this is only a hint.
 pub fn delivery_hint(headers: &HeaderMap, payload: &Value, signature: &str) -> DeliveryHint {
     let event = header(headers, EVENT_HEADER)
         .or_else(|| text(payload, &["type"]))
@@ -111,7 +114,56 @@ pub fn delivery_hint(headers: &HeaderMap, payload: &Value, signature: &str) -> D
         ),
         event,
         record_id: record_id.map(str::to_string),
-        removed: is_issue && (action == "remove" || archived || trashed),
+        removed: is_issue && (trashed || (action == "remove" && !archived)),
+    }
+}
+
+/// The secrets a delivery may be signed with. During a webhook-secret
+/// rotation Linear signs with the new secret at once (`webhookRotateSecret`
+/// kills the old one), but deliveries already signed — retries an hour or
+/// six hours later, or a second webhook not yet switched — still carry the
+/// old signature, so the previous secret is accepted until `previous`'s end.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct WebhookKeys {
+    /// The secret now configured.
+    pub current: String,
+    /// The previous secret and when it stops being accepted.
+    pub previous: Option<(String, DateTime<Utc>)>,
+}
+
+impl std::fmt::Debug for WebhookKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookKeys")
+            .field("current", &"<redacted>")
+            .field("previous_until", &self.previous.as_ref().map(|p| p.1))
+            .finish()
+    }
+}
+
+impl WebhookKeys {
+    /// Only the current secret.
+    pub fn single(current: impl Into<String>) -> Self {
+        WebhookKeys {
+            current: current.into(),
+            previous: None,
+        }
+    }
+}
+
+/// Verify with the current secret, and with the previous one while its
+/// overlap lasts. Any other refusal (stale, malformed) is final.
+pub fn verify_with_keys(
+    keys: &WebhookKeys,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<DeliveryHint, WebhookRejection> {
+    match verify_linear_webhook(&keys.current, headers, body, now) {
+        Err(WebhookRejection::BadSignature) => match &keys.previous {
+            Some((old, until)) if now < *until => verify_linear_webhook(old, headers, body, now),
+            _ => Err(WebhookRejection::BadSignature),
+        },
+        other => other,
     }
 }
 
@@ -239,6 +291,31 @@ mod tests {
     }
 
     #[test]
+    fn previous_secret_is_accepted_only_during_the_overlap() {
+        let body =
+            br#"{"action":"create","type":"Issue","data":{"id":"i1"},"webhookTimestamp":1000000}"#;
+        let mut h = HeaderMap::new();
+        h.insert(
+            "Linear-Signature",
+            HeaderValue::from_str(&sign("old", body)).unwrap(),
+        );
+        let keys = WebhookKeys {
+            current: "new".into(),
+            previous: Some(("old".into(), at(1_030_000))),
+        };
+        assert!(verify_with_keys(&keys, &h, body, at(1_000_000)).is_ok());
+        assert_eq!(
+            verify_with_keys(&keys, &h, body, at(1_030_000)),
+            Err(WebhookRejection::BadSignature)
+        );
+        assert_eq!(
+            verify_with_keys(&WebhookKeys::single("new"), &h, body, at(1_000_000)),
+            Err(WebhookRejection::BadSignature)
+        );
+        assert!(!format!("{keys:?}").contains("old\""));
+    }
+
+    #[test]
     fn hints_name_the_issue() {
         let body = br#"{"action":"create","type":"Comment","data":{"id":"c","issueId":"i9"},"webhookTimestamp":1000000}"#;
         let mut h = HeaderMap::new();
@@ -253,6 +330,15 @@ mod tests {
         assert_eq!(hint.event, "Comment");
         assert_eq!(hint.record_id.as_deref(), Some("i9"));
         assert!(!hint.removed);
+
+        let archived = br#"{"action":"remove","type":"Issue","data":{"id":"i1","archivedAt":"2026-11-20T10:00:00.000Z","trashed":null},"webhookTimestamp":5}"#;
+        let mut h = HeaderMap::new();
+        h.insert(
+            "Linear-Signature",
+            HeaderValue::from_str(&sign("k", archived)).unwrap(),
+        );
+        let hint = verify_linear_webhook("k", &h, archived, at(5)).unwrap();
+        assert!(!hint.removed, "an auto-archived issue is not removed");
 
         let body = br#"{"action":"update","type":"Issue","data":{"id":"i1","trashed":true},"webhookTimestamp":5}"#;
         let mut h = HeaderMap::new();

@@ -153,7 +153,7 @@ impl LinearConnector {
         require_success(payload, "issueCreate")?;
         if payload.get("issue").is_some_and(|i| !i.is_null()) {
             let node: IssueNode = decode(payload, &["issue"], "issueCreate")?;
-            return Ok(node.into_record(Some(catalog)));
+            return node.into_record(Some(catalog));
         }
         self.existing_after_retry(
             new,
@@ -239,10 +239,22 @@ impl LinearConnector {
         }
     }
 
-    /// Post a markdown comment on an issue.
+    /// `createAsUser`/`displayIconUrl` for a write on behalf of `name`, when
+    /// the token acts as the application (the schema allows them only then).
+    fn attribute(&self, target: &mut Map<String, Value>, name: Option<String>) {
+        let Some(name) = name.filter(|_| self.acts_as_app()) else {
+            return;
+        };
+        target.insert("createAsUser".into(), json!(name));
+        if let Some(icon) = &self.config.attribution.icon_url {
+            target.insert("displayIconUrl".into(), json!(icon));
+        }
+    }
+
+    /// Post a markdown comment on an issue. A copy of a portal comment made
+    /// with an app-actor token is attributed to its author ("Jane via Canny").
     pub async fn create_comment(&self, issue_id: &str, body: &str) -> Result<Comment, RemoteError> {
-        self.post_comment(json!({ "issueId": issue_id, "body": body }))
-            .await
+        self.post_comment(issue_id, body, None).await
     }
 
     /// Post a comment with a client-chosen id (`CommentCreateInput.id`). A
@@ -256,10 +268,7 @@ impl LinearConnector {
         client_id: uuid::Uuid,
     ) -> Result<Comment, RemoteError> {
         let id = client_id.to_string();
-        match self
-            .post_comment(json!({ "issueId": issue_id, "body": body, "id": id }))
-            .await
-        {
+        match self.post_comment(issue_id, body, Some(&id)).await {
             Err(e) if is_already_exists(&e) => match self.comment(&id).await? {
                 Some(c) => Ok(c),
                 None => Err(e),
@@ -268,11 +277,23 @@ impl LinearConnector {
         }
     }
 
-    async fn post_comment(&self, input: Value) -> Result<Comment, RemoteError> {
-        let data = self
-            .transport
-            .request(doc::COMMENT_CREATE, json!({ "input": input }))
-            .await?;
+    async fn post_comment(
+        &self,
+        issue_id: &str,
+        body: &str,
+        client_id: Option<&str>,
+    ) -> Result<Comment, RemoteError> {
+        let mut fields = Map::new();
+        fields.insert("issueId".into(), json!(issue_id));
+        fields.insert("body".into(), json!(body));
+        if let Some(id) = client_id {
+            fields.insert("id".into(), json!(id));
+        }
+        let author = crate::sync::comments::portal_mirror_author(body)
+            .map(|(who, portal)| format!("{who} via {portal}"));
+        self.attribute(&mut fields, author);
+        let input = json!({ "input": fields });
+        let data = self.transport.request(doc::COMMENT_CREATE, input).await?;
         let payload = &data["commentCreate"];
         require_success(payload, "commentCreate")?;
         let node: CommentNode = decode(payload, &["comment"], "commentCreate")?;
@@ -313,7 +334,12 @@ impl LinearConnector {
         struct Payload {
             attachment: LinearAttachment,
         }
-        let vars = json!({ "issueId": issue_id, "url": url, "title": title });
+        let mut vars = Map::new();
+        vars.insert("issueId".into(), json!(issue_id));
+        vars.insert("url".into(), json!(url));
+        vars.insert("title".into(), json!(title));
+        self.attribute(&mut vars, Some(self.config.attribution.portal_name.clone()));
+        let vars = Value::Object(vars);
         let data = self
             .transport
             .request(doc::ATTACHMENT_LINK_URL, vars)

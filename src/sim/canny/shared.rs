@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::args::Args;
-use super::dispatch::dispatch;
+use super::dispatch::{dispatch, dispatch_v2};
 use super::model::State;
 use super::ops::{ApiError, Call, Event};
 use crate::sim::faults::{ApiFaults, Dice, WebhookFaults};
@@ -27,6 +27,8 @@ pub struct Counters {
     pub rate_limited: AtomicU64,
     /// Requests answered with an injected 5xx or timeout.
     pub faults: AtomicU64,
+    /// Answers replaced by a changed shape (the `drift` fault).
+    pub drifted: AtomicU64,
     /// Webhooks the receiver acknowledged with 2xx.
     pub webhooks_delivered: AtomicU64,
     /// Webhooks that failed to send or got a non-2xx.
@@ -102,6 +104,9 @@ pub struct Shared {
     /// Field changes, comments and API reads, in order (see
     /// [`crate::sim::journal`]).
     pub journal: Journal,
+    /// Endpoints whose next answer is lost after the work was done (the
+    /// request is executed, then the client waits until it gives up).
+    pub lose_next: Mutex<Vec<String>>,
 }
 
 /// The journaled fields of one post.
@@ -152,13 +157,23 @@ impl Shared {
     /// Run an endpoint against the state and queue the webhooks it fires,
     /// as a scripted person would. `None` when the endpoint does not exist.
     pub fn apply(&self, endpoint: &str, args: &Args) -> Option<Result<Value, ApiError>> {
-        self.apply_as(endpoint, args, false)
+        self.apply_as(1, endpoint, args, false)
     }
 
-    /// [`Shared::apply`] for a request that came through the HTTP API
-    /// (`by_api`), journaled as such.
-    pub fn apply_as(
+    /// [`Shared::apply`] for API version 1 or 2, as a request through the
+    /// HTTP API (journaled as roundtrip's).
+    pub fn apply_version(
         &self,
+        version: u8,
+        endpoint: &str,
+        args: &Args,
+    ) -> Option<Result<Value, ApiError>> {
+        self.apply_as(version, endpoint, args, true)
+    }
+
+    fn apply_as(
+        &self,
+        version: u8,
         endpoint: &str,
         args: &Args,
         by_api: bool,
@@ -175,7 +190,11 @@ impl Shared {
         let result = {
             let mut state = lock(&self.state);
             let before = post_id.as_deref().and_then(|id| post_fields(&state, id));
-            let result = dispatch(&mut state, endpoint, &call)?;
+            let result = if version == 2 {
+                dispatch_v2(&mut state, endpoint, &call)?
+            } else {
+                dispatch(&mut state, endpoint, &call)?
+            };
             if let Some(id) = post_id.as_deref() {
                 self.journal_post(&state, id, endpoint, before, &result, by_api);
             }

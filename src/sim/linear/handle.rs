@@ -11,9 +11,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::engine::{Credentials, Limits};
+use super::engine::{Attribution, Credentials, Limits};
 use super::error::SimError;
 use super::model::{Comment, Issue};
+use super::oauth::{OAuthApp, OAuthState, OAuthStats};
 use super::ratelimit::{Bucket, BucketView};
 use super::seed::{ORG_ID, default_store, seed_id};
 use super::server::{Counters, Shared, router};
@@ -53,7 +54,23 @@ pub struct LinearSimConfig {
     pub timeout_hold: Duration,
     /// HTTP status for AUTHENTICATION_ERROR (400 or 401; Linear shows both).
     pub auth_error_status: u16,
+    /// The team's auto-archive period (`Team.autoArchivePeriod`): completed
+    /// and canceled issues are archived by Linear itself after it. Linear's
+    /// periods are months; tests shorten it to seconds. Zero disables it.
+    pub auto_archive_period: Duration,
+    /// Client id of the simulated OAuth application.
+    pub oauth_client_id: String,
+    /// Client secret of the simulated OAuth application.
+    pub oauth_client_secret: String,
+    /// Callback URLs registered with the application.
+    pub oauth_redirect_uris: Vec<String>,
+    /// Lifetime of OAuth access tokens (Linear: 24 hours).
+    pub token_ttl: Duration,
 }
+
+/// Where roundtrip's `auth linear` listens by default, registered with the
+/// simulated application so the sandbox works without extra flags.
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8789/callback";
 
 impl Default for LinearSimConfig {
     fn default() -> Self {
@@ -76,6 +93,11 @@ impl Default for LinearSimConfig {
             ],
             timeout_hold: Duration::from_secs(30),
             auth_error_status: 400,
+            auto_archive_period: Duration::from_secs(6 * 30 * 86_400),
+            oauth_client_id: "lin_oauth_client_sim".into(),
+            oauth_client_secret: "lin_oauth_secret_sim".into(),
+            oauth_redirect_uris: vec![DEFAULT_REDIRECT_URI.into()],
+            token_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -91,6 +113,8 @@ pub struct SimCounters {
     pub server_errors: u64,
     /// Injected timeouts.
     pub timeouts: u64,
+    /// Requests refused with AUTHENTICATION_ERROR.
+    pub auth_refused: u64,
     /// Webhook attempts answered 2xx.
     pub webhooks_delivered: u64,
     /// Webhook attempts that failed.
@@ -99,6 +123,8 @@ pub struct SimCounters {
     pub webhooks_dropped: u64,
     /// Webhooks given up after the last retry.
     pub webhooks_abandoned: u64,
+    /// Answers replaced by a changed shape (the `drift` fault).
+    pub drifted: u64,
 }
 
 /// A running Linear simulator.
@@ -110,6 +136,7 @@ pub struct LinearSim {
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     sender: JoinHandle<()>,
+    archiver: JoinHandle<()>,
 }
 
 /// The user scripted edits are made as (a human, not the API key's viewer).
@@ -121,7 +148,13 @@ impl LinearSim {
         super::schema::schema()?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
         let addr = listener.local_addr()?;
-        let store = Arc::new(Mutex::new(default_store()));
+        let mut initial = default_store();
+        let period =
+            chrono::Duration::from_std(cfg.auto_archive_period).unwrap_or(chrono::Duration::zero());
+        for t in &mut initial.teams {
+            t.auto_archive_after = period;
+        }
+        let store = Arc::new(Mutex::new(initial));
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             store: store.clone(),
@@ -139,6 +172,13 @@ impl LinearSim {
             dice: Dice::new(cfg.seed),
             counters: Counters::default(),
             changes: tx,
+            oauth: Mutex::new(OAuthState::new(OAuthApp {
+                client_id: cfg.oauth_client_id.clone(),
+                client_secret: cfg.oauth_client_secret.clone(),
+                redirect_uris: cfg.oauth_redirect_uris.clone(),
+                token_ttl: cfg.token_ttl,
+            })),
+            attributions: Mutex::new(Vec::new()),
         });
         let settings = Arc::new(Mutex::new(WebhookSettings {
             url: cfg.webhook_url.clone(),
@@ -161,6 +201,7 @@ impl LinearSim {
             client,
         };
         let sender = tokio::spawn(sender.run(rx));
+        let archiver = tokio::spawn(auto_archiver(shared.clone(), cfg.auto_archive_period));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(shared.clone());
         let server = tokio::spawn(async move {
@@ -181,6 +222,7 @@ impl LinearSim {
             stop: Some(stop_tx),
             server: Some(server),
             sender,
+            archiver,
         })
     }
 
@@ -204,6 +246,76 @@ impl LinearSim {
         self.lock_settings().secret.clone()
     }
 
+    /// Sign webhooks with a new secret from now on (retries of earlier
+    /// deliveries too), as `webhookRotateSecret` does in Linear.
+    pub fn set_webhook_secret(&self, secret: &str) {
+        self.lock_settings().secret = secret.to_string();
+    }
+
+    fn lock_oauth(&self) -> std::sync::MutexGuard<'_, OAuthState> {
+        self.shared.oauth.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `http://127.0.0.1:P/oauth/authorize` (Linear: linear.app).
+    pub fn oauth_authorize_url(&self) -> String {
+        format!("http://{}/oauth/authorize", self.addr)
+    }
+
+    /// `http://127.0.0.1:P/oauth/token` (Linear: api.linear.app).
+    pub fn oauth_token_url(&self) -> String {
+        format!("http://{}/oauth/token", self.addr)
+    }
+
+    /// `http://127.0.0.1:P/oauth/revoke`.
+    pub fn oauth_revoke_url(&self) -> String {
+        format!("http://{}/oauth/revoke", self.addr)
+    }
+
+    /// The OAuth application's client id.
+    pub fn oauth_client_id(&self) -> String {
+        self.lock_oauth().app().client_id.clone()
+    }
+
+    /// The OAuth application's client secret.
+    pub fn oauth_client_secret(&self) -> String {
+        self.lock_oauth().app().client_secret.clone()
+    }
+
+    /// Register another callback URL with the OAuth application.
+    pub fn register_redirect_uri(&self, uri: &str) {
+        self.lock_oauth().register_redirect_uri(uri);
+    }
+
+    /// Change the lifetime of access tokens issued from now on.
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        self.lock_oauth().set_token_ttl(ttl);
+    }
+
+    /// Expire every access token issued so far (refresh tokens stay valid).
+    pub fn expire_access_tokens(&self) {
+        self.lock_oauth().expire_access_tokens();
+    }
+
+    /// Revoke every OAuth grant, as removing the application from the
+    /// workspace does.
+    pub fn revoke_oauth_grants(&self) {
+        self.lock_oauth().revoke_all();
+    }
+
+    /// Counters of the OAuth endpoints.
+    pub fn oauth_stats(&self) -> OAuthStats {
+        self.lock_oauth().stats()
+    }
+
+    /// Comments and attachments created with `createAsUser`, oldest first.
+    pub fn attributions(&self) -> Vec<Attribution> {
+        self.shared
+            .attributions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Stop serving and wait for the server task to end.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -213,6 +325,7 @@ impl LinearSim {
             let _ = server.await;
         }
         self.sender.abort();
+        self.archiver.abort();
     }
 
     fn lock_settings(&self) -> std::sync::MutexGuard<'_, WebhookSettings> {
@@ -404,6 +517,53 @@ impl LinearSim {
         self.write(|s| s.archive_issue(id, true, false, Self::human()))
     }
 
+    /// Deleted for good: after the 30-day trash period, `issue(id)` answers
+    /// "Entity not found".
+    pub fn delete_permanently(&self, id: &str) -> Result<Issue, SimError> {
+        self.write(|s| s.archive_issue(id, true, true, Self::human()))
+    }
+
+    /// A human restores an archived or trashed issue.
+    pub fn unarchive(&self, id: &str) -> Result<Issue, SimError> {
+        self.write(|s| s.unarchive_issue(id, Self::human()))
+    }
+
+    /// A human marks `duplicate` a duplicate of `canonical`: the duplicate's
+    /// attachments move to the canonical issue and it is canceled.
+    pub fn mark_duplicate(&self, duplicate: &str, canonical: &str) -> Result<(), SimError> {
+        self.write(|s| {
+            s.create_relation(duplicate, canonical, "duplicate", Self::human())
+                .map(|_| ())
+        })
+    }
+
+    /// A human (or another integration) attaches a URL to an issue.
+    pub fn attach_url(&self, id: &str, url: &str, title: &str) -> Result<(), SimError> {
+        self.write(|s| {
+            s.upsert_attachment(
+                id,
+                url.into(),
+                Some(title.into()),
+                None,
+                None,
+                Self::human(),
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Run the team's auto-archive now (it also runs on its own, a few
+    /// times per period); returns how many issues it archived.
+    pub fn run_auto_archive(&self) -> usize {
+        let (n, changes) = {
+            let mut s = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            let n = s.auto_archive();
+            (n, std::mem::take(&mut s.pending))
+        };
+        self.shared.publish(changes);
+        n
+    }
+
     /// Replace the API faults.
     pub fn set_faults(&self, faults: ApiFaults) {
         *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
@@ -478,11 +638,31 @@ impl LinearSim {
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
             server_errors: c.server_errors.load(Ordering::Relaxed),
             timeouts: c.timeouts.load(Ordering::Relaxed),
+            auth_refused: c.auth_refused.load(Ordering::Relaxed),
             webhooks_delivered: w.delivered.load(Ordering::Relaxed),
             webhooks_failed: w.failed.load(Ordering::Relaxed),
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),
             webhooks_abandoned: w.abandoned.load(Ordering::Relaxed),
+            drifted: c.drifted.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Archive due issues a few times per auto-archive period (at least every
+/// second), as Linear's own background job does.
+async fn auto_archiver(shared: Arc<Shared>, period: Duration) {
+    if period.is_zero() {
+        return;
+    }
+    let tick = (period / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(tick).await;
+        let changes = {
+            let mut s = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            s.auto_archive();
+            std::mem::take(&mut s.pending)
+        };
+        shared.publish(changes);
     }
 }
 

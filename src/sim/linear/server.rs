@@ -16,12 +16,16 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::engine::{Credentials, Engine, Limits, Reply, rate_headers, ratelimited, views};
+use super::engine::{
+    Attribution, Credentials, Engine, Limits, Reply, rate_headers, ratelimited, views,
+};
 use super::gqlerror::{GqlError, error_body};
+use super::oauth::OAuthState;
 use super::store::{Change, Store};
+use crate::sim::drift::{self, DriftKind, Shape};
 use crate::sim::faults::{ApiFaults, Dice};
 
 /// Request counters, for benchmarks and tests.
@@ -41,6 +45,11 @@ pub struct Counters {
     /// Answers still to be lost per operation name (a test control: the
     /// request runs, its answer is held past any client timeout).
     pub lose_answers: Mutex<std::collections::BTreeMap<String, u32>>,
+    /// Answers replaced by a changed shape (`drift`).
+    pub drifted: AtomicU64,
+    /// Requests refused with AUTHENTICATION_ERROR (bad, expired or revoked
+    /// credentials).
+    pub auth_refused: AtomicU64,
 }
 
 /// The operation name of a GraphQL request body (`mutation Name(…)`).
@@ -79,6 +88,10 @@ pub struct Shared {
     pub counters: Counters,
     /// Changes for the webhook sender.
     pub changes: UnboundedSender<Change>,
+    /// The OAuth application, its codes, grants and tokens.
+    pub oauth: Mutex<OAuthState>,
+    /// Comments and attachments created as a named external user.
+    pub attributions: Mutex<Vec<Attribution>>,
 }
 
 impl Shared {
@@ -90,10 +103,13 @@ impl Shared {
     }
 }
 
-/// The router serving `POST /graphql`.
+/// The router serving `POST /graphql` and the OAuth endpoints.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/graphql", post(graphql))
+        .route("/oauth/authorize", get(super::oauth_http::authorize))
+        .route("/oauth/token", post(super::oauth_http::token))
+        .route("/oauth/revoke", post(super::oauth_http::revoke))
         .with_state(shared)
 }
 
@@ -160,9 +176,22 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         store: &shared.store,
         limits: &shared.limits,
         creds: &shared.creds,
+        oauth: &shared.oauth,
     };
-    let (reply, changes) = engine.handle(auth, &body);
+    let (reply, changes, attributed) = engine.handle(auth, &body);
+    if reply.status == shared.creds.auth_error_status
+        && reply.body["errors"][0]["extensions"]["code"] == "AUTHENTICATION_ERROR"
+    {
+        shared.counters.auth_refused.fetch_add(1, Ordering::Relaxed);
+    }
     shared.publish(changes);
+    if !attributed.is_empty() {
+        shared
+            .attributions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(attributed);
+    }
     if reply.rate_limited {
         shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
@@ -184,5 +213,36 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(shared.timeout_hold).await;
     }
+    if reply.status == 200 && shared.dice.chance(faults.drift) {
+        shared.counters.drifted.fetch_add(1, Ordering::Relaxed);
+        let kind = DriftKind::draw(&shared.dice);
+        let d = drift::apply(&reply.body, kind, &LINEAR_SHAPE);
+        let mut resp = (StatusCode::OK, d.body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(d.content_type),
+        );
+        for (k, v) in reply.headers {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                resp.headers_mut().insert(k, v);
+            }
+        }
+        return resp;
+    }
     to_response(reply)
 }
+
+/// What Linear's answers carry that clients need: issue fields, mutation
+/// `success`, connection `nodes`; the enum is a workflow state's `type`.
+const LINEAR_SHAPE: Shape = Shape {
+    needed: &[
+        "state",
+        "title",
+        "identifier",
+        "success",
+        "nodes",
+        "updatedAt",
+    ],
+    enum_at: ("state", "type"),
+    unknown_value: "paused",
+};
