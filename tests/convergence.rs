@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use roundtrip::domain::{ConflictReason, FieldValue, JobStatus, Side};
 use roundtrip::sim::faults::ApiFaults;
 use roundtrip::sim::journal::{JournalKind, JournalValue};
-use roundtrip::store::{Conflict, ConflictFilter, ConflictStatus, JobFilter, Resolution, Window};
+use roundtrip::store::{JobFilter, Resolution, Window};
 use support::harness::{Harness, Setup, eventually};
 
 /// Approve a post and wait until its link is active and quiet.
@@ -27,19 +27,6 @@ async fn linked(h: &Harness, title: &str) -> (String, String) {
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     (post, issue)
-}
-
-fn open_conflicts(h: &Harness) -> Vec<Conflict> {
-    h.store()
-        .db()
-        .conflicts(
-            &ConflictFilter {
-                status: Some(ConflictStatus::Open),
-                field: None,
-            },
-            Window::first(1000),
-        )
-        .expect("conflicts")
 }
 
 fn jobs(h: &Harness, status: JobStatus) -> Vec<roundtrip::store::Job> {
@@ -127,7 +114,7 @@ async fn a_refused_value_is_sent_once_shown_as_cannot_write_and_retried_only_aft
     h.canny.set_details(&post, "New details").unwrap();
     h.engine().reconcile_once().await.unwrap();
     let conflict = eventually("a cannot-write conflict", 10, async || {
-        open_conflicts(&h)
+        h.open_conflicts()
             .into_iter()
             .find(|c| c.kind == ConflictReason::Refused)
     })
@@ -189,7 +176,7 @@ async fn a_refused_value_is_sent_once_shown_as_cannot_write_and_retried_only_aft
     })
     .await;
     eventually("the cannot-write conflict closes", 10, async || {
-        open_conflicts(&h).is_empty().then_some(())
+        h.open_conflicts().is_empty().then_some(())
     })
     .await;
     h.stop_service().await;
@@ -326,7 +313,7 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
         }
     }
     h.wait_quiet(Duration::from_millis(500), 20).await;
-    let conflicts = open_conflicts(&h);
+    let conflicts = h.open_conflicts();
     for (i, (post, issue)) in pairs.iter().enumerate() {
         let (p, l) = (format!("portal {i}"), format!("linear {i}"));
         let later = if i % 2 == 0 { &l } else { &p };
@@ -422,7 +409,7 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     })
     .await;
     let c = eventually("the overwritten edit in a conflict", 15, async || {
-        open_conflicts(&h).into_iter().find(|c| c.field == "title")
+        h.open_conflicts().into_iter().find(|c| c.field == "title")
     })
     .await;
     assert_eq!(c.kind, ConflictReason::Overwritten, "{c:?}");
@@ -489,7 +476,7 @@ async fn stale_reads_never_revert_an_edit_or_freeze_a_link() {
         }
         h.wait_quiet(Duration::from_millis(400), 20).await;
     }
-    assert!(open_conflicts(&h).is_empty(), "{:?}", open_conflicts(&h));
+    assert!(h.open_conflicts().is_empty(), "{:?}", h.open_conflicts());
     for (i, (post, issue)) in pairs.iter().enumerate() {
         let p = h.canny.post(post).unwrap();
         let l = h.linear.issue(issue).unwrap();
@@ -575,7 +562,7 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     h.canny.set_title(&post, "P1").unwrap();
     h.linear.set_title(&issue, "L1").unwrap();
     h.engine().reconcile_once().await.unwrap();
-    let c = eventually("a conflict", 10, async || open_conflicts(&h).pop()).await;
+    let c = eventually("a conflict", 10, async || h.open_conflicts().pop()).await;
     assert_eq!(
         (c.portal.clone(), c.linear.clone()),
         (text("P1"), text("L1"))
@@ -584,7 +571,7 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     h.canny.set_title(&post, "P2").unwrap();
     h.engine().reconcile_once().await.unwrap();
     eventually("the conflict shows P2", 10, async || {
-        let c = open_conflicts(&h).pop()?;
+        let c = h.open_conflicts().pop()?;
         (c.portal == text("P2")).then_some(())
     })
     .await;
@@ -601,7 +588,7 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     };
     resolve(c.id);
     let again = eventually("the conflict asks again", 10, async || {
-        let c = open_conflicts(&h).pop()?;
+        let c = h.open_conflicts().pop()?;
         (c.portal == text("P3")).then_some(c)
     })
     .await;
@@ -626,7 +613,7 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
         (l == "P3" && p == "P3").then_some(())
     })
     .await;
-    assert!(open_conflicts(&h).is_empty());
+    assert!(h.open_conflicts().is_empty());
     h.stop_service().await;
 }
 

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::link_sync::{MergeSettings, apply_plan};
+use super::link_sync::{MergeSettings, apply_plan, link_records};
 use super::payload::JobPayload;
 use super::records::{DELETED_FIELD, store_record_read};
 use super::{Engine, EngineError, lock};
@@ -158,13 +158,7 @@ fn apply_one(
         Some(Resolution::Value(v)) => Take::Value(v.clone()),
         Some(Resolution::Agreed | Resolution::Superseded) | None => return Ok(true),
     };
-    let (Some(portal_id), Some(linear_id)) = (&link.portal_id, &link.linear_id) else {
-        return Ok(true);
-    };
-    let (Some(portal), Some(linear)) = (
-        db.record(Side::Portal, portal_id)?,
-        db.record(Side::Linear, linear_id)?,
-    ) else {
+    let Some((portal, linear)) = link_records(db, &link)? else {
         return Ok(true);
     };
     let Some(f) = merge.mapping.field(&c.field) else {

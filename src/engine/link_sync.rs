@@ -67,6 +67,19 @@ fn comment_map(db: Db<'_>, link_id: i64) -> StoreResult<CommentMap> {
     Ok(CommentMap { pairs })
 }
 
+/// Both stored records of a complete link (`None` while one is missing).
+pub(crate) fn link_records(
+    db: Db<'_>,
+    link: &Link,
+) -> StoreResult<Option<(crate::store::StoredRecord, crate::store::StoredRecord)>> {
+    let (Some(portal_id), Some(linear_id)) = (&link.portal_id, &link.linear_id) else {
+        return Ok(None);
+    };
+    Ok(db
+        .record(Side::Portal, portal_id)?
+        .zip(db.record(Side::Linear, linear_id)?))
+}
+
 /// Merge an active link and apply the plan.
 pub fn sync_link(
     db: Db<'_>,
@@ -91,13 +104,7 @@ pub fn sync_link(
             ..Applied::default()
         });
     }
-    let (Some(portal_id), Some(linear_id)) = (&link.portal_id, &link.linear_id) else {
-        return Ok(Applied::default());
-    };
-    let (Some(portal), Some(linear)) = (
-        db.record(Side::Portal, portal_id)?,
-        db.record(Side::Linear, linear_id)?,
-    ) else {
+    let Some((portal, linear)) = link_records(db, link)? else {
         return Ok(Applied::default());
     };
     if portal.deleted_at.is_some() || linear.deleted_at.is_some() {

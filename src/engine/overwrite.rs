@@ -15,7 +15,7 @@ use crate::store::{Db, Level, NewAudit, Result as StoreResult};
 use crate::sync::codec::{self, normalize_text};
 use crate::sync::{ConflictDraft, ConflictReason};
 
-use super::link_sync::{Applied, MergeSettings, open_conflict};
+use super::link_sync::{Applied, MergeSettings, link_records, open_conflict};
 
 fn same(a: &FieldValue, b: &FieldValue) -> bool {
     match (a, b) {
@@ -46,13 +46,7 @@ pub(crate) fn recover_overwritten(
     let Some(link) = receipt.link_id.map(|id| db.link(id)).transpose()?.flatten() else {
         return Ok(Applied::default());
     };
-    let (Some(portal_id), Some(linear_id)) = (&link.portal_id, &link.linear_id) else {
-        return Ok(Applied::default());
-    };
-    let (Some(portal), Some(linear)) = (
-        db.record(Side::Portal, portal_id)?,
-        db.record(Side::Linear, linear_id)?,
-    ) else {
+    let Some((portal, linear)) = link_records(db, &link)? else {
         return Ok(Applied::default());
     };
     let mut applied = Applied::default();

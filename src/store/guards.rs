@@ -65,6 +65,17 @@ pub struct LinkBreaker {
     pub reason: String,
 }
 
+fn breaker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LinkBreaker> {
+    Ok(LinkBreaker {
+        link_id: r.get(0)?,
+        failures: r.get(1)?,
+        window_start: r.get(2)?,
+        trips: r.get(3)?,
+        tripped_until: r.get(4)?,
+        reason: r.get(5)?,
+    })
+}
+
 impl Db<'_> {
     /// Remember that `side` refused `value` for `field` on a link.
     pub fn record_refusal(
@@ -215,16 +226,7 @@ impl Db<'_> {
                 "SELECT link_id, failures, window_start, trips, tripped_until, reason
                  FROM link_breakers WHERE link_id = ?1",
             )?
-            .query_row([link_id], |r| {
-                Ok(LinkBreaker {
-                    link_id: r.get(0)?,
-                    failures: r.get(1)?,
-                    window_start: r.get(2)?,
-                    trips: r.get(3)?,
-                    tripped_until: r.get(4)?,
-                    reason: r.get(5)?,
-                })
-            })
+            .query_row([link_id], breaker_row)
             .optional()?)
     }
 
@@ -264,16 +266,7 @@ impl Db<'_> {
         let rows = stmt
             .query_map(
                 params![now_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok(LinkBreaker {
-                        link_id: r.get(0)?,
-                        failures: r.get(1)?,
-                        window_start: r.get(2)?,
-                        trips: r.get(3)?,
-                        tripped_until: r.get(4)?,
-                        reason: r.get(5)?,
-                    })
-                },
+                breaker_row,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)

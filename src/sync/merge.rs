@@ -456,17 +456,12 @@ impl<'m, 'a> Builder<'m, 'a> {
         if was.portal == now.portal && was.linear == now.linear {
             return;
         }
-        self.refreshed.push(ConflictDraft {
-            field: f.name.clone(),
-            base: v.base.clone(),
+        let draft = ConflictDraft {
             portal: now.portal.clone(),
             linear: now.linear.clone(),
-            portal_changed_at: self.input.times.portal,
-            linear_changed_at: self.input.times.linear,
-            reason: now.reason,
-            side: now.side,
-            note: None,
-        });
+            ..self.draft(f, v, now.reason, now.side, None)
+        };
+        self.refreshed.push(draft);
     }
 
     fn policy(&self, f: &FieldMapping, v: &Values) -> Outcome {
@@ -591,7 +586,20 @@ impl<'m, 'a> Builder<'m, 'a> {
     }
 
     fn conflict(&mut self, f: &FieldMapping, v: &Values, reason: ConflictReason, why: String) {
-        self.conflicts.push(ConflictDraft {
+        self.conflicts.push(self.draft(f, v, reason, None, None));
+        self.decide(f, DecisionKind::Conflict, format!("{why}: conflict opened"));
+    }
+
+    /// A conflict on the field with its values as the merge sees them.
+    fn draft(
+        &self,
+        f: &FieldMapping,
+        v: &Values,
+        reason: ConflictReason,
+        side: Option<Side>,
+        note: Option<String>,
+    ) -> ConflictDraft {
+        ConflictDraft {
             field: f.name.clone(),
             base: v.base.clone(),
             portal: v.portal.clone(),
@@ -599,10 +607,9 @@ impl<'m, 'a> Builder<'m, 'a> {
             portal_changed_at: self.input.times.portal,
             linear_changed_at: self.input.times.linear,
             reason,
-            side: None,
-            note: None,
-        });
-        self.decide(f, DecisionKind::Conflict, format!("{why}: conflict opened"));
+            side,
+            note,
+        }
     }
 
     /// Write `value` to every side that may be written and does not hold it;
@@ -662,21 +669,13 @@ impl<'m, 'a> Builder<'m, 'a> {
             self.refusal_for(f, *side, tv)
                 .map(|r| (*side, r.message.clone()))
         }) {
-            self.conflicts.push(ConflictDraft {
-                field: f.name.clone(),
-                base: v.base.clone(),
-                portal: v.portal.clone(),
-                linear: v.linear.clone(),
-                portal_changed_at: self.input.times.portal,
-                linear_changed_at: self.input.times.linear,
-                reason: ConflictReason::Refused,
-                side: Some(side),
-                note: Some(format!(
-                    "{} refused {}: {refusal}",
-                    side_name(side),
-                    show_field(f, &value)
-                )),
-            });
+            let note = format!(
+                "{} refused {}: {refusal}",
+                side_name(side),
+                show_field(f, &value)
+            );
+            let draft = self.draft(f, v, ConflictReason::Refused, Some(side), Some(note));
+            self.conflicts.push(draft);
             self.decide(
                 f,
                 DecisionKind::Conflict,

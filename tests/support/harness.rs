@@ -265,6 +265,20 @@ impl Harness {
         self.canny_conn.get(id).await.expect("canny get")
     }
 
+    /// Every open conflict, oldest first.
+    pub fn open_conflicts(&self) -> Vec<roundtrip::store::Conflict> {
+        self.store()
+            .db()
+            .conflicts(
+                &roundtrip::store::ConflictFilter {
+                    status: Some(roundtrip::store::ConflictStatus::Open),
+                    field: None,
+                },
+                roundtrip::store::Window::first(10_000),
+            )
+            .expect("conflicts")
+    }
+
     /// The Linear issue linked to a portal post, once the link is active.
     pub fn linked_issue(&self, post_id: &str) -> Option<String> {
         self.store()

@@ -340,16 +340,7 @@ pub fn update_input(
         if delta.is_empty() {
             continue;
         }
-        let added = delta
-            .added
-            .iter()
-            .map(|n| {
-                catalog
-                    .label_id(n)
-                    .map(str::to_string)
-                    .ok_or_else(|| invalid(format!("no Linear label '{n}'")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let added = label_ids(&delta.added, catalog)?;
         let removed: Vec<String> = delta
             .removed
             .iter()
@@ -363,6 +354,19 @@ pub fn update_input(
         }
     }
     Ok(input)
+}
+
+/// The ids of labels by name; a name the team lacks is refused.
+fn label_ids(names: &BTreeSet<String>, catalog: &TeamCatalog) -> Result<Vec<String>, RemoteError> {
+    names
+        .iter()
+        .map(|n| {
+            catalog
+                .label_id(n)
+                .map(str::to_string)
+                .ok_or_else(|| invalid(format!("no Linear label '{n}'")))
+        })
+        .collect()
 }
 
 /// Label names a set of mapped fields wants on the issue.
@@ -410,16 +414,7 @@ pub fn issue_input(
                 input.insert("stateId".into(), json!(state.id));
             }
             ("labels" | "tags", FieldValue::Set(names)) => {
-                let ids = names
-                    .iter()
-                    .map(|n| {
-                        catalog
-                            .label_id(n)
-                            .map(str::to_string)
-                            .ok_or_else(|| invalid(format!("no Linear label '{n}'")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                input.insert("labelIds".into(), json!(ids));
+                input.insert("labelIds".into(), json!(label_ids(names, catalog)?));
             }
             ("labels" | "tags", FieldValue::Null) => {
                 input.insert("labelIds".into(), json!([]));
