@@ -97,6 +97,15 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
             degraded.push(format!("{} {} quota exhausted", q.connector, q.kind));
         }
     }
+    if let Some(r) = &s.refused_mapping {
+        let in_force = r.in_force.map_or("the built-in default".to_string(), |v| {
+            format!("version {v}")
+        });
+        degraded.push(format!(
+            "mapping version {} was refused ({}); {in_force} stays in force",
+            r.version, r.reason
+        ));
+    }
     if s.reconcile_repairs > 0 {
         degraded.push(format!(
             "reconcile repaired {} changes webhooks missed (check webhook URLs and secrets)",
@@ -149,6 +158,7 @@ mod tests {
             deletes_paused: None,
             reconcile_repairs: 0,
             quota: Vec::new(),
+            refused_mapping: None,
         }
     }
 
@@ -189,6 +199,22 @@ mod tests {
         let h = assess(&s, 1_000_000);
         assert_eq!(h.verdict, Verdict::Down);
         assert!(h.reasons[0].contains("Linear connector paused"));
+    }
+
+    #[test]
+    fn refused_mapping_degrades_with_its_reason() {
+        let mut s = summary();
+        s.refused_mapping = Some(crate::store::RefusedMapping {
+            version: 2,
+            reason: "line 43: unknown key".into(),
+            in_force: Some(1),
+        });
+        let h = assess(&s, 1_000_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert_eq!(
+            h.reasons,
+            ["mapping version 2 was refused (line 43: unknown key); version 1 stays in force"]
+        );
     }
 
     #[test]

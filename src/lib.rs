@@ -13,6 +13,7 @@ pub mod duration;
 pub mod engine;
 pub mod health;
 pub mod metrics;
+pub mod ops;
 pub mod sim;
 pub mod store;
 pub mod sync;

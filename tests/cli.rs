@@ -217,7 +217,7 @@ fn status_reads_while_another_process_writes() {
                             db.insert_job(&NewJob {
                                 link_id: None,
                                 target: Side::Portal,
-                                kind: "update".into(),
+                                kind: roundtrip::domain::JobKind::Update,
                                 payload: "{}".into(),
                                 reason: "load".into(),
                                 lane: Lane::Live,

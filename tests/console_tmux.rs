@@ -149,7 +149,7 @@ fn seed(path: &Path) -> (i64, i64) {
             let job = db.insert_job(&NewJob {
                 link_id: Some(link),
                 target: Side::Linear,
-                kind: "update".into(),
+                kind: roundtrip::domain::JobKind::Update,
                 payload: "{}".into(),
                 reason: "portal changed title".into(),
                 lane: Lane::Live,
@@ -225,7 +225,13 @@ fn retry_and_resolve_in_a_real_terminal_then_restore() {
     assert_eq!(c.status, ConflictStatus::Resolved);
     assert_eq!(c.resolution, Some(Resolution::Linear));
     let audit = db.audit(Window::last(10)).unwrap();
-    assert_eq!(audit.iter().filter(|e| e.actor == "operator").count(), 2);
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.actor == roundtrip::domain::Actor::Operator)
+            .count(),
+        2
+    );
 }
 
 #[test]

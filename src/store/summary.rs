@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Db, Result, meta_keys};
+use super::{Db, RefusedMapping, Result, meta_keys};
 use crate::domain::{JobStatus, QuotaSample};
 
 /// A snapshot of the store's health numbers.
@@ -35,6 +35,9 @@ pub struct Summary {
     pub reconcile_repairs: i64,
     /// Latest quota readings.
     pub quota: Vec<QuotaSample>,
+    /// A mapping version the engine refused, not yet answered by an apply
+    /// or rollback.
+    pub refused_mapping: Option<RefusedMapping>,
 }
 
 impl Summary {
@@ -79,6 +82,7 @@ impl Db<'_> {
             deletes_paused: self.meta(meta_keys::DELETES_PAUSED)?,
             reconcile_repairs: self.meta_i64(meta_keys::RECONCILE_REPAIRS)?.unwrap_or(0),
             quota: self.latest_quota()?,
+            refused_mapping: self.refused_mapping()?,
         })
     }
 }
