@@ -477,3 +477,40 @@ fn a_merged_value_that_does_not_fit_keeps_the_editor_open() {
         ConflictStatus::Open
     );
 }
+
+#[test]
+fn a_refused_mapping_version_is_shown_refused_and_the_engines_version_active() {
+    let mut a = app(false, Theme::mono());
+    a.store
+        .write(|db| db.refuse_mapping_version(2, "line 3: expected a value", 1))
+        .unwrap();
+    a.reload().unwrap();
+    press(&mut a, KeyCode::Char('5'));
+    let screen = format!("{}", render(&mut a, 160, 48).backend());
+    assert!(screen.contains("✗v2"), "{screen}");
+    assert!(screen.contains("●v1"), "{screen}");
+    assert!(
+        screen.contains("refused by the engine: line 3: expected a value"),
+        "{screen}"
+    );
+    let health = a.health.clone().unwrap();
+    assert!(
+        health
+            .reasons
+            .iter()
+            .any(|r| r == "mapping version 2 was refused (line 3: expected a value); version 1 stays in force"),
+        "{health:?}"
+    );
+    // Rolling back to the version in force answers the alert.
+    press(&mut a, KeyCode::Char('G'));
+    press(&mut a, KeyCode::Char('r'));
+    press(&mut a, KeyCode::Char('y'));
+    assert!(
+        a.health
+            .clone()
+            .unwrap()
+            .reasons
+            .iter()
+            .all(|r| !r.contains("refused"))
+    );
+}
