@@ -2,6 +2,7 @@
 //! Linear, with a terminal operations console. The binary in `main.rs` is a
 //! thin shell over these modules.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connector;
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod health;
 pub mod metrics;
 pub mod ops;
+pub mod rotation;
 pub mod sim;
 pub mod store;
 pub mod sync;

@@ -63,8 +63,8 @@ pub fn resume(db: Db<'_>, pause: Pause) -> Result<Report, StoreError> {
     .append(db, AuditAction::Resume)?;
     db.log_event(
         Level::Info,
-        "operator",
-        &format!("operator resumed {label}"),
+        super::ACTOR.as_str(),
+        &format!("{} resumed {label}", super::ACTOR),
     )?;
     let changed = Changed {
         subject: Subject::Pause(pause),

@@ -22,6 +22,10 @@ pub mod keys {
     pub const LAST_RECONCILE: &str = "reconcile.last";
     /// Changes reconcile had to repair (webhooks missed them).
     pub const RECONCILE_REPAIRS: &str = "reconcile.repairs";
+    /// The Linear webhook-secret rotation in progress: when the overlap
+    /// started and ends, and a 32-bit fingerprint of the previous secret
+    /// (never the secret), as JSON.
+    pub const LINEAR_WEBHOOK_ROTATION: &str = "webhook.linear.rotation";
     /// Changes propagated, total (for the throughput sparkline).
     pub const CHANGES_SYNCED: &str = "stats.changes_synced";
 

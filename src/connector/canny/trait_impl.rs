@@ -190,7 +190,7 @@ impl Connector for CannyConnector {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection> {
-        let nonce = verify_canny_webhook(&self.cfg.api_key, headers, now, &self.nonces)?;
+        let nonce = verify_canny_webhook(&self.client.api_key(), headers, now, &self.nonces)?;
         delivery_hint(nonce, body)
     }
 
