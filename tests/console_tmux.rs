@@ -209,7 +209,7 @@ fn retry_and_resolve_in_a_real_terminal_then_restore() {
     t.keys("2");
     t.wait_for("Dark theme");
     t.keys("l");
-    t.wait_for("resolved 1 conflict");
+    t.wait_for("conflict 1 resolved (title on link #1)");
     t.keys("q");
     let s = t.wait_for("EXITED-0");
     assert!(
