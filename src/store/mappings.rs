@@ -63,7 +63,30 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MappingVersion> {
 const COLS: &str = "version, document, active, note, created_by, created_at, activated_at,
     refused_reason, refused_at";
 
+/// The same columns on a store not yet migrated to V3 (read-only commands
+/// against an older daemon's store): no version was ever refused there.
+const COLS_BEFORE_V3: &str = "version, document, active, note, created_by, created_at,
+    NULL, NULL, NULL";
+
+/// The schema version that added refusals.
+const REFUSALS_SINCE: i64 = 3;
+
 impl Db<'_> {
+    fn has_refusals(&self) -> Result<bool> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok(v >= REFUSALS_SINCE)
+    }
+
+    fn mapping_cols(&self) -> Result<&'static str> {
+        Ok(if self.has_refusals()? {
+            COLS
+        } else {
+            COLS_BEFORE_V3
+        })
+    }
+
     /// The number the next stored version gets (so a document can carry
     /// its own version before it is stored).
     pub fn next_mapping_version(&self) -> Result<i64> {
@@ -167,7 +190,10 @@ impl Db<'_> {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT {COLS} FROM mappings WHERE active = 1"),
+                &format!(
+                    "SELECT {} FROM mappings WHERE active = 1",
+                    self.mapping_cols()?
+                ),
                 [],
                 row,
             )
@@ -179,7 +205,10 @@ impl Db<'_> {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT {COLS} FROM mappings WHERE version = ?1"),
+                &format!(
+                    "SELECT {} FROM mappings WHERE version = ?1",
+                    self.mapping_cols()?
+                ),
                 [version],
                 row,
             )
@@ -189,7 +218,8 @@ impl Db<'_> {
     /// Every version, newest first.
     pub fn mapping_versions(&self) -> Result<Vec<MappingVersion>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLS} FROM mappings ORDER BY version DESC"
+            "SELECT {} FROM mappings ORDER BY version DESC",
+            self.mapping_cols()?
         ))?;
         let rows = stmt
             .query_map([], row)?
@@ -200,6 +230,9 @@ impl Db<'_> {
     /// The newest version the engine refused after the active version was
     /// last activated: an operator asked for it and has not acted since.
     pub fn refused_mapping(&self) -> Result<Option<RefusedMapping>> {
+        if !self.has_refusals()? {
+            return Ok(None);
+        }
         Ok(self
             .conn
             .query_row(

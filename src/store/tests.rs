@@ -496,3 +496,33 @@ fn oldest_unsent_job_spans_queued_and_running() {
     store.db().claim_due_jobs(now_ms(), 1).unwrap();
     assert_eq!(store.db().oldest_unsent_job().unwrap(), Some(first));
 }
+
+#[test]
+fn a_store_before_refusals_reads_in_read_only_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &migrations::MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO mappings (version, document, active, note, created_by, created_at)
+             VALUES (1, 'version = 1', 1, 'old', 'default', 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
+    let s = store.db().summary().unwrap();
+    assert_eq!((s.schema_version, s.refused_mapping), (2, None));
+    let versions = store.db().mapping_versions().unwrap();
+    assert_eq!(versions.len(), 1);
+    assert!(versions[0].active && versions[0].refused_reason.is_none());
+    drop(store);
+    // Opened for writing, it migrates and keeps the active version.
+    let store = Store::open(&path, OpenMode::Existing).unwrap();
+    let active = store.db().active_mapping().unwrap().unwrap();
+    assert_eq!((active.version, active.activated_at), (1, Some(0)));
+}
