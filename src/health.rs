@@ -76,6 +76,20 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
             down.push(format!("{who} connector paused: {why}"));
         }
     }
+    // A changed API shape first: everything after it may be its symptom.
+    for (who, example) in [
+        ("Linear", &s.linear_shape_changed),
+        ("portal", &s.portal_shape_changed),
+    ] {
+        if let Some(example) = example {
+            let example = example
+                .strip_prefix("API response shape changed: ")
+                .unwrap_or(example);
+            degraded.push(format!(
+                "API response shape changed ({who}); first example: {example}"
+            ));
+        }
+    }
     let oldest = [s.oldest_pending_ms, s.oldest_unsynced_ms]
         .into_iter()
         .flatten()
@@ -159,6 +173,8 @@ mod tests {
             reconcile_repairs: 0,
             quota: Vec::new(),
             refused_mapping: None,
+            linear_shape_changed: None,
+            portal_shape_changed: None,
         }
     }
 
@@ -214,6 +230,38 @@ mod tests {
         assert_eq!(
             h.reasons,
             ["mapping version 2 was refused (line 43: unknown key); version 1 stays in force"]
+        );
+    }
+
+    #[test]
+    fn shape_drift_degrades_with_its_first_example() {
+        let mut s = summary();
+        s.linear_shape_changed = Some("Linear issue x field `state.type`: unknown".into());
+        let h = assess(&s, 1_001_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert!(h.reasons[0].starts_with("API response shape changed (Linear)"));
+        assert!(h.reasons[0].contains("state.type"));
+    }
+
+    #[test]
+    fn auth_pause_shape_drift_and_refused_mapping_are_all_reported() {
+        let mut s = summary();
+        s.linear_paused = Some("authentication refused".into());
+        s.portal_shape_changed = Some("Canny posts/list field `status`: unknown".into());
+        s.refused_mapping = Some(crate::store::RefusedMapping {
+            version: 3,
+            reason: "line 2: expected `=`".into(),
+            in_force: None,
+        });
+        let h = assess(&s, 1_000_000);
+        assert_eq!(h.verdict, Verdict::Down);
+        assert_eq!(
+            h.reasons,
+            [
+                "Linear connector paused: authentication refused",
+                "API response shape changed (portal); first example: Canny posts/list field `status`: unknown",
+                "mapping version 3 was refused (line 2: expected `=`); the built-in default stays in force",
+            ]
         );
     }
 

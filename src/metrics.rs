@@ -76,6 +76,9 @@ pub struct Metrics {
     pub quota: Family<QuotaLabels, Gauge>,
     /// 1 when the engine heartbeat is fresh.
     pub engine_up: Gauge,
+    /// 1 while a connector's API answers in a shape roundtrip does not
+    /// expect ("API response shape changed"), until a reconcile succeeds.
+    pub shape_changed: Family<ConnectorLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -134,6 +137,12 @@ impl Metrics {
             "Remaining rate-limit quota",
             quota.clone(),
         );
+        let shape_changed = Family::<ConnectorLabels, Gauge>::default();
+        registry.register(
+            "api_shape_changed",
+            "1 while the connector's API answers in a shape roundtrip does not expect",
+            shape_changed.clone(),
+        );
         let engine_up = Gauge::default();
         registry.register(
             "engine_up",
@@ -150,6 +159,7 @@ impl Metrics {
             conflicts,
             quota,
             engine_up,
+            shape_changed,
         }
     }
 
@@ -197,6 +207,16 @@ impl Metrics {
                     kind: q.kind.to_string(),
                 })
                 .set(q.remaining);
+        }
+        for (connector, example) in [
+            ("linear", &s.linear_shape_changed),
+            ("portal", &s.portal_shape_changed),
+        ] {
+            self.shape_changed
+                .get_or_create(&ConnectorLabels {
+                    connector: connector.to_string(),
+                })
+                .set(i64::from(example.is_some()));
         }
         self.engine_up.set(i64::from(
             health

@@ -1,6 +1,7 @@
 //! `roundtrip mapping show|check|preview|apply|versions|rollback`: the field
 //! mapping from the shell. Every document is checked with `Mapping::parse`
-//! and against the default Canny/Linear catalog before it can be stored;
+//! and against the default Canny/Linear catalog (plus the custom statuses
+//! seen on the store's posts) before it can be stored;
 //! errors point at `FILE:LINE` so an editor can jump there. Applying and
 //! rolling back are short transactions recorded in the audit log; the engine
 //! reads the active version on its next pass.
@@ -139,6 +140,13 @@ fn active_doc(db: Db<'_>) -> anyhow::Result<Doc> {
     })
 }
 
+/// [`ops::mapping::validate`] with the store `args` name, if it can be
+/// opened (its posts tell which custom portal statuses exist).
+fn validate(store: &StoreArgs, text: &str) -> Result<Mapping, MappingErrors> {
+    let opened = store.open(OpenMode::ReadOnly).ok();
+    ops::mapping::validate(opened.as_ref().map(|s| s.db()), text)
+}
+
 /// Print each error as `FILE:LINE: message` on stderr.
 fn report(name: &str, errors: &MappingErrors) {
     for e in errors.errors() {
@@ -218,7 +226,7 @@ fn check(store: &StoreArgs, file: Option<&Path>) -> anyhow::Result<ExitCode> {
         Some(f) => read_file(f)?,
         None => active_doc(store.open(OpenMode::ReadOnly)?.db())?,
     };
-    match ops::mapping::validate(&doc.text) {
+    match validate(store, &doc.text) {
         Ok(m) => {
             outln!(
                 "{}: ok (document version {}, {} fields)",
@@ -256,7 +264,7 @@ fn preview_cmd(
         Some(f) => read_file(f)?,
         None => active_doc(db)?,
     };
-    let mapping = match ops::mapping::validate(&doc.text) {
+    let mapping = match ops::mapping::validate(Some(db), &doc.text) {
         Ok(m) => m,
         Err(errors) => {
             report(&doc.name, &errors);
@@ -288,7 +296,7 @@ fn preview_cmd(
 
 fn apply(store: &StoreArgs, file: &Path, note: Option<&str>) -> anyhow::Result<ExitCode> {
     let doc = read_file(file)?;
-    if let Err(errors) = ops::mapping::validate(&doc.text) {
+    if let Err(errors) = validate(store, &doc.text) {
         report(&doc.name, &errors);
         out::err_line(&format!("{}: not applied; nothing was stored", doc.name));
         return Ok(ExitCode::from(2));

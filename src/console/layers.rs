@@ -365,7 +365,7 @@ impl Editor {
         if !matches!(self.purpose, EditPurpose::Mapping) {
             return true;
         }
-        self.diagnostics = app.checker.validate(&self.text());
+        self.diagnostics = app.checker.validate(app.store.db(), &self.text());
         self.notes.clear();
         if let Some(line) = self.diagnostics.iter().find_map(|d| d.line) {
             let row = u16::try_from(line.saturating_sub(1)).unwrap_or(0);

@@ -18,8 +18,9 @@ pub struct Diagnostic {
 
 /// Validates and previews mapping documents.
 pub trait MappingChecker {
-    /// Every problem found; empty means valid.
-    fn validate(&self, document: &str) -> Vec<Diagnostic>;
+    /// Every problem found; empty means valid. `db` tells which custom
+    /// portal statuses the company's posts use.
+    fn validate(&self, db: Db<'_>, document: &str) -> Vec<Diagnostic>;
     /// What applying `document` instead of `active` would change, one line
     /// per change.
     fn preview(&self, db: Db<'_>, active: Option<&str>, document: &str) -> Vec<String>;
@@ -51,15 +52,15 @@ fn diagnostics(errs: &crate::sync::MappingErrors) -> Vec<Diagnostic> {
 }
 
 impl MappingChecker for SyncChecker {
-    fn validate(&self, document: &str) -> Vec<Diagnostic> {
-        match crate::ops::mapping::validate(document) {
+    fn validate(&self, db: Db<'_>, document: &str) -> Vec<Diagnostic> {
+        match crate::ops::mapping::validate(Some(db), document) {
             Ok(_) => Vec::new(),
             Err(errs) => diagnostics(&errs),
         }
     }
 
     fn preview(&self, db: Db<'_>, active: Option<&str>, document: &str) -> Vec<String> {
-        let mapping = match crate::ops::mapping::validate(document) {
+        let mapping = match crate::ops::mapping::validate(Some(db), document) {
             Ok(m) => m,
             Err(errs) => {
                 return errs
@@ -146,7 +147,7 @@ fn parse(document: &str) -> Result<toml::Table, Diagnostic> {
 }
 
 impl MappingChecker for StructuralChecker {
-    fn validate(&self, document: &str) -> Vec<Diagnostic> {
+    fn validate(&self, _db: Db<'_>, document: &str) -> Vec<Diagnostic> {
         let table = match parse(document) {
             Ok(t) => t,
             Err(d) => return vec![d],
@@ -261,12 +262,14 @@ mod tests {
 
     #[test]
     fn reports_errors_at_their_line() {
-        assert!(StructuralChecker.validate(DOC).is_empty());
+        let store = crate::store::Store::open_in_memory().unwrap();
+        let db = store.db();
+        assert!(StructuralChecker.validate(db, DOC).is_empty());
         let bad = DOC.replace("\"ask\"", "\"sometimes\"");
-        let d = StructuralChecker.validate(&bad);
+        let d = StructuralChecker.validate(db, &bad);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].line, Some(7));
         let syntax = DOC.replace("direction = \"both\"", "direction = ");
-        assert_eq!(StructuralChecker.validate(&syntax)[0].line, Some(6));
+        assert_eq!(StructuralChecker.validate(db, &syntax)[0].line, Some(6));
     }
 }

@@ -123,6 +123,15 @@ named_enum! {
         RefuseMapping = "refuse_mapping",
         /// A pause (deletes, a connector) was lifted.
         Resume = "resume",
+        /// A pair linked before roundtrip (the portal's own Linear
+        /// integration, a post URL attached to an issue) became a link.
+        Adopt = "adopt",
+        /// A link moved to the canonical record after a merge or a
+        /// duplicate mark.
+        Follow = "follow",
+        /// An admin-only note was left on a record (or kept here only when
+        /// the remote has no place for one).
+        Note = "note",
     }
 }
 
@@ -137,6 +146,9 @@ named_enum! {
         Comment = "comment",
         /// Delete (trash or archive) the target record.
         Delete = "delete",
+        /// Leave an admin-only note on the target record (why a link
+        /// ended or moved); customers never read it.
+        Note = "note",
     }
 }
 

@@ -43,6 +43,10 @@ impl Connectors {
 
 /// What a successful write produced.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per finished job; boxing the record buys nothing"
+)]
 pub enum Landed {
     /// The record was created (or found created by an earlier attempt).
     Created(Record),
@@ -52,6 +56,9 @@ pub enum Landed {
     Commented(Comment),
     /// The record was deleted (or was already gone).
     Deleted,
+    /// The private note was posted; `None` when the remote has no place
+    /// customers cannot read, so it stays in roundtrip's audit log only.
+    Noted(Option<Comment>),
 }
 
 /// Send one job. A create that may have succeeded before (a retry) first
@@ -91,6 +98,10 @@ pub async fn execute(
             Err(e) if e.class == ErrorClass::NotFound => Ok(Landed::Deleted),
             Err(e) => Err(e),
         },
+        JobPayload::Note { remote_id, body } => conn
+            .add_private_note(remote_id, body)
+            .await
+            .map(Landed::Noted),
     }
 }
 
@@ -256,6 +267,16 @@ pub fn record_success(
                 None,
             ))?;
         }
+        (JobPayload::Note { body, .. }, Landed::Noted(posted)) => {
+            let after = match posted {
+                Some(_) => body.chars().take(200).collect(),
+                None => format!(
+                    "not posted: {} has no place only the team reads; kept here only",
+                    job.target
+                ),
+            };
+            db.append_audit(&audit(AuditAction::Note, None, None, Some(after)))?;
+        }
         _ => {}
     }
     db.bump_meta(meta_keys::CHANGES_SYNCED, 1)?;
@@ -298,6 +319,9 @@ pub fn record_failure(
         NextStep::Dead => (JobStatus::Dead, now),
     };
     db.record_attempt(job.id, &attempt, status, next_run)?;
+    if err.class == ErrorClass::Schema {
+        db.note_shape_drift(job.target, &err.message)?;
+    }
     match &step {
         NextStep::PauseConnector => {
             let key = meta_keys::paused(job.target);

@@ -19,10 +19,15 @@ const DRY_RUN_PAGE: usize = 200;
 
 /// The one validation every stored document passes: it parses (errors at
 /// their line) and its status table covers the default Canny/Linear
-/// catalog.
-pub fn validate(text: &str) -> Result<Mapping, MappingErrors> {
+/// catalog plus the custom portal statuses seen on the posts in `db` (so a
+/// custom status is mappable). Without a store, or when it cannot be read,
+/// only the built-in statuses are known.
+pub fn validate(db: Option<Db<'_>>, text: &str) -> Result<Mapping, MappingErrors> {
+    let seen = db
+        .and_then(|db| db.portal_statuses_seen().ok())
+        .unwrap_or_default();
     let m = Mapping::parse(text)?;
-    m.validate_against(&Catalog::canny_linear_default())?;
+    m.validate_against(&Catalog::canny_linear_default().with_custom_statuses(&seen))?;
     Ok(m)
 }
 
@@ -74,7 +79,7 @@ fn store_version(
 /// identical to the active one (apart from its version number) is not
 /// stored again.
 pub fn apply(db: Db<'_>, document: &str, note: &str) -> Result<Report, StoreError> {
-    let mapping = match validate(document) {
+    let mapping = match validate(Some(db), document) {
         Ok(m) => m,
         Err(errors) => {
             return Ok(Report::refusal(
@@ -141,7 +146,7 @@ pub fn check_rollback(db: Db<'_>, version: i64) -> Result<Option<Refused>, Store
         );
     }
     if !target.active
-        && let Err(errors) = validate(&target.document)
+        && let Err(errors) = validate(Some(db), &target.document)
     {
         return refuse(
             Why::Invalid,
@@ -226,7 +231,7 @@ pub fn always(db: Db<'_>, field: &str, winner: Side, ids: &[i64]) -> Result<Repo
         Ok(d) => d,
         Err(e) => return refuse(Why::Invalid, format!("cannot be changed: {e}")),
     };
-    let mapping = match validate(&edited) {
+    let mapping = match validate(Some(db), &edited) {
         Ok(m) => m,
         Err(errors) => return refuse(Why::Invalid, invalid(&errors)),
     };
@@ -497,6 +502,40 @@ mod tests {
         assert!(s.db().refused_mapping().unwrap().is_none());
         let r = s.write(|db| rollback(db, 1)).unwrap();
         assert!(r.headline.contains("already active"), "{}", r.headline);
+    }
+
+    #[test]
+    fn a_custom_status_seen_on_a_post_is_mappable() {
+        let mut s = store();
+        let doc = Mapping::default_canny_linear().to_toml().replace(
+            "\"closed\" = \"Canceled\"\n",
+            "\"closed\" = \"Canceled\"\n\"beta\" = \"In Review\"\n",
+        );
+        let r = s.write(|db| apply(db, &doc, "beta")).unwrap();
+        assert_eq!(r.exit_code(), 2, "no post is in 'beta' yet: {}", r.headline);
+        assert!(
+            r.headline.contains("'beta' is not a portal status"),
+            "{}",
+            r.headline
+        );
+        let post = crate::domain::Record {
+            remote_id: "p1".into(),
+            status: "beta".into(),
+            ..crate::domain::Record::default()
+        };
+        s.write(|db| db.upsert_record(Side::Portal, &post)).unwrap();
+        assert!(
+            validate(None, &doc).is_err(),
+            "without a store only built-ins"
+        );
+        assert!(validate(Some(s.db()), &doc).is_ok());
+        let r = s.write(|db| apply(db, &doc, "beta")).unwrap();
+        assert_eq!(
+            r.changed[0].subject,
+            Subject::MappingVersion(2),
+            "{}",
+            r.headline
+        );
     }
 
     #[test]

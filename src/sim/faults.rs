@@ -1,7 +1,7 @@
 //! Fault injection for the simulators (`--faults`, DESIGN.md section 9).
 //!
-//! A spec such as `linear:5xx=0.1,429=0.05,latency=50ms;canny:timeout=0.02;
-//! webhooks:drop=0.1,dup=0.1,reorder=true` is parsed once; every decision is
+//! A spec such as `linear:5xx=0.1,429=0.05,latency=50ms,drift=0.05;
+//! canny:timeout=0.02;webhooks:drop=0.1,dup=0.1,reorder=true` is parsed once; every decision is
 //! drawn from one seeded generator per simulator so a run is repeatable under
 //! `--seed`.
 
@@ -21,6 +21,10 @@ pub struct ApiFaults {
     pub timeout: f64,
     /// Extra latency added to every response.
     pub latency: Duration,
+    /// Probability of answering in a changed shape (a missing or null field,
+    /// an unknown enum value, a field of another type, an HTML error page,
+    /// a truncated body) instead of the real answer.
+    pub drift: f64,
 }
 
 /// Faults applied to outgoing webhook deliveries.
@@ -103,7 +107,13 @@ impl FaultSpec {
                             "429" => api.rate_limited = probability(item, v)?,
                             "timeout" => api.timeout = probability(item, v)?,
                             "latency" => api.latency = duration(item, v)?,
-                            _ => return Err(bad(item, "keys are 5xx, 429, timeout, latency")),
+                            "drift" => api.drift = probability(item, v)?,
+                            _ => {
+                                return Err(bad(
+                                    item,
+                                    "keys are 5xx, 429, timeout, latency, drift",
+                                ));
+                            }
                         }
                     }
                     "webhooks" => match k {
@@ -177,6 +187,8 @@ mod tests {
         assert_eq!(s.canny.timeout, 0.02);
         assert_eq!(s.webhooks.drop, 0.1);
         assert!(s.webhooks.reorder);
+        let d = FaultSpec::parse("linear:drift=0.05;canny:drift=1").unwrap();
+        assert_eq!((d.linear.drift, d.canny.drift), (0.05, 1.0));
     }
 
     #[test]

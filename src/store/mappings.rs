@@ -63,13 +63,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MappingVersion> {
 const COLS: &str = "version, document, active, note, created_by, created_at, activated_at,
     refused_reason, refused_at";
 
-/// The same columns on a store not yet migrated to V3 (read-only commands
+/// The same columns on a store not yet migrated to V4 (read-only commands
 /// against an older daemon's store): no version was ever refused there.
-const COLS_BEFORE_V3: &str = "version, document, active, note, created_by, created_at,
+const COLS_BEFORE_V4: &str = "version, document, active, note, created_by, created_at,
     NULL, NULL, NULL";
 
 /// The schema version that added refusals.
-const REFUSALS_SINCE: i64 = 3;
+const REFUSALS_SINCE: i64 = 4;
 
 impl Db<'_> {
     fn has_refusals(&self) -> Result<bool> {
@@ -83,7 +83,7 @@ impl Db<'_> {
         Ok(if self.has_refusals()? {
             COLS
         } else {
-            COLS_BEFORE_V3
+            COLS_BEFORE_V4
         })
     }
 

@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -225,10 +225,17 @@ CREATE INDEX audit_at ON audit (at);
 CREATE INDEX job_attempts_started ON job_attempts (started_at);
 "#;
 
-/// V3: a mapping version the engine refused keeps the reason (and is never
+/// V3: records found by their human key (`ENG-42`): a portal post linked by
+/// Canny's own Linear integration names its issue by id or by key, and
+/// adopting that link must not scan every record.
+const V3: &str = r#"
+CREATE INDEX records_identifier ON records (side, identifier) WHERE identifier IS NOT NULL;
+"#;
+
+/// V4: a mapping version the engine refused keeps the reason (and is never
 /// active); `activated_at` tells a refusal the operator has not acted on
 /// from one that an apply or rollback has since answered.
-const V3: &str = r#"
+const V4: &str = r#"
 ALTER TABLE mappings ADD COLUMN activated_at INTEGER;
 ALTER TABLE mappings ADD COLUMN refused_reason TEXT;
 ALTER TABLE mappings ADD COLUMN refused_at INTEGER;

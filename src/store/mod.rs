@@ -14,6 +14,7 @@ mod console_queries;
 mod events;
 mod inbox;
 mod jobs;
+mod lifecycle;
 mod links;
 mod mappings;
 mod meta;

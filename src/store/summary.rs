@@ -38,6 +38,11 @@ pub struct Summary {
     /// A mapping version the engine refused, not yet answered by an apply
     /// or rollback.
     pub refused_mapping: Option<RefusedMapping>,
+    /// First example of a Linear answer whose shape changed, until a
+    /// reconcile pass succeeds.
+    pub linear_shape_changed: Option<String>,
+    /// The same for the portal.
+    pub portal_shape_changed: Option<String>,
 }
 
 impl Summary {
@@ -83,6 +88,8 @@ impl Db<'_> {
             reconcile_repairs: self.meta_i64(meta_keys::RECONCILE_REPAIRS)?.unwrap_or(0),
             quota: self.latest_quota()?,
             refused_mapping: self.refused_mapping()?,
+            linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
+            portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
         })
     }
 }

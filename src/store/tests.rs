@@ -497,32 +497,83 @@ fn oldest_unsent_job_spans_queued_and_running() {
     assert_eq!(store.db().oldest_unsent_job().unwrap(), Some(first));
 }
 
+/// A store written by an older roundtrip: the first `version` migrations
+/// applied, one active mapping stored.
+fn store_at(path: &Path, version: usize) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    for sql in &migrations::MIGRATIONS[..version] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+    conn.execute(
+        "INSERT INTO mappings (version, document, active, note, created_by, created_at)
+         VALUES (1, 'version = 1', 1, 'old', 'default', 0)",
+        [],
+    )
+    .unwrap();
+}
+
 #[test]
 fn a_store_before_refusals_reads_in_read_only_mode() {
+    // V2, and V3 (the records index): refusals arrived with V4.
+    for version in [2, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("v{version}.db"));
+        store_at(&path, version);
+        let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
+        let s = store.db().summary().unwrap();
+        assert_eq!(
+            (s.schema_version, s.refused_mapping),
+            (version as i64, None)
+        );
+        let versions = store.db().mapping_versions().unwrap();
+        assert_eq!(versions.len(), 1);
+        assert!(versions[0].active && versions[0].refused_reason.is_none());
+        drop(store);
+        // Opened for writing, it migrates and keeps the active version.
+        let store = Store::open(&path, OpenMode::Existing).unwrap();
+        assert_eq!(store.version().unwrap(), migrations::LATEST);
+        let active = store.db().active_mapping().unwrap().unwrap();
+        assert_eq!((active.version, active.activated_at), (1, Some(0)));
+        let index: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'records_identifier'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            index, 1,
+            "the V3 index exists after migrating from v{version}"
+        );
+    }
+}
+
+/// A development build once numbered the refusal columns V3 (never
+/// released). Such a store has the columns but not the records index; it
+/// is refused when opened for writing and left as it was, never marked
+/// migrated without the index.
+#[test]
+fn a_store_with_refusals_numbered_v3_is_not_migrated_past_the_index() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v2.db");
+    let path = dir.path().join("dev.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        for sql in &migrations::MIGRATIONS[..2] {
+        for sql in [
+            migrations::MIGRATIONS[0],
+            migrations::MIGRATIONS[1],
+            migrations::MIGRATIONS[3],
+        ] {
             conn.execute_batch(sql).unwrap();
         }
-        conn.pragma_update(None, "user_version", 2).unwrap();
-        conn.execute(
-            "INSERT INTO mappings (version, document, active, note, created_by, created_at)
-             VALUES (1, 'version = 1', 1, 'old', 'default', 0)",
-            [],
-        )
-        .unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
     }
-    let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
-    let s = store.db().summary().unwrap();
-    assert_eq!((s.schema_version, s.refused_mapping), (2, None));
-    let versions = store.db().mapping_versions().unwrap();
-    assert_eq!(versions.len(), 1);
-    assert!(versions[0].active && versions[0].refused_reason.is_none());
-    drop(store);
-    // Opened for writing, it migrates and keeps the active version.
-    let store = Store::open(&path, OpenMode::Existing).unwrap();
-    let active = store.db().active_mapping().unwrap().unwrap();
-    assert_eq!((active.version, active.activated_at), (1, Some(0)));
+    assert!(Store::open(&path, OpenMode::Existing).is_err());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
 }

@@ -80,7 +80,7 @@ impl MappingsState {
             }
             Cmd::Validate => {
                 if let Some(v) = selected {
-                    let diags = checker.validate(&v.document);
+                    let diags = checker.validate(db, &v.document);
                     let lines = if diags.is_empty() {
                         vec![format!("mapping v{} is valid", v.version)]
                     } else {
