@@ -1,8 +1,8 @@
 //! Operator actions: the one place retry, cancel, resolve, apply or roll
-//! back a mapping, "always do this for this field" and resume are written
-//! (DESIGN.md section 14). The CLI commands, the console's keys and its `:`
-//! command line all call these functions, so they validate the same way,
-//! write the same rows and leave the same audit entries.
+//! back a mapping, "always do this for this field", resume and adopt are
+//! written (DESIGN.md section 14). The CLI commands, the console's keys and
+//! its `:` command line all call these functions, so they validate the same
+//! way, write the same rows and leave the same audit entries.
 //!
 //! Every action takes the [`Db`] of one store transaction (call it inside
 //! `Store::write`, or the daemon writer's `run`) and answers with a
@@ -22,11 +22,13 @@
 //! | `rollback` | –           | –          | –     | `v3`                    | `v1`                   |
 //! | `policy`   | –           | –          | field | `on_conflict = ask`     | `on_conflict = …` (v4) |
 //! | `resume`   | –           | the side   | –     | `paused: why`           | `resumed`              |
+//! | `adopt`    | the new one | –          | –     | –                       | –                      |
 //!
 //! The reason column says what the operator asked for in words ("retry job
 //! 12"), never which front end they used: the same action leaves the same
 //! entry from the shell and from the console.
 
+pub mod adopt;
 pub mod conflicts;
 pub mod jobs;
 pub mod mapping;

@@ -9,7 +9,7 @@ use super::resume::Pause;
 use crate::domain::AuditAction;
 
 /// What a change or refusal is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Subject {
     /// A job, by id.
@@ -22,6 +22,10 @@ pub enum Subject {
     Mapping,
     /// A pause the engine raised.
     Pause(Pause),
+    /// A link, by id.
+    Link(i64),
+    /// A portal post, by its remote id (before it has a link).
+    Post(String),
 }
 
 impl fmt::Display for Subject {
@@ -32,6 +36,8 @@ impl fmt::Display for Subject {
             Subject::MappingVersion(v) => write!(f, "mapping version {v}"),
             Subject::Mapping => f.write_str("the mapping"),
             Subject::Pause(p) => f.write_str(p.label()),
+            Subject::Link(id) => write!(f, "link {id}"),
+            Subject::Post(id) => write!(f, "post {id}"),
         }
     }
 }
