@@ -14,6 +14,7 @@ pub mod duration;
 pub mod engine;
 pub mod health;
 pub mod metrics;
+pub mod ops;
 pub mod rotation;
 pub mod sim;
 pub mod store;

@@ -46,7 +46,7 @@ pub struct ConnectorLabels {
 pub struct QuotaLabels {
     /// "linear" or "portal".
     pub connector: String,
-    /// "requests" or "complexity".
+    /// "requests", "complexity" or "requests_per_second".
     pub kind: String,
 }
 
@@ -204,7 +204,7 @@ impl Metrics {
             self.quota
                 .get_or_create(&QuotaLabels {
                     connector: q.connector.to_string(),
-                    kind: q.kind.clone(),
+                    kind: q.kind.to_string(),
                 })
                 .set(q.remaining);
         }

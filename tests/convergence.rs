@@ -15,9 +15,10 @@ mod support {
 use std::time::{Duration, Instant};
 
 use roundtrip::domain::{ConflictReason, FieldValue, JobStatus, Side};
+use roundtrip::ops::conflicts::Choice;
 use roundtrip::sim::faults::ApiFaults;
 use roundtrip::sim::journal::{JournalKind, JournalValue};
-use roundtrip::store::{JobFilter, Resolution, Window};
+use roundtrip::store::{JobFilter, Window};
 use support::harness::{Harness, Setup, eventually};
 
 /// Approve a post and wait until its link is active and quiet.
@@ -211,11 +212,10 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
         let mut s =
             roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
                 .unwrap();
-        s.write(|db| {
-            let v = db.add_mapping_version(&mapping, "test", "statuses the board lacks")?;
-            db.activate_mapping_version(v)
-        })
-        .unwrap();
+        let report = s
+            .write(|db| roundtrip::ops::mapping::apply(db, &mapping, "statuses the board lacks"))
+            .unwrap();
+        assert!(report.refused.is_empty(), "{}", report.one_line());
     }
     eventually("the mapping is in force", 10, async || {
         let events = h
@@ -583,8 +583,10 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
         let mut s =
             roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
                 .unwrap();
-        s.write(|db| db.resolve_conflict(id, &Resolution::Portal, "test"))
+        let report = s
+            .write(|db| roundtrip::ops::conflicts::resolve(db, &[id], &Choice::Portal))
             .unwrap();
+        assert!(report.refused.is_empty(), "{}", report.one_line());
     };
     resolve(c.id);
     let again = eventually("the conflict asks again", 10, async || {

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::connector::Connector;
 use crate::domain::{
-    Comment, ErrorClass, FieldValue, JobStatus, Record, RemoteError, SetDelta, Side, Update,
+    Actor, AuditAction, Comment, ErrorClass, FieldValue, JobStatus, Record, RemoteError, SetDelta,
+    Side, Update,
 };
 use crate::store::{
     CommentLink, Db, Job, Level, NewAttempt, NewAudit, Result as StoreResult, meta_keys, now_ms,
@@ -371,13 +372,13 @@ pub fn record_success(
         Some(id) => db.link(id)?,
         None => None,
     };
-    let audit = |action: &str,
+    let audit = |action: AuditAction,
                  field: Option<&str>,
                  before: Option<String>,
                  after: Option<String>| NewAudit {
         link_id: job.link_id,
-        actor: "engine".into(),
-        action: action.into(),
+        actor: Actor::Engine,
+        action,
         side: Some(job.target),
         field: field.map(str::to_string),
         before,
@@ -396,7 +397,7 @@ pub fn record_success(
                 db.set_link_base(link.id, &record.title, &merged)?;
             }
             db.append_audit(&audit(
-                "create",
+                AuditAction::Create,
                 None,
                 None,
                 Some(
@@ -434,7 +435,7 @@ pub fn record_success(
                 })?;
             }
             db.append_audit(&audit(
-                "comment",
+                AuditAction::Comment,
                 None,
                 None,
                 Some(comment.body.chars().take(200).collect()),
@@ -442,7 +443,12 @@ pub fn record_success(
         }
         (JobPayload::Delete { remote_id }, Landed::Deleted) => {
             db.mark_record_deleted(job.target, remote_id)?;
-            db.append_audit(&audit("delete", None, Some(remote_id.clone()), None))?;
+            db.append_audit(&audit(
+                AuditAction::Delete,
+                None,
+                Some(remote_id.clone()),
+                None,
+            ))?;
         }
         (JobPayload::Note { body, .. }, Landed::Noted(posted)) => {
             let after = match posted {
@@ -452,7 +458,7 @@ pub fn record_success(
                     job.target
                 ),
             };
-            db.append_audit(&audit("note", None, None, Some(after)))?;
+            db.append_audit(&audit(AuditAction::Note, None, None, Some(after)))?;
         }
         _ => {}
     }
@@ -501,14 +507,14 @@ fn record_update(
         db.set_link_base(link.id, &title, &merged)?;
         db.clear_link_breaker(link.id)?;
     }
-    let audit = |action: &str,
+    let audit = |action: AuditAction,
                  field: &str,
                  before: Option<String>,
                  after: Option<String>,
                  reason: String| NewAudit {
         link_id: job.link_id,
-        actor: "engine".into(),
-        action: action.into(),
+        actor: Actor::Engine,
+        action,
         side: Some(job.target),
         field: Some(field.to_string()),
         before,
@@ -518,7 +524,7 @@ fn record_update(
     for (field, value) in &done.written {
         let old = done.before.get(field).map(render);
         db.append_audit(&audit(
-            "write",
+            AuditAction::Write,
             field,
             old,
             Some(render(value)),
@@ -527,7 +533,7 @@ fn record_update(
     }
     for field in &done.skipped {
         db.append_audit(&audit(
-            "superseded",
+            AuditAction::Superseded,
             field,
             None,
             done.after.field(field).map(|v| render(&v)),
@@ -718,7 +724,7 @@ fn refused(
             db.insert_job(&crate::store::NewJob {
                 link_id: Some(link_id),
                 target: job.target,
-                kind: single.kind().to_string(),
+                kind: single.kind(),
                 payload: single.to_json(),
                 reason: format!(
                     "{} (one field at a time: {} refused the write of several)",

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{FieldValue, Record, Side};
+use crate::domain::{Actor, AuditAction, FieldValue, Record, Side};
 use crate::store::{
     CommentLink, Db, Lane, Level, Link, LinkState, NewAudit, NewConflict, NewJob,
     Result as StoreResult, Window, from_ms, to_ms,
@@ -229,13 +229,11 @@ pub(crate) fn apply_plan(
         if db.supersede_conflict(link.id, field)? {
             db.append_audit(&NewAudit {
                 link_id: Some(link.id),
-                actor: "engine".into(),
-                action: "superseded".into(),
                 field: Some(field.clone()),
                 reason: format!(
                     "{field}: a side changed it since the conflict opened; conflict closed and the field merged again"
                 ),
-                ..NewAudit::default()
+                ..NewAudit::new(Actor::Engine, AuditAction::Superseded)
             })?;
         }
     }
@@ -244,11 +242,9 @@ pub(crate) fn apply_plan(
         if db.settle_conflict(link.id, field)? {
             db.append_audit(&NewAudit {
                 link_id: Some(link.id),
-                actor: "engine".into(),
-                action: "settled".into(),
                 field: Some(field.clone()),
                 reason: format!("{field}: both sides now agree; conflict closed"),
-                ..NewAudit::default()
+                ..NewAudit::new(Actor::Engine, AuditAction::Settled)
             })?;
         }
     }
@@ -260,10 +256,8 @@ pub(crate) fn apply_plan(
         let why = reason_for(DecisionKind::Conflict);
         db.append_audit(&NewAudit {
             link_id: Some(link.id),
-            actor: "engine".into(),
-            action: "conflict".into(),
             reason: why.clone(),
-            ..NewAudit::default()
+            ..NewAudit::new(Actor::Engine, AuditAction::Conflict)
         })?;
         db.log_event(
             Level::Warn,
@@ -424,8 +418,6 @@ fn refresh_conflicts(db: Db<'_>, link: &Link, drafts: &[ConflictDraft]) -> Store
         {
             db.append_audit(&NewAudit {
                 link_id: Some(link.id),
-                actor: "engine".into(),
-                action: "conflict_updated".into(),
                 field: Some(d.field.clone()),
                 before: Some(format!(
                     "portal {}, Linear {}",
@@ -438,7 +430,7 @@ fn refresh_conflicts(db: Db<'_>, link: &Link, drafts: &[ConflictDraft]) -> Store
                     d.linear.display_short(60)
                 )),
                 reason: format!("{}: a side changed while the conflict is open", d.field),
-                ..NewAudit::default()
+                ..NewAudit::new(Actor::Engine, AuditAction::ConflictUpdated)
             })?;
         }
     }
@@ -456,16 +448,14 @@ fn note_mapping_gaps(db: Db<'_>, link: &Link, skipped: &str) -> StoreResult<()> 
     let last = db.audit_for_link(link.id, Window::last(1))?;
     if last
         .first()
-        .is_some_and(|a| a.action == "skipped" && a.reason == skipped)
+        .is_some_and(|a| a.action == AuditAction::Skipped && a.reason == skipped)
     {
         return Ok(());
     }
     db.append_audit(&NewAudit {
         link_id: Some(link.id),
-        actor: "engine".into(),
-        action: "skipped".into(),
         reason: skipped.to_string(),
-        ..NewAudit::default()
+        ..NewAudit::new(Actor::Engine, AuditAction::Skipped)
     })?;
     db.log_event(
         Level::Warn,
@@ -490,7 +480,7 @@ pub fn enqueue(
     db.insert_job(&NewJob {
         link_id: Some(link_id),
         target,
-        kind: payload.kind().to_string(),
+        kind: payload.kind(),
         payload: payload.to_json(),
         reason: reason.to_string(),
         lane,

@@ -10,7 +10,7 @@
 //! never dropped.
 
 use crate::connector::UpdateEvidence;
-use crate::domain::{FieldValue, Record, Side};
+use crate::domain::{Actor, AuditAction, FieldValue, Record, Side};
 use crate::store::{Db, Level, NewAudit, Result as StoreResult};
 use crate::sync::codec::{self, normalize_text};
 use crate::sync::{ConflictDraft, ConflictReason};
@@ -113,8 +113,8 @@ pub(crate) fn recover_overwritten(
             )?;
             db.append_audit(&NewAudit {
                 link_id: Some(link.id),
-                actor: "engine".into(),
-                action: "conflict".into(),
+                actor: Actor::Engine,
+                action: AuditAction::Conflict,
                 side: Some(side),
                 field: Some(f.name.clone()),
                 before: Some(lost.display_short(200)),

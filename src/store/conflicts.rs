@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Db, Result, StoreError, Window, json, now_ms, parse_json, parse_name};
-use crate::domain::{ConflictReason, FieldValue, Side};
+use crate::domain::{Actor, ConflictReason, FieldValue, Side};
 
 /// Open or resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,7 +109,7 @@ pub struct Conflict {
     /// The decision, once made.
     pub resolution: Option<Resolution>,
     /// Who decided.
-    pub resolved_by: Option<String>,
+    pub resolved_by: Option<Actor>,
     /// When (ms).
     pub resolved_at: Option<i64>,
     /// When the engine wrote the decision (ms).
@@ -137,6 +137,16 @@ const COLS: &str = "id, link_id, field, base_value, portal_value, linear_value, 
     linear_changed_at, status, resolution, resolved_value, resolved_by, resolved_at, applied_at, created_at,
     kind, kind_side, note";
 
+/// The same columns on a store not yet migrated to V5 (read-only commands
+/// against an older daemon's store): every conflict there is "both changed".
+const COLS_BEFORE_V5: &str = "id, link_id, field, base_value, portal_value, linear_value,
+    portal_changed_at, linear_changed_at, status, resolution, resolved_value, resolved_by,
+    resolved_at, applied_at, created_at, 'both_changed', NULL, NULL";
+
+/// The schema version that added conflict kinds (and refusals, receipts and
+/// link breakers).
+pub(super) const KINDS_SINCE: i64 = 5;
+
 type Raw = (
     i64,
     i64,
@@ -147,7 +157,7 @@ type Raw = (
     ConflictStatus,
     Option<String>,
     Option<String>,
-    Option<String>,
+    Option<Actor>,
     [Option<i64>; 2],
     i64,
     (ConflictReason, Option<Side>, Option<String>),
@@ -164,7 +174,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
         parse_name(8, r.get(8)?)?,
         r.get(9)?,
         r.get(10)?,
-        r.get(11)?,
+        r.get::<_, Option<String>>(11)?
+            .map(|s| parse_name(11, s))
+            .transpose()?,
         [r.get(12)?, r.get(13)?],
         r.get(14)?,
         (
@@ -227,6 +239,23 @@ fn finish(raw: Raw) -> Result<Conflict> {
 }
 
 impl Db<'_> {
+    /// Whether the store has the V5 convergence tables and columns (a
+    /// read-only command may run against an older daemon's store).
+    pub(super) fn has_conflict_kinds(&self) -> Result<bool> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok(v >= KINDS_SINCE)
+    }
+
+    fn conflict_cols(&self) -> Result<&'static str> {
+        Ok(if self.has_conflict_kinds()? {
+            COLS
+        } else {
+            COLS_BEFORE_V5
+        })
+    }
+
     /// Open a conflict, or refresh the open one for the same link and field
     /// with the latest values. Returns the conflict id.
     pub fn open_conflict(&self, c: &NewConflict) -> Result<i64> {
@@ -263,7 +292,10 @@ impl Db<'_> {
         let raw = self
             .conn
             .query_row(
-                &format!("SELECT {COLS} FROM conflicts WHERE id = ?1"),
+                &format!(
+                    "SELECT {cols} FROM conflicts WHERE id = ?1",
+                    cols = self.conflict_cols()?
+                ),
                 [id],
                 row,
             )
@@ -285,7 +317,8 @@ impl Db<'_> {
             ":field = :field"
         };
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLS} FROM conflicts WHERE {status} AND {field} AND {cond} {order}"
+            "SELECT {cols} FROM conflicts WHERE {status} AND {field} AND {cond} {order}",
+            cols = self.conflict_cols()?
         ))?;
         let raws = stmt
             .query_map(
@@ -302,7 +335,8 @@ impl Db<'_> {
     /// Open conflicts of one link.
     pub fn open_conflicts_for_link(&self, link_id: i64) -> Result<Vec<Conflict>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLS} FROM conflicts WHERE link_id = ?1 AND status = 'open' ORDER BY id"
+            "SELECT {cols} FROM conflicts WHERE link_id = ?1 AND status = 'open' ORDER BY id",
+            cols = self.conflict_cols()?
         ))?;
         let raws = stmt
             .query_map([link_id], row)?
@@ -312,7 +346,7 @@ impl Db<'_> {
 
     /// Operator intent: decide an open conflict. The engine writes the
     /// decision to both sides and marks it applied.
-    pub fn resolve_conflict(&self, id: i64, resolution: &Resolution, by: &str) -> Result<()> {
+    pub fn resolve_conflict(&self, id: i64, resolution: &Resolution, by: Actor) -> Result<()> {
         let value = match resolution {
             Resolution::Value(v) => Some(json(v)),
             _ => None,
@@ -321,7 +355,7 @@ impl Db<'_> {
             "UPDATE conflicts SET status = 'resolved', resolution = ?2, resolved_value = ?3,
                 resolved_by = ?4, resolved_at = ?5
              WHERE id = ?1 AND status = 'open'",
-            params![id, resolution.as_str(), value, by, now_ms()],
+            params![id, resolution.as_str(), value, by.as_str(), now_ms()],
         )?;
         if n == 0 {
             return match self.conflict(id)? {
@@ -456,6 +490,9 @@ impl Db<'_> {
 
     /// Open conflicts of one kind (e.g. refused values), for health.
     pub fn count_open_conflicts_of_kind(&self, kind: ConflictReason) -> Result<i64> {
+        if !self.has_conflict_kinds()? {
+            return Ok(0);
+        }
         Ok(self.conn.query_row(
             "SELECT count(*) FROM conflicts WHERE status = 'open' AND kind = ?1",
             [kind.as_str()],

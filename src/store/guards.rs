@@ -257,8 +257,12 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// Links whose breaker is open at `now_ms`, newest trip first.
+    /// Links whose breaker is open at `now_ms`, newest trip first (none on
+    /// a store older than the breakers).
     pub fn tripped_links(&self, now_ms: i64, limit: usize) -> Result<Vec<LinkBreaker>> {
+        if !self.has_conflict_kinds()? {
+            return Ok(Vec::new());
+        }
         let mut stmt = self.conn.prepare_cached(
             "SELECT link_id, failures, window_start, trips, tripped_until, reason
              FROM link_breakers WHERE tripped_until > ?1 ORDER BY tripped_until DESC LIMIT ?2",

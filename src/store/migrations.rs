@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -232,7 +232,17 @@ const V3: &str = r#"
 CREATE INDEX records_identifier ON records (side, identifier) WHERE identifier IS NOT NULL;
 "#;
 
-/// V4: what keeps concurrent edits from being lost or looping.
+/// V4: a mapping version the engine refused keeps the reason (and is never
+/// active); `activated_at` tells a refusal the operator has not acted on
+/// from one that an apply or rollback has since answered.
+const V4: &str = r#"
+ALTER TABLE mappings ADD COLUMN activated_at INTEGER;
+ALTER TABLE mappings ADD COLUMN refused_reason TEXT;
+ALTER TABLE mappings ADD COLUMN refused_at INTEGER;
+UPDATE mappings SET activated_at = created_at WHERE active = 1;
+"#;
+
+/// V5: what keeps concurrent edits from being lost or looping.
 ///
 /// * `records.fresh_at`: when the stored state was last known to be current
 ///   (ms; a read's start, or a write's landing), so a read that started
@@ -245,7 +255,7 @@ CREATE INDEX records_identifier ON records (side, identifier) WHERE identifier I
 /// * `write_receipts`: what each Linear update (recorded before it is sent)
 ///   expected to replace, checked against the `updatedFrom` of its webhook.
 /// * `link_breakers`: per-link circuit breaker for links that keep failing.
-const V4: &str = r#"
+const V5: &str = r#"
 ALTER TABLE records ADD COLUMN fresh_at INTEGER NOT NULL DEFAULT 0;
 
 ALTER TABLE conflicts ADD COLUMN kind TEXT NOT NULL DEFAULT 'both_changed';

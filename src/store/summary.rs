@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Db, Result, meta_keys};
+use super::{Db, RefusedMapping, Result, meta_keys};
 use crate::domain::{JobStatus, QuotaSample};
 
 /// A snapshot of the store's health numbers.
@@ -42,6 +42,9 @@ pub struct Summary {
     /// few, each as "link N (title): why").
     #[serde(default)]
     pub tripped_links: Vec<String>,
+    /// A mapping version the engine refused, not yet answered by an apply
+    /// or rollback.
+    pub refused_mapping: Option<RefusedMapping>,
     /// First example of a Linear answer whose shape changed, until a
     /// reconcile pass succeeds.
     pub linear_shape_changed: Option<String>,
@@ -106,6 +109,7 @@ impl Db<'_> {
                     format!("link {} ({title}): {}", b.link_id, b.reason)
                 })
                 .collect(),
+            refused_mapping: self.refused_mapping()?,
             linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
             portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
         })

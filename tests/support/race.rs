@@ -449,7 +449,7 @@ async fn check(h: &Harness, links: &[(String, String)], start: u64) -> Result<Ra
                     *val == roundtrip::domain::FieldValue::Text(v.to_string())
                 });
                 let recovered = audit.iter().any(|a| {
-                    a.action == "conflict"
+                    a.action == roundtrip::domain::AuditAction::Conflict
                         && a.field.as_deref() == Some(mfield)
                         && a.before.as_deref() == Some(v)
                 });
