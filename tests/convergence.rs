@@ -185,74 +185,37 @@ async fn a_refused_value_is_sent_once_shown_as_cannot_write_and_retried_only_aft
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
-    let mut h = Harness::start(Setup::default()).await;
-    let (post, issue) = linked(&h, "Keeps failing").await;
-    // A mapping whose portal statuses for Linear's started, completed and
-    // canceled states do not exist on the board: every such write fails.
-    let mapping = roundtrip::sync::Mapping::default_canny_linear()
-        .to_toml()
-        .replace("\"started\" = \"in progress\"", "\"started\" = \"doing\"")
-        .replace(
-            "\"completed\" = \"complete\"",
-            "\"completed\" = \"shipped\"",
-        )
-        .replace("\"canceled\" = \"closed\"", "\"canceled\" = \"dropped\"")
-        .replace("\"duplicate\" = \"closed\"", "\"duplicate\" = \"dropped\"")
-        .replace("notify_voters = [\"complete\"]", "notify_voters = []")
-        .replace(
-            "\"in progress\" = \"In Progress\"",
-            "\"doing\" = \"In Progress\"",
-        )
-        .replace("\"complete\" = \"Done\"", "\"shipped\" = \"Done\"")
-        .replace("\"closed\" = \"Canceled\"", "\"dropped\" = \"Canceled\"");
-    if let Err(e) = roundtrip::sync::Mapping::parse(&mapping) {
-        panic!("{e}\n{mapping}");
-    }
-    {
-        let mut s =
-            roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
-                .unwrap();
-        let report = s
-            .write(|db| roundtrip::ops::mapping::apply(db, &mapping, "statuses the board lacks"))
-            .unwrap();
-        assert!(report.refused.is_empty(), "{}", report.one_line());
-    }
-    eventually("the mapping is in force", 10, async || {
-        let events = h
-            .store()
-            .db()
-            .events(roundtrip::store::Level::Info, Window::last(50))
-            .ok()?;
-        events
-            .iter()
-            .any(|e| e.message.contains("is now in force"))
-            .then_some(())
+    // One attempt per job, so every write whose answer is lost fails for good.
+    let mut h = Harness::start(Setup {
+        max_attempts: 1,
+        ..Setup::default()
     })
     .await;
-    for state in ["In Progress", "Done", "Canceled"] {
-        h.linear.set_state(&issue, state).unwrap();
-        eventually("the write to fail", 10, async || {
-            let failed = jobs(&h, JobStatus::Failed);
-            failed
-                .iter()
-                .any(|j| {
-                    j.payload.contains(match state {
-                        "In Progress" => "doing",
-                        "Done" => "shipped",
-                        _ => "dropped",
-                    })
-                })
-                .then_some(())
+    let (post, issue) = linked(&h, "Keeps failing").await;
+    h.linear.lose_next_answers("RoundtripIssueUpdate", 3);
+    for i in 0..3 {
+        h.canny.set_title(&post, &format!("Attempt {i}")).unwrap();
+        eventually("the write to fail", 15, async || {
+            (jobs(&h, JobStatus::Dead).len() > i).then_some(())
         })
         .await;
-        h.wait_quiet(Duration::from_millis(200), 10).await;
     }
     let tripped = eventually("the breaker trips", 10, async || {
         let s = h.store().db().summary().ok()?;
         (!s.tripped_links.is_empty()).then_some(s.tripped_links)
     })
     .await;
-    assert!(tripped[0].contains("Keeps failing"), "{tripped:?}");
+    let link = h
+        .store()
+        .db()
+        .link_by_remote(Side::Portal, &post)
+        .unwrap()
+        .unwrap();
+    assert!(
+        tripped[0].starts_with(&format!("link {} (", link.id)),
+        "{tripped:?}"
+    );
+    assert!(tripped[0].contains("3 failed writes"), "{tripped:?}");
     // While it is open, nothing more is planned for the link.
     let planned = h
         .store()
@@ -260,7 +223,7 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
         .jobs(&JobFilter::default(), Window::first(1000))
         .unwrap()
         .len();
-    h.linear.set_title(&issue, "Edited while paused").unwrap();
+    h.canny.set_title(&post, "Edited while paused").unwrap();
     h.wait_quiet(Duration::from_millis(800), 10).await;
     let after = h
         .store()
@@ -269,7 +232,6 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
         .unwrap()
         .len();
     assert_eq!(after, planned, "a paused link plans no writes");
-    assert_ne!(h.canny.post(&post).unwrap().title, "Edited while paused");
     let health = roundtrip::health::assess(
         &h.store().db().summary().unwrap(),
         roundtrip::store::now_ms(),
@@ -278,6 +240,35 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
         health.reasons.iter().any(|r| r.contains("circuit breaker")),
         "{health:?}"
     );
+    // An operator retries the last write; it lands, the breaker closes and
+    // the edit made while paused follows.
+    let last = jobs(&h, JobStatus::Dead)
+        .into_iter()
+        .map(|j| j.id)
+        .max()
+        .unwrap();
+    {
+        let mut s =
+            roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
+                .unwrap();
+        s.write(|db| roundtrip::ops::jobs::retry(db, &[last]))
+            .unwrap();
+    }
+    eventually("the breaker closes", 15, async || {
+        let s = h.store().db().summary().ok()?;
+        s.tripped_links.is_empty().then_some(())
+    })
+    .await;
+    h.engine().reconcile_once().await.unwrap();
+    eventually(
+        "the edit made while paused reaches Linear",
+        15,
+        async || {
+            let r = h.linear_record(&issue).await?;
+            (r.title == "Edited while paused").then_some(())
+        },
+    )
+    .await;
     h.stop_service().await;
 }
 

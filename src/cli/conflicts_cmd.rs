@@ -207,18 +207,25 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
     }
     let now = now_ms();
     let width = a.wide.width();
+    // WHY appears when a conflict on the page is more than "both changed"
+    // (a value the other side refused, an overwritten edit).
+    let why = conflicts
+        .iter()
+        .any(|c| c.kind != crate::domain::ConflictReason::BothChanged);
+    let fixed = if why { 78 } else { 64 };
     let value_width = match width {
-        Width::Fit(w) => (w.saturating_sub(78) / 3).clamp(12, 48),
+        Width::Fit(w) => (w.saturating_sub(fixed) / 3).clamp(12, 48),
         Width::Unlimited => usize::MAX,
     };
     let mut headers = vec![("ID", Fit::Keep)];
     if a.all {
         headers.push(("STATUS", Fit::Keep));
     }
+    headers.extend([("LINK", Fit::Shrink), ("FIELD", Fit::Keep)]);
+    if why {
+        headers.push(("WHY", Fit::Keep));
+    }
     headers.extend([
-        ("LINK", Fit::Shrink),
-        ("FIELD", Fit::Keep),
-        ("WHY", Fit::Keep),
         ("BASE", Fit::Keep),
         ("PORTAL", Fit::Keep),
         ("LINEAR", Fit::Keep),
@@ -239,7 +246,9 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
         }
         cells.push(o.link.clone().unwrap_or_else(|| "-".into()));
         cells.push(c.field.clone());
-        cells.push(c.kind.label().to_string());
+        if why {
+            cells.push(c.kind.label().to_string());
+        }
         cells.extend(diff_cells(&[&c.base, &c.portal, &c.linear], value_width));
         cells.extend([
             human_ms(now - c.created_at),
