@@ -545,6 +545,38 @@ async fn comments_are_never_duplicated_when_answers_are_lost() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_comment_whose_answer_was_lost_is_found_not_posted_again() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked(&h, "Lost portal answer").await;
+    // Canny's comments/create takes no client id: the retry looks for the
+    // copy by its exact text before posting.
+    h.canny.lose_next_reply("comments/create");
+    h.linear.add_comment(&issue, "Shipping on Friday").unwrap();
+    eventually("the comment reaches the portal", 20, async || {
+        h.canny
+            .comments(&post)
+            .iter()
+            .any(|c| c.value.contains("Shipping on Friday"))
+            .then_some(())
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(500), 20).await;
+    let copies = h
+        .canny
+        .comments(&post)
+        .into_iter()
+        .filter(|c| c.value.contains("Shipping on Friday"))
+        .count();
+    assert_eq!(copies, 1);
+    assert_eq!(h.linear.comments(&issue).len(), 1, "nothing mirrored back");
+    let retried = jobs(&h, JobStatus::Succeeded)
+        .into_iter()
+        .any(|j| j.kind == roundtrip::domain::JobKind::Comment && j.attempts >= 2);
+    assert!(retried, "the lost answer was retried");
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked(&h, "Resolve").await;
