@@ -407,6 +407,36 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     assert_eq!(c.linear, text("Linear edit in the window"));
     assert_eq!(c.portal, text("Portal edit"));
     assert_eq!(c.kind_side, Some(Side::Linear));
+    // Just before the engine re-reads the issue for its write: the re-read
+    // sees the edit, nothing is written over it, and the merge asks.
+    let (post2, issue2) = linked(&h, "Window 2").await;
+    let reads = h.linear.requests_to("RoundtripIssuesChanged");
+    h.canny.set_title(&post2, "Portal edit 2").unwrap();
+    edit_inside(&h, "RoundtripIssuesChanged", reads, || {
+        h.linear
+            .set_title(&issue2, "Linear edit before the re-read")
+            .unwrap();
+    })
+    .await;
+    let link2 = h
+        .store()
+        .db()
+        .link_by_remote(Side::Portal, &post2)
+        .unwrap()
+        .unwrap();
+    let c = eventually("both edits in a conflict", 15, async || {
+        h.open_conflicts()
+            .into_iter()
+            .find(|c| c.link_id == link2.id && c.field == "title")
+    })
+    .await;
+    assert_eq!(c.kind, ConflictReason::BothChanged, "{c:?}");
+    assert_eq!(c.linear, text("Linear edit before the re-read"));
+    assert_eq!(c.portal, text("Portal edit 2"));
+    assert_eq!(
+        h.linear.issue(&issue2).unwrap().title,
+        "Linear edit before the re-read"
+    );
     // Labels added on Linear while the engine writes the portal's tag: one
     // just before the engine re-reads the issue, one inside its write.
     // Neither is lost, because a set is written as a delta against what
