@@ -36,7 +36,7 @@ use roundtrip::connector::linear::{LinearConfig, LinearConnector};
 use roundtrip::domain::Side;
 use roundtrip::metrics::Metrics;
 use roundtrip::store::{NewDelivery, OpenMode, Store, Writer};
-use roundtrip::webhook::{WebhookServer, router};
+use roundtrip::webhook::WebhookServer;
 use serde_json::json;
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -86,7 +86,7 @@ async fn naive_hook(State(s): State<Naive>, headers: HeaderMap, body: Body) -> S
         event: hint.event,
         record_id: hint.record_id,
         removed: hint.removed,
-        payload: String::from_utf8_lossy(&bytes).into_owned(),
+        signed_digest: None,
     };
     let store = s.store.clone();
     let stored = tokio::task::spawn_blocking(move || {
@@ -267,12 +267,21 @@ fn main() {
             writer: writer.clone(),
             linear: linear_connector(),
             portal: portal_connector(),
-            max_body_bytes: 1 << 20,
+            options: roundtrip::webhook::WebhookOptions::default(),
             metrics: Arc::new(Metrics::new()),
             store_path: path.clone(),
             on_stored: None,
+            watch: Default::default(),
         };
-        let (addr, server) = serve(router(state)).await;
+        // The real edge: connection cap, timeouts, body budget, load shed.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let server = tokio::spawn(async move {
+            state
+                .serve(listener, std::future::pending())
+                .await
+                .expect("serve");
+        });
         let r = load(&addr, connections, warmup, secs).await;
         server.abort();
         r

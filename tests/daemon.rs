@@ -294,7 +294,11 @@ async fn rejections_store_nothing_and_valid_deliveries_are_durable_before_200() 
     );
     assert_eq!(
         get(r#"roundtrip_webhook_deliveries_total{source="linear",outcome="bad_signature"}"#),
-        2.0
+        1.0
+    );
+    assert_eq!(
+        get(r#"roundtrip_webhook_deliveries_total{source="linear",outcome="missing_signature"}"#),
+        1.0
     );
     assert_eq!(
         get(r#"roundtrip_webhook_deliveries_total{source="linear",outcome="too_large"}"#),
@@ -524,10 +528,11 @@ async fn healthz_turns_503_when_the_engine_heartbeat_stops() {
         writer: writer.clone(),
         linear: c.linear,
         portal: c.portal,
-        max_body_bytes: 4096,
+        options: roundtrip::webhook::WebhookOptions::default(),
         metrics: std::sync::Arc::new(Metrics::new()),
         store_path: path.clone(),
         on_stored: None,
+        watch: Default::default(),
     };
     let listener = WebhookServer::bind("127.0.0.1:0".parse().unwrap())
         .await

@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -223,4 +223,16 @@ END;
 const V2: &str = r#"
 CREATE INDEX audit_at ON audit (at);
 CREATE INDEX job_attempts_started ON job_attempts (started_at);
+"#;
+
+/// V3: the inbox keeps only what the engine needs and deduplicates on the
+/// signed content (the delivery id is not signed); pending deliveries are
+/// found per record (one read answers them all) and processed ones by age
+/// (pruning).
+const V3: &str = r#"
+ALTER TABLE inbox ADD COLUMN signed_digest TEXT;
+CREATE UNIQUE INDEX inbox_signed ON inbox (source, signed_digest) WHERE signed_digest IS NOT NULL;
+CREATE INDEX inbox_pending_record ON inbox (source, record_id, id) WHERE processed_at IS NULL;
+CREATE INDEX inbox_processed_age ON inbox (received_at) WHERE processed_at IS NOT NULL;
+ALTER TABLE inbox DROP COLUMN payload;
 "#;

@@ -110,7 +110,7 @@ fn a_delivery_is_stored_once_per_source() {
         event: "Issue".into(),
         record_id: Some("i1".into()),
         removed: false,
-        payload: "{}".into(),
+        signed_digest: None,
     };
     assert!(db.insert_delivery(&d).unwrap());
     assert!(!db.insert_delivery(&d).unwrap());

@@ -23,6 +23,7 @@ pub use api::CannyConnector;
 pub use config::{CANNY_STATUSES, CannyConfig};
 pub use map::{MARKER_PREFIX, content_hash, post_to_record, split_marker, with_marker};
 pub use webhook::{
-    MAX_AGE, MAX_FUTURE, NonceCache, delivery_hint, signature_matches, verify_canny_webhook,
+    MAX_AGE, MAX_FUTURE, NonceCache, delivery_hint, signature_matches, verify_canny_delivery,
+    verify_canny_webhook,
 };
 pub use wire::{CannyBoard, CannyComment, CannyPost, CannyTag, CannyUser};
