@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::StoreArgs;
 use crate::domain::JobStatus;
-use crate::health::{Health, assess, human_ms};
-use crate::store::{OpenMode, Summary, now_ms, to_ms};
+use crate::health::{Health, assess, human_ms, observe_store};
+use crate::store::{OpenMode, StoreError, Summary, now_ms, recovery_command, to_ms};
 
 /// Arguments of `roundtrip status`.
 #[derive(Debug, clap::Args)]
@@ -31,8 +31,32 @@ struct Report<'a> {
 /// Print the report; the exit code is the verdict's.
 pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let store = args.store.open(OpenMode::ReadOnly)?;
-    let summary = store.db().summary()?;
-    let health = assess(&summary, now_ms());
+    let mut summary = match store.db().summary() {
+        Ok(s) => s,
+        Err(StoreError::Corrupt(why)) => {
+            // A store too damaged to summarise is down, not a usage error.
+            println!(
+                "roundtrip is DOWN\n  - the store is damaged ({why}); {}",
+                recovery_command(store.path())
+            );
+            return Ok(ExitCode::from(crate::health::Verdict::Down.exit_code()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let now = now_ms();
+    observe_store(store.path(), &mut summary, now);
+    // With no engine writing, nothing else will look: check the store
+    // itself (the daemon refuses a damaged store at start).
+    let late = summary
+        .heartbeat_ms
+        .is_none_or(|h| now - h > crate::health::LOCK_SUSPECT_MS);
+    if late && summary.integrity.as_ref().is_none_or(|c| c.ok) {
+        let check = store.quick_check();
+        if !check.ok {
+            summary.integrity = Some(check);
+        }
+    }
+    let health = assess(&summary, now);
     if args.json {
         let report = Report {
             store: store.path().display().to_string(),

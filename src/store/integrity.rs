@@ -112,6 +112,11 @@ impl Store {
     pub fn verify_integrity(&self) -> Result<IntegrityCheck> {
         let check = self.quick_check();
         if !check.ok {
+            // Recorded if the damage allows, so `status` and the console
+            // say why the daemon is not running.
+            if !self.read_only {
+                let _ = self.db().record_integrity(&check);
+            }
             return Err(StoreError::FailedIntegrity {
                 path: self.path.clone(),
                 detail: check.detail,
