@@ -79,17 +79,46 @@ pub async fn execute(
             .await
             .map(|()| Landed::Updated),
         JobPayload::Comment {
-            remote_id, body, ..
-        } => conn
-            .add_comment(remote_id, body)
-            .await
-            .map(Landed::Commented),
+            remote_id,
+            body,
+            source_comment_id,
+        } => {
+            // An earlier attempt may have posted the copy and lost the
+            // answer: its marker names the original, so look before
+            // posting again.
+            if job.attempts > 0
+                && let Some(found) =
+                    posted_copy(conn, remote_id, job.target.other(), source_comment_id).await?
+            {
+                return Ok(Landed::Commented(found));
+            }
+            conn.add_comment(remote_id, body)
+                .await
+                .map(Landed::Commented)
+        }
         JobPayload::Delete { remote_id } => match conn.delete(remote_id).await {
             Ok(()) => Ok(Landed::Deleted),
             Err(e) if e.class == ErrorClass::NotFound => Ok(Landed::Deleted),
             Err(e) => Err(e),
         },
     }
+}
+
+/// The copy of comment `source_id` (from side `from`) already on the
+/// target record, recognised by roundtrip's marker line.
+async fn posted_copy(
+    conn: &dyn Connector,
+    remote_id: &str,
+    from: Side,
+    source_id: &str,
+) -> Result<Option<Comment>, RemoteError> {
+    let Some(record) = conn.get(remote_id).await? else {
+        return Ok(None);
+    };
+    Ok(record.comments.into_iter().find(|c| {
+        crate::sync::comments::parse_marker(&c.body)
+            .is_some_and(|(side, id)| side == from && id == source_id)
+    }))
 }
 
 /// Timing of one attempt, captured around the call.

@@ -1,7 +1,8 @@
 //! The simulator's HTTP face: `/api/v1/<resource>/<verb>` on POST or GET,
 //! arguments from JSON, form or query, `apiKey` required in those arguments
 //! (a header alone counts as missing), then faults, the per-second limit
-//! (429 + `Retry-After` in seconds) and Canny's `{"error"}` replies.
+//! (429 + `Retry-After` in seconds) and Canny's `{"error"}` replies. A
+//! write that was applied may then lose its answer (`lost`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::args::Args;
 use super::shared::{Shared, lock};
+use crate::sim::faults::{LostAnswer, reset_connection};
 
 /// The router serving Canny's v1 API.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -68,7 +70,19 @@ async fn handle(
     if args.str("apiKey").as_deref() != Some(shared.api_key.as_str()) {
         return error(StatusCode::BAD_REQUEST, "invalid api key");
     }
-    match shared.apply(&endpoint, &args) {
+    let applied = shared.apply(&endpoint, &args);
+    let faults = lock(&shared.faults).clone();
+    if matches!(applied, Some(Ok(_)))
+        && is_write(&endpoint)
+        && let Some(how) = shared.dice.lost(&faults)
+    {
+        shared.counters.lost.fetch_add(1, Ordering::Relaxed);
+        match how {
+            LostAnswer::Reset => return reset_connection(),
+            LostAnswer::Withheld => tokio::time::sleep(shared.timeout_hang).await,
+        }
+    }
+    match applied {
         None => error(StatusCode::NOT_FOUND, "not found"),
         Some(Err(e)) => error(
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
@@ -79,6 +93,11 @@ async fn handle(
         }
         Some(Ok(v)) => (StatusCode::OK, axum::Json(v)).into_response(),
     }
+}
+
+/// Endpoints that change the state (every one but lists and retrieves).
+fn is_write(endpoint: &str) -> bool {
+    !(endpoint.ends_with("/list") || endpoint.ends_with("/retrieve"))
 }
 
 /// Latency, timeouts, 5xx and 429 drawn from the seeded die.

@@ -99,6 +99,8 @@ pub struct SimCounters {
     pub webhooks_dropped: u64,
     /// Webhooks given up after the last retry.
     pub webhooks_abandoned: u64,
+    /// Executed mutations whose answer was lost.
+    pub lost: u64,
 }
 
 /// A running Linear simulator.
@@ -418,6 +420,7 @@ impl LinearSim {
             webhooks_failed: w.failed.load(Ordering::Relaxed),
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),
             webhooks_abandoned: w.abandoned.load(Ordering::Relaxed),
+            lost: c.lost.load(Ordering::Relaxed),
         }
     }
 }
