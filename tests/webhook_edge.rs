@@ -277,6 +277,39 @@ async fn idle_connections_beyond_the_cap_make_room_for_a_real_delivery() {
 }
 
 #[tokio::test]
+async fn a_kept_alive_sender_outlasts_connections_idle_for_longer() {
+    let edge = start(limits()).await;
+    let mut flood = Vec::new();
+    for _ in 0..30 {
+        flood.push(TcpStream::connect(edge.addr).await.unwrap());
+    }
+    let mut sender = TcpStream::connect(edge.addr).await.unwrap();
+    sender
+        .write_all(&raw_request(edge.addr, "k1", &issue_body("i-k", 0)))
+        .await
+        .unwrap();
+    assert_eq!(read_head(&mut sender).await.unwrap().0, 200);
+    // Twenty connections over the cap: each closes the longest idle one,
+    // all of them older than the sender's last request.
+    for _ in 0..30 {
+        flood.push(TcpStream::connect(edge.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sender
+        .write_all(&raw_request(edge.addr, "k2", &issue_body("i-k2", 0)))
+        .await
+        .unwrap();
+    assert_eq!(read_head(&mut sender).await.expect("still open").0, 200);
+    let mut closed = 0;
+    for s in &mut flood[..30] {
+        if closed_within(s, Duration::from_millis(20)).await {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 15, "the longest idle were closed: {closed}");
+}
+
+#[tokio::test]
 async fn with_every_connection_busy_a_newcomer_gets_503_and_retry_after() {
     let edge = start(EdgeLimits {
         max_connections: 3,

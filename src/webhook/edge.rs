@@ -3,9 +3,10 @@
 //! (hyper's header read timeout, which also ends idle kept-alive
 //! connections) and in memory (hyper's header buffer limit).
 //!
-//! A connection beyond the cap is not simply dropped: it closes the oldest
-//! connection that has no request in progress (an idle or half-sent one),
-//! so a flood of idle clients cannot lock out a sender with a real request.
+//! A connection beyond the cap is not simply dropped: it closes the
+//! connection that has been without a request in progress the longest (an
+//! idle or half-sent one), so a flood of idle clients cannot lock out a
+//! sender with a real request.
 //! When every connection is busy, the newcomer is answered 503 with
 //! `Retry-After`; when even the answering is saturated, it is closed.
 
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,14 +44,19 @@ const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, Default)]
 struct ConnState {
     in_flight: AtomicUsize,
+    /// Its key in the registry's idle order while it has no request.
+    idle_key: AtomicU64,
     evict: Notify,
-    evicting: AtomicBool,
 }
 
-/// Every open connection in opening order (ids only grow).
+/// Connections without a request in progress, least recently active first
+/// (keys only grow), so eviction takes the one idle longest — a
+/// kept-alive sender between requests outlasts a connection that never
+/// sent anything.
 #[derive(Debug, Default)]
 struct Registry {
-    conns: Mutex<BTreeMap<u64, Arc<ConnState>>>,
+    idle: Mutex<BTreeMap<u64, Arc<ConnState>>>,
+    open: AtomicUsize,
     next: AtomicU64,
 }
 
@@ -61,61 +67,84 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Removes a connection from the registry when its task ends.
 struct Registration {
     registry: Arc<Registry>,
-    id: u64,
+    state: Arc<ConnState>,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        lock(&self.registry.conns).remove(&self.id);
+        let key = self.state.idle_key.load(Ordering::Acquire);
+        let mut idle = lock(&self.registry.idle);
+        if idle
+            .get(&key)
+            .is_some_and(|s| Arc::ptr_eq(s, &self.state))
+        {
+            idle.remove(&key);
+        }
+        self.registry.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 impl Registry {
     fn register(self: &Arc<Self>) -> (Arc<ConnState>, Registration) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(ConnState::default());
-        lock(&self.conns).insert(id, state.clone());
+        self.open.fetch_add(1, Ordering::AcqRel);
+        self.mark_idle(&state);
         (
-            state,
+            state.clone(),
             Registration {
                 registry: self.clone(),
-                id,
+                state,
             },
         )
     }
 
-    /// Ask the oldest connection without a request in progress to close.
-    fn evict_oldest_idle(&self) -> bool {
-        let conns = lock(&self.conns);
-        for state in conns.values() {
-            if state.in_flight.load(Ordering::Acquire) == 0
-                && !state.evicting.swap(true, Ordering::AcqRel)
-            {
+    fn mark_idle(&self, state: &Arc<ConnState>) {
+        let mut idle = lock(&self.idle);
+        let key = self.next.fetch_add(1, Ordering::Relaxed);
+        state.idle_key.store(key, Ordering::Release);
+        idle.insert(key, state.clone());
+    }
+
+    fn mark_busy(&self, state: &ConnState) {
+        lock(&self.idle).remove(&state.idle_key.load(Ordering::Acquire));
+    }
+
+    /// Ask the connection idle longest to close.
+    fn evict_longest_idle(&self) -> bool {
+        match lock(&self.idle).pop_first() {
+            Some((_, state)) => {
                 state.evict.notify_one();
-                return true;
+                true
             }
+            None => false,
         }
-        false
     }
 
     fn len(&self) -> usize {
-        lock(&self.conns).len()
+        self.open.load(Ordering::Acquire)
     }
 }
 
 /// Marks a connection busy while one of its requests is being answered.
-struct InFlight(Arc<ConnState>);
+struct InFlight {
+    state: Arc<ConnState>,
+    registry: Arc<Registry>,
+}
 
 impl InFlight {
-    fn new(state: Arc<ConnState>) -> Self {
-        state.in_flight.fetch_add(1, Ordering::AcqRel);
-        InFlight(state)
+    fn new(state: Arc<ConnState>, registry: Arc<Registry>) -> Self {
+        if state.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            registry.mark_busy(&state);
+        }
+        InFlight { state, registry }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if self.state.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.registry.mark_idle(&self.state);
+        }
     }
 }
 
@@ -124,6 +153,7 @@ impl Drop for InFlight {
 struct Tracked {
     router: Router,
     state: Arc<ConnState>,
+    registry: Arc<Registry>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
@@ -134,7 +164,7 @@ impl hyper::service::Service<Request<Incoming>> for Tracked {
     type Future = BoxFuture;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let busy = InFlight::new(self.state.clone());
+        let busy = InFlight::new(self.state.clone(), self.registry.clone());
         let router = self.router.clone();
         Box::pin(async move {
             let out = router.oneshot(req.map(Body::new)).await;
@@ -212,7 +242,7 @@ fn admit(edge: &Arc<Edge>, stream: TcpStream) {
         edge.metrics.edge_refusal("connection_dropped");
         return;
     };
-    let evicted = edge.registry.evict_oldest_idle();
+    let evicted = edge.registry.evict_longest_idle();
     let edge = edge.clone();
     tokio::spawn(async move {
         if evicted
@@ -235,6 +265,7 @@ async fn serve_connection(edge: Arc<Edge>, stream: TcpStream, slot: OwnedSemapho
     let service = Tracked {
         router: edge.router.clone(),
         state: state.clone(),
+        registry: edge.registry.clone(),
     };
     let mut builder = http1::Builder::new();
     builder
@@ -253,8 +284,8 @@ async fn serve_connection(edge: Arc<Edge>, stream: TcpStream, slot: OwnedSemapho
                     edge.metrics.edge_refusal("connection_evicted");
                     break;
                 }
-                // A request started since it was chosen: keep it.
-                state.evicting.store(false, Ordering::Release);
+                // A request started since it was chosen: keep it (it is
+                // back in the idle order when the request ends).
             }
             () = stopped(&mut stop) => {
                 conn.as_mut().graceful_shutdown();
