@@ -241,7 +241,9 @@ fn main() {
     let warmup = Duration::from_secs(1);
 
     let (mut server, lines) = child("serve", &[]);
-    let first = lines.recv_timeout(Duration::from_secs(30)).expect("server address");
+    let first = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server address");
     let mut words = first.split_whitespace();
     let addr = words.nth(1).expect("addr").to_string();
     let max_connections: usize = words.nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);

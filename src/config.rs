@@ -103,6 +103,49 @@ pub struct LinearConfig {
     /// Per-request timeout.
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
+    /// `auth = "oauth"`: the token file `roundtrip auth linear` writes and
+    /// the daemon refreshes (relative to the config's directory). Default:
+    /// `roundtrip/linear-token.json` in the XDG data directory.
+    pub token_file: Option<PathBuf>,
+    /// Environment variable holding the OAuth application's client id.
+    #[serde(default = "default_client_id_env")]
+    pub oauth_client_id_env: String,
+    /// Environment variable holding the OAuth client secret (optional with
+    /// PKCE; sent when set).
+    #[serde(default = "default_client_secret_env")]
+    pub oauth_client_secret_env: String,
+    /// Linear's authorize page.
+    #[serde(default = "default_authorize_url")]
+    pub oauth_authorize_url: String,
+    /// Linear's token endpoint.
+    #[serde(default = "default_token_url")]
+    pub oauth_token_url: String,
+    /// The loopback callback registered with the OAuth application.
+    #[serde(default = "default_redirect_uri")]
+    pub oauth_redirect_uri: String,
+    /// Scopes `auth linear` asks for unless `--scopes` says otherwise.
+    #[serde(default = "default_scopes")]
+    pub oauth_scopes: Vec<String>,
+    /// During a webhook-secret rotation: the variable holding the old
+    /// secret, still accepted until `rotation_overlap` has passed.
+    pub previous_webhook_secret_env: Option<String>,
+    /// How long the previous webhook secret stays valid after roundtrip
+    /// first sees it.
+    #[serde(default = "default_overlap")]
+    pub rotation_overlap: HumanDuration,
+    /// With an `actor = app` token: the avatar (`displayIconUrl`) shown
+    /// beside comments and attachments roundtrip writes for customers.
+    pub attribution_icon_url: Option<String>,
+}
+
+/// `[secrets]`: where secret values come from besides the environment.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// A `KEY=value` file (systemd `EnvironmentFile` syntax) read at start
+    /// and on SIGHUP; its values win over the process environment, so a
+    /// secret can be rotated without a restart. Keep it mode 0600.
+    pub env_file: Option<PathBuf>,
 }
 
 /// Which portal product.
@@ -346,6 +389,9 @@ pub struct Config {
     /// `[log]`.
     #[serde(default)]
     pub log: LogConfig,
+    /// `[secrets]`.
+    #[serde(default)]
+    pub secrets: SecretsConfig,
     /// Directory of the file, for resolving relative paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -357,10 +403,17 @@ pub struct Config {
 /// The secrets named by the config, read from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secrets {
-    /// Linear API key or OAuth token.
-    pub linear_api_key: Secret,
+    /// Linear API key (`auth = "api_key"`); `None` with `auth = "oauth"`,
+    /// where the token file holds the credential.
+    pub linear_api_key: Option<Secret>,
     /// Linear webhook signing secret.
     pub linear_webhook_secret: Secret,
+    /// The previous webhook secret during a rotation, if configured and set.
+    pub linear_previous_webhook_secret: Option<Secret>,
+    /// OAuth client id (`auth = "oauth"`).
+    pub linear_client_id: Option<Secret>,
+    /// OAuth client secret, if set.
+    pub linear_client_secret: Option<Secret>,
     /// Portal API key (also the Canny webhook signing key).
     pub portal_api_key: Secret,
 }
@@ -408,6 +461,27 @@ fn default_linear_key_env() -> String {
 fn default_linear_secret_env() -> String {
     "LINEAR_WEBHOOK_SECRET".into()
 }
+fn default_client_id_env() -> String {
+    "LINEAR_CLIENT_ID".into()
+}
+fn default_client_secret_env() -> String {
+    "LINEAR_CLIENT_SECRET".into()
+}
+fn default_authorize_url() -> String {
+    "https://linear.app/oauth/authorize".into()
+}
+fn default_token_url() -> String {
+    "https://api.linear.app/oauth/token".into()
+}
+fn default_redirect_uri() -> String {
+    "http://127.0.0.1:8789/callback".into()
+}
+fn default_scopes() -> Vec<String> {
+    vec!["read".into(), "write".into()]
+}
+fn default_overlap() -> HumanDuration {
+    HumanDuration(Duration::from_secs(24 * 3600))
+}
 fn default_canny_url() -> String {
     "https://canny.io/api/v1".into()
 }
@@ -441,7 +515,14 @@ fn default_level() -> String {
 
 /// Prefixes of credentials that must never appear in a message.
 const SECRET_PREFIXES: &[&str] = &[
-    "lin_api_", "lin_oauth_", "lin_wh_", "sk_", "sk-", "ghp_", "xoxb-", "Bearer ",
+    "lin_api_",
+    "lin_oauth_",
+    "lin_wh_",
+    "sk_",
+    "sk-",
+    "ghp_",
+    "xoxb-",
+    "Bearer ",
 ];
 
 /// A conventional environment variable name (`LINEAR_API_KEY`).
@@ -449,8 +530,7 @@ fn conventional_env_name(v: &str) -> bool {
     v.chars()
         .next()
         .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
@@ -513,12 +593,11 @@ fn table_at(text: &str, line: usize) -> Option<String> {
 impl Config {
     /// Read and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            crate::files::read_capped(path, crate::files::MAX_CONFIG_BYTES, "config file")
-                .map_err(|e| ConfigError::Unreadable {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })?;
+        let text = crate::files::read_capped(path, crate::files::MAX_CONFIG_BYTES, "config file")
+            .map_err(|e| ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         let mut config = Config::parse(&text, path)?;
         config.base_dir = path
             .parent()
@@ -563,6 +642,11 @@ impl Config {
         for (key, url) in [
             ("linear.api_url", &self.linear.api_url),
             ("portal.api_url", &self.portal.api_url),
+            (
+                "linear.oauth_authorize_url",
+                &self.linear.oauth_authorize_url,
+            ),
+            ("linear.oauth_token_url", &self.linear.oauth_token_url),
         ] {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 let shown = if looks_like_secret(url) {
@@ -607,11 +691,50 @@ impl Config {
             ));
         }
         self.validate_edge(&invalid)?;
+        if crate::auth::signin::loopback(&self.linear.oauth_redirect_uri).is_err() {
+            return Err(invalid(
+                "linear.oauth_redirect_uri",
+                format!(
+                    "'{}' must be http://127.0.0.1:PORT/PATH (a loopback address with a port)",
+                    self.linear.oauth_redirect_uri
+                ),
+            ));
+        }
+        if self.linear.oauth_scopes.is_empty() {
+            return Err(invalid(
+                "linear.oauth_scopes",
+                "must name at least one scope, e.g. [\"read\", \"write\"]".into(),
+            ));
+        }
+        if self.linear.rotation_overlap.0 < Duration::from_secs(60) {
+            return Err(invalid(
+                "linear.rotation_overlap",
+                "must be at least 1m".into(),
+            ));
+        }
+        let previous = self.linear.previous_webhook_secret_env.as_ref();
+        if previous == Some(&self.linear.webhook_secret_env) {
+            return Err(invalid(
+                "linear.previous_webhook_secret_env",
+                "must name a different variable than webhook_secret_env".into(),
+            ));
+        }
         for (key, var) in [
             ("linear.api_key_env", &self.linear.api_key_env),
             ("linear.webhook_secret_env", &self.linear.webhook_secret_env),
             ("portal.api_key_env", &self.portal.api_key_env),
-        ] {
+            (
+                "linear.oauth_client_id_env",
+                &self.linear.oauth_client_id_env,
+            ),
+            (
+                "linear.oauth_client_secret_env",
+                &self.linear.oauth_client_secret_env,
+            ),
+        ]
+        .into_iter()
+        .chain(previous.map(|v| ("linear.previous_webhook_secret_env", v)))
+        {
             if looks_like_secret(var) {
                 return Err(invalid(
                     key,
@@ -635,9 +758,17 @@ impl Config {
     ) -> Result<(), ConfigError> {
         let w = &self.webhooks;
         let at_least = |key: &str, ok: bool, what: String| {
-            if ok { Ok(()) } else { Err(invalid(key, format!("must be at least {what}"))) }
+            if ok {
+                Ok(())
+            } else {
+                Err(invalid(key, format!("must be at least {what}")))
+            }
         };
-        at_least("webhooks.max_connections", w.max_connections >= 1, "1".into())?;
+        at_least(
+            "webhooks.max_connections",
+            w.max_connections >= 1,
+            "1".into(),
+        )?;
         at_least("webhooks.max_in_flight", w.max_in_flight >= 1, "1".into())?;
         at_least(
             "webhooks.max_header_bytes",
@@ -659,7 +790,10 @@ impl Config {
             ("webhooks.header_timeout", w.header_timeout.0),
             ("webhooks.request_timeout", w.request_timeout.0),
             ("webhooks.retry_after", w.retry_after.0),
-            ("webhooks.integrity_check_interval", w.integrity_check_interval.0),
+            (
+                "webhooks.integrity_check_interval",
+                w.integrity_check_interval.0,
+            ),
             ("webhooks.reject_log_interval", w.reject_log_interval.0),
         ] {
             at_least(key, d >= Duration::from_secs(1), "1s".into())?;
@@ -675,9 +809,79 @@ impl Config {
         )
     }
 
-    /// Read every secret the config names from the environment.
+    /// Read every secret the config names: from `[secrets] env_file` when
+    /// it sets the variable, else from the process environment. Called at
+    /// start and again on SIGHUP.
     pub fn secrets(&self) -> Result<Secrets, ConfigError> {
-        self.secrets_from(|var| std::env::var(var).ok())
+        let file = self.env_file_values()?;
+        self.secrets_from(|var| file.get(var).cloned().or_else(|| std::env::var(var).ok()))
+    }
+
+    /// One variable's value (env file first, then the environment), for a
+    /// command that needs only some secrets (`auth linear`).
+    pub fn lookup_secret(&self, var: &str) -> Result<Option<Secret>, ConfigError> {
+        let file = self.env_file_values()?;
+        Ok(file
+            .get(var)
+            .cloned()
+            .or_else(|| std::env::var(var).ok())
+            .filter(|v| !v.is_empty())
+            .map(Secret))
+    }
+
+    /// The `[secrets] env_file` path, resolved against the config's directory.
+    pub fn env_file_path(&self) -> Option<PathBuf> {
+        self.secrets.env_file.as_ref().map(|p| self.resolve(p))
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    fn env_file_values(&self) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+        let Some(path) = self.env_file_path() else {
+            return Ok(Default::default());
+        };
+        let unreadable = |reason: String| ConfigError::Unreadable {
+            path: path.clone(),
+            reason,
+        };
+        let iter = dotenvy::from_path_iter(&path).map_err(|e| {
+            unreadable(match e {
+                dotenvy::Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+                    "no such file ([secrets] env_file)".into()
+                }
+                dotenvy::Error::Io(io) => io.to_string(),
+                // Parse errors quote the offending line, which may hold a
+                // secret: say only where.
+                _ => "not a KEY=value file".into(),
+            })
+        })?;
+        let mut values = std::collections::HashMap::new();
+        for (n, item) in iter.enumerate() {
+            let (k, v) = item.map_err(|_| {
+                unreadable(format!(
+                    "entry {} is not KEY=value ([secrets] env_file)",
+                    n + 1
+                ))
+            })?;
+            values.insert(k, v);
+        }
+        Ok(values)
+    }
+
+    /// The OAuth token file: `[linear] token_file` resolved against the
+    /// config's directory, or `roundtrip/linear-token.json` in the XDG data
+    /// directory.
+    pub fn token_file_path(&self) -> Option<PathBuf> {
+        match &self.linear.token_file {
+            Some(p) => Some(self.resolve(p)),
+            None => default_store_path().map(|p| p.with_file_name("linear-token.json")),
+        }
     }
 
     /// Like [`Config::secrets`] with a custom lookup (tests).
@@ -700,12 +904,30 @@ impl Config {
                     },
                 })
         };
+        let optional = |var: &str| lookup(var).filter(|v| !v.is_empty()).map(Secret);
+        let oauth = self.linear.auth == LinearAuth::Oauth;
         Ok(Secrets {
-            linear_api_key: get("linear.api_key_env", &self.linear.api_key_env)?,
+            linear_api_key: match oauth {
+                true => None,
+                false => Some(get("linear.api_key_env", &self.linear.api_key_env)?),
+            },
             linear_webhook_secret: get(
                 "linear.webhook_secret_env",
                 &self.linear.webhook_secret_env,
             )?,
+            linear_previous_webhook_secret: self
+                .linear
+                .previous_webhook_secret_env
+                .as_deref()
+                .and_then(optional),
+            linear_client_id: match oauth {
+                true => Some(get(
+                    "linear.oauth_client_id_env",
+                    &self.linear.oauth_client_id_env,
+                )?),
+                false => optional(&self.linear.oauth_client_id_env),
+            },
+            linear_client_secret: optional(&self.linear.oauth_client_secret_env),
             portal_api_key: get("portal.api_key_env", &self.portal.api_key_env)?,
         })
     }
@@ -813,10 +1035,7 @@ mod tests {
         // A 32-hex Canny key passes as a name but is still not printed
         // when no such variable exists.
         let hex = "9f86d081884c7d659a2feaa0c55ad015";
-        let c = parse(&format!(
-            "{MINIMAL}"
-        ))
-        .unwrap();
+        let c = parse(MINIMAL).unwrap();
         let mut c2 = c.clone();
         c2.portal.api_key_env = hex.into();
         let e = c2
@@ -841,7 +1060,13 @@ mod tests {
     fn a_blank_secret_is_refused_like_a_missing_one() {
         let c = parse(MINIMAL).unwrap();
         let e = c
-            .secrets_from(|v| Some(if v == "LINEAR_WEBHOOK_SECRET" { " \t\n".into() } else { "k".into() }))
+            .secrets_from(|v| {
+                Some(if v == "LINEAR_WEBHOOK_SECRET" {
+                    " \t\n".into()
+                } else {
+                    "k".into()
+                })
+            })
             .unwrap_err();
         assert!(e.to_string().contains("LINEAR_WEBHOOK_SECRET"), "{e}");
     }
@@ -870,7 +1095,9 @@ mod tests {
 
     #[test]
     fn an_endless_config_file_is_refused() {
-        let e = Config::load(Path::new("/dev/zero")).unwrap_err().to_string();
+        let e = Config::load(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("larger than 1024 KiB"), "{e}");
     }
 
@@ -880,8 +1107,63 @@ mod tests {
         let s = c
             .secrets_from(|v| Some(format!("super-secret-{v}")))
             .unwrap();
-        let dbg = format!("{s:?} {} {c:?}", s.linear_api_key);
+        let dbg = format!("{s:?} {} {c:?}", s.linear_api_key.as_ref().unwrap());
         assert!(!dbg.contains("super-secret"), "{dbg}");
-        assert_eq!(s.linear_api_key.expose(), "super-secret-LINEAR_API_KEY");
+        assert_eq!(
+            s.linear_api_key.as_ref().unwrap().expose(),
+            "super-secret-LINEAR_API_KEY"
+        );
+    }
+
+    #[test]
+    fn env_file_values_win_and_errors_never_quote_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("s.env"),
+            "LINEAR_API_KEY=from-file\nLINEAR_WEBHOOK_SECRET=wh\nCANNY_API_KEY=c\n",
+        )
+        .unwrap();
+        let mut c = parse(&format!("{MINIMAL}[secrets]\nenv_file = \"s.env\"\n")).unwrap();
+        c.base_dir = dir.path().to_path_buf();
+        let s = c.secrets().unwrap();
+        assert_eq!(s.linear_api_key.unwrap().expose(), "from-file");
+        std::fs::write(dir.path().join("s.env"), "NOT A LINE WITH SECRET-VALUE\n").unwrap();
+        let e = c.secrets().unwrap_err().to_string();
+        assert!(e.contains("s.env") && !e.contains("SECRET-VALUE"), "{e}");
+        std::fs::remove_file(dir.path().join("s.env")).unwrap();
+        assert!(
+            c.secrets()
+                .unwrap_err()
+                .to_string()
+                .contains("no such file")
+        );
+    }
+
+    #[test]
+    fn oauth_and_rotation_keys_are_validated() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(
+            c.linear.oauth_redirect_uri,
+            "http://127.0.0.1:8789/callback"
+        );
+        assert_eq!(c.linear.rotation_overlap.0, Duration::from_secs(86_400));
+        let e = parse(&MINIMAL.replace(
+            "team = \"ENG\"\n",
+            "team = \"ENG\"\noauth_redirect_uri = \"https://example.com/cb\"\n",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("linear.oauth_redirect_uri"), "{e}");
+        let e = parse(&MINIMAL.replace(
+            "team = \"ENG\"\n",
+            "team = \"ENG\"\nprevious_webhook_secret_env = \"LINEAR_WEBHOOK_SECRET\"\n",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("previous_webhook_secret_env"), "{e}");
+        let e = parse(&MINIMAL.replace(
+            "team = \"ENG\"\n",
+            "team = \"ENG\"\nrotation_overlap = \"10s\"\n",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("at least 1m"), "{e}");
     }
 }

@@ -163,10 +163,11 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
 /// process holds its write lock. Probed only when the heartbeat is late, so
 /// a busy but working daemon is never mistaken for a lock.
 pub fn observe_store(path: &Path, s: &mut Summary, now_ms: i64) {
-    let late = s
-        .heartbeat_ms
-        .is_none_or(|h| now_ms - h > LOCK_SUSPECT_MS);
-    if late && s.store_locked.is_none() && probe_write_lock(path, LOCK_PROBE_WAIT) == LockProbe::Held {
+    let late = s.heartbeat_ms.is_none_or(|h| now_ms - h > LOCK_SUSPECT_MS);
+    if late
+        && s.store_locked.is_none()
+        && probe_write_lock(path, LOCK_PROBE_WAIT) == LockProbe::Held
+    {
         s.store_locked = Some(locked_reason());
     }
 }
@@ -224,7 +225,10 @@ mod tests {
         s.reconcile_failures = RECONCILE_DOWN_STREAK;
         let h = assess(&s, 1_001_000);
         assert_eq!(h.verdict, Verdict::Down);
-        assert!(h.reasons[0].contains("last 3 reconcile passes failed"), "{h:?}");
+        assert!(
+            h.reasons[0].contains("last 3 reconcile passes failed"),
+            "{h:?}"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Linear, with a terminal operations console. The binary in `main.rs` is a
 //! thin shell over these modules.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod connector;
@@ -15,6 +16,7 @@ pub mod files;
 pub mod health;
 pub mod metrics;
 pub mod os;
+pub mod rotation;
 pub mod sim;
 pub mod store;
 pub mod sync;

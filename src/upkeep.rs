@@ -74,7 +74,10 @@ impl StoreWatch {
     pub fn overlay(&self, summary: &mut Summary) {
         let s = self.lock();
         if let Some(c) = &s.integrity
-            && summary.integrity.as_ref().is_none_or(|stored| stored.at_ms < c.at_ms)
+            && summary
+                .integrity
+                .as_ref()
+                .is_none_or(|stored| stored.at_ms < c.at_ms)
         {
             summary.integrity = Some(c.clone());
         }

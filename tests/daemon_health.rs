@@ -30,8 +30,7 @@ fn status(db: &Path) -> (i32, String) {
         .expect("status");
     (
         out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
     )
 }
 
@@ -95,14 +94,24 @@ async fn every_failing_reconcile_pass_degrades_then_takes_health_down() {
     let verdict = assess(&s, now_ms());
     assert_eq!(verdict.verdict, Verdict::Down, "{verdict:?}");
     assert!(
-        verdict.reasons.iter().any(|r| r.contains("reconcile passes failed")),
+        verdict
+            .reasons
+            .iter()
+            .any(|r| r.contains("reconcile passes failed")),
         "{verdict:?}"
     );
     let addr = h.service.as_ref().unwrap().addr;
-    let resp = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    let resp = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 503);
     assert!(resp.headers().contains_key("retry-after"));
-    assert!(resp.text().await.unwrap().contains("reconcile passes failed"));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("reconcile passes failed")
+    );
     // Once Linear answers again, the streak ends.
     h.linear.set_faults(ApiFaults::default());
     eventually("a pass that works", 15, async || {
@@ -185,11 +194,14 @@ async fn the_store_its_wal_and_shm_and_the_logs_are_private() {
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/healthz");
-    eventually("the daemon to listen", 20, async || reqwest::get(&url).await.ok()).await;
+    eventually("the daemon to listen", 20, async || {
+        reqwest::get(&url).await.ok()
+    })
+    .await;
     let db = dir.path().join("data/rt.db");
     let logs = dir.path().join("logs");
     eventually("the log file", 10, async || {
-        std::fs::read_dir(&logs).ok()?.next()
+        std::fs::read_dir(&logs).ok()?.next()?.ok()
     })
     .await;
     let _ = child.kill();

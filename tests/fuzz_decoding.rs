@@ -16,8 +16,8 @@ use proptest::prelude::*;
 use roundtrip::connector::Connector;
 use roundtrip::connector::canny::{CannyConfig, CannyConnector, CannyPost, post_to_record};
 use roundtrip::connector::linear::classify::{ResponseMeta, parse_body, strict};
-use roundtrip::connector::linear::quota::parse_quota_headers;
 use roundtrip::connector::linear::mapping::IssueNode;
+use roundtrip::connector::linear::quota::parse_quota_headers;
 use roundtrip::connector::linear::{LinearConfig, LinearConnector};
 use roundtrip::domain::{FieldValue, NewRecord, Update};
 use serde_json::{Value, json};
@@ -37,7 +37,9 @@ fn json_value() -> impl Strategy<Value = Value> {
             prop::collection::btree_map(
                 prop_oneof![
                     "[a-zA-Z]{1,10}".boxed(),
-                    prop::sample::select(FIELD_NAMES).prop_map(str::to_string).boxed(),
+                    prop::sample::select(FIELD_NAMES)
+                        .prop_map(str::to_string)
+                        .boxed(),
                 ],
                 inner,
                 0..6
@@ -49,11 +51,42 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 /// Names the decoders look for, so generated objects reach them.
 const FIELD_NAMES: &[&str] = &[
-    "id", "title", "description", "details", "status", "state", "type", "name", "labels",
-    "nodes", "pageInfo", "hasNextPage", "endCursor", "updatedAt", "createdAt", "comments",
-    "body", "tags", "posts", "hasMore", "board", "author", "errors", "extensions", "code",
-    "message", "issue", "issues", "success", "archivedAt", "trashed", "team", "identifier",
-    "url", "score", "value",
+    "id",
+    "title",
+    "description",
+    "details",
+    "status",
+    "state",
+    "type",
+    "name",
+    "labels",
+    "nodes",
+    "pageInfo",
+    "hasNextPage",
+    "endCursor",
+    "updatedAt",
+    "createdAt",
+    "comments",
+    "body",
+    "tags",
+    "posts",
+    "hasMore",
+    "board",
+    "author",
+    "errors",
+    "extensions",
+    "code",
+    "message",
+    "issue",
+    "issues",
+    "success",
+    "archivedAt",
+    "trashed",
+    "team",
+    "identifier",
+    "url",
+    "score",
+    "value",
 ];
 
 /// A body the way each remote answers, with arbitrary parts.
@@ -70,7 +103,9 @@ fn answer() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn status() -> impl Strategy<Value = u16> {
-    prop::sample::select(vec![200u16, 200, 200, 201, 204, 301, 400, 401, 403, 404, 409, 500, 502, 503])
+    prop::sample::select(vec![
+        200u16, 200, 200, 201, 204, 301, 400, 401, 403, 404, 409, 500, 502, 503,
+    ])
 }
 
 fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
@@ -137,7 +172,10 @@ async fn answer_with(axum::extract::State(c): axum::extract::State<Canned>) -> R
     let (status, hs, body) = c.lock().unwrap().clone();
     let mut resp = (StatusCode::from_u16(status).unwrap(), body).into_response();
     for (k, v) in hs {
-        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
             resp.headers_mut().insert(k, v);
         }
     }
@@ -164,7 +202,11 @@ fn whole_connectors_survive_any_answer() {
     let mut lc = LinearConfig::new("lin_api_fuzz", "ENG", "lin_wh_fuzz");
     lc.api_url = format!("http://{addr}/graphql");
     lc.timeout = Duration::from_secs(2);
-    let mut cc = CannyConfig::new(format!("http://{addr}/api/v1"), "canny_fuzz", "Feature Requests");
+    let mut cc = CannyConfig::new(
+        format!("http://{addr}/api/v1"),
+        "canny_fuzz",
+        "Feature Requests",
+    );
     cc.request_timeout = Duration::from_secs(2);
     cc.rate_limit_retries = 0;
     let (linear, canny) = {
@@ -208,5 +250,8 @@ fn whole_connectors_survive_any_answer() {
         })
         .unwrap();
     let answered = ANSWERED.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(answered >= 96 * 2, "the connectors reached the stub {answered} times");
+    assert!(
+        answered >= 96 * 2,
+        "the connectors reached the stub {answered} times"
+    );
 }

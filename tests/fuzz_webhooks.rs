@@ -233,38 +233,62 @@ fn the_server_stores_nothing_it_could_not_verify() {
     runner
         .run(&request, |(linear, lbody, cbody, sig, id, how)| {
             // how: 0 forged, 1 signed, 2 signed but stale, 3 no headers.
-            let mut b = Request::post(if linear { "/webhooks/linear" } else { "/webhooks/canny" });
+            let mut b = Request::post(if linear {
+                "/webhooks/linear"
+            } else {
+                "/webhooks/canny"
+            });
             let body = if linear { lbody } else { cbody };
             let mut valid_signature = false;
             if how != 3 {
                 if linear {
-                    let sig = if how == 0 { sig } else { hex::encode(hmac(SECRET, &body)) };
+                    let sig = if how == 0 {
+                        sig
+                    } else {
+                        hex::encode(hmac(SECRET, &body))
+                    };
                     valid_signature = how != 0;
-                    if let Ok(v) = HeaderValue::from_str(&sig) { b = b.header("linear-signature", v); }
-                    if let Ok(v) = HeaderValue::from_str(&id) { b = b.header("linear-delivery", v); }
+                    if let Ok(v) = HeaderValue::from_str(&sig) {
+                        b = b.header("linear-signature", v);
+                    }
+                    if let Ok(v) = HeaderValue::from_str(&id) {
+                        b = b.header("linear-delivery", v);
+                    }
                 } else {
                     let nonce = format!("n-{}", id.len()) + &hex::encode(&id);
                     let sig = if how == 0 {
                         sig
                     } else {
-                        base64::engine::general_purpose::STANDARD.encode(hmac(CANNY_KEY, nonce.as_bytes()))
+                        base64::engine::general_purpose::STANDARD
+                            .encode(hmac(CANNY_KEY, nonce.as_bytes()))
                     };
                     let ts = now().timestamp_millis() - if how == 2 { 3_600_000 } else { 0 };
                     valid_signature = how == 1;
-                    b = b.header("canny-nonce", nonce).header("canny-timestamp", ts.to_string());
-                    if let Ok(v) = HeaderValue::from_str(&sig) { b = b.header("canny-signature", v); }
+                    b = b
+                        .header("canny-nonce", nonce)
+                        .header("canny-timestamp", ts.to_string());
+                    if let Ok(v) = HeaderValue::from_str(&sig) {
+                        b = b.header("canny-signature", v);
+                    }
                 }
             }
             let before = inbox_rows(&s.path);
-            let resp = s
-                .rt
-                .block_on(s.router.clone().oneshot(b.body(Body::from(body)).unwrap()))
-                .unwrap();
+            let resp =
+                s.rt.block_on(s.router.clone().oneshot(b.body(Body::from(body)).unwrap()))
+                    .unwrap();
             let status = resp.status().as_u16();
-            prop_assert!([200, 400, 401, 413, 503].contains(&status), "status {status}");
+            prop_assert!(
+                [200, 400, 401, 413, 503].contains(&status),
+                "status {status}"
+            );
             let after = inbox_rows(&s.path);
             if !valid_signature {
-                prop_assert_eq!(after, before, "stored an unverified delivery (status {})", status);
+                prop_assert_eq!(
+                    after,
+                    before,
+                    "stored an unverified delivery (status {})",
+                    status
+                );
             }
             if status != 200 {
                 prop_assert_eq!(after, before, "stored a refused delivery");

@@ -54,12 +54,7 @@ fn jobs(h: &Harness, kind: &str, target: Side) -> Vec<Job> {
 /// of `kind` has failed an attempt for want of an answer (the write itself
 /// was applied), then let answers through and wait for that job to succeed
 /// and the engine to go quiet. Returns the job.
-async fn through_a_lost_answer(
-    h: &Harness,
-    target: Side,
-    kind: &str,
-    act: impl FnOnce(),
-) -> Job {
+async fn through_a_lost_answer(h: &Harness, target: Side, kind: &str, act: impl FnOnce()) -> Job {
     let before: Vec<i64> = jobs(h, kind, target).iter().map(|j| j.id).collect();
     set_faults(h, target, lost());
     act();
@@ -98,7 +93,11 @@ async fn linked(h: &Harness, title: &str) -> (String, String) {
 }
 
 fn issues_titled(h: &Harness, title: &str) -> usize {
-    h.linear.issues().iter().filter(|i| i.title == title).count()
+    h.linear
+        .issues()
+        .iter()
+        .filter(|i| i.title == title)
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +113,10 @@ async fn a_linear_create_whose_answer_is_lost_makes_one_issue() {
     assert_eq!(issues_titled(&h, "Lost create"), 1);
     let issue = h.linked_issue(&post).expect("linked");
     let url = h.canny.post(&post).unwrap().url;
-    assert_eq!(h.linear_conn.issues_for_url(&url).await.unwrap(), vec![issue]);
+    assert_eq!(
+        h.linear_conn.issues_for_url(&url).await.unwrap(),
+        vec![issue]
+    );
     h.stop_service().await;
 }
 
@@ -176,7 +178,10 @@ async fn labels_written_to_linear_under_a_lost_answer_are_as_set() {
     })
     .await;
     let labels = h.linear_record(&issue).await.unwrap().labels;
-    assert_eq!(labels.into_iter().collect::<Vec<_>>(), vec!["Bug".to_string()]);
+    assert_eq!(
+        labels.into_iter().collect::<Vec<_>>(),
+        vec!["Bug".to_string()]
+    );
     h.stop_service().await;
 }
 
@@ -193,7 +198,12 @@ async fn a_linear_delete_whose_answer_is_lost_deletes_once_and_settles() {
     })
     .await;
     assert!(h.linear_record(&issue).await.is_none_or(|r| r.deleted));
-    let link = h.store().db().link_by_remote(Side::Portal, &post).unwrap().unwrap();
+    let link = h
+        .store()
+        .db()
+        .link_by_remote(Side::Portal, &post)
+        .unwrap()
+        .unwrap();
     assert_eq!(link.state, LinkState::Unlinked);
     assert!(
         jobs(&h, "delete", Side::Linear)
@@ -271,7 +281,10 @@ async fn tags_written_to_the_portal_under_a_lost_answer_are_as_set() {
     })
     .await;
     let tags = h.canny.post(&post).unwrap().tags;
-    assert_eq!(tags.into_iter().collect::<Vec<_>>(), vec!["bug".to_string()]);
+    assert_eq!(
+        tags.into_iter().collect::<Vec<_>>(),
+        vec!["bug".to_string()]
+    );
     h.stop_service().await;
 }
 

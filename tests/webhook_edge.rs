@@ -273,7 +273,10 @@ async fn idle_connections_beyond_the_cap_make_room_for_a_real_delivery() {
             closed += 1;
         }
     }
-    assert!(closed >= 2, "the oldest idle connections were closed: {closed}");
+    assert!(
+        closed >= 2,
+        "the oldest idle connections were closed: {closed}"
+    );
 }
 
 #[tokio::test]
@@ -392,7 +395,9 @@ async fn a_signed_body_replayed_under_fresh_delivery_ids_is_stored_once() {
         .await
         .unwrap();
     assert!(
-        text.contains(r#"roundtrip_webhook_deliveries_total{source="linear",outcome="duplicate"} 199"#),
+        text.contains(
+            r#"roundtrip_webhook_deliveries_total{source="linear",outcome="duplicate"} 199"#
+        ),
         "{text}"
     );
 }
@@ -416,9 +421,17 @@ async fn a_malformed_canny_body_does_not_use_up_its_nonce() {
     let edge = start(limits()).await;
     assert_eq!(post_canny(&edge, "nonce-1", "{not json").await, 400);
     let good = r#"{"type":"post.created","objectType":"post","object":{"id":"p1"}}"#;
-    assert_eq!(post_canny(&edge, "nonce-1", good).await, 200, "the genuine retry");
+    assert_eq!(
+        post_canny(&edge, "nonce-1", good).await,
+        200,
+        "the genuine retry"
+    );
     assert_eq!(edge.stored(), vec!["nonce-1".to_string()]);
-    assert_eq!(post_canny(&edge, "nonce-1", good).await, 401, "a real replay");
+    assert_eq!(
+        post_canny(&edge, "nonce-1", good).await,
+        401,
+        "a real replay"
+    );
 }
 
 #[derive(Clone, Default)]

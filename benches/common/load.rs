@@ -145,4 +145,3 @@ pub async fn load(
         latencies_ms: all,
     }
 }
-

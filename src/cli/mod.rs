@@ -1,6 +1,7 @@
 //! Command-line interface (clap derive). Each command lives in its own file
 //! and returns an exit code; `main.rs` only parses and reports errors.
 
+mod auth_cmd;
 mod config_cmd;
 mod conflicts_cmd;
 mod console_cmd;
@@ -41,6 +42,9 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Attach the terminal operations console to a store (works while the daemon runs).
     Console(console_cmd::ConsoleArgs),
+    /// Sign in to a remote system (Linear OAuth) and store the tokens.
+    #[command(subcommand)]
+    Auth(auth_cmd::AuthCommand),
     /// Check or print the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -94,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run_cmd::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Console(args) => console_cmd::run(&args),
+        Command::Auth(cmd) => auth_cmd::run(&cmd),
         Command::Config(cmd) => config_cmd::run(&cmd),
         Command::Sim(args) => sim_cmd::run(&args),
         Command::Jobs(cmd) => jobs_cmd::run(&cmd),

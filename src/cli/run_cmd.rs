@@ -2,6 +2,12 @@
 //! SIGINT/SIGTERM. The first signal stops gracefully (stop accepting, finish
 //! in-flight requests and jobs within a bound, checkpoint the WAL, exit 0);
 //! a second one exits at once (the WAL keeps the store consistent).
+//!
+//! SIGHUP re-reads the configuration file and its secrets (API keys, webhook
+//! secrets and the previous one during a rotation, the OAuth token file) and
+//! swaps them in while the webhook server keeps serving: no connection is
+//! dropped and a delivery being verified finishes with the keys it started
+//! with. Other settings need a restart; the log says so when they changed.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -14,12 +20,13 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use crate::config::{Config, default_store_path};
+use crate::config::{Config, Secrets, default_store_path};
 use crate::connector::canny::{CannyConfig, CannyConnector};
 use crate::connector::linear::{LinearConfig, LinearConnector};
 use crate::daemon::{Service, ServiceSpec};
 use crate::domain::ErrorClass;
 use crate::engine::{Connectors, EngineOptions};
+use crate::store::{Level, Writer};
 
 /// Arguments of `roundtrip run`.
 #[derive(Debug, clap::Args)]
@@ -113,8 +120,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
-        let linear = LinearConnector::new(LinearConfig::from_app(&config.linear, &secrets))
-            .map_err(|e| anyhow::anyhow!("Linear connector: {e}"))?;
+        let linear_cfg = LinearConfig::from_app(&config, &secrets)
+            .map_err(|e| super::UsageError(e.to_string()))?;
+        if let Some(m) = &linear_cfg.oauth
+            && !m.path().exists()
+        {
+            return Err(super::UsageError(format!(
+                "no Linear OAuth token file at {} ([linear] auth = \"oauth\"); sign in first with `{}`",
+                m.path().display(),
+                m.reauth_command()
+            ))
+            .into());
+        }
+        let linear = Arc::new(
+            LinearConnector::new(linear_cfg)
+                .map_err(|e| anyhow::anyhow!("Linear connector: {e}"))?,
+        );
         let mut canny_cfg = CannyConfig::new(
             config.portal.api_url.clone(),
             secrets.portal_api_key.expose(),
@@ -122,7 +143,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         );
         canny_cfg.admin_id = config.portal.admin_id.clone();
         canny_cfg.request_timeout = config.portal.timeout.0;
-        let canny = CannyConnector::new(canny_cfg).map_err(|e| anyhow::anyhow!("Canny connector: {e}"))?;
+        let canny = Arc::new(
+            CannyConnector::new(canny_cfg).map_err(|e| anyhow::anyhow!("Canny connector: {e}"))?,
+        );
         match canny.resolve().await {
             Ok(()) => {}
             Err(e) if matches!(e.class, ErrorClass::Validation | ErrorClass::NotFound) => {
@@ -139,8 +162,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let service = Service::start(ServiceSpec {
             store_path: store_path.clone(),
             connectors: Connectors {
-                linear: Arc::new(linear),
-                portal: Arc::new(canny),
+                linear: linear.clone(),
+                portal: canny.clone(),
             },
             options: EngineOptions::from_config(&config),
             listen: config.webhooks.listen,
@@ -152,7 +175,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             store = %store_path.display(),
             "roundtrip is running: POST /webhooks/linear, POST /webhooks/canny, GET /healthz, GET /metrics"
         );
-        super::sim_cmd::shutdown_signal().await;
+        let live = Live {
+            path: args.config.clone(),
+            config,
+            linear,
+            canny,
+            writer: service.writer.clone(),
+        };
+        live.apply_webhook_keys(&secrets).await;
+        live.serve_until_shutdown().await;
         tracing::info!("shutting down (a second signal exits at once)");
         tokio::spawn(async {
             super::sim_cmd::shutdown_signal().await;
@@ -164,4 +195,141 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a SIGHUP can change in the running daemon.
+struct Live {
+    path: PathBuf,
+    config: Config,
+    linear: Arc<LinearConnector>,
+    canny: Arc<CannyConnector>,
+    writer: Writer,
+}
+
+impl Live {
+    /// Wait for SIGINT/SIGTERM, re-reading secrets on every SIGHUP meanwhile.
+    async fn serve_until_shutdown(mut self) {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::hangup()) {
+                Ok(mut hup) => {
+                    let stop = super::sim_cmd::shutdown_signal();
+                    tokio::pin!(stop);
+                    loop {
+                        tokio::select! {
+                            _ = &mut stop => return,
+                            _ = hup.recv() => self.reload().await,
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGHUP; secrets are read only at start")
+                }
+            }
+        }
+        super::sim_cmd::shutdown_signal().await;
+    }
+
+    /// Decide the webhook keys (current, and previous during an overlap)
+    /// and hand them to the Linear connector.
+    async fn apply_webhook_keys(&self, secrets: &Secrets) {
+        let current = secrets.linear_webhook_secret.clone();
+        let previous = secrets.linear_previous_webhook_secret.clone();
+        let overlap_ms = i64::try_from(self.config.linear.rotation_overlap.0.as_millis())
+            .unwrap_or(i64::MAX / 4);
+        let settled = self
+            .writer
+            .run(move |db| {
+                crate::rotation::settle(
+                    &db,
+                    &current,
+                    previous.as_ref(),
+                    overlap_ms,
+                    crate::store::now_ms(),
+                )
+            })
+            .await;
+        match settled {
+            Ok(keys) => {
+                if let Some((_, until)) = &keys.previous {
+                    tracing::info!(until = %until, "accepting the previous Linear webhook secret during the rotation overlap");
+                }
+                self.linear.set_webhook_keys(keys);
+            }
+            Err(e) => {
+                // Without the record the overlap cannot be bounded: accept
+                // only the current secret rather than the old one forever.
+                tracing::error!(error = %e, "cannot record the webhook-secret rotation; accepting only the current secret");
+                self.linear
+                    .set_webhook_keys(crate::connector::linear::WebhookKeys::single(
+                        secrets.linear_webhook_secret.expose(),
+                    ));
+            }
+        }
+    }
+
+    async fn reload(&mut self) {
+        let loaded = Config::load(&self.path).and_then(|c| {
+            let s = c.secrets()?;
+            Ok((c, s))
+        });
+        let (config, secrets) = match loaded {
+            Ok(x) => x,
+            Err(e) => {
+                let msg = format!("SIGHUP: keeping the current secrets: {e}");
+                tracing::error!("{msg}");
+                self.event(Level::Error, msg).await;
+                return;
+            }
+        };
+        let mut problems = Vec::new();
+        if let Some(key) = &secrets.linear_api_key
+            && let Err(e) = self.linear.set_api_key(key.expose())
+        {
+            problems.push(format!("Linear API key: {e}"));
+        }
+        if let Err(e) = self.linear.reload_token_file() {
+            problems.push(e.to_string());
+        }
+        self.canny.set_api_key(secrets.portal_api_key.expose());
+        let restart_needed = differs_beyond_secrets(&self.config, &config);
+        self.config.linear.rotation_overlap = config.linear.rotation_overlap;
+        self.config.linear.previous_webhook_secret_env =
+            config.linear.previous_webhook_secret_env.clone();
+        self.apply_webhook_keys(&secrets).await;
+        let mut msg = "SIGHUP: re-read secrets (API keys, webhook secrets, token file)".to_string();
+        if !problems.is_empty() {
+            msg.push_str(&format!("; problems: {}", problems.join("; ")));
+        }
+        if restart_needed {
+            msg.push_str("; other changed settings take effect after a restart");
+        }
+        tracing::info!("{msg}");
+        let level = if problems.is_empty() {
+            Level::Info
+        } else {
+            Level::Warn
+        };
+        self.event(level, msg).await;
+    }
+
+    async fn event(&self, level: Level, msg: String) {
+        let _ = self
+            .writer
+            .run(move |db| db.log_event(level, "secrets", &msg))
+            .await;
+    }
+}
+
+/// Whether the new file changes anything SIGHUP does not apply.
+fn differs_beyond_secrets(old: &Config, new: &Config) -> bool {
+    let mut a = old.clone();
+    let mut b = new.clone();
+    for c in [&mut a, &mut b] {
+        c.linear.previous_webhook_secret_env = None;
+        c.linear.rotation_overlap = crate::config::HumanDuration(Duration::ZERO);
+        c.secrets = Default::default();
+    }
+    a != b
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::sim::canny::{CannySim, CannySimConfig};
 use crate::sim::faults::FaultSpec;
+use crate::sim::linear::handle::DEFAULT_REDIRECT_URI;
 use crate::sim::linear::{LinearSim, LinearSimConfig};
 
 /// Arguments of `roundtrip sim`.
@@ -47,6 +48,22 @@ pub struct SimArgs {
     /// Linear requests allowed per hour.
     #[arg(long, default_value_t = 2500)]
     pub linear_requests_per_hour: u64,
+    /// Lifetime of the OAuth access tokens the Linear simulator issues
+    /// (Linear: 24 hours), e.g. "30s" to watch refreshes happen.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_ttl)]
+    pub linear_token_ttl: std::time::Duration,
+    /// Another OAuth callback URL the simulated application accepts
+    /// (repeatable; http://127.0.0.1:8789/callback is always registered).
+    #[arg(long, value_name = "URL")]
+    pub linear_oauth_redirect_uri: Vec<String>,
+}
+
+fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    match crate::duration::parse_duration(s) {
+        Ok(d) if d >= std::time::Duration::from_secs(2) => Ok(d),
+        Ok(_) => Err("must be at least 2s".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Run both simulators until Ctrl-C or SIGTERM.
@@ -80,6 +97,10 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             webhook_faults: faults.webhooks.clone(),
             seed: args.seed,
             requests_per_hour: args.linear_requests_per_hour,
+            token_ttl: args.linear_token_ttl,
+            oauth_redirect_uris: std::iter::once(DEFAULT_REDIRECT_URI.to_string())
+                .chain(args.linear_oauth_redirect_uri.iter().cloned())
+                .collect(),
             ..LinearSimConfig::default()
         })
         .await
@@ -102,6 +123,14 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
                 "api_key": linear.api_key(),
                 "webhook_secret": linear.webhook_secret(),
                 "team": "ENG",
+                "oauth": {
+                    "authorize_url": linear.oauth_authorize_url(),
+                    "token_url": linear.oauth_token_url(),
+                    "revoke_url": linear.oauth_revoke_url(),
+                    "client_id": linear.oauth_client_id(),
+                    "client_secret": linear.oauth_client_secret(),
+                    "token_ttl_secs": args.linear_token_ttl.as_secs(),
+                },
             },
             "canny": canny.connection_info(),
         });

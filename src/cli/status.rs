@@ -26,6 +26,43 @@ struct Report<'a> {
     #[serde(flatten)]
     health: &'a Health,
     summary: &'a Summary,
+    /// The webhook-secret rotation in progress, if any.
+    linear_webhook_rotation: Option<RotationReport>,
+}
+
+/// When the previous Linear webhook secret stops being accepted.
+#[derive(Serialize)]
+struct RotationReport {
+    started_at: Option<String>,
+    ends_at: Option<String>,
+    /// False once the overlap is over (remove `previous_webhook_secret_env`).
+    active: bool,
+}
+
+fn rotation_report(r: &crate::rotation::Rotation, now: i64) -> RotationReport {
+    let at = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    RotationReport {
+        started_at: at(r.started_ms),
+        ends_at: at(r.ends_ms),
+        active: now < r.ends_ms,
+    }
+}
+
+fn rotation_line(r: &crate::rotation::Rotation, now: i64) -> String {
+    let ends = rotation_report(r, now).ends_at.unwrap_or_default();
+    if now < r.ends_ms {
+        format!(
+            "webhooks   previous Linear webhook secret accepted until {ends} ({} left)\n",
+            human_ms(r.ends_ms - now)
+        )
+    } else {
+        format!(
+            "webhooks   webhook-secret overlap ended {ends}; remove previous_webhook_secret_env\n"
+        )
+    }
 }
 
 /// Print the report; the exit code is the verdict's.
@@ -57,15 +94,20 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let health = assess(&summary, now);
+    let rotation = crate::rotation::stored(&store.db())?;
     if args.json {
         let report = Report {
             store: store.path().display().to_string(),
             health: &health,
             summary: &summary,
+            linear_webhook_rotation: rotation.as_ref().map(|r| rotation_report(r, now)),
         };
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render(store.path(), &summary, &health));
+        if let Some(r) = &rotation {
+            print!("{}", rotation_line(r, now));
+        }
     }
     Ok(ExitCode::from(health.verdict.exit_code()))
 }

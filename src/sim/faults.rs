@@ -123,10 +123,7 @@ impl FaultSpec {
                             "latency" => api.latency = duration(item, v)?,
                             "lost" => api.lost = probability(item, v)?,
                             _ => {
-                                return Err(bad(
-                                    item,
-                                    "keys are 5xx, 429, timeout, latency, lost",
-                                ));
+                                return Err(bad(item, "keys are 5xx, 429, timeout, latency, lost"));
                             }
                         }
                     }

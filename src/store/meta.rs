@@ -28,6 +28,10 @@ pub mod keys {
     pub const RECONCILE_ERROR: &str = "reconcile.error";
     /// The latest store integrity check (JSON), written by the daemon.
     pub const INTEGRITY: &str = "store.integrity";
+    /// The Linear webhook-secret rotation in progress: when the overlap
+    /// started and ends, and a 32-bit fingerprint of the previous secret
+    /// (never the secret), as JSON.
+    pub const LINEAR_WEBHOOK_ROTATION: &str = "webhook.linear.rotation";
     /// Changes propagated, total (for the throughput sparkline).
     pub const CHANGES_SYNCED: &str = "stats.changes_synced";
 

@@ -22,17 +22,26 @@ fn delivery(id: &str, record: &str, digest: Option<&str>) -> NewDelivery {
 fn the_same_signed_content_under_fresh_delivery_ids_is_stored_once() {
     let store = Store::open_in_memory().unwrap();
     let db = store.db();
-    assert!(db.insert_delivery(&delivery("d-1", "i1", Some("abc"))).unwrap());
+    assert!(
+        db.insert_delivery(&delivery("d-1", "i1", Some("abc")))
+            .unwrap()
+    );
     for i in 0..50 {
         let replay = delivery(&format!("fresh-{i}"), "i1", Some("abc"));
         assert!(!db.insert_delivery(&replay).unwrap(), "replay {i} stored");
     }
-    assert!(db.insert_delivery(&delivery("d-2", "i1", Some("def"))).unwrap());
+    assert!(
+        db.insert_delivery(&delivery("d-2", "i1", Some("def")))
+            .unwrap()
+    );
     let portal = NewDelivery {
         source: Side::Portal,
         ..delivery("d-9", "p1", Some("abc"))
     };
-    assert!(db.insert_delivery(&portal).unwrap(), "digests are per source");
+    assert!(
+        db.insert_delivery(&portal).unwrap(),
+        "digests are per source"
+    );
     assert_eq!(db.count_pending_deliveries().unwrap(), 3);
 }
 

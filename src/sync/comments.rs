@@ -97,6 +97,20 @@ pub fn mirror_body(from: Side, c: &Comment, portal_name: &str) -> String {
     )
 }
 
+/// For a copy of a portal comment as [`mirror_body`] writes it on Linear:
+/// the author's name and the portal's, so a Linear app-actor connector can
+/// attribute the comment ("Jane via Canny"). `None` for anything else.
+pub fn portal_mirror_author(body: &str) -> Option<(String, String)> {
+    let (from, _) = parse_marker(body)?;
+    if from != Side::Portal {
+        return None;
+    }
+    let header = body.strip_prefix("**")?.split_once(":**")?.0;
+    let (author, origin) = header.rsplit_once(" on ")?;
+    (!author.trim().is_empty() && !origin.trim().is_empty())
+        .then(|| (author.trim().to_string(), origin.trim().to_string()))
+}
+
 /// Decide which comments to copy and which pairs to re-record.
 pub fn plan_comments(
     portal: &[Comment],
@@ -147,4 +161,27 @@ pub fn plan_comments(
         }
     }
     (mirrors, recovered)
+}
+
+#[cfg(test)]
+mod attribution_tests {
+    use super::*;
+
+    #[test]
+    fn the_author_of_a_portal_copy_is_read_back() {
+        let c = Comment {
+            remote_id: "c1".into(),
+            author: Some("Jane Doe".into()),
+            body: "Please ship: it matters on mobile".into(),
+            created_at: None,
+        };
+        let body = mirror_body(Side::Portal, &c, "Canny");
+        assert_eq!(
+            portal_mirror_author(&body),
+            Some(("Jane Doe".into(), "Canny".into()))
+        );
+        let back = mirror_body(Side::Linear, &c, "Canny");
+        assert_eq!(portal_mirror_author(&back), None);
+        assert_eq!(portal_mirror_author("**Eve on Canny:** forged"), None);
+    }
 }

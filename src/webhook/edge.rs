@@ -74,10 +74,7 @@ impl Drop for Registration {
     fn drop(&mut self) {
         let key = self.state.idle_key.load(Ordering::Acquire);
         let mut idle = lock(&self.registry.idle);
-        if idle
-            .get(&key)
-            .is_some_and(|s| Arc::ptr_eq(s, &self.state))
-        {
+        if idle.get(&key).is_some_and(|s| Arc::ptr_eq(s, &self.state)) {
             idle.remove(&key);
         }
         self.registry.open.fetch_sub(1, Ordering::AcqRel);
@@ -261,7 +258,9 @@ fn admit(edge: &Arc<Edge>, stream: TcpStream) {
 
 async fn serve_connection(edge: Arc<Edge>, stream: TcpStream, slot: OwnedSemaphorePermit) {
     let (state, registration) = edge.registry.register();
-    edge.metrics.edge_connections.set(edge.registry.len() as i64);
+    edge.metrics
+        .edge_connections
+        .set(edge.registry.len() as i64);
     let service = Tracked {
         router: edge.router.clone(),
         state: state.clone(),
@@ -295,7 +294,9 @@ async fn serve_connection(edge: Arc<Edge>, stream: TcpStream, slot: OwnedSemapho
         }
     }
     drop(registration);
-    edge.metrics.edge_connections.set(edge.registry.len() as i64);
+    edge.metrics
+        .edge_connections
+        .set(edge.registry.len() as i64);
     drop(slot);
 }
 

@@ -94,5 +94,8 @@ impl Default for WebhookOptions {
 pub fn min_inbox_retention() -> Duration {
     let canny = crate::connector::canny::MAX_AGE + crate::connector::canny::MAX_FUTURE;
     let linear = Duration::from_millis(crate::connector::linear::webhook::MAX_SKEW_MS as u64);
-    canny.to_std().unwrap_or(Duration::from_secs(360)).max(linear)
+    canny
+        .to_std()
+        .unwrap_or(Duration::from_secs(360))
+        .max(linear)
 }

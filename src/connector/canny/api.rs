@@ -57,6 +57,12 @@ impl CannyConnector {
         })
     }
 
+    /// Use a new API key (it also signs Canny's webhooks) from now on, for
+    /// a SIGHUP that re-reads secrets without a restart.
+    pub fn set_api_key(&self, key: &str) {
+        self.client.set_api_key(key);
+    }
+
     /// The configuration (its `Debug` hides the key).
     pub fn config(&self) -> &CannyConfig {
         &self.cfg

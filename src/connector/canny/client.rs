@@ -19,7 +19,8 @@ use crate::domain::{ErrorClass, QuotaSample, RemoteError, Side};
 pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
-    api_key: String,
+    /// Replaceable: a SIGHUP re-reads it without a restart.
+    api_key: std::sync::RwLock<String>,
     max_inline_wait: Duration,
     retries: u32,
     plan_limit: Option<i64>,
@@ -45,7 +46,7 @@ impl Client {
         Ok(Client {
             http,
             base: cfg.api_url.trim_end_matches('/').to_string(),
-            api_key: cfg.api_key.clone(),
+            api_key: std::sync::RwLock::new(cfg.api_key.clone()),
             max_inline_wait: cfg.max_inline_wait,
             retries: cfg.rate_limit_retries,
             plan_limit: cfg.plan_limit_per_second,
@@ -124,13 +125,27 @@ impl Client {
         q.push(sample);
     }
 
+    /// The API key in use (also the webhook signing key).
+    pub fn api_key(&self) -> String {
+        self.api_key
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Use a new API key from now on.
+    pub fn set_api_key(&self, key: &str) {
+        *self.api_key.write().unwrap_or_else(|p| p.into_inner()) = key.to_string();
+    }
+
     /// Remove the key from any text that might echo it (belt and braces:
     /// Canny's messages do not, but a proxy's might).
     fn scrub(&self, text: &str) -> String {
-        if self.api_key.is_empty() {
+        let key = self.api_key();
+        if key.is_empty() {
             text.to_string()
         } else {
-            text.replace(&self.api_key, "[redacted]")
+            text.replace(&key, "[redacted]")
         }
     }
 
@@ -139,7 +154,7 @@ impl Client {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
         };
-        body.insert("apiKey".into(), Value::String(self.api_key.clone()));
+        body.insert("apiKey".into(), Value::String(self.api_key()));
         let url = format!("{}/{}", self.base, endpoint);
         let sent = self.http.post(&url).json(&Value::Object(body)).send().await;
         let resp = match sent {

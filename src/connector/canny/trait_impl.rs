@@ -190,7 +190,7 @@ impl Connector for CannyConnector {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection> {
-        verify_canny_delivery(&self.cfg.api_key, headers, body, now, &self.nonces)
+        verify_canny_delivery(&self.client.api_key(), headers, body, now, &self.nonces)
     }
 
     fn delivery_not_accepted(&self, hint: &DeliveryHint) {

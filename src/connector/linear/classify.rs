@@ -124,6 +124,15 @@ impl GqlError {
         entity.is_empty() || entity.eq_ignore_ascii_case("issue")
     }
 
+    /// Whether Linear said the credential is not (or no longer) valid, as
+    /// opposed to forbidden: the answer an expired or revoked OAuth token
+    /// gets, after which a refresh may help.
+    pub fn is_unauthenticated(&self) -> bool {
+        self.code_is("AUTHENTICATION_ERROR")
+            || self.kind_is("authentication error")
+            || self.status_code == Some(401)
+    }
+
     /// Linear's answer to a second `issueCreate` with the same client id.
     pub fn is_already_exists(&self) -> bool {
         self.message.to_ascii_lowercase().contains("already exists")

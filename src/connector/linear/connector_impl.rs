@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
 use super::LinearConnector;
-use super::webhook::verify_linear_webhook;
 use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
 use crate::domain::{Comment, QuotaSample, Record, RemoteError, Side};
 use crate::domain::{NewRecord, Update};
@@ -116,7 +115,7 @@ impl Connector for LinearConnector {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection> {
-        verify_linear_webhook(&self.config.webhook_secret, headers, body, now)
+        super::webhook::verify_with_keys(&self.webhook_keys(), headers, body, now)
     }
 
     fn take_quota_samples(&self) -> Vec<QuotaSample> {

@@ -103,8 +103,9 @@ pub const COMMENT_CREATE: &str = concat!(
 
 /// Attach the portal post's URL to an issue: the external key that lets
 /// `attachmentsForURL` find the link again if the store is lost.
-pub const ATTACHMENT_LINK_URL: &str = "mutation RoundtripAttachmentLinkUrl($issueId: String!, $url: String!, $title: String) { \
-attachmentLinkURL(issueId: $issueId, url: $url, title: $title) { success attachment { id url title } } }";
+/// `createAsUser`/`displayIconUrl` stay null except with an app-actor token.
+pub const ATTACHMENT_LINK_URL: &str = "mutation RoundtripAttachmentLinkUrl($issueId: String!, $url: String!, $title: String, $createAsUser: String, $displayIconUrl: String) { \
+attachmentLinkURL(issueId: $issueId, url: $url, title: $title, createAsUser: $createAsUser, displayIconUrl: $displayIconUrl) { success attachment { id url title } } }";
 
 /// Issues carrying an attachment with this URL.
 pub const ATTACHMENTS_FOR_URL: &str = "query RoundtripAttachmentsForUrl($url: String!) { \

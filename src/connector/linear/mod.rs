@@ -32,7 +32,7 @@ pub use mapping::LinearAttachment;
 pub use quota::{QuotaBucket, QuotaSnapshot};
 pub use reads::{LinearIssue, LinearUser};
 pub use transport::SetupError;
-pub use webhook::{verify_linear_signature, verify_linear_webhook};
+pub use webhook::{WebhookKeys, verify_linear_signature, verify_linear_webhook};
 
 use transport::Transport;
 
@@ -45,6 +45,7 @@ pub const MAX_PAGE_SIZE: usize = 250;
 pub struct LinearConnector {
     config: LinearConfig,
     transport: Transport,
+    webhook_keys: std::sync::RwLock<WebhookKeys>,
     catalog: tokio::sync::Mutex<Option<Arc<TeamCatalog>>>,
     page_size: usize,
     batch_size: usize,
@@ -56,6 +57,9 @@ impl LinearConnector {
     pub fn new(config: LinearConfig) -> Result<Self, SetupError> {
         Ok(LinearConnector {
             transport: Transport::new(&config)?,
+            webhook_keys: std::sync::RwLock::new(WebhookKeys::single(
+                config.webhook_secret.clone(),
+            )),
             config,
             catalog: tokio::sync::Mutex::new(None),
             page_size: MAX_PAGE_SIZE,
@@ -80,6 +84,43 @@ impl LinearConnector {
     /// The configuration this connector was built with.
     pub fn config(&self) -> &LinearConfig {
         &self.config
+    }
+
+    /// The webhook secrets accepted now.
+    pub fn webhook_keys(&self) -> WebhookKeys {
+        self.webhook_keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Accept these webhook secrets from now on (SIGHUP, rotation). Requests
+    /// being verified finish with the keys they started with.
+    pub fn set_webhook_keys(&self, keys: WebhookKeys) {
+        *self.webhook_keys.write().unwrap_or_else(|p| p.into_inner()) = keys;
+    }
+
+    /// Use a new API key from now on (SIGHUP). With OAuth the token file is
+    /// re-read instead, by [`LinearConnector::reload_token_file`].
+    pub fn set_api_key(&self, key: &str) -> Result<(), SetupError> {
+        self.transport.set_credential(self.config.auth, key)
+    }
+
+    /// Re-read the OAuth token file now (SIGHUP); without OAuth, nothing.
+    pub fn reload_token_file(&self) -> Result<(), crate::auth::token_file::TokenFileError> {
+        match &self.config.oauth {
+            Some(m) => m.reload(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether what roundtrip writes appears as made by the OAuth
+    /// application (`actor=app`), so it names the customer it writes for.
+    pub fn acts_as_app(&self) -> bool {
+        self.config
+            .oauth
+            .as_ref()
+            .is_some_and(|m| m.actor() == crate::auth::Actor::App)
     }
 
     /// The latest rate-limit state seen in any response, for a scheduler

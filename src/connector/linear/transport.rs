@@ -4,6 +4,7 @@
 //! the caller, because a batch reads errors per alias while a single call
 //! fails on any error.
 
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use chrono::Utc;
@@ -13,6 +14,8 @@ use serde_json::{Value, json};
 use super::classify::{self, GqlBody, ResponseMeta};
 use super::config::LinearConfig;
 use super::quota::{QuotaLog, parse_quota_headers};
+use crate::auth::{TokenError, TokenManager};
+use crate::config::Secret;
 use crate::domain::{ErrorClass, RemoteError};
 
 /// Headers that may carry a request id, most specific first.
@@ -51,23 +54,50 @@ impl Answer {
     }
 }
 
+/// Where the `Authorization` header comes from.
+enum Credential {
+    /// An API key or fixed token; replaceable when secrets are re-read.
+    Fixed(RwLock<HeaderValue>),
+    /// The current OAuth access token, refreshed when due or refused.
+    OAuth(Arc<TokenManager>),
+}
+
+/// A header value that is masked in any debug output of the request.
+fn sensitive(text: &str) -> Result<HeaderValue, SetupError> {
+    let mut v = HeaderValue::from_str(text).map_err(|_| SetupError::BadCredential)?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// A token problem as the engine sees it: operator action needed → `auth`
+/// (the connector pauses and the message, naming the command to run, is the
+/// alert); the token endpoint unreachable → `network` (retried).
+fn token_error(e: TokenError) -> RemoteError {
+    match e {
+        TokenError::NeedsOperator(m) => RemoteError::new(ErrorClass::Auth, m),
+        TokenError::Unavailable(m) => RemoteError::new(ErrorClass::Network, m),
+    }
+}
+
 /// HTTP client bound to one endpoint and credential.
 pub struct Transport {
     http: reqwest::Client,
     url: String,
-    authorization: HeaderValue,
+    credential: Credential,
     /// Quota readings of every answer.
     pub quota: QuotaLog,
 }
 
 impl Transport {
-    /// Build the client; the credential goes into a sensitive header value
-    /// so it is masked in any debug output of the request.
+    /// Build the client. No request is made: an OAuth token is fetched (or
+    /// refreshed) on the first call.
     pub fn new(config: &LinearConfig) -> Result<Self, SetupError> {
-        let mut authorization =
-            HeaderValue::from_str(&config.auth.header_value(&config.credential))
-                .map_err(|_| SetupError::BadCredential)?;
-        authorization.set_sensitive(true);
+        let credential = match &config.oauth {
+            Some(m) => Credential::OAuth(m.clone()),
+            None => Credential::Fixed(RwLock::new(sensitive(
+                &config.auth.header_value(&config.credential),
+            )?)),
+        };
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("roundtrip/", env!("CARGO_PKG_VERSION")))
@@ -76,18 +106,75 @@ impl Transport {
         Ok(Transport {
             http,
             url: config.api_url.clone(),
-            authorization,
+            credential,
             quota: QuotaLog::default(),
         })
     }
 
-    /// POST one document and return whatever Linear answered.
+    /// Replace a fixed credential (API key rotation on SIGHUP). OAuth
+    /// tokens are not replaced here: they come from the token file.
+    pub fn set_credential(
+        &self,
+        auth: super::LinearAuth,
+        credential: &str,
+    ) -> Result<(), SetupError> {
+        if let Credential::Fixed(h) = &self.credential {
+            let v = sensitive(&auth.header_value(credential))?;
+            *h.write().unwrap_or_else(|p| p.into_inner()) = v;
+        }
+        Ok(())
+    }
+
+    /// The header to send, and for OAuth the token in it.
+    async fn authorization(&self) -> Result<(HeaderValue, Option<Secret>), RemoteError> {
+        match &self.credential {
+            Credential::Fixed(h) => Ok((h.read().unwrap_or_else(|p| p.into_inner()).clone(), None)),
+            Credential::OAuth(m) => {
+                let token = m.access_token().await.map_err(token_error)?;
+                Ok((bearer(&token)?, Some(token)))
+            }
+        }
+    }
+
+    /// POST one document and return whatever Linear answered. With OAuth, an
+    /// answer saying the token is not valid (401 or AUTHENTICATION_ERROR;
+    /// Linear sends either) is followed by one refresh and one resend.
     pub async fn post(&self, query: &str, variables: Value) -> Result<Answer, RemoteError> {
+        let (header, token) = self.authorization().await?;
+        let answer = self.send(query, &variables, header).await?;
+        let (Credential::OAuth(m), Some(used)) = (&self.credential, token) else {
+            return Ok(answer);
+        };
+        if !unauthenticated(&answer) {
+            return Ok(answer);
+        }
+        tracing::info!("Linear refused the OAuth access token; refreshing it");
+        let fresh = m.rejected(&used).await.map_err(token_error)?;
+        let answer = self.send(query, &variables, bearer(&fresh)?).await?;
+        if unauthenticated(&answer) {
+            return Err(RemoteError::new(
+                ErrorClass::Auth,
+                format!(
+                    "Linear refused a freshly refreshed OAuth token; run `{}`",
+                    m.reauth_command()
+                ),
+            )
+            .with_status(answer.meta.status));
+        }
+        Ok(answer)
+    }
+
+    async fn send(
+        &self,
+        query: &str,
+        variables: &Value,
+        authorization: HeaderValue,
+    ) -> Result<Answer, RemoteError> {
         let started = Instant::now();
         let response = self
             .http
             .post(&self.url)
-            .header(http::header::AUTHORIZATION, self.authorization.clone())
+            .header(http::header::AUTHORIZATION, authorization)
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await
@@ -123,6 +210,23 @@ impl Transport {
     pub async fn request(&self, query: &str, variables: Value) -> Result<Value, RemoteError> {
         self.post(query, variables).await?.strict()
     }
+}
+
+fn bearer(token: &Secret) -> Result<HeaderValue, RemoteError> {
+    sensitive(&format!("Bearer {}", token.expose())).map_err(|_| {
+        RemoteError::new(
+            ErrorClass::Auth,
+            "the Linear OAuth token file holds a token that is not a valid HTTP header value",
+        )
+    })
+}
+
+/// Whether Linear said the credential is not (or no longer) valid.
+fn unauthenticated(a: &Answer) -> bool {
+    a.meta.status == 401
+        || a.body
+            .as_ref()
+            .is_some_and(|b| b.errors.iter().any(classify::GqlError::is_unauthenticated))
 }
 
 /// Network and timeout failures. The URL is dropped from the message (it may

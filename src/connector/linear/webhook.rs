@@ -115,6 +115,55 @@ pub fn delivery_hint(headers: &HeaderMap, payload: &Value, signature: &str) -> D
     }
 }
 
+/// The secrets a delivery may be signed with. During a webhook-secret
+/// rotation Linear signs with the new secret at once (`webhookRotateSecret`
+/// kills the old one), but deliveries already signed — retries an hour or
+/// six hours later, or a second webhook not yet switched — still carry the
+/// old signature, so the previous secret is accepted until `previous`'s end.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct WebhookKeys {
+    /// The secret now configured.
+    pub current: String,
+    /// The previous secret and when it stops being accepted.
+    pub previous: Option<(String, DateTime<Utc>)>,
+}
+
+impl std::fmt::Debug for WebhookKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookKeys")
+            .field("current", &"<redacted>")
+            .field("previous_until", &self.previous.as_ref().map(|p| p.1))
+            .finish()
+    }
+}
+
+impl WebhookKeys {
+    /// Only the current secret.
+    pub fn single(current: impl Into<String>) -> Self {
+        WebhookKeys {
+            current: current.into(),
+            previous: None,
+        }
+    }
+}
+
+/// Verify with the current secret, and with the previous one while its
+/// overlap lasts. Any other refusal (stale, malformed) is final.
+pub fn verify_with_keys(
+    keys: &WebhookKeys,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<DeliveryHint, WebhookRejection> {
+    match verify_linear_webhook(&keys.current, headers, body, now) {
+        Err(WebhookRejection::BadSignature) => match &keys.previous {
+            Some((old, until)) if now < *until => verify_linear_webhook(old, headers, body, now),
+            _ => Err(WebhookRejection::BadSignature),
+        },
+        other => other,
+    }
+}
+
 /// Verify a Linear webhook request and say which issue it is about.
 pub fn verify_linear_webhook(
     secret: &str,
@@ -174,6 +223,31 @@ mod tests {
             verify_linear_signature("s3cret", no_ts, Some(&sig2), at(0)),
             Err(WebhookRejection::Stale)
         );
+    }
+
+    #[test]
+    fn previous_secret_is_accepted_only_during_the_overlap() {
+        let body =
+            br#"{"action":"create","type":"Issue","data":{"id":"i1"},"webhookTimestamp":1000000}"#;
+        let mut h = HeaderMap::new();
+        h.insert(
+            "Linear-Signature",
+            HeaderValue::from_str(&sign("old", body)).unwrap(),
+        );
+        let keys = WebhookKeys {
+            current: "new".into(),
+            previous: Some(("old".into(), at(1_030_000))),
+        };
+        assert!(verify_with_keys(&keys, &h, body, at(1_000_000)).is_ok());
+        assert_eq!(
+            verify_with_keys(&keys, &h, body, at(1_030_000)),
+            Err(WebhookRejection::BadSignature)
+        );
+        assert_eq!(
+            verify_with_keys(&WebhookKeys::single("new"), &h, body, at(1_000_000)),
+            Err(WebhookRejection::BadSignature)
+        );
+        assert!(!format!("{keys:?}").contains("old\""));
     }
 
     #[test]

@@ -229,9 +229,28 @@ impl LinearConnector {
         }
     }
 
-    /// Post a markdown comment on an issue.
+    /// `createAsUser`/`displayIconUrl` for a write on behalf of `name`, when
+    /// the token acts as the application (the schema allows them only then).
+    fn attribute(&self, target: &mut Map<String, Value>, name: Option<String>) {
+        let Some(name) = name.filter(|_| self.acts_as_app()) else {
+            return;
+        };
+        target.insert("createAsUser".into(), json!(name));
+        if let Some(icon) = &self.config.attribution.icon_url {
+            target.insert("displayIconUrl".into(), json!(icon));
+        }
+    }
+
+    /// Post a markdown comment on an issue. A copy of a portal comment made
+    /// with an app-actor token is attributed to its author ("Jane via Canny").
     pub async fn create_comment(&self, issue_id: &str, body: &str) -> Result<Comment, RemoteError> {
-        let input = json!({ "input": { "issueId": issue_id, "body": body } });
+        let mut fields = Map::new();
+        fields.insert("issueId".into(), json!(issue_id));
+        fields.insert("body".into(), json!(body));
+        let author = crate::sync::comments::portal_mirror_author(body)
+            .map(|(who, portal)| format!("{who} via {portal}"));
+        self.attribute(&mut fields, author);
+        let input = json!({ "input": fields });
         let data = self.transport.request(doc::COMMENT_CREATE, input).await?;
         let payload = &data["commentCreate"];
         require_success(payload, "commentCreate")?;
@@ -251,7 +270,12 @@ impl LinearConnector {
         struct Payload {
             attachment: LinearAttachment,
         }
-        let vars = json!({ "issueId": issue_id, "url": url, "title": title });
+        let mut vars = Map::new();
+        vars.insert("issueId".into(), json!(issue_id));
+        vars.insert("url".into(), json!(url));
+        vars.insert("title".into(), json!(title));
+        self.attribute(&mut vars, Some(self.config.attribution.portal_name.clone()));
+        let vars = Value::Object(vars);
         let data = self
             .transport
             .request(doc::ATTACHMENT_LINK_URL, vars)

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::complexity::{MAX_COMPLEXITY, complexity};
 use super::exec::Executor;
 use super::gqlerror::{GqlError, error_body};
+use super::oauth::{OAuthState, TokenActor};
 use super::ratelimit::{Bucket, BucketView};
 use super::resolve::{Obj, RateInfo, Sim};
 use super::store::{Change, Store};
@@ -124,6 +125,28 @@ pub struct Engine<'a> {
     pub limits: &'a Mutex<Limits>,
     /// Accepted credentials.
     pub creds: &'a Credentials,
+    /// Tokens issued through the OAuth endpoints.
+    pub oauth: &'a Mutex<OAuthState>,
+}
+
+/// What a request's credential allows beyond reading and writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerKind {
+    /// A personal API key or a user-actor OAuth token.
+    User,
+    /// An OAuth token granted with `actor=app`.
+    App,
+}
+
+/// Something the request created with `createAsUser` (app actor only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    /// Id of the comment or attachment.
+    pub entity_id: String,
+    /// `createAsUser`.
+    pub name: String,
+    /// `displayIconUrl`.
+    pub icon_url: Option<String>,
 }
 
 impl Engine<'_> {
@@ -137,9 +160,32 @@ impl Engine<'_> {
         }
     }
 
-    /// Handle one POST /graphql. Returns the reply and the data changes it made.
-    pub fn handle(&self, auth: Option<&str>, body: &[u8]) -> (Reply, Vec<Change>) {
-        if !authorized(self.creds, auth) {
+    /// Who the `Authorization` header speaks for: the static credentials,
+    /// or a token from the OAuth endpoints that is neither expired nor
+    /// revoked.
+    fn caller(&self, auth: Option<&str>) -> Option<CallerKind> {
+        if authorized(self.creds, auth) {
+            return Some(CallerKind::User);
+        }
+        let token = auth?
+            .trim()
+            .strip_prefix("Bearer ")
+            .or_else(|| auth?.trim().strip_prefix("bearer "))?
+            .trim();
+        match lock(self.oauth).accepts(token)? {
+            TokenActor::User => Some(CallerKind::User),
+            TokenActor::App => Some(CallerKind::App),
+        }
+    }
+
+    /// Handle one POST /graphql. Returns the reply, the data changes it made
+    /// and what it created on behalf of named external users.
+    pub fn handle(
+        &self,
+        auth: Option<&str>,
+        body: &[u8],
+    ) -> (Reply, Vec<Change>, Vec<Attribution>) {
+        let Some(caller) = self.caller(auth) else {
             return (
                 reply(
                     self.creds.auth_error_status,
@@ -148,14 +194,15 @@ impl Engine<'_> {
                     0,
                 ),
                 Vec::new(),
+                Vec::new(),
             );
-        }
+        };
         if !self.spend_request() {
-            return (ratelimited(self.limits, 0), Vec::new());
+            return (ratelimited(self.limits, 0), Vec::new(), Vec::new());
         }
-        match self.run(body) {
-            Ok((reply, changes)) => (reply, changes),
-            Err(r) => (r, Vec::new()),
+        match self.run(body, caller) {
+            Ok((reply, changes, attributed)) => (reply, changes, attributed),
+            Err(r) => (r, Vec::new(), Vec::new()),
         }
     }
 
@@ -163,7 +210,11 @@ impl Engine<'_> {
         reply(400, error_body(&errors, None), self.limits, cost)
     }
 
-    fn run(&self, body: &[u8]) -> Result<(Reply, Vec<Change>), Reply> {
+    fn run(
+        &self,
+        body: &[u8],
+        caller: CallerKind,
+    ) -> Result<(Reply, Vec<Change>, Vec<Attribution>), Reply> {
         let req: Value = serde_json::from_slice(body).map_err(|e| {
             self.fail(
                 vec![GqlError::validation(format!("Invalid JSON body: {e}"))],
@@ -248,14 +299,17 @@ impl Engine<'_> {
                 ));
             }
         };
-        let (data, changes) = {
+        let (data, changes, attributed) = {
             let mut store = lock(self.store);
             let mut sim = Sim {
                 store: &mut store,
                 rate,
+                caller,
+                attributed: Vec::new(),
             };
             let data = ex.execute_root(&mut sim, root, root_type, &op.selection_set);
-            (data, std::mem::take(&mut store.pending))
+            let attributed = std::mem::take(&mut sim.attributed);
+            (data, std::mem::take(&mut store.pending), attributed)
         };
         let mut body = json!({ "data": data.clone().unwrap_or(Value::Null) });
         if !ex.errors.is_empty() {
@@ -264,6 +318,6 @@ impl Engine<'_> {
         let status = if data.is_none() { 400 } else { 200 };
         let mut out = reply(status, body, self.limits, cost);
         out.mutated = op.operation_type == OperationType::Mutation;
-        Ok((out, changes))
+        Ok((out, changes, attributed))
     }
 }

@@ -428,6 +428,8 @@ mod tests {
         let mut sim = Sim {
             store: &mut store,
             rate,
+            caller: crate::sim::linear::engine::CallerKind::User,
+            attributed: Vec::new(),
         };
         let mut ex = Executor::new(schema, &doc, &vars);
         let data = ex.execute_root(&mut sim, Obj::Query, "Query", &op.selection_set);

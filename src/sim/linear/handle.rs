@@ -11,9 +11,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::engine::{Credentials, Limits};
+use super::engine::{Attribution, Credentials, Limits};
 use super::error::SimError;
 use super::model::{Comment, Issue};
+use super::oauth::{OAuthApp, OAuthState, OAuthStats};
 use super::ratelimit::{Bucket, BucketView};
 use super::seed::{ORG_ID, default_store, seed_id};
 use super::server::{Counters, Shared, router};
@@ -53,7 +54,19 @@ pub struct LinearSimConfig {
     pub timeout_hold: Duration,
     /// HTTP status for AUTHENTICATION_ERROR (400 or 401; Linear shows both).
     pub auth_error_status: u16,
+    /// Client id of the simulated OAuth application.
+    pub oauth_client_id: String,
+    /// Client secret of the simulated OAuth application.
+    pub oauth_client_secret: String,
+    /// Callback URLs registered with the application.
+    pub oauth_redirect_uris: Vec<String>,
+    /// Lifetime of OAuth access tokens (Linear: 24 hours).
+    pub token_ttl: Duration,
 }
+
+/// Where roundtrip's `auth linear` listens by default, registered with the
+/// simulated application so the sandbox works without extra flags.
+pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8789/callback";
 
 impl Default for LinearSimConfig {
     fn default() -> Self {
@@ -76,6 +89,10 @@ impl Default for LinearSimConfig {
             ],
             timeout_hold: Duration::from_secs(30),
             auth_error_status: 400,
+            oauth_client_id: "lin_oauth_client_sim".into(),
+            oauth_client_secret: "lin_oauth_secret_sim".into(),
+            oauth_redirect_uris: vec![DEFAULT_REDIRECT_URI.into()],
+            token_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -91,6 +108,8 @@ pub struct SimCounters {
     pub server_errors: u64,
     /// Injected timeouts.
     pub timeouts: u64,
+    /// Requests refused with AUTHENTICATION_ERROR.
+    pub auth_refused: u64,
     /// Webhook attempts answered 2xx.
     pub webhooks_delivered: u64,
     /// Webhook attempts that failed.
@@ -141,6 +160,13 @@ impl LinearSim {
             dice: Dice::new(cfg.seed),
             counters: Counters::default(),
             changes: tx,
+            oauth: Mutex::new(OAuthState::new(OAuthApp {
+                client_id: cfg.oauth_client_id.clone(),
+                client_secret: cfg.oauth_client_secret.clone(),
+                redirect_uris: cfg.oauth_redirect_uris.clone(),
+                token_ttl: cfg.token_ttl,
+            })),
+            attributions: Mutex::new(Vec::new()),
         });
         let settings = Arc::new(Mutex::new(WebhookSettings {
             url: cfg.webhook_url.clone(),
@@ -204,6 +230,76 @@ impl LinearSim {
     /// The webhook signing secret.
     pub fn webhook_secret(&self) -> String {
         self.lock_settings().secret.clone()
+    }
+
+    /// Sign webhooks with a new secret from now on (retries of earlier
+    /// deliveries too), as `webhookRotateSecret` does in Linear.
+    pub fn set_webhook_secret(&self, secret: &str) {
+        self.lock_settings().secret = secret.to_string();
+    }
+
+    fn lock_oauth(&self) -> std::sync::MutexGuard<'_, OAuthState> {
+        self.shared.oauth.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `http://127.0.0.1:P/oauth/authorize` (Linear: linear.app).
+    pub fn oauth_authorize_url(&self) -> String {
+        format!("http://{}/oauth/authorize", self.addr)
+    }
+
+    /// `http://127.0.0.1:P/oauth/token` (Linear: api.linear.app).
+    pub fn oauth_token_url(&self) -> String {
+        format!("http://{}/oauth/token", self.addr)
+    }
+
+    /// `http://127.0.0.1:P/oauth/revoke`.
+    pub fn oauth_revoke_url(&self) -> String {
+        format!("http://{}/oauth/revoke", self.addr)
+    }
+
+    /// The OAuth application's client id.
+    pub fn oauth_client_id(&self) -> String {
+        self.lock_oauth().app().client_id.clone()
+    }
+
+    /// The OAuth application's client secret.
+    pub fn oauth_client_secret(&self) -> String {
+        self.lock_oauth().app().client_secret.clone()
+    }
+
+    /// Register another callback URL with the OAuth application.
+    pub fn register_redirect_uri(&self, uri: &str) {
+        self.lock_oauth().register_redirect_uri(uri);
+    }
+
+    /// Change the lifetime of access tokens issued from now on.
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        self.lock_oauth().set_token_ttl(ttl);
+    }
+
+    /// Expire every access token issued so far (refresh tokens stay valid).
+    pub fn expire_access_tokens(&self) {
+        self.lock_oauth().expire_access_tokens();
+    }
+
+    /// Revoke every OAuth grant, as removing the application from the
+    /// workspace does.
+    pub fn revoke_oauth_grants(&self) {
+        self.lock_oauth().revoke_all();
+    }
+
+    /// Counters of the OAuth endpoints.
+    pub fn oauth_stats(&self) -> OAuthStats {
+        self.lock_oauth().stats()
+    }
+
+    /// Comments and attachments created with `createAsUser`, oldest first.
+    pub fn attributions(&self) -> Vec<Attribution> {
+        self.shared
+            .attributions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Stop serving and wait for the server task to end.
@@ -416,6 +512,7 @@ impl LinearSim {
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
             server_errors: c.server_errors.load(Ordering::Relaxed),
             timeouts: c.timeouts.load(Ordering::Relaxed),
+            auth_refused: c.auth_refused.load(Ordering::Relaxed),
             webhooks_delivered: w.delivered.load(Ordering::Relaxed),
             webhooks_failed: w.failed.load(Ordering::Relaxed),
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),

@@ -16,6 +16,8 @@ pub mod gqlerror;
 pub mod handle;
 pub mod model;
 pub mod mutate;
+pub mod oauth;
+pub mod oauth_http;
 pub mod page;
 pub mod ratelimit;
 pub mod resolve;

@@ -8,6 +8,7 @@
 use apollo_compiler::executable::Field;
 use serde_json::Value;
 
+use super::engine::{Attribution, CallerKind};
 use super::exec::{Args, Val};
 use super::gqlerror::GqlError;
 use super::resolve::{Obj, Sim, store_error};
@@ -32,6 +33,37 @@ fn nullable(v: &Value, k: &str) -> Option<Option<String>> {
         None => None,
         Some(Value::Null) => Some(None),
         Some(x) => Some(x.as_str().map(str::to_string)),
+    }
+}
+
+/// `createAsUser` / `displayIconUrl`: the schema allows them only to OAuth
+/// applications in `actor=app` mode, so any other credential is refused
+/// (the wording is the simulator's; Linear's own message is not published).
+fn attribution(
+    sim: &Sim<'_>,
+    source: &Value,
+) -> Result<Option<(String, Option<String>)>, GqlError> {
+    let name = s(source, "createAsUser");
+    let icon = s(source, "displayIconUrl");
+    match (name, icon) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(GqlError::input(
+            "displayIconUrl can only be used together with createAsUser",
+        )),
+        (Some(_), _) if sim.caller != CallerKind::App => Err(GqlError::input(
+            "createAsUser is only available to OAuth applications in actor=app mode",
+        )),
+        (Some(n), icon) => Ok(Some((n, icon))),
+    }
+}
+
+fn remember(sim: &mut Sim<'_>, entity_id: &str, who: Option<(String, Option<String>)>) {
+    if let Some((name, icon_url)) = who {
+        sim.attributed.push(Attribution {
+            entity_id: entity_id.to_string(),
+            name,
+            icon_url,
+        });
     }
 }
 
@@ -114,7 +146,9 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
         "commentCreate" => {
             let issue_id =
                 s(&input, "issueId").ok_or_else(|| GqlError::input("issueId is required"))?;
-            let c = store
+            let who = attribution(sim, &input)?;
+            let c = sim
+                .store
                 .create_comment(
                     &issue_id,
                     s(&input, "body").unwrap_or_default(),
@@ -122,10 +156,13 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
                     actor,
                 )
                 .map_err(store_error)?;
+            remember(sim, &c.id, who);
             Ok(payload(field, Obj::Comment(Box::new(c))))
         }
         "attachmentLinkURL" => {
-            let a = store
+            let who = attribution(sim, &Value::Object(args.clone()))?;
+            let a = sim
+                .store
                 .upsert_attachment(
                     args.get("issueId")
                         .and_then(Value::as_str)
@@ -142,6 +179,7 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
                     actor,
                 )
                 .map_err(store_error)?;
+            remember(sim, &a.id, who);
             Ok(payload(field, Obj::Attachment(Box::new(a))))
         }
         "attachmentCreate" => {

@@ -73,6 +73,10 @@ pub struct Sim<'s> {
     pub store: &'s mut Store,
     /// Rate-limit figures.
     pub rate: RateInfo,
+    /// What the credential may do (`createAsUser` needs an app actor).
+    pub caller: super::engine::CallerKind,
+    /// Entities this request created as a named external user.
+    pub attributed: Vec<super::engine::Attribution>,
 }
 
 /// Map a store refusal to Linear's INPUT_ERROR.

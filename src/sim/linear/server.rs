@@ -17,11 +17,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::engine::{Credentials, Engine, Limits, Reply, rate_headers, ratelimited, views};
+use super::engine::{
+    Attribution, Credentials, Engine, Limits, Reply, rate_headers, ratelimited, views,
+};
 use super::gqlerror::{GqlError, error_body};
+use super::oauth::OAuthState;
 use super::store::{Change, Store};
 use crate::sim::faults::{ApiFaults, Dice, LostAnswer, reset_connection};
 
@@ -38,6 +41,9 @@ pub struct Counters {
     pub timeouts: AtomicU64,
     /// Executed mutations whose answer was lost (reset or withheld).
     pub lost: AtomicU64,
+    /// Requests refused with AUTHENTICATION_ERROR (bad, expired or revoked
+    /// credentials).
+    pub auth_refused: AtomicU64,
 }
 
 /// State shared by the handlers and the in-process API.
@@ -58,6 +64,10 @@ pub struct Shared {
     pub counters: Counters,
     /// Changes for the webhook sender.
     pub changes: UnboundedSender<Change>,
+    /// The OAuth application, its codes, grants and tokens.
+    pub oauth: Mutex<OAuthState>,
+    /// Comments and attachments created as a named external user.
+    pub attributions: Mutex<Vec<Attribution>>,
 }
 
 impl Shared {
@@ -69,10 +79,13 @@ impl Shared {
     }
 }
 
-/// The router serving `POST /graphql`.
+/// The router serving `POST /graphql` and the OAuth endpoints.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/graphql", post(graphql))
+        .route("/oauth/authorize", get(super::oauth_http::authorize))
+        .route("/oauth/token", post(super::oauth_http::token))
+        .route("/oauth/revoke", post(super::oauth_http::revoke))
         .with_state(shared)
 }
 
@@ -130,9 +143,22 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
         store: &shared.store,
         limits: &shared.limits,
         creds: &shared.creds,
+        oauth: &shared.oauth,
     };
-    let (reply, changes) = engine.handle(auth, &body);
+    let (reply, changes, attributed) = engine.handle(auth, &body);
+    if reply.status == shared.creds.auth_error_status
+        && reply.body["errors"][0]["extensions"]["code"] == "AUTHENTICATION_ERROR"
+    {
+        shared.counters.auth_refused.fetch_add(1, Ordering::Relaxed);
+    }
     shared.publish(changes);
+    if !attributed.is_empty() {
+        shared
+            .attributions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(attributed);
+    }
     if reply.rate_limited {
         shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
