@@ -373,8 +373,16 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_delivery() {
         tasks.push(tokio::spawn(async move {
             let mut acked = Vec::new();
             for n in 0..2_000 {
-                let body = linear_body("00000000-0000-4000-8000-00000000beef", now_ms());
                 let delivery = format!("burst-{worker}-{n}");
+                // Each delivery is a different signed body (as Linear's
+                // are): the same body under a new id is a duplicate.
+                let body = serde_json::json!({
+                    "action": "update", "type": "Issue",
+                    "data": {"id": "00000000-0000-4000-8000-00000000beef", "title": &delivery},
+                    "webhookTimestamp": now_ms(),
+                })
+                .to_string()
+                .into_bytes();
                 let status = http
                     .post(&url)
                     .header("Linear-Delivery", &delivery)
