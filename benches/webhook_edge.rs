@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use roundtrip::connector::Connector;
 use roundtrip::connector::canny::{CannyConfig, CannyConnector};
 use roundtrip::connector::linear::{LinearConfig, LinearConnector};
-use roundtrip::metrics::Metrics;
 use roundtrip::store::Writer;
 use roundtrip::webhook::{WebhookOptions, WebhookServer};
 use serde_json::json;
@@ -65,22 +64,13 @@ fn serve() {
         let portal: Arc<dyn Connector> = Arc::new(
             CannyConnector::new(CannyConfig::new("http://127.0.0.1:9", "k", "B")).unwrap(),
         );
-        let server = WebhookServer {
-            writer: writer.clone(),
-            linear,
-            portal,
+        WebhookServer {
             options,
-            metrics: Arc::new(Metrics::new()),
-            store_path: path.clone(),
-            on_stored: None,
-            watch: Default::default(),
-        };
-        let listener = WebhookServer::bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(server.serve(listener, std::future::pending()));
-        addr
+            ..WebhookServer::new(writer.clone(), linear, portal, path.clone())
+        }
+        .spawn_on("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
     });
     println!("ADDR {addr} MAX {max} NOFILE {}", open_files.unwrap_or(0));
     until_stdin_closes();

@@ -32,7 +32,6 @@ use roundtrip::connector::Connector;
 use roundtrip::connector::canny::{CannyConfig, CannyConnector};
 use roundtrip::connector::linear::{LinearConfig, LinearConnector};
 use roundtrip::domain::Side;
-use roundtrip::metrics::Metrics;
 use roundtrip::store::{NewDelivery, OpenMode, Store, Writer};
 use roundtrip::webhook::WebhookServer;
 use serde_json::json;
@@ -144,16 +143,12 @@ fn main() {
     let path = dir.path().join("rt.db");
     let (writer, writer_thread) = Writer::start(&path).expect("writer");
     let real = rt.block_on(async {
-        let state = WebhookServer {
-            writer: writer.clone(),
-            linear: linear_connector(),
-            portal: portal_connector(),
-            options: roundtrip::webhook::WebhookOptions::default(),
-            metrics: Arc::new(Metrics::new()),
-            store_path: path.clone(),
-            on_stored: None,
-            watch: Default::default(),
-        };
+        let state = WebhookServer::new(
+            writer.clone(),
+            linear_connector(),
+            portal_connector(),
+            path.clone(),
+        );
         // The real edge: connection cap, timeouts, body budget, load shed.
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();

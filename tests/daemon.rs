@@ -524,7 +524,6 @@ async fn conflicts_resolve_writes_the_chosen_value_to_both_sides() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_turns_503_when_the_engine_heartbeat_stops() {
-    use roundtrip::metrics::Metrics;
     use roundtrip::store::{Writer, meta_keys};
     use roundtrip::webhook::WebhookServer;
     let h = support::harness::Harness::start(support::harness::Setup::default()).await;
@@ -532,21 +531,10 @@ async fn healthz_turns_503_when_the_engine_heartbeat_stops() {
     let path = dir.path().join("rt.db");
     let (writer, _thread) = Writer::start(&path).unwrap();
     let c = h.connectors();
-    let server = WebhookServer {
-        writer: writer.clone(),
-        linear: c.linear,
-        portal: c.portal,
-        options: roundtrip::webhook::WebhookOptions::default(),
-        metrics: std::sync::Arc::new(Metrics::new()),
-        store_path: path.clone(),
-        on_stored: None,
-        watch: Default::default(),
-    };
-    let listener = WebhookServer::bind("127.0.0.1:0".parse().unwrap())
+    let addr = WebhookServer::new(writer.clone(), c.linear, c.portal, path.clone())
+        .spawn_on("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server.serve(listener, std::future::pending()));
     let url = format!("http://{addr}/healthz");
     let beat = |ms: i64| {
         let w = writer.clone();

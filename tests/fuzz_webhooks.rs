@@ -15,7 +15,6 @@ use proptest::prelude::*;
 use roundtrip::connector::Connector;
 use roundtrip::connector::canny::{CannyConfig, CannyConnector, NonceCache, verify_canny_delivery};
 use roundtrip::connector::linear::{LinearConfig, LinearConnector, verify_linear_webhook};
-use roundtrip::metrics::Metrics;
 use roundtrip::store::{OpenMode, Store, Writer};
 use roundtrip::webhook::{WebhookOptions, WebhookServer, router};
 use serde_json::{Value, json};
@@ -189,14 +188,8 @@ fn server() -> Server {
     let mut options = WebhookOptions::default();
     options.limits.max_body_bytes = 4096;
     let router = router(WebhookServer {
-        writer: writer.clone(),
-        linear,
-        portal,
         options,
-        metrics: Arc::new(Metrics::new()),
-        store_path: path.clone(),
-        on_stored: None,
-        watch: Default::default(),
+        ..WebhookServer::new(writer.clone(), linear, portal, path.clone())
     });
     Server {
         rt,

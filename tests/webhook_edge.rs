@@ -65,22 +65,15 @@ async fn start_with(options: WebhookOptions) -> Edge {
     let portal: Arc<dyn Connector> = Arc::new(
         CannyConnector::new(CannyConfig::new("http://127.0.0.1:9", CANNY_KEY, "B")).unwrap(),
     );
-    let metrics = Arc::new(Metrics::new());
     let server = WebhookServer {
-        writer: writer.clone(),
-        linear,
-        portal,
         options,
-        metrics: metrics.clone(),
-        store_path: path.clone(),
-        on_stored: None,
-        watch: Default::default(),
+        ..WebhookServer::new(writer.clone(), linear, portal, path.clone())
     };
-    let listener = WebhookServer::bind("127.0.0.1:0".parse().unwrap())
+    let metrics = server.metrics.clone();
+    let addr = server
+        .spawn_on("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server.serve(listener, std::future::pending()));
     Edge {
         addr,
         path,

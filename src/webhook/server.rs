@@ -178,6 +178,35 @@ async fn finish(
 }
 
 impl WebhookServer {
+    /// A server with the default options, its own metrics and no engine to
+    /// wake: what tests, benchmarks and tools start from.
+    pub fn new(
+        writer: Writer,
+        linear: Arc<dyn Connector>,
+        portal: Arc<dyn Connector>,
+        store_path: PathBuf,
+    ) -> WebhookServer {
+        WebhookServer {
+            writer,
+            linear,
+            portal,
+            options: WebhookOptions::default(),
+            metrics: Arc::new(Metrics::new()),
+            store_path,
+            on_stored: None,
+            watch: Arc::new(StoreWatch::default()),
+        }
+    }
+
+    /// Bind `addr` and serve in a background task for the rest of the
+    /// runtime's life; returns the bound address.
+    pub async fn spawn_on(self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = Self::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        tokio::spawn(self.serve(listener, std::future::pending()));
+        Ok(bound)
+    }
+
     /// Serve until `shutdown` resolves, then let every open connection
     /// finish its request.
     pub async fn serve(
