@@ -172,9 +172,17 @@ pub struct PortalConfig {
     pub api_key_env: String,
     /// Board name to sync.
     pub board: String,
-    /// Canny id of the admin used as `changerID` for status changes; when
-    /// absent the first admin user is used.
+    /// Canny id of the admin used as `changerID` for status changes.
     pub admin_id: Option<String>,
+    /// Email of that admin (looked up with one `users/retrieve`); when
+    /// neither is set, the first admin `users/list` pages to is used.
+    #[serde(default)]
+    pub admin_email: Option<String>,
+    /// Custom statuses the company defined beyond Canny's six built-in ones
+    /// (more are discovered from status changes); posts in any of them are
+    /// listed by reconcile.
+    #[serde(default)]
+    pub statuses: Vec<String>,
     /// Per-request timeout.
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,

@@ -98,11 +98,16 @@ pub enum ErrorClass {
     NotFound,
     /// The write collided with a concurrent change.
     Conflict,
+    /// The answer did not have the shape the connector expects (a missing,
+    /// null or mistyped field, an unknown enum value, an HTML page, a
+    /// truncated body): the vendor's API changed or something in between
+    /// rewrote the answer. Retried with backoff, and raised as an alert.
+    Schema,
 }
 
 impl ErrorClass {
     /// All classes, in display order (used by filters and metrics).
-    pub const ALL: [ErrorClass; 8] = [
+    pub const ALL: [ErrorClass; 9] = [
         ErrorClass::RateLimited,
         ErrorClass::Server,
         ErrorClass::Network,
@@ -111,6 +116,7 @@ impl ErrorClass {
         ErrorClass::Validation,
         ErrorClass::NotFound,
         ErrorClass::Conflict,
+        ErrorClass::Schema,
     ];
 
     /// The stable snake_case name used in the store, CLI flags and JSON.
@@ -124,6 +130,7 @@ impl ErrorClass {
             ErrorClass::Validation => "validation",
             ErrorClass::NotFound => "not_found",
             ErrorClass::Conflict => "conflict",
+            ErrorClass::Schema => "schema",
         }
     }
 
@@ -136,6 +143,7 @@ impl ErrorClass {
                 | ErrorClass::Server
                 | ErrorClass::Network
                 | ErrorClass::Timeout
+                | ErrorClass::Schema
         )
     }
 }
@@ -242,8 +250,24 @@ pub struct Record {
     pub created_at: Option<DateTime<Utc>>,
     /// The remote's last-update time; Canny has none, so `None` there.
     pub updated_at: Option<DateTime<Utc>>,
-    /// Archived, trashed or deleted remotely.
+    /// Trashed or deleted remotely (Linear's trash, a deleted Canny post).
+    /// Archived is not deleted: see `archived`.
     pub deleted: bool,
+    /// Archived remotely: Linear archives finished issues by itself after
+    /// the team's auto-archive period. The record still exists and syncs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
+    /// The canonical record this one was marked a duplicate of (Linear) or
+    /// merged into, by remote id, when the remote says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
+    /// Records merged into this one, by remote id (Canny `mergeHistory`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_ids: Vec<String>,
+    /// Records on the other side the vendor's own integration already links
+    /// to this one (Canny `linear.linkedIssueIDs`: issue ids or keys).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked_ids: Vec<String>,
 }
 
 /// The value of one mapped field, in a form the three-way merge can compare.
@@ -403,8 +427,8 @@ pub struct QuotaSample {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewRecord {
     /// Client-generated id persisted before the first attempt; Linear takes it
-    /// as `IssueCreateInput.id`, the portal embeds it as a marker, so a retry
-    /// never creates a second record.
+    /// as `IssueCreateInput.id`, the portal keeps it in an admin-only note, so
+    /// a retry never creates a second record.
     pub client_id: uuid::Uuid,
     /// Field values by this side's field names (after mapping).
     pub fields: BTreeMap<String, FieldValue>,

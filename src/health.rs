@@ -104,6 +104,20 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
             down.push(format!("{who} connector paused: {why}"));
         }
     }
+    // A changed API shape first: everything after it may be its symptom.
+    for (who, example) in [
+        ("Linear", &s.linear_shape_changed),
+        ("portal", &s.portal_shape_changed),
+    ] {
+        if let Some(example) = example {
+            let example = example
+                .strip_prefix("API response shape changed: ")
+                .unwrap_or(example);
+            degraded.push(format!(
+                "API response shape changed ({who}); first example: {example}"
+            ));
+        }
+    }
     if s.reconcile_failures > 0 {
         let why = format!(
             "the last {} reconcile passes failed: {}",
@@ -211,6 +225,8 @@ mod tests {
             reconcile_error: None,
             integrity: None,
             store_locked: None,
+            linear_shape_changed: None,
+            portal_shape_changed: None,
         }
     }
 
@@ -288,6 +304,16 @@ mod tests {
         let h = assess(&s, 1_000_000);
         assert_eq!(h.verdict, Verdict::Down);
         assert!(h.reasons[0].contains("Linear connector paused"));
+    }
+
+    #[test]
+    fn shape_drift_degrades_with_its_first_example() {
+        let mut s = summary();
+        s.linear_shape_changed = Some("Linear issue x field `state.type`: unknown".into());
+        let h = assess(&s, 1_001_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert!(h.reasons[0].starts_with("API response shape changed (Linear)"));
+        assert!(h.reasons[0].contains("state.type"));
     }
 
     #[test]

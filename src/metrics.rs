@@ -92,6 +92,9 @@ pub struct Metrics {
     pub edge_refusals: Family<RefusalLabels, Counter>,
     /// Body bytes held before verification.
     pub buffered_bytes: Gauge,
+    /// 1 while a connector's API answers in a shape roundtrip does not
+    /// expect ("API response shape changed"), until a reconcile succeeds.
+    pub shape_changed: Family<ConnectorLabels, Gauge>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -150,6 +153,12 @@ impl Metrics {
             "Remaining rate-limit quota",
             quota.clone(),
         );
+        let shape_changed = Family::<ConnectorLabels, Gauge>::default();
+        registry.register(
+            "api_shape_changed",
+            "1 while the connector's API answers in a shape roundtrip does not expect",
+            shape_changed.clone(),
+        );
         let engine_up = Gauge::default();
         registry.register(
             "engine_up",
@@ -187,6 +196,7 @@ impl Metrics {
             conflicts,
             quota,
             engine_up,
+            shape_changed,
         }
     }
 
@@ -243,6 +253,16 @@ impl Metrics {
                     kind: q.kind.clone(),
                 })
                 .set(q.remaining);
+        }
+        for (connector, example) in [
+            ("linear", &s.linear_shape_changed),
+            ("portal", &s.portal_shape_changed),
+        ] {
+            self.shape_changed
+                .get_or_create(&ConnectorLabels {
+                    connector: connector.to_string(),
+                })
+                .set(i64::from(example.is_some()));
         }
         self.engine_up.set(i64::from(
             health

@@ -97,7 +97,7 @@ async fn every_status_is_listed_including_complete_and_closed() {
         .await
         .unwrap()
         .into_iter()
-        .map(|p| p.status)
+        .filter_map(|p| p.status)
         .collect();
     for s in [
         "open",
@@ -280,7 +280,12 @@ async fn create_retried_with_the_same_client_id_makes_one_post() {
     let second = c.create(&new).await.unwrap();
     assert_eq!(first.remote_id, second.remote_id);
     assert_eq!(sim.posts().len(), before + 1);
-    assert_eq!(first.description, "Body text", "marker is stripped");
+    assert_eq!(first.description, "Body text");
+    let public = sim.post(&first.remote_id).unwrap();
+    assert_eq!(
+        public.details, "Body text",
+        "nothing of roundtrip's in the public details"
+    );
     assert_eq!(first.status, "planned");
     assert!(first.labels.contains("ux"));
     assert_eq!(
@@ -288,15 +293,14 @@ async fn create_retried_with_the_same_client_id_makes_one_post() {
         first.remote_id
     );
 
-    // A first attempt whose reply was lost: the post exists, the retry finds it.
+    // A first attempt whose reply was lost: the post exists (same content,
+    // not claimed yet), the retry finds it; the post claimed by the first
+    // create above is left alone although its content is the same.
     let lost = NewRecord {
         client_id: uuid::Uuid::new_v4(),
         ..new.clone()
     };
-    let made = c
-        .create_post("Lost reply", "x", &lost.client_id)
-        .await
-        .unwrap();
+    let made = c.create_post("From Linear", "Body text").await.unwrap();
     let again = c.create(&lost).await.unwrap();
     assert_eq!(again.remote_id, made);
     assert_eq!(again.status, "planned", "the half-done create is completed");
@@ -402,10 +406,7 @@ async fn other_failures_are_classified() {
     );
     sim.set_faults(ApiFaults::default());
     // A validation error carries Canny's message.
-    let err = c
-        .create_post("", "x", &uuid::Uuid::new_v4())
-        .await
-        .unwrap_err();
+    let err = c.create_post("", "x").await.unwrap_err();
     assert_eq!(err.class, ErrorClass::Validation);
     assert!(err.message.contains("invalid title"), "{}", err.message);
 
@@ -433,8 +434,6 @@ async fn comments_round_trip_oldest_first() {
     assert_eq!(rec.comments.len(), 13);
     assert_eq!(rec.comments[0].body, "first");
     assert_eq!(rec.comments[12].body, "mirror 11");
-    let users = c.list_users().await.unwrap();
-    assert!(users.iter().any(|u| u.is_admin));
     assert_eq!(c.admin_id().await.unwrap(), sim.admin_id());
 }
 
@@ -517,17 +516,9 @@ async fn simulator_speaks_canny_shapes() {
     assert_eq!((s, err), (400, json!({"error": "invalid post id"})));
 }
 
-fn vectors_path() -> std::path::PathBuf {
-    std::env::var_os("ROUNDTRIP_CANNY_VECTORS")
-        .map(Into::into)
-        .unwrap_or_else(|| {
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/canny/webhook-vectors.json"
-            )
-            .into()
-        })
-}
+/// The webhook test vectors, copied into the repository from the vendor
+/// notes (computed independently of this code).
+const VECTORS: &str = include_str!("fixtures/webhook-vectors/canny.json");
 
 fn headers(nonce: &str, signature: &str, ts_ms: i64) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -542,12 +533,7 @@ fn headers(nonce: &str, signature: &str, ts_ms: i64) -> HeaderMap {
 
 #[test]
 fn every_shared_webhook_vector() {
-    let path = vectors_path();
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        println!("skipping: no Canny webhook vectors at {}", path.display());
-        return;
-    };
-    let doc: Value = serde_json::from_str(&text).unwrap();
+    let doc: Value = serde_json::from_str(VECTORS).unwrap();
     let vectors = doc["vectors"].as_array().unwrap();
     assert!(!vectors.is_empty());
     let now = Utc::now();

@@ -134,11 +134,21 @@ fn active_doc(db: Db<'_>) -> anyhow::Result<Doc> {
     })
 }
 
-/// Parse and check a document against the default catalog.
-fn validate(text: &str) -> Result<Mapping, MappingErrors> {
+/// Parse and check a document against the default catalog plus the custom
+/// portal statuses seen in `db` (when there is a store).
+fn validate_in(db: Option<Db<'_>>, text: &str) -> Result<Mapping, MappingErrors> {
+    let seen = db
+        .and_then(|db| db.portal_statuses_seen().ok())
+        .unwrap_or_default();
     let m = Mapping::parse(text)?;
-    m.validate_against(&Catalog::canny_linear_default())?;
+    m.validate_against(&Catalog::canny_linear_default().with_custom_statuses(&seen))?;
     Ok(m)
+}
+
+/// [`validate_in`] with the store `args` name, if it can be opened.
+fn validate(store: &StoreArgs, text: &str) -> Result<Mapping, MappingErrors> {
+    let opened = store.open(OpenMode::ReadOnly).ok();
+    validate_in(opened.as_ref().map(|s| s.db()), text)
 }
 
 /// Print each error as `FILE:LINE: message` on stderr.
@@ -201,7 +211,7 @@ fn check(store: &StoreArgs, file: Option<&Path>) -> anyhow::Result<ExitCode> {
         Some(f) => read_file(f)?,
         None => active_doc(store.open(OpenMode::ReadOnly)?.db())?,
     };
-    match validate(&doc.text) {
+    match validate(store, &doc.text) {
         Ok(m) => {
             println!(
                 "{}: ok (document version {}, {} fields)",
@@ -258,7 +268,7 @@ fn preview_cmd(
         Some(f) => read_file(f)?,
         None => active_doc(db)?,
     };
-    let mapping = match validate(&doc.text) {
+    let mapping = match validate_in(Some(db), &doc.text) {
         Ok(m) => m,
         Err(errors) => {
             report(&doc.name, &errors);
@@ -380,7 +390,7 @@ fn short(v: &FieldValue) -> String {
 
 fn apply(store: &StoreArgs, file: &Path, note: Option<&str>) -> anyhow::Result<ExitCode> {
     let doc = read_file(file)?;
-    let mapping = match validate(&doc.text) {
+    let mapping = match validate(store, &doc.text) {
         Ok(m) => m,
         Err(errors) => {
             report(&doc.name, &errors);
@@ -482,7 +492,7 @@ fn rollback(store: &StoreArgs, version: i64) -> anyhow::Result<ExitCode> {
         if target.active {
             return Ok(None);
         }
-        if let Err(errors) = validate(&target.document) {
+        if let Err(errors) = validate_in(Some(db), &target.document) {
             bail!("mapping version {version} no longer validates, not activated: {errors}");
         }
         db.activate_mapping_version(version)?;

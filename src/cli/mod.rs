@@ -1,6 +1,7 @@
 //! Command-line interface (clap derive). Each command lives in its own file
 //! and returns an exit code; `main.rs` only parses and reports errors.
 
+mod adopt_cmd;
 mod auth_cmd;
 mod config_cmd;
 mod conflicts_cmd;
@@ -61,6 +62,8 @@ pub enum Command {
     Mapping(mapping_cmd::MappingCommand),
     /// Lift a pause: deletes held by the mass-delete guard, or a connector paused on auth.
     Resume(resume_cmd::ResumeArgs),
+    /// Link pairs that already exist (Canny's Linear integration, post URLs attached to issues) instead of re-creating them.
+    Adopt(adopt_cmd::AdoptArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Conflicts(cmd) => conflicts_cmd::run(&cmd),
         Command::Mapping(cmd) => mapping_cmd::run(&cmd),
         Command::Resume(args) => resume_cmd::run(&args),
+        Command::Adopt(args) => adopt_cmd::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "roundtrip", &mut std::io::stdout());

@@ -92,6 +92,39 @@ fn init_logging(config: &Config) -> anyhow::Result<LogGuard> {
     Ok(guard)
 }
 
+/// The Canny connector the `[portal]` section describes.
+pub(super) fn canny_connector(
+    config: &Config,
+    secrets: &crate::config::Secrets,
+) -> anyhow::Result<CannyConnector> {
+    let mut canny_cfg = CannyConfig::new(
+        config.portal.api_url.clone(),
+        secrets.portal_api_key.expose(),
+        config.portal.board.clone(),
+    );
+    canny_cfg.admin_id = config.portal.admin_id.clone();
+    canny_cfg.admin_email = config.portal.admin_email.clone();
+    for s in &config.portal.statuses {
+        if !canny_cfg.statuses.contains(s) {
+            canny_cfg.statuses.push(s.clone());
+        }
+    }
+    canny_cfg.request_timeout = config.portal.timeout.0;
+    CannyConnector::new(canny_cfg).map_err(|e| anyhow::anyhow!("Canny connector: {e}"))
+}
+
+/// A board, admin or status the `[portal]` section names that Canny
+/// refuses: a configuration error (exit 2), one sentence naming the setting.
+pub(super) fn unusable_portal(
+    config: &Config,
+    e: &crate::domain::RemoteError,
+) -> super::UsageError {
+    super::UsageError(format!(
+        "[portal] board \"{}\" cannot be synced: {}",
+        config.portal.board, e.message
+    ))
+}
+
 /// Run the daemon until a signal arrives.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // The store, its WAL and shared memory, and the logs are the user's
@@ -136,24 +169,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             LinearConnector::new(linear_cfg)
                 .map_err(|e| anyhow::anyhow!("Linear connector: {e}"))?,
         );
-        let mut canny_cfg = CannyConfig::new(
-            config.portal.api_url.clone(),
-            secrets.portal_api_key.expose(),
-            config.portal.board.clone(),
-        );
-        canny_cfg.admin_id = config.portal.admin_id.clone();
-        canny_cfg.request_timeout = config.portal.timeout.0;
-        let canny = Arc::new(
-            CannyConnector::new(canny_cfg).map_err(|e| anyhow::anyhow!("Canny connector: {e}"))?,
-        );
+        let canny = Arc::new(canny_connector(&config, &secrets)?);
         match canny.resolve().await {
             Ok(()) => {}
             Err(e) if matches!(e.class, ErrorClass::Validation | ErrorClass::NotFound) => {
-                return Err(anyhow::anyhow!(
-                    "portal board \"{}\" cannot be used: {}",
-                    config.portal.board,
-                    e.message
-                ));
+                return Err(unusable_portal(&config, &e).into());
             }
             // Auth and transient failures: the engine pauses or retries and
             // /healthz says why, rather than the daemon refusing to start.

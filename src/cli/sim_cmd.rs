@@ -48,6 +48,16 @@ pub struct SimArgs {
     /// Linear requests allowed per hour.
     #[arg(long, default_value_t = 2500)]
     pub linear_requests_per_hour: u64,
+    /// The Canny company's statuses in board order, comma-separated; names
+    /// beyond the six built-in ones are custom statuses, e.g.
+    /// "open,under review,planned,in progress,complete,closed,beta".
+    #[arg(long, value_name = "LIST")]
+    pub canny_statuses: Option<String>,
+    /// The Linear team's auto-archive period: completed and canceled issues
+    /// are archived by Linear itself after it ("180d" is six months, a
+    /// common setting; "30s" for a quick look; "0s" turns it off).
+    #[arg(long, value_name = "DURATION", default_value = "180d")]
+    pub linear_auto_archive: String,
     /// Lifetime of the OAuth access tokens the Linear simulator issues
     /// (Linear: 24 hours), e.g. "30s" to watch refreshes happen.
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_ttl)]
@@ -56,6 +66,25 @@ pub struct SimArgs {
     /// (repeatable; http://127.0.0.1:8789/callback is always registered).
     #[arg(long, value_name = "URL")]
     pub linear_oauth_redirect_uri: Vec<String>,
+}
+
+/// The `--canny-statuses` list: non-empty names, each once.
+fn parse_statuses(list: &str) -> Result<Vec<String>, super::UsageError> {
+    let mut out: Vec<String> = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        if name.is_empty() {
+            return Err(super::UsageError(format!(
+                "--canny-statuses '{list}' has an empty status name"
+            )));
+        }
+        if out.iter().any(|s| s == name) {
+            return Err(super::UsageError(format!(
+                "--canny-statuses names '{name}' twice"
+            )));
+        }
+        out.push(name.to_string());
+    }
+    Ok(out)
 }
 
 fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
@@ -69,6 +98,17 @@ fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
 /// Run both simulators until Ctrl-C or SIGTERM.
 pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     let faults = FaultSpec::parse(&args.faults).map_err(|e| super::UsageError(e.to_string()))?;
+    let statuses = args
+        .canny_statuses
+        .as_deref()
+        .map(parse_statuses)
+        .transpose()?;
+    let auto_archive = crate::duration::parse_duration(&args.linear_auto_archive).map_err(|e| {
+        super::UsageError(format!(
+            "--linear-auto-archive '{}': {e}",
+            args.linear_auto_archive
+        ))
+    })?;
     for url in [&args.linear_webhook, &args.canny_webhook]
         .into_iter()
         .flatten()
@@ -97,6 +137,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             webhook_faults: faults.webhooks.clone(),
             seed: args.seed,
             requests_per_hour: args.linear_requests_per_hour,
+            auto_archive_period: auto_archive,
             token_ttl: args.linear_token_ttl,
             oauth_redirect_uris: std::iter::once(DEFAULT_REDIRECT_URI.to_string())
                 .chain(args.linear_oauth_redirect_uri.iter().cloned())
@@ -113,6 +154,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             webhook_faults: faults.webhooks.clone(),
             seed: args.seed,
             posts: args.posts,
+            statuses: statuses.unwrap_or_else(|| CannySimConfig::default().statuses),
             ..CannySimConfig::default()
         })
         .await

@@ -112,6 +112,26 @@ pub trait Connector: Send + Sync {
     /// Post a comment on a record.
     async fn add_comment(&self, remote_id: &str, body: &str) -> Result<Comment, RemoteError>;
 
+    /// Leave a note for the team on a record, somewhere customers never read
+    /// (an internal comment on the portal; a comment on Linear, which only
+    /// the workspace sees). `Ok(None)`: the remote has no such place, so
+    /// nothing was posted — a note is never made public instead.
+    async fn add_private_note(
+        &self,
+        _remote_id: &str,
+        _body: &str,
+    ) -> Result<Option<Comment>, RemoteError> {
+        Ok(None)
+    }
+
+    /// Records on this side that link to URLs starting with `prefix` (Linear
+    /// issues carrying a portal post's URL as an attachment), as
+    /// `(url, remote id)` pairs: how existing links are found and adopted.
+    /// Remotes without such links answer none.
+    async fn records_linking(&self, _prefix: &str) -> Result<Vec<(String, String)>, RemoteError> {
+        Ok(Vec::new())
+    }
+
     /// Verify a webhook request (signature, timestamp, replay) before anything
     /// is parsed or stored, and say which record it is about. A body that
     /// is not JSON must be refused as [`WebhookRejection::Malformed`]: the

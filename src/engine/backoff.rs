@@ -46,7 +46,8 @@ pub fn next_step(err: &RemoteError, attempt: u32, max_attempts: u32, unit: f64) 
         ErrorClass::RateLimited
         | ErrorClass::Server
         | ErrorClass::Network
-        | ErrorClass::Timeout => {
+        | ErrorClass::Timeout
+        | ErrorClass::Schema => {
             if attempt >= max_attempts {
                 return NextStep::Dead;
             }

@@ -41,6 +41,10 @@ impl Connectors {
 
 /// What a successful write produced.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per finished job; boxing the record buys nothing"
+)]
 pub enum Landed {
     /// The record was created (or found created by an earlier attempt).
     Created(Record),
@@ -50,6 +54,9 @@ pub enum Landed {
     Commented(Comment),
     /// The record was deleted (or was already gone).
     Deleted,
+    /// The private note was posted; `None` when the remote has no place
+    /// customers cannot read, so it stays in roundtrip's audit log only.
+    Noted(Option<Comment>),
 }
 
 /// Send one job. A create that may have succeeded before (a retry) first
@@ -88,7 +95,8 @@ pub async fn execute(
             // posting again.
             if job.attempts > 0
                 && let Some(found) =
-                    posted_copy(conn, remote_id, job.target.other(), source_comment_id).await?
+                    posted_copy(conn, remote_id, job.target.other(), source_comment_id, body)
+                        .await?
             {
                 return Ok(Landed::Commented(found));
             }
@@ -101,23 +109,31 @@ pub async fn execute(
             Err(e) if e.class == ErrorClass::NotFound => Ok(Landed::Deleted),
             Err(e) => Err(e),
         },
+        JobPayload::Note { remote_id, body } => conn
+            .add_private_note(remote_id, body)
+            .await
+            .map(Landed::Noted),
     }
 }
 
 /// The copy of comment `source_id` (from side `from`) already on the
-/// target record, recognised by roundtrip's marker line.
+/// target record: recognised by roundtrip's marker line (Linear), or by
+/// being exactly the text this job posts (the portal, where copies carry
+/// no marker).
 async fn posted_copy(
     conn: &dyn Connector,
     remote_id: &str,
     from: Side,
     source_id: &str,
+    body: &str,
 ) -> Result<Option<Comment>, RemoteError> {
     let Some(record) = conn.get(remote_id).await? else {
         return Ok(None);
     };
     Ok(record.comments.into_iter().find(|c| {
-        crate::sync::comments::parse_marker(&c.body)
-            .is_some_and(|(side, id)| side == from && id == source_id)
+        c.body.trim() == body.trim()
+            || crate::sync::comments::parse_marker(&c.body)
+                .is_some_and(|(side, id)| side == from && id == source_id)
     }))
 }
 
@@ -273,6 +289,16 @@ pub fn record_success(
             db.mark_record_deleted(job.target, remote_id)?;
             db.append_audit(&audit("delete", None, Some(remote_id.clone()), None))?;
         }
+        (JobPayload::Note { body, .. }, Landed::Noted(posted)) => {
+            let after = match posted {
+                Some(_) => body.chars().take(200).collect(),
+                None => format!(
+                    "not posted: {} has no place only the team reads; kept here only",
+                    job.target
+                ),
+            };
+            db.append_audit(&audit("note", None, None, Some(after)))?;
+        }
         _ => {}
     }
     db.bump_meta(meta_keys::CHANGES_SYNCED, 1)?;
@@ -315,6 +341,9 @@ pub fn record_failure(
         NextStep::Dead => (JobStatus::Dead, now),
     };
     db.record_attempt(job.id, &attempt, status, next_run)?;
+    if err.class == ErrorClass::Schema {
+        db.note_shape_drift(job.target, &err.message)?;
+    }
     match &step {
         NextStep::PauseConnector => {
             let key = meta_keys::paused(job.target);

@@ -168,7 +168,11 @@ impl Engine {
                         .await;
                 }
             }
-            sleep_or_stop(self.inner.opts.reconcile_interval, &mut shutdown).await;
+            tokio::select! {
+                _ = tokio::time::sleep(self.inner.opts.reconcile_interval) => {}
+                _ = self.inner.reconcile_wake.notified() => {}
+                _ = shutdown.changed() => {}
+            }
         }
     }
 

@@ -7,12 +7,14 @@
 //! All store access goes through the group-commit [`Writer`], so async code
 //! never blocks on SQLite.
 
+pub mod adopt;
 pub mod backoff;
 pub mod budget;
 pub mod executor;
 mod intents;
 pub mod link_sync;
 mod loops;
+pub mod merges;
 pub mod payload;
 mod reconcile;
 pub mod records;
@@ -103,6 +105,8 @@ pub(crate) struct Inner {
     pub(crate) mapping_version: Mutex<Option<i64>>,
     pub(crate) state: Arc<Mutex<EngineState>>,
     pub(crate) inbox_wake: Arc<Notify>,
+    /// Asks the reconcile loop to run before its interval is up.
+    pub(crate) reconcile_wake: Arc<Notify>,
 }
 
 /// A running or ready-to-run engine; cheap to clone.
@@ -169,6 +173,7 @@ impl Engine {
                 mapping_version: Mutex::new(version),
                 state: Arc::new(Mutex::new(EngineState::default())),
                 inbox_wake: Arc::new(Notify::new()),
+                reconcile_wake: Arc::new(Notify::new()),
             }),
         })
     }
@@ -236,8 +241,21 @@ impl Engine {
             if e.class == ErrorClass::Auth {
                 self.pause(side, &e.message).await;
             }
+            if e.class == ErrorClass::Schema {
+                self.note_shape_drift(side, &e.message).await;
+            }
         }
         result
+    }
+
+    /// Raise the "API response shape changed" alert (first example kept).
+    async fn note_shape_drift(&self, side: Side, example: &str) {
+        let example = example.to_string();
+        let _ = self
+            .inner
+            .writer
+            .run(move |db| db.note_shape_drift(side, &example))
+            .await;
     }
 
     async fn pause(&self, side: Side, why: &str) {
@@ -341,17 +359,35 @@ impl Engine {
                 Ok(Some(r)) => {
                     self.store_records(other, vec![r]).await?;
                 }
-                Ok(None) => {
-                    self.apply_deleted(other, other_id).await?;
-                }
+                Ok(None) => self.linked_record_gone(other, other_id).await?,
                 Err(e) if e.class == ErrorClass::NotFound => {
-                    self.apply_deleted(other, other_id).await?;
+                    self.linked_record_gone(other, other_id).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         let applied = self.act_on(side, vec![id], lane).await?;
         Ok((outcome, applied))
+    }
+
+    /// The linked record on `side` was found gone while its partner was
+    /// read. A Linear issue gone is a deletion. A Canny post can also vanish
+    /// because it was merged into another, which Canny sends no webhook for:
+    /// only a listing (the survivor's `mergeHistory`) tells the two apart,
+    /// so the next reconcile decides, and it is asked to run now.
+    async fn linked_record_gone(&self, side: Side, remote_id: String) -> Result<(), EngineError> {
+        if side == Side::Linear {
+            self.apply_deleted(side, remote_id).await?;
+            return Ok(());
+        }
+        let msg =
+            format!("post {remote_id} is gone; the next reconcile tells a deletion from a merge");
+        self.inner
+            .writer
+            .run(move |db| db.log_event(Level::Info, "sync", &msg))
+            .await?;
+        self.inner.reconcile_wake.notify_one();
+        Ok(())
     }
 
     /// A record was confirmed gone on `side`.

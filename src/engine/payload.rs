@@ -47,6 +47,14 @@ pub enum JobPayload {
         /// The target record.
         remote_id: String,
     },
+    /// Leave a note for the team where customers never read it (an
+    /// internal comment on the portal): why a link ended or moved.
+    Note {
+        /// The target record.
+        remote_id: String,
+        /// The note's text.
+        body: String,
+    },
 }
 
 impl JobPayload {
@@ -57,6 +65,7 @@ impl JobPayload {
             JobPayload::Update { .. } => "update",
             JobPayload::Comment { .. } => "comment",
             JobPayload::Delete { .. } => "delete",
+            JobPayload::Note { .. } => "note",
         }
     }
 

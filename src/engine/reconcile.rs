@@ -23,6 +23,8 @@ pub struct ReconcileReport {
     pub deleted: usize,
     /// Jobs planned.
     pub jobs: usize,
+    /// Existing links adopted (first pass only).
+    pub adopted: usize,
 }
 
 impl Engine {
@@ -40,7 +42,18 @@ impl Engine {
         let mut touched: Vec<(Side, Vec<String>)> = Vec::new();
         for side in [Side::Portal, Side::Linear] {
             let ids = self.reconcile_side(side, first_run, &mut report).await?;
+            // A full pass read every answer in the expected shape.
+            let key = meta_keys::drift(side);
+            self.inner.writer.run(move |db| db.clear_meta(key)).await?;
             touched.push((side, ids));
+        }
+        if first_run {
+            // Links made before roundtrip (Canny's own Linear integration,
+            // post URLs attached to issues) are adopted before any create
+            // rule runs, so they are never re-created.
+            let adopted = self.adopt_stored(false).await?;
+            report.adopted = adopted.linked;
+            report.jobs += adopted.jobs;
         }
         for (side, ids) in touched {
             for chunk in ids.chunks(200) {

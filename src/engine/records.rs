@@ -94,12 +94,55 @@ pub fn act_on_record(
     if stored.record.deleted || stored.deleted_at.is_some() {
         return on_deleted(db, merge, rules, state, side, remote_id, now);
     }
+    // An archived record (Linear archives finished issues by itself) is
+    // not deleted: it keeps its link and syncs like any other.
+    let mut applied = Applied::default();
+    if let Some(canonical) = stored.record.duplicate_of.as_deref() {
+        let a = super::merges::follow_canonical(db, merge, side, remote_id, canonical, now)?;
+        applied.jobs += a.jobs;
+        if db
+            .link_by_remote(side, remote_id)?
+            .is_none_or(|l| l.state != LinkState::Active)
+        {
+            return Ok(applied);
+        }
+    }
+    for merged in &stored.record.merged_ids {
+        let a = super::merges::follow_canonical(db, merge, side, merged, remote_id, now)?;
+        applied.jobs += a.jobs;
+    }
+    let rest = act_on_live(db, merge, rules, state, side, &stored.record, lane, now)?;
+    Ok(Applied {
+        jobs: applied.jobs + rest.jobs,
+        conflicts: rest.conflicts,
+        deferred: rest.deferred,
+    })
+}
+
+/// Merge a live record's link, or create its counterpart.
+#[allow(clippy::too_many_arguments)]
+fn act_on_live(
+    db: Db<'_>,
+    merge: &MergeSettings,
+    rules: &Rules,
+    state: &mut EngineState,
+    side: Side,
+    record: &Record,
+    lane: Lane,
+    now: DateTime<Utc>,
+) -> StoreResult<Applied> {
+    let remote_id = record.remote_id.as_str();
     match db.link_by_remote(side, remote_id)? {
         Some(link) if link.state == LinkState::Active => {
             sync_link(db, merge, &mut state.histories, &link, lane, now)
         }
         Some(_) => Ok(Applied::default()),
-        None => maybe_create(db, merge, rules, side, &stored.record, lane),
+        None => {
+            if let Some(applied) = super::adopt::adopt_native_link(db, merge, side, record, now)? {
+                return Ok(applied);
+            }
+            maybe_create(db, merge, rules, side, record, lane)
+        }
     }
 }
 
@@ -179,6 +222,12 @@ pub fn on_deleted(
     remote_id: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Applied> {
+    // A post merged into another vanishes from the portal: its link
+    // follows the post it went into, it is not a deletion.
+    if let Some(canonical) = db.record_merging(side, remote_id)? {
+        db.mark_record_deleted(side, remote_id)?;
+        return super::merges::follow_canonical(db, merge, side, remote_id, &canonical, now);
+    }
     db.mark_record_deleted(side, remote_id)?;
     let Some(link) = db.link_by_remote(side, remote_id)? else {
         return Ok(Applied::default());
@@ -253,10 +302,11 @@ pub fn on_deleted(
         (_, None) => {}
         (action, Some(target)) => {
             let payload = match action {
-                DeleteAction::Unlink { comment, .. } => Some(JobPayload::Comment {
+                // Admin-only: an internal comment on the portal, never a
+                // public one.
+                DeleteAction::Unlink { comment, .. } => Some(JobPayload::Note {
                     remote_id: target,
                     body: comment.clone(),
-                    source_comment_id: format!("delete:{remote_id}"),
                 }),
                 DeleteAction::Close { writes, .. } => Some(JobPayload::Update {
                     remote_id: target,

@@ -1,6 +1,6 @@
 //! Fault injection for the simulators (`--faults`, DESIGN.md section 9).
 //!
-//! A spec such as `linear:5xx=0.1,429=0.05,latency=50ms,lost=0.1;
+//! A spec such as `linear:5xx=0.1,429=0.05,latency=50ms,drift=0.05,lost=0.1;
 //! canny:timeout=0.02,lost=0.05;webhooks:drop=0.1,dup=0.1,reorder=true` is
 //! parsed once; every decision is drawn from one seeded generator per
 //! simulator so a run is repeatable under `--seed`.
@@ -26,6 +26,10 @@ pub struct ApiFaults {
     pub timeout: f64,
     /// Extra latency added to every response.
     pub latency: Duration,
+    /// Probability of answering in a changed shape (a missing or null field,
+    /// an unknown enum value, a field of another type, an HTML error page,
+    /// a truncated body) instead of the real answer.
+    pub drift: f64,
     /// Probability that a write which was applied loses its answer (the
     /// connection is reset, or the answer is held past the client's
     /// timeout; the die picks which).
@@ -121,9 +125,13 @@ impl FaultSpec {
                             "429" => api.rate_limited = probability(item, v)?,
                             "timeout" => api.timeout = probability(item, v)?,
                             "latency" => api.latency = duration(item, v)?,
+                            "drift" => api.drift = probability(item, v)?,
                             "lost" => api.lost = probability(item, v)?,
                             _ => {
-                                return Err(bad(item, "keys are 5xx, 429, timeout, latency, lost"));
+                                return Err(bad(
+                                    item,
+                                    "keys are 5xx, 429, timeout, latency, drift, lost",
+                                ));
                             }
                         }
                     }
@@ -222,6 +230,8 @@ mod tests {
         assert_eq!(s.canny.timeout, 0.02);
         assert_eq!(s.webhooks.drop, 0.1);
         assert!(s.webhooks.reorder);
+        let d = FaultSpec::parse("linear:drift=0.05;canny:drift=1").unwrap();
+        assert_eq!((d.linear.drift, d.canny.drift), (0.05, 1.0));
     }
 
     #[test]

@@ -4,5 +4,6 @@
 //! behaviour in one is caught by the other.
 
 pub mod canny;
+pub mod drift;
 pub mod faults;
 pub mod linear;

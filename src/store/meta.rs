@@ -35,6 +35,20 @@ pub mod keys {
     /// Changes propagated, total (for the throughput sparkline).
     pub const CHANGES_SYNCED: &str = "stats.changes_synced";
 
+    /// First example of a Linear answer whose shape changed, until a
+    /// reconcile pass of Linear succeeds.
+    pub const DRIFT_LINEAR: &str = "alert.linear.shape_changed";
+    /// The same for the portal.
+    pub const DRIFT_PORTAL: &str = "alert.portal.shape_changed";
+
+    /// The shape-drift alert key of one side.
+    pub fn drift(side: crate::domain::Side) -> &'static str {
+        match side {
+            crate::domain::Side::Linear => DRIFT_LINEAR,
+            crate::domain::Side::Portal => DRIFT_PORTAL,
+        }
+    }
+
     /// The pause key of one side's connector.
     pub fn paused(side: crate::domain::Side) -> &'static str {
         match side {
@@ -73,6 +87,18 @@ impl Db<'_> {
     /// Read a meta value as an integer (missing or unparsable → None).
     pub fn meta_i64(&self, key: &str) -> Result<Option<i64>> {
         Ok(self.meta(key)?.and_then(|v| v.parse().ok()))
+    }
+
+    /// Raise the "API response shape changed" alert for `side` with its
+    /// first example; later examples leave the first in place.
+    pub fn note_shape_drift(&self, side: crate::domain::Side, example: &str) -> Result<bool> {
+        let key = keys::drift(side);
+        if self.meta(key)?.is_some() {
+            return Ok(false);
+        }
+        self.set_meta(key, example)?;
+        self.log_event(super::Level::Error, "engine", &format!("{side}: {example}"))?;
+        Ok(true)
     }
 
     /// Add to an integer meta counter.

@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -225,11 +225,18 @@ CREATE INDEX audit_at ON audit (at);
 CREATE INDEX job_attempts_started ON job_attempts (started_at);
 "#;
 
-/// V3: the inbox keeps only what the engine needs and deduplicates on the
+/// V3: records found by their human key (`ENG-42`): a portal post linked by
+/// Canny's own Linear integration names its issue by id or by key, and
+/// adopting that link must not scan every record.
+const V3: &str = r#"
+CREATE INDEX records_identifier ON records (side, identifier) WHERE identifier IS NOT NULL;
+"#;
+
+/// V4: the inbox keeps only what the engine needs and deduplicates on the
 /// signed content (the delivery id is not signed); pending deliveries are
 /// found per record (one read answers them all) and processed ones by age
 /// (pruning).
-const V3: &str = r#"
+const V4: &str = r#"
 ALTER TABLE inbox ADD COLUMN signed_digest TEXT;
 CREATE UNIQUE INDEX inbox_signed ON inbox (source, signed_digest) WHERE signed_digest IS NOT NULL;
 CREATE INDEX inbox_pending_record ON inbox (source, record_id, id) WHERE processed_at IS NULL;

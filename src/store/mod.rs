@@ -15,6 +15,7 @@ mod events;
 mod inbox;
 mod integrity;
 mod jobs;
+mod lifecycle;
 mod links;
 mod mappings;
 mod meta;

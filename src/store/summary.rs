@@ -44,6 +44,11 @@ pub struct Summary {
     /// Set by the reader when another process holds the store's write lock
     /// (a probe, not a stored value: [`Db::summary`] leaves it empty).
     pub store_locked: Option<String>,
+    /// First example of a Linear answer whose shape changed, until a
+    /// reconcile pass succeeds.
+    pub linear_shape_changed: Option<String>,
+    /// The same for the portal.
+    pub portal_shape_changed: Option<String>,
 }
 
 impl Summary {
@@ -92,6 +97,8 @@ impl Db<'_> {
             reconcile_error: self.meta(meta_keys::RECONCILE_ERROR)?,
             integrity: self.integrity()?,
             store_locked: None,
+            linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
+            portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
         })
     }
 }

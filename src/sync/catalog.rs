@@ -27,6 +27,11 @@ pub struct Catalog {
     pub portal_statuses: Vec<String>,
     /// The Linear team's workflow states.
     pub linear_states: Vec<LinearState>,
+    /// Custom statuses the portal company defined (seen on its posts): a
+    /// mapping may name them; it need not (a post in one without a row is a
+    /// mapping gap the engine reports).
+    #[serde(default)]
+    pub custom_portal_statuses: Vec<String>,
 }
 
 impl Catalog {
@@ -59,7 +64,24 @@ impl Catalog {
                 state("Canceled", "canceled"),
                 state("Duplicate", "canceled"),
             ],
+            custom_portal_statuses: Vec::new(),
         }
+    }
+
+    /// This catalog plus the portal statuses in `seen` that are not
+    /// built-in (custom statuses found on the company's posts).
+    pub fn with_custom_statuses(mut self, seen: &[String]) -> Catalog {
+        for s in seen {
+            let known = self
+                .portal_statuses
+                .iter()
+                .chain(&self.custom_portal_statuses)
+                .any(|k| k.eq_ignore_ascii_case(s));
+            if !known && !s.trim().is_empty() {
+                self.custom_portal_statuses.push(s.clone());
+            }
+        }
+        self
     }
 
     /// The team state a mapping value ("Todo" or "unstarted") designates:
@@ -122,13 +144,20 @@ impl Mapping {
             if !catalog
                 .portal_statuses
                 .iter()
+                .chain(&catalog.custom_portal_statuses)
                 .any(|s| s.eq_ignore_ascii_case(p))
             {
+                let all: Vec<&str> = catalog
+                    .portal_statuses
+                    .iter()
+                    .chain(&catalog.custom_portal_statuses)
+                    .map(String::as_str)
+                    .collect();
                 errors.push(MappingError::at(
                     self.line_of(&format!("{path}.values.{p}")).or(header),
                     format!(
                         "{path}.values: '{p}' is not a portal status (statuses: {})",
-                        catalog.portal_statuses.join(", ")
+                        all.join(", ")
                     ),
                 ));
             }

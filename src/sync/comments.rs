@@ -3,14 +3,19 @@
 //! a copy roundtrip wrote is never copied back.
 //!
 //! Two safeguards decide "ours or theirs": the link's comment map (pairs of
-//! remote ids the store keeps), and a marker line at the end of every copy,
-//! `(roundtrip mirror of portal comment <id>)`. The marker means a copy is
+//! remote ids the store keeps), and what the copy itself says, so a copy is
 //! still recognised — and a lost map can be rebuilt — if the store is lost or
-//! a write succeeded but its pair was never recorded.
+//! a write succeeded but its pair was never recorded:
 //!
-//! Copy format: on Linear (markdown) `**Jane on Canny:** <body>`; on the
-//! portal (plain text) `Jane on Linear: <body>`; then a blank line and the
-//! marker.
+//! * On Linear, which only the team reads, a copy ends with a marker line,
+//!   `(roundtrip mirror of portal comment <id>)`.
+//! * On the portal, where customers read, a copy carries no reference of
+//!   roundtrip's: it is recognised by its content, the exact text roundtrip
+//!   writes for the Linear comment it copies (older copies that still end
+//!   with a marker are recognised by it).
+//!
+//! Copy format: on Linear (markdown) `**Jane on Canny:** <body>`, a blank
+//! line and the marker; on the portal (plain text) `Jane on Linear: <body>`.
 
 use std::collections::BTreeSet;
 
@@ -57,7 +62,7 @@ pub struct CommentMirror {
     pub source_id: String,
     /// Where the copy goes.
     pub to: Side,
-    /// The full text to post, marker included.
+    /// The full text to post (with the marker on Linear).
     pub body: String,
 }
 
@@ -79,22 +84,31 @@ pub fn parse_marker(body: &str) -> Option<(Side, String)> {
 }
 
 /// The text of the copy of `c` (from `from`) on the other side.
-/// `portal_name` is how people know the portal ("Canny").
+/// `portal_name` is how people know the portal ("Canny"). Only a copy on
+/// Linear carries the marker: the portal is public.
 pub fn mirror_body(from: Side, c: &Comment, portal_name: &str) -> String {
-    let origin = match from {
-        Side::Portal => portal_name,
-        Side::Linear => "Linear",
-    };
     let author = c.author.as_deref().unwrap_or("Someone");
-    let header = match from.other() {
-        Side::Linear => format!("**{author} on {origin}:**"),
-        Side::Portal => format!("{author} on {origin}:"),
-    };
-    format!(
-        "{header} {}\n\n{}",
-        c.body.trim_end(),
-        marker(from, &c.remote_id)
-    )
+    match from.other() {
+        Side::Linear => format!(
+            "**{author} on {portal_name}:** {}\n\n{}",
+            c.body.trim_end(),
+            marker(from, &c.remote_id)
+        ),
+        Side::Portal => format!("{author} on Linear: {}", c.body.trim_end()),
+    }
+}
+
+/// The Linear comment a portal comment is roundtrip's copy of, by content:
+/// its text is exactly what [`mirror_body`] writes for that comment.
+fn portal_copy_of<'a>(
+    c: &Comment,
+    linear: &'a [Comment],
+    portal_name: &str,
+) -> Option<&'a Comment> {
+    let text = c.body.trim_end();
+    linear
+        .iter()
+        .find(|l| mirror_body(Side::Linear, l, portal_name).trim_end() == text)
 }
 
 /// For a copy of a portal comment as [`mirror_body`] writes it on Linear:
@@ -119,15 +133,26 @@ pub fn plan_comments(
     portal_name: &str,
 ) -> (Vec<CommentMirror>, Vec<CommentPair>) {
     let mut recovered = Vec::new();
-    // Originals that already have a copy somewhere, found by marker.
+    // Originals that already have a copy somewhere, found by marker (or, on
+    // the portal, by content); and the portal comments that are copies.
     let mut copied: BTreeSet<(Side, String)> = BTreeSet::new();
+    let mut portal_copies: BTreeSet<String> = BTreeSet::new();
     for (side, comments) in [(Side::Portal, portal), (Side::Linear, linear)] {
         for c in comments {
-            if let Some((from, src)) = parse_marker(&c.body) {
+            let found = parse_marker(&c.body).or_else(|| {
+                (side == Side::Portal)
+                    .then(|| portal_copy_of(c, linear, portal_name))
+                    .flatten()
+                    .map(|l| (Side::Linear, l.remote_id.clone()))
+            });
+            if let Some((from, src)) = found {
                 if from == side {
                     continue; // a forged or misplaced marker; not a copy of the other side
                 }
                 copied.insert((from, src.clone()));
+                if side == Side::Portal {
+                    portal_copies.insert(c.remote_id.clone());
+                }
                 if !map.knows(side, &c.remote_id) {
                     let (portal_id, linear_id) = match side {
                         Side::Linear => (src, c.remote_id.clone()),
@@ -145,7 +170,8 @@ pub fn plan_comments(
     let mut mirrors = Vec::new();
     for (side, comments) in [(Side::Portal, portal), (Side::Linear, linear)] {
         for c in comments {
-            let ours = parse_marker(&c.body).is_some_and(|(from, _)| from != side);
+            let ours = parse_marker(&c.body).is_some_and(|(from, _)| from != side)
+                || (side == Side::Portal && portal_copies.contains(&c.remote_id));
             if ours
                 || map.knows(side, &c.remote_id)
                 || copied.contains(&(side, c.remote_id.clone()))

@@ -518,8 +518,8 @@ fn comments_are_mirrored_once_and_never_back() {
         "**Jane on Canny:** Would love this.\n\n(roundtrip mirror of portal comment pc1)"
     );
     assert_eq!(
-        out.comments_to_mirror[1].body,
-        "Sam on Linear: Scheduled for **next sprint**.\n\n(roundtrip mirror of linear comment lc1)"
+        out.comments_to_mirror[1].body, "Sam on Linear: Scheduled for **next sprint**.",
+        "the portal copy carries no reference of roundtrip's"
     );
     apply_comments(&out, &mut p, &mut l, &mut map);
     let again = plan_link(
@@ -530,7 +530,8 @@ fn comments_are_mirrored_once_and_never_back() {
         },
     );
     assert!(again.is_noop(), "{again:#?}");
-    // The map is lost: the markers still recognise our copies and rebuild it.
+    // The map is lost: the Linear marker and the portal copy's content still
+    // recognise our copies and rebuild it.
     let empty = CommentMap::default();
     let lost = plan_link(
         &m,

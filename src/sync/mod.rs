@@ -8,6 +8,7 @@
 //! `FieldWrites::to_update`) and `comments_to_mirror`, open `conflicts`, and
 //! store `new_base` once the writes succeeded.
 
+pub mod adopt;
 pub mod catalog;
 pub mod codec;
 pub mod comments;
@@ -23,6 +24,7 @@ pub mod plan;
 pub mod preview;
 pub mod resolve;
 
+pub use adopt::{AdoptPair, AdoptPlan, AdoptReason, AdoptSkip, plan_adoption};
 pub use catalog::{Catalog, LinearState};
 pub use comments::{CommentMap, CommentMirror, CommentPair};
 pub use create::{

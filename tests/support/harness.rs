@@ -52,6 +52,12 @@ pub struct Setup {
     pub linear_latency: Duration,
     /// Attempts per job before it is dead.
     pub max_attempts: u32,
+    /// The Linear team's auto-archive period.
+    pub linear_auto_archive: Duration,
+    /// The Canny company's statuses in board order.
+    pub canny_statuses: Option<Vec<String>>,
+    /// Whether the Canny plan has internal comments.
+    pub canny_internal_comments: bool,
 }
 
 impl Default for Setup {
@@ -71,6 +77,9 @@ impl Default for Setup {
             create_in_portal_label: None,
             linear_latency: Duration::ZERO,
             max_attempts: 8,
+            linear_auto_archive: Duration::from_secs(180 * 86_400),
+            canny_statuses: None,
+            canny_internal_comments: true,
         }
     }
 }
@@ -115,6 +124,7 @@ impl Harness {
             requests_per_hour: setup.linear_requests_per_hour,
             webhook_retry_delays: vec![Duration::from_millis(200), Duration::from_millis(500)],
             timeout_hold: Duration::from_secs(3),
+            auto_archive_period: setup.linear_auto_archive,
             ..LinearSimConfig::default()
         })
         .await
@@ -125,6 +135,11 @@ impl Harness {
             seed: setup.seed,
             posts: setup.posts,
             timeout_hang: Duration::from_secs(3),
+            statuses: setup
+                .canny_statuses
+                .clone()
+                .unwrap_or_else(|| CannySimConfig::default().statuses),
+            internal_comments: setup.canny_internal_comments,
             ..CannySimConfig::default()
         })
         .await

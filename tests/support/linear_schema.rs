@@ -1,6 +1,8 @@
-//! Linear's published schema for tests: loaded and validated once per test
-//! binary (it is 1.2 MB), from `ROUNDTRIP_LINEAR_SCHEMA` or the shared copy
-//! beside the repository. Absent schema → tests say so plainly and skip.
+//! Linear's published schema for tests: the description-free copy embedded
+//! in the repository (`assets/linear/schema.graphql`, the same asset the
+//! simulator serves), parsed and validated once per test binary. There is no
+//! fallback and no skip: a missing or broken asset fails the build or the
+//! test.
 
 #![allow(dead_code)]
 
@@ -10,37 +12,18 @@ use apollo_compiler::response::JsonMap;
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 
-/// Where the schema is looked for.
-pub fn schema_path() -> String {
-    std::env::var("ROUNDTRIP_LINEAR_SCHEMA").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/linear/schema.graphql"
-        )
-        .to_string()
-    })
-}
+/// The embedded schema text.
+pub const SCHEMA_SDL: &str = include_str!("../../assets/linear/schema.graphql");
 
-/// The validated schema, or `None` (after printing why) when the file is
-/// absent.
-pub fn schema() -> Option<&'static Valid<Schema>> {
-    static SCHEMA: OnceLock<Option<Valid<Schema>>> = OnceLock::new();
-    SCHEMA
-        .get_or_init(|| {
-            let path = schema_path();
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                eprintln!("Linear schema not found at {path}; skipping schema validation");
-                return None;
-            };
-            match Schema::parse_and_validate(text, &path) {
-                Ok(s) => Some(s),
-                Err(e) => panic!(
-                    "the Linear schema at {path} does not validate: {}",
-                    e.errors
-                ),
-            }
-        })
-        .as_ref()
+/// The validated schema.
+pub fn schema() -> &'static Valid<Schema> {
+    static SCHEMA: OnceLock<Valid<Schema>> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        match Schema::parse_and_validate(SCHEMA_SDL, "assets/linear/schema.graphql") {
+            Ok(s) => s,
+            Err(e) => panic!("the embedded Linear schema does not validate: {}", e.errors),
+        }
+    })
 }
 
 /// Validate a document (and, when given, the variables sent with it) against

@@ -12,11 +12,12 @@ use tokio::sync::OnceCell;
 
 use super::client::Client;
 use super::config::CannyConfig;
-use super::map::{post_to_record, split_marker, with_marker};
+use super::map::{is_roundtrip_note, post_to_record};
+use super::statuses::Statuses;
 use super::webhook::NonceCache;
 use super::wire::{
-    BoardList, CannyBoard, CannyComment, CannyPost, CannyTag, CannyUser, CommentPage, Created,
-    PostPage, TagPage,
+    BoardList, CannyBoard, CannyComment, CannyPost, CannyTag, CommentPage, Created, PostPage,
+    TagPage,
 };
 use crate::domain::{ErrorClass, Record, RemoteError};
 
@@ -25,8 +26,9 @@ pub struct CannyConnector {
     pub(crate) cfg: CannyConfig,
     pub(crate) client: Client,
     board_id: OnceCell<String>,
-    admin_id: OnceCell<String>,
+    pub(crate) admin_id: OnceCell<String>,
     pub(crate) nonces: NonceCache,
+    pub(crate) statuses: Statuses,
 }
 
 impl fmt::Debug for CannyConnector {
@@ -39,7 +41,7 @@ impl fmt::Debug for CannyConnector {
     }
 }
 
-fn validation(msg: impl Into<String>) -> RemoteError {
+pub(crate) fn validation(msg: impl Into<String>) -> RemoteError {
     RemoteError::new(ErrorClass::Validation, msg)
 }
 
@@ -47,13 +49,14 @@ impl CannyConnector {
     /// Build a connector; the board and admin are resolved on first use.
     pub fn new(cfg: CannyConfig) -> Result<CannyConnector, RemoteError> {
         let client = Client::new(&cfg)?;
-        let admin = OnceCell::new_with(cfg.admin_id.clone());
+        let statuses = Statuses::new(&cfg.statuses);
         Ok(CannyConnector {
             cfg,
             client,
             board_id: OnceCell::new(),
-            admin_id: admin,
+            admin_id: OnceCell::new(),
             nonces: NonceCache::default(),
+            statuses,
         })
     }
 
@@ -96,32 +99,15 @@ impl CannyConnector {
             .cloned()
     }
 
-    /// The admin used as `changerID`/`authorID` (configured, or the first
-    /// admin in `users/list`).
-    pub async fn admin_id(&self) -> Result<String, RemoteError> {
-        self.admin_id
-            .get_or_try_init(|| async {
-                self.list_users()
-                    .await?
-                    .into_iter()
-                    .find(|u| u.is_admin)
-                    .map(|u| u.id)
-                    .ok_or_else(|| {
-                        validation("no admin user in users/list; set the admin id in the config")
-                    })
-            })
-            .await
-            .cloned()
-    }
-
     /// `boards/list`.
     pub async fn list_boards(&self) -> Result<Vec<CannyBoard>, RemoteError> {
         let list: BoardList = self.client.call("boards/list", json!({})).await?;
         Ok(list.boards)
     }
 
-    /// One page of the board's posts in every configured status, oldest
-    /// first (new posts land at the end, so skip pages stay stable).
+    /// One page of the board's posts in every known status (built-in,
+    /// configured and discovered custom ones), oldest first (new posts land
+    /// at the end, so skip pages stay stable).
     pub async fn list_posts_page(
         &self,
         skip: usize,
@@ -129,7 +115,7 @@ impl CannyConnector {
     ) -> Result<(Vec<CannyPost>, bool), RemoteError> {
         let args = json!({
             "boardID": self.board_id().await?,
-            "status": self.cfg.statuses.join(","),
+            "status": self.statuses.filter(),
             "sort": "oldest",
             "limit": limit,
             "skip": skip,
@@ -167,50 +153,17 @@ impl CannyConnector {
         }
     }
 
-    /// `posts/create` by the admin, with the creation marker for
-    /// `client_id` appended to the details; returns the new id.
-    pub async fn create_post(
-        &self,
-        title: &str,
-        details: &str,
-        client_id: &uuid::Uuid,
-    ) -> Result<String, RemoteError> {
+    /// `posts/create` by the admin with exactly the given title and details
+    /// (nothing of roundtrip's is added to the public text); returns the id.
+    pub async fn create_post(&self, title: &str, details: &str) -> Result<String, RemoteError> {
         let args = json!({
             "authorID": self.admin_id().await?,
             "boardID": self.board_id().await?,
             "title": title,
-            "details": with_marker(details, client_id),
+            "details": details,
         });
         let created: Created = self.client.call("posts/create", args).await?;
         Ok(created.id)
-    }
-
-    /// Find a post carrying the creation marker for `client_id`: a search
-    /// first, then the newest page across all statuses (search behaviour
-    /// on details is not documented).
-    pub async fn find_by_marker(
-        &self,
-        client_id: &uuid::Uuid,
-    ) -> Result<Option<CannyPost>, RemoteError> {
-        let has_marker =
-            |p: &CannyPost| split_marker(p.details.as_deref().unwrap_or("")).1 == Some(*client_id);
-        let board = self.board_id().await?;
-        let statuses = self.cfg.statuses.join(",");
-        for extra in [
-            json!({"search": client_id.to_string()}),
-            json!({"sort": "newest"}),
-        ] {
-            let mut args =
-                json!({"boardID": board, "status": statuses, "limit": self.page_size(), "skip": 0});
-            if let (Value::Object(a), Value::Object(e)) = (&mut args, extra) {
-                a.extend(e);
-            }
-            let page: PostPage = self.client.call("posts/list", args).await?;
-            if let Some(p) = page.posts.into_iter().find(has_marker) {
-                return Ok(Some(p));
-            }
-        }
-        Ok(None)
     }
 
     /// `posts/update` with a new title and/or details (`None` leaves a
@@ -255,7 +208,7 @@ impl CannyConnector {
             let current = self.retrieve_post(id).await?.ok_or_else(|| {
                 RemoteError::new(ErrorClass::NotFound, "posts/retrieve: invalid post id")
             })?;
-            if current.status == status {
+            if current.status.as_deref() == Some(status) {
                 return Ok(false);
             }
         }
@@ -286,7 +239,8 @@ impl CannyConnector {
         }
     }
 
-    /// Every comment on a post, oldest first (Canny lists newest first).
+    /// Every comment on a post, oldest first (Canny lists newest first),
+    /// internal ones included.
     pub async fn list_comments(&self, post_id: &str) -> Result<Vec<CannyComment>, RemoteError> {
         let mut out: Vec<CannyComment> = Vec::new();
         let mut seen = HashSet::new();
@@ -309,9 +263,20 @@ impl CannyConnector {
         Ok(out)
     }
 
-    /// `comments/create` as the admin; returns the comment id.
-    pub async fn create_comment(&self, post_id: &str, text: &str) -> Result<String, RemoteError> {
-        let args = json!({"authorID": self.admin_id().await?, "postID": post_id, "value": text});
+    /// `comments/create` as the admin; returns the comment id. `internal`
+    /// makes it an admin-only comment (plans without internal comments
+    /// refuse it).
+    pub async fn create_comment(
+        &self,
+        post_id: &str,
+        text: &str,
+        internal: bool,
+    ) -> Result<String, RemoteError> {
+        let mut args =
+            json!({"authorID": self.admin_id().await?, "postID": post_id, "value": text});
+        if internal && let Value::Object(m) = &mut args {
+            m.insert("internal".into(), json!(true));
+        }
         let created: Created = self.client.call("comments/create", args).await?;
         Ok(created.id)
     }
@@ -403,41 +368,19 @@ impl CannyConnector {
         Ok(())
     }
 
-    /// Every user (v1 `users/list` is a bare array without `hasMore`: stop
-    /// on a short page).
-    pub async fn list_users(&self) -> Result<Vec<CannyUser>, RemoteError> {
-        let limit = 100;
-        let mut out: Vec<CannyUser> = Vec::new();
-        let mut skip = 0;
-        loop {
-            let page: Vec<CannyUser> = self
-                .client
-                .call("users/list", json!({"limit": limit, "skip": skip}))
-                .await?;
-            let n = page.len();
-            skip += n;
-            for u in page {
-                if !out.iter().any(|o| o.id == u.id) {
-                    out.push(u);
-                }
-            }
-            if n < limit {
-                return Ok(out);
-            }
-        }
-    }
-
     /// A post with its comments as a canonical record; `Ok(None)` when the
     /// post is confirmed gone.
     pub async fn get_record(&self, id: &str) -> Result<Option<Record>, RemoteError> {
         let Some(post) = self.retrieve_post(id).await? else {
             return Ok(None);
         };
-        let mut record = post_to_record(&post);
+        let mut record = post_to_record(&post)?;
+        self.statuses.learn(&record.status);
         record.comments = self
             .list_comments(id)
             .await?
             .iter()
+            .filter(|c| !is_roundtrip_note(c))
             .map(super::map::comment_to_domain)
             .collect();
         Ok(Some(record))

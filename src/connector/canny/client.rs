@@ -19,6 +19,7 @@ use crate::domain::{ErrorClass, QuotaSample, RemoteError, Side};
 pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
+    base_v2: String,
     /// Replaceable: a SIGHUP re-reads it without a restart.
     api_key: std::sync::RwLock<String>,
     max_inline_wait: Duration,
@@ -43,9 +44,15 @@ impl Client {
                     format!("could not build HTTP client: {e}"),
                 )
             })?;
+        let base = cfg.api_url.trim_end_matches('/').to_string();
+        let base_v2 = match base.strip_suffix("/v1") {
+            Some(root) => format!("{root}/v2"),
+            None => format!("{base}/v2"),
+        };
         Ok(Client {
             http,
-            base: cfg.api_url.trim_end_matches('/').to_string(),
+            base,
+            base_v2,
             api_key: std::sync::RwLock::new(cfg.api_key.clone()),
             max_inline_wait: cfg.max_inline_wait,
             retries: cfg.rate_limit_retries,
@@ -64,28 +71,37 @@ impl Client {
         endpoint: &str,
         args: Value,
     ) -> Result<T, RemoteError> {
-        let (status, body) = self.call_body(endpoint, args).await?;
-        serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => RemoteError::new(
-                ErrorClass::Server,
-                format!("{endpoint}: unexpected response shape: {e}"),
-            ),
-            _ => not_json(endpoint, status),
-        })
+        let (status, body) = self.call_body(&self.base, endpoint, args).await?;
+        decode(endpoint, status, &body)
+    }
+
+    /// Call a v2 (cursor-paged) endpoint and decode the reply.
+    pub async fn call_v2<T: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        args: Value,
+    ) -> Result<T, RemoteError> {
+        let (status, body) = self.call_body(&self.base_v2, endpoint, args).await?;
+        decode(&format!("v2 {endpoint}"), status, &body)
     }
 
     /// Call an endpoint, waiting out short rate limits; the reply as JSON.
     pub async fn call_value(&self, endpoint: &str, args: Value) -> Result<Value, RemoteError> {
-        let (status, body) = self.call_body(endpoint, args).await?;
-        serde_json::from_slice(&body).map_err(|_| not_json(endpoint, status))
+        let (status, body) = self.call_body(&self.base, endpoint, args).await?;
+        serde_json::from_slice(&body).map_err(|e| not_json(endpoint, status, &e))
     }
 
     /// Call an endpoint, waiting out short rate limits; the status and the
     /// raw body of the 2xx reply.
-    async fn call_body(&self, endpoint: &str, args: Value) -> Result<(u16, Vec<u8>), RemoteError> {
+    async fn call_body(
+        &self,
+        base: &str,
+        endpoint: &str,
+        args: Value,
+    ) -> Result<(u16, Vec<u8>), RemoteError> {
         let mut attempt = 0;
         loop {
-            match self.once(endpoint, &args).await {
+            match self.once(base, endpoint, &args).await {
                 Err(e)
                     if e.class == ErrorClass::RateLimited
                         && attempt < self.retries
@@ -149,13 +165,18 @@ impl Client {
         }
     }
 
-    async fn once(&self, endpoint: &str, args: &Value) -> Result<(u16, Vec<u8>), RemoteError> {
+    async fn once(
+        &self,
+        base: &str,
+        endpoint: &str,
+        args: &Value,
+    ) -> Result<(u16, Vec<u8>), RemoteError> {
         let mut body = match args {
             Value::Object(m) => m.clone(),
             _ => Map::new(),
         };
         body.insert("apiKey".into(), Value::String(self.api_key()));
-        let url = format!("{}/{}", self.base, endpoint);
+        let url = format!("{base}/{endpoint}");
         let sent = self.http.post(&url).json(&Value::Object(body)).send().await;
         let resp = match sent {
             Ok(r) => r,
@@ -231,11 +252,30 @@ impl Client {
     }
 }
 
-/// A 2xx reply whose body is not JSON at all.
-fn not_json(endpoint: &str, status: u16) -> RemoteError {
+/// Decode a 2xx body into `T`: a body that is not JSON (an HTML page from a
+/// proxy, a truncated answer) or JSON of another shape is a change of the
+/// API's shape, named by endpoint and serde's path to the field.
+fn decode<T: DeserializeOwned>(endpoint: &str, status: u16, body: &[u8]) -> Result<T, RemoteError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => RemoteError::new(
+            ErrorClass::Schema,
+            format!("API response shape changed: Canny {endpoint}: {e}"),
+        )
+        .with_status(status),
+        _ => not_json(endpoint, status, &e),
+    })
+}
+
+/// A 2xx reply whose body is not JSON at all (or stops early).
+fn not_json(endpoint: &str, status: u16, e: &serde_json::Error) -> RemoteError {
+    let what = if e.is_eof() {
+        "the body ends early (truncated)"
+    } else {
+        "the body is not JSON (an HTML error page?)"
+    };
     RemoteError::new(
-        ErrorClass::Server,
-        format!("{endpoint}: response is not JSON"),
+        ErrorClass::Schema,
+        format!("API response shape changed: Canny {endpoint}: {what}"),
     )
     .with_status(status)
 }

@@ -24,11 +24,14 @@ pub struct CannyConfig {
     pub api_key: String,
     /// Board name to sync, resolved to an id through `boards/list`.
     pub board: String,
-    /// Canny id of the admin used as `changerID`/`authorID`; when `None`
-    /// the first admin in `users/list` is used.
+    /// Canny id of the admin used as `changerID`/`authorID`.
     pub admin_id: Option<String>,
+    /// Email of that admin, looked up with `users/retrieve`; when neither is
+    /// set, the first admin `users/list` pages to is used.
+    pub admin_email: Option<String>,
     /// Statuses asked for when listing: the six built-in ones plus any
-    /// custom statuses the company defined.
+    /// custom statuses the company defined (more are discovered from
+    /// `status_changes/list` and from the posts read).
     pub statuses: Vec<String>,
     /// Page size for `posts/list` and other paginated lists.
     pub page_size: usize,
@@ -56,6 +59,7 @@ impl CannyConfig {
             api_key: api_key.into(),
             board: board.into(),
             admin_id: None,
+            admin_email: None,
             statuses: CANNY_STATUSES.iter().map(|s| s.to_string()).collect(),
             page_size: 100,
             request_timeout: Duration::from_secs(30),
@@ -73,6 +77,7 @@ impl fmt::Debug for CannyConfig {
             .field("api_key", &"[redacted]")
             .field("board", &self.board)
             .field("admin_id", &self.admin_id)
+            .field("admin_email", &self.admin_email)
             .field("statuses", &self.statuses)
             .field("page_size", &self.page_size)
             .field("request_timeout", &self.request_timeout)

@@ -1,43 +1,55 @@
-//! Canny posts in roundtrip's canonical form, the creation marker that makes
-//! a retried create findable, and the content hash reconcile compares (Canny
-//! posts carry no update time, so a changed hash is the only change signal).
+//! Canny posts in roundtrip's canonical form, the admin-only notes roundtrip
+//! keeps on a post (never in its public details), and the content hash
+//! reconcile compares (Canny posts carry no update time, so a changed hash
+//! is the only change signal).
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::wire::{CannyComment, CannyPost};
-use crate::domain::{Comment, Record};
+use crate::domain::{Comment, ErrorClass, Record, RemoteError};
 
-/// Start of the line appended to a created post's details. Canny details are
-/// plain text, so the marker is a short trailing line rather than hidden
-/// markup; it is stripped again when the post is read.
-pub const MARKER_PREFIX: &str = "roundtrip-ref: ";
+/// Start of every internal (admin-only) comment roundtrip writes: notes such
+/// as "the linked issue was deleted" and the creation claim. Such comments are
+/// roundtrip's bookkeeping, never mirrored as customer comments.
+pub const NOTE_PREFIX: &str = "roundtrip: ";
 
-/// Details with the creation marker for `client_id` appended.
-pub fn with_marker(details: &str, client_id: &uuid::Uuid) -> String {
-    if details.is_empty() {
-        format!("{MARKER_PREFIX}{client_id}")
-    } else {
-        format!("{details}\n\n{MARKER_PREFIX}{client_id}")
-    }
+/// The tag inside the creation claim that names the create's client id.
+pub const REF_TAG: &str = "roundtrip-ref: ";
+
+/// The internal comment that claims a post for the create with `client_id`,
+/// so a retried create finds it (and nobody else adopts it).
+pub fn claim_text(client_id: &uuid::Uuid) -> String {
+    format!("{NOTE_PREFIX}this post was created by roundtrip from Linear ({REF_TAG}{client_id})")
 }
 
-/// Split details into the text and the creation marker's client id, if the
-/// last line is a marker.
-pub fn split_marker(details: &str) -> (String, Option<uuid::Uuid>) {
-    let (head, last) = match details.rsplit_once('\n') {
-        Some((h, l)) => (h, l),
-        None => ("", details),
-    };
-    let Some(id) = last
-        .trim()
-        .strip_prefix(MARKER_PREFIX)
-        .and_then(|s| uuid::Uuid::parse_str(s.trim()).ok())
-    else {
-        return (details.to_string(), None);
-    };
-    let text = head.strip_suffix('\n').unwrap_or(head);
-    (text.to_string(), Some(id))
+/// The client id a claim comment names, if the comment is one.
+pub fn claimed_id(c: &CannyComment) -> Option<uuid::Uuid> {
+    let text = c.value.as_deref()?;
+    if !c.internal || !text.starts_with(NOTE_PREFIX) {
+        return None;
+    }
+    let rest = &text[text.find(REF_TAG)? + REF_TAG.len()..];
+    let id: String = rest
+        .chars()
+        .take_while(|ch| ch.is_ascii_hexdigit() || *ch == '-')
+        .collect();
+    uuid::Uuid::parse_str(&id).ok()
+}
+
+/// Whether a comment is one of roundtrip's own admin-only notes.
+pub fn is_roundtrip_note(c: &CannyComment) -> bool {
+    c.internal
+        && c.value
+            .as_deref()
+            .is_some_and(|v| v.starts_with(NOTE_PREFIX))
+}
+
+fn shape(post: &str, field: &str) -> RemoteError {
+    RemoteError::new(
+        ErrorClass::Schema,
+        format!("API response shape changed: Canny post {post} field `{field}` is null or missing"),
+    )
 }
 
 fn time(s: Option<&str>) -> Option<DateTime<Utc>> {
@@ -45,25 +57,45 @@ fn time(s: Option<&str>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// A post as a canonical record (no comments; `get` adds them).
-pub fn post_to_record(p: &CannyPost) -> Record {
-    let (description, _) = split_marker(p.details.as_deref().unwrap_or(""));
-    Record {
+/// A post as a canonical record (no comments; `get` adds them). A post
+/// without its title, status or score is a change of Canny's shape, refused
+/// rather than read as empty.
+pub fn post_to_record(p: &CannyPost) -> Result<Record, RemoteError> {
+    let title = p.title.clone().ok_or_else(|| shape(&p.id, "title"))?;
+    let status = p
+        .status
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| shape(&p.id, "status"))?;
+    let score = p.score.ok_or_else(|| shape(&p.id, "score"))?;
+    Ok(Record {
         remote_id: p.id.clone(),
         identifier: None,
-        title: p.title.clone(),
-        description,
-        status: p.status.clone(),
+        title,
+        description: p.details.clone().unwrap_or_default(),
+        status,
         status_type: None,
         labels: p.tags.iter().map(|t| t.name.clone()).collect(),
-        votes: Some(p.score),
+        votes: Some(score),
         priority: None,
         comments: Vec::new(),
         url: p.url.clone(),
         created_at: time(p.created.as_deref()),
         updated_at: None,
         deleted: false,
-    }
+        archived: false,
+        duplicate_of: None,
+        merged_ids: p
+            .merge_history
+            .iter()
+            .filter_map(|m| m.post.as_ref().map(|p| p.id.clone()))
+            .collect(),
+        linked_ids: p
+            .linear
+            .as_ref()
+            .map(|l| l.linked_issue_ids.clone())
+            .unwrap_or_default(),
+    })
 }
 
 /// A comment in the canonical form.
@@ -112,17 +144,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn marker_round_trips() {
+    fn claims_are_read_only_from_internal_roundtrip_notes() {
         let id = uuid::Uuid::new_v4();
-        for d in ["", "one line", "two\nlines", "ends with blank\n"] {
-            let marked = with_marker(d, &id);
-            assert_eq!(split_marker(&marked), (d.to_string(), Some(id)), "{d:?}");
-        }
-        assert_eq!(split_marker("no marker"), ("no marker".into(), None));
+        let c = |value: &str, internal| CannyComment {
+            id: "c".into(),
+            value: Some(value.into()),
+            created: None,
+            author: None,
+            internal,
+        };
+        assert_eq!(claimed_id(&c(&claim_text(&id), true)), Some(id));
         assert_eq!(
-            split_marker("roundtrip-ref: not-a-uuid"),
-            ("roundtrip-ref: not-a-uuid".into(), None)
+            claimed_id(&c(&claim_text(&id), false)),
+            None,
+            "public text is never a claim"
         );
+        assert_eq!(claimed_id(&c("roundtrip-ref: x", true)), None);
+        assert!(is_roundtrip_note(&c(&claim_text(&id), true)));
+        assert!(!is_roundtrip_note(&c("roundtrip: but public", false)));
     }
 
     #[test]

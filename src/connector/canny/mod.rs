@@ -11,17 +11,20 @@
 //! `Retry-After`, limit as configured in `plan_limit_per_second` or 0), and
 //! reads `X-RateLimit-Limit/Remaining/Reset` should Canny ever send them.
 
+mod admin;
 mod api;
 mod client;
 mod config;
+mod create;
 mod map;
+mod statuses;
 mod trait_impl;
 mod webhook;
 mod wire;
 
 pub use api::CannyConnector;
 pub use config::{CANNY_STATUSES, CannyConfig};
-pub use map::{MARKER_PREFIX, content_hash, post_to_record, split_marker, with_marker};
+pub use map::{NOTE_PREFIX, REF_TAG, claim_text, content_hash, post_to_record};
 pub use webhook::{
     MAX_AGE, MAX_FUTURE, NonceCache, delivery_hint, signature_matches, verify_canny_delivery,
     verify_canny_webhook,

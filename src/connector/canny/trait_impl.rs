@@ -1,8 +1,9 @@
-//! `Connector` for Canny: the engine's view. Reconcile lists every post
-//! (Canny has no update time; the engine compares content hashes), creates
-//! are made retry-safe with the details marker, updates fan out to
-//! `posts/update`, tag diffs and `change_status`, and webhooks become
-//! "post X may have changed" hints.
+//! `Connector` for Canny: the engine's view. Reconcile lists every post in
+//! every known status (Canny has no update time; the engine compares content
+//! hashes), creates are made retry-safe by a content lookup and an admin-only
+//! claim (see `create.rs`), updates fan out to `posts/update`, tag diffs and
+//! `change_status`, notes roundtrip keeps for itself are internal comments,
+//! and webhooks become "post X may have changed" hints.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +12,8 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
 use super::api::CannyConnector;
-use super::map::post_to_record;
+use super::create::no_internal_comments;
+use super::map::{NOTE_PREFIX, post_to_record};
 use super::webhook::verify_canny_delivery;
 use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
 use crate::domain::{Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
@@ -95,10 +97,19 @@ impl Connector for CannyConnector {
                 .parse::<usize>()
                 .map_err(|_| validation(format!("bad Canny page cursor '{p}'")))?,
         };
+        if skip == 0 {
+            // A full listing starts by learning custom statuses, so posts in
+            // them are not invisible to the `status` filter.
+            self.discover_statuses().await?;
+        }
         let (posts, more) = self.list_posts_page(skip, self.page_size()).await?;
         let next = skip + posts.len();
+        let records = posts
+            .iter()
+            .map(post_to_record)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ChangedPage {
-            records: posts.iter().map(post_to_record).collect(),
+            records,
             next_page: (more && !posts.is_empty()).then(|| next.to_string()),
         })
     }
@@ -109,21 +120,23 @@ impl Connector for CannyConnector {
 
     async fn create(&self, new: &NewRecord) -> Result<Record, RemoteError> {
         let f = sort_fields(new.fields.iter())?;
+        let title = f
+            .title
+            .clone()
+            .ok_or_else(|| validation("a Canny post needs a title"))?;
+        let details = f.details.clone().unwrap_or_default();
         // An earlier attempt may have created the post and stopped before
         // the status and tags were applied: finish it rather than duplicate.
-        let (id, current) = match self.find_created(new).await? {
-            Some(done) => (done.remote_id.clone(), Some(done)),
-            None => {
-                let title = f
-                    .title
-                    .clone()
-                    .ok_or_else(|| validation("a Canny post needs a title"))?;
-                let details = f.details.as_deref().unwrap_or("");
-                (
-                    self.create_post(&title, details, &new.client_id).await?,
-                    None,
-                )
+        let (id, current) = match self.find_claimed(&new.client_id, &title, &details).await? {
+            Some(id) => {
+                let current = self.get_record(&id).await?;
+                (id, current)
             }
+            None => (
+                self.create_claimed(&new.client_id, &title, &details)
+                    .await?,
+                None,
+            ),
         };
         let status_now = current.as_ref().map_or("open", |r| r.status.as_str());
         if let Some(status) = f.status.as_deref().filter(|s| *s != status_now) {
@@ -144,9 +157,20 @@ impl Connector for CannyConnector {
         })
     }
 
+    /// `create` looks for an earlier attempt's post (by content and claim)
+    /// before creating, so a retry calls `create` again.
+    fn create_is_idempotent(&self) -> bool {
+        true
+    }
+
     async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError> {
-        match self.find_by_marker(&new.client_id).await? {
-            Some(post) => self.get_record(&post.id).await,
+        let f = sort_fields(new.fields.iter())?;
+        let Some(title) = f.title else {
+            return Ok(None);
+        };
+        let details = f.details.unwrap_or_default();
+        match self.find_claimed(&new.client_id, &title, &details).await? {
+            Some(id) => self.get_record(&id).await,
             None => Ok(None),
         }
     }
@@ -175,13 +199,33 @@ impl Connector for CannyConnector {
     }
 
     async fn add_comment(&self, remote_id: &str, body: &str) -> Result<Comment, RemoteError> {
-        let id = self.create_comment(remote_id, body).await?;
+        let id = self.create_comment(remote_id, body, false).await?;
         Ok(Comment {
             remote_id: id,
             author: None,
             body: body.to_string(),
             created_at: None,
         })
+    }
+
+    /// An internal comment, which only the company's admins see. A plan
+    /// without internal comments gets nothing (never a public comment).
+    async fn add_private_note(
+        &self,
+        remote_id: &str,
+        body: &str,
+    ) -> Result<Option<Comment>, RemoteError> {
+        let text = format!("{NOTE_PREFIX}{body}");
+        match self.create_comment(remote_id, &text, true).await {
+            Ok(id) => Ok(Some(Comment {
+                remote_id: id,
+                author: None,
+                body: text,
+                created_at: None,
+            })),
+            Err(e) if no_internal_comments(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn verify_webhook(

@@ -1,10 +1,14 @@
-//! Canny's response objects, as much of them as the connector reads. Fields
-//! are optional or defaulted so an extra or missing field in Canny's replies
-//! (which vary between old and new payloads) never breaks a sync.
+//! Canny's response objects, as much of them as the connector reads. Extra
+//! fields are ignored and optional ones defaulted (old and new payloads
+//! differ), but what a reply is for — the `posts` of a listing, a post's
+//! `title`, `status` and `score` — must be there: its absence is a change of
+//! Canny's shape, reported as such, never read as an empty list.
 
 use serde::Deserialize;
 
-/// A post (`posts/list`, `posts/retrieve`).
+/// A post (`posts/list`, `posts/retrieve`). `title`, `status` and `score`
+/// are always present in Canny's post objects; when one is missing the
+/// mapping refuses the post as a shape change rather than reading "" or 0.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CannyPost {
@@ -12,16 +16,16 @@ pub struct CannyPost {
     pub id: String,
     /// Title.
     #[serde(default)]
-    pub title: String,
+    pub title: Option<String>,
     /// Body text (may be null).
     #[serde(default)]
     pub details: Option<String>,
-    /// Status name.
+    /// Status name (one of the six built-in statuses or a custom one).
     #[serde(default)]
-    pub status: String,
+    pub status: Option<String>,
     /// Vote count.
     #[serde(default)]
-    pub score: i64,
+    pub score: Option<i64>,
     /// Number of comments.
     #[serde(default)]
     pub comment_count: i64,
@@ -40,6 +44,39 @@ pub struct CannyPost {
     /// ETA as Canny reads it back ("June 2026").
     #[serde(default)]
     pub eta: Option<String>,
+    /// Author of the post.
+    #[serde(default)]
+    pub author: Option<CannyUser>,
+    /// Posts merged into this one.
+    #[serde(default)]
+    pub merge_history: Vec<MergeEntry>,
+    /// Links made by Canny's own Linear integration.
+    #[serde(default)]
+    pub linear: Option<LinearLinks>,
+}
+
+/// One `mergeHistory` entry: a post merged into this one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MergeEntry {
+    /// The merged post (trimmed).
+    #[serde(default)]
+    pub post: Option<MergedPost>,
+}
+
+/// The trimmed post inside a `mergeHistory` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct MergedPost {
+    /// The merged post's id.
+    pub id: String,
+}
+
+/// `post.linear`: Linear issues Canny's native integration linked.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinearLinks {
+    /// Issue ids or keys.
+    #[serde(default, rename = "linkedIssueIDs")]
+    pub linked_issue_ids: Vec<String>,
 }
 
 /// A tag.
@@ -93,13 +130,36 @@ pub struct CannyComment {
     /// Who wrote it.
     #[serde(default)]
     pub author: Option<CannyUser>,
+    /// Internal (admin-only) comment.
+    #[serde(default)]
+    pub internal: bool,
+}
+
+/// One v2 cursor page: `{<key>, hasNextPage, cursor}` (the key differs per
+/// endpoint, so the items are read by the caller's wrapper type).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CursorPage<T> {
+    #[serde(alias = "users", alias = "companies")]
+    pub items: Vec<T>,
+    #[serde(default)]
+    pub has_next_page: bool,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A status change (v2 `status_changes/list` item).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct StatusChange {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// `{posts, hasMore}`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PostPage {
-    #[serde(default)]
     pub posts: Vec<CannyPost>,
     #[serde(default)]
     pub has_more: bool,
@@ -109,7 +169,6 @@ pub(crate) struct PostPage {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CommentPage {
-    #[serde(default)]
     pub comments: Vec<CannyComment>,
     #[serde(default)]
     pub has_more: bool,
@@ -119,7 +178,6 @@ pub(crate) struct CommentPage {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TagPage {
-    #[serde(default)]
     pub tags: Vec<CannyTag>,
     #[serde(default)]
     pub has_more: bool,
@@ -128,7 +186,6 @@ pub(crate) struct TagPage {
 /// `{boards}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct BoardList {
-    #[serde(default)]
     pub boards: Vec<CannyBoard>,
 }
 

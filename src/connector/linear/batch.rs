@@ -1,7 +1,15 @@
 //! Several mutations in one GraphQL document, one alias each (DESIGN.md
-//! section 7): one request against the quota instead of many. Linear answers a
-//! failed alias with an error whose `path[0]` is that alias; the others still
-//! ran, so results are reported per item.
+//! section 7): one request against the quota instead of many.
+//!
+//! Mutation fields run one after another, and every payload type here is
+//! non-null (`IssuePayload!`), so when one alias fails a spec-following
+//! server nulls the whole `data` (the null propagates to the root) and may
+//! not run the aliases after it. The error's `path[0]` names the failing
+//! alias: the aliases before it ran (their errors would be listed too) but
+//! their answers are lost; the ones after it are unanswered. Those are sent
+//! again at once, one per request, so a single bad item never costs the good
+//! ones a failed job or another full round, and nothing is applied twice: a
+//! lost update is not re-sent, a lost create is fetched by its client id.
 
 use std::collections::BTreeMap;
 
@@ -16,13 +24,27 @@ use super::writes::{is_already_exists, require_success};
 use crate::domain::NewRecord;
 use crate::domain::{ErrorClass, FieldValue, Record, RemoteError};
 
-/// Per-alias results of one batched answer, or the error that failed the
+/// Rounds of re-sending unanswered items (singly) before giving up on them.
+const RESEND_ROUNDS: usize = 2;
+
+/// What a batched answer says about one alias.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AliasOutcome {
+    /// Answered with its payload.
+    Done(Value),
+    /// It ran before the failing alias, but the answer was nulled with the
+    /// rest of `data`.
+    RanUnanswered,
+    /// Not known to have run: send it again.
+    Unanswered,
+    /// Failed with its own error.
+    Failed(RemoteError),
+}
+
+/// Per-alias outcomes of one batched answer, or the error that failed the
 /// whole request (transport, auth, rate limit, 5xx, an error not tied to one
 /// of our aliases, or no GraphQL answer at all).
-pub fn split_answer(
-    answer: &Answer,
-    aliases: &[String],
-) -> Result<Vec<Result<Value, RemoteError>>, RemoteError> {
+pub fn split_answer(answer: &Answer, aliases: &[String]) -> Result<Vec<AliasOutcome>, RemoteError> {
     let meta = &answer.meta;
     let fallback = format!("HTTP {} from Linear without a GraphQL answer", meta.status);
     let Some(GqlBody { data, errors }) = answer.body.as_ref() else {
@@ -40,76 +62,119 @@ pub fn split_answer(
     if request_level {
         return Err(remote_error(errors, meta, &fallback));
     }
+    let first_failed = aliases.iter().position(|a| {
+        errors
+            .iter()
+            .any(|e| e.alias.as_deref() == Some(a.as_str()))
+    });
     Ok(aliases
         .iter()
-        .map(|alias| {
+        .enumerate()
+        .map(|(i, alias)| {
             let own: Vec<_> = errors
                 .iter()
                 .filter(|e| e.alias.as_deref() == Some(alias.as_str()))
                 .cloned()
                 .collect();
             if !own.is_empty() {
-                return Err(remote_error_with_status(&own, meta, 200, &fallback));
+                return AliasOutcome::Failed(remote_error_with_status(&own, meta, 200, &fallback));
             }
-            match data.as_ref().and_then(|d| d.get(alias)) {
-                Some(v) if !v.is_null() => Ok(v.clone()),
-                _ => Err(RemoteError::new(
-                    ErrorClass::Server,
-                    "Linear returned no result for this item; it may not have run",
-                )
-                .with_status(meta.status)),
+            match data.as_ref() {
+                Some(d) => match d.get(alias) {
+                    Some(v) if !v.is_null() => AliasOutcome::Done(v.clone()),
+                    _ => AliasOutcome::Unanswered,
+                },
+                // `data: null`: serial execution reached the first failure.
+                None if first_failed.is_some_and(|k| i < k) => AliasOutcome::RanUnanswered,
+                None => AliasOutcome::Unanswered,
             }
         })
         .collect())
 }
 
-/// Fill `results` for items that were sent in one chunk; returns the chunk's
-/// request-level error, if any, after giving it to each of those items.
-fn apply_chunk<T>(
-    results: &mut [Option<Result<T, RemoteError>>],
-    sent: &[usize],
-    outcome: Result<Vec<Result<T, RemoteError>>, RemoteError>,
-) -> Option<RemoteError> {
-    match outcome {
-        Ok(items) => {
-            for (&index, item) in sent.iter().zip(items) {
-                results[index] = Some(item);
-            }
-            None
-        }
-        Err(e) => {
-            for &index in sent {
-                results[index] = Some(Err(e.clone()));
-            }
-            Some(e)
-        }
-    }
+/// An item sent but never answered, after the re-send rounds.
+fn never_answered() -> RemoteError {
+    RemoteError::new(
+        ErrorClass::Server,
+        "Linear returned no result for this item, even when sent on its own",
+    )
 }
 
-/// Close out a batch: items never sent after a failed chunk get its error;
-/// if nothing at all succeeded because the first request failed, that is
-/// the outer error.
-fn finish<T>(
-    results: Vec<Option<Result<T, RemoteError>>>,
-    first_failure: Option<(bool, RemoteError)>,
-) -> Result<Vec<Result<T, RemoteError>>, RemoteError> {
-    if let Some((true, e)) = &first_failure {
-        return Err(e.clone());
-    }
-    let stop = first_failure.map(|(_, e)| e);
-    Ok(results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(stop.clone().unwrap_or_else(|| {
-                    RemoteError::new(ErrorClass::Server, "batch item was not sent")
-                }))
-            })
-        })
-        .collect())
+/// Items of a batch still to send, with their inputs, and the results so
+/// far; `round` counts re-sends.
+struct Batch<'a> {
+    results: Vec<Option<Result<Value, RemoteError>>>,
+    pending: Vec<(usize, &'a Map<String, Value>)>,
+    round: usize,
 }
+
+/// What to send for one chunk: the document and its variables.
+type Request = (String, Value);
 
 impl LinearConnector {
+    /// Send `inputs` (index, input) in aliased chunks, re-sending unanswered
+    /// items singly; each item ends with `Ok(payload)`, `Ok(Value::Null)`
+    /// (it ran, the answer was lost) or its error. The outer error means the
+    /// very first request failed as a whole and nothing was settled.
+    async fn run_batch(
+        &self,
+        total: usize,
+        inputs: &[(usize, Map<String, Value>)],
+        had_prior: bool,
+        request: impl Fn(&[(usize, &Map<String, Value>)]) -> (Request, Vec<String>),
+    ) -> Result<Vec<Option<Result<Value, RemoteError>>>, RemoteError> {
+        let mut b = Batch {
+            results: vec![None; total],
+            pending: inputs.iter().map(|(i, m)| (*i, m)).collect(),
+            round: 0,
+        };
+        let mut first = true;
+        while !b.pending.is_empty() {
+            let size = if b.round == 0 { self.batch_size } else { 1 };
+            let mut next = Vec::new();
+            let pending = std::mem::take(&mut b.pending);
+            for (n, chunk) in pending.chunks(size).enumerate() {
+                let ((doc, vars), aliases) = request(chunk);
+                let outcome = self
+                    .transport
+                    .post(&doc, vars)
+                    .await
+                    .and_then(|answer| split_answer(&answer, &aliases));
+                let outcomes = match outcome {
+                    Ok(o) => o,
+                    Err(e) => {
+                        if first && !had_prior {
+                            return Err(e);
+                        }
+                        // Stop here: this chunk and everything not sent yet
+                        // carry the request's error.
+                        for (index, _) in pending[n * size..].iter().chain(next.iter()) {
+                            b.results[*index] = Some(Err(e.clone()));
+                        }
+                        return Ok(b.results);
+                    }
+                };
+                first = false;
+                for ((index, input), o) in chunk.iter().zip(outcomes) {
+                    match o {
+                        AliasOutcome::Done(v) => b.results[*index] = Some(Ok(v)),
+                        AliasOutcome::RanUnanswered => b.results[*index] = Some(Ok(Value::Null)),
+                        AliasOutcome::Failed(e) => b.results[*index] = Some(Err(e)),
+                        AliasOutcome::Unanswered if b.round < RESEND_ROUNDS => {
+                            next.push((*index, *input));
+                        }
+                        AliasOutcome::Unanswered => {
+                            b.results[*index] = Some(Err(never_answered()));
+                        }
+                    }
+                }
+            }
+            b.pending = next;
+            b.round += 1;
+        }
+        Ok(b.results)
+    }
+
     /// Apply field updates to several issues with as few requests as
     /// possible: chunks of aliased `issueUpdate`s. The outer error means the
     /// first request failed as a whole (nothing was applied); otherwise each
@@ -119,61 +184,59 @@ impl LinearConnector {
         &self,
         items: &[(String, BTreeMap<String, FieldValue>)],
     ) -> Result<Vec<Result<(), RemoteError>>, RemoteError> {
-        let mut results: Vec<Option<Result<(), RemoteError>>> = vec![None; items.len()];
+        let mut settled: Vec<Option<Result<(), RemoteError>>> = vec![None; items.len()];
         let field_maps: Vec<&BTreeMap<String, FieldValue>> = items.iter().map(|(_, f)| f).collect();
         let catalog = self.catalog_for(&field_maps).await?;
         let mut ready: Vec<(usize, Map<String, Value>)> = Vec::new();
         for (index, (_, fields)) in items.iter().enumerate() {
             if fields.is_empty() {
-                results[index] = Some(Ok(()));
+                settled[index] = Some(Ok(()));
                 continue;
             }
             match issue_input(fields, &catalog) {
                 Ok(input) => ready.push((index, input)),
-                Err(e) => results[index] = Some(Err(e)),
+                Err(e) => settled[index] = Some(Err(e)),
             }
         }
-        // Items settled before any request (empty or invalid) keep the
-        // outer result Ok even if the first request fails.
-        let had_prior = results.iter().any(Option::is_some);
-        let mut first_failure = None;
-        for (chunk_no, chunk) in ready.chunks(self.batch_size).enumerate() {
-            let mut vars = Map::new();
-            let mut aliases = Vec::new();
-            for (i, (index, input)) in chunk.iter().enumerate() {
-                vars.insert(format!("id{i}"), json!(items[*index].0));
-                vars.insert(format!("in{i}"), Value::Object(input.clone()));
-                aliases.push(update_alias(i));
-            }
-            let sent: Vec<usize> = chunk.iter().map(|(index, _)| *index).collect();
-            let outcome = self
-                .transport
-                .post(&update_batch_document(chunk.len()), Value::Object(vars))
-                .await
-                .and_then(|answer| split_answer(&answer, &aliases))
-                .map(|items| {
-                    items
-                        .into_iter()
-                        .map(|r| r.and_then(|v| require_success(&v, "issueUpdate")))
-                        .collect()
-                });
-            if let Some(e) = apply_chunk(&mut results, &sent, outcome) {
-                first_failure = Some((chunk_no == 0 && !had_prior, e));
-                break;
-            }
-        }
-        finish(results, first_failure)
+        let had_prior = settled.iter().any(Option::is_some);
+        let answers = self
+            .run_batch(items.len(), &ready, had_prior, |chunk| {
+                let mut vars = Map::new();
+                let mut aliases = Vec::new();
+                for (i, (index, input)) in chunk.iter().enumerate() {
+                    vars.insert(format!("id{i}"), json!(items[*index].0));
+                    vars.insert(format!("in{i}"), Value::Object((*input).clone()));
+                    aliases.push(update_alias(i));
+                }
+                (
+                    (update_batch_document(chunk.len()), Value::Object(vars)),
+                    aliases,
+                )
+            })
+            .await?;
+        Ok(settled
+            .into_iter()
+            .zip(answers)
+            .map(|(done, answer)| match (done, answer) {
+                (Some(r), _) => r,
+                (None, Some(Ok(Value::Null))) => Ok(()),
+                (None, Some(Ok(payload))) => require_success(&payload, "issueUpdate"),
+                (None, Some(Err(e))) => Err(e),
+                (None, None) => Err(never_answered()),
+            })
+            .collect())
     }
 
     /// Create several issues with aliased `issueCreate`s, each with its
-    /// client id; an alias answered "already exists" is fetched, as in
-    /// [`LinearConnector::create_issue`]. Portal URLs are attached afterwards,
-    /// one request per created issue.
+    /// client id; an alias answered "already exists", or one that ran but
+    /// whose answer was lost, is fetched by its id, as in
+    /// [`LinearConnector::create_issue`]. Portal URLs are attached
+    /// afterwards, one request per created issue.
     pub async fn create_issues(
         &self,
         items: &[NewRecord],
     ) -> Result<Vec<Result<Record, RemoteError>>, RemoteError> {
-        let mut results: Vec<Option<Result<Record, RemoteError>>> = vec![None; items.len()];
+        let mut settled: Vec<Option<Result<Record, RemoteError>>> = vec![None; items.len()];
         let field_maps: Vec<&BTreeMap<String, FieldValue>> =
             items.iter().map(|n| &n.fields).collect();
         let catalog = self.catalog_for(&field_maps).await?;
@@ -181,53 +244,44 @@ impl LinearConnector {
         for (index, new) in items.iter().enumerate() {
             match Self::create_input(new, &catalog) {
                 Ok(input) => ready.push((index, input)),
-                Err(e) => results[index] = Some(Err(e)),
+                Err(e) => settled[index] = Some(Err(e)),
             }
         }
-        // Items settled before any request (empty or invalid) keep the
-        // outer result Ok even if the first request fails.
-        let had_prior = results.iter().any(Option::is_some);
-        let mut first_failure = None;
-        for (chunk_no, chunk) in ready.chunks(self.batch_size).enumerate() {
-            let mut vars = Map::new();
-            let mut aliases = Vec::new();
-            for (i, (_, input)) in chunk.iter().enumerate() {
-                vars.insert(format!("in{i}"), Value::Object(input.clone()));
-                aliases.push(create_alias(i));
-            }
-            let sent: Vec<usize> = chunk.iter().map(|(index, _)| *index).collect();
-            let outcome = match self
-                .transport
-                .post(&create_batch_document(chunk.len()), Value::Object(vars))
-                .await
-                .and_then(|answer| split_answer(&answer, &aliases))
-            {
-                Ok(per_alias) => {
-                    let mut out = Vec::with_capacity(per_alias.len());
-                    for (&index, result) in sent.iter().zip(per_alias) {
-                        let new = &items[index];
-                        let record = match result {
-                            Ok(payload) => self.created_record(&payload, new, &catalog).await,
-                            Err(e) if is_already_exists(&e) => {
-                                self.existing_after_retry(new, e).await
-                            }
-                            Err(e) => Err(e),
-                        };
-                        out.push(match record {
-                            Ok(r) => self.link_source(&r.remote_id, new).await.map(|()| r),
-                            Err(e) => Err(e),
-                        });
-                    }
-                    Ok(out)
+        let had_prior = settled.iter().any(Option::is_some);
+        let answers = self
+            .run_batch(items.len(), &ready, had_prior, |chunk| {
+                let mut vars = Map::new();
+                let mut aliases = Vec::new();
+                for (i, (_, input)) in chunk.iter().enumerate() {
+                    vars.insert(format!("in{i}"), Value::Object((*input).clone()));
+                    aliases.push(create_alias(i));
                 }
-                Err(e) => Err(e),
+                (
+                    (create_batch_document(chunk.len()), Value::Object(vars)),
+                    aliases,
+                )
+            })
+            .await?;
+        let mut out = Vec::with_capacity(items.len());
+        for ((new, done), answer) in items.iter().zip(settled).zip(answers) {
+            let record = match (done, answer) {
+                (Some(r), _) => r,
+                (None, Some(Ok(Value::Null))) => {
+                    self.existing_after_retry(new, never_answered()).await
+                }
+                (None, Some(Ok(payload))) => self.created_record(&payload, new, &catalog).await,
+                (None, Some(Err(e))) if is_already_exists(&e) => {
+                    self.existing_after_retry(new, e).await
+                }
+                (None, Some(Err(e))) => Err(e),
+                (None, None) => Err(never_answered()),
             };
-            if let Some(e) = apply_chunk(&mut results, &sent, outcome) {
-                first_failure = Some((chunk_no == 0 && !had_prior, e));
-                break;
-            }
+            out.push(match record {
+                Ok(r) => self.link_source(&r.remote_id, new).await.map(|()| r),
+                Err(e) => Err(e),
+            });
         }
-        finish(results, first_failure)
+        Ok(out)
     }
 }
 
@@ -259,19 +313,20 @@ mod tests {
                    "errors":[{"message":"Entity not found: Issue","path":["u1"],"extensions":{"code":"INPUT_ERROR"}}]}),
         );
         let r = split_answer(&a, &aliases(3)).unwrap();
-        assert!(r[0].is_ok() && r[2].is_ok());
-        assert_eq!(r[1].as_ref().unwrap_err().class, ErrorClass::NotFound);
+        assert!(matches!(r[0], AliasOutcome::Done(_)) && matches!(r[2], AliasOutcome::Done(_)));
+        assert!(matches!(&r[1], AliasOutcome::Failed(e) if e.class == ErrorClass::NotFound));
     }
 
     #[test]
-    fn null_data_leaves_unanswered_items_transient() {
+    fn null_data_marks_earlier_aliases_ran_and_later_ones_unanswered() {
         let a = answer(
-            400,
-            json!({"data":null,"errors":[{"message":"Argument Validation Error","path":["u0"],"extensions":{"code":"INPUT_ERROR","statusCode":400}}]}),
+            200,
+            json!({"data":null,"errors":[{"message":"Argument Validation Error","path":["u1"],"extensions":{"code":"INPUT_ERROR","statusCode":400}}]}),
         );
-        let r = split_answer(&a, &aliases(2)).unwrap();
-        assert_eq!(r[0].as_ref().unwrap_err().class, ErrorClass::Validation);
-        assert_eq!(r[1].as_ref().unwrap_err().class, ErrorClass::Server);
+        let r = split_answer(&a, &aliases(3)).unwrap();
+        assert_eq!(r[0], AliasOutcome::RanUnanswered);
+        assert!(matches!(&r[1], AliasOutcome::Failed(e) if e.class == ErrorClass::Validation));
+        assert_eq!(r[2], AliasOutcome::Unanswered);
     }
 
     #[test]
@@ -298,15 +353,5 @@ mod tests {
                 .class,
             ErrorClass::Server
         );
-    }
-
-    #[test]
-    fn finish_gives_unsent_items_the_stopping_error() {
-        let e = RemoteError::new(ErrorClass::RateLimited, "slow");
-        let results = vec![Some(Ok(())), None];
-        let out = finish(results, Some((false, e.clone()))).unwrap();
-        assert!(out[0].is_ok());
-        assert_eq!(out[1].as_ref().unwrap_err(), &e);
-        assert!(finish::<()>(vec![None], Some((true, e))).is_err());
     }
 }

@@ -171,8 +171,10 @@ pub fn class_of(errors: &[GqlError], status: u16) -> ErrorClass {
     } else if !classes.is_empty() && classes.iter().all(|c| *c == ErrorClass::NotFound) {
         ErrorClass::NotFound
     } else if classes.is_empty() && (200..300).contains(&status) {
-        // A 2xx without data or errors is a broken answer, not our mistake.
-        ErrorClass::Server
+        // A 2xx without data or errors (an HTML page from a proxy, a
+        // truncated body, `data: null` alone) is not the shape Linear
+        // answers in: not our mistake, and not a plain outage either.
+        ErrorClass::Schema
     } else {
         ErrorClass::Validation
     }
@@ -192,7 +194,11 @@ pub fn remote_error_with_status(
     fallback: &str,
 ) -> RemoteError {
     let class = class_of(errors, status);
-    let message = if errors.is_empty() {
+    let message = if errors.is_empty() && class == ErrorClass::Schema {
+        format!(
+            "API response shape changed: Linear answered HTTP {status} without a GraphQL body (an HTML page or a truncated answer?)"
+        )
+    } else if errors.is_empty() {
         fallback.to_string()
     } else {
         errors
@@ -315,7 +321,16 @@ mod tests {
         assert!(parse_body(b"<html>").is_none());
         assert!(parse_body(b"{}").is_none());
         let e = strict(&meta(200), body(json!({"data":null}))).unwrap_err();
-        assert_eq!(e.class, ErrorClass::Server);
+        assert_eq!(e.class, ErrorClass::Schema);
+        assert!(e.message.contains("shape changed"), "{}", e.message);
+        let html = strict(&meta(200), parse_body(b"<html>proxy</html>")).unwrap_err();
+        assert_eq!(html.class, ErrorClass::Schema);
+        assert_eq!(
+            strict(&meta(502), parse_body(b"<html>bad gateway</html>"))
+                .unwrap_err()
+                .class,
+            ErrorClass::Server
+        );
         assert_eq!(
             strict(&meta(200), body(json!({"data":{"a":1}}))).unwrap(),
             json!({"a":1})

@@ -109,6 +109,19 @@ impl Connector for LinearConnector {
         self.create_comment(remote_id, body).await
     }
 
+    /// A comment: Linear is the team's own tool, not where customers read.
+    async fn add_private_note(
+        &self,
+        remote_id: &str,
+        body: &str,
+    ) -> Result<Option<Comment>, RemoteError> {
+        self.create_comment(remote_id, body).await.map(Some)
+    }
+
+    async fn records_linking(&self, prefix: &str) -> Result<Vec<(String, String)>, RemoteError> {
+        self.attachments_with_prefix(prefix).await
+    }
+
     fn verify_webhook(
         &self,
         headers: &HeaderMap,

@@ -8,10 +8,11 @@
 //! catalog instead of a nested label connection (~50 points per issue).
 
 /// Issue fields a listing needs to build a [`crate::domain::Record`] without
-/// comments. About 3.5 complexity points per issue.
+/// comments, including the first relations (a `duplicate` mark names the
+/// canonical issue). About 9.5 complexity points per issue.
 macro_rules! issue_list_fields {
     () => {
-        "id identifier title description priority url createdAt updatedAt archivedAt trashed labelIds state { id name type }"
+        "id identifier title description priority url createdAt updatedAt archivedAt trashed labelIds state { id name type } relations(first: 5) { nodes { type relatedIssue { id } } }"
     };
 }
 
@@ -107,9 +108,16 @@ pub const COMMENT_CREATE: &str = concat!(
 pub const ATTACHMENT_LINK_URL: &str = "mutation RoundtripAttachmentLinkUrl($issueId: String!, $url: String!, $title: String, $createAsUser: String, $displayIconUrl: String) { \
 attachmentLinkURL(issueId: $issueId, url: $url, title: $title, createAsUser: $createAsUser, displayIconUrl: $displayIconUrl) { success attachment { id url title } } }";
 
-/// Issues carrying an attachment with this URL.
+/// Issues carrying an attachment with this URL, archived ones included (an
+/// archived issue is a finished one, still linked).
 pub const ATTACHMENTS_FOR_URL: &str = "query RoundtripAttachmentsForUrl($url: String!) { \
-attachmentsForURL(url: $url, first: 50) { nodes { id url issue { id } } } }";
+attachmentsForURL(url: $url, first: 50, includeArchived: true) { nodes { id url issue { id } } } }";
+
+/// Attachments whose URL starts with a prefix (a portal's post URLs), with
+/// their issues: the links an earlier integration (or a lost store) left.
+pub const ATTACHMENTS_BY_URL_PREFIX: &str = "query RoundtripAttachmentsByUrlPrefix($prefix: String!, $after: String) { \
+attachments(filter: { url: { startsWith: $prefix } }, first: 250, after: $after, includeArchived: true) { \
+nodes { id url issue { id } } pageInfo { hasNextPage endCursor } } }";
 
 /// Every fixed document, by name, for the schema-validation test.
 pub const ALL: &[(&str, &str)] = &[
@@ -128,6 +136,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("COMMENT_CREATE", COMMENT_CREATE),
     ("ATTACHMENT_LINK_URL", ATTACHMENT_LINK_URL),
     ("ATTACHMENTS_FOR_URL", ATTACHMENTS_FOR_URL),
+    ("ATTACHMENTS_BY_URL_PREFIX", ATTACHMENTS_BY_URL_PREFIX),
 ];
 
 /// At most this many aliased mutations go in one document. Each update costs a

@@ -32,6 +32,15 @@ pub struct PageInfo {
 }
 
 impl<T> Page<T> {
+    /// The page of a document that selected `pageInfo`: without it the
+    /// listing would silently end early, so its absence is a shape change.
+    pub fn paged(self, what: &str) -> Result<Page<T>, RemoteError> {
+        if self.page_info.is_none() {
+            return Err(malformed(what, "missing `pageInfo`"));
+        }
+        Ok(self)
+    }
+
     /// The cursor of the next page, `None` on the last one.
     pub fn next_cursor(&self) -> Option<String> {
         self.page_info
@@ -114,6 +123,29 @@ pub struct LinearAttachment {
     pub title: Option<String>,
 }
 
+/// A relation of an issue (`IssueRelation`), as far as sync needs it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelationNode {
+    /// `duplicate`, `blocks`, `related`, `similar`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The other issue.
+    pub related_issue: Option<IdRef>,
+}
+
+/// Workflow state types Linear documents (`WorkflowState.type`); anything
+/// else is a change of the API's shape, not a state to guess at.
+pub const STATE_TYPES: [&str; 7] = [
+    "triage",
+    "backlog",
+    "unstarted",
+    "started",
+    "completed",
+    "canceled",
+    "duplicate",
+];
+
 /// An issue node as selected by our documents; connections are present only
 /// in the single-issue query.
 #[derive(Debug, Clone, Deserialize)]
@@ -149,13 +181,17 @@ pub struct IssueNode {
     pub comments: Option<Page<CommentNode>>,
     /// Attachments (single-issue query).
     pub attachments: Option<Page<LinearAttachment>>,
+    /// Relations, for `duplicate` marks.
+    pub relations: Option<Page<RelationNode>>,
 }
 
-/// A response that does not have the shape our document asked for.
+/// A response that does not have the shape our document asked for: the
+/// API response shape changed (`schema` class), naming the operation and
+/// the field.
 pub fn malformed(what: &str, detail: impl std::fmt::Display) -> RemoteError {
     RemoteError::new(
-        ErrorClass::Server,
-        format!("unexpected Linear response for {what}: {detail}"),
+        ErrorClass::Schema,
+        format!("API response shape changed: Linear {what}: {detail}"),
     )
 }
 
@@ -191,8 +227,33 @@ impl IssueNode {
 
     /// The canonical record. Labels come from the issue's own `labels` when
     /// selected, else from `labelIds` through the catalog; comments are
-    /// sorted oldest first.
-    pub fn into_record(self, catalog: Option<&TeamCatalog>) -> Record {
+    /// sorted oldest first. A node missing a field the schema promises
+    /// (`identifier`, `title`, `state`, `updatedAt` are non-null), or with a
+    /// state type Linear does not document, is refused as a shape change
+    /// rather than read as an empty value.
+    pub fn into_record(self, catalog: Option<&TeamCatalog>) -> Result<Record, RemoteError> {
+        let what = |field: &str| format!("issue {} field `{field}`", self.id);
+        let state = self
+            .state
+            .as_ref()
+            .ok_or_else(|| malformed(&what("state"), "null or missing"))?;
+        if !STATE_TYPES.contains(&state.kind.as_str()) {
+            return Err(malformed(
+                &what("state.type"),
+                format!("unknown workflow state type '{}'", state.kind),
+            ));
+        }
+        let title = self
+            .title
+            .clone()
+            .ok_or_else(|| malformed(&what("title"), "null or missing"))?;
+        let identifier = self
+            .identifier
+            .clone()
+            .ok_or_else(|| malformed(&what("identifier"), "null or missing"))?;
+        if self.updated_at.is_none() {
+            return Err(malformed(&what("updatedAt"), "null or missing"));
+        }
         let labels: BTreeSet<String> = match (&self.labels, catalog) {
             (Some(page), _) => page.nodes.iter().map(|l| l.name.clone()).collect(),
             (None, Some(cat)) => self
@@ -208,18 +269,23 @@ impl IssueNode {
             .map(|p| p.nodes.into_iter().map(CommentNode::into_comment).collect())
             .unwrap_or_default();
         comments.sort_by_key(|c| c.created_at);
-        let deleted = self.archived_at.is_some() || self.trashed == Some(true);
-        Record {
+        // Trashing (issueDelete) sets archivedAt as well: trashed decides.
+        let deleted = self.trashed == Some(true);
+        let archived = !deleted && self.archived_at.is_some();
+        let duplicate_of = self
+            .relations
+            .iter()
+            .flat_map(|p| p.nodes.iter())
+            .find(|r| r.kind == "duplicate")
+            .and_then(|r| r.related_issue.as_ref())
+            .map(|i| i.id.clone());
+        Ok(Record {
             remote_id: self.id,
-            identifier: self.identifier,
-            title: self.title.unwrap_or_default(),
+            identifier: Some(identifier),
+            title,
             description: self.description.unwrap_or_default(),
-            status: self
-                .state
-                .as_ref()
-                .map(|s| s.name.clone())
-                .unwrap_or_default(),
-            status_type: self.state.map(|s| s.kind),
+            status: state.name.clone(),
+            status_type: Some(state.kind.clone()),
             labels,
             votes: None,
             priority: self.priority.map(|p| p.round() as i64),
@@ -228,7 +294,11 @@ impl IssueNode {
             created_at: self.created_at,
             updated_at: self.updated_at,
             deleted,
-        }
+            archived,
+            duplicate_of,
+            merged_ids: Vec::new(),
+            linked_ids: Vec::new(),
+        })
     }
 }
 
@@ -348,7 +418,7 @@ mod tests {
         let node: IssueNode = serde_json::from_value(v).unwrap();
         let cat = catalog();
         assert_eq!(node.unknown_label_ids(&cat), vec!["zz".to_string()]);
-        let r = node.into_record(Some(&cat));
+        let r = node.into_record(Some(&cat)).unwrap();
         assert_eq!(r.identifier.as_deref(), Some("ENG-1"));
         assert_eq!(r.description, "");
         assert_eq!(r.status, "Todo");
@@ -362,18 +432,67 @@ mod tests {
         );
     }
 
+    fn node(extra: Value) -> IssueNode {
+        let mut v = json!({"id":"i1","identifier":"ENG-1","title":"T","updatedAt":"2026-11-21T10:00:00Z",
+            "state":{"id":"s1","name":"Done","type":"completed"}});
+        if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+            m.extend(e);
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
-    fn archived_or_trashed_is_deleted_and_comments_sorted() {
-        let v = json!({"id":"i1","trashed":true,"labels":{"nodes":[{"id":"x","name":"Other"}]},
+    fn trashed_is_deleted_archived_is_not_and_comments_sorted() {
+        let r = node(json!({"trashed":true,"archivedAt":"2026-11-21T10:00:00Z",
+            "labels":{"nodes":[{"id":"x","name":"Other"}]},
             "comments":{"nodes":[
                 {"id":"c2","body":"second","createdAt":"2026-11-21T10:00:00Z","user":{"name":"Ann"}},
-                {"id":"c1","body":"first","createdAt":"2026-11-20T10:00:00Z","user":null}]}});
-        let node: IssueNode = serde_json::from_value(v).unwrap();
-        let r = node.into_record(None);
-        assert!(r.deleted);
+                {"id":"c1","body":"first","createdAt":"2026-11-20T10:00:00Z","user":null}]}}))
+        .into_record(None)
+        .unwrap();
+        assert!(r.deleted && !r.archived);
         assert!(r.labels.contains("Other"));
         assert_eq!(r.comments[0].remote_id, "c1");
         assert_eq!(r.comments[1].author.as_deref(), Some("Ann"));
+        let archived = node(json!({"archivedAt":"2026-11-21T10:00:00Z","trashed":null}))
+            .into_record(None)
+            .unwrap();
+        assert!(
+            archived.archived && !archived.deleted,
+            "archived is a finished issue, not a delete"
+        );
+    }
+
+    #[test]
+    fn duplicate_relation_names_the_canonical_issue() {
+        let r = node(json!({"relations":{"nodes":[
+            {"type":"related","relatedIssue":{"id":"x"}},
+            {"type":"duplicate","relatedIssue":{"id":"canon"}}]}}))
+        .into_record(None)
+        .unwrap();
+        assert_eq!(r.duplicate_of.as_deref(), Some("canon"));
+    }
+
+    #[test]
+    fn missing_fields_and_unknown_state_types_are_shape_changes() {
+        for (extra, field) in [
+            (json!({"state": null}), "state"),
+            (json!({"title": null}), "title"),
+            (json!({"updatedAt": null}), "updatedAt"),
+            (
+                json!({"state": {"id":"s","name":"Shipped","type":"shipped"}}),
+                "state.type",
+            ),
+        ] {
+            let e = node(extra).into_record(None).unwrap_err();
+            assert_eq!(e.class, ErrorClass::Schema, "{field}");
+            assert!(e.message.contains(field), "{}", e.message);
+            assert!(
+                e.message.contains("API response shape changed"),
+                "{}",
+                e.message
+            );
+        }
     }
 
     #[test]

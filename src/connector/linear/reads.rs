@@ -179,7 +179,7 @@ impl LinearConnector {
         let mut out = Vec::new();
         loop {
             let data = self.transport.request(query, variables.clone()).await?;
-            let page: Page<T> = decode(&data, path, what)?;
+            let page: Page<T> = decode::<Page<T>>(&data, path, what)?.paged(what)?;
             let next = page.next_cursor();
             out.extend(page.nodes);
             match next {
@@ -209,7 +209,8 @@ impl LinearConnector {
             .transport
             .request(doc::ISSUES_CHANGED, variables)
             .await?;
-        let page: Page<IssueNode> = decode(&data, &["issues"], "issues")?;
+        let page: Page<IssueNode> =
+            decode::<Page<IssueNode>>(&data, &["issues"], "issues")?.paged("issues")?;
         let next_page = page.next_cursor();
         let records = self.records_from_nodes(page.nodes, catalog).await?;
         Ok(ChangedPage { records, next_page })
@@ -257,7 +258,7 @@ impl LinearConnector {
         let mut records = Vec::with_capacity(nodes.len());
         for node in nodes {
             if node.unknown_label_ids(&catalog).is_empty() {
-                records.push(node.into_record(Some(&catalog)));
+                records.push(node.into_record(Some(&catalog))?);
             } else if let Some(issue) = self.issue(&node.id).await? {
                 records.push(issue.record);
             }
@@ -289,7 +290,7 @@ impl LinearConnector {
         }
         let attachments = node.attachments.take().map(|p| p.nodes).unwrap_or_default();
         Ok(Some(LinearIssue {
-            record: node.into_record(None),
+            record: node.into_record(None)?,
             attachments,
         }))
     }
@@ -313,6 +314,31 @@ impl LinearConnector {
                 None => return Ok(out),
             }
         }
+    }
+
+    /// Every `(url, issue id)` of attachments whose URL starts with
+    /// `prefix`, archived issues included.
+    pub async fn attachments_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, RemoteError> {
+        #[derive(Deserialize)]
+        struct Node {
+            url: String,
+            issue: Option<IdRef>,
+        }
+        let nodes: Vec<Node> = self
+            .all_pages(
+                doc::ATTACHMENTS_BY_URL_PREFIX,
+                json!({ "prefix": prefix }),
+                &["attachments"],
+                "attachments",
+            )
+            .await?;
+        Ok(nodes
+            .into_iter()
+            .filter_map(|n| n.issue.map(|i| (n.url, i.id)))
+            .collect())
     }
 
     /// Ids of the issues carrying an attachment with this URL (the portal

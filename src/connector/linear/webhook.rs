@@ -85,8 +85,11 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 /// What a verified payload is about. The record is always an issue: `data.id`
 /// for Issue events, `data.issueId` (or `data.issue.id`) for comments,
-/// attachments and the like. `removed` is set only for an Issue removed,
-/// archived or trashed — a removed comment does not remove its issue.
+/// attachments and the like. `removed` is set only for an Issue trashed or
+/// deleted: Linear also sends `remove` when it archives an issue (with
+/// `archivedAt` set and `trashed` not), and an archived issue is a finished
+/// one, not a deletion. A removed comment does not remove its issue. The
+/// engine re-reads the issue either way; this is only a hint.
 pub fn delivery_hint(headers: &HeaderMap, payload: &Value, signature: &str) -> DeliveryHint {
     let event = header(headers, EVENT_HEADER)
         .or_else(|| text(payload, &["type"]))
@@ -111,7 +114,7 @@ pub fn delivery_hint(headers: &HeaderMap, payload: &Value, signature: &str) -> D
         ),
         event,
         record_id: record_id.map(str::to_string),
-        removed: is_issue && (action == "remove" || archived || trashed),
+        removed: is_issue && (trashed || (action == "remove" && !archived)),
     }
 }
 
@@ -265,6 +268,15 @@ mod tests {
         assert_eq!(hint.event, "Comment");
         assert_eq!(hint.record_id.as_deref(), Some("i9"));
         assert!(!hint.removed);
+
+        let archived = br#"{"action":"remove","type":"Issue","data":{"id":"i1","archivedAt":"2026-11-20T10:00:00.000Z","trashed":null},"webhookTimestamp":5}"#;
+        let mut h = HeaderMap::new();
+        h.insert(
+            "Linear-Signature",
+            HeaderValue::from_str(&sign("k", archived)).unwrap(),
+        );
+        let hint = verify_linear_webhook("k", &h, archived, at(5)).unwrap();
+        assert!(!hint.removed, "an auto-archived issue is not removed");
 
         let body = br#"{"action":"update","type":"Issue","data":{"id":"i1","trashed":true},"webhookTimestamp":5}"#;
         let mut h = HeaderMap::new();

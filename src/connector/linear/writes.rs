@@ -140,7 +140,7 @@ impl LinearConnector {
         require_success(payload, "issueCreate")?;
         if payload.get("issue").is_some_and(|i| !i.is_null()) {
             let node: IssueNode = decode(payload, &["issue"], "issueCreate")?;
-            return Ok(node.into_record(Some(catalog)));
+            return node.into_record(Some(catalog));
         }
         self.existing_after_retry(
             new,

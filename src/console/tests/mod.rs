@@ -1,6 +1,7 @@
 //! Console tests: a seeded store with fixed times and a fixed clock, so every
 //! screen renders the same on every run.
 
+mod alerts;
 mod keys;
 mod snapshots;
 

@@ -4,7 +4,7 @@
 
 use super::model::State;
 use super::ops::{ApiError, Call, Outcome};
-use super::{others, posts};
+use super::{categories, others, posts, v2};
 
 /// Every endpoint the simulator serves, for docs and 404 decisions.
 pub const ENDPOINTS: &[&str] = &[
@@ -18,6 +18,11 @@ pub const ENDPOINTS: &[&str] = &[
     "posts/delete",
     "posts/add_tag",
     "posts/remove_tag",
+    "posts/change_category",
+    "categories/list",
+    "categories/retrieve",
+    "categories/create",
+    "categories/delete",
     "comments/list",
     "comments/retrieve",
     "comments/create",
@@ -30,6 +35,16 @@ pub const ENDPOINTS: &[&str] = &[
     "votes/create",
     "votes/delete",
 ];
+
+/// Run one v2 endpoint (`/api/v2/<endpoint>`); `None` when unknown. All
+/// v2 endpoints are reads.
+pub fn dispatch_v2(
+    state: &mut State,
+    endpoint: &str,
+    call: &Call,
+) -> Option<Result<Outcome, ApiError>> {
+    v2::dispatch(state, endpoint, call)
+}
 
 /// Run one endpoint against the state. `None` when the endpoint is unknown.
 pub fn dispatch(
@@ -53,6 +68,11 @@ pub fn dispatch(
         "posts/delete" => posts::delete(state, call),
         "posts/add_tag" => posts::tag(state, call, true),
         "posts/remove_tag" => posts::tag(state, call, false),
+        "posts/change_category" => posts::change_category(state, call),
+        "categories/list" => categories::list(state, call),
+        "categories/retrieve" => categories::retrieve(state, call),
+        "categories/create" => categories::create(state, call),
+        "categories/delete" => categories::delete(state, call),
         "comments/list" => others::comments_list(state, call),
         "comments/retrieve" => others::comments_retrieve(state, call),
         "comments/create" => others::comments_create(state, call),

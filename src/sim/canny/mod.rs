@@ -9,6 +9,7 @@
 //! webhooks as API calls do).
 
 mod args;
+mod categories;
 mod dispatch;
 mod model;
 mod ops;
@@ -20,6 +21,7 @@ mod seed;
 mod server;
 mod shared;
 mod sim;
+mod v2;
 mod webhooks;
 
 pub use dispatch::ENDPOINTS;
@@ -28,4 +30,5 @@ pub use seed::{ADMIN_NAME, BOARD_NAME, TAG_NAMES};
 pub use sim::{
     CannySim, CannySimConfig, CannySimError, CannySimStats, CommentSnapshot, PostSnapshot,
 };
+pub use v2::ENDPOINTS as V2_ENDPOINTS;
 pub use webhooks::sign as sign_webhook_nonce;

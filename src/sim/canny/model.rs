@@ -86,12 +86,49 @@ pub struct SimPost {
     pub image_urls: Vec<String>,
     /// Custom fields as (id, name, value).
     pub custom_fields: Vec<(String, String, String)>,
-    /// Linked Linear issue ids (`linear.linkedIssueIDs`).
+    /// Linked Linear issue ids (`linear.linkedIssueIDs`), as Canny's own
+    /// Linear integration sets them.
     pub linear_issue_ids: Vec<String>,
+    /// Posts merged into this one (`mergeHistory`), oldest first.
+    pub merge_history: Vec<MergedPost>,
+    /// Category (product area), if any.
+    pub category_id: Option<String>,
     /// Linked Jira issues.
     pub jira_issues: Vec<SimJiraIssue>,
     /// Slug fixed at creation, used in the URL and `urlName` lookups.
     pub url_name: String,
+}
+
+/// A post merged into another, as the survivor's `mergeHistory` keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergedPost {
+    /// When the merge happened.
+    pub merged_at: DateTime<Utc>,
+    /// The merged post's id (it no longer exists on its own).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its details.
+    pub details: String,
+    /// Its image URLs.
+    pub image_urls: Vec<String>,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+}
+
+/// A category (product area) of a board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimCategory {
+    /// Canny's id for the category.
+    pub id: String,
+    /// The board it belongs to.
+    pub board_id: String,
+    /// Name.
+    pub name: String,
+    /// Parent category, for sub-categories.
+    pub parent_id: Option<String>,
+    /// When it was created.
+    pub created: DateTime<Utc>,
 }
 
 /// A comment on a post.
@@ -119,6 +156,8 @@ pub struct SimComment {
 /// history hang on).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimStatusChange {
+    /// Canny's id for the change.
+    pub id: String,
     /// The post.
     pub post_id: String,
     /// The admin who changed it.
@@ -153,8 +192,13 @@ pub struct State {
     pub votes: BTreeMap<(String, String), (String, DateTime<Utc>)>,
     /// Status-change history.
     pub status_changes: Vec<SimStatusChange>,
-    /// Statuses beyond the six built-in ones that this company defined.
-    pub custom_statuses: Vec<String>,
+    /// Categories by id.
+    pub categories: BTreeMap<String, SimCategory>,
+    /// Every status of this company in board order: the six built-in ones
+    /// unless configured otherwise, plus custom ones.
+    pub statuses: Vec<String>,
+    /// Whether the plan allows internal (admin-only) comments.
+    pub internal_comments: bool,
     /// Base of post URLs (the company's Canny subdomain).
     pub site_url: String,
     /// Counts the JSON shapes embed (`postCount`, `commentCount`), kept in
@@ -380,7 +424,7 @@ impl State {
 
     /// Whether a status name is known to this company.
     pub fn is_status(&self, s: &str) -> bool {
-        BUILTIN_STATUSES.contains(&s) || self.custom_statuses.iter().any(|c| c == s)
+        self.statuses.iter().any(|c| c == s)
     }
 
     /// Comments on one post, oldest first.

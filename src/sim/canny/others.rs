@@ -88,13 +88,17 @@ pub fn comments_create(state: &mut State, call: &Call) -> Result<Outcome, ApiErr
     {
         return Err(bad("invalid parent id"));
     }
+    let internal = args.bool("internal").unwrap_or(false);
+    if internal && !state.internal_comments {
+        return Err(bad("plan does not support internal comments"));
+    }
     let id = state.new_id();
     state.insert_comment(SimComment {
         id: id.clone(),
         post_id,
         author_id: author,
         value,
-        internal: args.bool("internal").unwrap_or(false),
+        internal,
         parent_id: parent,
         image_urls: images,
         created: call.now,

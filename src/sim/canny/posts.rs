@@ -204,6 +204,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
         Some(m) => custom_fields(state, m)?,
         None => Vec::new(),
     };
+    let category_id = category_arg(state, args, &board_id)?;
     let id = state.new_id();
     let post = SimPost {
         id: id.clone(),
@@ -222,6 +223,8 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
         image_urls: args.list("imageURLs").unwrap_or_default(),
         custom_fields: fields,
         linear_issue_ids: Vec::new(),
+        merge_history: Vec::new(),
+        category_id,
         jira_issues: Vec::new(),
     };
     state.insert_post(post);
@@ -306,7 +309,9 @@ pub fn change_status(state: &mut State, call: &Call) -> Result<Outcome, ApiError
         post.status_changed_at = call.now;
     }
     if changed {
+        let change_id = state.new_id();
         state.status_changes.push(SimStatusChange {
+            id: change_id,
             post_id: id.clone(),
             changer_id: changer.clone(),
             status,
@@ -413,4 +418,42 @@ pub fn tag(state: &mut State, call: &Call, add: bool) -> Result<Outcome, ApiErro
         .get(&id)
         .map_or(Value::Null, |p| render::post(state, p));
     Ok(Outcome { reply, events })
+}
+
+/// A `categoryID` argument: absent or null means none; otherwise it must
+/// name a category of `board`.
+fn category_arg(
+    state: &State,
+    args: &super::args::Args,
+    board: &str,
+) -> Result<Option<String>, ApiError> {
+    match args.nonempty("categoryID") {
+        Some(c)
+            if state
+                .categories
+                .get(&c)
+                .is_some_and(|cat| cat.board_id == board) =>
+        {
+            Ok(Some(c))
+        }
+        Some(_) => Err(bad("invalid category id")),
+        None => Ok(None),
+    }
+}
+
+/// `posts/change_category`: `categoryID` (null or absent clears it);
+/// returns the Post.
+pub fn change_category(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
+    let args = call.args;
+    let post = post_arg(state, args, "postID")?;
+    let (id, board) = (post.id.clone(), post.board_id.clone());
+    let category = category_arg(state, args, &board)?;
+    if let Some(p) = state.posts.get_mut(&id) {
+        p.category_id = category;
+    }
+    let reply = state
+        .posts
+        .get(&id)
+        .map_or(Value::Null, |p| render::post(state, p));
+    Ok(Outcome::reply(reply))
 }

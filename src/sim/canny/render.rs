@@ -5,7 +5,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::model::{SimBoard, SimComment, SimPost, SimTag, SimUser, State};
+use super::model::{
+    SimBoard, SimCategory, SimComment, SimPost, SimStatusChange, SimTag, SimUser, State,
+};
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -95,6 +97,30 @@ pub fn tag(state: &State, t: &SimTag) -> Value {
     })
 }
 
+/// A Category object.
+pub fn category(state: &State, c: &SimCategory) -> Value {
+    let board = state.boards.get(&c.board_id);
+    let post_count = state
+        .posts
+        .values()
+        .filter(|p| p.category_id.as_deref() == Some(c.id.as_str()))
+        .count();
+    json!({
+        "id": c.id,
+        "board": board.map_or(Value::Null, |b| self::board(state, b)),
+        "created": time(c.created),
+        "name": c.name,
+        "parentID": c.parent_id,
+        "postCount": post_count,
+        "url": format!(
+            "{}/admin/board/{}?category={}",
+            state.site_url,
+            board.map(|b| super::model::slug(&b.name)).unwrap_or_default(),
+            super::model::slug(&c.name)
+        ),
+    })
+}
+
 /// A full Post object.
 pub fn post(state: &State, p: &SimPost) -> Value {
     let tags: Vec<Value> = p
@@ -119,7 +145,7 @@ pub fn post(state: &State, p: &SimPost) -> Value {
         "author": user_by_id(state, p.author_id.as_ref()),
         "by": user_by_id(state, p.by_id.as_ref()),
         "board": board_by_id(state, &p.board_id),
-        "category": Value::Null,
+        "category": p.category_id.as_ref().and_then(|c| state.categories.get(c)).map_or(Value::Null, |c| category(state, c)),
         "clickup": {"linkedTasks": []},
         "commentCount": state.comment_count(&p.id),
         "created": time(p.created),
@@ -130,7 +156,16 @@ pub fn post(state: &State, p: &SimPost) -> Value {
         "imageURLs": p.image_urls,
         "jira": {"linkedIssues": jira, "linkedIssueIDs": jira_ids},
         "linear": {"linkedIssueIDs": p.linear_issue_ids},
-        "mergeHistory": [],
+        "mergeHistory": p.merge_history.iter().map(|m| json!({
+            "created": time(m.merged_at),
+            "post": {
+                "created": time(m.created),
+                "details": m.details,
+                "id": m.id,
+                "imageURLs": m.image_urls,
+                "title": m.title,
+            },
+        })).collect::<Vec<_>>(),
         "owner": Value::Null,
         "roadmaps": [],
         "score": p.voter_ids.len(),
@@ -184,6 +219,18 @@ pub fn comment(state: &State, c: &SimComment) -> Value {
         "private": false,
         "reactions": {"like": 0},
         "value": c.value,
+    })
+}
+
+/// A StatusChange object (v2 `status_changes/list`).
+pub fn status_change(state: &State, c: &SimStatusChange) -> Value {
+    json!({
+        "id": c.id,
+        "changer": user_by_id(state, Some(&c.changer_id)),
+        "changeComment": Value::Null,
+        "created": time(c.created),
+        "post": post_trimmed(state, &c.post_id),
+        "status": c.status,
     })
 }
 

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::args::Args;
-use super::model::{SimJiraIssue, SimUser};
+use super::model::{MergedPost, SimJiraIssue, SimUser};
 use super::ops::Event;
 use super::others::comment_event;
 use super::render;
@@ -235,5 +235,90 @@ impl CannySim {
         };
         self.shared().emit(vec![event]);
         Ok(())
+    }
+
+    /// An admin links the post to a Linear issue with Canny's own Linear
+    /// integration (`linear.linkedIssueIDs` gains `issue`: an id or key).
+    /// Canny documents no webhook for it.
+    pub fn link_linear(&self, post_id: &str, issue: &str) -> Result<(), CannySimError> {
+        let mut state = lock(&self.shared().state);
+        state.touch();
+        let post = state
+            .posts
+            .get_mut(post_id)
+            .ok_or_else(|| CannySimError::Rejected("invalid post id".into()))?;
+        if !post.linear_issue_ids.iter().any(|i| i == issue) {
+            post.linear_issue_ids.push(issue.to_string());
+        }
+        Ok(())
+    }
+
+    /// An admin merges `merged` into `into`: the merged post's votes (one per
+    /// voter) and comments move to `into`, which records it in
+    /// `mergeHistory`, and the merged post is gone on its own
+    /// (`posts/retrieve` answers "invalid post id"). Canny documents no
+    /// webhook for a merge, so none is sent.
+    pub fn merge_posts(&self, merged: &str, into: &str) -> Result<(), CannySimError> {
+        let mut state = lock(&self.shared().state);
+        if merged == into || !state.posts.contains_key(into) {
+            return Err(CannySimError::Rejected("invalid post id".into()));
+        }
+        let gone = state
+            .posts
+            .get(merged)
+            .cloned()
+            .ok_or_else(|| CannySimError::Rejected("invalid post id".into()))?;
+        let moved: Vec<_> = state
+            .comments
+            .values()
+            .filter(|c| c.post_id == merged)
+            .cloned()
+            .collect();
+        let votes: Vec<_> = state
+            .votes
+            .iter()
+            .filter(|((p, _), _)| p == merged)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        state.remove_post(merged);
+        for mut c in moved {
+            c.post_id = into.to_string();
+            state.insert_comment(c);
+        }
+        for ((_, voter), vote) in votes {
+            let key = (into.to_string(), voter.clone());
+            if state.votes.contains_key(&key) {
+                continue;
+            }
+            state.votes.insert(key, vote);
+            if let Some(p) = state.posts.get_mut(into) {
+                p.voter_ids.push(voter);
+            }
+        }
+        let now = Utc::now();
+        if let Some(p) = state.posts.get_mut(into) {
+            p.merge_history.push(MergedPost {
+                merged_at: now,
+                id: gone.id,
+                title: gone.title,
+                details: gone.details,
+                image_urls: gone.image_urls,
+                created: gone.created,
+            });
+        }
+        state.touch();
+        Ok(())
+    }
+
+    /// Create a category on the board; returns its id.
+    pub fn create_category(&self, name: &str) -> Result<String, CannySimError> {
+        let reply = self.run(
+            "categories/create",
+            json!({"boardID": self.board_id(), "name": name}),
+        )?;
+        reply["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| CannySimError::Rejected("no category id".into()))
     }
 }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::model::{BUILTIN_STATUSES, SimBoard, SimComment, SimPost, SimTag, SimUser, State, slug};
+use super::model::{SimBoard, SimComment, SimPost, SimTag, SimUser, State, slug};
 
 /// Name of the seeded board.
 pub const BOARD_NAME: &str = "Feature Requests";
@@ -43,17 +43,38 @@ fn base_time() -> DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
-/// Build the starting state.
+/// Who is on the company before roundtrip looks for an admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct People {
+    /// Customers created before the admin (they come first in `users/list`).
+    pub users_before_admin: usize,
+    /// Whether there is an admin at all.
+    pub admin: bool,
+}
+
+impl Default for People {
+    fn default() -> Self {
+        People {
+            users_before_admin: 0,
+            admin: true,
+        }
+    }
+}
+
+/// Build the starting state; `statuses` is the company's status list in
+/// board order.
 pub fn initial_state(
     seed: u64,
     posts: usize,
-    custom_statuses: Vec<String>,
+    statuses: Vec<String>,
     site_url: String,
+    people: &People,
 ) -> State {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut s = State {
         id_prefix: (seed as u32) ^ 0x6a11_0000,
-        custom_statuses,
+        statuses,
+        internal_comments: true,
         site_url,
         ..State::default()
     };
@@ -67,17 +88,32 @@ pub fn initial_state(
             created: t0,
         },
     );
-    let admin = s.new_id();
-    s.users.insert(
-        admin.clone(),
-        SimUser {
-            id: admin.clone(),
-            name: ADMIN_NAME.into(),
-            email: Some("ada@sim.example".into()),
-            is_admin: true,
-            created: t0,
-        },
-    );
+    for n in 0..people.users_before_admin {
+        let id = s.new_id();
+        s.users.insert(
+            id.clone(),
+            SimUser {
+                id,
+                name: format!("Early Customer {n}"),
+                email: Some(format!("early{n}@customer.example")),
+                is_admin: false,
+                created: t0,
+            },
+        );
+    }
+    if people.admin {
+        let admin = s.new_id();
+        s.users.insert(
+            admin.clone(),
+            SimUser {
+                id: admin.clone(),
+                name: ADMIN_NAME.into(),
+                email: Some("ada@sim.example".into()),
+                is_admin: true,
+                created: t0,
+            },
+        );
+    }
     let mut customers = Vec::new();
     for name in CUSTOMERS {
         let id = s.new_id();
@@ -146,7 +182,7 @@ pub fn initial_state(
             url_name: slug(&title),
             details: format!("Request {} from the sample data.", i + 1),
             title,
-            status: BUILTIN_STATUSES[i % BUILTIN_STATUSES.len()].into(),
+            status: s.statuses[i % s.statuses.len().clamp(1, 6)].clone(),
             tag_ids: tags,
             voter_ids: voters,
             created,
@@ -155,6 +191,8 @@ pub fn initial_state(
             image_urls: Vec::new(),
             custom_fields: Vec::new(),
             linear_issue_ids: Vec::new(),
+            merge_history: Vec::new(),
+            category_id: None,
             jira_issues: Vec::new(),
         });
     }
@@ -167,13 +205,18 @@ mod tests {
 
     #[test]
     fn same_seed_same_state() {
-        let a = initial_state(42, 20, vec![], "https://x".into());
-        let b = initial_state(42, 20, vec![], "https://x".into());
+        let st = || {
+            super::super::model::BUILTIN_STATUSES
+                .map(String::from)
+                .to_vec()
+        };
+        let a = initial_state(42, 20, st(), "https://x".into(), &People::default());
+        let b = initial_state(42, 20, st(), "https://x".into(), &People::default());
         assert_eq!(a.posts, b.posts);
         assert_eq!(a.posts.len(), 20);
         assert!(a.users.values().filter(|u| u.is_admin).count() == 1);
         assert!(a.posts.values().any(|p| p.status == "closed"));
-        let c = initial_state(43, 20, vec![], "https://x".into());
+        let c = initial_state(43, 20, st(), "https://x".into(), &People::default());
         assert_ne!(
             a.posts
                 .values()

@@ -1,4 +1,5 @@
-//! The simulator's HTTP face: `/api/v1/<resource>/<verb>` on POST or GET,
+//! The simulator's HTTP face: `/api/v1/<resource>/<verb>` and the
+//! cursor-paged `/api/v2/<resource>/<verb>` on POST or GET,
 //! arguments from JSON, form or query, `apiKey` required in those arguments
 //! (a header alone counts as missing), then faults, the per-second limit
 //! (429 + `Retry-After` in seconds) and Canny's `{"error"}` replies. A
@@ -18,12 +19,13 @@ use serde_json::{Value, json};
 
 use super::args::Args;
 use super::shared::{Shared, lock};
+use crate::sim::drift::{self, DriftKind, Shape};
 use crate::sim::faults::{LostAnswer, reset_connection};
 
 /// The router serving Canny's v1 API.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/api/v1/{resource}/{verb}", any(handle))
+        .route("/api/{version}/{resource}/{verb}", any(route))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not found") })
         .with_state(shared)
 }
@@ -39,9 +41,38 @@ fn too_many(seconds: u64) -> Response {
     r
 }
 
-async fn handle(
+async fn route(
     State(shared): State<Arc<Shared>>,
-    Path((resource, verb)): Path<(String, String)>,
+    Path((version, resource, verb)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let version = match version.as_str() {
+        "v1" => 1,
+        "v2" => 2,
+        _ => return error(StatusCode::NOT_FOUND, "not found"),
+    };
+    let endpoint = format!("{resource}/{verb}");
+    handle(shared, version, endpoint, method, uri, headers, body).await
+}
+
+/// What Canny's answers carry that clients need; Canny has no enum the
+/// client refuses (a status it has not seen is a new custom status), so
+/// that kind of drift becomes a field of another type.
+const CANNY_SHAPE: Shape = Shape {
+    needed: &[
+        "posts", "title", "status", "score", "comments", "boards", "users", "items",
+    ],
+    enum_at: ("", ""),
+    unknown_value: "",
+};
+
+async fn handle(
+    shared: Arc<Shared>,
+    version: u8,
+    endpoint: String,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -50,8 +81,12 @@ async fn handle(
     if method != Method::POST && method != Method::GET {
         return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }
-    let endpoint = format!("{resource}/{verb}");
-    shared.count(&endpoint);
+    let counted = if version == 2 {
+        format!("v2/{endpoint}")
+    } else {
+        endpoint.clone()
+    };
+    shared.count(&counted);
     if let Some(r) = inject_faults(&shared).await {
         return r;
     }
@@ -70,9 +105,24 @@ async fn handle(
     if args.str("apiKey").as_deref() != Some(shared.api_key.as_str()) {
         return error(StatusCode::BAD_REQUEST, "invalid api key");
     }
-    let applied = shared.apply(&endpoint, &args);
+    let outcome = shared.apply_version(version, &endpoint, &args);
+    let lose = {
+        let mut lost = lock(&shared.lose_next);
+        match lost.iter().position(|e| *e == endpoint) {
+            Some(i) if version == 1 => {
+                lost.remove(i);
+                true
+            }
+            _ => false,
+        }
+    };
+    if lose {
+        shared.counters.faults.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(shared.timeout_hang).await;
+        return error(StatusCode::GATEWAY_TIMEOUT, "gateway timeout");
+    }
     let faults = lock(&shared.faults).clone();
-    if matches!(applied, Some(Ok(_)))
+    if matches!(outcome, Some(Ok(_)))
         && is_write(&endpoint)
         && let Some(how) = shared.dice.lost(&faults)
     {
@@ -82,8 +132,18 @@ async fn handle(
             LostAnswer::Withheld => tokio::time::sleep(shared.timeout_hang).await,
         }
     }
-    match applied {
+    match outcome {
         None => error(StatusCode::NOT_FOUND, "not found"),
+        Some(Ok(v)) if shared.dice.chance(faults.drift) => {
+            shared.counters.drifted.fetch_add(1, Ordering::Relaxed);
+            let d = drift::apply(&v, DriftKind::draw(&shared.dice), &CANNY_SHAPE);
+            let mut r = (StatusCode::OK, d.body).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(d.content_type),
+            );
+            r
+        }
         Some(Err(e)) => error(
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             &e.message,

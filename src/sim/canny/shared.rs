@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::args::Args;
-use super::dispatch::dispatch;
+use super::dispatch::{dispatch, dispatch_v2};
 use super::model::State;
 use super::ops::{ApiError, Call, Event};
 use crate::sim::faults::{ApiFaults, Dice, WebhookFaults};
@@ -26,6 +26,8 @@ pub struct Counters {
     pub rate_limited: AtomicU64,
     /// Requests answered with an injected 5xx or timeout.
     pub faults: AtomicU64,
+    /// Answers replaced by a changed shape (the `drift` fault).
+    pub drifted: AtomicU64,
     /// Webhooks the receiver acknowledged with 2xx.
     pub webhooks_delivered: AtomicU64,
     /// Webhooks that failed to send or got a non-2xx.
@@ -100,6 +102,9 @@ pub struct Shared {
     pub timeout_hang: Duration,
     /// Queue to the webhook sender.
     pub events: mpsc::UnboundedSender<Event>,
+    /// Endpoints whose next answer is lost after the work was done (the
+    /// request is executed, then the client waits until it gives up).
+    pub lose_next: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -133,13 +138,27 @@ impl Shared {
     /// Run an endpoint against the state and queue the webhooks it fires.
     /// `None` when the endpoint does not exist.
     pub fn apply(&self, endpoint: &str, args: &Args) -> Option<Result<Value, ApiError>> {
+        self.apply_version(1, endpoint, args)
+    }
+
+    /// [`Shared::apply`] for API version 1 or 2.
+    pub fn apply_version(
+        &self,
+        version: u8,
+        endpoint: &str,
+        args: &Args,
+    ) -> Option<Result<Value, ApiError>> {
         let call = Call {
             args,
             now: Utc::now(),
         };
         let result = {
             let mut state = lock(&self.state);
-            dispatch(&mut state, endpoint, &call)?
+            if version == 2 {
+                dispatch_v2(&mut state, endpoint, &call)?
+            } else {
+                dispatch(&mut state, endpoint, &call)?
+            }
         };
         Some(result.map(|outcome| {
             self.emit(outcome.events);

@@ -38,8 +38,18 @@ pub struct CannySimConfig {
     pub requests_per_second: u32,
     /// Number of sample posts to seed.
     pub posts: usize,
-    /// Custom statuses the company defined, beyond the six built-in ones.
+    /// The company's statuses in board order (`--canny-statuses`): the six
+    /// built-in ones by default.
+    pub statuses: Vec<String>,
+    /// Custom statuses added after `statuses`.
     pub custom_statuses: Vec<String>,
+    /// Whether the plan has internal (admin-only) comments; Canny's Free
+    /// plan answers "plan does not support internal comments".
+    pub internal_comments: bool,
+    /// Customers that come before the admin in `users/list`.
+    pub users_before_admin: usize,
+    /// Whether the company has an admin at all.
+    pub admin: bool,
     /// How long a request hit by the timeout fault hangs before a 504.
     pub timeout_hang: Duration,
     /// Base of the URLs in objects (the company's Canny site).
@@ -57,7 +67,11 @@ impl Default for CannySimConfig {
             seed: 0,
             requests_per_second: 0,
             posts: 0,
+            statuses: super::model::BUILTIN_STATUSES.map(String::from).to_vec(),
             custom_statuses: Vec::new(),
+            internal_comments: true,
+            users_before_admin: 0,
+            admin: true,
             timeout_hang: Duration::from_secs(30),
             site_url: "https://roundtrip-sim.canny.io".into(),
         }
@@ -114,6 +128,8 @@ pub struct CommentSnapshot {
     pub author_id: String,
     /// Text.
     pub value: String,
+    /// Internal (admin-only) comment.
+    pub internal: bool,
     /// Creation time.
     pub created: DateTime<Utc>,
 }
@@ -137,6 +153,8 @@ pub struct CannySimStats {
     pub voter_notifications: u64,
     /// Applied writes whose answer was lost.
     pub lost: u64,
+    /// Answers replaced by a changed shape (the `drift` fault).
+    pub drifted: u64,
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -166,7 +184,18 @@ impl CannySim {
                 source,
             })?;
         let (tx, rx) = mpsc::unbounded_channel::<Event>();
-        let state = seed::initial_state(cfg.seed, cfg.posts, cfg.custom_statuses, cfg.site_url);
+        let mut statuses = cfg.statuses.clone();
+        for c in &cfg.custom_statuses {
+            if !statuses.contains(c) {
+                statuses.push(c.clone());
+            }
+        }
+        let people = seed::People {
+            users_before_admin: cfg.users_before_admin,
+            admin: cfg.admin,
+        };
+        let mut state = seed::initial_state(cfg.seed, cfg.posts, statuses, cfg.site_url, &people);
+        state.internal_comments = cfg.internal_comments;
         let shared = Arc::new(Shared {
             api_key: cfg.api_key,
             state: Mutex::new(state),
@@ -179,6 +208,7 @@ impl CannySim {
             counters: Counters::default(),
             timeout_hang: cfg.timeout_hang,
             events: tx,
+            lose_next: Mutex::new(Vec::new()),
         });
         let sender = tokio::spawn(webhooks::run(shared.clone(), rx));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -229,6 +259,7 @@ impl CannySim {
             "board": seed::BOARD_NAME,
             "board_id": self.board_id(),
             "admin_id": self.admin_id(),
+            "statuses": self.statuses(),
         })
     }
 
@@ -270,6 +301,11 @@ impl CannySim {
             .find(|u| u.is_admin)
             .map(|u| u.id.clone())
             .unwrap_or_default()
+    }
+
+    /// The company's statuses in board order.
+    pub fn statuses(&self) -> Vec<String> {
+        lock(&self.shared.state).statuses.clone()
     }
 
     /// Ids of the non-admin users.
@@ -332,6 +368,7 @@ impl CannySim {
                 post_id: c.post_id.clone(),
                 author_id: c.author_id.clone(),
                 value: c.value.clone(),
+                internal: c.internal,
                 created: c.created,
             })
             .collect()
@@ -354,6 +391,7 @@ impl CannySim {
             webhooks_dropped: c.webhooks_dropped.load(Ordering::Relaxed),
             voter_notifications: notified,
             lost: c.lost.load(Ordering::Relaxed),
+            drifted: c.drifted.load(Ordering::Relaxed),
         }
     }
 
@@ -378,6 +416,13 @@ impl CannySim {
     /// Point webhooks somewhere else (or nowhere).
     pub fn set_webhook_url(&self, url: Option<String>) {
         *lock(&self.shared.webhook_url) = url;
+    }
+
+    /// Lose the next answer of `endpoint` (e.g. "posts/create") after doing
+    /// the work: the client times out although Canny made the change, the
+    /// case a retried create must survive without a duplicate.
+    pub fn lose_next_reply(&self, endpoint: &str) {
+        lock(&self.shared.lose_next).push(endpoint.to_string());
     }
 
     /// Change the per-second request limit (0 = unlimited).

@@ -307,7 +307,8 @@ impl Engine<'_> {
                 caller,
                 attributed: Vec::new(),
             };
-            let data = ex.execute_root(&mut sim, root, root_type, &op.selection_set);
+            let serial = op.operation_type == OperationType::Mutation;
+            let data = ex.execute_root(&mut sim, root, root_type, &op.selection_set, serial);
             let attributed = std::mem::take(&mut sim.attributed);
             (data, std::mem::take(&mut store.pending), attributed)
         };

@@ -7,9 +7,11 @@
 //! produces a type-correct default from the schema (nullable → null, list →
 //! `[]`, non-null scalar → a plausible value, non-null object → recursively
 //! defaulted), which is how any valid document — even an SDK's whole-type
-//! fragments — gets an answer. Errors follow the spec's null propagation,
-//! except at the root: a failing root field (one alias of a batch) yields
-//! `null` for that key while the other aliases keep their results.
+//! fragments — gets an answer. Errors follow the specification's null
+//! propagation all the way up: a failing non-null root field (every payload
+//! of Linear's mutations is non-null, e.g. `IssuePayload!`) nulls the whole
+//! `data`, and mutation fields, which run serially, stop at that field — the
+//! aliases after it in a batch are not run, as graphql-js does.
 
 use std::collections::HashSet;
 
@@ -90,18 +92,20 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Run the root selection set. Returns `data` (`None` = `null` because
-    /// every root field failed).
+    /// Run the root selection set. Returns `data`, `None` when a non-null
+    /// root field failed (the null reached the root). With `serial` (the
+    /// mutation root) fields run in order and execution stops at that field.
     pub fn execute_root<R: Resolver>(
         &mut self,
         r: &mut R,
         root: R::Obj,
         root_type: &str,
         set: &'a SelectionSet,
+        serial: bool,
     ) -> Option<Value> {
         let grouped = self.collect(Some(root_type), &[set]);
         let mut data = Map::new();
-        let mut ok = 0usize;
+        let mut nulled = false;
         for (key, fields) in grouped {
             let errs_before = self.errors.len();
             let mut path = vec![Value::String(key.clone())];
@@ -109,16 +113,16 @@ impl<'a> Executor<'a> {
                 Ok(v) => v,
                 Err(Propagate) => Value::Null,
             };
-            if self.errors.len() == errs_before || !v.is_null() {
-                ok += 1;
+            let failed = self.errors.len() > errs_before && v.is_null();
+            if failed && fields[0].ty().is_non_null() {
+                nulled = true;
+                if serial {
+                    break;
+                }
             }
             data.insert(key, v);
         }
-        if ok == 0 && !self.errors.is_empty() {
-            None
-        } else {
-            Some(Value::Object(data))
-        }
+        (!nulled).then_some(Value::Object(data))
     }
 
     fn field<R: Resolver>(
@@ -411,14 +415,15 @@ mod tests {
     use crate::sim::linear::ratelimit::Bucket;
     use crate::sim::linear::resolve::{Obj, RateInfo, Sim};
     use crate::sim::linear::seed::default_store;
+    use crate::sim::linear::store::Store;
     use serde_json::json;
 
-    fn run(q: &str, vars: Value) -> (Option<Value>, Vec<GqlError>) {
+    /// Execute `q` against `store`; `data` and the errors.
+    fn run_on(store: &mut Store, q: &str, vars: Value) -> (Option<Value>, Vec<GqlError>) {
         let schema = crate::sim::linear::schema::schema().unwrap();
         let doc = ExecutableDocument::parse_and_validate(schema, q, "q.graphql").unwrap();
         let vars = vars.as_object().cloned().unwrap_or_default();
         let op = doc.operations.get(None).unwrap();
-        let mut store = default_store();
         let mut b = Bucket::new(10);
         let rate = RateInfo {
             requests: b.view(),
@@ -426,14 +431,21 @@ mod tests {
             cost: 1,
         };
         let mut sim = Sim {
-            store: &mut store,
+            store,
             rate,
             caller: crate::sim::linear::engine::CallerKind::User,
             attributed: Vec::new(),
         };
         let mut ex = Executor::new(schema, &doc, &vars);
-        let data = ex.execute_root(&mut sim, Obj::Query, "Query", &op.selection_set);
+        let serial = op.operation_type == apollo_compiler::executable::OperationType::Mutation;
+        let root = if serial { Obj::Mutation } else { Obj::Query };
+        let root_type = if serial { "Mutation" } else { "Query" };
+        let data = ex.execute_root(&mut sim, root, root_type, &op.selection_set, serial);
         (data, ex.errors)
+    }
+
+    fn run(q: &str, vars: Value) -> (Option<Value>, Vec<GqlError>) {
+        run_on(&mut default_store(), q, vars)
     }
 
     #[test]
@@ -463,16 +475,30 @@ mod tests {
     }
 
     #[test]
-    fn root_errors_null_only_their_key() {
+    fn a_failing_non_null_root_field_nulls_data() {
+        // `issue(id:)` is `Issue!`: its null reaches the root.
         let (data, errors) = run(
             "{ a: issue(id: \"nope\") { id } b: viewer { id } }",
             json!({}),
         );
-        let data = data.unwrap();
-        assert!(data["a"].is_null() && data["b"]["id"].is_string());
+        assert!(data.is_none());
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].path, Some(vec![json!("a")]));
-        let (none, _) = run("{ issue(id: \"nope\") { id } }", json!({}));
-        assert!(none.is_none());
+    }
+
+    #[test]
+    fn serial_mutations_stop_at_the_first_failure() {
+        let q = "mutation { a: issueLabelCreate(input: {name: \"X\"}) { success } \
+                 b: issueLabelCreate(input: {name: \"\"}) { success } \
+                 c: issueLabelCreate(input: {name: \"Y\"}) { success } }";
+        let mut store = default_store();
+        let before = store.labels.len();
+        let (data, errors) = run_on(&mut store, q, json!({}));
+        assert!(data.is_none(), "the non-null payload's failure nulls data");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, Some(vec![json!("b")]));
+        assert_eq!(store.labels.len(), before + 1, "a ran, c did not");
+        assert!(store.labels.iter().any(|l| l.name == "X"));
+        assert!(!store.labels.iter().any(|l| l.name == "Y"));
     }
 }

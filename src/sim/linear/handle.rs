@@ -54,6 +54,10 @@ pub struct LinearSimConfig {
     pub timeout_hold: Duration,
     /// HTTP status for AUTHENTICATION_ERROR (400 or 401; Linear shows both).
     pub auth_error_status: u16,
+    /// The team's auto-archive period (`Team.autoArchivePeriod`): completed
+    /// and canceled issues are archived by Linear itself after it. Linear's
+    /// periods are months; tests shorten it to seconds. Zero disables it.
+    pub auto_archive_period: Duration,
     /// Client id of the simulated OAuth application.
     pub oauth_client_id: String,
     /// Client secret of the simulated OAuth application.
@@ -89,6 +93,7 @@ impl Default for LinearSimConfig {
             ],
             timeout_hold: Duration::from_secs(30),
             auth_error_status: 400,
+            auto_archive_period: Duration::from_secs(6 * 30 * 86_400),
             oauth_client_id: "lin_oauth_client_sim".into(),
             oauth_client_secret: "lin_oauth_secret_sim".into(),
             oauth_redirect_uris: vec![DEFAULT_REDIRECT_URI.into()],
@@ -120,6 +125,8 @@ pub struct SimCounters {
     pub webhooks_abandoned: u64,
     /// Executed mutations whose answer was lost.
     pub lost: u64,
+    /// Answers replaced by a changed shape (the `drift` fault).
+    pub drifted: u64,
 }
 
 /// A running Linear simulator.
@@ -131,6 +138,7 @@ pub struct LinearSim {
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     sender: JoinHandle<()>,
+    archiver: JoinHandle<()>,
 }
 
 /// The user scripted edits are made as (a human, not the API key's viewer).
@@ -142,7 +150,13 @@ impl LinearSim {
         super::schema::schema()?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port)).await?;
         let addr = listener.local_addr()?;
-        let store = Arc::new(Mutex::new(default_store()));
+        let mut initial = default_store();
+        let period =
+            chrono::Duration::from_std(cfg.auto_archive_period).unwrap_or(chrono::Duration::zero());
+        for t in &mut initial.teams {
+            t.auto_archive_after = period;
+        }
+        let store = Arc::new(Mutex::new(initial));
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             store: store.clone(),
@@ -189,6 +203,7 @@ impl LinearSim {
             client,
         };
         let sender = tokio::spawn(sender.run(rx));
+        let archiver = tokio::spawn(auto_archiver(shared.clone(), cfg.auto_archive_period));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(shared.clone());
         let server = tokio::spawn(async move {
@@ -209,6 +224,7 @@ impl LinearSim {
             stop: Some(stop_tx),
             server: Some(server),
             sender,
+            archiver,
         })
     }
 
@@ -311,6 +327,7 @@ impl LinearSim {
             let _ = server.await;
         }
         self.sender.abort();
+        self.archiver.abort();
     }
 
     fn lock_settings(&self) -> std::sync::MutexGuard<'_, WebhookSettings> {
@@ -469,6 +486,53 @@ impl LinearSim {
         self.write(|s| s.archive_issue(id, true, false, Self::human()))
     }
 
+    /// Deleted for good: after the 30-day trash period, `issue(id)` answers
+    /// "Entity not found".
+    pub fn delete_permanently(&self, id: &str) -> Result<Issue, SimError> {
+        self.write(|s| s.archive_issue(id, true, true, Self::human()))
+    }
+
+    /// A human restores an archived or trashed issue.
+    pub fn unarchive(&self, id: &str) -> Result<Issue, SimError> {
+        self.write(|s| s.unarchive_issue(id, Self::human()))
+    }
+
+    /// A human marks `duplicate` a duplicate of `canonical`: the duplicate's
+    /// attachments move to the canonical issue and it is canceled.
+    pub fn mark_duplicate(&self, duplicate: &str, canonical: &str) -> Result<(), SimError> {
+        self.write(|s| {
+            s.create_relation(duplicate, canonical, "duplicate", Self::human())
+                .map(|_| ())
+        })
+    }
+
+    /// A human (or another integration) attaches a URL to an issue.
+    pub fn attach_url(&self, id: &str, url: &str, title: &str) -> Result<(), SimError> {
+        self.write(|s| {
+            s.upsert_attachment(
+                id,
+                url.into(),
+                Some(title.into()),
+                None,
+                None,
+                Self::human(),
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Run the team's auto-archive now (it also runs on its own, a few
+    /// times per period); returns how many issues it archived.
+    pub fn run_auto_archive(&self) -> usize {
+        let (n, changes) = {
+            let mut s = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            let n = s.auto_archive();
+            (n, std::mem::take(&mut s.pending))
+        };
+        self.shared.publish(changes);
+        n
+    }
+
     /// Replace the API faults.
     pub fn set_faults(&self, faults: ApiFaults) {
         *self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
@@ -518,7 +582,26 @@ impl LinearSim {
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),
             webhooks_abandoned: w.abandoned.load(Ordering::Relaxed),
             lost: c.lost.load(Ordering::Relaxed),
+            drifted: c.drifted.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// Archive due issues a few times per auto-archive period (at least every
+/// second), as Linear's own background job does.
+async fn auto_archiver(shared: Arc<Shared>, period: Duration) {
+    if period.is_zero() {
+        return;
+    }
+    let tick = (period / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(tick).await;
+        let changes = {
+            let mut s = shared.store.lock().unwrap_or_else(|p| p.into_inner());
+            s.auto_archive();
+            std::mem::take(&mut s.pending)
+        };
+        shared.publish(changes);
     }
 }
 

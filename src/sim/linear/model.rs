@@ -58,6 +58,10 @@ pub struct Team {
     pub updated_at: Time,
     /// Number the next issue gets (`ENG-<n>`).
     pub next_number: u32,
+    /// How long a completed or canceled issue stays before Linear archives
+    /// it by itself (`Team.autoArchivePeriod`, months in the API; zero
+    /// disables it). Tests shorten it to seconds.
+    pub auto_archive_after: chrono::Duration,
 }
 
 /// A workflow state of one team.
@@ -127,8 +131,30 @@ pub struct Issue {
     pub updated_at: Time,
     /// Set when archived or trashed.
     pub archived_at: Option<Time>,
+    /// Set when the team's auto-archive archived it.
+    pub auto_archived_at: Option<Time>,
     /// True when deleted into the trash.
     pub trashed: bool,
+    /// When it entered a completed state (cleared on leaving it).
+    pub completed_at: Option<Time>,
+    /// When it entered a canceled state (cleared on leaving it).
+    pub canceled_at: Option<Time>,
+}
+
+/// A relation between two issues (`IssueRelation`): marking an issue a
+/// duplicate is a `duplicate` relation from it to the canonical issue.
+#[derive(Debug, Clone)]
+pub struct Relation {
+    /// UUID.
+    pub id: String,
+    /// The issue the relation belongs to (the duplicate).
+    pub issue_id: String,
+    /// The other issue (the canonical one).
+    pub related_issue_id: String,
+    /// `duplicate`, `blocks`, `related` or `similar`.
+    pub kind: String,
+    /// Creation time.
+    pub created_at: Time,
 }
 
 /// A comment on an issue.

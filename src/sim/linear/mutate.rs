@@ -143,6 +143,17 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
             let i = store.unarchive_issue(&id, actor).map_err(store_error)?;
             Ok(payload(field, Obj::Issue(Box::new(i))))
         }
+        "issueRelationCreate" => {
+            let r = store
+                .create_relation(
+                    &s(&input, "issueId").unwrap_or_default(),
+                    &s(&input, "relatedIssueId").unwrap_or_default(),
+                    &s(&input, "type").unwrap_or_default(),
+                    actor,
+                )
+                .map_err(store_error)?;
+            Ok(payload(field, Obj::Relation(Box::new(r))))
+        }
         "commentCreate" => {
             let issue_id =
                 s(&input, "issueId").ok_or_else(|| GqlError::input("issueId is required"))?;

@@ -42,6 +42,8 @@ pub enum Obj {
     Comment(Box<Comment>),
     /// An attachment.
     Attachment(Box<Attachment>),
+    /// An issue relation.
+    Relation(Box<Relation>),
     /// A Relay connection of the named type.
     Conn(String, Box<Page<Obj>>),
     /// An edge of the named type.
@@ -346,21 +348,61 @@ impl Sim<'_> {
         connection(field, items, args)
     }
 
+    /// An attachments connection. Attachments of archived issues are left
+    /// out unless `includeArchived` (Linear's connections default to false).
     fn attachments(
         &self,
         field: &Field,
         args: &Args,
         pred: impl Fn(&Attachment) -> bool,
     ) -> Result<Val<Obj>, GqlError> {
+        let with_archived = args
+            .get("includeArchived")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let f = args.get("filter").cloned().unwrap_or(Value::Null);
         let items = self
             .store
             .attachments
             .iter()
             .filter(|a| pred(a))
+            .filter(|a| {
+                with_archived
+                    || self
+                        .store
+                        .issue(&a.issue_id)
+                        .is_some_and(|i| i.archived_at.is_none())
+            })
+            .filter(|a| {
+                string_matches(Some(&a.url), &f["url"])
+                    && string_matches(Some(&a.title), &f["title"])
+                    && string_matches(Some(&a.id), &f["id"])
+            })
             .map(|a| {
                 (
                     order_key(args, &a.created_at, &a.updated_at, &a.id),
                     Obj::Attachment(Box::new(a.clone())),
+                )
+            })
+            .collect();
+        connection(field, items, args)
+    }
+
+    fn relations(
+        &self,
+        field: &Field,
+        args: &Args,
+        pred: impl Fn(&Relation) -> bool,
+    ) -> Result<Val<Obj>, GqlError> {
+        let items = self
+            .store
+            .relations
+            .iter()
+            .filter(|r| pred(r))
+            .map(|r| {
+                (
+                    order_key(args, &r.created_at, &r.created_at, &r.id),
+                    Obj::Relation(Box::new(r.clone())),
                 )
             })
             .collect();
@@ -415,6 +457,7 @@ impl Sim<'_> {
                 .attachment(id)
                 .map(|a| Val::Obj(Obj::Attachment(Box::new(a.clone()))))
                 .ok_or_else(|| store_error(StoreError::NotFound("Attachment"))),
+            "attachments" => self.attachments(field, args, |_| true),
             "attachmentsForURL" => {
                 let url = arg_str(args, "url").unwrap_or_default().to_string();
                 self.attachments(field, args, |a| a.url == url)
@@ -442,6 +485,11 @@ impl Sim<'_> {
             "createdAt" => time(&i.created_at),
             "updatedAt" => time(&i.updated_at),
             "archivedAt" => leaf(json!(i.archived_at.as_ref().map(fmt_time))),
+            "autoArchivedAt" => leaf(json!(i.auto_archived_at.as_ref().map(fmt_time))),
+            "completedAt" => leaf(json!(i.completed_at.as_ref().map(fmt_time))),
+            "canceledAt" => leaf(json!(i.canceled_at.as_ref().map(fmt_time))),
+            "relations" => self.relations(field, args, |r| r.issue_id == i.id),
+            "inverseRelations" => self.relations(field, args, |r| r.related_issue_id == i.id),
             "trashed" => leaf(json!(if i.trashed { Some(true) } else { None })),
             "labelIds" => leaf(json!(i.label_ids)),
             "state" => Ok(self
@@ -514,6 +562,9 @@ impl Sim<'_> {
                 "name" => leaf(t.name.clone()),
                 "createdAt" => time(&t.created_at),
                 "updatedAt" => time(&t.updated_at),
+                "autoArchivePeriod" => {
+                    leaf(t.auto_archive_after.num_milliseconds() as f64 / (30.0 * 86_400_000.0))
+                }
                 "organization" => Ok(Val::Obj(Obj::Org)),
                 "states" => self.states(field, args, Some(&t.id)),
                 "labels" => self.labels(field, args, None, Some(&t.id)),
@@ -599,6 +650,20 @@ impl Sim<'_> {
                     .map_or(Val::Default, |i| Val::Obj(Obj::Issue(Box::new(i.clone()))))),
                 _ => Ok(Val::Default),
             },
+            Obj::Relation(r) => match name {
+                "id" => leaf(r.id.clone()),
+                "type" => leaf(r.kind.clone()),
+                "createdAt" | "updatedAt" => time(&r.created_at),
+                "issue" => Ok(self
+                    .store
+                    .issue(&r.issue_id)
+                    .map_or(Val::Default, |i| Val::Obj(Obj::Issue(Box::new(i.clone()))))),
+                "relatedIssue" => Ok(self
+                    .store
+                    .issue(&r.related_issue_id)
+                    .map_or(Val::Default, |i| Val::Obj(Obj::Issue(Box::new(i.clone()))))),
+                _ => Ok(Val::Default),
+            },
             Obj::Conn(ty, page) => match name {
                 "nodes" => Ok(Val::List(
                     page.items
@@ -640,10 +705,12 @@ impl Sim<'_> {
             Obj::Payload(_, entity) => match name {
                 "success" => leaf(true),
                 "lastSyncId" => leaf(self.store.sync_id as f64),
-                "issue" | "entity" | "comment" | "attachment" | "issueLabel" => Ok(match entity {
-                    Some(e) => Val::Obj((**e).clone()),
-                    None => Val::Null,
-                }),
+                "issue" | "entity" | "comment" | "attachment" | "issueLabel" | "issueRelation" => {
+                    Ok(match entity {
+                        Some(e) => Val::Obj((**e).clone()),
+                        None => Val::Null,
+                    })
+                }
                 _ => Ok(Val::Default),
             },
             Obj::RateLimit => match name {
@@ -705,6 +772,7 @@ impl Resolver for Sim<'_> {
             Obj::Issue(_) => "Issue".into(),
             Obj::Comment(_) => "Comment".into(),
             Obj::Attachment(_) => "Attachment".into(),
+            Obj::Relation(_) => "IssueRelation".into(),
             Obj::Conn(t, _) | Obj::Edge(t, _, _) | Obj::Payload(t, _) => t.clone(),
             Obj::PageInfo(..) => "PageInfo".into(),
             Obj::RateLimit => "RateLimitPayload".into(),

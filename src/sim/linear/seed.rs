@@ -76,6 +76,7 @@ pub fn default_store() -> Store {
         created_at: t0,
         updated_at: t0,
         next_number: 1,
+        auto_archive_after: chrono::Duration::days(6 * 30),
     });
     for (i, (name, kind, color)) in STATES.iter().enumerate() {
         s.states.push(WorkflowState {

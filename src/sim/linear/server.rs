@@ -26,6 +26,7 @@ use super::engine::{
 use super::gqlerror::{GqlError, error_body};
 use super::oauth::OAuthState;
 use super::store::{Change, Store};
+use crate::sim::drift::{self, DriftKind, Shape};
 use crate::sim::faults::{ApiFaults, Dice, LostAnswer, reset_connection};
 
 /// Request counters, for benchmarks and tests.
@@ -41,6 +42,8 @@ pub struct Counters {
     pub timeouts: AtomicU64,
     /// Executed mutations whose answer was lost (reset or withheld).
     pub lost: AtomicU64,
+    /// Answers replaced by a changed shape (`drift`).
+    pub drifted: AtomicU64,
     /// Requests refused with AUTHENTICATION_ERROR (bad, expired or revoked
     /// credentials).
     pub auth_refused: AtomicU64,
@@ -174,5 +177,36 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             LostAnswer::Withheld => tokio::time::sleep(shared.timeout_hold).await,
         }
     }
+    if reply.status == 200 && shared.dice.chance(faults.drift) {
+        shared.counters.drifted.fetch_add(1, Ordering::Relaxed);
+        let kind = DriftKind::draw(&shared.dice);
+        let d = drift::apply(&reply.body, kind, &LINEAR_SHAPE);
+        let mut resp = (StatusCode::OK, d.body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(d.content_type),
+        );
+        for (k, v) in reply.headers {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                resp.headers_mut().insert(k, v);
+            }
+        }
+        return resp;
+    }
     to_response(reply)
 }
+
+/// What Linear's answers carry that clients need: issue fields, mutation
+/// `success`, connection `nodes`; the enum is a workflow state's `type`.
+const LINEAR_SHAPE: Shape = Shape {
+    needed: &[
+        "state",
+        "title",
+        "identifier",
+        "success",
+        "nodes",
+        "updatedAt",
+    ],
+    enum_at: ("state", "type"),
+    unknown_value: "paused",
+};

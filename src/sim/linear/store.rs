@@ -112,6 +112,8 @@ pub struct Store {
     pub comments: Vec<Comment>,
     /// Attachments in creation order.
     pub attachments: Vec<Attachment>,
+    /// Issue relations in creation order.
+    pub relations: Vec<Relation>,
     /// Changes not yet handed to the webhook sender.
     pub pending: Vec<Change>,
     /// Monotonic counter returned as `lastSyncId`.
@@ -150,6 +152,14 @@ impl Clone for IssueOrderSlot {
     }
 }
 
+/// Webhook `data` for an attachment.
+fn attachment_json(a: &Attachment) -> Value {
+    json!({
+        "id": a.id, "createdAt": fmt_time(&a.created_at), "updatedAt": fmt_time(&a.updated_at),
+        "url": a.url, "title": a.title, "subtitle": a.subtitle, "issueId": a.issue_id,
+    })
+}
+
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -171,6 +181,7 @@ impl Store {
             issues: Vec::new(),
             comments: Vec::new(),
             attachments: Vec::new(),
+            relations: Vec::new(),
             pending: Vec::new(),
             sync_id: 1000,
             last_time: Utc::now() - ChronoDuration::days(1),
@@ -264,6 +275,9 @@ impl Store {
             "createdAt": fmt_time(&i.created_at),
             "updatedAt": fmt_time(&i.updated_at),
             "archivedAt": i.archived_at.as_ref().map(fmt_time),
+            "autoArchivedAt": i.auto_archived_at.as_ref().map(fmt_time),
+            "completedAt": i.completed_at.as_ref().map(fmt_time),
+            "canceledAt": i.canceled_at.as_ref().map(fmt_time),
             "trashed": if i.trashed { Some(true) } else { None },
             "number": i.number,
             "identifier": i.identifier,
@@ -357,6 +371,10 @@ impl Store {
         if let Some(a) = &d.assignee_id {
             self.user(a).ok_or(StoreError::NotFound("User"))?;
         }
+        let kind = self
+            .state(&state_id)
+            .map(|s| s.kind.clone())
+            .unwrap_or_default();
         let priority = d.priority.unwrap_or(0);
         if !(0..=4).contains(&priority) {
             return Err(StoreError::Invalid(
@@ -383,7 +401,10 @@ impl Store {
             created_at: now,
             updated_at: now,
             archived_at: None,
+            auto_archived_at: None,
             trashed: false,
+            completed_at: (kind == "completed").then_some(now),
+            canceled_at: (kind == "canceled").then_some(now),
         };
         self.issues.push(issue.clone());
         let data = self.issue_json(&issue);
@@ -432,6 +453,7 @@ impl Store {
         }
         let now = self.now();
         let mut from = serde_json::Map::new();
+        let mut state_moved = false;
         let issue = &mut self.issues[ix];
         if let Some(t) = p.title
             && t != issue.title
@@ -450,6 +472,7 @@ impl Store {
         {
             from.insert("stateId".into(), json!(issue.state_id));
             issue.state_id = s;
+            state_moved = true;
         }
         if let Some(pr) = p.priority
             && pr != issue.priority
@@ -476,7 +499,10 @@ impl Store {
         }
         from.insert("updatedAt".into(), json!(fmt_time(&issue.updated_at)));
         issue.updated_at = now;
-        let issue = issue.clone();
+        if state_moved {
+            self.stamp_state_times(ix, now);
+        }
+        let issue = self.issues[ix].clone();
         let data = self.issue_json(&issue);
         self.record(
             "update",
@@ -543,12 +569,20 @@ impl Store {
             "updatedAt": fmt_time(&issue.updated_at),
         });
         issue.archived_at = None;
+        issue.auto_archived_at = None;
         issue.trashed = false;
         issue.updated_at = now;
+        // The auto-archive clock starts again from the restore.
+        if issue.completed_at.is_some() {
+            issue.completed_at = Some(now);
+        }
+        if issue.canceled_at.is_some() {
+            issue.canceled_at = Some(now);
+        }
         let issue = issue.clone();
         let data = self.issue_json(&issue);
         self.record(
-            "update",
+            "restore",
             "Issue",
             data,
             Some(from),
@@ -561,6 +595,146 @@ impl Store {
 
     fn touch_issue(&mut self, ix: usize, now: Time) {
         self.issues[ix].updated_at = now;
+    }
+
+    /// Record when an issue entered its current state's category, which is
+    /// what the team's auto-archive period counts from.
+    fn stamp_state_times(&mut self, ix: usize, now: Time) {
+        let kind = self
+            .state(&self.issues[ix].state_id)
+            .map(|s| s.kind.clone())
+            .unwrap_or_default();
+        let issue = &mut self.issues[ix];
+        issue.completed_at = (kind == "completed").then_some(now);
+        issue.canceled_at = (kind == "canceled").then_some(now);
+    }
+
+    /// The team's auto-archive: completed and canceled issues whose
+    /// period has passed are archived, as Linear does by itself (users cannot
+    /// archive by hand). Each is sent to webhooks as `remove` with
+    /// `archivedAt`/`autoArchivedAt` set. Returns how many were archived.
+    pub fn auto_archive(&mut self) -> usize {
+        let wall = Utc::now();
+        let due: Vec<usize> = self
+            .issues
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.archived_at.is_none() && !i.trashed)
+            .filter(|(_, i)| {
+                let Some(team) = self.team(&i.team_id) else {
+                    return false;
+                };
+                let period = team.auto_archive_after;
+                period > ChronoDuration::zero()
+                    && i.completed_at
+                        .or(i.canceled_at)
+                        .is_some_and(|t| t + period <= wall)
+            })
+            .map(|(ix, _)| ix)
+            .collect();
+        for &ix in &due {
+            let now = self.now();
+            let issue = &mut self.issues[ix];
+            issue.archived_at = Some(now);
+            issue.auto_archived_at = Some(now);
+            issue.updated_at = now;
+            let issue = issue.clone();
+            let data = self.issue_json(&issue);
+            self.record(
+                "remove",
+                "Issue",
+                data,
+                None,
+                Some(issue.url(&self.org)),
+                None,
+                now,
+            );
+        }
+        due.len()
+    }
+
+    /// `issueRelationCreate`. A `duplicate` relation does what marking an
+    /// issue a duplicate does in Linear: its attachments move to the
+    /// canonical issue (one per URL there) and the duplicate is canceled
+    /// (the team's "Duplicate" state, else its first canceled state).
+    pub fn create_relation(
+        &mut self,
+        issue_id: &str,
+        related_id: &str,
+        kind: &str,
+        actor: Option<String>,
+    ) -> Result<Relation, StoreError> {
+        let dup = self
+            .issue_index(issue_id)
+            .ok_or(StoreError::NotFound("Issue"))?;
+        let canon = self
+            .issue_index(related_id)
+            .ok_or(StoreError::NotFound("Issue"))?;
+        if dup == canon {
+            return Err(StoreError::Invalid(
+                "an issue cannot be related to itself".into(),
+            ));
+        }
+        if !["duplicate", "blocks", "related", "similar"].contains(&kind) {
+            return Err(StoreError::Invalid(format!("unknown relation type {kind}")));
+        }
+        let now = self.now();
+        let (dup_id, canon_id) = (self.issues[dup].id.clone(), self.issues[canon].id.clone());
+        let rel = Relation {
+            id: new_id(),
+            issue_id: dup_id.clone(),
+            related_issue_id: canon_id.clone(),
+            kind: kind.to_string(),
+            created_at: now,
+        };
+        self.relations.push(rel.clone());
+        if kind != "duplicate" {
+            self.touch_issue(dup, now);
+            return Ok(rel);
+        }
+        let canon_urls: Vec<String> = self
+            .attachments
+            .iter()
+            .filter(|a| a.issue_id == canon_id)
+            .map(|a| a.url.clone())
+            .collect();
+        self.attachments
+            .retain(|a| !(a.issue_id == dup_id && canon_urls.contains(&a.url)));
+        let mut moved = Vec::new();
+        for a in self.attachments.iter_mut().filter(|a| a.issue_id == dup_id) {
+            a.issue_id = canon_id.clone();
+            a.updated_at = now;
+            moved.push(a.clone());
+        }
+        for a in moved {
+            let data = attachment_json(&a);
+            self.record(
+                "update",
+                "Attachment",
+                data,
+                Some(json!({"issueId": dup_id})),
+                Some(a.url.clone()),
+                actor.clone(),
+                now,
+            );
+        }
+        self.touch_issue(canon, now);
+        let team = self.issues[dup].team_id.clone();
+        let state = self
+            .state_named(&team, "Duplicate")
+            .or_else(|| self.state_named(&team, "canceled"))
+            .map(|s| s.id.clone());
+        if let Some(state_id) = state {
+            self.update_issue(
+                &dup_id,
+                IssuePatch {
+                    state_id: Some(state_id),
+                    ..IssuePatch::default()
+                },
+                actor,
+            )?;
+        }
+        Ok(rel)
     }
 
     /// `commentCreate`: a comment on an issue (client id honoured).
@@ -661,10 +835,7 @@ impl Store {
             }
         };
         self.touch_issue(ix, now);
-        let data = json!({
-            "id": att.id, "createdAt": fmt_time(&att.created_at), "updatedAt": fmt_time(&att.updated_at),
-            "url": att.url, "title": att.title, "subtitle": att.subtitle, "issueId": att.issue_id,
-        });
+        let data = attachment_json(&att);
         self.record(
             action,
             "Attachment",
