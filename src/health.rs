@@ -151,6 +151,15 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
             degraded.push(format!("{} {} quota exhausted", q.connector, q.kind));
         }
     }
+    if let Some(r) = &s.refused_mapping {
+        let in_force = r.in_force.map_or("the built-in default".to_string(), |v| {
+            format!("version {v}")
+        });
+        degraded.push(format!(
+            "mapping version {} was refused ({}); {in_force} stays in force",
+            r.version, r.reason
+        ));
+    }
     if s.reconcile_repairs > 0 {
         degraded.push(format!(
             "reconcile repaired {} changes webhooks missed (check webhook URLs and secrets)",
@@ -225,6 +234,7 @@ mod tests {
             reconcile_error: None,
             integrity: None,
             store_locked: None,
+            refused_mapping: None,
             linear_shape_changed: None,
             portal_shape_changed: None,
         }
@@ -307,6 +317,22 @@ mod tests {
     }
 
     #[test]
+    fn refused_mapping_degrades_with_its_reason() {
+        let mut s = summary();
+        s.refused_mapping = Some(crate::store::RefusedMapping {
+            version: 2,
+            reason: "line 43: unknown key".into(),
+            in_force: Some(1),
+        });
+        let h = assess(&s, 1_000_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert_eq!(
+            h.reasons,
+            ["mapping version 2 was refused (line 43: unknown key); version 1 stays in force"]
+        );
+    }
+
+    #[test]
     fn shape_drift_degrades_with_its_first_example() {
         let mut s = summary();
         s.linear_shape_changed = Some("Linear issue x field `state.type`: unknown".into());
@@ -314,6 +340,28 @@ mod tests {
         assert_eq!(h.verdict, Verdict::Degraded);
         assert!(h.reasons[0].starts_with("API response shape changed (Linear)"));
         assert!(h.reasons[0].contains("state.type"));
+    }
+
+    #[test]
+    fn auth_pause_shape_drift_and_refused_mapping_are_all_reported() {
+        let mut s = summary();
+        s.linear_paused = Some("authentication refused".into());
+        s.portal_shape_changed = Some("Canny posts/list field `status`: unknown".into());
+        s.refused_mapping = Some(crate::store::RefusedMapping {
+            version: 3,
+            reason: "line 2: expected `=`".into(),
+            in_force: None,
+        });
+        let h = assess(&s, 1_000_000);
+        assert_eq!(h.verdict, Verdict::Down);
+        assert_eq!(
+            h.reasons,
+            [
+                "Linear connector paused: authentication refused",
+                "API response shape changed (portal); first example: Canny posts/list field `status`: unknown",
+                "mapping version 3 was refused (line 2: expected `=`); the built-in default stays in force",
+            ]
+        );
     }
 
     #[test]

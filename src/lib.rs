@@ -15,6 +15,7 @@ pub mod engine;
 pub mod files;
 pub mod health;
 pub mod metrics;
+pub mod ops;
 pub mod os;
 pub mod rotation;
 pub mod sim;

@@ -56,7 +56,7 @@ pub struct ConnectorLabels {
 pub struct QuotaLabels {
     /// "linear" or "portal".
     pub connector: String,
-    /// "requests" or "complexity".
+    /// "requests", "complexity" or "requests_per_second".
     pub kind: String,
 }
 
@@ -250,7 +250,7 @@ impl Metrics {
             self.quota
                 .get_or_create(&QuotaLabels {
                     connector: q.connector.to_string(),
-                    kind: q.kind.clone(),
+                    kind: q.kind.to_string(),
                 })
                 .set(q.remaining);
         }

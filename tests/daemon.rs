@@ -519,7 +519,12 @@ async fn conflicts_resolve_writes_the_chosen_value_to_both_sides() {
     .await;
     assert_eq!(d.canny.post(&post).unwrap().title, "Dark mode (portal)");
     let audit = d.store().db().audit(Window::last(50)).unwrap();
-    assert!(audit.iter().any(|a| a.action == "resolve"), "{audit:?}");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == roundtrip::domain::AuditAction::Resolve),
+        "{audit:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

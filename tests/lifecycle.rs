@@ -11,7 +11,7 @@ mod support {
 
 use std::time::Duration;
 
-use roundtrip::domain::Side;
+use roundtrip::domain::{AuditAction, Side};
 use roundtrip::store::{LinkState, Window};
 use roundtrip::sync::DeletePolicy;
 use support::harness::{Harness, Setup, eventually};
@@ -194,7 +194,7 @@ async fn without_internal_comments_the_notice_stays_in_the_audit_log() {
     h.linear.delete(&issue).unwrap();
     let note = eventually("the note in the audit log", 20, async || {
         let audit = h.store().db().audit(Window::last(200)).ok()?;
-        audit.into_iter().find(|a| a.action == "note")
+        audit.into_iter().find(|a| a.action == AuditAction::Note)
     })
     .await;
     assert!(note.after.unwrap().contains("not posted"));
@@ -414,7 +414,11 @@ async fn existing_links_are_adopted_on_first_start() {
     h.wait_quiet(Duration::from_millis(500), 20).await;
     assert_eq!(h.linear.issues().len(), 2, "nothing was re-created");
     let audit = h.store().db().audit(Window::last(500)).unwrap();
-    assert_eq!(audit.iter().filter(|a| a.action == "adopt").count(), 2);
+    // The engine adopted them on its own: its name is on the entries.
+    let adopted = |a: &&roundtrip::store::AuditEntry| {
+        a.action == AuditAction::Adopt && a.actor == roundtrip::domain::Actor::Engine
+    };
+    assert_eq!(audit.iter().filter(adopted).count(), 2);
     h.stop_service().await;
 }
 
@@ -867,6 +871,19 @@ async fn adopt_command_dry_run_then_apply() {
     let s = roundtrip::store::Store::open(&store, roundtrip::store::OpenMode::ReadOnly).unwrap();
     let link = s.db().link_by_remote(Side::Portal, &post).unwrap().unwrap();
     assert_eq!(link.linear_id.as_deref(), Some(issue.id.as_str()));
+    assert!(
+        text.contains(&format!("link {} adopted: post {post}", link.id)),
+        "{text}"
+    );
+    // An operator action: one audit entry, by the operator, on the new link.
+    let audit = s.db().audit(Window::last(50)).unwrap();
+    let adopted: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == AuditAction::Adopt)
+        .collect();
+    assert_eq!(adopted.len(), 1, "{audit:?}");
+    assert_eq!(adopted[0].actor, roundtrip::domain::Actor::Operator);
+    assert_eq!(adopted[0].link_id, Some(link.id));
     assert_eq!(h.linear.issues().len(), 1, "nothing created");
 }
 

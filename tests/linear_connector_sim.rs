@@ -163,7 +163,7 @@ async fn ratelimited_is_classified_with_reset_parsed() {
     let kinds: BTreeSet<String> = conn
         .take_quota_samples()
         .into_iter()
-        .map(|s| s.kind)
+        .map(|s| s.kind.to_string())
         .collect();
     assert_eq!(
         kinds,

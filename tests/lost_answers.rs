@@ -13,7 +13,7 @@ mod support {
 
 use std::time::Duration;
 
-use roundtrip::domain::{ErrorClass, JobStatus, Side};
+use roundtrip::domain::{ErrorClass, JobKind, JobStatus, Side};
 use roundtrip::sim::faults::ApiFaults;
 use roundtrip::store::{Job, JobFilter, LinkState, Window};
 use roundtrip::sync::DeletePolicy;
@@ -40,7 +40,7 @@ fn lost_count(h: &Harness, target: Side) -> u64 {
     }
 }
 
-fn jobs(h: &Harness, kind: &str, target: Side) -> Vec<Job> {
+fn jobs(h: &Harness, kind: JobKind, target: Side) -> Vec<Job> {
     h.store()
         .db()
         .jobs(&JobFilter::default(), Window::first(10_000))
@@ -54,7 +54,12 @@ fn jobs(h: &Harness, kind: &str, target: Side) -> Vec<Job> {
 /// of `kind` has failed an attempt for want of an answer (the write itself
 /// was applied), then let answers through and wait for that job to succeed
 /// and the engine to go quiet. Returns the job.
-async fn through_a_lost_answer(h: &Harness, target: Side, kind: &str, act: impl FnOnce()) -> Job {
+async fn through_a_lost_answer(
+    h: &Harness,
+    target: Side,
+    kind: JobKind,
+    act: impl FnOnce(),
+) -> Job {
     let before: Vec<i64> = jobs(h, kind, target).iter().map(|j| j.id).collect();
     set_faults(h, target, lost());
     act();
@@ -105,7 +110,7 @@ async fn a_linear_create_whose_answer_is_lost_makes_one_issue() {
     let mut h = Harness::start(Setup::default()).await;
     linked(&h, "Warm-up").await;
     let mut post = String::new();
-    through_a_lost_answer(&h, Side::Linear, "create", || {
+    through_a_lost_answer(&h, Side::Linear, JobKind::Create, || {
         post = h.canny.create_post("Lost create", "x").unwrap();
         h.canny.set_status(&post, "planned").unwrap();
     })
@@ -124,7 +129,7 @@ async fn a_linear_create_whose_answer_is_lost_makes_one_issue() {
 async fn a_linear_update_whose_answer_is_lost_lands_once() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked(&h, "Lost update").await;
-    through_a_lost_answer(&h, Side::Linear, "update", || {
+    through_a_lost_answer(&h, Side::Linear, JobKind::Update, || {
         h.canny.set_title(&post, "Lost update, renamed").unwrap();
         h.canny.set_details(&post, "new details").unwrap();
     })
@@ -140,7 +145,7 @@ async fn a_linear_update_whose_answer_is_lost_lands_once() {
 async fn a_linear_state_change_whose_answer_is_lost_lands_once() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked(&h, "Lost state").await;
-    through_a_lost_answer(&h, Side::Linear, "update", || {
+    through_a_lost_answer(&h, Side::Linear, JobKind::Update, || {
         h.canny.set_status(&post, "in progress").unwrap();
     })
     .await;
@@ -154,7 +159,7 @@ async fn a_linear_state_change_whose_answer_is_lost_lands_once() {
 async fn a_comment_mirrored_to_linear_whose_answer_is_lost_appears_once() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked(&h, "Lost comment to Linear").await;
-    through_a_lost_answer(&h, Side::Linear, "comment", || {
+    through_a_lost_answer(&h, Side::Linear, JobKind::Comment, || {
         h.canny.add_comment(&post, "From a customer").unwrap();
     })
     .await;
@@ -173,7 +178,7 @@ async fn a_comment_mirrored_to_linear_whose_answer_is_lost_appears_once() {
 async fn labels_written_to_linear_under_a_lost_answer_are_as_set() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked(&h, "Lost labels").await;
-    through_a_lost_answer(&h, Side::Linear, "update", || {
+    through_a_lost_answer(&h, Side::Linear, JobKind::Update, || {
         h.canny.add_tag(&post, "bug").unwrap();
     })
     .await;
@@ -193,7 +198,7 @@ async fn a_linear_delete_whose_answer_is_lost_deletes_once_and_settles() {
     })
     .await;
     let (post, issue) = linked(&h, "Lost delete").await;
-    through_a_lost_answer(&h, Side::Linear, "delete", || {
+    through_a_lost_answer(&h, Side::Linear, JobKind::Delete, || {
         h.canny.delete_post(&post).unwrap();
     })
     .await;
@@ -206,7 +211,7 @@ async fn a_linear_delete_whose_answer_is_lost_deletes_once_and_settles() {
         .unwrap();
     assert_eq!(link.state, LinkState::Unlinked);
     assert!(
-        jobs(&h, "delete", Side::Linear)
+        jobs(&h, JobKind::Delete, Side::Linear)
             .iter()
             .all(|j| j.status == JobStatus::Succeeded),
         "no delete left failing"
@@ -218,7 +223,7 @@ async fn a_linear_delete_whose_answer_is_lost_deletes_once_and_settles() {
 async fn a_portal_update_whose_answer_is_lost_lands_once() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked(&h, "Lost portal update").await;
-    through_a_lost_answer(&h, Side::Portal, "update", || {
+    through_a_lost_answer(&h, Side::Portal, JobKind::Update, || {
         h.linear.set_title(&issue, "Renamed in Linear").unwrap();
     })
     .await;
@@ -240,7 +245,7 @@ async fn a_status_change_whose_answer_is_lost_notifies_voters_once() {
     let (post, issue) = linked(&h, "Lost status").await;
     h.canny.add_vote(&post).unwrap();
     let before = h.canny.stats().voter_notifications;
-    through_a_lost_answer(&h, Side::Portal, "update", || {
+    through_a_lost_answer(&h, Side::Portal, JobKind::Update, || {
         h.linear.set_state(&issue, "Done").unwrap();
     })
     .await;
@@ -257,7 +262,7 @@ async fn a_status_change_whose_answer_is_lost_notifies_voters_once() {
 async fn a_comment_mirrored_to_the_portal_whose_answer_is_lost_appears_once() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked(&h, "Lost comment to portal").await;
-    through_a_lost_answer(&h, Side::Portal, "comment", || {
+    through_a_lost_answer(&h, Side::Portal, JobKind::Comment, || {
         h.linear.add_comment(&issue, "From engineering").unwrap();
     })
     .await;
@@ -276,7 +281,7 @@ async fn a_comment_mirrored_to_the_portal_whose_answer_is_lost_appears_once() {
 async fn tags_written_to_the_portal_under_a_lost_answer_are_as_set() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked(&h, "Lost tags").await;
-    through_a_lost_answer(&h, Side::Portal, "update", || {
+    through_a_lost_answer(&h, Side::Portal, JobKind::Update, || {
         h.linear.set_labels(&issue, &["Bug"]).unwrap();
     })
     .await;
@@ -296,13 +301,13 @@ async fn a_portal_delete_whose_answer_is_lost_deletes_once_and_settles() {
     })
     .await;
     let (post, issue) = linked(&h, "Lost portal delete").await;
-    through_a_lost_answer(&h, Side::Portal, "delete", || {
+    through_a_lost_answer(&h, Side::Portal, JobKind::Delete, || {
         h.linear.delete(&issue).unwrap();
     })
     .await;
     assert!(h.canny.post(&post).is_none(), "the post is gone");
     assert!(
-        jobs(&h, "delete", Side::Portal)
+        jobs(&h, JobKind::Delete, Side::Portal)
             .iter()
             .all(|j| j.status == JobStatus::Succeeded),
         "no delete left failing"
@@ -318,7 +323,7 @@ async fn a_portal_create_whose_answer_is_lost_makes_one_post() {
     })
     .await;
     linked(&h, "Warm-up").await;
-    through_a_lost_answer(&h, Side::Portal, "create", || {
+    through_a_lost_answer(&h, Side::Portal, JobKind::Create, || {
         let i = h
             .linear
             .create_issue("Lost portal create", Some("from Linear"), "Todo")

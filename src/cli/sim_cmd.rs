@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
+use super::out::outln;
 use crate::sim::canny::{CannySim, CannySimConfig};
 use crate::sim::faults::FaultSpec;
 use crate::sim::linear::handle::DEFAULT_REDIRECT_URI;
@@ -176,7 +177,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             },
             "canny": canny.connection_info(),
         });
-        println!("{line}");
+        let _ = outln!("{line}");
         eprintln!("simulators running; Ctrl-C to stop");
         shutdown_signal().await;
         linear.shutdown().await;

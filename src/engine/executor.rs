@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::connector::Connector;
-use crate::domain::{Comment, ErrorClass, FieldValue, JobStatus, Record, RemoteError, Side};
+use crate::domain::{
+    Actor, AuditAction, Comment, ErrorClass, FieldValue, JobStatus, Record, RemoteError, Side,
+};
 use crate::store::{
     CommentLink, Db, Job, Level, NewAttempt, NewAudit, Result as StoreResult, meta_keys, now_ms,
 };
@@ -186,13 +188,13 @@ pub fn record_success(
         Some(id) => db.link(id)?,
         None => None,
     };
-    let audit = |action: &str,
+    let audit = |action: AuditAction,
                  field: Option<&str>,
                  before: Option<String>,
                  after: Option<String>| NewAudit {
         link_id: job.link_id,
-        actor: "engine".into(),
-        action: action.into(),
+        actor: Actor::Engine,
+        action,
         side: Some(job.target),
         field: field.map(str::to_string),
         before,
@@ -211,7 +213,7 @@ pub fn record_success(
                 db.set_link_base(link.id, &record.title, &merged)?;
             }
             db.append_audit(&audit(
-                "create",
+                AuditAction::Create,
                 None,
                 None,
                 Some(
@@ -257,7 +259,12 @@ pub fn record_success(
                     .as_ref()
                     .and_then(|r| r.record.field(field))
                     .map(|v| render(&v));
-                db.append_audit(&audit("write", Some(field), old, Some(render(value))))?;
+                db.append_audit(&audit(
+                    AuditAction::Write,
+                    Some(field),
+                    old,
+                    Some(render(value)),
+                ))?;
             }
         }
         (
@@ -279,7 +286,7 @@ pub fn record_success(
                 })?;
             }
             db.append_audit(&audit(
-                "comment",
+                AuditAction::Comment,
                 None,
                 None,
                 Some(comment.body.chars().take(200).collect()),
@@ -287,7 +294,12 @@ pub fn record_success(
         }
         (JobPayload::Delete { remote_id }, Landed::Deleted) => {
             db.mark_record_deleted(job.target, remote_id)?;
-            db.append_audit(&audit("delete", None, Some(remote_id.clone()), None))?;
+            db.append_audit(&audit(
+                AuditAction::Delete,
+                None,
+                Some(remote_id.clone()),
+                None,
+            ))?;
         }
         (JobPayload::Note { body, .. }, Landed::Noted(posted)) => {
             let after = match posted {
@@ -297,7 +309,7 @@ pub fn record_success(
                     job.target
                 ),
             };
-            db.append_audit(&audit("note", None, None, Some(after)))?;
+            db.append_audit(&audit(AuditAction::Note, None, None, Some(after)))?;
         }
         _ => {}
     }

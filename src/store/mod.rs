@@ -41,7 +41,7 @@ pub use inbox::{InboxItem, NewDelivery};
 pub use integrity::{IntegrityCheck, LockProbe, probe_write_lock, recovery_command};
 pub use jobs::{Attempt, Job, JobFilter, Lane, NewAttempt, NewJob};
 pub use links::{CommentLink, Link, LinkState};
-pub use mappings::MappingVersion;
+pub use mappings::{MappingVersion, RefusedMapping};
 pub use meta::keys as meta_keys;
 pub use ops::LinkMirror;
 pub use records::{RecordVersion, StoredRecord, UpsertOutcome, content_hash};

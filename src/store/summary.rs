@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Db, IntegrityCheck, Result, meta_keys};
+use super::{Db, IntegrityCheck, RefusedMapping, Result, meta_keys};
 use crate::domain::{JobStatus, QuotaSample};
 
 /// A snapshot of the store's health numbers.
@@ -44,6 +44,9 @@ pub struct Summary {
     /// Set by the reader when another process holds the store's write lock
     /// (a probe, not a stored value: [`Db::summary`] leaves it empty).
     pub store_locked: Option<String>,
+    /// A mapping version the engine refused, not yet answered by an apply
+    /// or rollback.
+    pub refused_mapping: Option<RefusedMapping>,
     /// First example of a Linear answer whose shape changed, until a
     /// reconcile pass succeeds.
     pub linear_shape_changed: Option<String>,
@@ -97,6 +100,7 @@ impl Db<'_> {
             reconcile_error: self.meta(meta_keys::RECONCILE_ERROR)?,
             integrity: self.integrity()?,
             store_locked: None,
+            refused_mapping: self.refused_mapping()?,
             linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
             portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
         })
