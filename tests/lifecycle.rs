@@ -477,8 +477,14 @@ async fn posts_in_custom_statuses_are_listed_and_mappable() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A fresh edit each round: an edit merged before the engine loaded the
+    // new mapping would otherwise leave nothing to merge again.
+    let mut round = 0;
     eventually("the new mapping to be loaded", 20, async || {
-        h.canny.set_details(&post, "Details, edited").ok()?;
+        round += 1;
+        h.canny
+            .set_details(&post, &format!("Details, edited {round}"))
+            .ok()?;
         h.engine().reconcile_once().await.ok()?;
         (h.linear.issue(&issue)?.state_id == "5eed0000-0000-4000-8000-000000000204").then_some(())
     })

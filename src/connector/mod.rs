@@ -33,6 +33,11 @@ pub struct DeliveryHint {
     pub record_id: Option<String>,
     /// True when the event says the record was removed.
     pub removed: bool,
+    /// For an update that reports what it replaced (Linear's
+    /// `updatedFrom`): the values before and after, as a small JSON object
+    /// the connector's [`Connector::update_evidence`] reads back — never the
+    /// whole body. `None` for everything else.
+    pub evidence: Option<String>,
 }
 
 /// What a landed update reported back.
@@ -220,6 +225,11 @@ pub trait Connector: Send + Sync {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection>;
+
+    /// The webhook server could not accept a delivery this connector
+    /// verified (the store refused it): forget anything `verify_webhook`
+    /// recorded about it, so the sender's retry is not taken for a replay.
+    fn delivery_not_accepted(&self, _hint: &DeliveryHint) {}
 
     /// Rate-limit readings from the most recent responses, drained by the
     /// engine into the store.

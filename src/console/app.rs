@@ -259,7 +259,8 @@ impl App {
     pub fn reload(&mut self) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
         let db = self.store.db();
-        let summary = db.summary()?;
+        let mut summary = db.summary()?;
+        crate::health::observe_store(self.store.path(), &mut summary, now);
         self.health = Some(assess(&summary, now));
         self.summary = Some(summary);
         match self.view {

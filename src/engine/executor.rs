@@ -296,14 +296,23 @@ pub async fn execute(
         JobPayload::Comment {
             remote_id,
             body,
+            source_comment_id,
             client_id,
-            ..
         } => {
-            if job.attempts > 0
-                && let Some(id) = client_id
-                && let Some(found) = conn.find_comment(remote_id, *id, body).await?
-            {
-                return Ok(Landed::Commented(found));
+            // An earlier attempt may have posted the copy and lost the
+            // answer: look for it (by its client id where the remote takes
+            // one, else by its marker or exact text) before posting again.
+            if job.attempts > 0 {
+                let found = match client_id {
+                    Some(id) => conn.find_comment(remote_id, *id, body).await?,
+                    None => {
+                        posted_copy(conn, remote_id, job.target.other(), source_comment_id, body)
+                            .await?
+                    }
+                };
+                if let Some(found) = found {
+                    return Ok(Landed::Commented(found));
+                }
             }
             match client_id {
                 Some(id) => conn.add_comment_with_id(remote_id, body, *id).await,
@@ -321,6 +330,27 @@ pub async fn execute(
             .await
             .map(Landed::Noted),
     }
+}
+
+/// The copy of comment `source_id` (from side `from`) already on the
+/// target record: recognised by roundtrip's marker line (Linear), or by
+/// being exactly the text this job posts (the portal, where copies carry
+/// no marker).
+async fn posted_copy(
+    conn: &dyn Connector,
+    remote_id: &str,
+    from: Side,
+    source_id: &str,
+    body: &str,
+) -> Result<Option<Comment>, RemoteError> {
+    let Some(record) = conn.get(remote_id).await? else {
+        return Ok(None);
+    };
+    Ok(record.comments.into_iter().find(|c| {
+        c.body.trim() == body.trim()
+            || crate::sync::comments::parse_marker(&c.body)
+                .is_some_and(|(side, id)| side == from && id == source_id)
+    }))
 }
 
 /// Timing of one attempt, captured around the call.

@@ -192,6 +192,13 @@ fn maybe_create(
     if db.link_by_client_id(&record.remote_id)?.is_some() {
         return Ok(Applied::default());
     }
+    // Portal copies carry no marker: a post titled like a portal create
+    // still pending may be that create's, its answer lost. The create's
+    // retry finds it by content and completes the link; until then it is
+    // not a new post to copy to Linear.
+    if side == Side::Portal && db.portal_create_pending_titled(&record.title)? {
+        return Ok(Applied::default());
+    }
     let wanted = match side {
         Side::Portal => should_create_in_linear(record, &rules.create_in_linear, false),
         Side::Linear => should_create_in_portal(record, &rules.create_in_portal, false),

@@ -137,15 +137,15 @@ const COLS: &str = "id, link_id, field, base_value, portal_value, linear_value, 
     linear_changed_at, status, resolution, resolved_value, resolved_by, resolved_at, applied_at, created_at,
     kind, kind_side, note";
 
-/// The same columns on a store not yet migrated to V5 (read-only commands
+/// The same columns on a store not yet migrated to V6 (read-only commands
 /// against an older daemon's store): every conflict there is "both changed".
-const COLS_BEFORE_V5: &str = "id, link_id, field, base_value, portal_value, linear_value,
+const COLS_BEFORE_V6: &str = "id, link_id, field, base_value, portal_value, linear_value,
     portal_changed_at, linear_changed_at, status, resolution, resolved_value, resolved_by,
     resolved_at, applied_at, created_at, 'both_changed', NULL, NULL";
 
 /// The schema version that added conflict kinds (and refusals, receipts and
 /// link breakers).
-pub(super) const KINDS_SINCE: i64 = 5;
+pub(super) const KINDS_SINCE: i64 = 6;
 
 type Raw = (
     i64,
@@ -239,7 +239,7 @@ fn finish(raw: Raw) -> Result<Conflict> {
 }
 
 impl Db<'_> {
-    /// Whether the store has the V5 convergence tables and columns (a
+    /// Whether the store has the V6 convergence tables and columns (a
     /// read-only command may run against an older daemon's store).
     pub(super) fn has_conflict_kinds(&self) -> Result<bool> {
         let v: i64 = self
@@ -252,7 +252,7 @@ impl Db<'_> {
         Ok(if self.has_conflict_kinds()? {
             COLS
         } else {
-            COLS_BEFORE_V5
+            COLS_BEFORE_V6
         })
     }
 

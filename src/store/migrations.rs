@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -242,7 +242,19 @@ ALTER TABLE mappings ADD COLUMN refused_at INTEGER;
 UPDATE mappings SET activated_at = created_at WHERE active = 1;
 "#;
 
-/// V5: what keeps concurrent edits from being lost or looping.
+/// V5: the inbox keeps only what the engine needs and deduplicates on the
+/// signed content (the delivery id is not signed); pending deliveries are
+/// found per record (one read answers them all) and processed ones by age
+/// (pruning).
+const V5: &str = r#"
+ALTER TABLE inbox ADD COLUMN signed_digest TEXT;
+CREATE UNIQUE INDEX inbox_signed ON inbox (source, signed_digest) WHERE signed_digest IS NOT NULL;
+CREATE INDEX inbox_pending_record ON inbox (source, record_id, id) WHERE processed_at IS NULL;
+CREATE INDEX inbox_processed_age ON inbox (received_at) WHERE processed_at IS NOT NULL;
+ALTER TABLE inbox DROP COLUMN payload;
+"#;
+
+/// V6: what keeps concurrent edits from being lost or looping.
 ///
 /// * `records.fresh_at`: when the stored state was last known to be current
 ///   (ms; a read's start, or a write's landing), so a read that started
@@ -255,7 +267,10 @@ UPDATE mappings SET activated_at = created_at WHERE active = 1;
 /// * `write_receipts`: what each Linear update (recorded before it is sent)
 ///   expected to replace, checked against the `updatedFrom` of its webhook.
 /// * `link_breakers`: per-link circuit breaker for links that keep failing.
-const V5: &str = r#"
+/// * `inbox.evidence`: what a Linear update webhook says it replaced
+///   (`updatedFrom` and the new values, nothing else of the body).
+const V6: &str = r#"
+ALTER TABLE inbox ADD COLUMN evidence TEXT;
 ALTER TABLE records ADD COLUMN fresh_at INTEGER NOT NULL DEFAULT 0;
 
 ALTER TABLE conflicts ADD COLUMN kind TEXT NOT NULL DEFAULT 'both_changed';

@@ -110,7 +110,8 @@ fn a_delivery_is_stored_once_per_source() {
         event: "Issue".into(),
         record_id: Some("i1".into()),
         removed: false,
-        payload: "{}".into(),
+        signed_digest: None,
+        evidence: None,
     };
     assert!(db.insert_delivery(&d).unwrap());
     assert!(!db.insert_delivery(&d).unwrap());
@@ -578,13 +579,13 @@ fn a_store_with_refusals_numbered_v3_is_not_migrated_past_the_index() {
     assert_eq!(version, 3);
 }
 
-/// A store written before conflict kinds (V5) reads in read-only mode:
+/// A store written before conflict kinds (V6) reads in read-only mode:
 /// every conflict is "both changed", no value refused, no link paused.
 #[test]
 fn a_store_before_conflict_kinds_reads_in_read_only_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v4.db");
-    store_at(&path, 4);
+    let path = dir.path().join("v5.db");
+    store_at(&path, 5);
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute(
