@@ -603,6 +603,7 @@ async fn batched_writes_recover_from_one_failing_alias() {
         fields: title(t),
         source_url: None,
         source_title: None,
+        created_id: None,
     };
     let batch = [new("first"), new(""), new("third")];
     let issues_before = sim.issues().len();
@@ -1127,6 +1128,109 @@ async fn a_vanished_post_seen_from_linear_waits_for_reconcile() {
     assert!(
         !h.linear_record(&issue).await.unwrap().deleted,
         "mirror deleted nothing"
+    );
+    h.stop_service().await;
+}
+
+/// The active link a Linear issue got on the portal side, once it has one.
+async fn portal_post_of(h: &Harness, issue: &str) -> String {
+    eventually("the portal post to be linked", 30, async || {
+        let l = h.store().db().link_by_remote(Side::Linear, issue).ok()??;
+        (l.state == LinkState::Active).then_some(l.portal_id?)
+    })
+    .await
+}
+
+fn posts_titled(h: &Harness, title: &str) -> Vec<roundtrip::sim::canny::PostSnapshot> {
+    h.canny
+        .posts()
+        .into_iter()
+        .filter(|p| p.title == title)
+        .collect()
+}
+
+/// Canny leaves the post out of `posts/list` (as it does with some
+/// API-created posts) and the claim's answer is lost: the retry reads the
+/// post by the id `posts/create` answered, kept with the job, instead of
+/// looking for it in a listing that cannot show it. A customer's post with
+/// the same title takes the `urlName`, so only the kept id can find it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_create_reads_an_unlisted_post_by_the_id_it_got() {
+    let mut h = Harness::start(Setup {
+        create_in_portal_label: Some("Feature".into()),
+        ..Setup::default()
+    })
+    .await;
+    h.canny
+        .create_post("Audit trail", "A customer's own idea.")
+        .unwrap();
+    h.canny.unlist_next_created_posts(1);
+    h.canny.lose_next_reply("comments/create");
+    let issue = h
+        .linear
+        .create_issue("Audit trail", Some("Every admin action logged."), "Todo")
+        .unwrap();
+    h.linear.set_labels(&issue.id, &["Feature"]).unwrap();
+    let post = portal_post_of(&h, &issue.id).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert!(
+        h.canny.is_unlisted(&post),
+        "the post is left out of listings"
+    );
+    let ours: Vec<_> = posts_titled(&h, "Audit trail")
+        .into_iter()
+        .filter(|p| p.details == "Every admin action logged.")
+        .collect();
+    assert_eq!(ours.len(), 1, "one post despite the retry: {ours:?}");
+    assert_eq!(ours[0].id, post);
+    let job = h
+        .store()
+        .db()
+        .jobs(&roundtrip::store::JobFilter::default(), Window::last(50))
+        .unwrap()
+        .into_iter()
+        .find(|j| j.kind == "create" && j.target == Side::Portal)
+        .unwrap();
+    assert!(job.attempts >= 2, "the create was retried: {job:?}");
+    assert!(
+        job.payload.contains(&format!("\"created_id\":\"{post}\"")),
+        "the job kept the id Canny answered: {}",
+        job.payload
+    );
+    h.stop_service().await;
+}
+
+/// The answer to `posts/create` itself is lost and Canny leaves the post
+/// out of listings: the retry finds it by the `urlName` its title gives
+/// (a read that does not depend on the listing) and claims it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_create_of_an_unlisted_post_is_found_by_its_url_name() {
+    let mut h = Harness::start(Setup {
+        create_in_portal_label: Some("Feature".into()),
+        ..Setup::default()
+    })
+    .await;
+    h.canny.unlist_next_created_posts(1);
+    h.canny.lose_next_reply("posts/create");
+    let issue = h
+        .linear
+        .create_issue("Usage reports", Some("Monthly, per seat."), "Todo")
+        .unwrap();
+    h.linear.set_labels(&issue.id, &["Feature"]).unwrap();
+    let post = portal_post_of(&h, &issue.id).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert!(h.canny.is_unlisted(&post));
+    let posts = posts_titled(&h, "Usage reports");
+    assert_eq!(
+        posts.len(),
+        1,
+        "one post despite the lost answer: {posts:?}"
+    );
+    assert!(
+        internal_comments(&h, &post)
+            .iter()
+            .any(|c| c.contains("roundtrip-ref")),
+        "claimed"
     );
     h.stop_service().await;
 }

@@ -90,6 +90,14 @@ pub trait Connector: Send + Sync {
     /// duplicating.
     async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError>;
 
+    /// The id the remote gave a create of `client_id` in this process, even
+    /// if the create as a whole then failed (a later step did): the engine
+    /// keeps it with the job so the retry finds the record by id. Remotes
+    /// whose creates carry the client id themselves answer `None`.
+    fn created_id(&self, _client_id: &uuid::Uuid) -> Option<String> {
+        None
+    }
+
     /// Apply field updates to one record.
     async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError>;
 

@@ -103,6 +103,26 @@ pub async fn execute(
     }
 }
 
+/// The payload of a failed create with the id its connector got back before
+/// the failure, when the payload does not carry it yet: stored with the job
+/// so the retry looks the record up by id (see
+/// [`crate::domain::NewRecord::created_id`]).
+pub fn payload_with_created_id(conn: &dyn Connector, payload: &JobPayload) -> Option<JobPayload> {
+    let JobPayload::Create { record, base } = payload else {
+        return None;
+    };
+    let id = conn.created_id(&record.client_id)?;
+    if record.created_id.as_deref() == Some(id.as_str()) {
+        return None;
+    }
+    let mut record = record.clone();
+    record.created_id = Some(id);
+    Some(JobPayload::Create {
+        record,
+        base: base.clone(),
+    })
+}
+
 /// Timing of one attempt, captured around the call.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {

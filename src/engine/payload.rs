@@ -92,6 +92,7 @@ mod tests {
                 fields: [("title".to_string(), FieldValue::Text("A".into()))].into(),
                 source_url: Some("https://portal/p/1".into()),
                 source_title: None,
+                created_id: None,
             },
             base: BaseFields::new(),
         };

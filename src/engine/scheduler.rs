@@ -12,7 +12,9 @@ use tokio::task::JoinSet;
 
 use super::backoff::NextStep;
 use super::budget::{Budget, Permit, Refill};
-use super::executor::{Connectors, Landed, Timing, execute, record_failure, record_success};
+use super::executor::{
+    Connectors, Landed, Timing, execute, payload_with_created_id, record_failure, record_success,
+};
 use super::payload::JobPayload;
 use crate::domain::Update;
 use crate::domain::{ErrorClass, RemoteError, Side};
@@ -386,9 +388,15 @@ impl Scheduler {
             Err(err) => {
                 self.note_rate_limit(target, &err);
                 let max = self.max_attempts;
+                let keep = payload_with_created_id(self.connectors.side(target).as_ref(), &payload);
                 let r = self
                     .writer
-                    .run(move |db| record_failure(db, &job, &err, t, max))
+                    .run(move |db| {
+                        if let Some(p) = &keep {
+                            db.set_job_payload(job.id, &p.to_json())?;
+                        }
+                        record_failure(db, &job, &err, t, max)
+                    })
                     .await;
                 match r {
                     Ok(NextStep::PauseConnector) => {
