@@ -1234,3 +1234,45 @@ async fn lost_create_of_an_unlisted_post_is_found_by_its_url_name() {
     );
     h.stop_service().await;
 }
+
+/// The duplicate's post closes and its voters count on the canonical
+/// issue's post exactly once: a voter on both is not counted twice, and the
+/// copy survives a `votes/create` whose answer is lost after Canny counted
+/// the vote (the retry adds only the voters still missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_voters_count_once_on_the_canonical_post() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post_a, dup) = linked_pair(&h, "Bulk export").await;
+    let (post_b, canonical) = linked_pair(&h, "Export everything at once").await;
+    for _ in 0..3 {
+        h.canny.add_vote(&post_a).unwrap();
+    }
+    h.canny.add_vote(&post_b).unwrap(); // the same customer as post_a's first voter
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(h.canny.post(&post_b).unwrap().score, 1);
+    h.canny.lose_next_reply("votes/create");
+    h.linear.mark_duplicate(&dup, &canonical).unwrap();
+    let job = eventually("the voters to be copied", 30, async || {
+        let jobs = h
+            .store()
+            .db()
+            .jobs(&roundtrip::store::JobFilter::default(), Window::last(100))
+            .ok()?;
+        jobs.into_iter()
+            .find(|j| j.kind == "voters" && j.status == roundtrip::domain::JobStatus::Succeeded)
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(500), 20).await;
+    assert!(job.attempts >= 2, "the lost answer was retried: {job:?}");
+    assert_eq!(
+        h.canny.post(&post_b).unwrap().score,
+        3,
+        "post_a's three voters, one of whom had voted on post_b already"
+    );
+    assert_eq!(h.canny.post(&post_a).unwrap().status, "closed");
+    let notes = internal_comments(&h, &post_a);
+    assert_eq!(notes.len(), 1, "one admin-only note: {notes:?}");
+    assert!(notes[0].contains("voters now count"), "{notes:?}");
+    assert!(public_comments(&h, &post_b).is_empty());
+    h.stop_service().await;
+}

@@ -132,6 +132,17 @@ pub trait Connector: Send + Sync {
         Ok(None)
     }
 
+    /// Make every voter of `from` a voter of `to` as well (a duplicate's
+    /// post closing in favour of the canonical one); returns how many were
+    /// added. Must be safe to repeat: a voter already on `to` is never
+    /// counted twice. Remotes without votes refuse it.
+    async fn copy_voters(&self, _from: &str, _to: &str) -> Result<usize, RemoteError> {
+        Err(RemoteError::new(
+            crate::domain::ErrorClass::Validation,
+            format!("{} records have no voters to copy", self.side()),
+        ))
+    }
+
     /// Records on this side that link to URLs starting with `prefix` (Linear
     /// issues carrying a portal post's URL as an attachment), as
     /// `(url, remote id)` pairs: how existing links are found and adopted.

@@ -57,6 +57,8 @@ pub enum Landed {
     /// The private note was posted; `None` when the remote has no place
     /// customers cannot read, so it stays in roundtrip's audit log only.
     Noted(Option<Comment>),
+    /// This many voters were added to the target (the others were there).
+    VotersCopied(usize),
 }
 
 /// Send one job. A create that may have succeeded before (a retry) first
@@ -100,6 +102,9 @@ pub async fn execute(
             .add_private_note(remote_id, body)
             .await
             .map(Landed::Noted),
+        JobPayload::CopyVoters { from, to } => {
+            conn.copy_voters(from, to).await.map(Landed::VotersCopied)
+        }
     }
 }
 
@@ -284,6 +289,14 @@ pub fn record_success(
                 ),
             };
             db.append_audit(&audit("note", None, None, Some(after)))?;
+        }
+        (JobPayload::CopyVoters { from, to }, Landed::VotersCopied(added)) => {
+            db.append_audit(&audit(
+                "voters",
+                None,
+                Some(from.clone()),
+                Some(format!("{to}: {added} voters added, the rest were there")),
+            ))?;
         }
         _ => {}
     }

@@ -55,6 +55,14 @@ pub enum JobPayload {
         /// The note's text.
         body: String,
     },
+    /// Count every voter of one record on another as well (a duplicate's
+    /// post closing in favour of the canonical post).
+    CopyVoters {
+        /// The record whose voters are copied.
+        from: String,
+        /// The record that gets them.
+        to: String,
+    },
 }
 
 impl JobPayload {
@@ -66,6 +74,7 @@ impl JobPayload {
             JobPayload::Comment { .. } => "comment",
             JobPayload::Delete { .. } => "delete",
             JobPayload::Note { .. } => "note",
+            JobPayload::CopyVoters { .. } => "voters",
         }
     }
 

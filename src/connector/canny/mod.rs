@@ -19,6 +19,7 @@ mod create;
 mod map;
 mod statuses;
 mod trait_impl;
+mod votes;
 mod webhook;
 mod wire;
 

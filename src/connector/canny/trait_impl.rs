@@ -241,6 +241,10 @@ impl Connector for CannyConnector {
         }
     }
 
+    async fn copy_voters(&self, from: &str, to: &str) -> Result<usize, RemoteError> {
+        CannyConnector::copy_voters(self, from, to).await
+    }
+
     fn verify_webhook(
         &self,
         headers: &HeaderMap,
