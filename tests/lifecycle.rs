@@ -1276,3 +1276,110 @@ async fn duplicates_voters_count_once_on_the_canonical_post() {
     assert!(public_comments(&h, &post_b).is_empty());
     h.stop_service().await;
 }
+
+/// Issues archived with their project or cycle are finished issues, not
+/// deleted ones: under the harshest delete policy (mirror) each linked
+/// post survives untouched and keeps its link — whether Linear archived
+/// the issue a window after its project completed, after its cycle ended,
+/// or because the project itself was archived — and the `Project`/`Cycle`
+/// webhooks Linear sends on the way are accepted and write nothing. A
+/// restored project's issue still syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issues_archived_with_their_project_or_cycle_keep_their_links() {
+    let mut h = Harness::start(Setup {
+        delete_policy: DeletePolicy::Mirror,
+        linear_auto_archive: Duration::from_millis(600),
+        linear_project_archive: Duration::from_millis(400),
+        ..Setup::default()
+    })
+    .await;
+    let (post_p, in_project) = linked_pair(&h, "Scheduled reports").await;
+    let (post_c, in_cycle) = linked_pair(&h, "Faster search").await;
+    let (post_x, in_archived) = linked_pair(&h, "Invoices as PDF").await;
+    let reports = h.linear.create_project("Reporting").unwrap();
+    let billing = h.linear.create_project("Billing").unwrap();
+    let now = chrono::Utc::now();
+    let cycle = h
+        .linear
+        .create_cycle(
+            now - chrono::Duration::days(1),
+            now + chrono::Duration::milliseconds(800),
+        )
+        .unwrap();
+    h.linear
+        .set_project(&in_project, Some(&reports.id))
+        .unwrap();
+    h.linear.set_cycle(&in_cycle, Some(&cycle.id)).unwrap();
+    h.linear
+        .set_project(&in_archived, Some(&billing.id))
+        .unwrap();
+    h.linear.set_state(&in_project, "Done").unwrap();
+    h.linear.set_state(&in_cycle, "Done").unwrap();
+    for post in [&post_p, &post_c] {
+        eventually("the post to show complete", 20, async || {
+            (h.canny.post(post)?.status == "complete").then_some(())
+        })
+        .await;
+    }
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    let before: Vec<_> = [&post_p, &post_c, &post_x]
+        .iter()
+        .map(|p| (h.canny.post(p).unwrap(), h.canny.comments(p).len()))
+        .collect();
+
+    h.linear
+        .set_project_status(&reports.id, "Completed")
+        .unwrap();
+    h.linear.archive_project(&billing.id).unwrap();
+    for issue in [&in_project, &in_cycle, &in_archived] {
+        eventually("Linear to archive the issue", 20, async || {
+            h.linear.issue(issue)?.archived_at.map(|_| ())
+        })
+        .await;
+    }
+    eventually("the completed project to archive itself", 20, async || {
+        h.linear.project(&reports.id)?.archived_at.map(|_| ())
+    })
+    .await;
+    eventually("the ended cycle to archive itself", 20, async || {
+        h.linear.cycle(&cycle.id)?.archived_at.map(|_| ())
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(500), 20).await;
+
+    for ((post, issue), (snapshot, comments)) in [
+        (&post_p, &in_project),
+        (&post_c, &in_cycle),
+        (&post_x, &in_archived),
+    ]
+    .into_iter()
+    .zip(&before)
+    {
+        let now = h.canny.post(post).expect("the post was not deleted");
+        assert_eq!(
+            (&now.status, &now.title),
+            (&snapshot.status, &snapshot.title)
+        );
+        assert_eq!(h.canny.comments(post).len(), *comments, "nothing written");
+        assert_eq!(link_state(&h, Side::Portal, post), Some(LinkState::Active));
+        let rec = h.linear_record(issue).await.unwrap();
+        assert!(rec.archived && !rec.deleted, "{rec:?}");
+    }
+    let c = h.linear.counters();
+    assert_eq!(
+        (c.webhooks_failed, c.webhooks_abandoned),
+        (0, 0),
+        "Project and Cycle webhooks are accepted"
+    );
+
+    // The archived project comes back with its issue, which syncs again.
+    h.linear.unarchive_project(&billing.id).unwrap();
+    h.linear.set_state(&in_archived, "Done").unwrap();
+    eventually(
+        "the restored issue's state to reach its post",
+        20,
+        async || (h.canny.post(&post_x)?.status == "complete").then_some(()),
+    )
+    .await;
+    h.stop_service().await;
+}

@@ -19,6 +19,8 @@ pub mod mutate;
 pub mod oauth;
 pub mod oauth_http;
 pub mod page;
+pub mod planning;
+pub mod planning_gql;
 pub mod ratelimit;
 pub mod resolve;
 pub mod schema;
