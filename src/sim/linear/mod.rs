@@ -21,6 +21,7 @@ pub mod oauth_http;
 pub mod page;
 pub mod planning;
 pub mod planning_gql;
+pub mod planning_store;
 pub mod ratelimit;
 pub mod resolve;
 pub mod schema;
