@@ -106,7 +106,7 @@ async fn backlog(changes: usize, batching: bool) -> Outcome {
         },
         options: options(),
         listen: "127.0.0.1:0".parse().expect("addr"),
-        max_body_bytes: 1 << 20,
+        webhooks: roundtrip::webhook::WebhookOptions::default(),
     })
     .await
     .expect("service");

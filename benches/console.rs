@@ -64,7 +64,7 @@ fn fill(path: &std::path::Path, links: i64, jobs: i64, conflicts: i64) {
                     } else {
                         Side::Portal
                     },
-                    kind: "update".into(),
+                    kind: roundtrip::domain::JobKind::Update,
                     status,
                     attempts: 1,
                     error_class: class,

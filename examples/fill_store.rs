@@ -96,7 +96,7 @@ fn main() -> anyhow::Result<()> {
             SeedJob {
                 link_id: Some(i % args.links.max(1) + 1),
                 target: if i % 2 == 0 { Side::Linear } else { Side::Portal },
-                kind: "update".into(),
+                kind: roundtrip::domain::JobKind::Update,
                 status,
                 attempts: if class.is_some() { 3 } else { 1 },
                 error_class: class,
@@ -122,8 +122,8 @@ fn main() -> anyhow::Result<()> {
                     now - k * 90,
                     NewAudit {
                         link_id: Some(k % args.links.max(1) + 1),
-                        actor: "engine".into(),
-                        action: "write".into(),
+                        actor: roundtrip::domain::Actor::Engine,
+                        action: roundtrip::domain::AuditAction::Write,
                         side: Some(Side::Linear),
                         field: Some("status".into()),
                         before: Some("planned".into()),
@@ -141,7 +141,7 @@ fn main() -> anyhow::Result<()> {
         for k in 0..60 {
             db.record_quota(&QuotaSample {
                 connector: Side::Linear,
-                kind: "requests".into(),
+                kind: roundtrip::domain::QuotaKind::Requests,
                 limit: 1500,
                 remaining: 1500 - k * 10,
                 reset_at: Some(from_ms(now + 1_800_000)),
@@ -151,7 +151,7 @@ fn main() -> anyhow::Result<()> {
         db.set_meta(meta_keys::HEARTBEAT, &now.to_string())?;
         db.add_mapping_version(
             "version = 1\n\n[fields.title]\nportal = \"title\"\nlinear = \"title\"\ndirection = \"both\"\non_conflict = \"ask\"\n",
-            "fill_store",
+            roundtrip::domain::Actor::Operator,
             "generated",
         )?;
         Ok(())

@@ -11,6 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod kinds;
+
+pub use kinds::{Actor, AuditAction, JobKind, QuotaKind};
+
 /// Which remote system a record, delivery or job belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -411,8 +415,8 @@ impl FromStr for JobStatus {
 pub struct QuotaSample {
     /// Which connector ("linear", "portal").
     pub connector: Side,
-    /// Which limit ("requests", "complexity").
-    pub kind: String,
+    /// Which limit.
+    pub kind: QuotaKind,
     /// The limit per window.
     pub limit: i64,
     /// What is left in the current window.

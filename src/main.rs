@@ -2,6 +2,7 @@
 //! errors into one clear sentence and an exit code (0 ok, 1 failure, 2 usage
 //! or configuration error).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,7 +14,12 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             let sentence: Vec<String> = err.chain().map(ToString::to_string).collect();
-            eprintln!("roundtrip: error: {}", sentence.join(": "));
+            // A closed stderr leaves nowhere to report; never panic over it.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "roundtrip: error: {}",
+                sentence.join(": ")
+            );
             if cli::is_usage_error(&err) {
                 ExitCode::from(2)
             } else {

@@ -122,30 +122,34 @@ fn missing_env_var_is_named_and_exit_2() {
 #[test]
 fn unreadable_config_and_bad_store_paths_are_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, err) = output(
+    let (code, out, err) = output(
         bin()
             .args(["status", "--config"])
             .arg(dir.path().join("nope.toml")),
     );
     assert_eq!(code, 2);
     assert!(
-        err.contains("cannot read config file") && err.contains("no such file"),
-        "{err}"
+        out.contains("cannot read config file") && out.contains("no such file"),
+        "{out}"
     );
+    assert!(err.is_empty(), "{err}");
 
-    let (code, _, err) = output(
+    let (code, out, err) = output(
         bin()
             .args(["status", "--db"])
             .arg(dir.path().join("missing/rt.db")),
     );
     assert_eq!(code, 2);
-    assert!(err.contains("does not exist"), "{err}");
+    assert!(out.contains("does not exist"), "{out}");
+    assert!(err.is_empty(), "{err}");
 
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
-    let (code, _, err) = output(bin().args(["status", "--db"]).arg(&junk));
+    let (code, out, err) = output(bin().args(["status", "--db"]).arg(&junk));
     assert_eq!(code, 2);
-    assert!(err.contains("not a roundtrip store"), "{err}");
+    // `status` reports an unreadable store as its verdict, on stdout.
+    assert!(out.starts_with("roundtrip is DOWN"), "{out}");
+    assert!(out.contains("not a roundtrip store"), "{out}");
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -217,7 +221,7 @@ fn status_reads_while_another_process_writes() {
                             db.insert_job(&NewJob {
                                 link_id: None,
                                 target: Side::Portal,
-                                kind: "update".into(),
+                                kind: roundtrip::domain::JobKind::Update,
                                 payload: "{}".into(),
                                 reason: "load".into(),
                                 lane: Lane::Live,

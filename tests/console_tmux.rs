@@ -149,7 +149,7 @@ fn seed(path: &Path) -> (i64, i64) {
             let job = db.insert_job(&NewJob {
                 link_id: Some(link),
                 target: Side::Linear,
-                kind: "update".into(),
+                kind: roundtrip::domain::JobKind::Update,
                 payload: "{}".into(),
                 reason: "portal changed title".into(),
                 lane: Lane::Live,
@@ -209,7 +209,7 @@ fn retry_and_resolve_in_a_real_terminal_then_restore() {
     t.keys("2");
     t.wait_for("Dark theme");
     t.keys("l");
-    t.wait_for("resolved 1 conflict");
+    t.wait_for("conflict 1 resolved (title on link #1)");
     t.keys("q");
     let s = t.wait_for("EXITED-0");
     assert!(
@@ -225,7 +225,13 @@ fn retry_and_resolve_in_a_real_terminal_then_restore() {
     assert_eq!(c.status, ConflictStatus::Resolved);
     assert_eq!(c.resolution, Some(Resolution::Linear));
     let audit = db.audit(Window::last(10)).unwrap();
-    assert_eq!(audit.iter().filter(|e| e.actor == "operator").count(), 2);
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.actor == roundtrip::domain::Actor::Operator)
+            .count(),
+        2
+    );
 }
 
 #[test]

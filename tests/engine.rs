@@ -139,7 +139,7 @@ async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing() 
             db.resolve_conflict(
                 conflicts[0].id,
                 &roundtrip::store::Resolution::Portal,
-                "operator",
+                roundtrip::domain::Actor::Operator,
             )
         })
         .unwrap();
@@ -295,7 +295,7 @@ async fn server_errors_and_timeouts_are_retried_to_success() {
         .unwrap();
     let create = jobs
         .iter()
-        .find(|j| j.kind == "create")
+        .find(|j| j.kind == roundtrip::domain::JobKind::Create)
         .expect("create job");
     let attempts = s.db().attempts(create.id).unwrap();
     assert!(attempts.len() >= 2, "retried: {attempts:?}");
@@ -422,7 +422,7 @@ async fn tag_and_label_names_match_without_regard_to_case() {
     assert!(
         !jobs
             .iter()
-            .any(|j| j.target == Side::Portal && j.kind == "update"),
+            .any(|j| j.target == Side::Portal && j.kind == roundtrip::domain::JobKind::Update),
         "no write back for a difference in case: {jobs:?}"
     );
     h.stop_service().await;

@@ -26,7 +26,7 @@ fn jobs_of(h: &Harness, kind: &str, target: Side) -> Vec<roundtrip::store::Job> 
         .jobs(&JobFilter::default(), Window::first(10_000))
         .expect("jobs")
         .into_iter()
-        .filter(|j| j.kind == kind && j.target == target)
+        .filter(|j| j.kind.as_str() == kind && j.target == target)
         .collect()
 }
 
@@ -224,7 +224,12 @@ async fn running_out_of_linear_quota_waits_for_the_refill_without_ratelimited_an
     let dry = h
         .store()
         .db()
-        .quota_series(Side::Linear, "requests", 0, 100_000)
+        .quota_series(
+            Side::Linear,
+            roundtrip::domain::QuotaKind::Requests,
+            0,
+            100_000,
+        )
         .unwrap()
         .iter()
         .any(|s| s.remaining <= 1);

@@ -11,7 +11,7 @@ mod support {
 
 use std::time::Duration;
 
-use roundtrip::domain::Side;
+use roundtrip::domain::{AuditAction, Side};
 use roundtrip::store::{LinkState, Window};
 use roundtrip::sync::DeletePolicy;
 use support::harness::{Harness, Setup, eventually};
@@ -194,7 +194,7 @@ async fn without_internal_comments_the_notice_stays_in_the_audit_log() {
     h.linear.delete(&issue).unwrap();
     let note = eventually("the note in the audit log", 20, async || {
         let audit = h.store().db().audit(Window::last(200)).ok()?;
-        audit.into_iter().find(|a| a.action == "note")
+        audit.into_iter().find(|a| a.action == AuditAction::Note)
     })
     .await;
     assert!(note.after.unwrap().contains("not posted"));
@@ -414,7 +414,11 @@ async fn existing_links_are_adopted_on_first_start() {
     h.wait_quiet(Duration::from_millis(500), 20).await;
     assert_eq!(h.linear.issues().len(), 2, "nothing was re-created");
     let audit = h.store().db().audit(Window::last(500)).unwrap();
-    assert_eq!(audit.iter().filter(|a| a.action == "adopt").count(), 2);
+    // The engine adopted them on its own: its name is on the entries.
+    let adopted = |a: &&roundtrip::store::AuditEntry| {
+        a.action == AuditAction::Adopt && a.actor == roundtrip::domain::Actor::Engine
+    };
+    assert_eq!(audit.iter().filter(adopted).count(), 2);
     h.stop_service().await;
 }
 
@@ -473,8 +477,14 @@ async fn posts_in_custom_statuses_are_listed_and_mappable() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A fresh edit each round: an edit merged before the engine loaded the
+    // new mapping would otherwise leave nothing to merge again.
+    let mut round = 0;
     eventually("the new mapping to be loaded", 20, async || {
-        h.canny.set_details(&post, "Details, edited").ok()?;
+        round += 1;
+        h.canny
+            .set_details(&post, &format!("Details, edited {round}"))
+            .ok()?;
         h.engine().reconcile_once().await.ok()?;
         (h.linear.issue(&issue)?.state_id == "5eed0000-0000-4000-8000-000000000204").then_some(())
     })
@@ -862,6 +872,19 @@ async fn adopt_command_dry_run_then_apply() {
     let s = roundtrip::store::Store::open(&store, roundtrip::store::OpenMode::ReadOnly).unwrap();
     let link = s.db().link_by_remote(Side::Portal, &post).unwrap().unwrap();
     assert_eq!(link.linear_id.as_deref(), Some(issue.id.as_str()));
+    assert!(
+        text.contains(&format!("link {} adopted: post {post}", link.id)),
+        "{text}"
+    );
+    // An operator action: one audit entry, by the operator, on the new link.
+    let audit = s.db().audit(Window::last(50)).unwrap();
+    let adopted: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == AuditAction::Adopt)
+        .collect();
+    assert_eq!(adopted.len(), 1, "{audit:?}");
+    assert_eq!(adopted[0].actor, roundtrip::domain::Actor::Operator);
+    assert_eq!(adopted[0].link_id, Some(link.id));
     assert_eq!(h.linear.issues().len(), 1, "nothing created");
 }
 
@@ -1189,7 +1212,7 @@ async fn retried_create_reads_an_unlisted_post_by_the_id_it_got() {
         .jobs(&roundtrip::store::JobFilter::default(), Window::last(50))
         .unwrap()
         .into_iter()
-        .find(|j| j.kind == "create" && j.target == Side::Portal)
+        .find(|j| j.kind == roundtrip::domain::JobKind::Create && j.target == Side::Portal)
         .unwrap();
     assert!(job.attempts >= 2, "the create was retried: {job:?}");
     assert!(
@@ -1258,8 +1281,10 @@ async fn duplicates_voters_count_once_on_the_canonical_post() {
             .db()
             .jobs(&roundtrip::store::JobFilter::default(), Window::last(100))
             .ok()?;
-        jobs.into_iter()
-            .find(|j| j.kind == "voters" && j.status == roundtrip::domain::JobStatus::Succeeded)
+        jobs.into_iter().find(|j| {
+            j.kind == roundtrip::domain::JobKind::Voters
+                && j.status == roundtrip::domain::JobStatus::Succeeded
+        })
     })
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;

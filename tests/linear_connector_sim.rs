@@ -164,7 +164,7 @@ async fn ratelimited_is_classified_with_reset_parsed() {
     let kinds: BTreeSet<String> = conn
         .take_quota_samples()
         .into_iter()
-        .map(|s| s.kind)
+        .map(|s| s.kind.to_string())
         .collect();
     assert_eq!(
         kinds,
@@ -362,7 +362,7 @@ async fn listings_read_relations_only_for_canceled_issues() {
     let costs: Vec<i64> = conn
         .take_quota_samples_with_cost()
         .into_iter()
-        .filter(|(s, _)| s.kind == "complexity")
+        .filter(|(s, _)| s.kind == roundtrip::domain::QuotaKind::Complexity)
         .filter_map(|(_, c)| c)
         .collect();
     let dup_rec = records.iter().find(|r| r.remote_id == dup.id).unwrap();

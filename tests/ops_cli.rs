@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use assert_cmd::prelude::*;
-use roundtrip::domain::{ErrorClass, FieldValue, JobStatus, Record, Side};
+use roundtrip::domain::{Actor, AuditAction, ErrorClass, FieldValue, JobStatus, Record, Side};
 use roundtrip::store::{
     ConflictStatus, JobFilter, Lane, LinkState, NewAttempt, NewConflict, NewJob, OpenMode,
     Resolution, Store, Window, now_ms,
@@ -85,7 +85,7 @@ fn job(link: i64, kind: &str) -> NewJob {
     NewJob {
         link_id: Some(link),
         target: Side::Linear,
-        kind: kind.into(),
+        kind: kind.parse().unwrap(),
         payload: r#"{"fields":{"title":{"kind":"text","value":"x"}}}"#.into(),
         reason: "title changed on the portal".into(),
         lane: Lane::Live,
@@ -176,7 +176,7 @@ fn seed() -> Seeded {
                 "line one\nportal two",
                 "line one\nlinear two",
             ))?;
-            d.add_mapping_version(&mapping.to_toml(), "default", "built-in default")?;
+            d.add_mapping_version(&mapping.to_toml(), Actor::BuiltIn, "built-in default")?;
             Ok(Seeded {
                 _dir: tempfile::tempdir().unwrap(),
                 db: db.clone(),
@@ -350,26 +350,33 @@ fn status_of(db: &Path, id: i64) -> JobStatus {
 #[test]
 fn jobs_retry_by_id_and_by_class_requeue_exactly_those() {
     let s = seed();
-    // Unknown id: refused, nothing changes (not even the known one).
-    let (code, _, err) = rt(
+    // Each id is answered on its own: the known one is requeued, the
+    // unknown one refused with the reason, exit 1.
+    let (code, out, err) = rt(
         &s.db,
-        &["jobs", "retry", &s.failed_server.to_string(), "4242"],
+        &["jobs", "retry", &s.failed_validation.to_string(), "4242"],
     );
     assert_eq!(code, 1);
-    assert!(err.contains("job 4242 does not exist"), "{err}");
-    assert_eq!(status_of(&s.db, s.failed_server), JobStatus::Failed);
-
-    let (code, out, err) = rt(&s.db, &["jobs", "retry", &s.failed_validation.to_string()]);
-    assert_eq!(code, 0, "{err}");
     assert!(out.contains("requeued 1 job"), "{out}");
+    assert!(err.contains("job 4242 does not exist"), "{err}");
     let j = open(&s.db).db().job(s.failed_validation).unwrap().unwrap();
     assert_eq!((j.status, j.attempts), (JobStatus::Queued, 0));
     assert_eq!(status_of(&s.db, s.failed_server), JobStatus::Failed);
 
-    // A succeeded job is not retried: said so, exit 1.
-    let (code, _, err) = rt(&s.db, &["jobs", "retry", &s.succeeded.to_string()]);
+    // A succeeded job is not retried: said so per job, exit 1, nothing on stdout.
+    let (code, out, err) = rt(&s.db, &["jobs", "retry", &s.succeeded.to_string()]);
     assert_eq!(code, 1);
-    assert!(err.contains("it is succeeded"), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("roundtrip: job {} succeeded: nothing to retry", s.succeeded)
+    );
+    assert!(out.is_empty(), "{out}");
+    let (code, _, err) = rt(&s.db, &["jobs", "cancel", &s.succeeded.to_string()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("job {} succeeded: nothing to cancel", s.succeeded)),
+        "{err}"
+    );
 
     // --all-failed --error-class server: the failed and the dead server job.
     let (code, out, _) = rt(
@@ -399,17 +406,58 @@ fn jobs_retry_by_id_and_by_class_requeue_exactly_those() {
     assert_eq!(code, 0);
     assert!(out.contains("nothing to retry"), "{out}");
 
-    // Every operator action is in the audit log.
+    // Every requeued job has its audit entry, in one shape.
     let audit = store.db().audit(Window::first(100)).unwrap();
     let retries: Vec<_> = audit
         .iter()
-        .filter(|a| a.actor == "operator" && a.action == "retry")
+        .filter(|a| a.actor == Actor::Operator && a.action == AuditAction::Retry)
         .collect();
-    assert_eq!(retries.len(), 2, "{audit:?}");
+    assert_eq!(retries.len(), 3, "{audit:?}");
+    assert!(retries.iter().all(|a| a.after.as_deref() == Some("queued")
+        && a.side == Some(Side::Linear)
+        && a.link_id == Some(s.link)));
 
     // --all-failed and ids together is a usage error.
     let (code, _, _) = rt(&s.db, &["jobs", "retry", "--all-failed", "1"]);
     assert_eq!(code, 2);
+}
+
+#[test]
+fn a_retried_job_keeps_counting_attempts_and_success_clears_its_error() {
+    let s = seed();
+    let (code, _, err) = rt(&s.db, &["jobs", "retry", &s.dead_server.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let mut store = Store::open(&s.db, OpenMode::Existing).unwrap();
+    store
+        .write(|d| {
+            d.record_attempt(
+                s.dead_server,
+                &attempt(None, 200, ""),
+                JobStatus::Succeeded,
+                now_ms(),
+            )
+        })
+        .unwrap();
+    let (code, out, _) = rt(
+        &s.db,
+        &["jobs", "show", &s.dead_server.to_string(), "--json"],
+    );
+    assert_eq!(code, 0);
+    let v = json(&out);
+    assert_eq!(v["status"], "succeeded");
+    assert!(
+        v["last_error"].is_null() && v["error_class"].is_null(),
+        "{v}"
+    );
+    let numbers: Vec<i64> = v["attempt_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["attempt"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 2, 3, 4]);
+    let (_, out, _) = rt(&s.db, &["jobs", "show", &s.dead_server.to_string()]);
+    assert!(out.contains("last error -"), "{out}");
 }
 
 #[test]
@@ -423,7 +471,7 @@ fn jobs_cancel_cancels_and_audits() {
     assert!(
         audit
             .iter()
-            .any(|a| a.action == "cancel" && a.actor == "operator")
+            .any(|a| a.action == AuditAction::Cancel && a.actor == Actor::Operator)
     );
     let (code, _, _) = rt(&s.db, &["jobs", "cancel", "777"]);
     assert_eq!(code, 1);
@@ -473,11 +521,14 @@ fn conflicts_list_show_and_resolve() {
         &["conflicts", "resolve", &c1.to_string(), "--take", "linear"],
     );
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("resolved conflict"), "{out}");
+    assert!(
+        out.contains(&format!("conflict {c1} resolved (title")),
+        "{out}"
+    );
     let c = open(&s.db).db().conflict(c1).unwrap().unwrap();
     assert_eq!(c.status, ConflictStatus::Resolved);
     assert_eq!(c.resolution, Some(Resolution::Linear));
-    assert_eq!(c.resolved_by.as_deref(), Some("operator"));
+    assert_eq!(c.resolved_by, Some(Actor::Operator));
 
     // A second resolve fails clearly; so does an unknown id.
     let (code, _, err) = rt(
@@ -515,7 +566,13 @@ fn conflicts_list_show_and_resolve() {
     let (_, out, _) = rt(&s.db, &["conflicts", "list", "--all", "--json"]);
     assert_eq!(ids(&json(&out)), vec![c1, c2]);
     let audit = open(&s.db).db().audit(Window::first(100)).unwrap();
-    assert_eq!(audit.iter().filter(|a| a.action == "resolve").count(), 2);
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.action == AuditAction::Resolve)
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -547,7 +604,7 @@ fn resolve_refuses_a_value_the_mapping_cannot_write() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("'shipped'") && err.contains("nothing was resolved"),
+        err.contains("'shipped'") && err.contains(&format!("conflict {id} (status)")),
         "{err}"
     );
     assert_eq!(
@@ -625,7 +682,7 @@ fn mapping_apply_versions_rollback_and_show() {
     assert!(out.contains("version 2"), "{out}");
     let active = open(&s.db).db().active_mapping().unwrap().unwrap();
     assert_eq!(active.version, 2);
-    assert_eq!(active.document, text);
+    assert_eq!(active.document, text.replace("version = 1", "version = 2"));
     assert_eq!(active.note, "in progress is review");
 
     let (_, out, _) = rt(&s.db, &["mapping", "show"]);
@@ -646,8 +703,8 @@ fn mapping_apply_versions_rollback_and_show() {
     assert_eq!(code, 1);
     assert!(err.contains("mapping version 9 does not exist"), "{err}");
     let audit = open(&s.db).db().audit(Window::first(100)).unwrap();
-    assert!(audit.iter().any(|a| a.action == "rollback"));
-    assert!(audit.iter().any(|a| a.action == "mapping"));
+    assert!(audit.iter().any(|a| a.action == AuditAction::Rollback));
+    assert!(audit.iter().any(|a| a.action == AuditAction::ApplyMapping));
 }
 
 #[test]
@@ -776,4 +833,193 @@ fn commands_work_while_another_connection_writes() {
     stop.store(true, Ordering::Relaxed);
     assert!(writer.join().unwrap() > 0);
     assert_eq!(status_of(&s.db, s.failed_server), JobStatus::Queued);
+}
+
+#[test]
+fn status_json_is_json_even_when_the_store_is_missing_or_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.db");
+    let corrupt = dir.path().join("corrupt.db");
+    std::fs::write(&corrupt, "this is not a database, just text ".repeat(200)).unwrap();
+    for (db, says) in [
+        (&missing, "no store at"),
+        (&corrupt, "not a roundtrip store"),
+    ] {
+        let (code, out, err) = rt(db, &["status", "--json"]);
+        assert_eq!(code, 2, "{err}");
+        let v = json(&out);
+        assert_eq!(v["verdict"], "down");
+        let reasons = v["reasons"].as_array().unwrap();
+        assert_eq!(reasons.len(), 1);
+        assert!(reasons[0].as_str().unwrap().contains(says), "{v}");
+        assert_eq!(v["store"], db.display().to_string());
+        let (code, out, _) = rt(db, &["status"]);
+        assert_eq!(code, 2);
+        assert!(out.starts_with("roundtrip is DOWN"), "{out}");
+    }
+}
+
+/// Run with stdout a pipe whose reading end is already closed (the state
+/// `| head -1` leaves it in), so the first write fails with EPIPE.
+fn rt_closed_stdout(db: &Path, args: &[&str]) -> (i32, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = bin()
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_ends_any_command_quietly() {
+    let s = seed();
+    for args in [
+        &["jobs", "list", "--json"][..],
+        &["jobs", "list"],
+        &["conflicts", "list", "--json"],
+        &["mapping", "show"],
+        &["status", "--json"],
+    ] {
+        let (code, err) = rt_closed_stdout(&s.db, args);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(code, 101, "{args:?}: {err}");
+        if args[0] != "status" {
+            assert_eq!(code, 0, "{args:?}: {err}");
+        }
+    }
+    // An action still finishes, and still reports its refusals on stderr.
+    let (code, err) = rt_closed_stdout(
+        &s.db,
+        &[
+            "jobs",
+            "retry",
+            &s.failed_server.to_string(),
+            &s.succeeded.to_string(),
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nothing to retry"), "{err}");
+    assert_eq!(status_of(&s.db, s.failed_server), JobStatus::Queued);
+}
+
+#[test]
+fn tables_fit_columns_and_wide_keeps_everything() {
+    let s = seed();
+    let long = "title is too long for Linear; the limit is 255 characters and this one is far longer than that";
+    let out = bin()
+        .env("COLUMNS", "70")
+        .args(["jobs", "list", "--db"])
+        .arg(&s.db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success());
+    for line in text.lines().filter(|l| !l.starts_with('(')) {
+        assert!(line.chars().count() <= 70, "line too wide: {line}");
+    }
+    assert!(!text.contains(long), "{text}");
+    let (_, wide, _) = rt(&s.db, &["jobs", "list", "--wide"]);
+    assert!(wide.contains(long), "{wide}");
+    // Without a terminal and without COLUMNS, values are printed whole.
+    let out = bin()
+        .env_remove("COLUMNS")
+        .args(["jobs", "list", "--db"])
+        .arg(&s.db)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(long));
+}
+
+#[test]
+fn conflict_columns_show_where_the_values_differ() {
+    let s = seed();
+    let prefix = "Please add a dark theme to every page of the dashboard";
+    let mut store = Store::open(&s.db, OpenMode::Existing).unwrap();
+    store
+        .write(|d| {
+            d.open_conflict(&NewConflict {
+                link_id: s.link,
+                field: "labels_note".into(),
+                base: FieldValue::Text(prefix.into()),
+                portal: FieldValue::Text(format!("{prefix} and emails")),
+                linear: FieldValue::Text(format!("{prefix}, web only")),
+                portal_changed_at: None,
+                linear_changed_at: None,
+            })
+        })
+        .unwrap();
+    let out = bin()
+        .env("COLUMNS", "120")
+        .args(["conflicts", "list", "--db"])
+        .arg(&s.db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = text
+        .lines()
+        .find(|l| l.contains("labels_note"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.contains("and emails") || row.contains("and ema"),
+        "{row}"
+    );
+    assert!(row.contains(", web"), "{row}");
+    assert!(row.chars().count() <= 120, "{row}");
+}
+
+#[test]
+fn a_refused_mapping_version_is_shown_as_refused_and_raises_an_alert() {
+    let s = seed();
+    let mut store = Store::open(&s.db, OpenMode::Existing).unwrap();
+    store
+        .write(|d| -> roundtrip::store::Result<()> {
+            let v2 = d.add_mapping_version(
+                "version = 2\n[fields.title]\nportal = ",
+                Actor::Operator,
+                "typo",
+            )?;
+            // What the engine does when it cannot load a version.
+            d.refuse_mapping_version(v2, "line 3: expected a value", 1)?;
+            d.set_meta(
+                roundtrip::store::meta_keys::HEARTBEAT,
+                &now_ms().to_string(),
+            )
+        })
+        .unwrap();
+    let (_, out, _) = rt(&s.db, &["mapping", "versions", "--json"]);
+    let v = json(&out);
+    assert_eq!(v[0]["version"], 2);
+    assert_eq!(v[0]["active"], false);
+    assert_eq!(v[0]["state"], "refused");
+    assert_eq!(v[0]["refused_reason"], "line 3: expected a value");
+    assert_eq!(v[1]["state"], "active");
+    let (_, out, err) = rt(&s.db, &["mapping", "versions"]);
+    assert!(out.contains("refused: line 3: expected a value"), "{out}");
+    assert!(err.contains("version 2 was refused"), "{err}");
+    let (_, _, err) = rt(&s.db, &["mapping", "show"]);
+    assert!(err.starts_with("mapping version 1 (active)"), "{err}");
+    let (_, _, err) = rt(&s.db, &["mapping", "show", "--version", "2"]);
+    assert!(err.contains("(refused: line 3"), "{err}");
+    let (code, out, _) = rt(&s.db, &["status", "--json"]);
+    let v = json(&out);
+    assert!(
+        v["reasons"].as_array().unwrap().iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .contains("mapping version 2 was refused")),
+        "{v}"
+    );
+    assert_ne!(code, 0);
+    // Rolling back to it is refused; rolling back answers the alert.
+    let (code, _, err) = rt(&s.db, &["mapping", "rollback", "2"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("was refused by the engine"), "{err}");
 }

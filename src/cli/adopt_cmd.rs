@@ -3,7 +3,8 @@
 //! integration linked (`linear.linkedIssueIDs`) and Linear issues carrying a
 //! post's URL as an attachment — so they are never re-created. Reads both
 //! sides through the APIs; `--dry-run` prints what it would link and why,
-//! changing nothing. The engine does the same on its first start.
+//! changing nothing; linking is the operator action `ops::adopt` (audited
+//! as the operator). The engine does the same on its first start.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,12 +12,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::json;
 
+use super::out::{self, outln};
 use crate::config::Config;
 use crate::connector::linear::{LinearConfig, LinearConnector};
 use crate::domain::Side;
 use crate::engine::Connectors;
-use crate::engine::adopt::{link_pair, plan_live};
+use crate::engine::adopt::plan_live;
 use crate::engine::link_sync::MergeSettings;
+use crate::ops::{self, Report};
 use crate::store::{OpenMode, Store, StoreError};
 use crate::sync::{AdoptPlan, Mapping, PingPongGuard};
 
@@ -34,35 +37,47 @@ pub struct AdoptArgs {
     pub json: bool,
 }
 
-fn print(plan: &AdoptPlan, linked: Option<usize>, json_out: bool) {
+/// The plan (a dry run) or what was done, as text or JSON (`pairs`,
+/// `skipped`, `linked`: a count, null on a dry run, and `refused`).
+fn print(plan: &AdoptPlan, done: Option<&Report>, json_out: bool) -> anyhow::Result<()> {
     if json_out {
-        println!(
+        let linked = done.map(|r| r.changed.len());
+        let refused = done.map_or(&[][..], |r| &r.refused[..]);
+        return outln!(
             "{}",
-            json!({ "pairs": plan.pairs, "skipped": plan.skipped, "linked": linked })
+            json!({ "pairs": plan.pairs, "skipped": plan.skipped, "linked": linked, "refused": refused })
         );
-        return;
     }
-    let verb = if linked.is_some() {
-        "linked"
-    } else {
-        "would link"
-    };
-    for p in &plan.pairs {
-        let why: Vec<String> = p.reasons.iter().map(|r| r.describe()).collect();
-        println!(
-            "{verb} post {} ('{}') ↔ {}: {}",
-            p.portal_id,
-            p.title,
-            p.linear_key.as_deref().unwrap_or(&p.linear_id),
-            why.join("; ")
-        );
+    match done {
+        Some(r) => {
+            for c in &r.changed {
+                outln!("{c}")?;
+            }
+        }
+        None => {
+            for p in &plan.pairs {
+                outln!(
+                    "would link post {} ('{}') ↔ {}: {}",
+                    p.portal_id,
+                    p.title,
+                    p.linear_key.as_deref().unwrap_or(&p.linear_id),
+                    p.why()
+                )?;
+            }
+        }
     }
     for s in &plan.skipped {
-        println!("left alone: {} {}: {}", s.side, s.remote_id, s.why);
+        outln!("left alone: {} {}: {}", s.side, s.remote_id, s.why)?;
     }
-    match linked {
-        Some(n) => println!("{n} of {} pairs linked", plan.pairs.len()),
-        None => println!(
+    match done {
+        Some(r) => {
+            outln!("{}", r.headline)?;
+            for refusal in &r.refused {
+                out::err_line(&format!("roundtrip: {refusal}"));
+            }
+            Ok(())
+        }
+        None => outln!(
             "{} pairs would be linked, {} candidates left alone (dry run: nothing changed)",
             plan.pairs.len(),
             plan.skipped.len()
@@ -114,7 +129,7 @@ pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
         .block_on(plan_live(&connectors, linked))
         .map_err(|e| anyhow::anyhow!("reading the portal and Linear failed: {e}"))?;
     let Some(store) = store.as_mut().filter(|_| !args.dry_run) else {
-        print(&plan, None, args.json);
+        print(&plan, None, args.json)?;
         return Ok(ExitCode::SUCCESS);
     };
     let mapping = match store.db().active_mapping()? {
@@ -129,21 +144,7 @@ pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
         max_attempts: i64::from(config.sync.max_attempts),
     };
     let now = chrono::Utc::now();
-    let linked = store.write(|db| {
-        let mut n = 0;
-        for pair in &plan.pairs {
-            for r in posts.iter().filter(|p| p.remote_id == pair.portal_id) {
-                db.upsert_record(Side::Portal, r)?;
-            }
-            for r in issues.iter().filter(|i| i.remote_id == pair.linear_id) {
-                db.upsert_record(Side::Linear, r)?;
-            }
-            if link_pair(db, &merge, pair, now)?.is_some() {
-                n += 1;
-            }
-        }
-        Ok::<_, StoreError>(n)
-    })?;
-    print(&plan, Some(linked), args.json);
-    Ok(ExitCode::SUCCESS)
+    let report = store.write(|db| ops::adopt::adopt(db, &merge, &plan, &posts, &issues, now))?;
+    print(&plan, Some(&report), args.json)?;
+    Ok(ExitCode::from(report.exit_code()))
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::UsageError;
+use super::out::outln;
 use crate::auth::signin::SCOPES as KNOWN_SCOPES;
 use crate::auth::signin::SignIn;
 use crate::auth::token_file::{self, Actor, TokenLock};
@@ -130,13 +131,13 @@ fn linear(args: &LinearArgs) -> anyhow::Result<ExitCode> {
     })
     .join()
     .map_err(|_| anyhow::anyhow!("writing the token file panicked"))??;
-    println!(
+    outln!(
         "Stored the Linear OAuth tokens in {} (mode 0600); access token valid until {}, refreshed automatically.",
         path.display(),
         tokens
             .expires_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    )?;
     let mut check = LinearConfig::new(tokens.access_token.clone(), l.team.clone(), "");
     check.api_url = l.api_url.clone();
     check.auth = LinearAuth::OAuth;
@@ -146,18 +147,18 @@ fn linear(args: &LinearArgs) -> anyhow::Result<ExitCode> {
         c.viewer().await.map_err(|e| e.to_string())
     });
     match viewer {
-        Ok(v) => println!(
+        Ok(v) => outln!(
             "Linear accepted the token: signed in as {} (actor {}, scopes {}).",
             v.name,
             tokens.actor.as_str(),
             tokens.scopes.join(",")
-        ),
+        )?,
         Err(e) => eprintln!("warning: the token was stored, but a test call to Linear failed: {e}"),
     }
-    println!(
+    outln!(
         "A running daemon uses it on its next Linear call (or at once on SIGHUP); a paused Linear \
          connector resumes by itself. To sign in again later: {}",
         reauth_command(&config)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::out::{self, outln};
 use crate::config::Config;
 
 /// Subcommands of `roundtrip config`.
@@ -42,19 +43,19 @@ pub fn run(cmd: &ConfigCommand) -> anyhow::Result<ExitCode> {
         ConfigCommand::Check { config } => {
             let c = Config::load(config)?;
             c.secrets()?;
-            println!(
+            outln!(
                 "{}: ok (Linear team {}, portal board \"{}\", webhooks on {})",
                 config.display(),
                 c.linear.team,
                 c.portal.board,
                 c.webhooks.listen
-            );
+            )?;
         }
         ConfigCommand::Show { config } => {
             let c = Config::load(config)?;
-            print!("{}", toml::to_string_pretty(&c)?);
+            out::text(&toml::to_string_pretty(&c)?)?;
         }
-        ConfigCommand::Example => print!("{}", crate::config::EXAMPLE),
+        ConfigCommand::Example => out::text(crate::config::EXAMPLE)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,7 +3,6 @@
 //! the store (`Db::resolve_conflict`) and the audit log in one transaction;
 //! the engine then writes the chosen value to both sides.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -11,13 +10,14 @@ use serde::Serialize;
 
 use super::StoreArgs;
 use super::UsageError;
-use super::table::{Table, iso, link_label, relative, term_width, truncate};
-use crate::domain::{FieldValue, Side};
+use super::out::{self, outln};
+use super::table::{Fit, Table, WideArg, Width, diff_cells, iso, link_label, relative};
+use crate::domain::{Actor, FieldValue};
 use crate::health::human_ms;
+use crate::ops::{self, conflicts::Choice};
 use crate::store::{
-    Conflict, ConflictFilter, ConflictStatus, Db, NewAudit, OpenMode, Resolution, Window, now_ms,
+    Conflict, ConflictFilter, ConflictStatus, Db, OpenMode, Resolution, Window, now_ms,
 };
-use crate::sync::codec;
 
 /// Rows per page when `--limit` is not given.
 const DEFAULT_LIMIT: usize = 50;
@@ -29,7 +29,9 @@ pub enum ConflictsCommand {
     List(ListArgs),
     /// Show one conflict with its full values.
     Show(ShowArgs),
-    /// Decide conflicts; the engine writes the decision to both sides.
+    /// Decide conflicts; the engine writes the decision to both sides. Each id is
+    /// checked on its own: one already resolved, unknown or whose value does not fit
+    /// is refused with the reason while the others are resolved.
     Resolve(ResolveArgs),
 }
 
@@ -51,6 +53,9 @@ pub struct ListArgs {
     /// Print a stable JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Column width.
+    #[command(flatten)]
+    pub wide: WideArg,
 }
 
 /// Arguments of `conflicts show`.
@@ -84,13 +89,14 @@ pub struct ResolveArgs {
     /// Which store to change.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Conflict ids to resolve (all or none are resolved).
+    /// Conflict ids to resolve.
     #[arg(value_name = "ID", required = true)]
     pub ids: Vec<i64>,
     /// Keep one side's value (or the base).
     #[arg(long, value_enum)]
     pub take: Option<TakeArg>,
-    /// A hand-merged value written to both sides (for label sets: comma-separated names).
+    /// A hand-merged value written to both sides, typed by the mapping field (label
+    /// sets: comma-separated names; vote counts: a whole number).
     #[arg(long, value_name = "TEXT")]
     pub value: Option<String>,
 }
@@ -116,7 +122,7 @@ struct ConflictOut {
     created_at: String,
     resolution: Option<&'static str>,
     resolved_value: Option<FieldValue>,
-    resolved_by: Option<String>,
+    resolved_by: Option<Actor>,
     resolved_at: Option<String>,
     applied_at: Option<String>,
 }
@@ -144,7 +150,7 @@ fn conflict_out(db: Db<'_>, c: &Conflict) -> anyhow::Result<ConflictOut> {
             Some(Resolution::Value(v)) => Some(v.clone()),
             _ => None,
         },
-        resolved_by: c.resolved_by.clone(),
+        resolved_by: c.resolved_by,
         resolved_at: c.resolved_at.map(iso),
         applied_at: c.applied_at.map(iso),
     })
@@ -176,26 +182,39 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
         .map(|c| conflict_out(db, c))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!(
+        outln!(
             "{}",
             if a.all {
                 "no conflicts"
             } else {
                 "no open conflicts"
             }
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let now = now_ms();
-    let mut headers = vec!["ID"];
+    let width = a.wide.width();
+    let value_width = match width {
+        Width::Fit(w) => (w.saturating_sub(64) / 3).clamp(12, 48),
+        Width::Unlimited => usize::MAX,
+    };
+    let mut headers = vec![("ID", Fit::Keep)];
     if a.all {
-        headers.push("STATUS");
+        headers.push(("STATUS", Fit::Keep));
     }
-    headers.extend(["LINK", "FIELD", "BASE", "PORTAL", "LINEAR", "AGE", "TITLE"]);
+    headers.extend([
+        ("LINK", Fit::Shrink),
+        ("FIELD", Fit::Keep),
+        ("BASE", Fit::Keep),
+        ("PORTAL", Fit::Keep),
+        ("LINEAR", Fit::Keep),
+        ("AGE", Fit::Keep),
+        ("TITLE", Fit::Shrink),
+    ]);
     let mut t = Table::new(&headers);
     for (c, o) in conflicts.iter().zip(&rows) {
         let mut cells = vec![c.id.to_string()];
@@ -208,26 +227,24 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
                 ),
             });
         }
+        cells.push(o.link.clone().unwrap_or_else(|| "-".into()));
+        cells.push(c.field.clone());
+        cells.extend(diff_cells(&[&c.base, &c.portal, &c.linear], value_width));
         cells.extend([
-            truncate(o.link.as_deref().unwrap_or("-"), 28),
-            c.field.clone(),
-            c.base.display_short(16),
-            c.portal.display_short(16),
-            c.linear.display_short(16),
             human_ms(now - c.created_at),
             o.title.clone().unwrap_or_default(),
         ]);
         t.row(cells);
     }
-    print!("{}", t.render(term_width()));
+    out::text(&t.render(width))?;
     if conflicts.len() == a.limit
         && let Some(last) = conflicts.last()
     {
-        println!(
+        outln!(
             "({} conflicts, oldest first; next page: --after {})",
             conflicts.len(),
             last.id
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -254,7 +271,7 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
     };
     let o = conflict_out(db, &c)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&o)?);
+        outln!("{}", serde_json::to_string_pretty(&o)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let now = now_ms();
@@ -262,7 +279,7 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
         t.map(|t| format!(" (changed {})", relative(t, now)))
             .unwrap_or_default()
     };
-    println!(
+    outln!(
         "conflict {} on field {} — {}",
         c.id,
         c.field,
@@ -270,8 +287,8 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
             ConflictStatus::Open => "open".to_string(),
             ConflictStatus::Resolved => "resolved".to_string(),
         }
-    );
-    println!(
+    )?;
+    outln!(
         "link    #{} {} {}",
         c.link_id,
         o.link.as_deref().unwrap_or("(deleted)"),
@@ -279,133 +296,43 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
             .as_deref()
             .map(|t| format!("\"{t}\""))
             .unwrap_or_default()
-    );
-    println!("opened  {} ago", human_ms(now - c.created_at));
-    println!("{}", full("base", &c.base, ""));
-    println!("{}", full("portal", &c.portal, &when(c.portal_changed_at)));
-    println!("{}", full("linear", &c.linear, &when(c.linear_changed_at)));
+    )?;
+    outln!("opened  {} ago", human_ms(now - c.created_at))?;
+    outln!("{}", full("base", &c.base, ""))?;
+    outln!("{}", full("portal", &c.portal, &when(c.portal_changed_at)))?;
+    outln!("{}", full("linear", &c.linear, &when(c.linear_changed_at)))?;
     if let Some(r) = &c.resolution {
         let chosen = match r {
             Resolution::Value(v) => full("value", v, ""),
             other => format!("took the {} value", other.as_str()),
         };
-        println!(
+        outln!(
             "decided {chosen}\n        by {} {}; {}",
-            c.resolved_by.as_deref().unwrap_or("?"),
+            c.resolved_by.map_or("?", Actor::as_str),
             c.resolved_at.map_or(String::new(), |t| relative(t, now)),
             match c.applied_at {
                 Some(t) => format!("written by the engine {}", relative(t, now)),
                 None => "not written by the engine yet".to_string(),
             }
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "\nresolve with: roundtrip conflicts resolve {} --take portal|linear|base  (or --value TEXT)",
             c.id
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Turn `--value TEXT` into a value of the conflict's kind: label sets take
-/// comma-separated names, numbers must parse, everything else is text.
-fn typed_value(c: &Conflict, text: &str) -> Result<FieldValue, UsageError> {
-    let kind_of = [&c.portal, &c.linear, &c.base]
-        .into_iter()
-        .find(|v| **v != FieldValue::Null);
-    Ok(match kind_of {
-        Some(FieldValue::Set(_)) => FieldValue::Set(
-            text.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect::<BTreeSet<String>>(),
-        ),
-        Some(FieldValue::Number(_)) => FieldValue::Number(text.trim().parse().map_err(|_| {
-            UsageError(format!(
-                "--value '{text}' is not a whole number, which field '{}' holds",
-                c.field
-            ))
-        })?),
-        _ => FieldValue::Text(text.to_string()),
-    })
 }
 
 fn resolve(a: &ResolveArgs) -> anyhow::Result<ExitCode> {
-    let mut store = a.store.open(OpenMode::Existing)?;
-    let mapping = super::mapping_cmd::active_mapping(store.db())?;
-    let reason = match (a.take, &a.value) {
-        (Some(t), _) => format!(
-            "roundtrip conflicts resolve --take {}",
-            match t {
-                TakeArg::Portal => "portal",
-                TakeArg::Linear => "linear",
-                TakeArg::Base => "base",
-            }
-        ),
-        (None, _) => "roundtrip conflicts resolve --value".to_string(),
+    let choice = match (a.take, &a.value) {
+        (Some(TakeArg::Portal), _) => Choice::Portal,
+        (Some(TakeArg::Linear), _) => Choice::Linear,
+        (Some(TakeArg::Base), _) => Choice::Base,
+        (None, Some(text)) => Choice::Merged(text.clone()),
+        (None, None) => return Err(UsageError("give --take or --value".into()).into()),
     };
-    let done = store.write(|db| -> anyhow::Result<Vec<(Conflict, FieldValue)>> {
-        let mut done = Vec::new();
-        for id in &a.ids {
-            let Some(c) = db.conflict(*id)? else {
-                bail!("conflict {id} does not exist; nothing was resolved");
-            };
-            if c.status == ConflictStatus::Resolved {
-                bail!(
-                    "conflict {id} is already resolved (took {}, by {}); nothing was resolved",
-                    c.resolution.as_ref().map_or("?", Resolution::as_str),
-                    c.resolved_by.as_deref().unwrap_or("?")
-                );
-            }
-            let (resolution, chosen) = match (a.take, &a.value) {
-                (Some(TakeArg::Portal), _) => (Resolution::Portal, c.portal.clone()),
-                (Some(TakeArg::Linear), _) => (Resolution::Linear, c.linear.clone()),
-                (Some(TakeArg::Base), _) => (Resolution::Base, c.base.clone()),
-                (None, Some(text)) => {
-                    let v = typed_value(&c, text)?;
-                    (Resolution::Value(v.clone()), v)
-                }
-                (None, None) => bail!(UsageError("give --take or --value".into())),
-            };
-            if let Some(f) = mapping.as_ref().and_then(|m| m.field(&c.field)) {
-                for side in [Side::Portal, Side::Linear] {
-                    if f.direction.writes_to(side) && chosen != FieldValue::Null {
-                        codec::write(f, side, &chosen).map_err(|why| {
-                            UsageError(format!(
-                                "conflict {id}: the chosen value cannot be written to {side}: {why}; nothing was resolved"
-                            ))
-                        })?;
-                    }
-                }
-            }
-            db.resolve_conflict(*id, &resolution, "operator")?;
-            db.append_audit(&NewAudit {
-                link_id: Some(c.link_id),
-                actor: "operator".into(),
-                action: "resolve".into(),
-                side: None,
-                field: Some(c.field.clone()),
-                before: Some(format!(
-                    "portal {} / linear {}",
-                    c.portal.display_short(60),
-                    c.linear.display_short(60)
-                )),
-                after: Some(chosen.display_short(120)),
-                reason: reason.clone(),
-            })?;
-            done.push((c, chosen));
-        }
-        Ok(done)
-    })?;
-    for (c, chosen) in &done {
-        println!(
-            "resolved conflict {} ({} on link #{}): {}; the engine writes it to both sides",
-            c.id,
-            c.field,
-            c.link_id,
-            chosen.display_short(60)
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    let mut store = a.store.open(OpenMode::Existing)?;
+    let report = store.write(|db| ops::conflicts::resolve(db, &a.ids, &choice))?;
+    out::report(&report, true)
 }

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use super::out::outln;
 use super::{StoreArgs, UsageError};
 use crate::console::{self, ConsoleError};
 
@@ -35,7 +36,7 @@ pub fn run(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
     let path = args.store.path()?;
     if let Some(n) = args.bench_frames {
         for line in console::bench::run(&path, n).map_err(unwrap_store)? {
-            println!("{line}");
+            outln!("{line}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -3,13 +3,14 @@
 //! `--no-console`) it prints progress lines and a summary and exits 0 only
 //! when both sides converged except for the deliberate conflicts.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 
+use super::out::outln;
 use crate::console;
 use crate::demo::{Demo, report};
 
@@ -65,6 +66,7 @@ fn intro() -> (String, Vec<String>) {
 
 /// Run the demo.
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    crate::os::private_file_modes();
     let interactive =
         !args.no_console && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if let Some(p) = &args.db
@@ -89,7 +91,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         rt.block_on(demo.stop()).context("stopping the demo")?;
         shown?;
         if let Some(p) = &args.db {
-            println!("store kept at {}", p.display());
+            outln!("store kept at {}", p.display())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -102,7 +104,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let end = tokio::time::Instant::now() + duration;
         let interrupted = super::sim_cmd::shutdown_signal();
         tokio::pin!(interrupted);
-        println!(
+        let _ = outln!(
             "roundtrip demo: simulators and service on 127.0.0.1 (webhooks at {}), store {}",
             demo.world.service.addr,
             demo.world.store_path.display()
@@ -118,23 +120,24 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
                 let line =
                     report::progress_line(&writer, demo.started.elapsed().as_secs_f64(), &log)
                         .await;
-                println!("{line}");
-                let _ = std::io::stdout().flush();
+                let _ = outln!("{line}");
                 next += every;
             }
             if now >= end {
                 break;
             }
         }
-        println!("stopping the story; waiting for the queue to drain, then comparing both sides…");
+        let _ = outln!(
+            "stopping the story; waiting for the queue to drain, then comparing both sides…"
+        );
         let started = demo.started;
         let outcome = demo.finish().await?;
         Ok::<_, crate::demo::DemoError>((outcome, started.elapsed().as_secs_f64()))
     });
     let (outcome, elapsed) = outcome.context("finishing the demo")?;
-    println!("{}", report::summary(&outcome, elapsed, seed));
+    outln!("{}", report::summary(&outcome, elapsed, seed))?;
     if let Some(p) = &args.db {
-        println!("store kept at {}", p.display());
+        outln!("store kept at {}", p.display())?;
     }
     Ok(if outcome.success() {
         ExitCode::SUCCESS

@@ -10,9 +10,11 @@ use anyhow::bail;
 use serde::Serialize;
 
 use super::StoreArgs;
-use super::table::{Table, iso, link_label, relative, term_width, truncate};
-use crate::domain::{ErrorClass, JobStatus};
-use crate::store::{Attempt, Db, Job, JobFilter, NewAudit, OpenMode, Window, now_ms};
+use super::out::{self, outln};
+use super::table::{Fit, Table, WideArg, iso, link_label, relative};
+use crate::domain::{ErrorClass, JobKind, JobStatus};
+use crate::ops;
+use crate::store::{Attempt, Db, Job, JobFilter, OpenMode, Window, now_ms};
 
 /// Rows per page when `--limit` is not given.
 const DEFAULT_LIMIT: usize = 50;
@@ -24,9 +26,11 @@ pub enum JobsCommand {
     List(ListArgs),
     /// Show one job with its attempt log.
     Show(ShowArgs),
-    /// Put failed, dead or cancelled jobs back in the queue with a fresh attempt budget.
+    /// Put failed, dead or cancelled jobs back in the queue with a fresh attempt budget
+    /// (jobs in another state are refused, each with the reason; exit 1).
     Retry(RetryArgs),
-    /// Cancel queued, failed or dead jobs (a running job finishes its attempt).
+    /// Cancel queued, failed or dead jobs (a running job finishes its attempt; others
+    /// are refused, each with the reason; exit 1).
     Cancel(CancelArgs),
 }
 
@@ -52,6 +56,9 @@ pub struct ListArgs {
     /// Print a stable JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Column width.
+    #[command(flatten)]
+    pub wide: WideArg,
 }
 
 /// Arguments of `jobs show`.
@@ -65,6 +72,9 @@ pub struct ShowArgs {
     /// Print stable JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Column width.
+    #[command(flatten)]
+    pub wide: WideArg,
 }
 
 /// Arguments of `jobs retry`.
@@ -116,7 +126,7 @@ fn parse_class(s: &str) -> Result<ErrorClass, String> {
 struct JobOut {
     id: i64,
     status: JobStatus,
-    kind: String,
+    kind: JobKind,
     target: String,
     lane: String,
     link_id: Option<i64>,
@@ -187,7 +197,7 @@ fn job_out(job: &Job, link: Option<String>) -> JobOut {
     JobOut {
         id: job.id,
         status: job.status,
-        kind: job.kind.clone(),
+        kind: job.kind,
         target: job.target.as_str().to_string(),
         lane: job.lane.as_str().to_string(),
         link_id: job.link_id,
@@ -255,48 +265,48 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
         for j in &jobs {
             out.push(job_out(j, labels.get(j.link_id)?));
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if jobs.is_empty() {
-        println!("no jobs match");
+        outln!("no jobs match")?;
         return Ok(ExitCode::SUCCESS);
     }
     let now = now_ms();
     let mut t = Table::new(&[
-        "ID",
-        "STATUS",
-        "KIND",
-        "TARGET",
-        "LINK",
-        "ATTEMPTS",
-        "ERROR",
-        "NEXT RUN",
-        "LAST ERROR",
+        ("ID", Fit::Keep),
+        ("STATUS", Fit::Keep),
+        ("KIND", Fit::Shrink),
+        ("TARGET", Fit::Shrink),
+        ("LINK", Fit::Shrink),
+        ("ATTEMPTS", Fit::Keep),
+        ("ERROR", Fit::Shrink),
+        ("NEXT RUN", Fit::Shrink),
+        ("LAST ERROR", Fit::Shrink),
     ]);
     for j in &jobs {
         let link = labels.get(j.link_id)?.unwrap_or_else(|| "-".into());
         t.row(vec![
             j.id.to_string(),
             j.status.as_str().into(),
-            truncate(&j.kind, 12),
+            j.kind.as_str().into(),
             j.target.as_str().into(),
-            truncate(&link, 28),
+            link,
             format!("{}/{}", j.attempts, j.max_attempts),
             j.error_class.map_or("-", ErrorClass::as_str).into(),
             next_run(j, now),
             j.last_error.clone().unwrap_or_default(),
         ]);
     }
-    print!("{}", t.render(term_width()));
+    out::text(&t.render(a.wide.width()))?;
     if jobs.len() == a.limit
         && let Some(last) = jobs.last()
     {
-        println!(
+        outln!(
             "({} jobs, newest first; next page: --after {})",
             jobs.len(),
             last.id
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -317,51 +327,60 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
             payload,
             attempt_log: attempts.iter().map(attempt_out).collect(),
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let now = now_ms();
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
-    println!(
+    outln!(
         "job {}  {} {} on {}",
-        job.id, job.status, job.kind, job.target
-    );
-    println!(
+        job.id,
+        job.status,
+        job.kind,
+        job.target
+    )?;
+    outln!(
         "link       {}",
         match (job.link_id, link) {
             (Some(id), Some(l)) => format!("#{id} {l}"),
             (Some(id), None) => format!("#{id} (deleted)"),
             _ => "-".into(),
         }
-    );
-    println!("reason     {}", job.reason);
-    println!(
+    )?;
+    outln!("reason     {}", job.reason)?;
+    outln!(
         "attempts   {}/{} (lane {})",
         job.attempts,
         job.max_attempts,
         job.lane.as_str()
-    );
-    println!("next run   {}", next_run(&job, now));
-    println!(
+    )?;
+    outln!("next run   {}", next_run(&job, now))?;
+    outln!(
         "last error {}",
         match job.error_class {
             Some(c) => format!("{c}: {}", opt(job.last_error.clone())),
             None => "-".into(),
         }
-    );
-    println!(
+    )?;
+    outln!(
         "created    {} ago, updated {} ago",
         crate::health::human_ms(now - job.created_at),
         crate::health::human_ms(now - job.updated_at)
-    );
-    println!("payload    {}", job.payload);
+    )?;
+    outln!("payload    {}", job.payload)?;
     if attempts.is_empty() {
-        println!("\nno attempts yet");
+        outln!("\nno attempts yet")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!();
+    outln!()?;
     let mut t = Table::new(&[
-        "#", "STARTED", "TOOK", "HTTP", "OUTCOME", "REQUEST", "MESSAGE",
+        ("#", Fit::Keep),
+        ("STARTED", Fit::Keep),
+        ("TOOK", Fit::Keep),
+        ("HTTP", Fit::Keep),
+        ("OUTCOME", Fit::Keep),
+        ("REQUEST", Fit::Shrink),
+        ("MESSAGE", Fit::Shrink),
     ]);
     for at in &attempts {
         t.row(vec![
@@ -374,141 +393,26 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
             opt(at.message.clone()),
         ]);
     }
-    print!("{}", t.render(term_width()));
+    out::text(&t.render(a.wide.width()))?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn audit(db: Db<'_>, job: &Job, action: &str, after: &str, reason: &str) -> anyhow::Result<()> {
-    let before = match job.error_class {
-        Some(c) => format!("{} ({c})", job.status),
-        None => job.status.as_str().to_string(),
-    };
-    db.append_audit(&NewAudit {
-        link_id: job.link_id,
-        actor: "operator".into(),
-        action: action.into(),
-        side: Some(job.target),
-        field: None,
-        before: Some(before),
-        after: Some(after.into()),
-        reason: reason.into(),
-    })?;
-    Ok(())
-}
-
-/// Load every named job, refusing the whole command when any id is unknown.
-fn load_all(db: Db<'_>, ids: &[i64]) -> anyhow::Result<Vec<Job>> {
-    let mut jobs = Vec::with_capacity(ids.len());
-    let mut unknown = Vec::new();
-    for id in ids {
-        match db.job(*id)? {
-            Some(j) => jobs.push(j),
-            None => unknown.push(id.to_string()),
-        }
-    }
-    match unknown.len() {
-        0 => Ok(jobs),
-        1 => bail!("job {} does not exist; nothing changed", unknown[0]),
-        _ => bail!("jobs {} do not exist; nothing changed", unknown.join(", ")),
-    }
-}
-
-/// Apply an operator intent to the named jobs that are in one of `allowed`
-/// statuses; report the others. Exit 1 when any job was left alone.
-fn act_on_ids(
-    store_args: &StoreArgs,
-    ids: &[i64],
-    allowed: &[JobStatus],
-    action: &'static str,
-    done_word: &str,
-    apply: impl Fn(Db<'_>, &[i64]) -> crate::store::Result<usize>,
-) -> anyhow::Result<ExitCode> {
-    let mut store = store_args.open(OpenMode::Existing)?;
-    let (n, skipped) = store.write(|db| -> anyhow::Result<(usize, Vec<Job>)> {
-        let jobs = load_all(db, ids)?;
-        let (ok, skipped): (Vec<Job>, Vec<Job>) =
-            jobs.into_iter().partition(|j| allowed.contains(&j.status));
-        let ok_ids: Vec<i64> = ok.iter().map(|j| j.id).collect();
-        let n = apply(db, &ok_ids)?;
-        let after = if action == "retry" {
-            "queued"
-        } else {
-            "cancelled"
-        };
-        for j in &ok {
-            audit(db, j, action, after, &format!("roundtrip jobs {action}"))?;
-        }
-        Ok((n, skipped))
-    })?;
-    println!("{done_word} {n} job{}", if n == 1 { "" } else { "s" });
-    let allowed_names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-    for j in &skipped {
-        eprintln!(
-            "job {} was not {done_word}: it is {} (only {} jobs can be)",
-            j.id,
-            j.status,
-            allowed_names.join(", ")
-        );
-    }
-    Ok(if skipped.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 fn retry(a: &RetryArgs) -> anyhow::Result<ExitCode> {
-    if !a.all_failed {
-        return act_on_ids(
-            &a.store,
-            &a.ids,
-            &[JobStatus::Failed, JobStatus::Dead, JobStatus::Cancelled],
-            "retry",
-            "requeued",
-            |db, ids| db.retry_jobs(ids),
-        );
-    }
     let mut store = a.store.open(OpenMode::Existing)?;
-    let filter = JobFilter {
-        status: None,
-        error_class: a.error_class,
-    };
-    let class_note = a
-        .error_class
-        .map(|c| format!(" with error class {c}"))
-        .unwrap_or_default();
-    let n = store.write(|db| -> anyhow::Result<usize> {
-        let n = db.retry_matching(&filter)?;
-        if n > 0 {
-            db.append_audit(&NewAudit {
-                actor: "operator".into(),
-                action: "retry".into(),
-                before: Some("failed/dead".into()),
-                after: Some("queued".into()),
-                reason: format!("roundtrip jobs retry --all-failed{class_note}: {n} jobs requeued"),
-                ..NewAudit::default()
-            })?;
-        }
-        Ok(n)
-    })?;
-    if n == 0 {
-        println!("no failed or dead jobs{class_note}; nothing to retry");
+    let report = if a.all_failed {
+        let filter = JobFilter {
+            status: None,
+            error_class: a.error_class,
+        };
+        store.write(|db| ops::jobs::retry_matching(db, &filter))?
     } else {
-        println!(
-            "requeued {n} job{}{class_note}",
-            if n == 1 { "" } else { "s" }
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+        store.write(|db| ops::jobs::retry(db, &a.ids))?
+    };
+    out::report(&report, false)
 }
 
 fn cancel(a: &CancelArgs) -> anyhow::Result<ExitCode> {
-    act_on_ids(
-        &a.store,
-        &a.ids,
-        &[JobStatus::Queued, JobStatus::Failed, JobStatus::Dead],
-        "cancel",
-        "cancelled",
-        |db, ids| db.cancel_jobs(ids),
-    )
+    let mut store = a.store.open(OpenMode::Existing)?;
+    let report = store.write(|db| ops::jobs::cancel(db, &a.ids))?;
+    out::report(&report, false)
 }

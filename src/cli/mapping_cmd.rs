@@ -1,6 +1,7 @@
 //! `roundtrip mapping show|check|preview|apply|versions|rollback`: the field
 //! mapping from the shell. Every document is checked with `Mapping::parse`
-//! and against the default Canny/Linear catalog before it can be stored;
+//! and against the default Canny/Linear catalog (plus the custom statuses
+//! seen on the store's posts) before it can be stored;
 //! errors point at `FILE:LINE` so an editor can jump there. Applying and
 //! rolling back are short transactions recorded in the audit log; the engine
 //! reads the active version on its next pass.
@@ -11,14 +12,12 @@ use std::process::ExitCode;
 use anyhow::bail;
 use serde::Serialize;
 
-use super::table::{Table, iso, term_width, truncate};
+use super::out::{self, outln};
+use super::table::{Fit, Table, WideArg, iso, truncate};
 use super::{StoreArgs, UsageError};
-use crate::domain::{FieldValue, Side};
-use crate::store::{Db, LinkState, NewAudit, OpenMode, Window, now_ms};
-use crate::sync::{Catalog, Mapping, MappingErrors, PreviewAction, Snapshot, preview};
-
-/// Links read per store query while previewing.
-const PREVIEW_PAGE: usize = 200;
+use crate::ops::{self, mapping::DryRun};
+use crate::store::{Db, MappingVersion, OpenMode, now_ms};
+use crate::sync::{Mapping, MappingErrors};
 
 /// Subcommands of `roundtrip mapping`.
 #[derive(Debug, clap::Subcommand)]
@@ -54,8 +53,12 @@ pub enum MappingCommand {
         /// Print stable JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Column width.
+        #[command(flatten)]
+        wide: WideArg,
     },
-    /// Validate FILE and store it as the new active mapping version.
+    /// Validate FILE and store it as the new active mapping version (its `version`
+    /// key is set to the number it is stored as).
     Apply {
         /// Which store to change.
         #[command(flatten)]
@@ -66,7 +69,8 @@ pub enum MappingCommand {
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
     },
-    /// List stored mapping versions, newest first.
+    /// List stored mapping versions, newest first: the active one (the version the
+    /// engine runs) and any the engine refused, with the reason.
     Versions {
         /// Which store to read.
         #[command(flatten)]
@@ -74,8 +78,12 @@ pub enum MappingCommand {
         /// Print stable JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Column width.
+        #[command(flatten)]
+        wide: WideArg,
     },
-    /// Make an earlier stored version active again.
+    /// Make an earlier stored version active again (refused when it does not exist,
+    /// no longer validates or was refused by the engine).
     Rollback {
         /// Which store to change.
         #[command(flatten)]
@@ -96,9 +104,10 @@ pub fn run(cmd: &MappingCommand) -> anyhow::Result<ExitCode> {
             file,
             limit,
             json,
-        } => preview_cmd(store, file.as_deref(), *limit, *json),
+            wide,
+        } => preview_cmd(store, file.as_deref(), *limit, *json, *wide),
         MappingCommand::Apply { store, file, note } => apply(store, file, note.as_deref()),
-        MappingCommand::Versions { store, json } => versions(store, *json),
+        MappingCommand::Versions { store, json, wide } => versions(store, *json, *wide),
         MappingCommand::Rollback { store, to } => rollback(store, *to),
     }
 }
@@ -111,7 +120,7 @@ struct Doc {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Doc> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_capped(path, crate::files::MAX_MAPPING_BYTES, "mapping file")
         .map_err(|e| UsageError(format!("cannot read mapping file {}: {e}", path.display())))?;
     Ok(Doc {
         name: path.display().to_string(),
@@ -122,50 +131,50 @@ fn read_file(path: &Path) -> anyhow::Result<Doc> {
 /// The active stored document, or the built-in default when the store has
 /// none yet (the engine syncs with the default until one is applied).
 fn active_doc(db: Db<'_>) -> anyhow::Result<Doc> {
-    Ok(match db.active_mapping()? {
-        Some(v) => Doc {
-            name: format!("store mapping v{}", v.version),
-            text: v.document,
-        },
-        None => Doc {
-            name: "default mapping".into(),
-            text: Mapping::default_canny_linear().to_toml(),
-        },
+    let (version, text) = ops::mapping::active_document(db)?;
+    Ok(Doc {
+        name: version.map_or("default mapping".into(), |v| {
+            format!("store mapping v{}", v.version)
+        }),
+        text,
     })
 }
 
-/// Parse and check a document against the default catalog plus the custom
-/// portal statuses seen in `db` (when there is a store).
-fn validate_in(db: Option<Db<'_>>, text: &str) -> Result<Mapping, MappingErrors> {
-    let seen = db
-        .and_then(|db| db.portal_statuses_seen().ok())
-        .unwrap_or_default();
-    let m = Mapping::parse(text)?;
-    m.validate_against(&Catalog::canny_linear_default().with_custom_statuses(&seen))?;
-    Ok(m)
-}
-
-/// [`validate_in`] with the store `args` name, if it can be opened.
+/// [`ops::mapping::validate`] with the store `args` name, if it can be
+/// opened (its posts tell which custom portal statuses exist).
 fn validate(store: &StoreArgs, text: &str) -> Result<Mapping, MappingErrors> {
     let opened = store.open(OpenMode::ReadOnly).ok();
-    validate_in(opened.as_ref().map(|s| s.db()), text)
+    ops::mapping::validate(opened.as_ref().map(|s| s.db()), text)
 }
 
 /// Print each error as `FILE:LINE: message` on stderr.
 fn report(name: &str, errors: &MappingErrors) {
     for e in errors.errors() {
         match e.line {
-            Some(line) => eprintln!("{name}:{line}: {}", e.message),
-            None => eprintln!("{name}: {}", e.message),
+            Some(line) => out::err_line(&format!("{name}:{line}: {}", e.message)),
+            None => out::err_line(&format!("{name}: {}", e.message)),
         }
     }
 }
 
-/// The active mapping, parsed, for commands that act on its fields
-/// (`conflicts resolve` checks a chosen value fits). `None` when the stored
-/// document does not parse: the engine reports that itself.
-pub(super) fn active_mapping(db: Db<'_>) -> anyhow::Result<Option<Mapping>> {
-    Ok(Mapping::parse(&active_doc(db)?.text).ok())
+/// "active", "refused: why" or "" for one version.
+fn state_words(v: &MappingVersion) -> String {
+    match (&v.refused_reason, v.active) {
+        (Some(why), _) => format!("refused: {why}"),
+        (None, true) => "active".into(),
+        (None, false) => String::new(),
+    }
+}
+
+/// Tell the operator about a refused version they have not answered yet.
+fn note_refusal(db: Db<'_>) -> anyhow::Result<()> {
+    if let Some(r) = db.refused_mapping()? {
+        out::err_line(&format!(
+            "note: mapping version {} was refused by the engine ({}); fix it and apply a new version, or roll back",
+            r.version, r.reason
+        ));
+    }
+    Ok(())
 }
 
 fn show(store: &StoreArgs, version: Option<i64>) -> anyhow::Result<ExitCode> {
@@ -179,18 +188,23 @@ fn show(store: &StoreArgs, version: Option<i64>) -> anyhow::Result<ExitCode> {
         None => match db.active_mapping()? {
             Some(v) => v,
             None => {
-                eprintln!(
-                    "no mapping stored yet; this is the built-in default roundtrip syncs with"
+                out::err_line(
+                    "no mapping stored yet; this is the built-in default roundtrip syncs with",
                 );
-                print!("{}", Mapping::default_canny_linear().to_toml());
+                out::text(&Mapping::default_canny_linear().to_toml())?;
                 return Ok(ExitCode::SUCCESS);
             }
         },
     };
-    eprintln!(
+    let state = state_words(&v);
+    out::err_line(&format!(
         "mapping version {}{} — {} by {}, {}",
         v.version,
-        if v.active { " (active)" } else { "" },
+        if state.is_empty() {
+            String::new()
+        } else {
+            format!(" ({state})")
+        },
         if v.note.is_empty() {
             "no note"
         } else {
@@ -198,11 +212,12 @@ fn show(store: &StoreArgs, version: Option<i64>) -> anyhow::Result<ExitCode> {
         },
         v.created_by,
         iso(v.created_at)
-    );
-    print!("{}", v.document);
+    ));
+    out::text(&v.document)?;
     if !v.document.ends_with('\n') {
-        println!();
+        outln!()?;
     }
+    note_refusal(db)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -213,12 +228,12 @@ fn check(store: &StoreArgs, file: Option<&Path>) -> anyhow::Result<ExitCode> {
     };
     match validate(store, &doc.text) {
         Ok(m) => {
-            println!(
+            outln!(
                 "{}: ok (document version {}, {} fields)",
                 doc.name,
                 m.version,
                 m.fields.len()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
@@ -228,32 +243,12 @@ fn check(store: &StoreArgs, file: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// One change in `mapping preview --json`. Field names are a stable contract.
-#[derive(Debug, Serialize)]
-struct ChangeOut {
-    link_id: i64,
-    link: String,
-    title: String,
-    field: String,
-    /// "write" or "conflict".
-    action: &'static str,
-    /// The side written ("portal" or "linear"); null for conflicts.
-    side: Option<Side>,
-    /// Current value on the written side (the portal's value for conflicts).
-    from: FieldValue,
-    /// Value written (Linear's value for conflicts).
-    to: FieldValue,
-}
-
-/// `mapping preview --json`.
+/// `mapping preview --json`: which document, and the dry run.
 #[derive(Debug, Serialize)]
 struct PreviewOut {
     mapping: String,
-    links_examined: usize,
-    links_skipped: usize,
-    links_changed: usize,
-    changes_total: usize,
-    changes: Vec<ChangeOut>,
+    #[serde(flatten)]
+    run: DryRun,
 }
 
 fn preview_cmd(
@@ -261,6 +256,7 @@ fn preview_cmd(
     file: Option<&Path>,
     limit: usize,
     json: bool,
+    wide: WideArg,
 ) -> anyhow::Result<ExitCode> {
     let store = store.open(OpenMode::ReadOnly)?;
     let db = store.db();
@@ -268,184 +264,63 @@ fn preview_cmd(
         Some(f) => read_file(f)?,
         None => active_doc(db)?,
     };
-    let mapping = match validate_in(Some(db), &doc.text) {
+    let mapping = match ops::mapping::validate(Some(db), &doc.text) {
         Ok(m) => m,
         Err(errors) => {
             report(&doc.name, &errors);
             return Ok(ExitCode::from(2));
         }
     };
-    let now = chrono::Utc::now();
-    let mut out = PreviewOut {
+    let out = PreviewOut {
         mapping: doc.name,
-        links_examined: 0,
-        links_skipped: 0,
-        links_changed: 0,
-        changes_total: 0,
-        changes: Vec::new(),
+        run: ops::mapping::dry_run(db, &mapping, limit)?,
     };
-    let mut window = Window::first(PREVIEW_PAGE);
-    loop {
-        let page = db.link_mirrors(window)?;
-        let Some(last) = page.last() else { break };
-        window = window.after(last.link.id);
-        for m in &page {
-            out.links_examined += 1;
-            let (Some(p), Some(l)) = (&m.portal, &m.linear) else {
-                out.links_skipped += 1;
-                continue;
-            };
-            if m.link.state != LinkState::Active || p.deleted_at.is_some() || l.deleted_at.is_some()
-            {
-                out.links_skipped += 1;
-                continue;
-            }
-            let input: [(Snapshot, _, _); 1] =
-                [(m.link.base.clone(), p.record.clone(), l.record.clone())];
-            for lp in preview(&mapping, &input, now) {
-                if lp.rows.is_empty() {
-                    continue;
-                }
-                out.links_changed += 1;
-                for row in lp.rows {
-                    out.changes_total += 1;
-                    if out.changes.len() >= limit {
-                        continue;
-                    }
-                    let (action, side) = match row.action {
-                        PreviewAction::Write(s) => ("write", Some(s)),
-                        PreviewAction::Conflict => ("conflict", None),
-                    };
-                    out.changes.push(ChangeOut {
-                        link_id: m.link.id,
-                        link: row.link,
-                        title: m.link.title.clone(),
-                        field: row.field,
-                        action,
-                        side,
-                        from: row.from,
-                        to: row.to,
-                    });
-                }
-            }
-        }
-    }
     if json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let width = term_width();
-    for c in &out.changes {
-        let line = match c.side {
-            Some(side) => format!(
-                "#{} {} · {} on {side}: {} → {}",
-                c.link_id,
-                c.link,
-                c.field,
-                short(&c.from),
-                short(&c.to)
-            ),
-            None => format!(
-                "#{} {} · {}: conflict (portal {} vs Linear {})",
-                c.link_id,
-                c.link,
-                c.field,
-                short(&c.from),
-                short(&c.to)
-            ),
-        };
-        println!("{}", truncate(&line, width));
+    let width = wide.width().chars();
+    for c in &out.run.changes {
+        let line = format!("#{} {}", c.link_id, c.describe());
+        outln!("{}", truncate(&line, width))?;
     }
-    if out.changes_total > out.changes.len() {
-        println!(
+    if out.run.changes_total > out.run.changes.len() {
+        outln!(
             "… and {} more (raise --limit to see them)",
-            out.changes_total - out.changes.len()
-        );
+            out.run.changes_total - out.run.changes.len()
+        )?;
     }
-    println!(
-        "{}: {} change{} on {} of {} links{}",
-        out.mapping,
-        out.changes_total,
-        if out.changes_total == 1 { "" } else { "s" },
-        out.links_changed,
-        out.links_examined,
-        if out.links_skipped > 0 {
-            format!(
-                " ({} skipped: not active, deleted, or not yet seen on both sides)",
-                out.links_skipped
-            )
-        } else {
-            String::new()
-        }
-    );
+    outln!("{}: {}", out.mapping, out.run.summary())?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn short(v: &FieldValue) -> String {
-    match v {
-        FieldValue::Text(_) => format!("'{}'", v.display_short(40)),
-        _ => v.display_short(40),
-    }
 }
 
 fn apply(store: &StoreArgs, file: &Path, note: Option<&str>) -> anyhow::Result<ExitCode> {
     let doc = read_file(file)?;
-    let mapping = match validate(store, &doc.text) {
-        Ok(m) => m,
-        Err(errors) => {
-            report(&doc.name, &errors);
-            eprintln!("{}: not applied; nothing was stored", doc.name);
-            return Ok(ExitCode::from(2));
-        }
-    };
+    if let Err(errors) = validate(store, &doc.text) {
+        report(&doc.name, &errors);
+        out::err_line(&format!("{}: not applied; nothing was stored", doc.name));
+        return Ok(ExitCode::from(2));
+    }
     let note = note.map_or_else(|| format!("applied from {}", doc.name), str::to_string);
     let mut store = store.open(OpenMode::Existing)?;
-    let outcome = store.write(|db| -> anyhow::Result<Result<i64, i64>> {
-        let previous = db.active_mapping()?;
-        if let Some(p) = &previous
-            && p.document == doc.text
-        {
-            return Ok(Err(p.version));
-        }
-        let v = db.add_mapping_version(&doc.text, "operator", &note)?;
-        db.append_audit(&NewAudit {
-            actor: "operator".into(),
-            action: "mapping".into(),
-            before: Some(previous.map_or("default".into(), |p| format!("v{}", p.version))),
-            after: Some(format!("v{v}")),
-            reason: format!("roundtrip mapping apply {}: {note}", doc.name),
-            ..NewAudit::default()
-        })?;
-        Ok(Ok(v))
-    })?;
-    match outcome {
-        Ok(v) => println!(
-            "applied {} as mapping version {v} (document version {}, {} fields); the engine uses it from its next pass",
-            doc.name,
-            mapping.version,
-            mapping.fields.len()
-        ),
-        Err(active) => {
-            println!(
-                "{} is identical to the active version {active}; nothing stored",
-                doc.name
-            )
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    let report = store.write(|db| ops::mapping::apply(db, &doc.text, &note))?;
+    out::report(&report, false)
 }
 
-/// One row of `mapping versions --json`.
+/// One row of `mapping versions --json`. `active` is the version the engine
+/// runs; `state` is "active", "refused" or "inactive".
 #[derive(Debug, Serialize)]
 struct VersionOut {
     version: i64,
     active: bool,
+    state: &'static str,
+    refused_reason: Option<String>,
     note: String,
-    created_by: String,
+    created_by: crate::domain::Actor,
     created_at: String,
 }
 
-fn versions(store: &StoreArgs, json: bool) -> anyhow::Result<ExitCode> {
+fn versions(store: &StoreArgs, json: bool, wide: WideArg) -> anyhow::Result<ExitCode> {
     let store = store.open(OpenMode::ReadOnly)?;
     let all = store.db().mapping_versions()?;
     if json {
@@ -454,62 +329,48 @@ fn versions(store: &StoreArgs, json: bool) -> anyhow::Result<ExitCode> {
             .map(|v| VersionOut {
                 version: v.version,
                 active: v.active,
+                state: match (&v.refused_reason, v.active) {
+                    (Some(_), _) => "refused",
+                    (None, true) => "active",
+                    (None, false) => "inactive",
+                },
+                refused_reason: v.refused_reason.clone(),
                 note: v.note.clone(),
-                created_by: v.created_by.clone(),
+                created_by: v.created_by,
                 created_at: iso(v.created_at),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if all.is_empty() {
-        println!("no mapping stored yet; roundtrip syncs with the built-in default");
+        outln!("no mapping stored yet; roundtrip syncs with the built-in default")?;
         return Ok(ExitCode::SUCCESS);
     }
     let now = now_ms();
-    let mut t = Table::new(&["VERSION", "ACTIVE", "BY", "AGE", "NOTE"]);
+    let mut t = Table::new(&[
+        ("VERSION", Fit::Keep),
+        ("STATE", Fit::Shrink),
+        ("BY", Fit::Keep),
+        ("AGE", Fit::Keep),
+        ("NOTE", Fit::Shrink),
+    ]);
     for v in &all {
         t.row(vec![
             v.version.to_string(),
-            if v.active { "*".into() } else { String::new() },
-            v.created_by.clone(),
+            state_words(v),
+            v.created_by.to_string(),
             crate::health::human_ms(now - v.created_at),
             v.note.clone(),
         ]);
     }
-    print!("{}", t.render(term_width()));
+    out::text(&t.render(wide.width()))?;
+    note_refusal(store.db())?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn rollback(store: &StoreArgs, version: i64) -> anyhow::Result<ExitCode> {
     let mut store = store.open(OpenMode::Existing)?;
-    // None: already active; Some(previous active version, if any).
-    let outcome = store.write(|db| -> anyhow::Result<Option<Option<i64>>> {
-        let Some(target) = db.mapping_version(version)? else {
-            bail!("mapping version {version} does not exist (see `roundtrip mapping versions`)");
-        };
-        let current = db.active_mapping()?;
-        if target.active {
-            return Ok(None);
-        }
-        if let Err(errors) = validate_in(Some(db), &target.document) {
-            bail!("mapping version {version} no longer validates, not activated: {errors}");
-        }
-        db.activate_mapping_version(version)?;
-        db.append_audit(&NewAudit {
-            actor: "operator".into(),
-            action: "rollback".into(),
-            before: current.as_ref().map(|c| format!("v{}", c.version)),
-            after: Some(format!("v{version}")),
-            reason: format!("roundtrip mapping rollback {version}"),
-            ..NewAudit::default()
-        })?;
-        Ok(Some(current.map(|c| c.version)))
-    })?;
-    match outcome {
-        None => println!("mapping version {version} is already active; nothing changed"),
-        Some(Some(from)) => println!("mapping version {version} is active again (was {from})"),
-        Some(None) => println!("mapping version {version} is active again"),
-    }
-    Ok(ExitCode::SUCCESS)
+    let report = store.write(|db| ops::mapping::rollback(db, version))?;
+    out::report(&report, false)
 }

@@ -9,6 +9,7 @@ mod console_cmd;
 mod demo_cmd;
 mod jobs_cmd;
 mod mapping_cmd;
+mod out;
 mod resume_cmd;
 mod run_cmd;
 mod sim_cmd;
@@ -111,7 +112,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Adopt(args) => adopt_cmd::run(&args),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "roundtrip", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "roundtrip", &mut script);
+            out::text(&String::from_utf8_lossy(&script))?;
             Ok(ExitCode::SUCCESS)
         }
     }

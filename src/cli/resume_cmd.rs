@@ -6,8 +6,10 @@
 use std::process::ExitCode;
 
 use super::StoreArgs;
+use super::out;
 use crate::domain::Side;
-use crate::store::{Level, NewAudit, OpenMode, StoreError, meta_keys};
+use crate::ops::{self, resume::Pause};
+use crate::store::OpenMode;
 
 /// What to resume.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -32,33 +34,12 @@ pub struct ResumeArgs {
 
 /// Clear the pause and say what it was.
 pub fn run(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
-    let (key, label) = match args.what {
-        What::Deletes => (meta_keys::DELETES_PAUSED, "delete propagation"),
-        What::Linear => (meta_keys::paused(Side::Linear), "the Linear connector"),
-        What::Portal => (meta_keys::paused(Side::Portal), "the portal connector"),
+    let pause = match args.what {
+        What::Deletes => Pause::Deletes,
+        What::Linear => Pause::Connector(Side::Linear),
+        What::Portal => Pause::Connector(Side::Portal),
     };
     let mut store = args.store.open(OpenMode::Existing)?;
-    let was = store.write(|db| {
-        let was = db.meta(key)?;
-        if let Some(why) = &was {
-            db.clear_meta(key)?;
-            db.append_audit(&NewAudit {
-                actor: "operator".into(),
-                action: "resume".into(),
-                reason: format!("resumed {label} (was: {why})"),
-                ..NewAudit::default()
-            })?;
-            db.log_event(
-                Level::Info,
-                "operator",
-                &format!("operator resumed {label}"),
-            )?;
-        }
-        Ok::<_, StoreError>(was)
-    })?;
-    match was {
-        Some(why) => println!("resumed {label} (it was paused: {why})"),
-        None => println!("{label} was not paused; nothing to do"),
-    }
-    Ok(ExitCode::SUCCESS)
+    let report = store.write(|db| ops::resume::resume(db, pause))?;
+    out::report(&report, false)
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 
+use super::out::outln;
 use crate::sim::canny::{CannySim, CannySimConfig};
 use crate::sim::faults::FaultSpec;
 use crate::sim::linear::handle::DEFAULT_REDIRECT_URI;
@@ -24,7 +25,7 @@ pub struct SimArgs {
     /// Seed for sample data and fault decisions (same seed, same run).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Faults to inject, e.g. "linear:5xx=0.1,429=0.05,latency=50ms;canny:timeout=0.02;webhooks:drop=0.1,dup=0.1,reorder=true".
+    /// Faults to inject, e.g. "linear:5xx=0.1,429=0.05,latency=50ms,lost=0.05;canny:timeout=0.02;webhooks:drop=0.1,dup=0.1,reorder=true" (lost: a write is applied, then its answer is lost).
     #[arg(long, default_value = "")]
     pub faults: String,
     /// Where the Linear simulator POSTs its webhooks.
@@ -189,7 +190,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             },
             "canny": canny.connection_info(),
         });
-        println!("{line}");
+        let _ = outln!("{line}");
         eprintln!("simulators running; Ctrl-C to stop");
         shutdown_signal().await;
         linear.shutdown().await;

@@ -1,13 +1,17 @@
 //! `roundtrip status`: a one-screen health report for scripts and cron.
+//! Monitors parse `--json` blind, so it is JSON whatever happens: a store
+//! that is missing, corrupt or unreadable is a `down` verdict with the
+//! reason (exit 2), not an error message.
 
 use std::process::ExitCode;
 
 use serde::Serialize;
 
 use super::StoreArgs;
+use super::out::{self, outln};
 use crate::domain::JobStatus;
-use crate::health::{Health, assess, human_ms};
-use crate::store::{OpenMode, Summary, now_ms, to_ms};
+use crate::health::{Health, Verdict, assess, human_ms, observe_store};
+use crate::store::{OpenMode, StoreError, Summary, now_ms, recovery_command, to_ms};
 
 /// Arguments of `roundtrip status`.
 #[derive(Debug, clap::Args)]
@@ -65,13 +69,39 @@ fn rotation_line(r: &crate::rotation::Rotation, now: i64) -> String {
     }
 }
 
+/// `status --json` when the store cannot be read at all.
+#[derive(Serialize)]
+struct Unreadable {
+    store: Option<String>,
+    verdict: Verdict,
+    reasons: Vec<String>,
+}
+
 /// Print the report; the exit code is the verdict's.
 pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let store = args.store.open(OpenMode::ReadOnly)?;
-    let summary = store.db().summary()?;
-    let health = assess(&summary, now_ms());
-    let rotation = crate::rotation::stored(&store.db())?;
+    let read = args.store.open(OpenMode::ReadOnly).and_then(|store| {
+        let summary = store.db().summary()?;
+        let rotation = crate::rotation::stored(&store.db())?;
+        Ok((store, summary, rotation))
+    });
+    let (store, mut summary, rotation) = match read {
+        Ok(r) => r,
+        Err(err) => return unreadable(args, &err),
+    };
     let now = now_ms();
+    observe_store(store.path(), &mut summary, now);
+    // With no engine writing, nothing else will look: check the store
+    // itself (the daemon refuses a damaged store at start).
+    let late = summary
+        .heartbeat_ms
+        .is_none_or(|h| now - h > crate::health::LOCK_SUSPECT_MS);
+    if late && summary.integrity.as_ref().is_none_or(|c| c.ok) {
+        let check = store.quick_check();
+        if !check.ok {
+            summary.integrity = Some(check);
+        }
+    }
+    let health = assess(&summary, now);
     if args.json {
         let report = Report {
             store: store.path().display().to_string(),
@@ -79,14 +109,42 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
             summary: &summary,
             linear_webhook_rotation: rotation.as_ref().map(|r| rotation_report(r, now)),
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print!("{}", render(store.path(), &summary, &health));
+        out::text(&render(store.path(), &summary, &health))?;
         if let Some(r) = &rotation {
-            print!("{}", rotation_line(r, now));
+            out::text(&rotation_line(r, now))?;
         }
     }
     Ok(ExitCode::from(health.verdict.exit_code()))
+}
+
+/// The store could not be opened or read: roundtrip is down, and that is
+/// the report.
+fn unreadable(args: &StatusArgs, err: &anyhow::Error) -> anyhow::Result<ExitCode> {
+    let reason: Vec<String> = err.chain().map(ToString::to_string).collect();
+    let mut reason = reason.join(": ");
+    let path = args.store.path().ok();
+    // A store too damaged to read: say how to recover it.
+    if let Some(p) = &path
+        && err
+            .chain()
+            .any(|e| matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Corrupt(_))))
+    {
+        reason = format!("{reason}; {}", recovery_command(p));
+    }
+    let store = path.map(|p| p.display().to_string());
+    if args.json {
+        let report = Unreadable {
+            store,
+            verdict: Verdict::Down,
+            reasons: vec![reason],
+        };
+        outln!("{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        outln!("roundtrip is DOWN\n  - {reason}")?;
+    }
+    Ok(ExitCode::from(Verdict::Down.exit_code()))
 }
 
 fn render(path: &std::path::Path, s: &Summary, h: &Health) -> String {

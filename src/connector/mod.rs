@@ -162,6 +162,11 @@ pub trait Connector: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection>;
 
+    /// The webhook server could not accept a delivery this connector
+    /// verified (the store refused it): forget anything `verify_webhook`
+    /// recorded about it, so the sender's retry is not taken for a replay.
+    fn delivery_not_accepted(&self, _hint: &DeliveryHint) {}
+
     /// Rate-limit readings from the most recent responses, drained by the
     /// engine into the store.
     fn take_quota_samples(&self) -> Vec<QuotaSample>;

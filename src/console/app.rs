@@ -16,9 +16,10 @@ use super::views::{
     conflicts::ConflictsState, jobs::JobsState, links::LinksState, log::LogState,
     mappings::MappingsState, overview::OverviewState,
 };
-use crate::domain::FieldValue;
+use crate::domain::Side;
 use crate::health::{Health, assess};
-use crate::store::{JobFilter, Resolution, Store, StoreError, Summary};
+use crate::ops::{conflicts::Choice, resume::Pause};
+use crate::store::{JobFilter, Store, StoreError, Summary};
 
 /// The six views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,7 +97,7 @@ pub enum Action {
         /// Conflict ids.
         ids: Vec<i64>,
         /// The decision.
-        how: Resolution,
+        choice: Choice,
     },
     /// Save "always resolve this field this way" as a new mapping version,
     /// and resolve these conflicts that way now.
@@ -105,8 +106,8 @@ pub enum Action {
         ids: Vec<i64>,
         /// The mapping field.
         field: String,
-        /// `portal-wins` or `linear-wins`.
-        policy: &'static str,
+        /// The side that wins from now on.
+        winner: Side,
     },
     /// Store a mapping document as a new active version.
     ApplyMapping {
@@ -117,6 +118,8 @@ pub enum Action {
     },
     /// Make an earlier mapping version active.
     Rollback(i64),
+    /// Lift a pause the engine raised.
+    Resume(Pause),
 }
 
 impl Action {
@@ -131,6 +134,7 @@ impl Action {
                 | Action::AlwaysResolve { .. }
                 | Action::ApplyMapping { .. }
                 | Action::Rollback(_)
+                | Action::Resume(_)
         )
     }
 }
@@ -255,7 +259,8 @@ impl App {
     pub fn reload(&mut self) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
         let db = self.store.db();
-        let summary = db.summary()?;
+        let mut summary = db.summary()?;
+        crate::health::observe_store(self.store.path(), &mut summary, now);
         self.health = Some(assess(&summary, now));
         self.summary = Some(summary);
         match self.view {
@@ -455,6 +460,17 @@ impl App {
             self.refuse(super::actions::describe(&action).as_str());
             return;
         }
+        match super::actions::precheck(self, &action) {
+            Ok(Some(refusal)) => {
+                self.error(refusal);
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.error(e.to_string());
+                return;
+            }
+        }
         match super::actions::confirm_prompt(self, &action) {
             Ok(Some(prompt)) => self.layers.push(Layer::Confirm { prompt, action }),
             Ok(None) => self.perform(action),
@@ -469,14 +485,19 @@ impl App {
             Action::SwitchView(v) => self.switch(v),
             Action::Message(m) => self.note(m),
             Action::Open(layer) => self.layers.push(*layer),
-            other => match super::actions::apply(self, other) {
-                Ok(note) => {
-                    self.note(note);
+            other => match super::actions::apply(self, &other) {
+                Some(Ok(report)) => {
+                    if report.refused.is_empty() {
+                        self.note(report.one_line());
+                    } else {
+                        self.error(report.one_line());
+                    }
                     if let Err(e) = self.reload() {
                         self.error(e.to_string());
                     }
                 }
-                Err(e) => self.error(e),
+                Some(Err(e)) => self.error(e.to_string()),
+                None => {}
             },
         }
     }
@@ -533,26 +554,5 @@ impl App {
             Ok(action) => self.submit(action),
             Err(msg) => self.error(msg),
         }
-    }
-}
-
-/// Parse a merged value typed in the editor into the kind of the field's
-/// current values: numbers stay numbers, sets are comma- or line-separated.
-pub fn parse_merged(text: &str, like: &FieldValue) -> Result<FieldValue, String> {
-    match like {
-        FieldValue::Number(_) => text
-            .trim()
-            .parse()
-            .map(FieldValue::Number)
-            .map_err(|_| format!("'{}' is not a whole number", text.trim())),
-        FieldValue::Set(_) => Ok(FieldValue::Set(
-            text.split([',', '\n'])
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-        )),
-        FieldValue::Null if text.trim().is_empty() => Ok(FieldValue::Null),
-        FieldValue::Null | FieldValue::Text(_) => Ok(FieldValue::Text(text.to_string())),
     }
 }

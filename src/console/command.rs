@@ -1,11 +1,12 @@
 //! The `:` command line: the same actions as the keys, by name, for when
 //! typing is faster than navigating (`:retry failed rate_limited`,
-//! `:resolve linear`, `:rollback 3`, `:q`).
+//! `:resolve linear`, `:rollback 3`, `:resume deletes`, `:q`).
 
 use super::app::{Action, App, ViewId};
 use super::layers::Layer;
 use super::views::jobs::parse_filter;
-use crate::store::Resolution;
+use crate::domain::Side;
+use crate::ops::{conflicts::Choice, resume::Pause};
 
 /// Parse a command line into an action.
 pub fn parse(line: &str, app: &App) -> Result<Action, String> {
@@ -42,10 +43,10 @@ pub fn parse(line: &str, app: &App) -> Result<Action, String> {
             }
         }
         "resolve" => {
-            let how = match rest.first().copied() {
-                Some("portal") => Resolution::Portal,
-                Some("linear") => Resolution::Linear,
-                Some("base") => Resolution::Base,
+            let choice = match rest.first().copied() {
+                Some("portal") => Choice::Portal,
+                Some("linear") => Choice::Linear,
+                Some("base") => Choice::Base,
                 _ => return Err("resolve portal|linear|base [conflict ids…]".into()),
             };
             let mut ids: Vec<i64> = rest[1..]
@@ -58,8 +59,14 @@ pub fn parse(line: &str, app: &App) -> Result<Action, String> {
             if ids.is_empty() {
                 return Err("no conflict selected (open Conflicts, or give ids)".into());
             }
-            Ok(Action::Resolve { ids, how })
+            Ok(Action::Resolve { ids, choice })
         }
+        "resume" => match rest.first().copied() {
+            Some("deletes") => Ok(Action::Resume(Pause::Deletes)),
+            Some("linear") => Ok(Action::Resume(Pause::Connector(Side::Linear))),
+            Some("portal") => Ok(Action::Resume(Pause::Connector(Side::Portal))),
+            _ => Err("resume deletes|linear|portal".into()),
+        },
         "rollback" => rest
             .first()
             .and_then(|v| v.trim_start_matches('v').parse().ok())

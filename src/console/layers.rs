@@ -9,14 +9,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
 use ratatui_textarea::{CursorMove, TextArea};
 
-use super::app::{Action, App, ViewId, parse_merged};
+use super::app::{Action, App, ViewId};
 use super::clock::short_time;
 use super::keymap::{self, Cmd, Ctx};
 use super::mapping_check::Diagnostic;
 use super::theme::Theme;
 use super::views::common::cut;
-use crate::domain::FieldValue;
-use crate::store::{Attempt, AuditEntry, Job, Link, Resolution};
+use crate::ops::{self, conflicts::Choice};
+use crate::store::{Attempt, AuditEntry, Job, Link};
 
 /// What a one-line prompt is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +38,6 @@ pub enum EditPurpose {
         conflict_id: i64,
         /// Its field.
         field: String,
-        /// A value of the field's kind, to parse the text into.
-        like: FieldValue,
     },
 }
 
@@ -367,7 +365,7 @@ impl Editor {
         if !matches!(self.purpose, EditPurpose::Mapping) {
             return true;
         }
-        self.diagnostics = app.checker.validate(&self.text());
+        self.diagnostics = app.checker.validate(app.store.db(), &self.text());
         self.notes.clear();
         if let Some(line) = self.diagnostics.iter().find_map(|d| d.line) {
             let row = u16::try_from(line.saturating_sub(1)).unwrap_or(0);
@@ -416,24 +414,29 @@ impl Editor {
                             note: "edited in the console".into(),
                         }),
                     },
-                    EditPurpose::Merged {
-                        conflict_id, like, ..
-                    } => match parse_merged(&self.text(), like) {
-                        Ok(v) => Outcome {
-                            close: true,
-                            action: Some(Action::Resolve {
-                                ids: vec![*conflict_id],
-                                how: Resolution::Value(v),
-                            }),
-                        },
-                        Err(e) => {
-                            self.diagnostics = vec![Diagnostic {
-                                line: None,
-                                message: e,
-                            }];
-                            Outcome::stay()
+                    EditPurpose::Merged { conflict_id, .. } => {
+                        let choice = Choice::Merged(self.text());
+                        match ops::conflicts::check(app.store.db(), *conflict_id, &choice) {
+                            Ok(None) => Outcome {
+                                close: true,
+                                action: Some(Action::Resolve {
+                                    ids: vec![*conflict_id],
+                                    choice,
+                                }),
+                            },
+                            Ok(Some(refused)) => {
+                                self.diagnostics = vec![Diagnostic {
+                                    line: None,
+                                    message: refused.to_string(),
+                                }];
+                                Outcome::stay()
+                            }
+                            Err(e) => {
+                                app.error(e.to_string());
+                                Outcome::stay()
+                            }
                         }
-                    },
+                    }
                 }
             }
             _ => {

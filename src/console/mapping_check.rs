@@ -5,6 +5,7 @@
 
 use crate::domain::{LINEAR_FIELDS, PORTAL_FIELDS};
 use crate::store::Db;
+use crate::sync::{Direction, Policy};
 
 /// One problem in a document, at its line when known (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +18,9 @@ pub struct Diagnostic {
 
 /// Validates and previews mapping documents.
 pub trait MappingChecker {
-    /// Every problem found; empty means valid.
-    fn validate(&self, document: &str) -> Vec<Diagnostic>;
+    /// Every problem found; empty means valid. `db` tells which custom
+    /// portal statuses the company's posts use.
+    fn validate(&self, db: Db<'_>, document: &str) -> Vec<Diagnostic>;
     /// What applying `document` instead of `active` would change, one line
     /// per change.
     fn preview(&self, db: Db<'_>, active: Option<&str>, document: &str) -> Vec<String>;
@@ -29,33 +31,36 @@ pub fn default_checker() -> Box<dyn MappingChecker> {
     Box::new(SyncChecker)
 }
 
-/// Most links a console preview plans (the newest ones), so a preview on a
-/// million-link store stays interactive.
-pub const PREVIEW_LINKS: usize = 500;
+/// Most changes a console preview lists (all are counted).
+pub const PREVIEW_CHANGES: usize = 200;
 
-/// Validation by [`crate::sync::Mapping::parse`] (every error at its line)
-/// and a dry run with [`crate::sync::preview`] over the newest links, after
-/// the per-field policy diff of the structural checker.
+/// Validation by [`crate::ops::mapping::validate`] — the check every apply
+/// passes, errors at their line — and the same dry run as `roundtrip
+/// mapping preview` (every active link), after the per-field policy diff of
+/// the structural checker.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SyncChecker;
 
+fn diagnostics(errs: &crate::sync::MappingErrors) -> Vec<Diagnostic> {
+    errs.errors()
+        .iter()
+        .map(|e| Diagnostic {
+            line: e.line,
+            message: e.message.clone(),
+        })
+        .collect()
+}
+
 impl MappingChecker for SyncChecker {
-    fn validate(&self, document: &str) -> Vec<Diagnostic> {
-        match crate::sync::Mapping::parse(document) {
+    fn validate(&self, db: Db<'_>, document: &str) -> Vec<Diagnostic> {
+        match crate::ops::mapping::validate(Some(db), document) {
             Ok(_) => Vec::new(),
-            Err(errs) => errs
-                .errors()
-                .iter()
-                .map(|e| Diagnostic {
-                    line: e.line,
-                    message: e.message.clone(),
-                })
-                .collect(),
+            Err(errs) => diagnostics(&errs),
         }
     }
 
     fn preview(&self, db: Db<'_>, active: Option<&str>, document: &str) -> Vec<String> {
-        let mapping = match crate::sync::Mapping::parse(document) {
+        let mapping = match crate::ops::mapping::validate(Some(db), document) {
             Ok(m) => m,
             Err(errs) => {
                 return errs
@@ -66,36 +71,23 @@ impl MappingChecker for SyncChecker {
             }
         };
         let mut out = StructuralChecker.preview(db, active, document);
-        let links = match db.links(crate::store::Window::last(PREVIEW_LINKS)) {
-            Ok(l) => l,
+        let run = match crate::ops::mapping::dry_run(db, &mapping, PREVIEW_CHANGES) {
+            Ok(r) => r,
             Err(e) => {
                 out.push(format!("cannot read links: {e}"));
                 return out;
             }
         };
-        let mut inputs = Vec::new();
-        for link in &links {
-            let (Some(p), Some(l)) = (&link.portal_id, &link.linear_id) else {
-                continue;
-            };
-            let portal = db.record(crate::domain::Side::Portal, p).ok().flatten();
-            let linear = db.record(crate::domain::Side::Linear, l).ok().flatten();
-            if let (Some(portal), Some(linear)) = (portal, linear) {
-                inputs.push((link.base.clone(), portal.record, linear.record));
-            }
-        }
-        let changes = crate::sync::preview(&mapping, &inputs, chrono::Utc::now());
         out.push(String::new());
-        out.push(format!(
-            "dry run over the newest {} links ({} with both records mirrored): {} would change",
-            links.len(),
-            inputs.len(),
-            changes.len()
-        ));
-        for link in &changes {
-            for row in &link.rows {
-                out.push(format!("  {row}"));
-            }
+        out.push(format!("dry run over every active link: {}", run.summary()));
+        for c in &run.changes {
+            out.push(format!("  {}", c.describe()));
+        }
+        if run.changes_total > run.changes.len() {
+            out.push(format!(
+                "  … and {} more (`roundtrip mapping preview` lists them all)",
+                run.changes_total - run.changes.len()
+            ));
         }
         out
     }
@@ -107,9 +99,14 @@ impl MappingChecker for SyncChecker {
 pub struct StructuralChecker;
 
 /// Allowed `direction` values.
-pub const DIRECTIONS: &[&str] = &["both", "portal-to-linear", "linear-to-portal", "none"];
+fn directions() -> Vec<&'static str> {
+    Direction::ALL.iter().map(|d| d.as_str()).collect()
+}
+
 /// Allowed `on_conflict` values.
-pub const POLICIES: &[&str] = &["ask", "linear-wins", "portal-wins", "newest", "merge"];
+fn policies() -> Vec<&'static str> {
+    Policy::ALL.iter().map(|p| p.as_str()).collect()
+}
 
 /// The 1-based line of `key` inside `[fields.<field>]`, or of the header.
 pub fn line_of(doc: &str, field: &str, key: Option<&str>) -> Option<usize> {
@@ -150,7 +147,7 @@ fn parse(document: &str) -> Result<toml::Table, Diagnostic> {
 }
 
 impl MappingChecker for StructuralChecker {
-    fn validate(&self, document: &str) -> Vec<Diagnostic> {
+    fn validate(&self, _db: Db<'_>, document: &str) -> Vec<Diagnostic> {
         let table = match parse(document) {
             Ok(t) => t,
             Err(d) => return vec![d],
@@ -170,11 +167,11 @@ impl MappingChecker for StructuralChecker {
                 });
                 continue;
             };
-            let checks: [(&str, &[&str], bool); 4] = [
-                ("portal", PORTAL_FIELDS, true),
-                ("linear", LINEAR_FIELDS, true),
-                ("direction", DIRECTIONS, false),
-                ("on_conflict", POLICIES, false),
+            let checks: [(&str, Vec<&str>, bool); 4] = [
+                ("portal", PORTAL_FIELDS.to_vec(), true),
+                ("linear", LINEAR_FIELDS.to_vec(), true),
+                ("direction", directions(), false),
+                ("on_conflict", policies(), false),
             ];
             for (key, allowed, required) in checks {
                 match spec.get(key) {
@@ -257,28 +254,6 @@ impl MappingChecker for StructuralChecker {
     }
 }
 
-/// Set `fields.<field>.on_conflict` in a document (the "always resolve this
-/// field this way" action). Comments are not preserved by the `toml` crate.
-pub fn set_field_policy(
-    document: &str,
-    field: &str,
-    policy: &str,
-    version: i64,
-) -> Result<String, String> {
-    let mut table = parse(document).map_err(|d| d.message)?;
-    let spec = table
-        .get_mut("fields")
-        .and_then(|f| f.as_table_mut())
-        .and_then(|f| f.get_mut(field))
-        .and_then(|s| s.as_table_mut())
-        .ok_or_else(|| format!("the active mapping has no field `{field}`"))?;
-    spec.insert("on_conflict".into(), toml::Value::String(policy.into()));
-    if table.contains_key("version") {
-        table.insert("version".into(), toml::Value::Integer(version));
-    }
-    toml::to_string(&table).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,20 +262,14 @@ mod tests {
 
     #[test]
     fn reports_errors_at_their_line() {
-        assert!(StructuralChecker.validate(DOC).is_empty());
+        let store = crate::store::Store::open_in_memory().unwrap();
+        let db = store.db();
+        assert!(StructuralChecker.validate(db, DOC).is_empty());
         let bad = DOC.replace("\"ask\"", "\"sometimes\"");
-        let d = StructuralChecker.validate(&bad);
+        let d = StructuralChecker.validate(db, &bad);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].line, Some(7));
         let syntax = DOC.replace("direction = \"both\"", "direction = ");
-        assert_eq!(StructuralChecker.validate(&syntax)[0].line, Some(6));
-    }
-
-    #[test]
-    fn policy_edit_changes_only_that_field() {
-        let out = set_field_policy(DOC, "title", "linear-wins", 2).unwrap();
-        assert!(out.contains("on_conflict = \"linear-wins\""));
-        assert!(out.contains("version = 2"));
-        assert!(set_field_policy(DOC, "nope", "ask", 2).is_err());
+        assert_eq!(StructuralChecker.validate(db, &syntax)[0].line, Some(6));
     }
 }

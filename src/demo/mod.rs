@@ -3,7 +3,7 @@
 //! (engine + webhook server) syncs them exactly as a deployment would, and a
 //! scripted "day in the life" makes the edits and faults an operator meets:
 //! approvals, state changes, comments, a conflict, a 5xx streak, an
-//! exhausted quota, a deleted post and a mapping gap.
+//! exhausted quota, a deleted post and a mapping version the engine refuses.
 
 pub mod converge;
 pub mod report;

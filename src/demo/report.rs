@@ -13,7 +13,7 @@ use super::{DELIBERATE_CONFLICTS, Outcome, StoryLog};
 fn linear_quota(s: &Summary) -> String {
     s.quota
         .iter()
-        .find(|q| q.connector == Side::Linear && q.kind == "requests")
+        .find(|q| q.connector == Side::Linear && q.kind == crate::domain::QuotaKind::Requests)
         .map_or_else(
             || "?".to_string(),
             |q| format!("{}/{}", q.remaining, q.limit),

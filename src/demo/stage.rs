@@ -86,7 +86,8 @@ pub fn lock(log: &Mutex<StoryLog>) -> std::sync::MutexGuard<'_, StoryLog> {
 }
 
 /// The default mapping without its `"closed"` status row: the mapping
-/// problem of the story (a portal status with no Linear state).
+/// problem of the story (a portal status with no Linear state, while the
+/// Linear side still maps to it), which the engine refuses to load.
 pub fn mapping_without_closed() -> String {
     let mut m = Mapping::default_canny_linear();
     m.version = 2;
@@ -95,13 +96,6 @@ pub fn mapping_without_closed() -> String {
             t.values.retain(|(p, _)| p != "closed");
         }
     }
-    m.to_toml()
-}
-
-/// The fix an operator applies: the default mapping again, as version 3.
-pub fn mapping_fixed() -> String {
-    let mut m = Mapping::default_canny_linear();
-    m.version = 3;
     m.to_toml()
 }
 

@@ -10,7 +10,7 @@ use crate::domain::{ErrorClass, JobStatus};
 use crate::sim::faults::ApiFaults;
 use crate::store::{JobFilter, Level};
 
-use super::stage::{Pair, Stage, lock, mapping_fixed, mapping_without_closed};
+use super::stage::{Pair, Stage, lock, mapping_without_closed};
 
 /// Deliberate conflicts the story opens (titles edited on both sides).
 pub const DELIBERATE_CONFLICTS: usize = 2;
@@ -41,9 +41,10 @@ async fn scripted(stage: &mut Stage, rng: &mut fastrand::Rng) -> bool {
     if let Ok(v) = stage
         .writer
         .run(move |db| {
+            let doc = crate::sync::stamp_version(&doc, db.next_mapping_version()?).unwrap_or(doc);
             db.add_mapping_version(
                 &doc,
-                "demo",
+                crate::domain::Actor::Demo,
                 "tidied status table (the 'closed' row went missing)",
             )
         })
@@ -217,8 +218,8 @@ async fn mapping_gap(stage: &Stage, rng: &mut fastrand::Rng) {
         .unwrap_or_default();
     stage
         .chapter(format!(
-            "admin closes '{title}' on the portal, but the active mapping has no Linear state for 'closed': \
-             the engine leaves Linear alone and logs a mapping gap (fix: Mappings view, add \"closed\" = \"Canceled\")"
+            "admin closes '{title}' on the portal; mapping version 2 has no Linear state for 'closed', so the engine \
+             refused it and the version before stays in force (the Overview says why; answer it in Mappings: roll back)"
         ))
         .await;
 }
@@ -355,15 +356,21 @@ async fn delete_post(stage: &Stage, rng: &mut fastrand::Rng) {
 }
 
 async fn fix_mapping(stage: &Stage) {
-    let doc = mapping_fixed();
-    let applied = stage
+    let broken = lock(&stage.log).broken_mapping;
+    let answered = stage
         .writer
-        .run(move |db| db.add_mapping_version(&doc, "operator", "restore the 'closed' row"))
+        .run(|db| {
+            let Some(active) = db.active_mapping()? else {
+                return Ok(None);
+            };
+            let report = crate::ops::mapping::rollback(db, active.version)?;
+            Ok((!report.changed.is_empty()).then_some(active.version))
+        })
         .await;
-    if let Ok(v) = applied {
+    if let (Ok(Some(v)), Some(broken)) = (answered, broken) {
         stage
             .chapter(format!(
-                "operator restores \"closed\" = \"Canceled\" in the mapping (version {v}); the closed post reaches Linear"
+                "operator restores the mapping: version {v}, which keeps \"closed\" = \"Canceled\", stays in force and the refusal of version {broken} is answered"
             ))
             .await;
     }

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{Record, RemoteError, Side};
+use crate::domain::{Actor, AuditAction, Record, RemoteError, Side};
 use crate::store::{Db, Lane, Level, LinkState, NewAudit, Result as StoreResult, Window};
 use crate::sync::adopt::url_prefix;
 use crate::sync::{AdoptPair, AdoptPlan, agreed_snapshot, plan_adoption};
@@ -28,13 +28,16 @@ pub struct AdoptReport {
 }
 
 /// Link one planned pair in the store (both records already stored) and
-/// merge it. `None` when either side got a link meanwhile.
+/// merge it; the audit entry names `actor` (the engine on its own, the
+/// operator for `roundtrip adopt`). `None` when either side got a link
+/// meanwhile.
 pub fn link_pair(
     db: Db<'_>,
     merge: &MergeSettings,
     pair: &AdoptPair,
+    actor: Actor,
     now: DateTime<Utc>,
-) -> StoreResult<Option<Applied>> {
+) -> StoreResult<Option<(i64, Applied)>> {
     if db.link_by_remote(Side::Portal, &pair.portal_id)?.is_some()
         || db.link_by_remote(Side::Linear, &pair.linear_id)?.is_some()
     {
@@ -55,17 +58,14 @@ pub fn link_pair(
         &pair.title,
         &base,
     )?;
-    let why: Vec<String> = pair.reasons.iter().map(|r| r.describe()).collect();
     let reason = format!(
         "adopted an existing link: {} (nothing was created)",
-        why.join("; ")
+        pair.why()
     );
     db.append_audit(&NewAudit {
         link_id: Some(id),
-        actor: "engine".into(),
-        action: "adopt".into(),
         reason: reason.clone(),
-        ..NewAudit::default()
+        ..NewAudit::new(actor, AuditAction::Adopt)
     })?;
     db.log_event(
         Level::Info,
@@ -77,10 +77,11 @@ pub fn link_pair(
         ),
     )?;
     let Some(link) = db.link(id)? else {
-        return Ok(Some(Applied::default()));
+        return Ok(Some((id, Applied::default())));
     };
     let mut histories = Default::default();
-    sync_link(db, merge, &mut histories, &link, Lane::Backfill, now).map(Some)
+    let applied = sync_link(db, merge, &mut histories, &link, Lane::Backfill, now)?;
+    Ok(Some((id, applied)))
 }
 
 /// A post that arrives unlinked but already names its issue through Canny's
@@ -109,7 +110,8 @@ pub fn adopt_native_link(
         db.link_by_remote(s, id).ok().flatten().is_some()
     });
     if let Some(pair) = plan.pairs.first() {
-        return Ok(Some(link_pair(db, merge, pair, now)?.unwrap_or_default()));
+        let linked = link_pair(db, merge, pair, Actor::Engine, now)?;
+        return Ok(Some(linked.map(|(_, a)| a).unwrap_or_default()));
     }
     let why = plan.skipped.first().map_or_else(
         || {
@@ -248,7 +250,7 @@ impl Engine {
             .run(move |db| {
                 let (mut linked, mut jobs) = (0, 0);
                 for pair in &pairs {
-                    if let Some(a) = link_pair(db, &merge, pair, now)? {
+                    if let Some((_, a)) = link_pair(db, &merge, pair, Actor::Engine, now)? {
                         linked += 1;
                         jobs += a.jobs;
                     }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::domain::QuotaSample;
+use crate::domain::{QuotaKind, QuotaSample};
 use crate::store::Lane;
 
 /// Requests one permitted operation may make. A permit covers a whole
@@ -77,7 +77,7 @@ pub enum Permit {
 pub struct Budget {
     reserve: f64,
     refill: Refill,
-    windows: BTreeMap<String, Window>,
+    windows: BTreeMap<QuotaKind, Window>,
     paused_until_ms: Option<i64>,
     last_sent_ms: Option<i64>,
     /// Operations permitted whose answers have not been absorbed yet. A
@@ -111,9 +111,9 @@ impl Budget {
         let reset_ms = s.reset_at.map(|r| r.timestamp_millis());
         let observed_ms = s.sampled_at.timestamp_millis();
         let previous = self.windows.get(&s.kind);
-        let unit_cost = match (s.kind.as_str(), request_cost) {
-            ("complexity", Some(c)) => c.max(1),
-            ("complexity", None) => previous.map_or(1, |w| w.unit_cost),
+        let unit_cost = match (s.kind, request_cost) {
+            (QuotaKind::Complexity, Some(c)) => c.max(1),
+            (QuotaKind::Complexity, None) => previous.map_or(1, |w| w.unit_cost),
             _ => 1,
         };
         let (limit, remaining) = (s.limit.max(0), s.remaining.max(0));
@@ -124,7 +124,7 @@ impl Budget {
             _ => previous.map_or(0.0, |w| w.rate_per_ms),
         };
         self.windows.insert(
-            s.kind.clone(),
+            s.kind,
             Window {
                 limit,
                 remaining,
@@ -156,9 +156,9 @@ impl Budget {
     /// Remaining quota of one kind per the latest reading, less what
     /// operations in flight may still take (used by the console's forecast
     /// and tests).
-    pub fn remaining(&self, kind: &str) -> Option<i64> {
+    pub fn remaining(&self, kind: QuotaKind) -> Option<i64> {
         self.windows
-            .get(kind)
+            .get(&kind)
             .map(|w| w.remaining - self.outstanding * REQUESTS_PER_PERMIT * w.unit_cost)
     }
 
@@ -222,7 +222,7 @@ mod tests {
     fn sample(kind: &str, limit: i64, remaining: i64, reset_ms: i64) -> QuotaSample {
         QuotaSample {
             connector: Side::Linear,
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             limit,
             remaining,
             reset_at: Utc.timestamp_millis_opt(reset_ms).single(),

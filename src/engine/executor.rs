@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::connector::Connector;
-use crate::domain::{Comment, ErrorClass, FieldValue, JobStatus, Record, RemoteError, Side};
+use crate::domain::{
+    Actor, AuditAction, Comment, ErrorClass, FieldValue, JobStatus, Record, RemoteError, Side,
+};
 use crate::store::{
     CommentLink, Db, Job, Level, NewAttempt, NewAudit, Result as StoreResult, meta_keys, now_ms,
 };
@@ -88,11 +90,24 @@ pub async fn execute(
             .await
             .map(|()| Landed::Updated),
         JobPayload::Comment {
-            remote_id, body, ..
-        } => conn
-            .add_comment(remote_id, body)
-            .await
-            .map(Landed::Commented),
+            remote_id,
+            body,
+            source_comment_id,
+        } => {
+            // An earlier attempt may have posted the copy and lost the
+            // answer: its marker names the original, so look before
+            // posting again.
+            if job.attempts > 0
+                && let Some(found) =
+                    posted_copy(conn, remote_id, job.target.other(), source_comment_id, body)
+                        .await?
+            {
+                return Ok(Landed::Commented(found));
+            }
+            conn.add_comment(remote_id, body)
+                .await
+                .map(Landed::Commented)
+        }
         JobPayload::Delete { remote_id } => match conn.delete(remote_id).await {
             Ok(()) => Ok(Landed::Deleted),
             Err(e) if e.class == ErrorClass::NotFound => Ok(Landed::Deleted),
@@ -126,6 +141,27 @@ pub fn payload_with_created_id(conn: &dyn Connector, payload: &JobPayload) -> Op
         record,
         base: base.clone(),
     })
+}
+
+/// The copy of comment `source_id` (from side `from`) already on the
+/// target record: recognised by roundtrip's marker line (Linear), or by
+/// being exactly the text this job posts (the portal, where copies carry
+/// no marker).
+async fn posted_copy(
+    conn: &dyn Connector,
+    remote_id: &str,
+    from: Side,
+    source_id: &str,
+    body: &str,
+) -> Result<Option<Comment>, RemoteError> {
+    let Some(record) = conn.get(remote_id).await? else {
+        return Ok(None);
+    };
+    Ok(record.comments.into_iter().find(|c| {
+        c.body.trim() == body.trim()
+            || crate::sync::comments::parse_marker(&c.body)
+                .is_some_and(|(side, id)| side == from && id == source_id)
+    }))
 }
 
 /// Timing of one attempt, captured around the call.
@@ -177,13 +213,13 @@ pub fn record_success(
         Some(id) => db.link(id)?,
         None => None,
     };
-    let audit = |action: &str,
+    let audit = |action: AuditAction,
                  field: Option<&str>,
                  before: Option<String>,
                  after: Option<String>| NewAudit {
         link_id: job.link_id,
-        actor: "engine".into(),
-        action: action.into(),
+        actor: Actor::Engine,
+        action,
         side: Some(job.target),
         field: field.map(str::to_string),
         before,
@@ -202,7 +238,7 @@ pub fn record_success(
                 db.set_link_base(link.id, &record.title, &merged)?;
             }
             db.append_audit(&audit(
-                "create",
+                AuditAction::Create,
                 None,
                 None,
                 Some(
@@ -248,7 +284,12 @@ pub fn record_success(
                     .as_ref()
                     .and_then(|r| r.record.field(field))
                     .map(|v| render(&v));
-                db.append_audit(&audit("write", Some(field), old, Some(render(value))))?;
+                db.append_audit(&audit(
+                    AuditAction::Write,
+                    Some(field),
+                    old,
+                    Some(render(value)),
+                ))?;
             }
         }
         (
@@ -270,7 +311,7 @@ pub fn record_success(
                 })?;
             }
             db.append_audit(&audit(
-                "comment",
+                AuditAction::Comment,
                 None,
                 None,
                 Some(comment.body.chars().take(200).collect()),
@@ -278,7 +319,12 @@ pub fn record_success(
         }
         (JobPayload::Delete { remote_id }, Landed::Deleted) => {
             db.mark_record_deleted(job.target, remote_id)?;
-            db.append_audit(&audit("delete", None, Some(remote_id.clone()), None))?;
+            db.append_audit(&audit(
+                AuditAction::Delete,
+                None,
+                Some(remote_id.clone()),
+                None,
+            ))?;
         }
         (JobPayload::Note { body, .. }, Landed::Noted(posted)) => {
             let after = match posted {
@@ -288,11 +334,11 @@ pub fn record_success(
                     job.target
                 ),
             };
-            db.append_audit(&audit("note", None, None, Some(after)))?;
+            db.append_audit(&audit(AuditAction::Note, None, None, Some(after)))?;
         }
         (JobPayload::CopyVoters { from, to }, Landed::VotersCopied(added)) => {
             db.append_audit(&audit(
-                "voters",
+                AuditAction::Voters,
                 None,
                 Some(from.clone()),
                 Some(format!("{to}: {added} voters added, the rest were there")),

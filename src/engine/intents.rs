@@ -9,12 +9,13 @@ use super::link_sync::{MergeSettings, apply_plan};
 use super::payload::JobPayload;
 use super::records::DELETED_FIELD;
 use super::{Engine, EngineError, lock};
-use crate::domain::{FieldValue, Side};
+use crate::domain::{Actor, AuditAction, FieldValue, Side};
 use crate::store::{
     Conflict, Db, Lane, Level, LinkState, NewAudit, Resolution, Result as StoreResult,
 };
 use crate::sync::{
     ChangeTimes, ConflictDraft, ConflictReason, Mapping, MergeInput, Take, resolve_conflict,
+    stamp_version,
 };
 
 impl Engine {
@@ -40,49 +41,110 @@ impl Engine {
         Ok(n)
     }
 
-    /// Load the active mapping version if it changed.
+    /// Load the active mapping version if it changed. A version that does
+    /// not load is refused in the store (see [`load_active_mapping`]), so the
+    /// active row stays the version the engine runs.
     pub async fn reload_mapping(&self) {
         let current = *lock(&self.inner.mapping_version);
-        let active = self.inner.writer.run(|db| db.active_mapping()).await;
-        let Ok(Some(active)) = active else { return };
-        if Some(active.version) == current {
+        let loaded = self
+            .inner
+            .writer
+            .run(move |db| {
+                if db.active_mapping()?.map(|a| a.version) == current {
+                    return Ok(None);
+                }
+                load_active_mapping(db, current)
+            })
+            .await;
+        let Ok(Some((v, mapping))) = loaded else {
+            return;
+        };
+        if Some(v) == current {
             return;
         }
-        *lock(&self.inner.mapping_version) = Some(active.version);
-        match Mapping::parse(&active.document) {
-            Ok(mapping) => {
-                let old = self.merge_settings();
-                let next = MergeSettings {
-                    mapping,
-                    ..(*old).clone()
-                };
-                if let Ok(mut g) = self.inner.merge.write() {
-                    *g = Arc::new(next);
-                }
-                let v = active.version;
-                let _ = self
-                    .inner
-                    .writer
-                    .run(move |db| {
-                        db.log_event(
-                            Level::Info,
-                            "engine",
-                            &format!("mapping version {v} is now in force"),
-                        )
-                    })
-                    .await;
-            }
-            Err(errors) => {
-                let v = active.version;
-                let msg = format!("mapping version {v} is invalid and was not applied: {errors}");
-                let _ = self
-                    .inner
-                    .writer
-                    .run(move |db| db.log_event(Level::Error, "engine", &msg))
-                    .await;
-            }
+        *lock(&self.inner.mapping_version) = Some(v);
+        let old = self.merge_settings();
+        let next = MergeSettings {
+            mapping,
+            ..(*old).clone()
+        };
+        if let Ok(mut g) = self.inner.merge.write() {
+            *g = Arc::new(next);
+        }
+        let _ = self
+            .inner
+            .writer
+            .run(move |db| {
+                db.log_event(
+                    Level::Info,
+                    "engine",
+                    &format!("mapping version {v} is now in force"),
+                )
+            })
+            .await;
+    }
+}
+
+/// The active mapping version, parsed. An active version that does not
+/// parse is refused: marked with the reason (an alert until an operator
+/// applies or rolls back), logged and audited, and the version the engine
+/// keeps running is made active again — `running`, else the newest stored
+/// version that loads, else the built-in default stored as a new version.
+pub(crate) fn load_active_mapping(
+    db: Db<'_>,
+    running: Option<i64>,
+) -> StoreResult<Option<(i64, Mapping)>> {
+    let Some(active) = db.active_mapping()? else {
+        return Ok(None);
+    };
+    let errors = match Mapping::parse(&active.document) {
+        Ok(m) => return Ok(Some((active.version, m))),
+        Err(errors) => errors,
+    };
+    let loadable = |v: &crate::store::MappingVersion| {
+        v.version != active.version && v.refused_reason.is_none()
+    };
+    let mut fallback = None;
+    let versions = db.mapping_versions()?;
+    let ordered = running
+        .and_then(|r| versions.iter().find(|v| v.version == r))
+        .into_iter()
+        .chain(versions.iter());
+    for v in ordered.filter(|v| loadable(v)) {
+        if let Ok(m) = Mapping::parse(&v.document) {
+            fallback = Some((v.version, m));
+            break;
         }
     }
+    let (in_force, mapping) = match fallback {
+        Some(f) => f,
+        None => {
+            let next = db.next_mapping_version()?;
+            let default = Mapping::default_canny_linear().to_toml();
+            let doc = stamp_version(&default, next).unwrap_or(default);
+            let note = format!("built-in default (version {} was refused)", active.version);
+            let v = db.add_mapping_version(&doc, Actor::BuiltIn, &note)?;
+            (
+                v,
+                Mapping::parse(&doc).unwrap_or_else(|_| Mapping::default_canny_linear()),
+            )
+        }
+    };
+    let reason: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
+    let reason = reason.join("; ");
+    db.refuse_mapping_version(active.version, &reason, in_force)?;
+    let msg = format!(
+        "mapping version {} is invalid and was not applied: {reason}; version {in_force} stays in force",
+        active.version
+    );
+    db.append_audit(&NewAudit {
+        before: Some(format!("v{}", active.version)),
+        after: Some(format!("v{in_force}")),
+        reason: msg.clone(),
+        ..NewAudit::new(Actor::Engine, AuditAction::RefuseMapping)
+    })?;
+    db.log_event(Level::Error, "engine", &msg)?;
+    Ok(Some((in_force, mapping)))
 }
 
 fn apply_one(
@@ -94,14 +156,12 @@ fn apply_one(
     let Some(link) = db.link(c.link_id)? else {
         return Ok(());
     };
-    let by = c.resolved_by.clone().unwrap_or_else(|| "operator".into());
+    let by = c.resolved_by.unwrap_or(Actor::Operator);
     let audit = |reason: String| NewAudit {
         link_id: Some(link.id),
-        actor: by.clone(),
-        action: "resolve".into(),
         field: Some(c.field.clone()),
         reason,
-        ..NewAudit::default()
+        ..NewAudit::new(by, AuditAction::Resolve)
     };
     if c.field == DELETED_FIELD {
         return apply_delete_resolution(db, merge, c, &link, &audit);
@@ -201,4 +261,60 @@ fn apply_delete_resolution(
         format!("operator kept the {survivor} record; link removed")
     }))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Store, Window};
+
+    #[test]
+    fn an_invalid_active_mapping_is_refused_and_the_running_one_stays_active() {
+        let mut store = Store::open_in_memory().unwrap();
+        let default = Mapping::default_canny_linear().to_toml();
+        store
+            .write(|db| db.add_mapping_version(&default, Actor::BuiltIn, "default"))
+            .unwrap();
+        let v2 = store
+            .write(|db| {
+                db.add_mapping_version(
+                    "version = 2\n[fields.title]\nportal = ",
+                    Actor::Operator,
+                    "typo",
+                )
+            })
+            .unwrap();
+        let (v, _) = store
+            .write(|db| load_active_mapping(db, Some(1)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(v, 1);
+        let db = store.db();
+        assert_eq!(db.active_mapping().unwrap().unwrap().version, 1);
+        let refused = db.mapping_version(v2).unwrap().unwrap();
+        assert!(!refused.active);
+        assert!(refused.refused_reason.unwrap().contains("line 3"));
+        let alert = db.refused_mapping().unwrap().unwrap();
+        assert_eq!((alert.version, alert.in_force), (v2, Some(1)));
+        let audit = db.audit(Window::first(5)).unwrap();
+        assert_eq!(audit[0].action, AuditAction::RefuseMapping);
+        assert_eq!(audit[0].actor, Actor::Engine);
+    }
+
+    #[test]
+    fn with_nothing_loadable_the_default_is_stored_and_runs() {
+        let mut store = Store::open_in_memory().unwrap();
+        store
+            .write(|db| db.add_mapping_version("not toml =", Actor::Operator, "typo"))
+            .unwrap();
+        let (v, m) = store
+            .write(|db| load_active_mapping(db, None))
+            .unwrap()
+            .unwrap();
+        assert_eq!(v, 2);
+        assert_eq!(m.version, 2, "the stored default carries its number");
+        let active = store.db().active_mapping().unwrap().unwrap();
+        assert_eq!((active.version, active.created_by), (2, Actor::BuiltIn));
+        assert!(store.db().refused_mapping().unwrap().is_some());
+    }
 }

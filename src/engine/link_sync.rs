@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{FieldValue, Record, Side};
+use crate::domain::{Actor, AuditAction, FieldValue, Record, Side};
 use crate::store::{
     CommentLink, Db, Lane, Level, Link, LinkState, NewAudit, NewConflict, NewJob,
     Result as StoreResult, Window, from_ms, to_ms,
@@ -188,11 +188,9 @@ pub(crate) fn apply_plan(
         if db.settle_conflict(link.id, field)? {
             db.append_audit(&NewAudit {
                 link_id: Some(link.id),
-                actor: "engine".into(),
-                action: "settled".into(),
                 field: Some(field.clone()),
                 reason: format!("{field}: both sides now agree; conflict closed"),
-                ..NewAudit::default()
+                ..NewAudit::new(Actor::Engine, AuditAction::Settled)
             })?;
         }
     }
@@ -212,10 +210,8 @@ pub(crate) fn apply_plan(
         let why = reason_for(DecisionKind::Conflict);
         db.append_audit(&NewAudit {
             link_id: Some(link.id),
-            actor: "engine".into(),
-            action: "conflict".into(),
             reason: why.clone(),
-            ..NewAudit::default()
+            ..NewAudit::new(Actor::Engine, AuditAction::Conflict)
         })?;
         db.log_event(
             Level::Warn,
@@ -277,16 +273,14 @@ fn note_mapping_gaps(db: Db<'_>, link: &Link, skipped: &str) -> StoreResult<()> 
     let last = db.audit_for_link(link.id, Window::last(1))?;
     if last
         .first()
-        .is_some_and(|a| a.action == "skipped" && a.reason == skipped)
+        .is_some_and(|a| a.action == AuditAction::Skipped && a.reason == skipped)
     {
         return Ok(());
     }
     db.append_audit(&NewAudit {
         link_id: Some(link.id),
-        actor: "engine".into(),
-        action: "skipped".into(),
         reason: skipped.to_string(),
-        ..NewAudit::default()
+        ..NewAudit::new(Actor::Engine, AuditAction::Skipped)
     })?;
     db.log_event(
         Level::Warn,
@@ -311,7 +305,7 @@ pub fn enqueue(
     db.insert_job(&NewJob {
         link_id: Some(link_id),
         target,
-        kind: payload.kind().to_string(),
+        kind: payload.kind(),
         payload: payload.to_json(),
         reason: reason.to_string(),
         lane,

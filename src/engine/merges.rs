@@ -17,7 +17,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{FieldValue, Record, Side};
+use crate::domain::{Actor, AuditAction, FieldValue, Record, Side};
 use crate::store::{Db, Lane, Level, LinkState, NewAudit, Result as StoreResult};
 use crate::sync::{FieldWrites, agreed_snapshot};
 
@@ -59,15 +59,13 @@ pub fn follow_canonical(
         ),
     };
     let mut applied = Applied::default();
-    let audit = |action: &str, reason: &str| NewAudit {
+    let audit = |action: AuditAction, reason: &str| NewAudit {
         link_id: Some(link.id),
-        actor: "engine".into(),
-        action: action.into(),
         side: Some(side),
         before: Some(from.to_string()),
         after: Some(canonical.to_string()),
         reason: reason.to_string(),
-        ..NewAudit::default()
+        ..NewAudit::new(Actor::Engine, action)
     };
     let taken = db
         .link_by_remote(side, canonical)?
@@ -95,7 +93,7 @@ pub fn follow_canonical(
         };
         db.move_link(link.id, side, canonical, &base)?;
         let reason = format!("{what}; the link now follows {canon_name}");
-        db.append_audit(&audit("follow", &reason))?;
+        db.append_audit(&audit(AuditAction::Follow, &reason))?;
         db.log_event(Level::Info, "sync", &format!("link {}: {reason}", link.id))?;
         let post = match side {
             Side::Linear => link.portal_id.clone(),
@@ -190,7 +188,7 @@ pub fn follow_canonical(
         }
     }
     db.set_link_state(link.id, LinkState::Unlinked)?;
-    db.append_audit(&audit("unlink", &reason))?;
+    db.append_audit(&audit(AuditAction::Unlink, &reason))?;
     db.log_event(Level::Info, "sync", &format!("link {}: {reason}", link.id))?;
     Ok(applied)
 }

@@ -138,17 +138,20 @@ impl Engine {
         let active = writer
             .run(move |db| {
                 if db.active_mapping()?.is_none() {
-                    db.add_mapping_version(&default_doc, "default", "built-in default mapping")?;
+                    let doc = crate::sync::stamp_version(&default_doc, db.next_mapping_version()?)
+                        .unwrap_or(default_doc);
+                    db.add_mapping_version(
+                        &doc,
+                        crate::domain::Actor::BuiltIn,
+                        "built-in default mapping",
+                    )?;
                 }
-                db.active_mapping()
+                intents::load_active_mapping(db, None)
             })
             .await?;
-        let (mapping, version) = match active
-            .as_ref()
-            .map(|m| (Mapping::parse(&m.document), m.version))
-        {
-            Some((Ok(m), v)) => (m, Some(v)),
-            _ => (Mapping::default_canny_linear(), None),
+        let (mapping, version) = match active {
+            Some((v, m)) => (m, Some(v)),
+            None => (Mapping::default_canny_linear(), None),
         };
         let scheduler = Scheduler::new(
             writer.clone(),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::FieldValue;
+use crate::domain::{FieldValue, JobKind};
 use crate::domain::{NewRecord, Update};
 
 /// Base-snapshot fields to record once a write has landed.
@@ -67,14 +67,14 @@ pub enum JobPayload {
 
 impl JobPayload {
     /// The `jobs.kind` column value.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> JobKind {
         match self {
-            JobPayload::Create { .. } => "create",
-            JobPayload::Update { .. } => "update",
-            JobPayload::Comment { .. } => "comment",
-            JobPayload::Delete { .. } => "delete",
-            JobPayload::Note { .. } => "note",
-            JobPayload::CopyVoters { .. } => "voters",
+            JobPayload::Create { .. } => JobKind::Create,
+            JobPayload::Update { .. } => JobKind::Update,
+            JobPayload::Comment { .. } => JobKind::Comment,
+            JobPayload::Delete { .. } => JobKind::Delete,
+            JobPayload::Note { .. } => JobKind::Note,
+            JobPayload::CopyVoters { .. } => JobKind::Voters,
         }
     }
 

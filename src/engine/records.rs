@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Record, Side};
+use crate::domain::{Actor, AuditAction, Record, Side};
 use crate::store::{
     Db, Lane, Level, LinkState, NewAudit, NewConflict, Result as StoreResult, UpsertOutcome,
     content_hash, meta_keys,
@@ -160,6 +160,13 @@ fn maybe_create(
     if db.link_by_client_id(&record.remote_id)?.is_some() {
         return Ok(Applied::default());
     }
+    // Portal copies carry no marker: a post titled like a portal create
+    // still pending may be that create's, its answer lost. The create's
+    // retry finds it by content and completes the link; until then it is
+    // not a new post to copy to Linear.
+    if side == Side::Portal && db.portal_create_pending_titled(&record.title)? {
+        return Ok(Applied::default());
+    }
     let wanted = match side {
         Side::Portal => should_create_in_linear(record, &rules.create_in_linear, false),
         Side::Linear => should_create_in_portal(record, &rules.create_in_portal, false),
@@ -199,11 +206,9 @@ fn maybe_create(
     enqueue(db, merge, link_id, planned.target, &payload, &reason, lane)?;
     db.append_audit(&NewAudit {
         link_id: Some(link_id),
-        actor: "engine".into(),
-        action: "plan_create".into(),
         side: Some(planned.target),
         reason,
-        ..NewAudit::default()
+        ..NewAudit::new(Actor::Engine, AuditAction::PlanCreate)
     })?;
     Ok(Applied {
         jobs: 1,
@@ -267,13 +272,11 @@ pub fn on_deleted(
         Side::Linear => link.linear_id.clone(),
     };
     let mut applied = Applied::default();
-    let audit = |action: &str| NewAudit {
+    let audit = |action: AuditAction| NewAudit {
         link_id: Some(link.id),
-        actor: "engine".into(),
-        action: action.into(),
         side: Some(survivor),
         reason: plan.explanation.clone(),
-        ..NewAudit::default()
+        ..NewAudit::new(Actor::Engine, action)
     };
     match (&plan.action, survivor_id) {
         (DeleteAction::Paused { .. }, _) => {
@@ -295,7 +298,7 @@ pub fn on_deleted(
                 portal_changed_at: None,
                 linear_changed_at: None,
             })?;
-            db.append_audit(&audit("conflict"))?;
+            db.append_audit(&audit(AuditAction::Conflict))?;
             applied.conflicts = 1;
             return Ok(applied);
         }
@@ -331,7 +334,7 @@ pub fn on_deleted(
         }
     }
     db.set_link_state(link.id, LinkState::Unlinked)?;
-    db.append_audit(&audit("unlink"))?;
+    db.append_audit(&audit(AuditAction::Unlink))?;
     db.log_event(Level::Info, "sync", &plan.explanation)?;
     Ok(applied)
 }

@@ -5,17 +5,17 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{Db, Result, Window, now_ms, parse_name};
-use crate::domain::Side;
+use crate::domain::{Actor, AuditAction, Side};
 
 /// An entry to append.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAudit {
     /// The link concerned, if any.
     pub link_id: Option<i64>,
-    /// Who acted: "engine", "operator", "portal", "linear".
-    pub actor: String,
-    /// What happened: "write", "create", "resolve", "retry", "mapping", …
-    pub action: String,
+    /// Who acted.
+    pub actor: Actor,
+    /// What happened.
+    pub action: AuditAction,
     /// Which system was changed, if a remote write.
     pub side: Option<Side>,
     /// Which field, if one.
@@ -28,6 +28,23 @@ pub struct NewAudit {
     pub reason: String,
 }
 
+impl NewAudit {
+    /// An entry with only who and what set; fill the rest with struct
+    /// update syntax (`NewAudit { link_id, ..NewAudit::new(actor, action) }`).
+    pub fn new(actor: Actor, action: AuditAction) -> Self {
+        NewAudit {
+            link_id: None,
+            actor,
+            action,
+            side: None,
+            field: None,
+            before: None,
+            after: None,
+            reason: String::new(),
+        }
+    }
+}
+
 /// A stored entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
@@ -38,9 +55,9 @@ pub struct AuditEntry {
     /// The link concerned.
     pub link_id: Option<i64>,
     /// Who acted.
-    pub actor: String,
+    pub actor: Actor,
     /// What happened.
-    pub action: String,
+    pub action: AuditAction,
     /// Which system was changed.
     pub side: Option<Side>,
     /// Which field.
@@ -60,8 +77,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
         id: r.get(0)?,
         at: r.get(1)?,
         link_id: r.get(2)?,
-        actor: r.get(3)?,
-        action: r.get(4)?,
+        actor: parse_name(3, r.get(3)?)?,
+        action: parse_name(4, r.get(4)?)?,
         side: r
             .get::<_, Option<String>>(5)?
             .map(|s| parse_name(5, s))
@@ -82,8 +99,8 @@ impl Db<'_> {
             params![
                 now_ms(),
                 e.link_id,
-                e.actor,
-                e.action,
+                e.actor.as_str(),
+                e.action.as_str(),
                 e.side.map(Side::as_str),
                 e.field,
                 e.before,

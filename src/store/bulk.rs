@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rusqlite::params;
 
 use super::{Db, Result, json};
-use crate::domain::{ErrorClass, FieldValue, JobStatus, Side};
+use crate::domain::{Actor, ErrorClass, FieldValue, JobKind, JobStatus, Side};
 use crate::store::{Level, NewAttempt, NewAudit};
 
 /// A link row with its creation time.
@@ -34,7 +34,7 @@ pub struct SeedJob {
     /// Target system.
     pub target: Side,
     /// Kind of write.
-    pub kind: String,
+    pub kind: JobKind,
     /// Status.
     pub status: JobStatus,
     /// Attempts made.
@@ -106,7 +106,7 @@ impl Db<'_> {
             stmt.execute(params![
                 r.link_id,
                 r.target.as_str(),
-                r.kind,
+                r.kind.as_str(),
                 r.status.as_str(),
                 r.attempts,
                 r.next_run_at,
@@ -178,8 +178,8 @@ impl Db<'_> {
             stmt.execute(params![
                 at,
                 e.link_id,
-                e.actor,
-                e.action,
+                e.actor.as_str(),
+                e.action.as_str(),
                 e.side.map(Side::as_str),
                 e.field,
                 e.before,
@@ -208,7 +208,7 @@ impl Db<'_> {
     pub fn seed_mapping_version(
         &self,
         document: &str,
-        created_by: &str,
+        created_by: Actor,
         note: &str,
         at: i64,
     ) -> Result<i64> {

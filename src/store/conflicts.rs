@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Db, Result, StoreError, Window, json, now_ms, parse_json, parse_name};
-use crate::domain::FieldValue;
+use crate::domain::{Actor, FieldValue};
 
 /// Open or resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,7 +104,7 @@ pub struct Conflict {
     /// The decision, once made.
     pub resolution: Option<Resolution>,
     /// Who decided.
-    pub resolved_by: Option<String>,
+    pub resolved_by: Option<Actor>,
     /// When (ms).
     pub resolved_at: Option<i64>,
     /// When the engine wrote the decision (ms).
@@ -135,7 +135,7 @@ type Raw = (
     ConflictStatus,
     Option<String>,
     Option<String>,
-    Option<String>,
+    Option<Actor>,
     [Option<i64>; 2],
     i64,
 );
@@ -151,7 +151,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
         parse_name(8, r.get(8)?)?,
         r.get(9)?,
         r.get(10)?,
-        r.get(11)?,
+        r.get::<_, Option<String>>(11)?
+            .map(|s| parse_name(11, s))
+            .transpose()?,
         [r.get(12)?, r.get(13)?],
         r.get(14)?,
     ))
@@ -287,7 +289,7 @@ impl Db<'_> {
 
     /// Operator intent: decide an open conflict. The engine writes the
     /// decision to both sides and marks it applied.
-    pub fn resolve_conflict(&self, id: i64, resolution: &Resolution, by: &str) -> Result<()> {
+    pub fn resolve_conflict(&self, id: i64, resolution: &Resolution, by: Actor) -> Result<()> {
         let value = match resolution {
             Resolution::Value(v) => Some(json(v)),
             _ => None,
@@ -296,7 +298,7 @@ impl Db<'_> {
             "UPDATE conflicts SET status = 'resolved', resolution = ?2, resolved_value = ?3,
                 resolved_by = ?4, resolved_at = ?5
              WHERE id = ?1 AND status = 'open'",
-            params![id, resolution.as_str(), value, by, now_ms()],
+            params![id, resolution.as_str(), value, by.as_str(), now_ms()],
         )?;
         if n == 0 {
             return match self.conflict(id)? {

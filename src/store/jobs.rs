@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Db, Result, StoreError, Window, now_ms, parse_name};
-use crate::domain::{ErrorClass, JobStatus, Side};
+use crate::domain::{ErrorClass, JobKind, JobStatus, Side};
 
 /// Scheduling lane: live edits keep a quota reserve that backfill and
 /// reconcile may not use.
@@ -50,8 +50,8 @@ pub struct NewJob {
     pub link_id: Option<i64>,
     /// Which system the write goes to.
     pub target: Side,
-    /// What kind of write ("create", "update", "comment", "delete", …).
-    pub kind: String,
+    /// What kind of write.
+    pub kind: JobKind,
     /// The write itself, as JSON the engine understands.
     pub payload: String,
     /// Why the write is happening (from the merge explanation).
@@ -72,7 +72,7 @@ pub struct Job {
     /// Target system.
     pub target: Side,
     /// Kind of write.
-    pub kind: String,
+    pub kind: JobKind,
     /// The write, as JSON.
     pub payload: String,
     /// Why.
@@ -187,7 +187,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         id: r.get(0)?,
         link_id: r.get(1)?,
         target: parse_name(2, r.get(2)?)?,
-        kind: r.get(3)?,
+        kind: parse_name(3, r.get(3)?)?,
         payload: r.get(4)?,
         reason: r.get(5)?,
         status: parse_name(6, r.get(6)?)?,
@@ -215,7 +215,7 @@ impl Db<'_> {
             params![
                 job.link_id,
                 job.target.as_str(),
-                job.kind,
+                job.kind.as_str(),
                 job.payload,
                 job.reason,
                 job.lane.as_str(),
@@ -367,7 +367,10 @@ impl Db<'_> {
         )?)
     }
 
-    /// Record one attempt and move the job to its next status.
+    /// Record one attempt and move the job to its next status. Attempt
+    /// numbers count every try of the job, across operator retries (which
+    /// only reset the budget); a success clears the previous error, so a
+    /// succeeded job never shows an earlier attempt's failure as its own.
     pub fn record_attempt(
         &self,
         job_id: i64,
@@ -375,11 +378,14 @@ impl Db<'_> {
         next_status: JobStatus,
         next_run_at: i64,
     ) -> Result<()> {
-        let attempts: i64 = self
+        let tried: i64 = self
             .conn
-            .query_row("SELECT attempts FROM jobs WHERE id = ?1", [job_id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT (SELECT COALESCE(max(attempt), 0) FROM job_attempts WHERE job_id = ?1)
+                 FROM jobs WHERE id = ?1",
+                [job_id],
+                |r| r.get(0),
+            )
             .optional()?
             .ok_or(StoreError::NotFound {
                 what: "job",
@@ -392,7 +398,7 @@ impl Db<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 job_id,
-                attempts + 1,
+                tried + 1,
                 attempt.started_at,
                 attempt.duration_ms,
                 class.unwrap_or("ok"),
@@ -404,7 +410,8 @@ impl Db<'_> {
         )?;
         self.conn.execute(
             "UPDATE jobs SET attempts = attempts + 1, status = ?2, next_run_at = ?3,
-                error_class = COALESCE(?4, error_class), last_error = COALESCE(?5, last_error),
+                error_class = ?4,
+                last_error = CASE WHEN ?4 IS NULL THEN NULL ELSE COALESCE(?5, last_error) END,
                 http_status = ?6, request_id = ?7, updated_at = ?8
              WHERE id = ?1",
             params![

@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -230,4 +230,26 @@ CREATE INDEX job_attempts_started ON job_attempts (started_at);
 /// adopting that link must not scan every record.
 const V3: &str = r#"
 CREATE INDEX records_identifier ON records (side, identifier) WHERE identifier IS NOT NULL;
+"#;
+
+/// V4: a mapping version the engine refused keeps the reason (and is never
+/// active); `activated_at` tells a refusal the operator has not acted on
+/// from one that an apply or rollback has since answered.
+const V4: &str = r#"
+ALTER TABLE mappings ADD COLUMN activated_at INTEGER;
+ALTER TABLE mappings ADD COLUMN refused_reason TEXT;
+ALTER TABLE mappings ADD COLUMN refused_at INTEGER;
+UPDATE mappings SET activated_at = created_at WHERE active = 1;
+"#;
+
+/// V5: the inbox keeps only what the engine needs and deduplicates on the
+/// signed content (the delivery id is not signed); pending deliveries are
+/// found per record (one read answers them all) and processed ones by age
+/// (pruning).
+const V5: &str = r#"
+ALTER TABLE inbox ADD COLUMN signed_digest TEXT;
+CREATE UNIQUE INDEX inbox_signed ON inbox (source, signed_digest) WHERE signed_digest IS NOT NULL;
+CREATE INDEX inbox_pending_record ON inbox (source, record_id, id) WHERE processed_at IS NULL;
+CREATE INDEX inbox_processed_age ON inbox (received_at) WHERE processed_at IS NOT NULL;
+ALTER TABLE inbox DROP COLUMN payload;
 "#;

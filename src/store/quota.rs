@@ -4,12 +4,12 @@
 use rusqlite::params;
 
 use super::{Db, Result, from_ms, parse_name, to_ms};
-use crate::domain::{QuotaSample, Side};
+use crate::domain::{QuotaKind, QuotaSample, Side};
 
 fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<QuotaSample> {
     Ok(QuotaSample {
         connector: parse_name::<Side>(0, r.get(0)?)?,
-        kind: r.get(1)?,
+        kind: parse_name::<QuotaKind>(1, r.get(1)?)?,
         limit: r.get(2)?,
         remaining: r.get(3)?,
         reset_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
@@ -22,7 +22,7 @@ impl Db<'_> {
     pub fn record_quota(&self, s: &QuotaSample) -> Result<()> {
         let args = params![
             s.connector.as_str(),
-            s.kind,
+            s.kind.as_str(),
             s.limit,
             s.remaining,
             s.reset_at.map(to_ms),
@@ -62,7 +62,7 @@ impl Db<'_> {
     pub fn quota_series(
         &self,
         connector: Side,
-        kind: &str,
+        kind: QuotaKind,
         since_ms: i64,
         limit: usize,
     ) -> Result<Vec<QuotaSample>> {
@@ -77,7 +77,7 @@ impl Db<'_> {
             .query_map(
                 params![
                     connector.as_str(),
-                    kind,
+                    kind.as_str(),
                     since_ms,
                     i64::try_from(limit).unwrap_or(i64::MAX)
                 ],

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Db, Result, meta_keys};
+use super::{Db, IntegrityCheck, RefusedMapping, Result, meta_keys};
 use crate::domain::{JobStatus, QuotaSample};
 
 /// A snapshot of the store's health numbers.
@@ -35,6 +35,18 @@ pub struct Summary {
     pub reconcile_repairs: i64,
     /// Latest quota readings.
     pub quota: Vec<QuotaSample>,
+    /// Reconcile passes that failed in a row.
+    pub reconcile_failures: i64,
+    /// Why the latest reconcile pass failed, while the streak lasts.
+    pub reconcile_error: Option<String>,
+    /// The latest store integrity check, if the daemon ran one.
+    pub integrity: Option<IntegrityCheck>,
+    /// Set by the reader when another process holds the store's write lock
+    /// (a probe, not a stored value: [`Db::summary`] leaves it empty).
+    pub store_locked: Option<String>,
+    /// A mapping version the engine refused, not yet answered by an apply
+    /// or rollback.
+    pub refused_mapping: Option<RefusedMapping>,
     /// First example of a Linear answer whose shape changed, until a
     /// reconcile pass succeeds.
     pub linear_shape_changed: Option<String>,
@@ -84,6 +96,11 @@ impl Db<'_> {
             deletes_paused: self.meta(meta_keys::DELETES_PAUSED)?,
             reconcile_repairs: self.meta_i64(meta_keys::RECONCILE_REPAIRS)?.unwrap_or(0),
             quota: self.latest_quota()?,
+            reconcile_failures: self.meta_i64(meta_keys::RECONCILE_FAILURES)?.unwrap_or(0),
+            reconcile_error: self.meta(meta_keys::RECONCILE_ERROR)?,
+            integrity: self.integrity()?,
+            store_locked: None,
+            refused_mapping: self.refused_mapping()?,
             linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
             portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
         })

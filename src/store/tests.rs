@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::domain::{ErrorClass, FieldValue, JobStatus, Record, Side};
+use crate::domain::{Actor, ErrorClass, FieldValue, JobKind, JobStatus, Record, Side};
 
 fn job(link: Option<i64>) -> NewJob {
     NewJob {
         link_id: link,
         target: Side::Linear,
-        kind: "update".into(),
+        kind: JobKind::Update,
         payload: "{}".into(),
         reason: "test".into(),
         lane: Lane::Live,
@@ -110,7 +110,7 @@ fn a_delivery_is_stored_once_per_source() {
         event: "Issue".into(),
         record_id: Some("i1".into()),
         removed: false,
-        payload: "{}".into(),
+        signed_digest: None,
     };
     assert!(db.insert_delivery(&d).unwrap());
     assert!(!db.insert_delivery(&d).unwrap());
@@ -239,13 +239,13 @@ fn counters_follow_job_and_conflict_changes() {
     assert_eq!(store.db().summary().unwrap().open_conflicts, 1);
     store
         .db()
-        .resolve_conflict(id, &Resolution::Linear, "operator")
+        .resolve_conflict(id, &Resolution::Linear, Actor::Operator)
         .unwrap();
     assert_eq!(store.db().summary().unwrap().open_conflicts, 0);
     assert!(
         store
             .db()
-            .resolve_conflict(id, &Resolution::Portal, "x")
+            .resolve_conflict(id, &Resolution::Portal, Actor::Operator)
             .is_err()
     );
     let pending = store.db().unapplied_resolutions(10).unwrap();
@@ -284,10 +284,10 @@ fn claim_keeps_writes_for_a_link_in_order() {
 fn mappings_keep_one_active_version() {
     let mut store = Store::open_in_memory().unwrap();
     let v1 = store
-        .write(|db| db.add_mapping_version("a = 1", "default", "initial"))
+        .write(|db| db.add_mapping_version("a = 1", Actor::BuiltIn, "initial"))
         .unwrap();
     let v2 = store
-        .write(|db| db.add_mapping_version("a = 2", "operator", "edit"))
+        .write(|db| db.add_mapping_version("a = 2", Actor::Operator, "edit"))
         .unwrap();
     assert_eq!(store.db().active_mapping().unwrap().unwrap().version, v2);
     store.write(|db| db.activate_mapping_version(v1)).unwrap();
@@ -295,6 +295,74 @@ fn mappings_keep_one_active_version() {
     assert_eq!((active.version, active.document.as_str()), (v1, "a = 1"));
     assert_eq!(store.db().mapping_versions().unwrap().len(), 2);
     assert!(store.write(|db| db.activate_mapping_version(99)).is_err());
+}
+
+#[test]
+fn a_refused_mapping_is_never_active_and_alerts_until_answered() {
+    let mut store = Store::open_in_memory().unwrap();
+    let v1 = store
+        .write(|db| db.add_mapping_version("a = 1", Actor::BuiltIn, "initial"))
+        .unwrap();
+    let v2 = store
+        .write(|db| db.add_mapping_version("a = ", Actor::Operator, "broken"))
+        .unwrap();
+    assert!(store.db().refused_mapping().unwrap().is_none());
+    store
+        .write(|db| db.refuse_mapping_version(v2, "line 1: expected a value", v1))
+        .unwrap();
+    let active = store.db().active_mapping().unwrap().unwrap();
+    assert_eq!(active.version, v1);
+    let refused = store.db().mapping_version(v2).unwrap().unwrap();
+    assert!(!refused.active);
+    assert_eq!(
+        refused.refused_reason.as_deref(),
+        Some("line 1: expected a value")
+    );
+    let alert = store.db().summary().unwrap().refused_mapping.unwrap();
+    assert_eq!((alert.version, alert.in_force), (v2, Some(v1)));
+    // An operator's rollback (or a new version) answers the alert.
+    store.write(|db| db.activate_mapping_version(v1)).unwrap();
+    assert!(store.db().refused_mapping().unwrap().is_none());
+}
+
+#[test]
+fn attempts_keep_counting_across_retries_and_success_clears_the_error() {
+    let store = Store::open_in_memory().unwrap();
+    let j = store.db().insert_job(&job(None)).unwrap();
+    for _ in 0..2 {
+        store
+            .db()
+            .record_attempt(
+                j,
+                &failed_attempt(ErrorClass::Server),
+                JobStatus::Dead,
+                now_ms(),
+            )
+            .unwrap();
+    }
+    assert_eq!(store.db().retry_jobs(&[j]).unwrap(), 1);
+    let ok = NewAttempt {
+        error_class: None,
+        message: None,
+        http_status: Some(200),
+        ..failed_attempt(ErrorClass::Server)
+    };
+    store
+        .db()
+        .record_attempt(j, &ok, JobStatus::Succeeded, now_ms())
+        .unwrap();
+    let numbers: Vec<i64> = store
+        .db()
+        .attempts(j)
+        .unwrap()
+        .iter()
+        .map(|a| a.attempt)
+        .collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    let job = store.db().job(j).unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!((job.error_class, job.last_error), (None, None));
+    assert_eq!(job.attempts, 1, "the budget starts again after a retry");
 }
 
 #[test]
@@ -427,4 +495,85 @@ fn oldest_unsent_job_spans_queued_and_running() {
     assert_eq!(store.db().oldest_unsent_job().unwrap(), Some(first));
     store.db().claim_due_jobs(now_ms(), 1).unwrap();
     assert_eq!(store.db().oldest_unsent_job().unwrap(), Some(first));
+}
+
+/// A store written by an older roundtrip: the first `version` migrations
+/// applied, one active mapping stored.
+fn store_at(path: &Path, version: usize) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    for sql in &migrations::MIGRATIONS[..version] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+    conn.execute(
+        "INSERT INTO mappings (version, document, active, note, created_by, created_at)
+         VALUES (1, 'version = 1', 1, 'old', 'default', 0)",
+        [],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_store_before_refusals_reads_in_read_only_mode() {
+    // V2, and V3 (the records index): refusals arrived with V4.
+    for version in [2, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("v{version}.db"));
+        store_at(&path, version);
+        let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
+        let s = store.db().summary().unwrap();
+        assert_eq!(
+            (s.schema_version, s.refused_mapping),
+            (version as i64, None)
+        );
+        let versions = store.db().mapping_versions().unwrap();
+        assert_eq!(versions.len(), 1);
+        assert!(versions[0].active && versions[0].refused_reason.is_none());
+        drop(store);
+        // Opened for writing, it migrates and keeps the active version.
+        let store = Store::open(&path, OpenMode::Existing).unwrap();
+        assert_eq!(store.version().unwrap(), migrations::LATEST);
+        let active = store.db().active_mapping().unwrap().unwrap();
+        assert_eq!((active.version, active.activated_at), (1, Some(0)));
+        let index: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'records_identifier'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            index, 1,
+            "the V3 index exists after migrating from v{version}"
+        );
+    }
+}
+
+/// A development build once numbered the refusal columns V3 (never
+/// released). Such a store has the columns but not the records index; it
+/// is refused when opened for writing and left as it was, never marked
+/// migrated without the index.
+#[test]
+fn a_store_with_refusals_numbered_v3_is_not_migrated_past_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dev.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            migrations::MIGRATIONS[0],
+            migrations::MIGRATIONS[1],
+            migrations::MIGRATIONS[3],
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+    }
+    assert!(Store::open(&path, OpenMode::Existing).is_err());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
 }

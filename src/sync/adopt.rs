@@ -56,6 +56,14 @@ pub struct AdoptPair {
     pub reasons: Vec<AdoptReason>,
 }
 
+impl AdoptPair {
+    /// Every reason, in words, for the audit log and the CLI.
+    pub fn why(&self) -> String {
+        let all: Vec<String> = self.reasons.iter().map(AdoptReason::describe).collect();
+        all.join("; ")
+    }
+}
+
 /// A record that looked linked but is left alone, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AdoptSkip {

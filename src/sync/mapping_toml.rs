@@ -118,7 +118,7 @@ impl Mapping {
              #   direction   = both | portal-to-linear | linear-to-portal | none\n\
              #   on_conflict = ask | linear-wins | portal-wins | newest | merge\n\
              #\n\
-             # Bump the version whenever you change this document.\n",
+             # The store sets `version` to the number it stores the document as.\n",
         );
         let _ = writeln!(out, "version = {}", self.version);
         for f in &self.fields {

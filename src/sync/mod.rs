@@ -17,6 +17,7 @@ pub mod delete;
 pub mod errors;
 pub mod guard;
 pub mod mapping;
+pub mod mapping_edit;
 mod mapping_parse;
 mod mapping_toml;
 pub mod merge;
@@ -37,6 +38,7 @@ pub use guard::{
     DeleteVerdict, FieldHistory, HistoryEntry, MassDeleteGuard, PingPongGuard, record_history,
 };
 pub use mapping::{Direction, FieldMapping, Mapping, Policy, StatusTable, Transform, VoteRule};
+pub use mapping_edit::{EditError, set_field_policy, stamp_version};
 pub use mapping_parse::DEFAULT_VOTES_PREFIX;
 pub use merge::{ChangeTimes, MergeInput, agreed_snapshot, merge_values, plan_link};
 pub use plan::{

@@ -193,7 +193,7 @@ impl Harness {
             connectors: self.connectors(),
             options: self.options.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
-            max_body_bytes: 1 << 20,
+            webhooks: roundtrip::webhook::WebhookOptions::default(),
         }
     }
 

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::config::CannyConfig;
-use crate::domain::{ErrorClass, QuotaSample, RemoteError, Side};
+use crate::domain::{ErrorClass, QuotaKind, QuotaSample, RemoteError, Side};
 
 /// HTTP client bound to one Canny company.
 pub(crate) struct Client {
@@ -205,7 +205,7 @@ impl Client {
             let now = Utc::now();
             self.record_quota(QuotaSample {
                 connector: Side::Portal,
-                kind: "requests_per_second".into(),
+                kind: QuotaKind::RequestsPerSecond,
                 limit: self.plan_limit.unwrap_or(0),
                 remaining: 0,
                 reset_at: chrono::Duration::from_std(wait).ok().map(|d| now + d),
@@ -242,7 +242,7 @@ impl Client {
             let now = Utc::now();
             self.record_quota(QuotaSample {
                 connector: Side::Portal,
-                kind: "requests".into(),
+                kind: QuotaKind::Requests,
                 limit,
                 remaining,
                 reset_at: num("x-ratelimit-reset").and_then(|s| DateTime::from_timestamp(s, 0)),

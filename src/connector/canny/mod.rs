@@ -27,6 +27,7 @@ pub use api::CannyConnector;
 pub use config::{CANNY_STATUSES, CannyConfig};
 pub use map::{NOTE_PREFIX, REF_TAG, claim_text, content_hash, post_to_record};
 pub use webhook::{
-    MAX_AGE, MAX_FUTURE, NonceCache, delivery_hint, signature_matches, verify_canny_webhook,
+    MAX_AGE, MAX_FUTURE, NonceCache, delivery_hint, signature_matches, verify_canny_delivery,
+    verify_canny_webhook,
 };
 pub use wire::{CannyBoard, CannyComment, CannyPost, CannyTag, CannyUser};

@@ -14,7 +14,7 @@ use http::HeaderMap;
 use super::api::CannyConnector;
 use super::create::no_internal_comments;
 use super::map::{NOTE_PREFIX, post_to_record};
-use super::webhook::{delivery_hint, verify_canny_webhook};
+use super::webhook::verify_canny_delivery;
 use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
 use crate::domain::{Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
 use crate::domain::{NewRecord, Update};
@@ -251,8 +251,11 @@ impl Connector for CannyConnector {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection> {
-        let nonce = verify_canny_webhook(&self.client.api_key(), headers, now, &self.nonces)?;
-        delivery_hint(nonce, body)
+        verify_canny_delivery(&self.client.api_key(), headers, body, now, &self.nonces)
+    }
+
+    fn delivery_not_accepted(&self, hint: &DeliveryHint) {
+        self.nonces.forget(&hint.delivery_id);
     }
 
     fn take_quota_samples(&self) -> Vec<QuotaSample> {

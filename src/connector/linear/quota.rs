@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use http::HeaderMap;
 
-use crate::domain::{QuotaSample, Side};
+use crate::domain::{QuotaKind, QuotaSample, Side};
 
 /// Samples kept when the engine does not drain them, so memory stays bounded.
 const MAX_PENDING_SAMPLES: usize = 1_000;
@@ -88,19 +88,22 @@ pub fn parse_quota_headers(headers: &HeaderMap) -> QuotaReading {
 impl QuotaReading {
     /// The reading as store samples ("requests", "complexity").
     pub fn samples(&self, sampled_at: DateTime<Utc>) -> Vec<QuotaSample> {
-        [("requests", self.requests), ("complexity", self.complexity)]
-            .into_iter()
-            .filter_map(|(kind, b)| {
-                b.map(|b| QuotaSample {
-                    connector: Side::Linear,
-                    kind: kind.to_string(),
-                    limit: b.limit,
-                    remaining: b.remaining,
-                    reset_at: b.reset_at,
-                    sampled_at,
-                })
+        [
+            (QuotaKind::Requests, self.requests),
+            (QuotaKind::Complexity, self.complexity),
+        ]
+        .into_iter()
+        .filter_map(|(kind, b)| {
+            b.map(|b| QuotaSample {
+                connector: Side::Linear,
+                kind,
+                limit: b.limit,
+                remaining: b.remaining,
+                reset_at: b.reset_at,
+                sampled_at,
             })
-            .collect()
+        })
+        .collect()
     }
 
     /// How long a RATELIMITED answer asks us to wait: until the reset of the
@@ -225,8 +228,8 @@ mod tests {
         assert_eq!(r.cost, Some(12));
         let s = r.samples(Utc::now());
         assert_eq!(s.len(), 2);
-        assert_eq!(s[0].kind, "requests");
-        assert_eq!(s[1].kind, "complexity");
+        assert_eq!(s[0].kind, QuotaKind::Requests);
+        assert_eq!(s[1].kind, QuotaKind::Complexity);
     }
 
     #[test]

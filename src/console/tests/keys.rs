@@ -29,7 +29,7 @@ fn operator_audit(a: &App) -> usize {
         .audit(Window::last(1000))
         .unwrap()
         .iter()
-        .filter(|e| e.actor == "operator")
+        .filter(|e| e.actor == crate::domain::Actor::Operator)
         .count()
 }
 
@@ -40,13 +40,14 @@ fn bulk_retry_asks_with_the_count_and_only_then_writes() {
     assert_eq!(a.view, ViewId::Jobs);
     press(&mut a, KeyCode::Char('R'));
     let prompt = confirm_prompt(&a).expect("a confirm dialog");
-    assert!(prompt.contains("Retry all 6 jobs"), "{prompt}");
+    assert_eq!(prompt, "Retry all 6 failed or dead jobs?");
     assert_eq!(count(&a, JobStatus::Failed), 4);
     assert_eq!(count(&a, JobStatus::Dead), 2);
     press(&mut a, KeyCode::Char('y'));
     assert!(a.layers.is_empty());
     assert_eq!(count(&a, JobStatus::Failed) + count(&a, JobStatus::Dead), 0);
-    assert_eq!(operator_audit(&a), 1);
+    // One audit entry per requeued job, as for a retry by id.
+    assert_eq!(operator_audit(&a), 6);
 }
 
 #[test]
@@ -56,7 +57,10 @@ fn command_line_retry_counts_the_filter_and_no_changes_nothing() {
     typed(&mut a, "retry failed rate_limited");
     press(&mut a, KeyCode::Enter);
     let prompt = confirm_prompt(&a).expect("a confirm dialog");
-    assert!(prompt.contains("Retry all 3 jobs"), "{prompt}");
+    assert_eq!(
+        prompt,
+        "Retry all 3 failed jobs with error class rate_limited?"
+    );
     press(&mut a, KeyCode::Char('n'));
     assert!(a.layers.is_empty());
     assert_eq!(count(&a, JobStatus::Failed), 4);
@@ -176,7 +180,7 @@ fn resolve_one_then_a_marked_selection_with_confirm() {
     let c1 = a.store.db().conflict(1).unwrap().unwrap();
     assert_eq!(c1.status, ConflictStatus::Resolved);
     assert_eq!(c1.resolution, Some(Resolution::Linear));
-    assert_eq!(c1.resolved_by.as_deref(), Some("operator"));
+    assert_eq!(c1.resolved_by, Some(crate::domain::Actor::Operator));
     press(&mut a, KeyCode::Char(' '));
     press(&mut a, KeyCode::Char(' '));
     press(&mut a, KeyCode::Char('p'));
@@ -257,11 +261,29 @@ fn mapping_editor_validates_applies_and_rolls_back() {
         other => panic!("{other:?}"),
     }
     press(&mut a, KeyCode::Esc);
-    // Apply the active one unchanged as a new version.
+    // The active one unchanged is not stored again.
     press(&mut a, KeyCode::Char('e'));
     ctrl(&mut a, 's');
     press(&mut a, KeyCode::Char('y'));
-    assert_eq!(a.store.db().active_mapping().unwrap().unwrap().version, 3);
+    assert_eq!(a.store.db().active_mapping().unwrap().unwrap().version, 2);
+    assert!(
+        a.message
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("identical to the active version 2"),
+        "{:?}",
+        a.message
+    );
+    // Edited, it is stored as v3 and says so inside.
+    press(&mut a, KeyCode::Char('e'));
+    press(&mut a, KeyCode::Down);
+    typed(&mut a, "# edited");
+    ctrl(&mut a, 's');
+    press(&mut a, KeyCode::Char('y'));
+    let v3 = a.store.db().active_mapping().unwrap().unwrap();
+    assert_eq!(v3.version, 3);
+    assert!(v3.document.contains("version = 3"), "{}", v3.document);
     // Roll back to v1.
     press(&mut a, KeyCode::Char('G'));
     press(&mut a, KeyCode::Char('r'));
@@ -384,4 +406,111 @@ fn readme_material() {
         let line: String = (0..100).map(|x| buf[(x, y)].symbol()).collect();
         println!("{}", line.trim_end());
     }
+}
+
+#[test]
+fn refusals_are_said_per_id_and_a_missing_rollback_is_refused_before_asking() {
+    let mut a = app(false, Theme::mono());
+    let err = |a: &App| {
+        let m = a.message.as_ref().expect("a message");
+        assert!(m.error, "not shown as an error: {}", m.text);
+        m.text.clone()
+    };
+    press(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "rollback 9");
+    press(&mut a, KeyCode::Enter);
+    assert!(
+        a.layers.is_empty(),
+        "no confirm for a rollback that cannot happen"
+    );
+    assert_eq!(
+        err(&a),
+        "mapping version 9 does not exist (see `roundtrip mapping versions`)"
+    );
+    press(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "rollback 2");
+    press(&mut a, KeyCode::Enter);
+    assert!(a.layers.is_empty());
+    assert!(err(&a).contains("already active"));
+    // Job 20 succeeded: the retry is refused with the reason.
+    press(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "retry #20");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        err(&a),
+        "nothing requeued; job 20 succeeded: nothing to retry"
+    );
+    // A second decision on a conflict is refused, not silently skipped.
+    press(&mut a, KeyCode::Char('2'));
+    press(&mut a, KeyCode::Char('l'));
+    press(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "resolve portal 1");
+    press(&mut a, KeyCode::Enter);
+    assert_eq!(
+        err(&a),
+        "nothing resolved; conflict 1 is already resolved (took linear, by operator)"
+    );
+    assert_eq!(operator_audit(&a), 1);
+}
+
+#[test]
+fn a_merged_value_that_does_not_fit_keeps_the_editor_open() {
+    let mut a = app(false, Theme::mono());
+    press(&mut a, KeyCode::Char('2'));
+    // Conflict 3 is on `status`, which the fixture's active mapping does not map.
+    press(&mut a, KeyCode::Char('j'));
+    press(&mut a, KeyCode::Char('j'));
+    press(&mut a, KeyCode::Char('e'));
+    ctrl(&mut a, 's');
+    match a.layers.last() {
+        Some(Layer::Editor(ed)) => {
+            assert!(
+                ed.diagnostics[0].message.contains("does not map"),
+                "{:?}",
+                ed.diagnostics
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        a.store.db().conflict(3).unwrap().unwrap().status,
+        ConflictStatus::Open
+    );
+}
+
+#[test]
+fn a_refused_mapping_version_is_shown_refused_and_the_engines_version_active() {
+    let mut a = app(false, Theme::mono());
+    a.store
+        .write(|db| db.refuse_mapping_version(2, "line 3: expected a value", 1))
+        .unwrap();
+    a.reload().unwrap();
+    press(&mut a, KeyCode::Char('5'));
+    let screen = format!("{}", render(&mut a, 160, 48).backend());
+    assert!(screen.contains("✗v2"), "{screen}");
+    assert!(screen.contains("●v1"), "{screen}");
+    assert!(
+        screen.contains("refused by the engine: line 3: expected a value"),
+        "{screen}"
+    );
+    let health = a.health.clone().unwrap();
+    assert!(
+        health
+            .reasons
+            .iter()
+            .any(|r| r == "mapping version 2 was refused (line 3: expected a value); version 1 stays in force"),
+        "{health:?}"
+    );
+    // Rolling back to the version in force answers the alert.
+    press(&mut a, KeyCode::Char('G'));
+    press(&mut a, KeyCode::Char('r'));
+    press(&mut a, KeyCode::Char('y'));
+    assert!(
+        a.health
+            .clone()
+            .unwrap()
+            .reasons
+            .iter()
+            .all(|r| !r.contains("refused"))
+    );
 }

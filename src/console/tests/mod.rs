@@ -15,7 +15,7 @@ use super::app::App;
 use super::clock::Clock;
 use super::theme::Theme;
 use super::ui;
-use crate::domain::{ErrorClass, FieldValue, JobStatus, QuotaSample, Side};
+use crate::domain::{Actor, ErrorClass, FieldValue, JobKind, JobStatus, QuotaSample, Side};
 use crate::store::{
     Level, NewAttempt, NewAudit, SeedConflict, SeedJob, SeedLink, Store, from_ms, meta_keys,
 };
@@ -74,7 +74,7 @@ pub fn seed(store: &mut Store) {
             let job = |i: i64, status: JobStatus, class: Option<ErrorClass>, err: Option<&str>| SeedJob {
                 link_id: Some(i % 40 + 1),
                 target: if i % 3 == 0 { Side::Portal } else { Side::Linear },
-                kind: ["update", "create", "comment"][(i % 3) as usize].to_string(),
+                kind: [JobKind::Update, JobKind::Create, JobKind::Comment][(i % 3) as usize],
                 status,
                 attempts: if class.is_some() { 3 } else { 1 },
                 error_class: class,
@@ -142,8 +142,8 @@ pub fn seed(store: &mut Store) {
                     T0 - (k * 29_000),
                     NewAudit {
                         link_id: Some(k % 3 + 1),
-                        actor: "engine".into(),
-                        action: "write".into(),
+                        actor: crate::domain::Actor::Engine,
+                        action: crate::domain::AuditAction::Write,
                         side: Some(if k % 2 == 0 { Side::Linear } else { Side::Portal }),
                         field: Some("status".into()),
                         before: Some("planned".into()),
@@ -170,7 +170,7 @@ pub fn seed(store: &mut Store) {
             for (k, remaining) in [(0, 1400), (1, 1100), (2, 800), (3, 500)] {
                 db.record_quota(&QuotaSample {
                     connector: Side::Linear,
-                    kind: "requests".into(),
+                    kind: crate::domain::QuotaKind::Requests,
                     limit: 1500,
                     remaining,
                     reset_at: Some(from_ms(T0 + 20 * MIN)),
@@ -179,7 +179,7 @@ pub fn seed(store: &mut Store) {
             }
             db.record_quota(&QuotaSample {
                 connector: Side::Portal,
-                kind: "requests".into(),
+                kind: crate::domain::QuotaKind::Requests,
                 limit: 100,
                 remaining: 92,
                 reset_at: Some(from_ms(T0 + MIN)),
@@ -208,12 +208,12 @@ pub fn seed(store: &mut Store) {
             }
             db.set_meta(meta_keys::HEARTBEAT, &(T0 - 4_000).to_string())?;
             db.set_meta(meta_keys::OLDEST_UNSYNCED, &(T0 - 90_000).to_string())?;
-            db.seed_mapping_version(MAPPING_V1, "default", "initial mapping", T0 - 3 * 24 * 60 * MIN)?;
+            db.seed_mapping_version(MAPPING_V1, Actor::BuiltIn, "initial mapping", T0 - 3 * 24 * 60 * MIN)?;
             let v2 = format!(
                 "{}\n[fields.labels]\nportal = \"tags\"\nlinear = \"labels\"\ndirection = \"both\"\non_conflict = \"merge\"\n",
                 MAPPING_V1.replace("version = 1", "version = 2")
             );
-            db.seed_mapping_version(&v2, "cli", "applied from mapping.toml", T0 - 26 * 60 * MIN)?;
+            db.seed_mapping_version(&v2, Actor::Operator, "applied from mapping.toml", T0 - 26 * 60 * MIN)?;
             Ok(())
         })
         .expect("seed");

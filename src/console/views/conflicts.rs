@@ -16,9 +16,10 @@ use crate::console::clock::short_time;
 use crate::console::keymap::Cmd;
 use crate::console::layers::{EditPurpose, Layer};
 use crate::console::pager::{Keyed, Pager};
-use crate::domain::FieldValue;
+use crate::domain::{FieldValue, Side};
 use crate::health::human_ms;
-use crate::store::{Conflict, ConflictFilter, ConflictStatus, Db, Resolution, StoreError, Summary};
+use crate::ops::conflicts::Choice;
+use crate::store::{Conflict, ConflictFilter, ConflictStatus, Db, StoreError, Summary};
 
 impl Keyed for Conflict {
     fn key(&self) -> i64 {
@@ -118,8 +119,8 @@ impl ConflictsState {
     pub fn on_cmd(&mut self, cmd: Cmd, db: Db<'_>) -> Result<Option<Action>, StoreError> {
         let page = self.page;
         let mut f = Self::fetch(self.filter.clone(), db);
-        let resolve = |how: Resolution, ids: Vec<i64>| {
-            (!ids.is_empty()).then_some(Action::Resolve { ids, how })
+        let resolve = |choice: Choice, ids: Vec<i64>| {
+            (!ids.is_empty()).then_some(Action::Resolve { ids, choice })
         };
         match cmd {
             Cmd::Down => self.pager.down(1, &mut f)?,
@@ -144,9 +145,9 @@ impl ConflictsState {
                     self.pager.down(1, &mut f)?;
                 }
             }
-            Cmd::TakePortal => return Ok(resolve(Resolution::Portal, self.targets())),
-            Cmd::TakeLinear => return Ok(resolve(Resolution::Linear, self.targets())),
-            Cmd::KeepBase => return Ok(resolve(Resolution::Base, self.targets())),
+            Cmd::TakePortal => return Ok(resolve(Choice::Portal, self.targets())),
+            Cmd::TakeLinear => return Ok(resolve(Choice::Linear, self.targets())),
+            Cmd::KeepBase => return Ok(resolve(Choice::Base, self.targets())),
             Cmd::EditMerged => {
                 if let Some(c) = self.pager.selected() {
                     let start = match &c.portal {
@@ -159,7 +160,6 @@ impl ConflictsState {
                         EditPurpose::Merged {
                             conflict_id: c.id,
                             field: c.field.clone(),
-                            like: c.portal.clone(),
                         },
                         &start,
                     )))));
@@ -167,15 +167,15 @@ impl ConflictsState {
             }
             Cmd::AlwaysPortal | Cmd::AlwaysLinear => {
                 if let Some(c) = self.pager.selected() {
-                    let policy = if cmd == Cmd::AlwaysPortal {
-                        "portal-wins"
+                    let winner = if cmd == Cmd::AlwaysPortal {
+                        Side::Portal
                     } else {
-                        "linear-wins"
+                        Side::Linear
                     };
                     return Ok(Some(Action::AlwaysResolve {
                         ids: self.targets(),
                         field: c.field.clone(),
-                        policy,
+                        winner,
                     }));
                 }
             }

@@ -219,7 +219,7 @@ impl JobsState {
                 let mut cells = vec![
                     Cell::from(format!("#{}", j.id)),
                     Cell::from(j.status.as_str()),
-                    Cell::from(cut(&j.kind, 8)),
+                    Cell::from(cut(j.kind.as_str(), 8)),
                     Cell::from(j.target.as_str()),
                     Cell::from(j.link_id.map_or("-".into(), |l| format!("L{l}"))),
                     Cell::from(format!("{}/{}", j.attempts, j.max_attempts)),

@@ -80,7 +80,7 @@ impl MappingsState {
             }
             Cmd::Validate => {
                 if let Some(v) = selected {
-                    let diags = checker.validate(&v.document);
+                    let diags = checker.validate(db, &v.document);
                     let lines = if diags.is_empty() {
                         vec![format!("mapping v{} is valid", v.version)]
                     } else {
@@ -113,12 +113,6 @@ impl MappingsState {
             }
             Cmd::Rollback => {
                 if let Some(v) = selected {
-                    if v.active {
-                        return Ok(Some(Action::Message(format!(
-                            "v{} is already active",
-                            v.version
-                        ))));
-                    }
                     return Ok(Some(Action::Rollback(v.version)));
                 }
             }
@@ -152,14 +146,15 @@ impl MappingsState {
                 } else {
                     cx.theme.text
                 };
+                let mark = match (&v.refused_reason, v.active) {
+                    (Some(_), _) => "✗",
+                    (None, true) => "●",
+                    (None, false) => " ",
+                };
                 let mut cells = vec![
-                    Cell::from(format!(
-                        "{}v{}",
-                        if v.active { "●" } else { " " },
-                        v.version
-                    )),
+                    Cell::from(format!("{mark}v{}", v.version)),
                     Cell::from(short_time(v.created_at, cx.now)),
-                    Cell::from(cut(&v.created_by, 8)),
+                    Cell::from(cut(v.created_by.as_str(), 8)),
                 ];
                 if wide {
                     cells.push(Cell::from(cut(&v.note, 30)));
@@ -215,7 +210,11 @@ impl MappingsState {
                 ])
             })
             .collect();
-        let state = if v.active { "active" } else { "inactive" };
+        let state = match (&v.refused_reason, v.active) {
+            (Some(why), _) => format!("refused by the engine: {}", cut(why, 60)),
+            (None, true) => "active".into(),
+            (None, false) => "inactive".into(),
+        };
         f.render_widget(
             Paragraph::new(lines).block(
                 Block::default()

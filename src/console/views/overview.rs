@@ -13,7 +13,7 @@ use crate::console::app::Action;
 use crate::console::app::Hit;
 use crate::console::clock::short_time;
 use crate::console::keymap::Cmd;
-use crate::domain::{JobStatus, QuotaSample, Side};
+use crate::domain::{JobStatus, QuotaKind, QuotaSample, Side};
 use crate::health::{Health, Verdict, human_ms};
 use crate::store::{ActivityStats, Db, StoreError, Summary, to_ms};
 
@@ -72,7 +72,7 @@ impl OverviewState {
         self.stats = db.activity(now, SPARK_MINUTES, RATE_WINDOW_MS)?;
         self.quotas.clear();
         for q in db.latest_quota()? {
-            let series = quota_series(db, q.connector, &q.kind, now)?;
+            let series = quota_series(db, q.connector, q.kind, now)?;
             let (burn_per_min, exhausts_at) = forecast(&q, &series);
             self.quotas.push(QuotaView {
                 sample: q,
@@ -284,7 +284,7 @@ impl OverviewState {
 fn quota_series(
     db: Db<'_>,
     side: Side,
-    kind: &str,
+    kind: QuotaKind,
     now: i64,
 ) -> Result<Vec<QuotaSample>, StoreError> {
     db.quota_series(side, kind, now - RATE_WINDOW_MS, 240)
@@ -367,7 +367,7 @@ mod tests {
     fn q(remaining: i64, at: i64, reset: i64) -> QuotaSample {
         QuotaSample {
             connector: Side::Linear,
-            kind: "requests".into(),
+            kind: QuotaKind::Requests,
             limit: 1500,
             remaining,
             reset_at: Some(from_ms(reset)),

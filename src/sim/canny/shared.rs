@@ -34,6 +34,8 @@ pub struct Counters {
     pub webhooks_failed: AtomicU64,
     /// Webhooks dropped by the drop fault.
     pub webhooks_dropped: AtomicU64,
+    /// Applied writes whose answer was lost (reset or withheld).
+    pub lost: AtomicU64,
     /// Requests per endpoint.
     pub by_endpoint: Mutex<BTreeMap<String, u64>>,
 }

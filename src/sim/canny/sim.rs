@@ -151,6 +151,8 @@ pub struct CannySimStats {
     pub webhooks_dropped: u64,
     /// Status changes that emailed voters.
     pub voter_notifications: u64,
+    /// Applied writes whose answer was lost.
+    pub lost: u64,
     /// Answers replaced by a changed shape (the `drift` fault).
     pub drifted: u64,
 }
@@ -388,6 +390,7 @@ impl CannySim {
             webhooks_failed: c.webhooks_failed.load(Ordering::Relaxed),
             webhooks_dropped: c.webhooks_dropped.load(Ordering::Relaxed),
             voter_notifications: notified,
+            lost: c.lost.load(Ordering::Relaxed),
             drifted: c.drifted.load(Ordering::Relaxed),
         }
     }

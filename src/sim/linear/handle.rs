@@ -128,6 +128,8 @@ pub struct SimCounters {
     pub webhooks_dropped: u64,
     /// Webhooks given up after the last retry.
     pub webhooks_abandoned: u64,
+    /// Executed mutations whose answer was lost.
+    pub lost: u64,
     /// Answers replaced by a changed shape (the `drift` fault).
     pub drifted: u64,
 }
@@ -679,6 +681,7 @@ impl LinearSim {
             webhooks_failed: w.failed.load(Ordering::Relaxed),
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),
             webhooks_abandoned: w.abandoned.load(Ordering::Relaxed),
+            lost: c.lost.load(Ordering::Relaxed),
             drifted: c.drifted.load(Ordering::Relaxed),
         }
     }

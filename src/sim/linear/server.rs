@@ -5,7 +5,8 @@
 //! RATELIMITED, then timeout) from one seeded [`Dice`], so a run under a seed
 //! is repeatable. A "timeout" executes the request and then holds the answer
 //! for `timeout_hold`: the client gives up, yet the write happened — exactly
-//! the case idempotent create (client-provided ids) exists for.
+//! the case idempotent create (client-provided ids) exists for. `lost` does
+//! the same for executed mutations only, or resets the connection instead.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,7 @@ use super::gqlerror::{GqlError, error_body};
 use super::oauth::OAuthState;
 use super::store::{Change, Store};
 use crate::sim::drift::{self, DriftKind, Shape};
-use crate::sim::faults::{ApiFaults, Dice};
+use crate::sim::faults::{ApiFaults, Dice, LostAnswer, reset_connection};
 
 /// Request counters, for benchmarks and tests.
 #[derive(Debug, Default)]
@@ -39,6 +40,8 @@ pub struct Counters {
     pub server_errors: AtomicU64,
     /// Injected timeouts.
     pub timeouts: AtomicU64,
+    /// Executed mutations whose answer was lost (reset or withheld).
+    pub lost: AtomicU64,
     /// Answers replaced by a changed shape (`drift`).
     pub drifted: AtomicU64,
     /// Requests refused with AUTHENTICATION_ERROR (bad, expired or revoked
@@ -129,6 +132,7 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             body: error_body(&[GqlError::internal("Service unavailable")], None),
             headers: rate_headers(r, c, 0),
             rate_limited: false,
+            mutated: false,
         });
     }
     if limited {
@@ -164,6 +168,14 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
     if timeout {
         shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(shared.timeout_hold).await;
+    } else if reply.mutated
+        && let Some(how) = shared.dice.lost(&faults)
+    {
+        shared.counters.lost.fetch_add(1, Ordering::Relaxed);
+        match how {
+            LostAnswer::Reset => return reset_connection(),
+            LostAnswer::Withheld => tokio::time::sleep(shared.timeout_hold).await,
+        }
     }
     if reply.status == 200 && shared.dice.chance(faults.drift) {
         shared.counters.drifted.fetch_add(1, Ordering::Relaxed);

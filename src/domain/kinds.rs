@@ -1,0 +1,194 @@
+//! Closed sets of names the store, the engine, the CLI and the console
+//! compare: who acted, what an audit entry records, what a job writes, which
+//! rate limit a reading is about. Each is an enum with one stored spelling, so
+//! a typo is a compile error instead of a row nobody matches.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::UnknownName;
+
+/// Declares a fieldless enum with its stored names: `ALL`, `as_str`,
+/// `Display`, `FromStr` (unknown names are an [`UnknownName`]) and serde as
+/// that string.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal) {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable name used in the store, JSON output and messages.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownName::new($what, s))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Who made a change: the audit log's actor, a conflict's `resolved_by`,
+    /// a mapping version's `created_by`.
+    pub enum Actor ("actor") {
+        /// A person at the CLI or the console.
+        Operator = "operator",
+        /// The sync engine.
+        Engine = "engine",
+        /// The demo's scripted day.
+        Demo = "demo",
+        /// The built-in default mapping, installed on first start.
+        BuiltIn = "default",
+    }
+}
+
+named_enum! {
+    /// What an audit entry records. Engine entries describe remote writes
+    /// and sync decisions; operator entries name the operator action.
+    pub enum AuditAction ("audit action") {
+        /// A record was created on a side.
+        Create = "create",
+        /// A field was written on a side.
+        Write = "write",
+        /// A comment was mirrored.
+        Comment = "comment",
+        /// A record was deleted on a side.
+        Delete = "delete",
+        /// A create on the other side was planned.
+        PlanCreate = "plan_create",
+        /// Both sides agreed and the base moved.
+        Settled = "settled",
+        /// A conflict was opened.
+        Conflict = "conflict",
+        /// A change was not propagated (and why).
+        Skipped = "skipped",
+        /// A link was removed.
+        Unlink = "unlink",
+        /// A conflict was decided (by an operator) or applied (by the engine).
+        Resolve = "resolve",
+        /// Jobs were put back in the queue.
+        Retry = "retry",
+        /// Jobs were cancelled.
+        Cancel = "cancel",
+        /// A mapping document was stored as the new active version.
+        ApplyMapping = "mapping",
+        /// An earlier mapping version was made active again.
+        Rollback = "rollback",
+        /// "Always resolve this field this way" saved a field's conflict policy.
+        SavePolicy = "policy",
+        /// The engine refused a mapping version it could not load.
+        RefuseMapping = "refuse_mapping",
+        /// A pause (deletes, a connector) was lifted.
+        Resume = "resume",
+        /// A pair linked before roundtrip (the portal's own Linear
+        /// integration, a post URL attached to an issue) became a link.
+        Adopt = "adopt",
+        /// A link moved to the canonical record after a merge or a
+        /// duplicate mark.
+        Follow = "follow",
+        /// An admin-only note was left on a record (or kept here only when
+        /// the remote has no place for one).
+        Note = "note",
+        /// A record's voters were added to another (a duplicate's post
+        /// closing in favour of the canonical post).
+        Voters = "voters",
+    }
+}
+
+named_enum! {
+    /// What an outbound write job does (the `jobs.kind` column).
+    pub enum JobKind ("job kind") {
+        /// Create the record on the target side.
+        Create = "create",
+        /// Update fields of an existing record.
+        Update = "update",
+        /// Mirror one comment.
+        Comment = "comment",
+        /// Delete (trash or archive) the target record.
+        Delete = "delete",
+        /// Leave an admin-only note on the target record (why a link
+        /// ended or moved); customers never read it.
+        Note = "note",
+        /// Add one record's voters to another.
+        Voters = "voters",
+    }
+}
+
+named_enum! {
+    /// Which rate limit a quota reading is about.
+    pub enum QuotaKind ("quota kind") {
+        /// Requests per window (Linear's hourly requests, a portal's plan).
+        Requests = "requests",
+        /// Linear's GraphQL complexity points per window.
+        Complexity = "complexity",
+        /// A per-second request limit (Canny's 429s).
+        RequestsPerSecond = "requests_per_second",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for a in AuditAction::ALL {
+            assert_eq!(a.as_str().parse::<AuditAction>().unwrap(), *a);
+        }
+        assert_eq!("default".parse::<Actor>().unwrap(), Actor::BuiltIn);
+        let err = "boss".parse::<Actor>().unwrap_err();
+        assert_eq!(err.to_string(), "unknown actor 'boss'");
+        assert_eq!(
+            serde_json::to_string(&QuotaKind::RequestsPerSecond).unwrap(),
+            "\"requests_per_second\""
+        );
+        assert_eq!(
+            serde_json::from_str::<JobKind>("\"comment\"").unwrap(),
+            JobKind::Comment
+        );
+        assert!(serde_json::from_str::<JobKind>("\"explode\"").is_err());
+    }
+}
