@@ -342,8 +342,8 @@ async fn simulator_webhooks_verify() {
     server.abort();
 }
 
-/// A listing selects no relations (3.5 complexity points per issue, not
-/// 14.5); the canceled issues of a page get theirs in one extra request, so
+/// A listing selects no relations (3.4 complexity points per issue, not
+/// 14.4); the canceled issues of a page get theirs in one extra request, so
 /// reconcile still sees a duplicate mark without webhooks.
 #[tokio::test]
 async fn listings_read_relations_only_for_canceled_issues() {
@@ -380,7 +380,7 @@ async fn listings_read_relations_only_for_canceled_issues() {
     );
     assert!(
         costs[0] <= 50 * 4,
-        "listing of 50 costs {} (relations would make it ~725)",
+        "listing of 50 costs {} (relations would make it 722)",
         costs[0]
     );
     assert!(

@@ -8,7 +8,7 @@
 //! catalog instead of a nested label connection (~50 points per issue).
 
 /// Issue fields a listing needs to build a [`crate::domain::Record`] without
-/// comments: 3.5 complexity points per issue. Relations (a `duplicate` mark
+/// comments: 3.4 complexity points per issue. Relations (a `duplicate` mark
 /// naming the canonical issue) cost 11 more, so listings read them only for
 /// canceled issues (marking a duplicate cancels it), with [`ISSUE_DUPLICATES`].
 macro_rules! issue_list_fields {

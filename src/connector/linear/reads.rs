@@ -224,7 +224,7 @@ impl LinearConnector {
     /// Fill in the relations of the listed issues that may be marked
     /// duplicates (the canceled ones), in one request: a listing selects no
     /// relations, which would cost 11 complexity points per issue on top of
-    /// the 3.5 it needs.
+    /// the 3.4 it needs.
     async fn read_duplicate_marks(&self, nodes: &mut [IssueNode]) -> Result<(), RemoteError> {
         #[derive(Deserialize)]
         struct Node {
