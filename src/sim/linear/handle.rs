@@ -387,6 +387,14 @@ impl LinearSim {
         Some(seed_id(HUMAN_ID))
     }
 
+    /// Team ENG, where scripted edits happen.
+    fn first_team(s: &Store) -> Result<String, StoreError> {
+        s.teams
+            .first()
+            .map(|t| t.id.clone())
+            .ok_or(StoreError::NotFound("Team"))
+    }
+
     fn state_id(s: &Store, issue_team: &str, name: &str) -> Result<String, StoreError> {
         s.state_named(issue_team, name)
             .map(|st| st.id.clone())
@@ -401,11 +409,7 @@ impl LinearSim {
         state_name: &str,
     ) -> Result<Issue, SimError> {
         self.write(|s| {
-            let team = s
-                .teams
-                .first()
-                .map(|t| t.id.clone())
-                .ok_or(StoreError::NotFound("Team"))?;
+            let team = Self::first_team(s)?;
             let state_id = Self::state_id(s, &team, state_name)?;
             s.create_issue(
                 IssueDraft {
@@ -535,11 +539,7 @@ impl LinearSim {
     /// A human creates a project for team ENG (in the Backlog status).
     pub fn create_project(&self, name: &str) -> Result<Project, SimError> {
         self.write(|s| {
-            let team = s
-                .teams
-                .first()
-                .map(|t| t.id.clone())
-                .ok_or(StoreError::NotFound("Team"))?;
+            let team = Self::first_team(s)?;
             s.create_project(name.into(), vec![team], None, None, Self::human())
         })
     }
@@ -582,11 +582,7 @@ impl LinearSim {
     /// `ends_at`.
     pub fn create_cycle(&self, starts_at: Time, ends_at: Time) -> Result<Cycle, SimError> {
         self.write(|s| {
-            let team = s
-                .teams
-                .first()
-                .map(|t| t.id.clone())
-                .ok_or(StoreError::NotFound("Team"))?;
+            let team = Self::first_team(s)?;
             s.create_cycle(&team, starts_at, ends_at, None, Self::human())
         })
     }

@@ -33,32 +33,52 @@ fn parse_time(v: Option<&Value>, what: &str) -> Result<Time, GqlError> {
         .ok_or_else(|| GqlError::input(format!("{what} must be a DateTime")))
 }
 
+/// The connection sort key of a record with these times.
+fn keyed(args: &Args, created: Time, updated: Time, id: &str) -> super::page::Key {
+    order_key(args, &created, &updated, id)
+}
+
 fn s(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_string)
 }
 
 impl Sim<'_> {
+    /// A connection of projects or cycles: archived ones only with
+    /// `includeArchived`, newest first by `orderBy`.
+    fn planning_connection<'a, T: 'a>(
+        &self,
+        field: &Field,
+        args: &Args,
+        records: impl Iterator<Item = &'a T>,
+        archived: impl Fn(&T) -> bool,
+        node: impl Fn(&T) -> (super::page::Key, Obj),
+    ) -> Result<Val<Obj>, GqlError> {
+        let all = with_archived(args);
+        let items = records.filter(|r| all || !archived(r)).map(node).collect();
+        connection(field, items, args)
+    }
+
     pub(super) fn projects(
         &self,
         field: &Field,
         args: &Args,
         team: Option<&str>,
     ) -> Result<Val<Obj>, GqlError> {
-        let all = with_archived(args);
-        let items = self
+        let of_team = self
             .store
             .projects
             .iter()
-            .filter(|p| all || p.archived_at.is_none())
-            .filter(|p| team.is_none_or(|t| p.team_ids.iter().any(|x| x == t)))
-            .map(|p| {
-                (
-                    order_key(args, &p.created_at, &p.updated_at, &p.id),
-                    Obj::Project(Box::new(p.clone())),
-                )
-            })
-            .collect();
-        connection(field, items, args)
+            .filter(|p| team.is_none_or(|t| p.team_ids.iter().any(|x| x == t)));
+        self.planning_connection(
+            field,
+            args,
+            of_team,
+            |p| p.archived_at.is_some(),
+            |p| {
+                let key = keyed(args, p.created_at, p.updated_at, &p.id);
+                (key, Obj::Project(Box::new(p.clone())))
+            },
+        )
     }
 
     pub(super) fn cycles(
@@ -67,21 +87,21 @@ impl Sim<'_> {
         args: &Args,
         team: Option<&str>,
     ) -> Result<Val<Obj>, GqlError> {
-        let all = with_archived(args);
-        let items = self
+        let of_team = self
             .store
             .cycles
             .iter()
-            .filter(|c| all || c.archived_at.is_none())
-            .filter(|c| team.is_none_or(|t| c.team_id == t))
-            .map(|c| {
-                (
-                    order_key(args, &c.created_at, &c.updated_at, &c.id),
-                    Obj::Cycle(Box::new(c.clone())),
-                )
-            })
-            .collect();
-        connection(field, items, args)
+            .filter(|c| team.is_none_or(|t| c.team_id == t));
+        self.planning_connection(
+            field,
+            args,
+            of_team,
+            |c| c.archived_at.is_some(),
+            |c| {
+                let key = keyed(args, c.created_at, c.updated_at, &c.id);
+                (key, Obj::Cycle(Box::new(c.clone())))
+            },
+        )
     }
 
     fn project_statuses(&self, field: &Field, args: &Args) -> Result<Val<Obj>, GqlError> {
@@ -90,10 +110,8 @@ impl Sim<'_> {
             .project_statuses
             .iter()
             .map(|st| {
-                (
-                    order_key(args, &st.created_at, &st.created_at, &st.id),
-                    Obj::ProjectStatus(Box::new(st.clone())),
-                )
+                let key = keyed(args, st.created_at, st.created_at, &st.id);
+                (key, Obj::ProjectStatus(Box::new(st.clone())))
             })
             .collect();
         connection(field, items, args)

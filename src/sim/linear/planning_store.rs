@@ -24,6 +24,38 @@ fn closed_kind(kind: &str) -> bool {
 }
 
 impl Store {
+    fn project_index(&self, id: &str) -> Result<usize, StoreError> {
+        self.projects
+            .iter()
+            .position(|p| p.id == id || p.slug_id() == id)
+            .ok_or(StoreError::NotFound("Project"))
+    }
+
+    fn record_project(
+        &mut self,
+        action: &'static str,
+        p: &Project,
+        from: Option<Value>,
+        actor: Option<String>,
+        now: Time,
+    ) {
+        let data = self.project_json(p);
+        let url = Some(self.project_url(p));
+        self.record(action, "Project", data, from, url, actor, now);
+    }
+
+    fn record_cycle(
+        &mut self,
+        action: &'static str,
+        c: &Cycle,
+        from: Option<Value>,
+        actor: Option<String>,
+        now: Time,
+    ) {
+        let data = self.cycle_json(c);
+        self.record(action, "Cycle", data, from, None, actor, now);
+    }
+
     /// A project by id or slug id.
     pub fn project(&self, id: &str) -> Option<&Project> {
         self.projects
@@ -208,9 +240,7 @@ impl Store {
         };
         stamp_project_times(&mut p, &status.kind, now);
         self.projects.push(p.clone());
-        let data = self.project_json(&p);
-        let url = Some(self.project_url(&p));
-        self.record("create", "Project", data, None, url, actor, now);
+        self.record_project("create", &p, None, actor, now);
         Ok(p)
     }
 
@@ -223,11 +253,7 @@ impl Store {
         patch: ProjectPatch,
         actor: Option<String>,
     ) -> Result<Project, StoreError> {
-        let ix = self
-            .projects
-            .iter()
-            .position(|p| p.id == id || p.slug_id() == id)
-            .ok_or(StoreError::NotFound("Project"))?;
+        let ix = self.project_index(id)?;
         let status = match &patch.status_id {
             Some(s) => Some(
                 self.project_status(s)
@@ -255,17 +281,7 @@ impl Store {
         from.insert("updatedAt".into(), json!(fmt_time(&p.updated_at)));
         p.updated_at = now;
         let p = p.clone();
-        let data = self.project_json(&p);
-        let url = Some(self.project_url(&p));
-        self.record(
-            "update",
-            "Project",
-            data,
-            Some(Value::Object(from)),
-            url,
-            actor,
-            now,
-        );
+        self.record_project("update", &p, Some(Value::Object(from)), actor, now);
         Ok(p)
     }
 
@@ -279,11 +295,7 @@ impl Store {
         trash: bool,
         actor: Option<String>,
     ) -> Result<Project, StoreError> {
-        let ix = self
-            .projects
-            .iter()
-            .position(|p| p.id == id || p.slug_id() == id)
-            .ok_or(StoreError::NotFound("Project"))?;
+        let ix = self.project_index(id)?;
         let pid = self.projects[ix].id.clone();
         let members: Vec<usize> = self
             .issues
@@ -306,9 +318,7 @@ impl Store {
         p.updated_at = now;
         p.archived_with.extend(with);
         let p = p.clone();
-        let data = self.project_json(&p);
-        let url = Some(self.project_url(&p));
-        self.record("remove", "Project", data, None, url, actor, now);
+        self.record_project("remove", &p, None, actor, now);
         Ok(p)
     }
 
@@ -319,11 +329,7 @@ impl Store {
         id: &str,
         actor: Option<String>,
     ) -> Result<Project, StoreError> {
-        let ix = self
-            .projects
-            .iter()
-            .position(|p| p.id == id || p.slug_id() == id)
-            .ok_or(StoreError::NotFound("Project"))?;
+        let ix = self.project_index(id)?;
         let with = std::mem::take(&mut self.projects[ix].archived_with);
         let now = self.now();
         let p = &mut self.projects[ix];
@@ -337,17 +343,7 @@ impl Store {
         p.trashed = false;
         p.updated_at = now;
         let p = p.clone();
-        let data = self.project_json(&p);
-        let url = Some(self.project_url(&p));
-        self.record(
-            "restore",
-            "Project",
-            data,
-            Some(from),
-            url,
-            actor.clone(),
-            now,
-        );
+        self.record_project("restore", &p, Some(from), actor.clone(), now);
         for issue in with {
             if self.issue(&issue).is_some_and(|i| i.archived_at.is_some()) {
                 self.unarchive_issue(&issue, actor.clone())?;
@@ -397,8 +393,7 @@ impl Store {
             uncompleted_upon_close: Vec::new(),
         };
         self.cycles.push(c.clone());
-        let data = self.cycle_json(&c);
-        self.record("create", "Cycle", data, None, None, actor, now);
+        self.record_cycle("create", &c, None, actor, now);
         Ok(c)
     }
 
@@ -424,8 +419,7 @@ impl Store {
         c.archived_at = Some(now);
         c.updated_at = now;
         let c = c.clone();
-        let data = self.cycle_json(&c);
-        self.record("remove", "Cycle", data, None, None, actor, now);
+        self.record_cycle("remove", &c, None, actor, now);
         Ok(c)
     }
 
@@ -492,8 +486,7 @@ impl Store {
             c.uncompleted_upon_close = unfinished;
             let c = c.clone();
             let from = json!({"completedAt": Value::Null});
-            let data = self.cycle_json(&c);
-            self.record("update", "Cycle", data, Some(from), None, None, now);
+            self.record_cycle("update", &c, Some(from), None, now);
         }
         due.len()
     }
@@ -542,9 +535,7 @@ impl Store {
             p.auto_archived_at = Some(now);
             p.updated_at = now;
             let p = p.clone();
-            let data = self.project_json(&p);
-            let url = Some(self.project_url(&p));
-            self.record("remove", "Project", data, None, url, None, now);
+            self.record_project("remove", &p, None, None, now);
         }
         let cycles: Vec<usize> = (0..self.cycles.len())
             .filter(|&ix| {
@@ -561,8 +552,7 @@ impl Store {
             c.auto_archived_at = Some(now);
             c.updated_at = now;
             let c = c.clone();
-            let data = self.cycle_json(&c);
-            self.record("remove", "Cycle", data, None, None, None, now);
+            self.record_cycle("remove", &c, None, None, now);
         }
     }
 }
