@@ -1328,7 +1328,7 @@ async fn issues_archived_with_their_project_or_cycle_keep_their_links() {
         .linear
         .create_cycle(
             now - chrono::Duration::days(1),
-            now + chrono::Duration::milliseconds(800),
+            now + chrono::Duration::days(13),
         )
         .unwrap();
     h.linear
@@ -1356,6 +1356,9 @@ async fn issues_archived_with_their_project_or_cycle_keep_their_links() {
         .set_project_status(&reports.id, "Completed")
         .unwrap();
     h.linear.archive_project(&billing.id).unwrap();
+    h.linear
+        .set_cycle_end(&cycle.id, chrono::Utc::now())
+        .unwrap();
     for issue in [&in_project, &in_cycle, &in_archived] {
         eventually("Linear to archive the issue", 20, async || {
             h.linear.issue(issue)?.archived_at.map(|_| ())

@@ -963,7 +963,7 @@ async fn projects_and_cycles_hold_and_then_archive_their_issues() {
         &sim,
         "mutation($input: CycleCreateInput!) { cycleCreate(input: $input) { success cycle { id number isActive } } }",
         json!({"input": {"teamId": TEAM, "startsAt": (now - chrono::Duration::hours(1)).to_rfc3339(),
-            "endsAt": (now + chrono::Duration::milliseconds(400)).to_rfc3339()}}),
+            "endsAt": (now + chrono::Duration::days(14)).to_rfc3339()}}),
     )
     .await;
     let cycle = a.body["data"]["cycleCreate"]["cycle"].clone();
@@ -1005,6 +1005,13 @@ async fn projects_and_cycles_hold_and_then_archive_their_issues() {
 
     // The cycle ends: its unfinished issue leaves it (no next cycle), the
     // done one is archived the team's period later, then the cycle itself.
+    let a = gql(
+        &sim,
+        "mutation($id: String!, $input: CycleUpdateInput!) { cycleUpdate(id: $id, input: $input) { success cycle { endsAt } } }",
+        json!({"id": cid, "input": {"endsAt": chrono::Utc::now().to_rfc3339()}}),
+    )
+    .await;
+    assert_eq!(a.body["data"]["cycleUpdate"]["success"], true, "{}", a.body);
     let ended = wait_event(&seen, "cycle completion", |e| {
         is(e, "Cycle", "update", &cid) && !e["data"]["completedAt"].is_null()
     })

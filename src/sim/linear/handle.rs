@@ -587,6 +587,12 @@ impl LinearSim {
         })
     }
 
+    /// A human moves a cycle's end (to now, say, to end it at once: it
+    /// completes at the auto-archive's next tick).
+    pub fn set_cycle_end(&self, id: &str, ends_at: Time) -> Result<Cycle, SimError> {
+        self.write(|s| s.update_cycle(id, None, Some(ends_at), Self::human()))
+    }
+
     /// A human archives a cycle (its issues are unlinked from it first).
     pub fn archive_cycle(&self, id: &str) -> Result<Cycle, SimError> {
         self.write(|s| s.archive_cycle(id, Self::human()))

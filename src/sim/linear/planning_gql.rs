@@ -2,7 +2,7 @@
 //! roots `projects`, `project`, `projectStatuses`, `cycles`, `cycle`, their
 //! fields, and the mutations `projectCreate`, `projectUpdate`,
 //! `projectArchive`, `projectDelete`, `projectUnarchive`, `cycleCreate`,
-//! `cycleArchive`. Archived projects and cycles drop out of connections
+//! `cycleUpdate`, `cycleArchive`. Archived projects and cycles drop out of connections
 //! unless `includeArchived`, like every other entity.
 
 use apollo_compiler::executable::Field;
@@ -316,6 +316,16 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Option<Result<Va
                     s(&input, "name"),
                     actor,
                 )),
+                Err(e) => Err(e),
+            }
+        }
+        "cycleUpdate" => {
+            let at = |k: &str| match input.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                v => parse_time(v, k).map(Some),
+            };
+            match at("startsAt").and_then(|s| Ok((s, at("endsAt")?))) {
+                Ok((starts, ends)) => cycle(store.update_cycle(&id, starts, ends, actor)),
                 Err(e) => Err(e),
             }
         }

@@ -397,6 +397,45 @@ impl Store {
         Ok(c)
     }
 
+    /// `cycleUpdate`: move its start or end (`None` leaves one alone). An
+    /// end moved into the past completes it at the next auto-archive tick.
+    pub fn update_cycle(
+        &mut self,
+        id: &str,
+        starts_at: Option<Time>,
+        ends_at: Option<Time>,
+        actor: Option<String>,
+    ) -> Result<Cycle, StoreError> {
+        let ix = self
+            .cycles
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or(StoreError::NotFound("Cycle"))?;
+        let (start, end) = {
+            let c = &self.cycles[ix];
+            (
+                starts_at.unwrap_or(c.starts_at),
+                ends_at.unwrap_or(c.ends_at),
+            )
+        };
+        if end <= start {
+            return Err(StoreError::Invalid("endsAt must be after startsAt".into()));
+        }
+        let now = self.now();
+        let c = &mut self.cycles[ix];
+        let from = json!({
+            "startsAt": fmt_time(&c.starts_at),
+            "endsAt": fmt_time(&c.ends_at),
+            "updatedAt": fmt_time(&c.updated_at),
+        });
+        c.starts_at = start;
+        c.ends_at = end;
+        c.updated_at = now;
+        let c = c.clone();
+        self.record_cycle("update", &c, Some(from), actor, now);
+        Ok(c)
+    }
+
     /// `cycleArchive`: its issues are unlinked from it first (each an Issue
     /// `update` with `cycleId` in `updatedFrom`), then it is archived.
     pub fn archive_cycle(&mut self, id: &str, actor: Option<String>) -> Result<Cycle, StoreError> {
