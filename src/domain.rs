@@ -567,6 +567,12 @@ pub struct NewRecord {
     pub source_url: Option<String>,
     /// Title of the record on the other side (for the attachment link).
     pub source_title: Option<String>,
+    /// The id the remote gave an earlier attempt of this create before the
+    /// attempt failed (a later step did), kept with the job so the retry
+    /// finds the record by id: the portal can leave a new post out of its
+    /// listings, so a lookup by content alone could miss it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_id: Option<String>,
 }
 
 /// A field update roundtrip asks a connector to apply.

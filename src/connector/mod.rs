@@ -119,6 +119,14 @@ pub trait Connector: Send + Sync {
     /// duplicating.
     async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError>;
 
+    /// The id the remote gave a create of `client_id` in this process, even
+    /// if the create as a whole then failed (a later step did): the engine
+    /// keeps it with the job so the retry finds the record by id. Remotes
+    /// whose creates carry the client id themselves answer `None`.
+    fn created_id(&self, _client_id: &uuid::Uuid) -> Option<String> {
+        None
+    }
+
     /// Read one record's fields for a write about to be sent, as cheaply as
     /// the remote allows (comments may be left out). `Ok(None)`: it is gone.
     async fn get_fields(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
@@ -205,6 +213,17 @@ pub trait Connector: Send + Sync {
         _body: &str,
     ) -> Result<Option<Comment>, RemoteError> {
         Ok(None)
+    }
+
+    /// Make every voter of `from` a voter of `to` as well (a duplicate's
+    /// post closing in favour of the canonical one); returns how many were
+    /// added. Must be safe to repeat: a voter already on `to` is never
+    /// counted twice. Remotes without votes refuse it.
+    async fn copy_voters(&self, _from: &str, _to: &str) -> Result<usize, RemoteError> {
+        Err(RemoteError::new(
+            crate::domain::ErrorClass::Validation,
+            format!("{} records have no voters to copy", self.side()),
+        ))
     }
 
     /// Records on this side that link to URLs starting with `prefix` (Linear

@@ -138,6 +138,9 @@ named_enum! {
         Superseded = "superseded",
         /// An open conflict now shows the sides' newer values.
         ConflictUpdated = "conflict_updated",
+        /// A record's voters were added to another (a duplicate's post
+        /// closing in favour of the canonical post).
+        Voters = "voters",
     }
 }
 
@@ -155,6 +158,8 @@ named_enum! {
         /// Leave an admin-only note on the target record (why a link
         /// ended or moved); customers never read it.
         Note = "note",
+        /// Add one record's voters to another.
+        Voters = "voters",
     }
 }
 

@@ -66,6 +66,8 @@ pub enum Landed {
     /// The private note was posted; `None` when the remote has no place
     /// customers cannot read, so it stays in roundtrip's audit log only.
     Noted(Option<Comment>),
+    /// This many voters were added to the target (the others were there).
+    VotersCopied(usize),
 }
 
 /// How an update went, field by field, against the target as re-read just
@@ -329,7 +331,30 @@ pub async fn execute(
             .add_private_note(remote_id, body)
             .await
             .map(Landed::Noted),
+        JobPayload::CopyVoters { from, to } => {
+            conn.copy_voters(from, to).await.map(Landed::VotersCopied)
+        }
     }
+}
+
+/// The payload of a failed create with the id its connector got back before
+/// the failure, when the payload does not carry it yet: stored with the job
+/// so the retry looks the record up by id (see
+/// [`crate::domain::NewRecord::created_id`]).
+pub fn payload_with_created_id(conn: &dyn Connector, payload: &JobPayload) -> Option<JobPayload> {
+    let JobPayload::Create { record, base } = payload else {
+        return None;
+    };
+    let id = conn.created_id(&record.client_id)?;
+    if record.created_id.as_deref() == Some(id.as_str()) {
+        return None;
+    }
+    let mut record = record.clone();
+    record.created_id = Some(id);
+    Some(JobPayload::Create {
+        record,
+        base: base.clone(),
+    })
 }
 
 /// The copy of comment `source_id` (from side `from`) already on the
@@ -489,6 +514,14 @@ pub fn record_success(
                 ),
             };
             db.append_audit(&audit(AuditAction::Note, None, None, Some(after)))?;
+        }
+        (JobPayload::CopyVoters { from, to }, Landed::VotersCopied(added)) => {
+            db.append_audit(&audit(
+                AuditAction::Voters,
+                None,
+                Some(from.clone()),
+                Some(format!("{to}: {added} voters added, the rest were there")),
+            ))?;
         }
         _ => {}
     }

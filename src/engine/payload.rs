@@ -74,6 +74,14 @@ pub enum JobPayload {
         /// The note's text.
         body: String,
     },
+    /// Count every voter of one record on another as well (a duplicate's
+    /// post closing in favour of the canonical post).
+    CopyVoters {
+        /// The record whose voters are copied.
+        from: String,
+        /// The record that gets them.
+        to: String,
+    },
 }
 
 /// What a notifying write was planned from on the other side.
@@ -98,6 +106,7 @@ impl JobPayload {
             JobPayload::Comment { .. } => JobKind::Comment,
             JobPayload::Delete { .. } => JobKind::Delete,
             JobPayload::Note { .. } => JobKind::Note,
+            JobPayload::CopyVoters { .. } => JobKind::Voters,
         }
     }
 
@@ -124,6 +133,7 @@ mod tests {
                 fields: [("title".to_string(), FieldValue::Text("A".into()))].into(),
                 source_url: Some("https://portal/p/1".into()),
                 source_title: None,
+                created_id: None,
             },
             base: BaseFields::new(),
         };

@@ -13,8 +13,8 @@ use tokio::task::JoinSet;
 use super::backoff::NextStep;
 use super::budget::{Budget, Permit, Refill};
 use super::executor::{
-    Connectors, Landed, Prepared, Timing, execute, prepare_update, record_failure, record_receipt,
-    record_success, send_update,
+    Connectors, Landed, Prepared, Timing, execute, payload_with_created_id, prepare_update,
+    record_failure, record_receipt, record_success, send_update,
 };
 use super::payload::JobPayload;
 use crate::domain::Update;
@@ -512,9 +512,15 @@ impl Scheduler {
             }
             Err(err) => {
                 let max = self.max_attempts;
+                let keep = payload_with_created_id(self.connectors.side(target).as_ref(), &payload);
                 let r = self
                     .writer
-                    .run(move |db| record_failure(db, &job, Some(&payload), &err, t, max))
+                    .run(move |db| {
+                        if let Some(p) = &keep {
+                            db.set_job_payload(job.id, &p.to_json())?;
+                        }
+                        record_failure(db, &job, Some(&payload), &err, t, max)
+                    })
                     .await;
                 match r {
                     Ok(NextStep::PauseConnector) => {

@@ -29,6 +29,9 @@ pub struct CannyConnector {
     pub(crate) admin_id: OnceCell<String>,
     pub(crate) nonces: NonceCache,
     pub(crate) statuses: Statuses,
+    /// Post ids `posts/create` answered, by the create's client id, until
+    /// the create completes (see `create.rs`).
+    pub(crate) created: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, String>>,
 }
 
 impl fmt::Debug for CannyConnector {
@@ -57,6 +60,7 @@ impl CannyConnector {
             admin_id: OnceCell::new(),
             nonces: NonceCache::default(),
             statuses,
+            created: std::sync::Mutex::default(),
         })
     }
 
@@ -147,6 +151,20 @@ impl CannyConnector {
     /// `posts/retrieve`; `Ok(None)` when Canny says "invalid post id".
     pub async fn retrieve_post(&self, id: &str) -> Result<Option<CannyPost>, RemoteError> {
         match self.client.call("posts/retrieve", json!({"id": id})).await {
+            Ok(p) => Ok(Some(p)),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `posts/retrieve` by board and `urlName` (the slug in the post's
+    /// URL); `Ok(None)` when no post has it.
+    pub async fn retrieve_post_by_url_name(
+        &self,
+        url_name: &str,
+    ) -> Result<Option<CannyPost>, RemoteError> {
+        let args = json!({"boardID": self.board_id().await?, "urlName": url_name});
+        match self.client.call("posts/retrieve", args).await {
             Ok(p) => Ok(Some(p)),
             Err(e) if e.class == ErrorClass::NotFound => Ok(None),
             Err(e) => Err(e),

@@ -21,6 +21,7 @@ mod create;
 mod map;
 mod statuses;
 mod trait_impl;
+mod votes;
 mod webhook;
 mod wire;
 

@@ -127,7 +127,11 @@ impl Connector for CannyConnector {
         let details = f.details.clone().unwrap_or_default();
         // An earlier attempt may have created the post and stopped before
         // the status and tags were applied: finish it rather than duplicate.
-        let (id, current) = match self.find_claimed(&new.client_id, &title, &details).await? {
+        let known = new.created_id.as_deref();
+        let (id, current) = match self
+            .find_claimed(&new.client_id, known, &title, &details)
+            .await?
+        {
             Some(id) => {
                 let current = self.get_record(&id).await?;
                 (id, current)
@@ -149,12 +153,18 @@ impl Connector for CannyConnector {
         if let Some(tags) = f.tags.as_ref().filter(|t| **t != tags_now) {
             self.set_tags(&id, tags).await?;
         }
-        self.get_record(&id).await?.ok_or_else(|| {
+        let record = self.get_record(&id).await?.ok_or_else(|| {
             RemoteError::new(
                 ErrorClass::NotFound,
                 format!("post {id} vanished right after creation"),
             )
-        })
+        })?;
+        self.forget_created(&new.client_id);
+        Ok(record)
+    }
+
+    fn created_id(&self, client_id: &uuid::Uuid) -> Option<String> {
+        self.remembered_post(client_id)
     }
 
     /// `create` looks for an earlier attempt's post (by content and claim)
@@ -169,7 +179,10 @@ impl Connector for CannyConnector {
             return Ok(None);
         };
         let details = f.details.unwrap_or_default();
-        match self.find_claimed(&new.client_id, &title, &details).await? {
+        match self
+            .find_claimed(&new.client_id, new.created_id.as_deref(), &title, &details)
+            .await?
+        {
             Some(id) => self.get_record(&id).await,
             None => Ok(None),
         }
@@ -247,6 +260,10 @@ impl Connector for CannyConnector {
             Err(e) if no_internal_comments(&e) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    async fn copy_voters(&self, from: &str, to: &str) -> Result<usize, RemoteError> {
+        CannyConnector::copy_voters(self, from, to).await
     }
 
     fn verify_webhook(

@@ -146,6 +146,13 @@ pub const STATE_TYPES: [&str; 7] = [
     "duplicate",
 ];
 
+/// Whether an issue in a state of this type may be a marked duplicate
+/// (Linear cancels an issue it marks a duplicate; some workspaces report a
+/// `duplicate` type): only these need their relations read.
+pub fn is_closed_as_duplicate_candidate(state_type: &str) -> bool {
+    matches!(state_type, "canceled" | "duplicate")
+}
+
 /// An issue node as selected by our documents; connections are present only
 /// in the single-issue query.
 #[derive(Debug, Clone, Deserialize)]
@@ -272,9 +279,13 @@ impl IssueNode {
         // Trashing (issueDelete) sets archivedAt as well: trashed decides.
         let deleted = self.trashed == Some(true);
         let archived = !deleted && self.archived_at.is_some();
+        // Marking a duplicate cancels the issue; a reopened one is no longer
+        // treated as a duplicate (and listings read relations only for
+        // canceled issues, so the two reads agree).
         let duplicate_of = self
             .relations
             .iter()
+            .filter(|_| is_closed_as_duplicate_candidate(&state.kind))
             .flat_map(|p| p.nodes.iter())
             .find(|r| r.kind == "duplicate")
             .and_then(|r| r.related_issue.as_ref())
@@ -519,12 +530,21 @@ mod tests {
 
     #[test]
     fn duplicate_relation_names_the_canonical_issue() {
-        let r = node(json!({"relations":{"nodes":[
+        let relations = json!({"nodes":[
             {"type":"related","relatedIssue":{"id":"x"}},
-            {"type":"duplicate","relatedIssue":{"id":"canon"}}]}}))
-        .into_record(None)
-        .unwrap();
+            {"type":"duplicate","relatedIssue":{"id":"canon"}}]});
+        let canceled = json!({"id":"s9","name":"Duplicate","type":"canceled"});
+        let r = node(json!({"relations": relations, "state": canceled}))
+            .into_record(None)
+            .unwrap();
         assert_eq!(r.duplicate_of.as_deref(), Some("canon"));
+        let reopened = node(json!({"relations": relations}))
+            .into_record(None)
+            .unwrap();
+        assert_eq!(
+            reopened.duplicate_of, None,
+            "a duplicate reopened is no longer one"
+        );
     }
 
     #[test]

@@ -432,6 +432,23 @@ impl CannySim {
         lock(&self.shared.lose_next).push(endpoint.to_string());
     }
 
+    /// Leave the next `n` posts made with `posts/create` out of listings
+    /// and board counts (they still answer `posts/retrieve`), as Canny does
+    /// with some API-created posts (API-NOTES.md section 7).
+    pub fn unlist_next_created_posts(&self, n: usize) {
+        let mut state = lock(&self.shared.state);
+        state.unlist_next_created = n;
+        state.touch();
+    }
+
+    /// Whether a post is left out of listings.
+    pub fn is_unlisted(&self, post_id: &str) -> bool {
+        lock(&self.shared.state)
+            .posts
+            .get(post_id)
+            .is_some_and(|p| p.unlisted)
+    }
+
     /// Change the per-second request limit (0 = unlimited).
     pub fn set_requests_per_second(&self, per_second: u32) {
         *lock(&self.shared.limiter) = Limiter::new(per_second);
