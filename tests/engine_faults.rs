@@ -519,3 +519,55 @@ async fn both_sides_converge_under_webhook_and_api_faults() {
     }
     h.stop_service().await;
 }
+
+/// A reconcile pass stores both listings before it acts on them. When it
+/// fails (or the daemon dies) after storing the portal listing and before
+/// acting, the changes it stored are no longer "changed" to the next pass:
+/// that pass must still act on them — create the new post's issue and
+/// carry the edited title — instead of finding them unchanged and leaving
+/// them behind for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_that_fails_after_storing_a_listing_acts_on_it_next_pass() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = approved_and_settled(&h, "Before the outage").await;
+
+    // Changes no webhook reports: only a reconcile finds them.
+    h.canny.set_webhook_url(None);
+    h.canny.set_title(&post, "Edited without a webhook").unwrap();
+    let unseen = h.canny.create_post("Planned without a webhook", "d").unwrap();
+    h.canny.set_status(&unseen, "planned").unwrap();
+
+    // The portal listing is stored, then the Linear listing fails.
+    h.linear.set_faults(ApiFaults {
+        server_error: 1.0,
+        ..ApiFaults::default()
+    });
+    let failed = h.engine().reconcile_once().await;
+    assert!(failed.is_err(), "the pass was meant to fail: {failed:?}");
+    let stored = h
+        .store()
+        .db()
+        .record(Side::Portal, &unseen)
+        .unwrap()
+        .expect("the failed pass stored the portal listing");
+    assert_eq!(stored.record.title, "Planned without a webhook");
+    assert!(h.linked_issue(&unseen).is_none());
+
+    h.linear.set_faults(ApiFaults::default());
+    h.engine().reconcile_once().await.unwrap();
+    let created = eventually("the unseen post's issue", 20, async || {
+        h.linked_issue(&unseen)
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(
+        h.linear_record(&created).await.unwrap().title,
+        "Planned without a webhook"
+    );
+    assert_eq!(
+        h.linear_record(&issue).await.unwrap().title,
+        "Edited without a webhook"
+    );
+    assert_eq!(issue_titles(&h).get("Planned without a webhook"), Some(&1));
+    h.stop_service().await;
+}

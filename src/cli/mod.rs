@@ -95,6 +95,35 @@ pub fn is_usage_error(err: &anyhow::Error) -> bool {
     })
 }
 
+/// The whole program on a command line: parse it (clap exits on `--help`
+/// and usage errors), run the command, report an error as one sentence on
+/// stderr and map it to the exit code. The binary is this; the chaos soak
+/// example runs it as the daemon it kills.
+pub fn main_with_args<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use std::io::Write;
+    match run(Cli::parse_from(args)) {
+        Ok(code) => code,
+        Err(err) => {
+            let sentence: Vec<String> = err.chain().map(ToString::to_string).collect();
+            // A closed stderr leaves nowhere to report; never panic over it.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "roundtrip: error: {}",
+                sentence.join(": ")
+            );
+            if is_usage_error(&err) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
 /// Run the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

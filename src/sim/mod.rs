@@ -3,6 +3,7 @@
 //! They share no code with the connectors, so a misreading of the vendor's
 //! behaviour in one is caught by the other.
 
+pub mod acks;
 pub mod canny;
 pub mod drift;
 pub mod faults;

@@ -238,16 +238,26 @@ impl Harness {
     /// Wait until nothing is queued, running or unprocessed for `calm`
     /// in a row (late echoes and webhook retries keep arriving briefly).
     pub async fn wait_quiet(&self, calm: Duration, secs: u64) {
+        self.quiet_within(calm, secs)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// [`Harness::wait_quiet`], saying how much was left when time ran out.
+    pub async fn quiet_within(&self, calm: Duration, secs: u64) -> Result<(), String> {
         let mut since: Option<tokio::time::Instant> = None;
-        eventually("the engine to go quiet", secs, async || {
-            if self.backlog() > 0 {
+        let mut left = 0;
+        within("the engine to go quiet", secs, async || {
+            left = self.backlog();
+            if left > 0 {
                 since = None;
                 return None;
             }
             let t = *since.get_or_insert_with(tokio::time::Instant::now);
             (t.elapsed() >= calm).then_some(())
         })
-        .await;
+        .await
+        .map_err(|e| format!("{e} ({left} jobs and deliveries still pending)"))
     }
 
     pub async fn stop_service(&mut self) {
@@ -308,14 +318,26 @@ impl Harness {
 }
 
 /// Poll `f` every 50 ms until it returns `Some`, or panic after `secs`.
-pub async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+pub async fn eventually<T>(what: &str, secs: u64, f: impl AsyncFnMut() -> Option<T>) -> T {
+    within(what, secs, f)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Poll `f` every 50 ms until it returns `Some`; after `secs`, an error
+/// naming what was awaited.
+pub async fn within<T>(
+    what: &str,
+    secs: u64,
+    mut f: impl AsyncFnMut() -> Option<T>,
+) -> Result<T, String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = f().await {
-            return v;
+            return Ok(v);
         }
         if tokio::time::Instant::now() > deadline {
-            panic!("timed out after {secs}s waiting for: {what}");
+            return Err(format!("timed out after {secs}s waiting for: {what}"));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -30,7 +30,7 @@ use roundtrip::sim::journal::{JournalEntry, JournalKind, JournalValue};
 use roundtrip::store::{ConflictFilter, ConflictStatus, Window};
 use roundtrip::sync::{Mapping, codec};
 
-use super::harness::{Harness, Setup, eventually};
+use super::harness::{Harness, Setup, within};
 
 /// One run's shape.
 #[derive(Debug, Clone)]
@@ -99,28 +99,7 @@ pub async fn run(cfg: &RaceConfig) -> Result<RaceReport, String> {
         ..Setup::default()
     })
     .await;
-    let mut pairs = Vec::new();
-    for i in 0..cfg.links {
-        let post = h
-            .canny
-            .create_post(&format!("Race {i}"), &format!("Initial details {i}"))
-            .map_err(|e| e.to_string())?;
-        h.canny
-            .set_status(&post, "planned")
-            .map_err(|e| e.to_string())?;
-        pairs.push(post);
-    }
-    let mut links = Vec::new();
-    for post in pairs {
-        let issue = eventually("race link", 30, async || h.linked_issue(&post)).await;
-        links.push((post, issue));
-    }
-    for name in LABELS {
-        h.linear_conn
-            .create_label(name)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    let links = make_links(&h, cfg.links).await?;
     h.wait_quiet(Duration::from_millis(300), 30).await;
     h.linear.set_faults(faults(false));
     h.canny.set_faults(faults(false));
@@ -141,35 +120,9 @@ pub async fn run(cfg: &RaceConfig) -> Result<RaceReport, String> {
     let start = roundtrip::sim::journal::next_seq();
     let requests_before = h.linear.counters().requests + h.canny.stats().requests;
 
-    let mut rng = fastrand::Rng::with_seed(cfg.seed);
-    let kind_of = |rng: &mut fastrand::Rng| match rng.u32(..100) {
-        0..25 => Kind::Title,
-        25..45 => Kind::Description,
-        45..60 => Kind::Status,
-        60..85 => Kind::Label,
-        _ => Kind::Comment,
-    };
-    let mut n = 0;
-    while n < cfg.edits {
-        let (post, issue) = &links[rng.usize(..links.len())];
-        let side = if rng.bool() {
-            Side::Portal
-        } else {
-            Side::Linear
-        };
-        let kind = kind_of(&mut rng);
-        edit(&h, side, kind, n, post, issue, &mut rng)?;
-        n += 1;
-        // Most edits are answered from the other side of the same link
-        // moments later — the races the engine must get right.
-        if n < cfg.edits && rng.u32(..100) < 60 {
-            let second = if rng.bool() { kind } else { kind_of(&mut rng) };
-            tokio::time::sleep(Duration::from_millis(rng.u64(..=60))).await;
-            edit(&h, side.other(), second, n, post, issue, &mut rng)?;
-            n += 1;
-        }
-        let gap = rng.u64(..=cfg.max_gap.as_millis() as u64);
-        tokio::time::sleep(Duration::from_millis(gap)).await;
+    let mut people = People::new(cfg.seed);
+    while people.edits < cfg.edits {
+        people.step(&h, &links, cfg.max_gap, cfg.edits).await?;
     }
 
     h.linear.set_faults(ApiFaults::default());
@@ -197,6 +150,96 @@ pub async fn run(cfg: &RaceConfig) -> Result<RaceReport, String> {
         ));
     }
     Ok(report)
+}
+
+/// `n` planned posts, each linked to the Linear issue roundtrip creates for
+/// it, and the labels the edits use: `(post, issue)` pairs. Needs a running
+/// roundtrip pointed at the harness's simulators.
+pub async fn make_links(h: &Harness, n: usize) -> Result<Vec<(String, String)>, String> {
+    let mut posts = Vec::new();
+    for i in 0..n {
+        let post = h
+            .canny
+            .create_post(&format!("Race {i}"), &format!("Initial details {i}"))
+            .map_err(|e| e.to_string())?;
+        h.canny
+            .set_status(&post, "planned")
+            .map_err(|e| e.to_string())?;
+        posts.push(post);
+    }
+    let mut links = Vec::new();
+    for post in posts {
+        let issue = within("a new post's Linear issue", 30, async || h.linked_issue(&post)).await?;
+        links.push((post, issue));
+    }
+    for name in LABELS {
+        h.linear_conn
+            .create_label(name)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(links)
+}
+
+/// The people editing both sides: a seeded generator of edits of titles,
+/// descriptions, statuses, labels and comments on random links, most of
+/// them answered from the other side of the same link moments later.
+pub struct People {
+    rng: fastrand::Rng,
+    /// Edits made so far.
+    pub edits: usize,
+}
+
+impl People {
+    /// The same seed makes the same edits in the same order.
+    pub fn new(seed: u64) -> People {
+        People {
+            rng: fastrand::Rng::with_seed(seed),
+            edits: 0,
+        }
+    }
+
+    /// One edit, maybe its answer from the other side, then a gap of up to
+    /// `max_gap`; never more than `limit` edits in all.
+    pub async fn step(
+        &mut self,
+        h: &Harness,
+        links: &[(String, String)],
+        max_gap: Duration,
+        limit: usize,
+    ) -> Result<(), String> {
+        let rng = &mut self.rng;
+        let (post, issue) = &links[rng.usize(..links.len())];
+        let side = if rng.bool() {
+            Side::Portal
+        } else {
+            Side::Linear
+        };
+        let kind = kind_of(rng);
+        edit(h, side, kind, self.edits, post, issue, rng)?;
+        self.edits += 1;
+        // Most edits are answered from the other side of the same link
+        // moments later — the races the engine must get right.
+        if self.edits < limit && rng.u32(..100) < 60 {
+            let second = if rng.bool() { kind } else { kind_of(rng) };
+            tokio::time::sleep(Duration::from_millis(rng.u64(..=60))).await;
+            edit(h, side.other(), second, self.edits, post, issue, rng)?;
+            self.edits += 1;
+        }
+        let gap = rng.u64(..=max_gap.as_millis() as u64);
+        tokio::time::sleep(Duration::from_millis(gap)).await;
+        Ok(())
+    }
+}
+
+fn kind_of(rng: &mut fastrand::Rng) -> Kind {
+    match rng.u32(..100) {
+        0..25 => Kind::Title,
+        25..45 => Kind::Description,
+        45..60 => Kind::Status,
+        60..85 => Kind::Label,
+        _ => Kind::Comment,
+    }
 }
 
 /// One person's edit on one side.
@@ -347,7 +390,14 @@ fn as_text(v: &JournalValue) -> Option<&str> {
     }
 }
 
-async fn check(h: &Harness, links: &[(String, String)], start: u64) -> Result<RaceReport, String> {
+/// Check invariants 1–4 over the journal entries after `start` (a
+/// [`roundtrip::sim::journal::next_seq`] taken before the edits) and the
+/// store; `Err` names every violation.
+pub async fn check(
+    h: &Harness,
+    links: &[(String, String)],
+    start: u64,
+) -> Result<RaceReport, String> {
     let mapping = Mapping::default_canny_linear();
     let j = Journals {
         portal: h

@@ -31,6 +31,8 @@ pub struct Counters {
     pub drifted: AtomicU64,
     /// Webhooks the receiver acknowledged with 2xx.
     pub webhooks_delivered: AtomicU64,
+    /// Nonces of the webhooks acknowledged with 2xx.
+    pub acknowledged: crate::sim::acks::Acknowledged,
     /// Webhooks that failed to send or got a non-2xx.
     pub webhooks_failed: AtomicU64,
     /// Webhooks dropped by the drop fault.

@@ -402,6 +402,12 @@ impl CannySim {
         }
     }
 
+    /// The nonces of the webhooks the receiver acknowledged with 2xx, in
+    /// order (see [`crate::sim::acks`]).
+    pub fn acknowledged_deliveries(&self) -> Vec<String> {
+        self.shared.counters.acknowledged.ids()
+    }
+
     /// Requests received for one endpoint, e.g. `"posts/list"`.
     pub fn requests_to(&self, endpoint: &str) -> u64 {
         lock(&self.shared.counters.by_endpoint)

@@ -107,7 +107,10 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Event>) {
                     .send()
                     .await;
                 let counter = match sent {
-                    Ok(r) if r.status().is_success() => &shared.counters.webhooks_delivered,
+                    Ok(r) if r.status().is_success() => {
+                        shared.counters.acknowledged.push(&delivery.nonce);
+                        &shared.counters.webhooks_delivered
+                    }
                     _ => &shared.counters.webhooks_failed,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);

@@ -708,6 +708,12 @@ impl LinearSim {
         self.read(|s| s.journal.clone()).entries()
     }
 
+    /// The `Linear-Delivery` ids of the webhooks the receiver acknowledged
+    /// with 2xx, in order (see [`crate::sim::acks`]).
+    pub fn acknowledged_deliveries(&self) -> Vec<String> {
+        self.stats.acknowledged.ids()
+    }
+
     /// Requests received for one GraphQL operation name (e.g.
     /// `RoundtripCommentCreate`), counted as they arrive.
     pub fn requests_to(&self, operation: &str) -> u64 {

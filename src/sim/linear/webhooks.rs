@@ -51,6 +51,8 @@ pub struct WebhookStats {
     pub dropped: AtomicU64,
     /// Deliveries abandoned after the last retry.
     pub abandoned: AtomicU64,
+    /// Delivery ids of the attempts answered 2xx.
+    pub acknowledged: crate::sim::acks::Acknowledged,
 }
 
 /// One delivery: a change, its delivery id and how often it was tried.
@@ -208,6 +210,7 @@ impl Sender {
             .await;
         if matches!(&res, Ok(r) if r.status().is_success()) {
             self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+            self.stats.acknowledged.push(&d.delivery_id);
             true
         } else {
             self.stats.failed.fetch_add(1, Ordering::Relaxed);
