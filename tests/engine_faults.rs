@@ -571,3 +571,77 @@ async fn a_reconcile_that_fails_after_storing_a_listing_acts_on_it_next_pass() {
     assert_eq!(issue_titles(&h).get("Planned without a webhook"), Some(&1));
     h.stop_service().await;
 }
+
+/// Killed while a comment's copy was on its way: Canny posted it, the
+/// answer never came back, the job was still running. The restarted engine
+/// must count that interrupted run as an attempt and find the copy rather
+/// than post it a second time.
+#[test]
+fn a_comment_copy_interrupted_by_a_kill_is_found_not_posted_again() {
+    let main = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = main.block_on(Harness::start(Setup {
+        start_service: false,
+        store_path: Some(dir.path().join("rt.db")),
+        ..Setup::default()
+    }));
+    let doomed = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let service: Service = doomed.block_on(Service::start(h.spec())).unwrap();
+    h.point_webhooks(service.addr);
+    let post = main.block_on(async {
+        let (post, issue) = approved_and_settled(&h, "Killed mid-comment").await;
+        // Canny applies the comment, then holds the answer past the
+        // client's timeout.
+        h.canny.lose_next_reply("comments/create");
+        h.linear.add_comment(&issue, "Posted once, please").unwrap();
+        eventually("the copy posted, its job still running", 20, async || {
+            let posted = h
+                .canny
+                .comments(&post)
+                .iter()
+                .any(|c| c.value.contains("Posted once, please"));
+            let running = h
+                .store()
+                .db()
+                .count_jobs(&JobFilter {
+                    status: Some(JobStatus::Running),
+                    error_class: None,
+                })
+                .ok()?;
+            (posted && running == 1).then_some(())
+        })
+        .await;
+        post
+    });
+    doomed.shutdown_timeout(Duration::ZERO);
+    drop(service);
+
+    main.block_on(async {
+        h.start_service().await;
+        h.wait_quiet(Duration::from_millis(500), 30).await;
+        let copies: Vec<String> = h
+            .canny
+            .comments(&post)
+            .into_iter()
+            .map(|c| c.value)
+            .filter(|v| v.contains("Posted once, please"))
+            .collect();
+        assert_eq!(copies.len(), 1, "{copies:?}");
+        let job = jobs_of(&h, "comment", Side::Portal).pop().unwrap();
+        assert_eq!(job.status, JobStatus::Succeeded);
+        let attempts = h.store().db().attempts(job.id).unwrap();
+        assert!(
+            attempts[0].message.as_deref().is_some_and(|m| m.starts_with("interrupted")),
+            "{attempts:?}"
+        );
+        h.stop_service().await;
+    });
+}

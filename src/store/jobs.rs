@@ -359,12 +359,32 @@ impl Db<'_> {
             .flatten())
     }
 
-    /// Put jobs left running by a process that died back in the queue.
+    /// Put jobs left running by a process that died back in the queue. Each
+    /// counts as an attempt whose outcome is unknown — the write may have
+    /// landed before the process died — so its retry first looks for what
+    /// it may have written instead of writing it again.
     pub fn requeue_running_jobs(&self) -> Result<usize> {
-        Ok(self.conn.execute(
-            "UPDATE jobs SET status = 'queued', updated_at = ?1 WHERE status = 'running'",
-            [now_ms()],
-        )?)
+        let now = now_ms();
+        let running = self
+            .conn
+            .prepare_cached("SELECT id, updated_at FROM jobs WHERE status = 'running' ORDER BY id")?
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for (id, claimed_at) in &running {
+            let attempt = NewAttempt {
+                started_at: *claimed_at,
+                duration_ms: (now - claimed_at).max(0),
+                http_status: None,
+                error_class: Some(ErrorClass::Network),
+                message: Some(
+                    "interrupted: roundtrip stopped before this write's answer was recorded; the retry first looks for what it may have written"
+                        .into(),
+                ),
+                request_id: None,
+            };
+            self.record_attempt(*id, &attempt, JobStatus::Queued, now)?;
+        }
+        Ok(running.len())
     }
 
     /// Record one attempt and move the job to its next status. Attempt

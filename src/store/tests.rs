@@ -498,6 +498,27 @@ fn oldest_unsent_job_spans_queued_and_running() {
     assert_eq!(store.db().oldest_unsent_job().unwrap(), Some(first));
 }
 
+#[test]
+fn a_job_left_running_by_a_dead_process_is_requeued_as_attempted() {
+    let store = Store::open_in_memory().unwrap();
+    let running = store.db().insert_job(&job(None)).unwrap();
+    let waiting = store.db().insert_job(&job(None)).unwrap();
+    store.db().claim_due_jobs(now_ms(), 1).unwrap();
+    assert_eq!(store.db().requeue_running_jobs().unwrap(), 1);
+    let j = store.db().job(running).unwrap().unwrap();
+    assert_eq!(j.status, JobStatus::Queued);
+    // The write may have landed: its retry must look before writing.
+    assert_eq!(j.attempts, 1);
+    let attempts = store.db().attempts(running).unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert!(
+        attempts[0].message.as_deref().unwrap().starts_with("interrupted"),
+        "{attempts:?}"
+    );
+    assert_eq!(store.db().job(waiting).unwrap().unwrap().attempts, 0);
+    assert_eq!(store.db().requeue_running_jobs().unwrap(), 0);
+}
+
 /// A store written by an older roundtrip: the first `version` migrations
 /// applied, one active mapping stored.
 fn store_at(path: &Path, version: usize) {
