@@ -51,6 +51,10 @@ struct Args {
     /// Longest time the daemon stays dead after a kill, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     max_downtime_ms: u64,
+    /// Keep the chaos going past `--minutes` until the daemon was killed
+    /// this often.
+    #[arg(long, default_value_t = 3)]
+    min_kills: usize,
     /// Latency of every API answer, in milliseconds.
     #[arg(long, default_value_t = 15)]
     latency_ms: u64,
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
             Duration::from_secs_f64(args.kill_max_s.max(args.kill_min_s).max(0.0)),
         ),
         max_downtime: Duration::from_millis(args.max_downtime_ms),
+        min_kills: args.min_kills,
         seed: args.seed,
         latency: Duration::from_millis(args.latency_ms),
         daemon: soak::DaemonProgram {

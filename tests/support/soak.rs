@@ -31,6 +31,7 @@
 
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::File;
@@ -68,6 +69,10 @@ pub struct SoakConfig {
     pub kill_every: (Duration, Duration),
     /// How long the daemon stays dead after a kill, at most.
     pub max_downtime: Duration,
+    /// The chaos lasts past `edit_for` until the daemon was killed this
+    /// often (and every fault was injected at least once), so a slow
+    /// machine makes the soak longer, never weaker.
+    pub min_kills: usize,
     /// Seed of the edits, the weather, the kills and the simulators' dice.
     pub seed: u64,
     /// Latency of every API answer.
@@ -94,6 +99,8 @@ pub struct Injected {
     pub lost: u64,
     /// Webhook deliveries dropped.
     pub dropped: u64,
+    /// Webhook deliveries sent twice.
+    pub duplicated: u64,
     /// Webhook attempts acknowledged with 2xx.
     pub acknowledged: usize,
     /// Delivery ids acknowledged more than once (duplicates and retries).
@@ -143,7 +150,7 @@ impl fmt::Display for SoakReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let side = |i: &Injected| {
             format!(
-                "{} requests, {} 5xx{}, {} 429, {} lost answers; webhooks {} acknowledged ({} ids twice), {} failed, {} dropped",
+                "{} requests, {} 5xx{}, {} 429, {} lost answers; webhooks {} acknowledged ({} ids twice), {} failed, {} dropped, {} duplicated",
                 i.requests,
                 i.server_errors,
                 i.timeouts
@@ -153,7 +160,8 @@ impl fmt::Display for SoakReport {
                 i.acknowledged,
                 i.acknowledged_twice,
                 i.failed,
-                i.dropped
+                i.dropped,
+                i.duplicated
             )
         };
         let weather: Vec<String> = self
@@ -235,10 +243,13 @@ async fn soak(h: &Harness, daemon: &mut Daemon, cfg: &SoakConfig) -> Result<Soak
     let mut people = People::new(cfg.seed);
     let mut births = Births::new(cfg.seed);
     let mut links = links;
+    let calm = Cell::new(false);
+    let born = Cell::new(0);
     let edits = async {
-        while Instant::now() < until {
+        while !calm.get() {
             if births.due() {
                 births.give(h)?;
+                born.set(births.born);
             } else {
                 people.step(h, &links, cfg.max_gap, usize::MAX).await?;
             }
@@ -247,7 +258,12 @@ async fn soak(h: &Harness, daemon: &mut Daemon, cfg: &SoakConfig) -> Result<Soak
         }
         Ok::<_, String>(())
     };
-    let (edited, storm) = tokio::join!(edits, chaos(h, daemon, cfg, until, &mut report));
+    let storm = async {
+        let r = chaos(h, daemon, cfg, until, &born, &mut report).await;
+        calm.set(true);
+        r
+    };
+    let (edited, storm) = tokio::join!(edits, storm);
     report.edits = people.edits;
     report.edit_time = t_edits.elapsed();
     storm?;
@@ -390,15 +406,18 @@ impl Births {
     }
 }
 
-/// The kills and the weather, until `until`; the daemon is running when it
-/// returns.
+/// The kills and the weather, until `until` and until everything was tried
+/// (see [`untried`]); the daemon is running when it returns. An error if
+/// something still was not tried long after `until`.
 async fn chaos(
     h: &Harness,
     daemon: &mut Daemon,
     cfg: &SoakConfig,
     until: Instant,
+    born: &Cell<usize>,
     report: &mut SoakReport,
 ) -> Result<(), String> {
+    let give_up = until + cfg.edit_for.max(Duration::from_secs(60)) * 2;
     let mut rng = fastrand::Rng::with_seed(cfg.seed ^ 0x5eed_c4a0_5000);
     let mut weather_rng = fastrand::Rng::with_seed(cfg.seed ^ 0x00c4_a05e_ed00);
     let mut forecast = Weather::forecast(&mut weather_rng);
@@ -412,7 +431,17 @@ async fn chaos(
     loop {
         let now = Instant::now();
         if now >= until {
-            return Ok(());
+            let missing = untried(h, cfg, born.get(), report);
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if now >= give_up {
+                return Err(format!(
+                    "after {:.0}s of chaos these were still never tried: {}",
+                    (now + cfg.edit_for - until).as_secs_f64(),
+                    missing.join(", ")
+                ));
+            }
         }
         if now >= next_weather {
             let w = forecast.next().unwrap_or(Weather::Drizzle);
@@ -457,6 +486,40 @@ async fn chaos(
     }
 }
 
+/// What the soak promises to try and has not tried yet: the kills, every
+/// spell of weather, and each fault on each side at least once.
+fn untried(h: &Harness, cfg: &SoakConfig, born: usize, report: &SoakReport) -> Vec<String> {
+    let mut missing = Vec::new();
+    if report.kills < cfg.min_kills {
+        missing.push(format!("{} of {} kills", report.kills, cfg.min_kills));
+    }
+    for w in Weather::ALL {
+        if !report.weather.contains_key(w.name()) {
+            missing.push(format!("the weather \"{}\"", w.name()));
+        }
+    }
+    if born == 0 {
+        missing.push("a record created during the soak".into());
+    }
+    let (l, p) = (injected_linear(h), injected_portal(h));
+    for (side, i) in [("Linear", &l), ("portal", &p)] {
+        let faults = [
+            ("5xx answer", i.server_errors),
+            ("timeout", i.timeouts.unwrap_or(1)),
+            ("429 answer", i.rate_limited),
+            ("lost answer", i.lost),
+            ("dropped webhook", i.dropped),
+            ("duplicated webhook", i.duplicated),
+        ];
+        for (what, n) in faults {
+            if n == 0 {
+                missing.push(format!("a {side} {what}"));
+            }
+        }
+    }
+    missing
+}
+
 /// Whether a write job is claimed right now (a kill would strike it
 /// between sending and recording).
 fn writes_in_flight(store: &Path) -> bool {
@@ -489,19 +552,22 @@ enum Weather {
 }
 
 impl Weather {
+    /// Every kind of bad weather.
+    const ALL: [Weather; 5] = [
+        Weather::Drizzle,
+        Weather::Storm,
+        Weather::RateLimitBurst(Side::Linear),
+        Weather::RateLimitBurst(Side::Portal),
+        Weather::SlowWebhooks,
+    ];
+
     /// Every kind of bad weather, in a seeded shuffle: each comes once in
     /// every five spells, so even a short soak sees them all.
     fn forecast(rng: &mut fastrand::Rng) -> impl Iterator<Item = Weather> {
         let mut deck = Vec::new();
         std::iter::from_fn(move || {
             if deck.is_empty() {
-                deck = vec![
-                    Weather::Drizzle,
-                    Weather::Storm,
-                    Weather::RateLimitBurst(Side::Linear),
-                    Weather::RateLimitBurst(Side::Portal),
-                    Weather::SlowWebhooks,
-                ];
+                deck = Weather::ALL.to_vec();
                 rng.shuffle(&mut deck);
             }
             deck.pop()
@@ -848,6 +914,7 @@ fn injected_linear(h: &Harness) -> Injected {
         rate_limited: c.rate_limited,
         lost: c.lost,
         dropped: c.webhooks_dropped,
+        duplicated: c.webhooks_duplicated,
         acknowledged,
         acknowledged_twice,
         failed: c.webhooks_failed,
@@ -919,6 +986,7 @@ fn injected_portal(h: &Harness) -> Injected {
         rate_limited: s.rate_limited,
         lost: s.lost,
         dropped: s.webhooks_dropped,
+        duplicated: s.webhooks_duplicated,
         acknowledged,
         acknowledged_twice,
         failed: s.webhooks_failed,

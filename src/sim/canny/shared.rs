@@ -37,6 +37,8 @@ pub struct Counters {
     pub webhooks_failed: AtomicU64,
     /// Webhooks dropped by the drop fault.
     pub webhooks_dropped: AtomicU64,
+    /// Webhooks sent twice by the duplicate fault.
+    pub webhooks_duplicated: AtomicU64,
     /// Applied writes whose answer was lost (reset or withheld).
     pub lost: AtomicU64,
     /// Requests per endpoint.

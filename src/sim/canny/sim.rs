@@ -149,6 +149,8 @@ pub struct CannySimStats {
     pub webhooks_failed: u64,
     /// Webhooks dropped by the drop fault.
     pub webhooks_dropped: u64,
+    /// Webhooks sent twice by the duplicate fault.
+    pub webhooks_duplicated: u64,
     /// Status changes that emailed voters.
     pub voter_notifications: u64,
     /// Applied writes whose answer was lost.
@@ -396,6 +398,7 @@ impl CannySim {
             webhooks_delivered: c.webhooks_delivered.load(Ordering::Relaxed),
             webhooks_failed: c.webhooks_failed.load(Ordering::Relaxed),
             webhooks_dropped: c.webhooks_dropped.load(Ordering::Relaxed),
+            webhooks_duplicated: c.webhooks_duplicated.load(Ordering::Relaxed),
             voter_notifications: notified,
             lost: c.lost.load(Ordering::Relaxed),
             drifted: c.drifted.load(Ordering::Relaxed),

@@ -92,6 +92,10 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Event>) {
             }
             let delivery = prepare(&shared.api_key, &event);
             let copies = if shared.webhook_dice.chance(faults.duplicate) {
+                shared
+                    .counters
+                    .webhooks_duplicated
+                    .fetch_add(1, Ordering::Relaxed);
                 2
             } else {
                 1

@@ -126,6 +126,8 @@ pub struct SimCounters {
     pub webhooks_failed: u64,
     /// Webhooks dropped by the fault.
     pub webhooks_dropped: u64,
+    /// Webhooks sent twice by the duplicate fault.
+    pub webhooks_duplicated: u64,
     /// Webhooks given up after the last retry.
     pub webhooks_abandoned: u64,
     /// Executed mutations whose answer was lost.
@@ -752,6 +754,7 @@ impl LinearSim {
             webhooks_delivered: w.delivered.load(Ordering::Relaxed),
             webhooks_failed: w.failed.load(Ordering::Relaxed),
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),
+            webhooks_duplicated: w.duplicated.load(Ordering::Relaxed),
             webhooks_abandoned: w.abandoned.load(Ordering::Relaxed),
             lost: c.lost.load(Ordering::Relaxed),
             drifted: c.drifted.load(Ordering::Relaxed),

@@ -49,6 +49,8 @@ pub struct WebhookStats {
     pub failed: AtomicU64,
     /// Deliveries dropped by the `drop` fault.
     pub dropped: AtomicU64,
+    /// Deliveries sent twice by the duplicate fault.
+    pub duplicated: AtomicU64,
     /// Deliveries abandoned after the last retry.
     pub abandoned: AtomicU64,
     /// Delivery ids of the attempts answered 2xx.
@@ -157,6 +159,7 @@ impl Sender {
                 }
                 self.attempt(d.clone()).await;
                 if dup {
+                    self.stats.duplicated.fetch_add(1, Ordering::Relaxed);
                     self.attempt(d).await;
                 }
             }
