@@ -89,7 +89,10 @@ fn main() -> ExitCode {
         },
         progress: Some(Duration::from_secs(30)),
     };
-    println!("soak seed {}: {} minutes of edits on {} links", cfg.seed, args.minutes, cfg.links);
+    println!(
+        "soak seed {}: {} minutes of edits on {} links",
+        cfg.seed, args.minutes, cfg.links
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

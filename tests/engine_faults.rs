@@ -533,8 +533,13 @@ async fn a_reconcile_that_fails_after_storing_a_listing_acts_on_it_next_pass() {
 
     // Changes no webhook reports: only a reconcile finds them.
     h.canny.set_webhook_url(None);
-    h.canny.set_title(&post, "Edited without a webhook").unwrap();
-    let unseen = h.canny.create_post("Planned without a webhook", "d").unwrap();
+    h.canny
+        .set_title(&post, "Edited without a webhook")
+        .unwrap();
+    let unseen = h
+        .canny
+        .create_post("Planned without a webhook", "d")
+        .unwrap();
     h.canny.set_status(&unseen, "planned").unwrap();
 
     // The portal listing is stored, then the Linear listing fails.
@@ -639,7 +644,10 @@ fn a_comment_copy_interrupted_by_a_kill_is_found_not_posted_again() {
         assert_eq!(job.status, JobStatus::Succeeded);
         let attempts = h.store().db().attempts(job.id).unwrap();
         assert!(
-            attempts[0].message.as_deref().is_some_and(|m| m.starts_with("interrupted")),
+            attempts[0]
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("interrupted")),
             "{attempts:?}"
         );
         h.stop_service().await;

@@ -512,7 +512,11 @@ fn a_job_left_running_by_a_dead_process_is_requeued_as_attempted() {
     let attempts = store.db().attempts(running).unwrap();
     assert_eq!(attempts.len(), 1);
     assert!(
-        attempts[0].message.as_deref().unwrap().starts_with("interrupted"),
+        attempts[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("interrupted"),
         "{attempts:?}"
     );
     assert_eq!(store.db().job(waiting).unwrap().unwrap().attempts, 0);

@@ -169,7 +169,10 @@ pub async fn make_links(h: &Harness, n: usize) -> Result<Vec<(String, String)>, 
     }
     let mut links = Vec::new();
     for post in posts {
-        let issue = within("a new post's Linear issue", 30, async || h.linked_issue(&post)).await?;
+        let issue = within("a new post's Linear issue", 30, async || {
+            h.linked_issue(&post)
+        })
+        .await?;
         links.push((post, issue));
     }
     for name in LABELS {

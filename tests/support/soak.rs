@@ -135,6 +135,10 @@ pub struct SoakReport {
     pub inbox: usize,
     /// Conflicts open at the end.
     pub conflicts: usize,
+    /// Write jobs run in all.
+    pub jobs: usize,
+    /// Most attempts any one job took (kills and 429 answers count).
+    pub most_attempts: i64,
     /// Portal edits replaced inside the read-to-write window Canny gives
     /// no evidence of (see the race harness).
     pub window_losses: usize,
@@ -171,7 +175,7 @@ impl fmt::Display for SoakReport {
             .collect();
         write!(
             f,
-            "seed {}: {} edits on {} links and {} records created in {:.0}s; {} SIGKILLs ({} mid-write); weather {}\n  Linear: {}\n  portal: {}\n  settled in {:.1}s; {} deliveries in the inbox, all processed; {} conflicts open; {} portal window losses; {:.0}s in all",
+            "seed {}: {} edits on {} links and {} records created in {:.0}s; {} SIGKILLs ({} mid-write); weather {}\n  Linear: {}\n  portal: {}\n  settled in {:.1}s; {} deliveries in the inbox, all processed; {} write jobs (at most {} attempts for one); {} conflicts open; {} portal window losses; {:.0}s in all",
             self.seed,
             self.edits,
             self.links,
@@ -184,6 +188,8 @@ impl fmt::Display for SoakReport {
             side(&self.portal),
             self.settle_time.as_secs_f64(),
             self.inbox,
+            self.jobs,
+            self.most_attempts,
             self.conflicts,
             self.window_losses,
             self.elapsed.as_secs_f64()
@@ -282,7 +288,9 @@ async fn soak(h: &Harness, daemon: &mut Daemon, cfg: &SoakConfig) -> Result<Soak
         (last >= restarted).then_some(())
     })
     .await?;
-    h.quiet_within(Duration::from_secs(1), 180).await?;
+    // Bounded by the longest backoff a job can be given (10 minutes), so a
+    // job that failed often is waited for, not reported stuck.
+    h.quiet_within(Duration::from_secs(1), 700).await?;
     daemon.check_alive()?;
     silence_webhooks(h);
     h.quiet_within(Duration::from_millis(1500), 60).await?;
@@ -308,7 +316,7 @@ async fn soak(h: &Harness, daemon: &mut Daemon, cfg: &SoakConfig) -> Result<Soak
     report.portal = injected_portal(h);
     let store = Store::open(&h.store_path, OpenMode::ReadOnly).map_err(|e| e.to_string())?;
     report.inbox = check_acknowledged(&store, h, &mut errors)?;
-    check_jobs(&store, &mut errors)?;
+    (report.jobs, report.most_attempts) = check_jobs(&store, &mut errors)?;
     check_integrity(&store, &h.store_path, &mut errors);
     if errors.is_empty() {
         Ok(report)
@@ -345,7 +353,7 @@ const PORTAL_LABEL: &str = "feedback";
 impl Births {
     fn new(seed: u64) -> Births {
         Births {
-            rng: fastrand::Rng::with_seed(seed ^ 0xb127_45),
+            rng: fastrand::Rng::with_seed(seed ^ 0x00b1_2745),
             waiting: Vec::new(),
             born: 0,
         }
@@ -368,7 +376,11 @@ impl Births {
         } else {
             let issue = h
                 .linear
-                .create_issue(&format!("Born {n} (Linear)"), Some(&format!("Description of born {n}")), "Backlog")
+                .create_issue(
+                    &format!("Born {n} (Linear)"),
+                    Some(&format!("Description of born {n}")),
+                    "Backlog",
+                )
                 .map_err(|e| format!("creating an issue: {e}"))?;
             // The person sets each mapped field, so the journal holds the
             // values roundtrip's portal copy may carry.
@@ -422,7 +434,10 @@ async fn chaos(
     let mut weather_rng = fastrand::Rng::with_seed(cfg.seed ^ 0x00c4_a05e_ed00);
     let mut forecast = Weather::forecast(&mut weather_rng);
     let between = |rng: &mut fastrand::Rng, (lo, hi): (Duration, Duration)| {
-        let (lo, hi) = (lo.as_millis() as u64, hi.as_millis().max(lo.as_millis()) as u64);
+        let (lo, hi) = (
+            lo.as_millis() as u64,
+            hi.as_millis().max(lo.as_millis()) as u64,
+        );
         Duration::from_millis(rng.u64(lo..=hi))
     };
     let mut next_kill = Instant::now() + between(&mut rng, cfg.kill_every);
@@ -447,7 +462,8 @@ async fn chaos(
             let w = forecast.next().unwrap_or(Weather::Drizzle);
             w.apply(h, cfg.latency);
             *report.weather.entry(w.name()).or_default() += 1;
-            next_weather = now + between(&mut rng, (Duration::from_secs(1), Duration::from_secs(4)));
+            next_weather =
+                now + between(&mut rng, (Duration::from_secs(1), Duration::from_secs(4)));
         }
         if now >= next_kill {
             if writes_in_flight(&h.store_path) {
@@ -610,7 +626,11 @@ impl Weather {
             ..api(0.0, 0.0, 0.0)
         };
         match self {
-            Weather::Clear => (api(0.0, 0.0, 0.0), api(0.0, 0.0, 0.0), WebhookFaults::default()),
+            Weather::Clear => (
+                api(0.0, 0.0, 0.0),
+                api(0.0, 0.0, 0.0),
+                WebhookFaults::default(),
+            ),
             Weather::Drizzle => drizzle,
             Weather::Storm => (
                 api(0.15, 0.02, 0.15),
@@ -731,7 +751,10 @@ impl Daemon {
         )));
         set_portal_webhook_url(
             h,
-            Some(format!("http://127.0.0.1:{}/webhooks/{}", self.port, PORTAL_PATH)),
+            Some(format!(
+                "http://127.0.0.1:{}/webhooks/{}",
+                self.port, PORTAL_PATH
+            )),
         );
         Ok(())
     }
@@ -762,12 +785,14 @@ impl Daemon {
         let Some(child) = self.child.as_mut() else {
             return Err("the daemon is not running".into());
         };
-        let pid = rustix::process::Pid::from_raw(child.id() as i32)
-            .ok_or("the daemon has no pid")?;
+        let pid =
+            rustix::process::Pid::from_raw(child.id() as i32).ok_or("the daemon has no pid")?;
         rustix::process::kill_process(pid, rustix::process::Signal::TERM)
             .map_err(|e| format!("SIGTERM: {e}"))?;
         let status = within("the daemon to stop after SIGTERM", 30, async || {
-            self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+            self.child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
         })
         .await?;
         self.child = None;
@@ -854,9 +879,15 @@ fn sample(ids: &[&str]) -> String {
     s
 }
 
-/// No job gave up or waits for an operator.
-fn check_jobs(store: &Store, errors: &mut Vec<String>) -> Result<(), String> {
-    for status in [JobStatus::Dead, JobStatus::Failed, JobStatus::Queued, JobStatus::Running] {
+/// No job gave up, waits for an operator or is left undone; returns how
+/// many jobs ran and the most attempts one took.
+fn check_jobs(store: &Store, errors: &mut Vec<String>) -> Result<(usize, i64), String> {
+    for status in [
+        JobStatus::Dead,
+        JobStatus::Failed,
+        JobStatus::Queued,
+        JobStatus::Running,
+    ] {
         let jobs = store
             .db()
             .jobs(
@@ -870,7 +901,12 @@ fn check_jobs(store: &Store, errors: &mut Vec<String>) -> Result<(), String> {
         if !jobs.is_empty() {
             let list: Vec<String> = jobs
                 .iter()
-                .map(|j| format!("job {} ({:?} on link {:?}): {:?}", j.id, j.kind, j.link_id, j.last_error))
+                .map(|j| {
+                    format!(
+                        "job {} ({:?} on link {:?}): {:?}",
+                        j.id, j.kind, j.link_id, j.last_error
+                    )
+                })
                 .collect();
             errors.push(format!(
                 "{} {status:?} jobs at the end:\n  {}",
@@ -879,7 +915,12 @@ fn check_jobs(store: &Store, errors: &mut Vec<String>) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    let all = store
+        .db()
+        .jobs(&JobFilter::default(), Window::first(10_000_000))
+        .map_err(|e| e.to_string())?;
+    let most = all.iter().map(|j| j.attempts).max().unwrap_or(0);
+    Ok((all.len(), most))
 }
 
 /// SQLite's full integrity check and roundtrip's quick check both pass.
@@ -888,15 +929,13 @@ fn check_integrity(store: &Store, path: &Path, errors: &mut Vec<String>) {
     if !quick.ok {
         errors.push(format!("the store fails its quick check: {}", quick.detail));
     }
-    let full: Result<Vec<String>, _> = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .and_then(|c| {
-        let mut stmt = c.prepare("PRAGMA integrity_check")?;
-        stmt.query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-    });
+    let full: Result<Vec<String>, _> =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| {
+                let mut stmt = c.prepare("PRAGMA integrity_check")?;
+                stmt.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            });
     match full {
         Ok(rows) if rows == ["ok"] => {}
         Ok(rows) => errors.push(format!("integrity_check: {}", rows.join("; "))),
