@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 
 mod kinds;
 
-pub use kinds::{Actor, AuditAction, JobKind, QuotaKind};
+pub use kinds::{Actor, AuditAction, ChangeKind, JobKind, PortalKind, QuotaKind};
 
 /// Which remote system a record, delivery or job belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
-    /// The customer feedback portal (Canny today, Fider later).
+    /// The customer feedback portal (Canny or Fider).
     Portal,
     /// Linear, the issue tracker.
     Linear,
@@ -53,7 +53,7 @@ impl FromStr for Side {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "portal" | "canny" => Ok(Side::Portal),
+            "portal" | "canny" | "fider" => Ok(Side::Portal),
             "linear" => Ok(Side::Linear),
             other => Err(UnknownName::new("side", other)),
         }
@@ -347,7 +347,17 @@ impl Record {
 }
 
 /// Names of the record fields a mapping may refer to on each side.
-pub const PORTAL_FIELDS: &[&str] = &["title", "details", "status", "tags", "score"];
+/// Canny calls the body `details` and the vote count `score`, Fider
+/// `description` and `votes`; either name works with either portal.
+pub const PORTAL_FIELDS: &[&str] = &[
+    "title",
+    "details",
+    "description",
+    "status",
+    "tags",
+    "score",
+    "votes",
+];
 /// Names of the record fields a mapping may refer to on the Linear side.
 pub const LINEAR_FIELDS: &[&str] = &["title", "description", "state", "labels", "priority"];
 
@@ -452,6 +462,12 @@ pub struct Update {
     pub notify_voters: bool,
     /// A comment to post together with a status change, if any.
     pub status_comment: Option<String>,
+    /// The record on the target side this one turned out to duplicate (its
+    /// remote id): a portal that marks duplicates with their original
+    /// (Fider, which moves the votes there) does so in place of writing the
+    /// status; others write the status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod demo_cmd;
 mod jobs_cmd;
 mod mapping_cmd;
 mod out;
+mod portal;
 mod resume_cmd;
 mod run_cmd;
 mod sim_cmd;

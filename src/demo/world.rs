@@ -74,7 +74,7 @@ fn engine_options() -> EngineOptions {
         reconcile_interval: Duration::from_secs(8),
         max_attempts: MAX_ATTEMPTS,
         live_reserve: 0.2,
-        portal_name: "Canny".into(),
+        portal: crate::domain::PortalKind::Canny,
         tick: Duration::from_millis(250),
     }
 }

@@ -86,6 +86,10 @@ impl Connector for CannyConnector {
         Side::Portal
     }
 
+    fn webhook_source(&self) -> &'static str {
+        "canny"
+    }
+
     async fn list_changed(
         &self,
         _since: Option<DateTime<Utc>>,
