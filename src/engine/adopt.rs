@@ -116,7 +116,7 @@ pub fn adopt_native_link(
     let why = plan.skipped.first().map_or_else(
         || {
             format!(
-                "Canny links it to {}, which roundtrip has not read",
+                "the portal links it to {}, which roundtrip has not read",
                 record.linked_ids.join(", ")
             )
         },
@@ -126,7 +126,7 @@ pub fn adopt_native_link(
         Level::Info,
         "adopt",
         &format!(
-            "post '{}' is linked by Canny's Linear integration; not creating an issue: {why}",
+            "post '{}' is linked by the portal's own Linear integration; not creating an issue: {why}",
             record.title
         ),
     )?;

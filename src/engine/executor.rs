@@ -305,8 +305,9 @@ pub fn record_success(
             let after = match posted {
                 Some(_) => body.chars().take(200).collect(),
                 None => format!(
-                    "not posted: {} has no place only the team reads; kept here only",
-                    job.target
+                    "not posted: {} has no place only the team reads; kept here only: {}",
+                    job.target,
+                    body.chars().take(200).collect::<String>()
                 ),
             };
             db.append_audit(&audit(AuditAction::Note, None, None, Some(after)))?;

@@ -32,7 +32,7 @@ impl AdoptReason {
     pub fn describe(&self) -> String {
         match self {
             AdoptReason::NativeIntegration { key } => {
-                format!("Canny's Linear integration links the post to {key}")
+                format!("the portal's own Linear integration links the post to {key}")
             }
             AdoptReason::Attachment { url } => {
                 format!("the issue carries the post's URL ({url}) as an attachment")
@@ -182,7 +182,7 @@ pub fn plan_adoption(
                 side: Side::Portal,
                 remote_id: post.remote_id.clone(),
                 why: format!(
-                    "Canny links it to {}, which is not an issue of the synced team",
+                    "the portal links it to {}, which is not an issue of the synced team",
                     unknown.join(", ")
                 ),
             }),

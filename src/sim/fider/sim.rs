@@ -451,6 +451,11 @@ impl FiderSim {
         }
     }
 
+    /// Delete every webhook (the admin starts over).
+    pub fn remove_webhooks(&self) {
+        lock(&self.shared.state).webhooks.clear();
+    }
+
     /// Every delivery attempt so far.
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
         lock(&self.shared.deliveries).clone()
