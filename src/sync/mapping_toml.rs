@@ -29,11 +29,13 @@ impl Mapping {
     /// another one: like Canny's (title and description both ways with a
     /// human deciding conflicts, status owned by Linear, tags ↔ labels as a
     /// merged set, votes → priority), with Fider's own field and status
-    /// names. Fider's `duplicate` needs the original post, so no Linear
-    /// state is written back as it: Linear's duplicates and cancellations
-    /// read as `declined` (a duplicate whose original post is known is
-    /// marked a duplicate of it by the engine). Fider always tells a post's
-    /// subscribers about status changes, so no status lists voters to notify.
+    /// names. Fider's `duplicate` pairs with Linear's Duplicate state; a
+    /// post is marked a duplicate only together with its original, which
+    /// the engine knows when Linear marks the issue a duplicate of another
+    /// post's issue (an issue merely moved to Duplicate is refused with the
+    /// reason). Cancellations read as `declined`. Fider always tells a
+    /// post's subscribers about status changes, so no status lists voters
+    /// to notify.
     pub fn default_fider_linear() -> Mapping {
         let status = StatusTable {
             values: pairs(&[
@@ -42,7 +44,7 @@ impl Mapping {
                 ("started", "In Progress"),
                 ("completed", "Done"),
                 ("declined", "Canceled"),
-                ("duplicate", "canceled"),
+                ("duplicate", "Duplicate"),
             ]),
             from_linear: pairs(&[
                 ("triage", "open"),
