@@ -1424,4 +1424,21 @@ mod tests {
             .to_string();
         assert!(e.contains("unknown portal kind 'jira'"), "{e}");
     }
+
+    #[test]
+    fn the_examples_fider_section_parses_once_uncommented() {
+        let start = EXAMPLE.find("# [portal]\n# kind = \"fider\"").unwrap();
+        let end = start + EXAMPLE[start..].find("\n\n").unwrap();
+        let fider: String = EXAMPLE[start..end]
+            .lines()
+            .filter(|l| !l.starts_with("# #"))
+            .map(|l| l.trim_start_matches("# "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let canny_start = EXAMPLE.find("[portal]\n").unwrap();
+        let text = format!("{}{fider}\n{}", &EXAMPLE[..canny_start], &EXAMPLE[end..]);
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(c.portal.kind, PortalKind::Fider);
+        assert_eq!(c.portal.secret_header(), Some("X-Roundtrip-Secret"));
+    }
 }
