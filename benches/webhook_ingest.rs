@@ -83,6 +83,7 @@ async fn naive_hook(State(s): State<Naive>, headers: HeaderMap, body: Body) -> S
         record_id: hint.record_id,
         removed: hint.removed,
         signed_digest: None,
+        evidence: None,
     };
     let store = s.store.clone();
     let stored = tokio::task::spawn_blocking(move || {

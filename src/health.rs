@@ -151,6 +151,24 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
             degraded.push(format!("{} {} quota exhausted", q.connector, q.kind));
         }
     }
+    if s.refused_values > 0 {
+        degraded.push(if s.refused_values == 1 {
+            "1 value refused by the other side waits in Conflicts (cannot write)".to_string()
+        } else {
+            format!(
+                "{} values refused by the other side wait in Conflicts (cannot write)",
+                s.refused_values
+            )
+        });
+    }
+    if let Some(first) = s.tripped_links.first() {
+        let more = s.tripped_links.len() - 1;
+        degraded.push(if more == 0 {
+            format!("circuit breaker paused {first}")
+        } else {
+            format!("circuit breaker paused {first} and {more} more links")
+        });
+    }
     if let Some(r) = &s.refused_mapping {
         let in_force = r.in_force.map_or("the built-in default".to_string(), |v| {
             format!("version {v}")
@@ -265,6 +283,8 @@ mod tests {
             deletes_paused: None,
             reconcile_repairs: 0,
             quota: Vec::new(),
+            refused_values: 0,
+            tripped_links: Vec::new(),
             reconcile_failures: 0,
             reconcile_error: None,
             integrity: None,
@@ -350,6 +370,25 @@ mod tests {
         let h = assess(&s, 1_000_000);
         assert_eq!(h.verdict, Verdict::Down);
         assert!(h.reasons[0].contains("Linear connector paused"));
+    }
+
+    #[test]
+    fn refused_values_and_tripped_links_degrade() {
+        let mut s = summary();
+        s.refused_values = 2;
+        s.tripped_links = vec!["link 3 (Dark mode): 3 failed writes in 10m".into()];
+        let h = assess(&s, 1_001_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert!(
+            h.reasons.iter().any(|r| r.contains("2 values refused")),
+            "{h:?}"
+        );
+        assert!(
+            h.reasons
+                .iter()
+                .any(|r| r.contains("circuit breaker paused link 3")),
+            "{h:?}"
+        );
     }
 
     #[test]

@@ -66,6 +66,7 @@ fn new_record(title: &str, description: &str) -> NewRecord {
         .collect(),
         source_url: None,
         source_title: None,
+        created_id: None,
     }
 }
 

@@ -85,6 +85,7 @@ async fn a_webhook_fider_turned_off_is_reported_with_the_way_back() {
     let (code, text) = status(&h.store_path);
     assert_eq!(code, 0, "healthy: {text}");
 
+    h.wait_quiet(Duration::from_millis(300), 20).await;
     misconfigure_new_comment(&h);
     h.portal.add_comment(&post, "Is this still planned?");
     eventually("Fider to turn the new_comment webhook off", 20, async || {

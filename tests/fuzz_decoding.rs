@@ -221,6 +221,7 @@ fn whole_connectors_survive_any_answer() {
         fields: BTreeMap::from([("title".to_string(), FieldValue::Text("t".into()))]),
         source_url: Some("https://portal/p/1".into()),
         source_title: None,
+        created_id: None,
     };
     let update = Update {
         fields: BTreeMap::from([("title".to_string(), FieldValue::Text("u".into()))]),

@@ -93,6 +93,11 @@ pub struct SimArgs {
     /// common setting; "30s" for a quick look; "0s" turns it off).
     #[arg(long, value_name = "DURATION", default_value = "180d")]
     pub linear_auto_archive: String,
+    /// How long after a project is completed or canceled Linear archives
+    /// its closed issues (Linear: one month, whatever the team's period);
+    /// the project archives itself once they all are.
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    pub linear_project_archive: String,
     /// Lifetime of the OAuth access tokens the Linear simulator issues
     /// (Linear: 24 hours), e.g. "30s" to watch refreshes happen.
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_ttl)]
@@ -144,6 +149,13 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             args.linear_auto_archive
         ))
     })?;
+    let project_archive =
+        crate::duration::parse_duration(&args.linear_project_archive).map_err(|e| {
+            super::UsageError(format!(
+                "--linear-project-archive '{}': {e}",
+                args.linear_project_archive
+            ))
+        })?;
     let wants_fider = args.fider_port.is_some()
         || args.fider_webhook.is_some()
         || args.fider_api_key.is_some();
@@ -189,6 +201,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             seed: args.seed,
             requests_per_hour: args.linear_requests_per_hour,
             auto_archive_period: auto_archive,
+            project_archive_window: project_archive,
             token_ttl: args.linear_token_ttl,
             oauth_redirect_uris: std::iter::once(DEFAULT_REDIRECT_URI.to_string())
                 .chain(args.linear_oauth_redirect_uri.iter().cloned())

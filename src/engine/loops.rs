@@ -63,6 +63,7 @@ impl Engine {
         let mut seen: HashSet<(Side, String)> = HashSet::new();
         let mut failure = None;
         for item in &items {
+            self.check_update_evidence(item).await?;
             let Some(id) = item.record_id.clone() else {
                 done.push(item.clone());
                 continue;
@@ -74,10 +75,12 @@ impl Engine {
                 break;
             }
             let conn = self.inner.connectors.side(item.source).clone();
+            let started = now_ms();
             let read = self.call(item.source, Lane::Live, || conn.get(&id)).await;
             match read {
                 Ok(Some(record)) => {
-                    self.apply_record(item.source, record, Lane::Live).await?;
+                    self.apply_read(item.source, record, started, Lane::Live)
+                        .await?;
                 }
                 Ok(None) => {
                     self.apply_deleted(item.source, id).await?;
@@ -133,6 +136,34 @@ impl Engine {
             Some(e) if n == 0 => Err(e.into()),
             _ => Ok(n),
         }
+    }
+
+    /// A webhook reporting an update that our own write made (same record,
+    /// same update time as the write's receipt) says what the write really
+    /// replaced. A value other than the one the write was made against is
+    /// a person's edit that landed between roundtrip's read and its write:
+    /// it is recovered into a conflict instead of being lost.
+    async fn check_update_evidence(&self, item: &InboxItem) -> Result<(), super::EngineError> {
+        if item.removed || item.record_id.is_none() {
+            return Ok(());
+        }
+        let Some(body) = item.evidence.as_deref() else {
+            return Ok(());
+        };
+        let conn = self.inner.connectors.side(item.source).clone();
+        let Some(evidence) = conn.update_evidence(body).await else {
+            return Ok(());
+        };
+        let side = item.source;
+        let recovered = self
+            .in_store(move |db, merge, _, _, _| {
+                super::overwrite::recover_overwritten(db, merge, side, &evidence)
+            })
+            .await?;
+        if recovered.conflicts > 0 {
+            tracing::warn!(side = %side, "a write replaced an edit made while it was on its way; conflict opened");
+        }
+        Ok(())
     }
 
     async fn connector_paused(&self, side: Side) -> bool {
@@ -218,6 +249,7 @@ impl Engine {
                     .writer
                     .run(move |db| {
                         db.prune_events(50_000)?;
+                        db.prune_write_receipts(cutoff)?;
                         db.prune_quota_samples(cutoff)
                     })
                     .await;

@@ -124,11 +124,10 @@ impl Engine {
         let mut newest: Option<DateTime<Utc>> = since;
         let mut touched: Vec<String> = Vec::new();
         loop {
-            let p = page.clone();
-            let c = conn.clone();
+            let started = now_ms();
             let listing = self
-                .call(side, Lane::Backfill, || async move {
-                    c.list_changed(since, p).await
+                .call(side, Lane::Backfill, || {
+                    conn.list_changed(since, page.clone())
                 })
                 .await?;
             let mut fresh = Vec::with_capacity(listing.records.len());
@@ -143,26 +142,31 @@ impl Engine {
             }
             match self.watch_of(side) {
                 None => {
-                    for (id, outcome) in self.store_records(side, fresh).await? {
+                    for (id, outcome) in self.store_reads(side, fresh, started).await? {
                         match outcome {
-                            UpsertOutcome::Unchanged => {}
-                            UpsertOutcome::Changed => {
+                            // Stale: a write of ours landed after this page was read.
+                            None | Some(UpsertOutcome::Unchanged) => {}
+                            Some(UpsertOutcome::Changed) => {
                                 if !first_run {
                                     report.repaired += 1;
                                 }
                                 touched.push(id);
                             }
-                            UpsertOutcome::Inserted => touched.push(id),
+                            Some(UpsertOutcome::Inserted) => touched.push(id),
                         }
                     }
                 }
                 Some(watch) => {
                     // Only changes a webhook announces are repairs: the
                     // others reach roundtrip by reconcile alone.
-                    for (id, outcome, missed) in
-                        self.store_watched(side, fresh, watch, first_run).await?
+                    for (id, outcome, missed) in self
+                        .store_watched(side, fresh, watch, first_run, started)
+                        .await?
                     {
-                        if outcome != UpsertOutcome::Unchanged {
+                        if matches!(
+                            outcome,
+                            Some(UpsertOutcome::Changed | UpsertOutcome::Inserted)
+                        ) {
                             touched.push(id);
                         }
                         report.repaired += usize::from(missed);
@@ -194,14 +198,10 @@ impl Engine {
                 .run(move |db| db.live_record_ids(side))
                 .await?;
             for id in known.into_iter().filter(|id| !seen.contains(id)) {
-                let c = conn.clone();
-                let rid = id.clone();
-                match self
-                    .call(side, Lane::Backfill, || async move { c.get(&rid).await })
-                    .await
-                {
+                let started = now_ms();
+                match self.call(side, Lane::Backfill, || conn.get(&id)).await {
                     Ok(Some(record)) => {
-                        self.store_records(side, vec![record]).await?;
+                        self.store_reads(side, vec![record], started).await?;
                         touched.push(id);
                     }
                     Ok(None) => {
@@ -254,7 +254,8 @@ impl Engine {
         records: Vec<Record>,
         watch: &WebhookWatch,
         first_run: bool,
-    ) -> Result<Vec<(String, UpsertOutcome, bool)>, EngineError> {
+        started_ms: i64,
+    ) -> Result<Vec<(String, Option<UpsertOutcome>, bool)>, EngineError> {
         let watch = watch.clone();
         Ok(self
             .inner
@@ -263,7 +264,11 @@ impl Engine {
                 let now = now_ms();
                 let mut out = Vec::with_capacity(records.len());
                 for r in &records {
-                    let (outcome, kinds) = records::store_record_with_kinds(db, side, r)?;
+                    let stored = records::store_record_with_kinds(db, side, r, started_ms)?;
+                    let (outcome, kinds) = match stored {
+                        Some((o, k)) => (Some(o), k),
+                        None => (None, Vec::new()),
+                    };
                     let mut missed = false;
                     for kind in kinds.into_iter().filter(|_| !first_run) {
                         if let Some(event) = watch.event_for(kind) {

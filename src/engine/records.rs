@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{Actor, AuditAction, Record, Side};
 use crate::store::{
     Db, Lane, Level, LinkState, NewAudit, NewConflict, Result as StoreResult, UpsertOutcome,
-    content_hash, meta_keys,
+    content_hash, meta_keys, now_ms,
 };
 use crate::sync::DeletePolicy;
 use crate::sync::{
@@ -75,27 +75,63 @@ pub fn store_record(db: Db<'_>, side: Side, record: &Record) -> StoreResult<Upse
     db.upsert_record(side, record)
 }
 
-/// [`store_record`], also saying what kind of change the stored record went
-/// through (none when it was unchanged), for remotes whose webhooks announce
-/// only some kinds. The stored version is read only when the record changed.
+/// Store a record read from `side` by a request that started at
+/// `started_ms`, unless the stored state is fresher (a write of ours landed,
+/// or a later read was stored, after this read began): an older read must
+/// never replace newer values — that is how a stale snapshot would revert
+/// an edit. `None` means the read was stale and nothing was stored.
+pub fn store_record_read(
+    db: Db<'_>,
+    side: Side,
+    record: &Record,
+    started_ms: i64,
+) -> StoreResult<Option<UpsertOutcome>> {
+    if db
+        .record_fresh_at(side, &record.remote_id)?
+        .is_some_and(|fresh| fresh > started_ms)
+    {
+        return Ok(None);
+    }
+    let outcome = store_record(db, side, record)?;
+    if outcome != UpsertOutcome::Unchanged {
+        db.mark_record_fresh(side, &record.remote_id, started_ms)?;
+    }
+    Ok(Some(outcome))
+}
+
+/// Store the state a write of ours just produced: current as of now, so no
+/// read that started before it can replace it.
+pub fn store_record_written(db: Db<'_>, side: Side, record: &Record) -> StoreResult<UpsertOutcome> {
+    let outcome = store_record(db, side, record)?;
+    db.mark_record_fresh(side, &record.remote_id, now_ms())?;
+    Ok(outcome)
+}
+
+/// [`store_record_read`], also saying what kind of change the stored
+/// record went through (none when it was unchanged), for remotes whose
+/// webhooks announce only some kinds. The stored version is read only when
+/// the record changed; `None`: the read was stale and nothing was stored.
 pub fn store_record_with_kinds(
     db: Db<'_>,
     side: Side,
     record: &Record,
-) -> StoreResult<(UpsertOutcome, Vec<crate::domain::ChangeKind>)> {
+    started_ms: i64,
+) -> StoreResult<Option<(UpsertOutcome, Vec<crate::domain::ChangeKind>)>> {
     let unchanged = db
         .record_version(side, &record.remote_id)?
         .is_some_and(|v| v.unchanged_by(&content_hash(record), record));
     if unchanged {
-        return Ok((UpsertOutcome::Unchanged, Vec::new()));
+        return Ok(Some((UpsertOutcome::Unchanged, Vec::new())));
     }
     let before = db.record(side, &record.remote_id)?.map(|r| r.record);
-    let outcome = store_record(db, side, record)?;
+    let Some(outcome) = store_record_read(db, side, record, started_ms)? else {
+        return Ok(None);
+    };
     let kinds = match outcome {
         UpsertOutcome::Unchanged => Vec::new(),
         _ => crate::sync::change_kinds(before.as_ref(), record),
     };
-    Ok((outcome, kinds))
+    Ok(Some((outcome, kinds)))
 }
 
 /// Act on a stored record: apply the delete policy if it is gone, merge its
@@ -338,6 +374,9 @@ pub fn on_deleted(
                     remote_id: target,
                     update: writes.to_update(),
                     base: std::collections::BTreeMap::new(),
+                    expect: std::collections::BTreeMap::new(),
+                    carried_by: std::collections::BTreeMap::new(),
+                    source: None,
                 }),
                 DeleteAction::Delete { .. } => Some(JobPayload::Delete { remote_id: target }),
                 DeleteAction::Ask | DeleteAction::Paused { .. } => None,

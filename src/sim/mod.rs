@@ -7,4 +7,5 @@ pub mod canny;
 pub mod drift;
 pub mod faults;
 pub mod fider;
+pub mod journal;
 pub mod linear;

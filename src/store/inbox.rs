@@ -27,6 +27,9 @@ pub struct NewDelivery {
     /// SHA-256 (hex) of the content the signature covers, so the same
     /// signed delivery is stored once whatever delivery id it arrives with.
     pub signed_digest: Option<String>,
+    /// What an update says it replaced (see
+    /// [`crate::connector::DeliveryHint::evidence`]).
+    pub evidence: Option<String>,
 }
 
 /// A stored delivery.
@@ -48,6 +51,8 @@ pub struct InboxItem {
     pub received_at: i64,
     /// When the engine finished with it (ms).
     pub processed_at: Option<i64>,
+    /// What an update says it replaced, if the sender says.
+    pub evidence: Option<String>,
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxItem> {
@@ -60,10 +65,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxItem> {
         removed: r.get(5)?,
         received_at: r.get(6)?,
         processed_at: r.get(7)?,
+        evidence: r.get(8)?,
     })
 }
 
-const COLS: &str = "id, source, delivery_id, event, record_id, removed, received_at, processed_at";
+const COLS: &str =
+    "id, source, delivery_id, event, record_id, removed, received_at, processed_at, evidence";
 
 impl Db<'_> {
     /// Store a delivery; returns false (and stores nothing) when the same
@@ -72,18 +79,23 @@ impl Db<'_> {
     pub fn insert_delivery(&self, d: &NewDelivery) -> Result<bool> {
         // No conflict target: either uniqueness (delivery id or signed
         // digest) makes the insert a no-op.
-        let n = self.conn.prepare_cached(
-            "INSERT INTO inbox (source, delivery_id, event, record_id, removed, signed_digest, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO inbox (source, delivery_id, event, record_id, removed, signed_digest,
+                                received_at, evidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT DO NOTHING",
-        )?.execute(params![
+            )?
+            .execute(params![
                 d.source.as_str(),
                 d.delivery_id,
                 d.event,
                 d.record_id,
                 d.removed,
                 d.signed_digest,
-                now_ms()
+                now_ms(),
+                d.evidence
             ])?;
         Ok(n == 1)
     }

@@ -319,10 +319,11 @@ impl Db<'_> {
         Ok(rows)
     }
 
-    /// Remember a mirrored comment pair.
+    /// Remember a mirrored comment pair (a pair already known is kept as
+    /// is: a retried mirror may find the copy its first attempt posted).
     pub fn insert_comment_link(&self, link: &CommentLink) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO comment_links (link_id, portal_comment_id, linear_comment_id, origin, created_at)
+            "INSERT OR IGNORE INTO comment_links (link_id, portal_comment_id, linear_comment_id, origin, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 link.link_id,

@@ -35,6 +35,13 @@ pub struct Summary {
     pub reconcile_repairs: i64,
     /// Latest quota readings.
     pub quota: Vec<QuotaSample>,
+    /// Open "cannot write" conflicts: values a side refused.
+    #[serde(default)]
+    pub refused_values: i64,
+    /// Links paused by their circuit breaker, newest trip first (at most a
+    /// few, each as "link N (title): why").
+    #[serde(default)]
+    pub tripped_links: Vec<String>,
     /// Reconcile passes that failed in a row.
     pub reconcile_failures: i64,
     /// Why the latest reconcile pass failed, while the streak lasts.
@@ -99,6 +106,21 @@ impl Db<'_> {
             deletes_paused: self.meta(meta_keys::DELETES_PAUSED)?,
             reconcile_repairs: self.meta_i64(meta_keys::RECONCILE_REPAIRS)?.unwrap_or(0),
             quota: self.latest_quota()?,
+            refused_values: self
+                .count_open_conflicts_of_kind(crate::domain::ConflictReason::Refused)?,
+            tripped_links: self
+                .tripped_links(super::now_ms(), 5)?
+                .into_iter()
+                .map(|b| {
+                    let title = self
+                        .link(b.link_id)
+                        .ok()
+                        .flatten()
+                        .map(|l| l.title)
+                        .unwrap_or_default();
+                    format!("link {} ({title}): {}", b.link_id, b.reason)
+                })
+                .collect(),
             reconcile_failures: self.meta_i64(meta_keys::RECONCILE_FAILURES)?.unwrap_or(0),
             reconcile_error: self.meta(meta_keys::RECONCILE_ERROR)?,
             integrity: self.integrity()?,

@@ -15,6 +15,7 @@ fn delivery(id: &str, record: &str, digest: Option<&str>) -> NewDelivery {
         record_id: Some(record.into()),
         removed: false,
         signed_digest: digest.map(str::to_string),
+        evidence: None,
     }
 }
 

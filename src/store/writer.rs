@@ -221,6 +221,7 @@ mod tests {
             record_id: None,
             removed: false,
             signed_digest: None,
+            evidence: None,
         }
     }
 

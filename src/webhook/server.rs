@@ -45,6 +45,10 @@ const MAX_DELIVERY_ID: usize = 128;
 const MAX_EVENT: usize = 64;
 /// Longest record id accepted; vendors' ids are UUIDs or 24-hex strings.
 const MAX_RECORD_ID: usize = 256;
+/// Longest update evidence kept (previous and new title and description):
+/// beyond it the overwrite check is skipped for that delivery rather than
+/// the inbox growing with document-sized rows.
+const MAX_EVIDENCE: usize = 128 * 1024;
 
 /// Everything the handlers share.
 #[derive(Clone)]
@@ -315,6 +319,7 @@ fn delivery_row(side: Side, hint: DeliveryHint, digest: String) -> Result<NewDel
         record_id: hint.record_id,
         removed: hint.removed,
         signed_digest: Some(digest),
+        evidence: hint.evidence.filter(|e| e.len() <= MAX_EVIDENCE),
     })
 }
 

@@ -203,6 +203,8 @@ pub fn delivery_hint(delivery_id: String, body: &[u8]) -> Result<DeliveryHint, W
         removed: event == "post.deleted",
         event,
         record_id,
+        // Canny's webhooks carry no previous values.
+        evidence: None,
     })
 }
 

@@ -26,6 +26,9 @@ pub struct FiderConnector {
     pub(crate) comment_counts: Mutex<HashMap<i64, i64>>,
     /// Replaceable: a SIGHUP re-reads it.
     pub(crate) secret: RwLock<String>,
+    /// Posts this process created per create (client id), until the create
+    /// finished: a retry after a later step failed finds the post by it.
+    pub(crate) created: Mutex<HashMap<uuid::Uuid, i64>>,
 }
 
 impl fmt::Debug for FiderConnector {
@@ -76,6 +79,7 @@ impl FiderConnector {
             client,
             tags: RwLock::new(Vec::new()),
             comment_counts: Mutex::new(HashMap::new()),
+            created: Mutex::new(HashMap::new()),
         })
     }
 
@@ -250,6 +254,37 @@ impl FiderConnector {
         Ok(created.id)
     }
 
+    /// The users who voted for a post, oldest first.
+    pub async fn voters(&self, number: i64) -> Result<Vec<i64>, RemoteError> {
+        let votes: Vec<super::wire::FiderVote> = self
+            .client
+            .get(&format!("/posts/{number}/votes"), &[])
+            .await?;
+        Ok(votes.into_iter().map(|v| v.user.id).collect())
+    }
+
+    /// Make `from` a duplicate of `to` unless it already is, which moves
+    /// its voters there (Fider adds each once); returns how many voters
+    /// `to` gained. Repeating it adds none.
+    pub async fn merge_voters(&self, from: i64, to: i64) -> Result<usize, RemoteError> {
+        let post = self.get_post(from).await?.ok_or_else(|| {
+            RemoteError::new(ErrorClass::NotFound, format!("Fider post {from}: not found"))
+        })?;
+        let already = post.status.as_deref() == Some("duplicate")
+            && post
+                .response
+                .as_ref()
+                .and_then(|r| r.original.as_ref())
+                .is_some_and(|o| o.number == to);
+        if already {
+            return Ok(0);
+        }
+        let before: std::collections::HashSet<i64> = self.voters(to).await?.into_iter().collect();
+        self.mark_duplicate(from, to).await?;
+        let after = self.voters(to).await?;
+        Ok(after.iter().filter(|v| !before.contains(v)).count())
+    }
+
     /// Read the site's tags again.
     pub async fn refresh_tags(&self) -> Result<Vec<FiderTag>, RemoteError> {
         let tags: Vec<FiderTag> = self.client.get("/tags", &[]).await?;
@@ -308,6 +343,27 @@ impl FiderConnector {
             .send(method, &format!("/posts/{number}/tags/{slug}"), json!({}))
             .await?;
         Ok(())
+    }
+
+    /// Add and remove tags by name (ignoring case), leaving the others.
+    pub async fn change_tags(
+        &self,
+        number: i64,
+        delta: &crate::domain::SetDelta,
+    ) -> Result<(), RemoteError> {
+        if delta.is_empty() {
+            return Ok(());
+        }
+        let post = self.get_post(number).await?.ok_or_else(|| {
+            RemoteError::new(ErrorClass::NotFound, format!("Fider post {number}: not found"))
+        })?;
+        let names = self.tag_names(post.tags.iter()).await?;
+        let current: BTreeSet<String> = post
+            .tags
+            .iter()
+            .map(|s| names.get(s).cloned().unwrap_or_else(|| s.clone()))
+            .collect();
+        self.set_tags(number, &delta.apply(&current)).await
     }
 
     /// Make the post's tags exactly `wanted` (by name, ignoring case):

@@ -14,7 +14,9 @@ use http::HeaderMap;
 
 use super::api::{FiderConnector, target, validation};
 use super::webhook::EVENTS;
-use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection, WebhookWatch};
+use crate::connector::{
+    ChangedPage, Connector, DeliveryHint, WebhookRejection, WebhookWatch, Written,
+};
 use crate::domain::{ChangeKind, Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
 use crate::domain::{NewRecord, Update};
 
@@ -156,14 +158,45 @@ impl Connector for FiderConnector {
             .clone()
             .ok_or_else(|| validation("a Fider post needs a title"))?;
         let description = f.description.clone().unwrap_or_default();
-        let number = self.create_once(&title, &description).await?;
+        // A post this create already made (its answer kept with the job,
+        // or remembered here) is finished, not made again.
+        let known = new
+            .created_id
+            .as_deref()
+            .and_then(super::api::number)
+            .or_else(|| super::api::lock(&self.created).get(&new.client_id).copied());
+        let number = match known {
+            Some(n) if self.get_post(n).await?.is_some() => n,
+            _ => self.create_once(&title, &description).await?,
+        };
+        super::api::lock(&self.created).insert(new.client_id, number);
         if let Some(status) = f.status.as_deref().filter(|s| *s != "open") {
             self.write_status(number, status, None, None).await?;
         }
         if let Some(tags) = &f.tags {
             self.set_tags(number, tags).await?;
         }
-        self.get_record(number).await?.ok_or_else(|| gone(number))
+        let record = self.get_record(number).await?.ok_or_else(|| gone(number))?;
+        super::api::lock(&self.created).remove(&new.client_id);
+        Ok(record)
+    }
+
+    fn created_id(&self, client_id: &uuid::Uuid) -> Option<String> {
+        super::api::lock(&self.created)
+            .get(client_id)
+            .map(i64::to_string)
+    }
+
+    /// The post alone, without its comments.
+    async fn get_fields(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
+        let Some(n) = super::api::number(remote_id) else {
+            return Ok(None);
+        };
+        let Some(post) = self.get_post(n).await? else {
+            return Ok(None);
+        };
+        let names = self.tag_names(post.tags.iter()).await?;
+        super::map::post_to_record(&post, &self.site, &names).map(Some)
     }
 
     /// `create` looks for an earlier attempt's post before creating, so a
@@ -186,7 +219,10 @@ impl Connector for FiderConnector {
         }
     }
 
-    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError> {
+    /// Title and description together, tags (a whole set made exact, or
+    /// names added and removed), then the status or the duplicate mark.
+    /// Fider reports no update time.
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<Written, RemoteError> {
         let number = target(remote_id)?;
         let f = sort_fields(update.fields.iter())?;
         if f.title.is_some() || f.description.is_some() {
@@ -220,6 +256,14 @@ impl Connector for FiderConnector {
         if let Some(tags) = &f.tags {
             self.set_tags(number, tags).await?;
         }
+        for (name, delta) in &update.deltas {
+            if !matches!(name.as_str(), "tags" | "labels") {
+                return Err(validation(format!(
+                    "Fider field '{name}' is not a set; cannot add or remove members"
+                )));
+            }
+            self.change_tags(number, delta).await?;
+        }
         if f.status.is_some() || update.duplicate_of.is_some() {
             let status = f.status.as_deref().unwrap_or("duplicate");
             self.write_status(
@@ -230,7 +274,7 @@ impl Connector for FiderConnector {
             )
             .await?;
         }
-        Ok(())
+        Ok(Written::default())
     }
 
     async fn delete(&self, remote_id: &str) -> Result<(), RemoteError> {
@@ -245,6 +289,12 @@ impl Connector for FiderConnector {
             body: body.to_string(),
             created_at: None,
         })
+    }
+
+    /// Fider moves a duplicate's voters to its original when the duplicate
+    /// is marked: `from` is marked a duplicate of `to` unless it already is.
+    async fn copy_voters(&self, from: &str, to: &str) -> Result<usize, RemoteError> {
+        self.merge_voters(target(from)?, target(to)?).await
     }
 
     fn verify_webhook(

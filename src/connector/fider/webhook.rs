@@ -63,6 +63,7 @@ pub fn delivery_hint(body: &[u8]) -> Result<DeliveryHint, WebhookRejection> {
         event: event.to_string(),
         record_id: Some(number.to_string()),
         removed: event == "delete_post",
+        evidence: None,
     })
 }
 

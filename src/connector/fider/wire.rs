@@ -127,6 +127,12 @@ pub struct FiderTag {
     pub is_public: bool,
 }
 
+/// A vote (`GET /api/v1/posts/:number/votes`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct FiderVote {
+    pub user: FiderUser,
+}
+
 /// `POST /api/v1/posts` answers `{id, number, title, slug, isApproved}`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct CreatedPost {

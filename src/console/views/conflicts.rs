@@ -16,7 +16,7 @@ use crate::console::clock::short_time;
 use crate::console::keymap::Cmd;
 use crate::console::layers::{EditPurpose, Layer};
 use crate::console::pager::{Keyed, Pager};
-use crate::domain::{FieldValue, Side};
+use crate::domain::{ConflictReason, FieldValue, Side};
 use crate::health::human_ms;
 use crate::ops::conflicts::Choice;
 use crate::store::{Conflict, ConflictFilter, ConflictStatus, Db, StoreError, Summary};
@@ -267,8 +267,19 @@ impl ConflictsState {
                 format!("#{} · L{} {}", c.id, c.link_id, cut(&name, 40)),
                 cx.theme,
             ));
-        let inner = block.inner(area);
+        let mut inner = block.inner(area);
         f.render_widget(block, area);
+        if c.kind != ConflictReason::BothChanged {
+            // A refused ("cannot write") or overwritten value: say why first.
+            let [why, rest] =
+                Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
+            let line = Line::from(vec![
+                Span::styled(format!("{}: ", c.kind.label()), cx.theme.header),
+                Span::raw(c.note.clone().unwrap_or_default()),
+            ]);
+            f.render_widget(Paragraph::new(line).wrap(Wrap { trim: true }), why);
+            inner = rest;
+        }
         let cols = Layout::horizontal([Constraint::Ratio(1, 3); 3]).split(inner);
         let sides = [
             ("base", &c.base, None),

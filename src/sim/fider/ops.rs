@@ -551,6 +551,33 @@ pub fn vote(s: &mut State, caller: Option<&SimUser>, number: i64, on: bool, now:
     ok(json!({}))
 }
 
+/// `GET /api/v1/posts/:number/votes`: every vote, oldest first; emails only
+/// for staff.
+pub fn list_votes(s: &State, caller: Option<&SimUser>, number: i64) -> Res {
+    let id = post_id(s, number)?;
+    let staff = caller.is_some_and(|c| c.role.is_staff());
+    let mut votes: Vec<(&DateTime<Utc>, i64)> = s
+        .votes
+        .iter()
+        .filter(|((p, _), _)| *p == id)
+        .map(|((_, u), t)| (t, *u))
+        .collect();
+    votes.sort();
+    ok(Value::Array(
+        votes
+            .into_iter()
+            .filter_map(|(t, u)| s.users.get(&u).map(|u| (t, u)))
+            .map(|(t, u)| {
+                let mut user = json!({"id": u.id, "name": u.name});
+                if staff {
+                    user["email"] = json!(u.email);
+                }
+                json!({"user": user, "createdAt": super::model::json_time(*t)})
+            })
+            .collect(),
+    ))
+}
+
 /// `GET /api/v1/tags`: private tags only for staff.
 pub fn list_tags(s: &State, caller: Option<&SimUser>) -> Res {
     let is_staff = caller.is_some_and(|c| c.role.is_staff());

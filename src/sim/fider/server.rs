@@ -266,6 +266,7 @@ fn dispatch(
         ("DELETE", ["posts", _, "comments", _]) => {
             ops::change_comment(s, user, num(1)?, num(3)?, None, now)
         }
+        ("GET", ["posts", _, "votes"]) => ops::list_votes(s, user, num(1)?),
         ("POST", ["posts", _, "votes"]) => ops::vote(s, user, num(1)?, true, now),
         ("DELETE", ["posts", _, "votes"]) => ops::vote(s, user, num(1)?, false, now),
         ("POST", ["posts", _, "tags", slug]) => ops::assign_tag(s, user, num(1)?, slug, true),
