@@ -1391,14 +1391,23 @@ mod tests {
             .secrets_from(|v| (v != "FIDER_WEBHOOK_SECRET").then(|| "x".to_string()))
             .unwrap_err()
             .to_string();
-        assert!(s.contains("portal.webhook_secret_env") && s.contains("FIDER_WEBHOOK_SECRET"), "{s}");
+        assert!(
+            s.contains("portal.webhook_secret_env") && s.contains("FIDER_WEBHOOK_SECRET"),
+            "{s}"
+        );
         let ok = c.secrets_from(|v| Some(format!("value of {v}"))).unwrap();
         assert_eq!(
             ok.portal_webhook_secret.unwrap().expose(),
             "value of FIDER_WEBHOOK_SECRET"
         );
         let canny = parse(MINIMAL).unwrap();
-        assert!(canny.secrets_from(|_| Some("k".into())).unwrap().portal_webhook_secret.is_none());
+        assert!(
+            canny
+                .secrets_from(|_| Some("k".into()))
+                .unwrap()
+                .portal_webhook_secret
+                .is_none()
+        );
     }
 
     #[test]
@@ -1406,19 +1415,31 @@ mod tests {
         let e = parse("[linear]\nteam = \"ENG\"\n[portal]\nkind = \"fider\"\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("portal.api_url") && e.contains("Fider site"), "{e}");
-        let e = parse(&format!("{FIDER}board = \"Ideas\"\n")).unwrap_err().to_string();
-        assert!(e.contains("portal.board") && e.contains("one board"), "{e}");
-        let e = parse(&format!("{FIDER}admin_email = \"a@b.c\"\n")).unwrap_err().to_string();
-        assert!(e.contains("portal.admin_email"), "{e}");
-        let e = parse(&format!("{FIDER}webhook_secret_header = \"not a header\"\n"))
+        assert!(
+            e.contains("portal.api_url") && e.contains("Fider site"),
+            "{e}"
+        );
+        let e = parse(&format!("{FIDER}board = \"Ideas\"\n"))
             .unwrap_err()
             .to_string();
+        assert!(e.contains("portal.board") && e.contains("one board"), "{e}");
+        let e = parse(&format!("{FIDER}admin_email = \"a@b.c\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("portal.admin_email"), "{e}");
+        let e = parse(&format!(
+            "{FIDER}webhook_secret_header = \"not a header\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("not an HTTP header name"), "{e}");
         let e = parse(&format!("{MINIMAL}webhook_secret_env = \"S\"\n"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("portal.webhook_secret_env") && e.contains("Canny signs"), "{e}");
+        assert!(
+            e.contains("portal.webhook_secret_env") && e.contains("Canny signs"),
+            "{e}"
+        );
         let e = parse(&MINIMAL.replace("[portal]\n", "[portal]\nkind = \"jira\"\n"))
             .unwrap_err()
             .to_string();

@@ -470,12 +470,18 @@ mod tests {
                 hook(Some(missed.clone()), None),
             ],
         });
-        assert_eq!(assess(&s, 1_030_000).verdict, Verdict::Healthy, "within the grace");
+        assert_eq!(
+            assess(&s, 1_030_000).verdict,
+            Verdict::Healthy,
+            "within the grace"
+        );
         let h = assess(&s, 1_061_000);
         assert_eq!(h.verdict, Verdict::Degraded);
         assert_eq!(
             h.reasons,
-            ["no Fider `new_comment` webhook delivery for 1m 1s although reconcile found 2 changes it announces (first: post #7 got a comment); no delivery of it has arrived since roundtrip started watching. Re-enable it in Fider."]
+            [
+                "no Fider `new_comment` webhook delivery for 1m 1s although reconcile found 2 changes it announces (first: post #7 got a comment); no delivery of it has arrived since roundtrip started watching. Re-enable it in Fider."
+            ]
         );
         if let Some(w) = s.portal_webhooks.as_mut() {
             w.webhooks[1] = hook(Some(missed), Some(400_000));
@@ -484,7 +490,11 @@ mod tests {
         if let Some(w) = s.portal_webhooks.as_mut() {
             w.webhooks[1] = hook(None, Some(1_050_000));
         }
-        assert_eq!(assess(&s, 1_061_000).verdict, Verdict::Healthy, "a delivery came");
+        assert_eq!(
+            assess(&s, 1_061_000).verdict,
+            Verdict::Healthy,
+            "a delivery came"
+        );
     }
 
     #[test]

@@ -250,6 +250,27 @@ fn linear_webhooks_verify_and_say_what_they_are_about() {
 
 // ----------------------------------------------------------------- Canny
 
+/// Serve `app` on a free loopback port for the rest of the test.
+async fn serve(app: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    addr
+}
+
+/// A response fixture as the one answer a stub gives, by its endpoint.
+fn answer_of(f: &Value) -> BTreeMap<String, (u16, Value)> {
+    BTreeMap::from([(
+        f["endpoint"].as_str().unwrap().to_string(),
+        (
+            f["response"]["status"].as_u64().unwrap() as u16,
+            f["response"]["body"].clone(),
+        ),
+    )])
+}
+
 type Answers = Arc<BTreeMap<String, (u16, Value)>>;
 
 async fn canny_stub(answers: Answers) -> String {
@@ -274,11 +295,7 @@ async fn canny_stub(answers: Answers) -> String {
     let app = Router::new()
         .route("/api/{*rest}", axum::routing::post(answer))
         .with_state(answers);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
+    let addr = serve(app).await;
     format!("http://{addr}/api/v1")
 }
 
@@ -288,14 +305,7 @@ async fn canny_responses_replay_through_the_connector() {
         if f["kind"] != "response" {
             continue;
         }
-        let mut answers = BTreeMap::new();
-        answers.insert(
-            f["endpoint"].as_str().unwrap().to_string(),
-            (
-                f["response"]["status"].as_u64().unwrap() as u16,
-                f["response"]["body"].clone(),
-            ),
-        );
+        let answers = answer_of(&f);
         let base = canny_stub(Arc::new(answers)).await;
         let mut cfg = CannyConfig::new(base, "k", "Feature Requests");
         cfg.admin_id = Some("admin".into());
@@ -385,20 +395,29 @@ async fn fider_stub(answers: FiderAnswers) -> String {
         headers: HeaderMap,
     ) -> axum::response::Response {
         assert!(
-            headers.get("accept").is_some_and(|v| v == "application/json")
-                && headers.get("content-type").is_some_and(|v| v == "application/json"),
+            headers
+                .get("accept")
+                .is_some_and(|v| v == "application/json")
+                && headers
+                    .get("content-type")
+                    .is_some_and(|v| v == "application/json"),
             "every request carries Fider's JSON headers: {headers:?}"
         );
         let path = uri.path().strip_prefix("/api/v1").unwrap_or(uri.path());
         let query = uri.query().unwrap_or("");
         let key = match (path, query) {
-            ("/posts", q) if q.contains("statuses=duplicate") => format!("{method} /posts?duplicates"),
+            ("/posts", q) if q.contains("statuses=duplicate") => {
+                format!("{method} /posts?duplicates")
+            }
             ("/posts", q) if q.contains("myposts=true") => format!("{method} /posts?mine"),
             _ => format!("{method} {path}"),
         };
         let (status, body) = answers.get(&key).cloned().unwrap_or_else(|| {
             if key == "GET /tags" {
-                (200, fixtures("fider", 10)["tags-list.json"]["response"]["body"].clone())
+                (
+                    200,
+                    fixtures("fider", 10)["tags-list.json"]["response"]["body"].clone(),
+                )
             } else if key.starts_with("GET /posts?") || key.ends_with("/comments") {
                 (200, json!([]))
             } else {
@@ -411,11 +430,7 @@ async fn fider_stub(answers: FiderAnswers) -> String {
     let app = Router::new()
         .route("/api/v1/{*rest}", axum::routing::any(answer))
         .with_state(answers);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
+    let addr = serve(app).await;
     format!("http://{addr}")
 }
 
@@ -427,14 +442,7 @@ async fn fider_responses_replay_through_the_connector() {
         if f["kind"] != "response" {
             continue;
         }
-        let mut answers = BTreeMap::new();
-        answers.insert(
-            f["endpoint"].as_str().unwrap().to_string(),
-            (
-                f["response"]["status"].as_u64().unwrap() as u16,
-                f["response"]["body"].clone(),
-            ),
-        );
+        let answers = answer_of(&f);
         let base = fider_stub(Arc::new(answers)).await;
         let conn = FiderConnector::new(FiderConfig::new(base.clone(), "k", "s")).unwrap();
         let expect = &f["expect"];
@@ -444,7 +452,11 @@ async fn fider_responses_replay_through_the_connector() {
                 Ok(Some(r)) => {
                     let mut want = expect["record"].clone();
                     if let Some(url) = want.get_mut("url") {
-                        *url = json!(url.as_str().unwrap().replace("https://feedback.example.com", &base));
+                        *url = json!(
+                            url.as_str()
+                                .unwrap()
+                                .replace("https://feedback.example.com", &base)
+                        );
                     }
                     check_record(&name, &r, &want)
                 }
@@ -466,7 +478,12 @@ async fn fider_responses_replay_through_the_connector() {
                     client_id: uuid::Uuid::new_v4(),
                     fields: ["title", "description"]
                         .into_iter()
-                        .map(|k| (k.to_string(), FieldValue::Text(f["args"][k].as_str().unwrap().into())))
+                        .map(|k| {
+                            (
+                                k.to_string(),
+                                FieldValue::Text(f["args"][k].as_str().unwrap().into()),
+                            )
+                        })
                         .collect(),
                     source_url: None,
                     source_title: None,
@@ -501,15 +518,21 @@ fn fider_webhooks_verify_with_the_secret_and_say_what_they_are_about() {
         let headers = headers_of(&f, "");
         let body = f["body"].as_str().unwrap().as_bytes();
         let secret = f["secret"].as_str().unwrap();
-        let conn = FiderConnector::new(FiderConfig::new("http://127.0.0.1:9", "k", secret)).unwrap();
+        let conn =
+            FiderConnector::new(FiderConfig::new("http://127.0.0.1:9", "k", secret)).unwrap();
         let hint = conn
             .verify_webhook(&headers, body, Utc::now())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let expect = &f["expect"];
-        assert_eq!(hint.record_id.as_deref(), expect["record_id"].as_str(), "{name}");
+        assert_eq!(
+            hint.record_id.as_deref(),
+            expect["record_id"].as_str(),
+            "{name}"
+        );
         assert_eq!(hint.removed, expect["removed"].as_bool().unwrap(), "{name}");
         assert_eq!(hint.event, expect["event"].as_str().unwrap(), "{name}");
-        let other = FiderConnector::new(FiderConfig::new("http://127.0.0.1:9", "k", "another")).unwrap();
+        let other =
+            FiderConnector::new(FiderConfig::new("http://127.0.0.1:9", "k", "another")).unwrap();
         assert_eq!(
             other.verify_webhook(&headers, body, Utc::now()),
             Err(WebhookRejection::BadSecret),
@@ -620,16 +643,21 @@ async fn the_fider_simulator_answers_and_delivers_in_the_fixtures_shapes() {
         axum::routing::post(move |body: Bytes| {
             let sink = sink.clone();
             async move {
-                sink.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
                 "ok"
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    for t in webhook_templates(&format!("http://{addr}"), &SecretIn::Header("X-S".into()), "s") {
-        sim.add_webhook(t.kind, &t.url, &t.content, &t.headers).unwrap();
+    let addr = serve(app).await;
+    for t in webhook_templates(
+        &format!("http://{addr}"),
+        &SecretIn::Header("X-S".into()),
+        "s",
+    ) {
+        sim.add_webhook(t.kind, &t.url, &t.content, &t.headers)
+            .unwrap();
     }
     let post = sim.create_post("Dark mode everywhere", "Please").unwrap();
     sim.add_tag(&post, "bug").unwrap();
@@ -658,11 +686,36 @@ async fn the_fider_simulator_answers_and_delivers_in_the_fixtures_shapes() {
     let fixtures = fixtures("fider", 10);
     let mut problems = Vec::new();
     let body = |name: &str| fixtures[name]["response"]["body"].clone();
-    same_shape("posts-list", &body("posts-list.json"), &get("/posts?view=all&limit=all".into()).await, &mut problems);
-    same_shape("post-get", &body("post-get.json"), &get(format!("/posts/{post}")).await, &mut problems);
-    same_shape("post-get-duplicate", &body("post-get-duplicate.json"), &get(format!("/posts/{dup}")).await, &mut problems);
-    same_shape("comments-list", &body("comments-list.json"), &get(format!("/posts/{post}/comments")).await, &mut problems);
-    same_shape("tags-list", &body("tags-list.json"), &get("/tags".into()).await, &mut problems);
+    same_shape(
+        "posts-list",
+        &body("posts-list.json"),
+        &get("/posts?view=all&limit=all".into()).await,
+        &mut problems,
+    );
+    same_shape(
+        "post-get",
+        &body("post-get.json"),
+        &get(format!("/posts/{post}")).await,
+        &mut problems,
+    );
+    same_shape(
+        "post-get-duplicate",
+        &body("post-get-duplicate.json"),
+        &get(format!("/posts/{dup}")).await,
+        &mut problems,
+    );
+    same_shape(
+        "comments-list",
+        &body("comments-list.json"),
+        &get(format!("/posts/{post}/comments")).await,
+        &mut problems,
+    );
+    same_shape(
+        "tags-list",
+        &body("tags-list.json"),
+        &get("/tags".into()).await,
+        &mut problems,
+    );
     let delivered = loop {
         let d = seen.lock().unwrap().clone();
         if d.len() >= 7 {

@@ -570,7 +570,10 @@ async fn comments_are_never_duplicated_when_answers_are_lost() {
         h.linear.requests_to("RoundtripComment") >= 2,
         "retries looked the copy up"
     );
-    assert!(h.canny().comments(&post).len() == 4, "nothing mirrored back");
+    assert!(
+        h.canny().comments(&post).len() == 4,
+        "nothing mirrored back"
+    );
     h.stop_service().await;
 }
 

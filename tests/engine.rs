@@ -93,7 +93,8 @@ async fn linear_state_flows_back_to_the_portal_status(kind: PortalKind) {
     assert!(
         audit
             .iter()
-            .any(|a| a.side == Some(Side::Portal) && a.after.as_deref() == Some(Stage::Done.name(kind))),
+            .any(|a| a.side == Some(Side::Portal)
+                && a.after.as_deref() == Some(Stage::Done.name(kind))),
         "the write is in the audit log: {audit:?}"
     );
     h.stop_service().await;

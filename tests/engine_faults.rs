@@ -159,7 +159,11 @@ async fn a_timeout_streak_is_retried_to_exactly_one_issue_with_the_portal_link(p
     h.linear.set_faults(ApiFaults::default());
     let issue = eventually("link after the streak", 30, async || h.linked_issue(&post)).await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
-    assert_eq!(issue_titles(&h).get("Timeouts everywhere"), Some(&1), "no duplicate");
+    assert_eq!(
+        issue_titles(&h).get("Timeouts everywhere"),
+        Some(&1),
+        "no duplicate"
+    );
     let create = jobs_of(&h, "create", Side::Linear)
         .into_iter()
         .find(|j| j.payload.contains("Timeouts everywhere"))
@@ -173,12 +177,17 @@ async fn a_timeout_streak_is_retried_to_exactly_one_issue_with_the_portal_link(p
         h.linear_conn.issues_for_url(&url).await.unwrap(),
         vec![issue.clone()]
     );
-    assert_eq!(h.linear_record(&issue).await.unwrap().title, "Timeouts everywhere");
+    assert_eq!(
+        h.linear_record(&issue).await.unwrap().title,
+        "Timeouts everywhere"
+    );
     assert!(h.linear.counters().timeouts >= 2);
     h.stop_service().await;
 }
 
-async fn running_out_of_linear_quota_waits_for_the_refill_without_ratelimited_answers(portal: PortalKind) {
+async fn running_out_of_linear_quota_waits_for_the_refill_without_ratelimited_answers(
+    portal: PortalKind,
+) {
     // 7,200 requests an hour: the leaky bucket refills two a second.
     let mut h = Harness::start(Setup {
         linear_requests_per_hour: 7_200,
@@ -464,7 +473,10 @@ async fn both_sides_converge_under_webhook_and_api_faults(portal: PortalKind) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let lc = h.linear.counters();
     let (portal_faults, portal_dropped) = (h.portal.faults(), h.portal.webhooks_dropped());
-    assert!(lc.server_errors > 0 && portal_faults > 0, "{lc:?} {portal_faults}");
+    assert!(
+        lc.server_errors > 0 && portal_faults > 0,
+        "{lc:?} {portal_faults}"
+    );
     assert!(
         lc.webhooks_dropped + portal_dropped > 0,
         "{lc:?} {portal_dropped}"

@@ -12,13 +12,12 @@ mod support {
 }
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use roundtrip::connector::fider::{SecretIn, webhook_templates};
 use roundtrip::domain::{ErrorClass, JobKind, JobStatus, Side};
 use roundtrip::store::{JobFilter, LinkState, Window};
-use support::harness::{FIDER_SECRET, Harness, PortalKind, Setup, Stage, eventually};
+use support::harness::{FIDER_SECRET, Harness, PortalKind, Setup, eventually, status_of};
 
 fn fider(webhook_silence: Duration) -> Setup {
     Setup {
@@ -29,24 +28,13 @@ fn fider(webhook_silence: Duration) -> Setup {
 }
 
 async fn linked_pair(h: &Harness, title: &str) -> (String, String) {
-    let post = h.portal.create_post(title, "Details from a customer.");
-    h.portal.set_stage(&post, Stage::Planned);
-    let issue = eventually("link to become active", 20, async || h.linked_issue(&post)).await;
-    h.wait_settled(&post).await;
+    let pair = h.linked_pair(title).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
-    (post, issue)
+    pair
 }
 
 fn status(db: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-        .args(["status", "--db"])
-        .arg(db)
-        .output()
-        .expect("status");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    status_of(db)
 }
 
 /// The admin's webhooks as roundtrip's template says, except that the
@@ -58,11 +46,24 @@ fn misconfigure_new_comment(h: &Harness) {
     let base = format!("http://{}", h.addr());
     let header = SecretIn::Header(roundtrip::config::DEFAULT_SECRET_HEADER.into());
     for t in webhook_templates(&base, &header, FIDER_SECRET) {
-        let secret = if t.kind == "new_comment" { "typo" } else { FIDER_SECRET };
+        let secret = if t.kind == "new_comment" {
+            "typo"
+        } else {
+            FIDER_SECRET
+        };
         let headers: Vec<(String, String)> = t
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), if v == FIDER_SECRET { secret.into() } else { v.clone() }))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if v == FIDER_SECRET {
+                        secret.into()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
             .collect();
         f.add_webhook(t.kind, &t.url, &t.content, &headers).unwrap();
     }
@@ -77,27 +78,47 @@ async fn a_webhook_fider_turned_off_is_reported_with_the_way_back() {
     let report = h.engine().reconcile_once().await.unwrap();
     assert_eq!(report.repaired, 0, "{report:?}");
     let summary = h.store().db().summary().unwrap();
-    let watch = summary.portal_webhooks.clone().expect("the engine watches Fider's webhooks");
+    let watch = summary
+        .portal_webhooks
+        .clone()
+        .expect("the engine watches Fider's webhooks");
     assert_eq!(watch.webhooks.len(), 4);
-    assert!(watch.webhooks.iter().all(|w| w.missed.is_none()), "{watch:?}");
-    let seen = watch.webhooks.iter().find(|w| w.event == "change_status").unwrap();
-    assert!(seen.last_delivery_ms.is_some(), "the status change was delivered");
+    assert!(
+        watch.webhooks.iter().all(|w| w.missed.is_none()),
+        "{watch:?}"
+    );
+    let seen = watch
+        .webhooks
+        .iter()
+        .find(|w| w.event == "change_status")
+        .unwrap();
+    assert!(
+        seen.last_delivery_ms.is_some(),
+        "the status change was delivered"
+    );
     let (code, text) = status(&h.store_path);
     assert_eq!(code, 0, "healthy: {text}");
 
     h.wait_quiet(Duration::from_millis(300), 20).await;
     misconfigure_new_comment(&h);
     h.portal.add_comment(&post, "Is this still planned?");
-    eventually("Fider to turn the new_comment webhook off", 20, async || {
-        h.fider()
-            .webhooks()
-            .iter()
-            .any(|w| w.kind == "new_comment" && w.failed)
-            .then_some(())
-    })
+    eventually(
+        "Fider to turn the new_comment webhook off",
+        20,
+        async || {
+            h.fider()
+                .webhooks()
+                .iter()
+                .any(|w| w.kind == "new_comment" && w.failed)
+                .then_some(())
+        },
+    )
     .await;
     let report = h.engine().reconcile_once().await.unwrap();
-    assert_eq!(report.repaired, 1, "the comment came by reconcile: {report:?}");
+    assert_eq!(
+        report.repaired, 1,
+        "the comment came by reconcile: {report:?}"
+    );
     eventually("the comment to reach Linear anyway", 20, async || {
         h.linear
             .comments(&issue)
@@ -108,19 +129,35 @@ async fn a_webhook_fider_turned_off_is_reported_with_the_way_back() {
     .await;
     let (code, text) = status(&h.store_path);
     assert_eq!(code, 1, "degraded: {text}");
-    assert!(text.contains("no Fider `new_comment` webhook delivery"), "{text}");
+    assert!(
+        text.contains("no Fider `new_comment` webhook delivery"),
+        "{text}"
+    );
     assert!(text.contains("got a comment"), "{text}");
-    assert!(text.contains("/admin/webhooks") && text.contains("switch Enabled on"), "{text}");
+    assert!(
+        text.contains("/admin/webhooks") && text.contains("switch Enabled on"),
+        "{text}"
+    );
     let healthz = reqwest::get(format!("http://{}/healthz", h.addr()))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    assert!(healthz.contains("no Fider `new_comment` webhook delivery"), "{healthz}");
-    let reasons = roundtrip::health::assess(&h.store().db().summary().unwrap(), roundtrip::store::now_ms()).reasons;
+    assert!(
+        healthz.contains("no Fider `new_comment` webhook delivery"),
+        "{healthz}"
+    );
+    let reasons = roundtrip::health::assess(
+        &h.store().db().summary().unwrap(),
+        roundtrip::store::now_ms(),
+    )
+    .reasons;
     assert_eq!(
-        reasons.iter().filter(|r| r.contains("webhook delivery for")).count(),
+        reasons
+            .iter()
+            .filter(|r| r.contains("webhook delivery for"))
+            .count(),
         1,
         "only the silent webhook: {reasons:?}"
     );
@@ -131,10 +168,7 @@ async fn a_webhook_fider_turned_off_is_reported_with_the_way_back() {
     eventually("the warning to clear", 20, async || {
         let s = h.store().db().summary().ok()?;
         let w = s.portal_webhooks?;
-        w.webhooks
-            .iter()
-            .all(|w| w.missed.is_none())
-            .then_some(())
+        w.webhooks.iter().all(|w| w.missed.is_none()).then_some(())
     })
     .await;
     // The next pass finds nothing webhooks missed.
@@ -162,14 +196,21 @@ async fn a_post_marked_duplicate_in_fider_hands_its_link_to_the_original() {
     let (dup2, issue2) = linked_pair(&h, "Night mode for the editor").await;
     h.fider().mark_duplicate(&dup2, &original).unwrap();
     eventually("the duplicate's link to end", 20, async || {
-        let l = h.store().db().link_by_remote(Side::Linear, &issue2).ok()??;
+        let l = h
+            .store()
+            .db()
+            .link_by_remote(Side::Linear, &issue2)
+            .ok()??;
         (l.state == LinkState::Unlinked).then_some(())
     })
     .await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(h.linked_issue(&original).as_deref(), Some(issue.as_str()));
     assert!(
-        h.linear.comments(&issue2).iter().any(|c| c.body.contains("merged")),
+        h.linear
+            .comments(&issue2)
+            .iter()
+            .any(|c| c.body.contains("merged")),
         "the orphaned issue gets the note"
     );
     h.stop_service().await;
@@ -182,7 +223,10 @@ async fn a_title_fider_refuses_is_a_failed_job_that_says_why() {
         ..fider(Duration::from_secs(600))
     })
     .await;
-    let issue = h.linear.create_issue("Dark mode", Some("short"), "Todo").unwrap();
+    let issue = h
+        .linear
+        .create_issue("Dark mode", Some("short"), "Todo")
+        .unwrap();
     h.linear.set_labels(&issue.id, &["Feature"]).unwrap();
     let job = eventually("the create to fail", 20, async || {
         h.store()
@@ -201,11 +245,18 @@ async fn a_title_fider_refuses_is_a_failed_job_that_says_why() {
     .await;
     assert_eq!(job.error_class, Some(ErrorClass::Validation));
     assert!(
-        job.last_error.as_deref().unwrap_or("").contains("Fider takes 10 to 100"),
+        job.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("Fider takes 10 to 100"),
         "{job:?}"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(h.store().db().job(job.id).unwrap().unwrap().attempts, 1, "not retried");
+    assert_eq!(
+        h.store().db().job(job.id).unwrap().unwrap().attempts,
+        1,
+        "not retried"
+    );
     assert!(h.portal.posts().is_empty());
     h.stop_service().await;
 }

@@ -375,7 +375,10 @@ fn the_server_stores_nothing_it_could_not_verify() {
 
 #[test]
 fn the_server_stores_no_fider_delivery_without_the_secret() {
-    for secret_in in [SecretIn::Header("x-roundtrip-secret".into()), SecretIn::Path] {
+    for secret_in in [
+        SecretIn::Header("x-roundtrip-secret".into()),
+        SecretIn::Path,
+    ] {
         let path_mode = secret_in == SecretIn::Path;
         let s = server_with(Arc::new(fider(secret_in)));
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
@@ -399,10 +402,9 @@ fn the_server_stores_no_fider_delivery_without_the_secret() {
                     _ => {}
                 }
                 let before = inbox_rows(&s.path);
-                let resp = s
-                    .rt
-                    .block_on(s.router.clone().oneshot(b.body(Body::from(body)).unwrap()))
-                    .unwrap();
+                let resp =
+                    s.rt.block_on(s.router.clone().oneshot(b.body(Body::from(body)).unwrap()))
+                        .unwrap();
                 let status = resp.status().as_u16();
                 prop_assert!([200, 400, 401].contains(&status), "status {status}");
                 let after = inbox_rows(&s.path);

@@ -37,11 +37,7 @@ fn setup(portal: PortalKind) -> Setup {
 
 /// A planned post linked to its new Linear issue; returns (post, issue).
 async fn linked_pair(h: &Harness, title: &str) -> (String, String) {
-    let post = h.portal.create_post(title, "Details from a customer.");
-    h.portal.set_stage(&post, Stage::Planned);
-    let issue = eventually("link to become active", 20, async || h.linked_issue(&post)).await;
-    h.wait_settled(&post).await;
-    (post, issue)
+    h.linked_pair(title).await
 }
 
 fn link_state(h: &Harness, side: Side, id: &str) -> Option<LinkState> {
@@ -78,7 +74,11 @@ fn notes(h: &Harness, post: &str) -> Vec<String> {
         PortalKind::Canny => internal_comments(h, post),
         PortalKind::Fider => {
             let store = h.store();
-            let link = store.db().link_by_remote(Side::Portal, post).unwrap().map(|l| l.id);
+            let link = store
+                .db()
+                .link_by_remote(Side::Portal, post)
+                .unwrap()
+                .map(|l| l.id);
             store
                 .db()
                 .audit(Window::last(500))
@@ -1193,7 +1193,10 @@ async fn a_vanished_post_seen_from_linear_waits_for_reconcile() {
     })
     .await;
     let (merged, issue) = linked_pair(&h, "Gantt view").await;
-    let survivor = h.canny().create_post("Timeline view", "as a chart").unwrap();
+    let survivor = h
+        .canny()
+        .create_post("Timeline view", "as a chart")
+        .unwrap();
     h.wait_quiet(Duration::from_millis(300), 20).await;
     h.canny().merge_posts(&merged, &survivor).unwrap();
     h.linear.set_title(&issue, "Gantt / timeline view").unwrap();

@@ -138,7 +138,11 @@ fn fider_template(args: &FiderTemplateArgs) -> anyhow::Result<()> {
         outln!("{}", serde_json::to_string_pretty(&templates)?)?;
         return Ok(());
     }
-    let site = c.portal.api_url.trim_end_matches('/').trim_end_matches("/api/v1");
+    let site = c
+        .portal
+        .api_url
+        .trim_end_matches('/')
+        .trim_end_matches("/api/v1");
     let mut text = format!(
         "# Create these {n} webhooks in Fider as an administrator: {site}/admin/webhooks\n\
          # (Administration → Webhooks → New), one per type. Fider sends each event once,\n\
@@ -159,7 +163,11 @@ fn fider_template(args: &FiderTemplateArgs) -> anyhow::Result<()> {
             method = t.method
         ));
         for (i, (k, v)) in t.headers.iter().enumerate() {
-            let lead = if i == 0 { "HTTP Headers: " } else { "              " };
+            let lead = if i == 0 {
+                "HTTP Headers: "
+            } else {
+                "              "
+            };
             text.push_str(&format!("{lead}{k}: {v}\n"));
         }
         text.push_str(&format!("Content:\n{}\n", t.content));

@@ -52,7 +52,7 @@ pub enum Command {
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
     /// Run the Linear simulator and the portal simulators (Canny, Fider) as a local sandbox.
-    Sim(sim_cmd::SimArgs),
+    Sim(Box<sim_cmd::SimArgs>),
     /// List, inspect, retry or cancel outbound write jobs.
     #[command(subcommand)]
     Jobs(jobs_cmd::JobsCommand),

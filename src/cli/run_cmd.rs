@@ -20,9 +20,9 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use super::portal::{Portal, unusable_portal};
 use crate::config::{Config, Secrets, default_store_path};
 use crate::connector::linear::{LinearConfig, LinearConnector};
-use super::portal::{Portal, unusable_portal};
 use crate::daemon::{Service, ServiceSpec};
 use crate::domain::ErrorClass;
 use crate::engine::{Connectors, EngineOptions};

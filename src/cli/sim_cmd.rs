@@ -9,8 +9,8 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::out::outln;
-use crate::sim::canny::{CannySim, CannySimConfig};
 use crate::connector::fider::{SecretIn, webhook_templates};
+use crate::sim::canny::{CannySim, CannySimConfig};
 use crate::sim::faults::FaultSpec;
 use crate::sim::fider::{FiderSim, FiderSimConfig};
 use crate::sim::linear::handle::DEFAULT_REDIRECT_URI;
@@ -156,9 +156,8 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
                 args.linear_project_archive
             ))
         })?;
-    let wants_fider = args.fider_port.is_some()
-        || args.fider_webhook.is_some()
-        || args.fider_api_key.is_some();
+    let wants_fider =
+        args.fider_port.is_some() || args.fider_webhook.is_some() || args.fider_api_key.is_some();
     let portals = match args.portal {
         Some(p) => p,
         None if wants_fider => Portals::Both,
@@ -172,9 +171,13 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
     }
     let run_canny = portals != Portals::Fider;
     let run_fider = portals != Portals::Canny;
-    for url in [&args.linear_webhook, &args.canny_webhook, &args.fider_webhook]
-        .into_iter()
-        .flatten()
+    for url in [
+        &args.linear_webhook,
+        &args.canny_webhook,
+        &args.fider_webhook,
+    ]
+    .into_iter()
+    .flatten()
     {
         if !url.starts_with("http://127.0.0.1")
             && !url.starts_with("http://localhost")
@@ -264,18 +267,18 @@ async fn start_canny(
     statuses: Option<Vec<String>>,
 ) -> anyhow::Result<CannySim> {
     CannySim::start(CannySimConfig {
-            port: args.canny_port,
-            api_key: args.canny_api_key.clone(),
-            webhook_url: args.canny_webhook.clone(),
-            faults: faults.canny.clone(),
-            webhook_faults: faults.webhooks.clone(),
-            seed: args.seed,
-            posts: args.posts,
-            statuses: statuses.unwrap_or_else(|| CannySimConfig::default().statuses),
-            ..CannySimConfig::default()
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("Canny simulator: {e}"))
+        port: args.canny_port,
+        api_key: args.canny_api_key.clone(),
+        webhook_url: args.canny_webhook.clone(),
+        faults: faults.canny.clone(),
+        webhook_faults: faults.webhooks.clone(),
+        seed: args.seed,
+        posts: args.posts,
+        statuses: statuses.unwrap_or_else(|| CannySimConfig::default().statuses),
+        ..CannySimConfig::default()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("Canny simulator: {e}"))
 }
 
 /// The Fider simulator, with roundtrip's four webhooks when
@@ -284,7 +287,10 @@ async fn start_fider(args: &SimArgs, faults: &FaultSpec) -> anyhow::Result<Fider
     let defaults = FiderSimConfig::default();
     let fider = FiderSim::start(FiderSimConfig {
         port: args.fider_port.unwrap_or(0),
-        admin_key: args.fider_api_key.clone().unwrap_or(defaults.admin_key.clone()),
+        admin_key: args
+            .fider_api_key
+            .clone()
+            .unwrap_or(defaults.admin_key.clone()),
         faults: faults.fider.clone(),
         webhook_faults: faults.webhooks.clone(),
         seed: args.seed,

@@ -5,6 +5,7 @@
 
 pub mod canny;
 pub mod fider;
+mod fields;
 pub mod linear;
 
 use std::time::Duration;

@@ -171,7 +171,7 @@ impl Engine {
                 if stored.is_none() && (kind == PortalKind::default() || db.summary()?.links == 0) {
                     db.set_meta(meta_keys::PORTAL_KIND, kind.as_str())?;
                 }
-                Ok(db.portal_kind()?)
+                db.portal_kind()
             })
             .await?;
         if stored != kind {

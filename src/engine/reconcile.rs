@@ -300,7 +300,11 @@ impl Engine {
                 let Some(stored) = db.record(side, &id)? else {
                     return Ok(false);
                 };
-                db.note_webhook_missed(event, &describe(ChangeKind::Deleted, &stored.record), now_ms())?;
+                db.note_webhook_missed(
+                    event,
+                    &describe(ChangeKind::Deleted, &stored.record),
+                    now_ms(),
+                )?;
                 Ok(true)
             })
             .await?)

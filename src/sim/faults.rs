@@ -204,6 +204,29 @@ impl Dice {
     }
 }
 
+/// The deliveries to send next, starting with `first`: with `reorder`,
+/// whatever else was queued within 20 ms, shuffled by `dice`.
+pub async fn next_batch<E>(
+    first: E,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<E>,
+    faults: &WebhookFaults,
+    dice: &Dice,
+) -> Vec<E> {
+    let mut batch = vec![first];
+    if faults.reorder {
+        // Give the handlers a moment to queue siblings, then shuffle.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while let Ok(e) = rx.try_recv() {
+            batch.push(e);
+        }
+        for i in (1..batch.len()).rev() {
+            let j = dice.below(i + 1);
+            batch.swap(i, j);
+        }
+    }
+    batch
+}
+
 /// A response whose body fails at once: hyper closes the connection
 /// without an answer, as a reset connection looks to the client.
 pub fn reset_connection() -> axum::response::Response {
@@ -239,7 +262,10 @@ mod tests {
     #[test]
     fn lost_answers_combine_with_the_other_faults() {
         let f = FaultSpec::parse("fider:lost=0.5,drift=0.1,5xx=0.2").unwrap();
-        assert_eq!((f.fider.lost, f.fider.drift, f.fider.server_error), (0.5, 0.1, 0.2));
+        assert_eq!(
+            (f.fider.lost, f.fider.drift, f.fider.server_error),
+            (0.5, 0.1, 0.2)
+        );
         assert_eq!(f.canny, ApiFaults::default());
         let s = FaultSpec::parse("linear:5xx=0.1,lost=0.3;canny:lost=1,timeout=0.05").unwrap();
         assert_eq!(s.linear.lost, 0.3);

@@ -9,3 +9,5 @@ pub mod faults;
 pub mod fider;
 pub mod journal;
 pub mod linear;
+pub mod sample;
+pub mod serving;

@@ -48,8 +48,14 @@ fn fider_default_round_trips_and_is_valid_against_fiders_catalog() {
     m.validate_against(&Catalog::fider_linear_default())
         .unwrap();
     let (_, table) = m.status_field().unwrap();
-    assert_eq!(table.to_portal("Canceled", Some("canceled")), Some("declined"));
-    assert_eq!(table.to_portal("In Review", Some("started")), Some("started"));
+    assert_eq!(
+        table.to_portal("Canceled", Some("canceled")),
+        Some("declined")
+    );
+    assert_eq!(
+        table.to_portal("In Review", Some("started")),
+        Some("started")
+    );
     assert_eq!(table.to_portal("Backlog", Some("backlog")), Some("open"));
     assert_eq!(table.to_linear("duplicate"), Some("Duplicate"));
     // Canny's statuses are not Fider's: its default does not fit.

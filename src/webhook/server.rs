@@ -106,7 +106,10 @@ fn router_with_log(state: WebhookServer) -> (Router, Arc<RejectLog>) {
     let hooks = Router::new()
         .route("/webhooks/linear", post(linear_hook))
         .route(&format!("/webhooks/{portal}"), post(portal_hook))
-        .route(&format!("/webhooks/{portal}/{{secret}}"), post(portal_hook_at))
+        .route(
+            &format!("/webhooks/{portal}/{{secret}}"),
+            post(portal_hook_at),
+        )
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(overloaded))

@@ -334,6 +334,19 @@ impl Harness {
 }
 
 impl Harness {
+    /// A customer's post, approved on the portal and linked to its new
+    /// Linear issue, with its first sync finished: (post, issue).
+    pub async fn linked_pair(&self, title: &str) -> (String, String) {
+        let post = self.portal.create_post(title, "Details from a customer.");
+        self.portal.set_stage(&post, Stage::Planned);
+        let issue = eventually("link to become active", 20, async || {
+            self.linked_issue(&post)
+        })
+        .await;
+        self.wait_settled(&post).await;
+        (post, issue)
+    }
+
     /// Wait until the post's link is active and has no write queued or in
     /// flight (its first sync finished).
     pub async fn wait_settled(&self, post: &str) {
@@ -344,6 +357,19 @@ impl Harness {
         })
         .await;
     }
+}
+
+/// `roundtrip status --db DB`: its exit code and what it printed.
+pub fn status_of(db: &std::path::Path) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+        .args(["status", "--db"])
+        .arg(db)
+        .output()
+        .expect("status");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 /// The secret the harness's Fider webhooks present.
@@ -374,17 +400,18 @@ async fn start_portal(setup: &Setup) -> (PortalSim, Arc<dyn Connector>) {
             (PortalSim::Canny(canny), conn)
         }
         PortalKind::Fider => {
-            let fider = roundtrip::sim::fider::FiderSim::start(roundtrip::sim::fider::FiderSimConfig {
-                faults: setup.portal_faults.clone(),
-                webhook_faults: setup.webhook_faults.clone(),
-                seed: setup.seed,
-                posts: setup.posts,
-                timeout_hang: Duration::from_secs(3),
-                allow_private_targets: true,
-                ..Default::default()
-            })
-            .await
-            .expect("fider sim");
+            let fider =
+                roundtrip::sim::fider::FiderSim::start(roundtrip::sim::fider::FiderSimConfig {
+                    faults: setup.portal_faults.clone(),
+                    webhook_faults: setup.webhook_faults.clone(),
+                    seed: setup.seed,
+                    posts: setup.posts,
+                    timeout_hang: Duration::from_secs(3),
+                    allow_private_targets: true,
+                    ..Default::default()
+                })
+                .await
+                .expect("fider sim");
             let mut fc = FiderConfig::new(fider.base_url(), fider.admin_key(), FIDER_SECRET);
             fc.request_timeout = Duration::from_secs(2);
             fc.webhook_silence = setup.webhook_silence;

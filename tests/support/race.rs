@@ -216,9 +216,9 @@ fn edit(
             .set_title(issue, &format!("title {n} (Linear)"))
             .map(|_| ())
             .map_err(|e| roundtrip::sim::canny::CannySimError::Rejected(e.to_string())),
-        (Side::Portal, Kind::Description) => {
-            h.canny().set_details(post, &format!("details {n} (portal)"))
-        }
+        (Side::Portal, Kind::Description) => h
+            .canny()
+            .set_details(post, &format!("details {n} (portal)")),
         (Side::Linear, Kind::Description) => h
             .linear
             .set_description(issue, Some(&format!("details {n} (Linear)")))

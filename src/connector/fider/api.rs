@@ -43,9 +43,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-pub(crate) fn validation(msg: impl Into<String>) -> RemoteError {
-    RemoteError::new(ErrorClass::Validation, msg)
-}
+pub(crate) use crate::connector::fields::validation;
 
 /// The post number a remote id names; `None` when it cannot be one.
 pub(crate) fn number(id: &str) -> Option<i64> {
@@ -196,7 +194,12 @@ impl FiderConnector {
     /// `PUT /api/v1/posts/:number/status` with a status other than
     /// duplicate and the public response text (Fider replaces the text on
     /// every call).
-    pub async fn set_status(&self, number: i64, status: &str, text: &str) -> Result<(), RemoteError> {
+    pub async fn set_status(
+        &self,
+        number: i64,
+        status: &str,
+        text: &str,
+    ) -> Result<(), RemoteError> {
         if status == "duplicate" {
             return Err(validation(format!(
                 "Fider marks post {number} a duplicate only together with its original post; mark it in Fider, or let Linear's duplicate reach it"
@@ -268,7 +271,10 @@ impl FiderConnector {
     /// `to` gained. Repeating it adds none.
     pub async fn merge_voters(&self, from: i64, to: i64) -> Result<usize, RemoteError> {
         let post = self.get_post(from).await?.ok_or_else(|| {
-            RemoteError::new(ErrorClass::NotFound, format!("Fider post {from}: not found"))
+            RemoteError::new(
+                ErrorClass::NotFound,
+                format!("Fider post {from}: not found"),
+            )
         })?;
         let already = post.status.as_deref() == Some("duplicate")
             && post
@@ -293,10 +299,7 @@ impl FiderConnector {
     }
 
     fn known_tags(&self) -> Vec<FiderTag> {
-        self.tags
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.tags.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Tag names by slug, read again when `slugs` names one not known yet.
@@ -355,7 +358,10 @@ impl FiderConnector {
             return Ok(());
         }
         let post = self.get_post(number).await?.ok_or_else(|| {
-            RemoteError::new(ErrorClass::NotFound, format!("Fider post {number}: not found"))
+            RemoteError::new(
+                ErrorClass::NotFound,
+                format!("Fider post {number}: not found"),
+            )
         })?;
         let names = self.tag_names(post.tags.iter()).await?;
         let current: BTreeSet<String> = post
@@ -368,9 +374,16 @@ impl FiderConnector {
 
     /// Make the post's tags exactly `wanted` (by name, ignoring case):
     /// diff against the post as it is now, creating tags the site lacks.
-    pub async fn set_tags(&self, number: i64, wanted: &BTreeSet<String>) -> Result<(), RemoteError> {
+    pub async fn set_tags(
+        &self,
+        number: i64,
+        wanted: &BTreeSet<String>,
+    ) -> Result<(), RemoteError> {
         let post = self.get_post(number).await?.ok_or_else(|| {
-            RemoteError::new(ErrorClass::NotFound, format!("Fider post {number}: not found"))
+            RemoteError::new(
+                ErrorClass::NotFound,
+                format!("Fider post {number}: not found"),
+            )
         })?;
         let mut tags = self.known_tags();
         let by_name = |tags: &[FiderTag], name: &str| {
@@ -414,7 +427,9 @@ impl FiderConnector {
             posts
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| p.comments_count > 0 && counts.get(&p.number) != Some(&p.comments_count))
+                .filter(|(_, p)| {
+                    p.comments_count > 0 && counts.get(&p.number) != Some(&p.comments_count)
+                })
                 .map(|(i, p)| (i, p.number, p.comments_count))
                 .collect()
         };

@@ -124,7 +124,8 @@ impl Client {
         }
         let err = classify(status, &bytes, what).with_status(status);
         if status == 429 {
-            let wait = crate::connector::retry_after(&headers, Utc::now()).unwrap_or(Duration::from_secs(1));
+            let wait = crate::connector::retry_after(&headers, Utc::now())
+                .unwrap_or(Duration::from_secs(1));
             let now = Utc::now();
             let mut q = lock(&self.quota);
             if q.len() >= MAX_SAMPLES {
@@ -196,9 +197,9 @@ fn messages(body: &[u8]) -> Option<String> {
 pub(crate) fn classify(status: u16, body: &[u8], what: &str) -> RemoteError {
     let said = messages(body);
     let text = said.clone().unwrap_or_else(|| format!("HTTP {status}"));
-    let auth = said.as_deref().is_some_and(|m| {
-        m.contains("API Key is invalid") || m.contains("allowed to impersonate")
-    });
+    let auth = said
+        .as_deref()
+        .is_some_and(|m| m.contains("API Key is invalid") || m.contains("allowed to impersonate"));
     let (class, message) = match status {
         429 => (ErrorClass::RateLimited, text),
         400 if auth => (
@@ -245,13 +246,20 @@ mod tests {
     #[test]
     fn classifies_fider_answers() {
         let invalid_key = body(json!({"errors":[{"message":"API Key is invalid"}]}));
-        assert_eq!(classify(400, &invalid_key, "GET /posts").class, ErrorClass::Auth);
-        let short = body(json!({"errors":[{"field":"title","message":"Title needs to be more descriptive."}]}));
+        assert_eq!(
+            classify(400, &invalid_key, "GET /posts").class,
+            ErrorClass::Auth
+        );
+        let short = body(
+            json!({"errors":[{"field":"title","message":"Title needs to be more descriptive."}]}),
+        );
         let e = classify(400, &short, "POST /posts");
         assert_eq!(e.class, ErrorClass::Validation);
         assert!(e.message.contains("title: Title needs"), "{}", e.message);
         assert!(title_refused(&e) && !slug_taken(&e));
-        let taken = body(json!({"errors":[{"field":"title","message":"This has already been posted before."}]}));
+        let taken = body(
+            json!({"errors":[{"field":"title","message":"This has already been posted before."}]}),
+        );
         assert!(slug_taken(&classify(400, &taken, "POST /posts")));
         assert_eq!(classify(401, b"{}", "x").class, ErrorClass::Auth);
         assert_eq!(classify(403, b"{}", "x").class, ErrorClass::Validation);

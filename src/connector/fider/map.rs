@@ -133,7 +133,10 @@ mod tests {
             "response": {"text": "", "original": {"number": 7, "title": "Dark mode everywhere"}}
         }));
         assert_eq!(
-            post_to_record(&dup, "s", &names).unwrap().duplicate_of.as_deref(),
+            post_to_record(&dup, "s", &names)
+                .unwrap()
+                .duplicate_of
+                .as_deref(),
             Some("7")
         );
     }

@@ -49,7 +49,11 @@ fn content(kind: &str) -> String {
 /// reaches `roundtrip run`, e.g. `https://sync.example.com`). `secret` is
 /// written into the header or the URL as `secret_in` says: pass a
 /// placeholder to print the templates without it.
-pub fn webhook_templates(base_url: &str, secret_in: &SecretIn, secret: &str) -> Vec<WebhookTemplate> {
+pub fn webhook_templates(
+    base_url: &str,
+    secret_in: &SecretIn,
+    secret: &str,
+) -> Vec<WebhookTemplate> {
     let base = base_url.trim_end_matches('/');
     let url = match secret_in {
         SecretIn::Header(_) => format!("{base}/webhooks/fider"),
@@ -94,7 +98,11 @@ mod tests {
 
     #[test]
     fn every_template_renders_to_json_naming_event_and_post() {
-        let ts = webhook_templates("https://sync.example.com/", &SecretIn::Header("X-S".into()), "sec");
+        let ts = webhook_templates(
+            "https://sync.example.com/",
+            &SecretIn::Header("X-S".into()),
+            "sec",
+        );
         assert_eq!(ts.len(), 4);
         for t in &ts {
             assert_eq!(t.url, "https://sync.example.com/webhooks/fider");
@@ -107,7 +115,10 @@ mod tests {
                     ("comment_id", "7"),
                     ("post_status", "planned"),
                     ("post_old_status", "open"),
-                    ("post_response_responded_at", "2026-01-02 03:04:05 +0000 UTC"),
+                    (
+                        "post_response_responded_at",
+                        "2026-01-02 03:04:05 +0000 UTC",
+                    ),
                 ],
             );
             let v: serde_json::Value = serde_json::from_str(&json).unwrap();

@@ -5,7 +5,6 @@
 //! description together and keep the response text a status change does
 //! not replace, and webhooks become "post N may have changed" hints.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,60 +16,19 @@ use super::webhook::EVENTS;
 use crate::connector::{
     ChangedPage, Connector, DeliveryHint, WebhookRejection, WebhookWatch, Written,
 };
-use crate::domain::{ChangeKind, Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
+use crate::domain::{
+    ChangeKind, Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side,
+};
 use crate::domain::{NewRecord, Update};
 
-fn text(field: &str, v: &FieldValue) -> Result<String, RemoteError> {
-    match v {
-        FieldValue::Text(t) => Ok(t.clone()),
-        FieldValue::Null => Ok(String::new()),
-        other => Err(validation(format!(
-            "field '{field}' expects text, got {}",
-            other.display_short(40)
-        ))),
-    }
-}
+use crate::connector::fields::{PostFields, post_fields};
 
-/// The writable fields of an update or create, sorted by kind.
-#[derive(Default)]
-struct Fields {
-    title: Option<String>,
-    description: Option<String>,
-    status: Option<String>,
-    tags: Option<BTreeSet<String>>,
-}
-
+/// A post's fields, with a status Fider does not have refused before any
+/// request (Fider would read an unknown name as `open`).
 fn sort_fields<'a>(
     fields: impl Iterator<Item = (&'a String, &'a FieldValue)>,
-) -> Result<Fields, RemoteError> {
-    let mut out = Fields::default();
-    for (name, value) in fields {
-        match name.as_str() {
-            "title" => out.title = Some(text(name, value)?),
-            "description" | "details" => out.description = Some(text(name, value)?),
-            "status" => out.status = Some(text(name, value)?),
-            "tags" | "labels" => {
-                out.tags = Some(match value {
-                    FieldValue::Set(s) => s.clone(),
-                    FieldValue::Null => BTreeSet::new(),
-                    other => {
-                        return Err(validation(format!(
-                            "field '{name}' expects a set, got {}",
-                            other.display_short(40)
-                        )));
-                    }
-                })
-            }
-            "votes" | "score" => {
-                return Err(validation("Fider's votes are read-only (people vote)"));
-            }
-            other => {
-                return Err(validation(format!(
-                    "Fider posts have no writable field '{other}'"
-                )));
-            }
-        }
-    }
+) -> Result<PostFields, RemoteError> {
+    let out = post_fields(fields, "Fider")?;
     if let Some(s) = out.status.as_deref()
         && !super::config::FIDER_STATUSES.contains(&s)
     {
@@ -157,7 +115,7 @@ impl Connector for FiderConnector {
             .title
             .clone()
             .ok_or_else(|| validation("a Fider post needs a title"))?;
-        let description = f.description.clone().unwrap_or_default();
+        let description = f.body.clone().unwrap_or_default();
         // A post this create already made (its answer kept with the job,
         // or remembered here) is finished, not made again.
         let known = new
@@ -211,7 +169,7 @@ impl Connector for FiderConnector {
             return Ok(None);
         };
         match self
-            .find_own_post(&title, f.description.as_deref().unwrap_or(""))
+            .find_own_post(&title, f.body.as_deref().unwrap_or(""))
             .await?
         {
             Some(n) => self.get_record(n).await,
@@ -225,17 +183,13 @@ impl Connector for FiderConnector {
     async fn update(&self, remote_id: &str, update: &Update) -> Result<Written, RemoteError> {
         let number = target(remote_id)?;
         let f = sort_fields(update.fields.iter())?;
-        if f.title.is_some() || f.description.is_some() {
+        if f.title.is_some() || f.body.is_some() {
             // Fider takes both or blanks the description: fill in the one
             // not being changed from the post as it is now.
             let post = self.get_post(number).await?.ok_or_else(|| gone(number))?;
-            let title = f
-                .title
-                .clone()
-                .or(post.title.clone())
-                .unwrap_or_default();
+            let title = f.title.clone().or(post.title.clone()).unwrap_or_default();
             let description = f
-                .description
+                .body
                 .clone()
                 .or(post.description.clone())
                 .unwrap_or_default();

@@ -76,7 +76,11 @@ impl FiderConnector {
     }
 
     /// Check the secret a delivery presented, then read its body.
-    fn accept(&self, presented: Option<&str>, body: &[u8]) -> Result<DeliveryHint, WebhookRejection> {
+    fn accept(
+        &self,
+        presented: Option<&str>,
+        body: &[u8],
+    ) -> Result<DeliveryHint, WebhookRejection> {
         let presented = presented
             .map(str::trim)
             .filter(|s| !s.is_empty())
@@ -146,7 +150,10 @@ mod tests {
             br#"{"event":"new_post"}"#,
             br#"{"event":"new_post","post_number":"-4"}"#,
         ] {
-            assert!(matches!(delivery_hint(bad), Err(WebhookRejection::Malformed(_))));
+            assert!(matches!(
+                delivery_hint(bad),
+                Err(WebhookRejection::Malformed(_))
+            ));
         }
     }
 }

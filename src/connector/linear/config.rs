@@ -74,9 +74,7 @@ pub struct Attribution {
 impl Default for Attribution {
     fn default() -> Self {
         Attribution {
-            portal_name: crate::domain::PortalKind::default()
-                .display_name()
-                .into(),
+            portal_name: crate::domain::PortalKind::default().display_name().into(),
             icon_url: None,
         }
     }

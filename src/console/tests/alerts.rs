@@ -67,7 +67,10 @@ fn a_silent_fider_webhook_shows_on_the_overview_with_the_way_back() {
     a.reload().unwrap();
     for (w, h) in [(80, 24), (160, 48)] {
         let text = screen(&render(&mut a, w, h));
-        assert!(text.contains("no Fider `new_comment` webhook"), "{w}x{h}:\n{text}");
+        assert!(
+            text.contains("no Fider `new_comment` webhook"),
+            "{w}x{h}:\n{text}"
+        );
     }
     let wide = screen(&render(&mut a, 160, 48));
     assert!(wide.contains("switch Enabled on"), "{wide}");

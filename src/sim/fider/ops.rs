@@ -132,7 +132,11 @@ fn matches_query(p: &SimPost, query: &str) -> bool {
 /// `GET /api/v1/posts` (`searchPosts`, `getViewData`, `buildPostQuery`).
 pub fn search(s: &State, caller: Option<&SimUser>, q: &Search) -> Res {
     let is_staff = caller.is_some_and(|c| c.role.is_staff());
-    let view = if q.view.is_empty() { "all" } else { q.view.as_str() };
+    let view = if q.view.is_empty() {
+        "all"
+    } else {
+        q.view.as_str()
+    };
     let mut statuses: Vec<PostStatus> = q
         .statuses
         .iter()
@@ -173,9 +177,7 @@ pub fn search(s: &State, caller: Option<&SimUser>, q: &Search) -> Res {
         .values()
         .filter(|p| p.status != PostStatus::Deleted && statuses.contains(&p.status))
         .filter(|p| approval(p))
-        .filter(|p| {
-            !my_votes || caller.is_some_and(|c| s.votes.contains_key(&(p.id, c.id)))
-        })
+        .filter(|p| !my_votes || caller.is_some_and(|c| s.votes.contains_key(&(p.id, c.id))))
         .filter(|p| !q.my_posts || caller.is_none_or(|c| p.user_id == c.id))
         .filter(|p| {
             let tags = s.tag_slugs(p.id, is_staff);
@@ -189,13 +191,11 @@ pub fn search(s: &State, caller: Option<&SimUser>, q: &Search) -> Res {
         .collect();
     match view {
         "most-wanted" => found.sort_by_key(|p| std::cmp::Reverse((s.votes_of(p.id), p.id))),
-        "most-discussed" => {
-            found.sort_by_key(|p| std::cmp::Reverse((s.comment_count(p.id), p.id)))
-        }
+        "most-discussed" => found.sort_by_key(|p| std::cmp::Reverse((s.comment_count(p.id), p.id))),
         "all" | "recent" | "my-votes" => found.sort_by_key(|p| std::cmp::Reverse(p.id)),
-        "planned" | "started" | "completed" | "declined" => found.sort_by_key(|p| {
-            std::cmp::Reverse(p.response.as_ref().map(|r| r.responded_at))
-        }),
+        "planned" | "started" | "completed" | "declined" => {
+            found.sort_by_key(|p| std::cmp::Reverse(p.response.as_ref().map(|r| r.responded_at)))
+        }
         _ => found.sort_by_key(|p| {
             std::cmp::Reverse((s.votes_of(p.id) * 5 + s.comment_count(p.id) * 3, p.id))
         }),
@@ -216,8 +216,7 @@ pub fn search(s: &State, caller: Option<&SimUser>, q: &Search) -> Res {
 /// `GET /api/v1/posts/:number`: staff see unapproved posts too.
 pub fn get_post(s: &State, caller: Option<&SimUser>, number: i64) -> Res {
     let p = s.post_by_number(number).ok_or(ApiError::NotFound)?;
-    let visible = p.approved
-        || caller.is_some_and(|c| c.role.is_staff() || c.id == p.user_id);
+    let visible = p.approved || caller.is_some_and(|c| c.role.is_staff() || c.id == p.user_id);
     if !visible {
         return Err(ApiError::NotFound);
     }
@@ -226,7 +225,12 @@ pub fn get_post(s: &State, caller: Option<&SimUser>, number: i64) -> Res {
 
 /// The title rule of `CreateNewPost.Validate`: length on the whitespace
 /// collapsed title, then the slug of the title as sent.
-fn check_title(s: &State, title: &str, normalise: bool, except: Option<i64>) -> Result<(), ApiError> {
+fn check_title(
+    s: &State,
+    title: &str,
+    normalise: bool,
+    except: Option<i64>,
+) -> Result<(), ApiError> {
     let measured = if normalise {
         title.split_whitespace().collect::<Vec<_>>().join(" ")
     } else {
@@ -239,7 +243,10 @@ fn check_title(s: &State, title: &str, normalise: bool, except: Option<i64>) -> 
         return Err(invalid("title", "Title needs to be more descriptive."));
     }
     if measured.len() > 100 {
-        return Err(invalid("title", "Title must have less than 100 characters."));
+        return Err(invalid(
+            "title",
+            "Title must have less than 100 characters.",
+        ));
     }
     if let Some(other) = s.post_by_slug(&slug(title))
         && Some(other.id) != except
@@ -257,7 +264,12 @@ fn add_vote(s: &mut State, post_id: i64, user_id: i64, now: DateTime<Utc>) {
 }
 
 /// `POST /api/v1/posts`: the author votes for it at once; `new_post`.
-pub fn create_post(s: &mut State, caller: Option<&SimUser>, body: &Value, now: DateTime<Utc>) -> Res {
+pub fn create_post(
+    s: &mut State,
+    caller: Option<&SimUser>,
+    body: &Value,
+    now: DateTime<Utc>,
+) -> Res {
     let user = signed_in(caller)?.clone();
     let title = text_arg(body, "title");
     let description = text_arg(body, "description");
@@ -348,9 +360,13 @@ pub fn set_response(
     now: DateTime<Utc>,
 ) -> Res {
     let user = staff(caller)?.clone();
-    let status = PostStatus::parse_lenient(body.get("status").and_then(Value::as_str).unwrap_or(""));
+    let status =
+        PostStatus::parse_lenient(body.get("status").and_then(Value::as_str).unwrap_or(""));
     let text = text_arg(body, "text");
-    let original_number = body.get("originalNumber").and_then(Value::as_i64).unwrap_or(0);
+    let original_number = body
+        .get("originalNumber")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     if status == PostStatus::Deleted {
         return Err(invalid("status", "Status is invalid."));
     }
@@ -358,18 +374,28 @@ pub fn set_response(
     if status == PostStatus::Duplicate {
         let mut errors = Vec::new();
         if original_number == number {
-            errors.push(("originalNumber".to_string(), "Cannot be a duplicate of itself.".to_string()));
+            errors.push((
+                "originalNumber".to_string(),
+                "Cannot be a duplicate of itself.".to_string(),
+            ));
         }
         match s.post_by_number(original_number) {
             Some(o) => original = Some(o.id),
-            None => errors.push(("originalNumber".to_string(), "Original post not found.".to_string())),
+            None => errors.push((
+                "originalNumber".to_string(),
+                "Original post not found.".to_string(),
+            )),
         }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
     }
     let id = post_id(s, number)?;
-    let previous = s.posts.get(&id).map(|p| p.status).ok_or(ApiError::NotFound)?;
+    let previous = s
+        .posts
+        .get(&id)
+        .map(|p| p.status)
+        .ok_or(ApiError::NotFound)?;
     if let Some(original) = original {
         let voters: Vec<i64> = s
             .votes
@@ -387,7 +413,11 @@ pub fn set_response(
             _ => now,
         };
         p.response = Some(SimResponse {
-            text: if original.is_some() { String::new() } else { text },
+            text: if original.is_some() {
+                String::new()
+            } else {
+                text
+            },
             responded_at,
             user_id: user.id,
         });
@@ -453,7 +483,9 @@ pub fn list_comments(s: &State, number: i64) -> Res {
         .filter(|c| c.post_id == id && c.deleted_at.is_none())
         .collect();
     list.sort_by_key(|c| std::cmp::Reverse((c.created, c.id)));
-    ok(Value::Array(list.into_iter().map(|c| render::comment(s, c)).collect()))
+    ok(Value::Array(
+        list.into_iter().map(|c| render::comment(s, c)).collect(),
+    ))
 }
 
 fn check_content(content: &str) -> Result<(), ApiError> {
@@ -461,7 +493,10 @@ fn check_content(content: &str) -> Result<(), ApiError> {
         return Err(invalid("content", "Comment is required."));
     }
     if content.len() > 4000 {
-        return Err(invalid("content", "Comment must have less than 4000 characters."));
+        return Err(invalid(
+            "content",
+            "Comment must have less than 4000 characters.",
+        ));
     }
     Ok(())
 }
@@ -540,7 +575,13 @@ pub fn change_comment(
 
 /// `POST`/`DELETE /api/v1/posts/:number/votes`: the caller's own vote; a
 /// no-op on completed, declined and duplicate posts.
-pub fn vote(s: &mut State, caller: Option<&SimUser>, number: i64, on: bool, now: DateTime<Utc>) -> Res {
+pub fn vote(
+    s: &mut State,
+    caller: Option<&SimUser>,
+    number: i64,
+    on: bool,
+    now: DateTime<Utc>,
+) -> Res {
     let user = signed_in(caller)?.id;
     let id = post_id(s, number)?;
     if on {
@@ -624,7 +665,10 @@ pub fn create_tag(s: &mut State, caller: Option<&SimUser>, body: &Value) -> Res 
         slug: slug(&name),
         name,
         color,
-        public: body.get("isPublic").and_then(Value::as_bool).unwrap_or(false),
+        public: body
+            .get("isPublic")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     };
     let reply = render::tag(&tag);
     s.tags.insert(id, tag);
@@ -633,7 +677,13 @@ pub fn create_tag(s: &mut State, caller: Option<&SimUser>, body: &Value) -> Res 
 
 /// `POST`/`DELETE /api/v1/posts/:number/tags/:slug` (staff); assigning
 /// twice or removing an absent tag is a no-op.
-pub fn assign_tag(s: &mut State, caller: Option<&SimUser>, number: i64, tag: &str, on: bool) -> Res {
+pub fn assign_tag(
+    s: &mut State,
+    caller: Option<&SimUser>,
+    number: i64,
+    tag: &str,
+    on: bool,
+) -> Res {
     staff(caller)?;
     let post = post_id(s, number)?;
     let tag = s.tag_by_slug(tag).map(|t| t.id).ok_or(ApiError::NotFound)?;
@@ -661,5 +711,7 @@ pub fn list_users(s: &State, caller: Option<&SimUser>, page: usize, limit: usize
             v
         })
         .collect();
-    ok(json!({"users": users, "totalCount": all.len(), "totalPages": pages, "page": page, "limit": limit}))
+    ok(
+        json!({"users": users, "totalCount": all.len(), "totalPages": pages, "page": page, "limit": limit}),
+    )
 }

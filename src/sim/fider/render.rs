@@ -181,7 +181,13 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
         assert_eq!(Prop::Time(t).go_string(), "2026-01-02 03:04:05 +0000 UTC");
         let t = t + chrono::Duration::milliseconds(120);
-        assert_eq!(Prop::Time(t).go_string(), "2026-01-02 03:04:05.12 +0000 UTC");
-        assert_eq!(Prop::List(vec!["a".into(), "b".into()]).go_string(), "[a b]");
+        assert_eq!(
+            Prop::Time(t).go_string(),
+            "2026-01-02 03:04:05.12 +0000 UTC"
+        );
+        assert_eq!(
+            Prop::List(vec!["a".into(), "b".into()]).go_string(),
+            "[a b]"
+        );
     }
 }

@@ -15,7 +15,13 @@ fn refused(e: &ApiError) -> FiderSimError {
     FiderSimError::Rejected(match e {
         ApiError::Validation(items) => items
             .iter()
-            .map(|(f, m)| if f.is_empty() { m.clone() } else { format!("{f}: {m}") })
+            .map(|(f, m)| {
+                if f.is_empty() {
+                    m.clone()
+                } else {
+                    format!("{f}: {m}")
+                }
+            })
             .collect::<Vec<_>>()
             .join("; "),
         ApiError::Unauthorized => "401".into(),
@@ -48,7 +54,12 @@ impl FiderSim {
     /// A customer posts an idea; returns its number (fires `new_post`).
     pub fn create_post(&self, title: &str, description: &str) -> Result<String, FiderSimError> {
         let v = self.act(Who::Customer, |s, u| {
-            ops::create_post(s, u, &json!({"title": title, "description": description}), Utc::now())
+            ops::create_post(
+                s,
+                u,
+                &json!({"title": title, "description": description}),
+                Utc::now(),
+            )
         })?;
         Ok(v["number"].as_i64().unwrap_or_default().to_string())
     }
@@ -59,7 +70,13 @@ impl FiderSim {
         let n = number(post)?;
         let text = self.post(post).map(|p| p.response).unwrap_or_default();
         self.act(Who::Admin, |s, u| {
-            ops::set_response(s, u, n, &json!({"status": status, "text": text}), Utc::now())
+            ops::set_response(
+                s,
+                u,
+                n,
+                &json!({"status": status, "text": text}),
+                Utc::now(),
+            )
         })
         .map(|_| ())
     }
@@ -68,12 +85,23 @@ impl FiderSim {
     pub fn mark_duplicate(&self, post: &str, original: &str) -> Result<(), FiderSimError> {
         let (n, o) = (number(post)?, number(original)?);
         self.act(Who::Admin, |s, u| {
-            ops::set_response(s, u, n, &json!({"status": "duplicate", "originalNumber": o}), Utc::now())
+            ops::set_response(
+                s,
+                u,
+                n,
+                &json!({"status": "duplicate", "originalNumber": o}),
+                Utc::now(),
+            )
         })
         .map(|_| ())
     }
 
-    fn edit(&self, post: &str, title: Option<&str>, description: Option<&str>) -> Result<(), FiderSimError> {
+    fn edit(
+        &self,
+        post: &str,
+        title: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<(), FiderSimError> {
         let n = number(post)?;
         let now = self
             .post(post)
@@ -82,8 +110,10 @@ impl FiderSim {
             "title": title.unwrap_or(&now.title),
             "description": description.unwrap_or(&now.description),
         });
-        self.act(Who::Admin, |s, u| ops::update_post(s, u, n, &body, Utc::now()))
-            .map(|_| ())
+        self.act(Who::Admin, |s, u| {
+            ops::update_post(s, u, n, &body, Utc::now())
+        })
+        .map(|_| ())
     }
 
     /// An admin edits the title (no webhook).
@@ -109,8 +139,10 @@ impl FiderSim {
     /// all have); no webhook.
     pub fn add_vote(&self, post: &str) -> Result<(), FiderSimError> {
         let n = number(post)?;
-        self.act(Who::NewVoter(n), |s, u| ops::vote(s, u, n, true, Utc::now()))
-            .map(|_| ())
+        self.act(Who::NewVoter(n), |s, u| {
+            ops::vote(s, u, n, true, Utc::now())
+        })
+        .map(|_| ())
     }
 
     /// An admin tags the post, creating the tag if needed; no webhook.
@@ -119,7 +151,11 @@ impl FiderSim {
         let slug = super::model::slug(tag);
         self.act(Who::Admin, |s, u| {
             if s.tag_by_slug(&slug).is_none() {
-                ops::create_tag(s, u, &json!({"name": tag, "color": "3B82F6", "isPublic": true}))?;
+                ops::create_tag(
+                    s,
+                    u,
+                    &json!({"name": tag, "color": "3B82F6", "isPublic": true}),
+                )?;
             }
             ops::assign_tag(s, u, n, &slug, true)
         })
@@ -137,15 +173,21 @@ impl FiderSim {
     /// An admin deletes the post (fires `delete_post`).
     pub fn delete_post(&self, post: &str) -> Result<(), FiderSimError> {
         let n = number(post)?;
-        self.act(Who::Admin, |s, u| ops::delete_post(s, u, n, &json!({}), Utc::now()))
-            .map(|_| ())
+        self.act(Who::Admin, |s, u| {
+            ops::delete_post(s, u, n, &json!({}), Utc::now())
+        })
+        .map(|_| ())
     }
 
     /// Block or unblock the user an API key belongs to (their key is then
     /// refused with 401).
     pub fn set_key_blocked(&self, key: &str, blocked: bool) {
         let mut s = lock(&self.shared().state);
-        for u in s.users.values_mut().filter(|u| u.api_key.as_deref() == Some(key)) {
+        for u in s
+            .users
+            .values_mut()
+            .filter(|u| u.api_key.as_deref() == Some(key))
+        {
             u.blocked = blocked;
         }
     }

@@ -4,9 +4,13 @@
 //! (each author's own included, as Fider adds it), comments, tags and
 //! statuses are drawn from the seed.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 
-use super::model::{PostStatus, Role, SimComment, SimPost, SimResponse, SimTag, SimUser, State, slug};
+use crate::sim::sample::{CUSTOMERS, REMARKS, TOPICS, base_time};
+
+use super::model::{
+    PostStatus, Role, SimComment, SimPost, SimResponse, SimTag, SimUser, State, slug,
+};
 
 /// The seeded administrator's name.
 pub const ADMIN_NAME: &str = "Fiona Admin";
@@ -17,23 +21,6 @@ pub const TAG_NAMES: [&str; 5] = ["bug", "ux", "integrations", "performance", "m
 /// The seeded visitor's API key (Fider answers 400 "API Key is invalid").
 pub const VISITOR_KEY: &str = "fider_sim_visitor_key";
 
-const CUSTOMERS: [&str; 4] = ["Nora Customer", "Sam Customer", "Lee Customer", "Kim Customer"];
-const TOPICS: [&str; 8] = [
-    "Dark mode",
-    "Export to CSV",
-    "Slack notifications",
-    "Keyboard shortcuts",
-    "SSO with Okta",
-    "Faster search",
-    "Offline mobile app",
-    "Custom fields on cards",
-];
-const REMARKS: [&str; 4] = [
-    "We need this too.",
-    "Any update on this?",
-    "This would save my team hours every week.",
-    "+1 from our company",
-];
 /// Sample posts cycle through these: a third of them approved for Linear.
 const STATUSES: [PostStatus; 6] = [
     PostStatus::Open,
@@ -43,12 +30,6 @@ const STATUSES: [PostStatus; 6] = [
     PostStatus::Completed,
     PostStatus::Declined,
 ];
-
-fn base_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0)
-        .single()
-        .unwrap_or_else(Utc::now)
-}
 
 fn user(s: &mut State, name: &str, role: Role, key: Option<&str>) -> i64 {
     let id = s.new_id();
@@ -73,7 +54,12 @@ pub fn initial_state(seed: u64, posts: usize, admin_key: &str, collaborator_key:
     let mut s = State::default();
     let t0 = base_time();
     let admin = user(&mut s, ADMIN_NAME, Role::Administrator, Some(admin_key));
-    user(&mut s, COLLABORATOR_NAME, Role::Collaborator, Some(collaborator_key));
+    user(
+        &mut s,
+        COLLABORATOR_NAME,
+        Role::Collaborator,
+        Some(collaborator_key),
+    );
     user(&mut s, "Vic Visitor", Role::Visitor, Some(VISITOR_KEY));
     let customers: Vec<i64> = CUSTOMERS
         .iter()
@@ -127,7 +113,8 @@ pub fn initial_state(seed: u64, posts: usize, admin_key: &str, collaborator_key:
             }
         }
         for _ in 0..rng.usize(0..=2) {
-            s.post_tags.insert((id, tag_ids[rng.usize(..tag_ids.len())]));
+            s.post_tags
+                .insert((id, tag_ids[rng.usize(..tag_ids.len())]));
         }
         for c in 0..rng.usize(0..=2) {
             let cid = s.new_id();
@@ -159,7 +146,11 @@ mod tests {
         assert_eq!(a.posts, b.posts);
         assert_eq!(a.votes, b.votes);
         assert_eq!(a.posts.len(), 12);
-        assert!(a.posts.values().all(|p| a.votes.contains_key(&(p.id, p.user_id))));
+        assert!(
+            a.posts
+                .values()
+                .all(|p| a.votes.contains_key(&(p.id, p.user_id)))
+        );
         assert!(a.posts.values().all(|p| p.title.len() >= 10));
     }
 }

@@ -97,8 +97,14 @@ fn general(message: &str) -> Response {
 
 /// Who the request acts as (`middlewares/user.go`), or the answer that
 /// refuses it.
-fn caller(shared: &Shared, headers: &HeaderMap) -> Result<Option<SimUser>, Response> {
-    let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+/// A request refused before its route ran (boxed: a response is large).
+type Refused = Box<Response>;
+
+fn caller(shared: &Shared, headers: &HeaderMap) -> Result<Option<SimUser>, Refused> {
+    let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Ok(None);
     };
     let parts: Vec<&str> = auth.split("Bearer").collect();
@@ -109,26 +115,31 @@ fn caller(shared: &Shared, headers: &HeaderMap) -> Result<Option<SimUser>, Respo
     let state = lock(&shared.state);
     let user = match state.user_by_key(key) {
         Some(u) if u.role.is_staff() => u.clone(),
-        _ => return Err(general("API Key is invalid")),
+        _ => return Err(Box::new(general("API Key is invalid"))),
     };
     let user = match headers.get("x-fider-userid").and_then(|v| v.to_str().ok()) {
         None => user,
         Some(_) if user.role != super::model::Role::Administrator => {
-            return Err(general(
+            return Err(Box::new(general(
                 "Only Administrators are allowed to impersonate another user",
-            ));
+            )));
         }
-        Some(raw) => match raw.trim().parse::<i64>().ok().and_then(|id| state.users.get(&id)) {
+        Some(raw) => match raw
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| state.users.get(&id))
+        {
             Some(u) => u.clone(),
             None => {
-                return Err(general(&format!(
+                return Err(Box::new(general(&format!(
                     "User not found for given impersonate UserID '{raw}'"
-                )));
+                ))));
             }
         },
     };
     if user.blocked {
-        return Err(page(StatusCode::UNAUTHORIZED, is_ajax(headers)));
+        return Err(Box::new(page(StatusCode::UNAUTHORIZED, is_ajax(headers))));
     }
     Ok(Some(user))
 }
@@ -145,7 +156,7 @@ fn is_ajax(headers: &HeaderMap) -> bool {
 
 /// The JSON body binder (`web/binder.go`): a non-empty body needs a media
 /// type of exactly `application/json`.
-fn bind(headers: &HeaderMap, body: &Bytes) -> Result<Value, Response> {
+fn bind(headers: &HeaderMap, body: &Bytes) -> Result<Value, Refused> {
     if body.is_empty() {
         return Ok(json!({}));
     }
@@ -155,10 +166,12 @@ fn bind(headers: &HeaderMap, body: &Bytes) -> Result<Value, Response> {
         .and_then(|v| v.split(';').next())
         .unwrap_or("");
     if media != "application/json" {
-        return Err(general("only Content-Type application/json is allowed"));
+        return Err(Box::new(general(
+            "only Content-Type application/json is allowed",
+        )));
     }
     serde_json::from_slice(body)
-        .map_err(|_| json_reply(StatusCode::INTERNAL_SERVER_ERROR, json!({})))
+        .map_err(|_| Box::new(json_reply(StatusCode::INTERNAL_SERVER_ERROR, json!({}))))
 }
 
 fn query_params(uri: &Uri) -> Vec<(String, String)> {
@@ -280,7 +293,12 @@ fn dispatch(
                     .find(|(n, _)| n == k)
                     .and_then(|(_, v)| v.parse::<usize>().ok())
             };
-            ops::list_users(s, user, get("page").unwrap_or(1), get("limit").unwrap_or(10))
+            ops::list_users(
+                s,
+                user,
+                get("page").unwrap_or(1),
+                get("limit").unwrap_or(10),
+            )
         }
         _ => return None,
     })
@@ -329,7 +347,7 @@ async fn handle(
     }
     let user = match caller(&shared, &headers) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let write = matches!(method, Method::POST | Method::PUT | Method::DELETE);
     if write && !ajax {
@@ -338,7 +356,7 @@ async fn handle(
     let args = if write {
         match bind(&headers, &body) {
             Ok(v) => v,
-            Err(r) => return r,
+            Err(r) => return *r,
         }
     } else {
         json!({})
@@ -384,8 +402,10 @@ async fn handle(
         shared.counters.drifted.fetch_add(1, Ordering::Relaxed);
         let d = drift::apply(&reply, DriftKind::draw(&shared.dice), &FIDER_SHAPE);
         let mut r = (StatusCode::OK, d.body).into_response();
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(d.content_type));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(d.content_type),
+        );
         return r;
     }
     json_reply(StatusCode::OK, reply)
@@ -398,9 +418,18 @@ mod tests {
     #[test]
     fn routes_are_counted_by_shape() {
         let k = |m: Method, p: &str| route_key(&m, &p.split('/').collect::<Vec<_>>());
-        assert_eq!(k(Method::PUT, "posts/12/status"), "PUT /posts/:number/status");
-        assert_eq!(k(Method::POST, "posts/12/tags/bug"), "POST /posts/:number/tags/:slug");
-        assert_eq!(k(Method::PUT, "posts/3/comments/9"), "PUT /posts/:number/comments/:id");
+        assert_eq!(
+            k(Method::PUT, "posts/12/status"),
+            "PUT /posts/:number/status"
+        );
+        assert_eq!(
+            k(Method::POST, "posts/12/tags/bug"),
+            "POST /posts/:number/tags/:slug"
+        );
+        assert_eq!(
+            k(Method::PUT, "posts/3/comments/9"),
+            "PUT /posts/:number/comments/:id"
+        );
         assert_eq!(k(Method::GET, "posts"), "GET /posts");
     }
 }

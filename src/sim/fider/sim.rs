@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
 use super::model::{PostStatus, SimWebhook, WebhookStatus, WebhookType};
 use super::ops::Event;
@@ -176,9 +175,7 @@ pub struct FiderSimStats {
 pub struct FiderSim {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Mutex<Option<oneshot::Sender<()>>>,
-    server: Mutex<Option<JoinHandle<()>>>,
-    sender: JoinHandle<()>,
+    serving: crate::sim::serving::Serving,
     admin_key: String,
     collaborator_key: String,
 }
@@ -195,7 +192,8 @@ impl FiderSim {
             .map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
         let (tx, rx) = mpsc::unbounded_channel::<Event>();
-        let mut state = seed::initial_state(cfg.seed, cfg.posts, &cfg.admin_key, &cfg.collaborator_key);
+        let mut state =
+            seed::initial_state(cfg.seed, cfg.posts, &cfg.admin_key, &cfg.collaborator_key);
         state.site_url = format!("http://{addr}");
         state.moderation = cfg.moderation;
         let shared = Arc::new(Shared {
@@ -214,22 +212,16 @@ impl FiderSim {
             deliveries: Mutex::new(Vec::new()),
         });
         let sender = tokio::spawn(webhooks::run(shared.clone(), rx));
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let app = server::router(shared.clone());
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "fider simulator server stopped");
-            }
-        });
+        let serving = crate::sim::serving::Serving::start(
+            listener,
+            server::router(shared.clone()),
+            sender,
+            "fider simulator",
+        );
         Ok(FiderSim {
             shared,
             addr,
-            stop: Mutex::new(Some(stop_tx)),
-            server: Mutex::new(Some(server)),
-            sender,
+            serving,
             admin_key: cfg.admin_key,
             collaborator_key: cfg.collaborator_key,
         })
@@ -274,17 +266,7 @@ impl FiderSim {
 
     /// Stop serving: in-flight requests get two seconds to finish.
     pub async fn shutdown(self) {
-        if let Some(tx) = lock(&self.stop).take() {
-            let _ = tx.send(());
-        }
-        let handle = lock(&self.server).take();
-        if let Some(h) = handle {
-            let abort = h.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), h).await.is_err() {
-                abort.abort();
-            }
-        }
-        self.sender.abort();
+        self.serving.shutdown().await;
     }
 
     /// Every live post (deleted ones are gone), by number.
@@ -300,7 +282,11 @@ impl FiderSim {
                 slug: p.slug.clone(),
                 description: p.description.clone(),
                 status: p.status.name().into(),
-                response: p.response.as_ref().map(|r| r.text.clone()).unwrap_or_default(),
+                response: p
+                    .response
+                    .as_ref()
+                    .map(|r| r.text.clone())
+                    .unwrap_or_default(),
                 tags: s
                     .post_tags
                     .iter()
@@ -310,7 +296,10 @@ impl FiderSim {
                     .collect(),
                 votes: s.votes_of(p.id),
                 comments: s.comment_count(p.id),
-                original: p.original_id.and_then(|o| s.posts.get(&o)).map(|o| o.number),
+                original: p
+                    .original_id
+                    .and_then(|o| s.posts.get(&o))
+                    .map(|o| o.number),
                 author: p.user_id,
                 created: p.created,
                 url: format!("{}/posts/{}", s.site_url, p.number),
@@ -339,7 +328,11 @@ impl FiderSim {
             .map(|c| CommentSnapshot {
                 id: c.id,
                 author: c.user_id,
-                author_name: s.users.get(&c.user_id).map(|u| u.name.clone()).unwrap_or_default(),
+                author_name: s
+                    .users
+                    .get(&c.user_id)
+                    .map(|u| u.name.clone())
+                    .unwrap_or_default(),
                 content: c.content.clone(),
                 created: c.created,
             })
@@ -459,14 +452,5 @@ impl FiderSim {
     /// Every delivery attempt so far.
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
         lock(&self.shared.deliveries).clone()
-    }
-}
-
-impl Drop for FiderSim {
-    fn drop(&mut self) {
-        if let Some(tx) = lock(&self.stop).take() {
-            let _ = tx.send(());
-        }
-        self.sender.abort();
     }
 }

@@ -70,7 +70,9 @@ fn action(expr: &str, props: &Props) -> Result<String, TemplateError> {
                 other => return Err(TemplateError(format!("function \"{other}\" not defined"))),
             })
         }
-        _ => Err(TemplateError(format!("unsupported action '{{{{{expr}}}}}'"))),
+        _ => Err(TemplateError(format!(
+            "unsupported action '{{{{{expr}}}}}'"
+        ))),
     }
 }
 
@@ -129,7 +131,10 @@ mod tests {
             out,
             "{\"n\": \"12\", \"t\": \"Say \\\"hi\\\"\\n\", \"raw\": \"12\", \"x\": \"<nil>\"}"
         );
-        assert_eq!(render("a {{- .post_number -}} b", &props()).unwrap(), "a12b");
+        assert_eq!(
+            render("a {{- .post_number -}} b", &props()).unwrap(),
+            "a12b"
+        );
         assert_eq!(go_quote("\u{1}"), "\"\\x01\"");
         assert!(render("{{ shout .post_title }}", &props()).is_err());
         assert!(render("{{ .post_title", &props()).is_err());

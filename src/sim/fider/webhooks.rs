@@ -102,7 +102,8 @@ async fn deliver(
         }
     };
     rec.body = body.clone();
-    let method = reqwest::Method::from_bytes(hook.method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let method =
+        reqwest::Method::from_bytes(hook.method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let mut req = client.request(method, &url).body(body);
     for (k, v) in &hook.headers {
         req = req.header(k.as_str(), v.as_str());
@@ -112,7 +113,9 @@ async fn deliver(
             let status = r.status().as_u16();
             rec.status = Some(status);
             if status >= 400 {
-                rec.error = Some(format!("Webhook HTTP request returned an error response code: {status}"));
+                rec.error = Some(format!(
+                    "Webhook HTTP request returned an error response code: {status}"
+                ));
             }
         }
         Err(e) => rec.error = Some(format!("Could not execute webhook HTTP request: {e}")),
@@ -129,17 +132,8 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Event>) {
         .unwrap_or_default();
     while let Some(first) = rx.recv().await {
         let faults = lock(&shared.webhook_faults).clone();
-        let mut batch = vec![first];
-        if faults.reorder {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            while let Ok(e) = rx.try_recv() {
-                batch.push(e);
-            }
-            for i in (1..batch.len()).rev() {
-                let j = shared.webhook_dice.below(i + 1);
-                batch.swap(i, j);
-            }
-        }
+        let batch =
+            crate::sim::faults::next_batch(first, &mut rx, &faults, &shared.webhook_dice).await;
         for event in batch {
             if !faults.delay.is_zero() {
                 tokio::time::sleep(faults.delay).await;
@@ -152,15 +146,25 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Event>) {
                 .collect();
             for hook in hooks {
                 if shared.webhook_dice.chance(faults.drop) {
-                    shared.counters.webhooks_dropped.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .counters
+                        .webhooks_dropped
+                        .fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                let copies = if shared.webhook_dice.chance(faults.duplicate) { 2 } else { 1 };
+                let copies = if shared.webhook_dice.chance(faults.duplicate) {
+                    2
+                } else {
+                    1
+                };
                 for _ in 0..copies {
                     let rec = deliver(&shared, &client, &hook, &event).await;
                     let failed = rec.error.is_some();
                     if failed {
-                        shared.counters.webhooks_failed.fetch_add(1, Ordering::Relaxed);
+                        shared
+                            .counters
+                            .webhooks_failed
+                            .fetch_add(1, Ordering::Relaxed);
                         if shared.disable_on_failure {
                             let mut s = lock(&shared.state);
                             if let Some(h) = s.webhooks.get_mut(&hook.id) {
@@ -168,7 +172,10 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Event>) {
                             }
                         }
                     } else {
-                        shared.counters.webhooks_delivered.fetch_add(1, Ordering::Relaxed);
+                        shared
+                            .counters
+                            .webhooks_delivered
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                     lock(&shared.deliveries).push(rec);
                     if failed {
