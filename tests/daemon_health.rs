@@ -7,6 +7,7 @@
 
 mod support {
     pub mod harness;
+    pub mod status;
 }
 
 use std::os::unix::fs::PermissionsExt;
@@ -23,7 +24,7 @@ use roundtrip::store::{OpenMode, Store, now_ms};
 use support::harness::{Harness, Setup, eventually};
 
 fn status(db: &Path) -> (i32, String) {
-    support::harness::status_of(db)
+    support::status::status_of(db)
 }
 
 /// Fill `records` with enough rows to span many pages, then overwrite its

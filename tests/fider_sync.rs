@@ -9,6 +9,7 @@
 
 mod support {
     pub mod harness;
+    pub mod status;
 }
 
 use std::path::Path;
@@ -17,7 +18,8 @@ use std::time::Duration;
 use roundtrip::connector::fider::{SecretIn, webhook_templates};
 use roundtrip::domain::{ErrorClass, JobKind, JobStatus, Side};
 use roundtrip::store::{JobFilter, LinkState, Window};
-use support::harness::{FIDER_SECRET, Harness, PortalKind, Setup, eventually, status_of};
+use support::harness::{FIDER_SECRET, Harness, PortalKind, Setup, eventually};
+use support::status::status_of;
 
 fn fider(webhook_silence: Duration) -> Setup {
     Setup {

@@ -359,19 +359,6 @@ impl Harness {
     }
 }
 
-/// `roundtrip status --db DB`: its exit code and what it printed.
-pub fn status_of(db: &std::path::Path) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-        .args(["status", "--db"])
-        .arg(db)
-        .output()
-        .expect("status");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
 /// The secret the harness's Fider webhooks present.
 pub const FIDER_SECRET: &str = "fider_wh_test";
 
