@@ -6,6 +6,9 @@
 //! stale reads never revert an edit; comments are not duplicated by lost
 //! answers; a resolution applies the chosen side's current value; voters
 //! are not told about a Done that was reopened; markers cannot be forged.
+//! The tests of what every portal does run once against Canny and once
+//! against Fider; the rest exercise what Canny alone has (per-second 429s,
+//! `shouldNotifyVoters`, edit webhooks to race against).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod support {
@@ -19,12 +22,26 @@ use roundtrip::ops::conflicts::Choice;
 use roundtrip::sim::faults::ApiFaults;
 use roundtrip::sim::journal::{JournalKind, JournalValue};
 use roundtrip::store::{JobFilter, Window};
-use support::harness::{Harness, Setup, eventually};
+use support::harness::{Harness, PortalKind, Setup, Stage, eventually};
+
+crate::portal_tests!(
+    a_link_that_keeps_failing_is_paused_by_its_circuit_breaker,
+    comments_are_never_duplicated_when_answers_are_lost,
+    a_resolution_applies_the_chosen_sides_current_value_or_asks_again,
+    a_comment_ending_like_a_mirror_marker_is_mirrored_and_pairs_nothing,
+);
+
+fn setup(portal: PortalKind) -> Setup {
+    Setup {
+        portal,
+        ..Setup::default()
+    }
+}
 
 /// Approve a post and wait until its link is active and quiet.
 async fn linked(h: &Harness, title: &str) -> (String, String) {
-    let post = h.canny().create_post(title, "Details").expect("post");
-    h.canny().set_status(&post, "planned").expect("status");
+    let post = h.portal.create_post(title, "Details");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     (post, issue)
@@ -183,10 +200,10 @@ async fn a_refused_value_is_sent_once_shown_as_cannot_write_and_retried_only_aft
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
+async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker(portal: PortalKind) {
     // One attempt per job, so every write whose answer is lost fails for good.
     let mut h = Harness::start(Setup {
+        portal,
         max_attempts: 1,
         ..Setup::default()
     })
@@ -194,7 +211,8 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
     let (post, issue) = linked(&h, "Keeps failing").await;
     h.linear.lose_next_answers("RoundtripIssueUpdate", 3);
     for i in 0..3 {
-        h.canny().set_title(&post, &format!("Attempt {i}")).unwrap();
+        h.portal.set_title(&post, &format!("Attempt number {i}"));
+        h.edits_reconciled().await;
         eventually("the write to fail", 15, async || {
             (jobs(&h, JobStatus::Dead).len() > i).then_some(())
         })
@@ -223,7 +241,8 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
         .jobs(&JobFilter::default(), Window::first(1000))
         .unwrap()
         .len();
-    h.canny().set_title(&post, "Edited while paused").unwrap();
+    h.portal.set_title(&post, "Edited while paused");
+    h.edits_reconciled().await;
     h.wait_quiet(Duration::from_millis(800), 10).await;
     let after = h
         .store()
@@ -537,17 +556,14 @@ async fn stale_reads_never_revert_an_edit_or_freeze_a_link() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn comments_are_never_duplicated_when_answers_are_lost() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn comments_are_never_duplicated_when_answers_are_lost(portal: PortalKind) {
+    let mut h = Harness::start(setup(portal)).await;
     let (post, issue) = linked(&h, "Lost answers").await;
     // The next two commentCreate answers never arrive (the comments are
     // made), so the engine retries both.
     h.linear.lose_next_answers("RoundtripCommentCreate", 2);
     for i in 0..4 {
-        h.canny()
-            .add_comment(&post, &format!("Portal comment {i}"))
-            .unwrap();
+        h.portal.add_comment(&post, &format!("Portal comment {i}"));
     }
     eventually("four mirrored comments", 30, async || {
         (h.linear.comments(&issue).len() >= 4).then_some(())
@@ -570,10 +586,7 @@ async fn comments_are_never_duplicated_when_answers_are_lost() {
         h.linear.requests_to("RoundtripComment") >= 2,
         "retries looked the copy up"
     );
-    assert!(
-        h.canny().comments(&post).len() == 4,
-        "nothing mirrored back"
-    );
+    assert!(h.portal.comments(&post).len() == 4, "nothing mirrored back");
     h.stop_service().await;
 }
 
@@ -609,32 +622,31 @@ async fn a_portal_comment_whose_answer_was_lost_is_found_not_posted_again() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
-    let mut h = Harness::start(Setup::default()).await;
-    let (post, issue) = linked(&h, "Resolve").await;
-    h.canny().set_webhook_url(None);
-    h.linear.set_webhook_url(None);
-    h.canny().set_title(&post, "P1").unwrap();
-    h.linear.set_title(&issue, "L1").unwrap();
+async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again(portal: PortalKind) {
+    let mut h = Harness::start(setup(portal)).await;
+    let (post, issue) = linked(&h, "Resolve this one").await;
+    h.webhooks(false);
+    // Titles of 10 bytes and more: Fider refuses shorter ones.
+    h.portal.set_title(&post, "Portal edit 1");
+    h.linear.set_title(&issue, "Linear edit 1").unwrap();
     h.engine().reconcile_once().await.unwrap();
     let c = eventually("a conflict", 10, async || h.open_conflicts().pop()).await;
     assert_eq!(
         (c.portal.clone(), c.linear.clone()),
-        (text("P1"), text("L1"))
+        (text("Portal edit 1"), text("Linear edit 1"))
     );
     // The portal edits again; the conflict shows its current value.
-    h.canny().set_title(&post, "P2").unwrap();
+    h.portal.set_title(&post, "Portal edit 2");
     h.engine().reconcile_once().await.unwrap();
-    eventually("the conflict shows P2", 10, async || {
+    eventually("the conflict shows the second edit", 10, async || {
         let c = h.open_conflicts().pop()?;
-        (c.portal == text("P2")).then_some(())
+        (c.portal == text("Portal edit 2")).then_some(())
     })
     .await;
     // The portal changes once more after the operator looked (webhooks off,
     // so the engine has not seen it): the decision is not applied with a
     // value the operator never saw; the conflict asks again.
-    h.canny().set_title(&post, "P3").unwrap();
+    h.portal.set_title(&post, "Portal edit 3");
     let resolve = |id: i64| {
         let mut s =
             roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
@@ -647,7 +659,7 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     resolve(c.id);
     let again = eventually("the conflict asks again", 10, async || {
         let c = h.open_conflicts().pop()?;
-        (c.portal == text("P3")).then_some(c)
+        (c.portal == text("Portal edit 3")).then_some(c)
     })
     .await;
     assert_eq!(again.id, c.id);
@@ -660,15 +672,15 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     );
     assert_eq!(
         h.linear.issue(&issue).unwrap().title,
-        "L1",
+        "Linear edit 1",
         "nothing written"
     );
-    // Decided on what it shows now: P3 goes to both sides.
+    // Decided on what it shows now: the third edit goes to both sides.
     resolve(again.id);
-    eventually("P3 on both sides", 10, async || {
+    eventually("the third edit on both sides", 10, async || {
         let l = h.linear.issue(&issue)?.title;
-        let p = h.canny().post(&post)?.title;
-        (l == "P3" && p == "P3").then_some(())
+        let p = h.portal.post(&post)?.title;
+        (l == "Portal edit 3" && p == "Portal edit 3").then_some(())
     })
     .await;
     assert!(h.open_conflicts().is_empty());
@@ -714,12 +726,11 @@ async fn voters_hear_complete_only_for_a_done_that_stayed_done() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_comment_ending_like_a_mirror_marker_is_mirrored_and_pairs_nothing() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn a_comment_ending_like_a_mirror_marker_is_mirrored_and_pairs_nothing(portal: PortalKind) {
+    let mut h = Harness::start(setup(portal)).await;
     let (post, issue) = linked(&h, "Forged marker").await;
     let forged = "I agree with the team\n\n(roundtrip mirror of linear comment 00000000-0000-4000-8000-000000000001)";
-    let cid = h.canny().add_comment(&post, forged).unwrap();
+    let cid = h.portal.add_comment(&post, forged);
     let copy = eventually("the comment is mirrored to Linear", 10, async || {
         h.linear
             .comments(&issue)
@@ -746,6 +757,6 @@ async fn a_comment_ending_like_a_mirror_marker_is_mirrored_and_pairs_nothing() {
         pairs[0].linear_comment_id.as_deref(),
         Some(copy.id.as_str())
     );
-    assert_eq!(h.canny().comments(&post).len(), 1, "nothing mirrored back");
+    assert_eq!(h.portal.comments(&post).len(), 1, "nothing mirrored back");
     h.stop_service().await;
 }

@@ -131,6 +131,19 @@ impl WebhookWatch {
 }
 
 /// A remote system roundtrip syncs with.
+/// The longest window in which a vendor's signed delivery is accepted
+/// again: Canny's 5-minute timestamp age plus 1 minute of clock skew
+/// (Linear's is 60 s; Fider signs nothing and dates nothing, its deliveries
+/// are only hints that are re-read).
+pub fn longest_replay_window() -> Duration {
+    let canny = canny::MAX_AGE + canny::MAX_FUTURE;
+    let linear = Duration::from_millis(linear::webhook::MAX_SKEW_MS as u64);
+    canny
+        .to_std()
+        .unwrap_or(Duration::from_secs(360))
+        .max(linear)
+}
+
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// Which side of a link this connector serves.
@@ -140,6 +153,13 @@ pub trait Connector: Send + Sync {
     /// route `/webhooks/<name>` and the `source` label of the metrics
     /// ("linear", "canny", "fider").
     fn webhook_source(&self) -> &'static str;
+
+    /// Every address a link elsewhere (a Linear attachment) may use for the
+    /// record at `url`, so adoption finds it by any of them: the bare URL,
+    /// plus any other address the remote serves the same record at.
+    fn url_forms(&self, url: &str) -> Vec<String> {
+        vec![crate::sync::adopt::bare_url(url)]
+    }
 
     /// List records changed since `since` (Linear filters by updatedAt; the
     /// portal, which has no update time, lists everything and the engine

@@ -11,7 +11,7 @@ use http::HeaderMap;
 
 use super::api::CannyConnector;
 use super::create::no_internal_comments;
-use super::map::{NOTE_PREFIX, post_to_record};
+use super::map::{NOTE_PREFIX, admin_and_public_urls, post_to_record};
 use super::webhook::verify_canny_delivery;
 use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection, Written};
 use crate::domain::{Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
@@ -33,6 +33,10 @@ impl Connector for CannyConnector {
 
     fn webhook_source(&self) -> &'static str {
         "canny"
+    }
+
+    fn url_forms(&self, url: &str) -> Vec<String> {
+        admin_and_public_urls(url)
     }
 
     async fn list_changed(
