@@ -345,7 +345,7 @@ pub struct Comment {
     pub remote_id: String,
     /// Display name of the author, when known.
     pub author: Option<String>,
-    /// The comment text (markdown on Linear, plain on Canny).
+    /// The comment text (markdown on Linear, as the portal keeps it there).
     pub body: String,
     /// When the remote says it was created.
     pub created_at: Option<DateTime<Utc>>,
@@ -355,21 +355,21 @@ pub struct Comment {
 /// maps, compares and writes, whatever the vendor calls them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Record {
-    /// The remote id (Canny post id, Linear issue UUID).
+    /// The remote id (Canny post id, Fider post number, Linear issue UUID).
     pub remote_id: String,
     /// A human-friendly key when the remote has one (Linear `ENG-42`).
     pub identifier: Option<String>,
     /// Title of the post or issue.
     pub title: String,
-    /// Body text: Canny `details`, Linear `description`.
+    /// Body text: Canny `details`, Fider and Linear `description`.
     pub description: String,
     /// Portal status ("planned") or Linear workflow state name ("Todo").
     pub status: String,
     /// Linear workflow state type ("unstarted"); `None` on the portal side.
     pub status_type: Option<String>,
-    /// Canny tags or Linear labels, by name.
+    /// Portal tags or Linear labels, by name.
     pub labels: BTreeSet<String>,
-    /// Canny vote score; `None` on Linear.
+    /// The portal's vote count; `None` on Linear.
     pub votes: Option<i64>,
     /// Linear priority (0 none, 1 urgent … 4 low); `None` on the portal.
     pub priority: Option<i64>,
@@ -379,9 +379,9 @@ pub struct Record {
     pub url: Option<String>,
     /// When the remote says it was created.
     pub created_at: Option<DateTime<Utc>>,
-    /// The remote's last-update time; Canny has none, so `None` there.
+    /// The remote's last-update time; the portals have none, so `None` there.
     pub updated_at: Option<DateTime<Utc>>,
-    /// Trashed or deleted remotely (Linear's trash, a deleted Canny post).
+    /// Trashed or deleted remotely (Linear's trash, a deleted post).
     /// Archived is not deleted: see `archived`.
     pub deleted: bool,
     /// Archived remotely: Linear archives finished issues by itself after
