@@ -252,11 +252,12 @@ fn status_reads_while_another_process_writes() {
     assert!(written >= last);
 }
 
-#[test]
-fn sim_prints_its_urls_and_answers_on_them() {
+/// `roundtrip sim` with `args`, running, and the connection line it printed.
+fn start_sim(args: &[&str]) -> (std::process::Child, serde_json::Value) {
     use std::io::{BufRead, BufReader};
     let mut child = bin()
-        .args(["sim", "--posts", "3", "--seed", "7"])
+        .arg("sim")
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -265,7 +266,19 @@ fn sim_prints_its_urls_and_answers_on_them() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    (child, serde_json::from_str(&line).unwrap())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn sim_prints_its_urls_and_answers_on_them() {
+    let (mut child, v) = start_sim(&["--posts", "3", "--seed", "7"]);
     let gql = v["linear"]["graphql_url"].as_str().unwrap().to_string();
     let canny = v["canny"]["base_url"].as_str().unwrap().to_string();
     assert!(
@@ -276,11 +289,7 @@ fn sim_prints_its_urls_and_answers_on_them() {
         canny.starts_with("http://127.0.0.1:") && canny.ends_with("/api/v1"),
         "{canny}"
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (viewer, posts) = rt.block_on(async {
+    let (viewer, posts) = runtime().block_on(async {
         let http = reqwest::Client::new();
         let viewer: serde_json::Value = http
             .post(&gql)
@@ -321,33 +330,27 @@ fn sim_rejects_a_bad_fault_spec() {
 
 #[test]
 fn sim_with_fider_serves_its_api_with_fiders_csrf_rule() {
-    use std::io::{BufRead, BufReader};
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = bin()
-        .args(["sim", "--portal", "fider", "--posts", "3", "--seed", "7"])
-        .args(["--fider-port", &port.to_string()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let port_arg = port.to_string();
+    let (mut child, v) = start_sim(&[
+        "--portal",
+        "fider",
+        "--posts",
+        "3",
+        "--seed",
+        "7",
+        "--fider-port",
+        &port_arg,
+    ]);
     let api = v["fider"]["api_url"].as_str().unwrap().to_string();
     let key = v["fider"]["admin_api_key"].as_str().unwrap().to_string();
     assert_eq!(api, format!("http://127.0.0.1:{port}/api/v1"));
     assert!(v.get("canny").is_none_or(|c| c.is_null()), "{v}");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (posts, csrf) = rt.block_on(async {
+    let (posts, csrf) = runtime().block_on(async {
         let http = reqwest::Client::new();
         let posts: serde_json::Value = http
             .get(format!("{api}/posts?limit=all"))

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::domain::{ErrorClass, FieldValue, RemoteError};
+use crate::domain::{ErrorClass, FieldValue, RemoteError, SetDelta, Update};
 
 /// A validation failure with this message.
 pub(crate) fn validation(msg: impl Into<String>) -> RemoteError {
@@ -78,4 +78,23 @@ pub(crate) fn post_fields<'a>(
         return Err(validation(format!("a {vendor} post title cannot be empty")));
     }
     Ok(out)
+}
+
+/// The tag additions and removals of an update for `vendor` ("Canny"):
+/// tags are a post's only set, so a delta on any other field is refused
+/// before anything is written.
+pub(crate) fn tag_deltas<'a>(
+    update: &'a Update,
+    vendor: &str,
+) -> Result<Vec<&'a SetDelta>, RemoteError> {
+    update
+        .deltas
+        .iter()
+        .map(|(name, delta)| match name.as_str() {
+            "tags" | "labels" => Ok(delta),
+            _ => Err(validation(format!(
+                "{vendor} field '{name}' is not a set; cannot add or remove members"
+            ))),
+        })
+        .collect()
 }

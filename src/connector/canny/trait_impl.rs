@@ -17,7 +17,7 @@ use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection, W
 use crate::domain::{Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
 use crate::domain::{NewRecord, Update};
 
-use crate::connector::fields::{PostFields, post_fields, validation};
+use crate::connector::fields::{PostFields, post_fields, tag_deltas, validation};
 
 fn sort_fields<'a>(
     fields: impl Iterator<Item = (&'a String, &'a FieldValue)>,
@@ -161,12 +161,7 @@ impl Connector for CannyConnector {
         if let Some(tags) = &f.tags {
             self.set_tags(remote_id, tags).await?;
         }
-        for (name, delta) in &update.deltas {
-            if !matches!(name.as_str(), "tags" | "labels") {
-                return Err(validation(format!(
-                    "Canny field '{name}' is not a set; cannot add or remove members"
-                )));
-            }
+        for delta in tag_deltas(update, "Canny")? {
             self.apply_tag_delta(remote_id, delta).await?;
         }
         if let Some(status) = &f.status {

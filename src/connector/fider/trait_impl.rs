@@ -21,7 +21,7 @@ use crate::domain::{
 };
 use crate::domain::{NewRecord, Update};
 
-use crate::connector::fields::{PostFields, post_fields};
+use crate::connector::fields::{PostFields, post_fields, tag_deltas};
 
 /// A post's fields, with a status Fider does not have refused before any
 /// request (Fider would read an unknown name as `open`).
@@ -210,12 +210,7 @@ impl Connector for FiderConnector {
         if let Some(tags) = &f.tags {
             self.set_tags(number, tags).await?;
         }
-        for (name, delta) in &update.deltas {
-            if !matches!(name.as_str(), "tags" | "labels") {
-                return Err(validation(format!(
-                    "Fider field '{name}' is not a set; cannot add or remove members"
-                )));
-            }
+        for delta in tag_deltas(update, "Fider")? {
             self.change_tags(number, delta).await?;
         }
         if f.status.is_some() || update.duplicate_of.is_some() {
