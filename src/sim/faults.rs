@@ -158,6 +158,17 @@ impl FaultSpec {
     }
 }
 
+/// How a request fails before it runs, as the fault settings drew it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestFault {
+    /// It hangs, then a proxy answers 504.
+    Timeout,
+    /// A 5xx.
+    ServerError,
+    /// A 429.
+    RateLimited,
+}
+
 /// A seeded source of fault decisions shared by a simulator's handlers.
 #[derive(Debug)]
 pub struct Dice {
@@ -181,6 +192,18 @@ impl Dice {
             Ok(mut rng) => rng.f64() < p,
             Err(poisoned) => poisoned.into_inner().f64() < p,
         }
+    }
+
+    /// The request's fault under `faults`, if any: timeout, server error
+    /// and rate limit drawn in that order, the first that hits.
+    pub fn request_fault(&self, faults: &ApiFaults) -> Option<RequestFault> {
+        [
+            (faults.timeout, RequestFault::Timeout),
+            (faults.server_error, RequestFault::ServerError),
+            (faults.rate_limited, RequestFault::RateLimited),
+        ]
+        .into_iter()
+        .find_map(|(p, fault)| self.chance(p).then_some(fault))
     }
 
     /// Whether an applied write loses its answer under `faults`, and how.

@@ -23,7 +23,7 @@ use super::model::SimUser;
 use super::ops::{self, ApiError, Outcome, Search};
 use super::shared::{Shared, lock};
 use crate::sim::drift::{self, DriftKind, Shape};
-use crate::sim::faults::{LostAnswer, reset_connection};
+use crate::sim::faults::{LostAnswer, RequestFault, reset_connection};
 
 /// The router serving the site.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -232,24 +232,25 @@ async fn inject_faults(shared: &Shared, ajax: bool) -> Option<Response> {
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
-    if shared.dice.chance(faults.timeout) {
-        shared.counters.faults.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(shared.timeout_hang).await;
-        return Some(html(StatusCode::GATEWAY_TIMEOUT, "504 Gateway Time-out"));
+    match shared.dice.request_fault(&faults)? {
+        RequestFault::Timeout => {
+            shared.counters.faults.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(shared.timeout_hang).await;
+            Some(html(StatusCode::GATEWAY_TIMEOUT, "504 Gateway Time-out"))
+        }
+        RequestFault::ServerError => {
+            shared.counters.faults.fetch_add(1, Ordering::Relaxed);
+            Some(page(StatusCode::INTERNAL_SERVER_ERROR, ajax))
+        }
+        RequestFault::RateLimited => {
+            // Fider has no API rate limit; a proxy in front of it may.
+            shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+            let mut r = StatusCode::TOO_MANY_REQUESTS.into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Some(r)
+        }
     }
-    if shared.dice.chance(faults.server_error) {
-        shared.counters.faults.fetch_add(1, Ordering::Relaxed);
-        return Some(page(StatusCode::INTERNAL_SERVER_ERROR, ajax));
-    }
-    if shared.dice.chance(faults.rate_limited) {
-        // Fider has no API rate limit; a proxy in front of it may.
-        shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let mut r = StatusCode::TOO_MANY_REQUESTS.into_response();
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return Some(r);
-    }
-    None
 }
 
 fn dispatch(
