@@ -26,6 +26,7 @@ mod quota;
 mod records;
 mod summary;
 mod time;
+mod webhook_watch;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ pub use ops::LinkMirror;
 pub use records::{RecordVersion, StoredRecord, UpsertOutcome, content_hash};
 pub use summary::Summary;
 pub use time::{from_ms, now_ms, to_ms};
+pub use webhook_watch::{Missed, WatchSettings, WebhookSilence, WebhookState};
 pub use writer::{MAX_BATCH, Writer, WriterThread};
 
 /// How long a connection waits for another process's write lock before

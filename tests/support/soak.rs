@@ -486,7 +486,7 @@ async fn chaos(
                 until.saturating_duration_since(now).as_secs_f64(),
                 report.kills,
                 h.linear.counters().requests,
-                h.canny.stats().requests
+                h.canny().stats().requests
             );
             next_progress = Some(at + every);
         }
@@ -978,36 +978,36 @@ const PORTAL_PATH: &str = "canny";
 fn portal_config(h: &Harness) -> String {
     format!(
         "[portal]\napi_url = \"{}\"\nboard = \"Feature Requests\"\ntimeout = \"2s\"\n",
-        h.canny.base_url()
+        h.canny().base_url()
     )
 }
 
 fn create_planned_post(h: &Harness, title: &str, details: &str) -> Result<String, String> {
     let post = h
-        .canny
+        .canny()
         .create_post(title, details)
         .map_err(|e| format!("creating a post: {e}"))?;
-    h.canny
+    h.canny()
         .set_status(&post, "planned")
         .map_err(|e| format!("planning a post: {e}"))?;
     Ok(post)
 }
 
 fn portal_env(h: &Harness) -> Vec<(&'static str, String)> {
-    vec![("CANNY_API_KEY", h.canny.api_key().to_string())]
+    vec![("CANNY_API_KEY", h.canny().api_key().to_string())]
 }
 
 fn set_portal_faults(h: &Harness, api: ApiFaults, hooks: WebhookFaults) {
-    h.canny.set_faults(api);
-    h.canny.set_webhook_faults(hooks);
+    h.canny().set_faults(api);
+    h.canny().set_webhook_faults(hooks);
 }
 
 fn set_portal_webhook_url(h: &Harness, url: Option<String>) {
-    h.canny.set_webhook_url(url);
+    h.canny().set_webhook_url(url);
 }
 
 fn portal_acknowledged(h: &Harness) -> Vec<String> {
-    h.canny.acknowledged_deliveries()
+    h.canny().acknowledged_deliveries()
 }
 
 fn silence_webhooks(h: &Harness) {
@@ -1016,7 +1016,7 @@ fn silence_webhooks(h: &Harness) {
 }
 
 fn injected_portal(h: &Harness) -> Injected {
-    let s = h.canny.stats();
+    let s = h.canny().stats();
     let (acknowledged, acknowledged_twice) = acks(&portal_acknowledged(h));
     Injected {
         requests: s.requests,
