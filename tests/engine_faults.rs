@@ -36,6 +36,16 @@ fn a_killed_fider_engine_restarted_on_the_same_store_converges_without_duplicate
     killed_engine_restarted(PortalKind::Fider);
 }
 
+/// A runtime of its own: the service on one can be killed the way a crash
+/// would, every task dropped where it stands.
+fn two_threads() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Every job of one kind and target, whatever its status.
 fn jobs_of(h: &Harness, kind: &str, target: Side) -> Vec<roundtrip::store::Job> {
     h.store()
@@ -265,11 +275,7 @@ async fn running_out_of_linear_quota_waits_for_the_refill_without_ratelimited_an
 }
 
 fn killed_engine_restarted(portal: PortalKind) {
-    let main = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let main = two_threads();
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("rt.db");
     let mut h = main.block_on(Harness::start(Setup {
@@ -282,11 +288,7 @@ fn killed_engine_restarted(portal: PortalKind) {
     }));
     // The service runs on a runtime of its own, so the test can kill it
     // mid-batch the way a crash would: no `stop`, nothing drained.
-    let doomed = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let doomed = two_threads();
     let service: Service = doomed.block_on(Service::start(h.spec())).unwrap();
     h.point_webhooks(service.addr);
 
@@ -608,22 +610,14 @@ async fn a_reconcile_that_fails_after_storing_a_listing_acts_on_it_next_pass() {
 /// than post it a second time.
 #[test]
 fn a_comment_copy_interrupted_by_a_kill_is_found_not_posted_again() {
-    let main = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let main = two_threads();
     let dir = tempfile::tempdir().unwrap();
     let mut h = main.block_on(Harness::start(Setup {
         start_service: false,
         store_path: Some(dir.path().join("rt.db")),
         ..Setup::default()
     }));
-    let doomed = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let doomed = two_threads();
     let service: Service = doomed.block_on(Service::start(h.spec())).unwrap();
     h.point_webhooks(service.addr);
     let post = main.block_on(async {

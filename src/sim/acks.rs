@@ -4,37 +4,30 @@
 //! test can prove that every delivery roundtrip acknowledged was stored and
 //! processed, even across crashes.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use super::bounded::Bounded;
 
 /// Ids kept (the oldest are dropped beyond this).
 pub const ACKS_CAP: usize = 200_000;
 
 /// Acknowledged delivery ids, oldest first; an id acknowledged twice (a
 /// duplicate or a retry) appears twice.
-#[derive(Debug, Default)]
-pub struct Acknowledged(Mutex<VecDeque<String>>);
+#[derive(Debug)]
+pub struct Acknowledged(Bounded<String>);
+
+impl Default for Acknowledged {
+    fn default() -> Self {
+        Acknowledged(Bounded::new(ACKS_CAP))
+    }
+}
 
 impl Acknowledged {
     /// Record one acknowledged attempt.
     pub fn push(&self, delivery_id: &str) {
-        let mut ids = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if ids.len() >= ACKS_CAP {
-            ids.pop_front();
-        }
-        ids.push_back(delivery_id.to_string());
+        self.0.push_with(|| delivery_id.to_string());
     }
 
     /// Every id kept, oldest first.
     pub fn ids(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .cloned()
-            .collect()
+        self.0.snapshot()
     }
 }

@@ -5,9 +5,10 @@
 //! can prove after the fact that no person's edit was replaced unseen and
 //! that no write carried a value its source never had.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::bounded::Bounded;
 
 /// Entries kept per simulator (the oldest are dropped beyond this).
 pub const JOURNAL_CAP: usize = 200_000;
@@ -66,20 +67,19 @@ pub struct JournalEntry {
 }
 
 /// A bounded journal.
-#[derive(Debug, Default)]
-pub struct Journal(Mutex<VecDeque<JournalEntry>>);
+#[derive(Debug)]
+pub struct Journal(Bounded<JournalEntry>);
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal(Bounded::new(JOURNAL_CAP))
+    }
+}
 
 impl Journal {
     /// Append an entry, numbered now.
     pub fn push(&self, record: &str, kind: JournalKind, by_api: bool) {
-        let mut j = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if j.len() >= JOURNAL_CAP {
-            j.pop_front();
-        }
-        j.push_back(JournalEntry {
+        self.0.push_with(|| JournalEntry {
             seq: next_seq(),
             record: record.to_string(),
             kind,
@@ -89,11 +89,6 @@ impl Journal {
 
     /// Every entry kept, oldest first.
     pub fn entries(&self) -> Vec<JournalEntry> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .cloned()
-            .collect()
+        self.0.snapshot()
     }
 }

@@ -4,6 +4,7 @@
 //! behaviour in one is caught by the other.
 
 pub mod acks;
+pub mod bounded;
 pub mod canny;
 pub mod drift;
 pub mod faults;
