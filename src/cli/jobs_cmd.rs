@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::StoreArgs;
 use super::out::{self, outln};
-use super::table::{Fit, Table, WideArg, iso, link_label, relative};
+use super::table::{Fit, Table, WideArg, iso, relative};
 use crate::domain::{ErrorClass, JobKind, JobStatus};
 use crate::ops;
 use crate::store::{Attempt, Db, Job, JobFilter, OpenMode, Window, now_ms};
@@ -185,7 +185,7 @@ impl<'c> Labels<'c> {
             return Ok(l.clone());
         }
         let label = match self.db.link(id)? {
-            Some(link) => Some(link_label(self.db, &link)?),
+            Some(link) => Some(link.label()),
             None => None,
         };
         self.seen.insert(id, label.clone());

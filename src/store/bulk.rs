@@ -220,3 +220,22 @@ impl Db<'_> {
         Ok(v)
     }
 }
+
+impl Db<'_> {
+    /// Mark a conflict decided at a given time (fixtures that show a
+    /// resolved conflict with a stable time).
+    pub fn seed_resolution(
+        &self,
+        id: i64,
+        resolution: &crate::store::Resolution,
+        by: Actor,
+        at: i64,
+    ) -> Result<()> {
+        self.resolve_conflict(id, resolution, by)?;
+        self.conn.execute(
+            "UPDATE conflicts SET resolved_at = ?2 WHERE id = ?1",
+            params![id, at],
+        )?;
+        Ok(())
+    }
+}
