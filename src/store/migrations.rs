@@ -297,9 +297,12 @@ CREATE TRIGGER link_keys_ins AFTER INSERT ON links
 BEGIN
     UPDATE links SET linear_key = r.identifier FROM records r
     WHERE links.id = NEW.id AND r.side = 'linear' AND r.remote_id = NEW.linear_id
-      AND r.identifier IS NOT NULL;
+      AND r.identifier IS NOT NULL AND NEW.linear_key IS NOT r.identifier;
+    -- The update above already rebuilt the keys when it changed the key.
     INSERT OR IGNORE INTO link_keys (key, link_id)
-    SELECT key, link_id FROM link_key_source WHERE link_id = NEW.id AND key <> '';
+    SELECT key, link_id FROM link_key_source
+    WHERE link_id = NEW.id AND key <> ''
+      AND NOT EXISTS (SELECT 1 FROM link_keys WHERE link_id = NEW.id);
 END;
 
 CREATE TRIGGER link_keys_upd AFTER UPDATE OF portal_id, linear_id, linear_key, search_rev ON links
