@@ -257,6 +257,34 @@ fn seed_with_heartbeat(path: &Path, heartbeat: i64) -> (i64, i64) {
         .unwrap()
 }
 
+/// A seeded store and the console running on it in its own tmux server
+/// (`None`, with a message, when tmux is not installed).
+struct Session {
+    db: PathBuf,
+    t: Tmux,
+    job: i64,
+    conflict: i64,
+    _dir: tempfile::TempDir,
+}
+
+fn session(w: u16, h: u16, heartbeat: i64) -> Option<Session> {
+    if !have_tmux() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rt.db");
+    let (job, conflict) = seed_with_heartbeat(&db, heartbeat);
+    let t = Tmux::start_sized(w, h, &[]);
+    t.console(&db);
+    Some(Session {
+        db,
+        t,
+        job,
+        conflict,
+        _dir: dir,
+    })
+}
+
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_roundtrip"))
 }
@@ -409,17 +437,13 @@ fn missing_or_foreign_store_is_a_clear_message_not_a_crash() {
 
 #[test]
 fn a_dead_engine_shows_down_within_two_seconds_without_a_keypress() {
-    if !have_tmux() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("rt.db");
     // The engine "died" 22 s ago: `status` calls it DOWN once its heartbeat
     // is 30 s old, 8 s from now. Nobody touches the keyboard.
     let beat = now_ms() - 22_000;
-    seed_with_heartbeat(&db, beat);
-    let t = Tmux::start(&[]);
-    t.console(&db);
+    let Some(sess) = session(100, 30, beat) else {
+        return;
+    };
+    let Session { db, t, .. } = &sess;
     t.wait_for("● DEGRADED");
     let stale_at = beat + roundtrip::health::HEARTBEAT_STALE_MS;
     let s = t.wait_for_within("● DOWN", Duration::from_secs(30));
@@ -446,14 +470,17 @@ fn a_dead_engine_shows_down_within_two_seconds_without_a_keypress() {
 
 #[test]
 fn problems_first_deliberate_writes_and_commands_on_the_view_on_screen() {
-    if !have_tmux() {
+    let Some(sess) = session(100, 30, now_ms()) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("rt.db");
-    let (job, conflict) = seed(&db);
-    let t = Tmux::start(&[]);
-    t.console(&db);
+    };
+    let Session {
+        db,
+        t,
+        job,
+        conflict,
+        ..
+    } = &sess;
+    let (job, conflict) = (*job, *conflict);
     t.wait_for("2 failed + dead jobs (1 failed, 1 dead)");
     // `f` lands on exactly what the Overview counted.
     t.keys("f");
@@ -491,14 +518,10 @@ fn problems_first_deliberate_writes_and_commands_on_the_view_on_screen() {
 
 #[test]
 fn details_search_by_key_copy_and_an_editor_that_asks_before_discarding() {
-    if !have_tmux() {
+    let Some(sess) = session(100, 30, now_ms()) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("rt.db");
-    seed(&db);
-    let t = Tmux::start(&[]);
-    t.console(&db);
+    };
+    let t = &sess.t;
     t.wait_for("Overview");
     // Enter on a job shows its whole error, wrapped.
     t.keys("3");
@@ -545,14 +568,10 @@ fn details_search_by_key_copy_and_an_editor_that_asks_before_discarding() {
 
 #[test]
 fn a_60_by_18_terminal_keeps_help_and_the_verdict_visible() {
-    if !have_tmux() {
+    let Some(sess) = session(60, 18, now_ms()) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("rt.db");
-    seed(&db);
-    let t = Tmux::start_sized(60, 18, &[]);
-    t.console(&db);
+    };
+    let t = &sess.t;
     let s = t.wait_for("? help");
     let lines: Vec<&str> = s.lines().collect();
     assert!(lines[0].contains("● DEGRADED"), "{s}");

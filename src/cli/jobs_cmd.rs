@@ -184,10 +184,7 @@ impl<'c> Labels<'c> {
         if let Some(l) = self.seen.get(&id) {
             return Ok(l.clone());
         }
-        let label = match self.db.link(id)? {
-            Some(link) => Some(link.label()),
-            None => None,
-        };
+        let label = self.db.link(id)?.map(|link| link.label());
         self.seen.insert(id, label.clone());
         Ok(label)
     }

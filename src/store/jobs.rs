@@ -291,7 +291,7 @@ impl Db<'_> {
             )?);
         }
         if window.descending {
-            all.sort_by(|a, b| b.id.cmp(&a.id));
+            all.sort_by_key(|j| std::cmp::Reverse(j.id));
         } else {
             all.sort_by_key(|j| j.id);
         }

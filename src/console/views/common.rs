@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use super::Paint;
 use crate::console::pager::{Keyed, Pager};
 use crate::console::theme::Theme;
-use crate::console::types::Hit;
+use crate::console::types::{Action, Hit, Open, PickItem, SortKey, ViewId, ViewMsg};
 
 /// Characters one `h`/`l` press scrolls the long-text column.
 pub const HSCROLL_STEP: usize = 16;
@@ -219,6 +219,23 @@ pub fn paged_table<T: Keyed>(
         f.render_widget(Span::styled("nothing here", theme.dim), r);
     }
     height.max(1)
+}
+
+/// The "sort by" picker of a view: its orders, the current one highlighted.
+pub fn sort_picker(view: ViewId, what: &str, orders: &[SortKey], current: SortKey) -> Action {
+    let items = orders
+        .iter()
+        .map(|k| PickItem {
+            label: k.words().into(),
+            detail: String::new(),
+            action: Action::Tell(view, ViewMsg::Sort(*k)),
+        })
+        .collect();
+    Action::Open(Open::Picker {
+        title: format!("Sort {what}"),
+        items,
+        selected: orders.iter().position(|k| *k == current).unwrap_or(0),
+    })
 }
 
 /// A bordered panel title: " Name " plus a dim detail.

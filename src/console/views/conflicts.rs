@@ -12,7 +12,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::common::{Finder, Spec, Text, cut, paged_table, title};
+use super::common::{Finder, Spec, Text, cut, paged_table, sort_picker, title};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
 use crate::console::pager::{Keyed, Pager};
@@ -395,19 +395,16 @@ impl View for ConflictsView {
             }
             Cmd::ConflictStatus => return Ok(Some(self.picker_status(cx.db)?)),
             Cmd::Sort => {
-                let items = [SortKey::Oldest, SortKey::Newest]
-                    .into_iter()
-                    .map(|k| PickItem {
-                        label: k.words().into(),
-                        detail: String::new(),
-                        action: Action::Tell(ViewId::Conflicts, ViewMsg::Sort(k)),
-                    })
-                    .collect();
-                return Ok(Some(Action::Open(Open::Picker {
-                    title: "Sort conflicts".into(),
-                    items,
-                    selected: usize::from(self.pager.desc),
-                })));
+                return Ok(Some(sort_picker(
+                    ViewId::Conflicts,
+                    "conflicts",
+                    &[SortKey::Oldest, SortKey::Newest],
+                    if self.pager.desc {
+                        SortKey::Newest
+                    } else {
+                        SortKey::Oldest
+                    },
+                )));
             }
             Cmd::Copy => {
                 return Ok(self

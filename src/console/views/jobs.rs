@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 
-use super::common::{Finder, HSCROLL_STEP, Spec, Text, cut, paged_table, title};
+use super::common::{Finder, HSCROLL_STEP, Spec, Text, cut, paged_table, sort_picker, title};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
 use crate::console::pager::{Keyed, Pager};
@@ -223,19 +223,16 @@ impl View for JobsView {
             Cmd::StatusFilter => return Ok(Some(self.status_picker(cx.db)?)),
             Cmd::ClassFilter => return Ok(Some(self.class_picker())),
             Cmd::Sort => {
-                let items = [SortKey::Newest, SortKey::Oldest]
-                    .into_iter()
-                    .map(|k| PickItem {
-                        label: k.words().into(),
-                        detail: String::new(),
-                        action: Action::Tell(ViewId::Jobs, ViewMsg::Sort(k)),
-                    })
-                    .collect();
-                return Ok(Some(Action::Open(Open::Picker {
-                    title: "Sort jobs".into(),
-                    items,
-                    selected: usize::from(!self.pager.desc),
-                })));
+                return Ok(Some(sort_picker(
+                    ViewId::Jobs,
+                    "jobs",
+                    &[SortKey::Newest, SortKey::Oldest],
+                    if self.pager.desc {
+                        SortKey::Newest
+                    } else {
+                        SortKey::Oldest
+                    },
+                )));
             }
             Cmd::Copy => return Ok(sel.map(|id| Action::Copy(id.to_string()))),
             Cmd::Urls => {
@@ -290,7 +287,7 @@ impl View for JobsView {
             (None, Some(s)) => Some(counted(s, self.statuses)),
             _ => None,
         };
-        let mut detail = format!("{}", self.statuses.words());
+        let mut detail = self.statuses.words();
         if let Some(c) = self.class {
             detail.push_str(&format!(" · class {c}"));
         }

@@ -8,11 +8,11 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 
-use super::common::{HSCROLL_STEP, Spec, Text, paged_table, title};
+use super::common::{HSCROLL_STEP, Spec, Text, paged_table, sort_picker, title};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
 use crate::console::pager::{Keyed, Pager};
-use crate::console::types::{Action, Cmd, Open, PickItem, Selection, SortKey, ViewId, ViewMsg};
+use crate::console::types::{Action, Cmd, Open, Selection, SortKey, ViewId, ViewMsg};
 use crate::store::{Db, Link, LinkOrder, LinkQuery, LinkState, StoreError, Window};
 
 impl Keyed for Link {
@@ -122,24 +122,12 @@ impl View for LinksView {
                 }
             }
             Cmd::Sort => {
-                let items = [SortKey::Newest, SortKey::Oldest, SortKey::Title]
-                    .into_iter()
-                    .map(|k| PickItem {
-                        label: k.words().into(),
-                        detail: String::new(),
-                        action: Action::Tell(ViewId::Links, ViewMsg::Sort(k)),
-                    })
-                    .collect();
-                let selected = match self.sort {
-                    SortKey::Newest => 0,
-                    SortKey::Oldest => 1,
-                    SortKey::Title => 2,
-                };
-                return Ok(Some(Action::Open(Open::Picker {
-                    title: "Sort links".into(),
-                    items,
-                    selected,
-                })));
+                return Ok(Some(sort_picker(
+                    ViewId::Links,
+                    "links",
+                    &[SortKey::Newest, SortKey::Oldest, SortKey::Title],
+                    self.sort,
+                )));
             }
             Cmd::Back if self.hscroll > 0 => self.hscroll = 0,
             Cmd::Back if self.query.is_some() => {

@@ -6,7 +6,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 
-use super::common::{Finder, HSCROLL_STEP, Spec, Text, paged_table, title};
+use super::common::{Finder, HSCROLL_STEP, Spec, Text, paged_table, sort_picker, title};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
 use crate::console::pager::{Keyed, Pager};
@@ -122,19 +122,16 @@ impl View for LogView {
                 })));
             }
             Cmd::Sort => {
-                let items = [SortKey::Newest, SortKey::Oldest]
-                    .into_iter()
-                    .map(|k| PickItem {
-                        label: k.words().into(),
-                        detail: String::new(),
-                        action: Action::Tell(ViewId::Log, ViewMsg::Sort(k)),
-                    })
-                    .collect();
-                return Ok(Some(Action::Open(Open::Picker {
-                    title: "Sort events".into(),
-                    items,
-                    selected: usize::from(!self.pager.desc),
-                })));
+                return Ok(Some(sort_picker(
+                    ViewId::Log,
+                    "events",
+                    &[SortKey::Newest, SortKey::Oldest],
+                    if self.pager.desc {
+                        SortKey::Newest
+                    } else {
+                        SortKey::Oldest
+                    },
+                )));
             }
             Cmd::NextMatch | Cmd::PrevMatch => {
                 if let Err(e) = self
