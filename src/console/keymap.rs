@@ -344,10 +344,14 @@ pub fn markdown() -> String {
             if c.args.is_empty() { "" } else { " " },
             c.args.replace('|', "\\|"),
             c.does,
-            c.on.map_or("the ids given".to_string(), |v| format!(
-                "the ids given, else the selection in {} (only when on screen)",
-                v.title()
-            ))
+            match (c.on, c.args.is_empty()) {
+                (Some(v), _) => format!(
+                    "the ids given, else the selection in {} (only when on screen)",
+                    v.title()
+                ),
+                (None, false) => "what it names".to_string(),
+                (None, true) => "–".to_string(),
+            }
         ));
     }
     out

@@ -134,11 +134,9 @@ fn event_loop(
             tui::copy_to_clipboard(&text)?;
         }
         if dirty {
-            let size = term.size()?;
             let frame = term.draw(|f| ui::draw(f, app))?;
-            if frame.area.width != size.width || frame.area.height != size.height {
-                fresh = ui::Freshness::new(size);
-            }
+            // A resize shows up here too: the next check compares at the
+            // new size.
             fresh.shown(frame.buffer);
             dirty = false;
         }
