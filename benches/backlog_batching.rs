@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
-use roundtrip::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
+use roundtrip::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection, Written};
 use roundtrip::daemon::{Service, ServiceSpec};
 use roundtrip::domain::{Comment, NewRecord, QuotaSample, Record, RemoteError, Side, Update};
 use roundtrip::engine::Connectors;
@@ -59,7 +59,10 @@ impl Connector for OneByOne {
     async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError> {
         self.0.find_created(new).await
     }
-    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError> {
+    async fn get_fields(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
+        self.0.get_fields(remote_id).await
+    }
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<Written, RemoteError> {
         self.0.update(remote_id, update).await
     }
     async fn delete(&self, remote_id: &str) -> Result<(), RemoteError> {
@@ -106,7 +109,7 @@ async fn backlog(changes: usize, batching: bool) -> Outcome {
         },
         options: options(),
         listen: "127.0.0.1:0".parse().expect("addr"),
-        max_body_bytes: 1 << 20,
+        webhooks: roundtrip::webhook::WebhookOptions::default(),
     })
     .await
     .expect("service");

@@ -55,7 +55,7 @@ async fn start_service(world: &World, reconcile: Duration, webhooks: bool) -> Se
         connectors: world.connectors(),
         options: opts,
         listen: "127.0.0.1:0".parse().expect("addr"),
-        max_body_bytes: 1 << 20,
+        webhooks: roundtrip::webhook::WebhookOptions::default(),
     })
     .await
     .expect("service");

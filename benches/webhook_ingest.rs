@@ -19,9 +19,8 @@
 mod common;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -29,20 +28,17 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use roundtrip::connector::Connector;
 use roundtrip::connector::canny::{CannyConfig, CannyConnector};
 use roundtrip::connector::linear::{LinearConfig, LinearConnector};
 use roundtrip::domain::Side;
-use roundtrip::metrics::Metrics;
 use roundtrip::store::{NewDelivery, OpenMode, Store, Writer};
-use roundtrip::webhook::{WebhookServer, router};
+use roundtrip::webhook::WebhookServer;
 use serde_json::json;
-use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-use common::{emit, env_usize, ms, percentile, r3};
+use common::load::load;
+use common::{emit, env_usize, percentile, r3};
 
 const SECRET: &str = "lin_wh_bench_secret";
 
@@ -86,7 +82,8 @@ async fn naive_hook(State(s): State<Naive>, headers: HeaderMap, body: Body) -> S
         event: hint.event,
         record_id: hint.record_id,
         removed: hint.removed,
-        payload: String::from_utf8_lossy(&bytes).into_owned(),
+        signed_digest: None,
+        evidence: None,
     };
     let store = s.store.clone();
     let stored = tokio::task::spawn_blocking(move || {
@@ -97,122 +94,6 @@ async fn naive_hook(State(s): State<Naive>, headers: HeaderMap, body: Body) -> S
     match stored {
         Ok(Ok(_)) => StatusCode::OK,
         _ => StatusCode::SERVICE_UNAVAILABLE,
-    }
-}
-
-fn signed_request(addr: &str, conn: usize, seq: u64) -> Vec<u8> {
-    // A realistic Issue update body; built with `format!` so the load
-    // generator spends as little of the shared CPU as it can.
-    let body = format!(
-        concat!(
-            r#"{{"action":"update","type":"Issue","createdAt":"2025-01-06T09:00:00.000Z","#,
-            r#""data":{{"id":"bench-issue-{}","title":"Dark mode for the dashboard","priority":2}},"#,
-            r#""updatedFrom":{{"title":"Dark mode"}},"url":"https://linear.app/acme/issue/ENG-1","#,
-            r#""webhookTimestamp":{},"webhookId":"bench-webhook"}}"#
-        ),
-        seq % 5000,
-        Utc::now().timestamp_millis()
-    );
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("hmac key");
-    mac.update(body.as_bytes());
-    let sig = hex::encode(mac.finalize().into_bytes());
-    format!(
-        "POST /webhooks/linear HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Linear-Delivery: c{conn}-{seq}\r\nLinear-Event: Issue\r\nLinear-Signature: {sig}\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-/// Read one HTTP/1.1 response; returns the status code.
-async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> u16 {
-    buf.clear();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let status: u16 = head
-                .split_whitespace()
-                .nth(1)
-                .and_then(|s| s.parse().ok())
-                .expect("status line");
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + len {
-                let n = stream.read(&mut chunk).await.expect("read body");
-                assert!(n > 0, "server closed the connection");
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return status;
-        }
-        let n = stream.read(&mut chunk).await.expect("read head");
-        assert!(n > 0, "server closed the connection");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-struct LoadResult {
-    acked: u64,
-    errors: u64,
-    secs: f64,
-    latencies_ms: Vec<f64>,
-}
-
-/// Drive `connections` keep-alive connections for `warmup + secs`; only
-/// requests started after the warm-up count.
-async fn load(addr: &str, connections: usize, warmup: Duration, secs: Duration) -> LoadResult {
-    let stop = Arc::new(AtomicBool::new(false));
-    let measuring = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for c in 0..connections {
-        let addr = addr.to_string();
-        let stop = stop.clone();
-        let measuring = measuring.clone();
-        let errors = errors.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut stream = TcpStream::connect(&addr).await.expect("connect");
-            stream.set_nodelay(true).expect("nodelay");
-            let mut buf = Vec::with_capacity(1024);
-            let mut lat = Vec::new();
-            let mut seq = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let req = signed_request(&addr, c, seq);
-                seq += 1;
-                let counted = measuring.load(Ordering::Relaxed);
-                let t = Instant::now();
-                stream.write_all(&req).await.expect("write request");
-                let status = read_response(&mut stream, &mut buf).await;
-                let took = ms(t.elapsed());
-                if status != 200 {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                } else if counted && !stop.load(Ordering::Relaxed) {
-                    lat.push(took);
-                }
-            }
-            lat
-        }));
-    }
-    tokio::time::sleep(warmup).await;
-    measuring.store(true, Ordering::Relaxed);
-    let t = Instant::now();
-    tokio::time::sleep(secs).await;
-    stop.store(true, Ordering::Relaxed);
-    let elapsed = t.elapsed().as_secs_f64();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("client task"));
-    }
-    all.sort_by(f64::total_cmp);
-    LoadResult {
-        acked: all.len() as u64,
-        errors: errors.load(Ordering::Relaxed),
-        secs: elapsed,
-        latencies_ms: all,
     }
 }
 
@@ -254,7 +135,7 @@ fn main() {
             .route("/webhooks/linear", post(naive_hook))
             .with_state(state);
         let (addr, server) = serve(app).await;
-        let r = load(&addr, connections, warmup, secs).await;
+        let r = load(SECRET, &addr, connections, warmup, secs).await;
         server.abort();
         r
     });
@@ -263,17 +144,22 @@ fn main() {
     let path = dir.path().join("rt.db");
     let (writer, writer_thread) = Writer::start(&path).expect("writer");
     let real = rt.block_on(async {
-        let state = WebhookServer {
-            writer: writer.clone(),
-            linear: linear_connector(),
-            portal: portal_connector(),
-            max_body_bytes: 1 << 20,
-            metrics: Arc::new(Metrics::new()),
-            store_path: path.clone(),
-            on_stored: None,
-        };
-        let (addr, server) = serve(router(state)).await;
-        let r = load(&addr, connections, warmup, secs).await;
+        let state = WebhookServer::new(
+            writer.clone(),
+            linear_connector(),
+            portal_connector(),
+            path.clone(),
+        );
+        // The real edge: connection cap, timeouts, body budget, load shed.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let server = tokio::spawn(async move {
+            state
+                .serve(listener, std::future::pending())
+                .await
+                .expect("serve");
+        });
+        let r = load(SECRET, &addr, connections, warmup, secs).await;
         server.abort();
         r
     });

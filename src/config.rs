@@ -198,6 +198,73 @@ pub struct WebhooksConfig {
     /// Larger request bodies are refused with 413.
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Open connections at most (also capped by the open-files limit).
+    #[serde(default = "edge::max_connections")]
+    pub max_connections: usize,
+    /// Body bytes all requests together may hold before verification.
+    #[serde(default = "edge::max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
+    /// Webhook requests handled at once.
+    #[serde(default = "edge::max_in_flight")]
+    pub max_in_flight: usize,
+    /// Largest request head (431 above).
+    #[serde(default = "edge::max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Time to send a request head; also the idle limit of a connection.
+    #[serde(default = "edge::header_timeout")]
+    pub header_timeout: HumanDuration,
+    /// Time to send the body and get the answer (408 after).
+    #[serde(default = "edge::request_timeout")]
+    pub request_timeout: HumanDuration,
+    /// `Retry-After` of every 503.
+    #[serde(default = "edge::retry_after")]
+    pub retry_after: HumanDuration,
+    /// Processed deliveries are kept this long (at least the replay window).
+    #[serde(default = "edge::inbox_retention")]
+    pub inbox_retention: HumanDuration,
+    /// Time between quick integrity checks of the store.
+    #[serde(default = "edge::integrity_check_interval")]
+    pub integrity_check_interval: HumanDuration,
+    /// Refused requests are summed up in one log line per this interval.
+    #[serde(default = "edge::reject_log_interval")]
+    pub reject_log_interval: HumanDuration,
+}
+
+/// Defaults of `[webhooks]`, taken from the webhook server's own.
+mod edge {
+    use super::HumanDuration;
+    use crate::webhook::{EdgeLimits, WebhookOptions};
+
+    pub fn max_connections() -> usize {
+        EdgeLimits::default().max_connections
+    }
+    pub fn max_buffered_bytes() -> usize {
+        EdgeLimits::default().max_buffered_bytes
+    }
+    pub fn max_in_flight() -> usize {
+        EdgeLimits::default().max_in_flight
+    }
+    pub fn max_header_bytes() -> usize {
+        EdgeLimits::default().max_header_bytes
+    }
+    pub fn header_timeout() -> HumanDuration {
+        HumanDuration(EdgeLimits::default().header_timeout)
+    }
+    pub fn request_timeout() -> HumanDuration {
+        HumanDuration(EdgeLimits::default().request_timeout)
+    }
+    pub fn retry_after() -> HumanDuration {
+        HumanDuration(EdgeLimits::default().retry_after)
+    }
+    pub fn inbox_retention() -> HumanDuration {
+        HumanDuration(WebhookOptions::default().inbox_retention)
+    }
+    pub fn integrity_check_interval() -> HumanDuration {
+        HumanDuration(WebhookOptions::default().integrity_every)
+    }
+    pub fn reject_log_interval() -> HumanDuration {
+        HumanDuration(WebhookOptions::default().reject_summary_every)
+    }
 }
 
 impl Default for WebhooksConfig {
@@ -205,6 +272,37 @@ impl Default for WebhooksConfig {
         WebhooksConfig {
             listen: default_listen(),
             max_body_bytes: default_max_body(),
+            max_connections: edge::max_connections(),
+            max_buffered_bytes: edge::max_buffered_bytes(),
+            max_in_flight: edge::max_in_flight(),
+            max_header_bytes: edge::max_header_bytes(),
+            header_timeout: edge::header_timeout(),
+            request_timeout: edge::request_timeout(),
+            retry_after: edge::retry_after(),
+            inbox_retention: edge::inbox_retention(),
+            integrity_check_interval: edge::integrity_check_interval(),
+            reject_log_interval: edge::reject_log_interval(),
+        }
+    }
+}
+
+impl WebhooksConfig {
+    /// The webhook server's settings.
+    pub fn options(&self) -> crate::webhook::WebhookOptions {
+        crate::webhook::WebhookOptions {
+            limits: crate::webhook::EdgeLimits {
+                max_body_bytes: self.max_body_bytes,
+                max_connections: self.max_connections,
+                max_buffered_bytes: self.max_buffered_bytes,
+                max_in_flight: self.max_in_flight,
+                max_header_bytes: self.max_header_bytes,
+                header_timeout: self.header_timeout.0,
+                request_timeout: self.request_timeout.0,
+                retry_after: self.retry_after.0,
+            },
+            inbox_retention: self.inbox_retention.0,
+            integrity_every: self.integrity_check_interval.0,
+            reject_summary_every: self.reject_log_interval.0,
         }
     }
 }
@@ -349,7 +447,8 @@ pub enum ConfigError {
         /// What is wrong, naming the key.
         message: String,
     },
-    /// An environment variable named by a `*_env` key is not set.
+    /// An environment variable named by a `*_env` key is not set. `var` is
+    /// the name as shown: a value that looks like a key is never printed.
     #[error("{path}: {key} names the environment variable {var}, which is not set")]
     MissingEnv {
         /// The file.
@@ -422,6 +521,67 @@ fn default_level() -> String {
     "info".into()
 }
 
+/// Prefixes of credentials that must never appear in a message.
+const SECRET_PREFIXES: &[&str] = &[
+    "lin_api_",
+    "lin_oauth_",
+    "lin_wh_",
+    "sk_",
+    "sk-",
+    "ghp_",
+    "xoxb-",
+    "Bearer ",
+];
+
+/// A conventional environment variable name (`LINEAR_API_KEY`).
+fn conventional_env_name(v: &str) -> bool {
+    v.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && v.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Whether a value looks like a key or token rather than a name: a known
+/// credential prefix, or a long run of token characters mixing letters and
+/// digits that is not a conventional variable name.
+pub fn looks_like_secret(value: &str) -> bool {
+    let t = value.trim();
+    if SECRET_PREFIXES.iter().any(|p| t.starts_with(p)) {
+        return true;
+    }
+    t.len() >= 20
+        && !conventional_env_name(t)
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.=+/".contains(c))
+        && t.chars().any(|c| c.is_ascii_digit())
+        && t.chars().any(|c| c.is_ascii_alphabetic())
+}
+
+/// Replace every quoted part of `message` that looks like a secret.
+fn redact_secrets(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '\'', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        let after = &rest[start + 1..];
+        let Some(len) = after.find(quote) else {
+            break;
+        };
+        out.push_str(&rest[..=start]);
+        let inner = &after[..len];
+        out.push_str(if looks_like_secret(inner) {
+            "<value not shown: it looks like a key>"
+        } else {
+            inner
+        });
+        out.push(quote);
+        rest = &after[len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// 1-based line number of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
@@ -441,13 +601,10 @@ fn table_at(text: &str, line: usize) -> Option<String> {
 impl Config {
     /// Read and validate a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+        let text = crate::files::read_capped(path, crate::files::MAX_CONFIG_BYTES, "config file")
+            .map_err(|e| ConfigError::Unreadable {
             path: path.to_path_buf(),
-            reason: match e.kind() {
-                std::io::ErrorKind::NotFound => "no such file".to_string(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-                _ => e.to_string(),
-            },
+            reason: e.to_string(),
         })?;
         let mut config = Config::parse(&text, path)?;
         config.base_dir = path
@@ -461,7 +618,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| {
             let line = e.span().map_or(0, |s| line_of(text, s.start));
-            let mut message = e.message().trim().to_string();
+            let mut message = redact_secrets(e.message().trim());
             if let Some(table) = (line > 0).then(|| table_at(text, line)).flatten() {
                 message = format!("in [{table}]: {message}");
             }
@@ -500,7 +657,12 @@ impl Config {
             ("linear.oauth_token_url", &self.linear.oauth_token_url),
         ] {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(invalid(key, format!("'{url}' is not an http(s) URL")));
+                let shown = if looks_like_secret(url) {
+                    "the value (not shown: it looks like a key)".to_string()
+                } else {
+                    format!("'{url}'")
+                };
+                return Err(invalid(key, format!("{shown} is not an http(s) URL")));
             }
         }
         if self.linear.team.trim().is_empty() {
@@ -536,6 +698,7 @@ impl Config {
                 "must be at least 1024".into(),
             ));
         }
+        self.validate_edge(&invalid)?;
         if crate::auth::signin::loopback(&self.linear.oauth_redirect_uri).is_err() {
             return Err(invalid(
                 "linear.oauth_redirect_uri",
@@ -580,6 +743,12 @@ impl Config {
         .into_iter()
         .chain(previous.map(|v| ("linear.previous_webhook_secret_env", v)))
         {
+            if looks_like_secret(var) {
+                return Err(invalid(
+                    key,
+                    "the value looks like a key or token, not the name of an environment variable; put the secret in an environment variable and name that variable here (the value is not shown)".into(),
+                ));
+            }
             let ok = !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ok {
                 return Err(invalid(
@@ -589,6 +758,63 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    fn validate_edge(
+        &self,
+        invalid: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let w = &self.webhooks;
+        let at_least = |key: &str, ok: bool, what: String| {
+            if ok {
+                Ok(())
+            } else {
+                Err(invalid(key, format!("must be at least {what}")))
+            }
+        };
+        at_least(
+            "webhooks.max_connections",
+            w.max_connections >= 1,
+            "1".into(),
+        )?;
+        at_least("webhooks.max_in_flight", w.max_in_flight >= 1, "1".into())?;
+        at_least(
+            "webhooks.max_header_bytes",
+            w.max_header_bytes >= crate::webhook::MIN_HEADER_BYTES,
+            crate::webhook::MIN_HEADER_BYTES.to_string(),
+        )?;
+        at_least(
+            "webhooks.max_buffered_bytes",
+            w.max_buffered_bytes >= w.max_body_bytes,
+            "webhooks.max_body_bytes (one body must fit)".into(),
+        )?;
+        if w.max_buffered_bytes > u32::MAX as usize {
+            return Err(invalid(
+                "webhooks.max_buffered_bytes",
+                format!("must be at most {}", u32::MAX),
+            ));
+        }
+        for (key, d) in [
+            ("webhooks.header_timeout", w.header_timeout.0),
+            ("webhooks.request_timeout", w.request_timeout.0),
+            ("webhooks.retry_after", w.retry_after.0),
+            (
+                "webhooks.integrity_check_interval",
+                w.integrity_check_interval.0,
+            ),
+            ("webhooks.reject_log_interval", w.reject_log_interval.0),
+        ] {
+            at_least(key, d >= Duration::from_secs(1), "1s".into())?;
+        }
+        let min = crate::webhook::min_inbox_retention();
+        at_least(
+            "webhooks.inbox_retention",
+            w.inbox_retention.0 >= min,
+            format!(
+                "{} (the longest window in which a signed delivery is accepted again)",
+                format_duration(min)
+            ),
+        )
     }
 
     /// Read every secret the config names: from `[secrets] env_file` when
@@ -672,13 +898,18 @@ impl Config {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Secrets, ConfigError> {
         let get = |key: &str, var: &str| {
+            // Blank counts as unset: a secret of spaces would sign nothing.
             lookup(var)
-                .filter(|v| !v.is_empty())
+                .filter(|v| !v.trim().is_empty())
                 .map(Secret)
                 .ok_or_else(|| ConfigError::MissingEnv {
                     path: self.source.clone(),
                     key: key.to_string(),
-                    var: var.to_string(),
+                    var: if conventional_env_name(var) {
+                        var.to_string()
+                    } else {
+                        "(not shown: the value looks like a key, not a variable name)".to_string()
+                    },
                 })
         };
         let optional = |var: &str| lookup(var).filter(|v| !v.is_empty()).map(Secret);
@@ -796,6 +1027,86 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains("linear.webhook_secret_env"), "{msg}");
         assert!(msg.contains("LINEAR_WEBHOOK_SECRET"), "{msg}");
+    }
+
+    #[test]
+    fn a_key_pasted_where_a_variable_name_belongs_is_never_echoed() {
+        let key = "lin_api_Zq8x3PqR7mN2vB5kL0aW9eT4yU6iO1pS";
+        let e = parse(&format!(
+            "[linear]\nteam = \"ENG\"\napi_key_env = \"{key}\"\n[portal]\nboard = \"B\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains(key) && !e.contains("Zq8x3"), "{e}");
+        assert!(e.contains("looks like a key"), "{e}");
+        assert!(e.contains("linear.api_key_env"), "{e}");
+        // A 32-hex Canny key passes as a name but is still not printed
+        // when no such variable exists.
+        let hex = "9f86d081884c7d659a2feaa0c55ad015";
+        let c = parse(MINIMAL).unwrap();
+        let mut c2 = c.clone();
+        c2.portal.api_key_env = hex.into();
+        let e = c2
+            .secrets_from(|v| (v != hex).then(|| "x".to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains(hex), "{e}");
+        // Secret-looking values in the parser's own messages are hidden too.
+        let e = parse(&format!("{MINIMAL}[webhooks]\nlisten = \"{key}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains(key), "{e}");
+        let e = parse(&format!(
+            "[linear]\nteam = \"ENG\"\napi_url = \"{key}\"\n[portal]\nboard = \"B\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(!e.contains(key), "{e}");
+    }
+
+    #[test]
+    fn a_blank_secret_is_refused_like_a_missing_one() {
+        let c = parse(MINIMAL).unwrap();
+        let e = c
+            .secrets_from(|v| {
+                Some(if v == "LINEAR_WEBHOOK_SECRET" {
+                    " \t\n".into()
+                } else {
+                    "k".into()
+                })
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("LINEAR_WEBHOOK_SECRET"), "{e}");
+    }
+
+    #[test]
+    fn edge_limits_are_validated_and_retention_covers_the_replay_window() {
+        let e = parse(&format!("{MINIMAL}[webhooks]\ninbox_retention = \"1m\"\n")).unwrap_err();
+        assert!(e.to_string().contains("webhooks.inbox_retention"), "{e}");
+        assert!(e.to_string().contains("6m"), "{e}");
+        let e = parse(&format!("{MINIMAL}[webhooks]\nmax_header_bytes = 100\n")).unwrap_err();
+        assert!(e.to_string().contains("8192"), "{e}");
+        let e = parse(&format!(
+            "{MINIMAL}[webhooks]\nmax_body_bytes = 4096\nmax_buffered_bytes = 2048\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("one body must fit"), "{e}");
+        let c = parse(&format!(
+            "{MINIMAL}[webhooks]\nmax_connections = 50\nheader_timeout = \"3s\"\ninbox_retention = \"2h\"\n"
+        ))
+        .unwrap();
+        let o = c.webhooks.options();
+        assert_eq!(o.limits.max_connections, 50);
+        assert_eq!(o.limits.header_timeout, Duration::from_secs(3));
+        assert_eq!(o.inbox_retention, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn an_endless_config_file_is_refused() {
+        let e = Config::load(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than 1024 KiB"), "{e}");
     }
 
     #[test]

@@ -13,8 +13,9 @@ use tokio::task::JoinSet;
 
 use crate::engine::{Connectors, Engine, EngineError, EngineOptions};
 use crate::metrics::Metrics;
-use crate::store::{StoreError, Writer, WriterThread};
-use crate::webhook::WebhookServer;
+use crate::store::{OpenMode, Store, StoreError, Writer, WriterThread};
+use crate::upkeep::{StoreWatch, UpkeepOptions};
+use crate::webhook::{WebhookOptions, WebhookServer};
 
 /// Everything needed to start the service.
 pub struct ServiceSpec {
@@ -26,8 +27,8 @@ pub struct ServiceSpec {
     pub options: EngineOptions,
     /// Where the webhook server listens (port 0: any free port).
     pub listen: SocketAddr,
-    /// Larger webhook bodies are refused.
-    pub max_body_bytes: usize,
+    /// The webhook edge's limits, inbox retention and store checks.
+    pub webhooks: WebhookOptions,
 }
 
 /// Why the service could not start.
@@ -59,6 +60,8 @@ pub struct Service {
     pub addr: SocketAddr,
     /// Metrics registry.
     pub metrics: Arc<Metrics>,
+    /// What the service knows about its store.
+    pub watch: Arc<StoreWatch>,
     writer_thread: WriterThread,
     shutdown: watch::Sender<bool>,
     engine_tasks: JoinSet<()>,
@@ -72,9 +75,33 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    /// Open the store, start the engine loops and the webhook server.
+    /// Open the store (refusing a damaged one), start the engine loops, the
+    /// store upkeep and the webhook server.
     pub async fn start(spec: ServiceSpec) -> Result<Service, ServiceError> {
-        let (writer, writer_thread) = Writer::start(&spec.store_path)?;
+        let path = spec.store_path.clone();
+        let store = tokio::task::spawn_blocking(move || {
+            let store = Store::open(&path, OpenMode::Create)?;
+            let check = store.verify_integrity()?;
+            Ok::<_, StoreError>((store, check))
+        })
+        .await
+        .map_err(|_| StoreError::WriterClosed)?;
+        let (store, check) = store?;
+        let watch = Arc::new(StoreWatch::default());
+        watch.record_integrity(check);
+        let (writer, writer_thread) = Writer::spawn(store)?;
+        let mut webhooks = spec.webhooks.clone();
+        let open_files = crate::os::raise_open_files_limit();
+        if let Some(fit) = crate::os::connections_that_fit(open_files)
+            && fit < webhooks.limits.max_connections
+        {
+            tracing::warn!(
+                configured = webhooks.limits.max_connections,
+                fit,
+                "the open-files limit allows fewer webhook connections than configured; raise `ulimit -n` to use the configured number"
+            );
+            webhooks.limits.max_connections = fit;
+        }
         let metrics = Arc::new(Metrics::new());
         let engine = Engine::new(
             writer.clone(),
@@ -95,15 +122,26 @@ impl Service {
             source,
         })?;
         let (shutdown, rx) = watch::channel(false);
-        let engine_tasks = engine.spawn(rx.clone());
+        let mut engine_tasks = engine.spawn(rx.clone());
+        engine_tasks.spawn(crate::upkeep::run(
+            writer.clone(),
+            spec.store_path.clone(),
+            watch.clone(),
+            UpkeepOptions {
+                inbox_retention: webhooks.inbox_retention,
+                integrity_every: webhooks.integrity_every,
+            },
+            rx.clone(),
+        ));
         let server_state = WebhookServer {
             writer: writer.clone(),
             linear: spec.connectors.linear.clone(),
             portal: spec.connectors.portal.clone(),
-            max_body_bytes: spec.max_body_bytes,
+            options: webhooks,
             metrics: metrics.clone(),
             store_path: spec.store_path.clone(),
             on_stored: Some(engine.inbox_notifier()),
+            watch: watch.clone(),
         };
         let mut stop = rx;
         let server = tokio::spawn(server_state.serve(listener, async move {
@@ -118,6 +156,7 @@ impl Service {
             writer,
             addr,
             metrics,
+            watch,
             writer_thread,
             shutdown,
             engine_tasks,

@@ -210,6 +210,133 @@ impl RemoteError {
     }
 }
 
+/// Why a conflict waits for a human. Stored with the conflict, so the CLI
+/// and the console can word the prompt, and the merge knows which conflicts
+/// settle on their own (both sides agree) and which wait regardless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictReason {
+    /// Both sides changed and the policy is `ask`.
+    BothChanged,
+    /// Policy `merge`, but the edits overlap (or the values cannot be merged).
+    MergeOverlap,
+    /// Policy `newest`, but the change times are missing or equal.
+    NewestUndecided,
+    /// The field kept flipping between two values; frozen by the ping-pong guard.
+    PingPong,
+    /// The other side refused the value (a validation error): it is not
+    /// written again until one side changes the field.
+    Refused,
+    /// A human edit landed between roundtrip's read and its write and was
+    /// replaced; the conflict holds the overwritten value so it is not lost.
+    Overwritten,
+}
+
+impl ConflictReason {
+    /// Every reason, in display order.
+    pub const ALL: [ConflictReason; 6] = [
+        ConflictReason::BothChanged,
+        ConflictReason::MergeOverlap,
+        ConflictReason::NewestUndecided,
+        ConflictReason::PingPong,
+        ConflictReason::Refused,
+        ConflictReason::Overwritten,
+    ];
+
+    /// The stable snake_case name stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictReason::BothChanged => "both_changed",
+            ConflictReason::MergeOverlap => "merge_overlap",
+            ConflictReason::NewestUndecided => "newest_undecided",
+            ConflictReason::PingPong => "ping_pong",
+            ConflictReason::Refused => "refused",
+            ConflictReason::Overwritten => "overwritten",
+        }
+    }
+
+    /// Short words for tables ("cannot write" for a refused value).
+    pub fn label(self) -> &'static str {
+        match self {
+            ConflictReason::BothChanged => "both changed",
+            ConflictReason::MergeOverlap => "edits overlap",
+            ConflictReason::NewestUndecided => "no newer side",
+            ConflictReason::PingPong => "ping-pong",
+            ConflictReason::Refused => "cannot write",
+            ConflictReason::Overwritten => "overwritten",
+        }
+    }
+}
+
+impl fmt::Display for ConflictReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ConflictReason {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ConflictReason::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownName::new("conflict reason", s))
+    }
+}
+
+/// Additions and removals for a set-valued field (tags, labels). Written as
+/// a delta, never as a replacement, so a tag someone adds on the target
+/// while roundtrip writes is kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetDelta {
+    /// Names to add.
+    pub added: BTreeSet<String>,
+    /// Names to remove.
+    pub removed: BTreeSet<String>,
+}
+
+impl SetDelta {
+    /// Nothing to add or remove.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+
+    /// The delta that turns `from` into `to`, comparing names without
+    /// regard to case (vendors match tag and label names that way).
+    pub fn between(from: &BTreeSet<String>, to: &BTreeSet<String>) -> SetDelta {
+        let has =
+            |set: &BTreeSet<String>, name: &str| set.iter().any(|n| n.eq_ignore_ascii_case(name));
+        SetDelta {
+            added: to.iter().filter(|n| !has(from, n)).cloned().collect(),
+            removed: from.iter().filter(|n| !has(to, n)).cloned().collect(),
+        }
+    }
+
+    /// `set` with this delta applied (case-insensitively).
+    pub fn apply(&self, set: &BTreeSet<String>) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = set
+            .iter()
+            .filter(|n| !self.removed.iter().any(|r| r.eq_ignore_ascii_case(n)))
+            .cloned()
+            .collect();
+        for a in &self.added {
+            if !out.iter().any(|n| n.eq_ignore_ascii_case(a)) {
+                out.insert(a.clone());
+            }
+        }
+        out
+    }
+
+    /// The part of this delta `set` does not already reflect.
+    pub fn pending_on(&self, set: &BTreeSet<String>) -> SetDelta {
+        let has = |name: &str| set.iter().any(|n| n.eq_ignore_ascii_case(name));
+        SetDelta {
+            added: self.added.iter().filter(|a| !has(a)).cloned().collect(),
+            removed: self.removed.iter().filter(|r| has(r)).cloned().collect(),
+        }
+    }
+}
+
 /// A comment on either side. Comments are append-only; `mirror_of` marks one
 /// that roundtrip wrote as a copy, so it is never mirrored back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -440,6 +567,12 @@ pub struct NewRecord {
     pub source_url: Option<String>,
     /// Title of the record on the other side (for the attachment link).
     pub source_title: Option<String>,
+    /// The id the remote gave an earlier attempt of this create before the
+    /// attempt failed (a later step did), kept with the job so the retry
+    /// finds the record by id: the portal can leave a new post out of its
+    /// listings, so a lookup by content alone could miss it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_id: Option<String>,
 }
 
 /// A field update roundtrip asks a connector to apply.
@@ -452,6 +585,22 @@ pub struct Update {
     pub notify_voters: bool,
     /// A comment to post together with a status change, if any.
     pub status_comment: Option<String>,
+    /// Set-valued fields (by this side's name) to change by additions and
+    /// removals; unlike a set in `fields`, which replaces the whole set.
+    #[serde(default)]
+    pub deltas: BTreeMap<String, SetDelta>,
+}
+
+impl Update {
+    /// True when the update would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+            && self.deltas.values().all(SetDelta::is_empty)
+            && self
+                .status_comment
+                .as_deref()
+                .is_none_or(|c| c.trim().is_empty())
+    }
 }
 
 #[cfg(test)]

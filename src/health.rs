@@ -2,14 +2,29 @@
 //! the store's summary. `status`, `/healthz` and the console's Overview all
 //! use this so they never disagree.
 
+use std::path::Path;
+use std::time::Duration;
+
 use serde::Serialize;
 
 use crate::domain::JobStatus;
-use crate::store::Summary;
+use crate::store::{LockProbe, Summary, probe_write_lock};
 
 /// The engine writes its heartbeat every few seconds; older than this and it
 /// is considered stopped.
 pub const HEARTBEAT_STALE_MS: i64 = 30_000;
+
+/// Consecutive failed reconcile passes from which the verdict is down
+/// (one or two are degraded: a transient outage repairs itself).
+pub const RECONCILE_DOWN_STREAK: i64 = 3;
+
+/// A heartbeat older than this makes readers check whether another process
+/// holds the store's write lock (the engine writes it every second, so a
+/// writer that works is never this late).
+pub const LOCK_SUSPECT_MS: i64 = 5_000;
+
+/// How long the lock probe waits for the write lock.
+const LOCK_PROBE_WAIT: Duration = Duration::from_millis(250);
 
 /// Sync lag above this is reported as degraded.
 pub const LAG_DEGRADED_MS: i64 = 5 * 60_000;
@@ -64,6 +79,19 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
     let mut down = Vec::new();
     let mut degraded = Vec::new();
     let heartbeat_age_ms = s.heartbeat_ms.map(|h| (now_ms - h).max(0));
+    if let Some(c) = s.integrity.as_ref().filter(|c| !c.ok) {
+        down.push(format!(
+            "store integrity check failed {} ago ({}); {}",
+            human_ms(now_ms - c.at_ms),
+            c.detail,
+            c.recover
+                .as_deref()
+                .unwrap_or("recover the store before restarting roundtrip")
+        ));
+    }
+    if let Some(why) = &s.store_locked {
+        down.push(why.clone());
+    }
     match heartbeat_age_ms {
         None => down.push("the engine has never run against this store".to_string()),
         Some(age) if age > HEARTBEAT_STALE_MS => {
@@ -90,6 +118,18 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
             ));
         }
     }
+    if s.reconcile_failures > 0 {
+        let why = format!(
+            "the last {} reconcile passes failed: {}",
+            s.reconcile_failures,
+            s.reconcile_error.as_deref().unwrap_or("no reason recorded")
+        );
+        if s.reconcile_failures >= RECONCILE_DOWN_STREAK {
+            down.push(why);
+        } else {
+            degraded.push(why);
+        }
+    }
     let oldest = [s.oldest_pending_ms, s.oldest_unsynced_ms]
         .into_iter()
         .flatten()
@@ -110,6 +150,24 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
         if q.remaining <= 0 {
             degraded.push(format!("{} {} quota exhausted", q.connector, q.kind));
         }
+    }
+    if s.refused_values > 0 {
+        degraded.push(if s.refused_values == 1 {
+            "1 value refused by the other side waits in Conflicts (cannot write)".to_string()
+        } else {
+            format!(
+                "{} values refused by the other side wait in Conflicts (cannot write)",
+                s.refused_values
+            )
+        });
+    }
+    if let Some(first) = s.tripped_links.first() {
+        let more = s.tripped_links.len() - 1;
+        degraded.push(if more == 0 {
+            format!("circuit breaker paused {first}")
+        } else {
+            format!("circuit breaker paused {first} and {more} more links")
+        });
     }
     if let Some(r) = &s.refused_mapping {
         let in_force = r.in_force.map_or("the built-in default".to_string(), |v| {
@@ -142,6 +200,24 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
     }
 }
 
+/// Add to a summary what the store itself cannot record: whether another
+/// process holds its write lock. Probed only when the heartbeat is late, so
+/// a busy but working daemon is never mistaken for a lock.
+pub fn observe_store(path: &Path, s: &mut Summary, now_ms: i64) {
+    let late = s.heartbeat_ms.is_none_or(|h| now_ms - h > LOCK_SUSPECT_MS);
+    if late
+        && s.store_locked.is_none()
+        && probe_write_lock(path, LOCK_PROBE_WAIT) == LockProbe::Held
+    {
+        s.store_locked = Some(locked_reason());
+    }
+}
+
+/// How a held write lock is reported.
+pub fn locked_reason() -> String {
+    "the store is locked by another process (it holds a write transaction open): nothing can be stored, webhooks get 503 until it is released".into()
+}
+
 /// "3s", "4m 10s", "2h 5m", "3d 4h": compact ages for one-line displays.
 pub fn human_ms(ms: i64) -> String {
     let s = ms.max(0) / 1000;
@@ -172,10 +248,53 @@ mod tests {
             deletes_paused: None,
             reconcile_repairs: 0,
             quota: Vec::new(),
+            refused_values: 0,
+            tripped_links: Vec::new(),
+            reconcile_failures: 0,
+            reconcile_error: None,
+            integrity: None,
+            store_locked: None,
             refused_mapping: None,
             linear_shape_changed: None,
             portal_shape_changed: None,
         }
+    }
+
+    #[test]
+    fn a_reconcile_failure_streak_degrades_then_goes_down() {
+        let mut s = summary();
+        s.reconcile_failures = 1;
+        s.reconcile_error = Some("Linear answered 503".into());
+        let h = assess(&s, 1_001_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert!(h.reasons[0].contains("Linear answered 503"), "{h:?}");
+        s.reconcile_failures = RECONCILE_DOWN_STREAK;
+        let h = assess(&s, 1_001_000);
+        assert_eq!(h.verdict, Verdict::Down);
+        assert!(
+            h.reasons[0].contains("last 3 reconcile passes failed"),
+            "{h:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_integrity_check_or_a_held_lock_is_down_with_the_way_out() {
+        let mut s = summary();
+        s.integrity = Some(crate::store::IntegrityCheck {
+            ok: false,
+            at_ms: 1_000_000,
+            detail: "Tree 5 page 9 cell 0: invalid page number".into(),
+            recover: Some("run sqlite3 .recover".into()),
+        });
+        let h = assess(&s, 1_002_000);
+        assert_eq!(h.verdict, Verdict::Down);
+        assert!(h.reasons[0].contains("integrity check failed"), "{h:?}");
+        assert!(h.reasons[0].contains("sqlite3 .recover"), "{h:?}");
+        let mut s = summary();
+        s.store_locked = Some(locked_reason());
+        let h = assess(&s, 1_002_000);
+        assert_eq!(h.verdict, Verdict::Down);
+        assert!(h.reasons[0].contains("locked by another process"), "{h:?}");
     }
 
     #[test]
@@ -215,6 +334,25 @@ mod tests {
         let h = assess(&s, 1_000_000);
         assert_eq!(h.verdict, Verdict::Down);
         assert!(h.reasons[0].contains("Linear connector paused"));
+    }
+
+    #[test]
+    fn refused_values_and_tripped_links_degrade() {
+        let mut s = summary();
+        s.refused_values = 2;
+        s.tripped_links = vec!["link 3 (Dark mode): 3 failed writes in 10m".into()];
+        let h = assess(&s, 1_001_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert!(
+            h.reasons.iter().any(|r| r.contains("2 values refused")),
+            "{h:?}"
+        );
+        assert!(
+            h.reasons
+                .iter()
+                .any(|r| r.contains("circuit breaker paused link 3")),
+            "{h:?}"
+        );
     }
 
     #[test]

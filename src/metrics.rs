@@ -21,8 +21,18 @@ use crate::store::{Summary, now_ms};
 pub struct DeliveryLabels {
     /// "linear" or "canny".
     pub source: String,
-    /// "stored", "duplicate", "bad_signature", "stale", "too_large", "malformed", "error".
+    /// "stored", "duplicate", or why it was refused: "bad_signature",
+    /// "missing_signature", "stale", "replayed", "too_large", "malformed",
+    /// "buffer_full", "broken_body", "store_locked", "store_damaged", …
     pub outcome: String,
+}
+
+/// Labels of refusals at the webhook edge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// "too_large", "timeout", "unavailable", "connections_busy",
+    /// "connection_evicted", "connection_dropped", "accept_error".
+    pub reason: String,
 }
 
 /// Labels of API request counts.
@@ -76,6 +86,12 @@ pub struct Metrics {
     pub quota: Family<QuotaLabels, Gauge>,
     /// 1 when the engine heartbeat is fresh.
     pub engine_up: Gauge,
+    /// Open connections to the webhook server.
+    pub edge_connections: Gauge,
+    /// Requests and connections the webhook edge refused, by reason.
+    pub edge_refusals: Family<RefusalLabels, Counter>,
+    /// Body bytes held before verification.
+    pub buffered_bytes: Gauge,
     /// 1 while a connector's API answers in a shape roundtrip does not
     /// expect ("API response shape changed"), until a reconcile succeeds.
     pub shape_changed: Family<ConnectorLabels, Gauge>,
@@ -149,8 +165,29 @@ impl Metrics {
             "1 when the engine heartbeat is fresh",
             engine_up.clone(),
         );
+        let edge_connections = Gauge::default();
+        registry.register(
+            "webhook_connections",
+            "Open connections to the webhook server",
+            edge_connections.clone(),
+        );
+        let edge_refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "webhook_edge_refusals",
+            "Requests and connections the webhook edge refused, by reason",
+            edge_refusals.clone(),
+        );
+        let buffered_bytes = Gauge::default();
+        registry.register(
+            "webhook_buffered_bytes",
+            "Webhook body bytes held before their signature is verified",
+            buffered_bytes.clone(),
+        );
         Metrics {
             registry,
+            edge_connections,
+            edge_refusals,
+            buffered_bytes,
             deliveries,
             requests,
             latency,
@@ -169,6 +206,15 @@ impl Metrics {
             .get_or_create(&DeliveryLabels {
                 source: source.into(),
                 outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// Count one refusal at the webhook edge.
+    pub fn edge_refusal(&self, reason: &str) {
+        self.edge_refusals
+            .get_or_create(&RefusalLabels {
+                reason: reason.into(),
             })
             .inc();
     }

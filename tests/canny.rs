@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue};
 use roundtrip::connector::canny::{
-    CannyConfig, CannyConnector, NonceCache, content_hash, signature_matches, verify_canny_webhook,
+    CannyConfig, CannyConnector, NonceCache, content_hash, signature_matches,
+    verify_canny_delivery, verify_canny_webhook,
 };
 use roundtrip::connector::{Connector, WebhookRejection};
 use roundtrip::domain::{ErrorClass, FieldValue};
@@ -273,6 +274,7 @@ async fn create_retried_with_the_same_client_id_makes_one_post() {
         .into(),
         source_url: None,
         source_title: None,
+        created_id: None,
     };
     let before = sim.posts().len();
     let first = c.create(&new).await.unwrap();
@@ -563,8 +565,17 @@ fn replays_stale_and_forged_webhooks_are_rejected() {
     let cache = NonceCache::default();
     let sig = sign_webhook_nonce(key, "nonce-1");
     let h = headers("nonce-1", &sig, now.timestamp_millis());
+    // The nonce is recorded only for a whole delivery that is accepted.
+    let body = br#"{"type":"post.created","objectType":"post","object":{"id":"p1"}}"#;
     assert_eq!(
         verify_canny_webhook(key, &h, now, &cache).as_deref(),
+        Ok("nonce-1")
+    );
+    assert!(verify_canny_delivery(key, &h, b"not json", now, &cache).is_err());
+    assert_eq!(
+        verify_canny_delivery(key, &h, body, now, &cache)
+            .map(|d| d.delivery_id)
+            .as_deref(),
         Ok("nonce-1")
     );
     assert_eq!(

@@ -166,14 +166,18 @@ async fn linear_responses_replay_through_the_connector() {
                     .map(|id| {
                         let mut m = BTreeMap::new();
                         m.insert("title".to_string(), FieldValue::Text("t".into()));
-                        (id.as_str().unwrap().to_string(), m)
+                        let update = roundtrip::domain::Update {
+                            fields: m,
+                            ..roundtrip::domain::Update::default()
+                        };
+                        (id.as_str().unwrap().to_string(), update)
                     })
                     .collect();
                 let results = conn.update_issues(&items).await.unwrap();
                 let got: Vec<String> = results
                     .iter()
                     .map(|r| match r {
-                        Ok(()) => "ok".to_string(),
+                        Ok(_) => "ok".to_string(),
                         Err(e) => format!("failed:{}", e.class),
                     })
                     .collect();
@@ -499,6 +503,29 @@ async fn the_linear_simulator_sends_webhooks_in_the_fixtures_shape() {
         same_shape(fixture, &want, body, &mut problems);
         assert_eq!(body["action"], want["action"], "{fixture}");
     }
+    // A completed project whose issues are all archived archives itself.
+    let project = sim.create_project("Reporting").unwrap();
+    sim.set_project_status(&project.id, "Completed").unwrap();
+    sim.run_auto_archive();
+    let archived = loop {
+        let found = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == "Project" && b["action"] == "remove")
+            .cloned();
+        if let Some(b) = found {
+            break b;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the project's webhook did not arrive"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let fixture = "webhook-project-archived.json";
+    let want: Value = serde_json::from_str(fixtures[fixture]["body"].as_str().unwrap()).unwrap();
+    same_shape(fixture, &want, &archived, &mut problems);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     sim.shutdown().await;
 }

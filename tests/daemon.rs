@@ -294,7 +294,11 @@ async fn rejections_store_nothing_and_valid_deliveries_are_durable_before_200() 
     );
     assert_eq!(
         get(r#"roundtrip_webhook_deliveries_total{source="linear",outcome="bad_signature"}"#),
-        2.0
+        1.0
+    );
+    assert_eq!(
+        get(r#"roundtrip_webhook_deliveries_total{source="linear",outcome="missing_signature"}"#),
+        1.0
     );
     assert_eq!(
         get(r#"roundtrip_webhook_deliveries_total{source="linear",outcome="too_large"}"#),
@@ -369,8 +373,16 @@ async fn sigterm_during_a_burst_loses_no_acknowledged_delivery() {
         tasks.push(tokio::spawn(async move {
             let mut acked = Vec::new();
             for n in 0..2_000 {
-                let body = linear_body("00000000-0000-4000-8000-00000000beef", now_ms());
                 let delivery = format!("burst-{worker}-{n}");
+                // Each delivery is a different signed body (as Linear's
+                // are): the same body under a new id is a duplicate.
+                let body = serde_json::json!({
+                    "action": "update", "type": "Issue",
+                    "data": {"id": "00000000-0000-4000-8000-00000000beef", "title": &delivery},
+                    "webhookTimestamp": now_ms(),
+                })
+                .to_string()
+                .into_bytes();
                 let status = http
                     .post(&url)
                     .header("Linear-Delivery", &delivery)
@@ -517,7 +529,6 @@ async fn conflicts_resolve_writes_the_chosen_value_to_both_sides() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_turns_503_when_the_engine_heartbeat_stops() {
-    use roundtrip::metrics::Metrics;
     use roundtrip::store::{Writer, meta_keys};
     use roundtrip::webhook::WebhookServer;
     let h = support::harness::Harness::start(support::harness::Setup::default()).await;
@@ -525,20 +536,10 @@ async fn healthz_turns_503_when_the_engine_heartbeat_stops() {
     let path = dir.path().join("rt.db");
     let (writer, _thread) = Writer::start(&path).unwrap();
     let c = h.connectors();
-    let server = WebhookServer {
-        writer: writer.clone(),
-        linear: c.linear,
-        portal: c.portal,
-        max_body_bytes: 4096,
-        metrics: std::sync::Arc::new(Metrics::new()),
-        store_path: path.clone(),
-        on_stored: None,
-    };
-    let listener = WebhookServer::bind("127.0.0.1:0".parse().unwrap())
+    let addr = WebhookServer::new(writer.clone(), c.linear, c.portal, path.clone())
+        .spawn_on("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server.serve(listener, std::future::pending()));
     let url = format!("http://{addr}/healthz");
     let beat = |ms: i64| {
         let w = writer.clone();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use roundtrip::daemon::Service;
 use roundtrip::domain::{ErrorClass, JobStatus, Side};
 use roundtrip::sim::faults::{ApiFaults, WebhookFaults};
-use roundtrip::store::{ConflictFilter, ConflictStatus, JobFilter, LinkState, Window};
+use roundtrip::store::{JobFilter, LinkState, Window};
 use roundtrip::sync::Mapping;
 use roundtrip::sync::codec;
 use support::harness::{Harness, Setup, eventually};
@@ -54,19 +54,6 @@ fn post_titles(h: &Harness) -> BTreeMap<String, usize> {
         *out.entry(p.title.clone()).or_insert(0) += 1;
     }
     out
-}
-
-fn open_conflicts(h: &Harness) -> Vec<roundtrip::store::Conflict> {
-    h.store()
-        .db()
-        .conflicts(
-            &ConflictFilter {
-                status: Some(ConflictStatus::Open),
-                field: None,
-            },
-            Window::first(1000),
-        )
-        .expect("conflicts")
 }
 
 /// Both sides of every active link agree on title, description and status
@@ -480,7 +467,7 @@ async fn both_sides_converge_under_webhook_and_api_faults() {
     h.wait_quiet(Duration::from_millis(500), 30).await;
 
     assert_eq!(converged(&h).await, Ok(approved));
-    assert!(open_conflicts(&h).is_empty(), "{:?}", open_conflicts(&h));
+    assert!(h.open_conflicts().is_empty(), "{:?}", h.open_conflicts());
     assert_eq!(
         h.linear.issues().len(),
         approved,

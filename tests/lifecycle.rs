@@ -477,8 +477,14 @@ async fn posts_in_custom_statuses_are_listed_and_mappable() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A fresh edit each round: an edit merged before the engine loaded the
+    // new mapping would otherwise leave nothing to merge again.
+    let mut round = 0;
     eventually("the new mapping to be loaded", 20, async || {
-        h.canny.set_details(&post, "Details, edited").ok()?;
+        round += 1;
+        h.canny
+            .set_details(&post, &format!("Details, edited {round}"))
+            .ok()?;
         h.engine().reconcile_once().await.ok()?;
         (h.linear.issue(&issue)?.state_id == "5eed0000-0000-4000-8000-000000000204").then_some(())
     })
@@ -579,7 +585,10 @@ async fn batched_writes_recover_from_one_failing_alias() {
     let title = |t: &str| {
         let mut f = BTreeMap::new();
         f.insert("title".to_string(), FieldValue::Text(t.into()));
-        f
+        roundtrip::domain::Update {
+            fields: f,
+            ..roundtrip::domain::Update::default()
+        }
     };
     conn.catalog().await.unwrap();
     let before = sim.counters().requests;
@@ -604,9 +613,10 @@ async fn batched_writes_recover_from_one_failing_alias() {
 
     let new = |t: &str| NewRecord {
         client_id: uuid::Uuid::new_v4(),
-        fields: title(t),
+        fields: title(t).fields,
         source_url: None,
         source_title: None,
+        created_id: None,
     };
     let batch = [new("first"), new(""), new("third")];
     let issues_before = sim.issues().len();
@@ -1145,5 +1155,262 @@ async fn a_vanished_post_seen_from_linear_waits_for_reconcile() {
         !h.linear_record(&issue).await.unwrap().deleted,
         "mirror deleted nothing"
     );
+    h.stop_service().await;
+}
+
+/// The active link a Linear issue got on the portal side, once it has one.
+async fn portal_post_of(h: &Harness, issue: &str) -> String {
+    eventually("the portal post to be linked", 30, async || {
+        let l = h.store().db().link_by_remote(Side::Linear, issue).ok()??;
+        (l.state == LinkState::Active).then_some(l.portal_id?)
+    })
+    .await
+}
+
+fn posts_titled(h: &Harness, title: &str) -> Vec<roundtrip::sim::canny::PostSnapshot> {
+    h.canny
+        .posts()
+        .into_iter()
+        .filter(|p| p.title == title)
+        .collect()
+}
+
+/// Canny leaves the post out of `posts/list` (as it does with some
+/// API-created posts) and the claim's answer is lost: the retry reads the
+/// post by the id `posts/create` answered, kept with the job, instead of
+/// looking for it in a listing that cannot show it. A customer's post with
+/// the same title takes the `urlName`, so only the kept id can find it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_create_reads_an_unlisted_post_by_the_id_it_got() {
+    let mut h = Harness::start(Setup {
+        create_in_portal_label: Some("Feature".into()),
+        ..Setup::default()
+    })
+    .await;
+    h.canny
+        .create_post("Audit trail", "A customer's own idea.")
+        .unwrap();
+    h.canny.unlist_next_created_posts(1);
+    h.canny.lose_next_reply("comments/create");
+    let issue = h
+        .linear
+        .create_issue("Audit trail", Some("Every admin action logged."), "Todo")
+        .unwrap();
+    h.linear.set_labels(&issue.id, &["Feature"]).unwrap();
+    let post = portal_post_of(&h, &issue.id).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert!(
+        h.canny.is_unlisted(&post),
+        "the post is left out of listings"
+    );
+    let ours: Vec<_> = posts_titled(&h, "Audit trail")
+        .into_iter()
+        .filter(|p| p.details == "Every admin action logged.")
+        .collect();
+    assert_eq!(ours.len(), 1, "one post despite the retry: {ours:?}");
+    assert_eq!(ours[0].id, post);
+    let job = h
+        .store()
+        .db()
+        .jobs(&roundtrip::store::JobFilter::default(), Window::last(50))
+        .unwrap()
+        .into_iter()
+        .find(|j| j.kind == roundtrip::domain::JobKind::Create && j.target == Side::Portal)
+        .unwrap();
+    assert!(job.attempts >= 2, "the create was retried: {job:?}");
+    assert!(
+        job.payload.contains(&format!("\"created_id\":\"{post}\"")),
+        "the job kept the id Canny answered: {}",
+        job.payload
+    );
+    h.stop_service().await;
+}
+
+/// The answer to `posts/create` itself is lost and Canny leaves the post
+/// out of listings: the retry finds it by the `urlName` its title gives
+/// (a read that does not depend on the listing) and claims it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_create_of_an_unlisted_post_is_found_by_its_url_name() {
+    let mut h = Harness::start(Setup {
+        create_in_portal_label: Some("Feature".into()),
+        ..Setup::default()
+    })
+    .await;
+    h.canny.unlist_next_created_posts(1);
+    h.canny.lose_next_reply("posts/create");
+    let issue = h
+        .linear
+        .create_issue("Usage reports", Some("Monthly, per seat."), "Todo")
+        .unwrap();
+    h.linear.set_labels(&issue.id, &["Feature"]).unwrap();
+    let post = portal_post_of(&h, &issue.id).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert!(h.canny.is_unlisted(&post));
+    let posts = posts_titled(&h, "Usage reports");
+    assert_eq!(
+        posts.len(),
+        1,
+        "one post despite the lost answer: {posts:?}"
+    );
+    assert!(
+        internal_comments(&h, &post)
+            .iter()
+            .any(|c| c.contains("roundtrip-ref")),
+        "claimed"
+    );
+    h.stop_service().await;
+}
+
+/// The duplicate's post closes and its voters count on the canonical
+/// issue's post exactly once: a voter on both is not counted twice, and the
+/// copy survives a `votes/create` whose answer is lost after Canny counted
+/// the vote (the retry adds only the voters still missing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_voters_count_once_on_the_canonical_post() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post_a, dup) = linked_pair(&h, "Bulk export").await;
+    let (post_b, canonical) = linked_pair(&h, "Export everything at once").await;
+    for _ in 0..3 {
+        h.canny.add_vote(&post_a).unwrap();
+    }
+    h.canny.add_vote(&post_b).unwrap(); // the same customer as post_a's first voter
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(h.canny.post(&post_b).unwrap().score, 1);
+    h.canny.lose_next_reply("votes/create");
+    h.linear.mark_duplicate(&dup, &canonical).unwrap();
+    let job = eventually("the voters to be copied", 30, async || {
+        let jobs = h
+            .store()
+            .db()
+            .jobs(&roundtrip::store::JobFilter::default(), Window::last(100))
+            .ok()?;
+        jobs.into_iter().find(|j| {
+            j.kind == roundtrip::domain::JobKind::Voters
+                && j.status == roundtrip::domain::JobStatus::Succeeded
+        })
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(500), 20).await;
+    assert!(job.attempts >= 2, "the lost answer was retried: {job:?}");
+    assert_eq!(
+        h.canny.post(&post_b).unwrap().score,
+        3,
+        "post_a's three voters, one of whom had voted on post_b already"
+    );
+    assert_eq!(h.canny.post(&post_a).unwrap().status, "closed");
+    let notes = internal_comments(&h, &post_a);
+    assert_eq!(notes.len(), 1, "one admin-only note: {notes:?}");
+    assert!(notes[0].contains("voters now count"), "{notes:?}");
+    assert!(public_comments(&h, &post_b).is_empty());
+    h.stop_service().await;
+}
+
+/// Issues archived with their project or cycle are finished issues, not
+/// deleted ones: under the harshest delete policy (mirror) each linked
+/// post survives untouched and keeps its link — whether Linear archived
+/// the issue a window after its project completed, after its cycle ended,
+/// or because the project itself was archived — and the `Project`/`Cycle`
+/// webhooks Linear sends on the way are accepted and write nothing. A
+/// restored project's issue still syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issues_archived_with_their_project_or_cycle_keep_their_links() {
+    let mut h = Harness::start(Setup {
+        delete_policy: DeletePolicy::Mirror,
+        linear_auto_archive: Duration::from_millis(600),
+        linear_project_archive: Duration::from_millis(400),
+        ..Setup::default()
+    })
+    .await;
+    let (post_p, in_project) = linked_pair(&h, "Scheduled reports").await;
+    let (post_c, in_cycle) = linked_pair(&h, "Faster search").await;
+    let (post_x, in_archived) = linked_pair(&h, "Invoices as PDF").await;
+    let reports = h.linear.create_project("Reporting").unwrap();
+    let billing = h.linear.create_project("Billing").unwrap();
+    let now = chrono::Utc::now();
+    let cycle = h
+        .linear
+        .create_cycle(
+            now - chrono::Duration::days(1),
+            now + chrono::Duration::days(13),
+        )
+        .unwrap();
+    h.linear
+        .set_project(&in_project, Some(&reports.id))
+        .unwrap();
+    h.linear.set_cycle(&in_cycle, Some(&cycle.id)).unwrap();
+    h.linear
+        .set_project(&in_archived, Some(&billing.id))
+        .unwrap();
+    h.linear.set_state(&in_project, "Done").unwrap();
+    h.linear.set_state(&in_cycle, "Done").unwrap();
+    for post in [&post_p, &post_c] {
+        eventually("the post to show complete", 20, async || {
+            (h.canny.post(post)?.status == "complete").then_some(())
+        })
+        .await;
+    }
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    let before: Vec<_> = [&post_p, &post_c, &post_x]
+        .iter()
+        .map(|p| (h.canny.post(p).unwrap(), h.canny.comments(p).len()))
+        .collect();
+
+    h.linear
+        .set_project_status(&reports.id, "Completed")
+        .unwrap();
+    h.linear.archive_project(&billing.id).unwrap();
+    h.linear
+        .set_cycle_end(&cycle.id, chrono::Utc::now())
+        .unwrap();
+    for issue in [&in_project, &in_cycle, &in_archived] {
+        eventually("Linear to archive the issue", 20, async || {
+            h.linear.issue(issue)?.archived_at.map(|_| ())
+        })
+        .await;
+    }
+    eventually("the completed project to archive itself", 20, async || {
+        h.linear.project(&reports.id)?.archived_at.map(|_| ())
+    })
+    .await;
+    eventually("the ended cycle to archive itself", 20, async || {
+        h.linear.cycle(&cycle.id)?.archived_at.map(|_| ())
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(500), 20).await;
+
+    for ((post, issue), (snapshot, comments)) in [
+        (&post_p, &in_project),
+        (&post_c, &in_cycle),
+        (&post_x, &in_archived),
+    ]
+    .into_iter()
+    .zip(&before)
+    {
+        let now = h.canny.post(post).expect("the post was not deleted");
+        assert_eq!(
+            (&now.status, &now.title),
+            (&snapshot.status, &snapshot.title)
+        );
+        assert_eq!(h.canny.comments(post).len(), *comments, "nothing written");
+        assert_eq!(link_state(&h, Side::Portal, post), Some(LinkState::Active));
+        let rec = h.linear_record(issue).await.unwrap();
+        assert!(rec.archived && !rec.deleted, "{rec:?}");
+    }
+    let c = h.linear.counters();
+    assert_eq!(
+        (c.webhooks_failed, c.webhooks_abandoned),
+        (0, 0),
+        "Project and Cycle webhooks are accepted"
+    );
+
+    // The archived project comes back with its issue, which syncs again.
+    h.linear.unarchive_project(&billing.id).unwrap();
+    h.linear.set_state(&in_archived, "Done").unwrap();
+    eventually(
+        "the restored issue's state to reach its post",
+        20,
+        async || (h.canny.post(&post_x)?.status == "complete").then_some(()),
+    )
+    .await;
     h.stop_service().await;
 }

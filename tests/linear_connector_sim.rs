@@ -109,6 +109,7 @@ async fn create_twice_with_one_client_id_makes_one_issue() {
         ]),
         source_url: Some("https://feedback.example/p/export-to-csv".into()),
         source_title: Some("Export to CSV".into()),
+        created_id: None,
     };
     let before = sim.issues().len();
     let first = conn.create(&new).await.unwrap();
@@ -339,4 +340,52 @@ async fn simulator_webhooks_verify() {
         assert!(conn.verify_webhook(headers, &tampered, now).is_err());
     }
     server.abort();
+}
+
+/// A listing selects no relations (3.4 complexity points per issue, not
+/// 14.4); the canceled issues of a page get theirs in one extra request, so
+/// reconcile still sees a duplicate mark without webhooks.
+#[tokio::test]
+async fn listings_read_relations_only_for_canceled_issues() {
+    let sim = sim().await;
+    for i in 0..5 {
+        sim.create_issue(&format!("Open {i}"), None, "Todo")
+            .unwrap();
+    }
+    let dup = sim.create_issue("Dup", None, "Todo").unwrap();
+    let canon = sim.create_issue("Canon", None, "Todo").unwrap();
+    sim.mark_duplicate(&dup.id, &canon.id).unwrap();
+    let conn = connector_for(&sim).with_page_size(50);
+    conn.catalog().await.unwrap();
+    conn.take_quota_samples_with_cost();
+    let records = conn.issues_changed(None).await.unwrap();
+    let costs: Vec<i64> = conn
+        .take_quota_samples_with_cost()
+        .into_iter()
+        .filter(|(s, _)| s.kind == roundtrip::domain::QuotaKind::Complexity)
+        .filter_map(|(_, c)| c)
+        .collect();
+    let dup_rec = records.iter().find(|r| r.remote_id == dup.id).unwrap();
+    assert_eq!(dup_rec.duplicate_of.as_deref(), Some(canon.id.as_str()));
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.remote_id != dup.id)
+            .all(|r| r.duplicate_of.is_none())
+    );
+    assert_eq!(
+        costs.len(),
+        2,
+        "one listing plus one relations read: {costs:?}"
+    );
+    assert!(
+        costs[0] <= 50 * 4,
+        "listing of 50 costs {} (relations would make it 722)",
+        costs[0]
+    );
+    assert!(
+        costs[1] <= 13,
+        "relations of one canceled issue cost {}",
+        costs[1]
+    );
 }

@@ -908,3 +908,261 @@ async fn timeout_fault_applies_the_write_then_answers_late() {
     assert_eq!(gql(&sim, "{ viewer { id } }", json!({})).await.status, 200);
     sim.shutdown().await;
 }
+
+// ---------- projects and cycles ----------
+
+fn events(seen: &Seen) -> Vec<Value> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| serde_json::from_slice(b).unwrap())
+        .collect()
+}
+
+async fn wait_event(seen: &Seen, what: &str, f: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..400 {
+        if let Some(e) = events(seen).into_iter().find(|e| f(e)) {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no webhook for {what}: {:?}", events(seen));
+}
+
+fn is(e: &Value, kind: &str, action: &str, id: &str) -> bool {
+    e["type"] == kind && e["action"] == action && e["data"]["id"] == id
+}
+
+/// Projects and cycles as Linear's help describes their archiving: a closed
+/// issue in an open project or cycle waits; the project's issues go a
+/// window after it completes, a cycle's the team's period after it ends;
+/// each archives itself once its issues are all archived. Every step is a
+/// webhook (`Issue`, `Project`, `Cycle`).
+#[tokio::test]
+async fn projects_and_cycles_hold_and_then_archive_their_issues() {
+    let (url, seen) = receiver(0).await;
+    let sim = LinearSim::start(LinearSimConfig {
+        webhook_url: Some(url),
+        auto_archive_period: Duration::from_millis(300),
+        project_archive_window: Duration::from_millis(300),
+        ..LinearSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let a = gql(
+        &sim,
+        "mutation($input: ProjectCreateInput!) { projectCreate(input: $input) { success project { id name url status { name type } } } }",
+        json!({"input": {"name": "Q3 launch", "teamIds": [TEAM]}}),
+    )
+    .await;
+    let project = a.body["data"]["projectCreate"]["project"].clone();
+    assert_eq!(project["status"]["type"], "backlog", "{}", a.body);
+    let pid = project["id"].as_str().unwrap().to_string();
+    let now = chrono::Utc::now();
+    let a = gql(
+        &sim,
+        "mutation($input: CycleCreateInput!) { cycleCreate(input: $input) { success cycle { id number isActive } } }",
+        json!({"input": {"teamId": TEAM, "startsAt": (now - chrono::Duration::hours(1)).to_rfc3339(),
+            "endsAt": (now + chrono::Duration::days(14)).to_rfc3339()}}),
+    )
+    .await;
+    let cycle = a.body["data"]["cycleCreate"]["cycle"].clone();
+    assert_eq!(cycle["number"], 1.0, "{}", a.body);
+    assert_eq!(cycle["isActive"], true);
+    let cid = cycle["id"].as_str().unwrap().to_string();
+
+    let new_issue = async |title: &str, placement: Value| -> String {
+        let mut input = json!({"teamId": TEAM, "title": title});
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(placement.as_object().unwrap().clone());
+        let a = gql(
+            &sim,
+            "mutation($input: IssueCreateInput!) { issueCreate(input: $input) { issue { id project { id name } cycle { id number } } } }",
+            json!({"input": input}),
+        )
+        .await;
+        a.body["data"]["issueCreate"]["issue"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let done_in_project = new_issue("Ship it", json!({"projectId": pid})).await;
+    let open_in_project = new_issue("Docs", json!({"projectId": pid})).await;
+    let done_in_cycle = new_issue("Fix it", json!({"cycleId": cid})).await;
+    let open_in_cycle = new_issue("Later", json!({"cycleId": cid})).await;
+    sim.set_state(&done_in_project, "Done").unwrap();
+    sim.set_state(&done_in_cycle, "Done").unwrap();
+    let a = gql(
+        &sim,
+        "query($id: String!) { issue(id: $id) { project { id name } cycle { number } } }",
+        json!({"id": done_in_project}),
+    )
+    .await;
+    assert_eq!(a.body["data"]["issue"]["project"]["name"], "Q3 launch");
+    assert!(a.body["data"]["issue"]["cycle"].is_null());
+
+    // The cycle ends: its unfinished issue leaves it (no next cycle), the
+    // done one is archived the team's period later, then the cycle itself.
+    let a = gql(
+        &sim,
+        "mutation($id: String!, $input: CycleUpdateInput!) { cycleUpdate(id: $id, input: $input) { success cycle { endsAt } } }",
+        json!({"id": cid, "input": {"endsAt": chrono::Utc::now().to_rfc3339()}}),
+    )
+    .await;
+    assert_eq!(a.body["data"]["cycleUpdate"]["success"], true, "{}", a.body);
+    let ended = wait_event(&seen, "cycle completion", |e| {
+        is(e, "Cycle", "update", &cid) && !e["data"]["completedAt"].is_null()
+    })
+    .await;
+    assert_eq!(
+        ended["data"]["uncompletedIssuesUponCloseIds"],
+        json!([open_in_cycle])
+    );
+    assert_eq!(sim.issue(&open_in_cycle).unwrap().cycle_id, None);
+    let archived = wait_event(&seen, "the cycle's done issue archived", |e| {
+        is(e, "Issue", "remove", &done_in_cycle)
+    })
+    .await;
+    assert!(!archived["data"]["autoArchivedAt"].is_null());
+    assert!(
+        archived["data"]["trashed"].is_null(),
+        "archived, not trashed"
+    );
+    wait_event(&seen, "the emptied cycle archived", |e| {
+        is(e, "Cycle", "remove", &cid)
+    })
+    .await;
+    // The project's done issue closed first, yet waits for its project.
+    assert_eq!(sim.issue(&done_in_project).unwrap().archived_at, None);
+
+    // The project completes: its closed issue goes a window later; the open
+    // one stays, and so does the project, until that one is canceled.
+    sim.set_project_status(&pid, "Completed").unwrap();
+    wait_event(&seen, "the project's done issue archived", |e| {
+        is(e, "Issue", "remove", &done_in_project)
+    })
+    .await;
+    assert_eq!(
+        sim.project(&pid).unwrap().archived_at,
+        None,
+        "an open issue holds it"
+    );
+    sim.set_state(&open_in_project, "Canceled").unwrap();
+    wait_event(&seen, "the last issue archived", |e| {
+        is(e, "Issue", "remove", &open_in_project)
+    })
+    .await;
+    let gone = wait_event(&seen, "the project archived", |e| {
+        is(e, "Project", "remove", &pid)
+    })
+    .await;
+    assert!(!gone["data"]["autoArchivedAt"].is_null());
+    let a = gql(&sim, "{ projects { nodes { id } } }", json!({})).await;
+    assert!(
+        !a.body.to_string().contains(&pid),
+        "archived projects are not listed"
+    );
+    let a = gql(
+        &sim,
+        "{ projects(includeArchived: true) { nodes { id archivedAt } } }",
+        json!({}),
+    )
+    .await;
+    assert!(a.body.to_string().contains(&pid), "{}", a.body);
+    sim.shutdown().await;
+}
+
+/// `projectArchive` archives the project with its issues (open ones too,
+/// never into the trash), issues first; `projectUnarchive` brings them
+/// back. `cycleArchive` unlinks the cycle's issues first and archives none.
+#[tokio::test]
+async fn archiving_a_project_takes_its_issues_archiving_a_cycle_frees_them() {
+    let (url, seen) = receiver(0).await;
+    let sim = LinearSim::start(LinearSimConfig {
+        webhook_url: Some(url),
+        ..LinearSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let project = sim.create_project("Mobile app").unwrap();
+    let issue = sim
+        .create_issue("Offline sync", None, "In Progress")
+        .unwrap();
+    sim.set_project(&issue.id, Some(&project.id)).unwrap();
+    let a = gql(
+        &sim,
+        "mutation($id: String!) { projectArchive(id: $id) { success entity { id archivedAt } } }",
+        json!({"id": project.id}),
+    )
+    .await;
+    assert!(
+        !a.body["data"]["projectArchive"]["entity"]["archivedAt"].is_null(),
+        "{}",
+        a.body
+    );
+    let after = sim.issue(&issue.id).unwrap();
+    assert!(after.archived_at.is_some() && !after.trashed && after.auto_archived_at.is_none());
+    wait_event(&seen, "the project's remove", |e| {
+        is(e, "Project", "remove", &project.id)
+    })
+    .await;
+    let order: Vec<String> = events(&seen)
+        .iter()
+        .filter(|e| e["action"] == "remove")
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(order, ["Issue", "Project"], "issues first");
+    let listing = gql(&sim, "{ issues { nodes { id } } }", json!({})).await;
+    assert!(!listing.body.to_string().contains(&issue.id));
+    let a = gql(
+        &sim,
+        "mutation($id: String!) { projectUnarchive(id: $id) { success } }",
+        json!({"id": project.id}),
+    )
+    .await;
+    assert_eq!(
+        a.body["data"]["projectUnarchive"]["success"], true,
+        "{}",
+        a.body
+    );
+    assert_eq!(sim.issue(&issue.id).unwrap().archived_at, None);
+    wait_event(&seen, "the issue's restore", |e| {
+        is(e, "Issue", "restore", &issue.id)
+    })
+    .await;
+
+    let now = chrono::Utc::now();
+    let cycle = sim
+        .create_cycle(now, now + chrono::Duration::days(14))
+        .unwrap();
+    sim.set_cycle(&issue.id, Some(&cycle.id)).unwrap();
+    let a = gql(
+        &sim,
+        "mutation($id: String!) { cycleArchive(id: $id) { success entity { id archivedAt } } }",
+        json!({"id": cycle.id}),
+    )
+    .await;
+    assert_eq!(
+        a.body["data"]["cycleArchive"]["success"], true,
+        "{}",
+        a.body
+    );
+    let freed = sim.issue(&issue.id).unwrap();
+    assert_eq!(freed.cycle_id, None);
+    assert_eq!(
+        freed.archived_at, None,
+        "archiving a cycle archives no issue"
+    );
+    let unlinked = wait_event(&seen, "the issue leaving the cycle", |e| {
+        is(e, "Issue", "update", &issue.id) && e["updatedFrom"]["cycleId"] == cycle.id.as_str()
+    })
+    .await;
+    assert!(unlinked["data"]["cycleId"].is_null());
+    wait_event(&seen, "the cycle's remove", |e| {
+        is(e, "Cycle", "remove", &cycle.id)
+    })
+    .await;
+    sim.shutdown().await;
+}

@@ -12,7 +12,7 @@ use super::StoreArgs;
 use super::UsageError;
 use super::out::{self, outln};
 use super::table::{Fit, Table, WideArg, Width, diff_cells, iso, relative};
-use crate::domain::{Actor, FieldValue};
+use crate::domain::{Actor, FieldValue, Side};
 use crate::health::human_ms;
 use crate::ops::{self, conflicts::Choice};
 use crate::store::{
@@ -125,6 +125,12 @@ struct ConflictOut {
     resolved_by: Option<Actor>,
     resolved_at: Option<String>,
     applied_at: Option<String>,
+    /// Why it waits: `both_changed`, `refused` (cannot write), `overwritten`, …
+    kind: &'static str,
+    /// The side a refused or overwritten value concerns.
+    kind_side: Option<Side>,
+    /// The refusal message or what was overwritten.
+    note: Option<String>,
 }
 
 fn conflict_out(db: Db<'_>, c: &Conflict) -> anyhow::Result<ConflictOut> {
@@ -153,6 +159,9 @@ fn conflict_out(db: Db<'_>, c: &Conflict) -> anyhow::Result<ConflictOut> {
         resolved_by: c.resolved_by,
         resolved_at: c.resolved_at.map(iso),
         applied_at: c.applied_at.map(iso),
+        kind: c.kind.as_str(),
+        kind_side: c.kind_side,
+        note: c.note.clone(),
     })
 }
 
@@ -198,17 +207,25 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
     }
     let now = now_ms();
     let width = a.wide.width();
+    // WHY appears when a conflict on the page is more than "both changed"
+    // (a value the other side refused, an overwritten edit).
+    let why = conflicts
+        .iter()
+        .any(|c| c.kind != crate::domain::ConflictReason::BothChanged);
+    let fixed = if why { 78 } else { 64 };
     let value_width = match width {
-        Width::Fit(w) => (w.saturating_sub(64) / 3).clamp(12, 48),
+        Width::Fit(w) => (w.saturating_sub(fixed) / 3).clamp(12, 48),
         Width::Unlimited => usize::MAX,
     };
     let mut headers = vec![("ID", Fit::Keep)];
     if a.all {
         headers.push(("STATUS", Fit::Keep));
     }
+    headers.extend([("LINK", Fit::Shrink), ("FIELD", Fit::Keep)]);
+    if why {
+        headers.push(("WHY", Fit::Keep));
+    }
     headers.extend([
-        ("LINK", Fit::Shrink),
-        ("FIELD", Fit::Keep),
         ("BASE", Fit::Keep),
         ("PORTAL", Fit::Keep),
         ("LINEAR", Fit::Keep),
@@ -229,6 +246,9 @@ fn list(a: &ListArgs) -> anyhow::Result<ExitCode> {
         }
         cells.push(o.link.clone().unwrap_or_else(|| "-".into()));
         cells.push(c.field.clone());
+        if why {
+            cells.push(c.kind.label().to_string());
+        }
         cells.extend(diff_cells(&[&c.base, &c.portal, &c.linear], value_width));
         cells.extend([
             human_ms(now - c.created_at),
@@ -298,6 +318,10 @@ fn show(a: &ShowArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default()
     )?;
     outln!("opened  {} ago", human_ms(now - c.created_at))?;
+    outln!("why     {}", c.kind.label())?;
+    if let Some(note) = &c.note {
+        outln!("note    {note}")?;
+    }
     outln!("{}", full("base", &c.base, ""))?;
     outln!("{}", full("portal", &c.portal, &when(c.portal_changed_at)))?;
     outln!("{}", full("linear", &c.linear, &when(c.linear_changed_at)))?;

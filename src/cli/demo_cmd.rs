@@ -89,6 +89,7 @@ fn intro() -> (String, Vec<String>) {
 
 /// Run the demo.
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    crate::os::private_file_modes();
     let interactive =
         !args.no_console && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if let Some(p) = &args.db

@@ -120,7 +120,7 @@ struct Doc {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Doc> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_capped(path, crate::files::MAX_MAPPING_BYTES, "mapping file")
         .map_err(|e| UsageError(format!("cannot read mapping file {}: {e}", path.display())))?;
     Ok(Doc {
         name: path.display().to_string(),

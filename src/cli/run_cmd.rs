@@ -68,7 +68,7 @@ fn init_logging(config: &Config) -> anyhow::Result<LogGuard> {
             } else {
                 config.base_dir.join(dir)
             };
-            std::fs::create_dir_all(&dir)
+            crate::files::create_private_dir(&dir)
                 .with_context(|| format!("creating log directory {}", dir.display()))?;
             let appender = tracing_appender::rolling::daily(&dir, "roundtrip.log");
             let (writer, guard) = tracing_appender::non_blocking(appender);
@@ -127,6 +127,9 @@ pub(super) fn unusable_portal(
 
 /// Run the daemon until a signal arrives.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    // The store, its WAL and shared memory, and the logs are the user's
+    // alone.
+    crate::os::private_file_modes();
     let config = Config::load(&args.config)?;
     let secrets = config.secrets()?;
     let _guard = init_logging(&config)?;
@@ -139,7 +142,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 )
             })?;
             if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir)
+                crate::files::create_private_dir(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
             }
             p
@@ -184,7 +187,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             },
             options: EngineOptions::from_config(&config),
             listen: config.webhooks.listen,
-            max_body_bytes: config.webhooks.max_body_bytes,
+            webhooks: config.webhooks.options(),
         })
         .await?;
         tracing::info!(

@@ -25,7 +25,7 @@ pub struct SimArgs {
     /// Seed for sample data and fault decisions (same seed, same run).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Faults to inject, e.g. "linear:5xx=0.1,429=0.05,latency=50ms;canny:timeout=0.02;webhooks:drop=0.1,dup=0.1,reorder=true".
+    /// Faults to inject, e.g. "linear:5xx=0.1,429=0.05,latency=50ms,lost=0.05;canny:timeout=0.02;webhooks:drop=0.1,dup=0.1,reorder=true" (lost: a write is applied, then its answer is lost).
     #[arg(long, default_value = "")]
     pub faults: String,
     /// Where the Linear simulator POSTs its webhooks.
@@ -59,6 +59,11 @@ pub struct SimArgs {
     /// common setting; "30s" for a quick look; "0s" turns it off).
     #[arg(long, value_name = "DURATION", default_value = "180d")]
     pub linear_auto_archive: String,
+    /// How long after a project is completed or canceled Linear archives
+    /// its closed issues (Linear: one month, whatever the team's period);
+    /// the project archives itself once they all are.
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    pub linear_project_archive: String,
     /// Lifetime of the OAuth access tokens the Linear simulator issues
     /// (Linear: 24 hours), e.g. "30s" to watch refreshes happen.
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_ttl)]
@@ -110,6 +115,13 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             args.linear_auto_archive
         ))
     })?;
+    let project_archive =
+        crate::duration::parse_duration(&args.linear_project_archive).map_err(|e| {
+            super::UsageError(format!(
+                "--linear-project-archive '{}': {e}",
+                args.linear_project_archive
+            ))
+        })?;
     for url in [&args.linear_webhook, &args.canny_webhook]
         .into_iter()
         .flatten()
@@ -139,6 +151,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
             seed: args.seed,
             requests_per_hour: args.linear_requests_per_hour,
             auto_archive_period: auto_archive,
+            project_archive_window: project_archive,
             token_ttl: args.linear_token_ttl,
             oauth_redirect_uris: std::iter::once(DEFAULT_REDIRECT_URI.to_string())
                 .chain(args.linear_oauth_redirect_uri.iter().cloned())

@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::StoreArgs;
 use super::out::{self, outln};
 use crate::domain::JobStatus;
-use crate::health::{Health, Verdict, assess, human_ms};
-use crate::store::{OpenMode, Summary, now_ms, to_ms};
+use crate::health::{Health, Verdict, assess, human_ms, observe_store};
+use crate::store::{OpenMode, StoreError, Summary, now_ms, recovery_command, to_ms};
 
 /// Arguments of `roundtrip status`.
 #[derive(Debug, clap::Args)]
@@ -84,12 +84,24 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         let rotation = crate::rotation::stored(&store.db())?;
         Ok((store, summary, rotation))
     });
-    let (store, summary, rotation) = match read {
+    let (store, mut summary, rotation) = match read {
         Ok(r) => r,
         Err(err) => return unreadable(args, &err),
     };
-    let health = assess(&summary, now_ms());
     let now = now_ms();
+    observe_store(store.path(), &mut summary, now);
+    // With no engine writing, nothing else will look: check the store
+    // itself (the daemon refuses a damaged store at start).
+    let late = summary
+        .heartbeat_ms
+        .is_none_or(|h| now - h > crate::health::LOCK_SUSPECT_MS);
+    if late && summary.integrity.as_ref().is_none_or(|c| c.ok) {
+        let check = store.quick_check();
+        if !check.ok {
+            summary.integrity = Some(check);
+        }
+    }
+    let health = assess(&summary, now);
     if args.json {
         let report = Report {
             store: store.path().display().to_string(),
@@ -111,8 +123,17 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
 /// the report.
 fn unreadable(args: &StatusArgs, err: &anyhow::Error) -> anyhow::Result<ExitCode> {
     let reason: Vec<String> = err.chain().map(ToString::to_string).collect();
-    let reason = reason.join(": ");
-    let store = args.store.path().ok().map(|p| p.display().to_string());
+    let mut reason = reason.join(": ");
+    let path = args.store.path().ok();
+    // A store too damaged to read: say how to recover it.
+    if let Some(p) = &path
+        && err
+            .chain()
+            .any(|e| matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Corrupt(_))))
+    {
+        reason = format!("{reason}; {}", recovery_command(p));
+    }
+    let store = path.map(|p| p.display().to_string());
     if args.json {
         let report = Unreadable {
             store,

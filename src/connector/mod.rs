@@ -33,6 +33,35 @@ pub struct DeliveryHint {
     pub record_id: Option<String>,
     /// True when the event says the record was removed.
     pub removed: bool,
+    /// For an update that reports what it replaced (Linear's
+    /// `updatedFrom`): the values before and after, as a small JSON object
+    /// the connector's [`Connector::update_evidence`] reads back — never the
+    /// whole body. `None` for everything else.
+    pub evidence: Option<String>,
+}
+
+/// What a landed update reported back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// The record's update time after the write, when the remote reports
+    /// it (Linear); its own webhook carries the same time, which is how that
+    /// webhook is told apart from a person's edit.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The previous values a webhook reports for an update (Linear's
+/// `updatedFrom`), in record field names ("title", "description", "state",
+/// "priority"): evidence of what a write replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateEvidence {
+    /// The record updated.
+    pub record_id: String,
+    /// Its update time after the change.
+    pub updated_at: DateTime<Utc>,
+    /// Fields the change replaced, with their values before it.
+    pub previous: std::collections::BTreeMap<String, crate::domain::FieldValue>,
+    /// The same fields' values after it (what the webhook's `data` holds).
+    pub current: std::collections::BTreeMap<String, crate::domain::FieldValue>,
 }
 
 /// Why a webhook request was refused before anything was stored.
@@ -90,15 +119,42 @@ pub trait Connector: Send + Sync {
     /// duplicating.
     async fn find_created(&self, new: &NewRecord) -> Result<Option<Record>, RemoteError>;
 
-    /// Apply field updates to one record.
-    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError>;
+    /// The id the remote gave a create of `client_id` in this process, even
+    /// if the create as a whole then failed (a later step did): the engine
+    /// keeps it with the job so the retry finds the record by id. Remotes
+    /// whose creates carry the client id themselves answer `None`.
+    fn created_id(&self, _client_id: &uuid::Uuid) -> Option<String> {
+        None
+    }
+
+    /// Read one record's fields for a write about to be sent, as cheaply as
+    /// the remote allows (comments may be left out). `Ok(None)`: it is gone.
+    async fn get_fields(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
+        self.get(remote_id).await
+    }
+
+    /// [`Connector::get_fields`] for several records, in as few requests as
+    /// the remote allows; records that are gone are left out.
+    async fn get_fields_many(&self, ids: &[String]) -> Result<Vec<Record>, RemoteError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(r) = self.get_fields(id).await? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Apply field updates to one record: `fields` replace values, `deltas`
+    /// add and remove set members.
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<Written, RemoteError>;
 
     /// Apply several updates in as few requests as the remote allows. The
     /// outer error means the whole request failed; inner results are per item.
     async fn update_many(
         &self,
         items: &[(String, Update)],
-    ) -> Result<Vec<Result<(), RemoteError>>, RemoteError> {
+    ) -> Result<Vec<Result<Written, RemoteError>>, RemoteError> {
         let mut out = Vec::with_capacity(items.len());
         for (id, update) in items {
             out.push(self.update(id, update).await);
@@ -112,6 +168,41 @@ pub trait Connector: Send + Sync {
     /// Post a comment on a record.
     async fn add_comment(&self, remote_id: &str, body: &str) -> Result<Comment, RemoteError>;
 
+    /// Post a comment carrying a client-chosen id where the remote takes one
+    /// (Linear's `CommentCreateInput.id`), so a retry cannot post it twice.
+    async fn add_comment_with_id(
+        &self,
+        remote_id: &str,
+        body: &str,
+        _client_id: uuid::Uuid,
+    ) -> Result<Comment, RemoteError> {
+        self.add_comment(remote_id, body).await
+    }
+
+    /// Find a comment an earlier attempt may have posted: by its client id,
+    /// or (where the remote takes none) by its exact text.
+    async fn find_comment(
+        &self,
+        remote_id: &str,
+        client_id: uuid::Uuid,
+        body: &str,
+    ) -> Result<Option<Comment>, RemoteError> {
+        let wanted = body.trim_end();
+        let client = client_id.to_string();
+        Ok(self.get(remote_id).await?.and_then(|r| {
+            r.comments
+                .into_iter()
+                .find(|c| c.remote_id == client || c.body.trim_end() == wanted)
+        }))
+    }
+
+    /// What a verified webhook body says an update replaced (Linear's
+    /// `updatedFrom`); `None` for other events and for remotes that send no
+    /// previous values (Canny).
+    async fn update_evidence(&self, _body: &str) -> Option<UpdateEvidence> {
+        None
+    }
+
     /// Leave a note for the team on a record, somewhere customers never read
     /// (an internal comment on the portal; a comment on Linear, which only
     /// the workspace sees). `Ok(None)`: the remote has no such place, so
@@ -122,6 +213,17 @@ pub trait Connector: Send + Sync {
         _body: &str,
     ) -> Result<Option<Comment>, RemoteError> {
         Ok(None)
+    }
+
+    /// Make every voter of `from` a voter of `to` as well (a duplicate's
+    /// post closing in favour of the canonical one); returns how many were
+    /// added. Must be safe to repeat: a voter already on `to` is never
+    /// counted twice. Remotes without votes refuse it.
+    async fn copy_voters(&self, _from: &str, _to: &str) -> Result<usize, RemoteError> {
+        Err(RemoteError::new(
+            crate::domain::ErrorClass::Validation,
+            format!("{} records have no voters to copy", self.side()),
+        ))
     }
 
     /// Records on this side that link to URLs starting with `prefix` (Linear
@@ -142,6 +244,11 @@ pub trait Connector: Send + Sync {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection>;
+
+    /// The webhook server could not accept a delivery this connector
+    /// verified (the store refused it): forget anything `verify_webhook`
+    /// recorded about it, so the sender's retry is not taken for a replay.
+    fn delivery_not_accepted(&self, _hint: &DeliveryHint) {}
 
     /// Rate-limit readings from the most recent responses, drained by the
     /// engine into the store.

@@ -127,7 +127,8 @@ impl App {
         self.reads += 1;
         let now = self.clock.now_ms();
         let db = self.store.db();
-        let summary = db.summary()?;
+        let mut summary = db.summary()?;
+        crate::health::observe_store(self.store.path(), &mut summary, now);
         self.health = Some(assess(&summary, now));
         self.summary = Some(summary);
         let cx = Load {

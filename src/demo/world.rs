@@ -140,7 +140,7 @@ impl World {
             connectors: connectors.clone(),
             options: engine_options(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            max_body_bytes: 1 << 20,
+            webhooks: crate::webhook::WebhookOptions::default(),
         })
         .await;
         let service = match started {

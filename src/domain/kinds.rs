@@ -132,6 +132,15 @@ named_enum! {
         /// An admin-only note was left on a record (or kept here only when
         /// the remote has no place for one).
         Note = "note",
+        /// A write left a field alone because its target changed it while
+        /// the write was on its way; or a refused/overwritten conflict
+        /// closed because a side changed the field again.
+        Superseded = "superseded",
+        /// An open conflict now shows the sides' newer values.
+        ConflictUpdated = "conflict_updated",
+        /// A record's voters were added to another (a duplicate's post
+        /// closing in favour of the canonical post).
+        Voters = "voters",
     }
 }
 
@@ -149,6 +158,8 @@ named_enum! {
         /// Leave an admin-only note on the target record (why a link
         /// ended or moved); customers never read it.
         Note = "note",
+        /// Add one record's voters to another.
+        Voters = "voters",
     }
 }
 

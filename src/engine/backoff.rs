@@ -13,6 +13,9 @@ pub const BASE: Duration = Duration::from_secs(1);
 /// Longest backoff step.
 pub const CAP: Duration = Duration::from_secs(600);
 
+/// Longest wait for a rate-limit answer that named none.
+pub const RATE_LIMIT_CAP: Duration = Duration::from_secs(60);
+
 /// The engine's next move for a failed job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NextStep {
@@ -43,11 +46,14 @@ pub fn next_step(err: &RemoteError, attempt: u32, max_attempts: u32, unit: f64) 
         ErrorClass::Auth => NextStep::PauseConnector,
         ErrorClass::Validation | ErrorClass::Conflict => NextStep::Fail,
         ErrorClass::NotFound => NextStep::NotFound,
-        ErrorClass::RateLimited
-        | ErrorClass::Server
-        | ErrorClass::Network
-        | ErrorClass::Timeout
-        | ErrorClass::Schema => {
+        // The remote said when to come back: a rate-limit answer costs at
+        // most that wait, and never the job (it is not a failure of the
+        // write; the budget lets one probe through after the wait).
+        ErrorClass::RateLimited => NextStep::Retry(match err.retry_after {
+            Some(wait) => wait.min(CAP * 6),
+            None => jittered(attempt.saturating_sub(1), BASE, RATE_LIMIT_CAP, unit),
+        }),
+        ErrorClass::Server | ErrorClass::Network | ErrorClass::Timeout | ErrorClass::Schema => {
             if attempt >= max_attempts {
                 return NextStep::Dead;
             }
@@ -88,12 +94,27 @@ mod tests {
 
     #[test]
     fn retry_after_is_a_floor() {
-        let e = RemoteError::new(ErrorClass::RateLimited, "slow down")
-            .with_retry_after(Duration::from_secs(42));
+        let e =
+            RemoteError::new(ErrorClass::Server, "busy").with_retry_after(Duration::from_secs(42));
         assert_eq!(
             next_step(&e, 1, 8, 0.0),
             NextStep::Retry(Duration::from_secs(42))
         );
+    }
+
+    #[test]
+    fn a_rate_limit_costs_exactly_its_wait_and_never_the_job() {
+        let e = RemoteError::new(ErrorClass::RateLimited, "slow down")
+            .with_retry_after(Duration::from_secs(1));
+        for attempt in [1, 5, 8, 50] {
+            assert_eq!(
+                next_step(&e, attempt, 8, 0.99),
+                NextStep::Retry(Duration::from_secs(1)),
+                "attempt {attempt}"
+            );
+        }
+        let bare = RemoteError::new(ErrorClass::RateLimited, "slow down");
+        assert!(matches!(next_step(&bare, 20, 8, 0.99), NextStep::Retry(d) if d <= RATE_LIMIT_CAP));
     }
 
     proptest! {

@@ -72,6 +72,20 @@ pub enum Permit {
     WaitUntil(i64),
 }
 
+/// After a rate-limit wait, one request decides whether traffic resumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// Normal pacing.
+    Off,
+    /// The wait is over; the next permitted request is the probe.
+    Due,
+    /// The probe is on its way; everything else waits for its answer.
+    InFlight,
+}
+
+/// How soon a request held back by a probe in flight asks again (ms).
+pub const PROBE_POLL_MS: i64 = 100;
+
 /// A connector's budget.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Budget {
@@ -79,6 +93,7 @@ pub struct Budget {
     refill: Refill,
     windows: BTreeMap<QuotaKind, Window>,
     paused_until_ms: Option<i64>,
+    probe: Probe,
     last_sent_ms: Option<i64>,
     /// Operations permitted whose answers have not been absorbed yet. A
     /// reading from one answer cannot include requests still on the wire,
@@ -100,14 +115,21 @@ impl Budget {
             refill,
             windows: BTreeMap::new(),
             paused_until_ms: None,
+            probe: Probe::Off,
             last_sent_ms: None,
             outstanding: 0,
         }
     }
 
     /// Take a reading from response headers. A reading replaces the local
-    /// estimate: the server's count is the truth.
+    /// estimate: the server's count is the truth. A reading without a
+    /// positive limit says nothing about the quota's size (e.g. a 429 from a
+    /// remote that sends no limit headers) and is ignored: a budget is
+    /// never learned as zero, which would never refill.
     pub fn observe(&mut self, s: &QuotaSample, request_cost: Option<i64>) {
+        if s.limit <= 0 {
+            return;
+        }
         let reset_ms = s.reset_at.map(|r| r.timestamp_millis());
         let observed_ms = s.sampled_at.timestamp_millis();
         let previous = self.windows.get(&s.kind);
@@ -136,21 +158,30 @@ impl Budget {
         );
     }
 
-    /// The remote said stop (RATELIMITED / 429): pause until `until_ms`.
+    /// The remote said stop (RATELIMITED / 429): pause until `until_ms`,
+    /// then let one probe request through before anything else.
     pub fn pause_until(&mut self, until_ms: i64) {
         self.paused_until_ms = Some(self.paused_until_ms.map_or(until_ms, |p| p.max(until_ms)));
+        self.probe = Probe::Due;
     }
 
     /// Account for an operation being sent now (before its headers arrive).
     pub fn spend(&mut self, now_ms: i64) {
         self.last_sent_ms = Some(now_ms);
         self.outstanding += 1;
+        if self.probe == Probe::Due {
+            self.probe = Probe::InFlight;
+        }
     }
 
     /// An operation permitted earlier has finished and its readings (if
-    /// any) were observed: stop holding it against the quota.
-    pub fn settle(&mut self) {
+    /// any) were observed: stop holding it against the quota. A probe that
+    /// was not rate limited again reopens normal traffic.
+    pub fn settle(&mut self, rate_limited: bool) {
         self.outstanding = (self.outstanding - 1).max(0);
+        if self.probe == Probe::InFlight {
+            self.probe = if rate_limited { Probe::Due } else { Probe::Off };
+        }
     }
 
     /// Remaining quota of one kind per the latest reading, less what
@@ -169,6 +200,9 @@ impl Budget {
                 return Permit::WaitUntil(until);
             }
             self.paused_until_ms = None;
+        }
+        if self.probe == Probe::InFlight {
+            return Permit::WaitUntil(now_ms + PROBE_POLL_MS);
         }
         let mut wait = None::<i64>;
         for w in self.windows.values() {
@@ -309,9 +343,9 @@ mod tests {
         // The first answer reports what the server counted so far; the
         // second operation is still held against it.
         b.observe(&sample("requests", 3_600, 5, 3_595_000), None);
-        b.settle();
+        b.settle(false);
         assert!(matches!(b.permit(Lane::Live, 0), Permit::WaitUntil(_)));
-        b.settle();
+        b.settle(false);
         assert_eq!(b.permit(Lane::Live, 0), Permit::Go);
     }
 
@@ -329,5 +363,44 @@ mod tests {
         b.pause_until(5_000);
         assert_eq!(b.permit(Lane::Live, 0), Permit::WaitUntil(5_000));
         assert_eq!(b.permit(Lane::Live, 5_000), Permit::Go);
+    }
+
+    #[test]
+    fn a_429_without_limit_headers_never_becomes_a_zero_budget() {
+        let mut b = Budget::new(0.2);
+        // What a 429 from a remote without limit headers looks like.
+        let mut s = sample("requests_per_second", 0, 0, 1_000);
+        s.connector = Side::Portal;
+        b.observe(&s, None);
+        b.pause_until(1_000);
+        assert_eq!(b.permit(Lane::Live, 500), Permit::WaitUntil(1_000));
+        // The wait is over: the next request goes, long after "reset".
+        assert_eq!(b.permit(Lane::Live, 1_000), Permit::Go);
+        assert_eq!(b.remaining(QuotaKind::RequestsPerSecond), None);
+    }
+
+    #[test]
+    fn after_the_wait_one_probe_decides() {
+        let mut b = Budget::new(0.0);
+        b.pause_until(1_000);
+        assert_eq!(b.permit(Lane::Live, 1_000), Permit::Go);
+        b.spend(1_000);
+        // Everything else waits for the probe's answer.
+        assert_eq!(
+            b.permit(Lane::Live, 1_001),
+            Permit::WaitUntil(1_001 + PROBE_POLL_MS)
+        );
+        // Rate limited again: another wait, then another single probe.
+        b.pause_until(2_000);
+        b.settle(true);
+        assert_eq!(b.permit(Lane::Live, 1_500), Permit::WaitUntil(2_000));
+        assert_eq!(b.permit(Lane::Live, 2_000), Permit::Go);
+        b.spend(2_000);
+        assert!(matches!(b.permit(Lane::Live, 2_001), Permit::WaitUntil(_)));
+        // The probe got through: traffic flows again.
+        b.settle(false);
+        assert_eq!(b.permit(Lane::Live, 2_002), Permit::Go);
+        b.spend(2_002);
+        assert_eq!(b.permit(Lane::Live, 2_003), Permit::Go);
     }
 }

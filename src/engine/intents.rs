@@ -5,40 +5,82 @@
 
 use std::sync::Arc;
 
-use super::link_sync::{MergeSettings, apply_plan};
+use super::link_sync::{MergeSettings, apply_plan, link_records};
 use super::payload::JobPayload;
-use super::records::DELETED_FIELD;
+use super::records::{DELETED_FIELD, store_record_read};
 use super::{Engine, EngineError, lock};
 use crate::domain::{Actor, AuditAction, FieldValue, Side};
 use crate::store::{
     Conflict, Db, Lane, Level, LinkState, NewAudit, Resolution, Result as StoreResult,
 };
 use crate::sync::{
-    ChangeTimes, ConflictDraft, ConflictReason, Mapping, MergeInput, Take, resolve_conflict,
-    stamp_version,
+    ChangeTimes, ConflictDraft, Mapping, MergeInput, Take, codec, resolve_conflict, stamp_version,
 };
 
 impl Engine {
-    /// Turn every resolved-but-unapplied conflict into writes.
+    /// Turn every resolved-but-unapplied conflict into writes. Both sides
+    /// are re-read first, so the chosen side's value is applied as it is
+    /// now — and when it changed after the operator decided, the conflict
+    /// opens again with the current values instead.
     pub async fn apply_resolutions(&self) -> Result<usize, EngineError> {
-        let merge = self.merge_settings();
-        let now = chrono::Utc::now();
-        let n = self
+        let pending = self
             .inner
             .writer
-            .run(move |db| {
-                let pending = db.unapplied_resolutions(50)?;
-                for c in &pending {
-                    apply_one(db, &merge, c, now)?;
-                    db.mark_conflict_applied(c.id)?;
-                }
-                Ok(pending.len())
-            })
+            .run(|db| db.unapplied_resolutions(50))
             .await?;
+        let mut n = 0;
+        for c in pending {
+            if c.field != DELETED_FIELD {
+                self.reread_link(c.link_id).await?;
+            }
+            let merge = self.merge_settings();
+            let now = chrono::Utc::now();
+            let wrote = self
+                .inner
+                .writer
+                .run(move |db| {
+                    if apply_one(db, &merge, &c, now)? {
+                        db.mark_conflict_applied(c.id)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            wrote?;
+            n += 1;
+        }
         if n > 0 {
             self.inner.scheduler.wake.notify_one();
         }
         Ok(n)
+    }
+
+    /// Read both records of an active link again and store them (unless a
+    /// fresher state is already stored).
+    async fn reread_link(&self, link_id: i64) -> Result<(), EngineError> {
+        let link = self.inner.writer.run(move |db| db.link(link_id)).await?;
+        let Some(link) = link.filter(|l| l.state == LinkState::Active) else {
+            return Ok(());
+        };
+        for (side, id) in [
+            (Side::Portal, link.portal_id),
+            (Side::Linear, link.linear_id),
+        ] {
+            let Some(id) = id else { continue };
+            let conn = self.inner.connectors.side(side).clone();
+            let started = crate::store::now_ms();
+            match self.call(side, Lane::Live, || conn.get_fields(&id)).await {
+                Ok(Some(record)) => {
+                    self.inner
+                        .writer
+                        .run(move |db| store_record_read(db, side, &record, started).map(|_| ()))
+                        .await?;
+                }
+                Ok(None) => {}
+                Err(e) if e.class == crate::domain::ErrorClass::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Load the active mapping version if it changed. A version that does
@@ -147,14 +189,17 @@ pub(crate) fn load_active_mapping(
     Ok(Some((in_force, mapping)))
 }
 
+/// Apply one resolution; false when it was not applied because the chosen
+/// side's value changed after the operator decided (the conflict is open
+/// again, showing the current values).
 fn apply_one(
     db: Db<'_>,
     merge: &MergeSettings,
     c: &Conflict,
     now: chrono::DateTime<chrono::Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let Some(link) = db.link(c.link_id)? else {
-        return Ok(());
+        return Ok(true);
     };
     let by = c.resolved_by.unwrap_or(Actor::Operator);
     let audit = |reason: String| NewAudit {
@@ -164,32 +209,88 @@ fn apply_one(
         ..NewAudit::new(by, AuditAction::Resolve)
     };
     if c.field == DELETED_FIELD {
-        return apply_delete_resolution(db, merge, c, &link, &audit);
+        apply_delete_resolution(db, merge, c, &link, &audit)?;
+        return Ok(true);
     }
     let take = match &c.resolution {
         Some(Resolution::Portal) => Take::Portal,
         Some(Resolution::Linear) => Take::Linear,
         Some(Resolution::Base) => Take::Base,
         Some(Resolution::Value(v)) => Take::Value(v.clone()),
-        Some(Resolution::Agreed) | None => return Ok(()),
+        Some(Resolution::Agreed | Resolution::Superseded) | None => return Ok(true),
     };
-    let (Some(portal_id), Some(linear_id)) = (&link.portal_id, &link.linear_id) else {
-        return Ok(());
+    let Some((portal, linear)) = link_records(db, &link)? else {
+        return Ok(true);
     };
-    let (Some(portal), Some(linear)) = (
-        db.record(Side::Portal, portal_id)?,
-        db.record(Side::Linear, linear_id)?,
-    ) else {
-        return Ok(());
+    let Some(f) = merge.mapping.field(&c.field) else {
+        db.append_audit(&audit(format!(
+            "could not apply: field '{}' is not in the active mapping",
+            c.field
+        )))?;
+        return Ok(true);
     };
+    // The sides' values now, as the merge compares them.
+    let current = |side: Side, r: &crate::domain::Record, shown: &FieldValue| {
+        codec::read(&merge.mapping, f, side, r).unwrap_or_else(|_| shown.clone())
+    };
+    let portal_now = current(Side::Portal, &portal.record, &c.portal);
+    let linear_now = current(Side::Linear, &linear.record, &c.linear);
+    let chosen = match take {
+        Take::Portal => Some((Side::Portal, &c.portal, &portal_now)),
+        Take::Linear => Some((Side::Linear, &c.linear, &linear_now)),
+        Take::Base | Take::Value(_) => None,
+    };
+    if let Some((side, seen, now_value)) = chosen
+        && seen != now_value
+        && c.kind != crate::domain::ConflictReason::Overwritten
+    {
+        let note = format!(
+            "{} value changed from {} to {} after the decision; decide again",
+            if side == Side::Portal {
+                "the portal's"
+            } else {
+                "Linear's"
+            },
+            seen.display_short(60),
+            now_value.display_short(60)
+        );
+        if db.reopen_conflict(c.id, &portal_now, &linear_now, &note)? {
+            db.append_audit(&audit(format!("not applied: {note}")))?;
+            db.log_event(
+                Level::Warn,
+                "engine",
+                &format!("conflict {} asks again: {note}", c.id),
+            )?;
+            return Ok(false);
+        }
+        db.append_audit(&audit(format!(
+            "not applied: {note} (another conflict on the field is open)"
+        )))?;
+        return Ok(true);
+    }
     let draft = ConflictDraft {
         field: c.field.clone(),
         base: c.base.clone(),
-        portal: c.portal.clone(),
-        linear: c.linear.clone(),
+        // An overwritten edit is only in the conflict: take it from there.
+        portal: if c.kind_side == Some(Side::Portal)
+            && c.kind == crate::domain::ConflictReason::Overwritten
+        {
+            c.portal.clone()
+        } else {
+            portal_now
+        },
+        linear: if c.kind_side == Some(Side::Linear)
+            && c.kind == crate::domain::ConflictReason::Overwritten
+        {
+            c.linear.clone()
+        } else {
+            linear_now
+        },
         portal_changed_at: None,
         linear_changed_at: None,
-        reason: ConflictReason::BothChanged,
+        reason: c.kind,
+        side: c.kind_side,
+        note: None,
     };
     let mut input = MergeInput::new(&link.base, &portal.record, &linear.record, now);
     input.times = ChangeTimes::default();
@@ -204,6 +305,7 @@ fn apply_one(
                 &plan,
                 Lane::Live,
             )?;
+            db.clear_refusals(link.id)?;
             db.append_audit(&audit(plan.explain()))?;
         }
         Err(e) => {
@@ -215,7 +317,7 @@ fn apply_one(
             db.append_audit(&audit(format!("could not apply: {e}")))?;
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// A delete conflict: taking the deleted side deletes the survivor too;

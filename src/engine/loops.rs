@@ -47,35 +47,40 @@ impl Engine {
     }
 
     /// Handle the oldest unprocessed deliveries: re-read each named record
-    /// (webhooks are hints), merge, and mark the deliveries processed.
-    /// Returns how many were processed; stops at the first delivery whose
-    /// record cannot be read right now (it stays for the next round).
+    /// once (webhooks are hints), merge, and mark processed every delivery
+    /// about that record that arrived before the read — so a burst of any
+    /// size for one record costs one read. Returns how many deliveries were
+    /// processed; stops at the first record that cannot be read right now
+    /// (its deliveries stay for the next round).
     pub async fn process_inbox_once(&self) -> Result<usize, super::EngineError> {
         let items: Vec<InboxItem> = self
             .inner
             .writer
             .run(|db| db.pending_deliveries(INBOX_BATCH))
             .await?;
-        let mut done: Vec<i64> = Vec::new();
+        let horizon = items.iter().map(|i| i.id).max().unwrap_or(0);
+        let mut done: Vec<InboxItem> = Vec::new();
         let mut seen: HashSet<(Side, String)> = HashSet::new();
         let mut failure = None;
         for item in &items {
+            self.check_update_evidence(item).await?;
             let Some(id) = item.record_id.clone() else {
-                done.push(item.id);
+                done.push(item.clone());
                 continue;
             };
             if !seen.insert((item.source, id.clone())) {
-                done.push(item.id);
                 continue;
             }
             if self.connector_paused(item.source).await {
                 break;
             }
             let conn = self.inner.connectors.side(item.source).clone();
+            let started = now_ms();
             let read = self.call(item.source, Lane::Live, || conn.get(&id)).await;
             match read {
                 Ok(Some(record)) => {
-                    self.apply_record(item.source, record, Lane::Live).await?;
+                    self.apply_read(item.source, record, started, Lane::Live)
+                        .await?;
                 }
                 Ok(None) => {
                     self.apply_deleted(item.source, id).await?;
@@ -99,17 +104,19 @@ impl Engine {
                     break;
                 }
             }
-            done.push(item.id);
+            done.push(item.clone());
         }
-        let n = done.len();
-        if n > 0 {
-            self.inner
+        let mut n = 0;
+        if !done.is_empty() {
+            n = self
+                .inner
                 .writer
                 .run(move |db| {
-                    for id in &done {
-                        db.mark_delivery_processed(*id)?;
+                    let mut n = 0;
+                    for item in &done {
+                        n += db.mark_record_processed(item, horizon)?;
                     }
-                    Ok(())
+                    Ok(n)
                 })
                 .await?;
         }
@@ -117,6 +124,34 @@ impl Engine {
             Some(e) if n == 0 => Err(e.into()),
             _ => Ok(n),
         }
+    }
+
+    /// A webhook reporting an update that our own write made (same record,
+    /// same update time as the write's receipt) says what the write really
+    /// replaced. A value other than the one the write was made against is
+    /// a person's edit that landed between roundtrip's read and its write:
+    /// it is recovered into a conflict instead of being lost.
+    async fn check_update_evidence(&self, item: &InboxItem) -> Result<(), super::EngineError> {
+        if item.removed || item.record_id.is_none() {
+            return Ok(());
+        }
+        let Some(body) = item.evidence.as_deref() else {
+            return Ok(());
+        };
+        let conn = self.inner.connectors.side(item.source).clone();
+        let Some(evidence) = conn.update_evidence(body).await else {
+            return Ok(());
+        };
+        let side = item.source;
+        let recovered = self
+            .in_store(move |db, merge, _, _, _| {
+                super::overwrite::recover_overwritten(db, merge, side, &evidence)
+            })
+            .await?;
+        if recovered.conflicts > 0 {
+            tracing::warn!(side = %side, "a write replaced an edit made while it was on its way; conflict opened");
+        }
+        Ok(())
     }
 
     async fn connector_paused(&self, side: Side) -> bool {
@@ -136,14 +171,31 @@ impl Engine {
                 break;
             }
             match self.reconcile_once().await {
-                Ok(report) => tracing::info!(?report, "reconcile finished"),
-                Err(e) => {
-                    let msg = format!("reconcile failed: {e}");
-                    tracing::warn!("{msg}");
+                Ok(report) => {
+                    tracing::info!(?report, "reconcile finished");
                     let _ = self
                         .inner
                         .writer
-                        .run(move |db| db.log_event(Level::Warn, "reconcile", &msg))
+                        .run(|db| {
+                            db.clear_meta(meta_keys::RECONCILE_FAILURES)?;
+                            db.clear_meta(meta_keys::RECONCILE_ERROR)
+                        })
+                        .await;
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    let msg = format!("reconcile failed: {why}");
+                    tracing::warn!("{msg}");
+                    // The streak is what health judges: one failure is
+                    // degraded, a run of them is down.
+                    let _ = self
+                        .inner
+                        .writer
+                        .run(move |db| {
+                            db.bump_meta(meta_keys::RECONCILE_FAILURES, 1)?;
+                            db.set_meta(meta_keys::RECONCILE_ERROR, &why)?;
+                            db.log_event(Level::Warn, "reconcile", &msg)
+                        })
                         .await;
                 }
             }
@@ -185,6 +237,7 @@ impl Engine {
                     .writer
                     .run(move |db| {
                         db.prune_events(50_000)?;
+                        db.prune_write_receipts(cutoff)?;
                         db.prune_quota_samples(cutoff)
                     })
                     .await;

@@ -126,6 +126,9 @@ pub fn follow_canonical(
                         remote_id: post.clone(),
                         update: writes.to_update(),
                         base: Default::default(),
+                        expect: Default::default(),
+                        carried_by: Default::default(),
+                        source: None,
                     };
                     enqueue(
                         db,
@@ -138,11 +141,37 @@ pub fn follow_canonical(
                     )?;
                     applied.jobs += 1;
                 }
-                let note = JobPayload::Note {
-                    remote_id: post,
-                    body: format!(
+                let canonical_post = taken.as_ref().and_then(|t| t.portal_id.clone());
+                let body = match &canonical_post {
+                    Some(to) => {
+                        let title = db
+                            .record(Side::Portal, to)?
+                            .map_or_else(|| to.clone(), |r| r.record.title);
+                        let voters = JobPayload::CopyVoters {
+                            from: post.clone(),
+                            to: to.clone(),
+                        };
+                        enqueue(
+                            db,
+                            merge,
+                            link.id,
+                            Side::Portal,
+                            &voters,
+                            &reason,
+                            Lane::Live,
+                        )?;
+                        applied.jobs += 1;
+                        format!(
+                            "{what}, which already tracks the post '{title}'; this post is closed as a duplicate, its voters now count on that post, and it is no longer synced."
+                        )
+                    }
+                    None => format!(
                         "{what}, which already tracks another post; this post is closed as a duplicate and no longer synced."
                     ),
+                };
+                let note = JobPayload::Note {
+                    remote_id: post,
+                    body,
                 };
                 enqueue(db, merge, link.id, Side::Portal, &note, &reason, Lane::Live)?;
                 applied.jobs += 1;

@@ -15,6 +15,7 @@ mod intents;
 pub mod link_sync;
 mod loops;
 pub mod merges;
+mod overwrite;
 pub mod payload;
 mod reconcile;
 pub mod records;
@@ -39,6 +40,14 @@ pub use records::{EngineState, Rules};
 use budget::Permit;
 use link_sync::{Applied, MergeSettings};
 use scheduler::Scheduler;
+
+/// Rate-limit answers a read waits out (each costs its `Retry-After`)
+/// before the caller sees the error.
+const RATE_LIMITED_READS: usize = 10;
+
+/// How often a read that turned out older than the stored state is read
+/// again before giving up (a later webhook or reconcile brings it).
+const STALE_REREADS: usize = 3;
 
 /// Engine settings, usually from the `[sync]` section of the config.
 #[derive(Debug, Clone)]
@@ -219,36 +228,47 @@ impl Engine {
         f: F,
     ) -> Result<T, RemoteError>
     where
-        F: FnOnce() -> Fut,
+        F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, RemoteError>>,
     {
+        let mut limited = 0;
         loop {
-            match self.inner.scheduler.permit(side, lane) {
-                Permit::Go => break,
-                Permit::WaitUntil(t) => {
-                    let wait = (t - crate::store::now_ms()).clamp(1, 60_000);
-                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+            loop {
+                match self.inner.scheduler.permit(side, lane) {
+                    Permit::Go => break,
+                    Permit::WaitUntil(t) => {
+                        let wait = (t - crate::store::now_ms()).clamp(1, 60_000);
+                        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                    }
                 }
             }
-        }
-        let started = std::time::Instant::now();
-        let result = f().await;
-        self.inner.scheduler.count(
-            side,
-            result.as_ref().map(|_| ()),
-            started.elapsed().as_secs_f64(),
-        );
-        self.inner.scheduler.settle(side).await;
-        if let Err(e) = &result {
-            self.inner.scheduler.note_rate_limit(side, e);
-            if e.class == ErrorClass::Auth {
-                self.pause(side, &e.message).await;
+            let started = std::time::Instant::now();
+            let result = f().await;
+            self.inner.scheduler.count(
+                side,
+                result.as_ref().map(|_| ()),
+                started.elapsed().as_secs_f64(),
+            );
+            self.inner
+                .scheduler
+                .settle(side, result.as_ref().err())
+                .await;
+            match &result {
+                // A rate-limit answer costs its wait, not the read: the
+                // budget holds the next attempt until then and lets it
+                // through as the one probe.
+                Err(e) if e.class == ErrorClass::RateLimited && limited < RATE_LIMITED_READS => {
+                    limited += 1;
+                    continue;
+                }
+                Err(e) if e.class == ErrorClass::Auth => self.pause(side, &e.message).await,
+                Err(e) if e.class == ErrorClass::Schema => {
+                    self.note_shape_drift(side, &e.message).await;
+                }
+                _ => {}
             }
-            if e.class == ErrorClass::Schema {
-                self.note_shape_drift(side, &e.message).await;
-            }
+            return result;
         }
-        result
     }
 
     /// Raise the "API response shape changed" alert (first example kept).
@@ -320,21 +340,77 @@ impl Engine {
         .await
     }
 
-    /// Store a record just read from `side`, refresh the linked record on
-    /// the other side (so a merge never writes over a change it has not
-    /// seen yet), then act on it.
+    /// Store records read from `side` by a request that started at
+    /// `started_ms`; a record whose stored state is fresher than that read
+    /// is left as it is (`None` in the result).
+    pub async fn store_reads(
+        &self,
+        side: Side,
+        records: Vec<Record>,
+        started_ms: i64,
+    ) -> Result<Vec<(String, Option<UpsertOutcome>)>, EngineError> {
+        Ok(self
+            .inner
+            .writer
+            .run(move |db| {
+                records
+                    .iter()
+                    .map(|r| {
+                        records::store_record_read(db, side, r, started_ms)
+                            .map(|o| (r.remote_id.clone(), o))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await?)
+    }
+
+    /// [`Engine::apply_read`] for a record read at an unknown time (taken
+    /// as now).
     pub async fn apply_record(
         &self,
         side: Side,
         record: Record,
         lane: Lane,
     ) -> Result<(UpsertOutcome, Applied), EngineError> {
+        self.apply_read(side, record, crate::store::now_ms(), lane)
+            .await
+    }
+
+    /// Store a record read from `side` by a request that started at
+    /// `started_ms`, refresh the linked record on the other side (so a merge
+    /// never writes over a change it has not seen yet), then act on it. A
+    /// read older than the stored state (a write of ours landed while it
+    /// was on its way) is read again rather than stored or dropped.
+    pub async fn apply_read(
+        &self,
+        side: Side,
+        record: Record,
+        started_ms: i64,
+        lane: Lane,
+    ) -> Result<(UpsertOutcome, Applied), EngineError> {
         let id = record.remote_id.clone();
-        let outcome = self
-            .store_records(side, vec![record])
-            .await?
-            .pop()
-            .map_or(UpsertOutcome::Unchanged, |(_, o)| o);
+        let conn = self.inner.connectors.side(side).clone();
+        let (mut record, mut started) = (record, started_ms);
+        let mut outcome = UpsertOutcome::Unchanged;
+        for _ in 0..STALE_REREADS {
+            match self.store_reads(side, vec![record], started).await?.pop() {
+                Some((_, Some(o))) => {
+                    outcome = o;
+                    break;
+                }
+                _ => {
+                    started = crate::store::now_ms();
+                    match self.call(side, lane, || conn.get(&id)).await {
+                        Ok(Some(r)) => record = r,
+                        Ok(None) => return Ok((outcome, self.apply_deleted(side, id).await?)),
+                        Err(e) if e.class == ErrorClass::NotFound => {
+                            return Ok((outcome, self.apply_deleted(side, id).await?));
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
         let rid = id.clone();
         let other_id = self
             .inner
@@ -354,13 +430,10 @@ impl Engine {
         if let Some(other_id) = other_id {
             let other = side.other();
             let conn = self.inner.connectors.side(other).clone();
-            let oid = other_id.clone();
-            match self
-                .call(other, lane, || async move { conn.get(&oid).await })
-                .await
-            {
+            let started = crate::store::now_ms();
+            match self.call(other, lane, || conn.get(&other_id)).await {
                 Ok(Some(r)) => {
-                    self.store_records(other, vec![r]).await?;
+                    self.store_reads(other, vec![r], started).await?;
                 }
                 Ok(None) => self.linked_record_gone(other, other_id).await?,
                 Err(e) if e.class == ErrorClass::NotFound => {

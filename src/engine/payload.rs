@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{FieldValue, JobKind};
+use crate::domain::{FieldValue, JobKind, Side};
 use crate::domain::{NewRecord, Update};
 
 /// Base-snapshot fields to record once a write has landed.
@@ -32,6 +32,20 @@ pub enum JobPayload {
         update: Update,
         /// Base fields agreed once the write lands.
         base: BaseFields,
+        /// The target's value of each written field when the write was
+        /// planned (its own field names). Re-read just before sending, a
+        /// field that no longer holds this value changed meanwhile and is
+        /// not written over; a set is written as the delta from it.
+        #[serde(default)]
+        expect: BTreeMap<String, FieldValue>,
+        /// Which target field carries each base field (mapping name →
+        /// target field), so a field left unwritten keeps its old base.
+        #[serde(default)]
+        carried_by: BTreeMap<String, String>,
+        /// For a write that notifies people (voters): the source record's
+        /// values it was planned from, re-read before sending.
+        #[serde(default)]
+        source: Option<SourceCheck>,
     },
     /// Mirror one comment.
     Comment {
@@ -41,6 +55,11 @@ pub enum JobPayload {
         body: String,
         /// Id of the comment being mirrored, on the other side.
         source_comment_id: String,
+        /// Client id of the copy, persisted before the first attempt: Linear
+        /// takes it as `CommentCreateInput.id`; a retry looks it up (or the
+        /// exact text, on a portal without client ids) before posting.
+        #[serde(default)]
+        client_id: Option<uuid::Uuid>,
     },
     /// Delete (trash/archive) the target record.
     Delete {
@@ -55,6 +74,27 @@ pub enum JobPayload {
         /// The note's text.
         body: String,
     },
+    /// Count every voter of one record on another as well (a duplicate's
+    /// post closing in favour of the canonical post).
+    CopyVoters {
+        /// The record whose voters are copied.
+        from: String,
+        /// The record that gets them.
+        to: String,
+    },
+}
+
+/// What a notifying write was planned from on the other side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceCheck {
+    /// The side the values came from.
+    pub side: Side,
+    /// The source record.
+    pub remote_id: String,
+    /// Its values (its own field names) when the write was planned.
+    pub fields: BTreeMap<String, FieldValue>,
+    /// Target fields dropped from the write when the source changed since.
+    pub guards: Vec<String>,
 }
 
 impl JobPayload {
@@ -66,6 +106,7 @@ impl JobPayload {
             JobPayload::Comment { .. } => JobKind::Comment,
             JobPayload::Delete { .. } => JobKind::Delete,
             JobPayload::Note { .. } => JobKind::Note,
+            JobPayload::CopyVoters { .. } => JobKind::Voters,
         }
     }
 
@@ -92,6 +133,7 @@ mod tests {
                 fields: [("title".to_string(), FieldValue::Text("A".into()))].into(),
                 source_url: Some("https://portal/p/1".into()),
                 source_title: None,
+                created_id: None,
             },
             base: BaseFields::new(),
         };

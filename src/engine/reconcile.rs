@@ -123,11 +123,10 @@ impl Engine {
         let mut newest: Option<DateTime<Utc>> = since;
         let mut touched: Vec<String> = Vec::new();
         loop {
-            let p = page.clone();
-            let c = conn.clone();
+            let started = now_ms();
             let listing = self
-                .call(side, Lane::Backfill, || async move {
-                    c.list_changed(since, p).await
+                .call(side, Lane::Backfill, || {
+                    conn.list_changed(since, page.clone())
                 })
                 .await?;
             let mut fresh = Vec::with_capacity(listing.records.len());
@@ -140,16 +139,17 @@ impl Engine {
                 }
                 fresh.push(record);
             }
-            for (id, outcome) in self.store_records(side, fresh).await? {
+            for (id, outcome) in self.store_reads(side, fresh, started).await? {
                 match outcome {
-                    UpsertOutcome::Unchanged => {}
-                    UpsertOutcome::Changed => {
+                    // Stale: a write of ours landed after this page was read.
+                    None | Some(UpsertOutcome::Unchanged) => {}
+                    Some(UpsertOutcome::Changed) => {
                         if !first_run {
                             report.repaired += 1;
                         }
                         touched.push(id);
                     }
-                    UpsertOutcome::Inserted => touched.push(id),
+                    Some(UpsertOutcome::Inserted) => touched.push(id),
                 }
             }
             page = listing.next_page;
@@ -177,14 +177,10 @@ impl Engine {
                 .run(move |db| db.live_record_ids(side))
                 .await?;
             for id in known.into_iter().filter(|id| !seen.contains(id)) {
-                let c = conn.clone();
-                let rid = id.clone();
-                match self
-                    .call(side, Lane::Backfill, || async move { c.get(&rid).await })
-                    .await
-                {
+                let started = now_ms();
+                match self.call(side, Lane::Backfill, || conn.get(&id)).await {
                     Ok(Some(record)) => {
-                        self.store_records(side, vec![record]).await?;
+                        self.store_reads(side, vec![record], started).await?;
                         touched.push(id);
                     }
                     Ok(None) => {

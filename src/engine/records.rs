@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{Actor, AuditAction, Record, Side};
 use crate::store::{
     Db, Lane, Level, LinkState, NewAudit, NewConflict, Result as StoreResult, UpsertOutcome,
-    content_hash, meta_keys,
+    content_hash, meta_keys, now_ms,
 };
 use crate::sync::DeletePolicy;
 use crate::sync::{
@@ -73,6 +73,38 @@ pub fn store_record(db: Db<'_>, side: Side, record: &Record) -> StoreResult<Upse
         return db.upsert_record(side, &with);
     }
     db.upsert_record(side, record)
+}
+
+/// Store a record read from `side` by a request that started at
+/// `started_ms`, unless the stored state is fresher (a write of ours landed,
+/// or a later read was stored, after this read began): an older read must
+/// never replace newer values — that is how a stale snapshot would revert
+/// an edit. `None` means the read was stale and nothing was stored.
+pub fn store_record_read(
+    db: Db<'_>,
+    side: Side,
+    record: &Record,
+    started_ms: i64,
+) -> StoreResult<Option<UpsertOutcome>> {
+    if db
+        .record_fresh_at(side, &record.remote_id)?
+        .is_some_and(|fresh| fresh > started_ms)
+    {
+        return Ok(None);
+    }
+    let outcome = store_record(db, side, record)?;
+    if outcome != UpsertOutcome::Unchanged {
+        db.mark_record_fresh(side, &record.remote_id, started_ms)?;
+    }
+    Ok(Some(outcome))
+}
+
+/// Store the state a write of ours just produced: current as of now, so no
+/// read that started before it can replace it.
+pub fn store_record_written(db: Db<'_>, side: Side, record: &Record) -> StoreResult<UpsertOutcome> {
+    let outcome = store_record(db, side, record)?;
+    db.mark_record_fresh(side, &record.remote_id, now_ms())?;
+    Ok(outcome)
 }
 
 /// Act on a stored record: apply the delete policy if it is gone, merge its
@@ -158,6 +190,13 @@ fn maybe_create(
     // completes its link: its id is the link's client id (Linear) or it
     // carries our marker (portal) — either way, not a new record.
     if db.link_by_client_id(&record.remote_id)?.is_some() {
+        return Ok(Applied::default());
+    }
+    // Portal copies carry no marker: a post titled like a portal create
+    // still pending may be that create's, its answer lost. The create's
+    // retry finds it by content and completes the link; until then it is
+    // not a new post to copy to Linear.
+    if side == Side::Portal && db.portal_create_pending_titled(&record.title)? {
         return Ok(Applied::default());
     }
     let wanted = match side {
@@ -308,6 +347,9 @@ pub fn on_deleted(
                     remote_id: target,
                     update: writes.to_update(),
                     base: std::collections::BTreeMap::new(),
+                    expect: std::collections::BTreeMap::new(),
+                    carried_by: std::collections::BTreeMap::new(),
+                    source: None,
                 }),
                 DeleteAction::Delete { .. } => Some(JobPayload::Delete { remote_id: target }),
                 DeleteAction::Ask | DeleteAction::Paused { .. } => None,

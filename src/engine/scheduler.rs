@@ -12,7 +12,10 @@ use tokio::task::JoinSet;
 
 use super::backoff::NextStep;
 use super::budget::{Budget, Permit, Refill};
-use super::executor::{Connectors, Landed, Timing, execute, record_failure, record_success};
+use super::executor::{
+    Connectors, Landed, Prepared, Timing, execute, payload_with_created_id, prepare_update,
+    record_failure, record_receipt, record_success, send_update,
+};
 use super::payload::JobPayload;
 use crate::domain::Update;
 use crate::domain::{ErrorClass, RemoteError, Side};
@@ -21,8 +24,9 @@ use crate::store::{Job, Level, StoreError, Writer, meta_keys, now_ms};
 
 /// Most jobs claimed per round.
 const CLAIM: usize = 200;
-/// Most Linear updates folded into one request.
-pub const BATCH: usize = 25;
+/// Most Linear updates folded into one request (their targets are re-read
+/// in one request too).
+pub const BATCH: usize = 50;
 /// Requests in flight per connector.
 const IN_FLIGHT: usize = 8;
 
@@ -122,14 +126,20 @@ impl Scheduler {
             .await;
     }
 
-    /// An operation that was given [`Permit::Go`] has finished: absorb the
-    /// readings its answers carried, then stop holding it against the quota
-    /// (in this order, so it is never counted as neither sent nor seen).
-    /// Call exactly once per `Go`.
-    pub async fn settle(&self, side: Side) {
+    /// An operation that was given [`Permit::Go`] has finished (with
+    /// `error`, if it failed): absorb the readings its answers carried and
+    /// any wait a rate-limit answer asked for, then stop holding it against
+    /// the quota (in this order, so it is never counted as neither sent nor
+    /// seen, and a probe after a wait is judged by its own answer). Call
+    /// exactly once per `Go`.
+    pub async fn settle(&self, side: Side, error: Option<&RemoteError>) {
         self.absorb_quota(side).await;
+        let limited = error.is_some_and(|e| e.class == ErrorClass::RateLimited);
+        if let Some(e) = error {
+            self.note_rate_limit(side, e);
+        }
         if let Some(b) = lock(&self.budgets).get_mut(&side) {
-            b.settle();
+            b.settle(limited);
         }
     }
 
@@ -244,6 +254,7 @@ impl Scheduler {
                             record_failure(
                                 db,
                                 &j,
+                                None,
                                 &err,
                                 Timing {
                                     started_at: now_ms(),
@@ -308,20 +319,68 @@ impl Scheduler {
                 Some(p) => p.clone().acquire_owned().await.ok(),
                 None => None,
             };
-            let conn = me.connectors.side(job.target).clone();
             let started = Timing::start();
-            let result = execute(conn.as_ref(), &job, &payload).await;
+            let result = match &payload {
+                JobPayload::Update { remote_id, .. } => {
+                    me.run_update(&job, &payload, remote_id).await
+                }
+                _ => execute(&me.connectors, &job, &payload).await,
+            };
             let t = Timing::finish(started);
             me.count(
                 job.target,
                 result.as_ref().map(|_| ()),
                 t.duration_ms as f64 / 1000.0,
             );
-            me.settle(job.target).await;
+            me.settle(job.target, result.as_ref().err()).await;
             me.finish(job, payload, result, t).await;
         });
     }
 
+    /// Re-read an update's target, keep its receipt, send what still needs
+    /// writing.
+    async fn run_update(
+        &self,
+        job: &Job,
+        payload: &JobPayload,
+        remote_id: &str,
+    ) -> Result<Landed, RemoteError> {
+        let prepared = prepare_update(&self.connectors, job.target, payload, None).await?;
+        self.keep_receipts(vec![(job.clone(), prepared.clone())])
+            .await?;
+        send_update(
+            self.connectors.side(job.target).as_ref(),
+            remote_id,
+            prepared,
+        )
+        .await
+    }
+
+    /// Record the receipts of writes about to be sent; a store that cannot
+    /// take them stops the writes (they are retried).
+    async fn keep_receipts(&self, items: Vec<(Job, Prepared)>) -> Result<(), RemoteError> {
+        if items
+            .iter()
+            .all(|(j, p)| j.target != Side::Linear || p.send.is_empty())
+        {
+            return Ok(());
+        }
+        self.writer
+            .run(move |db| {
+                for (job, p) in &items {
+                    if !p.send.is_empty() {
+                        record_receipt(db, job, p)?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| RemoteError::new(ErrorClass::Server, format!("store: {e}")))
+    }
+
+    /// Several Linear updates in two requests: one read of every target
+    /// (so each write is made against the issue as it is now) and one
+    /// aliased mutation document for what still needs writing.
     async fn spawn_batch(&self, chunk: Vec<(Job, JobPayload)>, tasks: &mut JoinSet<()>) {
         let me = self.clone();
         let permit = self.limits.get(&Side::Linear).cloned();
@@ -330,38 +389,106 @@ impl Scheduler {
                 Some(p) => p.clone().acquire_owned().await.ok(),
                 None => None,
             };
-            let items: Vec<(String, Update)> = chunk
-                .iter()
-                .filter_map(|(_, p)| match p {
-                    JobPayload::Update {
-                        remote_id, update, ..
-                    } => Some((remote_id.clone(), update.clone())),
-                    _ => None,
-                })
-                .collect();
             let started = Timing::start();
-            let answer = me.connectors.linear.update_many(&items).await;
+            let (outcome, error) = me.run_batch(&chunk).await;
             let t = Timing::finish(started);
             me.count(
                 Side::Linear,
-                answer.as_ref().map(|_| ()),
+                error.as_ref().map_or(Ok(()), Err),
                 t.duration_ms as f64 / 1000.0,
             );
-            me.settle(Side::Linear).await;
-            match answer {
-                Ok(results) => {
-                    for ((job, payload), result) in chunk.into_iter().zip(results) {
-                        me.finish(job, payload, result.map(|()| Landed::Updated), t)
-                            .await;
+            me.settle(Side::Linear, error.as_ref()).await;
+            for ((job, payload), result) in chunk.into_iter().zip(outcome) {
+                me.finish(job, payload, result, t).await;
+            }
+        });
+    }
+
+    /// Re-read, prepare and send a chunk of Linear updates; one result per
+    /// item, and the request-level error if a request failed as a whole.
+    async fn run_batch(
+        &self,
+        chunk: &[(Job, JobPayload)],
+    ) -> (Vec<Result<Landed, RemoteError>>, Option<RemoteError>) {
+        let conn = &self.connectors.linear;
+        let ids: Vec<String> = chunk
+            .iter()
+            .filter_map(|(_, p)| match p {
+                JobPayload::Update { remote_id, .. } => Some(remote_id.clone()),
+                _ => None,
+            })
+            .collect();
+        let read_at = now_ms();
+        let fresh = match conn.get_fields_many(&ids).await {
+            Ok(f) => f,
+            Err(e) => return (vec![Err(e.clone()); chunk.len()], Some(e)),
+        };
+        let mut results: Vec<Option<Result<Landed, RemoteError>>> = vec![None; chunk.len()];
+        let mut prepared: Vec<(usize, String, Prepared)> = Vec::new();
+        for (i, (job, payload)) in chunk.iter().enumerate() {
+            let JobPayload::Update { remote_id, .. } = payload else {
+                continue;
+            };
+            let current = fresh
+                .iter()
+                .find(|r| &r.remote_id == remote_id)
+                .map(|r| (r.clone(), read_at));
+            let Some(current) = current else {
+                results[i] = Some(Err(RemoteError::new(
+                    ErrorClass::NotFound,
+                    format!("the linear record {remote_id} no longer exists"),
+                )));
+                continue;
+            };
+            match prepare_update(&self.connectors, job.target, payload, Some(current)).await {
+                Ok(p) if p.send.is_empty() => {
+                    results[i] = Some(Ok(Landed::Updated(Box::new(p.landed))));
+                }
+                Ok(p) => prepared.push((i, remote_id.clone(), p)),
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        let mut error = None;
+        let receipts = prepared
+            .iter()
+            .map(|(i, _, p)| (chunk[*i].0.clone(), p.clone()))
+            .collect();
+        if let Err(e) = self.keep_receipts(receipts).await {
+            for (i, _, _) in &prepared {
+                results[*i] = Some(Err(e.clone()));
+            }
+            prepared.clear();
+        }
+        if !prepared.is_empty() {
+            let items: Vec<(String, Update)> = prepared
+                .iter()
+                .map(|(_, id, p)| (id.clone(), p.send.clone()))
+                .collect();
+            match conn.update_many(&items).await {
+                Ok(answers) => {
+                    for ((i, _, p), answer) in prepared.into_iter().zip(answers) {
+                        results[i] = Some(answer.map(|w| {
+                            let mut landed = p.landed;
+                            landed.updated_at = w.updated_at;
+                            Landed::Updated(Box::new(landed))
+                        }));
                     }
                 }
                 Err(e) => {
-                    for (job, payload) in chunk {
-                        me.finish(job, payload, Err(e.clone()), t).await;
+                    for (i, _, _) in &prepared {
+                        results[*i] = Some(Err(e.clone()));
                     }
+                    error = Some(e);
                 }
             }
-        });
+        }
+        let results = results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(RemoteError::new(ErrorClass::Validation, "not an update")))
+            })
+            .collect();
+        (results, error)
     }
 
     async fn finish(
@@ -384,11 +511,16 @@ impl Scheduler {
                 }
             }
             Err(err) => {
-                self.note_rate_limit(target, &err);
                 let max = self.max_attempts;
+                let keep = payload_with_created_id(self.connectors.side(target).as_ref(), &payload);
                 let r = self
                     .writer
-                    .run(move |db| record_failure(db, &job, &err, t, max))
+                    .run(move |db| {
+                        if let Some(p) = &keep {
+                            db.set_job_payload(job.id, &p.to_json())?;
+                        }
+                        record_failure(db, &job, Some(&payload), &err, t, max)
+                    })
                     .await;
                 match r {
                     Ok(NextStep::PauseConnector) => {

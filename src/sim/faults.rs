@@ -1,9 +1,14 @@
 //! Fault injection for the simulators (`--faults`, DESIGN.md section 9).
 //!
-//! A spec such as `linear:5xx=0.1,429=0.05,latency=50ms,drift=0.05;
-//! canny:timeout=0.02;webhooks:drop=0.1,dup=0.1,reorder=true` is parsed once; every decision is
-//! drawn from one seeded generator per simulator so a run is repeatable under
-//! `--seed`.
+//! A spec such as `linear:5xx=0.1,429=0.05,latency=50ms,drift=0.05,lost=0.1;
+//! canny:timeout=0.02,lost=0.05;webhooks:drop=0.1,dup=0.1,reorder=true` is
+//! parsed once; every decision is drawn from one seeded generator per
+//! simulator so a run is repeatable under `--seed`.
+//!
+//! Most faults strike before a request is processed. `lost` strikes after:
+//! the write is applied, then its answer is lost — the connection is reset,
+//! or the answer is held until the client has given up — which is the case
+//! idempotent writes exist for.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -25,6 +30,19 @@ pub struct ApiFaults {
     /// an unknown enum value, a field of another type, an HTML error page,
     /// a truncated body) instead of the real answer.
     pub drift: f64,
+    /// Probability that a write which was applied loses its answer (the
+    /// connection is reset, or the answer is held past the client's
+    /// timeout; the die picks which).
+    pub lost: f64,
+}
+
+/// How an applied write's answer is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostAnswer {
+    /// The connection is closed without an answer.
+    Reset,
+    /// The answer is held until the client has timed out.
+    Withheld,
 }
 
 /// Faults applied to outgoing webhook deliveries.
@@ -108,10 +126,11 @@ impl FaultSpec {
                             "timeout" => api.timeout = probability(item, v)?,
                             "latency" => api.latency = duration(item, v)?,
                             "drift" => api.drift = probability(item, v)?,
+                            "lost" => api.lost = probability(item, v)?,
                             _ => {
                                 return Err(bad(
                                     item,
-                                    "keys are 5xx, 429, timeout, latency, drift",
+                                    "keys are 5xx, 429, timeout, latency, drift, lost",
                                 ));
                             }
                         }
@@ -162,6 +181,18 @@ impl Dice {
         }
     }
 
+    /// Whether an applied write loses its answer under `faults`, and how.
+    pub fn lost(&self, faults: &ApiFaults) -> Option<LostAnswer> {
+        if !self.chance(faults.lost) {
+            return None;
+        }
+        Some(if self.below(2) == 0 {
+            LostAnswer::Reset
+        } else {
+            LostAnswer::Withheld
+        })
+    }
+
     /// A uniformly drawn index below `n` (n > 0), for shuffles.
     pub fn below(&self, n: usize) -> usize {
         match self.rng.lock() {
@@ -169,6 +200,18 @@ impl Dice {
             Err(poisoned) => poisoned.into_inner().usize(..n.max(1)),
         }
     }
+}
+
+/// A response whose body fails at once: hyper closes the connection
+/// without an answer, as a reset connection looks to the client.
+pub fn reset_connection() -> axum::response::Response {
+    let broken = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "lost answer (injected)",
+        ))
+    });
+    axum::response::Response::new(axum::body::Body::from_stream(broken))
 }
 
 #[cfg(test)]
@@ -189,6 +232,24 @@ mod tests {
         assert!(s.webhooks.reorder);
         let d = FaultSpec::parse("linear:drift=0.05;canny:drift=1").unwrap();
         assert_eq!((d.linear.drift, d.canny.drift), (0.05, 1.0));
+    }
+
+    #[test]
+    fn lost_answers_combine_with_the_other_faults() {
+        let s = FaultSpec::parse("linear:5xx=0.1,lost=0.3;canny:lost=1,timeout=0.05").unwrap();
+        assert_eq!(s.linear.lost, 0.3);
+        assert_eq!(s.linear.server_error, 0.1);
+        assert_eq!(s.canny.lost, 1.0);
+        assert!(FaultSpec::parse("linear:lost=1.5").is_err());
+        let d = Dice::new(3);
+        let always = ApiFaults {
+            lost: 1.0,
+            ..ApiFaults::default()
+        };
+        let kinds: Vec<_> = (0..40).map(|_| d.lost(&always)).collect();
+        assert!(kinds.contains(&Some(LostAnswer::Reset)));
+        assert!(kinds.contains(&Some(LostAnswer::Withheld)));
+        assert_eq!(d.lost(&ApiFaults::default()), None);
     }
 
     #[test]

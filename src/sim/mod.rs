@@ -6,4 +6,5 @@
 pub mod canny;
 pub mod drift;
 pub mod faults;
+pub mod journal;
 pub mod linear;

@@ -6,7 +6,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Db, Result, StoreError, Window, json, now_ms, parse_json, parse_name};
-use crate::domain::{Actor, FieldValue};
+use crate::domain::{Actor, ConflictReason, FieldValue, Side};
 
 /// Open or resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,6 +46,10 @@ pub enum Resolution {
     Value(FieldValue),
     /// Both sides came to agree on their own; nothing to write.
     Agreed,
+    /// A side changed the field again, so the conflict's question (a
+    /// refused value, an overwritten edit) no longer stands; the merge
+    /// carries on with the new value.
+    Superseded,
 }
 
 impl Resolution {
@@ -57,6 +61,7 @@ impl Resolution {
             Resolution::Base => "base",
             Resolution::Value(_) => "value",
             Resolution::Agreed => "agreed",
+            Resolution::Superseded => "superseded",
         }
     }
 }
@@ -111,6 +116,12 @@ pub struct Conflict {
     pub applied_at: Option<i64>,
     /// When it was opened (ms).
     pub created_at: i64,
+    /// Why it waits for a human.
+    pub kind: ConflictReason,
+    /// The side a refused or overwritten value concerns.
+    pub kind_side: Option<Side>,
+    /// The refusal message or what was overwritten, for the operator.
+    pub note: Option<String>,
 }
 
 /// Which conflicts a listing covers.
@@ -123,7 +134,18 @@ pub struct ConflictFilter {
 }
 
 const COLS: &str = "id, link_id, field, base_value, portal_value, linear_value, portal_changed_at,
-    linear_changed_at, status, resolution, resolved_value, resolved_by, resolved_at, applied_at, created_at";
+    linear_changed_at, status, resolution, resolved_value, resolved_by, resolved_at, applied_at, created_at,
+    kind, kind_side, note";
+
+/// The same columns on a store not yet migrated to V6 (read-only commands
+/// against an older daemon's store): every conflict there is "both changed".
+const COLS_BEFORE_V6: &str = "id, link_id, field, base_value, portal_value, linear_value,
+    portal_changed_at, linear_changed_at, status, resolution, resolved_value, resolved_by,
+    resolved_at, applied_at, created_at, 'both_changed', NULL, NULL";
+
+/// The schema version that added conflict kinds (and refusals, receipts and
+/// link breakers).
+pub(super) const KINDS_SINCE: i64 = 6;
 
 type Raw = (
     i64,
@@ -138,6 +160,7 @@ type Raw = (
     Option<Actor>,
     [Option<i64>; 2],
     i64,
+    (ConflictReason, Option<Side>, Option<String>),
 );
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
@@ -156,6 +179,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
             .transpose()?,
         [r.get(12)?, r.get(13)?],
         r.get(14)?,
+        (
+            parse_name(15, r.get(15)?)?,
+            r.get::<_, Option<String>>(16)?
+                .map(|s| parse_name(16, s))
+                .transpose()?,
+            r.get(17)?,
+        ),
     ))
 }
 
@@ -173,6 +203,7 @@ fn finish(raw: Raw) -> Result<Conflict> {
         by,
         [at, applied],
         created,
+        (kind, kind_side, note),
     ) = raw;
     let resolution = match resolution.as_deref() {
         None => None,
@@ -180,6 +211,7 @@ fn finish(raw: Raw) -> Result<Conflict> {
         Some("linear") => Some(Resolution::Linear),
         Some("base") => Some(Resolution::Base),
         Some("agreed") => Some(Resolution::Agreed),
+        Some("superseded") => Some(Resolution::Superseded),
         Some(_) => Some(Resolution::Value(parse_json(
             "conflict resolved value",
             value.as_deref().unwrap_or("null"),
@@ -200,10 +232,30 @@ fn finish(raw: Raw) -> Result<Conflict> {
         resolved_at: at,
         applied_at: applied,
         created_at: created,
+        kind,
+        kind_side,
+        note,
     })
 }
 
 impl Db<'_> {
+    /// Whether the store has the V6 convergence tables and columns (a
+    /// read-only command may run against an older daemon's store).
+    pub(super) fn has_conflict_kinds(&self) -> Result<bool> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok(v >= KINDS_SINCE)
+    }
+
+    fn conflict_cols(&self) -> Result<&'static str> {
+        Ok(if self.has_conflict_kinds()? {
+            COLS
+        } else {
+            COLS_BEFORE_V6
+        })
+    }
+
     /// Open a conflict, or refresh the open one for the same link and field
     /// with the latest values. Returns the conflict id.
     pub fn open_conflict(&self, c: &NewConflict) -> Result<i64> {
@@ -240,7 +292,10 @@ impl Db<'_> {
         let raw = self
             .conn
             .query_row(
-                &format!("SELECT {COLS} FROM conflicts WHERE id = ?1"),
+                &format!(
+                    "SELECT {cols} FROM conflicts WHERE id = ?1",
+                    cols = self.conflict_cols()?
+                ),
                 [id],
                 row,
             )
@@ -262,7 +317,8 @@ impl Db<'_> {
             ":field = :field"
         };
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLS} FROM conflicts WHERE {status} AND {field} AND {cond} {order}"
+            "SELECT {cols} FROM conflicts WHERE {status} AND {field} AND {cond} {order}",
+            cols = self.conflict_cols()?
         ))?;
         let raws = stmt
             .query_map(
@@ -279,7 +335,8 @@ impl Db<'_> {
     /// Open conflicts of one link.
     pub fn open_conflicts_for_link(&self, link_id: i64) -> Result<Vec<Conflict>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLS} FROM conflicts WHERE link_id = ?1 AND status = 'open' ORDER BY id"
+            "SELECT {cols} FROM conflicts WHERE link_id = ?1 AND status = 'open' ORDER BY id",
+            cols = self.conflict_cols()?
         ))?;
         let raws = stmt
             .query_map([link_id], row)?
@@ -347,5 +404,99 @@ impl Db<'_> {
             params![id, now_ms()],
         )?;
         Ok(())
+    }
+
+    /// Say why an open conflict exists beyond "both changed" (a refused or
+    /// overwritten value), with the side it concerns and a note.
+    pub fn set_conflict_kind(
+        &self,
+        id: i64,
+        kind: ConflictReason,
+        side: Option<Side>,
+        note: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE conflicts SET kind = ?2, kind_side = ?3, note = ?4 WHERE id = ?1",
+            params![id, kind.as_str(), side.map(Side::as_str), note],
+        )?;
+        Ok(())
+    }
+
+    /// Show the sides' current values in an open conflict (they changed
+    /// since it opened). Returns whether anything changed.
+    pub fn refresh_conflict_values(
+        &self,
+        id: i64,
+        portal: &FieldValue,
+        linear: &FieldValue,
+    ) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE conflicts SET portal_value = ?2, linear_value = ?3
+             WHERE id = ?1 AND status = 'open' AND (portal_value <> ?2 OR linear_value <> ?3)",
+            params![id, json(portal), json(linear)],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Ask again: a resolution could not be applied because the chosen
+    /// side's value changed after the operator decided. The conflict opens
+    /// again with the current values and a note saying why. Returns false
+    /// (and changes nothing) when another open conflict for the same link
+    /// and field exists meanwhile.
+    pub fn reopen_conflict(
+        &self,
+        id: i64,
+        portal: &FieldValue,
+        linear: &FieldValue,
+        note: &str,
+    ) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE conflicts SET status = 'open', resolution = NULL, resolved_value = NULL,
+                resolved_by = NULL, resolved_at = NULL, applied_at = NULL,
+                portal_value = ?2, linear_value = ?3, note = ?4
+             WHERE id = ?1 AND status = 'resolved' AND NOT EXISTS (
+                SELECT 1 FROM conflicts o WHERE o.status = 'open'
+                  AND o.link_id = conflicts.link_id AND o.field = conflicts.field)",
+            params![id, json(portal), json(linear), note],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Close an open conflict whose question no longer stands (a side
+    /// changed the refused or overwritten field again).
+    pub fn supersede_conflict(&self, link_id: i64, field: &str) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE conflicts SET status = 'resolved', resolution = 'superseded',
+                resolved_by = 'engine', resolved_at = ?3, applied_at = ?3
+             WHERE link_id = ?1 AND field = ?2 AND status = 'open'",
+            params![link_id, field, now_ms()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Conflicts of one link the merge must leave alone: the open ones and
+    /// those resolved but not yet written (a merge in between would
+    /// otherwise open the same question again).
+    pub fn pending_conflicts_for_link(&self, link_id: i64) -> Result<Vec<Conflict>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLS} FROM conflicts WHERE link_id = ?1
+               AND (status = 'open' OR applied_at IS NULL) ORDER BY id"
+        ))?;
+        let raws = stmt
+            .query_map([link_id], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(finish).collect()
+    }
+
+    /// Open conflicts of one kind (e.g. refused values), for health.
+    pub fn count_open_conflicts_of_kind(&self, kind: ConflictReason) -> Result<i64> {
+        if !self.has_conflict_kinds()? {
+            return Ok(0);
+        }
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM conflicts WHERE status = 'open' AND kind = ?1",
+            [kind.as_str()],
+            |r| r.get(0),
+        )?)
     }
 }

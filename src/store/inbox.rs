@@ -1,5 +1,10 @@
 //! Verified webhook deliveries, stored before they are acknowledged. Unique on
-//! (source, delivery id), so replays and duplicates are no-ops.
+//! (source, delivery id) and on (source, digest of the signed content): the
+//! delivery id is not signed, so a captured delivery replayed under fresh ids
+//! is still one delivery. Only what the engine needs is kept — which record,
+//! which event, whether it was removed — never the body. Pending deliveries
+//! are handed out once per record, and processed ones are pruned after a
+//! retention window.
 
 use rusqlite::params;
 
@@ -19,8 +24,12 @@ pub struct NewDelivery {
     pub record_id: Option<String>,
     /// Whether the event reports a removal.
     pub removed: bool,
-    /// The raw body (signatures and secrets are never part of it).
-    pub payload: String,
+    /// SHA-256 (hex) of the content the signature covers, so the same
+    /// signed delivery is stored once whatever delivery id it arrives with.
+    pub signed_digest: Option<String>,
+    /// What an update says it replaced (see
+    /// [`crate::connector::DeliveryHint::evidence`]).
+    pub evidence: Option<String>,
 }
 
 /// A stored delivery.
@@ -42,6 +51,8 @@ pub struct InboxItem {
     pub received_at: i64,
     /// When the engine finished with it (ms).
     pub processed_at: Option<i64>,
+    /// What an update says it replaced, if the sender says.
+    pub evidence: Option<String>,
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxItem> {
@@ -54,27 +65,37 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxItem> {
         removed: r.get(5)?,
         received_at: r.get(6)?,
         processed_at: r.get(7)?,
+        evidence: r.get(8)?,
     })
 }
 
-const COLS: &str = "id, source, delivery_id, event, record_id, removed, received_at, processed_at";
+const COLS: &str =
+    "id, source, delivery_id, event, record_id, removed, received_at, processed_at, evidence";
 
 impl Db<'_> {
     /// Store a delivery; returns false (and stores nothing) when the same
-    /// delivery id from the same source is already there.
+    /// delivery id, or the same signed content, from the same source is
+    /// already there.
     pub fn insert_delivery(&self, d: &NewDelivery) -> Result<bool> {
-        let n = self.conn.prepare_cached(
-            "INSERT INTO inbox (source, delivery_id, event, record_id, removed, payload, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (source, delivery_id) DO NOTHING",
-        )?.execute(params![
+        // No conflict target: either uniqueness (delivery id or signed
+        // digest) makes the insert a no-op.
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO inbox (source, delivery_id, event, record_id, removed, signed_digest,
+                                received_at, evidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
                 d.source.as_str(),
                 d.delivery_id,
                 d.event,
                 d.record_id,
                 d.removed,
-                d.payload,
-                now_ms()
+                d.signed_digest,
+                now_ms(),
+                d.evidence
             ])?;
         Ok(n == 1)
     }
@@ -99,6 +120,51 @@ impl Db<'_> {
         Ok(())
     }
 
+    /// Mark handled every pending delivery about `item`'s record up to
+    /// `horizon` (the newest id the caller had seen before it read the
+    /// record): one read of the record answers all of them, however many
+    /// arrived. Deliveries naming no record are marked one by one.
+    pub fn mark_record_processed(&self, item: &InboxItem, horizon: i64) -> Result<usize> {
+        let n = match &item.record_id {
+            Some(record) => self
+                .conn
+                .prepare_cached(
+                    "UPDATE inbox SET processed_at = ?4
+                     WHERE source = ?1 AND record_id = ?2 AND processed_at IS NULL AND id <= ?3",
+                )?
+                .execute(params![item.source.as_str(), record, horizon, now_ms()])?,
+            None => self
+                .conn
+                .prepare_cached(
+                    "UPDATE inbox SET processed_at = ?2 WHERE id = ?1 AND processed_at IS NULL",
+                )?
+                .execute(params![item.id, now_ms()])?,
+        };
+        Ok(n)
+    }
+
+    /// Delete processed deliveries received before `cutoff` (ms), at most
+    /// `limit` of them; returns how many went. Unprocessed deliveries are
+    /// never pruned.
+    pub fn prune_deliveries(&self, cutoff: i64, limit: usize) -> Result<usize> {
+        Ok(self.conn.execute(
+            "DELETE FROM inbox WHERE id IN (
+                 SELECT id FROM inbox
+                 WHERE processed_at IS NOT NULL AND received_at < ?1
+                 ORDER BY received_at LIMIT ?2)",
+            params![cutoff, i64::try_from(limit).unwrap_or(i64::MAX)],
+        )?)
+    }
+
+    /// Number of deliveries not yet processed.
+    pub fn count_pending_deliveries(&self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM inbox WHERE processed_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// When the oldest unprocessed delivery arrived (sync lag).
     pub fn oldest_pending_delivery(&self) -> Result<Option<i64>> {
         Ok(self.conn.query_row(
@@ -121,17 +187,5 @@ impl Db<'_> {
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
-    }
-
-    /// The raw body of a delivery (the engine parses it when it needs more
-    /// than the hint).
-    pub fn delivery_payload(&self, id: i64) -> Result<Option<String>> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .conn
-            .query_row("SELECT payload FROM inbox WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?)
     }
 }

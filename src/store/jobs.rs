@@ -226,6 +226,16 @@ impl Db<'_> {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Replace a job's payload (a failed create keeps the id the remote
+    /// gave it, for the retry).
+    pub fn set_job_payload(&self, id: i64, payload: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE jobs SET payload = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, payload, now_ms()],
+        )?;
+        Ok(())
+    }
+
     /// One job by id.
     pub fn job(&self, id: i64) -> Result<Option<Job>> {
         Ok(self

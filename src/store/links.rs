@@ -250,6 +250,22 @@ impl Db<'_> {
         raw.map(finish).transpose()
     }
 
+    /// Whether a create on the portal is pending for a post titled `title`
+    /// (its link has no portal id yet): a post with that title seen now may
+    /// be the one that create made before its answer was lost.
+    pub fn portal_create_pending_titled(&self, title: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM links WHERE state = 'pending' AND portal_id IS NULL
+                 AND linear_id IS NOT NULL AND title = ?1 LIMIT 1",
+                [title],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Record the remote id a pending create produced and activate the link.
     pub fn complete_link(&self, id: i64, side: Side, remote_id: &str) -> Result<()> {
         let col = match side {
@@ -331,10 +347,11 @@ impl Db<'_> {
         Ok(rows)
     }
 
-    /// Remember a mirrored comment pair.
+    /// Remember a mirrored comment pair (a pair already known is kept as
+    /// is: a retried mirror may find the copy its first attempt posted).
     pub fn insert_comment_link(&self, link: &CommentLink) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO comment_links (link_id, portal_comment_id, linear_comment_id, origin, created_at)
+            "INSERT OR IGNORE INTO comment_links (link_id, portal_comment_id, linear_comment_id, origin, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 link.link_id,

@@ -22,6 +22,12 @@ pub mod keys {
     pub const LAST_RECONCILE: &str = "reconcile.last";
     /// Changes reconcile had to repair (webhooks missed them).
     pub const RECONCILE_REPAIRS: &str = "reconcile.repairs";
+    /// Reconcile passes that failed in a row (cleared by a pass that works).
+    pub const RECONCILE_FAILURES: &str = "reconcile.failures";
+    /// Why the latest reconcile pass failed.
+    pub const RECONCILE_ERROR: &str = "reconcile.error";
+    /// The latest store integrity check (JSON), written by the daemon.
+    pub const INTEGRITY: &str = "store.integrity";
     /// The Linear webhook-secret rotation in progress: when the overlap
     /// started and ends, and a 32-bit fingerprint of the previous secret
     /// (never the secret), as JSON.

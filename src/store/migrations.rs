@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -242,7 +242,78 @@ ALTER TABLE mappings ADD COLUMN refused_at INTEGER;
 UPDATE mappings SET activated_at = created_at WHERE active = 1;
 "#;
 
-/// V5: find a link by the ids operators have without scanning. `link_keys`
+/// V5: the inbox keeps only what the engine needs and deduplicates on the
+/// signed content (the delivery id is not signed); pending deliveries are
+/// found per record (one read answers them all) and processed ones by age
+/// (pruning).
+const V5: &str = r#"
+ALTER TABLE inbox ADD COLUMN signed_digest TEXT;
+CREATE UNIQUE INDEX inbox_signed ON inbox (source, signed_digest) WHERE signed_digest IS NOT NULL;
+CREATE INDEX inbox_pending_record ON inbox (source, record_id, id) WHERE processed_at IS NULL;
+CREATE INDEX inbox_processed_age ON inbox (received_at) WHERE processed_at IS NOT NULL;
+ALTER TABLE inbox DROP COLUMN payload;
+"#;
+
+/// V6: what keeps concurrent edits from being lost or looping.
+///
+/// * `records.fresh_at`: when the stored state was last known to be current
+///   (ms; a read's start, or a write's landing), so a read that started
+///   before a newer state was stored never replaces it with older values.
+/// * `conflicts.kind` / `kind_side` / `note`: why a conflict exists beyond
+///   "both changed" — a value the other side refused, or a human edit a
+///   write of ours replaced — and which side it concerns.
+/// * `write_refusals`: a value a side refused (validation), until the next
+///   merge turns it into a "cannot write" conflict.
+/// * `write_receipts`: what each Linear update (recorded before it is sent)
+///   expected to replace, checked against the `updatedFrom` of its webhook.
+/// * `link_breakers`: per-link circuit breaker for links that keep failing.
+/// * `inbox.evidence`: what a Linear update webhook says it replaced
+///   (`updatedFrom` and the new values, nothing else of the body).
+const V6: &str = r#"
+ALTER TABLE inbox ADD COLUMN evidence TEXT;
+ALTER TABLE records ADD COLUMN fresh_at INTEGER NOT NULL DEFAULT 0;
+
+ALTER TABLE conflicts ADD COLUMN kind TEXT NOT NULL DEFAULT 'both_changed';
+ALTER TABLE conflicts ADD COLUMN kind_side TEXT CHECK (kind_side IN ('portal', 'linear'));
+ALTER TABLE conflicts ADD COLUMN note TEXT;
+CREATE INDEX conflicts_open_kind ON conflicts (kind) WHERE status = 'open';
+
+CREATE TABLE write_refusals (
+    id         INTEGER PRIMARY KEY,
+    link_id    INTEGER NOT NULL REFERENCES links (id) ON DELETE CASCADE,
+    side       TEXT NOT NULL CHECK (side IN ('portal', 'linear')),
+    field      TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    job_id     INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX write_refusals_link ON write_refusals (link_id);
+
+CREATE TABLE write_receipts (
+    id                INTEGER PRIMARY KEY,
+    link_id           INTEGER REFERENCES links (id) ON DELETE CASCADE,
+    side              TEXT NOT NULL CHECK (side IN ('portal', 'linear')),
+    remote_id         TEXT NOT NULL,
+    expected          TEXT NOT NULL,
+    written           TEXT NOT NULL,
+    created_at        INTEGER NOT NULL
+);
+CREATE INDEX write_receipts_match ON write_receipts (side, remote_id, id);
+CREATE INDEX write_receipts_age ON write_receipts (created_at);
+
+CREATE TABLE link_breakers (
+    link_id       INTEGER PRIMARY KEY REFERENCES links (id) ON DELETE CASCADE,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    window_start  INTEGER NOT NULL,
+    trips         INTEGER NOT NULL DEFAULT 0,
+    tripped_until INTEGER,
+    reason        TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX link_breakers_tripped ON link_breakers (tripped_until) WHERE tripped_until IS NOT NULL;
+"#;
+
+/// V7: find a link by the ids operators have without scanning. `link_keys`
 /// holds each link's ids in normalised form (lowercase; URLs without
 /// scheme, `www.`, query, fragment or trailing slash): the portal post id
 /// and its last eight characters (what the console shows of a long id), the
@@ -251,7 +322,7 @@ UPDATE mappings SET activated_at = created_at WHERE active = 1;
 /// indexes title words (FTS5, external content). `links.linear_key` keeps
 /// the Linear key on the link so every listing names the link the same way
 /// without a lookup per row.
-const V5: &str = r#"
+const V7: &str = r#"
 ALTER TABLE links ADD COLUMN linear_key TEXT;
 -- Bumped by the record triggers so the link's keys are rebuilt in one place.
 ALTER TABLE links ADD COLUMN search_rev INTEGER NOT NULL DEFAULT 0;

@@ -12,7 +12,9 @@ mod bulk;
 mod conflicts;
 mod console_queries;
 mod events;
+mod guards;
 mod inbox;
+mod integrity;
 mod jobs;
 mod lifecycle;
 mod links;
@@ -37,7 +39,9 @@ pub use bulk::{SeedConflict, SeedJob, SeedLink};
 pub use conflicts::{Conflict, ConflictFilter, ConflictStatus, NewConflict, Resolution};
 pub use console_queries::{ActivityStats, NaiveBaseline};
 pub use events::{EventEntry, Level};
+pub use guards::{LinkBreaker, WriteReceipt, WriteRefusal};
 pub use inbox::{InboxItem, NewDelivery};
+pub use integrity::{IntegrityCheck, LockProbe, probe_write_lock, recovery_command};
 pub use jobs::{Attempt, Job, JobFilter, Lane, NewAttempt, NewJob};
 pub use links::{CommentLink, Link, LinkState, short_post_id};
 pub use mappings::{MappingVersion, RefusedMapping};
@@ -107,6 +111,21 @@ pub enum StoreError {
     /// The writer thread has stopped (shutdown), so the write did not run.
     #[error("the store writer has stopped")]
     WriterClosed,
+    /// The store failed its integrity check; it must be recovered before
+    /// roundtrip uses it again.
+    #[error(
+        "the store at {path} failed its integrity check ({detail}); {}",
+        integrity::recovery_command(path)
+    )]
+    FailedIntegrity {
+        /// The database path.
+        path: PathBuf,
+        /// SQLite's complaints.
+        detail: String,
+    },
+    /// SQLite found damaged pages while running a statement.
+    #[error("the store is damaged ({0}); run `roundtrip status` for the command that recovers it")]
+    Corrupt(String),
     /// The group commit holding this write failed as a whole.
     #[error("group commit failed: {0}")]
     BatchFailed(String),
@@ -122,7 +141,23 @@ impl From<rusqlite::Error> for StoreError {
                 StoreError::Locked
             }
             Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly,
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::Corrupt(e.to_string()),
             _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// The same failure for another caller of a failed group commit: the
+    /// kinds a caller acts on (locked, damaged, read-only, closed) are kept,
+    /// anything else becomes [`StoreError::BatchFailed`] with its message.
+    pub fn for_batch(&self) -> StoreError {
+        match self {
+            StoreError::Locked => StoreError::Locked,
+            StoreError::ReadOnly => StoreError::ReadOnly,
+            StoreError::WriterClosed => StoreError::WriterClosed,
+            StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+            other => StoreError::BatchFailed(other.to_string()),
         }
     }
 }
@@ -249,6 +284,9 @@ impl Store {
         }
         if mode != OpenMode::Create && !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        if mode == OpenMode::Create {
+            private_files(path);
         }
         let flags = match mode {
             OpenMode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
@@ -434,6 +472,34 @@ impl Store {
     }
 }
 
+/// Create the database file 0600 before SQLite does (SQLite gives its WAL
+/// and shared-memory files the database file's mode), and tighten an
+/// existing store and its companions that others could read.
+fn private_files(path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.as_os_str() == ":memory:" {
+        return;
+    }
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    let mut names = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        names.push(PathBuf::from(p));
+    }
+    for p in names {
+        if let Ok(meta) = std::fs::metadata(&p)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     // Serializing our own plain data types cannot fail; fall back to null.
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_string())
@@ -456,3 +522,5 @@ where
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upkeep_tests;

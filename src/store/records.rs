@@ -225,4 +225,26 @@ impl Db<'_> {
             .collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(ids)
     }
+
+    /// When the stored state of a record was last known to be current (ms):
+    /// the start of the read that brought it, or the landing of a write.
+    /// A read that started earlier may carry older values and must not
+    /// replace it.
+    pub fn record_fresh_at(&self, side: Side, remote_id: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT fresh_at FROM records WHERE side = ?1 AND remote_id = ?2")?
+            .query_row(params![side.as_str(), remote_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Move a record's freshness forward to `at_ms` (never back).
+    pub fn mark_record_fresh(&self, side: Side, remote_id: &str, at_ms: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE records SET fresh_at = max(fresh_at, ?3) WHERE side = ?1 AND remote_id = ?2",
+            )?
+            .execute(params![side.as_str(), remote_id, at_ms])?;
+        Ok(())
+    }
 }

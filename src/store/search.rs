@@ -1,7 +1,7 @@
 //! Finding a link by what an operator has in hand — `ENG-71`, a Linear
 //! issue id or its first characters, a portal post id (or the tail the
 //! console shows), a post or issue URL, title words, or the link's own
-//! number — through the indexes of migration V5, never a scan: an id or URL
+//! number — through the indexes of migration V7, never a scan: an id or URL
 //! is one `link_keys` lookup, a prefix a bounded range of it, title words an
 //! FTS5 match read newest first. Listings of links in title order live here
 //! too, for the console's sort.
@@ -42,7 +42,7 @@ fn looks_like_url(t: &str) -> bool {
 /// A URL as the index stores it: lowercase, without scheme, `www.`, query,
 /// fragment or trailing slashes — so a link pasted from a browser bar
 /// finds the record whatever decoration it carries. Mirrors the
-/// `link_urls` view of migration V5.
+/// `link_urls` view of migration V7.
 pub fn url_key(url: &str) -> String {
     let u = url.trim().to_lowercase();
     let u = u

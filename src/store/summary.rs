@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Db, RefusedMapping, Result, meta_keys};
+use super::{Db, IntegrityCheck, RefusedMapping, Result, meta_keys};
 use crate::domain::{JobStatus, QuotaSample};
 
 /// A snapshot of the store's health numbers.
@@ -35,6 +35,22 @@ pub struct Summary {
     pub reconcile_repairs: i64,
     /// Latest quota readings.
     pub quota: Vec<QuotaSample>,
+    /// Open "cannot write" conflicts: values a side refused.
+    #[serde(default)]
+    pub refused_values: i64,
+    /// Links paused by their circuit breaker, newest trip first (at most a
+    /// few, each as "link N (title): why").
+    #[serde(default)]
+    pub tripped_links: Vec<String>,
+    /// Reconcile passes that failed in a row.
+    pub reconcile_failures: i64,
+    /// Why the latest reconcile pass failed, while the streak lasts.
+    pub reconcile_error: Option<String>,
+    /// The latest store integrity check, if the daemon ran one.
+    pub integrity: Option<IntegrityCheck>,
+    /// Set by the reader when another process holds the store's write lock
+    /// (a probe, not a stored value: [`Db::summary`] leaves it empty).
+    pub store_locked: Option<String>,
     /// A mapping version the engine refused, not yet answered by an apply
     /// or rollback.
     pub refused_mapping: Option<RefusedMapping>,
@@ -87,6 +103,24 @@ impl Db<'_> {
             deletes_paused: self.meta(meta_keys::DELETES_PAUSED)?,
             reconcile_repairs: self.meta_i64(meta_keys::RECONCILE_REPAIRS)?.unwrap_or(0),
             quota: self.latest_quota()?,
+            refused_values: self
+                .count_open_conflicts_of_kind(crate::domain::ConflictReason::Refused)?,
+            tripped_links: self
+                .tripped_links(super::now_ms(), 5)?
+                .into_iter()
+                .map(|b| {
+                    // Named as every listing names a link.
+                    let name = self.link(b.link_id).ok().flatten().map_or_else(
+                        || format!("link {}", b.link_id),
+                        |l| format!("{} ({})", l.label(), l.title),
+                    );
+                    format!("{name}: {}", b.reason)
+                })
+                .collect(),
+            reconcile_failures: self.meta_i64(meta_keys::RECONCILE_FAILURES)?.unwrap_or(0),
+            reconcile_error: self.meta(meta_keys::RECONCILE_ERROR)?,
+            integrity: self.integrity()?,
+            store_locked: None,
             refused_mapping: self.refused_mapping()?,
             linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
             portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,

@@ -110,7 +110,8 @@ fn a_delivery_is_stored_once_per_source() {
         event: "Issue".into(),
         record_id: Some("i1".into()),
         removed: false,
-        payload: "{}".into(),
+        signed_digest: None,
+        evidence: None,
     };
     assert!(db.insert_delivery(&d).unwrap());
     assert!(!db.insert_delivery(&d).unwrap());
@@ -576,4 +577,44 @@ fn a_store_with_refusals_numbered_v3_is_not_migrated_past_the_index() {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, 3);
+}
+
+/// A store written before conflict kinds (V6) reads in read-only mode:
+/// every conflict is "both changed", no value refused, no link paused.
+#[test]
+fn a_store_before_conflict_kinds_reads_in_read_only_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.db");
+    store_at(&path, 5);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO links (id, portal_id, linear_id, state, title, base, created_at, updated_at)
+             VALUES (1, 'p', 'l', 'active', 'T', '{}', 0, 0)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO conflicts (link_id, field, base_value, portal_value, linear_value, created_at)
+             VALUES (1, 'title', '{\"kind\":\"null\"}', '{\"kind\":\"null\"}', '{\"kind\":\"null\"}', 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
+    let s = store.db().summary().unwrap();
+    assert_eq!((s.refused_values, s.tripped_links.len()), (0, 0));
+    let open = store
+        .db()
+        .conflicts(&ConflictFilter::default(), Window::first(10))
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].kind, crate::domain::ConflictReason::BothChanged);
+    drop(store);
+    let store = Store::open(&path, OpenMode::Existing).unwrap();
+    assert_eq!(store.version().unwrap(), migrations::LATEST);
+    assert_eq!(
+        store.db().conflict(open[0].id).unwrap().unwrap().kind,
+        crate::domain::ConflictReason::BothChanged
+    );
 }

@@ -167,12 +167,13 @@ fn writer_loop(mut store: Store, rx: mpsc::Receiver<Msg>) -> Result<()> {
 
 fn commit_batch(store: &mut Store, batch: Vec<Command>) {
     let durable = batch.iter().any(|c| c.durable);
-    let mut replies = Vec::with_capacity(batch.len());
+    let mut waiting = batch;
+    let mut replies = Vec::with_capacity(waiting.len());
     let run = |db: Db<'_>| -> Result<()> {
         // One savepoint name for every op: each is released (or rolled
         // back and released) before the next opens, so they never nest.
         // The statements are prepared once and reused, not parsed per op.
-        for cmd in batch {
+        for cmd in waiting.drain(..) {
             db.conn.prepare_cached("SAVEPOINT op")?.execute([])?;
             let out = (cmd.op)(db);
             if out.is_err() {
@@ -195,9 +196,12 @@ fn commit_batch(store: &mut Store, batch: Vec<Command>) {
             }
         }
         Err(e) => {
-            let msg = e.to_string();
-            for (reply, _) in replies {
-                let _ = reply.send(Err(StoreError::BatchFailed(msg.clone())));
+            // Every caller learns why: those whose op ran inside the failed
+            // transaction, and those never reached because it could not
+            // begin (another process holding the lock, say).
+            let unrun = waiting.into_iter().map(|c| c.reply);
+            for reply in replies.into_iter().map(|(r, _)| r).chain(unrun) {
+                let _ = reply.send(Err(e.for_batch()));
             }
         }
     }
@@ -216,7 +220,8 @@ mod tests {
             event: "Issue".into(),
             record_id: None,
             removed: false,
-            payload: "{}".into(),
+            signed_digest: None,
+            evidence: None,
         }
     }
 

@@ -14,6 +14,13 @@
 //!   writes for the Linear comment it copies (older copies that still end
 //!   with a marker are recognised by it).
 //!
+//! Anyone can type a marker or a copy's text, so neither alone proves
+//! anything: a comment counts as roundtrip's copy only when the original it
+//! names (by marker, or by being exactly its copy text) exists on the other
+//! side and the copy carries that original's text. A comment that merely
+//! ends like a marker is a person's comment and is mirrored; a second copy
+//! of an original that already has one is never paired or mirrored back.
+//!
 //! Copy format: on Linear (markdown) `**Jane on Canny:** <body>`, a blank
 //! line and the marker; on the portal (plain text) `Jane on Linear: <body>`.
 
@@ -125,6 +132,51 @@ pub fn portal_mirror_author(body: &str) -> Option<(String, String)> {
         .then(|| (author.trim().to_string(), origin.trim().to_string()))
 }
 
+/// Text with whitespace and markdown escapes removed, so a copy still
+/// matches its original after a vendor re-renders it.
+fn squashed(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && *c != '\\')
+        .collect()
+}
+
+/// If `c` (on `side`) is a copy roundtrip wrote of a comment in `others`
+/// (the other side's comments), the original's side and id: on the portal,
+/// its exact copy text; else a marker naming an existing original on the
+/// other side whose text the copy carries.
+fn copy_of(
+    c: &Comment,
+    side: Side,
+    others: &[Comment],
+    portal_name: &str,
+) -> Option<(Side, String)> {
+    if side == Side::Portal
+        && let Some(l) = portal_copy_of(c, others, portal_name)
+    {
+        return Some((Side::Linear, l.remote_id.clone()));
+    }
+    let (from, src) = parse_marker(&c.body)?;
+    if from == side {
+        return None; // a marker pointing at its own side is not one of ours
+    }
+    let original = others.iter().find(|o| o.remote_id == src)?;
+    let text = c.body.trim_end();
+    let before_marker = text.rsplit_once('\n').map_or("", |(head, _)| head);
+    let wanted = squashed(original.body.trim_end());
+    (!wanted.is_empty() && squashed(before_marker).contains(&wanted)).then_some((from, src))
+}
+
+/// The id recorded as the copy of `source` (an original on `from`), if any.
+fn recorded_copy(map: &CommentMap, from: Side, source: &str) -> Option<String> {
+    map.pairs
+        .iter()
+        .find_map(|p| match (from, p.origin == from) {
+            (Side::Portal, true) if p.portal_id == source => Some(p.linear_id.clone()),
+            (Side::Linear, true) if p.linear_id == source => Some(p.portal_id.clone()),
+            _ => None,
+        })
+}
+
 /// Decide which comments to copy and which pairs to re-record.
 pub fn plan_comments(
     portal: &[Comment],
@@ -132,47 +184,45 @@ pub fn plan_comments(
     map: &CommentMap,
     portal_name: &str,
 ) -> (Vec<CommentMirror>, Vec<CommentPair>) {
+    let others = |side: Side| match side {
+        Side::Portal => linear,
+        Side::Linear => portal,
+    };
     let mut recovered = Vec::new();
-    // Originals that already have a copy somewhere, found by marker (or, on
-    // the portal, by content); and the portal comments that are copies.
+    // Originals that already have a copy somewhere, and comments that are
+    // copies (found by their verified marker or copy text).
     let mut copied: BTreeSet<(Side, String)> = BTreeSet::new();
-    let mut portal_copies: BTreeSet<String> = BTreeSet::new();
+    let mut copies: BTreeSet<(Side, String)> = BTreeSet::new();
     for (side, comments) in [(Side::Portal, portal), (Side::Linear, linear)] {
         for c in comments {
-            let found = parse_marker(&c.body).or_else(|| {
-                (side == Side::Portal)
-                    .then(|| portal_copy_of(c, linear, portal_name))
-                    .flatten()
-                    .map(|l| (Side::Linear, l.remote_id.clone()))
-            });
-            if let Some((from, src)) = found {
-                if from == side {
-                    continue; // a forged or misplaced marker; not a copy of the other side
-                }
-                copied.insert((from, src.clone()));
-                if side == Side::Portal {
-                    portal_copies.insert(c.remote_id.clone());
-                }
-                if !map.knows(side, &c.remote_id) {
-                    let (portal_id, linear_id) = match side {
-                        Side::Linear => (src, c.remote_id.clone()),
-                        Side::Portal => (c.remote_id.clone(), src),
-                    };
-                    recovered.push(CommentPair {
-                        portal_id,
-                        linear_id,
-                        origin: from,
-                    });
-                }
+            if map.knows(side, &c.remote_id) {
+                continue;
             }
+            let Some((from, src)) = copy_of(c, side, others(side), portal_name) else {
+                continue;
+            };
+            // A copy's text is already on the other side: never mirrored
+            // back. Only the first copy of an original not yet recorded is
+            // paired (a second one is a duplicate or someone pasting it).
+            copies.insert((side, c.remote_id.clone()));
+            if recorded_copy(map, from, &src).is_some() || !copied.insert((from, src.clone())) {
+                continue;
+            }
+            let (portal_id, linear_id) = match side {
+                Side::Linear => (src, c.remote_id.clone()),
+                Side::Portal => (c.remote_id.clone(), src),
+            };
+            recovered.push(CommentPair {
+                portal_id,
+                linear_id,
+                origin: from,
+            });
         }
     }
     let mut mirrors = Vec::new();
     for (side, comments) in [(Side::Portal, portal), (Side::Linear, linear)] {
         for c in comments {
-            let ours = parse_marker(&c.body).is_some_and(|(from, _)| from != side)
-                || (side == Side::Portal && portal_copies.contains(&c.remote_id));
-            if ours
+            if copies.contains(&(side, c.remote_id.clone()))
                 || map.knows(side, &c.remote_id)
                 || copied.contains(&(side, c.remote_id.clone()))
             {

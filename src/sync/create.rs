@@ -109,6 +109,7 @@ impl PlannedCreate {
             fields: self.fields.clone(),
             source_url: self.source_url.clone(),
             source_title: self.source_title.clone(),
+            created_id: None,
         }
     }
 }

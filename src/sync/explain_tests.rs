@@ -114,6 +114,7 @@ fn explanations() {
     let c = plan_link(&m, &MergeInput::new(&base, &p, &l, t(30)));
     assert!(c.is_noop());
     let (_, mut p, mut l) = synced(&m);
+    p.comments.push(comment("pc1", "Ann", "+1"));
     p.comments.push(comment("pc9", "Jane", "Any update?"));
     l.comments.push(comment(
         "lc9",
@@ -139,6 +140,7 @@ fn explanations() {
         .map(|(i, s)| HistoryEntry {
             at: t(20 + i as u32),
             value: text(s),
+            from: None,
         })
         .collect(),
     )]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::FieldValue;
+use crate::domain::{FieldValue, Side};
 
 use super::plan::Snapshot;
 
@@ -24,6 +24,11 @@ pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     /// The value.
     pub value: FieldValue,
+    /// Which side's change it came from (`None`: unknown, or both sides
+    /// agreed). Only changes that alternate between sides are flips: one
+    /// person changing their mind on one side is not two systems fighting.
+    #[serde(default)]
+    pub from: Option<Side>,
 }
 
 /// Recent base values per mapping field, oldest first (kept by the engine
@@ -61,35 +66,49 @@ pub struct Flapping {
 }
 
 impl PingPongGuard {
-    /// Would moving the field to `next` now continue a flip-flop between the
-    /// same two values more than `max_flips` times inside the window?
+    /// Would moving the field to `next` now (a change from side
+    /// `next_from`) continue a flip-flop between the same two values more
+    /// than `max_flips` times inside the window? A change counts as a flip
+    /// only when it came from the other side than the change before it
+    /// (unknown origins always count).
     pub fn check(
         &self,
         history: &[HistoryEntry],
         next: &FieldValue,
+        next_from: Option<Side>,
         now: DateTime<Utc>,
     ) -> Option<Flapping> {
         let since = chrono::Duration::from_std(self.window)
             .ok()
             .and_then(|w| now.checked_sub_signed(w));
-        let mut seq: Vec<&FieldValue> = history
+        let mut seq: Vec<(&FieldValue, Option<Side>)> = history
             .iter()
             .filter(|e| since.is_none_or(|s| e.at >= s))
-            .map(|e| &e.value)
+            .map(|e| (&e.value, e.from))
             .collect();
-        seq.push(next);
-        seq.dedup();
+        seq.push((next, next_from));
+        seq.dedup_by(|later, earlier| later.0 == earlier.0);
         let n = seq.len();
         if n < 2 {
             return None;
         }
-        let (a, b) = (seq[n - 1], seq[n - 2]);
-        let run = seq
+        let (a, b) = (seq[n - 1].0, seq[n - 2].0);
+        let run: Vec<Option<Side>> = seq
             .iter()
             .rev()
-            .take_while(|v| **v == a || **v == b)
+            .take_while(|(v, _)| *v == a || *v == b)
+            .map(|(_, from)| *from)
+            .collect();
+        // `run` is newest first; each entry but the oldest is one change.
+        let changes = &run[..run.len() - 1];
+        let flips = changes
+            .iter()
+            .enumerate()
+            .filter(|(i, from)| match (from, changes.get(i + 1)) {
+                (Some(f), Some(Some(before))) => f != before,
+                _ => true,
+            })
             .count();
-        let flips = run - 1;
         (flips > self.max_flips).then(|| Flapping {
             a: a.clone(),
             b: b.clone(),
@@ -104,6 +123,7 @@ pub fn record_history(
     history: &mut FieldHistory,
     old_base: &Snapshot,
     new_base: &Snapshot,
+    origin: &BTreeMap<String, Side>,
     now: DateTime<Utc>,
     window: Duration,
 ) {
@@ -117,11 +137,13 @@ pub fn record_history(
                 entries.push(HistoryEntry {
                     at: now,
                     value: old.clone(),
+                    from: None,
                 });
             }
             entries.push(HistoryEntry {
                 at: now,
                 value: value.clone(),
+                from: origin.get(field).copied(),
             });
         }
     }

@@ -63,6 +63,37 @@ impl ChangeTimes {
 static NO_COMMENTS: CommentMap = CommentMap { pairs: Vec::new() };
 static NO_CONFLICTS: BTreeSet<String> = BTreeSet::new();
 static NO_HISTORY: FieldHistory = BTreeMap::new();
+static NO_DETAILS: BTreeMap<String, OpenConflict> = BTreeMap::new();
+
+/// What an open conflict recorded, so the merge can tell whether its
+/// question still stands (a refused or overwritten value waits only until a
+/// side changes the field again) and show the sides' current values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenConflict {
+    /// Why it is open.
+    pub reason: ConflictReason,
+    /// The side a refused or overwritten value concerns.
+    pub side: Option<Side>,
+    /// The portal value it shows.
+    pub portal: FieldValue,
+    /// The Linear value it shows.
+    pub linear: FieldValue,
+}
+
+/// A value one side refused (a validation error on a write of that one
+/// field). The same write is not planned again: the merge opens a "cannot
+/// write" conflict instead, until one side changes the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The side that refused.
+    pub side: Side,
+    /// That side's field name.
+    pub field: String,
+    /// The value it refused, as it was sent.
+    pub value: FieldValue,
+    /// The remote's message.
+    pub message: String,
+}
 
 /// Everything one merge of one link looks at. Plain values: the engine reads
 /// them from the store; no clock is read here (`now` is passed in).
@@ -78,6 +109,11 @@ pub struct MergeInput<'a> {
     pub comments: &'a CommentMap,
     /// Mapping field names with an open conflict on this link.
     pub open_conflicts: &'a BTreeSet<String>,
+    /// What those open conflicts recorded, by field (missing: an ordinary
+    /// "both changed" conflict whose values are not known here).
+    pub conflict_details: &'a BTreeMap<String, OpenConflict>,
+    /// Values a side refused on this link, not yet turned into conflicts.
+    pub refusals: &'a [Refusal],
     /// Recent base values per field, for the ping-pong guard.
     pub history: &'a FieldHistory,
     /// Change times for the `newest` policy.
@@ -105,6 +141,8 @@ impl<'a> MergeInput<'a> {
             linear,
             comments: &NO_COMMENTS,
             open_conflicts: &NO_CONFLICTS,
+            conflict_details: &NO_DETAILS,
+            refusals: &[],
             history: &NO_HISTORY,
             times: ChangeTimes::default(),
             now,
@@ -195,6 +233,9 @@ pub(crate) struct Builder<'m, 'a> {
     new_base: Snapshot,
     conflicts: Vec<ConflictDraft>,
     resolved: Vec<String>,
+    refreshed: Vec<ConflictDraft>,
+    superseded: Vec<String>,
+    origin: BTreeMap<String, Side>,
     pub(crate) decisions: Vec<Decision>,
 }
 
@@ -203,6 +244,15 @@ pub(crate) struct Values {
     pub(crate) base: FieldValue,
     pub(crate) portal: FieldValue,
     pub(crate) linear: FieldValue,
+}
+
+impl OpenConflict {
+    fn of(&self, side: Side) -> &FieldValue {
+        match side {
+            Side::Portal => &self.portal,
+            Side::Linear => &self.linear,
+        }
+    }
 }
 
 impl Values {
@@ -226,6 +276,9 @@ impl<'m, 'a> Builder<'m, 'a> {
             new_base: input.base.clone(),
             conflicts: Vec::new(),
             resolved: Vec::new(),
+            refreshed: Vec::new(),
+            superseded: Vec::new(),
+            origin: BTreeMap::new(),
             decisions: Vec::new(),
         }
     }
@@ -273,28 +326,7 @@ impl<'m, 'a> Builder<'m, 'a> {
             return;
         }
         let v = self.values(f);
-        if self.input.open_conflicts.contains(&f.name) {
-            if v.portal == v.linear {
-                if v.base != v.portal {
-                    self.new_base.insert(f.name.clone(), v.portal.clone());
-                }
-                self.resolved.push(f.name.clone());
-                self.decide(
-                    f,
-                    DecisionKind::Resolved,
-                    format!(
-                        "{}: both sides now hold {}; the open conflict is settled",
-                        f.name,
-                        show_field(f, &v.portal)
-                    ),
-                );
-            } else {
-                self.decide(
-                    f,
-                    DecisionKind::Waiting,
-                    format!("{}: a conflict is open; waiting for an operator", f.name),
-                );
-            }
+        if self.input.open_conflicts.contains(&f.name) && self.waits_on_conflict(f, &v) {
             return;
         }
         let pc = v.portal != v.base;
@@ -323,6 +355,113 @@ impl<'m, 'a> Builder<'m, 'a> {
             (true, true) => self.policy(f, &v),
         };
         self.settle(f, &v, outcome);
+    }
+
+    /// An open conflict on the field: wait for the operator (showing the
+    /// sides' current values), settle it when both sides agree, or — for a
+    /// refused or overwritten value a side has since changed — close it as
+    /// superseded and merge the field as usual (returns false).
+    fn waits_on_conflict(&mut self, f: &FieldMapping, v: &Values) -> bool {
+        let detail = self.input.conflict_details.get(&f.name).cloned();
+        let reason = detail
+            .as_ref()
+            .map_or(ConflictReason::BothChanged, |d| d.reason);
+        match (reason, detail) {
+            (ConflictReason::Refused, Some(d)) if v.portal != d.portal || v.linear != d.linear => {
+                self.superseded.push(f.name.clone());
+                self.decide(
+                    f,
+                    DecisionKind::Resolved,
+                    format!(
+                        "{}: changed since {} refused the value; merged again",
+                        f.name,
+                        d.side.map_or("the other side", side_name)
+                    ),
+                );
+                false
+            }
+            (ConflictReason::Overwritten, Some(d)) => {
+                let lost = d.side.unwrap_or(Side::Linear);
+                let written = d.of(lost.other());
+                if v.of(lost) != written {
+                    self.superseded.push(f.name.clone());
+                    self.decide(
+                        f,
+                        DecisionKind::Resolved,
+                        format!(
+                            "{}: {} changed it again after its edit was overwritten; merged again",
+                            f.name,
+                            side_name(lost)
+                        ),
+                    );
+                    return false;
+                }
+                // The lost edit stays on display; the other side's value is
+                // its current one.
+                let mut shown = d.clone();
+                match lost.other() {
+                    Side::Portal => shown.portal = v.portal.clone(),
+                    Side::Linear => shown.linear = v.linear.clone(),
+                }
+                self.refresh(f, v, &d, &shown);
+                self.waiting(f);
+                true
+            }
+            (ConflictReason::Refused, _) => {
+                self.waiting(f);
+                true
+            }
+            (_, detail) => {
+                if v.portal == v.linear {
+                    if v.base != v.portal {
+                        self.new_base.insert(f.name.clone(), v.portal.clone());
+                    }
+                    self.resolved.push(f.name.clone());
+                    self.decide(
+                        f,
+                        DecisionKind::Resolved,
+                        format!(
+                            "{}: both sides now hold {}; the open conflict is settled",
+                            f.name,
+                            show_field(f, &v.portal)
+                        ),
+                    );
+                    return true;
+                }
+                if let Some(d) = detail {
+                    let shown = OpenConflict {
+                        portal: v.portal.clone(),
+                        linear: v.linear.clone(),
+                        ..d.clone()
+                    };
+                    self.refresh(f, v, &d, &shown);
+                }
+                self.waiting(f);
+                true
+            }
+        }
+    }
+
+    fn waiting(&mut self, f: &FieldMapping) {
+        self.decide(
+            f,
+            DecisionKind::Waiting,
+            format!("{}: a conflict is open; waiting for an operator", f.name),
+        );
+    }
+
+    /// Record new values for an open conflict when they differ from what it
+    /// shows.
+    fn refresh(&mut self, f: &FieldMapping, v: &Values, was: &OpenConflict, now: &OpenConflict) {
+        if was.portal == now.portal && was.linear == now.linear {
+            return;
+        }
+        let draft = ConflictDraft {
+            portal: now.portal.clone(),
+            linear: now.linear.clone(),
+            ..self.draft(f, v, now.reason, now.side, None)
+        };
+        self.refreshed.push(draft);
     }
 
     fn policy(&self, f: &FieldMapping, v: &Values) -> Outcome {
@@ -447,7 +586,20 @@ impl<'m, 'a> Builder<'m, 'a> {
     }
 
     fn conflict(&mut self, f: &FieldMapping, v: &Values, reason: ConflictReason, why: String) {
-        self.conflicts.push(ConflictDraft {
+        self.conflicts.push(self.draft(f, v, reason, None, None));
+        self.decide(f, DecisionKind::Conflict, format!("{why}: conflict opened"));
+    }
+
+    /// A conflict on the field with its values as the merge sees them.
+    fn draft(
+        &self,
+        f: &FieldMapping,
+        v: &Values,
+        reason: ConflictReason,
+        side: Option<Side>,
+        note: Option<String>,
+    ) -> ConflictDraft {
+        ConflictDraft {
             field: f.name.clone(),
             base: v.base.clone(),
             portal: v.portal.clone(),
@@ -455,8 +607,9 @@ impl<'m, 'a> Builder<'m, 'a> {
             portal_changed_at: self.input.times.portal,
             linear_changed_at: self.input.times.linear,
             reason,
-        });
-        self.decide(f, DecisionKind::Conflict, format!("{why}: conflict opened"));
+            side,
+            note,
+        }
     }
 
     /// Write `value` to every side that may be written and does not hold it;
@@ -470,6 +623,9 @@ impl<'m, 'a> Builder<'m, 'a> {
         guarded: bool,
     ) {
         let new_base = f.direction.source().map_or(&value, |s| v.of(s)).clone();
+        let from = [Side::Portal, Side::Linear]
+            .into_iter()
+            .find(|s| v.of(*s) == &new_base && v.of(s.other()) != &new_base);
         if guarded
             && new_base != v.base
             && let Some(flap) = self.input.guard.check(
@@ -478,6 +634,7 @@ impl<'m, 'a> Builder<'m, 'a> {
                     .get(&f.name)
                     .map_or(&[][..], Vec::as_slice),
                 &new_base,
+                from,
                 self.input.now,
             )
         {
@@ -508,6 +665,30 @@ impl<'m, 'a> Builder<'m, 'a> {
                 }
             }
         }
+        if let Some((side, refusal)) = planned.iter().find_map(|(side, tv)| {
+            self.refusal_for(f, *side, tv)
+                .map(|r| (*side, r.message.clone()))
+        }) {
+            let note = format!(
+                "{} refused {}: {refusal}",
+                side_name(side),
+                show_field(f, &value)
+            );
+            let draft = self.draft(f, v, ConflictReason::Refused, Some(side), Some(note));
+            self.conflicts.push(draft);
+            self.decide(
+                f,
+                DecisionKind::Conflict,
+                format!(
+                    "{why}, but {} refused that value ({refusal}); not written again until a side changes it: conflict opened",
+                    side_name(side)
+                ),
+            );
+            return;
+        }
+        if let Some(from) = from {
+            self.origin.insert(f.name.clone(), from);
+        }
         let mut parts = Vec::new();
         for (side, tv) in planned {
             let as_note = if tv != value {
@@ -530,6 +711,28 @@ impl<'m, 'a> Builder<'m, 'a> {
             DecisionKind::Write
         };
         self.decide(f, kind, explanation);
+    }
+
+    /// The refusal a planned write of `target` to `side` would repeat.
+    fn refusal_for(&self, f: &FieldMapping, side: Side, target: &FieldValue) -> Option<&Refusal> {
+        let name = f.side_field(side);
+        let prefix = (side == Side::Linear && name == "description")
+            .then(|| self.mapping.votes_line_prefix())
+            .flatten();
+        let same = |sent: &FieldValue| match (sent, target) {
+            (FieldValue::Text(a), FieldValue::Text(b)) => {
+                let a = match prefix {
+                    Some(p) => split_votes_line(a, p).0,
+                    None => codec::normalize_text(a),
+                };
+                a == codec::normalize_text(b)
+            }
+            (a, b) => a == b,
+        };
+        self.input
+            .refusals
+            .iter()
+            .find(|r| r.side == side && r.field == name && same(&r.value))
     }
 
     fn put(&mut self, f: &FieldMapping, side: Side, canonical: &FieldValue, target: FieldValue) {
@@ -586,6 +789,9 @@ impl<'m, 'a> Builder<'m, 'a> {
         };
         let base_changed = &self.new_base != self.input.base;
         Plan {
+            refreshed_conflicts: self.refreshed,
+            superseded_conflicts: self.superseded,
+            base_origin: self.origin,
             portal_writes: writes(self.portal_writes, self.notify_voters),
             linear_writes: writes(self.linear_writes, false),
             comments_to_mirror: Vec::new(),

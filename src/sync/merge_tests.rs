@@ -1,6 +1,6 @@
 //! Unit tests of the merge: every rule, policy and transform.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::{FieldValue, Record, Side};
 
@@ -106,6 +106,8 @@ fn ask_opens_a_conflict_and_writes_nothing() {
             portal_changed_at: Some(t(1)),
             linear_changed_at: Some(t(2)),
             reason: ConflictReason::BothChanged,
+            side: None,
+            note: None,
         }]
     );
 }
@@ -435,6 +437,7 @@ fn ping_pong_is_frozen() {
             .map(|(i, s)| HistoryEntry {
                 at: t(20 + i as u32),
                 value: text(s),
+                from: None,
             })
             .collect(),
     );
@@ -466,34 +469,35 @@ fn ping_pong_guard_counts_flips_between_two_values() {
             .map(|(i, v)| HistoryEntry {
                 at: t(i as u32),
                 value: text(v),
+                from: None,
             })
             .collect()
     };
     assert!(
-        g.check(&h(&["a", "b", "a", "b"]), &text("a"), t(5))
+        g.check(&h(&["a", "b", "a", "b"]), &text("a"), None, t(5))
             .is_none()
     );
     let f = g
-        .check(&h(&["a", "b", "a", "b", "a"]), &text("b"), t(6))
+        .check(&h(&["a", "b", "a", "b", "a"]), &text("b"), None, t(6))
         .unwrap();
     assert_eq!(f.flips, 5);
     // A third value breaks the run.
     assert!(
-        g.check(&h(&["a", "b", "c", "b", "c"]), &text("b"), t(6))
+        g.check(&h(&["a", "b", "c", "b", "c"]), &text("b"), None, t(6))
             .is_none()
     );
     // Repeats are not flips.
     assert!(
-        g.check(&h(&["a", "a", "a", "a", "a"]), &text("a"), t(6))
+        g.check(&h(&["a", "a", "a", "a", "a"]), &text("a"), None, t(6))
             .is_none()
     );
 
     let mut history = FieldHistory::new();
     let old: Snapshot = [("title".to_string(), text("a"))].into();
     let new: Snapshot = [("title".to_string(), text("b"))].into();
-    record_history(&mut history, &old, &new, t(0), g.window);
+    record_history(&mut history, &old, &new, &BTreeMap::new(), t(0), g.window);
     assert_eq!(history["title"].len(), 2);
-    record_history(&mut history, &new, &new, t(30), g.window);
+    record_history(&mut history, &new, &new, &BTreeMap::new(), t(30), g.window);
     assert!(history.is_empty());
 }
 
@@ -775,4 +779,116 @@ fn snapshot_json_shape_is_stable() {
     assert_eq!(back, base);
     let null: Snapshot = serde_json::from_str(r#"{"votes":{"kind":"null"}}"#).unwrap();
     assert_eq!(null["votes"], FieldValue::Null);
+}
+
+#[test]
+fn a_comment_ending_like_a_marker_is_a_persons_comment() {
+    let m = m();
+    let (base, mut p, l) = synced(&m);
+    // Claims to be a copy of a Linear comment that does not exist.
+    p.comments.push(comment(
+        "pc1",
+        "Jane",
+        "Same here\n\n(roundtrip mirror of linear comment lc404)",
+    ));
+    let out = plan_link(&m, &MergeInput::new(&base, &p, &l, t(30)));
+    assert!(out.recovered_comment_pairs.is_empty(), "{out:#?}");
+    assert_eq!(out.comments_to_mirror.len(), 1);
+    assert_eq!(out.comments_to_mirror[0].source_id, "pc1");
+    // Naming a real comment is not enough either: the copy must carry its text.
+    let mut l2 = l.clone();
+    l2.comments
+        .push(comment("lc1", "Sam", "Shipping next week"));
+    p.comments[0].body = "Nope\n\n(roundtrip mirror of linear comment lc1)".into();
+    let out = plan_link(&m, &MergeInput::new(&base, &p, &l2, t(31)));
+    assert!(out.recovered_comment_pairs.is_empty(), "{out:#?}");
+    let sources: Vec<&str> = out
+        .comments_to_mirror
+        .iter()
+        .map(|c| c.source_id.as_str())
+        .collect();
+    assert_eq!(sources, ["pc1", "lc1"]);
+}
+
+#[test]
+fn only_changes_alternating_between_sides_count_as_flips() {
+    let g = PingPongGuard::default();
+    let h = |vals: &[(&str, Side)]| -> Vec<HistoryEntry> {
+        vals.iter()
+            .enumerate()
+            .map(|(i, (v, s))| HistoryEntry {
+                at: t(i as u32),
+                value: text(v),
+                from: Some(*s),
+            })
+            .collect()
+    };
+    use Side::{Linear as L, Portal as P};
+    // One person toggling a value on the portal is not a fight.
+    let toggling = h(&[("a", P), ("b", P), ("a", P), ("b", P), ("a", P)]);
+    assert!(g.check(&toggling, &text("b"), Some(P), t(6)).is_none());
+    // Two sides taking turns is.
+    let fighting = h(&[("a", P), ("b", L), ("a", P), ("b", L), ("a", P)]);
+    let f = g.check(&fighting, &text("b"), Some(L), t(6)).unwrap();
+    assert_eq!(f.flips, 5);
+}
+
+#[test]
+fn a_refused_value_becomes_a_cannot_write_conflict_until_a_side_changes() {
+    let m = m();
+    let (base, mut p, l) = synced(&m);
+    p.title = "   ".into();
+    let refusals = [Refusal {
+        side: Side::Linear,
+        field: "title".into(),
+        value: text(""),
+        message: "title must not be empty".into(),
+    }];
+    let input = MergeInput {
+        refusals: &refusals,
+        ..MergeInput::new(&base, &p, &l, t(30))
+    };
+    let out = plan_link(&m, &input);
+    assert!(out.linear_writes.is_none(), "not written again: {out:#?}");
+    assert_eq!(out.conflicts.len(), 1);
+    assert_eq!(out.conflicts[0].reason, ConflictReason::Refused);
+    assert_eq!(out.conflicts[0].side, Some(Side::Linear));
+    // While nobody changes the field, the conflict waits.
+    let open: BTreeSet<String> = ["title".to_string()].into();
+    let details: BTreeMap<String, OpenConflict> = [(
+        "title".to_string(),
+        OpenConflict {
+            reason: ConflictReason::Refused,
+            side: Some(Side::Linear),
+            portal: out.conflicts[0].portal.clone(),
+            linear: out.conflicts[0].linear.clone(),
+        },
+    )]
+    .into();
+    let waiting = plan_link(
+        &m,
+        &MergeInput {
+            open_conflicts: &open,
+            conflict_details: &details,
+            ..MergeInput::new(&base, &p, &l, t(31))
+        },
+    );
+    assert!(waiting.linear_writes.is_none() && waiting.conflicts.is_empty());
+    assert!(waiting.superseded_conflicts.is_empty());
+    // The portal fixes it: superseded, and the new value is written.
+    p.title = "Fixed".into();
+    let fixed = plan_link(
+        &m,
+        &MergeInput {
+            open_conflicts: &open,
+            conflict_details: &details,
+            ..MergeInput::new(&base, &p, &l, t(32))
+        },
+    );
+    assert_eq!(fixed.superseded_conflicts, ["title"]);
+    assert_eq!(pw_linear(&fixed, "title"), Some(text("Fixed")));
+}
+
+fn pw_linear(plan: &Plan, field: &str) -> Option<FieldValue> {
+    plan.linear_writes.as_ref()?.fields.get(field).cloned()
 }

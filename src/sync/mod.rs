@@ -40,7 +40,9 @@ pub use guard::{
 pub use mapping::{Direction, FieldMapping, Mapping, Policy, StatusTable, Transform, VoteRule};
 pub use mapping_edit::{EditError, set_field_policy, stamp_version};
 pub use mapping_parse::DEFAULT_VOTES_PREFIX;
-pub use merge::{ChangeTimes, MergeInput, agreed_snapshot, merge_values, plan_link};
+pub use merge::{
+    ChangeTimes, MergeInput, OpenConflict, Refusal, agreed_snapshot, merge_values, plan_link,
+};
 pub use plan::{
     ConflictDraft, ConflictReason, Decision, DecisionKind, FieldWrites, Plan, Snapshot,
 };

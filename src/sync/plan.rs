@@ -36,23 +36,12 @@ impl FieldWrites {
             fields: self.fields.clone(),
             notify_voters: self.notify_voters,
             status_comment: None,
+            deltas: BTreeMap::new(),
         }
     }
 }
 
-/// Why a conflict was opened; the console words its prompt by this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConflictReason {
-    /// Both sides changed and the policy is `ask`.
-    BothChanged,
-    /// Policy `merge`, but the edits overlap (or the values cannot be merged).
-    MergeOverlap,
-    /// Policy `newest`, but the change times are missing or equal.
-    NewestUndecided,
-    /// The field kept flipping between two values; frozen by the ping-pong guard.
-    PingPong,
-}
+pub use crate::domain::ConflictReason;
 
 /// A conflict to open: everything an operator needs to decide, in canonical
 /// values (the portal's vocabulary for status and labels).
@@ -72,6 +61,14 @@ pub struct ConflictDraft {
     pub linear_changed_at: Option<DateTime<Utc>>,
     /// Why roundtrip could not decide.
     pub reason: ConflictReason,
+    /// The side a refused or overwritten value concerns (the side that
+    /// refused it, or whose edit was replaced); `None` otherwise.
+    #[serde(default)]
+    pub side: Option<Side>,
+    /// A sentence for the operator beyond the values (the remote's refusal
+    /// message, what was overwritten).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// What kind of decision was taken for a field (for filtering the audit log;
@@ -133,6 +130,18 @@ pub struct Plan {
     pub resolved_conflicts: Vec<String>,
     /// One entry per field that needed a decision.
     pub decisions: Vec<Decision>,
+    /// Open conflicts (by field) whose sides changed since they opened,
+    /// with the values to show now.
+    #[serde(default)]
+    pub refreshed_conflicts: Vec<ConflictDraft>,
+    /// Open refused/overwritten conflicts (by field) a side has since
+    /// changed: closed as superseded before anything else is applied.
+    #[serde(default)]
+    pub superseded_conflicts: Vec<String>,
+    /// Which side's change each field's new base came from (absent when
+    /// both sides agreed or a merge combined them), for the ping-pong guard.
+    #[serde(default)]
+    pub base_origin: BTreeMap<String, Side>,
 }
 
 impl Plan {
@@ -146,6 +155,8 @@ impl Plan {
             && !self.base_changed
             && self.conflicts.is_empty()
             && self.resolved_conflicts.is_empty()
+            && self.refreshed_conflicts.is_empty()
+            && self.superseded_conflicts.is_empty()
     }
 
     /// The writes for one side.

@@ -54,6 +54,8 @@ pub struct Setup {
     pub max_attempts: u32,
     /// The Linear team's auto-archive period.
     pub linear_auto_archive: Duration,
+    /// How long after its project completes a closed issue is archived.
+    pub linear_project_archive: Duration,
     /// The Canny company's statuses in board order.
     pub canny_statuses: Option<Vec<String>>,
     /// Whether the Canny plan has internal comments.
@@ -78,6 +80,7 @@ impl Default for Setup {
             linear_latency: Duration::ZERO,
             max_attempts: 8,
             linear_auto_archive: Duration::from_secs(180 * 86_400),
+            linear_project_archive: Duration::from_secs(30 * 86_400),
             canny_statuses: None,
             canny_internal_comments: true,
         }
@@ -125,6 +128,7 @@ impl Harness {
             webhook_retry_delays: vec![Duration::from_millis(200), Duration::from_millis(500)],
             timeout_hold: Duration::from_secs(3),
             auto_archive_period: setup.linear_auto_archive,
+            project_archive_window: setup.linear_project_archive,
             ..LinearSimConfig::default()
         })
         .await
@@ -189,7 +193,7 @@ impl Harness {
             connectors: self.connectors(),
             options: self.options.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
-            max_body_bytes: 1 << 20,
+            webhooks: roundtrip::webhook::WebhookOptions::default(),
         }
     }
 
@@ -263,6 +267,20 @@ impl Harness {
 
     pub async fn portal_record(&self, id: &str) -> Option<Record> {
         self.canny_conn.get(id).await.expect("canny get")
+    }
+
+    /// Every open conflict, oldest first.
+    pub fn open_conflicts(&self) -> Vec<roundtrip::store::Conflict> {
+        self.store()
+            .db()
+            .conflicts(
+                &roundtrip::store::ConflictFilter {
+                    status: Some(roundtrip::store::ConflictStatus::Open),
+                    field: None,
+                },
+                roundtrip::store::Window::first(10_000),
+            )
+            .expect("conflicts")
     }
 
     /// The Linear issue linked to a portal post, once the link is active.

@@ -29,6 +29,9 @@ pub struct CannyConnector {
     pub(crate) admin_id: OnceCell<String>,
     pub(crate) nonces: NonceCache,
     pub(crate) statuses: Statuses,
+    /// Post ids `posts/create` answered, by the create's client id, until
+    /// the create completes (see `create.rs`).
+    pub(crate) created: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, String>>,
 }
 
 impl fmt::Debug for CannyConnector {
@@ -57,6 +60,7 @@ impl CannyConnector {
             admin_id: OnceCell::new(),
             nonces: NonceCache::default(),
             statuses,
+            created: std::sync::Mutex::default(),
         })
     }
 
@@ -147,6 +151,20 @@ impl CannyConnector {
     /// `posts/retrieve`; `Ok(None)` when Canny says "invalid post id".
     pub async fn retrieve_post(&self, id: &str) -> Result<Option<CannyPost>, RemoteError> {
         match self.client.call("posts/retrieve", json!({"id": id})).await {
+            Ok(p) => Ok(Some(p)),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `posts/retrieve` by board and `urlName` (the slug in the post's
+    /// URL); `Ok(None)` when no post has it.
+    pub async fn retrieve_post_by_url_name(
+        &self,
+        url_name: &str,
+    ) -> Result<Option<CannyPost>, RemoteError> {
+        let args = json!({"boardID": self.board_id().await?, "urlName": url_name});
+        match self.client.call("posts/retrieve", args).await {
             Ok(p) => Ok(Some(p)),
             Err(e) if e.class == ErrorClass::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -364,6 +382,39 @@ impl CannyConnector {
             .filter(|t| !wanted_lower.contains(&lower(&t.name)))
         {
             self.remove_tag(post_id, &t.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Add and remove tags by name (ignoring case) without touching the
+    /// post's other tags: a tag someone adds meanwhile stays. Board tags a
+    /// name needs are created; removing a tag the board lacks is a no-op.
+    pub async fn apply_tag_delta(
+        &self,
+        post_id: &str,
+        delta: &crate::domain::SetDelta,
+    ) -> Result<(), RemoteError> {
+        if delta.is_empty() {
+            return Ok(());
+        }
+        let board_tags = self.list_tags().await?;
+        let find = |name: &str| {
+            board_tags
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(name))
+                .map(|t| t.id.clone())
+        };
+        for name in &delta.added {
+            let id = match find(name) {
+                Some(id) => id,
+                None => self.create_tag(name).await?.id,
+            };
+            self.add_tag(post_id, &id).await?;
+        }
+        for name in &delta.removed {
+            if let Some(id) = find(name) {
+                self.remove_tag(post_id, &id).await?;
+            }
         }
         Ok(())
     }

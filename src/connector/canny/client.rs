@@ -202,15 +202,21 @@ impl Client {
         let err = classify(status, &message, endpoint).with_status(status);
         if status == 429 {
             let wait = retry_after(&headers, Utc::now()).unwrap_or(Duration::from_secs(1));
-            let now = Utc::now();
-            self.record_quota(QuotaSample {
-                connector: Side::Portal,
-                kind: QuotaKind::RequestsPerSecond,
-                limit: self.plan_limit.unwrap_or(0),
-                remaining: 0,
-                reset_at: chrono::Duration::from_std(wait).ok().map(|d| now + d),
-                sampled_at: now,
-            });
+            // Canny sends no limit headers: the answer says "wait", not how
+            // big the quota is. Only a configured plan limit becomes a
+            // reading; an unknown limit is no reading at all (never a quota
+            // of zero, which would never refill).
+            if let Some(limit) = self.plan_limit.filter(|l| *l > 0) {
+                let now = Utc::now();
+                self.record_quota(QuotaSample {
+                    connector: Side::Portal,
+                    kind: QuotaKind::RequestsPerSecond,
+                    limit,
+                    remaining: 0,
+                    reset_at: chrono::Duration::from_std(wait).ok().map(|d| now + d),
+                    sampled_at: now,
+                });
+            }
             return Err(err.with_retry_after(wait));
         }
         Err(err)

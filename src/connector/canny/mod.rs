@@ -6,10 +6,12 @@
 //! independent of `sim::canny`, so the tests against the simulator check two
 //! separate readings of the same documents.
 //!
-//! Quota: Canny documents no quota headers. The connector records a sample
-//! when it is told to slow down (a 429: remaining 0, reset at now +
-//! `Retry-After`, limit as configured in `plan_limit_per_second` or 0), and
-//! reads `X-RateLimit-Limit/Remaining/Reset` should Canny ever send them.
+//! Quota: Canny documents no quota headers. A 429 is an error carrying its
+//! `Retry-After` (the engine waits that long, then probes with one request);
+//! it becomes a quota sample (remaining 0, reset at now + `Retry-After`) only
+//! when `plan_limit_per_second` says how big the quota is — an unknown limit
+//! is never recorded as a limit of 0. `X-RateLimit-Limit/Remaining/Reset`
+//! are read should Canny ever send them.
 
 mod admin;
 mod api;
@@ -19,6 +21,7 @@ mod create;
 mod map;
 mod statuses;
 mod trait_impl;
+mod votes;
 mod webhook;
 mod wire;
 
@@ -26,6 +29,7 @@ pub use api::CannyConnector;
 pub use config::{CANNY_STATUSES, CannyConfig};
 pub use map::{NOTE_PREFIX, REF_TAG, claim_text, content_hash, post_to_record};
 pub use webhook::{
-    MAX_AGE, MAX_FUTURE, NonceCache, delivery_hint, signature_matches, verify_canny_webhook,
+    MAX_AGE, MAX_FUTURE, NonceCache, delivery_hint, signature_matches, verify_canny_delivery,
+    verify_canny_webhook,
 };
 pub use wire::{CannyBoard, CannyComment, CannyPost, CannyTag, CannyUser};

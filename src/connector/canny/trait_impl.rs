@@ -14,8 +14,8 @@ use http::HeaderMap;
 use super::api::CannyConnector;
 use super::create::no_internal_comments;
 use super::map::{NOTE_PREFIX, post_to_record};
-use super::webhook::{delivery_hint, verify_canny_webhook};
-use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
+use super::webhook::verify_canny_delivery;
+use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection, Written};
 use crate::domain::{Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
 use crate::domain::{NewRecord, Update};
 
@@ -127,7 +127,11 @@ impl Connector for CannyConnector {
         let details = f.details.clone().unwrap_or_default();
         // An earlier attempt may have created the post and stopped before
         // the status and tags were applied: finish it rather than duplicate.
-        let (id, current) = match self.find_claimed(&new.client_id, &title, &details).await? {
+        let known = new.created_id.as_deref();
+        let (id, current) = match self
+            .find_claimed(&new.client_id, known, &title, &details)
+            .await?
+        {
             Some(id) => {
                 let current = self.get_record(&id).await?;
                 (id, current)
@@ -149,12 +153,18 @@ impl Connector for CannyConnector {
         if let Some(tags) = f.tags.as_ref().filter(|t| **t != tags_now) {
             self.set_tags(&id, tags).await?;
         }
-        self.get_record(&id).await?.ok_or_else(|| {
+        let record = self.get_record(&id).await?.ok_or_else(|| {
             RemoteError::new(
                 ErrorClass::NotFound,
                 format!("post {id} vanished right after creation"),
             )
-        })
+        })?;
+        self.forget_created(&new.client_id);
+        Ok(record)
+    }
+
+    fn created_id(&self, client_id: &uuid::Uuid) -> Option<String> {
+        self.remembered_post(client_id)
     }
 
     /// `create` looks for an earlier attempt's post (by content and claim)
@@ -169,18 +179,42 @@ impl Connector for CannyConnector {
             return Ok(None);
         };
         let details = f.details.unwrap_or_default();
-        match self.find_claimed(&new.client_id, &title, &details).await? {
+        match self
+            .find_claimed(&new.client_id, new.created_id.as_deref(), &title, &details)
+            .await?
+        {
             Some(id) => self.get_record(&id).await,
             None => Ok(None),
         }
     }
 
-    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError> {
+    /// The post alone (`posts/retrieve`), without its comments.
+    async fn get_fields(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
+        self.retrieve_post(remote_id)
+            .await?
+            .map(|p| post_to_record(&p))
+            .transpose()
+    }
+
+    /// `posts/update` for title and details, tag deltas as
+    /// `posts/add_tag` / `posts/remove_tag` (a whole tag set in `fields`
+    /// is made exact), then `change_status`. Canny reports no update time.
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<Written, RemoteError> {
         let f = sort_fields(update.fields.iter())?;
-        self.update_post(remote_id, f.title.as_deref(), f.details.as_deref())
-            .await?;
+        if f.title.is_some() || f.details.is_some() {
+            self.update_post(remote_id, f.title.as_deref(), f.details.as_deref())
+                .await?;
+        }
         if let Some(tags) = &f.tags {
             self.set_tags(remote_id, tags).await?;
+        }
+        for (name, delta) in &update.deltas {
+            if !matches!(name.as_str(), "tags" | "labels") {
+                return Err(validation(format!(
+                    "Canny field '{name}' is not a set; cannot add or remove members"
+                )));
+            }
+            self.apply_tag_delta(remote_id, delta).await?;
         }
         if let Some(status) = &f.status {
             self.change_status(
@@ -191,7 +225,7 @@ impl Connector for CannyConnector {
             )
             .await?;
         }
-        Ok(())
+        Ok(Written::default())
     }
 
     async fn delete(&self, remote_id: &str) -> Result<(), RemoteError> {
@@ -228,14 +262,21 @@ impl Connector for CannyConnector {
         }
     }
 
+    async fn copy_voters(&self, from: &str, to: &str) -> Result<usize, RemoteError> {
+        CannyConnector::copy_voters(self, from, to).await
+    }
+
     fn verify_webhook(
         &self,
         headers: &HeaderMap,
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection> {
-        let nonce = verify_canny_webhook(&self.client.api_key(), headers, now, &self.nonces)?;
-        delivery_hint(nonce, body)
+        verify_canny_delivery(&self.client.api_key(), headers, body, now, &self.nonces)
+    }
+
+    fn delivery_not_accepted(&self, hint: &DeliveryHint) {
+        self.nonces.forget(&hint.delivery_id);
     }
 
     fn take_quota_samples(&self) -> Vec<QuotaSample> {

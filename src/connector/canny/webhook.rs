@@ -76,6 +76,25 @@ impl NonceCache {
         true
     }
 
+    /// Whether `nonce` was recorded and has not expired.
+    pub fn contains(&self, nonce: &str, now: DateTime<Utc>) -> bool {
+        let inner = match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        inner.expires.get(nonce).is_some_and(|exp| *exp > now)
+    }
+
+    /// Forget `nonce` (its delivery was not accepted after all, so the
+    /// sender's retry must not be refused as a replay).
+    pub fn forget(&self, nonce: &str) {
+        let mut inner = match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        inner.expires.remove(nonce);
+    }
+
     /// How many nonces are remembered.
     pub fn len(&self) -> usize {
         match self.inner.lock() {
@@ -114,9 +133,10 @@ pub fn signature_matches(api_key: &str, nonce: &str, signature: &str) -> bool {
 }
 
 /// Verify a Canny webhook's headers: signature, timestamp window, then
-/// replay. Returns the nonce, which serves as the delivery id. The nonce is
-/// only remembered once signature and timestamp pass, so forged requests
-/// cannot fill the cache.
+/// replay. Returns the nonce, which serves as the delivery id. Nothing is
+/// remembered here: [`verify_canny_delivery`] records the nonce only once
+/// the whole delivery is accepted, so neither forged requests nor a
+/// malformed body can use a nonce up.
 pub fn verify_canny_webhook(
     api_key: &str,
     headers: &HeaderMap,
@@ -134,10 +154,27 @@ pub fn verify_canny_webhook(
     if now - sent > MAX_AGE || sent - now > MAX_FUTURE {
         return Err(WebhookRejection::Stale);
     }
-    if !nonces.insert(nonce, now) {
+    if nonces.contains(nonce, now) {
         return Err(WebhookRejection::Replayed);
     }
     Ok(nonce.to_string())
+}
+
+/// Verify a whole Canny delivery — headers, then the body's shape — and
+/// only then record its nonce.
+pub fn verify_canny_delivery(
+    api_key: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: DateTime<Utc>,
+    nonces: &NonceCache,
+) -> Result<DeliveryHint, WebhookRejection> {
+    let nonce = verify_canny_webhook(api_key, headers, now, nonces)?;
+    let hint = delivery_hint(nonce, body)?;
+    if !nonces.insert(&hint.delivery_id, now) {
+        return Err(WebhookRejection::Replayed);
+    }
+    Ok(hint)
 }
 
 /// Read the event type and the post a verified body is about: the object
@@ -166,6 +203,8 @@ pub fn delivery_hint(delivery_id: String, body: &[u8]) -> Result<DeliveryHint, W
         removed: event == "post.deleted",
         event,
         record_id,
+        // Canny's webhooks carry no previous values.
+        evidence: None,
     })
 }
 

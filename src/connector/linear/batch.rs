@@ -18,11 +18,12 @@ use serde_json::{Map, Value, json};
 use super::LinearConnector;
 use super::classify::{GqlBody, remote_error, remote_error_with_status};
 use super::documents::{create_alias, create_batch_document, update_alias, update_batch_document};
-use super::mapping::issue_input;
+use super::mapping::{catalog_probe, update_input};
 use super::transport::Answer;
-use super::writes::{is_already_exists, require_success};
-use crate::domain::NewRecord;
+use super::writes::{is_already_exists, written};
+use crate::connector::Written;
 use crate::domain::{ErrorClass, FieldValue, Record, RemoteError};
+use crate::domain::{NewRecord, Update};
 
 /// Rounds of re-sending unanswered items (singly) before giving up on them.
 const RESEND_ROUNDS: usize = 2;
@@ -182,18 +183,20 @@ impl LinearConnector {
     /// are not sent and their items carry that error.
     pub async fn update_issues(
         &self,
-        items: &[(String, BTreeMap<String, FieldValue>)],
-    ) -> Result<Vec<Result<(), RemoteError>>, RemoteError> {
-        let mut settled: Vec<Option<Result<(), RemoteError>>> = vec![None; items.len()];
-        let field_maps: Vec<&BTreeMap<String, FieldValue>> = items.iter().map(|(_, f)| f).collect();
+        items: &[(String, Update)],
+    ) -> Result<Vec<Result<Written, RemoteError>>, RemoteError> {
+        let mut settled: Vec<Option<Result<Written, RemoteError>>> = vec![None; items.len()];
+        let probes: Vec<BTreeMap<String, FieldValue>> =
+            items.iter().map(|(_, u)| catalog_probe(u)).collect();
+        let field_maps: Vec<&BTreeMap<String, FieldValue>> = probes.iter().collect();
         let catalog = self.catalog_for(&field_maps).await?;
         let mut ready: Vec<(usize, Map<String, Value>)> = Vec::new();
-        for (index, (_, fields)) in items.iter().enumerate() {
-            if fields.is_empty() {
-                settled[index] = Some(Ok(()));
+        for (index, (_, update)) in items.iter().enumerate() {
+            if update.fields.is_empty() && update.deltas.values().all(|d| d.is_empty()) {
+                settled[index] = Some(Ok(Written::default()));
                 continue;
             }
-            match issue_input(fields, &catalog) {
+            match update_input(update, &catalog) {
                 Ok(input) => ready.push((index, input)),
                 Err(e) => settled[index] = Some(Err(e)),
             }
@@ -219,8 +222,8 @@ impl LinearConnector {
             .zip(answers)
             .map(|(done, answer)| match (done, answer) {
                 (Some(r), _) => r,
-                (None, Some(Ok(Value::Null))) => Ok(()),
-                (None, Some(Ok(payload))) => require_success(&payload, "issueUpdate"),
+                (None, Some(Ok(Value::Null))) => Ok(Written::default()),
+                (None, Some(Ok(payload))) => written(&payload),
                 (None, Some(Err(e))) => Err(e),
                 (None, None) => Err(never_answered()),
             })

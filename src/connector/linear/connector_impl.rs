@@ -6,8 +6,11 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
 use super::LinearConnector;
-use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection};
-use crate::domain::{Comment, QuotaSample, Record, RemoteError, Side};
+use super::webhook::updated_from;
+use crate::connector::{
+    ChangedPage, Connector, DeliveryHint, UpdateEvidence, WebhookRejection, Written,
+};
+use crate::domain::{Comment, FieldValue, QuotaSample, Record, RemoteError, Side};
 use crate::domain::{NewRecord, Update};
 
 impl LinearConnector {
@@ -76,25 +79,39 @@ impl Connector for LinearConnector {
         Ok(fallback)
     }
 
-    /// Field updates, then the status comment if any. `notify_voters` is a
-    /// portal notion and has no effect on Linear.
-    async fn update(&self, remote_id: &str, update: &Update) -> Result<(), RemoteError> {
-        self.update_issue(remote_id, &update.fields).await?;
-        self.status_comment(remote_id, update).await
+    /// The issue's fields without its comments: one `issues(filter: {id})`
+    /// page instead of the issue with its comments and attachments.
+    async fn get_fields(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
+        Ok(self
+            .issues_by_ids(&[remote_id.to_string()])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn get_fields_many(&self, ids: &[String]) -> Result<Vec<Record>, RemoteError> {
+        self.issues_by_ids(ids).await
+    }
+
+    /// Field updates (label sets as added/removed ids), then the status
+    /// comment if any. `notify_voters` is a portal notion and has no effect
+    /// on Linear.
+    async fn update(&self, remote_id: &str, update: &Update) -> Result<Written, RemoteError> {
+        let written = self.update_issue(remote_id, update).await?;
+        self.status_comment(remote_id, update).await?;
+        Ok(written)
     }
 
     async fn update_many(
         &self,
         items: &[(String, Update)],
-    ) -> Result<Vec<Result<(), RemoteError>>, RemoteError> {
-        let fields: Vec<_> = items
-            .iter()
-            .map(|(id, u)| (id.clone(), u.fields.clone()))
-            .collect();
-        let mut results = self.update_issues(&fields).await?;
+    ) -> Result<Vec<Result<Written, RemoteError>>, RemoteError> {
+        let mut results = self.update_issues(items).await?;
         for ((id, update), result) in items.iter().zip(results.iter_mut()) {
-            if result.is_ok() {
-                *result = self.status_comment(id, update).await;
+            if result.is_ok()
+                && let Err(e) = self.status_comment(id, update).await
+            {
+                *result = Err(e);
             }
         }
         Ok(results)
@@ -107,6 +124,63 @@ impl Connector for LinearConnector {
 
     async fn add_comment(&self, remote_id: &str, body: &str) -> Result<Comment, RemoteError> {
         self.create_comment(remote_id, body).await
+    }
+
+    async fn add_comment_with_id(
+        &self,
+        remote_id: &str,
+        body: &str,
+        client_id: uuid::Uuid,
+    ) -> Result<Comment, RemoteError> {
+        self.create_comment_with_id(remote_id, body, client_id)
+            .await
+    }
+
+    /// By client id alone: every comment roundtrip posts on Linear carries one.
+    async fn find_comment(
+        &self,
+        _remote_id: &str,
+        client_id: uuid::Uuid,
+        _body: &str,
+    ) -> Result<Option<Comment>, RemoteError> {
+        self.comment(&client_id.to_string()).await
+    }
+
+    /// `updatedFrom` of an Issue update, the state named through the team
+    /// catalog (a state it cannot name is left out rather than guessed).
+    async fn update_evidence(&self, body: &str) -> Option<UpdateEvidence> {
+        let payload: serde_json::Value = serde_json::from_str(body).ok()?;
+        let from = updated_from(&payload)?;
+        let mut previous = std::collections::BTreeMap::new();
+        if let Some(t) = from.title {
+            previous.insert("title".to_string(), FieldValue::Text(t));
+        }
+        if let Some(d) = from.description {
+            previous.insert("description".to_string(), FieldValue::Text(d));
+        }
+        if let Some(p) = from.priority {
+            previous.insert("priority".to_string(), FieldValue::Number(p));
+        }
+        if let Some(state_id) = from.state_id
+            && let Ok(catalog) = self.catalog().await
+            && let Some(state) = catalog.states.iter().find(|s| s.id == state_id)
+        {
+            previous.insert("state".to_string(), FieldValue::Text(state.name.clone()));
+        }
+        let (title, description, state, priority) = from.now;
+        let mut current = std::collections::BTreeMap::new();
+        current.insert("title".to_string(), FieldValue::Text(title));
+        current.insert("description".to_string(), FieldValue::Text(description));
+        current.insert("priority".to_string(), FieldValue::Number(priority));
+        if let Some(state) = state {
+            current.insert("state".to_string(), FieldValue::Text(state));
+        }
+        Some(UpdateEvidence {
+            record_id: from.issue_id,
+            updated_at: from.updated_at,
+            previous,
+            current,
+        })
     }
 
     /// A comment: Linear is the team's own tool, not where customers read.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::catalog::TeamCatalog;
-use crate::domain::{Comment, ErrorClass, FieldValue, Record, RemoteError};
+use crate::domain::{Comment, ErrorClass, FieldValue, Record, RemoteError, Update};
 
 /// A Relay connection page as Linear returns it (`nodes` + `pageInfo`).
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +146,13 @@ pub const STATE_TYPES: [&str; 7] = [
     "duplicate",
 ];
 
+/// Whether an issue in a state of this type may be a marked duplicate
+/// (Linear cancels an issue it marks a duplicate; some workspaces report a
+/// `duplicate` type): only these need their relations read.
+pub fn is_closed_as_duplicate_candidate(state_type: &str) -> bool {
+    matches!(state_type, "canceled" | "duplicate")
+}
+
 /// An issue node as selected by our documents; connections are present only
 /// in the single-issue query.
 #[derive(Debug, Clone, Deserialize)]
@@ -272,9 +279,13 @@ impl IssueNode {
         // Trashing (issueDelete) sets archivedAt as well: trashed decides.
         let deleted = self.trashed == Some(true);
         let archived = !deleted && self.archived_at.is_some();
+        // Marking a duplicate cancels the issue; a reopened one is no longer
+        // treated as a duplicate (and listings read relations only for
+        // canceled issues, so the two reads agree).
         let duplicate_of = self
             .relations
             .iter()
+            .filter(|_| is_closed_as_duplicate_candidate(&state.kind))
             .flat_map(|p| p.nodes.iter())
             .find(|r| r.kind == "duplicate")
             .and_then(|r| r.related_issue.as_ref())
@@ -304,6 +315,69 @@ impl IssueNode {
 
 fn invalid(message: String) -> RemoteError {
     RemoteError::new(ErrorClass::Validation, message)
+}
+
+/// Fields whose label names the catalog must know for `update`: its
+/// fields plus the labels its deltas add (so missing ones are created).
+pub fn catalog_probe(update: &Update) -> BTreeMap<String, FieldValue> {
+    let mut probe = update.fields.clone();
+    let added: BTreeSet<String> = ["labels", "tags"]
+        .iter()
+        .filter_map(|k| update.deltas.get(*k))
+        .flat_map(|d| d.added.iter().cloned())
+        .collect();
+    if !added.is_empty() && wanted_labels(&probe).is_empty() {
+        probe.insert("labels".into(), FieldValue::Set(added));
+    }
+    probe
+}
+
+/// The `IssueUpdateInput` for an update: its fields as [`issue_input`]
+/// makes them, and label deltas as `addedLabelIds` / `removedLabelIds` —
+/// never a replacement of the whole set, so a label someone adds while the
+/// write is on its way stays. A removed label the team does not have is
+/// already absent and is left out.
+pub fn update_input(
+    update: &Update,
+    catalog: &TeamCatalog,
+) -> Result<Map<String, Value>, RemoteError> {
+    let mut input = issue_input(&update.fields, catalog)?;
+    for (name, delta) in &update.deltas {
+        if !matches!(name.as_str(), "labels" | "tags") {
+            return Err(invalid(format!(
+                "Linear field '{name}' is not a set; cannot add or remove members"
+            )));
+        }
+        if delta.is_empty() {
+            continue;
+        }
+        let added = label_ids(&delta.added, catalog)?;
+        let removed: Vec<String> = delta
+            .removed
+            .iter()
+            .filter_map(|n| catalog.label_id(n).map(str::to_string))
+            .collect();
+        if !added.is_empty() {
+            input.insert("addedLabelIds".into(), json!(added));
+        }
+        if !removed.is_empty() {
+            input.insert("removedLabelIds".into(), json!(removed));
+        }
+    }
+    Ok(input)
+}
+
+/// The ids of labels by name; a name the team lacks is refused.
+fn label_ids(names: &BTreeSet<String>, catalog: &TeamCatalog) -> Result<Vec<String>, RemoteError> {
+    names
+        .iter()
+        .map(|n| {
+            catalog
+                .label_id(n)
+                .map(str::to_string)
+                .ok_or_else(|| invalid(format!("no Linear label '{n}'")))
+        })
+        .collect()
 }
 
 /// Label names a set of mapped fields wants on the issue.
@@ -351,16 +425,7 @@ pub fn issue_input(
                 input.insert("stateId".into(), json!(state.id));
             }
             ("labels" | "tags", FieldValue::Set(names)) => {
-                let ids = names
-                    .iter()
-                    .map(|n| {
-                        catalog
-                            .label_id(n)
-                            .map(str::to_string)
-                            .ok_or_else(|| invalid(format!("no Linear label '{n}'")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                input.insert("labelIds".into(), json!(ids));
+                input.insert("labelIds".into(), json!(label_ids(names, catalog)?));
             }
             ("labels" | "tags", FieldValue::Null) => {
                 input.insert("labelIds".into(), json!([]));
@@ -465,12 +530,21 @@ mod tests {
 
     #[test]
     fn duplicate_relation_names_the_canonical_issue() {
-        let r = node(json!({"relations":{"nodes":[
+        let relations = json!({"nodes":[
             {"type":"related","relatedIssue":{"id":"x"}},
-            {"type":"duplicate","relatedIssue":{"id":"canon"}}]}}))
-        .into_record(None)
-        .unwrap();
+            {"type":"duplicate","relatedIssue":{"id":"canon"}}]});
+        let canceled = json!({"id":"s9","name":"Duplicate","type":"canceled"});
+        let r = node(json!({"relations": relations, "state": canceled}))
+            .into_record(None)
+            .unwrap();
         assert_eq!(r.duplicate_of.as_deref(), Some("canon"));
+        let reopened = node(json!({"relations": relations}))
+            .into_record(None)
+            .unwrap();
+        assert_eq!(
+            reopened.duplicate_of, None,
+            "a duplicate reopened is no longer one"
+        );
     }
 
     #[test]
@@ -515,6 +589,19 @@ mod tests {
         assert_eq!(
             issue_input(&f, &cat).unwrap_err().class,
             ErrorClass::Validation
+        );
+        let mut u = Update::default();
+        u.deltas.insert(
+            "labels".into(),
+            crate::domain::SetDelta {
+                added: ["bug".to_string()].into(),
+                removed: ["Unknown".to_string()].into(),
+            },
+        );
+        assert_eq!(
+            Value::Object(update_input(&u, &cat).unwrap()),
+            json!({"addedLabelIds": ["l1"]}),
+            "a delta is sent as additions and removals, never labelIds"
         );
         let mut g = BTreeMap::new();
         g.insert("state".to_string(), FieldValue::Text("Nope".into()));

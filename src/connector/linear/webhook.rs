@@ -115,7 +115,48 @@ pub fn delivery_hint(headers: &HeaderMap, payload: &Value, signature: &str) -> D
         event,
         record_id: record_id.map(str::to_string),
         removed: is_issue && (trashed || (action == "remove" && !archived)),
+        evidence: update_evidence_of(payload),
     }
+}
+
+/// The part of an Issue update's body that says what it replaced: the
+/// shape [`updated_from`] reads, with only the fields roundtrip writes.
+fn update_evidence_of(payload: &Value) -> Option<String> {
+    updated_from(payload)?;
+    let data = payload.get("data")?;
+    let pick = |v: &Value, keys: &[&str]| -> Value {
+        let mut m = serde_json::Map::new();
+        for k in keys {
+            if let Some(x) = v.get(k) {
+                m.insert((*k).to_string(), x.clone());
+            }
+        }
+        Value::Object(m)
+    };
+    let mut d = pick(
+        data,
+        &[
+            "id",
+            "updatedAt",
+            "title",
+            "description",
+            "priority",
+            "state",
+        ],
+    );
+    if let (Some(state), Some(m)) = (data.get("state"), d.as_object_mut()) {
+        m.insert("state".into(), pick(state, &["name"]));
+    }
+    let evidence = serde_json::json!({
+        "type": "Issue",
+        "action": "update",
+        "data": d,
+        "updatedFrom": pick(
+            payload.get("updatedFrom").unwrap_or(&Value::Null),
+            &["title", "description", "stateId", "priority"],
+        ),
+    });
+    Some(evidence.to_string())
 }
 
 /// The secrets a delivery may be signed with. During a webhook-secret
@@ -165,6 +206,68 @@ pub fn verify_with_keys(
         },
         other => other,
     }
+}
+
+/// What an Issue `update` webhook says the change replaced: the issue id,
+/// its `updatedAt` after the change, and the previous values of the fields
+/// roundtrip writes, taken from `updatedFrom` (Linear sends only the fields
+/// that changed; `null` means the field was unset). The state is given as
+/// its id (`stateId`); the caller names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdatedFrom {
+    /// The issue.
+    pub issue_id: String,
+    /// `data.updatedAt`.
+    pub updated_at: DateTime<Utc>,
+    /// Previous title, if it changed.
+    pub title: Option<String>,
+    /// Previous description, if it changed (`Some("")` when it was unset).
+    pub description: Option<String>,
+    /// Previous workflow state id, if it changed.
+    pub state_id: Option<String>,
+    /// Previous priority, if it changed.
+    pub priority: Option<i64>,
+    /// The issue after the change: title, description, state name,
+    /// priority (from `data`).
+    pub now: (String, String, Option<String>, i64),
+}
+
+/// Read [`UpdatedFrom`] from a verified webhook body; `None` for anything
+/// but an Issue update that carries `updatedFrom`.
+pub fn updated_from(payload: &Value) -> Option<UpdatedFrom> {
+    if text(payload, &["type"]) != Some("Issue") || text(payload, &["action"]) != Some("update") {
+        return None;
+    }
+    let from = payload.get("updatedFrom")?.as_object()?;
+    let data = payload.get("data")?;
+    let updated_at = DateTime::parse_from_rfc3339(text(data, &["updatedAt"])?)
+        .ok()?
+        .with_timezone(&Utc);
+    let string = |k: &str| {
+        from.get(k)
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+    };
+    Some(UpdatedFrom {
+        issue_id: text(data, &["id"])?.to_string(),
+        updated_at,
+        title: string("title"),
+        description: string("description"),
+        state_id: from
+            .get("stateId")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        priority: from
+            .get("priority")
+            .map(|p| p.as_f64().map_or(0, |f| f.round() as i64)),
+        now: (
+            text(data, &["title"]).unwrap_or_default().to_string(),
+            text(data, &["description"]).unwrap_or_default().to_string(),
+            text(data, &["state", "name"]).map(str::to_string),
+            data.get("priority")
+                .and_then(Value::as_f64)
+                .map_or(0, |f| f.round() as i64),
+        ),
+    })
 }
 
 /// Verify a Linear webhook request and say which issue it is about.
@@ -287,5 +390,35 @@ mod tests {
         assert_eq!(hint.record_id.as_deref(), Some("i1"));
         assert!(hint.removed);
         assert_eq!(hint.delivery_id, format!("sig:{sig}"));
+    }
+
+    #[test]
+    fn an_update_keeps_only_what_it_replaced_and_wrote() {
+        let body = serde_json::json!({
+            "action": "update", "type": "Issue",
+            "data": {"id": "i1", "updatedAt": "2026-11-20T10:00:00.000Z", "title": "New",
+                     "description": "D", "priority": 2, "state": {"id": "s2", "name": "Done", "color": "#fff"},
+                     "labelIds": ["l1"], "assigneeId": "u1"},
+            "updatedFrom": {"title": "Old", "stateId": "s1", "updatedAt": "2026-11-20T09:00:00.000Z"},
+            "webhookTimestamp": 1
+        });
+        let hint = delivery_hint(&HeaderMap::new(), &body, "ab");
+        let evidence: Value = serde_json::from_str(&hint.evidence.unwrap()).unwrap();
+        assert!(evidence["data"].get("labelIds").is_none());
+        assert!(evidence["data"].get("assigneeId").is_none());
+        let from = updated_from(&evidence).unwrap();
+        assert_eq!(from.issue_id, "i1");
+        assert_eq!(from.title.as_deref(), Some("Old"));
+        assert_eq!(from.state_id.as_deref(), Some("s1"));
+        assert_eq!(from.description, None);
+        assert_eq!(from.now.0, "New");
+        assert_eq!(from.now.2.as_deref(), Some("Done"));
+        // Creates and comments carry none.
+        let mut create = body.clone();
+        create["action"] = "create".into();
+        assert_eq!(
+            delivery_hint(&HeaderMap::new(), &create, "ab").evidence,
+            None
+        );
     }
 }

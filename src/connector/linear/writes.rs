@@ -11,17 +11,30 @@ use super::LinearConnector;
 use super::catalog::{Label, TeamCatalog};
 use super::documents as doc;
 use super::mapping::{
-    CommentNode, IssueNode, LinearAttachment, decode, issue_input, malformed, wanted_labels,
-    wanted_state,
+    CommentNode, IssueNode, LinearAttachment, catalog_probe, decode, issue_input, malformed,
+    update_input, wanted_labels, wanted_state,
 };
 use super::reads::{LabelNode, is_not_found};
-use crate::domain::NewRecord;
+use crate::connector::Written;
 use crate::domain::{Comment, ErrorClass, FieldValue, Record, RemoteError};
+use crate::domain::{NewRecord, Update};
 
 /// Whether a classified error is Linear's answer to re-sending a create with
 /// an id that already exists: the earlier attempt succeeded.
 pub(super) fn is_already_exists(e: &RemoteError) -> bool {
     e.class == ErrorClass::Validation && e.message.to_ascii_lowercase().contains("already exists")
+}
+
+/// The `issueUpdate` payload's success and the issue's new `updatedAt`.
+pub(super) fn written(payload: &Value) -> Result<Written, RemoteError> {
+    require_success(payload, "issueUpdate")?;
+    let updated_at = payload
+        .get("issue")
+        .and_then(|i| i.get("updatedAt"))
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    Ok(Written { updated_at })
 }
 
 /// Demand `success: true` in a mutation payload.
@@ -187,23 +200,20 @@ impl LinearConnector {
         }
     }
 
-    /// Apply mapped field values to one issue. An empty field map sends
-    /// nothing.
-    pub async fn update_issue(
-        &self,
-        id: &str,
-        fields: &BTreeMap<String, FieldValue>,
-    ) -> Result<(), RemoteError> {
-        if fields.is_empty() {
-            return Ok(());
+    /// Apply mapped field values and label deltas to one issue; returns the
+    /// issue's new `updatedAt`. An update with nothing in it sends nothing.
+    pub async fn update_issue(&self, id: &str, update: &Update) -> Result<Written, RemoteError> {
+        if update.fields.is_empty() && update.deltas.values().all(|d| d.is_empty()) {
+            return Ok(Written::default());
         }
-        let catalog = self.catalog_for(&[fields]).await?;
-        let input = issue_input(fields, &catalog)?;
+        let probe = catalog_probe(update);
+        let catalog = self.catalog_for(&[&probe]).await?;
+        let input = update_input(update, &catalog)?;
         let data = self
             .transport
             .request(doc::ISSUE_UPDATE, json!({ "id": id, "input": input }))
             .await?;
-        require_success(&data["issueUpdate"], "issueUpdate")
+        written(&data["issueUpdate"])
     }
 
     /// Archive an issue (hidden, restorable).
@@ -244,9 +254,41 @@ impl LinearConnector {
     /// Post a markdown comment on an issue. A copy of a portal comment made
     /// with an app-actor token is attributed to its author ("Jane via Canny").
     pub async fn create_comment(&self, issue_id: &str, body: &str) -> Result<Comment, RemoteError> {
+        self.post_comment(issue_id, body, None).await
+    }
+
+    /// Post a comment with a client-chosen id (`CommentCreateInput.id`). A
+    /// retry after a lost answer is refused "already exists", as for an
+    /// issue id (API-NOTES §6): the first attempt succeeded, so that comment
+    /// is fetched and returned.
+    pub async fn create_comment_with_id(
+        &self,
+        issue_id: &str,
+        body: &str,
+        client_id: uuid::Uuid,
+    ) -> Result<Comment, RemoteError> {
+        let id = client_id.to_string();
+        match self.post_comment(issue_id, body, Some(&id)).await {
+            Err(e) if is_already_exists(&e) => match self.comment(&id).await? {
+                Some(c) => Ok(c),
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    async fn post_comment(
+        &self,
+        issue_id: &str,
+        body: &str,
+        client_id: Option<&str>,
+    ) -> Result<Comment, RemoteError> {
         let mut fields = Map::new();
         fields.insert("issueId".into(), json!(issue_id));
         fields.insert("body".into(), json!(body));
+        if let Some(id) = client_id {
+            fields.insert("id".into(), json!(id));
+        }
         let author = crate::sync::comments::portal_mirror_author(body)
             .map(|(who, portal)| format!("{who} via {portal}"));
         self.attribute(&mut fields, author);
@@ -256,6 +298,28 @@ impl LinearConnector {
         require_success(payload, "commentCreate")?;
         let node: CommentNode = decode(payload, &["comment"], "commentCreate")?;
         Ok(node.into_comment())
+    }
+
+    /// One comment by id; `Ok(None)` when Linear has none with that id.
+    pub async fn comment(&self, id: &str) -> Result<Option<Comment>, RemoteError> {
+        let data = match self
+            .transport
+            .request(doc::COMMENT_GET, json!({ "id": id }))
+            .await
+        {
+            Ok(data) => data,
+            // Linear answers "Entity not found: Comment" (an input error,
+            // not an issue that is gone).
+            Err(e) if is_not_found(&e) || e.message.contains("Entity not found: Comment") => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        if data.get("comment").is_none_or(Value::is_null) {
+            return Ok(None);
+        }
+        let node: CommentNode = decode(&data, &["comment"], "comment")?;
+        Ok(Some(node.into_comment()))
     }
 
     /// Attach a URL to an issue (Linear keeps one attachment per URL per

@@ -1,5 +1,5 @@
 //! Finding a record by the ids operators have, through the store's
-//! indexes (migration V5), from the Links view's `/`.
+//! indexes (migration V7), from the Links view's `/`.
 
 use crossterm::event::KeyCode;
 

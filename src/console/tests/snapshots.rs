@@ -195,3 +195,49 @@ fn every_screen_at_two_sizes() {
         }
     }
 }
+
+/// A value Linear refused ("cannot write") and a tripped circuit breaker:
+/// the conflict's detail says why, and the Overview's verdict names both.
+#[test]
+fn refused_values_and_tripped_links_are_shown() {
+    use super::{T0, seed};
+    use crate::console::clock::Clock;
+    use crate::domain::{ConflictReason, Side};
+    use crate::store::{LinkBreaker, Store};
+    for (name, keys) in [
+        ("overview_refused", &[][..]),
+        (
+            "conflicts_refused_detail",
+            &[KeyCode::Char('2'), KeyCode::Char('G'), KeyCode::Enter][..],
+        ),
+    ] {
+        for (w, h) in [(80u16, 24u16), (160, 48)] {
+            let mut store = Store::open_in_memory().expect("store");
+            seed(&mut store);
+            store
+                .write(|db| -> Result<(), crate::store::StoreError> {
+                    db.set_conflict_kind(
+                        5,
+                        ConflictReason::Refused,
+                        Some(Side::Linear),
+                        Some("Linear refused 'CSV/Excel export': title must not be empty"),
+                    )?;
+                    db.save_link_breaker(&LinkBreaker {
+                        link_id: 3,
+                        failures: 3,
+                        window_start: T0 - 60_000,
+                        trips: 1,
+                        tripped_until: Some(i64::MAX / 2),
+                        reason: "3 failed writes in 1m 0s; last: update portal: validation: invalid status".into(),
+                    })
+                })
+                .expect("refusal");
+            let mut a = App::new(store, false, Clock::Fixed(T0), Theme::mono()).expect("app");
+            for k in keys {
+                press(&mut a, *k);
+            }
+            let t = render(&mut a, w, h);
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+        }
+    }
+}

@@ -21,7 +21,7 @@ use crate::console::types::{
     Action, Cmd, Open, PickItem, Selection, SortKey, ViewId, ViewMsg, Write,
 };
 use crate::console::wrap::wrap;
-use crate::domain::{FieldValue, Side};
+use crate::domain::{ConflictReason, FieldValue, Side};
 use crate::health::human_ms;
 use crate::ops::conflicts::Choice;
 use crate::store::{
@@ -229,15 +229,16 @@ impl ConflictsView {
             .title(title(&c.field, format!("#{} · {} ", c.id, name), theme));
         let inner = block.inner(area);
         f.render_widget(block, area);
-        let [head, body] = Layout::vertical([
-            Constraint::Length(if c.status == ConflictStatus::Resolved {
-                1
-            } else {
-                0
-            }),
-            Constraint::Min(0),
-        ])
-        .areas(inner);
+        // What the columns do not say: why this is a conflict when it is
+        // more than both sides changing (a value the other side refused,
+        // one overwritten), and how it was decided.
+        let mut notes = Vec::new();
+        if c.kind != ConflictReason::BothChanged {
+            notes.push(Line::from(vec![
+                Span::styled(format!("{}: ", c.kind.label()), theme.header),
+                Span::raw(c.note.clone().unwrap_or_default()),
+            ]));
+        }
         if c.status == ConflictStatus::Resolved {
             let how = match &c.resolution {
                 Some(Resolution::Value(v)) => format!("merged value {}", v.display_short(40)),
@@ -247,18 +248,20 @@ impl ConflictsView {
             let applied = c.applied_at.map_or("not written yet".to_string(), |t| {
                 format!("written {}", short_time(t, cx.now))
             });
-            f.render_widget(
-                Paragraph::new(Span::styled(
-                    format!(
-                        "resolved {} by {}: {how} · {applied}",
-                        c.resolved_at.map_or("-".into(), |t| short_time(t, cx.now)),
-                        c.resolved_by.map_or("?", |a| a.as_str()),
-                    ),
-                    theme.ok,
-                )),
-                head,
-            );
+            notes.push(Line::from(Span::styled(
+                format!(
+                    "resolved {} by {}: {how} · {applied}",
+                    c.resolved_at.map_or("-".into(), |t| short_time(t, cx.now)),
+                    c.resolved_by.map_or("?", |a| a.as_str()),
+                ),
+                theme.ok,
+            )));
         }
+        let notes = wrap(&notes, inner.width as usize, 2);
+        let [head, body] =
+            Layout::vertical([Constraint::Length(notes.len() as u16), Constraint::Min(0)])
+                .areas(inner);
+        f.render_widget(Paragraph::new(notes), head);
         let cols = Layout::horizontal([Constraint::Ratio(1, 3); 3]).split(body);
         let base = as_text(&c.base);
         let sides = [
@@ -505,7 +508,7 @@ impl View for ConflictsView {
                     Constraint::Length(6),
                     Constraint::Length(11),
                     Constraint::Min(10),
-                    Constraint::Length(8),
+                    Constraint::Length(13),
                     Constraint::Length(7),
                 ],
                 wide: Some(3),
@@ -521,6 +524,9 @@ impl View for ConflictsView {
                     Text::from(cut(&c.field, 11)),
                     Text::from(names.get(&c.id).cloned().unwrap_or_default()),
                     match c.status {
+                        ConflictStatus::Open if c.kind != ConflictReason::BothChanged => {
+                            Text::styled(c.kind.label(), theme.error)
+                        }
                         ConflictStatus::Open => Text::styled("open", theme.warn),
                         ConflictStatus::Resolved => Text::styled("resolved", theme.ok),
                     },

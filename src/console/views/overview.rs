@@ -9,7 +9,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, LineGauge, Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{Block, Borders, LineGauge, Paragraph, Sparkline};
 
 use super::common::title;
 use super::{Load, Paint, View};
@@ -17,6 +17,7 @@ use crate::console::clock::short_time;
 use crate::console::keymap;
 use crate::console::theme::Theme;
 use crate::console::types::{Action, Cmd, Ctx, Hit, JobStatuses, Open, ViewId, ViewMsg};
+use crate::console::wrap::wrap;
 use crate::domain::{JobStatus, QuotaKind, QuotaSample, Side};
 use crate::health::{Health, Verdict, human_ms};
 use crate::store::{ActivityStats, ConflictStatus, Db, StoreError, Summary, to_ms};
@@ -146,6 +147,8 @@ impl OverviewView {
         db.quota_series(side, kind, now - RATE_WINDOW_MS, 240)
     }
 
+    /// The verdict and its reasons, wrapped; when they need more lines
+    /// than `area` has, the last line says where the rest is.
     fn draw_verdict(area: Rect, f: &mut Frame<'_>, h: &Health, cx: &Paint<'_>) {
         let style = match h.verdict {
             Verdict::Healthy => cx.theme.ok,
@@ -153,16 +156,32 @@ impl OverviewView {
             Verdict::Down => cx.theme.error,
         }
         .add_modifier(Modifier::BOLD);
-        let why = if h.reasons.is_empty() {
-            "all connectors syncing".to_string()
-        } else {
-            h.reasons.join("; ")
-        };
         let line = Line::from(vec![
             Span::styled(format!(" ● {} ", h.verdict.as_str().to_uppercase()), style),
-            Span::styled(why, cx.theme.text),
+            Span::styled(verdict_reasons(h), cx.theme.text),
         ]);
-        f.render_widget(Paragraph::new(line).wrap(Wrap { trim: true }), area);
+        let mut rows = wrap(&[line], area.width as usize, 1);
+        let room = area.height as usize;
+        if rows.len() > room && room > 0 {
+            rows.truncate(room);
+            let more = format!(" … {} all reasons", keymap::shown(Ctx::Global, Cmd::Open));
+            let keep = (area.width as usize).saturating_sub(more.chars().count());
+            if let Some(last) = rows.last_mut() {
+                let text: String = last
+                    .spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+                    .chars()
+                    .take(keep)
+                    .collect();
+                *last = Line::from(vec![
+                    Span::styled(text, cx.theme.text),
+                    Span::styled(more, cx.theme.key),
+                ]);
+            }
+        }
+        f.render_widget(Paragraph::new(rows), area);
     }
 
     fn draw_queues(area: Rect, f: &mut Frame<'_>, s: &Summary, cx: &mut Paint<'_>) {
@@ -359,9 +378,17 @@ fn panel<'a>(name: &str, theme: &Theme) -> Block<'a> {
         .title(title(name, String::new(), theme))
 }
 
+fn verdict_reasons(h: &Health) -> String {
+    if h.reasons.is_empty() {
+        "all connectors syncing".to_string()
+    } else {
+        h.reasons.join("; ")
+    }
+}
+
 /// Lines the verdict needs at this width (at most `max`).
 fn verdict_height(h: &Health, width: u16, max: u16) -> u16 {
-    let len: usize = h.reasons.iter().map(|r| r.len() + 2).sum::<usize>() + 14;
+    let len = verdict_reasons(h).chars().count() + 14;
     let lines = len / (width.max(20) as usize) + 1;
     (lines as u16).clamp(1, max.max(1))
 }

@@ -97,6 +97,10 @@ pub struct SimPost {
     pub jira_issues: Vec<SimJiraIssue>,
     /// Slug fixed at creation, used in the URL and `urlName` lookups.
     pub url_name: String,
+    /// Left out of `posts/list` and the board's `postCount` while still
+    /// answering `posts/retrieve`, as Canny does with some posts made
+    /// through the API (API-NOTES.md section 7).
+    pub unlisted: bool,
 }
 
 /// A post merged into another, as the survivor's `mergeHistory` keeps it.
@@ -212,6 +216,9 @@ pub struct State {
     /// The filtered, sorted post ids of the last `posts/list` query, so
     /// paging through a listing sorts once instead of once per page.
     pub list_cache: Option<ListCache>,
+    /// How many of the next posts made with `posts/create` are left out of
+    /// listings (see [`SimPost::unlisted`]).
+    pub unlist_next_created: usize,
 }
 
 /// Derived counts (see [`State::counts`]). They track the maps only
@@ -291,7 +298,9 @@ impl State {
         if let Some(old) = self.posts.remove(&post.id) {
             self.unindex_post(&old);
         }
-        bump(&mut self.counts.posts_per_board, &post.board_id, true);
+        if !post.unlisted {
+            bump(&mut self.counts.posts_per_board, &post.board_id, true);
+        }
         for t in &post.tag_ids {
             bump(&mut self.counts.posts_per_tag, t, true);
         }
@@ -300,7 +309,9 @@ impl State {
     }
 
     fn unindex_post(&mut self, old: &SimPost) {
-        bump(&mut self.counts.posts_per_board, &old.board_id, false);
+        if !old.unlisted {
+            bump(&mut self.counts.posts_per_board, &old.board_id, false);
+        }
         for t in &old.tag_ids {
             bump(&mut self.counts.posts_per_tag, t, false);
         }
@@ -369,7 +380,7 @@ impl State {
         let scan = || {
             self.posts
                 .values()
-                .filter(|p| p.board_id == board_id)
+                .filter(|p| p.board_id == board_id && !p.unlisted)
                 .count()
         };
         if !self.index_is_current() {

@@ -105,7 +105,7 @@ fn filter_and_sort(
     let mut posts: Vec<&SimPost> = state
         .posts
         .values()
-        .filter(|p| board.is_none_or(|b| p.board_id == b))
+        .filter(|p| !p.unlisted && board.is_none_or(|b| p.board_id == b))
         .filter(|p| author.is_none_or(|a| p.author_id.as_deref() == Some(a)))
         .filter(|p| statuses.iter().any(|s| s == &p.status))
         .filter(|p| tag_ids.is_empty() || p.tag_ids.iter().any(|t| tag_ids.contains(t)))
@@ -206,6 +206,8 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
     };
     let category_id = category_arg(state, args, &board_id)?;
     let id = state.new_id();
+    let unlisted = state.unlist_next_created > 0;
+    state.unlist_next_created = state.unlist_next_created.saturating_sub(1);
     let post = SimPost {
         id: id.clone(),
         board_id,
@@ -226,6 +228,7 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
         merge_history: Vec::new(),
         category_id,
         jira_issues: Vec::new(),
+        unlisted,
     };
     state.insert_post(post);
     let events = post_event(state, "post.created", &id).into_iter().collect();

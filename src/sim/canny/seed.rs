@@ -194,6 +194,7 @@ pub fn initial_state(
             merge_history: Vec::new(),
             category_id: None,
             jira_issues: Vec::new(),
+            unlisted: false,
         });
     }
     s

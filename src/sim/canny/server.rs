@@ -2,7 +2,8 @@
 //! cursor-paged `/api/v2/<resource>/<verb>` on POST or GET,
 //! arguments from JSON, form or query, `apiKey` required in those arguments
 //! (a header alone counts as missing), then faults, the per-second limit
-//! (429 + `Retry-After` in seconds) and Canny's `{"error"}` replies.
+//! (429 + `Retry-After` in seconds) and Canny's `{"error"}` replies. A
+//! write that was applied may then lose its answer (`lost`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 use super::args::Args;
 use super::shared::{Shared, lock};
 use crate::sim::drift::{self, DriftKind, Shape};
+use crate::sim::faults::{LostAnswer, reset_connection};
 
 /// The router serving Canny's v1 API.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -103,7 +105,6 @@ async fn handle(
     if args.str("apiKey").as_deref() != Some(shared.api_key.as_str()) {
         return error(StatusCode::BAD_REQUEST, "invalid api key");
     }
-    let drift = lock(&shared.faults).drift;
     let outcome = shared.apply_version(version, &endpoint, &args);
     let lose = {
         let mut lost = lock(&shared.lose_next);
@@ -120,9 +121,20 @@ async fn handle(
         tokio::time::sleep(shared.timeout_hang).await;
         return error(StatusCode::GATEWAY_TIMEOUT, "gateway timeout");
     }
+    let faults = lock(&shared.faults).clone();
+    if matches!(outcome, Some(Ok(_)))
+        && is_write(&endpoint)
+        && let Some(how) = shared.dice.lost(&faults)
+    {
+        shared.counters.lost.fetch_add(1, Ordering::Relaxed);
+        match how {
+            LostAnswer::Reset => return reset_connection(),
+            LostAnswer::Withheld => tokio::time::sleep(shared.timeout_hang).await,
+        }
+    }
     match outcome {
         None => error(StatusCode::NOT_FOUND, "not found"),
-        Some(Ok(v)) if shared.dice.chance(drift) => {
+        Some(Ok(v)) if shared.dice.chance(faults.drift) => {
             shared.counters.drifted.fetch_add(1, Ordering::Relaxed);
             let d = drift::apply(&v, DriftKind::draw(&shared.dice), &CANNY_SHAPE);
             let mut r = (StatusCode::OK, d.body).into_response();
@@ -141,6 +153,11 @@ async fn handle(
         }
         Some(Ok(v)) => (StatusCode::OK, axum::Json(v)).into_response(),
     }
+}
+
+/// Endpoints that change the state (every one but lists and retrieves).
+fn is_write(endpoint: &str) -> bool {
+    !(endpoint.ends_with("/list") || endpoint.ends_with("/retrieve"))
 }
 
 /// Latency, timeouts, 5xx and 429 drawn from the seeded die.

@@ -16,6 +16,7 @@ use super::dispatch::{dispatch, dispatch_v2};
 use super::model::State;
 use super::ops::{ApiError, Call, Event};
 use crate::sim::faults::{ApiFaults, Dice, WebhookFaults};
+use crate::sim::journal::{Journal, JournalKind, JournalValue};
 
 /// Request and delivery counters, read by tests and the demo.
 #[derive(Debug, Default)]
@@ -34,6 +35,8 @@ pub struct Counters {
     pub webhooks_failed: AtomicU64,
     /// Webhooks dropped by the drop fault.
     pub webhooks_dropped: AtomicU64,
+    /// Applied writes whose answer was lost (reset or withheld).
+    pub lost: AtomicU64,
     /// Requests per endpoint.
     pub by_endpoint: Mutex<BTreeMap<String, u64>>,
 }
@@ -100,9 +103,29 @@ pub struct Shared {
     pub timeout_hang: Duration,
     /// Queue to the webhook sender.
     pub events: mpsc::UnboundedSender<Event>,
+    /// Field changes, comments and API reads, in order (see
+    /// [`crate::sim::journal`]).
+    pub journal: Journal,
     /// Endpoints whose next answer is lost after the work was done (the
     /// request is executed, then the client waits until it gives up).
     pub lose_next: Mutex<Vec<String>>,
+}
+
+/// The journaled fields of one post.
+fn post_fields(state: &State, id: &str) -> Option<[(&'static str, JournalValue); 4]> {
+    let p = state.posts.get(id)?;
+    let tags = p
+        .tag_ids
+        .iter()
+        .filter_map(|t| state.tags.get(t))
+        .map(|t| t.name.to_lowercase())
+        .collect();
+    Some([
+        ("title", JournalValue::Text(p.title.clone())),
+        ("details", JournalValue::Text(p.details.clone())),
+        ("status", JournalValue::Text(p.status.clone())),
+        ("tags", JournalValue::Set(tags)),
+    ])
 }
 
 impl std::fmt::Debug for Shared {
@@ -133,35 +156,95 @@ impl Shared {
         lock(&self.webhook_url).clone()
     }
 
-    /// Run an endpoint against the state and queue the webhooks it fires.
-    /// `None` when the endpoint does not exist.
+    /// Run an endpoint against the state and queue the webhooks it fires,
+    /// as a scripted person would. `None` when the endpoint does not exist.
     pub fn apply(&self, endpoint: &str, args: &Args) -> Option<Result<Value, ApiError>> {
-        self.apply_version(1, endpoint, args)
+        self.apply_as(1, endpoint, args, false)
     }
 
-    /// [`Shared::apply`] for API version 1 or 2.
+    /// [`Shared::apply`] for API version 1 or 2, as a request through the
+    /// HTTP API (journaled as roundtrip's).
     pub fn apply_version(
         &self,
         version: u8,
         endpoint: &str,
         args: &Args,
     ) -> Option<Result<Value, ApiError>> {
+        self.apply_as(version, endpoint, args, true)
+    }
+
+    fn apply_as(
+        &self,
+        version: u8,
+        endpoint: &str,
+        args: &Args,
+        by_api: bool,
+    ) -> Option<Result<Value, ApiError>> {
         let call = Call {
             args,
             now: Utc::now(),
         };
+        let post_id = args.str("postID").or_else(|| {
+            (endpoint == "posts/retrieve")
+                .then(|| args.str("id"))
+                .flatten()
+        });
         let result = {
             let mut state = lock(&self.state);
-            if version == 2 {
+            let before = post_id.as_deref().and_then(|id| post_fields(&state, id));
+            let result = if version == 2 {
                 dispatch_v2(&mut state, endpoint, &call)?
             } else {
                 dispatch(&mut state, endpoint, &call)?
+            };
+            if let Some(id) = post_id.as_deref() {
+                self.journal_post(&state, id, endpoint, before, &result, by_api);
             }
+            result
         };
         Some(result.map(|outcome| {
             self.emit(outcome.events);
             outcome.reply
         }))
+    }
+
+    fn journal_post(
+        &self,
+        state: &State,
+        id: &str,
+        endpoint: &str,
+        before: Option<[(&'static str, JournalValue); 4]>,
+        result: &Result<super::ops::Outcome, ApiError>,
+        by_api: bool,
+    ) {
+        let Ok(outcome) = result else { return };
+        if endpoint == "posts/retrieve" {
+            self.journal.push(id, JournalKind::Read, by_api);
+            return;
+        }
+        if endpoint == "comments/create"
+            && let Some(cid) = outcome.reply.get("id").and_then(Value::as_str)
+            && let Some(c) = state.comments.get(cid)
+        {
+            let kind = JournalKind::Comment {
+                id: cid.to_string(),
+                body: c.value.clone(),
+            };
+            self.journal.push(id, kind, by_api);
+        }
+        let (Some(before), Some(after)) = (before, post_fields(state, id)) else {
+            return;
+        };
+        for ((field, b), (_, a)) in before.into_iter().zip(after) {
+            if b != a {
+                let kind = JournalKind::Field {
+                    field,
+                    before: b,
+                    after: a,
+                };
+                self.journal.push(id, kind, by_api);
+            }
+        }
     }
 
     /// Queue webhooks for delivery.

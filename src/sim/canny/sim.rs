@@ -151,6 +151,8 @@ pub struct CannySimStats {
     pub webhooks_dropped: u64,
     /// Status changes that emailed voters.
     pub voter_notifications: u64,
+    /// Applied writes whose answer was lost.
+    pub lost: u64,
     /// Answers replaced by a changed shape (the `drift` fault).
     pub drifted: u64,
 }
@@ -206,6 +208,7 @@ impl CannySim {
             counters: Counters::default(),
             timeout_hang: cfg.timeout_hang,
             events: tx,
+            journal: crate::sim::journal::Journal::default(),
             lose_next: Mutex::new(Vec::new()),
         });
         let sender = tokio::spawn(webhooks::run(shared.clone(), rx));
@@ -372,6 +375,12 @@ impl CannySim {
             .collect()
     }
 
+    /// Every field change, comment and API read so far, in the order shared
+    /// with the Linear simulator (see [`crate::sim::journal`]).
+    pub fn journal(&self) -> Vec<crate::sim::journal::JournalEntry> {
+        self.shared.journal.entries()
+    }
+
     /// Counters now.
     pub fn stats(&self) -> CannySimStats {
         let c = &self.shared.counters;
@@ -388,6 +397,7 @@ impl CannySim {
             webhooks_failed: c.webhooks_failed.load(Ordering::Relaxed),
             webhooks_dropped: c.webhooks_dropped.load(Ordering::Relaxed),
             voter_notifications: notified,
+            lost: c.lost.load(Ordering::Relaxed),
             drifted: c.drifted.load(Ordering::Relaxed),
         }
     }
@@ -420,6 +430,23 @@ impl CannySim {
     /// case a retried create must survive without a duplicate.
     pub fn lose_next_reply(&self, endpoint: &str) {
         lock(&self.shared.lose_next).push(endpoint.to_string());
+    }
+
+    /// Leave the next `n` posts made with `posts/create` out of listings
+    /// and board counts (they still answer `posts/retrieve`), as Canny does
+    /// with some API-created posts (API-NOTES.md section 7).
+    pub fn unlist_next_created_posts(&self, n: usize) {
+        let mut state = lock(&self.shared.state);
+        state.unlist_next_created = n;
+        state.touch();
+    }
+
+    /// Whether a post is left out of listings.
+    pub fn is_unlisted(&self, post_id: &str) -> bool {
+        lock(&self.shared.state)
+            .posts
+            .get(post_id)
+            .is_some_and(|p| p.unlisted)
     }
 
     /// Change the per-second request limit (0 = unlimited).

@@ -52,6 +52,9 @@ pub struct Reply {
     pub headers: Vec<(&'static str, String)>,
     /// Whether this was refused as RATELIMITED.
     pub rate_limited: bool,
+    /// Whether a mutation was executed (so losing the answer loses news
+    /// of a write that happened).
+    pub mutated: bool,
 }
 
 /// Whether an `Authorization` header value is accepted.
@@ -98,6 +101,7 @@ fn reply(status: u16, body: Value, limits: &Mutex<Limits>, cost: u64) -> Reply {
         body,
         headers: rate_headers(r, c, cost),
         rate_limited: false,
+        mutated: false,
     }
 }
 
@@ -313,6 +317,8 @@ impl Engine<'_> {
             body["errors"] = ex.errors.iter().map(GqlError::to_json).collect();
         }
         let status = if data.is_none() { 400 } else { 200 };
-        Ok((reply(status, body, self.limits, cost), changes, attributed))
+        let mut out = reply(status, body, self.limits, cost);
+        out.mutated = op.operation_type == OperationType::Mutation;
+        Ok((out, changes, attributed))
     }
 }

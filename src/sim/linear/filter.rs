@@ -193,6 +193,28 @@ pub fn issue_matches(store: &Store, i: &Issue, filter: &Value) -> bool {
             }),
             None => false,
         },
+        "project" => match i.project_id.as_deref().and_then(|p| store.project(p)) {
+            Some(p) => v.as_object().is_none_or(|o| {
+                o.iter().all(|(pk, pv)| match pk.as_str() {
+                    "id" => string_matches(Some(&p.id), pv),
+                    "name" => string_matches(Some(&p.name), pv),
+                    "null" => pv.as_bool() != Some(true),
+                    _ => true,
+                })
+            }),
+            None => v.get("null").and_then(Value::as_bool) == Some(true),
+        },
+        "cycle" => match i.cycle_id.as_deref().and_then(|c| store.cycle(c)) {
+            Some(c) => v.as_object().is_none_or(|o| {
+                o.iter().all(|(ck, cv)| match ck.as_str() {
+                    "id" => string_matches(Some(&c.id), cv),
+                    "number" => number_matches(f64::from(c.number), cv),
+                    "null" => cv.as_bool() != Some(true),
+                    _ => true,
+                })
+            }),
+            None => v.get("null").and_then(Value::as_bool) == Some(true),
+        },
         "labels" => {
             let labels: Vec<&Label> = i
                 .label_ids

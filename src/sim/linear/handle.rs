@@ -13,8 +13,9 @@ use tokio::task::JoinHandle;
 
 use super::engine::{Attribution, Credentials, Limits};
 use super::error::SimError;
-use super::model::{Comment, Issue};
+use super::model::{Comment, Issue, Time};
 use super::oauth::{OAuthApp, OAuthState, OAuthStats};
+use super::planning::{Cycle, Project, ProjectPatch};
 use super::ratelimit::{Bucket, BucketView};
 use super::seed::{ORG_ID, default_store, seed_id};
 use super::server::{Counters, Shared, router};
@@ -58,6 +59,9 @@ pub struct LinearSimConfig {
     /// and canceled issues are archived by Linear itself after it. Linear's
     /// periods are months; tests shorten it to seconds. Zero disables it.
     pub auto_archive_period: Duration,
+    /// How long after its project is completed or canceled a closed issue
+    /// in it is archived (Linear: one month, whatever the team's period).
+    pub project_archive_window: Duration,
     /// Client id of the simulated OAuth application.
     pub oauth_client_id: String,
     /// Client secret of the simulated OAuth application.
@@ -94,6 +98,7 @@ impl Default for LinearSimConfig {
             timeout_hold: Duration::from_secs(30),
             auth_error_status: 400,
             auto_archive_period: Duration::from_secs(6 * 30 * 86_400),
+            project_archive_window: Duration::from_secs(30 * 86_400),
             oauth_client_id: "lin_oauth_client_sim".into(),
             oauth_client_secret: "lin_oauth_secret_sim".into(),
             oauth_redirect_uris: vec![DEFAULT_REDIRECT_URI.into()],
@@ -123,6 +128,8 @@ pub struct SimCounters {
     pub webhooks_dropped: u64,
     /// Webhooks given up after the last retry.
     pub webhooks_abandoned: u64,
+    /// Executed mutations whose answer was lost.
+    pub lost: u64,
     /// Answers replaced by a changed shape (the `drift` fault).
     pub drifted: u64,
 }
@@ -154,6 +161,8 @@ impl LinearSim {
         for t in &mut initial.teams {
             t.auto_archive_after = period;
         }
+        initial.project_archive_after = chrono::Duration::from_std(cfg.project_archive_window)
+            .unwrap_or_else(|_| super::planning::default_project_archive_window());
         let store = Arc::new(Mutex::new(initial));
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -201,7 +210,11 @@ impl LinearSim {
             client,
         };
         let sender = tokio::spawn(sender.run(rx));
-        let archiver = tokio::spawn(auto_archiver(shared.clone(), cfg.auto_archive_period));
+        let archiver = tokio::spawn(auto_archiver(
+            shared.clone(),
+            cfg.auto_archive_period,
+            cfg.project_archive_window,
+        ));
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(shared.clone());
         let server = tokio::spawn(async move {
@@ -374,6 +387,14 @@ impl LinearSim {
         Some(seed_id(HUMAN_ID))
     }
 
+    /// Team ENG, where scripted edits happen.
+    fn first_team(s: &Store) -> Result<String, StoreError> {
+        s.teams
+            .first()
+            .map(|t| t.id.clone())
+            .ok_or(StoreError::NotFound("Team"))
+    }
+
     fn state_id(s: &Store, issue_team: &str, name: &str) -> Result<String, StoreError> {
         s.state_named(issue_team, name)
             .map(|st| st.id.clone())
@@ -388,11 +409,7 @@ impl LinearSim {
         state_name: &str,
     ) -> Result<Issue, SimError> {
         self.write(|s| {
-            let team = s
-                .teams
-                .first()
-                .map(|t| t.id.clone())
-                .ok_or(StoreError::NotFound("Team"))?;
+            let team = Self::first_team(s)?;
             let state_id = Self::state_id(s, &team, state_name)?;
             s.create_issue(
                 IssueDraft {
@@ -469,6 +486,39 @@ impl LinearSim {
         })
     }
 
+    /// A human adds one label (clicking it in Linear's label menu: the
+    /// change is `addedLabelIds`, other labels stay as they are).
+    pub fn add_label(&self, id: &str, name: &str) -> Result<Issue, SimError> {
+        self.label_change(id, name, true)
+    }
+
+    /// A human removes one label (`removedLabelIds`).
+    pub fn remove_label(&self, id: &str, name: &str) -> Result<Issue, SimError> {
+        self.label_change(id, name, false)
+    }
+
+    fn label_change(&self, id: &str, name: &str, add: bool) -> Result<Issue, SimError> {
+        self.patch(id, |s, _| {
+            let label = s
+                .labels
+                .iter()
+                .find(|l| l.name.eq_ignore_ascii_case(name))
+                .map(|l| l.id.clone())
+                .ok_or(StoreError::NotFound("IssueLabel"))?;
+            Ok(if add {
+                IssuePatch {
+                    added_label_ids: vec![label],
+                    ..IssuePatch::default()
+                }
+            } else {
+                IssuePatch {
+                    removed_label_ids: vec![label],
+                    ..IssuePatch::default()
+                }
+            })
+        })
+    }
+
     /// A human comments on an issue.
     pub fn add_comment(&self, id: &str, body: &str) -> Result<Comment, SimError> {
         self.write(|s| s.create_comment(id, body.into(), None, Self::human()))
@@ -519,6 +569,93 @@ impl LinearSim {
         })
     }
 
+    /// A human creates a project for team ENG (in the Backlog status).
+    pub fn create_project(&self, name: &str) -> Result<Project, SimError> {
+        self.write(|s| {
+            let team = Self::first_team(s)?;
+            s.create_project(name.into(), vec![team], None, None, Self::human())
+        })
+    }
+
+    /// A human moves a project to the named status (or first of that type),
+    /// e.g. "Completed".
+    pub fn set_project_status(&self, id: &str, status: &str) -> Result<Project, SimError> {
+        self.write(|s| {
+            let status_id = s
+                .project_status_named(status)
+                .map(|st| st.id.clone())
+                .ok_or(StoreError::NotFound("ProjectStatus"))?;
+            s.update_project(
+                id,
+                ProjectPatch {
+                    status_id: Some(status_id),
+                    ..ProjectPatch::default()
+                },
+                Self::human(),
+            )
+        })
+    }
+
+    /// A human archives a project, and with it its issues.
+    pub fn archive_project(&self, id: &str) -> Result<Project, SimError> {
+        self.write(|s| s.archive_project(id, false, Self::human()))
+    }
+
+    /// A human restores a project, and the issues archived with it.
+    pub fn unarchive_project(&self, id: &str) -> Result<Project, SimError> {
+        self.write(|s| s.unarchive_project(id, Self::human()))
+    }
+
+    /// A project by id.
+    pub fn project(&self, id: &str) -> Option<Project> {
+        self.read(|s| s.project(id).cloned())
+    }
+
+    /// A human creates a cycle of team ENG running from `starts_at` to
+    /// `ends_at`.
+    pub fn create_cycle(&self, starts_at: Time, ends_at: Time) -> Result<Cycle, SimError> {
+        self.write(|s| {
+            let team = Self::first_team(s)?;
+            s.create_cycle(&team, starts_at, ends_at, None, Self::human())
+        })
+    }
+
+    /// A human moves a cycle's end (to now, say, to end it at once: it
+    /// completes at the auto-archive's next tick).
+    pub fn set_cycle_end(&self, id: &str, ends_at: Time) -> Result<Cycle, SimError> {
+        self.write(|s| s.update_cycle(id, None, Some(ends_at), Self::human()))
+    }
+
+    /// A human archives a cycle (its issues are unlinked from it first).
+    pub fn archive_cycle(&self, id: &str) -> Result<Cycle, SimError> {
+        self.write(|s| s.archive_cycle(id, Self::human()))
+    }
+
+    /// A cycle by id.
+    pub fn cycle(&self, id: &str) -> Option<Cycle> {
+        self.read(|s| s.cycle(id).cloned())
+    }
+
+    /// A human puts an issue in a project (`None`: out of its project).
+    pub fn set_project(&self, issue: &str, project: Option<&str>) -> Result<Issue, SimError> {
+        self.patch(issue, |_, _| {
+            Ok(IssuePatch {
+                project_id: Some(project.map(str::to_string)),
+                ..IssuePatch::default()
+            })
+        })
+    }
+
+    /// A human puts an issue in a cycle (`None`: out of its cycle).
+    pub fn set_cycle(&self, issue: &str, cycle: Option<&str>) -> Result<Issue, SimError> {
+        self.patch(issue, |_, _| {
+            Ok(IssuePatch {
+                cycle_id: Some(cycle.map(str::to_string)),
+                ..IssuePatch::default()
+            })
+        })
+    }
+
     /// Run the team's auto-archive now (it also runs on its own, a few
     /// times per period); returns how many issues it archived.
     pub fn run_auto_archive(&self) -> usize {
@@ -565,6 +702,37 @@ impl LinearSim {
         super::engine::views(&self.shared.limits)
     }
 
+    /// Every field change and comment so far, in the order shared with the
+    /// Canny simulator (see [`crate::sim::journal`]).
+    pub fn journal(&self) -> Vec<crate::sim::journal::JournalEntry> {
+        self.read(|s| s.journal.clone()).entries()
+    }
+
+    /// Requests received for one GraphQL operation name (e.g.
+    /// `RoundtripCommentCreate`), counted as they arrive.
+    pub fn requests_to(&self, operation: &str) -> u64 {
+        self.shared
+            .counters
+            .by_operation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Lose the answers to the next `n` requests of one operation: each is
+    /// executed, but its answer is held past the client's timeout (what a
+    /// dropped connection does to a write that already happened).
+    pub fn lose_next_answers(&self, operation: &str, n: u32) {
+        self.shared
+            .counters
+            .lose_answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(operation.to_string(), n);
+    }
+
     /// Request and webhook counters.
     pub fn counters(&self) -> SimCounters {
         let c = &self.shared.counters;
@@ -579,18 +747,22 @@ impl LinearSim {
             webhooks_failed: w.failed.load(Ordering::Relaxed),
             webhooks_dropped: w.dropped.load(Ordering::Relaxed),
             webhooks_abandoned: w.abandoned.load(Ordering::Relaxed),
+            lost: c.lost.load(Ordering::Relaxed),
             drifted: c.drifted.load(Ordering::Relaxed),
         }
     }
 }
 
-/// Archive due issues a few times per auto-archive period (at least every
-/// second), as Linear's own background job does.
-async fn auto_archiver(shared: Arc<Shared>, period: Duration) {
-    if period.is_zero() {
-        return;
-    }
-    let tick = (period / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+/// Complete ended cycles and archive due issues a few times per
+/// auto-archive period or project window (at least every second), as
+/// Linear's own background jobs do.
+async fn auto_archiver(shared: Arc<Shared>, period: Duration, project_window: Duration) {
+    let shortest = [period, project_window]
+        .into_iter()
+        .filter(|d| !d.is_zero())
+        .min()
+        .unwrap_or(Duration::from_secs(4));
+    let tick = (shortest / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
     loop {
         tokio::time::sleep(tick).await;
         let changes = {

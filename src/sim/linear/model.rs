@@ -139,6 +139,10 @@ pub struct Issue {
     pub completed_at: Option<Time>,
     /// When it entered a canceled state (cleared on leaving it).
     pub canceled_at: Option<Time>,
+    /// The project it belongs to, if any.
+    pub project_id: Option<String>,
+    /// The cycle it is in, if any.
+    pub cycle_id: Option<String>,
 }
 
 /// A relation between two issues (`IssueRelation`): marking an issue a

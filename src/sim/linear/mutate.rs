@@ -99,6 +99,8 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
                 state_id: s(&input, "stateId"),
                 label_ids: strings(&input, "labelIds").unwrap_or_default(),
                 assignee_id: s(&input, "assigneeId"),
+                project_id: s(&input, "projectId"),
+                cycle_id: s(&input, "cycleId"),
             };
             let i = store.create_issue(draft, actor).map_err(store_error)?;
             Ok(payload(field, Obj::Issue(Box::new(i))))
@@ -118,6 +120,8 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
                 added_label_ids: strings(&input, "addedLabelIds").unwrap_or_default(),
                 removed_label_ids: strings(&input, "removedLabelIds").unwrap_or_default(),
                 assignee_id: nullable(&input, "assigneeId"),
+                project_id: nullable(&input, "projectId"),
+                cycle_id: nullable(&input, "cycleId"),
             };
             let i = store.update_issue(&id, patch, actor).map_err(store_error)?;
             Ok(payload(field, Obj::Issue(Box::new(i))))
@@ -222,6 +226,6 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
                 .map_err(store_error)?;
             Ok(payload(field, Obj::Label(Box::new(l))))
         }
-        _ => Ok(Val::Default),
+        _ => super::planning_gql::mutate(sim, field, args).unwrap_or(Ok(Val::Default)),
     }
 }

@@ -44,6 +44,12 @@ pub enum Obj {
     Attachment(Box<Attachment>),
     /// An issue relation.
     Relation(Box<Relation>),
+    /// A project.
+    Project(Box<super::planning::Project>),
+    /// A cycle.
+    Cycle(Box<super::planning::Cycle>),
+    /// A project status.
+    ProjectStatus(Box<super::planning::ProjectStatus>),
     /// A Relay connection of the named type.
     Conn(String, Box<Page<Obj>>),
     /// An edge of the named type.
@@ -86,11 +92,11 @@ pub fn store_error(e: StoreError) -> GqlError {
     GqlError::input(e.to_string())
 }
 
-fn leaf(v: impl Into<Value>) -> Result<Val<Obj>, GqlError> {
+pub(super) fn leaf(v: impl Into<Value>) -> Result<Val<Obj>, GqlError> {
     Ok(Val::Leaf(v.into()))
 }
 
-fn time(t: &Time) -> Result<Val<Obj>, GqlError> {
+pub(super) fn time(t: &Time) -> Result<Val<Obj>, GqlError> {
     leaf(fmt_time(t))
 }
 
@@ -99,7 +105,7 @@ fn ms(t: &Time) -> i64 {
 }
 
 /// Newest first by `orderBy` (createdAt by default), ties by id.
-fn order_key(args: &Args, created: &Time, updated: &Time, id: &str) -> Key {
+pub(super) fn order_key(args: &Args, created: &Time, updated: &Time, id: &str) -> Key {
     let t = if args.get("orderBy").and_then(Value::as_str) == Some("updatedAt") {
         updated
     } else {
@@ -111,7 +117,7 @@ fn order_key(args: &Args, created: &Time, updated: &Time, id: &str) -> Key {
     }
 }
 
-fn connection(
+pub(super) fn connection(
     field: &Field,
     mut items: Vec<(Key, Obj)>,
     args: &Args,
@@ -139,7 +145,7 @@ fn has_relative_time(v: &Value) -> bool {
     }
 }
 
-fn arg_str<'a>(args: &'a Args, k: &str) -> Option<&'a str> {
+pub(super) fn arg_str<'a>(args: &'a Args, k: &str) -> Option<&'a str> {
     args.get(k).and_then(Value::as_str)
 }
 
@@ -148,7 +154,7 @@ impl Sim<'_> {
     /// `"team:<id>"`, ...) so the sorted result can be cached per query
     /// (see [`IssueOrderCache`]); a filter with a relative date ("-P1D")
     /// depends on the clock and is never cached.
-    fn issues(
+    pub(super) fn issues(
         &self,
         field: &Field,
         args: &Args,
@@ -463,7 +469,7 @@ impl Sim<'_> {
                 self.attachments(field, args, |a| a.url == url)
             }
             "rateLimitStatus" => Ok(Val::Obj(Obj::RateLimit)),
-            _ => Ok(Val::Default),
+            _ => self.planning_query(field, args).unwrap_or(Ok(Val::Default)),
         }
     }
 
@@ -505,6 +511,16 @@ impl Sim<'_> {
             "labels" => self.labels(field, args, Some(&i.label_ids), None),
             "comments" => self.comments(field, args, Some(&i.id)),
             "attachments" => self.attachments(field, args, |a| a.issue_id == i.id),
+            "project" => Ok(i
+                .project_id
+                .as_deref()
+                .and_then(|id| self.store.project(id))
+                .map_or(Val::Null, |p| Val::Obj(Obj::Project(Box::new(p.clone()))))),
+            "cycle" => Ok(i
+                .cycle_id
+                .as_deref()
+                .and_then(|id| self.store.cycle(id))
+                .map_or(Val::Null, |c| Val::Obj(Obj::Cycle(Box::new(c.clone()))))),
             _ => Ok(Val::Default),
         }
     }
@@ -520,6 +536,9 @@ impl Sim<'_> {
             Obj::Query => self.query(field, args),
             Obj::Mutation => super::mutate::mutate(self, field, args),
             Obj::Issue(i) => self.issue_field(i, field, args),
+            Obj::Project(p) => self.project_field(p, field, args),
+            Obj::Cycle(c) => self.cycle_field(c, field, args),
+            Obj::ProjectStatus(st) => self.project_status_field(st, field),
             Obj::Org => match name {
                 "id" => leaf(self.store.org.id.clone()),
                 "name" => leaf(self.store.org.name.clone()),
@@ -572,6 +591,18 @@ impl Sim<'_> {
                 "issues" => {
                     let id = t.id.clone();
                     self.issues(field, args, &format!("team:{id}"), |i| i.team_id == id)
+                }
+                "projects" => self.projects(field, args, Some(&t.id)),
+                "cycles" => self.cycles(field, args, Some(&t.id)),
+                "cyclesEnabled" => leaf(self.store.cycles.iter().any(|c| c.team_id == t.id)),
+                "activeCycle" => {
+                    let now = chrono::Utc::now();
+                    Ok(self
+                        .store
+                        .cycles
+                        .iter()
+                        .find(|c| c.team_id == t.id && c.is_active(&now))
+                        .map_or(Val::Null, |c| Val::Obj(Obj::Cycle(Box::new(c.clone())))))
                 }
                 "issueCount" => leaf(
                     self.store
@@ -705,12 +736,11 @@ impl Sim<'_> {
             Obj::Payload(_, entity) => match name {
                 "success" => leaf(true),
                 "lastSyncId" => leaf(self.store.sync_id as f64),
-                "issue" | "entity" | "comment" | "attachment" | "issueLabel" | "issueRelation" => {
-                    Ok(match entity {
-                        Some(e) => Val::Obj((**e).clone()),
-                        None => Val::Null,
-                    })
-                }
+                "issue" | "entity" | "comment" | "attachment" | "issueLabel" | "issueRelation"
+                | "project" | "cycle" => Ok(match entity {
+                    Some(e) => Val::Obj((**e).clone()),
+                    None => Val::Null,
+                }),
                 _ => Ok(Val::Default),
             },
             Obj::RateLimit => match name {
@@ -773,6 +803,9 @@ impl Resolver for Sim<'_> {
             Obj::Comment(_) => "Comment".into(),
             Obj::Attachment(_) => "Attachment".into(),
             Obj::Relation(_) => "IssueRelation".into(),
+            Obj::Project(_) => "Project".into(),
+            Obj::Cycle(_) => "Cycle".into(),
+            Obj::ProjectStatus(_) => "ProjectStatus".into(),
             Obj::Conn(t, _) | Obj::Edge(t, _, _) | Obj::Payload(t, _) => t.clone(),
             Obj::PageInfo(..) => "PageInfo".into(),
             Obj::RateLimit => "RateLimitPayload".into(),

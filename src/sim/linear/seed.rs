@@ -2,7 +2,8 @@
 //!
 //! Ids are fixed, well-formed UUIDs so scripts, tests and the demo can rely
 //! on them across runs: team `ENG` with Linear's default workflow states, a
-//! few labels and users, no issues.
+//! few labels and users, the workspace's project statuses, no issues,
+//! projects or cycles.
 
 use chrono::Utc;
 
@@ -82,6 +83,16 @@ pub fn default_store() -> Store {
         s.states.push(WorkflowState {
             id: seed_id(0x200 + i as u64),
             team_id: TEAM_ID.into(),
+            name: (*name).into(),
+            kind: (*kind).into(),
+            position: i as f64,
+            color: (*color).into(),
+            created_at: t0,
+        });
+    }
+    for (i, (name, kind, color)) in super::planning::DEFAULT_PROJECT_STATUSES.iter().enumerate() {
+        s.project_statuses.push(super::planning::ProjectStatus {
+            id: seed_id(0x400 + i as u64),
             name: (*name).into(),
             kind: (*kind).into(),
             position: i as f64,

@@ -5,7 +5,8 @@
 //! RATELIMITED, then timeout) from one seeded [`Dice`], so a run under a seed
 //! is repeatable. A "timeout" executes the request and then holds the answer
 //! for `timeout_hold`: the client gives up, yet the write happened — exactly
-//! the case idempotent create (client-provided ids) exists for.
+//! the case idempotent create (client-provided ids) exists for. `lost` does
+//! the same for executed mutations only, or resets the connection instead.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,7 @@ use super::gqlerror::{GqlError, error_body};
 use super::oauth::OAuthState;
 use super::store::{Change, Store};
 use crate::sim::drift::{self, DriftKind, Shape};
-use crate::sim::faults::{ApiFaults, Dice};
+use crate::sim::faults::{ApiFaults, Dice, LostAnswer, reset_connection};
 
 /// Request counters, for benchmarks and tests.
 #[derive(Debug, Default)]
@@ -39,11 +40,37 @@ pub struct Counters {
     pub server_errors: AtomicU64,
     /// Injected timeouts.
     pub timeouts: AtomicU64,
+    /// Requests per GraphQL operation name (`RoundtripIssueUpdate`, …),
+    /// counted on arrival.
+    pub by_operation: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Answers still to be lost per operation name (a test control: the
+    /// request runs, its answer is held past any client timeout).
+    pub lose_answers: Mutex<std::collections::BTreeMap<String, u32>>,
+    /// Executed mutations whose answer was lost (reset or withheld).
+    pub lost: AtomicU64,
     /// Answers replaced by a changed shape (`drift`).
     pub drifted: AtomicU64,
     /// Requests refused with AUTHENTICATION_ERROR (bad, expired or revoked
     /// credentials).
     pub auth_refused: AtomicU64,
+}
+
+/// The operation name of a GraphQL request body (`mutation Name(…)`).
+fn operation_name(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if let Some(name) = v.get("operationName").and_then(serde_json::Value::as_str) {
+        return Some(name.to_string());
+    }
+    let query = v.get("query")?.as_str()?.trim_start();
+    let rest = query
+        .strip_prefix("mutation")
+        .or_else(|| query.strip_prefix("query"))?;
+    let name: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
 }
 
 /// State shared by the handlers and the in-process API.
@@ -107,6 +134,16 @@ fn to_response(r: Reply) -> Response {
 
 async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let operation = operation_name(&body);
+    if let Some(op) = &operation {
+        *shared
+            .counters
+            .by_operation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(op.clone())
+            .or_insert(0) += 1;
+    }
     let faults = shared
         .faults
         .lock()
@@ -129,6 +166,7 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             body: error_body(&[GqlError::internal("Service unavailable")], None),
             headers: rate_headers(r, c, 0),
             rate_limited: false,
+            mutated: false,
         });
     }
     if limited {
@@ -161,9 +199,31 @@ async fn graphql(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
     if reply.rate_limited {
         shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
     }
-    if timeout {
+    let lose = operation.as_ref().is_some_and(|op| {
+        let mut lose = shared
+            .counters
+            .lose_answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match lose.get_mut(op) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    });
+    if timeout || lose {
         shared.counters.timeouts.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(shared.timeout_hold).await;
+    } else if reply.mutated
+        && let Some(how) = shared.dice.lost(&faults)
+    {
+        shared.counters.lost.fetch_add(1, Ordering::Relaxed);
+        match how {
+            LostAnswer::Reset => return reset_connection(),
+            LostAnswer::Withheld => tokio::time::sleep(shared.timeout_hold).await,
+        }
     }
     if reply.status == 200 && shared.dice.chance(faults.drift) {
         shared.counters.drifted.fetch_add(1, Ordering::Relaxed);

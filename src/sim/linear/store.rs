@@ -10,6 +10,7 @@ use chrono::{Duration as ChronoDuration, Utc};
 use serde_json::{Value, json};
 
 use super::model::*;
+use crate::sim::journal::{Journal, JournalKind, JournalValue};
 
 /// A change for the webhook sender, in the order it happened.
 #[derive(Debug, Clone)]
@@ -68,6 +69,10 @@ pub struct IssueDraft {
     pub label_ids: Vec<String>,
     /// Assignee.
     pub assignee_id: Option<String>,
+    /// Project.
+    pub project_id: Option<String>,
+    /// Cycle.
+    pub cycle_id: Option<String>,
 }
 
 /// What `issueUpdate` may change; `None` leaves a field alone.
@@ -89,6 +94,10 @@ pub struct IssuePatch {
     pub removed_label_ids: Vec<String>,
     /// New assignee (`Some(None)` unassigns).
     pub assignee_id: Option<Option<String>>,
+    /// New project (`Some(None)` takes it out of its project).
+    pub project_id: Option<Option<String>>,
+    /// New cycle (`Some(None)` takes it out of its cycle).
+    pub cycle_id: Option<Option<String>>,
 }
 
 /// Everything the simulator knows.
@@ -114,6 +123,15 @@ pub struct Store {
     pub attachments: Vec<Attachment>,
     /// Issue relations in creation order.
     pub relations: Vec<Relation>,
+    /// The workspace's project statuses in order.
+    pub project_statuses: Vec<super::planning::ProjectStatus>,
+    /// Projects in creation order.
+    pub projects: Vec<super::planning::Project>,
+    /// Cycles in creation order.
+    pub cycles: Vec<super::planning::Cycle>,
+    /// How long after its project completes a closed issue is archived
+    /// (Linear: one month whatever the team's period; tests shorten it).
+    pub project_archive_after: ChronoDuration,
     /// Changes not yet handed to the webhook sender.
     pub pending: Vec<Change>,
     /// Monotonic counter returned as `lastSyncId`.
@@ -122,6 +140,9 @@ pub struct Store {
     /// The sorted result of the last `issues` connection query (see
     /// [`IssueOrderCache`]).
     pub issue_order: IssueOrderSlot,
+    /// Field changes and comments, in order (see [`crate::sim::journal`]);
+    /// a cloned store shares it.
+    pub journal: std::sync::Arc<Journal>,
 }
 
 /// One `issues` connection's filtered, sorted keys: `(key, index into
@@ -182,10 +203,63 @@ impl Store {
             comments: Vec::new(),
             attachments: Vec::new(),
             relations: Vec::new(),
+            project_statuses: Vec::new(),
+            projects: Vec::new(),
+            cycles: Vec::new(),
+            project_archive_after: super::planning::default_project_archive_window(),
             pending: Vec::new(),
             sync_id: 1000,
             last_time: Utc::now() - ChronoDuration::days(1),
             issue_order: IssueOrderSlot::default(),
+            journal: std::sync::Arc::new(Journal::default()),
+        }
+    }
+
+    /// The journaled fields of an issue: title, description, state name,
+    /// label names (lowercased).
+    fn journal_fields(&self, i: &Issue) -> [(&'static str, JournalValue); 4] {
+        let labels = i
+            .label_ids
+            .iter()
+            .filter_map(|id| self.label(id))
+            .map(|l| l.name.to_lowercase())
+            .collect();
+        [
+            ("title", JournalValue::Text(i.title.clone())),
+            (
+                "description",
+                JournalValue::Text(i.description.clone().unwrap_or_default()),
+            ),
+            (
+                "state",
+                JournalValue::Text(
+                    self.state(&i.state_id)
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
+                ),
+            ),
+            ("labels", JournalValue::Set(labels)),
+        ]
+    }
+
+    fn journal_update(&self, before: &Issue, after: &Issue, actor: Option<&String>) {
+        let by_api = actor == Some(&self.viewer_id);
+        for ((field, b), (_, a)) in self
+            .journal_fields(before)
+            .into_iter()
+            .zip(self.journal_fields(after))
+        {
+            if b != a {
+                self.journal.push(
+                    &after.id,
+                    JournalKind::Field {
+                        field,
+                        before: b,
+                        after: a,
+                    },
+                    by_api,
+                );
+            }
         }
     }
 
@@ -270,6 +344,7 @@ impl Store {
             .filter_map(|id| self.label(id))
             .map(|l| json!({"id": l.id, "name": l.name, "color": l.color}))
             .collect();
+        let (project, cycle) = self.placement_json(i);
         json!({
             "id": i.id,
             "createdAt": fmt_time(&i.created_at),
@@ -294,6 +369,10 @@ impl Store {
             "state": state.map(|s| json!({"id": s.id, "name": s.name, "type": s.kind, "color": s.color})),
             "team": team.map(|t| json!({"id": t.id, "key": t.key, "name": t.name})),
             "labels": labels,
+            "projectId": i.project_id,
+            "project": project,
+            "cycleId": i.cycle_id,
+            "cycle": cycle,
         })
     }
 
@@ -301,7 +380,7 @@ impl Store {
         clippy::too_many_arguments,
         reason = "one call per kind of change; a struct literal at each site would be noisier"
     )]
-    fn record(
+    pub(super) fn record(
         &mut self,
         action: &'static str,
         kind: &'static str,
@@ -371,6 +450,7 @@ impl Store {
         if let Some(a) = &d.assignee_id {
             self.user(a).ok_or(StoreError::NotFound("User"))?;
         }
+        self.check_placement(&team.id, d.project_id.as_deref(), d.cycle_id.as_deref())?;
         let kind = self
             .state(&state_id)
             .map(|s| s.kind.clone())
@@ -405,6 +485,8 @@ impl Store {
             trashed: false,
             completed_at: (kind == "completed").then_some(now),
             canceled_at: (kind == "canceled").then_some(now),
+            project_id: d.project_id,
+            cycle_id: d.cycle_id,
         };
         self.issues.push(issue.clone());
         let data = self.issue_json(&issue);
@@ -451,6 +533,11 @@ impl Store {
         if let Some(Some(a)) = &p.assignee_id {
             self.user(a).ok_or(StoreError::NotFound("User"))?;
         }
+        self.check_placement(
+            &before.team_id,
+            p.project_id.as_ref().and_then(Option::as_deref),
+            p.cycle_id.as_ref().and_then(Option::as_deref),
+        )?;
         let now = self.now();
         let mut from = serde_json::Map::new();
         let mut state_moved = false;
@@ -486,6 +573,18 @@ impl Store {
             from.insert("assigneeId".into(), json!(issue.assignee_id));
             issue.assignee_id = a;
         }
+        if let Some(pr) = p.project_id
+            && pr != issue.project_id
+        {
+            from.insert("projectId".into(), json!(issue.project_id));
+            issue.project_id = pr;
+        }
+        if let Some(c) = p.cycle_id
+            && c != issue.cycle_id
+        {
+            from.insert("cycleId".into(), json!(issue.cycle_id));
+            issue.cycle_id = c;
+        }
         let mut labels = p.label_ids.unwrap_or_else(|| issue.label_ids.clone());
         for l in p.added_label_ids {
             if !labels.contains(&l) {
@@ -503,6 +602,7 @@ impl Store {
             self.stamp_state_times(ix, now);
         }
         let issue = self.issues[ix].clone();
+        self.journal_update(&before, &issue, actor.as_ref());
         let data = self.issue_json(&issue);
         self.record(
             "update",
@@ -609,47 +709,50 @@ impl Store {
         issue.canceled_at = (kind == "canceled").then_some(now);
     }
 
-    /// The team's auto-archive: completed and canceled issues whose
-    /// period has passed are archived, as Linear does by itself (users cannot
-    /// archive by hand). Each is sent to webhooks as `remove` with
-    /// `archivedAt`/`autoArchivedAt` set. Returns how many were archived.
+    /// Archive the issue at `ix` in place (not into the trash), sent to
+    /// webhooks as `remove` with `archivedAt` (and `autoArchivedAt` when
+    /// the auto-archive did it).
+    pub(super) fn archive_in_place(
+        &mut self,
+        ix: usize,
+        now: Time,
+        auto: bool,
+        actor: Option<String>,
+    ) {
+        let issue = &mut self.issues[ix];
+        issue.archived_at = Some(now);
+        if auto {
+            issue.auto_archived_at = Some(now);
+        }
+        issue.updated_at = now;
+        let issue = issue.clone();
+        let data = self.issue_json(&issue);
+        let url = Some(issue.url(&self.org));
+        self.record("remove", "Issue", data, None, url, actor, now);
+    }
+
+    /// The team's auto-archive, as Linear runs it by itself (users cannot
+    /// archive by hand): cycles whose end has passed complete, closed
+    /// issues whose time has come (see `Store::auto_archive_due`: the
+    /// team's period, held back by an open project or cycle) are archived,
+    /// and then projects and cycles left with only archived issues. Each is
+    /// sent to webhooks as `remove`. Returns how many issues were archived.
     pub fn auto_archive(&mut self) -> usize {
         let wall = Utc::now();
+        self.complete_ended_cycles(wall);
         let due: Vec<usize> = self
             .issues
             .iter()
             .enumerate()
             .filter(|(_, i)| i.archived_at.is_none() && !i.trashed)
-            .filter(|(_, i)| {
-                let Some(team) = self.team(&i.team_id) else {
-                    return false;
-                };
-                let period = team.auto_archive_after;
-                period > ChronoDuration::zero()
-                    && i.completed_at
-                        .or(i.canceled_at)
-                        .is_some_and(|t| t + period <= wall)
-            })
+            .filter(|(_, i)| self.auto_archive_due(i).is_some_and(|t| t <= wall))
             .map(|(ix, _)| ix)
             .collect();
         for &ix in &due {
             let now = self.now();
-            let issue = &mut self.issues[ix];
-            issue.archived_at = Some(now);
-            issue.auto_archived_at = Some(now);
-            issue.updated_at = now;
-            let issue = issue.clone();
-            let data = self.issue_json(&issue);
-            self.record(
-                "remove",
-                "Issue",
-                data,
-                None,
-                Some(issue.url(&self.org)),
-                None,
-                now,
-            );
+            self.archive_in_place(ix, now, true, None);
         }
+        self.archive_emptied_containers();
         due.len()
     }
 
@@ -745,13 +848,19 @@ impl Store {
         id: Option<String>,
         actor: Option<String>,
     ) -> Result<Comment, StoreError> {
-        if let Some(id) = &id
-            && self.comments.iter().any(|c| &c.id == id)
-        {
-            return Err(StoreError::AlreadyExists {
-                kind: "Comment",
-                id: id.clone(),
-            });
+        if let Some(id) = &id {
+            // CommentCreateInput.id: "The identifier in UUID v4 format"
+            // (schema), taken like IssueCreateInput.id: a duplicate is
+            // refused, not made twice.
+            if !valid_uuid(id) {
+                return Err(StoreError::Invalid("id must be a UUID".into()));
+            }
+            if self.comments.iter().any(|c| &c.id == id) {
+                return Err(StoreError::AlreadyExists {
+                    kind: "Comment",
+                    id: id.clone(),
+                });
+            }
         }
         let ix = self
             .issue_index(issue_id)
@@ -769,6 +878,14 @@ impl Store {
             updated_at: now,
         };
         self.touch_issue(ix, now);
+        self.journal.push(
+            &self.issues[ix].id,
+            JournalKind::Comment {
+                id: c.id.clone(),
+                body: c.body.clone(),
+            },
+            actor.as_ref() == Some(&self.viewer_id),
+        );
         self.comments.push(c.clone());
         let data = comment_json(&c, &self.org, Some(&self.issues[ix]));
         let url = data.get("url").and_then(Value::as_str).map(str::to_string);

@@ -1,0 +1,343 @@
+//! Lost answers (issue 13, point 7): a write the remote applied, whose
+//! answer never arrived — the connection reset, or the answer held past the
+//! client's timeout (`lost` fault). For every write kind roundtrip makes,
+//! the retry after a lost answer must not repeat the effect: one issue or
+//! post per create, one comment per mirrored comment, one voter
+//! notification per status change, the tags and labels as set, one delete.
+//! Changelog entries are not written by roundtrip yet, so they have no case.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
+
+mod support {
+    pub mod harness;
+}
+
+use std::time::Duration;
+
+use roundtrip::domain::{ErrorClass, JobKind, JobStatus, Side};
+use roundtrip::sim::faults::ApiFaults;
+use roundtrip::store::{Job, JobFilter, LinkState, Window};
+use roundtrip::sync::DeletePolicy;
+use support::harness::{Harness, Setup, eventually};
+
+fn lost() -> ApiFaults {
+    ApiFaults {
+        lost: 1.0,
+        ..ApiFaults::default()
+    }
+}
+
+fn set_faults(h: &Harness, target: Side, faults: ApiFaults) {
+    match target {
+        Side::Linear => h.linear.set_faults(faults),
+        Side::Portal => h.canny.set_faults(faults),
+    }
+}
+
+fn lost_count(h: &Harness, target: Side) -> u64 {
+    match target {
+        Side::Linear => h.linear.counters().lost,
+        Side::Portal => h.canny.stats().lost,
+    }
+}
+
+fn jobs(h: &Harness, kind: JobKind, target: Side) -> Vec<Job> {
+    h.store()
+        .db()
+        .jobs(&JobFilter::default(), Window::first(10_000))
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == kind && j.target == target)
+        .collect()
+}
+
+/// With every write answer on `target` lost, run `act`, wait until a job
+/// of `kind` has failed an attempt for want of an answer (the write itself
+/// was applied), then let answers through and wait for that job to succeed
+/// and the engine to go quiet. Returns the job.
+async fn through_a_lost_answer(
+    h: &Harness,
+    target: Side,
+    kind: JobKind,
+    act: impl FnOnce(),
+) -> Job {
+    let before: Vec<i64> = jobs(h, kind, target).iter().map(|j| j.id).collect();
+    set_faults(h, target, lost());
+    act();
+    let job = eventually("an attempt whose answer was lost", 30, async || {
+        jobs(h, kind, target).into_iter().find(|j| {
+            !before.contains(&j.id)
+                && h.store().db().attempts(j.id).unwrap().iter().any(|a| {
+                    matches!(
+                        a.error_class,
+                        Some(ErrorClass::Network | ErrorClass::Timeout)
+                    )
+                })
+        })
+    })
+    .await;
+    assert!(lost_count(h, target) >= 1, "the simulator lost an answer");
+    set_faults(h, target, ApiFaults::default());
+    let done = eventually("the retried job to succeed", 30, async || {
+        let j = h.store().db().job(job.id).ok()??;
+        (j.status == JobStatus::Succeeded).then_some(j)
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(500), 30).await;
+    assert!(done.attempts >= 2, "{done:?}");
+    done
+}
+
+/// A post approved and linked, with its first sync finished.
+async fn linked(h: &Harness, title: &str) -> (String, String) {
+    let post = h.canny.create_post(title, "details").unwrap();
+    h.canny.set_status(&post, "planned").unwrap();
+    let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
+    h.wait_settled(&post).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    (post, issue)
+}
+
+fn issues_titled(h: &Harness, title: &str) -> usize {
+    h.linear
+        .issues()
+        .iter()
+        .filter(|i| i.title == title)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linear_create_whose_answer_is_lost_makes_one_issue() {
+    let mut h = Harness::start(Setup::default()).await;
+    linked(&h, "Warm-up").await;
+    let mut post = String::new();
+    through_a_lost_answer(&h, Side::Linear, JobKind::Create, || {
+        post = h.canny.create_post("Lost create", "x").unwrap();
+        h.canny.set_status(&post, "planned").unwrap();
+    })
+    .await;
+    assert_eq!(issues_titled(&h, "Lost create"), 1);
+    let issue = h.linked_issue(&post).expect("linked");
+    let url = h.canny.post(&post).unwrap().url;
+    assert_eq!(
+        h.linear_conn.issues_for_url(&url).await.unwrap(),
+        vec![issue]
+    );
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linear_update_whose_answer_is_lost_lands_once() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked(&h, "Lost update").await;
+    through_a_lost_answer(&h, Side::Linear, JobKind::Update, || {
+        h.canny.set_title(&post, "Lost update, renamed").unwrap();
+        h.canny.set_details(&post, "new details").unwrap();
+    })
+    .await;
+    let r = h.linear_record(&issue).await.unwrap();
+    assert_eq!(r.title, "Lost update, renamed");
+    assert!(r.description.contains("new details"), "{}", r.description);
+    assert_eq!(issues_titled(&h, "Lost update, renamed"), 1);
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linear_state_change_whose_answer_is_lost_lands_once() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked(&h, "Lost state").await;
+    through_a_lost_answer(&h, Side::Linear, JobKind::Update, || {
+        h.canny.set_status(&post, "in progress").unwrap();
+    })
+    .await;
+    assert_eq!(h.linear_record(&issue).await.unwrap().status, "In Progress");
+    // The portal keeps what the human set: nothing bounced back.
+    assert_eq!(h.canny.post(&post).unwrap().status, "in progress");
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_mirrored_to_linear_whose_answer_is_lost_appears_once() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked(&h, "Lost comment to Linear").await;
+    through_a_lost_answer(&h, Side::Linear, JobKind::Comment, || {
+        h.canny.add_comment(&post, "From a customer").unwrap();
+    })
+    .await;
+    let mirrored: Vec<_> = h
+        .linear
+        .comments(&issue)
+        .into_iter()
+        .filter(|c| c.body.contains("From a customer"))
+        .collect();
+    assert_eq!(mirrored.len(), 1, "{mirrored:?}");
+    assert_eq!(h.canny.comments(&post).len(), 1, "nothing mirrored back");
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_written_to_linear_under_a_lost_answer_are_as_set() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked(&h, "Lost labels").await;
+    through_a_lost_answer(&h, Side::Linear, JobKind::Update, || {
+        h.canny.add_tag(&post, "bug").unwrap();
+    })
+    .await;
+    let labels = h.linear_record(&issue).await.unwrap().labels;
+    assert_eq!(
+        labels.into_iter().collect::<Vec<_>>(),
+        vec!["Bug".to_string()]
+    );
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linear_delete_whose_answer_is_lost_deletes_once_and_settles() {
+    let mut h = Harness::start(Setup {
+        delete_policy: DeletePolicy::Mirror,
+        ..Setup::default()
+    })
+    .await;
+    let (post, issue) = linked(&h, "Lost delete").await;
+    through_a_lost_answer(&h, Side::Linear, JobKind::Delete, || {
+        h.canny.delete_post(&post).unwrap();
+    })
+    .await;
+    assert!(h.linear_record(&issue).await.is_none_or(|r| r.deleted));
+    let link = h
+        .store()
+        .db()
+        .link_by_remote(Side::Portal, &post)
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.state, LinkState::Unlinked);
+    assert!(
+        jobs(&h, JobKind::Delete, Side::Linear)
+            .iter()
+            .all(|j| j.status == JobStatus::Succeeded),
+        "no delete left failing"
+    );
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_update_whose_answer_is_lost_lands_once() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked(&h, "Lost portal update").await;
+    through_a_lost_answer(&h, Side::Portal, JobKind::Update, || {
+        h.linear.set_title(&issue, "Renamed in Linear").unwrap();
+    })
+    .await;
+    assert_eq!(h.canny.post(&post).unwrap().title, "Renamed in Linear");
+    assert_eq!(
+        h.canny
+            .posts()
+            .iter()
+            .filter(|p| p.title == "Renamed in Linear")
+            .count(),
+        1
+    );
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_change_whose_answer_is_lost_notifies_voters_once() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked(&h, "Lost status").await;
+    h.canny.add_vote(&post).unwrap();
+    let before = h.canny.stats().voter_notifications;
+    through_a_lost_answer(&h, Side::Portal, JobKind::Update, || {
+        h.linear.set_state(&issue, "Done").unwrap();
+    })
+    .await;
+    assert_eq!(h.canny.post(&post).unwrap().status, "complete");
+    assert_eq!(
+        h.canny.stats().voter_notifications - before,
+        1,
+        "voters were told once"
+    );
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_mirrored_to_the_portal_whose_answer_is_lost_appears_once() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked(&h, "Lost comment to portal").await;
+    through_a_lost_answer(&h, Side::Portal, JobKind::Comment, || {
+        h.linear.add_comment(&issue, "From engineering").unwrap();
+    })
+    .await;
+    let mirrored: Vec<_> = h
+        .canny
+        .comments(&post)
+        .into_iter()
+        .filter(|c| c.value.contains("From engineering"))
+        .collect();
+    assert_eq!(mirrored.len(), 1, "{mirrored:?}");
+    assert_eq!(h.linear.comments(&issue).len(), 1, "nothing mirrored back");
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_written_to_the_portal_under_a_lost_answer_are_as_set() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = linked(&h, "Lost tags").await;
+    through_a_lost_answer(&h, Side::Portal, JobKind::Update, || {
+        h.linear.set_labels(&issue, &["Bug"]).unwrap();
+    })
+    .await;
+    let tags = h.canny.post(&post).unwrap().tags;
+    assert_eq!(
+        tags.into_iter().collect::<Vec<_>>(),
+        vec!["bug".to_string()]
+    );
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_delete_whose_answer_is_lost_deletes_once_and_settles() {
+    let mut h = Harness::start(Setup {
+        delete_policy: DeletePolicy::Mirror,
+        ..Setup::default()
+    })
+    .await;
+    let (post, issue) = linked(&h, "Lost portal delete").await;
+    through_a_lost_answer(&h, Side::Portal, JobKind::Delete, || {
+        h.linear.delete(&issue).unwrap();
+    })
+    .await;
+    assert!(h.canny.post(&post).is_none(), "the post is gone");
+    assert!(
+        jobs(&h, JobKind::Delete, Side::Portal)
+            .iter()
+            .all(|j| j.status == JobStatus::Succeeded),
+        "no delete left failing"
+    );
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_create_whose_answer_is_lost_makes_one_post() {
+    let mut h = Harness::start(Setup {
+        create_in_portal_label: Some("Feature".into()),
+        ..Setup::default()
+    })
+    .await;
+    linked(&h, "Warm-up").await;
+    through_a_lost_answer(&h, Side::Portal, JobKind::Create, || {
+        let i = h
+            .linear
+            .create_issue("Lost portal create", Some("from Linear"), "Todo")
+            .unwrap();
+        h.linear.set_labels(&i.id, &["Feature"]).unwrap();
+    })
+    .await;
+    assert_eq!(
+        h.canny
+            .posts()
+            .iter()
+            .filter(|p| p.title == "Lost portal create")
+            .count(),
+        1
+    );
+    h.stop_service().await;
+}
