@@ -460,7 +460,7 @@ fn a_dead_engine_shows_down_within_two_seconds_without_a_keypress() {
     // The same verdict as `roundtrip status`.
     let out = Command::new(bin())
         .args(["status", "--db"])
-        .arg(&db)
+        .arg(db)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "status says down too");
@@ -511,7 +511,7 @@ fn problems_first_deliberate_writes_and_commands_on_the_view_on_screen() {
     t.wait_for("conflict 1 resolved (title on post_1 ↔ ENG-1)");
     t.keys("q");
     t.wait_for("EXITED-0");
-    let store = Store::open(&db, OpenMode::ReadOnly).unwrap();
+    let store = Store::open(db, OpenMode::ReadOnly).unwrap();
     let c = store.db().conflict(conflict).unwrap().unwrap();
     assert_eq!(c.resolution, Some(Resolution::Linear));
 }
