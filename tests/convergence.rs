@@ -212,7 +212,7 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
         .unwrap()
         .unwrap();
     assert!(
-        tripped[0].starts_with(&format!("link {} (", link.id)),
+        tripped[0].starts_with(&format!("{} (", link.label())),
         "{tripped:?}"
     );
     assert!(tripped[0].contains("3 failed writes"), "{tripped:?}");
