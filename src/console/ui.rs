@@ -15,7 +15,7 @@ use super::app::App;
 use super::clock::coarse_age;
 use super::dialogs::DrawCx;
 use super::keymap;
-use super::types::{Cmd, Hit, ViewId};
+use super::types::{Cmd, Ctx, Hit, ViewId};
 use super::views::Paint;
 use crate::domain::JobStatus;
 use crate::health::Verdict;
@@ -174,7 +174,11 @@ fn draw_tabs(f: &mut Frame<'_>, area: Rect, app: &mut App) {
 /// `? help` always at the right end.
 fn draw_hints(f: &mut Frame<'_>, area: Rect, app: &App) {
     let theme = app.theme;
-    let all = keymap::hints(&app.contexts(), app.read_only);
+    let view = app.views.get(app.view);
+    let all: Vec<_> = keymap::hints(&app.contexts(), app.read_only)
+        .into_iter()
+        .filter(|b| b.ctx != Ctx::Global || view.offers(b.cmd))
+        .collect();
     let help = all.iter().find(|b| b.cmd == Cmd::Help).copied();
     let help_text = help.map(|b| format!("{} {} ", b.shown, b.label));
     let reserve = help_text.as_deref().map_or(0, width);
@@ -189,7 +193,7 @@ fn draw_hints(f: &mut Frame<'_>, area: Rect, app: &App) {
         chosen.push(*b);
     }
     // What this view or dialog does first, then what works everywhere.
-    chosen.sort_by_key(|b| b.ctx == super::types::Ctx::Global);
+    chosen.sort_by_key(|b| b.ctx == Ctx::Global);
     let mut spans = vec![Span::raw(" ")];
     for b in chosen {
         spans.push(Span::styled(b.shown, theme.key));

@@ -29,7 +29,9 @@ fn module(root: &Path, file: &Path) -> String {
     parts.join("::")
 }
 
-/// First path segments named by a `use` tail: "a::b" → [a], "{a, b::c}" → [a, b].
+/// The items a path tail names first: "a::b" → [a], "{a, b::{c, d}}" → [a, b]
+/// (braces may span lines, since the text has its comments removed and its
+/// lines joined).
 fn segments(rest: &str) -> Vec<String> {
     let ident = |s: &str| -> String {
         s.trim()
@@ -37,64 +39,115 @@ fn segments(rest: &str) -> Vec<String> {
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect()
     };
-    match rest.strip_prefix('{') {
-        Some(inner) => {
-            let inner = inner.split('}').next().unwrap_or("");
-            inner
-                .split(',')
-                .map(ident)
-                .filter(|s| !s.is_empty())
-                .collect()
+    let Some(inner) = rest.trim_start().strip_prefix('{') else {
+        return Some(ident(rest)).into_iter().filter(|s| !s.is_empty()).collect();
+    };
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut item = String::new();
+    for ch in inner.chars() {
+        match ch {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(ident(&item));
+                item.clear();
+                continue;
+            }
+            _ => {}
         }
-        None => vec![ident(rest)]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .collect(),
+        item.push(ch);
     }
+    out.push(ident(&item));
+    out.retain(|s| !s.is_empty());
+    out
 }
 
-/// The console modules a file depends on through its `use` lines and
-/// `crate::console::` paths, as top-level module names ("" is the console
-/// root, for items such as `open_store` defined there).
+/// The source without comments, its lines joined by spaces.
+fn code(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The console modules a file depends on through `use` statements and
+/// inline `crate::console::` and `super::` paths, as top-level module names
+/// ("" is the console root, for items such as `open_store` defined there).
 fn imports(file_module: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
     let parts: Vec<&str> = file_module.split("::").filter(|p| !p.is_empty()).collect();
-    // `super` of a top-level module is the console root; of a nested one,
-    // its directory's module.
-    let parent = if parts.len() <= 1 { "" } else { parts[0] };
+    let code = code(text);
     let mut out = BTreeSet::new();
-    let add = |name: String, base: &str, out: &mut BTreeSet<String>| {
-        if base.is_empty() && modules.contains(&name) {
-            out.insert(name);
-        } else {
-            out.insert(base.to_string());
+    let mut add = |names: Vec<String>, base: &str| {
+        for name in names {
+            if base.is_empty() && modules.contains(&name) {
+                out.insert(name);
+            } else {
+                out.insert(base.to_string());
+            }
         }
     };
-    for line in text.lines() {
-        let t = line.trim_start();
-        if t.starts_with("//") {
-            continue;
+    for (i, _) in code.match_indices("crate::console::") {
+        add(segments(&code[i + "crate::console::".len()..]), "");
+    }
+    for (i, _) in code.match_indices("super::") {
+        let before = code[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue; // the second `super` of a chain, or part of a longer name
         }
-        for (i, _) in t.match_indices("crate::console::") {
-            for name in segments(&t[i + "crate::console::".len()..]) {
-                add(name, "", &mut out);
-            }
+        // `super::super::…` climbs once per `super`; a top-level file's
+        // parent is the console root, a nested one's is its directory.
+        let mut rest = &code[i..];
+        let mut up = 0;
+        while let Some(r) = rest.strip_prefix("super::") {
+            rest = r;
+            up += 1;
         }
-        if let Some(rest) = t.strip_prefix("use super::") {
-            for name in segments(rest) {
-                add(name, parent, &mut out);
-            }
-        }
-        if file_module.is_empty()
-            && let Some(rest) = t.strip_prefix("use ")
-        {
-            for name in segments(rest) {
-                if modules.contains(&name) {
-                    out.insert(name);
-                }
+        let depth = parts.len().saturating_sub(up);
+        let base = parts.get(..depth).and_then(|p| p.first()).copied().unwrap_or("");
+        add(segments(rest), base);
+    }
+    if file_module.is_empty() {
+        for stmt in code.split(';') {
+            if let Some(rest) = stmt.trim_start().strip_prefix("use ") {
+                let names = segments(rest);
+                out.extend(names.into_iter().filter(|n| modules.contains(n)));
             }
         }
     }
     out
+}
+
+/// A cycle in the module graph, as the path that closes it.
+fn find_cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        g: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if done.contains(n) {
+            return None;
+        }
+        if let Some(i) = path.iter().position(|p| p == n) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(n.to_string());
+            return Some(cycle);
+        }
+        path.push(n.to_string());
+        for d in g.get(n).into_iter().flatten() {
+            if let Some(c) = visit(d, g, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(n.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    g.keys()
+        .find_map(|n| visit(n, g, &mut Vec::new(), &mut done))
 }
 
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
@@ -133,30 +186,42 @@ fn types_is_a_leaf_and_the_console_has_no_import_cycle() {
     let g = graph();
     assert!(g.contains_key("types"), "{g:?}");
     assert!(g["types"].is_empty(), "types imports {:?}", g["types"]);
-    // Depth-first search for a cycle among the console's modules.
-    fn visit(
-        n: &str,
-        g: &BTreeMap<String, BTreeSet<String>>,
-        path: &mut Vec<String>,
-        done: &mut BTreeSet<String>,
-    ) {
-        if done.contains(n) {
-            return;
-        }
-        if let Some(i) = path.iter().position(|p| p == n) {
-            panic!("import cycle: {} -> {n}", path[i..].join(" -> "));
-        }
-        path.push(n.to_string());
-        for d in g.get(n).into_iter().flatten() {
-            visit(d, g, path, done);
-        }
-        path.pop();
-        done.insert(n.to_string());
+    if let Some(cycle) = find_cycle(&g) {
+        panic!("import cycle: {}", cycle.join(" -> "));
     }
-    let mut done = BTreeSet::new();
-    for n in g.keys() {
-        visit(n, &g, &mut Vec::new(), &mut done);
-    }
+}
+
+/// The checker itself: every way a file can name a sibling is seen, and a
+/// cycle is found, so the test above can fail.
+#[test]
+fn the_import_check_sees_every_way_of_naming_a_module() {
+    let modules: BTreeSet<String> = ["app", "keymap", "types", "views", "clock", "pager"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let text = "use crate::console::{\n    keymap::{self, Binding},\n    types::Cmd,\n};\n\
+                // use crate::console::app;\n\
+                fn f() { super::clock::now(); }\n";
+    let got = imports("views::jobs", text, &modules);
+    let want: BTreeSet<String> = ["keymap", "types", "views"].map(String::from).into();
+    assert_eq!(got, want);
+    let got = imports("ui", "let x = super::pager::CHUNK;", &modules);
+    assert_eq!(got, ["pager".to_string()].into());
+    let got = imports("views::jobs", "use super::super::app::App;", &modules);
+    assert_eq!(got, ["app".to_string()].into());
+    let g: BTreeMap<String, BTreeSet<String>> = [
+        ("app", vec!["keymap"]),
+        ("keymap", vec!["views"]),
+        ("views", vec!["app"]),
+        ("types", vec![]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.into_iter().map(String::from).collect()))
+    .collect();
+    assert_eq!(
+        find_cycle(&g),
+        Some(["app", "keymap", "views", "app"].map(String::from).to_vec())
+    );
 }
 
 #[test]

@@ -64,6 +64,10 @@ impl View for LogView {
         ViewId::Log
     }
 
+    fn offers(&self, cmd: Cmd) -> bool {
+        cmd != Cmd::Urls
+    }
+
     fn reload(&mut self, cx: &Load<'_>) -> Result<(), StoreError> {
         let mut f = fetch(self.level, cx.db);
         // A tail: while the newest row is selected, new events come in on top.

@@ -49,6 +49,13 @@ impl View for MappingsView {
         ViewId::Mappings
     }
 
+    fn offers(&self, cmd: Cmd) -> bool {
+        !matches!(
+            cmd,
+            Cmd::Search | Cmd::NextMatch | Cmd::PrevMatch | Cmd::Urls | Cmd::Sort
+        )
+    }
+
     fn reload(&mut self, cx: &Load<'_>) -> Result<(), StoreError> {
         let keep = self.selected().map(|v| v.version);
         self.versions = cx.db.mapping_versions()?;

@@ -84,6 +84,14 @@ pub trait View {
     fn selection(&self) -> Selection {
         Selection::None
     }
+    /// Whether a key that works everywhere does something here, so the hint
+    /// bar never offers a key the view ignores.
+    fn offers(&self, cmd: Cmd) -> bool {
+        match cmd {
+            Cmd::Search | Cmd::NextMatch | Cmd::PrevMatch => self.search_prompt().is_some(),
+            _ => true,
+        }
+    }
 }
 
 /// Every view's state, one field each so tests can read them; the app

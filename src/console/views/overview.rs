@@ -398,6 +398,13 @@ impl View for OverviewView {
         ViewId::Overview
     }
 
+    fn offers(&self, cmd: Cmd) -> bool {
+        !matches!(
+            cmd,
+            Cmd::Search | Cmd::NextMatch | Cmd::PrevMatch | Cmd::Copy | Cmd::Urls | Cmd::Sort
+        )
+    }
+
     fn reload(&mut self, cx: &Load<'_>) -> Result<(), StoreError> {
         self.stats = cx.db.activity(cx.now, SPARK_MINUTES, RATE_WINDOW_MS)?;
         self.quotas.clear();
