@@ -699,14 +699,47 @@ fn keymap_commands_are_all_reachable_and_the_readme_table_is_current() {
     );
 }
 
+/// The README's console captures: the Overview, and Jobs as `f` opens it,
+/// at 100×30 from the test fixture.
+fn readme_captures() -> String {
+    let mut out = String::new();
+    for (what, keys) in [
+        ("The Overview", ""),
+        ("`f` from the Overview: the jobs that need attention", "f"),
+    ] {
+        let mut a = app(false, Theme::mono());
+        for c in keys.chars() {
+            press(&mut a, KeyCode::Char(c));
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("{what} at 100×30 (from the test fixture):\n\n```text\n"));
+        for line in screen(&mut a, 100, 30).lines() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out.push_str("```\n");
+    }
+    out
+}
+
+#[test]
+fn the_readme_captures_are_current() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(&readme_captures()),
+        "README's console captures are stale; print them with \
+         `cargo test --lib readme_material -- --ignored --nocapture`"
+    );
+}
+
 #[test]
 #[ignore = "prints the README material: cargo test --lib readme_material -- --ignored --nocapture"]
 fn readme_material() {
     println!("{}", keymap::markdown());
-    let mut a = app(false, Theme::mono());
-    for line in screen(&mut a, 100, 30).lines() {
-        println!("{}", line.trim_end());
-    }
+    print!("{}", readme_captures());
 }
 
 #[test]

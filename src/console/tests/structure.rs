@@ -260,3 +260,30 @@ fn no_dialog_or_view_types_a_key_hint_by_hand() {
         }
     }
 }
+
+/// The console changes the store in one place, `effects.rs`, and only by
+/// calling the operator-actions module (`src/ops`), the same code as the CLI.
+#[test]
+fn the_console_writes_only_through_effects_and_ops() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/console");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let mut writes = 0;
+    for f in files {
+        let name = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+        if name == "bench.rs" {
+            continue; // the P4 store filler, not the console
+        }
+        let text = code(&std::fs::read_to_string(&f).unwrap());
+        let text = text.split("#[cfg(test)]").next().unwrap_or("");
+        for pat in ["store.write(", "store.write_durable(", ".transaction(", ".execute("] {
+            for (i, _) in text.match_indices(pat) {
+                assert_eq!(name, "effects.rs", "{name} writes to the store ({pat})");
+                let call = &text[i..(i + 80).min(text.len())];
+                assert!(call.contains("ops::"), "effects.rs writes without src/ops: {call}");
+                writes += 1;
+            }
+        }
+    }
+    assert!(writes >= 5, "found only {writes} writes in effects.rs");
+}
