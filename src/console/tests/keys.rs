@@ -714,7 +714,9 @@ fn readme_captures() -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        out.push_str(&format!("{what} at 100×30 (from the test fixture):\n\n```text\n"));
+        out.push_str(&format!(
+            "{what} at 100×30 (from the test fixture):\n\n```text\n"
+        ));
         for line in screen(&mut a, 100, 30).lines() {
             out.push_str(line.trim_end());
             out.push('\n');

@@ -40,7 +40,10 @@ fn segments(rest: &str) -> Vec<String> {
             .collect()
     };
     let Some(inner) = rest.trim_start().strip_prefix('{') else {
-        return Some(ident(rest)).into_iter().filter(|s| !s.is_empty()).collect();
+        return Some(ident(rest))
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
     };
     let mut out = Vec::new();
     let mut depth = 0usize;
@@ -105,7 +108,11 @@ fn imports(file_module: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSe
             up += 1;
         }
         let depth = parts.len().saturating_sub(up);
-        let base = parts.get(..depth).and_then(|p| p.first()).copied().unwrap_or("");
+        let base = parts
+            .get(..depth)
+            .and_then(|p| p.first())
+            .copied()
+            .unwrap_or("");
         add(segments(rest), base);
     }
     if file_module.is_empty() {
@@ -270,17 +277,29 @@ fn the_console_writes_only_through_effects_and_ops() {
     sources(&root, &mut files);
     let mut writes = 0;
     for f in files {
-        let name = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+        let name = f
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if name == "bench.rs" {
             continue; // the P4 store filler, not the console
         }
         let text = code(&std::fs::read_to_string(&f).unwrap());
         let text = text.split("#[cfg(test)]").next().unwrap_or("");
-        for pat in ["store.write(", "store.write_durable(", ".transaction(", ".execute("] {
+        for pat in [
+            "store.write(",
+            "store.write_durable(",
+            ".transaction(",
+            ".execute(",
+        ] {
             for (i, _) in text.match_indices(pat) {
                 assert_eq!(name, "effects.rs", "{name} writes to the store ({pat})");
                 let call = &text[i..(i + 80).min(text.len())];
-                assert!(call.contains("ops::"), "effects.rs writes without src/ops: {call}");
+                assert!(
+                    call.contains("ops::"),
+                    "effects.rs writes without src/ops: {call}"
+                );
                 writes += 1;
             }
         }
