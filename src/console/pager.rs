@@ -3,6 +3,7 @@
 //! the next [`CHUNK`] only when the selection reaches an edge. Moving one row
 //! inside the window costs no query at all.
 
+use super::types::Cmd;
 use crate::store::{StoreError, Window};
 
 /// Rows fetched per query.
@@ -18,6 +19,15 @@ pub trait Keyed {
 
 /// A fetch function: rows for a keyset window.
 pub type Fetch<'a, T> = &'a mut dyn FnMut(Window) -> Result<Vec<T>, StoreError>;
+
+/// Whether `cmd` is a selection move [`Pager::step`] carries out the same
+/// way in every table (`G` is not: each view knows its own total).
+pub fn moves(cmd: Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::Down | Cmd::Up | Cmd::PageDown | Cmd::PageUp | Cmd::Top
+    )
+}
 
 /// The loaded window and the selection in it.
 #[derive(Debug, Clone)]
@@ -128,6 +138,18 @@ impl<T: Keyed> Pager<T> {
         }
         self.sel = target.min(self.rows.len().saturating_sub(1));
         Ok(())
+    }
+
+    /// Carry out a selection move (`page` rows for PgUp/PgDn).
+    pub fn step(&mut self, cmd: Cmd, page: usize, fetch: Fetch<'_, T>) -> Result<(), StoreError> {
+        match cmd {
+            Cmd::Down => self.down(1, fetch),
+            Cmd::Up => self.up(1, fetch),
+            Cmd::PageDown => self.down(page, fetch),
+            Cmd::PageUp => self.up(page, fetch),
+            Cmd::Top => self.top(fetch),
+            _ => Ok(()),
+        }
     }
 
     /// Move the selection up `n` rows, fetching behind as needed.

@@ -15,7 +15,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use super::common::{Finder, Spec, Text, cut, paged_table, sort_picker, title};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
-use crate::console::pager::{Keyed, Pager};
+use crate::console::pager::{Keyed, Pager, moves};
 use crate::console::theme::Theme;
 use crate::console::types::{
     Action, Cmd, Open, PickItem, Selection, SortKey, ViewId, ViewMsg, Write,
@@ -338,11 +338,7 @@ impl View for ConflictsView {
         let page = self.page;
         let mut f = fetch(self.filter.clone(), cx.db);
         match cmd {
-            Cmd::Down => self.pager.down(1, &mut f)?,
-            Cmd::Up => self.pager.up(1, &mut f)?,
-            Cmd::PageDown => self.pager.down(page, &mut f)?,
-            Cmd::PageUp => self.pager.up(page, &mut f)?,
-            Cmd::Top => self.pager.top(&mut f)?,
+            _ if moves(cmd) => self.pager.step(cmd, page, &mut f)?,
             Cmd::Bottom => {
                 self.pager.bottom(&mut f)?;
                 if self.filter.status == Some(ConflictStatus::Open) {

@@ -11,7 +11,7 @@ use ratatui::layout::{Constraint, Rect};
 use super::common::{Finder, HSCROLL_STEP, Spec, Text, cut, paged_table, sort_picker, title};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
-use crate::console::pager::{Keyed, Pager};
+use crate::console::pager::{Keyed, Pager, moves};
 use crate::console::types::{
     Action, Cmd, JobStatuses, Open, PickItem, Selection, SortKey, ViewId, ViewMsg, Write,
 };
@@ -197,11 +197,7 @@ impl View for JobsView {
         let sel = self.pager.selected().map(|j| j.id);
         let mut f = fetch(self.statuses, self.class, cx.db);
         match cmd {
-            Cmd::Down => self.pager.down(1, &mut f)?,
-            Cmd::Up => self.pager.up(1, &mut f)?,
-            Cmd::PageDown => self.pager.down(page, &mut f)?,
-            Cmd::PageUp => self.pager.up(page, &mut f)?,
-            Cmd::Top => self.pager.top(&mut f)?,
+            _ if moves(cmd) => self.pager.step(cmd, page, &mut f)?,
             Cmd::Bottom => {
                 self.pager.bottom(&mut f)?;
                 let total = match self.class_count {

@@ -11,7 +11,7 @@ use ratatui::layout::{Constraint, Rect};
 use super::common::{HSCROLL_STEP, Spec, Text, paged_table, sort_picker, title};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
-use crate::console::pager::{Keyed, Pager};
+use crate::console::pager::{Keyed, Pager, moves};
 use crate::console::types::{Action, Cmd, Open, Selection, SortKey, ViewId, ViewMsg};
 use crate::store::{Db, Link, LinkOrder, LinkQuery, LinkState, StoreError, Window};
 
@@ -85,11 +85,7 @@ impl View for LinksView {
         let sel = self.pager.selected().cloned();
         let mut f = fetch(self.query.clone(), self.sort, cx.db);
         match cmd {
-            Cmd::Down => self.pager.down(1, &mut f)?,
-            Cmd::Up => self.pager.up(1, &mut f)?,
-            Cmd::PageDown => self.pager.down(page, &mut f)?,
-            Cmd::PageUp => self.pager.up(page, &mut f)?,
-            Cmd::Top => self.pager.top(&mut f)?,
+            _ if moves(cmd) => self.pager.step(cmd, page, &mut f)?,
             Cmd::Bottom if self.query.is_none() => {
                 self.pager.bottom(&mut f)?;
                 let links = cx.db.summary()?.links;

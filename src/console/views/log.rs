@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Rect};
 use super::common::{Finder, HSCROLL_STEP, Spec, Text, paged_table, sort_picker, title};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
-use crate::console::pager::{Keyed, Pager};
+use crate::console::pager::{Keyed, Pager, moves};
 use crate::console::types::{Action, Cmd, Open, PickItem, SortKey, ViewId, ViewMsg};
 use crate::store::{Db, EventEntry, Level, StoreError, Window};
 
@@ -82,11 +82,7 @@ impl View for LogView {
         let page = self.page;
         let mut f = fetch(self.level, cx.db);
         match cmd {
-            Cmd::Down => self.pager.down(1, &mut f)?,
-            Cmd::Up => self.pager.up(1, &mut f)?,
-            Cmd::PageDown => self.pager.down(page, &mut f)?,
-            Cmd::PageUp => self.pager.up(page, &mut f)?,
-            Cmd::Top => self.pager.top(&mut f)?,
+            _ if moves(cmd) => self.pager.step(cmd, page, &mut f)?,
             Cmd::Bottom => self.pager.bottom(&mut f)?,
             Cmd::Left => self.hscroll = self.hscroll.saturating_sub(HSCROLL_STEP),
             Cmd::Right => self.hscroll += HSCROLL_STEP,
