@@ -13,6 +13,7 @@ use anyhow::Context;
 use super::out::outln;
 use crate::console;
 use crate::demo::{Demo, report};
+use crate::domain::PortalKind;
 
 /// Arguments of `roundtrip demo`.
 #[derive(Debug, clap::Args)]
@@ -31,20 +32,32 @@ pub struct DemoArgs {
     /// Seed for the sample board and the story (same seed, same run).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Which portal to sync with Linear: canny or fider.
+    #[arg(long, value_name = "PORTAL", default_value = "canny", value_parser = parse_portal)]
+    pub portal: PortalKind,
+}
+
+fn parse_portal(s: &str) -> Result<PortalKind, String> {
+    s.parse::<PortalKind>()
+        .map_err(|_| format!("'{s}' is not a portal (canny, fider)"))
 }
 
 /// Shown in the console's title bar for the whole session.
 const BANNER: &str = "DEMO · ? keys · q quits";
 
-fn intro() -> (String, Vec<String>) {
+fn intro(portal: PortalKind) -> (String, Vec<String>) {
     use crate::console::keymap::shown;
     use crate::console::types::{Cmd, Ctx, ViewId};
+    let (site, closed) = match portal {
+        PortalKind::Canny => ("a simulated Canny board (200 posts)", "closed"),
+        PortalKind::Fider => ("a simulated Fider site (200 posts)", "declined"),
+    };
     let cf = Ctx::View(ViewId::Conflicts);
     let jb = Ctx::View(ViewId::Jobs);
     let mp = Ctx::View(ViewId::Mappings);
     let g = Ctx::Global;
     let lines = vec![
-        "Everything here is local: a simulated Canny board (200 posts) and a".to_string(),
+        format!("Everything here is local: {site} and a"),
         "simulated Linear team on loopback, synced by the real engine. A scripted".into(),
         "day plays out over ~20 s, then a light trickle of edits keeps going:".into(),
         String::new(),
@@ -54,7 +67,7 @@ fn intro() -> (String, Vec<String>) {
         " • Linear answers 500 for a while → 3 create jobs go dead".into(),
         " • a burst exhausts the Linear quota → writes wait for the reset".into(),
         " • a post is deleted → its link is removed, Linear gets a note".into(),
-        " • mapping v2 lost the \"closed\" row → a closed post is not synced".into(),
+        format!(" • mapping v2 lost the \"{closed}\" row → a {closed} post is not synced"),
         String::new(),
         format!(
             "Try: 2 Conflicts ({}/{}/{} take portal/Linear/base; each asks first)",
@@ -72,7 +85,7 @@ fn intro() -> (String, Vec<String>) {
             shown(g, Cmd::Open)
         ),
         format!(
-            "     5 Mappings: {}, add  \"closed\" = \"Canceled\"  under",
+            "     5 Mappings: {}, add  \"{closed}\" = \"Canceled\"  under",
             shown(mp, Cmd::EditMapping)
         ),
         "       [fields.status.values], validate, save · 6 Log (the story)".into(),
@@ -106,11 +119,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let demo = rt
-        .block_on(Demo::start(args.seed, args.db.as_deref(), !interactive))
+        .block_on(Demo::start(
+            args.seed,
+            args.db.as_deref(),
+            !interactive,
+            args.portal,
+        ))
         .context("starting the demo")?;
     if interactive {
         let path = demo.store_path();
-        let shown = console::run_with_intro(&path, false, Some(BANNER.into()), Some(intro()));
+        let shown =
+            console::run_with_intro(&path, false, Some(BANNER.into()), Some(intro(args.portal)));
         rt.block_on(demo.stop()).context("stopping the demo")?;
         shown?;
         if let Some(p) = &args.db {

@@ -27,6 +27,7 @@ mod records;
 mod search;
 mod summary;
 mod time;
+mod webhook_watch;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,7 @@ pub use records::{RecordVersion, StoredRecord, UpsertOutcome, content_hash};
 pub use search::{LinkOrder, LinkQuery, MIN_PREFIX, PREFIX_SCAN, url_key};
 pub use summary::Summary;
 pub use time::{from_ms, now_ms, to_ms};
+pub use webhook_watch::{Missed, WatchSettings, WebhookSilence, WebhookState};
 pub use writer::{MAX_BATCH, Writer, WriterThread};
 
 /// How long a connection waits for another process's write lock before

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Db, IntegrityCheck, RefusedMapping, Result, meta_keys};
+use super::{Db, IntegrityCheck, RefusedMapping, Result, WebhookSilence, meta_keys};
 use crate::domain::{JobStatus, QuotaSample};
 
 /// A snapshot of the store's health numbers.
@@ -59,6 +59,9 @@ pub struct Summary {
     pub linear_shape_changed: Option<String>,
     /// The same for the portal.
     pub portal_shape_changed: Option<String>,
+    /// Portal webhooks that may fall silent on their own (Fider), when
+    /// the engine watches them.
+    pub portal_webhooks: Option<WebhookSilence>,
 }
 
 impl Summary {
@@ -124,6 +127,7 @@ impl Db<'_> {
             refused_mapping: self.refused_mapping()?,
             linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
             portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
+            portal_webhooks: self.webhook_silence()?,
         })
     }
 }

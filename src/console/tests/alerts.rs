@@ -136,3 +136,35 @@ fn quota_gauges_say_used_of_limit() {
     assert!(s.contains("resets in 20m 0s (14:20:00)"), "{s}");
     assert!(!s.contains("steady"), "{s}");
 }
+
+#[test]
+fn a_silent_fider_webhook_shows_on_the_overview_with_the_way_back() {
+    let mut a = app(false, Theme::mono());
+    a.store
+        .write(|db| {
+            db.set_webhook_watch(Some(&crate::store::WatchSettings {
+                vendor: "Fider".into(),
+                grace_ms: 60_000,
+                advice: "switch Enabled on in Fider's /admin/webhooks".into(),
+                events: vec!["new_post".into(), "new_comment".into()],
+            }))?;
+            db.note_webhook_missed("new_comment", "post #7 'Dark mode' got a comment", 1_000)
+        })
+        .unwrap();
+    a.reload().unwrap();
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = screen(&mut a, w, h);
+        assert!(
+            text.contains("no Fider `new_comment` webhook"),
+            "{w}x{h}:\n{text}"
+        );
+    }
+    let wide = screen(&mut a, 160, 48);
+    assert!(wide.contains("switch Enabled on"), "{wide}");
+    a.store
+        .write(|db| db.note_webhook_delivery("new_comment", crate::store::now_ms()))
+        .unwrap();
+    a.reload().unwrap();
+    let text = screen(&mut a, 160, 48);
+    assert!(!text.contains("webhook delivery for"), "{text}");
+}
