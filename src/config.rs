@@ -170,8 +170,12 @@ pub struct PortalConfig {
     /// Environment variable holding the API key (also signs Canny webhooks).
     #[serde(default = "default_canny_key_env")]
     pub api_key_env: String,
-    /// Board name to sync.
+    /// Board name to sync (posts roundtrip creates from Linear go here).
     pub board: String,
+    /// More boards to sync; routes can match on the board. The boards the
+    /// mapping's routes name are synced too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boards: Vec<String>,
     /// Canny id of the admin used as `changerID` for status changes.
     pub admin_id: Option<String>,
     /// Email of that admin (looked up with one `users/retrieve`); when
@@ -675,6 +679,12 @@ impl Config {
             return Err(invalid(
                 "portal.board",
                 "must name the board to sync".into(),
+            ));
+        }
+        if self.portal.boards.iter().any(|b| b.trim().is_empty()) {
+            return Err(invalid(
+                "portal.boards",
+                "board names must not be empty".into(),
             ));
         }
         if self.sync.reconcile_interval.0 < Duration::from_secs(10) {

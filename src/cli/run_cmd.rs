@@ -102,6 +102,7 @@ pub(super) fn canny_connector(
         secrets.portal_api_key.expose(),
         config.portal.board.clone(),
     );
+    canny_cfg.extra_boards = config.portal.boards.clone();
     canny_cfg.admin_id = config.portal.admin_id.clone();
     canny_cfg.admin_email = config.portal.admin_email.clone();
     for s in &config.portal.statuses {

@@ -766,6 +766,7 @@ fn refused(
                     notify_voters: update.notify_voters,
                     status_comment: None,
                     deltas: BTreeMap::new(),
+                    placement: None,
                 },
                 base: base
                     .iter()

@@ -134,6 +134,7 @@ mod tests {
                 source_url: Some("https://portal/p/1".into()),
                 source_title: None,
                 created_id: None,
+                placement: None,
             },
             base: BaseFields::new(),
         };

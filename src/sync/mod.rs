@@ -24,6 +24,9 @@ pub mod merge;
 pub mod plan;
 pub mod preview;
 pub mod resolve;
+pub mod routing;
+mod routing_parse;
+mod routing_toml;
 
 pub use adopt::{AdoptPair, AdoptPlan, AdoptReason, AdoptSkip, plan_adoption};
 pub use catalog::{Catalog, LinearState};
@@ -48,6 +51,10 @@ pub use plan::{
 };
 pub use preview::{LinkPreview, PreviewAction, PreviewRow, link_label, preview};
 pub use resolve::{ResolveError, Take, resolve_conflict};
+pub use routing::{
+    ChangelogGroup, ChangelogRule, CloseLoop, EntryType, ReroutePolicy, Route, RouteTarget,
+    RouteWhen, Routing, VoteRange, effective_routes, route_post,
+};
 
 #[cfg(test)]
 mod explain_tests;

@@ -37,6 +37,7 @@ impl FieldWrites {
             notify_voters: self.notify_voters,
             status_comment: None,
             deltas: BTreeMap::new(),
+            placement: None,
         }
     }
 }

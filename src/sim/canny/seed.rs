@@ -86,6 +86,7 @@ pub fn initial_state(
             id: board_id.clone(),
             name: BOARD_NAME.into(),
             created: t0,
+            moderated: false,
         },
     );
     for n in 0..people.users_before_admin {
@@ -195,6 +196,7 @@ pub fn initial_state(
             category_id: None,
             jira_issues: Vec::new(),
             unlisted: false,
+            awaiting_approval: false,
         });
     }
     s
