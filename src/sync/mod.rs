@@ -26,6 +26,7 @@ pub mod preview;
 pub mod resolve;
 pub mod routing;
 mod routing_parse;
+pub mod routing_plan;
 mod routing_toml;
 
 pub use adopt::{AdoptPair, AdoptPlan, AdoptReason, AdoptSkip, plan_adoption};
@@ -55,6 +56,7 @@ pub use routing::{
     ChangelogGroup, ChangelogRule, CloseLoop, EntryType, ReroutePolicy, Route, RouteTarget,
     RouteWhen, Routing, VoteRange, effective_routes, route_post,
 };
+pub use routing_plan::{Admission, Placed, Reroute, admit, place_create, reroute};
 
 #[cfg(test)]
 mod explain_tests;
@@ -64,5 +66,7 @@ mod mapping_tests;
 mod merge_tests;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod test_support;
