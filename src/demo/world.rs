@@ -63,6 +63,7 @@ impl std::fmt::Debug for World {
 fn engine_options() -> EngineOptions {
     EngineOptions {
         rules: Rules {
+            default_team: "ENG".into(),
             create_in_linear: CreateRule {
                 status: vec!["planned".into(), "in progress".into()],
                 tags: Vec::new(),

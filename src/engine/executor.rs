@@ -124,9 +124,12 @@ pub fn prepare(
     planned: &Update,
     expect: &BTreeMap<String, FieldValue>,
 ) -> Prepared {
+    // A move (re-route) is sent as planned: moving an issue to the team and
+    // project it is already in changes nothing.
     let mut send = Update {
         notify_voters: planned.notify_voters,
         status_comment: planned.status_comment.clone(),
+        placement: planned.placement.clone(),
         ..Update::default()
     };
     let mut landed = UpdateLanded {

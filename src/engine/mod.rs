@@ -19,6 +19,7 @@ mod overwrite;
 pub mod payload;
 mod reconcile;
 pub mod records;
+pub mod routing;
 pub mod scheduler;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -71,6 +72,7 @@ impl EngineOptions {
     pub fn from_config(c: &Config) -> EngineOptions {
         EngineOptions {
             rules: Rules {
+                default_team: c.linear.team.clone(),
                 create_in_linear: c.sync.create_in_linear_when.clone(),
                 create_in_portal: match &c.sync.create_in_portal_label {
                     Some(label) => PortalCreateOptions {
@@ -130,6 +132,26 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Tell the connectors which teams and boards the routes name, so
+/// reconcile lists them too.
+pub(crate) fn apply_scope(connectors: &Connectors, mapping: &Mapping) {
+    let mut scope = crate::connector::Scope::default();
+    for r in &mapping.routes {
+        if let Some(t) = &r.target.team
+            && !scope.teams.iter().any(|k| k.eq_ignore_ascii_case(t))
+        {
+            scope.teams.push(t.clone());
+        }
+        for b in &r.when.board {
+            if !scope.boards.iter().any(|k| k.eq_ignore_ascii_case(b)) {
+                scope.boards.push(b.clone());
+            }
+        }
+    }
+    connectors.linear.set_scope(&scope);
+    connectors.portal.set_scope(&scope);
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -175,6 +197,7 @@ impl Engine {
             guard: PingPongGuard::default(),
             max_attempts: i64::from(opts.max_attempts),
         };
+        apply_scope(&connectors, &merge.mapping);
         Ok(Engine {
             inner: Arc::new(Inner {
                 writer,

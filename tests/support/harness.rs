@@ -90,6 +90,7 @@ impl Default for Setup {
 pub fn options(setup: &Setup) -> EngineOptions {
     EngineOptions {
         rules: Rules {
+            default_team: "ENG".into(),
             create_in_linear: CreateRule {
                 status: vec!["planned".into(), "in progress".into()],
                 tags: Vec::new(),
