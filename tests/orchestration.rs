@@ -200,7 +200,55 @@ async fn a_post_no_route_takes_is_unrouted_until_a_route_takes_it() {
     h.canny.set_status(&bug, "planned").unwrap();
     eventually("the bug's issue", 20, async || h.linked_issue(&bug)).await;
     assert_eq!(h.store().db().unrouted_count().unwrap(), 1);
+    // `status` says so (degraded, exit 1), naming the post and why.
+    let (code, out) = rt(&h, &["status"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("1 portal post matches no route (add a route that takes it): 'Dark mode'"),
+        "{out}"
+    );
+    assert!(
+        out.contains("unrouted   1 portal post no route takes"),
+        "{out}"
+    );
+    // `mapping preview` shows, per post, the route and why.
+    let (code, out) = rt(&h, &["mapping", "preview"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{idea} 'Dark mode' → no route [unrouted]: matches no route:"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "{bug} 'Crash' → other bugs [stays]: route 'other bugs' (board Bugs;"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("routes: 2 posts examined, 1 unrouted"),
+        "{out}"
+    );
     h.stop_service().await;
+}
+
+/// Run the binary against the harness's store; (exit code, stdout).
+fn rt(h: &Harness, args: &[&str]) -> (i32, String) {
+    use assert_cmd::prelude::*;
+    let out = std::process::Command::cargo_bin("roundtrip")
+        .unwrap()
+        .env_remove("ROUNDTRIP_DB")
+        .env("COLUMNS", "400")
+        .args(args)
+        .arg("--db")
+        .arg(&h.store_path)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,8 +166,10 @@ impl Engine {
         metrics: Option<Arc<Metrics>>,
     ) -> Result<Engine, EngineError> {
         let default_doc = Mapping::default_canny_linear().to_toml();
+        let team = opts.rules.default_team.clone();
         let active = writer
             .run(move |db| {
+                db.set_meta(crate::store::meta_keys::LINEAR_TEAM, &team)?;
                 if db.active_mapping()?.is_none() {
                     let doc = crate::sync::stamp_version(&default_doc, db.next_mapping_version()?)
                         .unwrap_or(default_doc);

@@ -728,7 +728,7 @@ impl Store {
             && let Some(project) = &issue.project_id
             && !self
                 .project(project)
-                .is_some_and(|pr| pr.team_ids.iter().any(|t| *t == team.id))
+                .is_some_and(|pr| pr.team_ids.contains(&team.id))
         {
             p.project_id = Some(None);
         }
