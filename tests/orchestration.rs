@@ -356,3 +356,119 @@ async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second
     assert_eq!(h.linear.issues().len(), 1);
     h.stop_service().await;
 }
+
+const SHIPPING: &str = r#"
+[[routes]]
+name = "app bugs"
+when = { board = "Bugs" }
+approve = { status = ["planned"] }
+linear = { team = "APP" }
+close = { comment = "Shipped in {cycle}: {url}", changelog = { per = "cycle", publish = true, title = "Fixed in {cycle}", type = "fixed" } }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answer_is_lost() {
+    let (mut h, bugs) = world(SHIPPING).await;
+    let now = chrono::Utc::now();
+    let cycle = h
+        .linear
+        .create_cycle_for(
+            "APP",
+            "Cycle 12",
+            now - chrono::Duration::days(3),
+            now + chrono::Duration::days(3),
+        )
+        .unwrap();
+    let mut posts = Vec::new();
+    let mut issues = Vec::new();
+    for title in ["Export hangs", "Search is slow"] {
+        let p = h
+            .canny
+            .create_post_on(&bugs, title, "details", None)
+            .unwrap();
+        h.canny.set_status(&p, "planned").unwrap();
+        let i = eventually("the issue", 20, async || h.linked_issue(&p)).await;
+        h.wait_settled(&p).await;
+        h.linear.set_cycle(&i, Some(&cycle.id)).unwrap();
+        posts.push(p);
+        issues.push(i);
+    }
+    for i in &issues {
+        h.linear.set_state(i, "Done").unwrap();
+    }
+    // Each post gets its comment once, and the portal status moves.
+    for (p, i) in posts.iter().zip(&issues) {
+        let url = h.linear_record(i).await.unwrap().url.unwrap();
+        let want = format!("Shipped in Cycle 12: {url}");
+        eventually("the ship comment", 20, async || {
+            h.canny
+                .comments(p)
+                .iter()
+                .any(|c| c.value == want)
+                .then_some(())
+        })
+        .await;
+    }
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert!(
+        h.canny.entries().is_empty(),
+        "no entry before the cycle completes"
+    );
+    // Reopening and finishing again closes nothing twice.
+    h.linear.set_state(&issues[0], "In Progress").unwrap();
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    h.linear.set_state(&issues[0], "Done").unwrap();
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    for p in &posts {
+        let ships = h
+            .canny
+            .comments(p)
+            .into_iter()
+            .filter(|c| c.value.starts_with("Shipped in Cycle 12"))
+            .count();
+        assert_eq!(ships, 1, "one ship comment on {p}");
+    }
+    assert_eq!(
+        h.engine().check_changelogs().await.unwrap(),
+        0,
+        "the cycle still runs"
+    );
+    // The cycle completes; the entry's answer is lost on the first try.
+    h.linear
+        .set_cycle_end(&cycle.id, chrono::Utc::now() - chrono::Duration::seconds(1))
+        .unwrap();
+    h.linear.run_auto_archive();
+    assert!(h.linear.cycle(&cycle.id).unwrap().completed_at.is_some());
+    h.canny.lose_next_reply("entries/create");
+    assert_eq!(h.engine().check_changelogs().await.unwrap(), 1);
+    assert_eq!(
+        h.engine().check_changelogs().await.unwrap(),
+        0,
+        "queued once"
+    );
+    eventually("the entry to be recorded as published", 30, async || {
+        let s = h.store();
+        let g = s.db().changelog_groups(10).ok()?;
+        g.first()?.entry_id.clone()
+    })
+    .await;
+    let entries = h.canny.entries();
+    assert_eq!(entries.len(), 1, "published once: {entries:?}");
+    let e = &entries[0];
+    assert_eq!(e.title, "Fixed in Cycle 12");
+    assert_eq!(e.status, "published");
+    assert_eq!(e.types, vec!["fixed".to_string()]);
+    let mut linked = e.post_ids.clone();
+    linked.sort();
+    let mut want = posts.clone();
+    want.sort();
+    assert_eq!(linked, want, "one entry links every post shipped together");
+    assert!(e.details.contains("Export hangs") && e.details.contains("Search is slow"));
+    let g = h.store().db().changelog_groups(10).unwrap();
+    assert_eq!(g[0].entry_id.as_deref(), Some(e.id.as_str()));
+    // The retry found the entry its lost attempt made instead of making
+    // another: one create, and a look before each attempt.
+    assert_eq!(h.canny.requests_to("entries/create"), 1);
+    assert!(h.canny.requests_to("entries/list") >= 2);
+    h.stop_service().await;
+}

@@ -10,6 +10,7 @@
 pub mod adopt;
 pub mod backoff;
 pub mod budget;
+mod changelog;
 pub mod executor;
 mod intents;
 pub mod link_sync;

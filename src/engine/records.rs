@@ -178,6 +178,9 @@ fn act_on_live(
             if side == Side::Portal {
                 applied = super::routing::reroute_link(db, merge, rules, &link, record, lane)?;
             }
+            if side == Side::Linear {
+                applied = super::routing::maybe_ship(db, merge, &link, record)?;
+            }
             let rest = sync_link(db, merge, &mut state.histories, &link, lane, now)?;
             Ok(Applied {
                 jobs: applied.jobs + rest.jobs,

@@ -305,3 +305,66 @@ pub fn apply_route_resolution(
         route.name
     ))
 }
+
+/// A linked issue reached a completed state: once per link, close the loop
+/// its route asks for (a comment on the post, a place in the changelog).
+pub fn maybe_ship(
+    db: Db<'_>,
+    merge: &MergeSettings,
+    link: &Link,
+    issue: &Record,
+) -> StoreResult<Applied> {
+    let mut applied = Applied::default();
+    if issue.status_type.as_deref() != Some("completed") {
+        return Ok(applied);
+    }
+    let Some(placed) = db.link_route(link.id)? else {
+        return Ok(applied);
+    };
+    let Some(route) = merge
+        .mapping
+        .routes
+        .iter()
+        .find(|r| r.name.eq_ignore_ascii_case(&placed.route))
+    else {
+        return Ok(applied);
+    };
+    if route.close.is_empty() {
+        return Ok(applied);
+    }
+    let Some(post_id) = link.portal_id.clone() else {
+        return Ok(applied);
+    };
+    if !db.mark_link_shipped(link.id)? {
+        return Ok(applied);
+    }
+    let post = db.record(Side::Portal, &post_id)?.map(|r| r.record);
+    let payload = JobPayload::Ship {
+        post_title: post
+            .as_ref()
+            .map_or_else(|| link.title.clone(), |p| p.title.clone()),
+        post_url: post.and_then(|p| p.url),
+        post_id,
+        issue_id: issue.remote_id.clone(),
+        route: route.name.clone(),
+        comment: route.close.comment.clone(),
+        changelog: route.close.changelog.clone(),
+    };
+    let reason = format!(
+        "'{}' shipped ({}): closing the loop of route '{}'",
+        link.title,
+        issue.identifier.as_deref().unwrap_or(&issue.remote_id),
+        route.name
+    );
+    enqueue(
+        db,
+        merge,
+        link.id,
+        Side::Portal,
+        &payload,
+        &reason,
+        Lane::Live,
+    )?;
+    applied.jobs = 1;
+    Ok(applied)
+}

@@ -9,6 +9,7 @@
 
 mod audit;
 mod bulk;
+mod changelog;
 mod conflicts;
 mod console_queries;
 mod events;
@@ -36,6 +37,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditEntry, NewAudit};
 pub use bulk::{SeedConflict, SeedJob, SeedLink};
+pub use changelog::{ChangelogGroupRow, ChangelogPost, ChangelogState};
 pub use conflicts::{Conflict, ConflictFilter, ConflictStatus, NewConflict, Resolution};
 pub use console_queries::{ActivityStats, NaiveBaseline};
 pub use events::{EventEntry, Level};

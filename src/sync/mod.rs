@@ -10,6 +10,7 @@
 
 pub mod adopt;
 pub mod catalog;
+pub mod close_loop;
 pub mod codec;
 pub mod comments;
 pub mod create;
