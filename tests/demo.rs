@@ -53,9 +53,30 @@ fn no_console_run_converges_except_for_the_deliberate_conflicts() {
         "deletes",
         "no Linear state for 'closed'",
         "operator restores",
+        "wait for moderation on the Bugs board",
+        "moderator approves 3 bug reports",
     ] {
         assert!(stdout.contains(scene), "scene {scene:?} missing:\n{stdout}");
     }
+    // The orchestrated workflow's summary: moderation, routing by product
+    // area to two teams, and one changelog entry for the release.
+    assert!(
+        stdout.contains("moderation: 3 bug reports held on the Bugs board until approved"),
+        "{stdout}"
+    );
+    let routing = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("routing: "))
+        .expect("a 'routing:' line");
+    assert_eq!(routing.matches("→ PLAT-").count(), 2, "{routing}");
+    assert_eq!(routing.matches("→ ENG-").count(), 1, "{routing}");
+    assert!(stdout.contains("unrouted posts: 0"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "changelog: Release 2.4 completes: one changelog entry (published) links 2 posts"
+        ),
+        "{stdout}"
+    );
     eprintln!("demo test took {:?}", started.elapsed());
 }
 
