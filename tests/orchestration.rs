@@ -472,3 +472,46 @@ async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answe
     assert!(h.canny.requests_to("entries/list") >= 2);
     h.stop_service().await;
 }
+
+#[test]
+fn mapping_check_reports_route_errors_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mapping.toml");
+    let base = Mapping::default_canny_linear().to_toml();
+    // The first route's `name` line.
+    let first = base.lines().count() + 3;
+    std::fs::write(
+        &file,
+        format!(
+            "{base}\n[[routes]]\nname = \"all\"\nwhen = {{}}\napprove = {{ status = [\"planned\"] }}\n\n[[routes]]\nname = \"bugs\"\nwhen = {{ board = \"Bugs\" }}\napprove = {{ status = [\"planned\"] }}\nlinear = {{ assignee = \"ada\" }}\n"
+        ),
+    )
+    .unwrap();
+    use assert_cmd::prelude::*;
+    let out = std::process::Command::cargo_bin("roundtrip")
+        .unwrap()
+        .args(["mapping", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let bugs = first + 5;
+    assert!(
+        text.contains(&format!(
+            ":{bugs}: route 'bugs' can never match: route 'all' (line {first}) above it takes every post"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            ":{}: route 'bugs': linear.assignee 'ada' is not an email",
+            bugs + 3
+        )),
+        "{text}"
+    );
+}
