@@ -43,6 +43,9 @@ impl Connector for OneByOne {
     fn side(&self) -> Side {
         self.0.side()
     }
+    fn webhook_source(&self) -> &'static str {
+        self.0.webhook_source()
+    }
     async fn list_changed(
         &self,
         since: Option<DateTime<Utc>>,

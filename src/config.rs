@@ -148,13 +148,19 @@ pub struct SecretsConfig {
     pub env_file: Option<PathBuf>,
 }
 
-/// Which portal product.
+pub use crate::domain::PortalKind;
+
+/// Where Fider's webhook deliveries carry the shared secret: Fider signs
+/// nothing, so the admin puts a secret into each webhook's static headers
+/// or into its URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum PortalKind {
-    /// Canny (canny.io).
+pub enum SecretPlace {
+    /// In the header `webhook_secret_header` names.
     #[default]
-    Canny,
+    Header,
+    /// As the last path segment: `/webhooks/fider/<secret>`.
+    Path,
 }
 
 /// `[portal]`.
@@ -164,16 +170,20 @@ pub struct PortalConfig {
     /// Which product.
     #[serde(default)]
     pub kind: PortalKind,
-    /// REST base URL.
-    #[serde(default = "default_canny_url")]
+    /// Canny: the REST base URL (default `https://canny.io/api/v1`). Fider:
+    /// the site's URL (required; roundtrip adds `/api/v1`).
+    #[serde(default)]
     pub api_url: String,
-    /// Environment variable holding the API key (also signs Canny webhooks).
-    #[serde(default = "default_canny_key_env")]
+    /// Environment variable holding the API key (default `CANNY_API_KEY` or
+    /// `FIDER_API_KEY`). Canny signs its webhooks with the same key.
+    #[serde(default)]
     pub api_key_env: String,
-    /// Board name to sync (posts roundtrip creates from Linear go here).
+    /// Canny: the board to sync (required; posts roundtrip creates from
+    /// Linear go here). Fider sites have one board.
+    #[serde(default)]
     pub board: String,
-    /// More boards to sync; routes can match on the board. The boards the
-    /// mapping's routes name are synced too.
+    /// Canny: more boards to sync; routes can match on the board. The
+    /// boards the mapping's routes name are synced too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub boards: Vec<String>,
     /// Canny id of the admin used as `changerID` for status changes.
@@ -190,7 +200,43 @@ pub struct PortalConfig {
     /// Per-request timeout.
     #[serde(default = "default_timeout")]
     pub timeout: HumanDuration,
+    /// Fider: environment variable holding the shared secret its webhook
+    /// deliveries present (default `FIDER_WEBHOOK_SECRET`).
+    pub webhook_secret_env: Option<String>,
+    /// Fider: whether deliveries carry the secret in a header or in the URL.
+    pub webhook_secret_in: Option<SecretPlace>,
+    /// Fider: the header holding the secret (default `X-Roundtrip-Secret`).
+    pub webhook_secret_header: Option<String>,
+    /// Fider: how long a change Fider announces by webhook (a new post or
+    /// comment, a status change, a deletion) that reconcile found may go
+    /// without any delivery of its webhook before status warns that the
+    /// webhook is off (Fider turns a webhook off after one failed delivery).
+    pub webhook_silence: Option<HumanDuration>,
 }
+
+impl PortalConfig {
+    /// The header Fider deliveries carry the secret in, when they carry it
+    /// in a header.
+    pub fn secret_header(&self) -> Option<&str> {
+        match self.webhook_secret_in.unwrap_or_default() {
+            SecretPlace::Header => Some(
+                self.webhook_secret_header
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SECRET_HEADER),
+            ),
+            SecretPlace::Path => None,
+        }
+    }
+
+    /// How long an announced change may wait for its webhook (Fider).
+    pub fn webhook_silence(&self) -> Duration {
+        self.webhook_silence
+            .map_or(Duration::from_secs(600), |d| d.0)
+    }
+}
+
+/// The header Fider deliveries carry the shared secret in by default.
+pub const DEFAULT_SECRET_HEADER: &str = "X-Roundtrip-Secret";
 
 /// `[webhooks]`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -313,11 +359,26 @@ impl WebhooksConfig {
 
 pub use crate::sync::{CreateRule, DeletePolicy};
 
-/// Posts in `planned` or `in progress` become Linear issues by default.
-fn default_create_rule() -> CreateRule {
+/// Posts the roadmap calls planned or in progress become Linear issues by
+/// default (in the portal's own status names).
+pub fn default_create_rule(kind: PortalKind) -> CreateRule {
+    let status = match kind {
+        PortalKind::Canny => ["planned", "in progress"],
+        PortalKind::Fider => ["planned", "started"],
+    };
     CreateRule {
-        status: vec!["planned".into(), "in progress".into()],
+        status: status.map(String::from).to_vec(),
         tags: Vec::new(),
+    }
+}
+
+/// How often reconcile runs by default: Fider's webhooks announce only some
+/// changes and switch themselves off after one failure, so reconcile is its
+/// primary channel (two listing requests a pass, whatever the board's size).
+pub fn default_reconcile_interval(kind: PortalKind) -> Duration {
+    match kind {
+        PortalKind::Canny => Duration::from_secs(300),
+        PortalKind::Fider => Duration::from_secs(60),
     }
 }
 
@@ -325,12 +386,12 @@ fn default_create_rule() -> CreateRule {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
-    /// How often both sides are listed in full to repair missed webhooks.
-    #[serde(default = "default_reconcile")]
-    pub reconcile_interval: HumanDuration,
-    /// Which posts become Linear issues.
-    #[serde(default = "default_create_rule")]
-    pub create_in_linear_when: CreateRule,
+    /// How often both sides are listed in full to repair missed webhooks
+    /// (default 5m with Canny, 1m with Fider).
+    pub reconcile_interval: Option<HumanDuration>,
+    /// Which posts become Linear issues (default: planned or in progress,
+    /// in the portal's status names).
+    pub create_in_linear_when: Option<CreateRule>,
     /// Linear issues carrying this label get a portal post (off when unset).
     pub create_in_portal_label: Option<String>,
     /// What to do when a record is deleted.
@@ -350,8 +411,8 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            reconcile_interval: default_reconcile(),
-            create_in_linear_when: default_create_rule(),
+            reconcile_interval: None,
+            create_in_linear_when: None,
             create_in_portal_label: None,
             delete_policy: DeletePolicy::default(),
             mass_delete_guard: default_guard(),
@@ -428,6 +489,9 @@ pub struct Secrets {
     pub linear_client_secret: Option<Secret>,
     /// Portal API key (also the Canny webhook signing key).
     pub portal_api_key: Secret,
+    /// The shared secret Fider's webhook deliveries present; `None` with
+    /// Canny, which signs with the API key.
+    pub portal_webhook_secret: Option<Secret>,
 }
 
 /// A configuration problem, phrased as one sentence naming file and key.
@@ -497,9 +561,6 @@ fn default_overlap() -> HumanDuration {
 fn default_canny_url() -> String {
     "https://canny.io/api/v1".into()
 }
-fn default_canny_key_env() -> String {
-    "CANNY_API_KEY".into()
-}
 fn default_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(30))
 }
@@ -508,9 +569,6 @@ fn default_listen() -> SocketAddr {
 }
 fn default_max_body() -> usize {
     1_048_576
-}
-fn default_reconcile() -> HumanDuration {
-    HumanDuration(Duration::from_secs(300))
 }
 fn default_guard() -> u32 {
     20
@@ -632,10 +690,60 @@ impl Config {
                 message,
             }
         })?;
-        config.validate(text, path)?;
         let mut config = config;
+        config.fill_portal_defaults();
+        config.validate(text, path)?;
         config.source = path.to_path_buf();
         Ok(config)
+    }
+
+    /// Fill in the defaults that depend on the portal product, so the
+    /// effective config (`config show`) names them.
+    fn fill_portal_defaults(&mut self) {
+        let kind = self.portal.kind;
+        let p = &mut self.portal;
+        if p.api_url.is_empty() && kind == PortalKind::Canny {
+            p.api_url = default_canny_url();
+        }
+        if p.api_key_env.is_empty() {
+            p.api_key_env = match kind {
+                PortalKind::Canny => "CANNY_API_KEY",
+                PortalKind::Fider => "FIDER_API_KEY",
+            }
+            .into();
+        }
+        if kind == PortalKind::Fider {
+            p.webhook_secret_env
+                .get_or_insert_with(|| "FIDER_WEBHOOK_SECRET".into());
+            let place = *p.webhook_secret_in.get_or_insert_default();
+            if place == SecretPlace::Header {
+                p.webhook_secret_header
+                    .get_or_insert_with(|| DEFAULT_SECRET_HEADER.into());
+            }
+            p.webhook_silence
+                .get_or_insert(HumanDuration(Duration::from_secs(600)));
+        }
+        self.sync
+            .reconcile_interval
+            .get_or_insert(HumanDuration(default_reconcile_interval(kind)));
+        self.sync
+            .create_in_linear_when
+            .get_or_insert_with(|| default_create_rule(kind));
+    }
+
+    /// How often reconcile runs.
+    pub fn reconcile_interval(&self) -> Duration {
+        self.sync
+            .reconcile_interval
+            .map_or_else(|| default_reconcile_interval(self.portal.kind), |d| d.0)
+    }
+
+    /// Which portal posts become Linear issues.
+    pub fn create_in_linear_when(&self) -> CreateRule {
+        self.sync
+            .create_in_linear_when
+            .clone()
+            .unwrap_or_else(|| default_create_rule(self.portal.kind))
     }
 
     fn validate(&self, text: &str, path: &Path) -> Result<(), ConfigError> {
@@ -651,6 +759,7 @@ impl Config {
                 message: format!("{key}: {message}"),
             }
         };
+        self.validate_portal(&invalid)?;
         for (key, url) in [
             ("linear.api_url", &self.linear.api_url),
             ("portal.api_url", &self.portal.api_url),
@@ -675,19 +784,7 @@ impl Config {
                 "must name a team key such as \"ENG\"".into(),
             ));
         }
-        if self.portal.board.trim().is_empty() {
-            return Err(invalid(
-                "portal.board",
-                "must name the board to sync".into(),
-            ));
-        }
-        if self.portal.boards.iter().any(|b| b.trim().is_empty()) {
-            return Err(invalid(
-                "portal.boards",
-                "board names must not be empty".into(),
-            ));
-        }
-        if self.sync.reconcile_interval.0 < Duration::from_secs(10) {
+        if self.reconcile_interval() < Duration::from_secs(10) {
             return Err(invalid(
                 "sync.reconcile_interval",
                 "must be at least 10s".into(),
@@ -742,6 +839,13 @@ impl Config {
             ("linear.webhook_secret_env", &self.linear.webhook_secret_env),
             ("portal.api_key_env", &self.portal.api_key_env),
             (
+                "portal.webhook_secret_env",
+                self.portal
+                    .webhook_secret_env
+                    .as_ref()
+                    .unwrap_or(&self.portal.api_key_env),
+            ),
+            (
                 "linear.oauth_client_id_env",
                 &self.linear.oauth_client_id_env,
             ),
@@ -765,6 +869,93 @@ impl Config {
                     key,
                     format!("'{var}' is not an environment variable name"),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// What each portal product needs and what only the other one takes.
+    fn validate_portal(
+        &self,
+        invalid: &dyn Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let p = &self.portal;
+        let kind = p.kind;
+        let not_for = |key: &str, set: bool, why: &str| {
+            if set {
+                Err(invalid(
+                    &format!("portal.{key}"),
+                    format!("is not used with kind = \"{kind}\" ({why}); remove it"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match kind {
+            PortalKind::Canny => {
+                if p.board.trim().is_empty() {
+                    return Err(invalid(
+                        "portal.board",
+                        "must name the board to sync".into(),
+                    ));
+                }
+                if p.boards.iter().any(|b| b.trim().is_empty()) {
+                    return Err(invalid(
+                        "portal.boards",
+                        "board names must not be empty".into(),
+                    ));
+                }
+                let signed = "Canny signs its webhooks with the API key";
+                not_for("webhook_secret_env", p.webhook_secret_env.is_some(), signed)?;
+                not_for("webhook_secret_in", p.webhook_secret_in.is_some(), signed)?;
+                not_for(
+                    "webhook_secret_header",
+                    p.webhook_secret_header.is_some(),
+                    signed,
+                )?;
+                not_for(
+                    "webhook_silence",
+                    p.webhook_silence.is_some(),
+                    "Canny's webhooks do not turn themselves off",
+                )?;
+            }
+            PortalKind::Fider => {
+                if p.api_url.trim().is_empty() {
+                    return Err(invalid(
+                        "portal.api_url",
+                        "must be the Fider site's URL with kind = \"fider\", e.g. \"https://feedback.example.com\" (roundtrip adds /api/v1)".into(),
+                    ));
+                }
+                not_for("board", !p.board.is_empty(), "a Fider site has one board")?;
+                let canny_only = "it is a Canny setting";
+                not_for("admin_id", p.admin_id.is_some(), canny_only)?;
+                not_for("admin_email", p.admin_email.is_some(), canny_only)?;
+                not_for(
+                    "statuses",
+                    !p.statuses.is_empty(),
+                    "Fider has no custom statuses",
+                )?;
+                if p.webhook_secret_in == Some(SecretPlace::Path) {
+                    not_for(
+                        "webhook_secret_header",
+                        p.webhook_secret_header.is_some(),
+                        "webhook_secret_in = \"path\" reads the secret from the URL",
+                    )?;
+                }
+                if let Some(h) = p.secret_header()
+                    && http::HeaderName::from_bytes(h.as_bytes()).is_err()
+                {
+                    return Err(invalid(
+                        "portal.webhook_secret_header",
+                        format!("'{h}' is not an HTTP header name"),
+                    ));
+                }
+                if p.webhook_silence() < Duration::from_secs(1) {
+                    return Err(invalid(
+                        "portal.webhook_silence",
+                        "must be at least 1s".into(),
+                    ));
+                }
             }
         }
         Ok(())
@@ -947,6 +1138,10 @@ impl Config {
             },
             linear_client_secret: optional(&self.linear.oauth_client_secret_env),
             portal_api_key: get("portal.api_key_env", &self.portal.api_key_env)?,
+            portal_webhook_secret: match &self.portal.webhook_secret_env {
+                Some(var) => Some(get("portal.webhook_secret_env", var)?),
+                None => None,
+            },
         })
     }
 
@@ -990,7 +1185,7 @@ mod tests {
         let c = parse(EXAMPLE).unwrap();
         assert_eq!(c.linear.team, "ENG");
         assert_eq!(c.portal.board, "Feature Requests");
-        assert_eq!(c.sync.reconcile_interval.0, Duration::from_secs(300));
+        assert_eq!(c.reconcile_interval(), Duration::from_secs(300));
         assert_eq!(c.sync.delete_policy, DeletePolicy::Unlink);
         assert_eq!(c.webhooks.max_body_bytes, 1_048_576);
     }
@@ -1002,8 +1197,7 @@ mod tests {
         assert_eq!(c.linear.auth, LinearAuth::ApiKey);
         assert_eq!(c.sync.mass_delete_guard, 20);
         assert!(
-            c.sync
-                .create_in_linear_when
+            c.create_in_linear_when()
                 .status
                 .contains(&"planned".to_string())
         );
@@ -1183,5 +1377,100 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.to_string().contains("at least 1m"), "{e}");
+    }
+
+    const FIDER: &str = "[linear]\nteam = \"ENG\"\n[portal]\nkind = \"fider\"\napi_url = \"https://feedback.example.com\"\n";
+
+    #[test]
+    fn a_fider_portal_gets_its_own_defaults() {
+        let c = parse(FIDER).unwrap();
+        assert_eq!(c.portal.kind, PortalKind::Fider);
+        assert_eq!(c.portal.api_key_env, "FIDER_API_KEY");
+        assert_eq!(
+            c.portal.webhook_secret_env.as_deref(),
+            Some("FIDER_WEBHOOK_SECRET")
+        );
+        assert_eq!(c.portal.secret_header(), Some("X-Roundtrip-Secret"));
+        assert_eq!(c.reconcile_interval(), Duration::from_secs(60));
+        assert_eq!(c.create_in_linear_when().status, ["planned", "started"]);
+        assert_eq!(c.portal.webhook_silence(), Duration::from_secs(600));
+        let shown = toml::to_string_pretty(&c).unwrap();
+        assert!(shown.contains("reconcile_interval = \"1m\""), "{shown}");
+        let path = parse(&format!("{FIDER}webhook_secret_in = \"path\"\n")).unwrap();
+        assert_eq!(path.portal.secret_header(), None);
+        let s = c
+            .secrets_from(|v| (v != "FIDER_WEBHOOK_SECRET").then(|| "x".to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            s.contains("portal.webhook_secret_env") && s.contains("FIDER_WEBHOOK_SECRET"),
+            "{s}"
+        );
+        let ok = c.secrets_from(|v| Some(format!("value of {v}"))).unwrap();
+        assert_eq!(
+            ok.portal_webhook_secret.unwrap().expose(),
+            "value of FIDER_WEBHOOK_SECRET"
+        );
+        let canny = parse(MINIMAL).unwrap();
+        assert!(
+            canny
+                .secrets_from(|_| Some("k".into()))
+                .unwrap()
+                .portal_webhook_secret
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn settings_of_the_other_portal_are_refused_by_name() {
+        let e = parse("[linear]\nteam = \"ENG\"\n[portal]\nkind = \"fider\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("portal.api_url") && e.contains("Fider site"),
+            "{e}"
+        );
+        let e = parse(&format!("{FIDER}board = \"Ideas\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("portal.board") && e.contains("one board"), "{e}");
+        let e = parse(&format!("{FIDER}admin_email = \"a@b.c\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("portal.admin_email"), "{e}");
+        let e = parse(&format!(
+            "{FIDER}webhook_secret_header = \"not a header\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not an HTTP header name"), "{e}");
+        let e = parse(&format!("{MINIMAL}webhook_secret_env = \"S\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("portal.webhook_secret_env") && e.contains("Canny signs"),
+            "{e}"
+        );
+        let e = parse(&MINIMAL.replace("[portal]\n", "[portal]\nkind = \"jira\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown portal kind 'jira'"), "{e}");
+    }
+
+    #[test]
+    fn the_examples_fider_section_parses_once_uncommented() {
+        let start = EXAMPLE.find("# [portal]\n# kind = \"fider\"").unwrap();
+        let end = start + EXAMPLE[start..].find("\n\n").unwrap();
+        let fider: String = EXAMPLE[start..end]
+            .lines()
+            .filter(|l| !l.starts_with("# #"))
+            .map(|l| l.trim_start_matches("# "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let canny_start = EXAMPLE.find("[portal]\n").unwrap();
+        let text = format!("{}{fider}\n{}", &EXAMPLE[..canny_start], &EXAMPLE[end..]);
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(c.portal.kind, PortalKind::Fider);
+        assert_eq!(c.portal.secret_header(), Some("X-Roundtrip-Secret"));
     }
 }

@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 
 mod kinds;
 
-pub use kinds::{Actor, AuditAction, GroupKind, JobKind, QuotaKind};
+pub use kinds::{Actor, AuditAction, ChangeKind, GroupKind, JobKind, PortalKind, QuotaKind};
 
 /// Which remote system a record, delivery or job belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
-    /// The customer feedback portal (Canny today, Fider later).
+    /// The customer feedback portal (Canny or Fider).
     Portal,
     /// Linear, the issue tracker.
     Linear,
@@ -53,7 +53,7 @@ impl FromStr for Side {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "portal" | "canny" => Ok(Side::Portal),
+            "portal" | "canny" | "fider" => Ok(Side::Portal),
             "linear" => Ok(Side::Linear),
             other => Err(UnknownName::new("side", other)),
         }
@@ -345,7 +345,7 @@ pub struct Comment {
     pub remote_id: String,
     /// Display name of the author, when known.
     pub author: Option<String>,
-    /// The comment text (markdown on Linear, plain on Canny).
+    /// The comment text (markdown on Linear, as the portal keeps it there).
     pub body: String,
     /// When the remote says it was created.
     pub created_at: Option<DateTime<Utc>>,
@@ -355,21 +355,21 @@ pub struct Comment {
 /// maps, compares and writes, whatever the vendor calls them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Record {
-    /// The remote id (Canny post id, Linear issue UUID).
+    /// The remote id (Canny post id, Fider post number, Linear issue UUID).
     pub remote_id: String,
     /// A human-friendly key when the remote has one (Linear `ENG-42`).
     pub identifier: Option<String>,
     /// Title of the post or issue.
     pub title: String,
-    /// Body text: Canny `details`, Linear `description`.
+    /// Body text: Canny `details`, Fider and Linear `description`.
     pub description: String,
     /// Portal status ("planned") or Linear workflow state name ("Todo").
     pub status: String,
     /// Linear workflow state type ("unstarted"); `None` on the portal side.
     pub status_type: Option<String>,
-    /// Canny tags or Linear labels, by name.
+    /// Portal tags or Linear labels, by name.
     pub labels: BTreeSet<String>,
-    /// Canny vote score; `None` on Linear.
+    /// The portal's vote count; `None` on Linear.
     pub votes: Option<i64>,
     /// Linear priority (0 none, 1 urgent … 4 low); `None` on the portal.
     pub priority: Option<i64>,
@@ -379,9 +379,9 @@ pub struct Record {
     pub url: Option<String>,
     /// When the remote says it was created.
     pub created_at: Option<DateTime<Utc>>,
-    /// The remote's last-update time; Canny has none, so `None` there.
+    /// The remote's last-update time; the portals have none, so `None` there.
     pub updated_at: Option<DateTime<Utc>>,
-    /// Trashed or deleted remotely (Linear's trash, a deleted Canny post).
+    /// Trashed or deleted remotely (Linear's trash, a deleted post).
     /// Archived is not deleted: see `archived`.
     pub deleted: bool,
     /// Archived remotely: Linear archives finished issues by itself after
@@ -490,7 +490,17 @@ impl Record {
 }
 
 /// Names of the record fields a mapping may refer to on each side.
-pub const PORTAL_FIELDS: &[&str] = &["title", "details", "status", "tags", "score"];
+/// Canny calls the body `details` and the vote count `score`, Fider
+/// `description` and `votes`; either name works with either portal.
+pub const PORTAL_FIELDS: &[&str] = &[
+    "title",
+    "details",
+    "description",
+    "status",
+    "tags",
+    "score",
+    "votes",
+];
 /// Names of the record fields a mapping may refer to on the Linear side.
 pub const LINEAR_FIELDS: &[&str] = &["title", "description", "state", "labels", "priority"];
 
@@ -689,6 +699,12 @@ pub struct Update {
     pub notify_voters: bool,
     /// A comment to post together with a status change, if any.
     pub status_comment: Option<String>,
+    /// The record on the target side this one turned out to duplicate (its
+    /// remote id): a portal that marks duplicates with their original
+    /// (Fider, which moves the votes there) does so in place of writing the
+    /// status; others write the status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
     /// Set-valued fields (by this side's name) to change by additions and
     /// removals; unlike a set in `fields`, which replaces the whole set.
     #[serde(default)]
@@ -703,6 +719,7 @@ impl Update {
     pub fn is_empty(&self) -> bool {
         self.placement.is_none()
             && self.fields.is_empty()
+            && self.duplicate_of.is_none()
             && self.deltas.values().all(SetDelta::is_empty)
             && self
                 .status_comment

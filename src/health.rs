@@ -195,6 +195,7 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
             s.reconcile_repairs
         ));
     }
+    degraded.extend(silent_webhooks(s, now_ms));
     let verdict = if !down.is_empty() {
         Verdict::Down
     } else if !degraded.is_empty() {
@@ -209,6 +210,40 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
         heartbeat_age_ms,
         lag_ms,
     }
+}
+
+/// One reason per watched portal webhook that stayed silent longer than
+/// the watch allows while reconcile kept finding changes it announces: the
+/// webhook has probably turned itself off (Fider does, after one failed
+/// delivery), and the reason says how to turn it on again.
+fn silent_webhooks(s: &Summary, now_ms: i64) -> Vec<String> {
+    let Some(w) = &s.portal_webhooks else {
+        return Vec::new();
+    };
+    let vendor = &w.settings.vendor;
+    w.webhooks
+        .iter()
+        .filter_map(|hook| {
+            let m = hook.missed.as_ref()?;
+            let waited = now_ms - m.since_ms;
+            if waited < w.settings.grace_ms {
+                return None;
+            }
+            let last = match hook.last_delivery_ms {
+                Some(t) => format!("its last delivery arrived {} ago", human_ms(now_ms - t)),
+                None => "no delivery of it has arrived since roundtrip started watching".to_string(),
+            };
+            let changes = if m.count == 1 { "change" } else { "changes" };
+            Some(format!(
+                "no {vendor} `{}` webhook delivery for {} although reconcile found {} {changes} it announces (first: {}); {last}. {}",
+                hook.event,
+                human_ms(waited),
+                m.count,
+                m.example,
+                w.settings.advice
+            ))
+        })
+        .collect()
 }
 
 /// Add to a summary what the store itself cannot record: whether another
@@ -270,6 +305,7 @@ mod tests {
             portal_shape_changed: None,
             unrouted: 0,
             unrouted_example: None,
+            portal_webhooks: None,
         }
     }
 
@@ -428,6 +464,64 @@ mod tests {
                 "API response shape changed (portal); first example: Canny posts/list field `status`: unknown",
                 "mapping version 3 was refused (line 2: expected `=`); the built-in default stays in force",
             ]
+        );
+    }
+
+    #[test]
+    fn a_silent_watched_webhook_degrades_once_its_grace_is_over() {
+        use crate::store::{Missed, WatchSettings, WebhookSilence, WebhookState};
+        let mut s = summary();
+        s.heartbeat_ms = Some(1_060_000);
+        let hook = |missed: Option<Missed>, last| WebhookState {
+            event: "new_comment".into(),
+            last_delivery_ms: last,
+            missed,
+        };
+        let missed = Missed {
+            count: 2,
+            since_ms: 1_000_000,
+            example: "post #7 got a comment".into(),
+        };
+        s.portal_webhooks = Some(WebhookSilence {
+            settings: WatchSettings {
+                vendor: "Fider".into(),
+                grace_ms: 60_000,
+                advice: "Re-enable it in Fider.".into(),
+                events: vec!["new_post".into(), "new_comment".into()],
+            },
+            webhooks: vec![
+                WebhookState {
+                    event: "new_post".into(),
+                    last_delivery_ms: Some(990_000),
+                    missed: None,
+                },
+                hook(Some(missed.clone()), None),
+            ],
+        });
+        assert_eq!(
+            assess(&s, 1_030_000).verdict,
+            Verdict::Healthy,
+            "within the grace"
+        );
+        let h = assess(&s, 1_061_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert_eq!(
+            h.reasons,
+            [
+                "no Fider `new_comment` webhook delivery for 1m 1s although reconcile found 2 changes it announces (first: post #7 got a comment); no delivery of it has arrived since roundtrip started watching. Re-enable it in Fider."
+            ]
+        );
+        if let Some(w) = s.portal_webhooks.as_mut() {
+            w.webhooks[1] = hook(Some(missed), Some(400_000));
+        }
+        assert!(assess(&s, 1_061_000).reasons[0].contains("its last delivery arrived 11m 1s ago"));
+        if let Some(w) = s.portal_webhooks.as_mut() {
+            w.webhooks[1] = hook(None, Some(1_050_000));
+        }
+        assert_eq!(
+            assess(&s, 1_061_000).verdict,
+            Verdict::Healthy,
+            "a delivery came"
         );
     }
 

@@ -1,5 +1,5 @@
-//! roundtrip: two-way sync between a customer feedback portal (Canny) and
-//! Linear, with a terminal operations console. The binary in `main.rs` is a
+//! roundtrip: two-way sync between a customer feedback portal (Canny or
+//! Fider) and Linear, with a terminal operations console. The binary in `main.rs` is a
 //! thin shell over these modules.
 
 pub mod auth;

@@ -19,7 +19,7 @@ use crate::store::{Summary, now_ms};
 /// Labels of webhook delivery counts.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DeliveryLabels {
-    /// "linear" or "canny".
+    /// "linear", "canny" or "fider".
     pub source: String,
     /// "stored", "duplicate", or why it was refused: "bad_signature",
     /// "missing_signature", "stale", "replayed", "too_large", "malformed",

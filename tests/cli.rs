@@ -252,11 +252,12 @@ fn status_reads_while_another_process_writes() {
     assert!(written >= last);
 }
 
-#[test]
-fn sim_prints_its_urls_and_answers_on_them() {
+/// `roundtrip sim` with `args`, running, and the connection line it printed.
+fn start_sim(args: &[&str]) -> (std::process::Child, serde_json::Value) {
     use std::io::{BufRead, BufReader};
     let mut child = bin()
-        .args(["sim", "--posts", "3", "--seed", "7"])
+        .arg("sim")
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -265,7 +266,19 @@ fn sim_prints_its_urls_and_answers_on_them() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    (child, serde_json::from_str(&line).unwrap())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn sim_prints_its_urls_and_answers_on_them() {
+    let (mut child, v) = start_sim(&["--posts", "3", "--seed", "7"]);
     let gql = v["linear"]["graphql_url"].as_str().unwrap().to_string();
     let canny = v["canny"]["base_url"].as_str().unwrap().to_string();
     assert!(
@@ -276,11 +289,7 @@ fn sim_prints_its_urls_and_answers_on_them() {
         canny.starts_with("http://127.0.0.1:") && canny.ends_with("/api/v1"),
         "{canny}"
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (viewer, posts) = rt.block_on(async {
+    let (viewer, posts) = runtime().block_on(async {
         let http = reqwest::Client::new();
         let viewer: serde_json::Value = http
             .post(&gql)
@@ -317,4 +326,104 @@ fn sim_rejects_a_bad_fault_spec() {
     let (code, _, err) = output(bin().args(["sim", "--faults", "linear:6xx=0.1"]));
     assert_eq!(code, 2);
     assert!(err.contains("bad --faults spec"), "{err}");
+}
+
+#[test]
+fn sim_with_fider_serves_its_api_with_fiders_csrf_rule() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let port_arg = port.to_string();
+    let (mut child, v) = start_sim(&[
+        "--portal",
+        "fider",
+        "--posts",
+        "3",
+        "--seed",
+        "7",
+        "--fider-port",
+        &port_arg,
+    ]);
+    let api = v["fider"]["api_url"].as_str().unwrap().to_string();
+    let key = v["fider"]["admin_api_key"].as_str().unwrap().to_string();
+    assert_eq!(api, format!("http://127.0.0.1:{port}/api/v1"));
+    assert!(v.get("canny").is_none_or(|c| c.is_null()), "{v}");
+    let (posts, csrf) = runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let posts: serde_json::Value = http
+            .get(format!("{api}/posts?limit=all"))
+            .bearer_auth(&key)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let csrf = http
+            .post(format!("{api}/posts"))
+            .bearer_auth(&key)
+            .body("title=Without+the+JSON+headers")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        (posts, csrf)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(posts.as_array().map(Vec::len), Some(3), "{posts}");
+    assert_eq!(csrf.as_u16(), 403, "a write without JSON headers");
+}
+
+const FIDER: &str = "[store]\npath = \"rt.db\"\n[linear]\nteam = \"ENG\"\napi_key_env = \"RT_TEST_LINEAR_KEY\"\nwebhook_secret_env = \"RT_TEST_LINEAR_SECRET\"\n[portal]\nkind = \"fider\"\napi_url = \"https://feedback.example.com\"\napi_key_env = \"RT_TEST_FIDER_KEY\"\nwebhook_secret_env = \"RT_TEST_FIDER_SECRET\"\n";
+
+#[test]
+fn fider_webhook_template_prints_four_webhooks_and_hides_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), FIDER);
+    let template = |extra: &[&str]| {
+        output(
+            bin()
+                .args(["config", "fider-webhook-template", "-c"])
+                .arg(&cfg)
+                .args(["--url", "https://sync.example.com"])
+                .args(extra)
+                .env("RT_TEST_FIDER_SECRET", "s3cret-value"),
+        )
+    };
+    let (code, out, err) = template(&["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let hooks: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let hooks = hooks.as_array().unwrap();
+    let mut kinds: Vec<&str> = hooks.iter().map(|h| h["kind"].as_str().unwrap()).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["change_status", "delete_post", "new_comment", "new_post"]
+    );
+    assert!(
+        hooks.iter().all(|h| h["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://sync.example.com/webhooks/fider")),
+        "{out}"
+    );
+    assert!(!out.contains("s3cret-value"), "{out}");
+    assert!(out.contains("$RT_TEST_FIDER_SECRET"), "{out}");
+    let (code, out, _) = template(&["--show-secret"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("s3cret-value"), "{out}");
+    assert!(out.contains("feedback.example.com/admin/webhooks"), "{out}");
+    // A Canny config has no Fider webhooks: a usage error naming the field.
+    let canny = write_config(dir.path(), GOOD);
+    let (code, _, err) = output(
+        bin()
+            .args(["config", "fider-webhook-template", "-c"])
+            .arg(&canny),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("[portal] kind"), "{err}");
 }

@@ -250,6 +250,27 @@ fn linear_webhooks_verify_and_say_what_they_are_about() {
 
 // ----------------------------------------------------------------- Canny
 
+/// Serve `app` on a free loopback port for the rest of the test.
+async fn serve(app: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    addr
+}
+
+/// A response fixture as the one answer a stub gives, by its endpoint.
+fn answer_of(f: &Value) -> BTreeMap<String, (u16, Value)> {
+    BTreeMap::from([(
+        f["endpoint"].as_str().unwrap().to_string(),
+        (
+            f["response"]["status"].as_u64().unwrap() as u16,
+            f["response"]["body"].clone(),
+        ),
+    )])
+}
+
 type Answers = Arc<BTreeMap<String, (u16, Value)>>;
 
 async fn canny_stub(answers: Answers) -> String {
@@ -274,11 +295,7 @@ async fn canny_stub(answers: Answers) -> String {
     let app = Router::new()
         .route("/api/{*rest}", axum::routing::post(answer))
         .with_state(answers);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
+    let addr = serve(app).await;
     format!("http://{addr}/api/v1")
 }
 
@@ -288,14 +305,7 @@ async fn canny_responses_replay_through_the_connector() {
         if f["kind"] != "response" {
             continue;
         }
-        let mut answers = BTreeMap::new();
-        answers.insert(
-            f["endpoint"].as_str().unwrap().to_string(),
-            (
-                f["response"]["status"].as_u64().unwrap() as u16,
-                f["response"]["body"].clone(),
-            ),
-        );
+        let answers = answer_of(&f);
         let base = canny_stub(Arc::new(answers)).await;
         let mut cfg = CannyConfig::new(base, "k", "Feature Requests");
         cfg.admin_id = Some("admin".into());
@@ -365,6 +375,169 @@ fn canny_webhooks_verify_and_say_what_they_are_about() {
         assert!(
             verify_canny_webhook("another-key", &headers, now, &NonceCache::default()).is_err(),
             "{name}: another key must not verify"
+        );
+    }
+}
+
+// ----------------------------------------------------------------- Fider
+
+type FiderAnswers = Arc<BTreeMap<String, (u16, Value)>>;
+
+/// A stub Fider site answering `METHOD /path` (the API part, after
+/// `/api/v1`) from `answers`: the listing of duplicates and of the key
+/// owner's posts are told apart by their query; tags and comments default
+/// to the tags fixture and none.
+async fn fider_stub(answers: FiderAnswers) -> String {
+    async fn answer(
+        State(answers): State<FiderAnswers>,
+        method: axum::http::Method,
+        uri: axum::http::Uri,
+        headers: HeaderMap,
+    ) -> axum::response::Response {
+        assert!(
+            headers
+                .get("accept")
+                .is_some_and(|v| v == "application/json")
+                && headers
+                    .get("content-type")
+                    .is_some_and(|v| v == "application/json"),
+            "every request carries Fider's JSON headers: {headers:?}"
+        );
+        let path = uri.path().strip_prefix("/api/v1").unwrap_or(uri.path());
+        let query = uri.query().unwrap_or("");
+        let key = match (path, query) {
+            ("/posts", q) if q.contains("statuses=duplicate") => {
+                format!("{method} /posts?duplicates")
+            }
+            ("/posts", q) if q.contains("myposts=true") => format!("{method} /posts?mine"),
+            _ => format!("{method} {path}"),
+        };
+        let (status, body) = answers.get(&key).cloned().unwrap_or_else(|| {
+            if key == "GET /tags" {
+                (
+                    200,
+                    fixtures("fider", 10)["tags-list.json"]["response"]["body"].clone(),
+                )
+            } else if key.starts_with("GET /posts?") || key.ends_with("/comments") {
+                (200, json!([]))
+            } else {
+                panic!("unexpected Fider request {key}")
+            }
+        });
+        let code = axum::http::StatusCode::from_u16(status).unwrap();
+        (code, axum::Json(body)).into_response()
+    }
+    let app = Router::new()
+        .route("/api/v1/{*rest}", axum::routing::any(answer))
+        .with_state(answers);
+    let addr = serve(app).await;
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn fider_responses_replay_through_the_connector() {
+    use roundtrip::connector::fider::{FiderConfig, FiderConnector};
+    use roundtrip::domain::NewRecord;
+    for (name, f) in fixtures("fider", 10) {
+        if f["kind"] != "response" {
+            continue;
+        }
+        let answers = answer_of(&f);
+        let base = fider_stub(Arc::new(answers)).await;
+        let conn = FiderConnector::new(FiderConfig::new(base.clone(), "k", "s")).unwrap();
+        let expect = &f["expect"];
+        let id = f["args"]["id"].as_str().unwrap_or("");
+        match f["call"].as_str().unwrap() {
+            "get" => match conn.get(id).await {
+                Ok(Some(r)) => {
+                    let mut want = expect["record"].clone();
+                    if let Some(url) = want.get_mut("url") {
+                        *url = json!(
+                            url.as_str()
+                                .unwrap()
+                                .replace("https://feedback.example.com", &base)
+                        );
+                    }
+                    check_record(&name, &r, &want)
+                }
+                Ok(None) => assert_eq!(expect["none"], json!(true), "{name}: read as gone"),
+                Err(e) => check_error(&name, &e, expect),
+            },
+            "list" => {
+                let page = conn.list_changed(None, None).await.unwrap();
+                assert_eq!(
+                    page.records.len() as u64,
+                    expect["records"].as_u64().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(page.next_page, None, "{name}");
+            }
+            "delete" => check_error(&name, &conn.delete(id).await.unwrap_err(), expect),
+            "create" => {
+                let new = NewRecord {
+                    client_id: uuid::Uuid::new_v4(),
+                    fields: ["title", "description"]
+                        .into_iter()
+                        .map(|k| {
+                            (
+                                k.to_string(),
+                                FieldValue::Text(f["args"][k].as_str().unwrap().into()),
+                            )
+                        })
+                        .collect(),
+                    source_url: None,
+                    source_title: None,
+                    created_id: None,
+                    placement: None,
+                };
+                check_error(&name, &conn.create(&new).await.unwrap_err(), expect)
+            }
+            "comments" => {
+                let comments = conn.list_comments(id.parse().unwrap()).await.unwrap();
+                let got: Vec<&str> = comments.iter().map(|c| c.content.as_str()).collect();
+                let want: Vec<&str> = expect["comments_oldest_first"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+                assert_eq!(got, want, "{name}");
+            }
+            other => panic!("{name}: unknown call {other}"),
+        }
+    }
+}
+
+#[test]
+fn fider_webhooks_verify_with_the_secret_and_say_what_they_are_about() {
+    use roundtrip::connector::WebhookRejection;
+    use roundtrip::connector::fider::{FiderConfig, FiderConnector};
+    for (name, f) in fixtures("fider", 10) {
+        if f["kind"] != "webhook" {
+            continue;
+        }
+        let headers = headers_of(&f, "");
+        let body = f["body"].as_str().unwrap().as_bytes();
+        let secret = f["secret"].as_str().unwrap();
+        let conn =
+            FiderConnector::new(FiderConfig::new("http://127.0.0.1:9", "k", secret)).unwrap();
+        let hint = conn
+            .verify_webhook(&headers, body, Utc::now())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expect = &f["expect"];
+        assert_eq!(
+            hint.record_id.as_deref(),
+            expect["record_id"].as_str(),
+            "{name}"
+        );
+        assert_eq!(hint.removed, expect["removed"].as_bool().unwrap(), "{name}");
+        assert_eq!(hint.event, expect["event"].as_str().unwrap(), "{name}");
+        let other =
+            FiderConnector::new(FiderConfig::new("http://127.0.0.1:9", "k", "another")).unwrap();
+        assert_eq!(
+            other.verify_webhook(&headers, body, Utc::now()),
+            Err(WebhookRejection::BadSecret),
+            "{name}: another secret must not verify"
         );
     }
 }
@@ -451,6 +624,115 @@ async fn the_canny_simulator_answers_in_the_fixtures_shapes() {
         same_shape(name, &want, &got, &mut problems);
     }
     assert_eq!(checked, 3, "every shape check ran");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test]
+async fn the_fider_simulator_answers_and_delivers_in_the_fixtures_shapes() {
+    use roundtrip::connector::fider::{SecretIn, webhook_templates};
+    use roundtrip::sim::fider::{FiderSim, FiderSimConfig};
+    let sim = FiderSim::start(FiderSimConfig {
+        allow_private_targets: true,
+        ..FiderSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = seen.clone();
+    let app = Router::new().route(
+        "/webhooks/fider",
+        axum::routing::post(move |body: Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                "ok"
+            }
+        }),
+    );
+    let addr = serve(app).await;
+    for t in webhook_templates(
+        &format!("http://{addr}"),
+        &SecretIn::Header("X-S".into()),
+        "s",
+    ) {
+        sim.add_webhook(t.kind, &t.url, &t.content, &t.headers)
+            .unwrap();
+    }
+    let post = sim.create_post("Dark mode everywhere", "Please").unwrap();
+    sim.add_tag(&post, "bug").unwrap();
+    sim.add_comment(&post, "First").unwrap();
+    sim.set_status(&post, "planned").unwrap();
+    let dup = sim.create_post("Night mode for the app", "same").unwrap();
+    sim.mark_duplicate(&dup, &post).unwrap();
+    let gone = sim.create_post("Spam post to delete", "x").unwrap();
+    sim.delete_post(&gone).unwrap();
+    let get = |path: String| {
+        let url = format!("{}/api/v1{path}", sim.base_url());
+        let key = sim.admin_key().to_string();
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(key)
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let fixtures = fixtures("fider", 10);
+    let mut problems = Vec::new();
+    let body = |name: &str| fixtures[name]["response"]["body"].clone();
+    same_shape(
+        "posts-list",
+        &body("posts-list.json"),
+        &get("/posts?view=all&limit=all".into()).await,
+        &mut problems,
+    );
+    same_shape(
+        "post-get",
+        &body("post-get.json"),
+        &get(format!("/posts/{post}")).await,
+        &mut problems,
+    );
+    same_shape(
+        "post-get-duplicate",
+        &body("post-get-duplicate.json"),
+        &get(format!("/posts/{dup}")).await,
+        &mut problems,
+    );
+    same_shape(
+        "comments-list",
+        &body("comments-list.json"),
+        &get(format!("/posts/{post}/comments")).await,
+        &mut problems,
+    );
+    same_shape(
+        "tags-list",
+        &body("tags-list.json"),
+        &get("/tags".into()).await,
+        &mut problems,
+    );
+    let delivered = loop {
+        let d = seen.lock().unwrap().clone();
+        if d.len() >= 7 {
+            break d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    for kind in ["new_post", "new_comment", "change_status", "delete_post"] {
+        let name = format!("webhook-{}.json", kind.replace('_', "-"));
+        let want: Value = serde_json::from_str(fixtures[&name]["body"].as_str().unwrap()).unwrap();
+        let got = delivered
+            .iter()
+            .find(|d| d["event"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} delivery in {delivered:?}"));
+        same_shape(&name, &want, got, &mut problems);
+    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

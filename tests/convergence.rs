@@ -6,6 +6,9 @@
 //! stale reads never revert an edit; comments are not duplicated by lost
 //! answers; a resolution applies the chosen side's current value; voters
 //! are not told about a Done that was reopened; markers cannot be forged.
+//! The tests of what every portal does run once against Canny and once
+//! against Fider; the rest exercise what Canny alone has (per-second 429s,
+//! `shouldNotifyVoters`, edit webhooks to race against).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod support {
@@ -19,12 +22,26 @@ use roundtrip::ops::conflicts::Choice;
 use roundtrip::sim::faults::ApiFaults;
 use roundtrip::sim::journal::{JournalKind, JournalValue};
 use roundtrip::store::{JobFilter, Window};
-use support::harness::{Harness, Setup, eventually};
+use support::harness::{Harness, PortalKind, Setup, Stage, eventually};
+
+crate::portal_tests!(
+    a_link_that_keeps_failing_is_paused_by_its_circuit_breaker,
+    comments_are_never_duplicated_when_answers_are_lost,
+    a_resolution_applies_the_chosen_sides_current_value_or_asks_again,
+    a_comment_ending_like_a_mirror_marker_is_mirrored_and_pairs_nothing,
+);
+
+fn setup(portal: PortalKind) -> Setup {
+    Setup {
+        portal,
+        ..Setup::default()
+    }
+}
 
 /// Approve a post and wait until its link is active and quiet.
 async fn linked(h: &Harness, title: &str) -> (String, String) {
-    let post = h.canny.create_post(title, "Details").expect("post");
-    h.canny.set_status(&post, "planned").expect("status");
+    let post = h.portal.create_post(title, "Details");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     (post, issue)
@@ -52,14 +69,14 @@ async fn a_portal_429_costs_only_its_wait_and_every_edit_still_arrives() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = linked(&h, "Rate limited").await;
     // Every portal request is answered 429 + Retry-After: 1 for a while.
-    h.canny.set_faults(ApiFaults {
+    h.canny().set_faults(ApiFaults {
         rate_limited: 1.0,
         ..ApiFaults::default()
     });
-    let before = h.canny.stats();
-    h.canny.set_title(&post, "Edited during 429s").unwrap();
+    let before = h.canny().stats();
+    h.canny().set_title(&post, "Edited during 429s").unwrap();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let during = h.canny.stats();
+    let during = h.canny().stats();
     // One probe per Retry-After, not a storm (and not silence either).
     let sent = during.requests - before.requests;
     assert!(
@@ -67,7 +84,7 @@ async fn a_portal_429_costs_only_its_wait_and_every_edit_still_arrives() {
         "{sent} portal requests in 2.5 s of 429s"
     );
     assert!(during.rate_limited > before.rate_limited);
-    h.canny.set_faults(ApiFaults::default());
+    h.canny().set_faults(ApiFaults::default());
     let healed = Instant::now();
     eventually(
         "the edit made during the 429s reaches Linear",
@@ -86,7 +103,7 @@ async fn a_portal_429_costs_only_its_wait_and_every_edit_still_arrives() {
     // Traffic keeps flowing: later edits arrive promptly too.
     for i in 0..3 {
         let title = format!("After the 429s {i}");
-        h.canny.set_title(&post, &title).unwrap();
+        h.canny().set_title(&post, &title).unwrap();
         eventually("a later edit reaches Linear", 5, async || {
             let r = h.linear_record(&issue).await?;
             (r.title == title).then_some(())
@@ -110,9 +127,9 @@ async fn a_refused_value_is_sent_once_shown_as_cannot_write_and_retried_only_aft
     let (post, issue) = linked(&h, "Refused title").await;
     // Both edits reach the engine in one merge, so one write carries both
     // fields; Linear refuses it for the blank title.
-    h.canny.set_webhook_url(None);
-    h.canny.set_title(&post, "   ").unwrap();
-    h.canny.set_details(&post, "New details").unwrap();
+    h.canny().set_webhook_url(None);
+    h.canny().set_title(&post, "   ").unwrap();
+    h.canny().set_details(&post, "New details").unwrap();
     h.engine().reconcile_once().await.unwrap();
     let conflict = eventually("a cannot-write conflict", 10, async || {
         h.open_conflicts()
@@ -166,11 +183,11 @@ async fn a_refused_value_is_sent_once_shown_as_cannot_write_and_retried_only_aft
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(listing.contains("cannot write"), "{listing}");
     // The portal fixes the title: the refusal is superseded and it syncs.
-    h.canny.set_webhook_url(Some(format!(
+    h.canny().set_webhook_url(Some(format!(
         "http://{}/webhooks/canny",
         h.service.as_ref().unwrap().addr
     )));
-    h.canny.set_title(&post, "A proper title").unwrap();
+    h.canny().set_title(&post, "A proper title").unwrap();
     eventually("the fixed title reaches Linear", 10, async || {
         let r = h.linear_record(&issue).await?;
         (r.title == "A proper title").then_some(())
@@ -183,10 +200,10 @@ async fn a_refused_value_is_sent_once_shown_as_cannot_write_and_retried_only_aft
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
+async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker(portal: PortalKind) {
     // One attempt per job, so every write whose answer is lost fails for good.
     let mut h = Harness::start(Setup {
+        portal,
         max_attempts: 1,
         ..Setup::default()
     })
@@ -194,7 +211,8 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
     let (post, issue) = linked(&h, "Keeps failing").await;
     h.linear.lose_next_answers("RoundtripIssueUpdate", 3);
     for i in 0..3 {
-        h.canny.set_title(&post, &format!("Attempt {i}")).unwrap();
+        h.portal.set_title(&post, &format!("Attempt number {i}"));
+        h.edits_reconciled().await;
         eventually("the write to fail", 15, async || {
             (jobs(&h, JobStatus::Dead).len() > i).then_some(())
         })
@@ -223,7 +241,8 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker() {
         .jobs(&JobFilter::default(), Window::first(1000))
         .unwrap()
         .len();
-    h.canny.set_title(&post, "Edited while paused").unwrap();
+    h.portal.set_title(&post, "Edited while paused");
+    h.edits_reconciled().await;
     h.wait_quiet(Duration::from_millis(800), 10).await;
     let after = h
         .store()
@@ -294,13 +313,13 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     for (i, (post, issue)) in pairs.iter().enumerate() {
         let (p, l) = (format!("portal {i}"), format!("linear {i}"));
         if i % 2 == 0 {
-            h.canny.set_title(post, &p).unwrap();
+            h.canny().set_title(post, &p).unwrap();
             tokio::time::sleep(Duration::from_millis(50)).await;
             h.linear.set_title(issue, &l).unwrap();
         } else {
             h.linear.set_title(issue, &l).unwrap();
             tokio::time::sleep(Duration::from_millis(50)).await;
-            h.canny.set_title(post, &p).unwrap();
+            h.canny().set_title(post, &p).unwrap();
         }
     }
     h.wait_quiet(Duration::from_millis(500), 20).await;
@@ -308,7 +327,7 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     for (i, (post, issue)) in pairs.iter().enumerate() {
         let (p, l) = (format!("portal {i}"), format!("linear {i}"));
         let later = if i % 2 == 0 { &l } else { &p };
-        let portal = h.canny.post(post).unwrap().title;
+        let portal = h.canny().post(post).unwrap().title;
         let linear = h.linear.issue(issue).unwrap().title;
         let link = h
             .store()
@@ -336,13 +355,13 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     let (post, issue) = &pairs[0];
     h.linear_conn.create_label("Feature").await.unwrap();
     h.linear_conn.create_label("Backend").await.unwrap();
-    h.canny.add_tag(post, "ux").unwrap();
+    h.canny().add_tag(post, "ux").unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     h.linear.add_label(issue, "Feature").unwrap();
     h.wait_quiet(Duration::from_millis(400), 20).await;
     let tags = |h: &Harness| {
         let mut t: Vec<String> = h
-            .canny
+            .canny()
             .post(post)
             .unwrap()
             .tags
@@ -365,7 +384,7 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     };
     assert_eq!(tags(&h), ["feature", "ux"]);
     assert_eq!(labels(&h), ["feature", "ux"]);
-    h.canny.remove_tag(post, "ux").unwrap();
+    h.canny().remove_tag(post, "ux").unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     h.linear.add_label(issue, "Backend").unwrap();
     h.wait_quiet(Duration::from_millis(400), 20).await;
@@ -392,7 +411,7 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     h.linear_conn.create_label("Feature").await.unwrap();
     h.linear_conn.create_label("Backend").await.unwrap();
     let before = h.linear.requests_to("RoundtripIssueUpdate");
-    h.canny.set_title(&post, "Portal edit").unwrap();
+    h.canny().set_title(&post, "Portal edit").unwrap();
     edit_inside(&h, "RoundtripIssueUpdate", before, || {
         h.linear
             .set_title(&issue, "Linear edit in the window")
@@ -411,7 +430,7 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     // sees the edit, nothing is written over it, and the merge asks.
     let (post2, issue2) = linked(&h, "Window 2").await;
     let reads = h.linear.requests_to("RoundtripIssuesChanged");
-    h.canny.set_title(&post2, "Portal edit 2").unwrap();
+    h.canny().set_title(&post2, "Portal edit 2").unwrap();
     edit_inside(&h, "RoundtripIssuesChanged", reads, || {
         h.linear
             .set_title(&issue2, "Linear edit before the re-read")
@@ -442,21 +461,21 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     // Neither is lost, because a set is written as a delta against what
     // the plan saw, never as a replacement.
     let reads = h.linear.requests_to("RoundtripIssuesChanged");
-    h.canny.add_tag(&post, "ux").unwrap();
+    h.canny().add_tag(&post, "ux").unwrap();
     edit_inside(&h, "RoundtripIssuesChanged", reads, || {
         h.linear.add_label(&issue, "Feature").unwrap();
     })
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
     let writes = h.linear.requests_to("RoundtripIssueUpdate");
-    h.canny.add_tag(&post, "docs").unwrap();
+    h.canny().add_tag(&post, "docs").unwrap();
     edit_inside(&h, "RoundtripIssueUpdate", writes, || {
         h.linear.add_label(&issue, "Backend").unwrap();
     })
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
     let mut tags: Vec<String> = h
-        .canny
+        .canny()
         .post(&post)
         .unwrap()
         .tags
@@ -487,7 +506,7 @@ async fn stale_reads_never_revert_an_edit_or_freeze_a_link() {
     let start = roundtrip::sim::journal::next_seq();
     for round in 0..2 {
         for (i, (post, issue)) in pairs.iter().enumerate() {
-            h.canny
+            h.canny()
                 .set_title(post, &format!("portal title {round}.{i}"))
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -499,7 +518,7 @@ async fn stale_reads_never_revert_an_edit_or_freeze_a_link() {
     }
     assert!(h.open_conflicts().is_empty(), "{:?}", h.open_conflicts());
     for (i, (post, issue)) in pairs.iter().enumerate() {
-        let p = h.canny.post(post).unwrap();
+        let p = h.canny().post(post).unwrap();
         let l = h.linear.issue(issue).unwrap();
         assert_eq!(p.title, format!("portal title 1.{i}"));
         assert_eq!(l.title, format!("portal title 1.{i}"));
@@ -525,7 +544,7 @@ async fn stale_reads_never_revert_an_edit_or_freeze_a_link() {
         }
     }
     for e in h
-        .canny
+        .canny()
         .journal()
         .into_iter()
         .filter(|e| e.seq > start && e.by_api)
@@ -537,17 +556,14 @@ async fn stale_reads_never_revert_an_edit_or_freeze_a_link() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn comments_are_never_duplicated_when_answers_are_lost() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn comments_are_never_duplicated_when_answers_are_lost(portal: PortalKind) {
+    let mut h = Harness::start(setup(portal)).await;
     let (post, issue) = linked(&h, "Lost answers").await;
     // The next two commentCreate answers never arrive (the comments are
     // made), so the engine retries both.
     h.linear.lose_next_answers("RoundtripCommentCreate", 2);
     for i in 0..4 {
-        h.canny
-            .add_comment(&post, &format!("Portal comment {i}"))
-            .unwrap();
+        h.portal.add_comment(&post, &format!("Portal comment {i}"));
     }
     eventually("four mirrored comments", 30, async || {
         (h.linear.comments(&issue).len() >= 4).then_some(())
@@ -570,7 +586,7 @@ async fn comments_are_never_duplicated_when_answers_are_lost() {
         h.linear.requests_to("RoundtripComment") >= 2,
         "retries looked the copy up"
     );
-    assert!(h.canny.comments(&post).len() == 4, "nothing mirrored back");
+    assert!(h.portal.comments(&post).len() == 4, "nothing mirrored back");
     h.stop_service().await;
 }
 
@@ -580,10 +596,10 @@ async fn a_portal_comment_whose_answer_was_lost_is_found_not_posted_again() {
     let (post, issue) = linked(&h, "Lost portal answer").await;
     // Canny's comments/create takes no client id: the retry looks for the
     // copy by its exact text before posting.
-    h.canny.lose_next_reply("comments/create");
+    h.canny().lose_next_reply("comments/create");
     h.linear.add_comment(&issue, "Shipping on Friday").unwrap();
     eventually("the comment reaches the portal", 20, async || {
-        h.canny
+        h.canny()
             .comments(&post)
             .iter()
             .any(|c| c.value.contains("Shipping on Friday"))
@@ -592,7 +608,7 @@ async fn a_portal_comment_whose_answer_was_lost_is_found_not_posted_again() {
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
     let copies = h
-        .canny
+        .canny()
         .comments(&post)
         .into_iter()
         .filter(|c| c.value.contains("Shipping on Friday"))
@@ -606,32 +622,31 @@ async fn a_portal_comment_whose_answer_was_lost_is_found_not_posted_again() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
-    let mut h = Harness::start(Setup::default()).await;
-    let (post, issue) = linked(&h, "Resolve").await;
-    h.canny.set_webhook_url(None);
-    h.linear.set_webhook_url(None);
-    h.canny.set_title(&post, "P1").unwrap();
-    h.linear.set_title(&issue, "L1").unwrap();
+async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again(portal: PortalKind) {
+    let mut h = Harness::start(setup(portal)).await;
+    let (post, issue) = linked(&h, "Resolve this one").await;
+    h.webhooks(false);
+    // Titles of 10 bytes and more: Fider refuses shorter ones.
+    h.portal.set_title(&post, "Portal edit 1");
+    h.linear.set_title(&issue, "Linear edit 1").unwrap();
     h.engine().reconcile_once().await.unwrap();
     let c = eventually("a conflict", 10, async || h.open_conflicts().pop()).await;
     assert_eq!(
         (c.portal.clone(), c.linear.clone()),
-        (text("P1"), text("L1"))
+        (text("Portal edit 1"), text("Linear edit 1"))
     );
     // The portal edits again; the conflict shows its current value.
-    h.canny.set_title(&post, "P2").unwrap();
+    h.portal.set_title(&post, "Portal edit 2");
     h.engine().reconcile_once().await.unwrap();
-    eventually("the conflict shows P2", 10, async || {
+    eventually("the conflict shows the second edit", 10, async || {
         let c = h.open_conflicts().pop()?;
-        (c.portal == text("P2")).then_some(())
+        (c.portal == text("Portal edit 2")).then_some(())
     })
     .await;
     // The portal changes once more after the operator looked (webhooks off,
     // so the engine has not seen it): the decision is not applied with a
     // value the operator never saw; the conflict asks again.
-    h.canny.set_title(&post, "P3").unwrap();
+    h.portal.set_title(&post, "Portal edit 3");
     let resolve = |id: i64| {
         let mut s =
             roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
@@ -644,7 +659,7 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     resolve(c.id);
     let again = eventually("the conflict asks again", 10, async || {
         let c = h.open_conflicts().pop()?;
-        (c.portal == text("P3")).then_some(c)
+        (c.portal == text("Portal edit 3")).then_some(c)
     })
     .await;
     assert_eq!(again.id, c.id);
@@ -657,15 +672,15 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
     );
     assert_eq!(
         h.linear.issue(&issue).unwrap().title,
-        "L1",
+        "Linear edit 1",
         "nothing written"
     );
-    // Decided on what it shows now: P3 goes to both sides.
+    // Decided on what it shows now: the third edit goes to both sides.
     resolve(again.id);
-    eventually("P3 on both sides", 10, async || {
+    eventually("the third edit on both sides", 10, async || {
         let l = h.linear.issue(&issue)?.title;
-        let p = h.canny.post(&post)?.title;
-        (l == "P3" && p == "P3").then_some(())
+        let p = h.portal.post(&post)?.title;
+        (l == "Portal edit 3" && p == "Portal edit 3").then_some(())
     })
     .await;
     assert!(h.open_conflicts().is_empty());
@@ -675,7 +690,7 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voters_hear_complete_only_for_a_done_that_stayed_done() {
     let mut h = Harness::start(Setup {
-        canny_faults: ApiFaults {
+        portal_faults: ApiFaults {
             latency: Duration::from_millis(100),
             ..ApiFaults::default()
         },
@@ -685,38 +700,37 @@ async fn voters_hear_complete_only_for_a_done_that_stayed_done() {
     let (post, issue) = linked(&h, "Reopened").await;
     h.linear.set_state(&issue, "In Progress").unwrap();
     eventually("in progress on the portal", 10, async || {
-        (h.canny.post(&post)?.status == "in progress").then_some(())
+        (h.canny().post(&post)?.status == "in progress").then_some(())
     })
     .await;
     h.wait_quiet(Duration::from_millis(300), 10).await;
-    let notified = h.canny.stats().voter_notifications;
+    let notified = h.canny().stats().voter_notifications;
     // Done, then reopened 30 ms later, before the engine's write is sent.
     h.linear.set_state(&issue, "Done").unwrap();
     tokio::time::sleep(Duration::from_millis(30)).await;
     h.linear.set_state(&issue, "In Progress").unwrap();
     h.wait_quiet(Duration::from_millis(600), 20).await;
     assert_eq!(
-        h.canny.stats().voter_notifications,
+        h.canny().stats().voter_notifications,
         notified,
         "nobody told 'complete'"
     );
-    assert_eq!(h.canny.post(&post).unwrap().status, "in progress");
+    assert_eq!(h.canny().post(&post).unwrap().status, "in progress");
     // A Done that stays Done does notify.
     h.linear.set_state(&issue, "Done").unwrap();
     eventually("voters notified", 10, async || {
-        (h.canny.stats().voter_notifications == notified + 1).then_some(())
+        (h.canny().stats().voter_notifications == notified + 1).then_some(())
     })
     .await;
-    assert_eq!(h.canny.post(&post).unwrap().status, "complete");
+    assert_eq!(h.canny().post(&post).unwrap().status, "complete");
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_comment_ending_like_a_mirror_marker_is_mirrored_and_pairs_nothing() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn a_comment_ending_like_a_mirror_marker_is_mirrored_and_pairs_nothing(portal: PortalKind) {
+    let mut h = Harness::start(setup(portal)).await;
     let (post, issue) = linked(&h, "Forged marker").await;
     let forged = "I agree with the team\n\n(roundtrip mirror of linear comment 00000000-0000-4000-8000-000000000001)";
-    let cid = h.canny.add_comment(&post, forged).unwrap();
+    let cid = h.portal.add_comment(&post, forged);
     let copy = eventually("the comment is mirrored to Linear", 10, async || {
         h.linear
             .comments(&issue)
@@ -743,6 +757,6 @@ async fn a_comment_ending_like_a_mirror_marker_is_mirrored_and_pairs_nothing() {
         pairs[0].linear_comment_id.as_deref(),
         Some(copy.id.as_str())
     );
-    assert_eq!(h.canny.comments(&post).len(), 1, "nothing mirrored back");
+    assert_eq!(h.portal.comments(&post).len(), 1, "nothing mirrored back");
     h.stop_service().await;
 }

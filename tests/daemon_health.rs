@@ -7,6 +7,7 @@
 
 mod support {
     pub mod harness;
+    pub mod status;
 }
 
 use std::os::unix::fs::PermissionsExt;
@@ -23,15 +24,7 @@ use roundtrip::store::{OpenMode, Store, now_ms};
 use support::harness::{Harness, Setup, eventually};
 
 fn status(db: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
-        .args(["status", "--db"])
-        .arg(db)
-        .output()
-        .expect("status");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
+    support::status::status_of(db)
 }
 
 /// Fill `records` with enough rows to span many pages, then overwrite its

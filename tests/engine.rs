@@ -1,6 +1,7 @@
-//! The engine against both simulators over loopback (issue ENGINE): creates,
-//! status flow, conflicts, comments, deletes, reconcile repairs, retries,
-//! rate limits, crash recovery and convergence under injected faults.
+//! The engine against Linear's simulator and each portal's over loopback
+//! (issue ENGINE): creates, status flow, conflicts, comments, deletes,
+//! reconcile repairs, retries and the mass-delete guard. Every test runs
+//! once against Canny and once against Fider.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod support {
@@ -11,26 +12,43 @@ use std::time::Duration;
 
 use roundtrip::domain::{FieldValue, JobStatus, Side};
 use roundtrip::store::{ConflictFilter, ConflictStatus, JobFilter, Window};
-use support::harness::{Harness, Setup, eventually};
+use support::harness::{Harness, PortalKind, Setup, Stage, eventually};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn planned_post_becomes_exactly_one_linear_issue_with_the_portal_link() {
-    let mut h = Harness::start(Setup::default()).await;
+crate::portal_tests!(
+    planned_post_becomes_exactly_one_linear_issue_with_the_portal_link,
+    linear_state_flows_back_to_the_portal_status,
+    title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing,
+    comments_are_mirrored_once_each_way,
+    delete_policies_unlink_and_mirror,
+    reconcile_repairs_a_dropped_webhook,
+    server_errors_and_timeouts_are_retried_to_success,
+    mass_delete_guard_pauses_deletes_until_resumed,
+    tag_and_label_names_match_without_regard_to_case,
+);
+
+fn setup(portal: PortalKind) -> Setup {
+    Setup {
+        portal,
+        ..Setup::default()
+    }
+}
+
+async fn planned_post_becomes_exactly_one_linear_issue_with_the_portal_link(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let post = h
-        .canny
-        .create_post("Dark mode", "Please add a dark theme.")
-        .unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+        .portal
+        .create_post("Dark mode please", "Please add a dark theme.");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link to become active", 20, async || h.linked_issue(&post)).await;
     let rec = eventually("issue to exist", 10, async || h.linear_record(&issue).await).await;
-    assert_eq!(rec.title, "Dark mode");
+    assert_eq!(rec.title, "Dark mode please");
     assert!(
         rec.description.contains("Please add a dark theme."),
         "{}",
         rec.description
     );
     assert_eq!(rec.status, "Todo");
-    let url = h.canny.post(&post).unwrap().url;
+    let url = h.portal.post(&post).unwrap().url;
     let linked = h.linear_conn.issues_for_url(&url).await.unwrap();
     assert_eq!(
         linked,
@@ -38,7 +56,8 @@ async fn planned_post_becomes_exactly_one_linear_issue_with_the_portal_link() {
         "portal URL attached to the issue"
     );
     // More webhooks about the same post never create a second issue.
-    h.canny.set_title(&post, "Dark mode everywhere").unwrap();
+    h.portal.set_title(&post, "Dark mode everywhere");
+    h.edits_reconciled().await;
     eventually("title to reach Linear", 20, async || {
         let r = h.linear_record(&issue).await?;
         (r.title == "Dark mode everywhere").then_some(())
@@ -55,44 +74,42 @@ async fn planned_post_becomes_exactly_one_linear_issue_with_the_portal_link() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn linear_state_flows_back_to_the_portal_status() {
-    let mut h = Harness::start(Setup::default()).await;
-    let post = h.canny.create_post("Export to CSV", "CSV please").unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+async fn linear_state_flows_back_to_the_portal_status(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    let post = h.portal.create_post("Export to CSV", "CSV please");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.linear.set_state(&issue, "In Progress").unwrap();
     eventually("portal to show in progress", 20, async || {
-        (h.canny.post(&post)?.status == "in progress").then_some(())
+        (h.portal.post(&post)?.stage == Some(Stage::Started)).then_some(())
     })
     .await;
     h.linear.set_state(&issue, "Done").unwrap();
     eventually("portal to show complete", 20, async || {
-        (h.canny.post(&post)?.status == "complete").then_some(())
+        (h.portal.post(&post)?.stage == Some(Stage::Done)).then_some(())
     })
     .await;
     let audit = h.store().db().audit(Window::last(100)).unwrap();
     assert!(
         audit
             .iter()
-            .any(|a| a.side == Some(Side::Portal) && a.after.as_deref() == Some("complete")),
+            .any(|a| a.side == Some(Side::Portal)
+                && a.after.as_deref() == Some(Stage::Done.name(kind))),
         "the write is in the audit log: {audit:?}"
     );
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing() {
-    let mut h = Harness::start(Setup::default()).await;
-    let post = h.canny.create_post("Slack alerts", "Notify us").unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    let post = h.portal.create_post("Slack alerts", "Notify us");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.wait_settled(&post).await;
     // Stop webhooks so both edits are seen together by the next reconcile.
-    h.linear.set_webhook_url(None);
-    h.canny.set_webhook_url(None);
+    h.webhooks(false);
     h.linear.set_title(&issue, "Slack alerts (Linear)").unwrap();
-    h.canny.set_title(&post, "Slack alerts (portal)").unwrap();
+    h.portal.set_title(&post, "Slack alerts (portal)");
     let engine = h.service.as_ref().unwrap().engine.clone();
     engine.reconcile_once().await.unwrap();
     let conflicts = eventually("a conflict", 10, async || {
@@ -121,7 +138,7 @@ async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing() 
         FieldValue::Text("Slack alerts (Linear)".into())
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(h.canny.post(&post).unwrap().title, "Slack alerts (portal)");
+    assert_eq!(h.portal.post(&post).unwrap().title, "Slack alerts (portal)");
     assert_eq!(
         h.linear_record(&issue).await.unwrap().title,
         "Slack alerts (Linear)"
@@ -151,21 +168,18 @@ async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing() 
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn comments_are_mirrored_once_each_way() {
-    let mut h = Harness::start(Setup::default()).await;
-    let post = h.canny.create_post("Dark mode", "Please").unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+async fn comments_are_mirrored_once_each_way(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    let post = h.portal.create_post("Dark mode please", "Please");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
-    h.canny
-        .add_comment(&post, "We need this for night shifts")
-        .unwrap();
+    h.portal.add_comment(&post, "We need this for night shifts");
     h.linear
         .add_comment(&issue, "Scheduled for next sprint")
         .unwrap();
     eventually("both comments on both sides", 30, async || {
         let l = h.linear.comments(&issue);
-        let p = h.canny.comments(&post);
+        let p = h.portal.comments(&post);
         (l.len() == 2 && p.len() == 2).then_some(())
     })
     .await;
@@ -180,26 +194,25 @@ async fn comments_are_mirrored_once_each_way() {
         .unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(h.linear.comments(&issue).len(), 2);
-    assert_eq!(h.canny.comments(&post).len(), 2);
+    assert_eq!(h.portal.comments(&post).len(), 2);
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_policies_unlink_and_mirror() {
+async fn delete_policies_unlink_and_mirror(kind: PortalKind) {
     for policy in [
         roundtrip::sync::DeletePolicy::Unlink,
         roundtrip::sync::DeletePolicy::Mirror,
     ] {
         let mut h = Harness::start(Setup {
             delete_policy: policy,
-            ..Setup::default()
+            ..setup(kind)
         })
         .await;
-        let post = h.canny.create_post("Old idea", "x").unwrap();
-        h.canny.set_status(&post, "planned").unwrap();
+        let post = h.portal.create_post("Old idea nobody needs", "x");
+        h.portal.set_stage(&post, Stage::Planned);
         let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
         h.wait_settled(&post).await;
-        h.canny.delete_post(&post).unwrap();
+        h.portal.delete_post(&post);
         eventually("link to be unlinked", 20, async || {
             let l = h.store().db().link_by_remote(Side::Portal, &post).ok()??;
             (l.state == roundtrip::store::LinkState::Unlinked).then_some(())
@@ -231,17 +244,16 @@ async fn delete_policies_unlink_and_mirror() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconcile_repairs_a_dropped_webhook() {
-    let mut h = Harness::start(Setup::default()).await;
-    let post = h.canny.create_post("Audit log", "x").unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+async fn reconcile_repairs_a_dropped_webhook(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    let post = h.portal.create_post("Audit log for admins", "x");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.wait_settled(&post).await;
     h.linear.set_webhook_url(None); // the webhook is lost
     h.linear.set_state(&issue, "In Progress").unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(h.canny.post(&post).unwrap().status, "planned");
+    assert_eq!(h.portal.post(&post).unwrap().stage, Some(Stage::Planned));
     let report = h
         .service
         .as_ref()
@@ -252,7 +264,7 @@ async fn reconcile_repairs_a_dropped_webhook() {
         .unwrap();
     assert!(report.repaired >= 1, "{report:?}");
     eventually("status repaired", 20, async || {
-        (h.canny.post(&post)?.status == "in progress").then_some(())
+        (h.portal.post(&post)?.stage == Some(Stage::Started)).then_some(())
     })
     .await;
     let summary = h.store().db().summary().unwrap();
@@ -260,15 +272,14 @@ async fn reconcile_repairs_a_dropped_webhook() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_and_timeouts_are_retried_to_success() {
-    let mut h = Harness::start(Setup::default()).await;
-    let post = h.canny.create_post("Retry me", "x").unwrap();
+async fn server_errors_and_timeouts_are_retried_to_success(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    let post = h.portal.create_post("Retry me please", "x");
     h.linear.set_faults(roundtrip::sim::faults::ApiFaults {
         server_error: 1.0,
         ..Default::default()
     });
-    h.canny.set_status(&post, "planned").unwrap();
+    h.portal.set_stage(&post, Stage::Planned);
     // The create fails while Linear answers 5xx…
     eventually("a failed attempt", 20, async || {
         let s = h.store();
@@ -308,25 +319,24 @@ async fn server_errors_and_timeouts_are_retried_to_success() {
         h.linear
             .issues()
             .iter()
-            .filter(|i| i.title == "Retry me")
+            .filter(|i| i.title == "Retry me please")
             .count(),
         1
     );
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mass_delete_guard_pauses_deletes_until_resumed() {
+async fn mass_delete_guard_pauses_deletes_until_resumed(kind: PortalKind) {
     let mut h = Harness::start(Setup {
         delete_policy: roundtrip::sync::DeletePolicy::Mirror,
         mass_delete_guard: 2,
-        ..Setup::default()
+        ..setup(kind)
     })
     .await;
     let mut pairs = Vec::new();
     for i in 0..4 {
-        let post = h.canny.create_post(&format!("Idea {i}"), "x").unwrap();
-        h.canny.set_status(&post, "planned").unwrap();
+        let post = h.portal.create_post(&format!("Big idea number {i}"), "x");
+        h.portal.set_stage(&post, Stage::Planned);
         let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
         pairs.push((post, issue));
     }
@@ -343,7 +353,7 @@ async fn mass_delete_guard_pauses_deletes_until_resumed() {
     })
     .await;
     for (post, _) in &pairs {
-        h.canny.delete_post(post).unwrap();
+        h.portal.delete_post(post);
     }
     let paused = eventually("deletes to pause", 20, async || {
         h.store().db().summary().ok()?.deletes_paused
@@ -388,12 +398,11 @@ async fn mass_delete_guard_pauses_deletes_until_resumed() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tag_and_label_names_match_without_regard_to_case() {
-    let mut h = Harness::start(Setup::default()).await;
-    let post = h.canny.create_post("Crash on save", "x").unwrap();
-    h.canny.add_tag(&post, "bug").unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+async fn tag_and_label_names_match_without_regard_to_case(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    let post = h.portal.create_post("Crash on save", "x");
+    h.portal.add_tag(&post, "bug");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     eventually("Linear to carry its Bug label", 20, async || {
         let r = h.linear_record(&issue).await?;
@@ -409,7 +418,7 @@ async fn tag_and_label_names_match_without_regard_to_case() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let tags = h.canny.post(&post).unwrap().tags;
+    let tags = h.portal.post(&post).unwrap().tags;
     assert_eq!(
         tags.into_iter().collect::<Vec<_>>(),
         vec!["bug".to_string()]

@@ -1,7 +1,8 @@
-//! The engine under faults, against both simulators over loopback (issue
-//! ENGINE): timeout streaks, running out of Linear quota, a killed engine
-//! restarted on the same store, and convergence with webhook drops,
-//! duplicates and reordering plus 5xx answers on both APIs.
+//! The engine under faults, against Linear's simulator and each portal's
+//! over loopback (issue ENGINE): timeout streaks, running out of Linear
+//! quota, a killed engine restarted on the same store, and convergence with
+//! webhook drops, duplicates and reordering plus 5xx answers on both APIs.
+//! Every test runs once against Canny and once against Fider.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod support {
@@ -17,7 +18,23 @@ use roundtrip::sim::faults::{ApiFaults, WebhookFaults};
 use roundtrip::store::{JobFilter, LinkState, Window};
 use roundtrip::sync::Mapping;
 use roundtrip::sync::codec;
-use support::harness::{Harness, Setup, eventually};
+use support::harness::{Harness, PortalKind, Setup, Stage, eventually};
+
+crate::portal_tests!(
+    a_timeout_streak_is_retried_to_exactly_one_issue_with_the_portal_link,
+    running_out_of_linear_quota_waits_for_the_refill_without_ratelimited_answers,
+    both_sides_converge_under_webhook_and_api_faults,
+);
+
+#[test]
+fn a_killed_canny_engine_restarted_on_the_same_store_converges_without_duplicates() {
+    killed_engine_restarted(PortalKind::Canny);
+}
+
+#[test]
+fn a_killed_fider_engine_restarted_on_the_same_store_converges_without_duplicates() {
+    killed_engine_restarted(PortalKind::Fider);
+}
 
 /// Every job of one kind and target, whatever its status.
 fn jobs_of(h: &Harness, kind: &str, target: Side) -> Vec<roundtrip::store::Job> {
@@ -32,8 +49,8 @@ fn jobs_of(h: &Harness, kind: &str, target: Side) -> Vec<roundtrip::store::Job> 
 
 /// Approve a post and wait until its link is active and settled.
 async fn approved_and_settled(h: &Harness, title: &str) -> (String, String) {
-    let post = h.canny.create_post(title, "warm-up").expect("post");
-    h.canny.set_status(&post, "planned").expect("status");
+    let post = h.portal.create_post(title, "warm-up");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     (post, issue)
@@ -50,7 +67,7 @@ fn issue_titles(h: &Harness) -> BTreeMap<String, usize> {
 
 fn post_titles(h: &Harness) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for p in h.canny.posts() {
+    for p in h.portal.posts() {
         *out.entry(p.title.clone()).or_insert(0) += 1;
     }
     out
@@ -60,7 +77,7 @@ fn post_titles(h: &Harness) -> BTreeMap<String, usize> {
 /// (compared through the default mapping, as the merge sees them), and no
 /// record is linked twice. Returns the links checked, or what differs.
 async fn converged(h: &Harness) -> Result<usize, String> {
-    let mapping = Mapping::default_canny_linear();
+    let mapping = Mapping::default_for(h.portal.kind());
     let links = h.store().db().links(Window::first(10_000)).expect("links");
     let mut seen_posts = BTreeSet::new();
     let mut seen_issues = BTreeSet::new();
@@ -73,7 +90,7 @@ async fn converged(h: &Harness) -> Result<usize, String> {
             return Err(format!("link {} repeats a record", link.id));
         }
         let portal = h
-            .canny_conn
+            .portal_conn
             .get(p)
             .await
             .map_err(|e| e.to_string())?
@@ -99,30 +116,30 @@ async fn converged(h: &Harness) -> Result<usize, String> {
 
 use roundtrip::connector::Connector;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_timeout_streak_is_retried_to_exactly_one_issue_with_the_portal_link() {
+async fn a_timeout_streak_is_retried_to_exactly_one_issue_with_the_portal_link(portal: PortalKind) {
     let mut h = Harness::start(Setup {
         max_attempts: 20,
+        portal,
         ..Setup::default()
     })
     .await;
     // One synced pair first, so the connector's team catalog is cached and
     // the create below really reaches `issueCreate` while timeouts are on.
-    approved_and_settled(&h, "Warm-up").await;
+    approved_and_settled(&h, "Warm-up post").await;
 
     h.linear.set_faults(ApiFaults {
         timeout: 1.0,
         ..ApiFaults::default()
     });
-    let post = h.canny.create_post("Timeouts", "Slow network").unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+    let post = h.portal.create_post("Timeouts everywhere", "Slow network");
+    h.portal.set_stage(&post, Stage::Planned);
     // Every answer is held past the client's timeout, yet the sim executes
     // each request: the first attempt already created the issue.
     eventually("two timed-out create attempts", 25, async || {
         let s = h.store();
         let job = jobs_of(&h, "create", Side::Linear)
             .into_iter()
-            .find(|j| j.payload.contains("Timeouts"))?;
+            .find(|j| j.payload.contains("Timeouts everywhere"))?;
         let attempts = s.db().attempts(job.id).ok()?;
         (attempts
             .iter()
@@ -133,7 +150,7 @@ async fn a_timeout_streak_is_retried_to_exactly_one_issue_with_the_portal_link()
     })
     .await;
     assert_eq!(
-        issue_titles(&h).get("Timeouts"),
+        issue_titles(&h).get("Timeouts everywhere"),
         Some(&1),
         "the first timed-out attempt created the issue"
     );
@@ -142,35 +159,44 @@ async fn a_timeout_streak_is_retried_to_exactly_one_issue_with_the_portal_link()
     h.linear.set_faults(ApiFaults::default());
     let issue = eventually("link after the streak", 30, async || h.linked_issue(&post)).await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
-    assert_eq!(issue_titles(&h).get("Timeouts"), Some(&1), "no duplicate");
+    assert_eq!(
+        issue_titles(&h).get("Timeouts everywhere"),
+        Some(&1),
+        "no duplicate"
+    );
     let create = jobs_of(&h, "create", Side::Linear)
         .into_iter()
-        .find(|j| j.payload.contains("Timeouts"))
+        .find(|j| j.payload.contains("Timeouts everywhere"))
         .unwrap();
     assert_eq!(create.status, JobStatus::Succeeded);
     assert!(create.attempts >= 3, "{create:?}");
     // The retry completed the create the first attempt made, including the
     // portal URL attachment that lets a lost store find the link again.
-    let url = h.canny.post(&post).unwrap().url;
+    let url = h.portal.post(&post).unwrap().url;
     assert_eq!(
         h.linear_conn.issues_for_url(&url).await.unwrap(),
         vec![issue.clone()]
     );
-    assert_eq!(h.linear_record(&issue).await.unwrap().title, "Timeouts");
+    assert_eq!(
+        h.linear_record(&issue).await.unwrap().title,
+        "Timeouts everywhere"
+    );
     assert!(h.linear.counters().timeouts >= 2);
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn running_out_of_linear_quota_waits_for_the_refill_without_ratelimited_answers() {
+async fn running_out_of_linear_quota_waits_for_the_refill_without_ratelimited_answers(
+    portal: PortalKind,
+) {
     // 7,200 requests an hour: the leaky bucket refills two a second.
     let mut h = Harness::start(Setup {
         linear_requests_per_hour: 7_200,
         max_attempts: 20,
+        portal,
         ..Setup::default()
     })
     .await;
-    approved_and_settled(&h, "Warm-up").await;
+    approved_and_settled(&h, "Warm-up post").await;
     // Almost nothing left. One read through the engine lets its budget see
     // the new level before any work is queued, so the strict assertion
     // below holds: with honest headers known in advance, not even the
@@ -183,8 +209,8 @@ async fn running_out_of_linear_quota_waits_for_the_refill_without_ratelimited_an
     let titles: Vec<String> = (0..6).map(|i| format!("Quota post {i}")).collect();
     let mut posts = Vec::new();
     for t in &titles {
-        let p = h.canny.create_post(t, "needs quota").unwrap();
-        h.canny.set_status(&p, "planned").unwrap();
+        let p = h.portal.create_post(t, "needs quota");
+        h.portal.set_stage(&p, Stage::Planned);
         posts.push(p);
     }
     let started = std::time::Instant::now();
@@ -238,8 +264,7 @@ async fn running_out_of_linear_quota_waits_for_the_refill_without_ratelimited_an
     h.stop_service().await;
 }
 
-#[test]
-fn a_killed_engine_restarted_on_the_same_store_converges_without_duplicates() {
+fn killed_engine_restarted(portal: PortalKind) {
     let main = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -252,6 +277,7 @@ fn a_killed_engine_restarted_on_the_same_store_converges_without_duplicates() {
         store_path: Some(store_path.clone()),
         create_in_portal_label: Some("Feature".into()),
         max_attempts: 20,
+        portal,
         ..Setup::default()
     }));
     // The service runs on a runtime of its own, so the test can kill it
@@ -267,7 +293,7 @@ fn a_killed_engine_restarted_on_the_same_store_converges_without_duplicates() {
     let post_titles_wanted: Vec<String> = (0..5).map(|i| format!("Crash post {i}")).collect();
     let issue_titles_wanted: Vec<String> = (0..2).map(|i| format!("Crash issue {i}")).collect();
     main.block_on(async {
-        let (warm_post, warm_issue) = approved_and_settled(&h, "Warm-up").await;
+        let (warm_post, warm_issue) = approved_and_settled(&h, "Warm-up post").await;
         // Slow answers keep writes in flight when the engine dies; the
         // simulators finish what they received.
         let slow = ApiFaults {
@@ -275,10 +301,10 @@ fn a_killed_engine_restarted_on_the_same_store_converges_without_duplicates() {
             ..ApiFaults::default()
         };
         h.linear.set_faults(slow.clone());
-        h.canny.set_faults(slow);
+        h.portal.set_faults(slow);
         for t in &post_titles_wanted {
-            let p = h.canny.create_post(t, "crash test").unwrap();
-            h.canny.set_status(&p, "planned").unwrap();
+            let p = h.portal.create_post(t, "crash test");
+            h.portal.set_stage(&p, Stage::Planned);
         }
         for t in &issue_titles_wanted {
             let i = h
@@ -287,7 +313,7 @@ fn a_killed_engine_restarted_on_the_same_store_converges_without_duplicates() {
                 .unwrap();
             h.linear.set_labels(&i.id, &["Feature"]).unwrap();
         }
-        h.canny.set_title(&warm_post, "Warm-up, renamed").unwrap();
+        h.portal.set_title(&warm_post, "Warm-up post, renamed");
         assert!(h.linear.issue(&warm_issue).is_some());
         // A Linear create is `issueCreate` then `attachmentLinkURL`: kill
         // between the two, when the issue exists but its job is unfinished.
@@ -332,7 +358,7 @@ fn a_killed_engine_restarted_on_the_same_store_converges_without_duplicates() {
         // Let the simulators finish requests the dead engine had sent.
         tokio::time::sleep(Duration::from_millis(1_000)).await;
         h.linear.set_faults(ApiFaults::default());
-        h.canny.set_faults(ApiFaults::default());
+        h.portal.set_faults(ApiFaults::default());
         h.start_service().await;
         eventually("all creates linked after the restart", 30, async || {
             let s = h.store();
@@ -353,15 +379,14 @@ fn a_killed_engine_restarted_on_the_same_store_converges_without_duplicates() {
             assert_eq!(issues.get(t), Some(&1), "one issue titled {t}: {issues:?}");
             assert_eq!(posts.get(t), Some(&1), "one post titled {t}: {posts:?}");
         }
-        assert_eq!(issues.get("Warm-up, renamed"), Some(&1), "{issues:?}");
+        assert_eq!(issues.get("Warm-up post, renamed"), Some(&1), "{issues:?}");
         assert_eq!(h.linear.issues().len(), 8);
-        assert_eq!(h.canny.posts().len(), 8);
+        assert_eq!(h.portal.posts().len(), 8);
         h.stop_service().await;
     });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_sides_converge_under_webhook_and_api_faults() {
+async fn both_sides_converge_under_webhook_and_api_faults(portal: PortalKind) {
     let mut h = Harness::start(Setup {
         webhook_faults: WebhookFaults {
             drop: 0.1,
@@ -373,12 +398,13 @@ async fn both_sides_converge_under_webhook_and_api_faults() {
             server_error: 0.1,
             ..ApiFaults::default()
         },
-        canny_faults: ApiFaults {
+        portal_faults: ApiFaults {
             server_error: 0.1,
             ..ApiFaults::default()
         },
         max_attempts: 30,
         seed: 11,
+        portal,
         ..Setup::default()
     })
     .await;
@@ -387,14 +413,13 @@ async fn both_sides_converge_under_webhook_and_api_faults() {
     let mut posts = Vec::new();
     for i in 0..n {
         posts.push(
-            h.canny
-                .create_post(&format!("Fault post {i}"), &format!("Details {i}"))
-                .unwrap(),
+            h.portal
+                .create_post(&format!("Fault post {i}"), &format!("Details {i}")),
         );
     }
     // Approvals (the last posts stay open and must never get an issue).
     for p in posts.iter().take(approved) {
-        h.canny.set_status(p, "planned").unwrap();
+        h.portal.set_stage(p, Stage::Planned);
     }
     let mut issues = Vec::new();
     for p in posts.iter().take(approved) {
@@ -409,18 +434,15 @@ async fn both_sides_converge_under_webhook_and_api_faults() {
                 h.linear.set_state(l, "In Progress").unwrap();
             }
             1 => h
-                .canny
-                .set_title(p, &format!("Fault post {i} (portal edit)"))
-                .unwrap(),
+                .portal
+                .set_title(p, &format!("Fault post {i} (portal edit)")),
             2 => {
                 h.linear
                     .set_title(l, &format!("Fault post {i} (Linear edit)"))
                     .unwrap();
             }
             _ => {
-                h.canny
-                    .add_comment(p, &format!("Portal comment {i}"))
-                    .unwrap();
+                h.portal.add_comment(p, &format!("Portal comment {i}"));
                 h.linear
                     .add_comment(l, &format!("Linear comment {i}"))
                     .unwrap();
@@ -439,27 +461,30 @@ async fn both_sides_converge_under_webhook_and_api_faults() {
             1 => {
                 h.linear.set_state(l, "Done").unwrap();
             }
-            2 => h.canny.set_status(p, "in progress").unwrap(),
-            _ => h
-                .canny
-                .add_comment(p, &format!("Second portal comment {i}"))
-                .map(|_| ())
-                .unwrap(),
+            2 => h.portal.set_stage(p, Stage::Started),
+            _ => {
+                h.portal
+                    .add_comment(p, &format!("Second portal comment {i}"));
+            }
         }
     }
 
     // Heal, then let reconcile repair whatever the dropped webhooks hid.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (lc, cs) = (h.linear.counters(), h.canny.stats());
-    assert!(lc.server_errors > 0 && cs.faults > 0, "{lc:?} {cs:?}");
+    let lc = h.linear.counters();
+    let (portal_faults, portal_dropped) = (h.portal.faults(), h.portal.webhooks_dropped());
     assert!(
-        lc.webhooks_dropped + cs.webhooks_dropped > 0,
-        "{lc:?} {cs:?}"
+        lc.server_errors > 0 && portal_faults > 0,
+        "{lc:?} {portal_faults}"
+    );
+    assert!(
+        lc.webhooks_dropped + portal_dropped > 0,
+        "{lc:?} {portal_dropped}"
     );
     h.linear.set_faults(ApiFaults::default());
-    h.canny.set_faults(ApiFaults::default());
+    h.portal.set_faults(ApiFaults::default());
     h.linear.set_webhook_faults(WebhookFaults::default());
-    h.canny.set_webhook_faults(WebhookFaults::default());
+    h.portal.set_webhook_faults(WebhookFaults::default());
     h.wait_quiet(Duration::from_millis(500), 30).await;
     h.engine().reconcile_once().await.unwrap();
     h.wait_quiet(Duration::from_millis(500), 30).await;
@@ -473,7 +498,7 @@ async fn both_sides_converge_under_webhook_and_api_faults() {
         approved,
         "one issue per approved post"
     );
-    assert_eq!(h.canny.posts().len(), n, "no post was created");
+    assert_eq!(h.portal.posts().len(), n, "no post was created");
     for p in &posts[approved..] {
         assert_eq!(h.linked_issue(p), None);
     }
@@ -493,28 +518,28 @@ async fn both_sides_converge_under_webhook_and_api_faults() {
     }
     // The edits landed where they were aimed, comments exactly once.
     for (i, (p, l)) in posts.iter().zip(&issues).enumerate() {
-        let post = h.canny.post(p).unwrap();
+        let post = h.portal.post(p).unwrap();
         let issue = h.linear_record(l).await.unwrap();
         match i % 4 {
-            0 => assert_eq!(post.status, "complete"),
+            0 => assert_eq!(post.stage, Some(Stage::Done)),
             1 => {
                 assert_eq!(issue.title, format!("Fault post {i} (portal edit)"));
-                assert_eq!(post.status, "complete");
+                assert_eq!(post.stage, Some(Stage::Done));
             }
             2 => {
                 assert_eq!(post.title, format!("Fault post {i} (Linear edit)"));
-                assert_eq!(post.status, "in progress");
+                assert_eq!(post.stage, Some(Stage::Started));
                 assert_eq!(issue.status, "In Progress");
             }
             _ => {
                 assert_eq!(post.details, format!("Rewritten in Linear {i}"));
                 assert_eq!(h.linear.comments(l).len(), 3, "issue {i}");
-                assert_eq!(h.canny.comments(p).len(), 3, "post {i}");
+                assert_eq!(h.portal.comments(p).len(), 3, "post {i}");
             }
         }
         if i % 4 != 3 {
             assert!(h.linear.comments(l).is_empty(), "issue {i}");
-            assert!(h.canny.comments(p).is_empty(), "post {i}");
+            assert!(h.portal.comments(p).is_empty(), "post {i}");
         }
     }
     h.stop_service().await;

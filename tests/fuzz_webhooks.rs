@@ -1,7 +1,8 @@
-//! Property-based fuzzing of webhook verification and parsing for both
-//! portals' senders (issue 13, point 9): arbitrary headers, bodies and
-//! signatures never panic, are never accepted unless signed with the
-//! secret, and never put a row in the inbox unless verified.
+//! Property-based fuzzing of webhook verification and parsing for every
+//! sender — Linear, Canny and Fider (issue 13, point 9; issue 16): arbitrary
+//! headers, bodies, signatures and shared secrets never panic, are never
+//! accepted unless signed with (or, for Fider, presenting) the secret, and
+//! never put a row in the inbox unless verified.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 use roundtrip::connector::Connector;
 use roundtrip::connector::canny::{CannyConfig, CannyConnector, NonceCache, verify_canny_delivery};
+use roundtrip::connector::fider::{FiderConfig, FiderConnector, SecretIn};
 use roundtrip::connector::linear::{LinearConfig, LinearConnector, verify_linear_webhook};
 use roundtrip::store::{OpenMode, Store, Writer};
 use roundtrip::webhook::{WebhookOptions, WebhookServer, router};
@@ -23,6 +25,41 @@ use tower::ServiceExt;
 
 const SECRET: &str = "lin_wh_fuzz";
 const CANNY_KEY: &str = "canny_fuzz_key";
+const FIDER_SECRET: &str = "fider-fuzz-secret";
+
+fn fider(secret_in: SecretIn) -> FiderConnector {
+    let mut c = FiderConfig::new("http://127.0.0.1:9", "k", FIDER_SECRET);
+    c.secret_in = secret_in;
+    FiderConnector::new(c).unwrap()
+}
+
+/// Bodies shaped like roundtrip's Fider template (with arbitrary parts),
+/// raw JSON, or arbitrary bytes.
+fn fider_body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        (
+            prop_oneof![
+                Just("new_post".to_string()),
+                Just("new_comment".to_string()),
+                Just("change_status".to_string()),
+                Just("delete_post".to_string()),
+                ".{0,12}",
+            ],
+            prop_oneof![
+                (1i64..100_000).prop_map(|n| json!(n.to_string())),
+                any::<i64>().prop_map(|n| json!(n)),
+                json_value(),
+            ],
+        )
+            .prop_map(|(event, number)| {
+                json!({"event": event, "post_number": number})
+                    .to_string()
+                    .into_bytes()
+            }),
+        json_value().prop_map(|v| v.to_string().into_bytes()),
+        prop::collection::vec(any::<u8>(), 0..256),
+    ]
+}
 
 fn hmac(key: &str, msg: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
@@ -162,6 +199,45 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fider_deliveries_are_accepted_only_with_the_secret_and_name_a_post(
+        body in fider_body(),
+        presented in header_text(),
+        give_secret in any::<bool>(),
+        in_path in any::<bool>(),
+    ) {
+        let secret = if give_secret { FIDER_SECRET.to_string() } else { presented.clone() };
+        let matches = secret.trim() == FIDER_SECRET;
+        let (conn, out) = if in_path {
+            let c = fider(SecretIn::Path);
+            let out = c.verify_webhook_path(&secret, &HeaderMap::new(), &body, now());
+            (c, out)
+        } else {
+            let c = fider(SecretIn::Header("x-roundtrip-secret".into()));
+            let mut h = HeaderMap::new();
+            put(&mut h, "x-roundtrip-secret", &secret);
+            let out = c.verify_webhook(&h, &body, now());
+            (c, out)
+        };
+        if !matches {
+            prop_assert!(out.is_err(), "a delivery without the secret was accepted");
+        }
+        if let Ok(hint) = &out {
+            prop_assert!(hint.record_id.as_deref().is_some_and(|n| n.parse::<i64>().is_ok_and(|n| n > 0)));
+            prop_assert!(roundtrip::connector::fider::EVENTS.contains(&hint.event.as_str()));
+            prop_assert!(serde_json::from_slice::<Value>(&body).is_ok());
+        }
+        // The secret in the wrong place never counts.
+        let mut h = HeaderMap::new();
+        put(&mut h, "x-roundtrip-secret", FIDER_SECRET);
+        prop_assert!(fider(SecretIn::Path).verify_webhook(&h, &body, now()).is_err());
+        prop_assert!(conn.verify_webhook_path("", &HeaderMap::new(), &body, now()).is_err());
+    }
+}
+
 struct Server {
     rt: tokio::runtime::Runtime,
     router: axum::Router,
@@ -171,6 +247,12 @@ struct Server {
 }
 
 fn server() -> Server {
+    server_with(Arc::new(
+        CannyConnector::new(CannyConfig::new("http://127.0.0.1:9", CANNY_KEY, "B")).unwrap(),
+    ))
+}
+
+fn server_with(portal: Arc<dyn Connector>) -> Server {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -182,9 +264,6 @@ fn server() -> Server {
     let _guard = rt.enter();
     let linear: Arc<dyn Connector> =
         Arc::new(LinearConnector::new(LinearConfig::new("lin_api_x", "ENG", SECRET)).unwrap());
-    let portal: Arc<dyn Connector> = Arc::new(
-        CannyConnector::new(CannyConfig::new("http://127.0.0.1:9", CANNY_KEY, "B")).unwrap(),
-    );
     let mut options = WebhookOptions::default();
     options.limits.max_body_bytes = 4096;
     let router = router(WebhookServer {
@@ -292,4 +371,53 @@ fn the_server_stores_nothing_it_could_not_verify() {
         .unwrap();
     // The property is not vacuous: verified deliveries were stored.
     assert!(inbox_rows(&s.path) > 0, "no generated delivery was valid");
+}
+
+#[test]
+fn the_server_stores_no_fider_delivery_without_the_secret() {
+    for secret_in in [
+        SecretIn::Header("x-roundtrip-secret".into()),
+        SecretIn::Path,
+    ] {
+        let path_mode = secret_in == SecretIn::Path;
+        let s = server_with(Arc::new(fider(secret_in)));
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: 128,
+            ..ProptestConfig::default()
+        });
+        let request = (fider_body(), "[A-Za-z0-9_-]{1,40}", 0u8..4);
+        runner
+            .run(&request, |(body, guess, how)| {
+                // how: 0 a guessed secret, 1 the secret, 2 the secret in the
+                // other place, 3 none.
+                let mut b = match (path_mode, how) {
+                    (true, 0) => Request::post(format!("/webhooks/fider/{guess}")),
+                    (true, 1) => Request::post(format!("/webhooks/fider/{FIDER_SECRET}")),
+                    _ => Request::post("/webhooks/fider"),
+                };
+                match (path_mode, how) {
+                    (false, 0) => b = b.header("x-roundtrip-secret", guess),
+                    (false, 1) | (true, 2) => b = b.header("x-roundtrip-secret", FIDER_SECRET),
+                    (false, 2) => b = Request::post(format!("/webhooks/fider/{FIDER_SECRET}")),
+                    _ => {}
+                }
+                let before = inbox_rows(&s.path);
+                let resp =
+                    s.rt.block_on(s.router.clone().oneshot(b.body(Body::from(body)).unwrap()))
+                        .unwrap();
+                let status = resp.status().as_u16();
+                prop_assert!([200, 400, 401].contains(&status), "status {status}");
+                let after = inbox_rows(&s.path);
+                if how != 1 {
+                    prop_assert_eq!(status, 401, "no secret, no entry");
+                    prop_assert_eq!(after, before);
+                }
+                if status != 200 {
+                    prop_assert_eq!(after, before, "stored a refused delivery");
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(inbox_rows(&s.path) > 0, "no generated delivery was valid");
+    }
 }

@@ -2,7 +2,9 @@
 //! loopback against both simulators: Linear's auto-archive is not a delete,
 //! nothing roundtrip writes for itself is public, links follow merges and
 //! duplicates, existing links are adopted, posts in custom statuses are
-//! synced, and an API whose answers change shape raises an alert.
+//! synced, and an API whose answers change shape raises an alert. What holds
+//! for any portal runs once against Canny and once against Fider; what only
+//! one of them does has a test of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step should stop with its message
 
 mod support {
@@ -14,18 +16,28 @@ use std::time::Duration;
 use roundtrip::domain::{AuditAction, Side};
 use roundtrip::store::{LinkState, Window};
 use roundtrip::sync::DeletePolicy;
-use support::harness::{Harness, Setup, eventually};
+use support::harness::{Harness, PortalKind, Setup, Stage, eventually};
+
+crate::portal_tests!(
+    auto_archived_issue_is_finished_not_deleted,
+    without_admin_only_comments_the_notice_stays_in_the_audit_log,
+    retried_portal_create_cannot_duplicate,
+    duplicate_issue_hands_its_link_to_the_canonical_one,
+    duplicate_of_a_linked_issue_closes_its_post,
+    shape_drift_fails_loudly_and_alerts_until_a_pass_succeeds,
+    mirrored_comments_carry_no_public_reference,
+);
+
+fn setup(portal: PortalKind) -> Setup {
+    Setup {
+        portal,
+        ..Setup::default()
+    }
+}
 
 /// A planned post linked to its new Linear issue; returns (post, issue).
 async fn linked_pair(h: &Harness, title: &str) -> (String, String) {
-    let post = h
-        .canny
-        .create_post(title, "Details from a customer.")
-        .unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
-    let issue = eventually("link to become active", 20, async || h.linked_issue(&post)).await;
-    h.wait_settled(&post).await;
-    (post, issue)
+    h.linked_pair(title).await
 }
 
 fn link_state(h: &Harness, side: Side, id: &str) -> Option<LinkState> {
@@ -37,49 +49,74 @@ fn link_state(h: &Harness, side: Side, id: &str) -> Option<LinkState> {
 }
 
 fn public_comments(h: &Harness, post: &str) -> Vec<String> {
-    h.canny
+    h.portal
         .comments(post)
         .into_iter()
         .filter(|c| !c.internal)
-        .map(|c| c.value)
+        .map(|c| c.body)
         .collect()
 }
 
 fn internal_comments(h: &Harness, post: &str) -> Vec<String> {
-    h.canny
+    h.portal
         .comments(post)
         .into_iter()
         .filter(|c| c.internal)
-        .map(|c| c.value)
+        .map(|c| c.body)
         .collect()
+}
+
+/// Notes roundtrip left for the team about a post: admin-only comments on
+/// Canny; on Fider, which has no such place, the audit log's note entries
+/// (nothing is ever posted publicly instead).
+fn notes(h: &Harness, post: &str) -> Vec<String> {
+    match h.portal.kind() {
+        PortalKind::Canny => internal_comments(h, post),
+        PortalKind::Fider => {
+            let store = h.store();
+            let link = store
+                .db()
+                .link_by_remote(Side::Portal, post)
+                .unwrap()
+                .map(|l| l.id);
+            store
+                .db()
+                .audit(Window::last(500))
+                .unwrap()
+                .into_iter()
+                .filter(|a| a.action == AuditAction::Note && a.side == Some(Side::Portal))
+                .filter(|a| link.is_some() && a.link_id == link)
+                .filter_map(|a| a.after)
+                .collect()
+        }
+    }
 }
 
 /// Linear archives a Done issue by itself after the team's period: under the
 /// harshest delete policy (mirror) the post survives, nothing is written to
 /// it, the link stays, and a later edit still syncs. Only the trash deletes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auto_archived_issue_is_finished_not_deleted() {
+async fn auto_archived_issue_is_finished_not_deleted(kind: PortalKind) {
     let mut h = Harness::start(Setup {
         delete_policy: DeletePolicy::Mirror,
         linear_auto_archive: Duration::from_millis(600),
-        ..Setup::default()
+        ..setup(kind)
     })
     .await;
-    let (post, issue) = linked_pair(&h, "Dark mode").await;
+    let (post, issue) = linked_pair(&h, "Dark mode please").await;
     h.linear.set_state(&issue, "Done").unwrap();
-    eventually("portal to show complete", 20, async || {
-        (h.canny.post(&post)?.status == "complete").then_some(())
+    eventually("portal to show done", 20, async || {
+        (h.portal.post(&post)?.stage == Some(Stage::Done)).then_some(())
     })
     .await;
-    let comments_before = h.canny.comments(&post).len();
+    let comments_before = h.portal.comments(&post).len();
     eventually("Linear to auto-archive the issue", 20, async || {
         h.linear.issue(&issue)?.archived_at.map(|_| ())
     })
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
-    assert!(h.canny.post(&post).is_some(), "the post was not deleted");
+    assert!(h.portal.post(&post).is_some(), "the post was not deleted");
     assert_eq!(
-        h.canny.comments(&post).len(),
+        h.portal.comments(&post).len(),
         comments_before,
         "nothing written to the post"
     );
@@ -92,20 +129,20 @@ async fn auto_archived_issue_is_finished_not_deleted() {
     eventually(
         "edit of the archived issue to reach the post",
         20,
-        async || (h.canny.post(&post)?.title == "Dark mode (shipped)").then_some(()),
+        async || (h.portal.post(&post)?.title == "Dark mode (shipped)").then_some(()),
     )
     .await;
     h.linear.unarchive(&issue).unwrap();
     h.linear.set_state(&issue, "In Progress").unwrap();
     eventually("post to follow the restored issue", 20, async || {
-        (h.canny.post(&post)?.status == "in progress").then_some(())
+        (h.portal.post(&post)?.stage == Some(Stage::Started)).then_some(())
     })
     .await;
 
     // The trash is a delete: under mirror the post goes too.
     h.linear.delete(&issue).unwrap();
     eventually("trashed issue to delete the post", 20, async || {
-        h.canny.post(&post).is_none().then_some(())
+        h.portal.post(&post).is_none().then_some(())
     })
     .await;
     h.stop_service().await;
@@ -180,17 +217,17 @@ async fn delete_notice_is_admin_only() {
     h.stop_service().await;
 }
 
-/// On a plan without internal comments the notice is not posted at all:
-/// it stays in roundtrip's audit log.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_internal_comments_the_notice_stays_in_the_audit_log() {
+/// Where the portal has no admin-only comments (a Canny plan without
+/// internal comments; Fider has none at all) the notice is not posted: it
+/// stays in roundtrip's audit log.
+async fn without_admin_only_comments_the_notice_stays_in_the_audit_log(kind: PortalKind) {
     let mut h = Harness::start(Setup {
         canny_internal_comments: false,
-        ..Setup::default()
+        ..setup(kind)
     })
     .await;
     let (post, issue) = linked_pair(&h, "Slack alerts").await;
-    let before = h.canny.comments(&post).len();
+    let before = h.portal.comments(&post).len();
     h.linear.delete(&issue).unwrap();
     let note = eventually("the note in the audit log", 20, async || {
         let audit = h.store().db().audit(Window::last(200)).ok()?;
@@ -200,24 +237,23 @@ async fn without_internal_comments_the_notice_stays_in_the_audit_log() {
     assert!(note.after.unwrap().contains("not posted"));
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(
-        h.canny.comments(&post).len(),
+        h.portal.comments(&post).len(),
         before,
         "no comment of any kind"
     );
     h.stop_service().await;
 }
 
-/// A portal-side create whose answer is lost after Canny made the post is
-/// retried without a second post, and nothing of roundtrip's reaches the
+/// A portal-side create whose answer is lost after the portal made the post
+/// is retried without a second post, and nothing of roundtrip's reaches the
 /// post's public text.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retried_portal_create_cannot_duplicate() {
+async fn retried_portal_create_cannot_duplicate(kind: PortalKind) {
     let mut h = Harness::start(Setup {
         create_in_portal_label: Some("Feature".into()),
-        ..Setup::default()
+        ..setup(kind)
     })
     .await;
-    h.canny.lose_next_reply("posts/create");
+    h.portal.lose_next_create();
     let issue = h
         .linear
         .create_issue("Offline mode", Some("Works on a plane."), "Todo")
@@ -234,7 +270,7 @@ async fn retried_portal_create_cannot_duplicate() {
     .await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     let posts: Vec<_> = h
-        .canny
+        .portal
         .posts()
         .into_iter()
         .filter(|p| p.title == "Offline mode")
@@ -251,28 +287,29 @@ async fn retried_portal_create_cannot_duplicate() {
         posts[0].details
     );
     assert!(public_comments(&h, &post).is_empty());
-    assert!(
-        internal_comments(&h, &post)
-            .iter()
-            .any(|c| c.contains("roundtrip-ref")),
-        "the claim is an internal comment"
-    );
+    if kind == PortalKind::Canny {
+        assert!(
+            internal_comments(&h, &post)
+                .iter()
+                .any(|c| c.contains("roundtrip-ref")),
+            "the claim is an internal comment"
+        );
+    }
     h.stop_service().await;
 }
 
 /// Linear marks the linked issue a duplicate of an unlinked one: the link
 /// moves to the canonical issue (no new issue or post), the post follows its
-/// state and gets one admin-only note.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn duplicate_issue_hands_its_link_to_the_canonical_one() {
-    let mut h = Harness::start(Setup::default()).await;
+/// state and gets one note for the team.
+async fn duplicate_issue_hands_its_link_to_the_canonical_one(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post, dup) = linked_pair(&h, "Keyboard shortcuts").await;
     let canonical = h
         .linear
         .create_issue("Shortcuts everywhere", None, "In Progress")
         .unwrap();
     let issues_before = h.linear.issues().len();
-    let posts_before = h.canny.posts().len();
+    let posts_before = h.portal.posts().len();
     h.linear.mark_duplicate(&dup, &canonical.id).unwrap();
     eventually("the link to follow the canonical issue", 20, async || {
         (h.linked_issue(&post)? == canonical.id).then_some(())
@@ -281,35 +318,40 @@ async fn duplicate_issue_hands_its_link_to_the_canonical_one() {
     eventually(
         "the post to follow the canonical issue's state",
         20,
-        async || (h.canny.post(&post)?.status == "in progress").then_some(()),
+        async || (h.portal.post(&post)?.stage == Some(Stage::Started)).then_some(()),
     )
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
     assert_eq!(h.linear.issues().len(), issues_before, "no new issue");
-    assert_eq!(h.canny.posts().len(), posts_before, "no new post");
+    assert_eq!(h.portal.posts().len(), posts_before, "no new post");
     assert_eq!(
         link_state(&h, Side::Linear, &dup),
         None,
         "the duplicate is unlinked"
     );
-    let notes = internal_comments(&h, &post);
-    assert_eq!(notes.len(), 1, "at most one admin-only note: {notes:?}");
+    let notes = notes(&h, &post);
+    assert_eq!(notes.len(), 1, "one note for the team: {notes:?}");
     assert!(notes[0].contains("duplicate"), "{notes:?}");
     assert!(public_comments(&h, &post).is_empty());
     h.stop_service().await;
 }
 
 /// When the canonical issue already tracks another post, the duplicate's
-/// post closes as a duplicate (the mapping's status for Linear's Duplicate
-/// state) with one admin-only note; no record is linked twice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn duplicate_of_a_linked_issue_closes_its_post() {
-    let mut h = Harness::start(Setup::default()).await;
+/// post is closed as a duplicate — Canny: the mapping's status for Linear's
+/// Duplicate state; Fider: marked a duplicate of that other post, which
+/// takes its voters — with one note; no record is linked twice.
+async fn duplicate_of_a_linked_issue_closes_its_post(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post_a, dup) = linked_pair(&h, "SSO with Okta").await;
     let (post_b, canonical) = linked_pair(&h, "Okta single sign-on").await;
+    h.portal.add_vote(&post_a);
     h.linear.mark_duplicate(&dup, &canonical).unwrap();
+    let closed = match kind {
+        PortalKind::Canny => "closed",
+        PortalKind::Fider => "duplicate",
+    };
     eventually("the duplicate's post to close", 20, async || {
-        (h.canny.post(&post_a)?.status == "closed").then_some(())
+        (h.portal.post(&post_a)?.status == closed).then_some(())
     })
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
@@ -318,12 +360,23 @@ async fn duplicate_of_a_linked_issue_closes_its_post() {
         Some(LinkState::Unlinked)
     );
     assert_eq!(h.linked_issue(&post_b).as_deref(), Some(canonical.as_str()));
-    assert_eq!(internal_comments(&h, &post_a).len(), 1);
+    assert_eq!(notes(&h, &post_a).len(), 1);
     assert_eq!(
-        h.canny.post(&post_b).unwrap().status,
-        "planned",
-        "the other post is untouched"
+        h.portal.post(&post_b).unwrap().stage,
+        Some(Stage::Planned),
+        "the other post's status is untouched"
     );
+    if kind == PortalKind::Fider {
+        assert_eq!(
+            h.fider().post(&post_a).unwrap().original,
+            Some(post_b.parse().unwrap())
+        );
+        assert_eq!(
+            h.fider().post(&post_b).unwrap().votes,
+            2,
+            "the author of both and the voter: one vote per person"
+        );
+    }
     h.stop_service().await;
 }
 
@@ -339,16 +392,16 @@ async fn merged_post_hands_its_link_to_the_survivor() {
     })
     .await;
     let (merged, issue) = linked_pair(&h, "CSV export").await;
-    h.canny.add_vote(&merged).unwrap();
-    h.canny.add_vote(&merged).unwrap();
+    h.canny().add_vote(&merged).unwrap();
+    h.canny().add_vote(&merged).unwrap();
     let survivor = h
-        .canny
+        .canny()
         .create_post("Export data", "As a spreadsheet")
         .unwrap();
-    h.canny.add_vote(&survivor).unwrap();
+    h.canny().add_vote(&survivor).unwrap();
     h.wait_quiet(Duration::from_millis(300), 20).await;
     let issues_before = h.linear.issues().len();
-    h.canny.merge_posts(&merged, &survivor).unwrap();
+    h.canny().merge_posts(&merged, &survivor).unwrap();
     let report = h.engine().reconcile_once().await.unwrap();
     assert_eq!(
         report.deleted, 1,
@@ -367,7 +420,7 @@ async fn merged_post_hands_its_link_to_the_survivor() {
     // Two voters on the merged post, one of them also on the survivor: one
     // vote per person after the merge.
     assert_eq!(
-        h.canny.post(&survivor).unwrap().score,
+        h.canny().post(&survivor).unwrap().score,
         2,
         "the merged post's votes count"
     );
@@ -391,12 +444,12 @@ async fn existing_links_are_adopted_on_first_start() {
         .create_issue("Dark mode", None, "In Progress")
         .unwrap();
     let attached = h.linear.create_issue("CSV export", None, "Todo").unwrap();
-    let p1 = h.canny.create_post("Dark mode please", "x").unwrap();
-    h.canny.set_status(&p1, "planned").unwrap();
-    h.canny.link_linear(&p1, &native.identifier).unwrap();
-    let p2 = h.canny.create_post("Export to CSV", "y").unwrap();
-    h.canny.set_status(&p2, "planned").unwrap();
-    let url = h.canny.post(&p2).unwrap().url;
+    let p1 = h.canny().create_post("Dark mode please", "x").unwrap();
+    h.canny().set_status(&p1, "planned").unwrap();
+    h.canny().link_linear(&p1, &native.identifier).unwrap();
+    let p2 = h.canny().create_post("Export to CSV", "y").unwrap();
+    h.canny().set_status(&p2, "planned").unwrap();
+    let url = h.canny().post(&p2).unwrap().url;
     h.linear
         .attach_url(&attached.id, &url, "Canny post")
         .unwrap();
@@ -408,7 +461,7 @@ async fn existing_links_are_adopted_on_first_start() {
     eventually(
         "the adopted post to follow Linear's state",
         20,
-        async || (h.canny.post(&p1)?.status == "in progress").then_some(()),
+        async || (h.canny().post(&p1)?.status == "in progress").then_some(()),
     )
     .await;
     h.wait_quiet(Duration::from_millis(500), 20).await;
@@ -439,8 +492,8 @@ async fn posts_in_custom_statuses_are_listed_and_mappable() {
     })
     .await;
     let (post, issue) = linked_pair(&h, "Offline sync").await;
-    h.canny.set_webhook_url(None);
-    h.canny.set_status(&post, "beta").unwrap();
+    h.canny().set_webhook_url(None);
+    h.canny().set_status(&post, "beta").unwrap();
     h.engine().reconcile_once().await.unwrap();
     let stored = h.store().db().record(Side::Portal, &post).unwrap().unwrap();
     assert_eq!(stored.record.status, "beta", "reconcile listed the post");
@@ -482,7 +535,7 @@ async fn posts_in_custom_statuses_are_listed_and_mappable() {
     let mut round = 0;
     eventually("the new mapping to be loaded", 20, async || {
         round += 1;
-        h.canny
+        h.canny()
             .set_details(&post, &format!("Details, edited {round}"))
             .ok()?;
         h.engine().reconcile_once().await.ok()?;
@@ -650,12 +703,11 @@ async fn get_text(url: String) -> (u16, String) {
 /// Answers in a changed shape fail the reconcile pass with the `schema`
 /// class and raise "API response shape changed" with the first example in
 /// status, /healthz and /metrics until a pass succeeds.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shape_drift_fails_loudly_and_alerts_until_a_pass_succeeds() {
+async fn shape_drift_fails_loudly_and_alerts_until_a_pass_succeeds(kind: PortalKind) {
     use roundtrip::domain::ErrorClass;
     use roundtrip::sim::faults::ApiFaults;
-    let mut h = Harness::start(Setup::default()).await;
-    let (_post, _issue) = linked_pair(&h, "Drifting").await;
+    let mut h = Harness::start(setup(kind)).await;
+    let (_post, _issue) = linked_pair(&h, "Drifting answers").await;
     h.linear.set_faults(ApiFaults {
         drift: 1.0,
         ..ApiFaults::default()
@@ -787,7 +839,7 @@ async fn merge_into_a_linked_post_ends_the_old_link() {
     let (merged, issue_a) = linked_pair(&h, "Mobile app").await;
     let (survivor, issue_b) = linked_pair(&h, "Native mobile app").await;
     let comments_before = h.linear.comments(&issue_a).len();
-    h.canny.merge_posts(&merged, &survivor).unwrap();
+    h.canny().merge_posts(&merged, &survivor).unwrap();
     h.engine().reconcile_once().await.unwrap();
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(
@@ -818,8 +870,8 @@ async fn adopt_command_dry_run_then_apply() {
     })
     .await;
     let issue = h.linear.create_issue("Audit log", None, "Todo").unwrap();
-    let post = h.canny.create_post("Audit log for admins", "z").unwrap();
-    h.canny.link_linear(&post, &issue.identifier).unwrap();
+    let post = h.canny().create_post("Audit log for admins", "z").unwrap();
+    h.canny().link_linear(&post, &issue.identifier).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("roundtrip.toml");
     let store = dir.path().join("rt.db");
@@ -829,13 +881,13 @@ async fn adopt_command_dry_run_then_apply() {
             "[store]\npath = \"{}\"\n[linear]\napi_url = \"{}\"\nteam = \"ENG\"\n[portal]\napi_url = \"{}\"\nboard = \"Feature Requests\"\n",
             store.display(),
             h.linear.graphql_url(),
-            h.canny.base_url()
+            h.canny().base_url()
         ),
     )
     .unwrap();
     let (lin_key, canny_key) = (
         h.linear.api_key().to_string(),
-        h.canny.api_key().to_string(),
+        h.canny().api_key().to_string(),
     );
     let run = move |dry: bool| {
         let mut cmd = assert_cmd::Command::cargo_bin("roundtrip").unwrap();
@@ -862,7 +914,7 @@ async fn adopt_command_dry_run_then_apply() {
     assert!(text.contains("would link"), "{text}");
     assert!(text.contains(&issue.identifier), "{text}");
     assert!(
-        text.contains("Canny's Linear integration links the post"),
+        text.contains("the portal's own Linear integration links the post"),
         "{text}"
     );
     assert!(text.contains("nothing changed"), "{text}");
@@ -1045,9 +1097,8 @@ fn sim_takes_custom_canny_statuses() {
 
 /// A Linear comment copied to the post reads as the comment, with no
 /// reference of roundtrip's in the public text, and is never copied back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mirrored_comments_carry_no_public_reference() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn mirrored_comments_carry_no_public_reference(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post, issue) = linked_pair(&h, "Webhooks for everything").await;
     h.linear
         .add_comment(&issue, "Scheduled for next sprint.")
@@ -1073,9 +1124,9 @@ async fn a_post_linked_natively_later_is_adopted_not_recreated() {
         .linear
         .create_issue("Saved filters", None, "Todo")
         .unwrap();
-    let post = h.canny.create_post("Saved filters please", "q").unwrap();
-    h.canny.link_linear(&post, &issue.identifier).unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+    let post = h.canny().create_post("Saved filters please", "q").unwrap();
+    h.canny().link_linear(&post, &issue.identifier).unwrap();
+    h.canny().set_status(&post, "planned").unwrap();
     let linked = eventually("the post to be linked", 20, async || h.linked_issue(&post)).await;
     assert_eq!(linked, issue.id);
     h.wait_quiet(Duration::from_millis(300), 20).await;
@@ -1143,9 +1194,12 @@ async fn a_vanished_post_seen_from_linear_waits_for_reconcile() {
     })
     .await;
     let (merged, issue) = linked_pair(&h, "Gantt view").await;
-    let survivor = h.canny.create_post("Timeline view", "as a chart").unwrap();
+    let survivor = h
+        .canny()
+        .create_post("Timeline view", "as a chart")
+        .unwrap();
     h.wait_quiet(Duration::from_millis(300), 20).await;
-    h.canny.merge_posts(&merged, &survivor).unwrap();
+    h.canny().merge_posts(&merged, &survivor).unwrap();
     h.linear.set_title(&issue, "Gantt / timeline view").unwrap();
     eventually("the link to follow the survivor", 20, async || {
         (h.linked_issue(&survivor)? == issue).then_some(())
@@ -1169,7 +1223,7 @@ async fn portal_post_of(h: &Harness, issue: &str) -> String {
 }
 
 fn posts_titled(h: &Harness, title: &str) -> Vec<roundtrip::sim::canny::PostSnapshot> {
-    h.canny
+    h.canny()
         .posts()
         .into_iter()
         .filter(|p| p.title == title)
@@ -1188,11 +1242,11 @@ async fn retried_create_reads_an_unlisted_post_by_the_id_it_got() {
         ..Setup::default()
     })
     .await;
-    h.canny
+    h.canny()
         .create_post("Audit trail", "A customer's own idea.")
         .unwrap();
-    h.canny.unlist_next_created_posts(1);
-    h.canny.lose_next_reply("comments/create");
+    h.canny().unlist_next_created_posts(1);
+    h.canny().lose_next_reply("comments/create");
     let issue = h
         .linear
         .create_issue("Audit trail", Some("Every admin action logged."), "Todo")
@@ -1201,7 +1255,7 @@ async fn retried_create_reads_an_unlisted_post_by_the_id_it_got() {
     let post = portal_post_of(&h, &issue.id).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert!(
-        h.canny.is_unlisted(&post),
+        h.canny().is_unlisted(&post),
         "the post is left out of listings"
     );
     let ours: Vec<_> = posts_titled(&h, "Audit trail")
@@ -1237,8 +1291,8 @@ async fn lost_create_of_an_unlisted_post_is_found_by_its_url_name() {
         ..Setup::default()
     })
     .await;
-    h.canny.unlist_next_created_posts(1);
-    h.canny.lose_next_reply("posts/create");
+    h.canny().unlist_next_created_posts(1);
+    h.canny().lose_next_reply("posts/create");
     let issue = h
         .linear
         .create_issue("Usage reports", Some("Monthly, per seat."), "Todo")
@@ -1246,7 +1300,7 @@ async fn lost_create_of_an_unlisted_post_is_found_by_its_url_name() {
     h.linear.set_labels(&issue.id, &["Feature"]).unwrap();
     let post = portal_post_of(&h, &issue.id).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
-    assert!(h.canny.is_unlisted(&post));
+    assert!(h.canny().is_unlisted(&post));
     let posts = posts_titled(&h, "Usage reports");
     assert_eq!(
         posts.len(),
@@ -1272,12 +1326,12 @@ async fn duplicates_voters_count_once_on_the_canonical_post() {
     let (post_a, dup) = linked_pair(&h, "Bulk export").await;
     let (post_b, canonical) = linked_pair(&h, "Export everything at once").await;
     for _ in 0..3 {
-        h.canny.add_vote(&post_a).unwrap();
+        h.canny().add_vote(&post_a).unwrap();
     }
-    h.canny.add_vote(&post_b).unwrap(); // the same customer as post_a's first voter
+    h.canny().add_vote(&post_b).unwrap(); // the same customer as post_a's first voter
     h.wait_quiet(Duration::from_millis(300), 20).await;
-    assert_eq!(h.canny.post(&post_b).unwrap().score, 1);
-    h.canny.lose_next_reply("votes/create");
+    assert_eq!(h.canny().post(&post_b).unwrap().score, 1);
+    h.canny().lose_next_reply("votes/create");
     h.linear.mark_duplicate(&dup, &canonical).unwrap();
     let job = eventually("the voters to be copied", 30, async || {
         let jobs = h
@@ -1294,11 +1348,11 @@ async fn duplicates_voters_count_once_on_the_canonical_post() {
     h.wait_quiet(Duration::from_millis(500), 20).await;
     assert!(job.attempts >= 2, "the lost answer was retried: {job:?}");
     assert_eq!(
-        h.canny.post(&post_b).unwrap().score,
+        h.canny().post(&post_b).unwrap().score,
         3,
         "post_a's three voters, one of whom had voted on post_b already"
     );
-    assert_eq!(h.canny.post(&post_a).unwrap().status, "closed");
+    assert_eq!(h.canny().post(&post_a).unwrap().status, "closed");
     let notes = internal_comments(&h, &post_a);
     assert_eq!(notes.len(), 1, "one admin-only note: {notes:?}");
     assert!(notes[0].contains("voters now count"), "{notes:?}");
@@ -1346,14 +1400,14 @@ async fn issues_archived_with_their_project_or_cycle_keep_their_links() {
     h.linear.set_state(&in_cycle, "Done").unwrap();
     for post in [&post_p, &post_c] {
         eventually("the post to show complete", 20, async || {
-            (h.canny.post(post)?.status == "complete").then_some(())
+            (h.canny().post(post)?.status == "complete").then_some(())
         })
         .await;
     }
     h.wait_quiet(Duration::from_millis(300), 20).await;
     let before: Vec<_> = [&post_p, &post_c, &post_x]
         .iter()
-        .map(|p| (h.canny.post(p).unwrap(), h.canny.comments(p).len()))
+        .map(|p| (h.canny().post(p).unwrap(), h.canny().comments(p).len()))
         .collect();
 
     h.linear
@@ -1387,12 +1441,12 @@ async fn issues_archived_with_their_project_or_cycle_keep_their_links() {
     .into_iter()
     .zip(&before)
     {
-        let now = h.canny.post(post).expect("the post was not deleted");
+        let now = h.canny().post(post).expect("the post was not deleted");
         assert_eq!(
             (&now.status, &now.title),
             (&snapshot.status, &snapshot.title)
         );
-        assert_eq!(h.canny.comments(post).len(), *comments, "nothing written");
+        assert_eq!(h.canny().comments(post).len(), *comments, "nothing written");
         assert_eq!(link_state(&h, Side::Portal, post), Some(LinkState::Active));
         let rec = h.linear_record(issue).await.unwrap();
         assert!(rec.archived && !rec.deleted, "{rec:?}");
@@ -1410,7 +1464,7 @@ async fn issues_archived_with_their_project_or_cycle_keep_their_links() {
     eventually(
         "the restored issue's state to reach its post",
         20,
-        async || (h.canny.post(&post_x)?.status == "complete").then_some(()),
+        async || (h.canny().post(&post_x)?.status == "complete").then_some(()),
     )
     .await;
     h.stop_service().await;

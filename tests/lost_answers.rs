@@ -5,6 +5,7 @@
 //! post per create, one comment per mirrored comment, one voter
 //! notification per status change, the tags and labels as set, one delete.
 //! Changelog entries are not written by roundtrip yet, so they have no case.
+//! Every test runs once against Canny and once against Fider.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 mod support {
@@ -17,7 +18,29 @@ use roundtrip::domain::{ErrorClass, JobKind, JobStatus, Side};
 use roundtrip::sim::faults::ApiFaults;
 use roundtrip::store::{Job, JobFilter, LinkState, Window};
 use roundtrip::sync::DeletePolicy;
-use support::harness::{Harness, Setup, eventually};
+use support::harness::{Harness, PortalKind, Setup, Stage, eventually};
+
+crate::portal_tests!(
+    a_linear_create_whose_answer_is_lost_makes_one_issue,
+    a_linear_update_whose_answer_is_lost_lands_once,
+    a_linear_state_change_whose_answer_is_lost_lands_once,
+    a_comment_mirrored_to_linear_whose_answer_is_lost_appears_once,
+    labels_written_to_linear_under_a_lost_answer_are_as_set,
+    a_linear_delete_whose_answer_is_lost_deletes_once_and_settles,
+    a_portal_update_whose_answer_is_lost_lands_once,
+    a_status_change_whose_answer_is_lost_notifies_voters_once,
+    a_comment_mirrored_to_the_portal_whose_answer_is_lost_appears_once,
+    tags_written_to_the_portal_under_a_lost_answer_are_as_set,
+    a_portal_delete_whose_answer_is_lost_deletes_once_and_settles,
+    a_portal_create_whose_answer_is_lost_makes_one_post,
+);
+
+fn setup(portal: PortalKind) -> Setup {
+    Setup {
+        portal,
+        ..Setup::default()
+    }
+}
 
 fn lost() -> ApiFaults {
     ApiFaults {
@@ -29,14 +52,14 @@ fn lost() -> ApiFaults {
 fn set_faults(h: &Harness, target: Side, faults: ApiFaults) {
     match target {
         Side::Linear => h.linear.set_faults(faults),
-        Side::Portal => h.canny.set_faults(faults),
+        Side::Portal => h.portal.set_faults(faults),
     }
 }
 
 fn lost_count(h: &Harness, target: Side) -> u64 {
     match target {
         Side::Linear => h.linear.counters().lost,
-        Side::Portal => h.canny.stats().lost,
+        Side::Portal => h.portal.lost(),
     }
 }
 
@@ -58,11 +81,11 @@ async fn through_a_lost_answer(
     h: &Harness,
     target: Side,
     kind: JobKind,
-    act: impl FnOnce(),
+    act: impl AsyncFnOnce(),
 ) -> Job {
     let before: Vec<i64> = jobs(h, kind, target).iter().map(|j| j.id).collect();
     set_faults(h, target, lost());
-    act();
+    act().await;
     let job = eventually("an attempt whose answer was lost", 30, async || {
         jobs(h, kind, target).into_iter().find(|j| {
             !before.contains(&j.id)
@@ -89,8 +112,8 @@ async fn through_a_lost_answer(
 
 /// A post approved and linked, with its first sync finished.
 async fn linked(h: &Harness, title: &str) -> (String, String) {
-    let post = h.canny.create_post(title, "details").unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+    let post = h.portal.create_post(title, "details");
+    h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.wait_settled(&post).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
@@ -105,19 +128,18 @@ fn issues_titled(h: &Harness, title: &str) -> usize {
         .count()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_linear_create_whose_answer_is_lost_makes_one_issue() {
-    let mut h = Harness::start(Setup::default()).await;
-    linked(&h, "Warm-up").await;
+async fn a_linear_create_whose_answer_is_lost_makes_one_issue(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    linked(&h, "Warm-up post").await;
     let mut post = String::new();
-    through_a_lost_answer(&h, Side::Linear, JobKind::Create, || {
-        post = h.canny.create_post("Lost create", "x").unwrap();
-        h.canny.set_status(&post, "planned").unwrap();
+    through_a_lost_answer(&h, Side::Linear, JobKind::Create, async || {
+        post = h.portal.create_post("Lost create", "x");
+        h.portal.set_stage(&post, Stage::Planned);
     })
     .await;
     assert_eq!(issues_titled(&h, "Lost create"), 1);
     let issue = h.linked_issue(&post).expect("linked");
-    let url = h.canny.post(&post).unwrap().url;
+    let url = h.portal.post(&post).unwrap().url;
     assert_eq!(
         h.linear_conn.issues_for_url(&url).await.unwrap(),
         vec![issue]
@@ -125,13 +147,13 @@ async fn a_linear_create_whose_answer_is_lost_makes_one_issue() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_linear_update_whose_answer_is_lost_lands_once() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn a_linear_update_whose_answer_is_lost_lands_once(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post, issue) = linked(&h, "Lost update").await;
-    through_a_lost_answer(&h, Side::Linear, JobKind::Update, || {
-        h.canny.set_title(&post, "Lost update, renamed").unwrap();
-        h.canny.set_details(&post, "new details").unwrap();
+    through_a_lost_answer(&h, Side::Linear, JobKind::Update, async || {
+        h.portal.set_title(&post, "Lost update, renamed");
+        h.portal.set_details(&post, "new details");
+        h.edits_reconciled().await;
     })
     .await;
     let r = h.linear_record(&issue).await.unwrap();
@@ -141,26 +163,24 @@ async fn a_linear_update_whose_answer_is_lost_lands_once() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_linear_state_change_whose_answer_is_lost_lands_once() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn a_linear_state_change_whose_answer_is_lost_lands_once(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post, issue) = linked(&h, "Lost state").await;
-    through_a_lost_answer(&h, Side::Linear, JobKind::Update, || {
-        h.canny.set_status(&post, "in progress").unwrap();
+    through_a_lost_answer(&h, Side::Linear, JobKind::Update, async || {
+        h.portal.set_stage(&post, Stage::Started);
     })
     .await;
     assert_eq!(h.linear_record(&issue).await.unwrap().status, "In Progress");
     // The portal keeps what the human set: nothing bounced back.
-    assert_eq!(h.canny.post(&post).unwrap().status, "in progress");
+    assert_eq!(h.portal.post(&post).unwrap().stage, Some(Stage::Started));
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_comment_mirrored_to_linear_whose_answer_is_lost_appears_once() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn a_comment_mirrored_to_linear_whose_answer_is_lost_appears_once(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post, issue) = linked(&h, "Lost comment to Linear").await;
-    through_a_lost_answer(&h, Side::Linear, JobKind::Comment, || {
-        h.canny.add_comment(&post, "From a customer").unwrap();
+    through_a_lost_answer(&h, Side::Linear, JobKind::Comment, async || {
+        h.portal.add_comment(&post, "From a customer");
     })
     .await;
     let mirrored: Vec<_> = h
@@ -170,16 +190,16 @@ async fn a_comment_mirrored_to_linear_whose_answer_is_lost_appears_once() {
         .filter(|c| c.body.contains("From a customer"))
         .collect();
     assert_eq!(mirrored.len(), 1, "{mirrored:?}");
-    assert_eq!(h.canny.comments(&post).len(), 1, "nothing mirrored back");
+    assert_eq!(h.portal.comments(&post).len(), 1, "nothing mirrored back");
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn labels_written_to_linear_under_a_lost_answer_are_as_set() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn labels_written_to_linear_under_a_lost_answer_are_as_set(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post, issue) = linked(&h, "Lost labels").await;
-    through_a_lost_answer(&h, Side::Linear, JobKind::Update, || {
-        h.canny.add_tag(&post, "bug").unwrap();
+    through_a_lost_answer(&h, Side::Linear, JobKind::Update, async || {
+        h.portal.add_tag(&post, "bug");
+        h.edits_reconciled().await;
     })
     .await;
     let labels = h.linear_record(&issue).await.unwrap().labels;
@@ -190,16 +210,15 @@ async fn labels_written_to_linear_under_a_lost_answer_are_as_set() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_linear_delete_whose_answer_is_lost_deletes_once_and_settles() {
+async fn a_linear_delete_whose_answer_is_lost_deletes_once_and_settles(kind: PortalKind) {
     let mut h = Harness::start(Setup {
         delete_policy: DeletePolicy::Mirror,
-        ..Setup::default()
+        ..setup(kind)
     })
     .await;
     let (post, issue) = linked(&h, "Lost delete").await;
-    through_a_lost_answer(&h, Side::Linear, JobKind::Delete, || {
-        h.canny.delete_post(&post).unwrap();
+    through_a_lost_answer(&h, Side::Linear, JobKind::Delete, async || {
+        h.portal.delete_post(&post);
     })
     .await;
     assert!(h.linear_record(&issue).await.is_none_or(|r| r.deleted));
@@ -219,17 +238,16 @@ async fn a_linear_delete_whose_answer_is_lost_deletes_once_and_settles() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_portal_update_whose_answer_is_lost_lands_once() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn a_portal_update_whose_answer_is_lost_lands_once(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post, issue) = linked(&h, "Lost portal update").await;
-    through_a_lost_answer(&h, Side::Portal, JobKind::Update, || {
+    through_a_lost_answer(&h, Side::Portal, JobKind::Update, async || {
         h.linear.set_title(&issue, "Renamed in Linear").unwrap();
     })
     .await;
-    assert_eq!(h.canny.post(&post).unwrap().title, "Renamed in Linear");
+    assert_eq!(h.portal.post(&post).unwrap().title, "Renamed in Linear");
     assert_eq!(
-        h.canny
+        h.portal
             .posts()
             .iter()
             .filter(|p| p.title == "Renamed in Linear")
@@ -239,53 +257,50 @@ async fn a_portal_update_whose_answer_is_lost_lands_once() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_status_change_whose_answer_is_lost_notifies_voters_once() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn a_status_change_whose_answer_is_lost_notifies_voters_once(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post, issue) = linked(&h, "Lost status").await;
-    h.canny.add_vote(&post).unwrap();
-    let before = h.canny.stats().voter_notifications;
-    through_a_lost_answer(&h, Side::Portal, JobKind::Update, || {
+    h.portal.add_vote(&post);
+    let before = h.portal.notifications();
+    through_a_lost_answer(&h, Side::Portal, JobKind::Update, async || {
         h.linear.set_state(&issue, "Done").unwrap();
     })
     .await;
-    assert_eq!(h.canny.post(&post).unwrap().status, "complete");
+    assert_eq!(h.portal.post(&post).unwrap().stage, Some(Stage::Done));
     assert_eq!(
-        h.canny.stats().voter_notifications - before,
+        h.portal.notifications() - before,
         1,
         "voters were told once"
     );
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_comment_mirrored_to_the_portal_whose_answer_is_lost_appears_once() {
-    let mut h = Harness::start(Setup::default()).await;
+async fn a_comment_mirrored_to_the_portal_whose_answer_is_lost_appears_once(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
     let (post, issue) = linked(&h, "Lost comment to portal").await;
-    through_a_lost_answer(&h, Side::Portal, JobKind::Comment, || {
+    through_a_lost_answer(&h, Side::Portal, JobKind::Comment, async || {
         h.linear.add_comment(&issue, "From engineering").unwrap();
     })
     .await;
     let mirrored: Vec<_> = h
-        .canny
+        .portal
         .comments(&post)
         .into_iter()
-        .filter(|c| c.value.contains("From engineering"))
+        .filter(|c| c.body.contains("From engineering"))
         .collect();
     assert_eq!(mirrored.len(), 1, "{mirrored:?}");
     assert_eq!(h.linear.comments(&issue).len(), 1, "nothing mirrored back");
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tags_written_to_the_portal_under_a_lost_answer_are_as_set() {
-    let mut h = Harness::start(Setup::default()).await;
-    let (post, issue) = linked(&h, "Lost tags").await;
-    through_a_lost_answer(&h, Side::Portal, JobKind::Update, || {
+async fn tags_written_to_the_portal_under_a_lost_answer_are_as_set(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    let (post, issue) = linked(&h, "Lost tags here").await;
+    through_a_lost_answer(&h, Side::Portal, JobKind::Update, async || {
         h.linear.set_labels(&issue, &["Bug"]).unwrap();
     })
     .await;
-    let tags = h.canny.post(&post).unwrap().tags;
+    let tags = h.portal.post(&post).unwrap().tags;
     assert_eq!(
         tags.into_iter().collect::<Vec<_>>(),
         vec!["bug".to_string()]
@@ -293,19 +308,18 @@ async fn tags_written_to_the_portal_under_a_lost_answer_are_as_set() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_portal_delete_whose_answer_is_lost_deletes_once_and_settles() {
+async fn a_portal_delete_whose_answer_is_lost_deletes_once_and_settles(kind: PortalKind) {
     let mut h = Harness::start(Setup {
         delete_policy: DeletePolicy::Mirror,
-        ..Setup::default()
+        ..setup(kind)
     })
     .await;
     let (post, issue) = linked(&h, "Lost portal delete").await;
-    through_a_lost_answer(&h, Side::Portal, JobKind::Delete, || {
+    through_a_lost_answer(&h, Side::Portal, JobKind::Delete, async || {
         h.linear.delete(&issue).unwrap();
     })
     .await;
-    assert!(h.canny.post(&post).is_none(), "the post is gone");
+    assert!(h.portal.post(&post).is_none(), "the post is gone");
     assert!(
         jobs(&h, JobKind::Delete, Side::Portal)
             .iter()
@@ -315,15 +329,14 @@ async fn a_portal_delete_whose_answer_is_lost_deletes_once_and_settles() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_portal_create_whose_answer_is_lost_makes_one_post() {
+async fn a_portal_create_whose_answer_is_lost_makes_one_post(kind: PortalKind) {
     let mut h = Harness::start(Setup {
         create_in_portal_label: Some("Feature".into()),
-        ..Setup::default()
+        ..setup(kind)
     })
     .await;
-    linked(&h, "Warm-up").await;
-    through_a_lost_answer(&h, Side::Portal, JobKind::Create, || {
+    linked(&h, "Warm-up post").await;
+    through_a_lost_answer(&h, Side::Portal, JobKind::Create, async || {
         let i = h
             .linear
             .create_issue("Lost portal create", Some("from Linear"), "Todo")
@@ -332,7 +345,7 @@ async fn a_portal_create_whose_answer_is_lost_makes_one_post() {
     })
     .await;
     assert_eq!(
-        h.canny
+        h.portal
             .posts()
             .iter()
             .filter(|p| p.title == "Lost portal create")

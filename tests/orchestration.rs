@@ -57,7 +57,7 @@ async fn world(routes: &str) -> (Harness, String) {
     h.linear
         .create_project_for("Reliability", &["PLAT"])
         .unwrap();
-    let bugs = h.canny.create_board("Bugs");
+    let bugs = h.canny().create_board("Bugs");
     let doc = format!("{}{routes}", Mapping::default_canny_linear().to_toml());
     {
         let mut store = Store::open(&h.store_path, OpenMode::Create).unwrap();
@@ -85,20 +85,20 @@ async fn two_boards_and_three_teams_each_post_lands_where_its_route_says() {
     let doc = format!("{ROUTES}{CATCH_ALL}");
     let (mut h, bugs) = world(&doc).await;
     let api = h
-        .canny
+        .canny()
         .create_post_on(&bugs, "API times out", "500 after 30 s", Some("API"))
         .unwrap();
     let ui = h
-        .canny
+        .canny()
         .create_post_on(&bugs, "Button misaligned", "on mobile", Some("UI"))
         .unwrap();
-    let idea = h.canny.create_post("Dark mode", "please").unwrap();
+    let idea = h.canny().create_post("Dark mode", "please").unwrap();
     let waiting = h
-        .canny
+        .canny()
         .create_post_on(&bugs, "Slow search", "takes 5 s", Some("Performance"))
         .unwrap();
     for p in [&api, &ui, &idea] {
-        h.canny.set_status(p, "planned").unwrap();
+        h.canny().set_status(p, "planned").unwrap();
     }
     let plat = h.linear.team("PLAT").unwrap();
     let app = h.linear.team("APP").unwrap();
@@ -163,7 +163,7 @@ async fn two_boards_and_three_teams_each_post_lands_where_its_route_says() {
         "{audit:?}"
     );
     // Approving it later creates it in Platform too.
-    h.canny.set_status(&waiting, "in progress").unwrap();
+    h.canny().set_status(&waiting, "in progress").unwrap();
     let d = issue_of(&waiting).await;
     assert_eq!(d.team_id, plat.id);
     h.stop_service().await;
@@ -172,8 +172,8 @@ async fn two_boards_and_three_teams_each_post_lands_where_its_route_says() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_no_route_takes_is_unrouted_until_a_route_takes_it() {
     let (mut h, bugs) = world(ROUTES).await;
-    let idea = h.canny.create_post("Dark mode", "please").unwrap();
-    h.canny.set_status(&idea, "planned").unwrap();
+    let idea = h.canny().create_post("Dark mode", "please").unwrap();
+    h.canny().set_status(&idea, "planned").unwrap();
     let why = eventually("the post to be noted unrouted", 20, async || {
         h.store()
             .db()
@@ -194,10 +194,10 @@ async fn a_post_no_route_takes_is_unrouted_until_a_route_takes_it() {
     assert_eq!(h.store().db().unrouted_count().unwrap(), 1);
     // A bug on the Bugs board is routed, and not listed as unrouted.
     let bug = h
-        .canny
+        .canny()
         .create_post_on(&bugs, "Crash", "on start", Some("UI"))
         .unwrap();
-    h.canny.set_status(&bug, "planned").unwrap();
+    h.canny().set_status(&bug, "planned").unwrap();
     eventually("the bug's issue", 20, async || h.linked_issue(&bug)).await;
     assert_eq!(h.store().db().unrouted_count().unwrap(), 1);
     // `status` says so (degraded, exit 1), naming the post and why.
@@ -255,14 +255,14 @@ fn rt(h: &Harness, args: &[&str]) -> (i32, String) {
 async fn a_held_post_is_never_synced_until_the_moderator_approves_it() {
     let doc = format!("{ROUTES}{CATCH_ALL}");
     let (mut h, bugs) = world(&doc).await;
-    h.canny.moderate_board(&bugs, true).unwrap();
+    h.canny().moderate_board(&bugs, true).unwrap();
     let held = h
-        .canny
+        .canny()
         .create_post_on(&bugs, "Leaked token", "in logs", Some("API"))
         .unwrap();
-    assert!(h.canny.is_awaiting_approval(&held));
+    assert!(h.canny().is_awaiting_approval(&held));
     // Even approved by status, reconciled and read by id, it stays out.
-    h.canny.set_status(&held, "planned").unwrap();
+    h.canny().set_status(&held, "planned").unwrap();
     h.engine().reconcile_once().await.unwrap();
     let read = h.portal_record(&held).await.unwrap();
     assert!(read.held, "the connector sees the post held back");
@@ -275,7 +275,7 @@ async fn a_held_post_is_never_synced_until_the_moderator_approves_it() {
         "held is not unrouted"
     );
     // The moderator approves: it syncs where its route says.
-    h.canny.approve_post(&held).unwrap();
+    h.canny().approve_post(&held).unwrap();
     let issue = eventually("the approved post's issue", 20, async || {
         h.linked_issue(&held)
     })
@@ -290,17 +290,17 @@ async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second
     let doc = format!("{ROUTES}{CATCH_ALL}");
     let (mut h, bugs) = world(&doc).await;
     let post = h
-        .canny
+        .canny()
         .create_post_on(&bugs, "Export hangs", "big files", Some("UI"))
         .unwrap();
-    h.canny.set_status(&post, "planned").unwrap();
+    h.canny().set_status(&post, "planned").unwrap();
     let issue = eventually("the issue", 20, async || h.linked_issue(&post)).await;
     let app = h.linear.team("APP").unwrap();
     let plat = h.linear.team("PLAT").unwrap();
     assert_eq!(h.linear.issue(&issue).unwrap().team_id, app.id);
     h.wait_settled(&post).await;
     // UI → API: "API bugs to Platform" moves issues it takes.
-    h.canny.set_category(&post, Some("API")).unwrap();
+    h.canny().set_category(&post, Some("API")).unwrap();
     h.engine().reconcile_once().await.unwrap();
     eventually("the issue to move to Platform", 20, async || {
         let i = h.linear.issue(&issue)?;
@@ -337,7 +337,7 @@ async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second
         "{audit:?}"
     );
     // API → UI: "other bugs" asks (its default policy): a conflict, no move.
-    h.canny.set_category(&post, Some("UI")).unwrap();
+    h.canny().set_category(&post, Some("UI")).unwrap();
     h.engine().reconcile_once().await.unwrap();
     let c = eventually("a re-route conflict", 20, async || {
         h.open_conflicts().into_iter().find(|c| c.field == "route")
@@ -383,10 +383,10 @@ async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answe
     let mut issues = Vec::new();
     for title in ["Export hangs", "Search is slow"] {
         let p = h
-            .canny
+            .canny()
             .create_post_on(&bugs, title, "details", None)
             .unwrap();
-        h.canny.set_status(&p, "planned").unwrap();
+        h.canny().set_status(&p, "planned").unwrap();
         let i = eventually("the issue", 20, async || h.linked_issue(&p)).await;
         h.wait_settled(&p).await;
         h.linear.set_cycle(&i, Some(&cycle.id)).unwrap();
@@ -401,7 +401,7 @@ async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answe
         let url = h.linear_record(i).await.unwrap().url.unwrap();
         let want = format!("Shipped in Cycle 12: {url}");
         eventually("the ship comment", 20, async || {
-            h.canny
+            h.canny()
                 .comments(p)
                 .iter()
                 .any(|c| c.value == want)
@@ -411,7 +411,7 @@ async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answe
     }
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert!(
-        h.canny.entries().is_empty(),
+        h.canny().entries().is_empty(),
         "no entry before the cycle completes"
     );
     // Reopening and finishing again closes nothing twice.
@@ -421,7 +421,7 @@ async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answe
     h.wait_quiet(Duration::from_millis(300), 20).await;
     for p in &posts {
         let ships = h
-            .canny
+            .canny()
             .comments(p)
             .into_iter()
             .filter(|c| c.value.starts_with("Shipped in Cycle 12"))
@@ -439,7 +439,7 @@ async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answe
         .unwrap();
     h.linear.run_auto_archive();
     assert!(h.linear.cycle(&cycle.id).unwrap().completed_at.is_some());
-    h.canny.lose_next_reply("entries/create");
+    h.canny().lose_next_reply("entries/create");
     assert_eq!(h.engine().check_changelogs().await.unwrap(), 1);
     assert_eq!(
         h.engine().check_changelogs().await.unwrap(),
@@ -452,7 +452,7 @@ async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answe
         g.first()?.entry_id.clone()
     })
     .await;
-    let entries = h.canny.entries();
+    let entries = h.canny().entries();
     assert_eq!(entries.len(), 1, "published once: {entries:?}");
     let e = &entries[0];
     assert_eq!(e.title, "Fixed in Cycle 12");
@@ -468,8 +468,8 @@ async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answe
     assert_eq!(g[0].entry_id.as_deref(), Some(e.id.as_str()));
     // The retry found the entry its lost attempt made instead of making
     // another: one create, and a look before each attempt.
-    assert_eq!(h.canny.requests_to("entries/create"), 1);
-    assert!(h.canny.requests_to("entries/list") >= 2);
+    assert_eq!(h.canny().requests_to("entries/create"), 1);
+    assert!(h.canny().requests_to("entries/list") >= 2);
     h.stop_service().await;
 }
 

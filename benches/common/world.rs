@@ -47,7 +47,7 @@ pub fn options() -> EngineOptions {
         reconcile_interval: Duration::from_secs(3600),
         max_attempts: 8,
         live_reserve: 0.2,
-        portal_name: "Canny".into(),
+        portal: roundtrip::domain::PortalKind::Canny,
         tick: Duration::from_millis(100),
     }
 }

@@ -114,10 +114,10 @@ pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
         LinearConfig::from_app(&config, &secrets).map_err(|e| super::UsageError(e.to_string()))?;
     let linear =
         LinearConnector::new(linear_cfg).map_err(|e| anyhow::anyhow!("Linear connector: {e}"))?;
-    let canny = super::run_cmd::canny_connector(&config, &secrets)?;
+    let portal = super::portal::Portal::from_config(&config, &secrets)?;
     let connectors = Connectors {
         linear: Arc::new(linear),
-        portal: Arc::new(canny),
+        portal: portal.connector(),
     };
     let linked = |side: Side, id: &str| {
         store
@@ -135,11 +135,11 @@ pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
     let mapping = match store.db().active_mapping()? {
         Some(m) => Mapping::parse(&m.document)
             .map_err(|e| anyhow::anyhow!("the active mapping does not parse: {e}"))?,
-        None => Mapping::default_canny_linear(),
+        None => Mapping::default_for(config.portal.kind),
     };
     let merge = MergeSettings {
         mapping,
-        portal_name: "Canny".into(),
+        portal_name: config.portal.kind.display_name().into(),
         guard: PingPongGuard::default(),
         max_attempts: i64::from(config.sync.max_attempts),
     };

@@ -13,6 +13,7 @@ use anyhow::Context;
 use super::out::outln;
 use crate::console;
 use crate::demo::{Demo, report};
+use crate::domain::PortalKind;
 
 /// Arguments of `roundtrip demo`.
 #[derive(Debug, clap::Args)]
@@ -31,14 +32,29 @@ pub struct DemoArgs {
     /// Seed for the sample board and the story (same seed, same run).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Which portal to sync with Linear: canny or fider.
+    #[arg(long, value_name = "PORTAL", default_value = "canny", value_parser = parse_portal)]
+    pub portal: PortalKind,
+}
+
+fn parse_portal(s: &str) -> Result<PortalKind, String> {
+    s.parse::<PortalKind>()
+        .map_err(|_| format!("'{s}' is not a portal (canny, fider)"))
 }
 
 /// Shown in the console's title bar for the whole session.
 const BANNER: &str = "DEMO · ? keys · q quits";
 
-fn intro() -> (String, Vec<String>) {
+fn intro(portal: PortalKind) -> (String, Vec<String>) {
+    let (site, closed) = match portal {
+        PortalKind::Canny => ("a simulated Canny board (200 posts)", "closed"),
+        PortalKind::Fider => ("a simulated Fider site (200 posts)", "declined"),
+    };
+    let first = format!("Everything here is local: {site} and a");
+    let gap = format!(" • mapping v2 lost the \"{closed}\" row → a {closed} post is not synced");
+    let fix = format!("     5 Mappings: e, add  \"{closed}\" = \"Canceled\"  under");
     let lines = [
-        "Everything here is local: a simulated Canny board (200 posts) and a",
+        first.as_str(),
         "simulated Linear team on loopback, synced by the real engine. A scripted",
         "day plays out over ~20 s, then a light trickle of edits keeps going:",
         "",
@@ -48,12 +64,12 @@ fn intro() -> (String, Vec<String>) {
         " • Linear answers 500 for a while → 3 create jobs go dead",
         " • a burst exhausts the Linear quota → writes wait for the reset",
         " • a post is deleted → its link is removed, Linear gets a note",
-        " • mapping v2 lost the \"closed\" row → a closed post is not synced",
+        gap.as_str(),
         "",
         "Try: 1 Overview · 2 Conflicts (p/l/b take portal/Linear/base)",
         "     3 Jobs (R retries all matching dead jobs — nothing retries them",
         "       for you in the console) · 4 Links (Enter: timeline)",
-        "     5 Mappings: e, add  \"closed\" = \"Canceled\"  under",
+        fix.as_str(),
         "       [fields.status.values], validate, apply · 6 Log (the story)",
         "",
         "Esc closes this panel · ? shows every key · q quits and cleans up.",
@@ -83,11 +99,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let demo = rt
-        .block_on(Demo::start(args.seed, args.db.as_deref(), !interactive))
+        .block_on(Demo::start(
+            args.seed,
+            args.db.as_deref(),
+            !interactive,
+            args.portal,
+        ))
         .context("starting the demo")?;
     if interactive {
         let path = demo.store_path();
-        let shown = console::run_with_intro(&path, false, Some(BANNER.into()), Some(intro()));
+        let shown =
+            console::run_with_intro(&path, false, Some(BANNER.into()), Some(intro(args.portal)));
         rt.block_on(demo.stop()).context("stopping the demo")?;
         shown?;
         if let Some(p) = &args.db {

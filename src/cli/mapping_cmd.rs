@@ -191,7 +191,7 @@ fn show(store: &StoreArgs, version: Option<i64>) -> anyhow::Result<ExitCode> {
                 out::err_line(
                     "no mapping stored yet; this is the built-in default roundtrip syncs with",
                 );
-                out::text(&Mapping::default_canny_linear().to_toml())?;
+                out::text(&Mapping::default_for(db.portal_kind()?).to_toml())?;
                 return Ok(ExitCode::SUCCESS);
             }
         },

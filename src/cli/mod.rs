@@ -10,6 +10,7 @@ mod demo_cmd;
 mod jobs_cmd;
 mod mapping_cmd;
 mod out;
+mod portal;
 mod resume_cmd;
 mod run_cmd;
 mod sim_cmd;
@@ -23,8 +24,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 pub use store_args::StoreArgs;
 
-/// roundtrip keeps a customer feedback portal (Canny) and Linear in two-way
-/// sync, and gives operators a terminal console to watch and fix it.
+/// roundtrip keeps a customer feedback portal (Canny or Fider) and Linear in
+/// two-way sync, and gives operators a terminal console to watch and fix it.
 #[derive(Debug, Parser)]
 #[command(name = "roundtrip", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
@@ -50,8 +51,8 @@ pub enum Command {
     /// Check or print the configuration file.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
-    /// Run the Linear and Canny simulators as a local sandbox.
-    Sim(sim_cmd::SimArgs),
+    /// Run the Linear simulator and the portal simulators (Canny, Fider) as a local sandbox.
+    Sim(Box<sim_cmd::SimArgs>),
     /// List, inspect, retry or cancel outbound write jobs.
     #[command(subcommand)]
     Jobs(jobs_cmd::JobsCommand),
@@ -63,7 +64,7 @@ pub enum Command {
     Mapping(mapping_cmd::MappingCommand),
     /// Lift a pause: deletes held by the mass-delete guard, or a connector paused on auth.
     Resume(resume_cmd::ResumeArgs),
-    /// Link pairs that already exist (Canny's Linear integration, post URLs attached to issues) instead of re-creating them.
+    /// Link pairs that already exist (the portal's own Linear integration, post URLs attached to issues) instead of re-creating them.
     Adopt(adopt_cmd::AdoptArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {

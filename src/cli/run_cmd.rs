@@ -20,8 +20,8 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use super::portal::{Portal, unusable_portal};
 use crate::config::{Config, Secrets, default_store_path};
-use crate::connector::canny::{CannyConfig, CannyConnector};
 use crate::connector::linear::{LinearConfig, LinearConnector};
 use crate::daemon::{Service, ServiceSpec};
 use crate::domain::ErrorClass;
@@ -92,40 +92,6 @@ fn init_logging(config: &Config) -> anyhow::Result<LogGuard> {
     Ok(guard)
 }
 
-/// The Canny connector the `[portal]` section describes.
-pub(super) fn canny_connector(
-    config: &Config,
-    secrets: &crate::config::Secrets,
-) -> anyhow::Result<CannyConnector> {
-    let mut canny_cfg = CannyConfig::new(
-        config.portal.api_url.clone(),
-        secrets.portal_api_key.expose(),
-        config.portal.board.clone(),
-    );
-    canny_cfg.extra_boards = config.portal.boards.clone();
-    canny_cfg.admin_id = config.portal.admin_id.clone();
-    canny_cfg.admin_email = config.portal.admin_email.clone();
-    for s in &config.portal.statuses {
-        if !canny_cfg.statuses.contains(s) {
-            canny_cfg.statuses.push(s.clone());
-        }
-    }
-    canny_cfg.request_timeout = config.portal.timeout.0;
-    CannyConnector::new(canny_cfg).map_err(|e| anyhow::anyhow!("Canny connector: {e}"))
-}
-
-/// A board, admin or status the `[portal]` section names that Canny
-/// refuses: a configuration error (exit 2), one sentence naming the setting.
-pub(super) fn unusable_portal(
-    config: &Config,
-    e: &crate::domain::RemoteError,
-) -> super::UsageError {
-    super::UsageError(format!(
-        "[portal] board \"{}\" cannot be synced: {}",
-        config.portal.board, e.message
-    ))
-}
-
 /// Run the daemon until a signal arrives.
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     // The store, its WAL and shared memory, and the logs are the user's
@@ -170,21 +136,21 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             LinearConnector::new(linear_cfg)
                 .map_err(|e| anyhow::anyhow!("Linear connector: {e}"))?,
         );
-        let canny = Arc::new(canny_connector(&config, &secrets)?);
-        match canny.resolve().await {
+        let portal = Portal::from_config(&config, &secrets)?;
+        match portal.resolve().await {
             Ok(()) => {}
             Err(e) if matches!(e.class, ErrorClass::Validation | ErrorClass::NotFound) => {
                 return Err(unusable_portal(&config, &e).into());
             }
             // Auth and transient failures: the engine pauses or retries and
             // /healthz says why, rather than the daemon refusing to start.
-            Err(e) => tracing::warn!(error = %e, "Canny is not reachable yet; will keep trying"),
+            Err(e) => tracing::warn!(error = %e, portal = portal.name(), "the portal is not reachable yet; will keep trying"),
         }
         let service = Service::start(ServiceSpec {
             store_path: store_path.clone(),
             connectors: Connectors {
                 linear: linear.clone(),
-                portal: canny.clone(),
+                portal: portal.connector(),
             },
             options: EngineOptions::from_config(&config),
             listen: config.webhooks.listen,
@@ -194,13 +160,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         tracing::info!(
             listen = %service.addr,
             store = %store_path.display(),
-            "roundtrip is running: POST /webhooks/linear, POST /webhooks/canny, GET /healthz, GET /metrics"
+            "roundtrip is running: POST /webhooks/linear, POST /webhooks/{}, GET /healthz, GET /metrics",
+            portal.connector().webhook_source()
         );
         let live = Live {
             path: args.config.clone(),
             config,
             linear,
-            canny,
+            portal,
             writer: service.writer.clone(),
         };
         live.apply_webhook_keys(&secrets).await;
@@ -223,7 +190,7 @@ struct Live {
     path: PathBuf,
     config: Config,
     linear: Arc<LinearConnector>,
-    canny: Arc<CannyConnector>,
+    portal: Portal,
     writer: Writer,
 }
 
@@ -313,7 +280,7 @@ impl Live {
         if let Err(e) = self.linear.reload_token_file() {
             problems.push(e.to_string());
         }
-        self.canny.set_api_key(secrets.portal_api_key.expose());
+        self.portal.set_secrets(&secrets);
         let restart_needed = differs_beyond_secrets(&self.config, &config);
         self.config.linear.rotation_overlap = config.linear.rotation_overlap;
         self.config.linear.previous_webhook_secret_env =

@@ -1,6 +1,7 @@
-//! `roundtrip sim`: run the Linear and Canny simulators as a standalone
-//! sandbox. Prints one JSON line with URLs and credentials on start, then
-//! logs to stderr until interrupted.
+//! `roundtrip sim`: run the Linear simulator and the portal simulators
+//! (Canny's, Fider's or both) as a standalone sandbox. Prints one JSON line
+//! with URLs and credentials on start, then logs to stderr until
+//! interrupted.
 
 use std::process::ExitCode;
 
@@ -8,20 +9,53 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::out::outln;
+use crate::connector::fider::{SecretIn, webhook_templates};
 use crate::sim::canny::{CannySim, CannySimConfig};
 use crate::sim::faults::FaultSpec;
+use crate::sim::fider::{FiderSim, FiderSimConfig};
 use crate::sim::linear::handle::DEFAULT_REDIRECT_URI;
 use crate::sim::linear::{LinearSim, LinearSimConfig};
+
+/// Which portal simulators to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Portals {
+    /// Canny's.
+    Canny,
+    /// Fider's.
+    Fider,
+    /// Both.
+    Both,
+}
 
 /// Arguments of `roundtrip sim`.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
+    /// Which portal simulators to run. Default: Canny's, plus Fider's when
+    /// any --fider-… option is given.
+    #[arg(long, value_enum, value_name = "PORTAL")]
+    pub portal: Option<Portals>,
     /// Port of the Linear simulator (GraphQL at /graphql); 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub linear_port: u16,
     /// Port of the Canny simulator (REST under /api/v1); 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub canny_port: u16,
+    /// Port of the Fider simulator (the site; REST under /api/v1); 0 picks
+    /// a free one.
+    #[arg(long)]
+    pub fider_port: Option<u16>,
+    /// Where roundtrip's webhook server listens, e.g. http://127.0.0.1:8787:
+    /// the Fider simulator gets the four webhooks `roundtrip config
+    /// fider-webhook-template` prints, pointing there (its private targets
+    /// are allowed, as with ALLOW_PRIVATE_NETWORK_TARGETS=true).
+    #[arg(long, value_name = "URL")]
+    pub fider_webhook: Option<String>,
+    /// The shared secret those webhooks present (in X-Roundtrip-Secret).
+    #[arg(long, default_value = "fider_wh_sim")]
+    pub fider_webhook_secret: String,
+    /// API key of the Fider simulator's administrator.
+    #[arg(long)]
+    pub fider_api_key: Option<String>,
     /// Seed for sample data and fault decisions (same seed, same run).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -34,7 +68,7 @@ pub struct SimArgs {
     /// Where the Canny simulator POSTs its webhooks.
     #[arg(long, value_name = "URL")]
     pub canny_webhook: Option<String>,
-    /// Sample posts on the Canny board.
+    /// Sample posts on each portal.
     #[arg(long, default_value_t = 0)]
     pub posts: usize,
     /// API key the Linear simulator accepts.
@@ -122,9 +156,28 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
                 args.linear_project_archive
             ))
         })?;
-    for url in [&args.linear_webhook, &args.canny_webhook]
-        .into_iter()
-        .flatten()
+    let wants_fider =
+        args.fider_port.is_some() || args.fider_webhook.is_some() || args.fider_api_key.is_some();
+    let portals = match args.portal {
+        Some(p) => p,
+        None if wants_fider => Portals::Both,
+        None => Portals::Canny,
+    };
+    if portals == Portals::Canny && wants_fider {
+        return Err(super::UsageError(
+            "--fider-… options need --portal fider or --portal both".into(),
+        )
+        .into());
+    }
+    let run_canny = portals != Portals::Fider;
+    let run_fider = portals != Portals::Canny;
+    for url in [
+        &args.linear_webhook,
+        &args.canny_webhook,
+        &args.fider_webhook,
+    ]
+    .into_iter()
+    .flatten()
     {
         if !url.starts_with("http://127.0.0.1")
             && !url.starts_with("http://localhost")
@@ -160,20 +213,17 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         })
         .await
         .map_err(|e| anyhow::anyhow!("Linear simulator: {e}"))?;
-        let canny = CannySim::start(CannySimConfig {
-            port: args.canny_port,
-            api_key: args.canny_api_key.clone(),
-            webhook_url: args.canny_webhook.clone(),
-            faults: faults.canny.clone(),
-            webhook_faults: faults.webhooks.clone(),
-            seed: args.seed,
-            posts: args.posts,
-            statuses: statuses.unwrap_or_else(|| CannySimConfig::default().statuses),
-            ..CannySimConfig::default()
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("Canny simulator: {e}"))?;
-        let line = json!({
+        let canny = if run_canny {
+            Some(start_canny(args, &faults, statuses).await?)
+        } else {
+            None
+        };
+        let fider = if run_fider {
+            Some(start_fider(args, &faults).await?)
+        } else {
+            None
+        };
+        let mut line = json!({
             "linear": {
                 "graphql_url": linear.graphql_url(),
                 "api_key": linear.api_key(),
@@ -188,16 +238,80 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
                     "token_ttl_secs": args.linear_token_ttl.as_secs(),
                 },
             },
-            "canny": canny.connection_info(),
         });
+        if let Some(c) = &canny {
+            line["canny"] = c.connection_info();
+        }
+        if let Some(f) = &fider {
+            line["fider"] = f.connection_info();
+            line["fider"]["webhook_secret"] = json!(args.fider_webhook_secret);
+        }
         let _ = outln!("{line}");
         eprintln!("simulators running; Ctrl-C to stop");
         shutdown_signal().await;
         linear.shutdown().await;
-        canny.shutdown().await;
+        if let Some(c) = canny {
+            c.shutdown().await;
+        }
+        if let Some(f) = fider {
+            f.shutdown().await;
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn start_canny(
+    args: &SimArgs,
+    faults: &FaultSpec,
+    statuses: Option<Vec<String>>,
+) -> anyhow::Result<CannySim> {
+    CannySim::start(CannySimConfig {
+        port: args.canny_port,
+        api_key: args.canny_api_key.clone(),
+        webhook_url: args.canny_webhook.clone(),
+        faults: faults.canny.clone(),
+        webhook_faults: faults.webhooks.clone(),
+        seed: args.seed,
+        posts: args.posts,
+        statuses: statuses.unwrap_or_else(|| CannySimConfig::default().statuses),
+        ..CannySimConfig::default()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("Canny simulator: {e}"))
+}
+
+/// The Fider simulator, with roundtrip's four webhooks when
+/// `--fider-webhook` names where roundtrip listens.
+async fn start_fider(args: &SimArgs, faults: &FaultSpec) -> anyhow::Result<FiderSim> {
+    let defaults = FiderSimConfig::default();
+    let fider = FiderSim::start(FiderSimConfig {
+        port: args.fider_port.unwrap_or(0),
+        admin_key: args
+            .fider_api_key
+            .clone()
+            .unwrap_or(defaults.admin_key.clone()),
+        faults: faults.fider.clone(),
+        webhook_faults: faults.webhooks.clone(),
+        seed: args.seed,
+        posts: args.posts,
+        allow_private_targets: true,
+        ..defaults
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("Fider simulator: {e}"))?;
+    if let Some(url) = &args.fider_webhook {
+        let base = url
+            .trim_end_matches('/')
+            .trim_end_matches("/webhooks/fider");
+        let header = SecretIn::Header(crate::config::DEFAULT_SECRET_HEADER.into());
+        for t in webhook_templates(base, &header, &args.fider_webhook_secret) {
+            fider
+                .add_webhook(t.kind, &t.url, &t.content, &t.headers)
+                .map_err(|e| anyhow::anyhow!("Fider simulator: {e}"))?;
+        }
+    }
+    Ok(fider)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

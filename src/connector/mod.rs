@@ -1,17 +1,22 @@
 //! The one trait every remote system is reached through. The engine only sees
-//! `dyn Connector`; Linear (GraphQL) and Canny (REST) implement it in their own
-//! modules, each also offering its vendor-specific operations directly.
+//! `dyn Connector`; Linear (GraphQL), Canny and Fider (REST) implement it in
+//! their own modules, each also offering its vendor-specific operations
+//! directly.
 
 pub mod canny;
+pub mod fider;
+mod fields;
 pub mod linear;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
 use crate::domain::{
-    ChangelogDraft, Comment, GroupState, NewRecord, QuotaSample, Record, ReleaseGroup, RemoteError,
-    ShipInfo, Side, Update,
+    ChangeKind, ChangelogDraft, Comment, GroupState, NewRecord, QuotaSample, Record, ReleaseGroup,
+    RemoteError, ShipInfo, Side, Update,
 };
 
 /// One page of records from a reconcile listing.
@@ -85,6 +90,45 @@ pub enum WebhookRejection {
     /// The body is not the JSON the vendor sends.
     #[error("malformed payload: {0}")]
     Malformed(String),
+    /// A delivery authenticated by a shared secret came without it.
+    #[error("missing shared secret")]
+    MissingSecret,
+    /// The shared secret did not match.
+    #[error("shared secret does not match")]
+    BadSecret,
+}
+
+/// For a remote whose webhooks announce only some changes and may switch
+/// themselves off (Fider turns a webhook off after one failed delivery):
+/// which webhook should have announced each kind of change reconcile finds,
+/// so health can warn when one stays silent, and how to turn it back on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookWatch {
+    /// The product's name for messages ("Fider").
+    pub vendor: String,
+    /// The event name a delivery of each webhook carries, per kind of
+    /// change it announces; kinds not listed are never announced.
+    pub events: Vec<(ChangeKind, &'static str)>,
+    /// How long a change reconcile found may wait for its webhook's next
+    /// delivery before health warns.
+    pub grace: Duration,
+    /// What to do about it, ending the warning.
+    pub advice: String,
+}
+
+impl WebhookWatch {
+    /// The webhook (event name) that announces changes of `kind`.
+    pub fn event_for(&self, kind: ChangeKind) -> Option<&'static str> {
+        self.events
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, e)| *e)
+    }
+
+    /// Whether `event` is one of the watched webhooks'.
+    pub fn watches(&self, event: &str) -> bool {
+        self.events.iter().any(|(_, e)| *e == event)
+    }
 }
 
 /// What the routes ask a connector to cover besides its configuration:
@@ -105,10 +149,35 @@ fn unsupported(side: Side, what: &str) -> RemoteError {
 }
 
 /// A remote system roundtrip syncs with.
+/// The longest window in which a vendor's signed delivery is accepted
+/// again: Canny's 5-minute timestamp age plus 1 minute of clock skew
+/// (Linear's is 60 s; Fider signs nothing and dates nothing, its deliveries
+/// are only hints that are re-read).
+pub fn longest_replay_window() -> Duration {
+    let canny = canny::MAX_AGE + canny::MAX_FUTURE;
+    let linear = Duration::from_millis(linear::webhook::MAX_SKEW_MS as u64);
+    canny
+        .to_std()
+        .unwrap_or(Duration::from_secs(360))
+        .max(linear)
+}
+
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// Which side of a link this connector serves.
     fn side(&self) -> Side;
+
+    /// The name deliveries from this remote arrive under: the webhook
+    /// route `/webhooks/<name>` and the `source` label of the metrics
+    /// ("linear", "canny", "fider").
+    fn webhook_source(&self) -> &'static str;
+
+    /// Every address a link elsewhere (a Linear attachment) may use for the
+    /// record at `url`, so adoption finds it by any of them: the bare URL,
+    /// plus any other address the remote serves the same record at.
+    fn url_forms(&self, url: &str) -> Vec<String> {
+        vec![crate::sync::adopt::bare_url(url)]
+    }
 
     /// List records changed since `since` (Linear filters by updatedAt; the
     /// portal, which has no update time, lists everything and the engine
@@ -287,6 +356,26 @@ pub trait Connector: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<DeliveryHint, WebhookRejection>;
 
+    /// Verify a delivery that arrived at `/webhooks/<source>/<path>`: a
+    /// remote that authenticates by a secret in the URL reads it from
+    /// `path`. Remotes without one refuse every such request.
+    fn verify_webhook_path(
+        &self,
+        _path: &str,
+        _headers: &HeaderMap,
+        _body: &[u8],
+        _now: DateTime<Utc>,
+    ) -> Result<DeliveryHint, WebhookRejection> {
+        Err(WebhookRejection::BadSecret)
+    }
+
+    /// The remote's webhooks may miss changes or fall silent on their own
+    /// (see [`WebhookWatch`]); `None` for remotes whose every change is
+    /// announced and whose deliveries are retried.
+    fn webhook_watch(&self) -> Option<WebhookWatch> {
+        None
+    }
+
     /// The webhook server could not accept a delivery this connector
     /// verified (the store refused it): forget anything `verify_webhook`
     /// recorded about it, so the sender's retry is not taken for a replay.
@@ -305,4 +394,18 @@ pub trait Connector: Send + Sync {
             .map(|s| (s, None))
             .collect()
     }
+}
+
+/// `Retry-After` as seconds or an HTTP date; a date in the past is no wait.
+pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let raw = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = raw.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = DateTime::parse_from_rfc2822(raw).ok()?.with_timezone(&Utc);
+    (when - now).to_std().ok().or(Some(Duration::ZERO))
 }

@@ -143,12 +143,13 @@ pub async fn check(writer: &Writer, connectors: &Connectors) -> Result<Convergen
                 },
                 Window::first(100_000),
             )?;
-            Ok((links, open, db.active_mapping()?))
+            Ok((links, open, (db.active_mapping()?, db.portal_kind()?)))
         })
         .await?;
+    let (active, kind) = active;
     let mapping = active
         .and_then(|m| Mapping::parse(&m.document).ok())
-        .unwrap_or_else(Mapping::default_canny_linear);
+        .unwrap_or_else(|| Mapping::default_for(kind));
     let mut report = Convergence::default();
     for link in links {
         match link.state {

@@ -7,6 +7,7 @@
 
 pub mod converge;
 pub mod orchestration;
+pub mod portal;
 pub mod report;
 pub mod stage;
 pub mod story;
@@ -98,14 +99,15 @@ impl Demo {
         seed: u64,
         db: Option<&Path>,
         plays_operator: bool,
+        portal: crate::domain::PortalKind,
     ) -> Result<Demo, DemoError> {
         let started = Instant::now();
-        let world = World::start(seed, db).await?;
+        let world = World::start(seed, db, portal).await?;
         let log = Arc::new(Mutex::new(StoryLog::default()));
         let (stop, stop_rx) = watch::channel(false);
         let stage = stage::Stage {
             linear: world.linear.clone(),
-            canny: world.canny.clone(),
+            portal: world.portal.clone(),
             engine: world.service.engine.clone(),
             writer: world.service.writer.clone(),
             webhook_addr: world.service.addr,
@@ -146,7 +148,14 @@ impl Demo {
     pub async fn finish(mut self) -> Result<Outcome, DemoError> {
         self.stop_story().await;
         let writer = self.world.service.writer.clone();
-        let settled = converge::settle(&writer, Duration::from_secs(15)).await;
+        let mut settled = converge::settle(&writer, Duration::from_secs(15)).await;
+        if self.world.connectors.portal.webhook_watch().is_some() {
+            // The portal announces only some changes by webhook (Fider: no
+            // edits, tags or votes): let one more reconcile pass bring the
+            // rest, as the next interval of a deployment would.
+            let _ = self.world.service.engine.reconcile_once().await;
+            settled = converge::settle(&writer, Duration::from_secs(15)).await && settled;
+        }
         let checked = converge::check(&writer, &self.world.connectors).await;
         let log = stage::lock(&self.log).clone();
         let summary = writer.run(|db| db.summary()).await.ok();

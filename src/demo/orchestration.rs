@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
+use crate::domain::PortalKind;
 use crate::sim::canny::CannySim;
 use crate::sim::linear::LinearSim;
 use crate::sync::Mapping;
 
+use super::portal::DemoPortal;
 use super::stage::{Stage, lock};
 
 /// The second board.
@@ -51,10 +53,23 @@ const BUG_REPORTS: [(&str, &str); 3] = [
     ("Settings page button overlaps on mobile", "UI"),
 ];
 
-/// The default mapping with the demo's routes.
-pub fn demo_mapping() -> Mapping {
-    let doc = format!("{}{ROUTES}", Mapping::default_canny_linear().to_toml());
-    Mapping::parse(&doc).unwrap_or_else(|_| Mapping::default_canny_linear())
+/// The portal's default mapping, with the demo's routes on Canny (boards,
+/// categories, moderation and the changelog are Canny's).
+pub fn demo_mapping(kind: PortalKind) -> Mapping {
+    let default = Mapping::default_for(kind);
+    if kind != PortalKind::Canny {
+        return default;
+    }
+    let doc = format!("{}{ROUTES}", default.to_toml());
+    Mapping::parse(&doc).unwrap_or(default)
+}
+
+/// The Canny simulator, when the demo runs on Canny.
+fn canny(stage: &Stage) -> Option<std::sync::Arc<CannySim>> {
+    match &stage.portal {
+        DemoPortal::Canny(c) => Some(c.clone()),
+        DemoPortal::Fider(_) => None,
+    }
 }
 
 /// Set the simulators up for the workflow: the Platform team with its
@@ -83,15 +98,16 @@ pub fn prepare(linear: &LinearSim, canny: &CannySim) -> Result<(), String> {
 /// the moderator approves them and triages them to planned, and each goes
 /// to the team its product area's route names.
 pub async fn moderation_and_routing(stage: &mut Stage) -> bool {
-    let Some(bugs) = stage.canny.board_named(BUGS_BOARD) else {
+    let Some(canny) = canny(stage) else {
+        return true;
+    };
+    let Some(bugs) = canny.board_named(BUGS_BOARD) else {
         return true;
     };
     let mut held = Vec::new();
     for (title, category) in BUG_REPORTS {
         if let Ok(id) =
-            stage
-                .canny
-                .create_post_on(&bugs, title, "Reported by a customer.", Some(category))
+            canny.create_post_on(&bugs, title, "Reported by a customer.", Some(category))
         {
             held.push(id);
         }
@@ -108,8 +124,8 @@ pub async fn moderation_and_routing(stage: &mut Stage) -> bool {
         return false;
     }
     for id in &held {
-        let _ = stage.canny.approve_post(id);
-        let _ = stage.canny.set_status(id, "planned");
+        let _ = canny.approve_post(id);
+        let _ = canny.set_status(id, "planned");
     }
     stage.edited(2 * held.len() as u64);
     lock(&stage.log).bug_posts = held.clone();
@@ -125,6 +141,9 @@ pub async fn moderation_and_routing(stage: &mut Stage) -> bool {
 /// Platform ships its routed bugs in the release; the release completes
 /// and its one changelog entry links every post shipped in it.
 pub async fn release(stage: &mut Stage) -> bool {
+    let Some(canny) = canny(stage) else {
+        return true;
+    };
     let posts = lock(&stage.log).bug_posts.clone();
     let Some(cycle) = stage.linear.read(|s| {
         s.cycles
@@ -173,11 +192,7 @@ pub async fn release(stage: &mut Stage) -> bool {
     stage.linear.run_auto_archive();
     let _ = stage.engine.check_changelogs().await;
     for _ in 0..30 {
-        let entry = stage
-            .canny
-            .entries()
-            .into_iter()
-            .find(|e| e.title == RELEASE);
+        let entry = canny.entries().into_iter().find(|e| e.title == RELEASE);
         if let Some(e) = entry {
             let line = format!(
                 "{RELEASE} completes: one changelog entry ({}) links {} posts",

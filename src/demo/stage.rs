@@ -10,7 +10,6 @@ use tokio::sync::watch;
 
 use crate::domain::{JobStatus, Side};
 use crate::engine::Engine;
-use crate::sim::canny::CannySim;
 use crate::sim::linear::LinearSim;
 use crate::store::{Level, LinkState, Window, Writer, meta_keys};
 use crate::sync::Transform;
@@ -47,7 +46,7 @@ pub struct StoryLog {
 pub struct Pair {
     /// Link id.
     pub link: i64,
-    /// Canny post id.
+    /// Portal post id.
     pub post: String,
     /// Linear issue id.
     pub issue: String,
@@ -58,8 +57,8 @@ pub struct Pair {
 pub struct Stage {
     /// The Linear simulator.
     pub linear: Arc<LinearSim>,
-    /// The Canny simulator.
-    pub canny: Arc<CannySim>,
+    /// The portal simulator.
+    pub portal: super::portal::DemoPortal,
     /// The engine (for reconcile and re-merge).
     pub engine: Engine,
     /// The store writer (operator intents, story events).
@@ -91,15 +90,17 @@ pub fn lock(log: &Mutex<StoryLog>) -> std::sync::MutexGuard<'_, StoryLog> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The default mapping without its `"closed"` status row: the mapping
-/// problem of the story (a portal status with no Linear state, while the
-/// Linear side still maps to it), which the engine refuses to load.
-pub fn mapping_without_closed() -> String {
-    let mut m = super::orchestration::demo_mapping();
+/// The portal's default mapping without the row of its closing status
+/// (`closed`, Fider's `declined`): the mapping problem of the story (a
+/// portal status with no Linear state, while the Linear side still maps to
+/// it), which the engine refuses to load.
+pub fn mapping_without_closed(portal: &super::portal::DemoPortal) -> String {
+    let mut m = super::orchestration::demo_mapping(portal.kind());
     m.version = 2;
+    let closed = portal.closed_status();
     for f in &mut m.fields {
         if let Transform::Status(t) = &mut f.transform {
-            t.values.retain(|(p, _)| p != "closed");
+            t.values.retain(|(p, _)| p != closed);
         }
     }
     m.to_toml()

@@ -1,8 +1,8 @@
 //! The scripted "day in the life", time-compressed so it plays out in about
 //! twenty seconds, then a light trickle of edits until the demo stops. Every
-//! scene is an edit a human makes in Canny or Linear (through the
-//! simulators' scripted edits, which fire the same signed webhooks) or a
-//! fault the simulators inject; the engine does the rest.
+//! scene is an edit a human makes on the portal or in Linear (through the
+//! simulators' scripted edits, which fire the same webhooks as the real
+//! products) or a fault the simulators inject; the engine does the rest.
 
 use std::time::Duration;
 
@@ -37,7 +37,8 @@ pub async fn run(mut stage: Stage, seed: u64) {
 
 async fn scripted(stage: &mut Stage, rng: &mut fastrand::Rng) -> bool {
     // A mapping version that lost its "closed" row (the mapping problem).
-    let doc = mapping_without_closed();
+    let doc = mapping_without_closed(&stage.portal);
+    let closed = stage.portal.closed_status();
     if let Ok(v) = stage
         .writer
         .run(move |db| {
@@ -45,7 +46,7 @@ async fn scripted(stage: &mut Stage, rng: &mut fastrand::Rng) -> bool {
             db.add_mapping_version(
                 &doc,
                 crate::domain::Actor::Demo,
-                "tidied status table (the 'closed' row went missing)",
+                &format!("tidied status table (the '{closed}' row went missing)"),
             )
         })
         .await
@@ -55,7 +56,7 @@ async fn scripted(stage: &mut Stage, rng: &mut fastrand::Rng) -> bool {
     stage
         .chapter(format!(
             "{} posts on the board; planned and in-progress ones are being created in Linear",
-            stage.canny.posts().len()
+            stage.portal.posts().len()
         ))
         .await;
     if !stage.initial_sync(Duration::from_secs(15)).await {
@@ -111,21 +112,22 @@ async fn scripted(stage: &mut Stage, rng: &mut fastrand::Rng) -> bool {
     true
 }
 
-/// Posts "under review" an admin moves to planned; returns their ids.
+/// Posts waiting for triage an admin moves to planned; returns their ids.
 async fn approve(stage: &Stage, rng: &mut fastrand::Rng, n: usize, why: &str) -> Vec<String> {
+    let triage = stage.portal.triage_status();
     let mut candidates: Vec<String> = stage
-        .canny
+        .portal
         .posts()
         .into_iter()
-        .filter(|p| p.status == "under review")
+        .filter(|p| p.status == triage)
         .map(|p| p.id)
         .collect();
     rng.shuffle(&mut candidates);
     let chosen: Vec<String> = candidates.into_iter().take(n).collect();
     let mut titles = Vec::new();
     for id in &chosen {
-        if stage.canny.set_status(id, "planned").is_ok() {
-            titles.push(stage.canny.post(id).map(|p| p.title).unwrap_or_default());
+        if stage.portal.set_status(id, "planned") {
+            titles.push(stage.portal.post(id).map(|p| p.title).unwrap_or_default());
         }
     }
     stage.edited(titles.len() as u64);
@@ -176,9 +178,8 @@ async fn comments_and_votes(stage: &Stage, rng: &mut fastrand::Rng) {
     for p in pick(rng, &mut pairs, 2) {
         n += u64::from(
             stage
-                .canny
-                .add_comment(&p.post, "Our whole support team is waiting for this!")
-                .is_ok(),
+                .portal
+                .add_comment(&p.post, "Our whole support team is waiting for this!"),
         );
     }
     for p in pick(rng, &mut pairs, 2) {
@@ -190,20 +191,20 @@ async fn comments_and_votes(stage: &Stage, rng: &mut fastrand::Rng) {
         );
     }
     for p in pick(rng, &mut pairs, 4) {
-        n += u64::from(stage.canny.add_vote(&p.post).is_ok());
+        n += u64::from(stage.portal.add_vote(&p.post));
     }
     for (p, tag) in pick(rng, &mut pairs, 2)
         .into_iter()
         .zip(["bug", "performance"])
     {
-        n += u64::from(stage.canny.add_tag(&p.post, tag).is_ok());
+        n += u64::from(stage.portal.add_tag(&p.post, tag));
     }
     stage.edited(n);
+    let portal = stage.portal.kind().display_name();
     stage
-        .chapter(
-            "comments both ways (customers on Canny, engineers on Linear), new votes and tags"
-                .into(),
-        )
+        .chapter(format!(
+            "comments both ways (customers on {portal}, engineers on Linear), new votes and tags"
+        ))
         .await;
 }
 
@@ -212,19 +213,20 @@ async fn mapping_gap(stage: &Stage, rng: &mut fastrand::Rng) {
     let Some(p) = pick(rng, &mut pairs, 1).pop() else {
         return;
     };
-    if stage.canny.set_status(&p.post, "closed").is_err() {
+    let closed = stage.portal.closed_status();
+    if !stage.portal.set_status(&p.post, closed) {
         return;
     }
     lock(&stage.log).gap_link = Some(p.link);
     stage.edited(1);
     let title = stage
-        .canny
+        .portal
         .post(&p.post)
         .map(|x| x.title)
         .unwrap_or_default();
     stage
         .chapter(format!(
-            "admin closes '{title}' on the portal; mapping version 2 has no Linear state for 'closed', so the engine \
+            "admin closes '{title}' on the portal; mapping version 2 has no Linear state for '{closed}', so the engine \
              refused it and the version before stays in force (the Overview says why; answer it in Mappings: roll back)"
         ))
         .await;
@@ -236,20 +238,20 @@ async fn conflicts(stage: &Stage, rng: &mut fastrand::Rng) {
     // Both edits must reach the engine together: hold the webhooks, edit
     // both sides, let one reconcile see both, then deliver again.
     stage.linear.set_webhook_url(None);
-    stage.canny.set_webhook_url(None);
+    stage.portal.webhooks(None);
     let mut titles = Vec::new();
     for p in &chosen {
-        let Some(post) = stage.canny.post(&p.post) else {
+        let Some(post) = stage.portal.post(&p.post) else {
             continue;
         };
         let base = post.title.clone();
         let a = stage
-            .canny
+            .portal
             .set_title(&p.post, &format!("{base} (customer wording)"));
         let b = stage
             .linear
             .set_title(&p.issue, &format!("{base} (engineering wording)"));
-        if a.is_ok() && b.is_ok() {
+        if a && b.is_ok() {
             lock(&stage.log).conflict_links.push(p.link);
             titles.push(base);
         }
@@ -260,9 +262,7 @@ async fn conflicts(stage: &Stage, rng: &mut fastrand::Rng) {
     stage
         .linear
         .set_webhook_url(Some(format!("http://{addr}/webhooks/linear")));
-    stage
-        .canny
-        .set_webhook_url(Some(format!("http://{addr}/webhooks/canny")));
+    stage.portal.webhooks(Some(addr));
     stage
         .chapter(format!(
             "the same titles edited differently on both sides ({}): conflicts wait for the operator",
@@ -324,13 +324,13 @@ async fn quota_burst(stage: &Stage, rng: &mut fastrand::Rng) {
     let mut pairs = stage.pairs().await;
     let mut n = 0;
     for p in pick(rng, &mut pairs, 6) {
-        n += u64::from(stage.canny.add_vote(&p.post).is_ok());
+        n += u64::from(stage.portal.add_vote(&p.post));
     }
     for (p, tag) in pick(rng, &mut pairs, 3)
         .into_iter()
         .zip(["integrations", "mobile", "ux"])
     {
-        n += u64::from(stage.canny.add_tag(&p.post, tag).is_ok());
+        n += u64::from(stage.portal.add_tag(&p.post, tag));
     }
     stage.edited(n);
     stage
@@ -346,11 +346,11 @@ async fn delete_post(stage: &Stage, rng: &mut fastrand::Rng) {
         return;
     };
     let title = stage
-        .canny
+        .portal
         .post(&p.post)
         .map(|x| x.title)
         .unwrap_or_default();
-    if stage.canny.delete_post(&p.post).is_ok() {
+    if stage.portal.delete_post(&p.post) {
         lock(&stage.log).deleted_post = Some(p.post.clone());
         stage.edited(1);
         stage
@@ -376,7 +376,8 @@ async fn fix_mapping(stage: &Stage) {
     if let (Ok(Some(v)), Some(broken)) = (answered, broken) {
         stage
             .chapter(format!(
-                "operator restores the mapping: version {v}, which keeps \"closed\" = \"Canceled\", stays in force and the refusal of version {broken} is answered"
+                "operator restores the mapping: version {v}, which keeps \"{}\" = \"Canceled\", stays in force and the refusal of version {broken} is answered",
+                stage.portal.closed_status()
             ))
             .await;
     }
@@ -422,11 +423,10 @@ async fn trickle(stage: &Stage, rng: &mut fastrand::Rng) {
         return;
     };
     let ok = match rng.u8(0..4) {
-        0 => stage.canny.add_vote(&p.post).is_ok(),
+        0 => stage.portal.add_vote(&p.post),
         1 => stage
-            .canny
-            .add_comment(&p.post, "Still very much wanted here.")
-            .is_ok(),
+            .portal
+            .add_comment(&p.post, "Still very much wanted here."),
         2 => stage
             .linear
             .add_comment(&p.issue, "Small progress update: tests are green.")
@@ -434,7 +434,7 @@ async fn trickle(stage: &Stage, rng: &mut fastrand::Rng) {
         _ => {
             // Work moves forward: a planned item gets started.
             let planned = stage
-                .canny
+                .portal
                 .post(&p.post)
                 .is_some_and(|x| x.status == "planned");
             planned && stage.linear.set_state(&p.issue, "In Progress").is_ok()

@@ -6,17 +6,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connector::Connector;
 use crate::connector::canny::{CannyConfig, CannyConnector};
+use crate::connector::fider::{FiderConfig, FiderConnector};
 use crate::connector::linear::{LinearConfig, LinearConnector};
 use crate::daemon::{Service, ServiceSpec};
+use crate::domain::PortalKind;
 use crate::engine::{Connectors, EngineOptions, Rules};
 use crate::sim::canny::{CannySim, CannySimConfig};
+use crate::sim::fider::{FiderSim, FiderSimConfig};
 use crate::sim::linear::{LinearSim, LinearSimConfig};
-use crate::sync::{CreateRule, DeletePolicy, MassDeleteGuard, PortalCreateOptions};
+use crate::sync::{DeletePolicy, MassDeleteGuard, PortalCreateOptions};
 
 use super::DemoError;
+use super::portal::{DemoPortal, FIDER_SECRET};
 
-/// Sample posts seeded on the Canny board.
+/// Sample posts seeded on the portal.
 pub const SEED_POSTS: usize = 200;
 /// Linear requests per (compressed) quota window.
 pub const LINEAR_REQUESTS: u64 = 900;
@@ -39,8 +44,8 @@ enum StoreDir {
 pub struct World {
     /// The Linear simulator.
     pub linear: Arc<LinearSim>,
-    /// The Canny simulator.
-    pub canny: Arc<CannySim>,
+    /// The portal simulator.
+    pub portal: DemoPortal,
     /// Connectors as the engine uses them (the convergence check reads
     /// through them too).
     pub connectors: Connectors,
@@ -60,14 +65,11 @@ impl std::fmt::Debug for World {
     }
 }
 
-fn engine_options() -> EngineOptions {
+fn engine_options(portal: PortalKind) -> EngineOptions {
     EngineOptions {
         rules: Rules {
             default_team: "ENG".into(),
-            create_in_linear: CreateRule {
-                status: vec!["planned".into(), "in progress".into()],
-                tags: Vec::new(),
-            },
+            create_in_linear: crate::config::default_create_rule(portal),
             create_in_portal: PortalCreateOptions::default(),
             delete_policy: DeletePolicy::Unlink,
             guard: MassDeleteGuard::default(),
@@ -75,15 +77,15 @@ fn engine_options() -> EngineOptions {
         reconcile_interval: Duration::from_secs(8),
         max_attempts: MAX_ATTEMPTS,
         live_reserve: 0.2,
-        portal_name: "Canny".into(),
+        portal,
         tick: Duration::from_millis(250),
     }
 }
 
 /// Make the demo's routed mapping the active one before the engine starts
 /// (a kept store that already has it is left as it is).
-fn install_routes(path: &Path) -> Result<(), DemoError> {
-    let doc = super::orchestration::demo_mapping().to_toml();
+fn install_routes(path: &Path, kind: PortalKind) -> Result<(), DemoError> {
+    let doc = super::orchestration::demo_mapping(kind).to_toml();
     let mut store = crate::store::Store::open(path, crate::store::OpenMode::Create)
         .map_err(|e| DemoError::Sim(format!("opening the store: {e}")))?;
     store
@@ -117,7 +119,11 @@ fn temp_store_dir() -> Result<PathBuf, DemoError> {
 
 impl World {
     /// Start the simulators and the service; `db` keeps the store there.
-    pub async fn start(seed: u64, db: Option<&Path>) -> Result<World, DemoError> {
+    pub async fn start(
+        seed: u64,
+        db: Option<&Path>,
+        portal_kind: PortalKind,
+    ) -> Result<World, DemoError> {
         let linear = LinearSim::start(LinearSimConfig {
             seed,
             requests_per_hour: LINEAR_REQUESTS,
@@ -129,26 +135,16 @@ impl World {
         })
         .await
         .map_err(|e| DemoError::Sim(format!("Linear simulator: {e}")))?;
-        let canny = CannySim::start(CannySimConfig {
-            seed,
-            posts: SEED_POSTS,
-            timeout_hang: Duration::from_secs(3),
-            ..CannySimConfig::default()
-        })
-        .await
-        .map_err(|e| DemoError::Sim(format!("Canny simulator: {e}")))?;
         let mut lc = LinearConfig::new(linear.api_key(), "ENG", linear.webhook_secret());
         lc.api_url = linear.graphql_url();
         lc.timeout = Duration::from_secs(2);
+        lc.attribution.portal_name = portal_kind.display_name().into();
         let linear_conn = LinearConnector::new(lc)
             .map_err(|e| DemoError::Sim(format!("Linear connector: {e}")))?;
-        let mut cc = CannyConfig::new(canny.base_url(), canny.api_key(), "Feature Requests");
-        cc.request_timeout = Duration::from_secs(2);
-        let canny_conn =
-            CannyConnector::new(cc).map_err(|e| DemoError::Sim(format!("Canny connector: {e}")))?;
+        let (portal, portal_conn) = start_portal(seed, portal_kind).await?;
         let connectors = Connectors {
             linear: Arc::new(linear_conn),
-            portal: Arc::new(canny_conn),
+            portal: portal_conn,
         };
         let (store_path, dir) = match db {
             Some(p) => (p.to_path_buf(), StoreDir::Kept),
@@ -157,12 +153,14 @@ impl World {
                 (d.join("roundtrip-demo.db"), StoreDir::Temp(d))
             }
         };
-        super::orchestration::prepare(&linear, &canny).map_err(DemoError::Sim)?;
-        install_routes(&store_path)?;
+        if let DemoPortal::Canny(canny) = &portal {
+            super::orchestration::prepare(&linear, canny).map_err(DemoError::Sim)?;
+            install_routes(&store_path, portal_kind)?;
+        }
         let started = Service::start(ServiceSpec {
             store_path: store_path.clone(),
             connectors: connectors.clone(),
-            options: engine_options(),
+            options: engine_options(portal_kind),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             webhooks: crate::webhook::WebhookOptions::default(),
         })
@@ -178,7 +176,7 @@ impl World {
         };
         let world = World {
             linear: Arc::new(linear),
-            canny: Arc::new(canny),
+            portal,
             connectors,
             service,
             store_path,
@@ -194,8 +192,7 @@ impl World {
         let addr = self.service.addr;
         self.linear
             .set_webhook_url(on.then(|| format!("http://{addr}/webhooks/linear")));
-        self.canny
-            .set_webhook_url(on.then(|| format!("http://{addr}/webhooks/canny")));
+        self.portal.webhooks(on.then_some(addr));
     }
 
     /// Stop the service (finishing in-flight work), the simulators, and
@@ -203,23 +200,61 @@ impl World {
     pub async fn stop(self) -> Result<(), DemoError> {
         let World {
             linear,
-            canny,
+            portal,
             service,
             dir,
             ..
         } = self;
         linear.set_webhook_url(None);
-        canny.set_webhook_url(None);
+        portal.webhooks(None);
         let stopped = service.stop(Duration::from_secs(5)).await;
         if let Ok(l) = Arc::try_unwrap(linear) {
             l.shutdown().await;
         }
-        if let Ok(c) = Arc::try_unwrap(canny) {
-            c.shutdown().await;
-        }
+        portal.shutdown().await;
         if let StoreDir::Temp(d) = dir {
             let _ = std::fs::remove_dir_all(&d);
         }
         stopped.map_err(DemoError::from)
     }
+}
+
+/// The portal's simulator, seeded with the sample posts, and its connector.
+async fn start_portal(
+    seed: u64,
+    kind: PortalKind,
+) -> Result<(DemoPortal, Arc<dyn Connector>), DemoError> {
+    Ok(match kind {
+        PortalKind::Canny => {
+            let canny = CannySim::start(CannySimConfig {
+                seed,
+                posts: SEED_POSTS,
+                timeout_hang: Duration::from_secs(3),
+                ..CannySimConfig::default()
+            })
+            .await
+            .map_err(|e| DemoError::Sim(format!("Canny simulator: {e}")))?;
+            let mut cc = CannyConfig::new(canny.base_url(), canny.api_key(), "Feature Requests");
+            cc.request_timeout = Duration::from_secs(2);
+            let conn = CannyConnector::new(cc)
+                .map_err(|e| DemoError::Sim(format!("Canny connector: {e}")))?;
+            (DemoPortal::Canny(Arc::new(canny)), Arc::new(conn))
+        }
+        PortalKind::Fider => {
+            let fider = FiderSim::start(FiderSimConfig {
+                seed,
+                posts: SEED_POSTS,
+                timeout_hang: Duration::from_secs(3),
+                allow_private_targets: true,
+                ..FiderSimConfig::default()
+            })
+            .await
+            .map_err(|e| DemoError::Sim(format!("Fider simulator: {e}")))?;
+            let mut fc = FiderConfig::new(fider.base_url(), fider.admin_key(), FIDER_SECRET);
+            fc.request_timeout = Duration::from_secs(2);
+            let conn = FiderConnector::new(fc)
+                .map_err(|e| DemoError::Sim(format!("Fider connector: {e}")))?;
+            (DemoPortal::Fider(Arc::new(fider)), Arc::new(conn))
+        }
+    })
 }

@@ -201,6 +201,54 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// Which feedback portal product the portal side is: the one setting
+    /// that picks the connector, its webhook route, its default mapping and
+    /// how messages name it.
+    pub enum PortalKind ("portal kind") {
+        /// Canny (canny.io).
+        Canny = "canny",
+        /// Fider (fider.io, or self-hosted).
+        Fider = "fider",
+    }
+}
+
+impl PortalKind {
+    /// How people call the product, for comment copies and messages.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            PortalKind::Canny => "Canny",
+            PortalKind::Fider => "Fider",
+        }
+    }
+}
+
+#[allow(clippy::derivable_impls)] // the macro owns the derive list
+impl Default for PortalKind {
+    fn default() -> Self {
+        PortalKind::Canny
+    }
+}
+
+named_enum! {
+    /// What kind of change reconcile found on a record, so a remote whose
+    /// webhooks announce only some changes (Fider: new posts, comments,
+    /// status changes and deletions, never edits) can say which of them a
+    /// delivery should have reported.
+    pub enum ChangeKind ("change kind") {
+        /// The record is new.
+        Created = "created",
+        /// Its status changed.
+        StatusChanged = "status",
+        /// It has a comment it did not have before.
+        Commented = "comment",
+        /// Its title, text, tags or votes changed.
+        Edited = "edit",
+        /// It was deleted.
+        Deleted = "deleted",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! Applying adoption (see `sync::adopt`): on the engine's first reconcile,
-//! for `roundtrip adopt`, and whenever a post arrives that Canny's own Linear
-//! integration already links to an issue roundtrip knows. An adopted pair is
-//! linked with a base of only the values both sides agree on and merged at
+//! for `roundtrip adopt`, and whenever a post arrives that the portal's own
+//! Linear integration already links to an issue roundtrip knows. An adopted
+//! pair is linked with a base of only the values both sides agree on and merged at
 //! once, so each field's policy decides the rest (Linear's status flows to the
 //! post; a title they disagree on becomes a conflict) — nothing is created.
 
@@ -84,9 +84,9 @@ pub fn link_pair(
     Ok(Some((id, applied)))
 }
 
-/// A post that arrives unlinked but already names its issue through Canny's
-/// own Linear integration is adopted, never given a new issue. `Some` when
-/// the record was handled here (linked, or left alone because its issue is
+/// A post that arrives unlinked but already names its issue through the
+/// portal's own Linear integration is adopted, never given a new issue.
+/// `Some` when the record was handled here (linked, or left alone because its issue is
 /// elsewhere), `None` to go on with the creation rules.
 pub fn adopt_native_link(
     db: Db<'_>,
@@ -106,7 +106,8 @@ pub fn adopt_native_link(
             issues.push(stored.record);
         }
     }
-    let plan = plan_adoption(std::slice::from_ref(record), &issues, &[], |s, id| {
+    let bare = |url: &str| vec![crate::sync::adopt::bare_url(url)];
+    let plan = plan_adoption(std::slice::from_ref(record), &issues, &[], bare, |s, id| {
         db.link_by_remote(s, id).ok().flatten().is_some()
     });
     if let Some(pair) = plan.pairs.first() {
@@ -116,7 +117,7 @@ pub fn adopt_native_link(
     let why = plan.skipped.first().map_or_else(
         || {
             format!(
-                "Canny links it to {}, which roundtrip has not read",
+                "the portal links it to {}, which roundtrip has not read",
                 record.linked_ids.join(", ")
             )
         },
@@ -126,7 +127,7 @@ pub fn adopt_native_link(
         Level::Info,
         "adopt",
         &format!(
-            "post '{}' is linked by Canny's Linear integration; not creating an issue: {why}",
+            "post '{}' is linked by the portal's own Linear integration; not creating an issue: {why}",
             record.title
         ),
     )?;
@@ -193,7 +194,8 @@ pub async fn plan_live(
     let posts = list_all(connectors, Side::Portal).await?;
     let issues = list_all(connectors, Side::Linear).await?;
     let att = attachments(connectors, &posts).await?;
-    let plan = plan_adoption(&posts, &issues, &att, linked);
+    let forms = |url: &str| connectors.portal.url_forms(url);
+    let plan = plan_adoption(&posts, &issues, &att, forms, linked);
     Ok((plan, posts, issues))
 }
 
@@ -232,7 +234,8 @@ impl Engine {
                 attachments(&connectors, &candidates).await
             })
             .await?;
-        let plan = plan_adoption(&candidates, &issues, &att, |s, id| {
+        let forms = |url: &str| connectors.portal.url_forms(url);
+        let plan = plan_adoption(&candidates, &issues, &att, forms, |s, id| {
             links.contains(&(s, id.to_string()))
         });
         if dry_run || plan.pairs.is_empty() {

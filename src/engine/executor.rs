@@ -562,8 +562,9 @@ pub fn record_success(
             let after = match posted {
                 Some(_) => body.chars().take(200).collect(),
                 None => format!(
-                    "not posted: {} has no place only the team reads; kept here only",
-                    job.target
+                    "not posted: {} has no place only the team reads; kept here only: {}",
+                    job.target,
+                    body.chars().take(200).collect::<String>()
                 ),
             };
             db.append_audit(&audit(AuditAction::Note, None, None, Some(after)))?;
@@ -905,6 +906,9 @@ fn refused(
                     fields: [(field.clone(), value.clone())].into(),
                     notify_voters: update.notify_voters,
                     status_comment: None,
+                    // The original a duplicate is marked with rides with
+                    // the status (the portal's only status field name).
+                    duplicate_of: update.duplicate_of.clone().filter(|_| field == "status"),
                     deltas: BTreeMap::new(),
                     placement: None,
                 },

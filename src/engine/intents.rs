@@ -164,13 +164,14 @@ pub(crate) fn load_active_mapping(
         Some(f) => f,
         None => {
             let next = db.next_mapping_version()?;
-            let default = Mapping::default_canny_linear().to_toml();
+            let kind = db.portal_kind()?;
+            let default = Mapping::default_for(kind).to_toml();
             let doc = stamp_version(&default, next).unwrap_or(default);
             let note = format!("built-in default (version {} was refused)", active.version);
             let v = db.add_mapping_version(&doc, Actor::BuiltIn, &note)?;
             (
                 v,
-                Mapping::parse(&doc).unwrap_or_else(|_| Mapping::default_canny_linear()),
+                Mapping::parse(&doc).unwrap_or_else(|_| Mapping::default_for(kind)),
             )
         }
     };

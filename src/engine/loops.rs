@@ -112,10 +112,22 @@ impl Engine {
         }
         let mut n = 0;
         if !done.is_empty() {
+            // Every stored delivery of a watched webhook proves it is on.
+            let delivered: Vec<(String, i64)> = match &self.inner.watch {
+                Some(w) => items
+                    .iter()
+                    .filter(|i| i.source == Side::Portal && w.watches(&i.event))
+                    .map(|i| (i.event.clone(), i.received_at))
+                    .collect(),
+                None => Vec::new(),
+            };
             n = self
                 .inner
                 .writer
                 .run(move |db| {
+                    for (event, at) in &delivered {
+                        db.note_webhook_delivery(event, *at)?;
+                    }
                     let mut n = 0;
                     for item in &done {
                         n += db.mark_record_processed(item, horizon)?;

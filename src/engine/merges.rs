@@ -1,7 +1,8 @@
 //! Merges and duplicates: a linked record that the remote folds into another
 //! (a Linear issue marked a duplicate — Linear moves its attachments to the
-//! canonical issue and cancels it — or a Canny post merged into another,
-//! which moves its votes there) hands its link to the canonical record.
+//! canonical issue and cancels it — a Canny post merged into another, or a
+//! Fider post marked a duplicate of another, both of which move the votes
+//! there) hands its link to the canonical record.
 //!
 //! * The canonical record is not linked: the link moves to it, with a base of
 //!   only the values both sides already agree on, so the first merge applies
@@ -10,7 +11,8 @@
 //!   record's text over the other's. The post gets one admin-only note.
 //! * The canonical record is already linked: a record is never linked twice,
 //!   so the old link ends. A duplicate Linear issue's post gets the status the
-//!   mapping gives the duplicate's state (Duplicate → "closed" by default) and
+//!   mapping gives the duplicate's state (Canny's default: Duplicate →
+//!   "closed"; Fider marks it a duplicate of the canonical issue's post) and
 //!   one admin-only note; for a merged post the Linear issue gets the note.
 //!
 //! Runs inside the engine's store transaction, like the rest of `records`.
@@ -122,9 +124,13 @@ pub fn follow_canonical(
         Side::Linear => {
             if let Some(post) = link.portal_id.clone() {
                 if let Some(writes) = duplicate_status(merge, from_rec.as_ref()) {
+                    let mut update = writes.to_update();
+                    // The canonical issue's post is the original this post
+                    // duplicates, for portals that mark duplicates so.
+                    update.duplicate_of = taken.as_ref().and_then(|l| l.portal_id.clone());
                     let update = JobPayload::Update {
                         remote_id: post.clone(),
-                        update: writes.to_update(),
+                        update,
                         base: Default::default(),
                         expect: Default::default(),
                         carried_by: Default::default(),
@@ -197,12 +203,11 @@ pub fn follow_canonical(
 }
 
 /// The portal status the mapping gives a duplicate Linear issue's state
-/// (its name, else its type; "closed" when the mapping has no row).
+/// (its name, else its type); none when the mapping has no row for it.
 fn duplicate_status(merge: &MergeSettings, duplicate: Option<&Record>) -> Option<FieldWrites> {
     let (field, table) = merge.mapping.status_field()?;
     let status = duplicate
-        .and_then(|d| table.to_portal(&d.status, d.status_type.as_deref()))
-        .unwrap_or("closed")
+        .and_then(|d| table.to_portal(&d.status, d.status_type.as_deref()))?
         .to_string();
     let mut writes = FieldWrites::default();
     writes.fields.insert(

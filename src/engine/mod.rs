@@ -30,7 +30,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::domain::{ErrorClass, Record, RemoteError, Side};
+use crate::domain::{ErrorClass, PortalKind, Record, RemoteError, Side};
 use crate::metrics::Metrics;
 use crate::store::{Lane, Level, UpsertOutcome, Writer, meta_keys};
 use crate::sync::{Mapping, MassDeleteGuard, PingPongGuard, PortalCreateOptions};
@@ -62,8 +62,9 @@ pub struct EngineOptions {
     pub max_attempts: u32,
     /// Share of quota kept for live edits.
     pub live_reserve: f64,
-    /// How mirrored comments name the portal.
-    pub portal_name: String,
+    /// Which portal product: its default mapping, and how mirrored
+    /// comments name it.
+    pub portal: PortalKind,
     /// How often the heartbeat and operator intents are checked.
     pub tick: Duration,
 }
@@ -74,7 +75,7 @@ impl EngineOptions {
         EngineOptions {
             rules: Rules {
                 default_team: c.linear.team.clone(),
-                create_in_linear: c.sync.create_in_linear_when.clone(),
+                create_in_linear: c.create_in_linear_when(),
                 create_in_portal: match &c.sync.create_in_portal_label {
                     Some(label) => PortalCreateOptions {
                         enabled: true,
@@ -88,10 +89,10 @@ impl EngineOptions {
                     ..MassDeleteGuard::default()
                 },
             },
-            reconcile_interval: c.sync.reconcile_interval.0,
+            reconcile_interval: c.reconcile_interval(),
             max_attempts: c.sync.max_attempts,
             live_reserve: c.sync.live_reserve,
-            portal_name: "Canny".into(),
+            portal: c.portal.kind,
             tick: Duration::from_secs(1),
         }
     }
@@ -106,6 +107,16 @@ pub enum EngineError {
     /// A remote call failed.
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    /// The store syncs another portal product than the one configured.
+    #[error(
+        "the store at hand syncs {stored}, but the configuration names {configured}; use a new store (a fresh [store] path) for {configured}"
+    )]
+    PortalChanged {
+        /// What the store syncs.
+        stored: String,
+        /// What the configuration names.
+        configured: String,
+    },
 }
 
 pub(crate) struct Inner {
@@ -119,6 +130,8 @@ pub(crate) struct Inner {
     pub(crate) inbox_wake: Arc<Notify>,
     /// Asks the reconcile loop to run before its interval is up.
     pub(crate) reconcile_wake: Arc<Notify>,
+    /// The portal's webhooks, when they may fall silent on their own.
+    pub(crate) watch: Option<crate::connector::WebhookWatch>,
 }
 
 /// A running or ready-to-run engine; cheap to clone.
@@ -166,10 +179,34 @@ impl Engine {
         opts: EngineOptions,
         metrics: Option<Arc<Metrics>>,
     ) -> Result<Engine, EngineError> {
-        let default_doc = Mapping::default_canny_linear().to_toml();
+        let kind = opts.portal;
+        let default_doc = Mapping::default_for(kind).to_toml();
+        let watch = connectors.portal.webhook_watch();
+        let settings = watch.as_ref().map(|w| crate::store::WatchSettings {
+            vendor: w.vendor.clone(),
+            grace_ms: i64::try_from(w.grace.as_millis()).unwrap_or(i64::MAX),
+            advice: w.advice.clone(),
+            events: w.events.iter().map(|(_, e)| (*e).to_string()).collect(),
+        });
+        let stored = writer
+            .run(move |db| {
+                let stored = db.meta(meta_keys::PORTAL_KIND)?;
+                if stored.is_none() && (kind == PortalKind::default() || db.summary()?.links == 0) {
+                    db.set_meta(meta_keys::PORTAL_KIND, kind.as_str())?;
+                }
+                db.portal_kind()
+            })
+            .await?;
+        if stored != kind {
+            return Err(EngineError::PortalChanged {
+                stored: stored.display_name().into(),
+                configured: kind.display_name().into(),
+            });
+        }
         let team = opts.rules.default_team.clone();
         let active = writer
             .run(move |db| {
+                db.set_webhook_watch(settings.as_ref())?;
                 db.set_meta(crate::store::meta_keys::LINEAR_TEAM, &team)?;
                 if db.active_mapping()?.is_none() {
                     let doc = crate::sync::stamp_version(&default_doc, db.next_mapping_version()?)
@@ -185,7 +222,7 @@ impl Engine {
             .await?;
         let (mapping, version) = match active {
             Some((v, m)) => (m, Some(v)),
-            None => (Mapping::default_canny_linear(), None),
+            None => (Mapping::default_for(kind), None),
         };
         let scheduler = Scheduler::new(
             writer.clone(),
@@ -196,7 +233,7 @@ impl Engine {
         );
         let merge = MergeSettings {
             mapping,
-            portal_name: opts.portal_name.clone(),
+            portal_name: opts.portal.display_name().to_string(),
             guard: PingPongGuard::default(),
             max_attempts: i64::from(opts.max_attempts),
         };
@@ -212,6 +249,7 @@ impl Engine {
                 state: Arc::new(Mutex::new(EngineState::default())),
                 inbox_wake: Arc::new(Notify::new()),
                 reconcile_wake: Arc::new(Notify::new()),
+                watch,
             }),
         })
     }

@@ -8,8 +8,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{Engine, EngineError};
-use crate::domain::Side;
+use super::{Engine, EngineError, records};
+use crate::connector::WebhookWatch;
+use crate::domain::{ChangeKind, Record, Side};
 use crate::store::{Lane, Level, UpsertOutcome, meta_keys, now_ms};
 
 /// What one reconcile pass found.
@@ -139,17 +140,37 @@ impl Engine {
                 }
                 fresh.push(record);
             }
-            for (id, outcome) in self.store_reads(side, fresh, started).await? {
-                match outcome {
-                    // Stale: a write of ours landed after this page was read.
-                    None | Some(UpsertOutcome::Unchanged) => {}
-                    Some(UpsertOutcome::Changed) => {
-                        if !first_run {
-                            report.repaired += 1;
+            match self.watch_of(side) {
+                None => {
+                    for (id, outcome) in self.store_reads(side, fresh, started).await? {
+                        match outcome {
+                            // Stale: a write of ours landed after this page was read.
+                            None | Some(UpsertOutcome::Unchanged) => {}
+                            Some(UpsertOutcome::Changed) => {
+                                if !first_run {
+                                    report.repaired += 1;
+                                }
+                                touched.push(id);
+                            }
+                            Some(UpsertOutcome::Inserted) => touched.push(id),
                         }
-                        touched.push(id);
                     }
-                    Some(UpsertOutcome::Inserted) => touched.push(id),
+                }
+                Some(watch) => {
+                    // Only changes a webhook announces are repairs: the
+                    // others reach roundtrip by reconcile alone.
+                    for (id, outcome, missed) in self
+                        .store_watched(side, fresh, watch, first_run, started)
+                        .await?
+                    {
+                        if matches!(
+                            outcome,
+                            Some(UpsertOutcome::Changed | UpsertOutcome::Inserted)
+                        ) {
+                            touched.push(id);
+                        }
+                        report.repaired += usize::from(missed);
+                    }
                 }
             }
             page = listing.next_page;
@@ -185,10 +206,12 @@ impl Engine {
                     }
                     Ok(None) => {
                         report.deleted += 1;
+                        report.repaired += usize::from(self.deletion_missed(side, &id).await?);
                         report.jobs += self.apply_deleted(side, id).await?.jobs;
                     }
                     Err(e) if e.class == crate::domain::ErrorClass::NotFound => {
                         report.deleted += 1;
+                        report.repaired += usize::from(self.deletion_missed(side, &id).await?);
                         report.jobs += self.apply_deleted(side, id).await?.jobs;
                     }
                     Err(e) => return Err(e.into()),
@@ -196,5 +219,94 @@ impl Engine {
             }
         }
         Ok(touched)
+    }
+}
+
+/// A change in words, for the silent-webhook warning ("post #12 'Dark
+/// mode' got a comment").
+fn describe(kind: ChangeKind, r: &Record) -> String {
+    let name = match &r.identifier {
+        Some(i) => format!("post {i} '{}'", r.title),
+        None => format!("post '{}'", r.title),
+    };
+    match kind {
+        ChangeKind::Created => format!("{name} was created"),
+        ChangeKind::StatusChanged => format!("{name} became {}", r.status),
+        ChangeKind::Commented => format!("{name} got a comment"),
+        ChangeKind::Edited => format!("{name} was edited"),
+        ChangeKind::Deleted => format!("{name} was deleted"),
+    }
+}
+
+impl Engine {
+    /// The watch over `side`'s webhooks, if its connector has one.
+    fn watch_of(&self, side: Side) -> Option<&WebhookWatch> {
+        self.inner.watch.as_ref().filter(|_| side == Side::Portal)
+    }
+
+    /// Store listed records of a watched side in one transaction, noting
+    /// each change one of its webhooks should have announced (not on the
+    /// first pass, where everything is new). Per record: its id, the
+    /// upsert's outcome and whether a webhook missed it.
+    async fn store_watched(
+        &self,
+        side: Side,
+        records: Vec<Record>,
+        watch: &WebhookWatch,
+        first_run: bool,
+        started_ms: i64,
+    ) -> Result<Vec<(String, Option<UpsertOutcome>, bool)>, EngineError> {
+        let watch = watch.clone();
+        Ok(self
+            .inner
+            .writer
+            .run(move |db| {
+                let now = now_ms();
+                let mut out = Vec::with_capacity(records.len());
+                for r in &records {
+                    let stored = records::store_record_with_kinds(db, side, r, started_ms)?;
+                    let (outcome, kinds) = match stored {
+                        Some((o, k)) => (Some(o), k),
+                        None => (None, Vec::new()),
+                    };
+                    let mut missed = false;
+                    for kind in kinds.into_iter().filter(|_| !first_run) {
+                        if let Some(event) = watch.event_for(kind) {
+                            db.note_webhook_missed(event, &describe(kind, r), now)?;
+                            missed = true;
+                        }
+                    }
+                    out.push((r.remote_id.clone(), outcome, missed));
+                }
+                Ok(out)
+            })
+            .await?)
+    }
+
+    /// A record reconcile confirmed deleted: note it when a watched webhook
+    /// announces deletions. Returns whether one missed it.
+    async fn deletion_missed(&self, side: Side, id: &str) -> Result<bool, EngineError> {
+        let Some(event) = self
+            .watch_of(side)
+            .and_then(|w| w.event_for(ChangeKind::Deleted))
+        else {
+            return Ok(false);
+        };
+        let id = id.to_string();
+        Ok(self
+            .inner
+            .writer
+            .run(move |db| {
+                let Some(stored) = db.record(side, &id)? else {
+                    return Ok(false);
+                };
+                db.note_webhook_missed(
+                    event,
+                    &describe(ChangeKind::Deleted, &stored.record),
+                    now_ms(),
+                )?;
+                Ok(true)
+            })
+            .await?)
     }
 }

@@ -110,6 +110,33 @@ pub fn store_record_written(db: Db<'_>, side: Side, record: &Record) -> StoreRes
     Ok(outcome)
 }
 
+/// [`store_record_read`], also saying what kind of change the stored
+/// record went through (none when it was unchanged), for remotes whose
+/// webhooks announce only some kinds. The stored version is read only when
+/// the record changed; `None`: the read was stale and nothing was stored.
+pub fn store_record_with_kinds(
+    db: Db<'_>,
+    side: Side,
+    record: &Record,
+    started_ms: i64,
+) -> StoreResult<Option<(UpsertOutcome, Vec<crate::domain::ChangeKind>)>> {
+    let unchanged = db
+        .record_version(side, &record.remote_id)?
+        .is_some_and(|v| v.unchanged_by(&content_hash(record), record));
+    if unchanged {
+        return Ok(Some((UpsertOutcome::Unchanged, Vec::new())));
+    }
+    let before = db.record(side, &record.remote_id)?.map(|r| r.record);
+    let Some(outcome) = store_record_read(db, side, record, started_ms)? else {
+        return Ok(None);
+    };
+    let kinds = match outcome {
+        UpsertOutcome::Unchanged => Vec::new(),
+        _ => crate::sync::change_kinds(before.as_ref(), record),
+    };
+    Ok(Some((outcome, kinds)))
+}
+
 /// Act on a stored record: apply the delete policy if it is gone, merge its
 /// link if it has one, or create its counterpart if the rules say so.
 #[allow(clippy::too_many_arguments)]

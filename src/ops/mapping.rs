@@ -18,16 +18,18 @@ use crate::sync::{
 const DRY_RUN_PAGE: usize = 200;
 
 /// The one validation every stored document passes: it parses (errors at
-/// their line) and its status table covers the default Canny/Linear
-/// catalog plus the custom portal statuses seen on the posts in `db` (so a
-/// custom status is mappable). Without a store, or when it cannot be read,
-/// only the built-in statuses are known.
+/// their line) and its status table covers the default catalog of the
+/// store's portal (Canny's or Fider's statuses, Linear's default workflow)
+/// plus the custom portal statuses seen on the posts in `db` (so a custom
+/// status is mappable). Without a store, or when it cannot be read, only
+/// Canny's built-in statuses are known.
 pub fn validate(db: Option<Db<'_>>, text: &str) -> Result<Mapping, MappingErrors> {
+    let kind = db.and_then(|db| db.portal_kind().ok()).unwrap_or_default();
     let seen = db
         .and_then(|db| db.portal_statuses_seen().ok())
         .unwrap_or_default();
     let m = Mapping::parse(text)?;
-    m.validate_against(&Catalog::canny_linear_default().with_custom_statuses(&seen))?;
+    m.validate_against(&Catalog::default_for(kind).with_custom_statuses(&seen))?;
     Ok(m)
 }
 
@@ -39,7 +41,7 @@ pub fn active_document(db: Db<'_>) -> Result<(Option<MappingVersion>, String), S
             let text = v.document.clone();
             (Some(v), text)
         }
-        None => (None, Mapping::default_canny_linear().to_toml()),
+        None => (None, Mapping::default_for(db.portal_kind()?).to_toml()),
     })
 }
 

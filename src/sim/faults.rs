@@ -1,7 +1,7 @@
 //! Fault injection for the simulators (`--faults`, DESIGN.md section 9).
 //!
 //! A spec such as `linear:5xx=0.1,429=0.05,latency=50ms,drift=0.05,lost=0.1;
-//! canny:timeout=0.02,lost=0.05;webhooks:drop=0.1,dup=0.1,reorder=true` is
+//! canny:timeout=0.02,lost=0.05;fider:drift=0.05;webhooks:drop=0.1,dup=0.1,reorder=true` is
 //! parsed once; every decision is drawn from one seeded generator per
 //! simulator so a run is repeatable under `--seed`.
 //!
@@ -65,6 +65,8 @@ pub struct FaultSpec {
     pub linear: ApiFaults,
     /// Faults on the Canny simulator's API.
     pub canny: ApiFaults,
+    /// Faults on the Fider simulator's API.
+    pub fider: ApiFaults,
     /// Faults on both simulators' webhook senders.
     pub webhooks: WebhookFaults,
 }
@@ -114,11 +116,11 @@ impl FaultSpec {
                     .split_once('=')
                     .ok_or_else(|| bad(item, "expected key=value"))?;
                 match target.trim() {
-                    "linear" | "canny" => {
-                        let api = if target.trim() == "linear" {
-                            &mut out.linear
-                        } else {
-                            &mut out.canny
+                    "linear" | "canny" | "fider" => {
+                        let api = match target.trim() {
+                            "linear" => &mut out.linear,
+                            "canny" => &mut out.canny,
+                            _ => &mut out.fider,
                         };
                         match k {
                             "5xx" => api.server_error = probability(item, v)?,
@@ -147,13 +149,24 @@ impl FaultSpec {
                         _ => return Err(bad(item, "keys are drop, dup, reorder, delay")),
                     },
                     other => {
-                        return Err(bad(other, "targets are linear, canny and webhooks"));
+                        return Err(bad(other, "targets are linear, canny, fider and webhooks"));
                     }
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// How a request fails before it runs, as the fault settings drew it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestFault {
+    /// It hangs, then a proxy answers 504.
+    Timeout,
+    /// A 5xx.
+    ServerError,
+    /// A 429.
+    RateLimited,
 }
 
 /// A seeded source of fault decisions shared by a simulator's handlers.
@@ -181,6 +194,18 @@ impl Dice {
         }
     }
 
+    /// The request's fault under `faults`, if any: timeout, server error
+    /// and rate limit drawn in that order, the first that hits.
+    pub fn request_fault(&self, faults: &ApiFaults) -> Option<RequestFault> {
+        [
+            (faults.timeout, RequestFault::Timeout),
+            (faults.server_error, RequestFault::ServerError),
+            (faults.rate_limited, RequestFault::RateLimited),
+        ]
+        .into_iter()
+        .find_map(|(p, fault)| self.chance(p).then_some(fault))
+    }
+
     /// Whether an applied write loses its answer under `faults`, and how.
     pub fn lost(&self, faults: &ApiFaults) -> Option<LostAnswer> {
         if !self.chance(faults.lost) {
@@ -200,6 +225,29 @@ impl Dice {
             Err(poisoned) => poisoned.into_inner().usize(..n.max(1)),
         }
     }
+}
+
+/// The deliveries to send next, starting with `first`: with `reorder`,
+/// whatever else was queued within 20 ms, shuffled by `dice`.
+pub async fn next_batch<E>(
+    first: E,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<E>,
+    faults: &WebhookFaults,
+    dice: &Dice,
+) -> Vec<E> {
+    let mut batch = vec![first];
+    if faults.reorder {
+        // Give the handlers a moment to queue siblings, then shuffle.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while let Ok(e) = rx.try_recv() {
+            batch.push(e);
+        }
+        for i in (1..batch.len()).rev() {
+            let j = dice.below(i + 1);
+            batch.swap(i, j);
+        }
+    }
+    batch
 }
 
 /// A response whose body fails at once: hyper closes the connection
@@ -236,6 +284,12 @@ mod tests {
 
     #[test]
     fn lost_answers_combine_with_the_other_faults() {
+        let f = FaultSpec::parse("fider:lost=0.5,drift=0.1,5xx=0.2").unwrap();
+        assert_eq!(
+            (f.fider.lost, f.fider.drift, f.fider.server_error),
+            (0.5, 0.1, 0.2)
+        );
+        assert_eq!(f.canny, ApiFaults::default());
         let s = FaultSpec::parse("linear:5xx=0.1,lost=0.3;canny:lost=1,timeout=0.05").unwrap();
         assert_eq!(s.linear.lost, 0.3);
         assert_eq!(s.linear.server_error, 0.1);

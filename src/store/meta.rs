@@ -44,6 +44,25 @@ pub mod keys {
     /// The same for the portal.
     pub const DRIFT_PORTAL: &str = "alert.portal.shape_changed";
 
+    /// Which portal product the store syncs ("canny", "fider"), written by
+    /// the engine; the CLI and the console read it for the portal's default
+    /// mapping and statuses.
+    pub const PORTAL_KIND: &str = "portal.kind";
+
+    /// The portal webhooks watched for silence (JSON settings), written by
+    /// the engine at start.
+    pub const WEBHOOK_WATCH: &str = "webhook.portal.watch";
+
+    /// When the last delivery of a watched portal webhook arrived (ms).
+    pub fn webhook_seen(event: &str) -> String {
+        format!("webhook.portal.seen.{event}")
+    }
+
+    /// What a watched portal webhook missed since its last delivery (JSON).
+    pub fn webhook_missed(event: &str) -> String {
+        format!("webhook.portal.missed.{event}")
+    }
+
     /// The shape-drift alert key of one side.
     pub fn drift(side: crate::domain::Side) -> &'static str {
         match side {
@@ -102,6 +121,14 @@ impl Db<'_> {
         self.set_meta(key, example)?;
         self.log_event(super::Level::Error, "engine", &format!("{side}: {example}"))?;
         Ok(true)
+    }
+
+    /// The portal product this store syncs; Canny when no engine has said.
+    pub fn portal_kind(&self) -> Result<crate::domain::PortalKind> {
+        Ok(self
+            .meta(keys::PORTAL_KIND)?
+            .and_then(|k| k.parse().ok())
+            .unwrap_or_default())
     }
 
     /// Add to an integer meta counter.

@@ -28,6 +28,7 @@ mod records;
 mod routes;
 mod summary;
 mod time;
+mod webhook_watch;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ pub use records::{RecordVersion, StoredRecord, UpsertOutcome, content_hash};
 pub use routes::UnroutedPost;
 pub use summary::Summary;
 pub use time::{from_ms, now_ms, to_ms};
+pub use webhook_watch::{Missed, WatchSettings, WebhookSilence, WebhookState};
 pub use writer::{MAX_BATCH, Writer, WriterThread};
 
 /// How long a connection waits for another process's write lock before

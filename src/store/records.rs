@@ -24,7 +24,7 @@ pub struct StoredRecord {
     pub deleted_at: Option<i64>,
     /// When its content last changed (ms): the remote's own update time when
     /// it has one (Linear), else when roundtrip first saw the current content
-    /// (Canny has no update time). Feeds the `newest` conflict policy.
+    /// (the portals have no update time). Feeds the `newest` conflict policy.
     pub changed_at: Option<i64>,
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Db, IntegrityCheck, RefusedMapping, Result, meta_keys};
+use super::{Db, IntegrityCheck, RefusedMapping, Result, WebhookSilence, meta_keys};
 use crate::domain::{JobStatus, QuotaSample};
 
 /// A snapshot of the store's health numbers.
@@ -65,6 +65,9 @@ pub struct Summary {
     /// The most recently seen of them, as "'title': why".
     #[serde(default)]
     pub unrouted_example: Option<String>,
+    /// Portal webhooks that may fall silent on their own (Fider), when
+    /// the engine watches them.
+    pub portal_webhooks: Option<WebhookSilence>,
 }
 
 impl Summary {
@@ -137,6 +140,7 @@ impl Db<'_> {
                 .into_iter()
                 .next()
                 .map(|u| format!("'{}' ({}): {}", u.title, u.portal_id, u.reason)),
+            portal_webhooks: self.webhook_silence()?,
         })
     }
 }

@@ -1,6 +1,6 @@
-//! Adopting links that exist before roundtrip does: a team switching from
-//! Canny's native Linear integration has posts that already name their issue
-//! (`post.linear.linkedIssueIDs`, by id or key), and Linear issues may carry
+//! Adopting links that exist before roundtrip does: a team switching from a
+//! portal's own Linear integration has posts that already name their issue
+//! (`Record::linked_ids`, by id or key), and Linear issues may carry
 //! the post's URL as an attachment. Those pairs are linked, never re-created.
 //! Pure: the engine and `roundtrip adopt` feed it the records and attachment
 //! URLs they read, and apply (or, with `--dry-run`, only print) the plan.
@@ -32,7 +32,7 @@ impl AdoptReason {
     pub fn describe(&self) -> String {
         match self {
             AdoptReason::NativeIntegration { key } => {
-                format!("Canny's Linear integration links the post to {key}")
+                format!("the portal's own Linear integration links the post to {key}")
             }
             AdoptReason::Attachment { url } => {
                 format!("the issue carries the post's URL ({url}) as an attachment")
@@ -84,34 +84,18 @@ pub struct AdoptPlan {
     pub skipped: Vec<AdoptSkip>,
 }
 
-/// The forms of a post URL a link may carry: Canny reports the admin URL
-/// (`https://x.canny.io/admin/board/b/p/slug`), customers and other tools
-/// use the public one (`https://x.canny.io/b/p/slug`). Compared without a
-/// trailing slash, query or fragment.
-pub fn url_forms(url: &str) -> Vec<String> {
-    let base = url
-        .split(['?', '#'])
+/// A record URL as links are compared: without a query, fragment or
+/// trailing slash. Portals that serve one record at several addresses add
+/// the others through their connector's `url_forms`.
+pub fn bare_url(url: &str) -> String {
+    url.split(['?', '#'])
         .next()
         .unwrap_or(url)
         .trim_end_matches('/')
-        .to_string();
-    let mut out = vec![base.clone()];
-    if let Some(i) = base.find("/admin/board/") {
-        out.push(format!(
-            "{}/{}",
-            &base[..i],
-            &base[i + "/admin/board/".len()..]
-        ));
-    } else if let Some(scheme_end) = base.find("://") {
-        let host_end = base[scheme_end + 3..].find('/').map(|p| p + scheme_end + 3);
-        if let Some(h) = host_end {
-            out.push(format!("{}/admin/board{}", &base[..h], &base[h..]));
-        }
-    }
-    out
+        .to_string()
 }
 
-/// The scheme and host of a URL (`https://x.canny.io/`), the prefix every
+/// The scheme and host of a URL (`https://feedback.example.com/`), the prefix every
 /// post URL of a portal shares.
 pub fn url_prefix(url: &str) -> Option<String> {
     let scheme_end = url.find("://")? + 3;
@@ -122,12 +106,14 @@ pub fn url_prefix(url: &str) -> Option<String> {
 }
 
 /// Plan adoption. `posts` and `issues` are every live record of each side;
-/// `attachments` are `(url, issue id)` pairs from Linear; `linked` says
-/// whether a record already has a link.
+/// `attachments` are `(url, issue id)` pairs from Linear; `url_forms` gives
+/// every address of the post at a URL (the portal connector's); `linked`
+/// says whether a record already has a link.
 pub fn plan_adoption(
     posts: &[Record],
     issues: &[Record],
     attachments: &[(String, String)],
+    url_forms: impl Fn(&str) -> Vec<String>,
     linked: impl Fn(Side, &str) -> bool,
 ) -> AdoptPlan {
     let by_key: BTreeMap<String, &Record> = issues
@@ -182,7 +168,7 @@ pub fn plan_adoption(
                 side: Side::Portal,
                 remote_id: post.remote_id.clone(),
                 why: format!(
-                    "Canny links it to {}, which is not an issue of the synced team",
+                    "the portal links it to {}, which is not an issue of the synced team",
                     unknown.join(", ")
                 ),
             }),
@@ -253,6 +239,16 @@ mod tests {
         }
     }
 
+    /// A portal that serves each post at a public and an admin address.
+    fn admin_and_public(url: &str) -> Vec<String> {
+        let bare = bare_url(url);
+        let other = match bare.split_once("/admin/") {
+            Some((host, path)) => format!("{host}/{path}"),
+            None => bare.replacen("/posts/", "/admin/posts/", 1),
+        };
+        vec![bare, other]
+    }
+
     fn issue(id: &str, key: &str) -> Record {
         Record {
             remote_id: id.into(),
@@ -264,13 +260,22 @@ mod tests {
     #[test]
     fn native_links_and_attachments_become_pairs() {
         let posts = [
-            post("p1", "https://x.canny.io/admin/board/f/p/one", &["ENG-1"]),
-            post("p2", "https://x.canny.io/admin/board/f/p/two", &[]),
-            post("p3", "https://x.canny.io/admin/board/f/p/three", &[]),
+            post(
+                "p1",
+                "https://feedback.example.com/admin/posts/one",
+                &["ENG-1"],
+            ),
+            post("p2", "https://feedback.example.com/admin/posts/two", &[]),
+            post("p3", "https://feedback.example.com/admin/posts/three", &[]),
         ];
         let issues = [issue("i1", "ENG-1"), issue("i2", "ENG-2")];
-        let attachments = [("https://x.canny.io/f/p/two/".to_string(), "i2".to_string())];
-        let plan = plan_adoption(&posts, &issues, &attachments, |_, _| false);
+        let attachments = [(
+            "https://feedback.example.com/posts/two/".to_string(),
+            "i2".to_string(),
+        )];
+        let plan = plan_adoption(&posts, &issues, &attachments, admin_and_public, |_, _| {
+            false
+        });
         assert_eq!(plan.pairs.len(), 2, "{plan:?}");
         assert_eq!(plan.pairs[0].linear_id, "i1");
         assert_eq!(
@@ -288,13 +293,29 @@ mod tests {
         let posts = [
             post(
                 "p1",
-                "https://x.canny.io/admin/board/f/p/one",
+                "https://feedback.example.com/admin/posts/one",
                 &["ENG-1", "ENG-2"],
             ),
-            post("p2", "https://x.canny.io/admin/board/f/p/two", &["ENG-3"]),
-            post("p3", "https://x.canny.io/admin/board/f/p/3", &["ENG-9"]),
-            post("p4", "https://x.canny.io/admin/board/f/p/4", &["ENG-3"]),
-            post("p5", "https://x.canny.io/admin/board/f/p/5", &["eng-4"]),
+            post(
+                "p2",
+                "https://feedback.example.com/admin/posts/two",
+                &["ENG-3"],
+            ),
+            post(
+                "p3",
+                "https://feedback.example.com/admin/posts/3",
+                &["ENG-9"],
+            ),
+            post(
+                "p4",
+                "https://feedback.example.com/admin/posts/4",
+                &["ENG-3"],
+            ),
+            post(
+                "p5",
+                "https://feedback.example.com/admin/posts/5",
+                &["eng-4"],
+            ),
         ];
         let issues = [
             issue("i1", "ENG-1"),
@@ -302,7 +323,7 @@ mod tests {
             issue("i3", "ENG-3"),
             issue("i4", "ENG-4"),
         ];
-        let plan = plan_adoption(&posts, &issues, &[], |side, id| {
+        let plan = plan_adoption(&posts, &issues, &[], admin_and_public, |side, id| {
             side == Side::Linear && id == "i4"
         });
         assert!(plan.pairs.is_empty(), "{plan:?}");
@@ -327,24 +348,14 @@ mod tests {
     }
 
     #[test]
-    fn url_forms_cover_admin_and_public_urls() {
+    fn urls_compare_bare_and_share_their_host_prefix() {
         assert_eq!(
-            url_forms("https://x.canny.io/admin/board/f/p/s/"),
-            vec![
-                "https://x.canny.io/admin/board/f/p/s",
-                "https://x.canny.io/f/p/s"
-            ]
+            bare_url("https://feedback.example.com/posts/7/s/?x=1#c"),
+            "https://feedback.example.com/posts/7/s"
         );
         assert_eq!(
-            url_forms("https://x.canny.io/f/p/s?x=1"),
-            vec![
-                "https://x.canny.io/f/p/s",
-                "https://x.canny.io/admin/board/f/p/s"
-            ]
-        );
-        assert_eq!(
-            url_prefix("https://x.canny.io/f/p/s").as_deref(),
-            Some("https://x.canny.io/")
+            url_prefix("https://feedback.example.com/posts/7/s").as_deref(),
+            Some("https://feedback.example.com/")
         );
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Side;
+use crate::domain::{PortalKind, Side};
 
 use super::errors::{MappingError, MappingErrors};
 use super::mapping::Mapping;
@@ -35,6 +35,33 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// The portal's built-in statuses and Linear's default team workflow.
+    pub fn default_for(kind: PortalKind) -> Catalog {
+        match kind {
+            PortalKind::Canny => Catalog::canny_linear_default(),
+            PortalKind::Fider => Catalog::fider_linear_default(),
+        }
+    }
+
+    /// Fider's statuses a post can be given (`deleted` is not one: deleted
+    /// posts are gone) and Linear's default team workflow.
+    pub fn fider_linear_default() -> Catalog {
+        Catalog {
+            portal_statuses: [
+                "open",
+                "planned",
+                "started",
+                "completed",
+                "declined",
+                "duplicate",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            ..Catalog::canny_linear_default()
+        }
+    }
+
     /// Canny's fixed statuses and Linear's default team workflow (with
     /// triage enabled): what the simulators and a fresh workspace offer.
     pub fn canny_linear_default() -> Catalog {

@@ -77,10 +77,10 @@ impl Kind {
 
 fn portal_kind(name: &str) -> Option<Kind> {
     Some(match name {
-        "title" | "details" => Kind::Text,
+        "title" | "details" | "description" => Kind::Text,
         "status" => Kind::Status,
         "tags" => Kind::Set,
-        "score" => Kind::Votes,
+        "score" | "votes" => Kind::Votes,
         _ => return None,
     })
 }

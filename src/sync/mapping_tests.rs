@@ -39,6 +39,34 @@ fn default_is_valid_against_default_catalog() {
 }
 
 #[test]
+fn fider_default_round_trips_and_is_valid_against_fiders_catalog() {
+    let m = Mapping::default_for(crate::domain::PortalKind::Fider);
+    let text = m.to_toml();
+    let back = Mapping::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(back, m);
+    assert!(text.contains("portal = \"description\"") && text.contains("portal = \"votes\""));
+    m.validate_against(&Catalog::fider_linear_default())
+        .unwrap();
+    let (_, table) = m.status_field().unwrap();
+    assert_eq!(
+        table.to_portal("Canceled", Some("canceled")),
+        Some("declined")
+    );
+    assert_eq!(
+        table.to_portal("In Review", Some("started")),
+        Some("started")
+    );
+    assert_eq!(table.to_portal("Backlog", Some("backlog")), Some("open"));
+    assert_eq!(table.to_linear("duplicate"), Some("Duplicate"));
+    // Canny's statuses are not Fider's: its default does not fit.
+    assert!(
+        Mapping::default_canny_linear()
+            .validate_against(&Catalog::fider_linear_default())
+            .is_err()
+    );
+}
+
+#[test]
 fn design_example_parses() {
     let text = r#"version = 3
 

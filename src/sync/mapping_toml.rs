@@ -1,9 +1,11 @@
-//! The default Canny ↔ Linear mapping and rendering any mapping back to a
-//! commented TOML document. The console's editor and `mapping show` print
+//! The default portal ↔ Linear mappings (Canny's and Fider's) and rendering
+//! any mapping back to a commented TOML document. The console's editor and `mapping show` print
 //! this text, so it explains itself; `Mapping::parse(m.to_toml())` gives `m`
 //! back.
 
 use std::fmt::Write as _;
+
+use crate::domain::PortalKind;
 
 use super::mapping::{Direction, FieldMapping, Mapping, Policy, StatusTable, Transform, VoteRule};
 
@@ -15,6 +17,49 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 impl Mapping {
+    /// The built-in default mapping for a portal product.
+    pub fn default_for(kind: PortalKind) -> Mapping {
+        match kind {
+            PortalKind::Canny => Mapping::default_canny_linear(),
+            PortalKind::Fider => Mapping::default_fider_linear(),
+        }
+    }
+
+    /// The mapping roundtrip uses with Fider until an operator applies
+    /// another one: like Canny's (title and description both ways with a
+    /// human deciding conflicts, status owned by Linear, tags ↔ labels as a
+    /// merged set, votes → priority), with Fider's own field and status
+    /// names. Fider's `duplicate` pairs with Linear's Duplicate state; a
+    /// post is marked a duplicate only together with its original, which
+    /// the engine knows when Linear marks the issue a duplicate of another
+    /// post's issue (an issue merely moved to Duplicate is refused with the
+    /// reason). Cancellations read as `declined`. Fider always tells a
+    /// post's subscribers about status changes, so no status lists voters
+    /// to notify.
+    pub fn default_fider_linear() -> Mapping {
+        let status = StatusTable {
+            values: pairs(&[
+                ("open", "Triage"),
+                ("planned", "Todo"),
+                ("started", "In Progress"),
+                ("completed", "Done"),
+                ("declined", "Canceled"),
+                ("duplicate", "Duplicate"),
+            ]),
+            from_linear: pairs(&[
+                ("triage", "open"),
+                ("backlog", "open"),
+                ("unstarted", "planned"),
+                ("started", "started"),
+                ("completed", "completed"),
+                ("canceled", "declined"),
+                ("duplicate", "declined"),
+            ]),
+            notify_voters: Vec::new(),
+        };
+        Mapping::standard(status, "description", "votes")
+    }
+
     /// The mapping roundtrip uses until an operator applies another one
     /// (DESIGN.md §6 "Default mapping"): title and description both ways with
     /// a human deciding conflicts, status owned by Linear through a status
@@ -40,6 +85,12 @@ impl Mapping {
             ]),
             notify_voters: vec!["complete".to_string()],
         };
+        Mapping::standard(status, "details", "score")
+    }
+
+    /// The default mappings' common shape, with the portal's status table
+    /// and its names for the body text and the vote count.
+    fn standard(status: StatusTable, body: &str, votes: &str) -> Mapping {
         let field = |name: &str, portal: &str, linear: &str, direction, on_conflict, transform| {
             FieldMapping {
                 name: name.into(),
@@ -63,7 +114,7 @@ impl Mapping {
                 ),
                 field(
                     "description",
-                    "details",
+                    body,
                     "description",
                     Direction::Both,
                     Policy::Ask,
@@ -87,7 +138,7 @@ impl Mapping {
                 ),
                 field(
                     "votes",
-                    "score",
+                    votes,
                     "priority",
                     Direction::PortalToLinear,
                     Policy::LinearWins,

@@ -122,7 +122,8 @@ pub struct MergeInput<'a> {
     pub now: DateTime<Utc>,
     /// Ping-pong guard settings.
     pub guard: PingPongGuard,
-    /// How mirrored comments name the portal ("Canny").
+    /// How mirrored comments name the portal ("Canny", "Fider"; "the
+    /// portal" unless set).
     pub portal_name: &'a str,
 }
 
@@ -147,7 +148,7 @@ impl<'a> MergeInput<'a> {
             times: ChangeTimes::default(),
             now,
             guard: PingPongGuard::default(),
-            portal_name: "Canny",
+            portal_name: "the portal",
         }
     }
 

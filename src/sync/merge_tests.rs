@@ -513,13 +513,14 @@ fn comments_are_mirrored_once_and_never_back() {
         &m,
         &MergeInput {
             comments: &map,
+            portal_name: "Fider",
             ..MergeInput::new(&base, &p, &l, t(30))
         },
     );
     assert_eq!(out.comments_to_mirror.len(), 2);
     assert_eq!(
         out.comments_to_mirror[0].body,
-        "**Jane on Canny:** Would love this.\n\n(roundtrip mirror of portal comment pc1)"
+        "**Jane on Fider:** Would love this.\n\n(roundtrip mirror of portal comment pc1)"
     );
     assert_eq!(
         out.comments_to_mirror[1].body, "Sam on Linear: Scheduled for **next sprint**.",

@@ -10,6 +10,7 @@
 
 pub mod adopt;
 pub mod catalog;
+pub mod changes;
 pub mod close_loop;
 pub mod codec;
 pub mod comments;
@@ -32,6 +33,7 @@ mod routing_toml;
 
 pub use adopt::{AdoptPair, AdoptPlan, AdoptReason, AdoptSkip, plan_adoption};
 pub use catalog::{Catalog, LinearState};
+pub use changes::change_kinds;
 pub use comments::{CommentMap, CommentMirror, CommentPair};
 pub use create::{
     CreateRule, PlannedCreate, PortalCreateOptions, plan_create, should_create_in_linear,

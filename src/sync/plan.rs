@@ -36,6 +36,7 @@ impl FieldWrites {
             fields: self.fields.clone(),
             notify_voters: self.notify_voters,
             status_comment: None,
+            duplicate_of: None,
             deltas: BTreeMap::new(),
             placement: None,
         }

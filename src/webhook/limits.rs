@@ -88,14 +88,9 @@ impl Default for WebhookOptions {
     }
 }
 
-/// The longest window in which a vendor's signed delivery is accepted
-/// again: Canny's 5-minute timestamp age plus 1 minute of clock skew
-/// (Linear's is 60 s).
+/// How long a processed delivery must be remembered: the longest window in
+/// which any vendor's signed delivery is accepted again (see
+/// [`crate::connector::longest_replay_window`]).
 pub fn min_inbox_retention() -> Duration {
-    let canny = crate::connector::canny::MAX_AGE + crate::connector::canny::MAX_FUTURE;
-    let linear = Duration::from_millis(crate::connector::linear::webhook::MAX_SKEW_MS as u64);
-    canny
-        .to_std()
-        .unwrap_or(Duration::from_secs(360))
-        .max(linear)
+    crate::connector::longest_replay_window()
 }

@@ -1,5 +1,7 @@
 //! The webhook HTTP server (DESIGN.md section 8): `POST /webhooks/linear`,
-//! `POST /webhooks/canny`, `GET /healthz`, `GET /metrics`.
+//! `POST /webhooks/<portal>` (`canny` or `fider`, which may also carry its
+//! shared secret as `/webhooks/fider/<secret>`), `GET /healthz`,
+//! `GET /metrics`.
 //!
 //! A delivery is verified (signature, timestamp, replay) before its body is
 //! parsed, stored durably in the inbox through the group-commit writer, and

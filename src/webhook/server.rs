@@ -102,9 +102,14 @@ fn router_with_log(state: WebhookServer) -> (Router, Arc<RejectLog>) {
         server: state,
     };
     let rejects = shared.rejects.clone();
+    let portal = shared.server.portal.webhook_source();
     let hooks = Router::new()
         .route("/webhooks/linear", post(linear_hook))
-        .route("/webhooks/canny", post(canny_hook))
+        .route(&format!("/webhooks/{portal}"), post(portal_hook))
+        .route(
+            &format!("/webhooks/{portal}/{{secret}}"),
+            post(portal_hook_at),
+        )
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(overloaded))
@@ -150,9 +155,10 @@ async fn finish(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let source = match req.uri().path() {
-        "/webhooks/linear" => Some("linear"),
-        "/webhooks/canny" => Some("canny"),
+    let portal = s.server.portal.webhook_source();
+    let source = match req.uri().path().strip_prefix("/webhooks/") {
+        Some("linear") => Some("linear"),
+        Some(rest) if rest.split('/').next() == Some(portal) => Some(portal),
         _ => None,
     };
     let mut resp = next.run(req).await;
@@ -235,11 +241,22 @@ impl WebhookServer {
 }
 
 async fn linear_hook(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    receive(&s, Side::Linear, headers, body).await
+    receive(&s, Side::Linear, None, headers, body).await
 }
 
-async fn canny_hook(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Response {
-    receive(&s, Side::Portal, headers, body).await
+async fn portal_hook(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    receive(&s, Side::Portal, None, headers, body).await
+}
+
+/// A portal delivery with a secret in its URL (Fider's webhooks can carry
+/// one there instead of in a header).
+async fn portal_hook_at(
+    State(s): State<Shared>,
+    axum::extract::Path(secret): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    receive(&s, Side::Portal, Some(secret), headers, body).await
 }
 
 fn reply(status: StatusCode, message: &str) -> Response {
@@ -250,13 +267,6 @@ fn reply(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-fn source_name(side: Side) -> &'static str {
-    match side {
-        Side::Linear => "linear",
-        Side::Portal => "canny",
-    }
-}
-
 fn rejection_reason(r: &WebhookRejection) -> &'static str {
     match r {
         WebhookRejection::MissingSignature(_) => "missing_signature",
@@ -264,6 +274,8 @@ fn rejection_reason(r: &WebhookRejection) -> &'static str {
         WebhookRejection::Stale => "stale",
         WebhookRejection::Replayed => "replayed",
         WebhookRejection::Malformed(_) => "malformed",
+        WebhookRejection::MissingSecret => "missing_secret",
+        WebhookRejection::BadSecret => "bad_secret",
     }
 }
 
@@ -271,8 +283,9 @@ fn hex_digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// What the signature covers, hashed: Linear signs the body, Canny the
-/// nonce (its delivery id). The same signed content is the same delivery.
+/// What the signature covers, hashed: Linear signs the body; a portal's
+/// delivery id stands for its content (Canny signs its nonce, Fider's id is
+/// the digest of its unsigned body). The same content is the same delivery.
 fn signed_digest(side: Side, body: &[u8], hint: &DeliveryHint) -> String {
     match side {
         Side::Linear => hex_digest(body),
@@ -333,9 +346,19 @@ fn store_reason(e: &StoreError) -> &'static str {
     }
 }
 
-async fn receive(s: &Shared, side: Side, headers: HeaderMap, body: Body) -> Response {
+async fn receive(
+    s: &Shared,
+    side: Side,
+    path: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let server = &s.server;
-    let source = source_name(side);
+    let connector = match side {
+        Side::Linear => &server.linear,
+        Side::Portal => &server.portal,
+    };
+    let source = connector.webhook_source();
     let refuse = |outcome: &'static str, status: StatusCode, message: &str| {
         server.metrics.delivery(source, outcome);
         s.rejects.note(source, outcome);
@@ -379,11 +402,11 @@ async fn receive(s: &Shared, side: Side, headers: HeaderMap, body: Body) -> Resp
         .metrics
         .buffered_bytes
         .set(i64::try_from(s.budget.in_use()).unwrap_or(i64::MAX));
-    let connector = match side {
-        Side::Linear => &server.linear,
-        Side::Portal => &server.portal,
+    let verified = match &path {
+        None => connector.verify_webhook(&headers, &held.bytes, Utc::now()),
+        Some(p) => connector.verify_webhook_path(p, &headers, &held.bytes, Utc::now()),
     };
-    let hint = match connector.verify_webhook(&headers, &held.bytes, Utc::now()) {
+    let hint = match verified {
         Ok(h) => h,
         Err(rejection) => {
             let status = match rejection {

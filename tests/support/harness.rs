@@ -1,7 +1,9 @@
-//! A whole roundtrip on loopback for engine and daemon tests: both
-//! simulators, both connectors, and the service (store writer, engine,
-//! webhook server) on a temporary store, with the simulators' webhooks
-//! pointed at the service.
+//! A whole roundtrip on loopback for engine and daemon tests: Linear's and
+//! one portal's simulator (Canny's or Fider's, as the setup says), both
+//! connectors, and the service (store writer, engine, webhook server) on a
+//! temporary store, with the simulators' webhooks pointed at the service.
+//! Tests that hold for any portal drive it through [`PortalSim`] and run
+//! once per portal with [`portal_tests!`].
 
 #![allow(dead_code)]
 
@@ -11,21 +13,30 @@ use std::time::Duration;
 
 use roundtrip::connector::Connector;
 use roundtrip::connector::canny::{CannyConfig, CannyConnector};
+use roundtrip::connector::fider::{FiderConfig, FiderConnector};
 use roundtrip::connector::linear::{LinearConfig, LinearConnector};
 use roundtrip::daemon::{Service, ServiceSpec};
+pub use roundtrip::domain::PortalKind;
 use roundtrip::domain::{Record, Side};
 use roundtrip::engine::{Connectors, EngineOptions, Rules};
 use roundtrip::sim::canny::{CannySim, CannySimConfig};
 use roundtrip::sim::faults::{ApiFaults, WebhookFaults};
 use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
+
+#[path = "harness/portal.rs"]
+pub mod portal;
+#[allow(unused_imports)]
+pub use portal::{CommentView, PortalSim, PostView, Stage};
 use roundtrip::store::{OpenMode, Store};
-use roundtrip::sync::{CreateRule, DeletePolicy, MassDeleteGuard, PortalCreateOptions};
+use roundtrip::sync::{DeletePolicy, MassDeleteGuard, PortalCreateOptions};
 
 pub struct Harness {
     pub linear: LinearSim,
-    pub canny: CannySim,
+    /// The portal's simulator, whichever it is.
+    pub portal: PortalSim,
     pub linear_conn: Arc<LinearConnector>,
-    pub canny_conn: Arc<CannyConnector>,
+    /// The portal's connector as the engine sees it.
+    pub portal_conn: Arc<dyn Connector>,
     pub service: Option<Service>,
     pub store_path: PathBuf,
     pub options: EngineOptions,
@@ -33,10 +44,14 @@ pub struct Harness {
 }
 
 pub struct Setup {
+    /// Which portal the harness runs against.
+    pub portal: PortalKind,
+    /// Fider: how long an announced change may wait for its webhook.
+    pub webhook_silence: Duration,
     pub posts: usize,
     pub delete_policy: DeletePolicy,
     pub linear_faults: ApiFaults,
-    pub canny_faults: ApiFaults,
+    pub portal_faults: ApiFaults,
     pub webhook_faults: WebhookFaults,
     pub seed: u64,
     pub reconcile_interval: Duration,
@@ -65,10 +80,12 @@ pub struct Setup {
 impl Default for Setup {
     fn default() -> Self {
         Setup {
+            portal: PortalKind::Canny,
+            webhook_silence: Duration::from_secs(600),
             posts: 0,
             delete_policy: DeletePolicy::Unlink,
             linear_faults: ApiFaults::default(),
-            canny_faults: ApiFaults::default(),
+            portal_faults: ApiFaults::default(),
             webhook_faults: WebhookFaults::default(),
             seed: 7,
             reconcile_interval: Duration::from_secs(3600),
@@ -91,10 +108,7 @@ pub fn options(setup: &Setup) -> EngineOptions {
     EngineOptions {
         rules: Rules {
             default_team: "ENG".into(),
-            create_in_linear: CreateRule {
-                status: vec!["planned".into(), "in progress".into()],
-                tags: Vec::new(),
-            },
+            create_in_linear: roundtrip::config::default_create_rule(setup.portal),
             create_in_portal: match &setup.create_in_portal_label {
                 Some(label) => PortalCreateOptions {
                     enabled: true,
@@ -111,7 +125,7 @@ pub fn options(setup: &Setup) -> EngineOptions {
         reconcile_interval: setup.reconcile_interval,
         max_attempts: setup.max_attempts,
         live_reserve: 0.2,
-        portal_name: "Canny".into(),
+        portal: setup.portal,
         tick: Duration::from_millis(100),
     }
 }
@@ -134,28 +148,12 @@ impl Harness {
         })
         .await
         .expect("linear sim");
-        let canny = CannySim::start(CannySimConfig {
-            faults: setup.canny_faults.clone(),
-            webhook_faults: setup.webhook_faults.clone(),
-            seed: setup.seed,
-            posts: setup.posts,
-            timeout_hang: Duration::from_secs(3),
-            statuses: setup
-                .canny_statuses
-                .clone()
-                .unwrap_or_else(|| CannySimConfig::default().statuses),
-            internal_comments: setup.canny_internal_comments,
-            ..CannySimConfig::default()
-        })
-        .await
-        .expect("canny sim");
         let mut lc = LinearConfig::new(linear.api_key(), "ENG", linear.webhook_secret());
         lc.api_url = linear.graphql_url();
         lc.timeout = Duration::from_secs(2);
+        lc.attribution.portal_name = setup.portal.display_name().into();
         let linear_conn = Arc::new(LinearConnector::new(lc).expect("linear connector"));
-        let mut cc = CannyConfig::new(canny.base_url(), canny.api_key(), "Feature Requests");
-        cc.request_timeout = Duration::from_secs(2);
-        let canny_conn = Arc::new(CannyConnector::new(cc).expect("canny connector"));
+        let (portal, portal_conn) = start_portal(&setup).await;
         let (dir, store_path) = match &setup.store_path {
             Some(p) => (None, p.clone()),
             None => {
@@ -166,9 +164,9 @@ impl Harness {
         };
         let mut h = Harness {
             linear,
-            canny,
+            portal,
             linear_conn,
-            canny_conn,
+            portal_conn,
             service: None,
             store_path,
             options: options(&setup),
@@ -183,7 +181,7 @@ impl Harness {
     pub fn connectors(&self) -> Connectors {
         Connectors {
             linear: self.linear_conn.clone(),
-            portal: self.canny_conn.clone(),
+            portal: self.portal_conn.clone(),
         }
     }
 
@@ -202,8 +200,49 @@ impl Harness {
     pub fn point_webhooks(&self, addr: std::net::SocketAddr) {
         self.linear
             .set_webhook_url(Some(format!("http://{addr}/webhooks/linear")));
-        self.canny
-            .set_webhook_url(Some(format!("http://{addr}/webhooks/canny")));
+        self.portal.point_webhooks(Some(addr));
+    }
+
+    /// The webhook server's address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.service.as_ref().expect("service running").addr
+    }
+
+    /// Turn both simulators' webhooks off (a test that wants both sides'
+    /// edits seen together by one reconcile), or back on.
+    pub fn webhooks(&self, on: bool) {
+        match on {
+            true => self.point_webhooks(self.addr()),
+            false => {
+                self.linear.set_webhook_url(None);
+                self.portal.point_webhooks(None);
+            }
+        }
+    }
+
+    /// A portal edit no webhook announces (Fider sends none for edits,
+    /// tags or votes) reaches roundtrip by reconcile: run one pass for such
+    /// a portal; Canny's webhooks announce edits, so nothing to do.
+    pub async fn edits_reconciled(&self) {
+        if self.portal.kind() == PortalKind::Fider {
+            self.engine().reconcile_once().await.expect("reconcile");
+        }
+    }
+
+    /// The Canny simulator, for tests of what only Canny does.
+    pub fn canny(&self) -> &CannySim {
+        match &self.portal {
+            PortalSim::Canny(c) => c,
+            PortalSim::Fider(_) => panic!("this test runs against Canny only"),
+        }
+    }
+
+    /// The Fider simulator, for tests of what only Fider does.
+    pub fn fider(&self) -> &roundtrip::sim::fider::FiderSim {
+        match &self.portal {
+            PortalSim::Fider(f) => f,
+            PortalSim::Canny(_) => panic!("this test runs against Fider only"),
+        }
     }
 
     pub async fn start_service(&mut self) {
@@ -267,7 +306,7 @@ impl Harness {
     }
 
     pub async fn portal_record(&self, id: &str) -> Option<Record> {
-        self.canny_conn.get(id).await.expect("canny get")
+        self.portal_conn.get(id).await.expect("portal get")
     }
 
     /// Every open conflict, oldest first.
@@ -296,6 +335,19 @@ impl Harness {
 }
 
 impl Harness {
+    /// A customer's post, approved on the portal and linked to its new
+    /// Linear issue, with its first sync finished: (post, issue).
+    pub async fn linked_pair(&self, title: &str) -> (String, String) {
+        let post = self.portal.create_post(title, "Details from a customer.");
+        self.portal.set_stage(&post, Stage::Planned);
+        let issue = eventually("link to become active", 20, async || {
+            self.linked_issue(&post)
+        })
+        .await;
+        self.wait_settled(&post).await;
+        (post, issue)
+    }
+
     /// Wait until the post's link is active and has no write queued or in
     /// flight (its first sync finished).
     pub async fn wait_settled(&self, post: &str) {
@@ -306,6 +358,79 @@ impl Harness {
         })
         .await;
     }
+}
+
+/// The secret the harness's Fider webhooks present.
+pub const FIDER_SECRET: &str = "fider_wh_test";
+
+/// Start the portal's simulator and connector the setup names.
+async fn start_portal(setup: &Setup) -> (PortalSim, Arc<dyn Connector>) {
+    match setup.portal {
+        PortalKind::Canny => {
+            let canny = CannySim::start(CannySimConfig {
+                faults: setup.portal_faults.clone(),
+                webhook_faults: setup.webhook_faults.clone(),
+                seed: setup.seed,
+                posts: setup.posts,
+                timeout_hang: Duration::from_secs(3),
+                statuses: setup
+                    .canny_statuses
+                    .clone()
+                    .unwrap_or_else(|| CannySimConfig::default().statuses),
+                internal_comments: setup.canny_internal_comments,
+                ..CannySimConfig::default()
+            })
+            .await
+            .expect("canny sim");
+            let mut cc = CannyConfig::new(canny.base_url(), canny.api_key(), "Feature Requests");
+            cc.request_timeout = Duration::from_secs(2);
+            let conn = Arc::new(CannyConnector::new(cc).expect("canny connector"));
+            (PortalSim::Canny(canny), conn)
+        }
+        PortalKind::Fider => {
+            let fider =
+                roundtrip::sim::fider::FiderSim::start(roundtrip::sim::fider::FiderSimConfig {
+                    faults: setup.portal_faults.clone(),
+                    webhook_faults: setup.webhook_faults.clone(),
+                    seed: setup.seed,
+                    posts: setup.posts,
+                    timeout_hang: Duration::from_secs(3),
+                    allow_private_targets: true,
+                    ..Default::default()
+                })
+                .await
+                .expect("fider sim");
+            let mut fc = FiderConfig::new(fider.base_url(), fider.admin_key(), FIDER_SECRET);
+            fc.request_timeout = Duration::from_secs(2);
+            fc.webhook_silence = setup.webhook_silence;
+            let conn = Arc::new(FiderConnector::new(fc).expect("fider connector"));
+            (PortalSim::Fider(fider), conn)
+        }
+    }
+}
+
+/// One test body, run once against each portal: `portal_tests!(name, …)`
+/// makes `canny::name` and `fider::name`, each calling `name(kind)`.
+#[macro_export]
+macro_rules! portal_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod canny {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::harness::PortalKind::Canny).await
+                }
+            )+
+        }
+        mod fider {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::harness::PortalKind::Fider).await
+                }
+            )+
+        }
+    };
 }
 
 /// Poll `f` every 50 ms until it returns `Some`, or panic after `secs`.

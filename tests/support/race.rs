@@ -102,10 +102,10 @@ pub async fn run(cfg: &RaceConfig) -> Result<RaceReport, String> {
     let mut pairs = Vec::new();
     for i in 0..cfg.links {
         let post = h
-            .canny
+            .canny()
             .create_post(&format!("Race {i}"), &format!("Initial details {i}"))
             .map_err(|e| e.to_string())?;
-        h.canny
+        h.canny()
             .set_status(&post, "planned")
             .map_err(|e| e.to_string())?;
         pairs.push(post);
@@ -123,10 +123,10 @@ pub async fn run(cfg: &RaceConfig) -> Result<RaceReport, String> {
     }
     h.wait_quiet(Duration::from_millis(300), 30).await;
     h.linear.set_faults(faults(false));
-    h.canny.set_faults(faults(false));
+    h.canny().set_faults(faults(false));
     if cfg.faults {
         h.linear.set_faults(faults(true));
-        h.canny.set_faults(ApiFaults {
+        h.canny().set_faults(ApiFaults {
             rate_limited: 0.005,
             ..faults(true)
         });
@@ -136,10 +136,10 @@ pub async fn run(cfg: &RaceConfig) -> Result<RaceReport, String> {
             ..WebhookFaults::default()
         };
         h.linear.set_webhook_faults(wf.clone());
-        h.canny.set_webhook_faults(wf);
+        h.canny().set_webhook_faults(wf);
     }
     let start = roundtrip::sim::journal::next_seq();
-    let requests_before = h.linear.counters().requests + h.canny.stats().requests;
+    let requests_before = h.linear.counters().requests + h.canny().stats().requests;
 
     let mut rng = fastrand::Rng::with_seed(cfg.seed);
     let kind_of = |rng: &mut fastrand::Rng| match rng.u32(..100) {
@@ -173,16 +173,16 @@ pub async fn run(cfg: &RaceConfig) -> Result<RaceReport, String> {
     }
 
     h.linear.set_faults(ApiFaults::default());
-    h.canny.set_faults(ApiFaults::default());
+    h.canny().set_faults(ApiFaults::default());
     h.linear.set_webhook_faults(WebhookFaults::default());
-    h.canny.set_webhook_faults(WebhookFaults::default());
+    h.canny().set_webhook_faults(WebhookFaults::default());
     h.wait_quiet(Duration::from_millis(500), 120).await;
     h.engine()
         .reconcile_once()
         .await
         .map_err(|e| e.to_string())?;
     h.wait_quiet(Duration::from_millis(500), 120).await;
-    let requests = h.linear.counters().requests + h.canny.stats().requests - requests_before;
+    let requests = h.linear.counters().requests + h.canny().stats().requests - requests_before;
 
     let mut report = check(&h, &links, start).await?;
     report.edits = cfg.edits;
@@ -210,22 +210,22 @@ fn edit(
     rng: &mut fastrand::Rng,
 ) -> Result<(), String> {
     let r = match (side, kind) {
-        (Side::Portal, Kind::Title) => h.canny.set_title(post, &format!("title {n} (portal)")),
+        (Side::Portal, Kind::Title) => h.canny().set_title(post, &format!("title {n} (portal)")),
         (Side::Linear, Kind::Title) => h
             .linear
             .set_title(issue, &format!("title {n} (Linear)"))
             .map(|_| ())
             .map_err(|e| roundtrip::sim::canny::CannySimError::Rejected(e.to_string())),
-        (Side::Portal, Kind::Description) => {
-            h.canny.set_details(post, &format!("details {n} (portal)"))
-        }
+        (Side::Portal, Kind::Description) => h
+            .canny()
+            .set_details(post, &format!("details {n} (portal)")),
         (Side::Linear, Kind::Description) => h
             .linear
             .set_description(issue, Some(&format!("details {n} (Linear)")))
             .map(|_| ())
             .map_err(|e| roundtrip::sim::canny::CannySimError::Rejected(e.to_string())),
         (Side::Portal, Kind::Status) => h
-            .canny
+            .canny()
             .set_status(post, PORTAL_STATUSES[rng.usize(..PORTAL_STATUSES.len())]),
         (Side::Linear, Kind::Status) => h
             .linear
@@ -235,13 +235,13 @@ fn edit(
         (Side::Portal, Kind::Label) => {
             let name = LABELS[rng.usize(..LABELS.len())];
             let has = h
-                .canny
+                .canny()
                 .post(post)
                 .is_some_and(|p| p.tags.iter().any(|t| t.eq_ignore_ascii_case(name)));
             if has {
-                h.canny.remove_tag(post, name)
+                h.canny().remove_tag(post, name)
             } else {
-                h.canny.add_tag(post, name)
+                h.canny().add_tag(post, name)
             }
         }
         (Side::Linear, Kind::Label) => {
@@ -256,7 +256,7 @@ fn edit(
             .map_err(|e| roundtrip::sim::canny::CannySimError::Rejected(e.to_string()))
         }
         (Side::Portal, Kind::Comment) => h
-            .canny
+            .canny()
             .add_comment(post, &format!("comment {n} (portal)"))
             .map(|_| ()),
         (Side::Linear, Kind::Comment) => h
@@ -351,7 +351,7 @@ async fn check(h: &Harness, links: &[(String, String)], start: u64) -> Result<Ra
     let mapping = Mapping::default_canny_linear();
     let j = Journals {
         portal: h
-            .canny
+            .canny()
             .journal()
             .into_iter()
             .filter(|e| e.seq > start)
@@ -379,11 +379,11 @@ async fn check(h: &Harness, links: &[(String, String)], start: u64) -> Result<Ra
         conflicts: open.len(),
         ..RaceReport::default()
     };
-    if h.linear.issues().len() != links.len() || h.canny.posts().len() != links.len() {
+    if h.linear.issues().len() != links.len() || h.canny().posts().len() != links.len() {
         errors.push(format!(
             "{} issues and {} posts for {} links",
             h.linear.issues().len(),
-            h.canny.posts().len(),
+            h.canny().posts().len(),
             links.len()
         ));
     }

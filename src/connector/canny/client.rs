@@ -304,19 +304,7 @@ pub(crate) fn classify(status: u16, message: &str, endpoint: &str) -> RemoteErro
     RemoteError::new(class, format!("{endpoint}: {message}"))
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let raw = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = raw.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = DateTime::parse_from_rfc2822(raw).ok()?.with_timezone(&Utc);
-    (when - now).to_std().ok().or(Some(Duration::ZERO))
-}
+pub(crate) use crate::connector::retry_after;
 
 #[cfg(test)]
 mod tests {

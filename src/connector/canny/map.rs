@@ -159,9 +159,49 @@ pub fn content_hash(r: &Record) -> String {
     hex::encode(h.finalize())
 }
 
+/// The addresses of the post at `url`: Canny reports the admin URL
+/// (`https://x.canny.io/admin/board/b/p/slug`), customers and other tools
+/// use the public one (`https://x.canny.io/b/p/slug`); a link may carry
+/// either. Compared bare (no trailing slash, query or fragment).
+pub fn admin_and_public_urls(url: &str) -> Vec<String> {
+    let base = crate::sync::adopt::bare_url(url);
+    let mut out = vec![base.clone()];
+    if let Some(i) = base.find("/admin/board/") {
+        out.push(format!(
+            "{}/{}",
+            &base[..i],
+            &base[i + "/admin/board/".len()..]
+        ));
+    } else if let Some(scheme_end) = base.find("://") {
+        let host_end = base[scheme_end + 3..].find('/').map(|p| p + scheme_end + 3);
+        if let Some(h) = host_end {
+            out.push(format!("{}/admin/board{}", &base[..h], &base[h..]));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_post_url_has_an_admin_and_a_public_form() {
+        assert_eq!(
+            admin_and_public_urls("https://x.canny.io/admin/board/f/p/s/"),
+            vec![
+                "https://x.canny.io/admin/board/f/p/s",
+                "https://x.canny.io/f/p/s"
+            ]
+        );
+        assert_eq!(
+            admin_and_public_urls("https://x.canny.io/f/p/s?x=1"),
+            vec![
+                "https://x.canny.io/f/p/s",
+                "https://x.canny.io/admin/board/f/p/s"
+            ]
+        );
+    }
 
     #[test]
     fn claims_are_read_only_from_internal_roundtrip_notes() {

@@ -5,85 +5,38 @@
 //! `change_status`, notes roundtrip keeps for itself are internal comments,
 //! and webhooks become "post X may have changed" hints.
 
-use std::collections::BTreeSet;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
 use super::api::CannyConnector;
 use super::create::no_internal_comments;
-use super::map::{NOTE_PREFIX, post_to_record};
+use super::map::{NOTE_PREFIX, admin_and_public_urls, post_to_record};
 use super::webhook::verify_canny_delivery;
 use crate::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejection, Written};
 use crate::domain::{Comment, ErrorClass, FieldValue, QuotaSample, Record, RemoteError, Side};
 use crate::domain::{NewRecord, Update};
 
-fn validation(msg: impl Into<String>) -> RemoteError {
-    RemoteError::new(ErrorClass::Validation, msg)
-}
-
-fn text(field: &str, v: &FieldValue) -> Result<String, RemoteError> {
-    match v {
-        FieldValue::Text(t) => Ok(t.clone()),
-        FieldValue::Null => Ok(String::new()),
-        other => Err(validation(format!(
-            "field '{field}' expects text, got {}",
-            other.display_short(40)
-        ))),
-    }
-}
-
-fn set(field: &str, v: &FieldValue) -> Result<BTreeSet<String>, RemoteError> {
-    match v {
-        FieldValue::Set(s) => Ok(s.clone()),
-        FieldValue::Null => Ok(BTreeSet::new()),
-        other => Err(validation(format!(
-            "field '{field}' expects a set, got {}",
-            other.display_short(40)
-        ))),
-    }
-}
-
-/// The writable fields of an update or create, sorted by kind.
-#[derive(Default)]
-struct Fields {
-    title: Option<String>,
-    details: Option<String>,
-    status: Option<String>,
-    tags: Option<BTreeSet<String>>,
-}
+use crate::connector::fields::{PostFields, post_fields, tag_deltas, validation};
 
 fn sort_fields<'a>(
     fields: impl Iterator<Item = (&'a String, &'a FieldValue)>,
-) -> Result<Fields, RemoteError> {
-    let mut out = Fields::default();
-    for (name, value) in fields {
-        match name.as_str() {
-            "title" => out.title = Some(text(name, value)?),
-            "details" | "description" => out.details = Some(text(name, value)?),
-            "status" => out.status = Some(text(name, value)?),
-            "tags" | "labels" => out.tags = Some(set(name, value)?),
-            "score" | "votes" => {
-                return Err(validation("Canny's score is read-only (it counts votes)"));
-            }
-            other => {
-                return Err(validation(format!(
-                    "Canny posts have no writable field '{other}'"
-                )));
-            }
-        }
-    }
-    if out.title.as_deref() == Some("") {
-        return Err(validation("a Canny post title cannot be empty"));
-    }
-    Ok(out)
+) -> Result<PostFields, RemoteError> {
+    post_fields(fields, "Canny")
 }
 
 #[async_trait]
 impl Connector for CannyConnector {
     fn side(&self) -> Side {
         Side::Portal
+    }
+
+    fn webhook_source(&self) -> &'static str {
+        "canny"
+    }
+
+    fn url_forms(&self, url: &str) -> Vec<String> {
+        admin_and_public_urls(url)
     }
 
     /// One page of one listed board after the other; the cursor is
@@ -148,7 +101,7 @@ impl Connector for CannyConnector {
             .title
             .clone()
             .ok_or_else(|| validation("a Canny post needs a title"))?;
-        let details = f.details.clone().unwrap_or_default();
+        let details = f.body.clone().unwrap_or_default();
         // An earlier attempt may have created the post and stopped before
         // the status and tags were applied: finish it rather than duplicate.
         let known = new.created_id.as_deref();
@@ -206,7 +159,7 @@ impl Connector for CannyConnector {
         let Some(title) = f.title else {
             return Ok(None);
         };
-        let details = f.details.unwrap_or_default();
+        let details = f.body.unwrap_or_default();
         match self
             .find_claimed(&new.client_id, new.created_id.as_deref(), &title, &details)
             .await?
@@ -235,19 +188,14 @@ impl Connector for CannyConnector {
     /// is made exact), then `change_status`. Canny reports no update time.
     async fn update(&self, remote_id: &str, update: &Update) -> Result<Written, RemoteError> {
         let f = sort_fields(update.fields.iter())?;
-        if f.title.is_some() || f.details.is_some() {
-            self.update_post(remote_id, f.title.as_deref(), f.details.as_deref())
+        if f.title.is_some() || f.body.is_some() {
+            self.update_post(remote_id, f.title.as_deref(), f.body.as_deref())
                 .await?;
         }
         if let Some(tags) = &f.tags {
             self.set_tags(remote_id, tags).await?;
         }
-        for (name, delta) in &update.deltas {
-            if !matches!(name.as_str(), "tags" | "labels") {
-                return Err(validation(format!(
-                    "Canny field '{name}' is not a set; cannot add or remove members"
-                )));
-            }
+        for delta in tag_deltas(update, "Canny")? {
             self.apply_tag_delta(remote_id, delta).await?;
         }
         if let Some(status) = &f.status {

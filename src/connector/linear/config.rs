@@ -74,7 +74,7 @@ pub struct Attribution {
 impl Default for Attribution {
     fn default() -> Self {
         Attribution {
-            portal_name: "Canny".into(),
+            portal_name: crate::domain::PortalKind::default().display_name().into(),
             icon_url: None,
         }
     }
@@ -132,9 +132,7 @@ impl LinearConfig {
             webhook_secret: secrets.linear_webhook_secret.expose().to_string(),
             timeout: l.timeout.0,
             attribution: Attribution {
-                portal_name: match app.portal.kind {
-                    crate::config::PortalKind::Canny => "Canny".into(),
-                },
+                portal_name: app.portal.kind.display_name().into(),
                 icon_url: l.attribution_icon_url.clone(),
             },
         };

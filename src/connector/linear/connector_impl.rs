@@ -31,6 +31,10 @@ impl Connector for LinearConnector {
         Side::Linear
     }
 
+    fn webhook_source(&self) -> &'static str {
+        "linear"
+    }
+
     /// One page of the team's issues updated at or after `since` (`gte`, so
     /// an issue updated exactly at the cursor is seen again rather than
     /// missed; the engine's diff makes the repeat harmless).

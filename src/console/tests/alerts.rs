@@ -49,3 +49,35 @@ fn shape_drift_alert_leads_the_overview_until_cleared() {
     let text = screen(&render(&mut a, 160, 48));
     assert!(!text.contains("API response shape changed"), "{text}");
 }
+
+#[test]
+fn a_silent_fider_webhook_shows_on_the_overview_with_the_way_back() {
+    let mut a = app(false, Theme::mono());
+    a.store
+        .write(|db| {
+            db.set_webhook_watch(Some(&crate::store::WatchSettings {
+                vendor: "Fider".into(),
+                grace_ms: 60_000,
+                advice: "switch Enabled on in Fider's /admin/webhooks".into(),
+                events: vec!["new_post".into(), "new_comment".into()],
+            }))?;
+            db.note_webhook_missed("new_comment", "post #7 'Dark mode' got a comment", 1_000)
+        })
+        .unwrap();
+    a.reload().unwrap();
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = screen(&render(&mut a, w, h));
+        assert!(
+            text.contains("no Fider `new_comment` webhook"),
+            "{w}x{h}:\n{text}"
+        );
+    }
+    let wide = screen(&render(&mut a, 160, 48));
+    assert!(wide.contains("switch Enabled on"), "{wide}");
+    a.store
+        .write(|db| db.note_webhook_delivery("new_comment", crate::store::now_ms()))
+        .unwrap();
+    a.reload().unwrap();
+    let text = screen(&render(&mut a, 160, 48));
+    assert!(!text.contains("webhook delivery for"), "{text}");
+}

@@ -3,7 +3,7 @@
 //! some tags and `posts` sample posts whose votes, comments and tags are
 //! drawn from the seed, so every run with the same seed starts identical.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 
 use super::model::{SimBoard, SimComment, SimPost, SimTag, SimUser, State, slug};
 
@@ -14,34 +14,7 @@ pub const ADMIN_NAME: &str = "Ada Admin";
 /// Names of the seeded tags.
 pub const TAG_NAMES: [&str; 5] = ["bug", "ux", "integrations", "performance", "mobile"];
 
-const CUSTOMERS: [&str; 4] = [
-    "Nora Customer",
-    "Sam Customer",
-    "Lee Customer",
-    "Kim Customer",
-];
-const TOPICS: [&str; 8] = [
-    "Dark mode",
-    "Export to CSV",
-    "Slack notifications",
-    "Keyboard shortcuts",
-    "SSO with Okta",
-    "Faster search",
-    "Offline mobile app",
-    "Custom fields on cards",
-];
-const REMARKS: [&str; 4] = [
-    "We need this too.",
-    "Any update on this?",
-    "This would save my team hours every week.",
-    "+1 from our company",
-];
-
-fn base_time() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 6, 9, 0, 0)
-        .single()
-        .unwrap_or_else(Utc::now)
-}
+use crate::sim::sample::{CUSTOMERS, REMARKS, TOPICS, base_time};
 
 /// Who is on the company before roundtrip looks for an admin.
 #[derive(Debug, Clone, PartialEq, Eq)]

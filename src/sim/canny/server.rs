@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::args::Args;
 use super::shared::{Shared, lock};
 use crate::sim::drift::{self, DriftKind, Shape};
-use crate::sim::faults::{LostAnswer, reset_connection};
+use crate::sim::faults::{LostAnswer, RequestFault, reset_connection};
 
 /// The router serving Canny's v1 API.
 pub fn router(shared: Arc<Shared>) -> Router {
@@ -166,23 +166,24 @@ async fn inject_faults(shared: &Shared) -> Option<Response> {
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
-    if shared.dice.chance(faults.timeout) {
-        shared.counters.faults.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(shared.timeout_hang).await;
-        return Some(error(StatusCode::GATEWAY_TIMEOUT, "gateway timeout"));
+    match shared.dice.request_fault(&faults)? {
+        RequestFault::Timeout => {
+            shared.counters.faults.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(shared.timeout_hang).await;
+            Some(error(StatusCode::GATEWAY_TIMEOUT, "gateway timeout"))
+        }
+        RequestFault::ServerError => {
+            shared.counters.faults.fetch_add(1, Ordering::Relaxed);
+            let status = [
+                StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::BAD_GATEWAY,
+                StatusCode::SERVICE_UNAVAILABLE,
+            ][shared.dice.below(3)];
+            Some(error(status, "internal server error"))
+        }
+        RequestFault::RateLimited => {
+            shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+            Some(too_many(1))
+        }
     }
-    if shared.dice.chance(faults.server_error) {
-        shared.counters.faults.fetch_add(1, Ordering::Relaxed);
-        let status = [
-            StatusCode::INTERNAL_SERVER_ERROR,
-            StatusCode::BAD_GATEWAY,
-            StatusCode::SERVICE_UNAVAILABLE,
-        ][shared.dice.below(3)];
-        return Some(error(status, "internal server error"));
-    }
-    if shared.dice.chance(faults.rate_limited) {
-        shared.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-        return Some(too_many(1));
-    }
-    None
 }

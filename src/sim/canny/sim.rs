@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
 use super::ops::Event;
 use super::shared::{Counters, Limiter, Shared, lock};
@@ -162,9 +161,7 @@ pub struct CannySimStats {
 pub struct CannySim {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Mutex<Option<oneshot::Sender<()>>>,
-    server: Mutex<Option<JoinHandle<()>>>,
-    sender: JoinHandle<()>,
+    serving: crate::sim::serving::Serving,
 }
 
 impl CannySim {
@@ -212,22 +209,16 @@ impl CannySim {
             lose_next: Mutex::new(Vec::new()),
         });
         let sender = tokio::spawn(webhooks::run(shared.clone(), rx));
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let app = server::router(shared.clone());
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "canny simulator server stopped");
-            }
-        });
+        let serving = crate::sim::serving::Serving::start(
+            listener,
+            server::router(shared.clone()),
+            sender,
+            "canny simulator",
+        );
         Ok(CannySim {
             shared,
             addr,
-            stop: Mutex::new(Some(stop_tx)),
-            server: Mutex::new(Some(server)),
-            sender,
+            serving,
         })
     }
 
@@ -266,20 +257,7 @@ impl CannySim {
 
     /// Stop serving: in-flight requests get two seconds to finish.
     pub async fn shutdown(self) {
-        if let Some(tx) = lock(&self.stop).take() {
-            let _ = tx.send(());
-        }
-        let handle = lock(&self.server).take();
-        if let Some(h) = handle {
-            let abort = h.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), h)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
-        }
-        self.sender.abort();
+        self.serving.shutdown().await;
     }
 
     /// The seeded board's id.
@@ -452,14 +430,5 @@ impl CannySim {
     /// Change the per-second request limit (0 = unlimited).
     pub fn set_requests_per_second(&self, per_second: u32) {
         *lock(&self.shared.limiter) = Limiter::new(per_second);
-    }
-}
-
-impl Drop for CannySim {
-    fn drop(&mut self) {
-        if let Some(tx) = lock(&self.stop).take() {
-            let _ = tx.send(());
-        }
-        self.sender.abort();
     }
 }

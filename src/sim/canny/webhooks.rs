@@ -64,18 +64,8 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Event>) {
         .unwrap_or_default();
     while let Some(first) = rx.recv().await {
         let faults = shared.webhook_faults();
-        let mut batch = vec![first];
-        if faults.reorder {
-            // Give the handlers a moment to queue siblings, then shuffle.
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            while let Ok(e) = rx.try_recv() {
-                batch.push(e);
-            }
-            for i in (1..batch.len()).rev() {
-                let j = shared.webhook_dice.below(i + 1);
-                batch.swap(i, j);
-            }
-        }
+        let batch =
+            crate::sim::faults::next_batch(first, &mut rx, &faults, &shared.webhook_dice).await;
         for event in batch {
             if !faults.delay.is_zero() {
                 tokio::time::sleep(faults.delay).await;
