@@ -21,7 +21,19 @@ pub struct UnroutedPost {
     pub seen_at: i64,
 }
 
+/// The schema version routing arrived with.
+const ROUTES_SINCE: i64 = 7;
+
 impl Db<'_> {
+    /// Whether the store has the routing tables (a read-only command may
+    /// run against an older daemon's store).
+    fn has_routes(&self) -> Result<bool> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        Ok(v >= ROUTES_SINCE)
+    }
+
     /// Remember where a link's issue was placed, and by which route.
     pub fn set_link_route(&self, link_id: i64, placed: &Placed) -> Result<()> {
         self.conn.execute(
@@ -38,6 +50,9 @@ impl Db<'_> {
     /// Where a link's issue was placed; `None` for links made before
     /// routing (or adopted), which count as placed by no route yet.
     pub fn link_route(&self, link_id: i64) -> Result<Option<Placed>> {
+        if !self.has_routes()? {
+            return Ok(None);
+        }
         Ok(self
             .conn
             .query_row(
@@ -82,6 +97,9 @@ impl Db<'_> {
 
     /// How many posts no route takes.
     pub fn unrouted_count(&self) -> Result<i64> {
+        if !self.has_routes()? {
+            return Ok(0);
+        }
         Ok(self
             .conn
             .query_row("SELECT COUNT(*) FROM unrouted", [], |r| r.get(0))?)
@@ -89,6 +107,9 @@ impl Db<'_> {
 
     /// The posts no route takes, most recently seen first.
     pub fn unrouted(&self, limit: usize) -> Result<Vec<UnroutedPost>> {
+        if !self.has_routes()? {
+            return Ok(Vec::new());
+        }
         let mut st = self.conn.prepare_cached(
             "SELECT portal_id, title, reason, seen_at FROM unrouted
              ORDER BY seen_at DESC, portal_id LIMIT ?1",

@@ -39,8 +39,8 @@ impl Connector for CannyConnector {
         admin_and_public_urls(url)
     }
 
-    /// One page of one listed board after the other; the cursor is
-    /// `board index:skip`.
+    /// One page of one listed board after the other; the cursor is the
+    /// skip on the first board, `board index|skip` on the others.
     async fn list_changed(
         &self,
         _since: Option<DateTime<Utc>>,
@@ -49,13 +49,15 @@ impl Connector for CannyConnector {
         let bad = |p: &str| validation(format!("bad Canny page cursor '{p}'"));
         let (index, skip) = match page.as_deref() {
             None => (0, 0),
-            Some(p) => {
-                let (i, k) = p.split_once(':').ok_or_else(|| bad(p))?;
-                (
+            // The first board's cursor is the skip alone; a later board's
+            // is `index|skip`.
+            Some(p) => match p.split_once('|') {
+                Some((i, k)) => (
                     i.parse::<usize>().map_err(|_| bad(p))?,
                     k.parse::<usize>().map_err(|_| bad(p))?,
-                )
-            }
+                ),
+                None => (0, p.parse::<usize>().map_err(|_| bad(p))?),
+            },
         };
         if index == 0 && skip == 0 {
             // A full listing starts by learning custom statuses, so posts in
@@ -76,9 +78,13 @@ impl Connector for CannyConnector {
             .map(post_to_record)
             .collect::<Result<Vec<_>, _>>()?;
         let next_page = if more && !posts.is_empty() {
-            Some(format!("{index}:{next}"))
+            Some(if index == 0 {
+                next.to_string()
+            } else {
+                format!("{index}|{next}")
+            })
         } else if index + 1 < boards.len() {
-            Some(format!("{}:0", index + 1))
+            Some(format!("{}|0", index + 1))
         } else {
             None
         };

@@ -294,14 +294,16 @@ impl LinearConnector {
         after: Option<&str>,
     ) -> Result<ChangedPage, RemoteError> {
         let teams = self.listed_teams();
+        // The first team's cursors are Linear's own; a later team's carry
+        // its place in the list: `index|cursor` (Relay cursors are base64).
         let (index, cursor) = match after {
             None => (0, None),
-            Some(c) => match c.split_once(':') {
+            Some(c) => match c.split_once('|') {
                 Some((i, rest)) => (
                     i.parse::<usize>().map_err(|_| bad_cursor(c))?,
                     (!rest.is_empty()).then_some(rest),
                 ),
-                None => return Err(bad_cursor(c)),
+                None => (0, Some(c)),
             },
         };
         let Some(key) = teams.get(index) else {
@@ -321,8 +323,9 @@ impl LinearConnector {
         let page: Page<IssueNode> =
             decode::<Page<IssueNode>>(&data, &["issues"], "issues")?.paged("issues")?;
         let next_page = match page.next_cursor() {
-            Some(c) => Some(format!("{index}:{c}")),
-            None if index + 1 < teams.len() => Some(format!("{}:", index + 1)),
+            Some(c) if index == 0 => Some(c),
+            Some(c) => Some(format!("{index}|{c}")),
+            None if index + 1 < teams.len() => Some(format!("{}|", index + 1)),
             None => None,
         };
         let mut nodes = page.nodes;
