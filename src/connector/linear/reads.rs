@@ -443,13 +443,16 @@ impl LinearConnector {
             catalogs.insert(c.team.id.clone(), Arc::clone(c));
         }
         let default_team = listed.as_ref().map(|c| c.team.id.clone());
-        for node in &nodes {
-            let Some(team_id) = node
-                .team
+        // An issue's team: its own (reads that select it), else the team
+        // the listing was for.
+        let team_of = |node: &IssueNode| {
+            node.team
                 .as_ref()
                 .map(|t| t.id.clone())
                 .or(default_team.clone())
-            else {
+        };
+        for node in &nodes {
+            let Some(team_id) = team_of(node) else {
                 continue;
             };
             if !catalogs.contains_key(&team_id) {
@@ -459,12 +462,7 @@ impl LinearConnector {
         }
         let mut refreshed: BTreeSet<String> = BTreeSet::new();
         for node in &nodes {
-            let Some(team_id) = node
-                .team
-                .as_ref()
-                .map(|t| t.id.clone())
-                .or(default_team.clone())
-            else {
+            let Some(team_id) = team_of(node) else {
                 continue;
             };
             let stale = catalogs
@@ -481,12 +479,7 @@ impl LinearConnector {
         }
         let mut records = Vec::with_capacity(nodes.len());
         for node in nodes {
-            let catalog = node
-                .team
-                .as_ref()
-                .map(|t| t.id.clone())
-                .or(default_team.clone())
-                .and_then(|id| catalogs.get(&id).cloned());
+            let catalog = team_of(&node).and_then(|id| catalogs.get(&id).cloned());
             match catalog {
                 Some(cat) if node.unknown_label_ids(&cat).is_empty() => {
                     records.push(node.into_record(Some(&cat))?);
