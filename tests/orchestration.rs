@@ -354,6 +354,30 @@ async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second
         "asked, not moved"
     );
     assert_eq!(h.linear.issues().len(), 1);
+    // The operator takes the portal's side: the issue moves to Apps.
+    let (code, out) = rt(
+        &h,
+        &[
+            "conflicts",
+            "resolve",
+            &c.id.to_string(),
+            "--take",
+            "portal",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    eventually("the issue to move to Apps", 20, async || {
+        let i = h.linear.issue(&issue)?;
+        (i.team_id == app.id).then_some(())
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(h.linear.issues().len(), 1, "still one issue");
+    assert!(h.open_conflicts().is_empty(), "{:?}", h.open_conflicts());
+    assert_eq!(
+        h.store().db().link_route(link.id).unwrap().unwrap().route,
+        "other bugs"
+    );
     h.stop_service().await;
 }
 
