@@ -230,6 +230,26 @@ async fn a_post_no_route_takes_is_unrouted_until_a_route_takes_it() {
         out.contains("routes: 2 posts examined, 1 unrouted"),
         "{out}"
     );
+    // A new mapping version with a catch-all route takes it at once.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mapping.toml");
+    let doc = format!(
+        "{}{ROUTES}{CATCH_ALL}",
+        Mapping::default_canny_linear().to_toml()
+    );
+    std::fs::write(&file, doc).unwrap();
+    let (code, out) = rt(&h, &["mapping", "apply", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let issue = eventually("the formerly unrouted post's issue", 20, async || {
+        h.linked_issue(&idea)
+    })
+    .await;
+    let eng = h.linear.team("ENG").unwrap();
+    eventually("the issue in ENG", 10, async || {
+        (h.linear.issue(&issue)?.team_id == eng.id).then_some(())
+    })
+    .await;
+    assert_eq!(h.store().db().unrouted_count().unwrap(), 0);
     h.stop_service().await;
 }
 

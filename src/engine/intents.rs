@@ -115,6 +115,9 @@ impl Engine {
         if let Ok(mut g) = self.inner.merge.write() {
             *g = Arc::new(next);
         }
+        if let Err(e) = self.reroute_unrouted().await {
+            tracing::warn!(error = %e, "routing the unrouted posts again failed");
+        }
         let _ = self
             .inner
             .writer

@@ -166,6 +166,9 @@ pub(crate) fn apply_scope(connectors: &Connectors, mapping: &Mapping) {
     connectors.portal.set_scope(&scope);
 }
 
+/// Unrouted posts routed again per mapping change.
+const UNROUTED_PER_PASS: usize = 10_000;
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -577,6 +580,31 @@ impl Engine {
     /// Run merge/create/delete logic in one store transaction with the
     /// current settings and engine state; wakes the scheduler when jobs were
     /// planned.
+    /// Route again every post noted as unrouted (a new mapping version may
+    /// have a route that takes them): each is admitted as on its next
+    /// change, and no longer listed if a route takes it now.
+    pub async fn reroute_unrouted(&self) -> Result<Applied, EngineError> {
+        self.in_store(|db, merge, rules, st, now| {
+            let mut total = Applied::default();
+            for u in db.unrouted(UNROUTED_PER_PASS)? {
+                let a = records::act_on_record(
+                    db,
+                    merge,
+                    rules,
+                    st,
+                    Side::Portal,
+                    &u.portal_id,
+                    Lane::Backfill,
+                    now,
+                )?;
+                total.jobs += a.jobs;
+                total.conflicts += a.conflicts;
+            }
+            Ok(total)
+        })
+        .await
+    }
+
     async fn in_store<F>(&self, f: F) -> Result<Applied, EngineError>
     where
         F: FnOnce(
