@@ -36,13 +36,18 @@ struct Tmux {
 
 impl Tmux {
     fn start(env: &[(&str, &str)]) -> Tmux {
+        Tmux::start_sized(100, 30, env)
+    }
+
+    fn start_sized(w: u16, h: u16, env: &[(&str, &str)]) -> Tmux {
         let socket = format!(
             "rt-console-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
         );
         let t = Tmux { socket };
-        let mut args = vec!["new-session", "-d", "-x", "100", "-y", "30", "-s", "t"];
+        let (w, h) = (w.to_string(), h.to_string());
+        let mut args = vec!["new-session", "-d", "-x", &w, "-y", &h, "-s", "t"];
         let envs: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         for e in &envs {
             args.push("-e");
@@ -55,7 +60,21 @@ impl Tmux {
             "tmux new-session: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // Let applications set tmux buffers with OSC 52 (the console's copy).
+        t.run(&["set-option", "-s", "set-clipboard", "on"]);
         t
+    }
+
+    fn key(&self, name: &str) {
+        self.run(&["send-keys", "-t", "t", name]);
+    }
+
+    fn console(&self, db: &Path) {
+        self.type_line(&format!(
+            "{} console --db {}; echo EXITED-$?",
+            bin().display(),
+            db.display()
+        ));
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -80,6 +99,10 @@ impl Tmux {
     }
 
     fn wait_for(&self, needle: &str) -> String {
+        self.wait_for_within(needle, Duration::from_secs(20))
+    }
+
+    fn wait_for_within(&self, needle: &str, limit: Duration) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
@@ -87,7 +110,7 @@ impl Tmux {
                 return s;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < limit,
                 "timed out waiting for {needle:?}; screen:\n{s}"
             );
             std::thread::sleep(Duration::from_millis(100));
@@ -134,7 +157,16 @@ impl Drop for Tmux {
     }
 }
 
+/// The failed job's error: longer than any table column.
+const LONG_ERROR: &str = "creating the Linear issue failed: Argument Validation Error: title must be at most 255 characters (got 312); shorten the post title or map a shorter field";
+
 fn seed(path: &Path) -> (i64, i64) {
+    seed_with_heartbeat(path, now_ms())
+}
+
+/// A store with one link (post_1 ↔ ENG-1) holding a failed job, a conflict,
+/// plus a dead job and two more links whose records carry Linear keys.
+fn seed_with_heartbeat(path: &Path, heartbeat: i64) -> (i64, i64) {
     let mut store = Store::open(path, OpenMode::Create).unwrap();
     store
         .write(|db| -> Result<(i64, i64), roundtrip::store::StoreError> {
@@ -162,7 +194,7 @@ fn seed(path: &Path) -> (i64, i64) {
                     duration_ms: 40,
                     http_status: Some(400),
                     error_class: Some(ErrorClass::Validation),
-                    message: Some("title too long".into()),
+                    message: Some(LONG_ERROR.into()),
                     request_id: Some("req-1".into()),
                 },
                 JobStatus::Failed,
@@ -177,10 +209,80 @@ fn seed(path: &Path) -> (i64, i64) {
                 portal_changed_at: Some(now_ms()),
                 linear_changed_at: Some(now_ms()),
             })?;
-            db.set_meta(meta_keys::HEARTBEAT, &now_ms().to_string())?;
+            let dead = db.insert_job(&NewJob {
+                link_id: Some(link),
+                target: Side::Portal,
+                kind: roundtrip::domain::JobKind::Comment,
+                payload: "{}".into(),
+                reason: "Linear comment".into(),
+                lane: Lane::Live,
+                max_attempts: 1,
+            })?;
+            db.record_attempt(
+                dead,
+                &NewAttempt {
+                    started_at: now_ms(),
+                    duration_ms: 30,
+                    http_status: Some(503),
+                    error_class: Some(ErrorClass::Server),
+                    message: Some("503 Service Unavailable".into()),
+                    request_id: None,
+                },
+                JobStatus::Dead,
+                now_ms(),
+            )?;
+            for (i, t) in [(2, "SSO with Okta"), (3, "Export reports as CSV")] {
+                let uuid = format!("5b1c3d2e-0000-4000-8000-00000000000{i}");
+                db.upsert_record(
+                    Side::Linear,
+                    &roundtrip::domain::Record {
+                        remote_id: uuid.clone(),
+                        identifier: Some(format!("ENG-{i}")),
+                        title: t.into(),
+                        ..Default::default()
+                    },
+                )?;
+                db.insert_link(
+                    Some(&format!("post_{i}")),
+                    Some(&uuid),
+                    None,
+                    LinkState::Active,
+                    t,
+                    &Default::default(),
+                )?;
+            }
+            db.set_meta(meta_keys::HEARTBEAT, &heartbeat.to_string())?;
             Ok((job, conflict))
         })
         .unwrap()
+}
+
+/// A seeded store and the console running on it in its own tmux server
+/// (`None`, with a message, when tmux is not installed).
+struct Session {
+    db: PathBuf,
+    t: Tmux,
+    job: i64,
+    conflict: i64,
+    _dir: tempfile::TempDir,
+}
+
+fn session(w: u16, h: u16, heartbeat: i64) -> Option<Session> {
+    if !have_tmux() {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rt.db");
+    let (job, conflict) = seed_with_heartbeat(&db, heartbeat);
+    let t = Tmux::start_sized(w, h, &[]);
+    t.console(&db);
+    Some(Session {
+        db,
+        t,
+        job,
+        conflict,
+        _dir: dir,
+    })
 }
 
 fn bin() -> PathBuf {
@@ -204,12 +306,15 @@ fn retry_and_resolve_in_a_real_terminal_then_restore() {
     t.wait_for("Overview");
     t.keys("3");
     t.wait_for("validation");
+    t.keys("G");
     t.keys("r");
-    t.wait_for("requeued 1 job");
+    t.wait_for(&format!("requeued 1 job ({job})"));
     t.keys("2");
     t.wait_for("Dark theme");
-    t.keys("l");
-    t.wait_for("conflict 1 resolved (title on link #1)");
+    t.keys("L");
+    t.wait_for("Resolve conflict #1: take Linear?");
+    t.keys("y");
+    t.wait_for("conflict 1 resolved (title on post_1 ↔ ENG-1)");
     t.keys("q");
     let s = t.wait_for("EXITED-0");
     assert!(
@@ -328,4 +433,159 @@ fn missing_or_foreign_store_is_a_clear_message_not_a_crash() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("newer than this roundtrip"));
+}
+
+#[test]
+fn a_dead_engine_shows_down_within_two_seconds_without_a_keypress() {
+    // The engine "died" 22 s ago: `status` calls it DOWN once its heartbeat
+    // is 30 s old, 8 s from now. Nobody touches the keyboard.
+    let beat = now_ms() - 22_000;
+    let Some(sess) = session(100, 30, beat) else {
+        return;
+    };
+    let Session { db, t, .. } = &sess;
+    t.wait_for("● DEGRADED");
+    let stale_at = beat + roundtrip::health::HEARTBEAT_STALE_MS;
+    let s = t.wait_for_within("● DOWN", Duration::from_secs(30));
+    let late_ms = now_ms() - stale_at;
+    eprintln!("DOWN shown {late_ms} ms after the heartbeat went stale");
+    assert!(
+        late_ms <= 2_000,
+        "DOWN appeared {late_ms} ms after the heartbeat went stale:\n{s}"
+    );
+    assert!(
+        s.contains("engine heartbeat is 30s old") || s.contains("engine heartbeat is 31s old"),
+        "{s}"
+    );
+    // The same verdict as `roundtrip status`.
+    let out = Command::new(bin())
+        .args(["status", "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "status says down too");
+    t.keys("q");
+    t.wait_for("EXITED-0");
+}
+
+#[test]
+fn problems_first_deliberate_writes_and_commands_on_the_view_on_screen() {
+    let Some(sess) = session(100, 30, now_ms()) else {
+        return;
+    };
+    let Session {
+        db,
+        t,
+        job,
+        conflict,
+        ..
+    } = &sess;
+    let (job, conflict) = (*job, *conflict);
+    t.wait_for("2 failed + dead jobs (1 failed, 1 dead)");
+    // `f` lands on exactly what the Overview counted.
+    t.keys("f");
+    let s = t.wait_for("Jobs failed + dead");
+    assert!(s.contains(&format!("#{job} ")) && s.contains("#2 "), "{s}");
+    assert!(s.contains(" 1/2 "), "{s}");
+    // `:resolve` typed while the Overview is on screen touches nothing.
+    t.keys("2");
+    t.wait_for("Dark theme");
+    t.keys("1");
+    t.keys(":");
+    t.wait_for(": command");
+    t.type_line("resolve linear");
+    t.wait_for("Conflicts view, which is not on screen");
+    // Resolving asks, says what goes where, and a no writes nothing.
+    t.keys("2");
+    t.keys("L");
+    let q = t.wait_for("Resolve conflict #1: take Linear?");
+    assert!(
+        q.contains("Linear's 'Dark theme' is written to the portal"),
+        "{q}"
+    );
+    t.keys("n");
+    t.wait_for("not done: take Linear for conflict #1");
+    t.keys("L");
+    t.wait_for("Resolve conflict #1");
+    t.keys("y");
+    t.wait_for("conflict 1 resolved (title on post_1 ↔ ENG-1)");
+    t.keys("q");
+    t.wait_for("EXITED-0");
+    let store = Store::open(db, OpenMode::ReadOnly).unwrap();
+    let c = store.db().conflict(conflict).unwrap().unwrap();
+    assert_eq!(c.resolution, Some(Resolution::Linear));
+}
+
+#[test]
+fn details_search_by_key_copy_and_an_editor_that_asks_before_discarding() {
+    let Some(sess) = session(100, 30, now_ms()) else {
+        return;
+    };
+    let t = &sess.t;
+    t.wait_for("Overview");
+    // Enter on a job shows its whole error, wrapped.
+    t.keys("3");
+    t.wait_for("Jobs failed + dead");
+    t.keys("G");
+    t.key("Enter");
+    let s = t.wait_for("Attempts (1, oldest first)");
+    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("shorten the post title or map a shorter field"),
+        "{s}"
+    );
+    t.key("Escape");
+    // Search by the Linear key, then copy it (OSC 52 sets tmux's buffer).
+    t.keys("4");
+    t.keys("/");
+    t.wait_for("/ search");
+    t.type_line("ENG-2");
+    let s = t.wait_for("search \"ENG-2\"");
+    assert!(
+        s.contains("SSO with Okta") && !s.contains("Export reports"),
+        "{s}"
+    );
+    t.keys("y");
+    t.wait_for("copied to the clipboard: ENG-2");
+    let buffer = String::from_utf8_lossy(&t.run(&["show-buffer"]).stdout).into_owned();
+    assert_eq!(buffer.trim(), "ENG-2");
+    // The editor asks before throwing an edit away.
+    t.keys("5");
+    t.keys("e");
+    t.wait_for("Edit mapping");
+    t.keys("x");
+    t.key("Escape");
+    t.wait_for("Discard your changes?");
+    t.keys("n");
+    t.wait_for("not saved; still editing");
+    t.key("Escape");
+    t.wait_for("Discard your changes?");
+    t.keys("y");
+    t.wait_for("changes discarded");
+    t.keys("q");
+    t.wait_for("EXITED-0");
+}
+
+#[test]
+fn a_60_by_18_terminal_keeps_help_and_the_verdict_visible() {
+    let Some(sess) = session(60, 18, now_ms()) else {
+        return;
+    };
+    let t = &sess.t;
+    let s = t.wait_for("? help");
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(lines[0].contains("● DEGRADED"), "{s}");
+    assert!(lines[0].contains("1:Overview"), "{s}");
+    let last = lines.iter().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(last.trim_end().ends_with("? help"), "{s}");
+    assert!(s.contains("failed + dead jobs"), "{s}");
+    t.keys("?");
+    let h = t.wait_for("more lines");
+    assert!(h.contains("Everywhere"), "{h}");
+    t.key("Escape");
+    t.keys("3");
+    let j = t.wait_for("Jobs failed + dead");
+    assert!(j.lines().next().unwrap().contains("3:Jobs"), "{j}");
+    t.keys("q");
+    t.wait_for("EXITED-0");
 }

@@ -230,7 +230,7 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker(portal: Port
         .unwrap()
         .unwrap();
     assert!(
-        tripped[0].starts_with(&format!("link {} (", link.id)),
+        tripped[0].starts_with(&format!("{} (", link.label())),
         "{tripped:?}"
     );
     assert!(tripped[0].contains("3 failed writes"), "{tripped:?}");

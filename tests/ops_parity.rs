@@ -11,7 +11,8 @@ use assert_cmd::prelude::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use roundtrip::console::app::App;
 use roundtrip::console::clock::Clock;
-use roundtrip::console::layers::Layer;
+use roundtrip::console::dialogs::confirm::ConfirmDialog;
+use roundtrip::console::dialogs::editor::EditorDialog;
 use roundtrip::console::theme::Theme;
 use roundtrip::domain::{Actor, ErrorClass, FieldValue, JobKind, JobStatus, Record, Side};
 use roundtrip::store::{
@@ -171,8 +172,24 @@ fn command(app: &mut App, line: &str) {
 
 fn confirm(app: &mut App) {
     assert!(
-        matches!(app.layers.last(), Some(Layer::Confirm { .. })),
+        app.dialogs
+            .last()
+            .is_some_and(|d| d.as_any().downcast_ref::<ConfirmDialog>().is_some()),
         "expected a confirm dialog, message {:?}",
+        app.message
+    );
+    key(app, KeyCode::Char('y'));
+}
+
+/// Answer the editor's own "save?" question.
+fn save_in_editor(app: &mut App) {
+    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert!(
+        app.dialogs.last().is_some_and(|d| d
+            .as_any()
+            .downcast_ref::<EditorDialog>()
+            .is_some_and(EditorDialog::asking)),
+        "the editor did not ask: {:?}",
         app.message
     );
     key(app, KeyCode::Char('y'));
@@ -188,10 +205,12 @@ fn message(app: &App) -> String {
 fn run_console(db: &Path) {
     let store = Store::open(db, OpenMode::Existing).unwrap();
     let mut app = App::new(store, false, Clock::System, Theme::mono()).unwrap();
-    // Jobs: retry the selected (first) job, then the refusals and the rest.
+    // Jobs (failed and dead, newest first): retry the oldest, job 1, then
+    // the refusals and the rest.
     key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('G'));
     key(&mut app, KeyCode::Char('r'));
-    assert_eq!(message(&app), "requeued 1 job");
+    assert_eq!(message(&app), "requeued 1 job (1)");
     command(&mut app, "retry #2");
     assert_eq!(
         message(&app),
@@ -203,16 +222,18 @@ fn run_console(db: &Path) {
     confirm(&mut app);
     // Conflicts: take Linear on the first, a merged labels value on the next.
     key(&mut app, KeyCode::Char('2'));
-    key(&mut app, KeyCode::Char('l'));
+    key(&mut app, KeyCode::Char('L'));
+    confirm(&mut app);
     key(&mut app, KeyCode::Char('e'));
     typed(&mut app, "ui, beta");
-    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    save_in_editor(&mut app);
     assert!(
-        app.layers.is_empty(),
+        app.dialogs.is_empty(),
         "editor still open: {:?}",
         app.message
     );
     command(&mut app, "resolve portal 1");
+    confirm(&mut app);
     assert!(
         message(&app).contains("conflict 1 is already resolved"),
         "{}",
@@ -222,8 +243,7 @@ fn run_console(db: &Path) {
     key(&mut app, KeyCode::Char('5'));
     key(&mut app, KeyCode::Char('e'));
     typed(&mut app, "# tuned ");
-    app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
-    confirm(&mut app);
+    save_in_editor(&mut app);
     command(&mut app, "rollback 1");
     confirm(&mut app);
     command(&mut app, "resume deletes");

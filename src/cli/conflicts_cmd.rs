@@ -11,12 +11,12 @@ use serde::Serialize;
 use super::StoreArgs;
 use super::UsageError;
 use super::out::{self, outln};
-use super::table::{Fit, Table, WideArg, Width, diff_cells, iso, link_label, relative};
+use super::table::{Fit, Table, WideArg, Width, diff_cells, iso, relative};
 use crate::domain::{Actor, FieldValue, Side};
 use crate::health::human_ms;
 use crate::ops::{self, conflicts::Choice};
 use crate::store::{
-    Conflict, ConflictFilter, ConflictStatus, Db, OpenMode, Resolution, Window, now_ms,
+    Conflict, ConflictFilter, ConflictStatus, Db, Link, OpenMode, Resolution, Window, now_ms,
 };
 
 /// Rows per page when `--limit` is not given.
@@ -135,7 +135,7 @@ struct ConflictOut {
 
 fn conflict_out(db: Db<'_>, c: &Conflict) -> anyhow::Result<ConflictOut> {
     let link = db.link(c.link_id)?;
-    let label = link.as_ref().map(|l| link_label(db, l)).transpose()?;
+    let label = link.as_ref().map(Link::label);
     Ok(ConflictOut {
         id: c.id,
         status: c.status,

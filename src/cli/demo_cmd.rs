@@ -46,38 +46,58 @@ fn parse_portal(s: &str) -> Result<PortalKind, String> {
 const BANNER: &str = "DEMO · ? keys · q quits";
 
 fn intro(portal: PortalKind) -> (String, Vec<String>) {
+    use crate::console::keymap::shown;
+    use crate::console::types::{Cmd, Ctx, ViewId};
     let (site, closed) = match portal {
         PortalKind::Canny => ("a simulated Canny board (200 posts)", "closed"),
         PortalKind::Fider => ("a simulated Fider site (200 posts)", "declined"),
     };
-    let first = format!("Everything here is local: {site} and a");
-    let gap = format!(" • mapping v2 lost the \"{closed}\" row → a {closed} post is not synced");
-    let fix = format!("     5 Mappings: e, add  \"{closed}\" = \"Canceled\"  under");
-    let lines = [
-        first.as_str(),
-        "simulated Linear team on loopback, synced by the real engine. A scripted",
-        "day plays out over ~20 s, then a light trickle of edits keeps going:",
-        "",
-        " • posts approved on the portal become Linear issues; Linear state",
-        "   changes flow back; comments are mirrored both ways",
-        " • the same titles are edited on both sides → 2 conflicts for you",
-        " • Linear answers 500 for a while → 3 create jobs go dead",
-        " • a burst exhausts the Linear quota → writes wait for the reset",
-        " • a post is deleted → its link is removed, Linear gets a note",
-        gap.as_str(),
-        "",
-        "Try: 1 Overview · 2 Conflicts (p/l/b take portal/Linear/base)",
-        "     3 Jobs (R retries all matching dead jobs — nothing retries them",
-        "       for you in the console) · 4 Links (Enter: timeline)",
-        fix.as_str(),
-        "       [fields.status.values], validate, apply · 6 Log (the story)",
-        "",
-        "Esc closes this panel · ? shows every key · q quits and cleans up.",
+    let cf = Ctx::View(ViewId::Conflicts);
+    let jb = Ctx::View(ViewId::Jobs);
+    let mp = Ctx::View(ViewId::Mappings);
+    let g = Ctx::Global;
+    let lines = vec![
+        format!("Everything here is local: {site} and a"),
+        "simulated Linear team on loopback, synced by the real engine. A scripted".into(),
+        "day plays out over ~20 s, then a light trickle of edits keeps going:".into(),
+        String::new(),
+        " • posts approved on the portal become Linear issues; Linear state".into(),
+        "   changes flow back; comments are mirrored both ways".into(),
+        " • the same titles are edited on both sides → 2 conflicts for you".into(),
+        " • Linear answers 500 for a while → 3 create jobs go dead".into(),
+        " • a burst exhausts the Linear quota → writes wait for the reset".into(),
+        " • a post is deleted → its link is removed, Linear gets a note".into(),
+        format!(" • mapping v2 lost the \"{closed}\" row → a {closed} post is not synced"),
+        String::new(),
+        format!(
+            "Try: 2 Conflicts ({}/{}/{} take portal/Linear/base; each asks first)",
+            shown(cf, Cmd::TakePortal),
+            shown(cf, Cmd::TakeLinear),
+            shown(cf, Cmd::KeepBase)
+        ),
+        format!(
+            "     3 Jobs: failed and dead first ({} retries all of them — nothing",
+            shown(jb, Cmd::RetryAll)
+        ),
+        format!(
+            "       retries them for you) · 4 Links ({} search ENG-12, {} timeline)",
+            shown(g, Cmd::Search),
+            shown(g, Cmd::Open)
+        ),
+        format!(
+            "     5 Mappings: {}, add  \"{closed}\" = \"Canceled\"  under",
+            shown(mp, Cmd::EditMapping)
+        ),
+        "       [fields.status.values], validate, save · 6 Log (the story)".into(),
+        String::new(),
+        format!(
+            "{} closes this panel · {} shows every key · {} quits and cleans up.",
+            shown(Ctx::Panel, Cmd::Back),
+            shown(g, Cmd::Help),
+            shown(g, Cmd::Quit)
+        ),
     ];
-    (
-        "roundtrip demo — what is happening".to_string(),
-        lines.iter().map(|s| (*s).to_string()).collect(),
-    )
+    ("roundtrip demo — what is happening".to_string(), lines)
 }
 
 /// Run the demo.

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::StoreArgs;
 use super::out::{self, outln};
-use super::table::{Fit, Table, WideArg, iso, link_label, relative};
+use super::table::{Fit, Table, WideArg, iso, relative};
 use crate::domain::{ErrorClass, JobKind, JobStatus};
 use crate::ops;
 use crate::store::{Attempt, Db, Job, JobFilter, OpenMode, Window, now_ms};
@@ -184,10 +184,7 @@ impl<'c> Labels<'c> {
         if let Some(l) = self.seen.get(&id) {
             return Ok(l.clone());
         }
-        let label = match self.db.link(id)? {
-            Some(link) => Some(link_label(self.db, &link)?),
-            None => None,
-        };
+        let label = self.db.link(id)?.map(|link| link.label());
         self.seen.insert(id, label.clone());
         Ok(label)
     }

@@ -5,9 +5,9 @@
 
 use chrono::SecondsFormat;
 
-use crate::domain::{FieldValue, Side};
+use crate::domain::FieldValue;
 use crate::health::human_ms;
-use crate::store::{Db, Link, StoreError, from_ms};
+use crate::store::from_ms;
 
 /// How wide output may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,21 +131,6 @@ pub fn relative(at_ms: i64, now_ms: i64) -> String {
 /// An RFC 3339 UTC timestamp for stored milliseconds (JSON output).
 pub fn iso(ms: i64) -> String {
     from_ms(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// How operator output names a link: "portal-id ↔ ENG-42" (Linear's
-/// identifier when its record was seen, else its id; "…" for a side not
-/// created yet).
-pub fn link_label(db: Db<'_>, link: &Link) -> Result<String, StoreError> {
-    let portal = link.portal_id.as_deref().unwrap_or("…");
-    let linear = match link.linear_id.as_deref() {
-        Some(id) => db
-            .record(Side::Linear, id)?
-            .and_then(|r| r.record.identifier)
-            .unwrap_or_else(|| id.to_string()),
-        None => "…".to_string(),
-    };
-    Ok(format!("{portal} ↔ {linear}"))
 }
 
 /// Whether a column may be shortened to make a table fit.

@@ -1,171 +1,40 @@
-//! Application state and key handling. Keys become [`Cmd`]s through the one
-//! keymap; views answer a command by changing their own state or by returning
-//! an [`Action`], the only way anything asks for a side effect. Actions that
-//! change the store are refused in read-only mode and, when they touch more
-//! than one row (or are irreversible), go through a confirm layer first.
+//! Application state and the one place actions are carried out. Keys become
+//! [`Cmd`]s through the keymap; the top dialog, or else the view on screen,
+//! answers with an [`Action`]; [`App::act`] does it — switching views,
+//! opening dialogs, asking before a write and writing through the
+//! operator-actions module. Writes are refused in read-only mode.
 
-use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind,
+};
 use ratatui::layout::{Position, Rect};
 
 use super::clock::Clock;
-use super::keymap::{self, Cmd, Ctx};
-use super::layers::{Layer, PromptPurpose};
+use super::command::{self, History};
+use super::dialogs::confirm::ConfirmDialog;
+use super::dialogs::editor::{EditPurpose, EditorDialog};
+use super::dialogs::panel::PanelDialog;
+use super::dialogs::picker::PickerDialog;
+use super::dialogs::prompt::{PromptDialog, PromptKind};
+use super::dialogs::{Dialog, DialogCx, help, job, timeline, urls};
+use super::effects;
+use super::keymap;
 use super::mapping_check::{MappingChecker, default_checker};
 use super::theme::Theme;
-use super::views::{
-    conflicts::ConflictsState, jobs::JobsState, links::LinksState, log::LogState,
-    mappings::MappingsState, overview::OverviewState,
-};
+use super::types::{Action, Cmd, Ctx, Hit, Message, Open, Outcome, ViewId, Write};
+use super::views::{Load, Views};
 use crate::domain::Side;
 use crate::health::{Health, assess};
-use crate::ops::{conflicts::Choice, resume::Pause};
-use crate::store::{JobFilter, Store, StoreError, Summary};
+use crate::store::{Store, StoreError, Summary, Window};
 
-/// The six views, in tab order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ViewId {
-    /// Health at a glance.
-    Overview,
-    /// Conflicts waiting for a human.
-    Conflicts,
-    /// The job queue.
-    Jobs,
-    /// Linked records and their timelines.
-    Links,
-    /// Field mappings.
-    Mappings,
-    /// Engine events.
-    Log,
-}
-
-impl ViewId {
-    /// Tab order.
-    pub const ALL: [ViewId; 6] = [
-        ViewId::Overview,
-        ViewId::Conflicts,
-        ViewId::Jobs,
-        ViewId::Links,
-        ViewId::Mappings,
-        ViewId::Log,
-    ];
-
-    /// Tab title.
-    pub fn title(self) -> &'static str {
-        match self {
-            ViewId::Overview => "Overview",
-            ViewId::Conflicts => "Conflicts",
-            ViewId::Jobs => "Jobs",
-            ViewId::Links => "Links",
-            ViewId::Mappings => "Mappings",
-            ViewId::Log => "Log",
-        }
-    }
-
-    fn index(self) -> usize {
-        ViewId::ALL.iter().position(|v| *v == self).unwrap_or(0)
-    }
-
-    /// Parse a view name or number from the command line.
-    pub fn parse(s: &str) -> Option<ViewId> {
-        let s = s.to_ascii_lowercase();
-        ViewId::ALL.into_iter().enumerate().find_map(|(i, v)| {
-            (s == (i + 1).to_string() || v.title().to_ascii_lowercase().starts_with(&s))
-                .then_some(v)
-        })
-    }
-}
-
-/// A side effect a view or the command line asks for.
-#[derive(Debug, Clone)]
-pub enum Action {
-    /// Leave the console.
-    Quit,
-    /// Show a view.
-    SwitchView(ViewId),
-    /// Tell the operator something.
-    Message(String),
-    /// Open a layer.
-    Open(Box<Layer>),
-    /// Requeue these jobs.
-    RetryJobs(Vec<i64>),
-    /// Requeue every failed/dead job matching the filter.
-    RetryMatching(JobFilter),
-    /// Cancel these jobs.
-    CancelJobs(Vec<i64>),
-    /// Decide these conflicts the same way.
-    Resolve {
-        /// Conflict ids.
-        ids: Vec<i64>,
-        /// The decision.
-        choice: Choice,
-    },
-    /// Save "always resolve this field this way" as a new mapping version,
-    /// and resolve these conflicts that way now.
-    AlwaysResolve {
-        /// Conflicts to resolve now.
-        ids: Vec<i64>,
-        /// The mapping field.
-        field: String,
-        /// The side that wins from now on.
-        winner: Side,
-    },
-    /// Store a mapping document as a new active version.
-    ApplyMapping {
-        /// The TOML document.
-        document: String,
-        /// Why.
-        note: String,
-    },
-    /// Make an earlier mapping version active.
-    Rollback(i64),
-    /// Lift a pause the engine raised.
-    Resume(Pause),
-}
-
-impl Action {
-    /// Whether this action writes to the store.
-    pub fn is_mutating(&self) -> bool {
-        matches!(
-            self,
-            Action::RetryJobs(_)
-                | Action::RetryMatching(_)
-                | Action::CancelJobs(_)
-                | Action::Resolve { .. }
-                | Action::AlwaysResolve { .. }
-                | Action::ApplyMapping { .. }
-                | Action::Rollback(_)
-                | Action::Resume(_)
-        )
-    }
-}
-
-/// Something drawn that the mouse can hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hit {
-    /// A tab in the title bar.
-    Tab(ViewId),
-    /// A row of the current view's table (index into its loaded window).
-    Row(usize),
-    /// The Overview's open-conflicts count.
-    GoConflicts,
-    /// The Overview's failed-jobs count.
-    GoFailedJobs,
-}
-
-/// A one-line message in the status bar.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// The text.
-    pub text: String,
-    /// Shown as an error.
-    pub error: bool,
-}
+/// Most timeline entries loaded for one record.
+pub const TIMELINE_LIMIT: usize = 500;
 
 /// Everything the console knows.
 pub struct App {
     /// The open store.
     pub store: Store,
-    /// `--read-only`: actions hidden and refused.
+    /// `--read-only`: writes hidden and refused.
     pub read_only: bool,
     /// Where "now" comes from.
     pub clock: Clock,
@@ -173,27 +42,18 @@ pub struct App {
     pub theme: Theme,
     /// A line shown in the title bar (the demo says what it is doing).
     pub banner: Option<String>,
-    /// The current view.
+    /// The view on screen.
     pub view: ViewId,
-    /// Overview state.
-    pub overview: OverviewState,
-    /// Conflicts state.
-    pub conflicts: ConflictsState,
-    /// Jobs state.
-    pub jobs: JobsState,
-    /// Links state.
-    pub links: LinksState,
-    /// Mappings state.
-    pub mappings: MappingsState,
-    /// Log state.
-    pub log: LogState,
-    /// Dialog layers, top last.
-    pub layers: Vec<Layer>,
+    /// Every view's state.
+    pub views: Views,
+    /// Dialogs over the view, top last.
+    pub dialogs: Vec<Box<dyn Dialog>>,
     /// Status-bar message.
     pub message: Option<Message>,
     /// Latest counters.
     pub summary: Option<Summary>,
-    /// Latest verdict.
+    /// The verdict, recomputed from the counters and the clock on every
+    /// frame (so a dead engine shows DOWN without a keypress).
     pub health: Option<Health>,
     /// Set when the operator quits.
     pub quit: bool,
@@ -205,6 +65,14 @@ pub struct App {
     pub panic_armed: bool,
     /// Whether the hidden panic key is enabled.
     pub panic_key: bool,
+    /// `:` lines typed before.
+    pub commands: History,
+    /// `/` searches typed before.
+    pub searches: History,
+    /// Text waiting to be put on the clipboard (OSC 52) by the event loop.
+    pub clipboard: Vec<String>,
+    /// Full reloads from the store so far (the idle test counts them).
+    pub reads: u64,
     data_version: i64,
 }
 
@@ -233,13 +101,8 @@ impl App {
             theme,
             banner: None,
             view: ViewId::Overview,
-            overview: OverviewState::default(),
-            conflicts: ConflictsState::default(),
-            jobs: JobsState::default(),
-            links: LinksState::default(),
-            mappings: MappingsState::default(),
-            log: LogState::default(),
-            layers: Vec::new(),
+            views: Views::default(),
+            dialogs: Vec::new(),
             message: None,
             summary: None,
             health: None,
@@ -248,6 +111,10 @@ impl App {
             checker: default_checker(),
             panic_armed: false,
             panic_key: false,
+            commands: History::default(),
+            searches: History::default(),
+            clipboard: Vec::new(),
+            reads: 0,
             data_version: 0,
         };
         app.data_version = app.store.data_version()?;
@@ -255,23 +122,28 @@ impl App {
         Ok(app)
     }
 
-    /// Re-read the counters and the current view.
+    /// Re-read the counters and the view on screen.
     pub fn reload(&mut self) -> Result<(), StoreError> {
+        self.reads += 1;
         let now = self.clock.now_ms();
         let db = self.store.db();
         let mut summary = db.summary()?;
         crate::health::observe_store(self.store.path(), &mut summary, now);
         self.health = Some(assess(&summary, now));
         self.summary = Some(summary);
-        match self.view {
-            ViewId::Overview => self.overview.load(db, now)?,
-            ViewId::Conflicts => self.conflicts.refresh(db)?,
-            ViewId::Jobs => self.jobs.refresh(db)?,
-            ViewId::Links => self.links.refresh(db)?,
-            ViewId::Mappings => self.mappings.load(db)?,
-            ViewId::Log => self.log.refresh(db)?,
-        }
-        Ok(())
+        let cx = Load {
+            db,
+            now,
+            checker: self.checker.as_ref(),
+        };
+        self.views.get_mut(self.view).reload(&cx)
+    }
+
+    /// Recompute the time-based facts (the verdict, ages) from the counters
+    /// already read and the clock: no store I/O.
+    pub fn refresh_clock(&mut self) {
+        let now = self.clock.now_ms();
+        self.health = self.summary.as_ref().map(|s| assess(s, now));
     }
 
     /// The cheap idle check: has another process committed since we last
@@ -288,8 +160,8 @@ impl App {
 
     /// Key contexts in lookup order for the current state.
     pub fn contexts(&self) -> Vec<Ctx> {
-        match self.layers.last() {
-            Some(l) => l.contexts(),
+        match self.dialogs.last() {
+            Some(d) => vec![d.ctx()],
             None => vec![Ctx::View(self.view), Ctx::Global],
         }
     }
@@ -304,8 +176,8 @@ impl App {
             Event::Mouse(m) => self.on_mouse(m),
             Event::Resize(..) | Event::FocusGained => true,
             Event::Paste(text) => {
-                if let Some(layer) = self.layers.last_mut() {
-                    layer.paste(&text);
+                if let Some(d) = self.dialogs.last_mut() {
+                    d.paste(&text);
                 }
                 true
             }
@@ -316,27 +188,34 @@ impl App {
     /// Handle a key press.
     pub fn on_key(&mut self, key: KeyEvent) {
         self.message = None;
-        if self.panic_key
-            && key.code == crossterm::event::KeyCode::Char('!')
-            && self.layers.is_empty()
-        {
+        if self.panic_key && key.code == KeyCode::Char('!') && self.dialogs.is_empty() {
             self.panic_armed = true;
             return;
         }
-        if let Some(mut layer) = self.layers.pop() {
-            let ctxs = layer.contexts();
-            let binding = keymap::lookup(&ctxs, &key);
-            let outcome = layer.on_key(key, binding.map(|b| b.cmd), self);
-            if !outcome.close {
-                self.layers.push(layer);
-            }
-            if let Some(action) = outcome.action {
-                self.submit(action);
+        let ctxs = self.contexts();
+        let binding = keymap::lookup(&ctxs, &key);
+        if let Some(mut dialog) = self.dialogs.pop() {
+            let outcome = {
+                let cx = DialogCx {
+                    db: self.store.db(),
+                    checker: self.checker.as_ref(),
+                    read_only: self.read_only,
+                    now: self.clock.now_ms(),
+                };
+                dialog.on_key(key, binding.map(|b| b.cmd), &cx)
+            };
+            match outcome {
+                Outcome::Stay => self.dialogs.push(dialog),
+                Outcome::Close => {}
+                Outcome::Then(a) => self.act(a),
+                Outcome::Keep(a) => {
+                    self.dialogs.push(dialog);
+                    self.act(a);
+                }
             }
             return;
         }
-        let ctxs = self.contexts();
-        let Some(binding) = keymap::lookup(&ctxs, &key) else {
+        let Some(binding) = binding else {
             return;
         };
         if binding.mutating && self.read_only {
@@ -360,88 +239,57 @@ impl App {
         self.message = Some(Message { text, error: false });
     }
 
-    /// Run a command in the current view.
+    /// Run a key command: the few that mean the same everywhere here, the
+    /// rest in the view on screen.
     pub fn on_cmd(&mut self, cmd: Cmd) {
-        let result = self.dispatch(cmd);
-        match result {
-            Ok(Some(action)) => self.submit(action),
-            Ok(None) => {}
-            Err(e) => self.error(e.to_string()),
-        }
-    }
-
-    fn dispatch(&mut self, cmd: Cmd) -> Result<Option<Action>, StoreError> {
-        match cmd {
-            Cmd::Quit => return Ok(Some(Action::Quit)),
-            Cmd::Help => return Ok(Some(Action::Open(Box::new(Layer::Help { scroll: 0 })))),
-            Cmd::NextView => {
-                let i = (self.view.index() + 1) % ViewId::ALL.len();
-                return Ok(Some(Action::SwitchView(ViewId::ALL[i])));
-            }
-            Cmd::PrevView => {
-                let i = (self.view.index() + ViewId::ALL.len() - 1) % ViewId::ALL.len();
-                return Ok(Some(Action::SwitchView(ViewId::ALL[i])));
-            }
-            Cmd::Go(v) => return Ok(Some(Action::SwitchView(v))),
+        let action = match cmd {
+            Cmd::Quit => Some(Action::Quit),
+            Cmd::Help => Some(Action::Open(Open::Help)),
+            Cmd::NextView => Some(Action::Show(self.view.step(true))),
+            Cmd::PrevView => Some(Action::Show(self.view.step(false))),
+            Cmd::Go(v) => Some(Action::Show(v)),
             Cmd::CommandLine => {
-                return Ok(Some(Action::Open(Box::new(Layer::prompt(
-                    PromptPurpose::Command,
+                self.dialogs.push(Box::new(PromptDialog::new(
+                    PromptKind::Command,
+                    ": command",
                     "",
-                )))));
+                    self.commands.entries().to_vec(),
+                )));
+                None
             }
-            Cmd::Filter if self.view != ViewId::Overview && self.view != ViewId::Mappings => {
-                let current = self.filter_text();
-                return Ok(Some(Action::Open(Box::new(Layer::prompt(
-                    PromptPurpose::Filter(self.view),
-                    &current,
-                )))));
+            Cmd::Search => {
+                let view = self.views.get(self.view);
+                match view.search_prompt() {
+                    Some(label) => {
+                        let text = view.search_text();
+                        self.dialogs.push(Box::new(PromptDialog::new(
+                            PromptKind::Search(self.view),
+                            &format!("/ {label}"),
+                            &text,
+                            self.searches.entries().to_vec(),
+                        )));
+                    }
+                    None => self.note(format!("nothing to search in {}", self.view.title())),
+                }
+                None
             }
-            Cmd::GoConflicts if self.view == ViewId::Overview => {
-                return Ok(Some(Action::SwitchView(ViewId::Conflicts)));
-            }
-            Cmd::GoFailedJobs if self.view == ViewId::Overview => {
-                let filter = JobFilter {
-                    status: Some(crate::domain::JobStatus::Failed),
-                    error_class: None,
+            other => {
+                let cx = Load {
+                    db: self.store.db(),
+                    now: self.clock.now_ms(),
+                    checker: self.checker.as_ref(),
                 };
-                self.jobs.apply(filter, self.store.db())?;
-                return Ok(Some(Action::SwitchView(ViewId::Jobs)));
+                match self.views.get_mut(self.view).on_cmd(other, &cx) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        self.error(e.to_string());
+                        None
+                    }
+                }
             }
-            _ => {}
-        }
-        let db = self.store.db();
-        match self.view {
-            ViewId::Overview => Ok(self.overview.on_cmd(cmd)),
-            ViewId::Conflicts => self.conflicts.on_cmd(cmd, db),
-            ViewId::Jobs => self.jobs.on_cmd(cmd, db),
-            ViewId::Links => self.links.on_cmd(cmd, db),
-            ViewId::Mappings => self.mappings.on_cmd(cmd, db, self.checker.as_ref()),
-            ViewId::Log => self.log.on_cmd(cmd, db),
-        }
-    }
-
-    fn filter_text(&self) -> String {
-        match self.view {
-            ViewId::Conflicts => self.conflicts.filter_text(),
-            ViewId::Jobs => self.jobs.filter_text(),
-            ViewId::Links => self.links.query.clone().unwrap_or_default(),
-            ViewId::Log => self.log.level.as_str().to_string(),
-            ViewId::Overview | ViewId::Mappings => String::new(),
-        }
-    }
-
-    /// Apply a filter typed at the `/` prompt to a view.
-    pub fn apply_filter(&mut self, view: ViewId, text: &str) {
-        let db = self.store.db();
-        let r = match view {
-            ViewId::Conflicts => self.conflicts.set_filter(text, db),
-            ViewId::Jobs => self.jobs.set_filter(text, db),
-            ViewId::Links => self.links.set_query(text, db),
-            ViewId::Log => self.log.set_filter(text, db),
-            ViewId::Overview | ViewId::Mappings => Ok(()),
         };
-        if let Err(e) = r {
-            self.error(e.to_string());
+        if let Some(a) = action {
+            self.act(a);
         }
     }
 
@@ -453,72 +301,195 @@ impl App {
         }
     }
 
-    /// Ask for an action: refused in read-only mode, confirmed first when it
-    /// is bulk or irreversible, otherwise performed now.
-    pub fn submit(&mut self, action: Action) {
-        if action.is_mutating() && self.read_only {
-            self.refuse(super::actions::describe(&action).as_str());
+    /// Carry out an action.
+    pub fn act(&mut self, action: Action) {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Show(v) => self.switch(v),
+            Action::Tell(v, msg) => {
+                self.switch(v);
+                let cx = Load {
+                    db: self.store.db(),
+                    now: self.clock.now_ms(),
+                    checker: self.checker.as_ref(),
+                };
+                if let Err(e) = self.views.get_mut(v).on_msg(msg, &cx) {
+                    self.error(e.to_string());
+                }
+            }
+            Action::Note(m) => self.note(m),
+            Action::Fail(m) => self.error(m),
+            Action::Open(o) => match self.open(o) {
+                Ok(Some(d)) => self.dialogs.push(d),
+                Ok(None) => {}
+                Err(e) => self.error(e.to_string()),
+            },
+            Action::Search(v, text) => {
+                self.searches.push(&text);
+                let cx = Load {
+                    db: self.store.db(),
+                    now: self.clock.now_ms(),
+                    checker: self.checker.as_ref(),
+                };
+                match self.views.get_mut(v).search(&text, &cx) {
+                    Ok(Some(a)) => self.act(a),
+                    Ok(None) => {}
+                    Err(e) => self.error(e),
+                }
+            }
+            Action::Command(line) => {
+                self.commands.push(&line);
+                let sel = self.views.get(self.view).selection();
+                match command::parse(&line, self.view, &sel) {
+                    Ok(a) => self.act(a),
+                    Err(e) => self.error(e),
+                }
+            }
+            Action::Copy(text) => {
+                let shown: String = text.lines().next().unwrap_or("").chars().take(60).collect();
+                self.note(format!("copied to the clipboard: {shown}"));
+                self.clipboard.push(text);
+            }
+            Action::Write(w) => self.ask(w),
+            Action::Confirmed(w) => self.write(&w),
+        }
+    }
+
+    /// Ask before a write (or do it at once when there is nothing to ask).
+    fn ask(&mut self, w: Write) {
+        if self.read_only {
+            self.refuse(&effects::describe(&w));
             return;
         }
-        match super::actions::precheck(self, &action) {
-            Ok(Some(refusal)) => {
-                self.error(refusal);
-                return;
-            }
+        let db = self.store.db();
+        match effects::precheck(db, &w) {
+            Ok(Some(refusal)) => return self.error(refusal),
             Ok(None) => {}
-            Err(e) => {
-                self.error(e.to_string());
-                return;
-            }
+            Err(e) => return self.error(e.to_string()),
         }
-        match super::actions::confirm_prompt(self, &action) {
-            Ok(Some(prompt)) => self.layers.push(Layer::Confirm { prompt, action }),
-            Ok(None) => self.perform(action),
+        match effects::question(db, &w) {
+            Ok(Some((title, lines))) => self.dialogs.push(Box::new(ConfirmDialog {
+                title,
+                lines,
+                declined: format!("not done: {}", effects::describe(&w)),
+                write: w,
+            })),
+            Ok(None) => self.write(&w),
             Err(e) => self.error(e.to_string()),
         }
     }
 
-    /// Do an action now (after any confirmation).
-    pub fn perform(&mut self, action: Action) {
-        match action {
-            Action::Quit => self.quit = true,
-            Action::SwitchView(v) => self.switch(v),
-            Action::Message(m) => self.note(m),
-            Action::Open(layer) => self.layers.push(*layer),
-            other => match super::actions::apply(self, &other) {
-                Some(Ok(report)) => {
-                    if report.refused.is_empty() {
-                        self.note(report.one_line());
-                    } else {
-                        self.error(report.one_line());
-                    }
-                    if let Err(e) = self.reload() {
-                        self.error(e.to_string());
-                    }
-                }
-                Some(Err(e)) => self.error(e.to_string()),
-                None => {}
-            },
+    /// Do a write through the operator-actions module and say what it did,
+    /// naming every id.
+    fn write(&mut self, w: &Write) {
+        if self.read_only {
+            self.refuse(&effects::describe(w));
+            return;
         }
+        match effects::apply(&mut self.store, w) {
+            Ok(report) => {
+                if report.refused.is_empty() {
+                    self.note(report.one_line());
+                } else {
+                    self.error(report.one_line());
+                }
+                if let Err(e) = self.reload() {
+                    self.error(e.to_string());
+                }
+            }
+            Err(e) => self.error(e.to_string()),
+        }
+    }
+
+    /// Build the dialog a view asked for, loading what it shows.
+    fn open(&self, o: Open) -> Result<Option<Box<dyn Dialog>>, StoreError> {
+        let db = self.store.db();
+        let now = self.clock.now_ms();
+        let theme = &self.theme;
+        Ok(Some(match o {
+            Open::Help => Box::new(help::dialog(self.read_only, theme)),
+            Open::Text { title, lines } => Box::new(PanelDialog::text(title, lines)),
+            Open::Job(id) => {
+                let Some(j) = db.job(id)? else {
+                    return Ok(None);
+                };
+                let attempts = db.attempts(id)?;
+                let link = match j.link_id {
+                    Some(l) => db.link(l)?,
+                    None => None,
+                };
+                Box::new(job::dialog(&j, &attempts, link.as_ref(), now, theme))
+            }
+            Open::Timeline(id) => {
+                let Some(link) = db.link(id)? else {
+                    return Ok(None);
+                };
+                let entries = db.audit_for_link(id, Window::last(TIMELINE_LIMIT))?;
+                Box::new(timeline::dialog(&link, &entries, now, theme))
+            }
+            Open::Urls(id) => {
+                let Some(link) = db.link(id)? else {
+                    return Ok(None);
+                };
+                let portal = match &link.portal_id {
+                    Some(p) => db.record(Side::Portal, p)?,
+                    None => None,
+                };
+                let linear = match &link.linear_id {
+                    Some(l) => db.record(Side::Linear, l)?,
+                    None => None,
+                };
+                Box::new(urls::dialog(&link, portal.as_ref(), linear.as_ref(), theme))
+            }
+            Open::EditMapping => {
+                let doc = db.active_mapping()?.map(|m| m.document).unwrap_or_default();
+                Box::new(EditorDialog::new(EditPurpose::Mapping, &doc))
+            }
+            Open::EditMerged(id) => {
+                let Some(c) = db.conflict(id)? else {
+                    return Ok(None);
+                };
+                let start = match &c.portal {
+                    crate::domain::FieldValue::Text(t) => t.clone(),
+                    crate::domain::FieldValue::Set(s) => {
+                        s.iter().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                    crate::domain::FieldValue::Number(n) => n.to_string(),
+                    crate::domain::FieldValue::Null => String::new(),
+                };
+                Box::new(EditorDialog::new(
+                    EditPurpose::Merged {
+                        conflict_id: id,
+                        field: c.field,
+                    },
+                    &start,
+                ))
+            }
+            Open::Picker {
+                title,
+                items,
+                selected,
+            } => Box::new(PickerDialog {
+                title,
+                items,
+                sel: selected,
+            }),
+        }))
     }
 
     fn on_mouse(&mut self, m: MouseEvent) -> bool {
         let pos = Position::new(m.column, m.row);
         match m.kind {
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
-                let cmd = if m.kind == MouseEventKind::ScrollDown {
-                    Cmd::Down
+                let down = m.kind == MouseEventKind::ScrollDown;
+                if let Some(d) = self.dialogs.last_mut() {
+                    d.scroll(down);
                 } else {
-                    Cmd::Up
-                };
-                if let Some(layer) = self.layers.last_mut() {
-                    layer.scroll(cmd == Cmd::Down);
-                } else {
-                    self.on_cmd(cmd);
+                    self.on_cmd(if down { Cmd::Down } else { Cmd::Up });
                 }
                 true
             }
-            MouseEventKind::Down(MouseButton::Left) if self.layers.is_empty() => {
+            MouseEventKind::Down(MouseButton::Left) if self.dialogs.is_empty() => {
                 let hit = self
                     .hits
                     .iter()
@@ -526,9 +497,8 @@ impl App {
                     .map(|(_, h)| *h);
                 match hit {
                     Some(Hit::Tab(v)) => self.switch(v),
-                    Some(Hit::Row(i)) => self.select_row(i),
-                    Some(Hit::GoConflicts) => self.on_cmd(Cmd::GoConflicts),
-                    Some(Hit::GoFailedJobs) => self.on_cmd(Cmd::GoFailedJobs),
+                    Some(Hit::Row(i)) => self.views.get_mut(self.view).select_row(i),
+                    Some(Hit::Key(cmd)) => self.on_cmd(cmd),
                     None => return false,
                 }
                 true
@@ -537,22 +507,8 @@ impl App {
         }
     }
 
-    fn select_row(&mut self, i: usize) {
-        match self.view {
-            ViewId::Conflicts => self.conflicts.pager.select_index(i),
-            ViewId::Jobs => self.jobs.pager.select_index(i),
-            ViewId::Links => self.links.pager.select_index(i),
-            ViewId::Log => self.log.pager.select_index(i),
-            ViewId::Mappings => self.mappings.select(i),
-            ViewId::Overview => {}
-        }
-    }
-
-    /// Parse and run a `:` command line.
+    /// Run a `:` command line as if typed.
     pub fn run_command(&mut self, line: &str) {
-        match super::command::parse(line, self) {
-            Ok(action) => self.submit(action),
-            Err(msg) => self.error(msg),
-        }
+        self.act(Action::Command(line.to_string()));
     }
 }

@@ -1,120 +1,13 @@
-//! The one key table. The hint bar, the `?` help screen and key dispatch all
-//! read [`BINDINGS`], so what the screen says a key does is what it does, and
-//! `--read-only` hides an action from both places by the same flag that
-//! refuses it.
+//! The one key table. Key dispatch, the hint bar, every dialog's key line
+//! and title, the `?` help panel and the README's key table all read
+//! [`BINDINGS`], so what the screen says a key does is what it does, and
+//! `--read-only` hides an action everywhere by the same flag that refuses
+//! it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::ViewId;
-
-/// Where a binding applies: everywhere, in one view, or in a dialog layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ctx {
-    /// Any view (when no dialog is open).
-    Global,
-    /// A single view.
-    View(ViewId),
-    /// The text editor layer (mapping or merged value).
-    Editor,
-    /// A yes/no confirmation.
-    Confirm,
-    /// A one-line prompt (filter or command line).
-    Prompt,
-}
-
-impl Ctx {
-    /// Heading used in the help screen.
-    pub fn title(self) -> &'static str {
-        match self {
-            Ctx::Global => "Everywhere",
-            Ctx::View(v) => v.title(),
-            Ctx::Editor => "Editor",
-            Ctx::Confirm => "Confirm dialog",
-            Ctx::Prompt => "Filter / command line",
-        }
-    }
-}
-
-/// What a key asks for; the app and the views interpret these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cmd {
-    /// Leave the console.
-    Quit,
-    /// Show the help layer.
-    Help,
-    /// Next view.
-    NextView,
-    /// Previous view.
-    PrevView,
-    /// Jump to a view.
-    Go(ViewId),
-    /// Selection up one row.
-    Up,
-    /// Selection down one row.
-    Down,
-    /// One page up.
-    PageUp,
-    /// One page down.
-    PageDown,
-    /// First row.
-    Top,
-    /// Last row.
-    Bottom,
-    /// Open the selected item.
-    Open,
-    /// Close or go back.
-    Back,
-    /// Filter or search the current view.
-    Filter,
-    /// Open the `:` command line.
-    CommandLine,
-    /// Overview: jump to open conflicts.
-    GoConflicts,
-    /// Overview: jump to failed jobs.
-    GoFailedJobs,
-    /// Conflicts: mark or unmark for a bulk resolve.
-    ToggleSelect,
-    /// Conflicts: keep the portal's value.
-    TakePortal,
-    /// Conflicts: keep Linear's value.
-    TakeLinear,
-    /// Conflicts: restore the base value.
-    KeepBase,
-    /// Conflicts: edit a merged value.
-    EditMerged,
-    /// Conflicts: always let the portal win for this field (new mapping version).
-    AlwaysPortal,
-    /// Conflicts: always let Linear win for this field (new mapping version).
-    AlwaysLinear,
-    /// Jobs: retry the selected job.
-    Retry,
-    /// Jobs: retry every job matching the filter.
-    RetryAll,
-    /// Jobs: cancel the selected job.
-    Cancel,
-    /// Jobs: cycle the status filter.
-    CycleStatus,
-    /// Jobs: cycle the error-class filter.
-    CycleClass,
-    /// Mappings: edit the active mapping.
-    EditMapping,
-    /// Mappings: validate the shown document.
-    Validate,
-    /// Mappings: dry-run preview of the shown document.
-    Preview,
-    /// Mappings: make the selected version active again.
-    Rollback,
-    /// Log: cycle the minimum level.
-    CycleLevel,
-    /// Editor: save (apply a mapping, resolve with the merged value).
-    Save,
-    /// Confirm: yes.
-    Yes,
-    /// Confirm: no.
-    No,
-    /// Prompt: submit.
-    Submit,
-}
+use super::command::COMMANDS;
+use super::types::{Cmd, Ctx, ViewId};
 
 /// A key pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,8 +49,9 @@ pub struct Binding {
     pub cmd: Cmd,
     /// Changes the store: hidden and refused in `--read-only`.
     pub mutating: bool,
-    /// Shown in the one-line hint bar (everything is in help).
-    pub hint: bool,
+    /// Place in the hint bar: 1 is kept longest when the bar is short, 0
+    /// means help only.
+    pub hint: u8,
 }
 
 const fn b(
@@ -166,8 +60,7 @@ const fn b(
     shown: &'static str,
     label: &'static str,
     cmd: Cmd,
-    mutating: bool,
-    hint: bool,
+    hint: u8,
 ) -> Binding {
     Binding {
         ctx,
@@ -175,13 +68,28 @@ const fn b(
         shown,
         label,
         cmd,
-        mutating,
+        mutating: false,
         hint,
     }
 }
 
+/// A binding that writes to the store.
+const fn w(
+    ctx: Ctx,
+    keys: &'static [Key],
+    shown: &'static str,
+    label: &'static str,
+    cmd: Cmd,
+    hint: u8,
+) -> Binding {
+    Binding {
+        mutating: true,
+        ..b(ctx, keys, shown, label, cmd, hint)
+    }
+}
+
 use Key::{Ctrl, Plain};
-use KeyCode::{BackTab, Down, End, Enter, Esc, Home, PageDown, PageUp, Tab, Up};
+use KeyCode::{BackTab, Down, End, Enter, Esc, Home, Left, PageDown, PageUp, Right, Tab, Up};
 
 const fn c(ch: char) -> Key {
     Plain(KeyCode::Char(ch))
@@ -193,315 +101,135 @@ const JB: Ctx = Ctx::View(ViewId::Jobs);
 const MP: Ctx = Ctx::View(ViewId::Mappings);
 const LG: Ctx = Ctx::View(ViewId::Log);
 const G: Ctx = Ctx::Global;
+const Q: Ctx = Ctx::Confirm;
+const PR: Ctx = Ctx::Prompt;
+const CL: Ctx = Ctx::Command;
+const PK: Ctx = Ctx::Picker;
+const PN: Ctx = Ctx::Panel;
+const ED: Ctx = Ctx::Editor;
 
-/// Every key binding of the console.
+/// Every key binding of the console. Dialog contexts come first: they take
+/// keys before anything else.
 pub const BINDINGS: &[Binding] = &[
-    // Dialog layers first: they take keys before anything else.
+    b(Q, &[c('y'), Plain(Enter)], "y/⏎", "yes", Cmd::Yes, 1),
+    b(Q, &[c('n'), Plain(Esc)], "n/Esc", "no", Cmd::No, 1),
+    b(PR, &[Plain(Enter)], "⏎", "search", Cmd::Submit, 1),
+    b(PR, &[Plain(Esc)], "Esc", "cancel", Cmd::Back, 1),
+    b(PR, &[Plain(Up)], "↑", "older", Cmd::HistoryPrev, 3),
+    b(PR, &[Plain(Down)], "↓", "newer", Cmd::HistoryNext, 3),
+    b(CL, &[Plain(Enter)], "⏎", "run", Cmd::Submit, 1),
+    b(CL, &[Plain(Esc)], "Esc", "cancel", Cmd::Back, 1),
+    b(CL, &[Plain(Tab)], "Tab", "complete", Cmd::Complete, 2),
+    b(CL, &[Plain(Up)], "↑", "older", Cmd::HistoryPrev, 3),
+    b(CL, &[Plain(Down)], "↓", "newer", Cmd::HistoryNext, 3),
+    b(PK, &[Plain(Enter)], "⏎", "choose", Cmd::Submit, 1),
+    b(PK, &[Plain(Esc), c('q')], "Esc", "cancel", Cmd::Back, 1),
+    b(PK, &[c('j'), Plain(Down)], "j/↓", "down", Cmd::Down, 2),
+    b(PK, &[c('k'), Plain(Up)], "k/↑", "up", Cmd::Up, 2),
+    b(PK, &[c('g'), Plain(Home)], "g", "first", Cmd::Top, 0),
+    b(PK, &[c('G'), Plain(End)], "G", "last", Cmd::Bottom, 0),
     b(
-        Ctx::Confirm,
-        &[c('y'), Plain(Enter)],
-        "y/⏎",
-        "yes",
-        Cmd::Yes,
-        false,
-        true,
-    ),
-    b(
-        Ctx::Confirm,
-        &[c('n'), Plain(Esc)],
-        "n/Esc",
-        "no",
-        Cmd::No,
-        false,
-        true,
-    ),
-    b(
-        Ctx::Prompt,
-        &[Plain(Enter)],
-        "⏎",
-        "apply",
-        Cmd::Submit,
-        false,
-        true,
-    ),
-    b(
-        Ctx::Prompt,
-        &[Plain(Esc)],
-        "Esc",
-        "cancel",
-        Cmd::Back,
-        false,
-        true,
-    ),
-    b(
-        Ctx::Editor,
-        &[Ctrl('s')],
-        "^S",
-        "save/apply",
-        Cmd::Save,
-        true,
-        true,
-    ),
-    b(
-        Ctx::Editor,
-        &[Ctrl('e')],
-        "^E",
-        "validate",
-        Cmd::Validate,
-        false,
-        true,
-    ),
-    b(
-        Ctx::Editor,
-        &[Ctrl('p')],
-        "^P",
-        "preview",
-        Cmd::Preview,
-        false,
-        true,
-    ),
-    b(
-        Ctx::Editor,
-        &[Plain(Esc)],
+        PN,
+        &[Plain(Esc), c('q'), Plain(Enter)],
         "Esc",
         "close",
         Cmd::Back,
-        false,
-        true,
+        1,
     ),
+    b(PN, &[c('j'), Plain(Down)], "j/↓", "down", Cmd::Down, 2),
+    b(PN, &[c('k'), Plain(Up)], "k/↑", "up", Cmd::Up, 2),
+    b(
+        PN,
+        &[Plain(PageDown), c(' ')],
+        "PgDn",
+        "page down",
+        Cmd::PageDown,
+        3,
+    ),
+    b(PN, &[Plain(PageUp)], "PgUp", "page up", Cmd::PageUp, 3),
+    b(PN, &[c('y')], "y", "copy", Cmd::Copy, 4),
+    b(PN, &[c('g'), Plain(Home)], "g", "top", Cmd::Top, 0),
+    b(PN, &[c('G'), Plain(End)], "G", "end", Cmd::Bottom, 0),
+    w(ED, &[Ctrl('s')], "^S", "save", Cmd::Save, 1),
+    b(ED, &[Ctrl('e')], "^E", "validate", Cmd::Validate, 2),
+    b(ED, &[Ctrl('p')], "^P", "preview", Cmd::Preview, 2),
+    b(ED, &[Plain(Esc)], "Esc", "close", Cmd::Back, 1),
     // Views.
-    b(
-        OV,
-        &[c('c')],
-        "c",
-        "open conflicts",
-        Cmd::GoConflicts,
-        false,
-        true,
-    ),
-    b(
-        OV,
-        &[c('f')],
-        "f",
-        "failed jobs",
-        Cmd::GoFailedJobs,
-        false,
-        true,
-    ),
-    b(
-        CF,
-        &[c(' ')],
-        "space",
-        "select",
-        Cmd::ToggleSelect,
-        true,
-        true,
-    ),
-    b(
-        CF,
-        &[c('p')],
-        "p",
-        "take portal",
-        Cmd::TakePortal,
-        true,
-        true,
-    ),
-    b(
-        CF,
-        &[c('l')],
-        "l",
-        "take Linear",
-        Cmd::TakeLinear,
-        true,
-        true,
-    ),
-    b(CF, &[c('b')], "b", "keep base", Cmd::KeepBase, true, true),
-    b(
-        CF,
-        &[c('e')],
-        "e",
-        "edit merged",
-        Cmd::EditMerged,
-        true,
-        true,
-    ),
-    b(
-        CF,
-        &[c('P')],
-        "P",
-        "always portal for field",
-        Cmd::AlwaysPortal,
-        true,
-        false,
-    ),
-    b(
-        CF,
-        &[c('L')],
-        "L",
-        "always Linear for field",
-        Cmd::AlwaysLinear,
-        true,
-        false,
-    ),
-    b(JB, &[c('r')], "r", "retry", Cmd::Retry, true, true),
-    b(
-        JB,
-        &[c('R')],
-        "R",
-        "retry all matching",
-        Cmd::RetryAll,
-        true,
-        true,
-    ),
-    b(JB, &[c('x')], "x", "cancel", Cmd::Cancel, true, true),
-    b(
-        JB,
-        &[c('s')],
-        "s",
-        "status filter",
-        Cmd::CycleStatus,
-        false,
-        true,
-    ),
-    b(
-        JB,
-        &[c('c')],
-        "c",
-        "class filter",
-        Cmd::CycleClass,
-        false,
-        true,
-    ),
-    b(MP, &[c('e')], "e", "edit", Cmd::EditMapping, true, true),
-    b(MP, &[c('v')], "v", "validate", Cmd::Validate, false, true),
-    b(MP, &[c('p')], "p", "preview", Cmd::Preview, false, true),
-    b(
-        MP,
-        &[c('r')],
-        "r",
-        "roll back to version",
-        Cmd::Rollback,
-        true,
-        true,
-    ),
-    b(LG, &[c('l')], "l", "level", Cmd::CycleLevel, false, true),
+    b(OV, &[c('c')], "c", "open conflicts", Cmd::GoConflicts, 2),
+    b(OV, &[c('f')], "f", "failed + dead jobs", Cmd::GoProblems, 2),
+    w(CF, &[c('P')], "P", "take portal", Cmd::TakePortal, 2),
+    w(CF, &[c('L')], "L", "take Linear", Cmd::TakeLinear, 2),
+    w(CF, &[c('B')], "B", "keep base", Cmd::KeepBase, 3),
+    w(CF, &[c('e')], "e", "edit merged", Cmd::EditMerged, 3),
+    w(CF, &[c(' ')], "space", "mark", Cmd::ToggleMark, 4),
+    w(CF, &[c('A')], "A", "always one side…", Cmd::Always, 5),
+    b(CF, &[c('s')], "s", "open/resolved", Cmd::ConflictStatus, 5),
+    w(JB, &[c('r')], "r", "retry", Cmd::Retry, 2),
+    w(JB, &[c('R')], "R", "retry all matching", Cmd::RetryAll, 3),
+    w(JB, &[c('x')], "x", "cancel job", Cmd::Cancel, 4),
+    b(JB, &[c('s')], "s", "status…", Cmd::StatusFilter, 3),
+    b(JB, &[c('c')], "c", "error class…", Cmd::ClassFilter, 5),
+    w(MP, &[c('e')], "e", "edit", Cmd::EditMapping, 2),
+    b(MP, &[c('v')], "v", "validate", Cmd::Validate, 3),
+    b(MP, &[c('p')], "p", "preview", Cmd::Preview, 3),
+    w(MP, &[c('r')], "r", "roll back to version", Cmd::Rollback, 4),
+    b(LG, &[c('s')], "s", "level…", Cmd::LevelFilter, 3),
     // Everywhere.
-    b(G, &[Plain(Enter)], "⏎", "open", Cmd::Open, false, true),
-    b(G, &[Plain(Esc)], "Esc", "back", Cmd::Back, false, false),
-    b(G, &[c('/')], "/", "filter", Cmd::Filter, false, true),
-    b(G, &[c(':')], ":", "command", Cmd::CommandLine, false, true),
-    b(G, &[c('?')], "?", "help", Cmd::Help, false, true),
-    b(G, &[c('q'), Ctrl('c')], "q", "quit", Cmd::Quit, false, true),
-    b(
-        G,
-        &[Plain(Tab)],
-        "Tab",
-        "next view",
-        Cmd::NextView,
-        false,
-        false,
-    ),
+    b(G, &[Plain(Enter)], "⏎", "details", Cmd::Open, 3),
+    b(G, &[Plain(Esc)], "Esc", "back", Cmd::Back, 0),
+    b(G, &[c('/')], "/", "search", Cmd::Search, 4),
+    b(G, &[c('n')], "n", "next match", Cmd::NextMatch, 0),
+    b(G, &[c('N')], "N", "previous match", Cmd::PrevMatch, 0),
+    b(G, &[c(':')], ":", "command", Cmd::CommandLine, 6),
+    b(G, &[c('?')], "?", "help", Cmd::Help, 1),
+    b(G, &[c('q'), Ctrl('c')], "q", "quit", Cmd::Quit, 2),
+    b(G, &[c('y')], "y", "copy id", Cmd::Copy, 7),
+    b(G, &[c('o')], "o", "URLs", Cmd::Urls, 7),
+    b(G, &[c('S')], "S", "sort…", Cmd::Sort, 8),
+    b(G, &[Plain(Tab)], "Tab", "next view", Cmd::NextView, 0),
     b(
         G,
         &[Plain(BackTab)],
         "S-Tab",
         "previous view",
         Cmd::PrevView,
-        false,
-        false,
+        0,
     ),
-    b(
-        G,
-        &[c('1')],
-        "1",
-        "Overview",
-        Cmd::Go(ViewId::Overview),
-        false,
-        false,
-    ),
+    b(G, &[c('1')], "1", "Overview", Cmd::Go(ViewId::Overview), 0),
     b(
         G,
         &[c('2')],
         "2",
         "Conflicts",
         Cmd::Go(ViewId::Conflicts),
-        false,
-        false,
+        0,
+    ),
+    b(G, &[c('3')], "3", "Jobs", Cmd::Go(ViewId::Jobs), 0),
+    b(G, &[c('4')], "4", "Links", Cmd::Go(ViewId::Links), 0),
+    b(G, &[c('5')], "5", "Mappings", Cmd::Go(ViewId::Mappings), 0),
+    b(G, &[c('6')], "6", "Log", Cmd::Go(ViewId::Log), 0),
+    b(G, &[c('k'), Plain(Up)], "k/↑", "up", Cmd::Up, 0),
+    b(G, &[c('j'), Plain(Down)], "j/↓", "down", Cmd::Down, 0),
+    b(
+        G,
+        &[c('h'), Plain(Left)],
+        "h/←",
+        "scroll text left",
+        Cmd::Left,
+        0,
     ),
     b(
         G,
-        &[c('3')],
-        "3",
-        "Jobs",
-        Cmd::Go(ViewId::Jobs),
-        false,
-        false,
+        &[c('l'), Plain(Right)],
+        "l/→",
+        "scroll text right",
+        Cmd::Right,
+        0,
     ),
-    b(
-        G,
-        &[c('4')],
-        "4",
-        "Links",
-        Cmd::Go(ViewId::Links),
-        false,
-        false,
-    ),
-    b(
-        G,
-        &[c('5')],
-        "5",
-        "Mappings",
-        Cmd::Go(ViewId::Mappings),
-        false,
-        false,
-    ),
-    b(G, &[c('6')], "6", "Log", Cmd::Go(ViewId::Log), false, false),
-    b(G, &[c('k'), Plain(Up)], "k/↑", "up", Cmd::Up, false, false),
-    b(
-        G,
-        &[c('j'), Plain(Down)],
-        "j/↓",
-        "down",
-        Cmd::Down,
-        false,
-        false,
-    ),
-    b(
-        G,
-        &[Plain(PageUp)],
-        "PgUp",
-        "page up",
-        Cmd::PageUp,
-        false,
-        false,
-    ),
-    b(
-        G,
-        &[Plain(PageDown)],
-        "PgDn",
-        "page down",
-        Cmd::PageDown,
-        false,
-        false,
-    ),
-    b(
-        G,
-        &[c('g'), Plain(Home)],
-        "g",
-        "first",
-        Cmd::Top,
-        false,
-        false,
-    ),
-    b(
-        G,
-        &[c('G'), Plain(End)],
-        "G",
-        "last",
-        Cmd::Bottom,
-        false,
-        false,
-    ),
+    b(G, &[Plain(PageUp)], "PgUp", "page up", Cmd::PageUp, 0),
+    b(G, &[Plain(PageDown)], "PgDn", "page down", Cmd::PageDown, 0),
+    b(G, &[c('g'), Plain(Home)], "g", "first", Cmd::Top, 0),
+    b(G, &[c('G'), Plain(End)], "G", "last", Cmd::Bottom, 0),
 ];
 
 /// Whether a binding is shown and usable in this mode.
@@ -520,23 +248,63 @@ pub fn lookup(ctxs: &[Ctx], ev: &KeyEvent) -> Option<&'static Binding> {
     })
 }
 
-/// The hint bar's entries for these contexts.
+/// The hint-bar entries for these contexts, most important first (ties in
+/// table order).
 pub fn hints(ctxs: &[Ctx], read_only: bool) -> Vec<&'static Binding> {
-    ctxs.iter()
+    let mut out: Vec<&'static Binding> = ctxs
+        .iter()
         .flat_map(|ctx| {
             BINDINGS
                 .iter()
-                .filter(move |b| b.ctx == *ctx && b.hint && available(b, read_only))
+                .filter(move |b| b.ctx == *ctx && b.hint > 0 && available(b, read_only))
         })
-        .collect()
+        .collect();
+    out.sort_by_key(|b| b.hint);
+    out
 }
 
-/// Every context with its available bindings, in help-screen order.
-pub fn help(read_only: bool) -> Vec<(Ctx, Vec<&'static Binding>)> {
+/// A dialog's own key line ("y/⏎ yes · n/Esc no"), in table order.
+pub fn key_line(ctx: Ctx, read_only: bool) -> String {
+    BINDINGS
+        .iter()
+        .filter(|b| b.ctx == ctx && b.hint > 0 && available(b, read_only))
+        .map(|b| format!("{} {}", b.shown, b.label))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// How the key for `cmd` is written in `ctx` (falling back to the global
+/// binding), for text that names a key ("press e to write one").
+pub fn shown(ctx: Ctx, cmd: Cmd) -> &'static str {
+    BINDINGS
+        .iter()
+        .find(|b| b.ctx == ctx && b.cmd == cmd)
+        .or_else(|| {
+            BINDINGS
+                .iter()
+                .find(|b| b.ctx == Ctx::Global && b.cmd == cmd)
+        })
+        .map_or("?", |b| b.shown)
+}
+
+/// Contexts in help-panel order.
+pub fn help_order() -> Vec<Ctx> {
     let mut order: Vec<Ctx> = vec![Ctx::Global];
     order.extend(ViewId::ALL.iter().map(|v| Ctx::View(*v)));
-    order.extend([Ctx::Editor, Ctx::Confirm, Ctx::Prompt]);
+    order.extend([
+        Ctx::Editor,
+        Ctx::Picker,
+        Ctx::Prompt,
+        Ctx::Command,
+        Ctx::Confirm,
+        Ctx::Panel,
+    ]);
     order
+}
+
+/// Every context with its available bindings, in help-panel order.
+pub fn help(read_only: bool) -> Vec<(Ctx, Vec<&'static Binding>)> {
+    help_order()
         .into_iter()
         .map(|ctx| {
             let rows = BINDINGS
@@ -549,7 +317,8 @@ pub fn help(read_only: bool) -> Vec<(Ctx, Vec<&'static Binding>)> {
         .collect()
 }
 
-/// The key table as Markdown, for the README (a test keeps them equal).
+/// The key table and the `:` command table as Markdown, for the README (a
+/// test keeps them equal).
 pub fn markdown() -> String {
     let mut out = String::from("| where | keys | does | changes the store |\n|---|---|---|---|\n");
     for (ctx, rows) in help(false) {
@@ -560,12 +329,30 @@ pub fn markdown() -> String {
                 ctx.title(),
                 b.label,
                 if b.mutating {
-                    "yes (hidden in --read-only)"
+                    "yes, after asking (hidden in --read-only)"
                 } else {
                     ""
                 }
             ));
         }
+    }
+    out.push_str("\n| `:` command | does | acts on |\n|---|---|---|\n");
+    for c in COMMANDS {
+        out.push_str(&format!(
+            "| `{}{}{}` | {} | {} |\n",
+            c.name,
+            if c.args.is_empty() { "" } else { " " },
+            c.args.replace('|', "\\|"),
+            c.does,
+            match (c.on, c.args.is_empty()) {
+                (Some(v), _) => format!(
+                    "the ids given, else the selection in {} (only when on screen)",
+                    v.title()
+                ),
+                (None, false) => "what it names".to_string(),
+                (None, true) => "–".to_string(),
+            }
+        ));
     }
     out
 }
@@ -575,7 +362,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_view_key_is_unique_within_its_context() {
+    fn every_key_is_unique_within_its_context() {
         for (i, a) in BINDINGS.iter().enumerate() {
             for other in &BINDINGS[i + 1..] {
                 if a.ctx == other.ctx {
@@ -583,6 +370,39 @@ mod tests {
                         assert!(!other.keys.contains(k), "{k:?} bound twice in {:?}", a.ctx);
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn view_keys_do_not_shadow_movement() {
+        // A view binding shadows a global one with the same key; none of the
+        // keys a vim user moves with may be taken by a view.
+        for b in BINDINGS.iter().filter(|b| matches!(b.ctx, Ctx::View(_))) {
+            for k in b.keys {
+                assert!(
+                    ![
+                        'h', 'j', 'k', 'l', 'g', 'G', 'n', 'N', 'q', 'y', 'o', '?', '/', ':'
+                    ]
+                    .iter()
+                    .any(|ch| *k == c(*ch)),
+                    "{:?} takes {k:?}",
+                    b.ctx
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn writes_need_shift_or_a_letter_vim_never_moves_with() {
+        let motions = ['h', 'j', 'k', 'l', 'w', 'b', 'p', 'y', 'd', 'u'];
+        for b in BINDINGS.iter().filter(|b| b.mutating) {
+            for k in b.keys {
+                assert!(
+                    !motions.iter().any(|ch| *k == c(*ch)),
+                    "{} writes on {k:?}",
+                    b.label
+                );
             }
         }
     }
@@ -600,5 +420,14 @@ mod tests {
                 .iter()
                 .all(|b| b.cmd != Cmd::Retry)
         );
+    }
+
+    #[test]
+    fn help_and_quit_lead_the_hint_bar() {
+        let h = hints(&[Ctx::View(ViewId::Conflicts), Ctx::Global], false);
+        assert_eq!(h[0].cmd, Cmd::Help);
+        assert!(h.iter().take(4).any(|b| b.cmd == Cmd::Quit));
+        assert_eq!(key_line(Ctx::Confirm, false), "y/⏎ yes · n/Esc no");
+        assert_eq!(shown(Ctx::View(ViewId::Overview), Cmd::GoProblems), "f");
     }
 }

@@ -1,26 +1,32 @@
 //! The terminal operations console (`roundtrip console`): a ratatui app an
 //! on-call engineer opens over SSH against a running daemon's store.
 //!
-//! Shape: [`app`] holds state and turns keys into commands through the one
-//! [`keymap`]; each view in [`views`] answers commands and draws itself;
-//! dialogs are [`layers`]; side effects are [`app::Action`]s applied by
-//! [`actions`] through the store API. The loop redraws only when an event
-//! arrives or the store's `data_version` moved, and tables hold only a keyset
-//! window of rows, so the console stays instant on a big installation.
+//! Shape: [`types`] is the leaf vocabulary (views, key commands, actions,
+//! dialog outcomes) every other module shares; [`keymap`] is the one key
+//! table; each view in [`views`] implements [`views::View`] and each dialog
+//! in [`dialogs`] implements [`dialogs::Dialog`], both answering keys with
+//! an [`types::Action`] instead of acting; [`app`] carries actions out,
+//! writing only through [`effects`] and the operator-actions module. The
+//! loop redraws when an event arrives, when the store's `data_version`
+//! moved, or when the clock changed something on screen (a heartbeat age,
+//! the verdict), and tables hold only a keyset window of rows, so the
+//! console stays instant and current on a big installation.
 
-pub mod actions;
 pub mod app;
 pub mod bench;
 pub mod clock;
 pub mod command;
+pub mod dialogs;
+pub mod effects;
 pub mod keymap;
-pub mod layers;
 pub mod mapping_check;
 pub mod pager;
 pub mod theme;
 pub mod tui;
+pub mod types;
 pub mod ui;
 pub mod views;
+pub mod wrap;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -35,6 +41,11 @@ use theme::Theme;
 
 /// How often the idle loop asks SQLite whether another process committed.
 pub const STORE_TICK: Duration = Duration::from_millis(250);
+
+/// How often the idle loop re-evaluates what the clock changes on screen
+/// (heartbeat age, the verdict, "resets in"): a dead engine shows DOWN at
+/// most this long after `status` would say so.
+pub const CLOCK_TICK: Duration = Duration::from_millis(500);
 
 /// Env var enabling the hidden `!` key that panics inside a view (used by
 /// the test that checks the terminal is restored after a panic).
@@ -93,7 +104,8 @@ pub fn run_with_intro(
     let mut app = App::new(store, read_only, Clock::System, Theme::from_env())?;
     app.banner = banner;
     if let Some((title, lines)) = intro {
-        app.layers.push(layers::Layer::text(title, lines));
+        app.dialogs
+            .push(Box::new(dialogs::panel::PanelDialog::text(title, lines)));
     }
     app.panic_key = std::env::var_os(TEST_PANIC_ENV).is_some();
     let stop = tui::termination_flag()?;
@@ -111,16 +123,25 @@ fn event_loop(
 ) -> Result<(), ConsoleError> {
     let mut dirty = true;
     let mut empty_wakeups: u32 = 0;
-    let mut next_tick = Instant::now() + STORE_TICK;
+    let mut next_store = Instant::now() + STORE_TICK;
+    let mut next_clock = Instant::now() + CLOCK_TICK;
+    let mut fresh = ui::Freshness::new(term.size()?);
     loop {
         if stop.load(Ordering::SeqCst) || app.quit {
             return Ok(());
         }
+        for text in std::mem::take(&mut app.clipboard) {
+            tui::copy_to_clipboard(&text)?;
+        }
         if dirty {
-            term.draw(|f| ui::draw(f, app))?;
+            let frame = term.draw(|f| ui::draw(f, app))?;
+            // A resize shows up here too: the next check compares at the
+            // new size.
+            fresh.shown(frame.buffer);
             dirty = false;
         }
-        let timeout = next_tick.saturating_duration_since(Instant::now());
+        let deadline = next_store.min(next_clock);
+        let timeout = deadline.saturating_duration_since(Instant::now());
         let polled_at = Instant::now();
         if event::poll(timeout)? {
             empty_wakeups = 0;
@@ -139,14 +160,21 @@ fn event_loop(
         if empty_wakeups > MAX_EMPTY_WAKEUPS {
             return Err(ConsoleError::TerminalGone);
         }
-        if Instant::now() >= next_tick {
-            next_tick = Instant::now() + STORE_TICK;
+        let now = Instant::now();
+        if now >= next_store {
+            next_store = now + STORE_TICK;
             match app.poll_store() {
                 Ok(changed) => dirty |= changed,
                 Err(e) => {
                     app.error(format!("store: {e}"));
                     dirty = true;
                 }
+            }
+        }
+        if now >= next_clock {
+            next_clock = now + CLOCK_TICK;
+            if !dirty {
+                dirty = fresh.changed(app);
             }
         }
     }

@@ -3,6 +3,7 @@
 //! the next [`CHUNK`] only when the selection reaches an edge. Moving one row
 //! inside the window costs no query at all.
 
+use super::types::Cmd;
 use crate::store::{StoreError, Window};
 
 /// Rows fetched per query.
@@ -19,6 +20,15 @@ pub trait Keyed {
 /// A fetch function: rows for a keyset window.
 pub type Fetch<'a, T> = &'a mut dyn FnMut(Window) -> Result<Vec<T>, StoreError>;
 
+/// Whether `cmd` is a selection move [`Pager::step`] carries out the same
+/// way in every table (`G` is not: each view knows its own total).
+pub fn moves(cmd: Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::Down | Cmd::Up | Cmd::PageDown | Cmd::PageUp | Cmd::Top
+    )
+}
+
 /// The loaded window and the selection in it.
 #[derive(Debug, Clone)]
 pub struct Pager<T> {
@@ -30,6 +40,9 @@ pub struct Pager<T> {
     pub offset: usize,
     /// Newest first when true.
     pub desc: bool,
+    /// Absolute position of `rows[0]` in the whole listing, when known
+    /// (the window started at the top, or at the end of a counted table).
+    pub base: Option<usize>,
     at_start: bool,
     at_end: bool,
 }
@@ -42,9 +55,28 @@ impl<T: Keyed> Pager<T> {
             sel: 0,
             offset: 0,
             desc,
+            base: Some(0),
             at_start: true,
             at_end: true,
         }
+    }
+
+    /// 1-based position of the selected row in the whole listing, if known.
+    pub fn position(&self) -> Option<usize> {
+        self.base
+            .map(|b| b + self.sel + 1)
+            .filter(|_| !self.rows.is_empty())
+    }
+
+    /// After [`Pager::bottom`], tell the pager how many rows the listing
+    /// has, so positions are known from the end.
+    pub fn anchor_end(&mut self, total: usize) {
+        self.base = Some(total.saturating_sub(self.rows.len()));
+    }
+
+    /// Whether every row of the listing is loaded.
+    pub fn complete(&self) -> bool {
+        self.at_start && self.at_end
     }
 
     /// The selected row.
@@ -67,6 +99,7 @@ impl<T: Keyed> Pager<T> {
         self.at_end = self.rows.len() < CHUNK;
         self.sel = 0;
         self.offset = 0;
+        self.base = Some(0);
         Ok(())
     }
 
@@ -78,6 +111,7 @@ impl<T: Keyed> Pager<T> {
         self.at_end = true;
         self.sel = rows.len().saturating_sub(1);
         self.offset = self.sel;
+        self.base = self.at_start.then_some(0);
         self.rows = rows;
         Ok(())
     }
@@ -96,6 +130,7 @@ impl<T: Keyed> Pager<T> {
                 let drop = self.rows.len() - MAX_HELD;
                 self.rows.drain(..drop);
                 self.at_start = false;
+                self.base = self.base.map(|b| b + drop);
                 target = target.saturating_sub(drop);
                 self.sel = self.sel.saturating_sub(drop);
                 self.offset = self.offset.saturating_sub(drop);
@@ -103,6 +138,18 @@ impl<T: Keyed> Pager<T> {
         }
         self.sel = target.min(self.rows.len().saturating_sub(1));
         Ok(())
+    }
+
+    /// Carry out a selection move (`page` rows for PgUp/PgDn).
+    pub fn step(&mut self, cmd: Cmd, page: usize, fetch: Fetch<'_, T>) -> Result<(), StoreError> {
+        match cmd {
+            Cmd::Down => self.down(1, fetch),
+            Cmd::Up => self.up(1, fetch),
+            Cmd::PageDown => self.down(page, fetch),
+            Cmd::PageUp => self.up(page, fetch),
+            Cmd::Top => self.top(fetch),
+            _ => Ok(()),
+        }
     }
 
     /// Move the selection up `n` rows, fetching behind as needed.
@@ -119,6 +166,11 @@ impl<T: Keyed> Pager<T> {
             self.rows = more;
             self.sel += added;
             self.offset += added;
+            self.base = if self.at_start {
+                Some(0)
+            } else {
+                self.base.map(|b| b.saturating_sub(added))
+            };
             if self.rows.len() > MAX_HELD {
                 self.rows.truncate(MAX_HELD);
                 self.at_end = false;
@@ -129,25 +181,44 @@ impl<T: Keyed> Pager<T> {
     }
 
     /// Re-read the loaded window (the store changed), keeping the selected
-    /// row selected when it still exists.
+    /// row selected when it still exists. Works for any order: the window
+    /// restarts after the row just before its first one.
     pub fn refresh(&mut self, fetch: Fetch<'_, T>) -> Result<(), StoreError> {
+        if self.at_start || self.rows.is_empty() {
+            let keep = self.selected().map(Keyed::key);
+            let sel = self.sel;
+            let limit = self.rows.len().max(CHUNK);
+            self.rows = fetch(self.window(None, true, limit))?;
+            self.at_end = self.rows.len() < limit;
+            self.at_start = true;
+            self.base = Some(0);
+            self.reselect(keep, sel);
+            return Ok(());
+        }
         let Some(first) = self.rows.first().map(Keyed::key) else {
             return self.top(fetch);
         };
         let keep = self.selected().map(Keyed::key);
-        let from = if self.desc { first + 1 } else { first - 1 };
+        let sel = self.sel;
+        let before = fetch(self.window(Some(first), false, 1))?;
+        let from = before.first().map(Keyed::key);
         let limit = self.rows.len().max(CHUNK);
-        let rows = fetch(self.window(Some(from), true, limit))?;
+        let rows = fetch(self.window(from, true, limit))?;
+        self.at_start = from.is_none();
         self.at_end = rows.len() < limit;
         self.rows = rows;
-        if self.rows.is_empty() && !self.at_start {
+        if self.rows.is_empty() {
             return self.top(fetch);
         }
+        self.reselect(keep, sel);
+        Ok(())
+    }
+
+    fn reselect(&mut self, keep: Option<i64>, sel: usize) {
         self.sel = keep
             .and_then(|k| self.rows.iter().position(|r| r.key() == k))
-            .unwrap_or(self.sel)
+            .unwrap_or(sel)
             .min(self.rows.len().saturating_sub(1));
-        Ok(())
     }
 
     /// Adjust the scroll so the selection is visible in `height` rows, and
@@ -231,7 +302,26 @@ mod tests {
         p.down(5, &mut f).unwrap();
         p.refresh(&mut f).unwrap();
         assert_eq!(p.selected(), Some(&R(295)));
+        assert_eq!(p.position(), Some(6));
         let (off, vis) = p.visible(3);
         assert_eq!((off, vis.len()), (3, 3));
+    }
+
+    #[test]
+    fn positions_stay_absolute_across_fetches_and_refreshes() {
+        let mut f = table(1_000);
+        let mut p = Pager::new(false);
+        p.top(&mut f).unwrap();
+        p.down(650, &mut f).unwrap();
+        assert_eq!(p.selected(), Some(&R(651)));
+        assert_eq!(p.position(), Some(651));
+        p.refresh(&mut f).unwrap();
+        assert_eq!(p.selected(), Some(&R(651)));
+        assert_eq!(p.position(), Some(651));
+        p.up(600, &mut f).unwrap();
+        assert_eq!(p.position(), Some(51));
+        p.bottom(&mut f).unwrap();
+        p.anchor_end(1_000);
+        assert_eq!(p.position(), Some(1_000));
     }
 }

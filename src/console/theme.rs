@@ -29,6 +29,10 @@ pub struct Theme {
     pub key: Style,
     /// Gauge fill.
     pub gauge: Style,
+    /// Text matching the search.
+    pub highlight: Style,
+    /// Where a conflict side differs from the base.
+    pub changed: Style,
     /// Whether colours are used at all.
     pub color: bool,
 }
@@ -51,6 +55,11 @@ impl Theme {
             error: Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
             key: Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
             gauge: Style::new().fg(Color::Green).bg(Color::Black),
+            highlight: Style::new()
+                .bg(Color::Yellow)
+                .fg(Color::Black)
+                .add_modifier(Modifier::BOLD),
+            changed: Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
             color: true,
         }
     }
@@ -71,6 +80,8 @@ impl Theme {
             error: bold,
             key: bold,
             gauge: Style::new().add_modifier(Modifier::REVERSED),
+            highlight: Style::new().add_modifier(Modifier::UNDERLINED | Modifier::BOLD),
+            changed: Style::new().add_modifier(Modifier::UNDERLINED),
             color: false,
         }
     }

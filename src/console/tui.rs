@@ -111,3 +111,19 @@ pub fn spawn_watchdog(stop: Arc<AtomicBool>) {
             }
         });
 }
+
+/// Put text on the operator's clipboard with OSC 52, which terminals (and
+/// tmux with `set-clipboard on`) honour even over SSH, where no local
+/// clipboard tool could reach.
+pub fn copy_to_clipboard(text: &str) -> io::Result<()> {
+    let mut out = io::stdout();
+    out.write_all(osc52(text).as_bytes())?;
+    out.flush()
+}
+
+/// The OSC 52 sequence that sets the clipboard to `text`.
+pub fn osc52(text: &str) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    format!("\x1b]52;c;{encoded}\x07")
+}

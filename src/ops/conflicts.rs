@@ -179,12 +179,14 @@ pub(super) fn resolve_in(
             ..AuditRow::default()
         }
         .append(db, AuditAction::Resolve)?;
+        let link = db
+            .link(c.link_id)?
+            .map_or_else(|| format!("link {}", c.link_id), |l| l.label());
         report.changed.push(Changed {
             subject: Subject::Conflict(id),
             detail: format!(
-                "resolved ({} on link #{}): {}; the engine writes it to both sides",
+                "resolved ({} on {link}): {}; the engine writes it to both sides",
                 c.field,
-                c.link_id,
                 d.chosen.display_short(60)
             ),
         });
@@ -209,8 +211,9 @@ pub fn resolve(db: Db<'_>, ids: &[i64], choice: &Choice) -> Result<Report, Store
         [] => "nothing resolved".into(),
         [one] => one.to_string(),
         many => format!(
-            "resolved {}: {}",
+            "resolved {} ({}): {}",
             count(many.len(), "conflict"),
+            super::id_list(many.iter().map(|c| &c.subject)),
             choice.words()
         ),
     };

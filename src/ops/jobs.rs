@@ -107,7 +107,11 @@ pub fn retry(db: Db<'_>, ids: &[i64]) -> Result<Report, StoreError> {
     )?;
     report.headline = match report.changed.len() {
         0 => "nothing requeued".into(),
-        n => format!("requeued {}", count(n, "job")),
+        n => format!(
+            "requeued {} ({})",
+            count(n, "job"),
+            super::id_list(report.changed.iter().map(|c| &c.subject))
+        ),
     };
     Ok(report)
 }
@@ -143,7 +147,11 @@ pub fn cancel(db: Db<'_>, ids: &[i64]) -> Result<Report, StoreError> {
     )?;
     report.headline = match report.changed.len() {
         0 => "nothing cancelled".into(),
-        n => format!("cancelled {}", count(n, "job")),
+        n => format!(
+            "cancelled {} ({})",
+            count(n, "job"),
+            super::id_list(report.changed.iter().map(|c| &c.subject))
+        ),
     };
     Ok(report)
 }
@@ -217,7 +225,11 @@ pub fn retry_matching(db: Db<'_>, filter: &JobFilter) -> Result<Report, StoreErr
     }
     report.headline = match report.changed.len() {
         0 => format!("no {words}; nothing to retry"),
-        n => format!("requeued {} ({words})", count(n, "job")),
+        n => format!(
+            "requeued {} ({}): {words}",
+            count(n, "job"),
+            super::id_list(report.changed.iter().map(|c| &c.subject))
+        ),
     };
     Ok(report)
 }
@@ -271,7 +283,7 @@ mod tests {
     fn retry_refuses_per_job_with_the_reason() {
         let (mut store, ids) = store_with(&[JobStatus::Failed, JobStatus::Succeeded]);
         let r = store.write(|db| retry(db, &[ids[0], ids[1], 99])).unwrap();
-        assert_eq!(r.headline, "requeued 1 job");
+        assert_eq!(r.headline, format!("requeued 1 job ({})", ids[0]));
         assert_eq!(r.changed.len(), 1);
         let refused: Vec<String> = r.refused.iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -293,7 +305,7 @@ mod tests {
     fn cancel_refuses_running_and_succeeded() {
         let (mut store, ids) = store_with(&[JobStatus::Queued, JobStatus::Succeeded]);
         let r = store.write(|db| cancel(db, &ids)).unwrap();
-        assert_eq!(r.headline, "cancelled 1 job");
+        assert_eq!(r.headline, format!("cancelled 1 job ({})", ids[0]));
         assert_eq!(
             r.refused[0].to_string(),
             format!("job {} succeeded: nothing to cancel", ids[1])
@@ -302,7 +314,7 @@ mod tests {
 
     #[test]
     fn retry_matching_audits_each_job_and_counts_first() {
-        let (mut store, _) = store_with(&[
+        let (mut store, ids) = store_with(&[
             JobStatus::Failed,
             JobStatus::Dead,
             JobStatus::Cancelled,
@@ -311,7 +323,13 @@ mod tests {
         let all = JobFilter::default();
         assert_eq!(count_matching(store.db(), &all).unwrap(), 2);
         let r = store.write(|db| retry_matching(db, &all)).unwrap();
-        assert_eq!(r.headline, "requeued 2 jobs (failed or dead jobs)");
+        assert_eq!(
+            r.headline,
+            format!(
+                "requeued 2 jobs ({}, {}): failed or dead jobs",
+                ids[0], ids[1]
+            )
+        );
         assert_eq!(store.db().audit(Window::first(10)).unwrap().len(), 2);
         let r = store.write(|db| retry_matching(db, &all)).unwrap();
         assert_eq!(r.headline, "no failed or dead jobs; nothing to retry");

@@ -78,3 +78,28 @@ fn count(n: usize, noun: &str) -> String {
         format!("{n} {noun}s")
     }
 }
+
+/// Most ids a headline lists before "and N more".
+const LISTED_IDS: usize = 8;
+
+/// The ids of what an action changed, for its headline: "12, 13, 14" —
+/// every message that says something was requeued or resolved names it.
+fn id_list<'a>(subjects: impl IntoIterator<Item = &'a Subject>) -> String {
+    let ids: Vec<String> = subjects
+        .into_iter()
+        .map(|s| match s {
+            Subject::Job(id) | Subject::Conflict(id) | Subject::Link(id) => id.to_string(),
+            Subject::MappingVersion(v) => format!("v{v}"),
+            other => other.to_string(),
+        })
+        .collect();
+    if ids.len() <= LISTED_IDS {
+        ids.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            ids[..LISTED_IDS].join(", "),
+            ids.len() - LISTED_IDS
+        )
+    }
+}

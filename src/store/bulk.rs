@@ -94,6 +94,35 @@ impl Db<'_> {
         Ok(n)
     }
 
+    /// Insert many records of one side seen at `at` (a fill of a big store;
+    /// the ordinary path is `upsert_record`).
+    pub fn bulk_records(
+        &self,
+        side: Side,
+        rows: impl IntoIterator<Item = crate::domain::Record>,
+        at: i64,
+    ) -> Result<usize> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO records (side, remote_id, identifier, title, fields, content_hash,
+                                  remote_updated_at, seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )?;
+        let mut n = 0;
+        for r in rows {
+            stmt.execute(params![
+                side.as_str(),
+                r.remote_id,
+                r.identifier,
+                r.title,
+                json(&r),
+                super::content_hash(&r),
+                at
+            ])?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Insert many jobs with one prepared statement; returns the first id.
     pub fn bulk_jobs(&self, rows: impl IntoIterator<Item = SeedJob>) -> Result<usize> {
         let mut stmt = self.conn.prepare_cached(
@@ -218,5 +247,24 @@ impl Db<'_> {
             params![v, at],
         )?;
         Ok(v)
+    }
+}
+
+impl Db<'_> {
+    /// Mark a conflict decided at a given time (fixtures that show a
+    /// resolved conflict with a stable time).
+    pub fn seed_resolution(
+        &self,
+        id: i64,
+        resolution: &crate::store::Resolution,
+        by: Actor,
+        at: i64,
+    ) -> Result<()> {
+        self.resolve_conflict(id, resolution, by)?;
+        self.conn.execute(
+            "UPDATE conflicts SET resolved_at = ?2 WHERE id = ?1",
+            params![id, at],
+        )?;
+        Ok(())
     }
 }

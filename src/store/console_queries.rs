@@ -88,6 +88,22 @@ impl NaiveBaseline {
         Ok((total, ids))
     }
 
+    /// Search links the naive way (what the console did before migration
+    /// V5): a substring match over the title and equality on each id, which
+    /// scans the whole table.
+    pub fn search_links_like(db: &Db<'_>, query: &str, limit: i64) -> Result<Vec<i64>> {
+        let pattern = format!("%{}%", query.replace('%', "\\%").replace('_', "\\_"));
+        let mut stmt = db.conn.prepare_cached(
+            "SELECT id FROM links
+             WHERE portal_id = ?1 OR linear_id = ?1 OR title LIKE ?2 ESCAPE '\\'
+             ORDER BY id DESC LIMIT ?3",
+        )?;
+        let ids = stmt
+            .query_map(rusqlite::params![query, pattern, limit], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        Ok(ids)
+    }
+
     /// Count links the naive way.
     pub fn count_links(db: &Db<'_>) -> Result<i64> {
         Ok(db

@@ -272,6 +272,43 @@ impl Db<'_> {
         Ok(rows)
     }
 
+    /// A keyset window of jobs in any of `statuses` (all when empty), with
+    /// an optional error class: one index range per status, merged, so "what
+    /// needs attention" (failed and dead) pages as cheaply as one status.
+    pub fn jobs_in_statuses(
+        &self,
+        statuses: &[JobStatus],
+        error_class: Option<ErrorClass>,
+        window: Window,
+    ) -> Result<Vec<Job>> {
+        if statuses.is_empty() {
+            return self.jobs(
+                &JobFilter {
+                    status: None,
+                    error_class,
+                },
+                window,
+            );
+        }
+        let mut all = Vec::new();
+        for s in statuses {
+            all.extend(self.jobs(
+                &JobFilter {
+                    status: Some(*s),
+                    error_class,
+                },
+                window,
+            )?);
+        }
+        if window.descending {
+            all.sort_by_key(|j| std::cmp::Reverse(j.id));
+        } else {
+            all.sort_by_key(|j| j.id);
+        }
+        all.truncate(window.limit);
+        Ok(all)
+    }
+
     /// How many jobs match a filter (for "retry all N?" confirmations).
     pub fn count_jobs(&self, filter: &JobFilter) -> Result<i64> {
         let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();

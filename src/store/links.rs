@@ -63,12 +63,56 @@ pub struct Link {
     pub state: LinkState,
     /// Title for display and search.
     pub title: String,
+    /// Linear's human key for the issue (`ENG-71`), once its record was
+    /// seen (kept by the store's triggers).
+    pub linear_key: Option<String>,
     /// The field values both sides last agreed on, by mapping field name.
     pub base: BTreeMap<String, FieldValue>,
     /// When the link was made (ms).
     pub created_at: i64,
     /// When the link last changed (ms).
     pub updated_at: i64,
+}
+
+/// Most characters of a portal post id shown before it is shortened to its
+/// tail: Canny ids are MongoDB ObjectIds whose leading time bytes repeat
+/// across every post made the same day, so the end is what tells them
+/// apart.
+const SHORT_POST_ID: usize = 12;
+
+impl Link {
+    /// How every listing names a link: "portal-id ↔ ENG-42" (Linear's key
+    /// when its record was seen, else its id; "…" for a side not created
+    /// yet) — the same in the console, the CLI and the timeline.
+    pub fn label(&self) -> String {
+        format!(
+            "{} ↔ {}",
+            self.portal_id.as_deref().unwrap_or("…"),
+            self.linear_name().unwrap_or("…")
+        )
+    }
+
+    /// Linear's key (`ENG-42`), or its issue id before the record was seen.
+    pub fn linear_name(&self) -> Option<&str> {
+        self.linear_key.as_deref().or(self.linear_id.as_deref())
+    }
+
+    /// The portal id as a table shows it: whole when short, else "…" and
+    /// its last eight characters (which search also finds).
+    pub fn short_portal_id(&self) -> Option<String> {
+        self.portal_id.as_deref().map(short_post_id)
+    }
+}
+
+/// A portal post id as a narrow column shows it (see [`Link::short_portal_id`]).
+pub fn short_post_id(id: &str) -> String {
+    let n = id.chars().count();
+    if n <= SHORT_POST_ID {
+        id.to_string()
+    } else {
+        let tail: String = id.chars().skip(n - 8).collect();
+        format!("…{tail}")
+    }
 }
 
 /// A mirrored comment pair, so a mirrored comment is never mirrored back.
@@ -84,10 +128,10 @@ pub struct CommentLink {
     pub origin: Side,
 }
 
-const COLS: &str =
-    "id, portal_id, linear_id, client_id, state, title, base, created_at, updated_at";
+pub(super) const COLS: &str =
+    "id, portal_id, linear_id, client_id, state, title, base, created_at, updated_at, linear_key";
 
-type Raw = (
+pub(super) type Raw = (
     i64,
     Option<String>,
     Option<String>,
@@ -97,9 +141,10 @@ type Raw = (
     String,
     i64,
     i64,
+    Option<String>,
 );
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -110,11 +155,23 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
         r.get(6)?,
         r.get(7)?,
         r.get(8)?,
+        r.get(9)?,
     ))
 }
 
-fn finish(raw: Raw) -> Result<Link> {
-    let (id, portal_id, linear_id, client_id, state, title, base, created_at, updated_at) = raw;
+pub(super) fn finish(raw: Raw) -> Result<Link> {
+    let (
+        id,
+        portal_id,
+        linear_id,
+        client_id,
+        state,
+        title,
+        base,
+        created_at,
+        updated_at,
+        linear_key,
+    ) = raw;
     Ok(Link {
         id,
         portal_id,
@@ -122,6 +179,7 @@ fn finish(raw: Raw) -> Result<Link> {
         client_id,
         state,
         title,
+        linear_key,
         base: parse_json("link base", &base)?,
         created_at,
         updated_at,
@@ -255,9 +313,7 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// A keyset window of links, optionally only those whose title starts
-    /// with `title_prefix` (case-insensitive, index-backed) — the console's
-    /// search.
+    /// A keyset window of links in id order.
     pub fn links(&self, window: Window) -> Result<Vec<Link>> {
         let (cond, order) = window.clauses("id");
         let mut stmt = self
@@ -266,34 +322,6 @@ impl Db<'_> {
         let raws = stmt
             .query_map(
                 rusqlite::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
-                row,
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        raws.into_iter().map(finish).collect()
-    }
-
-    /// Search links by exact remote id, client id, link id or a title
-    /// substring; at most `limit` hits, newest first, starting below `before`.
-    pub fn search_links(
-        &self,
-        query: &str,
-        before: Option<i64>,
-        limit: usize,
-    ) -> Result<Vec<Link>> {
-        let id_hit: Option<i64> = query.trim_start_matches('#').parse().ok();
-        let pattern = format!("%{}%", query.replace('%', "\\%").replace('_', "\\_"));
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLS} FROM links
-             WHERE id < :before AND (portal_id = :q OR linear_id = :q OR client_id = :q
-                   OR id = :idq OR title LIKE :pat ESCAPE '\\')
-             ORDER BY id DESC LIMIT :limit"
-        ))?;
-        let raws = stmt
-            .query_map(
-                rusqlite::named_params! {
-                    ":before": before.unwrap_or(i64::MAX), ":q": query, ":idq": id_hit.unwrap_or(-1),
-                    ":pat": pattern, ":limit": i64::try_from(limit).unwrap_or(i64::MAX)
-                },
                 row,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;

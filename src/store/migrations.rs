@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -313,7 +313,126 @@ CREATE TABLE link_breakers (
 CREATE INDEX link_breakers_tripped ON link_breakers (tripped_until) WHERE tripped_until IS NOT NULL;
 "#;
 
-/// V7: routing and closing the loop.
+/// V7: find a link by the ids operators have without scanning. `link_keys`
+/// holds each link's ids in normalised form (lowercase; URLs without
+/// scheme, `www.`, query, fragment or trailing slash): the portal post id
+/// and its last eight characters (what the console shows of a long id), the
+/// Linear issue id, its key (`eng-71`) and both records' URLs, kept by
+/// triggers whichever code path writes a link or a record. `links_fts`
+/// indexes title words (FTS5, external content). `links.linear_key` keeps
+/// the Linear key on the link so every listing names the link the same way
+/// without a lookup per row.
+const V7: &str = r#"
+ALTER TABLE links ADD COLUMN linear_key TEXT;
+-- Bumped by the record triggers so the link's keys are rebuilt in one place.
+ALTER TABLE links ADD COLUMN search_rev INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE link_keys (
+    key     TEXT NOT NULL,
+    link_id INTEGER NOT NULL,
+    PRIMARY KEY (key, link_id)
+) WITHOUT ROWID;
+CREATE INDEX link_keys_link ON link_keys (link_id);
+
+CREATE VIEW link_urls AS
+SELECT link_id, rtrim(CASE WHEN instr(u, '#') > 0 THEN substr(u, 1, instr(u, '#') - 1) ELSE u END, '/') AS key
+FROM (SELECT link_id, CASE WHEN instr(u, '?') > 0 THEN substr(u, 1, instr(u, '?') - 1) ELSE u END AS u
+FROM (SELECT link_id, CASE WHEN u LIKE 'www.%' THEN substr(u, 5) ELSE u END AS u
+FROM (SELECT link_id, CASE WHEN u LIKE 'https://%' THEN substr(u, 9)
+                           WHEN u LIKE 'http://%' THEN substr(u, 8) ELSE u END AS u
+FROM (SELECT l.id AS link_id, lower(trim(json_extract(r.fields, '$.url'))) AS u
+        FROM links l JOIN records r ON r.side = 'portal' AND r.remote_id = l.portal_id
+      UNION ALL
+      SELECT l.id, lower(trim(json_extract(r.fields, '$.url')))
+        FROM links l JOIN records r ON r.side = 'linear' AND r.remote_id = l.linear_id))));
+
+CREATE VIEW link_key_source AS
+SELECT id AS link_id, lower(portal_id) AS key FROM links WHERE portal_id IS NOT NULL
+UNION ALL
+SELECT id, lower(substr(portal_id, -8)) FROM links WHERE length(portal_id) > 12
+UNION ALL
+SELECT id, lower(linear_id) FROM links WHERE linear_id IS NOT NULL
+UNION ALL
+SELECT id, lower(linear_key) FROM links WHERE linear_key IS NOT NULL
+UNION ALL
+SELECT link_id, key FROM link_urls WHERE key IS NOT NULL;
+
+UPDATE links SET linear_key = (
+    SELECT identifier FROM records r WHERE r.side = 'linear' AND r.remote_id = links.linear_id
+) WHERE linear_id IS NOT NULL;
+
+INSERT OR IGNORE INTO link_keys (key, link_id)
+SELECT key, link_id FROM link_key_source WHERE key <> '';
+
+CREATE TRIGGER link_keys_ins AFTER INSERT ON links
+BEGIN
+    UPDATE links SET linear_key = r.identifier FROM records r
+    WHERE links.id = NEW.id AND r.side = 'linear' AND r.remote_id = NEW.linear_id
+      AND r.identifier IS NOT NULL AND NEW.linear_key IS NOT r.identifier;
+    -- The update above already rebuilt the keys when it changed the key.
+    INSERT OR IGNORE INTO link_keys (key, link_id)
+    SELECT key, link_id FROM link_key_source
+    WHERE link_id = NEW.id AND key <> ''
+      AND NOT EXISTS (SELECT 1 FROM link_keys WHERE link_id = NEW.id);
+END;
+
+CREATE TRIGGER link_keys_upd AFTER UPDATE OF portal_id, linear_id, linear_key, search_rev ON links
+WHEN OLD.portal_id IS NOT NEW.portal_id OR OLD.linear_id IS NOT NEW.linear_id
+  OR OLD.linear_key IS NOT NEW.linear_key OR OLD.search_rev IS NOT NEW.search_rev
+BEGIN
+    UPDATE links SET linear_key = (
+        SELECT identifier FROM records r WHERE r.side = 'linear' AND r.remote_id = NEW.linear_id
+    ) WHERE links.id = NEW.id AND OLD.linear_id IS NOT NEW.linear_id;
+    DELETE FROM link_keys WHERE link_id = NEW.id;
+    INSERT OR IGNORE INTO link_keys (key, link_id)
+    SELECT key, link_id FROM link_key_source WHERE link_id = NEW.id AND key <> '';
+END;
+
+CREATE TRIGGER link_keys_del AFTER DELETE ON links
+BEGIN
+    DELETE FROM link_keys WHERE link_id = OLD.id;
+END;
+
+CREATE TRIGGER link_keys_record_ins AFTER INSERT ON records
+BEGIN
+    UPDATE links SET search_rev = search_rev + 1
+    WHERE NEW.side = 'portal' AND portal_id = NEW.remote_id;
+    UPDATE links SET linear_key = NEW.identifier, search_rev = search_rev + 1
+    WHERE NEW.side = 'linear' AND linear_id = NEW.remote_id;
+END;
+
+CREATE TRIGGER link_keys_record_upd AFTER UPDATE OF identifier, fields ON records
+WHEN OLD.identifier IS NOT NEW.identifier
+  OR json_extract(OLD.fields, '$.url') IS NOT json_extract(NEW.fields, '$.url')
+BEGIN
+    UPDATE links SET search_rev = search_rev + 1
+    WHERE NEW.side = 'portal' AND portal_id = NEW.remote_id;
+    UPDATE links SET linear_key = NEW.identifier, search_rev = search_rev + 1
+    WHERE NEW.side = 'linear' AND linear_id = NEW.remote_id;
+END;
+
+CREATE VIRTUAL TABLE links_fts USING fts5 (
+    title, content = 'links', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+);
+INSERT INTO links_fts (links_fts) VALUES ('rebuild');
+
+CREATE TRIGGER links_fts_ins AFTER INSERT ON links
+BEGIN
+    INSERT INTO links_fts (rowid, title) VALUES (NEW.id, NEW.title);
+END;
+CREATE TRIGGER links_fts_del AFTER DELETE ON links
+BEGIN
+    INSERT INTO links_fts (links_fts, rowid, title) VALUES ('delete', OLD.id, OLD.title);
+END;
+CREATE TRIGGER links_fts_upd AFTER UPDATE OF title ON links WHEN OLD.title IS NOT NEW.title
+BEGIN
+    INSERT INTO links_fts (links_fts, rowid, title) VALUES ('delete', OLD.id, OLD.title);
+    INSERT INTO links_fts (rowid, title) VALUES (NEW.id, NEW.title);
+END;
+"#;
+
+/// V8: routing and closing the loop.
 ///
 /// * `link_routes`: the route a link's issue was placed by, where it was
 ///   placed (team, project), and when its loop was closed (shipped).
@@ -321,7 +440,7 @@ CREATE INDEX link_breakers_tripped ON link_breakers (tripped_until) WHERE trippe
 ///   the console (never silently ignored).
 /// * `changelog_groups` / `changelog_posts`: one changelog entry per cycle
 ///   or project, the posts shipped in it, and whether it is published.
-const V7: &str = r#"
+const V8: &str = r#"
 CREATE TABLE link_routes (
     link_id    INTEGER PRIMARY KEY REFERENCES links (id) ON DELETE CASCADE,
     route      TEXT NOT NULL,

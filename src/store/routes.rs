@@ -22,7 +22,7 @@ pub struct UnroutedPost {
 }
 
 /// The schema version routing arrived with.
-const ROUTES_SINCE: i64 = 7;
+const ROUTES_SINCE: i64 = 8;
 
 impl Db<'_> {
     /// Whether the store has the routing tables (a read-only command may

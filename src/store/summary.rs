@@ -118,13 +118,12 @@ impl Db<'_> {
                 .tripped_links(super::now_ms(), 5)?
                 .into_iter()
                 .map(|b| {
-                    let title = self
-                        .link(b.link_id)
-                        .ok()
-                        .flatten()
-                        .map(|l| l.title)
-                        .unwrap_or_default();
-                    format!("link {} ({title}): {}", b.link_id, b.reason)
+                    // Named as every listing names a link.
+                    let name = self.link(b.link_id).ok().flatten().map_or_else(
+                        || format!("link {}", b.link_id),
+                        |l| format!("{} ({})", l.label(), l.title),
+                    );
+                    format!("{name}: {}", b.reason)
                 })
                 .collect(),
             reconcile_failures: self.meta_i64(meta_keys::RECONCILE_FAILURES)?.unwrap_or(0),

@@ -3,7 +3,10 @@
 
 mod alerts;
 mod keys;
+mod layout;
+mod search;
 mod snapshots;
+mod structure;
 
 use std::collections::BTreeMap;
 
@@ -54,6 +57,22 @@ fn text(s: &str) -> FieldValue {
     FieldValue::Text(s.to_string())
 }
 
+/// The portal post id of seeded link `i` (1-based): Canny-like ObjectIds
+/// that share their leading bytes, as posts made the same day do.
+pub fn post_id(i: usize) -> String {
+    format!("65f1c2a0{:016x}", 0x1000 + i)
+}
+
+/// The Linear issue id (a UUID) of seeded link `i`.
+pub fn issue_id(i: usize) -> String {
+    format!("7e3b0c4a-19d2-4c8e-9a51-{:012x}", 0xa00 + i)
+}
+
+/// The Linear key of seeded link `i`: `ENG-100` for the first.
+pub fn issue_key(i: usize) -> String {
+    format!("ENG-{}", 99 + i)
+}
+
 /// Fill a store with a small, stable installation.
 pub fn seed(store: &mut Store) {
     store
@@ -64,8 +83,8 @@ pub fn seed(store: &mut Store) {
                 base.insert("title".to_string(), text(&title));
                 base.insert("status".to_string(), text("planned"));
                 SeedLink {
-                    portal_id: Some(format!("post_{:04}", i + 1)),
-                    linear_id: Some(format!("ENG-{}", 100 + i)),
+                    portal_id: Some(post_id(i + 1)),
+                    linear_id: Some(issue_id(i + 1)),
                     title,
                     base,
                     at: T0 - (40 - i as i64) * 7 * MIN,
@@ -92,7 +111,7 @@ pub fn seed(store: &mut Store) {
                 let (s, c, e) = match i {
                     0..=2 => (JobStatus::Failed, Some(ErrorClass::RateLimited), Some("RATELIMITED: too many requests")),
                     3 | 4 => (JobStatus::Dead, Some(ErrorClass::Server), Some("503 Service Unavailable")),
-                    5 => (JobStatus::Failed, Some(ErrorClass::Validation), Some("Argument Validation Error: title too long")),
+                    5 => (JobStatus::Failed, Some(ErrorClass::Validation), Some("creating the Linear issue failed: Argument Validation Error: title must be at most 255 characters (got 312); the post's title was edited on the portal after the issue was planned")),
                     6..=15 => (JobStatus::Queued, None, None),
                     16 => (JobStatus::Running, None, None),
                     _ => (JobStatus::Succeeded, None, None),
@@ -117,6 +136,13 @@ pub fn seed(store: &mut Store) {
                 ],
             )?;
             db.bulk_attempts(20, &[attempt(3, None, 200, "ok")])?;
+            db.bulk_attempts(
+                6,
+                &[
+                    attempt(4, Some(ErrorClass::Validation), 400, "Argument Validation Error: title must be at most 255 characters (got 312)"),
+                    attempt(5, Some(ErrorClass::Validation), 400, "Argument Validation Error: title must be at most 255 characters (got 312)"),
+                ],
+            )?;
             db.bulk_conflicts([
                 ("title", text("Dark mode"), text("Dark mode for the dashboard"), text("Dashboard dark theme")),
                 ("description", text("Please add dark mode."), text("Please add dark mode.\nAlso for emails."), text("Please add dark mode.\nScope: web only.")),
@@ -185,22 +211,29 @@ pub fn seed(store: &mut Store) {
                 reset_at: Some(from_ms(T0 + MIN)),
                 sampled_at: from_ms(T0 - 30_000),
             })?;
-            for i in 1..=3usize {
+            for i in 1..=40usize {
                 let base_title = format!("{} #{i}", TITLES[(i - 1) % TITLES.len()]);
+                let slug = base_title.to_lowercase().replace([' ', '#'], "-");
                 let portal = crate::domain::Record {
-                    remote_id: format!("post_{i:04}"),
-                    title: format!("{base_title} (edited on the portal)"),
+                    remote_id: post_id(i),
+                    title: if i <= 3 {
+                        format!("{base_title} (edited on the portal)")
+                    } else {
+                        base_title.clone()
+                    },
                     status: "planned".into(),
                     labels: ["ui".to_string()].into(),
+                    url: Some(format!("https://feedback.acme.test/feature-requests/p/{slug}")),
                     ..Default::default()
                 };
                 let linear = crate::domain::Record {
-                    remote_id: format!("ENG-{}", 99 + i),
-                    identifier: Some(format!("ENG-{}", 99 + i)),
+                    remote_id: issue_id(i),
+                    identifier: Some(issue_key(i)),
                     title: base_title,
                     status: "Todo".into(),
                     status_type: Some("unstarted".into()),
                     labels: ["frontend".to_string()].into(),
+                    url: Some(format!("https://linear.app/acme/issue/{}/{slug}", issue_key(i))),
                     ..Default::default()
                 };
                 db.upsert_record(Side::Portal, &portal)?;
@@ -248,4 +281,32 @@ pub fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     t.draw(|f| ui::draw(f, app)).expect("draw");
     t
+}
+
+/// The screen as text, one line per row.
+pub fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let t = render(app, w, h);
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The top dialog, if it is a `D`.
+pub fn top<D: 'static>(app: &App) -> Option<&D> {
+    app.dialogs.last()?.as_any().downcast_ref::<D>()
+}
+
+/// The open confirm dialog's title.
+pub fn confirm_title(app: &App) -> Option<String> {
+    top::<crate::console::dialogs::confirm::ConfirmDialog>(app).map(|c| c.title.clone())
+}
+
+/// The status-bar message.
+pub fn message(app: &App) -> String {
+    app.message
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default()
 }

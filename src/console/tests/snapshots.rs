@@ -1,4 +1,4 @@
-//! Every view, dialog and the help screen at 80×24 and 160×48, from the
+//! Every view, dialog and the help panel at 80×24 and 160×48, from the
 //! seeded store with a fixed clock.
 
 use crossterm::event::KeyCode;
@@ -9,76 +9,178 @@ use crate::console::theme::Theme;
 
 type Setup = fn(&mut App);
 
+fn key(a: &mut App, c: char) {
+    press(a, KeyCode::Char(c));
+}
+
 const SCREENS: &[(&str, bool, Setup)] = &[
     ("overview", false, |_| {}),
     ("conflicts", false, |a| {
-        press(a, KeyCode::Char('2'));
-        press(a, KeyCode::Char(' '));
+        key(a, '2');
+        key(a, ' ');
     }),
     ("conflicts_detail", false, |a| {
-        press(a, KeyCode::Char('2'));
-        press(a, KeyCode::Char('j'));
+        key(a, '2');
+        key(a, 'j');
         press(a, KeyCode::Enter);
     }),
-    ("jobs", false, |a| press(a, KeyCode::Char('3'))),
-    ("jobs_filtered", false, |a| {
-        press(a, KeyCode::Char('3'));
-        press(a, KeyCode::Char('/'));
-        typed(a, "failed rate_limited");
+    ("conflicts_resolved", false, |a| {
+        a.store
+            .write(|db| {
+                db.seed_resolution(
+                    1,
+                    &crate::store::Resolution::Linear,
+                    crate::domain::Actor::Operator,
+                    super::T0 - 60_000,
+                )
+            })
+            .unwrap();
+        key(a, '2');
+        key(a, 's');
+        key(a, 'j');
         press(a, KeyCode::Enter);
     }),
-    ("links", false, |a| press(a, KeyCode::Char('4'))),
-    ("links_search", false, |a| {
-        press(a, KeyCode::Char('4'));
-        press(a, KeyCode::Char('/'));
-        typed(a, "dark");
+    ("jobs", false, |a| key(a, '3')),
+    ("jobs_any_status", false, |a| {
+        key(a, '3');
+        key(a, 's');
+        key(a, 'G');
         press(a, KeyCode::Enter);
     }),
-    ("mappings", false, |a| press(a, KeyCode::Char('5'))),
-    ("log", false, |a| press(a, KeyCode::Char('6'))),
-    ("help", false, |a| press(a, KeyCode::Char('?'))),
-    ("help_read_only", true, |a| press(a, KeyCode::Char('?'))),
-    ("jobs_read_only", true, |a| press(a, KeyCode::Char('3'))),
+    ("jobs_rate_limited", false, |a| {
+        key(a, '3');
+        key(a, 'c');
+        key(a, 'j');
+        press(a, KeyCode::Enter);
+    }),
+    ("jobs_scrolled_right", false, |a| {
+        key(a, '3');
+        key(a, 'l');
+        key(a, 'l');
+    }),
+    ("jobs_read_only", true, |a| key(a, '3')),
+    ("links", false, |a| key(a, '4')),
+    ("links_search_key", false, |a| {
+        key(a, '4');
+        key(a, '/');
+        typed(a, "ENG-104");
+        press(a, KeyCode::Enter);
+    }),
+    ("links_search_words", false, |a| {
+        key(a, '4');
+        key(a, '/');
+        typed(a, "dark mode");
+        press(a, KeyCode::Enter);
+    }),
+    ("links_by_title", false, |a| {
+        key(a, '4');
+        key(a, 'S');
+        key(a, 'G');
+        press(a, KeyCode::Enter);
+    }),
+    ("mappings", false, |a| key(a, '5')),
+    ("log", false, |a| key(a, '6')),
+    ("log_find", false, |a| {
+        key(a, '6');
+        key(a, '/');
+        typed(a, "503");
+        press(a, KeyCode::Enter);
+        key(a, 'n');
+    }),
+    ("help", false, |a| key(a, '?')),
+    ("help_scrolled", false, |a| {
+        key(a, '?');
+        press(a, KeyCode::PageDown);
+    }),
+    ("help_read_only", true, |a| key(a, '?')),
+    ("dialog_health_detail", false, |a| press(a, KeyCode::Enter)),
     ("dialog_confirm_retry_all", false, |a| {
-        press(a, KeyCode::Char('3'));
-        press(a, KeyCode::Char('R'));
+        key(a, '3');
+        key(a, 'R');
     }),
-    ("dialog_attempts", false, |a| {
-        press(a, KeyCode::Char('3'));
+    ("dialog_confirm_resolve", false, |a| {
+        key(a, '2');
+        key(a, 'L');
+    }),
+    ("dialog_confirm_resolve_marked", false, |a| {
+        key(a, '2');
+        key(a, ' ');
+        key(a, ' ');
+        key(a, 'P');
+    }),
+    ("dialog_always_picker", false, |a| {
+        key(a, '2');
+        key(a, 'A');
+    }),
+    ("dialog_status_picker", false, |a| {
+        key(a, '3');
+        key(a, 's');
+    }),
+    ("dialog_sort_picker", false, |a| {
+        key(a, '4');
+        key(a, 'S');
+    }),
+    ("dialog_job_detail", false, |a| {
+        key(a, '3');
         press(a, KeyCode::Enter);
     }),
     ("dialog_timeline", false, |a| {
-        press(a, KeyCode::Char('4'));
-        press(a, KeyCode::Char('G'));
+        key(a, '4');
+        key(a, 'G');
         press(a, KeyCode::Enter);
     }),
+    ("dialog_urls", false, |a| {
+        key(a, '4');
+        key(a, 'o');
+    }),
     ("dialog_command_line", false, |a| {
-        press(a, KeyCode::Char(':'));
+        key(a, ':');
         typed(a, "retry failed rate_limited");
     }),
-    ("dialog_filter", false, |a| {
-        press(a, KeyCode::Char('3'));
-        press(a, KeyCode::Char('/'));
-        typed(a, "dead");
+    ("dialog_command_completion", false, |a| {
+        key(a, ':');
+        typed(a, "re");
+        press(a, KeyCode::Tab);
+    }),
+    ("dialog_search", false, |a| {
+        key(a, '4');
+        key(a, '/');
+        typed(a, "eng-1");
     }),
     ("dialog_mapping_editor", false, |a| {
-        press(a, KeyCode::Char('5'));
-        press(a, KeyCode::Char('e'));
+        key(a, '5');
+        key(a, 'e');
         typed(a, "= ");
         ctrl(a, 'e');
     }),
+    ("dialog_mapping_apply_question", false, |a| {
+        key(a, '5');
+        key(a, 'e');
+        press(a, KeyCode::Down);
+        typed(a, "# edited");
+        ctrl(a, 's');
+    }),
+    ("dialog_mapping_discard_question", false, |a| {
+        key(a, '5');
+        key(a, 'e');
+        typed(a, "x");
+        press(a, KeyCode::Esc);
+    }),
     ("dialog_mapping_preview", false, |a| {
-        press(a, KeyCode::Char('5'));
-        press(a, KeyCode::Char('j'));
-        press(a, KeyCode::Char('p'));
+        key(a, '5');
+        key(a, 'j');
+        key(a, 'p');
     }),
     ("dialog_merged_value_editor", false, |a| {
-        press(a, KeyCode::Char('2'));
-        press(a, KeyCode::Char('e'));
+        key(a, '2');
+        key(a, 'e');
     }),
-    ("dialog_always_resolve", false, |a| {
-        press(a, KeyCode::Char('2'));
-        press(a, KeyCode::Char('L'));
+    ("dialog_merged_value_question", false, |a| {
+        key(a, '2');
+        key(a, 'e');
+        ctrl(a, 'a');
+        typed(a, "Dark mode (merged) ");
+        ctrl(a, 's');
     }),
 ];
 

@@ -1,18 +1,22 @@
-//! Jobs: the outbound write queue, filterable by status and error class, with
-//! each job's attempt log, retry, retry-all-matching and cancel.
+//! Jobs: the outbound write queue. It opens on what needs a human — failed
+//! and dead jobs, newest first — and other statuses and error classes are
+//! chosen from a list with their counts. Enter shows a job's whole error
+//! and attempt log; retry, retry all matching, cancel.
+
+use std::collections::HashMap;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::Cell;
 
-use super::common::{DrawCtx, cut, paged_table, title};
-use crate::console::app::Action;
+use super::common::{Finder, HSCROLL_STEP, Spec, Text, cut, paged_table, sort_picker, title};
+use super::{Load, Paint, View};
 use crate::console::clock::short_time;
-use crate::console::keymap::Cmd;
-use crate::console::layers::Layer;
-use crate::console::pager::{Keyed, Pager};
+use crate::console::pager::{Keyed, Pager, moves};
+use crate::console::types::{
+    Action, Cmd, JobStatuses, Open, PickItem, Selection, SortKey, ViewId, ViewMsg, Write,
+};
 use crate::domain::{ErrorClass, JobStatus};
-use crate::store::{Db, Job, JobFilter, StoreError, Summary};
+use crate::store::{Db, Job, JobFilter, StoreError, Summary, Window};
 
 impl Keyed for Job {
     fn key(&self) -> i64 {
@@ -22,235 +26,393 @@ impl Keyed for Job {
 
 /// Jobs view state.
 #[derive(Debug, Clone)]
-pub struct JobsState {
-    /// Current filter.
-    pub filter: JobFilter,
+pub struct JobsView {
+    /// Which statuses are listed.
+    pub statuses: JobStatuses,
+    /// Only this error class.
+    pub class: Option<ErrorClass>,
     /// Loaded window.
     pub pager: Pager<Job>,
-    /// Rows per page at the last draw.
-    pub page: usize,
+    /// Names of the links of loaded rows (`ENG-42`).
+    pub link_names: HashMap<i64, String>,
     /// Matching jobs when the filter has an error class (counted on change).
     pub class_count: Option<i64>,
+    /// `/` text and matches.
+    pub finder: Finder,
+    /// How far the error column is scrolled sideways.
+    pub hscroll: usize,
+    /// Rows per page at the last draw.
+    pub page: usize,
 }
 
-impl Default for JobsState {
+impl Default for JobsView {
     fn default() -> Self {
-        JobsState {
-            filter: JobFilter::default(),
-            pager: Pager::new(false),
-            page: 10,
+        JobsView {
+            statuses: JobStatuses::Attention,
+            class: None,
+            pager: Pager::new(true),
+            link_names: HashMap::new(),
             class_count: None,
+            finder: Finder::default(),
+            hscroll: 0,
+            page: 10,
         }
     }
 }
 
-/// Parse "failed rate_limited", "status=dead", "any" into a filter.
-pub fn parse_filter(text: &str) -> Result<JobFilter, String> {
-    let mut f = JobFilter::default();
-    for word in text.split_whitespace() {
-        let w = word
-            .trim_start_matches("status=")
-            .trim_start_matches("class=");
-        if w == "any" || w == "all" {
-            continue;
-        }
-        if let Ok(s) = w.parse::<JobStatus>() {
-            f.status = Some(s);
-        } else if let Ok(c) = w.parse::<ErrorClass>() {
-            f.error_class = Some(c);
-        } else {
-            return Err(format!(
-                "'{w}' is neither a job status (queued, running, succeeded, failed, dead, cancelled) nor an error class"
-            ));
-        }
-    }
-    Ok(f)
+fn fetch(
+    statuses: JobStatuses,
+    class: Option<ErrorClass>,
+    db: Db<'_>,
+) -> impl FnMut(Window) -> Result<Vec<Job>, StoreError> + '_ {
+    move |w| db.jobs_in_statuses(&statuses.statuses(), class, w)
 }
 
-/// The filter as words ("failed rate_limited").
-pub fn filter_words(f: &JobFilter) -> String {
-    let mut words = Vec::new();
-    if let Some(s) = f.status {
-        words.push(s.as_str());
-    }
-    if let Some(c) = f.error_class {
-        words.push(c.as_str());
-    }
-    words.join(" ")
-}
-
-fn cycle<T: Copy + PartialEq>(all: &[T], cur: Option<T>) -> Option<T> {
-    match cur {
-        None => all.first().copied(),
-        Some(c) => {
-            let i = all.iter().position(|x| *x == c).map_or(0, |i| i + 1);
-            all.get(i).copied()
-        }
+/// How many jobs a status choice covers, from the counters.
+fn counted(s: &Summary, statuses: JobStatuses) -> i64 {
+    match statuses {
+        JobStatuses::Any => s.jobs.values().sum(),
+        other => other.statuses().iter().map(|st| s.jobs_in(*st)).sum(),
     }
 }
 
-impl JobsState {
-    fn fetch(
-        filter: JobFilter,
-        db: Db<'_>,
-    ) -> impl FnMut(crate::store::Window) -> Result<Vec<Job>, StoreError> + '_ {
-        move |w| db.jobs(&filter, w)
+fn row_text(j: &Job) -> String {
+    format!(
+        "#{} {} {} {} {} {}",
+        j.id,
+        j.status.as_str(),
+        j.kind.as_str(),
+        j.target.as_str(),
+        j.error_class.map_or("", ErrorClass::as_str),
+        j.last_error.as_deref().unwrap_or("")
+    )
+}
+
+impl JobsView {
+    /// The filter "retry all matching" and `:retry` use for what is shown.
+    pub fn retry_filter(&self) -> JobFilter {
+        self.statuses.retry_filter(self.class)
     }
 
-    /// Re-read the loaded window.
-    pub fn refresh(&mut self, db: Db<'_>) -> Result<(), StoreError> {
-        let mut f = Self::fetch(self.filter.clone(), db);
-        self.pager.refresh(&mut f)
+    fn fill_names(&mut self, db: Db<'_>) -> Result<(), StoreError> {
+        let wanted: Vec<i64> = self.pager.rows.iter().filter_map(|j| j.link_id).collect();
+        self.link_names.retain(|k, _| wanted.contains(k));
+        for id in wanted {
+            if let std::collections::hash_map::Entry::Vacant(e) = self.link_names.entry(id) {
+                let name = db.link(id)?.map_or_else(
+                    || format!("L{id}"),
+                    |l| l.linear_name().unwrap_or("…").to_string(),
+                );
+                e.insert(name);
+            }
+        }
+        Ok(())
     }
 
-    /// Change the filter and reload from the top.
-    pub fn apply(&mut self, filter: JobFilter, db: Db<'_>) -> Result<(), StoreError> {
-        self.filter = filter;
-        self.class_count = match self.filter.error_class {
-            Some(_) => Some(db.count_jobs(&self.filter)?),
+    fn reset(&mut self, db: Db<'_>) -> Result<(), StoreError> {
+        self.class_count = match self.class {
+            Some(c) => {
+                let mut n = 0;
+                for s in self.statuses.statuses() {
+                    n += db.count_jobs(&JobFilter {
+                        status: Some(s),
+                        error_class: Some(c),
+                    })?;
+                }
+                if self.statuses == JobStatuses::Any {
+                    n = db.count_jobs(&JobFilter {
+                        status: None,
+                        error_class: Some(c),
+                    })?;
+                }
+                Some(n)
+            }
             None => None,
         };
-        let mut f = Self::fetch(self.filter.clone(), db);
-        self.pager.top(&mut f)
+        let mut f = fetch(self.statuses, self.class, db);
+        self.pager.top(&mut f)?;
+        self.fill_names(db)
     }
 
-    /// Apply a filter typed at the prompt.
-    pub fn set_filter(&mut self, text: &str, db: Db<'_>) -> Result<(), String> {
-        let f = parse_filter(text)?;
-        self.apply(f, db).map_err(|e| e.to_string())
+    fn status_picker(&self, db: Db<'_>) -> Result<Action, StoreError> {
+        let s = db.summary()?;
+        let mut choices = vec![JobStatuses::Attention];
+        choices.extend(JobStatus::ALL.iter().map(|st| JobStatuses::One(*st)));
+        choices.push(JobStatuses::Any);
+        let selected = choices
+            .iter()
+            .position(|c| *c == self.statuses)
+            .unwrap_or(0);
+        let items = choices
+            .into_iter()
+            .map(|c| PickItem {
+                label: match c {
+                    JobStatuses::Attention => "needs attention (failed + dead)".into(),
+                    other => other.words(),
+                },
+                detail: counted(&s, c).to_string(),
+                action: Action::Tell(ViewId::Jobs, ViewMsg::JobStatuses(c)),
+            })
+            .collect();
+        Ok(Action::Open(Open::Picker {
+            title: "Show jobs with status".into(),
+            items,
+            selected,
+        }))
     }
 
-    /// The filter as prompt text.
-    pub fn filter_text(&self) -> String {
-        filter_words(&self.filter)
+    fn class_picker(&self) -> Action {
+        let mut choices = vec![None];
+        choices.extend(ErrorClass::ALL.iter().map(|c| Some(*c)));
+        let selected = choices.iter().position(|c| *c == self.class).unwrap_or(0);
+        let items = choices
+            .into_iter()
+            .map(|c| PickItem {
+                label: c.map_or("any error class", ErrorClass::as_str).into(),
+                detail: String::new(),
+                action: Action::Tell(ViewId::Jobs, ViewMsg::JobClass(c)),
+            })
+            .collect();
+        Action::Open(Open::Picker {
+            title: "Show jobs with error class".into(),
+            items,
+            selected,
+        })
+    }
+}
+
+impl View for JobsView {
+    fn id(&self) -> ViewId {
+        ViewId::Jobs
     }
 
-    /// Answer a command.
-    pub fn on_cmd(&mut self, cmd: Cmd, db: Db<'_>) -> Result<Option<Action>, StoreError> {
+    fn reload(&mut self, cx: &Load<'_>) -> Result<(), StoreError> {
+        let mut f = fetch(self.statuses, self.class, cx.db);
+        self.pager.refresh(&mut f)?;
+        self.fill_names(cx.db)
+    }
+
+    fn on_cmd(&mut self, cmd: Cmd, cx: &Load<'_>) -> Result<Option<Action>, StoreError> {
         let page = self.page;
         let sel = self.pager.selected().map(|j| j.id);
-        let mut f = Self::fetch(self.filter.clone(), db);
+        let mut f = fetch(self.statuses, self.class, cx.db);
         match cmd {
-            Cmd::Down => self.pager.down(1, &mut f)?,
-            Cmd::Up => self.pager.up(1, &mut f)?,
-            Cmd::PageDown => self.pager.down(page, &mut f)?,
-            Cmd::PageUp => self.pager.up(page, &mut f)?,
-            Cmd::Top => self.pager.top(&mut f)?,
-            Cmd::Bottom => self.pager.bottom(&mut f)?,
-            Cmd::Open => {
-                if let Some(job) = self.pager.selected().cloned() {
-                    let attempts = db.attempts(job.id)?;
-                    return Ok(Some(Action::Open(Box::new(Layer::Attempts {
-                        job,
-                        attempts,
-                        scroll: 0,
-                    }))));
+            _ if moves(cmd) => self.pager.step(cmd, page, &mut f)?,
+            Cmd::Bottom => {
+                self.pager.bottom(&mut f)?;
+                let total = match self.class_count {
+                    Some(n) => n,
+                    None => counted(&cx.db.summary()?, self.statuses),
+                };
+                self.pager.anchor_end(usize::try_from(total).unwrap_or(0));
+            }
+            Cmd::Left => self.hscroll = self.hscroll.saturating_sub(HSCROLL_STEP),
+            Cmd::Right => self.hscroll += HSCROLL_STEP,
+            Cmd::Open => return Ok(sel.map(|id| Action::Open(Open::Job(id)))),
+            Cmd::Retry => return Ok(sel.map(|id| Action::Write(Write::RetryJobs(vec![id])))),
+            Cmd::Cancel => return Ok(sel.map(|id| Action::Write(Write::CancelJobs(vec![id])))),
+            Cmd::RetryAll => {
+                return Ok(Some(Action::Write(Write::RetryMatching(
+                    self.retry_filter(),
+                ))));
+            }
+            Cmd::StatusFilter => return Ok(Some(self.status_picker(cx.db)?)),
+            Cmd::ClassFilter => return Ok(Some(self.class_picker())),
+            Cmd::Sort => {
+                return Ok(Some(sort_picker(
+                    ViewId::Jobs,
+                    "jobs",
+                    &[SortKey::Newest, SortKey::Oldest],
+                    if self.pager.desc {
+                        SortKey::Newest
+                    } else {
+                        SortKey::Oldest
+                    },
+                )));
+            }
+            Cmd::Copy => return Ok(sel.map(|id| Action::Copy(id.to_string()))),
+            Cmd::Urls => {
+                return Ok(self
+                    .pager
+                    .selected()
+                    .and_then(|j| j.link_id)
+                    .map(|l| Action::Open(Open::Urls(l))));
+            }
+            Cmd::NextMatch | Cmd::PrevMatch => {
+                if let Err(e) = self
+                    .finder
+                    .next(&mut self.pager, cmd == Cmd::NextMatch, row_text)
+                {
+                    return Ok(Some(Action::Fail(e)));
                 }
             }
-            Cmd::Retry => return Ok(sel.map(|id| Action::RetryJobs(vec![id]))),
-            Cmd::Cancel => return Ok(sel.map(|id| Action::CancelJobs(vec![id]))),
-            Cmd::RetryAll => return Ok(Some(Action::RetryMatching(self.filter.clone()))),
-            Cmd::CycleStatus => {
-                let mut nf = self.filter.clone();
-                nf.status = cycle(&JobStatus::ALL, nf.status);
-                self.apply(nf, db)?;
-            }
-            Cmd::CycleClass => {
-                let mut nf = self.filter.clone();
-                nf.error_class = cycle(&ErrorClass::ALL, nf.error_class);
-                self.apply(nf, db)?;
-            }
-            Cmd::Back if self.filter != JobFilter::default() => {
-                self.apply(JobFilter::default(), db)?;
+            Cmd::Back if self.finder.text.is_some() => self.finder.text = None,
+            Cmd::Back if self.hscroll > 0 => self.hscroll = 0,
+            Cmd::Back if self.statuses != JobStatuses::Attention || self.class.is_some() => {
+                self.statuses = JobStatuses::Attention;
+                self.class = None;
+                self.reset(cx.db)?;
             }
             _ => {}
         }
+        self.fill_names(cx.db)?;
         Ok(None)
     }
 
-    /// Draw the table.
-    pub fn draw(
-        &mut self,
-        f: &mut Frame<'_>,
-        area: Rect,
-        summary: Option<&Summary>,
-        cx: &mut DrawCtx<'_>,
-    ) {
-        let count = match (self.filter.status, self.class_count, summary) {
-            (_, Some(n), _) => n.to_string(),
-            (Some(s), None, Some(sum)) => sum.jobs_in(s).to_string(),
-            (None, None, Some(sum)) => sum.jobs.values().sum::<i64>().to_string(),
-            _ => "?".to_string(),
-        };
-        let filt = filter_words(&self.filter);
-        let detail = format!(
-            "{count} {}· filter: {} ",
-            "jobs ",
-            if filt.is_empty() { "none" } else { &filt }
-        );
-        let now = cx.now;
-        let wide = area.width >= 120;
-        let mut header = vec![
-            "id", "status", "kind", "to", "link", "att", "class", "next run",
-        ];
-        let mut widths = vec![
-            Constraint::Length(8),
-            Constraint::Length(9),
-            Constraint::Length(8),
-            Constraint::Length(6),
-            Constraint::Length(8),
-            Constraint::Length(5),
-            Constraint::Length(12),
-            Constraint::Length(11),
-        ];
-        if wide {
-            header.push("last error");
-            widths.push(Constraint::Min(10));
+    fn on_msg(&mut self, msg: ViewMsg, cx: &Load<'_>) -> Result<(), StoreError> {
+        match msg {
+            ViewMsg::JobStatuses(s) => {
+                self.statuses = s;
+                self.reset(cx.db)
+            }
+            ViewMsg::JobClass(c) => {
+                self.class = c;
+                self.reset(cx.db)
+            }
+            ViewMsg::Sort(k) => {
+                self.pager.desc = k != SortKey::Oldest;
+                self.reset(cx.db)
+            }
+            _ => Ok(()),
         }
+    }
+
+    fn draw(&mut self, f: &mut Frame<'_>, area: Rect, cx: &mut Paint<'_>) {
+        let total = match (self.class_count, cx.summary) {
+            (Some(n), _) => Some(n),
+            (None, Some(s)) => Some(counted(s, self.statuses)),
+            _ => None,
+        };
+        let mut detail = self.statuses.words();
+        if let Some(c) = self.class {
+            detail.push_str(&format!(" · class {c}"));
+        }
+        detail.push_str(if self.pager.desc {
+            " · newest first"
+        } else {
+            " · oldest first"
+        });
+        if let Some(t) = &self.finder.text {
+            detail.push_str(&format!(" · find \"{t}\""));
+        }
+        detail.push(' ');
+        let now = cx.now;
+        let theme = *cx.theme;
+        let wide = area.width >= 110;
+        let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
+            (
+                vec![
+                    "id",
+                    "status",
+                    "kind",
+                    "to",
+                    "link",
+                    "att",
+                    "class",
+                    "when",
+                    "last error",
+                ],
+                vec![
+                    Constraint::Length(7),
+                    Constraint::Length(9),
+                    Constraint::Length(8),
+                    Constraint::Length(6),
+                    Constraint::Length(9),
+                    Constraint::Length(5),
+                    Constraint::Length(12),
+                    Constraint::Length(12),
+                    Constraint::Min(10),
+                ],
+            )
+        } else {
+            (
+                vec!["id", "status", "link", "class", "last error"],
+                vec![
+                    Constraint::Length(6),
+                    Constraint::Length(9),
+                    Constraint::Length(9),
+                    Constraint::Length(12),
+                    Constraint::Min(10),
+                ],
+            )
+        };
+        let names = self.link_names.clone();
+        let find = self.finder.text.clone();
         self.page = paged_table(
             f,
             area,
-            title("Jobs", detail, cx.theme),
-            &header,
-            &widths,
+            Spec {
+                title: title("Jobs", detail, &theme),
+                total,
+                header: &header,
+                widths: &widths,
+                wide: Some(header.len() - 1),
+                hscroll: self.hscroll,
+                find: find.as_deref(),
+            },
             &mut self.pager,
             cx,
             |j| {
-                let mut cells = vec![
-                    Cell::from(format!("#{}", j.id)),
-                    Cell::from(j.status.as_str()),
-                    Cell::from(cut(j.kind.as_str(), 8)),
-                    Cell::from(j.target.as_str()),
-                    Cell::from(j.link_id.map_or("-".into(), |l| format!("L{l}"))),
-                    Cell::from(format!("{}/{}", j.attempts, j.max_attempts)),
-                    Cell::from(j.error_class.map_or("", ErrorClass::as_str)),
-                    Cell::from(if j.status == JobStatus::Queued {
-                        short_time(j.next_run_at, now)
-                    } else {
-                        "-".to_string()
-                    }),
-                ];
-                if wide {
-                    cells.push(Cell::from(cut(j.last_error.as_deref().unwrap_or(""), 60)));
+                let status_style = match j.status {
+                    JobStatus::Failed | JobStatus::Dead => Some(theme.error),
+                    JobStatus::Succeeded => Some(theme.ok),
+                    _ => None,
+                };
+                let id = Text::from(format!("#{}", j.id));
+                let status = Text {
+                    text: j.status.as_str().into(),
+                    style: status_style,
+                };
+                let link = Text::from(j.link_id.map_or("-".to_string(), |l| {
+                    names.get(&l).cloned().unwrap_or_else(|| format!("L{l}"))
+                }));
+                let class = Text::from(j.error_class.map_or("", ErrorClass::as_str));
+                let error = Text::from(j.last_error.clone().unwrap_or_default());
+                if !wide {
+                    return vec![id, status, link, class, error];
                 }
-                cells
+                vec![
+                    id,
+                    status,
+                    Text::from(cut(j.kind.as_str(), 8)),
+                    Text::from(j.target.as_str()),
+                    link,
+                    Text::from(format!("{}/{}", j.attempts, j.max_attempts)),
+                    class,
+                    Text::from(if j.status == JobStatus::Queued {
+                        format!("run {}", short_time(j.next_run_at, now))
+                    } else {
+                        short_time(j.updated_at, now)
+                    }),
+                    error,
+                ]
             },
             |_| false,
         );
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    fn search_prompt(&self) -> Option<&'static str> {
+        Some("find in jobs (id, status, class, error text)")
+    }
 
-    #[test]
-    fn filter_words_round_trip() {
-        let f = parse_filter("failed rate_limited").unwrap();
-        assert_eq!(f.status, Some(JobStatus::Failed));
-        assert_eq!(f.error_class, Some(ErrorClass::RateLimited));
-        assert_eq!(filter_words(&f), "failed rate_limited");
-        assert!(parse_filter("bogus").is_err());
-        assert_eq!(parse_filter("any").unwrap(), JobFilter::default());
+    fn search_text(&self) -> String {
+        self.finder.text.clone().unwrap_or_default()
+    }
+
+    fn search(&mut self, text: &str, cx: &Load<'_>) -> Result<Option<Action>, String> {
+        self.finder.set(text, &mut self.pager, row_text)?;
+        self.fill_names(cx.db).map_err(|e| e.to_string())?;
+        Ok(None)
+    }
+
+    fn select_row(&mut self, i: usize) {
+        self.pager.select_index(i);
+    }
+
+    fn selection(&self) -> Selection {
+        Selection::Jobs {
+            selected: self.pager.selected().map(|j| j.id),
+            filter: self.retry_filter(),
+        }
     }
 }

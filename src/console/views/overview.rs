@@ -1,21 +1,26 @@
-//! Overview: is sync healthy, and if not, where to look. Everything here comes
-//! from maintained counters, the latest quota readings and time-indexed
-//! aggregates over the last minutes, so it costs the same on any store size.
+//! Overview: is sync healthy, and if not, where to look. Problems lead: the
+//! verdict and its reasons on top, then what needs a human (conflicts,
+//! failed and dead jobs — each count jumps to exactly the rows it counts),
+//! then sync, then quota. Everything comes from maintained counters, the
+//! latest quota readings and time-indexed aggregates, so it costs the same
+//! on any store size; ages are recomputed from the clock on every frame.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Modifier;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, LineGauge, Paragraph, Sparkline, Wrap};
+use ratatui::widgets::{Block, Borders, LineGauge, Paragraph, Sparkline};
 
-use super::common::{DrawCtx, title};
-use crate::console::app::Action;
-use crate::console::app::Hit;
+use super::common::title;
+use super::{Load, Paint, View};
 use crate::console::clock::short_time;
-use crate::console::keymap::Cmd;
+use crate::console::keymap;
+use crate::console::theme::Theme;
+use crate::console::types::{Action, Cmd, Ctx, Hit, JobStatuses, Open, ViewId, ViewMsg};
+use crate::console::wrap::wrap;
 use crate::domain::{JobStatus, QuotaKind, QuotaSample, Side};
 use crate::health::{Health, Verdict, human_ms};
-use crate::store::{ActivityStats, Db, StoreError, Summary, to_ms};
+use crate::store::{ActivityStats, ConflictStatus, Db, StoreError, Summary, to_ms};
 
 /// Minutes shown in the throughput sparkline.
 pub const SPARK_MINUTES: usize = 30;
@@ -35,7 +40,7 @@ pub struct QuotaView {
 
 /// Overview state: recent activity and quota forecasts.
 #[derive(Debug, Clone, Default)]
-pub struct OverviewState {
+pub struct OverviewView {
     /// Throughput and error rate.
     pub stats: ActivityStats,
     /// Quota gauges.
@@ -66,13 +71,345 @@ pub fn forecast(latest: &QuotaSample, series: &[QuotaSample]) -> (Option<f64>, O
     (Some(per_ms * 60_000.0), before_reset.then_some(eta))
 }
 
-impl OverviewState {
-    /// Re-read activity and quota.
-    pub fn load(&mut self, db: Db<'_>, now: i64) -> Result<(), StoreError> {
-        self.stats = db.activity(now, SPARK_MINUTES, RATE_WINDOW_MS)?;
+/// The share of a quota used, 0.0 to 1.0.
+pub fn used_ratio(s: &QuotaSample) -> f64 {
+    if s.limit > 0 {
+        ((s.limit - s.remaining) as f64 / s.limit as f64).clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
+/// Colour of a quota by how much is used: red from 90 %, yellow from 70 %.
+fn quota_style(ratio: f64, theme: &Theme) -> Style {
+    if ratio >= 0.9 {
+        theme.error
+    } else if ratio >= 0.7 {
+        theme.warn
+    } else {
+        theme.ok
+    }
+}
+
+/// The gauge label: "linear requests used 1000/1500 (67%)".
+pub fn quota_label(s: &QuotaSample) -> String {
+    format!(
+        "{} {} used {}/{} ({:.0}%)",
+        s.connector.as_str(),
+        s.kind,
+        (s.limit - s.remaining).max(0),
+        s.limit,
+        used_ratio(s) * 100.0
+    )
+}
+
+/// What is known about the reset and the burn: "resets in 20m 0s (14:20:00)
+/// · runs out in 1m 40s at the current rate". Says nothing about a reset
+/// time it does not know.
+pub fn quota_note(q: &QuotaView, now: i64) -> (String, bool) {
+    let mut parts = Vec::new();
+    let mut alarming = false;
+    if let Some(r) = q.sample.reset_at.map(to_ms) {
+        if r > now {
+            parts.push(format!(
+                "resets in {} ({})",
+                human_ms(r - now),
+                short_time(r, now)
+            ));
+        } else {
+            parts.push(format!(
+                "reset due {}; waiting for a new reading",
+                short_time(r, now)
+            ));
+        }
+    }
+    match (q.exhausts_at, q.burn_per_min) {
+        (Some(t), _) if t > now => {
+            alarming = true;
+            parts.push(format!(
+                "runs out in {} at the current rate",
+                human_ms(t - now)
+            ));
+        }
+        (None, Some(b)) if b > 0.0 => parts.push(format!("{b:.0}/min, lasts until the reset")),
+        _ => {}
+    }
+    (parts.join(" · "), alarming)
+}
+
+impl OverviewView {
+    fn quota_series(
+        db: Db<'_>,
+        side: Side,
+        kind: QuotaKind,
+        now: i64,
+    ) -> Result<Vec<QuotaSample>, StoreError> {
+        db.quota_series(side, kind, now - RATE_WINDOW_MS, 240)
+    }
+
+    /// The verdict and its reasons, wrapped; when they need more lines
+    /// than `area` has, the last line says where the rest is.
+    fn draw_verdict(area: Rect, f: &mut Frame<'_>, h: &Health, cx: &Paint<'_>) {
+        let style = match h.verdict {
+            Verdict::Healthy => cx.theme.ok,
+            Verdict::Degraded => cx.theme.warn,
+            Verdict::Down => cx.theme.error,
+        }
+        .add_modifier(Modifier::BOLD);
+        let line = Line::from(vec![
+            Span::styled(format!(" ● {} ", h.verdict.as_str().to_uppercase()), style),
+            Span::styled(verdict_reasons(h), cx.theme.text),
+        ]);
+        let mut rows = wrap(&[line], area.width as usize, 1);
+        let room = area.height as usize;
+        if rows.len() > room && room > 0 {
+            rows.truncate(room);
+            let more = format!(" … {} all reasons", keymap::shown(Ctx::Global, Cmd::Open));
+            let keep = (area.width as usize).saturating_sub(more.chars().count());
+            if let Some(last) = rows.last_mut() {
+                let text: String = last
+                    .spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+                    .chars()
+                    .take(keep)
+                    .collect();
+                *last = Line::from(vec![
+                    Span::styled(text, cx.theme.text),
+                    Span::styled(more, cx.theme.key),
+                ]);
+            }
+        }
+        f.render_widget(Paragraph::new(rows), area);
+    }
+
+    fn draw_queues(area: Rect, f: &mut Frame<'_>, s: &Summary, cx: &mut Paint<'_>) {
+        let theme = cx.theme;
+        let block = panel("Needs attention", theme);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let failed = s.jobs_in(JobStatus::Failed);
+        let dead = s.jobs_in(JobStatus::Dead);
+        let key = |cmd| format!("[{}]", keymap::shown(Ctx::View(ViewId::Overview), cmd));
+        let count_style = |n: i64, bad: Style| if n > 0 { bad } else { theme.ok };
+        let mut lines = vec![
+            Line::from(vec![
+                Span::styled(
+                    format!("{:>7} ", s.open_conflicts),
+                    count_style(s.open_conflicts, theme.warn),
+                ),
+                Span::raw("open conflicts  "),
+                Span::styled(key(Cmd::GoConflicts), theme.key),
+            ]),
+            Line::from(vec![
+                Span::styled(
+                    format!("{:>7} ", failed + dead),
+                    count_style(failed + dead, theme.error),
+                ),
+                Span::raw(format!(
+                    "failed + dead jobs ({failed} failed, {dead} dead)  "
+                )),
+                Span::styled(key(Cmd::GoProblems), theme.key),
+            ]),
+            Line::from(Span::styled(
+                format!(
+                    "{:>7} queued · {} running · {} succeeded · {} cancelled",
+                    s.jobs_in(JobStatus::Queued),
+                    s.jobs_in(JobStatus::Running),
+                    s.jobs_in(JobStatus::Succeeded),
+                    s.jobs_in(JobStatus::Cancelled)
+                ),
+                theme.dim,
+            )),
+        ];
+        if let Some(why) = &s.deletes_paused {
+            lines.push(Line::from(Span::styled(
+                format!("deletes paused: {why}"),
+                theme.error,
+            )));
+        }
+        for (i, cmd) in [Cmd::GoConflicts, Cmd::GoProblems].into_iter().enumerate() {
+            if inner.height > i as u16 {
+                cx.hits.push((
+                    Rect::new(inner.x, inner.y + i as u16, inner.width, 1),
+                    Hit::Key(cmd),
+                ));
+            }
+        }
+        f.render_widget(Paragraph::new(lines), inner);
+    }
+
+    fn draw_sync(&self, area: Rect, f: &mut Frame<'_>, s: &Summary, h: &Health, cx: &Paint<'_>) {
+        let theme = cx.theme;
+        let block = panel("Sync", theme);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let heartbeat = h
+            .heartbeat_age_ms
+            .map_or("never".to_string(), |a| format!("{} ago", human_ms(a)));
+        let total: u64 = self.stats.changes_per_minute.iter().sum();
+        let last = self.stats.changes_per_minute.last().copied().unwrap_or(0);
+        let rate = self.stats.error_rate() * 100.0;
+        let rate_style = if rate >= 10.0 {
+            theme.error
+        } else if rate > 0.0 {
+            theme.warn
+        } else {
+            theme.ok
+        };
+        let lines = vec![
+            Line::from(vec![
+                Span::styled("sync lag   ", theme.dim),
+                Span::raw(human_ms(h.lag_ms)),
+                Span::styled("   engine heartbeat ", theme.dim),
+                Span::raw(heartbeat),
+            ]),
+            Line::from(vec![
+                Span::styled("error rate ", theme.dim),
+                Span::styled(format!("{rate:.1}%"), rate_style),
+                Span::styled(
+                    format!(" of {} attempts (15m)", self.stats.attempts),
+                    theme.dim,
+                ),
+            ]),
+            Line::from(vec![
+                Span::styled("changes    ", theme.dim),
+                Span::raw(format!("{last}/min")),
+                Span::styled(
+                    format!("   {total} in {SPARK_MINUTES}m   links {}", s.links),
+                    theme.dim,
+                ),
+            ]),
+        ];
+        let [text, spark] =
+            Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(inner);
+        f.render_widget(Paragraph::new(lines), text);
+        if spark.height > 0 {
+            let data = &self.stats.changes_per_minute;
+            let width = spark.width as usize;
+            let data = &data[data.len().saturating_sub(width)..];
+            f.render_widget(Sparkline::default().data(data).style(theme.ok), spark);
+        }
+    }
+
+    fn draw_quota(&self, area: Rect, f: &mut Frame<'_>, compact: bool, cx: &Paint<'_>) {
+        let theme = cx.theme;
+        let block = panel("Quota", theme);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        if self.quotas.is_empty() {
+            f.render_widget(
+                Paragraph::new(Span::styled("no quota readings yet", theme.dim)),
+                inner,
+            );
+            return;
+        }
+        let per = if compact { 1 } else { 2 };
+        let rows =
+            Layout::vertical(self.quotas.iter().map(|_| Constraint::Length(per))).split(inner);
+        for (q, row) in self.quotas.iter().zip(rows.iter()) {
+            let [gauge_area, note_area] =
+                Layout::vertical([Constraint::Length(1), Constraint::Length(per - 1)]).areas(*row);
+            let ratio = used_ratio(&q.sample);
+            let style = quota_style(ratio, theme);
+            let label = quota_label(&q.sample);
+            let label_w = (label.chars().count() as u16 + 1).min(gauge_area.width / 2);
+            let [label_area, bar_area] =
+                Layout::horizontal([Constraint::Length(label_w), Constraint::Min(0)])
+                    .areas(gauge_area);
+            f.render_widget(Paragraph::new(Span::styled(label, style)), label_area);
+            f.render_widget(
+                LineGauge::default()
+                    .ratio(ratio)
+                    .label("")
+                    .filled_symbol("█")
+                    .unfilled_symbol("░")
+                    .filled_style(style)
+                    .unfilled_style(theme.dim),
+                bar_area,
+            );
+            if note_area.height > 0 {
+                let (note, alarming) = quota_note(q, cx.now);
+                f.render_widget(
+                    Paragraph::new(Span::styled(
+                        format!("  {note}"),
+                        if alarming { theme.error } else { theme.dim },
+                    )),
+                    note_area,
+                );
+            }
+        }
+    }
+
+    fn facts(&self, s: &Summary, h: &Health, now: i64) -> Vec<String> {
+        let mut lines = vec![format!("verdict: {}", h.verdict.as_str())];
+        if h.reasons.is_empty() {
+            lines.push("  all connectors syncing".into());
+        }
+        lines.extend(h.reasons.iter().map(|r| format!("  • {r}")));
+        lines.push(String::new());
+        lines.push(format!(
+            "engine heartbeat: {}",
+            h.heartbeat_age_ms
+                .map_or("never".to_string(), |a| format!("{} ago", human_ms(a)))
+        ));
+        lines.push(format!("sync lag: {}", human_ms(h.lag_ms)));
+        lines.push(format!(
+            "links {} · open conflicts {} · jobs failed {}, dead {}, queued {}",
+            s.links,
+            s.open_conflicts,
+            s.jobs_in(JobStatus::Failed),
+            s.jobs_in(JobStatus::Dead),
+            s.jobs_in(JobStatus::Queued)
+        ));
+        for q in &self.quotas {
+            let (note, _) = quota_note(q, now);
+            lines.push(format!("quota: {} · {note}", quota_label(&q.sample)));
+        }
+        lines
+    }
+}
+
+fn panel<'a>(name: &str, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.dim)
+        .title(title(name, String::new(), theme))
+}
+
+fn verdict_reasons(h: &Health) -> String {
+    if h.reasons.is_empty() {
+        "all connectors syncing".to_string()
+    } else {
+        h.reasons.join("; ")
+    }
+}
+
+/// Lines the verdict needs at this width (at most `max`).
+fn verdict_height(h: &Health, width: u16, max: u16) -> u16 {
+    let len = verdict_reasons(h).chars().count() + 14;
+    let lines = len / (width.max(20) as usize) + 1;
+    (lines as u16).clamp(1, max.max(1))
+}
+
+impl View for OverviewView {
+    fn id(&self) -> ViewId {
+        ViewId::Overview
+    }
+
+    fn offers(&self, cmd: Cmd) -> bool {
+        !matches!(
+            cmd,
+            Cmd::Search | Cmd::NextMatch | Cmd::PrevMatch | Cmd::Copy | Cmd::Urls | Cmd::Sort
+        )
+    }
+
+    fn reload(&mut self, cx: &Load<'_>) -> Result<(), StoreError> {
+        self.stats = cx.db.activity(cx.now, SPARK_MINUTES, RATE_WINDOW_MS)?;
         self.quotas.clear();
-        for q in db.latest_quota()? {
-            let series = quota_series(db, q.connector, q.kind, now)?;
+        for q in cx.db.latest_quota()? {
+            let series = Self::quota_series(cx.db, q.connector, q.kind, cx.now)?;
             let (burn_per_min, exhausts_at) = forecast(&q, &series);
             self.quotas.push(QuotaView {
                 sample: q,
@@ -83,280 +420,65 @@ impl OverviewState {
         Ok(())
     }
 
-    /// The Overview has no rows; its jumps are handled by the app.
-    pub fn on_cmd(&mut self, _cmd: Cmd) -> Option<Action> {
-        None
+    fn on_cmd(&mut self, cmd: Cmd, cx: &Load<'_>) -> Result<Option<Action>, StoreError> {
+        Ok(match cmd {
+            Cmd::GoConflicts => Some(Action::Tell(
+                ViewId::Conflicts,
+                ViewMsg::ConflictStatus(Some(ConflictStatus::Open)),
+            )),
+            Cmd::GoProblems => Some(Action::Tell(
+                ViewId::Jobs,
+                ViewMsg::JobStatuses(JobStatuses::Attention),
+            )),
+            Cmd::Open => {
+                let s = cx.db.summary()?;
+                let h = crate::health::assess(&s, cx.now);
+                Some(Action::Open(Open::Text {
+                    title: "Health".into(),
+                    lines: self.facts(&s, &h, cx.now),
+                }))
+            }
+            _ => None,
+        })
     }
 
-    /// Draw the view.
-    pub fn draw(
-        &self,
-        f: &mut Frame<'_>,
-        area: Rect,
-        summary: Option<&Summary>,
-        health: Option<&Health>,
-        cx: &mut DrawCtx<'_>,
-    ) {
-        let (Some(s), Some(h)) = (summary, health) else {
+    fn draw(&mut self, f: &mut Frame<'_>, area: Rect, cx: &mut Paint<'_>) {
+        let (Some(s), Some(h)) = (cx.summary.cloned(), cx.health.cloned()) else {
             return;
         };
-        let wide = area.width >= 120;
-        let [top, rest] = Layout::vertical([
-            Constraint::Length(verdict_height(h, area.width)),
-            Constraint::Min(0),
-        ])
-        .areas(area);
-        self.draw_verdict(f, top, h, cx);
+        let wide = area.width >= 120 && area.height >= 16;
+        let compact = area.height < 20;
+        let quota_rows = self.quotas.len().max(1) as u16;
+        let max_verdict = if compact { 2 } else { 3 };
+        let vh = verdict_height(&h, area.width, max_verdict);
         if wide {
+            let [top, rest] =
+                Layout::vertical([Constraint::Length(vh), Constraint::Min(0)]).areas(area);
+            Self::draw_verdict(top, f, &h, cx);
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                     .areas(rest);
-            let [sync, queues] =
-                Layout::vertical([Constraint::Percentage(60), Constraint::Min(7)]).areas(left);
-            self.draw_sync(f, sync, s, h, cx);
-            draw_queues(f, queues, s, cx);
-            self.draw_quota(f, right, cx);
-        } else {
-            let qh = (self.quotas.len().max(1) as u16) * 2 + 2;
-            let [sync, quota, queues] = Layout::vertical([
-                Constraint::Length(8),
-                Constraint::Length(qh),
-                Constraint::Min(0),
-            ])
-            .areas(rest);
-            self.draw_sync(f, sync, s, h, cx);
-            self.draw_quota(f, quota, cx);
-            draw_queues(f, queues, s, cx);
-        }
-    }
-
-    fn draw_verdict(&self, f: &mut Frame<'_>, area: Rect, h: &Health, cx: &DrawCtx<'_>) {
-        let style = match h.verdict {
-            Verdict::Healthy => cx.theme.ok,
-            Verdict::Degraded => cx.theme.warn,
-            Verdict::Down => cx.theme.error,
-        }
-        .add_modifier(Modifier::BOLD);
-        let why = if h.reasons.is_empty() {
-            "all connectors syncing".to_string()
-        } else {
-            h.reasons.join("; ")
-        };
-        let line = Line::from(vec![
-            Span::styled(format!(" ● {} ", h.verdict.as_str().to_uppercase()), style),
-            Span::styled(why, cx.theme.text),
-        ]);
-        f.render_widget(Paragraph::new(line).wrap(Wrap { trim: true }), area);
-    }
-
-    fn draw_sync(&self, f: &mut Frame<'_>, area: Rect, s: &Summary, h: &Health, cx: &DrawCtx<'_>) {
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .border_style(cx.theme.dim)
-            .title(title("Sync", String::new(), cx.theme));
-        let inner = block.inner(area);
-        f.render_widget(block, area);
-        let heartbeat = h
-            .heartbeat_age_ms
-            .map_or("never".to_string(), |a| format!("{} ago", human_ms(a)));
-        let total: u64 = self.stats.changes_per_minute.iter().sum();
-        let last = self.stats.changes_per_minute.last().copied().unwrap_or(0);
-        let rate = self.stats.error_rate() * 100.0;
-        let rate_style = if rate >= 10.0 {
-            cx.theme.error
-        } else if rate > 0.0 {
-            cx.theme.warn
-        } else {
-            cx.theme.ok
-        };
-        let lines = vec![
-            Line::from(vec![
-                Span::styled("sync lag   ", cx.theme.dim),
-                Span::raw(human_ms(h.lag_ms)),
-                Span::styled("   heartbeat ", cx.theme.dim),
-                Span::raw(heartbeat),
-            ]),
-            Line::from(vec![
-                Span::styled("error rate ", cx.theme.dim),
-                Span::styled(format!("{rate:.1}%"), rate_style),
-                Span::styled(
-                    format!(" of {} attempts (15m)", self.stats.attempts),
-                    cx.theme.dim,
-                ),
-            ]),
-            Line::from(vec![
-                Span::styled("changes    ", cx.theme.dim),
-                Span::raw(format!("{last}/min")),
-                Span::styled(
-                    format!("   {total} in {SPARK_MINUTES}m   links {}", s.links),
-                    cx.theme.dim,
-                ),
-            ]),
-        ];
-        let [text, spark] =
-            Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(inner);
-        f.render_widget(Paragraph::new(lines), text);
-        let data: Vec<u64> = self.stats.changes_per_minute.clone();
-        let width = spark.width as usize;
-        let data = &data[data.len().saturating_sub(width)..];
-        f.render_widget(Sparkline::default().data(data).style(cx.theme.ok), spark);
-    }
-
-    fn draw_quota(&self, f: &mut Frame<'_>, area: Rect, cx: &DrawCtx<'_>) {
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .border_style(cx.theme.dim)
-            .title(title("Quota", String::new(), cx.theme));
-        let inner = block.inner(area);
-        f.render_widget(block, area);
-        if self.quotas.is_empty() {
-            f.render_widget(
-                Paragraph::new(Span::styled("no quota readings yet", cx.theme.dim)),
-                inner,
-            );
+            let [queues, sync] =
+                Layout::vertical([Constraint::Length(6), Constraint::Min(5)]).areas(left);
+            Self::draw_queues(queues, f, &s, cx);
+            self.draw_sync(sync, f, &s, &h, cx);
+            self.draw_quota(right, f, false, cx);
             return;
         }
-        let rows = Layout::vertical(self.quotas.iter().map(|_| Constraint::Length(2))).split(inner);
-        for (q, row) in self.quotas.iter().zip(rows.iter()) {
-            let [gauge_area, note_area] =
-                Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(*row);
-            let s = &q.sample;
-            let ratio = if s.limit > 0 {
-                (s.remaining as f64 / s.limit as f64).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let style = if ratio < 0.1 {
-                cx.theme.error
-            } else if ratio < 0.3 {
-                cx.theme.warn
-            } else {
-                cx.theme.gauge
-            };
-            let label = format!(
-                "{:<6} {:<10} {:>6}/{:<6}",
-                s.connector.as_str(),
-                s.kind,
-                s.remaining,
-                s.limit
-            );
-            f.render_widget(
-                LineGauge::default()
-                    .ratio(ratio)
-                    .label(label)
-                    .filled_symbol("█")
-                    .unfilled_symbol("░")
-                    .filled_style(style)
-                    .unfilled_style(cx.theme.dim),
-                gauge_area,
-            );
-            let reset = s
-                .reset_at
-                .map(to_ms)
-                .map_or("no reset time".to_string(), |r| {
-                    format!(
-                        "resets {} (in {})",
-                        short_time(r, cx.now),
-                        human_ms(r - cx.now)
-                    )
-                });
-            let (fc, fc_style) = match (q.exhausts_at, q.burn_per_min) {
-                (Some(t), _) => (
-                    format!("exhausts in {} at current burn", human_ms(t - cx.now)),
-                    cx.theme.error,
-                ),
-                (None, Some(b)) if b > 0.0 => {
-                    (format!("{b:.0}/min, lasts until reset"), cx.theme.ok)
-                }
-                _ => ("steady".to_string(), cx.theme.dim),
-            };
-            f.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::styled(format!("  {reset} · "), cx.theme.dim),
-                    Span::styled(fc, fc_style),
-                ])),
-                note_area,
-            );
-        }
+        let queues_h = if s.deletes_paused.is_some() { 6 } else { 5 };
+        let quota_h = quota_rows * if compact { 1 } else { 2 } + 2;
+        let [top, queues, sync, quota] = Layout::vertical([
+            Constraint::Length(vh),
+            Constraint::Length(queues_h),
+            Constraint::Min(5),
+            Constraint::Length(quota_h),
+        ])
+        .areas(area);
+        Self::draw_verdict(top, f, &h, cx);
+        Self::draw_queues(queues, f, &s, cx);
+        self.draw_sync(sync, f, &s, &h, cx);
+        self.draw_quota(quota, f, compact, cx);
     }
-}
-
-fn quota_series(
-    db: Db<'_>,
-    side: Side,
-    kind: QuotaKind,
-    now: i64,
-) -> Result<Vec<QuotaSample>, StoreError> {
-    db.quota_series(side, kind, now - RATE_WINDOW_MS, 240)
-}
-
-fn verdict_height(h: &Health, width: u16) -> u16 {
-    let len: usize = h.reasons.iter().map(|r| r.len() + 2).sum::<usize>() + 14;
-    let lines = len / (width.max(20) as usize) + 1;
-    (lines as u16).min(3)
-}
-
-fn draw_queues(f: &mut Frame<'_>, area: Rect, s: &Summary, cx: &mut DrawCtx<'_>) {
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(cx.theme.dim)
-        .title(title("Queues", String::new(), cx.theme));
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let conflicts_style = if s.open_conflicts > 0 {
-        cx.theme.warn
-    } else {
-        cx.theme.ok
-    };
-    let failed = s.jobs_in(JobStatus::Failed);
-    let dead = s.jobs_in(JobStatus::Dead);
-    let failed_style = if failed + dead > 0 {
-        cx.theme.error
-    } else {
-        cx.theme.ok
-    };
-    let lines = vec![
-        Line::from(vec![
-            Span::styled(format!("{:>7} ", s.open_conflicts), conflicts_style),
-            Span::raw("open conflicts  "),
-            Span::styled("[c]", cx.theme.key),
-        ]),
-        Line::from(vec![
-            Span::styled(format!("{failed:>7} "), failed_style),
-            Span::raw(format!("failed, {dead} dead jobs  ")),
-            Span::styled("[f]", cx.theme.key),
-        ]),
-        Line::from(Span::styled(
-            format!(
-                "{:>7} queued · {} running · {} succeeded · {} cancelled",
-                s.jobs_in(JobStatus::Queued),
-                s.jobs_in(JobStatus::Running),
-                s.jobs_in(JobStatus::Succeeded),
-                s.jobs_in(JobStatus::Cancelled)
-            ),
-            cx.theme.dim,
-        )),
-    ];
-    if inner.height >= 1 {
-        cx.hits.push((
-            Rect::new(inner.x, inner.y, inner.width, 1),
-            Hit::GoConflicts,
-        ));
-    }
-    if inner.height >= 2 {
-        cx.hits.push((
-            Rect::new(inner.x, inner.y + 1, inner.width, 1),
-            Hit::GoFailedJobs,
-        ));
-    }
-    let mut lines = lines;
-    if let Some(why) = &s.deletes_paused {
-        lines.push(Line::from(Span::styled(
-            format!("deletes paused: {why}"),
-            cx.theme.error,
-        )));
-    }
-    f.render_widget(Paragraph::new(lines), inner);
 }
 
 #[cfg(test)]
@@ -385,5 +507,25 @@ mod tests {
         // Slow burn: lasts until reset.
         let series = vec![q(1000, 0, 600_000), q(990, 60_000, 600_000)];
         assert_eq!(forecast(&series[1], &series).1, None);
+    }
+
+    #[test]
+    fn quota_says_used_of_limit_and_only_known_resets() {
+        let s = q(500, 0, 600_000);
+        assert_eq!(quota_label(&s), "linear requests used 1000/1500 (67%)");
+        let view = QuotaView {
+            sample: s.clone(),
+            burn_per_min: None,
+            exhausts_at: None,
+        };
+        assert_eq!(quota_note(&view, 0).0, "resets in 10m 0s (00:10:00)");
+        let mut unknown = view.clone();
+        unknown.sample.reset_at = None;
+        assert_eq!(quota_note(&unknown, 0).0, "");
+        assert!(quota_note(&view, 700_000).0.starts_with("reset due"));
+        let theme = Theme::color();
+        assert_eq!(quota_style(0.95, &theme), theme.error);
+        assert_eq!(quota_style(0.75, &theme), theme.warn);
+        assert_eq!(quota_style(0.2, &theme), theme.ok);
     }
 }

@@ -1,0 +1,274 @@
+//! Finding a link by what an operator has in hand — `ENG-71`, a Linear
+//! issue id or its first characters, a portal post id (or the tail the
+//! console shows), a post or issue URL, title words, or the link's own
+//! number — through the indexes of migration V7, never a scan: an id or URL
+//! is one `link_keys` lookup, a prefix a bounded range of it, title words an
+//! FTS5 match read newest first. Listings of links in title order live here
+//! too, for the console's sort.
+
+use super::links::Link;
+use super::{Db, Result, Window};
+
+/// Shortest id prefix looked up as a prefix (shorter ones match too much
+/// to be useful and are looked up whole only).
+pub const MIN_PREFIX: usize = 4;
+
+/// Most keys a prefix lookup reads: a prefix matching more ids than this
+/// lists the first ones in key order.
+pub const PREFIX_SCAN: usize = 2_000;
+
+/// A parsed search: which indexes to ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkQuery {
+    /// The text as typed.
+    pub text: String,
+    /// A link number (`L12`, `#12`, `12`).
+    pub link_id: Option<i64>,
+    /// The whole text as an id or URL key (normalised like the index).
+    pub key: Option<String>,
+    /// Also match keys starting with `key` — looked up only when no id
+    /// equals it, so `ENG-71` finds ENG-71 and not ENG-710 too.
+    pub prefix: bool,
+    /// An FTS5 expression over title words (whole words; a word ending in
+    /// `*` is a prefix), `None` when the text has no words.
+    pub words: Option<String>,
+}
+
+/// Whether text is a URL rather than an id or words.
+fn looks_like_url(t: &str) -> bool {
+    t.contains("://") || t.to_ascii_lowercase().starts_with("www.")
+}
+
+/// A URL as the index stores it: lowercase, without scheme, `www.`, query,
+/// fragment or trailing slashes — so a link pasted from a browser bar
+/// finds the record whatever decoration it carries. Mirrors the
+/// `link_urls` view of migration V7.
+pub fn url_key(url: &str) -> String {
+    let u = url.trim().to_lowercase();
+    let u = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .unwrap_or(&u);
+    let u = u.strip_prefix("www.").unwrap_or(u);
+    let u = u.split('?').next().unwrap_or(u);
+    let u = u.split('#').next().unwrap_or(u);
+    u.trim_end_matches('/').to_string()
+}
+
+/// Title words as an FTS5 expression: each word's letters and digits as a
+/// phrase (so `ENG-71` finds the adjacent tokens `eng 71`), all required.
+fn fts_words(text: &str) -> Option<String> {
+    let mut terms = Vec::new();
+    for word in text.split_whitespace() {
+        let prefix = word.ends_with('*');
+        let runs: Vec<String> = word
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|r| !r.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        terms.push(format!(
+            "\"{}\"{}",
+            runs.join(" "),
+            if prefix { "*" } else { "" }
+        ));
+    }
+    (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+impl LinkQuery {
+    /// Parse search text; `None` when there is nothing to look for.
+    pub fn parse(text: &str) -> Option<LinkQuery> {
+        let t = text.trim();
+        if t.is_empty() {
+            return None;
+        }
+        let number = t
+            .strip_prefix(['L', 'l', '#'])
+            .unwrap_or(t)
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0);
+        let url = looks_like_url(t);
+        let one_token = !t.contains(char::is_whitespace);
+        let key = if url {
+            Some(url_key(t))
+        } else if one_token {
+            Some(t.trim_end_matches('*').to_lowercase())
+        } else {
+            None
+        };
+        let prefix = !url
+            && key
+                .as_ref()
+                .is_some_and(|k| k.chars().count() >= MIN_PREFIX);
+        Some(LinkQuery {
+            text: t.to_string(),
+            link_id: number,
+            key,
+            prefix,
+            words: if url { None } else { fts_words(t) },
+        })
+    }
+}
+
+/// The order of a link listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkOrder {
+    /// By id (newest first, or oldest first when the window ascends).
+    Id,
+    /// By title, case-insensitive, then id.
+    Title,
+}
+
+/// The key just above every key starting with `prefix` (a bound for a
+/// range scan of the text index).
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+impl Db<'_> {
+    /// Links matching a search, newest first, at most `limit`, below link
+    /// id `before`: the union of every index the query names, each read
+    /// newest first and cut at `limit`, so a page costs the same on any
+    /// store size.
+    pub fn search_links(
+        &self,
+        q: &LinkQuery,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Link>> {
+        let key = q.key.clone().unwrap_or_default();
+        let prefix = q.prefix && !self.key_exists(&key)?;
+        let mut arms = Vec::new();
+        if q.key.is_some() {
+            arms.push(
+                "SELECT link_id FROM (SELECT link_id FROM link_keys
+                   WHERE key = :key AND link_id < :before ORDER BY link_id DESC LIMIT :limit)",
+            );
+        }
+        if prefix {
+            arms.push(
+                "SELECT link_id FROM (SELECT link_id FROM link_keys
+                   WHERE key > :key AND key < :key_end LIMIT :scan) WHERE link_id < :before",
+            );
+        }
+        if q.words.is_some() {
+            arms.push(
+                "SELECT rowid FROM (SELECT rowid FROM links_fts
+                   WHERE links_fts MATCH :words AND rowid < :before ORDER BY rowid DESC LIMIT :limit)",
+            );
+        }
+        if q.link_id.is_some() {
+            arms.push("SELECT id FROM links WHERE id = :id AND id < :before");
+        }
+        if arms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {} FROM links WHERE id IN ({}) ORDER BY id DESC LIMIT :limit",
+            super::links::COLS,
+            arms.join(" UNION ")
+        );
+        let key_end = prefix_end(&key);
+        let words = q.words.clone().unwrap_or_default();
+        let before = before.unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let scan = PREFIX_SCAN as i64;
+        let id = q.link_id.unwrap_or(0);
+        let mut params: Vec<(&str, &dyn rusqlite::ToSql)> =
+            vec![(":before", &before), (":limit", &limit)];
+        if q.key.is_some() {
+            params.push((":key", &key));
+        }
+        if prefix {
+            params.push((":key_end", &key_end));
+            params.push((":scan", &scan));
+        }
+        if q.words.is_some() {
+            params.push((":words", &words));
+        }
+        if q.link_id.is_some() {
+            params.push((":id", &id));
+        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let raws = stmt
+            .query_map(params.as_slice(), super::links::row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(super::links::finish).collect()
+    }
+
+    fn key_exists(&self, key: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM link_keys WHERE key = ?1)")?
+            .query_row([key], |r| r.get(0))?)
+    }
+
+    /// A keyset window of links in `order`. For [`LinkOrder::Title`] the
+    /// window's `from` is the id of the row to continue after (its title is
+    /// looked up), and `descending` walks the titles backwards.
+    pub fn links_ordered(&self, order: LinkOrder, window: Window) -> Result<Vec<Link>> {
+        if order == LinkOrder::Id {
+            return self.links(window);
+        }
+        let cols = super::links::COLS;
+        let dir = if window.descending { "DESC" } else { "ASC" };
+        let limit = window.limit_i64();
+        let raws = match window.from {
+            None => {
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT {cols} FROM links ORDER BY title COLLATE NOCASE {dir}, id {dir} LIMIT ?1"
+                ))?;
+                stmt.query_map([limit], super::links::row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+            Some(from) => {
+                let Some(title) = self.link(from)?.map(|l| l.title) else {
+                    return Ok(Vec::new());
+                };
+                let (op, eq) = if window.descending {
+                    ("<", "<=")
+                } else {
+                    (">", ">=")
+                };
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT {cols} FROM links
+                     WHERE title COLLATE NOCASE {eq} ?1 AND (title COLLATE NOCASE {op} ?1 OR id {op} ?2)
+                     ORDER BY title COLLATE NOCASE {dir}, id {dir} LIMIT ?3"
+                ))?;
+                stmt.query_map(rusqlite::params![title, from, limit], super::links::row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            }
+        };
+        raws.into_iter().map(super::links::finish).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ids_urls_and_words() {
+        let q = LinkQuery::parse(" ENG-71 ").unwrap();
+        assert_eq!(q.key.as_deref(), Some("eng-71"));
+        assert!(q.prefix);
+        assert_eq!(q.words.as_deref(), Some("\"eng 71\""));
+        assert_eq!(q.link_id, None);
+        let q = LinkQuery::parse("L12").unwrap();
+        assert_eq!(q.link_id, Some(12));
+        assert!(!q.prefix);
+        let q = LinkQuery::parse("https://www.Acme.canny.io/b/p/dark-mode/?utm=x#c").unwrap();
+        assert_eq!(q.key.as_deref(), Some("acme.canny.io/b/p/dark-mode"));
+        assert_eq!(q.words, None);
+        assert!(!q.prefix, "a URL is looked up whole");
+        let q = LinkQuery::parse("dark mod*").unwrap();
+        assert_eq!(q.key, None);
+        assert_eq!(q.words.as_deref(), Some("\"dark\" AND \"mod\"*"));
+        assert!(LinkQuery::parse("   ").is_none());
+        assert_eq!(LinkQuery::parse("--").unwrap().words, None);
+    }
+}
