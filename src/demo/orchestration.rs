@@ -120,7 +120,7 @@ pub async fn moderation_and_routing(stage: &mut Stage) -> bool {
             held.len()
         ))
         .await;
-    if !stage.pause(Duration::from_millis(800)).await {
+    if !stage.pause(Duration::from_millis(300)).await {
         return false;
     }
     for id in &held {
@@ -183,15 +183,43 @@ pub async fn release(stage: &mut Stage) -> bool {
             "{PLATFORM_TEAM} ships {shipped} routed bugs in {RELEASE}: each post is told \"Shipped in {RELEASE}\""
         ))
         .await;
-    if !stage.pause(Duration::from_millis(1_500)).await {
-        return false;
+    // The release completes once its posts' loops are closed; the story
+    // goes on meanwhile.
+    let mut bg = stage.clone();
+    tokio::spawn(async move {
+        complete_release(&mut bg, &canny, &cycle, shipped as usize).await;
+    });
+    true
+}
+
+/// Wait until the shipped posts are listed in the release's changelog
+/// group, end the cycle, and report its one entry once it is out.
+async fn complete_release(stage: &mut Stage, canny: &CannySim, cycle: &str, shipped: usize) {
+    for _ in 0..100 {
+        let listed = stage
+            .writer
+            .run(|db| {
+                let groups = db.changelog_groups(10)?;
+                match groups.iter().find(|g| g.name == RELEASE) {
+                    Some(g) => Ok(db.changelog_posts(g.id)?.len()),
+                    None => Ok(0),
+                }
+            })
+            .await
+            .unwrap_or(0);
+        if listed >= shipped {
+            break;
+        }
+        if !stage.pause(Duration::from_millis(100)).await {
+            return;
+        }
     }
     let _ = stage
         .linear
-        .set_cycle_end(&cycle, chrono::Utc::now() - chrono::Duration::seconds(1));
+        .set_cycle_end(cycle, chrono::Utc::now() - chrono::Duration::seconds(1));
     stage.linear.run_auto_archive();
     let _ = stage.engine.check_changelogs().await;
-    for _ in 0..30 {
+    for _ in 0..100 {
         let entry = canny.entries().into_iter().find(|e| e.title == RELEASE);
         if let Some(e) = entry {
             let line = format!(
@@ -201,11 +229,10 @@ pub async fn release(stage: &mut Stage) -> bool {
             );
             lock(&stage.log).changelog = Some(line.clone());
             stage.chapter(line).await;
-            return true;
+            return;
         }
         if !stage.pause(Duration::from_millis(100)).await {
-            return false;
+            return;
         }
     }
-    true
 }
