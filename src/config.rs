@@ -178,9 +178,14 @@ pub struct PortalConfig {
     /// `FIDER_API_KEY`). Canny signs its webhooks with the same key.
     #[serde(default)]
     pub api_key_env: String,
-    /// Canny: the board to sync (required). Fider sites have one board.
+    /// Canny: the board to sync (required; posts roundtrip creates from
+    /// Linear go here). Fider sites have one board.
     #[serde(default)]
     pub board: String,
+    /// Canny: more boards to sync; routes can match on the board. The
+    /// boards the mapping's routes name are synced too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boards: Vec<String>,
     /// Canny id of the admin used as `changerID` for status changes.
     pub admin_id: Option<String>,
     /// Email of that admin (looked up with one `users/retrieve`); when
@@ -892,6 +897,12 @@ impl Config {
                     return Err(invalid(
                         "portal.board",
                         "must name the board to sync".into(),
+                    ));
+                }
+                if p.boards.iter().any(|b| b.trim().is_empty()) {
+                    return Err(invalid(
+                        "portal.boards",
+                        "board names must not be empty".into(),
                     ));
                 }
                 let signed = "Canny signs its webhooks with the API key";

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 mod kinds;
 
-pub use kinds::{Actor, AuditAction, ChangeKind, JobKind, PortalKind, QuotaKind};
+pub use kinds::{Actor, AuditAction, ChangeKind, GroupKind, JobKind, PortalKind, QuotaKind};
 
 /// Which remote system a record, delivery or job belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -399,6 +399,22 @@ pub struct Record {
     /// to this one (Canny `linear.linkedIssueIDs`: issue ids or keys).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked_ids: Vec<String>,
+    /// The portal board the post is on, by name (`None` on a portal
+    /// without boards, and on Linear). Routes match on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<String>,
+    /// The post's category — its product area — by name, when the portal
+    /// has categories. Routes match on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The portal holds the post for approval (a moderating board): it is
+    /// not public yet, and roundtrip never syncs it until it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
+    /// The Linear team the issue is in, by key (`None` on the portal):
+    /// where a routed issue is, so a re-route knows whether it must move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 /// The value of one mapped field, in a form the three-way merge can compare.
@@ -583,6 +599,94 @@ pub struct NewRecord {
     /// listings, so a lookup by content alone could miss it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_id: Option<String>,
+    /// Where the new record goes on the target side (a route's Linear team,
+    /// project and assignee); `None`: the connector's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+}
+
+/// Where a Linear issue is placed: what a route chooses besides field
+/// values. Labels and priority travel as fields; these are the parts that
+/// are not fields of the canonical record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Placement {
+    /// Team key; `None` is the connector's configured team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Project name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Email of the assignee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+}
+
+impl Placement {
+    /// "PLAT / Reliability" for tables, conflicts and the timeline.
+    pub fn describe(&self) -> String {
+        let team = self.team.as_deref().unwrap_or("(configured team)");
+        match &self.project {
+            Some(p) => format!("{team} / {p}"),
+            None => team.to_string(),
+        }
+    }
+}
+
+/// A cycle or project: what an issue shipped with, and what one changelog
+/// entry covers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReleaseGroup {
+    /// Cycle or project.
+    pub kind: GroupKind,
+    /// Its Linear id.
+    pub id: String,
+    /// How people call it ("Cycle 12", "Reliability").
+    pub name: String,
+}
+
+/// Where an issue shipped: what a ship comment's template and the
+/// changelog grouping read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipInfo {
+    /// "PLAT-12".
+    pub identifier: String,
+    /// The issue's URL.
+    pub url: String,
+    /// Its team's key.
+    pub team: String,
+    /// The cycle it is in, if any.
+    pub cycle: Option<ReleaseGroup>,
+    /// The project it is in, if any.
+    pub project: Option<ReleaseGroup>,
+}
+
+/// Whether a cycle or project is complete (its changelog entry may go out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupState {
+    /// Still running.
+    Open,
+    /// Completed: everything shipped in it is known.
+    Completed,
+    /// Gone (deleted or archived without completing): no entry.
+    Gone,
+}
+
+/// A changelog entry to publish on the portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangelogDraft {
+    /// Its title; also how a retry recognises an entry an earlier attempt
+    /// made (the portal takes no client id).
+    pub title: String,
+    /// Markdown body.
+    pub details: String,
+    /// The posts shipped together, by portal id.
+    pub post_ids: Vec<String>,
+    /// Published at once, or a draft.
+    pub publish: bool,
+    /// The entry type (`new`, `improved`, `fixed`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 /// A field update roundtrip asks a connector to apply.
@@ -605,12 +709,16 @@ pub struct Update {
     /// removals; unlike a set in `fields`, which replaces the whole set.
     #[serde(default)]
     pub deltas: BTreeMap<String, SetDelta>,
+    /// Move the record (a Linear issue to another team or project).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
 }
 
 impl Update {
     /// True when the update would change nothing.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.placement.is_none()
+            && self.fields.is_empty()
             && self.duplicate_of.is_none()
             && self.deltas.values().all(SetDelta::is_empty)
             && self

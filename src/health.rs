@@ -178,6 +178,17 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
             r.version, r.reason
         ));
     }
+    if s.unrouted > 0 {
+        let first = s.unrouted_example.as_deref().unwrap_or("");
+        degraded.push(if s.unrouted == 1 {
+            format!("1 portal post matches no route (add a route that takes it): {first}")
+        } else {
+            format!(
+                "{} portal posts match no route (add a route that takes them); latest: {first}",
+                s.unrouted
+            )
+        });
+    }
     if s.reconcile_repairs > 0 {
         degraded.push(format!(
             "reconcile repaired {} changes webhooks missed (check webhook URLs and secrets)",
@@ -292,8 +303,25 @@ mod tests {
             refused_mapping: None,
             linear_shape_changed: None,
             portal_shape_changed: None,
+            unrouted: 0,
+            unrouted_example: None,
             portal_webhooks: None,
         }
+    }
+
+    #[test]
+    fn unrouted_posts_degrade_and_are_named() {
+        let mut s = summary();
+        s.unrouted = 2;
+        s.unrouted_example = Some("'Dark mode' (p1): 'bugs': board is Ideas, not Bugs".into());
+        let h = assess(&s, 1_001_000);
+        assert_eq!(h.verdict, Verdict::Degraded);
+        assert_eq!(
+            h.reasons,
+            vec![
+                "2 portal posts match no route (add a route that takes them); latest: 'Dark mode' (p1): 'bugs': board is Ideas, not Bugs"
+            ]
+        );
     }
 
     #[test]

@@ -275,6 +275,7 @@ async fn create_retried_with_the_same_client_id_makes_one_post() {
         source_url: None,
         source_title: None,
         created_id: None,
+        placement: None,
     };
     let before = sim.posts().len();
     let first = c.create(&new).await.unwrap();

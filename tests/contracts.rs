@@ -286,6 +286,9 @@ async fn canny_stub(answers: Answers) -> String {
                 json!({"boards": [{"id": "553c3ef8b8cdcd1501ba1234", "name": "Feature Requests"}]}),
             ),
             "comments/list" => (200, json!({"comments": [], "hasMore": false})),
+            // A post read by id is looked for in its board's listing (is a
+            // moderating board holding it?); an empty page says it is.
+            "posts/list" => (200, json!({"posts": [], "hasMore": false})),
             "v2/status_changes/list" => (200, json!({"items": [], "hasNextPage": false, "cursor": null})),
             _ => panic!("unexpected Canny request {key}"),
         });
@@ -488,6 +491,7 @@ async fn fider_responses_replay_through_the_connector() {
                     source_url: None,
                     source_title: None,
                     created_id: None,
+                    placement: None,
                 };
                 check_error(&name, &conn.create(&new).await.unwrap_err(), expect)
             }

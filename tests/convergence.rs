@@ -429,9 +429,9 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     // Just before the engine re-reads the issue for its write: the re-read
     // sees the edit, nothing is written over it, and the merge asks.
     let (post2, issue2) = linked(&h, "Window 2").await;
-    let reads = h.linear.requests_to("RoundtripIssuesChanged");
+    let reads = h.linear.requests_to("RoundtripIssuesByIds");
     h.canny().set_title(&post2, "Portal edit 2").unwrap();
-    edit_inside(&h, "RoundtripIssuesChanged", reads, || {
+    edit_inside(&h, "RoundtripIssuesByIds", reads, || {
         h.linear
             .set_title(&issue2, "Linear edit before the re-read")
             .unwrap();
@@ -460,9 +460,9 @@ async fn an_edit_landing_while_the_other_sides_edit_is_written_is_never_lost() {
     // just before the engine re-reads the issue, one inside its write.
     // Neither is lost, because a set is written as a delta against what
     // the plan saw, never as a replacement.
-    let reads = h.linear.requests_to("RoundtripIssuesChanged");
+    let reads = h.linear.requests_to("RoundtripIssuesByIds");
     h.canny().add_tag(&post, "ux").unwrap();
-    edit_inside(&h, "RoundtripIssuesChanged", reads, || {
+    edit_inside(&h, "RoundtripIssuesByIds", reads, || {
         h.linear.add_label(&issue, "Feature").unwrap();
     })
     .await;

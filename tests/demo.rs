@@ -84,7 +84,43 @@ fn no_console_run(portal: &str, closed: &str) {
     ] {
         assert!(stdout.contains(scene), "scene {scene:?} missing:\n{stdout}");
     }
+    if portal == "canny" {
+        orchestrated_workflow(&stdout);
+    } else {
+        assert!(
+            !stdout.contains("moderation:"),
+            "boards and moderation are Canny's:\n{stdout}"
+        );
+    }
     eprintln!("demo test took {:?}", started.elapsed());
+}
+
+/// The orchestrated workflow on Canny: a moderating second board, routing
+/// by product area to two teams, and one changelog entry for the release.
+fn orchestrated_workflow(stdout: &str) {
+    for scene in [
+        "wait for moderation on the Bugs board",
+        "moderator approves 3 bug reports",
+    ] {
+        assert!(stdout.contains(scene), "scene {scene:?} missing:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("moderation: 3 bug reports held on the Bugs board until approved"),
+        "{stdout}"
+    );
+    let routing = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("routing: "))
+        .expect("a 'routing:' line");
+    assert_eq!(routing.matches("→ PLAT-").count(), 2, "{routing}");
+    assert_eq!(routing.matches("→ ENG-").count(), 1, "{routing}");
+    assert!(stdout.contains("unrouted posts: 0"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "changelog: Release 2.4 completes: one changelog entry (published) links 2 posts"
+        ),
+        "{stdout}"
+    );
 }
 
 /// A tmux server of our own (separate socket), killed on drop.

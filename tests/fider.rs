@@ -67,6 +67,7 @@ fn new_record(title: &str, description: &str) -> NewRecord {
         source_url: None,
         source_title: None,
         created_id: None,
+        placement: None,
     }
 }
 

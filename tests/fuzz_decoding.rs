@@ -222,6 +222,7 @@ fn whole_connectors_survive_any_answer() {
         source_url: Some("https://portal/p/1".into()),
         source_title: None,
         created_id: None,
+        placement: None,
     };
     let update = Update {
         fields: BTreeMap::from([("title".to_string(), FieldValue::Text("u".into()))]),

@@ -670,6 +670,7 @@ async fn batched_writes_recover_from_one_failing_alias() {
         source_url: None,
         source_title: None,
         created_id: None,
+        placement: None,
     };
     let batch = [new("first"), new(""), new("third")];
     let issues_before = sim.issues().len();

@@ -525,6 +525,7 @@ async fn create_retry_that_already_exists_returns_the_issue() {
         source_url: Some("https://portal.example/p/1".into()),
         source_title: Some("Post".into()),
         created_id: None,
+        placement: None,
     };
     let record = conn.create(&new).await.unwrap();
     assert_eq!(record.remote_id, client_id.to_string());
@@ -582,6 +583,7 @@ async fn find_created_by_client_id_then_by_url() {
         source_url: Some("https://portal.example/p/2".into()),
         source_title: None,
         created_id: None,
+        placement: None,
     };
     let found = conn.find_created(&new).await.unwrap().unwrap();
     assert_eq!(found.remote_id, "linked");

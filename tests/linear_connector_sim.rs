@@ -110,6 +110,7 @@ async fn create_twice_with_one_client_id_makes_one_issue() {
         source_url: Some("https://feedback.example/p/export-to-csv".into()),
         source_title: Some("Export to CSV".into()),
         created_id: None,
+        placement: None,
     };
     let before = sim.issues().len();
     let first = conn.create(&new).await.unwrap();

@@ -35,6 +35,7 @@ pub struct World {
 pub fn options() -> EngineOptions {
     EngineOptions {
         rules: Rules {
+            default_team: "ENG".into(),
             create_in_linear: CreateRule {
                 status: Vec::new(),
                 tags: Vec::new(),

@@ -249,6 +249,9 @@ struct PreviewOut {
     mapping: String,
     #[serde(flatten)]
     run: DryRun,
+    /// Per post, the route that takes it and why (mappings with routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    routes: Option<ops::route_preview::RoutePreview>,
 }
 
 fn preview_cmd(
@@ -274,6 +277,7 @@ fn preview_cmd(
     let out = PreviewOut {
         mapping: doc.name,
         run: ops::mapping::dry_run(db, &mapping, limit)?,
+        routes: ops::route_preview::route_preview(db, &mapping, limit)?,
     };
     if json {
         outln!("{}", serde_json::to_string_pretty(&out)?)?;
@@ -291,6 +295,18 @@ fn preview_cmd(
         )?;
     }
     outln!("{}: {}", out.mapping, out.run.summary())?;
+    if let Some(routes) = &out.routes {
+        for r in &routes.rows {
+            outln!("{}", truncate(&r.describe(), width))?;
+        }
+        if routes.posts_examined > routes.rows.len() {
+            outln!(
+                "… and {} more posts (raise --limit to see them)",
+                routes.posts_examined - routes.rows.len()
+            )?;
+        }
+        outln!("{}: routes: {}", out.mapping, routes.summary())?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -31,6 +31,7 @@ impl Portal {
                     secrets.portal_api_key.expose(),
                     p.board.clone(),
                 );
+                c.extra_boards = p.boards.clone();
                 c.admin_id = p.admin_id.clone();
                 c.admin_email = p.admin_email.clone();
                 for s in &p.statuses {

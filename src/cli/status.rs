@@ -173,6 +173,13 @@ fn render(path: &std::path::Path, s: &Summary, h: &Health) -> String {
         .collect();
     out.push_str(&format!("jobs       {}\n", jobs.join(" · ")));
     out.push_str(&format!("conflicts  {} open\n", s.open_conflicts));
+    if s.unrouted > 0 {
+        out.push_str(&format!(
+            "unrouted   {} portal post{} no route takes\n",
+            s.unrouted,
+            if s.unrouted == 1 { "" } else { "s" }
+        ));
+    }
     let now = now_ms();
     for q in &s.quota {
         let reset = q

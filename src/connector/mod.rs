@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 
 use crate::domain::{
-    ChangeKind, Comment, NewRecord, QuotaSample, Record, RemoteError, Side, Update,
+    ChangeKind, ChangelogDraft, Comment, GroupState, NewRecord, QuotaSample, Record, ReleaseGroup,
+    RemoteError, ShipInfo, Side, Update,
 };
 
 /// One page of records from a reconcile listing.
@@ -128,6 +129,23 @@ impl WebhookWatch {
     pub fn watches(&self, event: &str) -> bool {
         self.events.iter().any(|(_, e)| *e == event)
     }
+}
+
+/// What the routes ask a connector to cover besides its configuration:
+/// the Linear teams and portal boards they name, so reconcile lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Linear team keys.
+    pub teams: Vec<String>,
+    /// Portal board names.
+    pub boards: Vec<String>,
+}
+
+fn unsupported(side: Side, what: &str) -> RemoteError {
+    RemoteError::new(
+        crate::domain::ErrorClass::Validation,
+        format!("{side} has no {what}"),
+    )
 }
 
 /// A remote system roundtrip syncs with.
@@ -303,6 +321,28 @@ pub trait Connector: Send + Sync {
     /// Remotes without such links answer none.
     async fn records_linking(&self, _prefix: &str) -> Result<Vec<(String, String)>, RemoteError> {
         Ok(Vec::new())
+    }
+
+    /// Cover what the active routes name (teams, boards) from now on.
+    fn set_scope(&self, _scope: &Scope) {}
+
+    /// Where a record shipped: the cycle and project (Linear).
+    /// `Ok(None)`: it is gone. Remotes without them refuse it.
+    async fn shipped_in(&self, _remote_id: &str) -> Result<Option<ShipInfo>, RemoteError> {
+        Err(unsupported(self.side(), "cycles or projects"))
+    }
+
+    /// Whether a cycle or project has completed (Linear).
+    async fn group_state(&self, _group: &ReleaseGroup) -> Result<GroupState, RemoteError> {
+        Err(unsupported(self.side(), "cycles or projects"))
+    }
+
+    /// Publish a changelog entry linking the posts shipped together
+    /// (portal); returns the entry's id. Must be safe to repeat after a
+    /// lost answer: an entry an earlier attempt made is found, not made
+    /// again. Portals without a changelog refuse it.
+    async fn publish_changelog(&self, _entry: &ChangelogDraft) -> Result<String, RemoteError> {
+        Err(unsupported(self.side(), "changelog"))
     }
 
     /// Verify a webhook request (signature, timestamp, replay) before anything

@@ -5,7 +5,7 @@
 
 use crate::domain::{LINEAR_FIELDS, PORTAL_FIELDS};
 use crate::store::Db;
-use crate::sync::{Direction, Policy};
+use crate::sync::{Direction, Mapping, Policy};
 
 /// One problem in a document, at its line when known (1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,9 @@ pub trait MappingChecker {
 pub fn default_checker() -> Box<dyn MappingChecker> {
     Box::new(SyncChecker)
 }
+
+/// What a preview says when the document syncs exactly as the active one.
+const NO_CHANGES: &str = "no changes against the active version";
 
 /// Most changes a console preview lists (all are counted).
 pub const PREVIEW_CHANGES: usize = 200;
@@ -71,6 +74,48 @@ impl MappingChecker for SyncChecker {
             }
         };
         let mut out = StructuralChecker.preview(db, active, document);
+        let active_routes = active
+            .and_then(|a| Mapping::parse(a).ok())
+            .map(|m| m.routes)
+            .unwrap_or_default();
+        if active_routes != mapping.routes {
+            out.retain(|l| l != NO_CHANGES);
+            let names = |rs: &[crate::sync::Route]| {
+                if rs.is_empty() {
+                    "none".to_string()
+                } else {
+                    rs.iter()
+                        .map(|r| format!("'{}'", r.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
+            out.push(format!(
+                "~ routes: {} (active version: {})",
+                names(&mapping.routes),
+                names(&active_routes)
+            ));
+        }
+        match crate::ops::route_preview::route_preview(db, &mapping, PREVIEW_CHANGES) {
+            Ok(Some(routes)) => {
+                out.push(String::new());
+                out.push(format!(
+                    "routing of every portal post: {}",
+                    routes.summary()
+                ));
+                for r in &routes.rows {
+                    out.push(format!("  {}", r.describe()));
+                }
+                if routes.posts_examined > routes.rows.len() {
+                    out.push(format!(
+                        "  … and {} more (`roundtrip mapping preview` lists them all)",
+                        routes.posts_examined - routes.rows.len()
+                    ));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => out.push(format!("cannot read posts: {e}")),
+        }
         let run = match crate::ops::mapping::dry_run(db, &mapping, PREVIEW_CHANGES) {
             Ok(r) => r,
             Err(e) => {
@@ -243,7 +288,7 @@ impl MappingChecker for StructuralChecker {
             out.push(format!("- field {name} removed (no longer synced)"));
         }
         if out.is_empty() {
-            out.push("no changes against the active version".into());
+            out.push(NO_CHANGES.into());
         } else {
             let links = db.summary().map(|s| s.links).unwrap_or(0);
             out.push(format!(

@@ -6,6 +6,7 @@
 //! exhausted quota, a deleted post and a mapping version the engine refuses.
 
 pub mod converge;
+pub mod orchestration;
 pub mod portal;
 pub mod report;
 pub mod stage;
@@ -79,6 +80,8 @@ pub struct Outcome {
     pub log: StoryLog,
     /// The store's health numbers at the end.
     pub summary: Option<crate::store::Summary>,
+    /// Where each bug report went: "'title' → PLAT-1 (route)".
+    pub routed: Vec<String>,
 }
 
 impl Outcome {
@@ -167,6 +170,29 @@ impl Demo {
                 )
             })
             .await;
+        let bugs = log.bug_posts.clone();
+        let routed = writer
+            .run(move |db| {
+                let mut out = Vec::new();
+                for post in &bugs {
+                    let Some(link) = db.link_by_remote(crate::domain::Side::Portal, post)? else {
+                        continue;
+                    };
+                    let title = link.title.clone();
+                    let route = db.link_route(link.id)?.map(|p| p.route).unwrap_or_default();
+                    let issue = match &link.linear_id {
+                        Some(id) => db
+                            .record(crate::domain::Side::Linear, id)?
+                            .and_then(|r| r.record.identifier)
+                            .unwrap_or_else(|| id.clone()),
+                        None => "(creating)".into(),
+                    };
+                    out.push(format!("'{title}' → {issue} ({route})"));
+                }
+                Ok(out)
+            })
+            .await
+            .unwrap_or_default();
         let stopped = self.world.stop().await;
         let convergence = checked?;
         let open = open?;
@@ -182,6 +208,7 @@ impl Demo {
             other_conflicts: open.len() - deliberate,
             log,
             summary,
+            routed,
         })
     }
 

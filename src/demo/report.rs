@@ -87,6 +87,28 @@ pub fn summary(outcome: &Outcome, elapsed: f64, seed: u64) -> String {
         outcome.deliberate_conflicts
     );
     let _ = writeln!(out, "other conflicts: {}", outcome.other_conflicts);
+    if outcome.log.held_posts > 0 {
+        let _ = writeln!(
+            out,
+            "moderation: {} bug reports held on the Bugs board until approved",
+            outcome.log.held_posts
+        );
+        if !outcome.routed.is_empty() {
+            let _ = writeln!(out, "routing: {}", outcome.routed.join("; "));
+        }
+        if let Some(s) = last {
+            let _ = writeln!(out, "unrouted posts: {}", s.unrouted);
+        }
+        let _ = writeln!(
+            out,
+            "changelog: {}",
+            outcome
+                .log
+                .changelog
+                .as_deref()
+                .unwrap_or("no entry published yet (the release had not completed)")
+        );
+    }
     let c = &outcome.convergence;
     let _ = writeln!(
         out,

@@ -12,7 +12,7 @@ use crate::domain::{JobStatus, Side};
 use crate::engine::Engine;
 use crate::sim::linear::LinearSim;
 use crate::store::{Level, LinkState, Window, Writer, meta_keys};
-use crate::sync::{Mapping, Transform};
+use crate::sync::Transform;
 
 /// What the story has done so far; read by progress lines and the summary.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,12 @@ pub struct StoryLog {
     pub edits: u64,
     /// The scripted chapters are over (only the trickle is left).
     pub finished: bool,
+    /// Bug reports the moderating board held.
+    pub held_posts: usize,
+    /// The bug reports, once approved (routed by product area).
+    pub bug_posts: Vec<String>,
+    /// The release's changelog entry, once out.
+    pub changelog: Option<String>,
 }
 
 /// A linked pair the story can pick.
@@ -89,7 +95,7 @@ pub fn lock(log: &Mutex<StoryLog>) -> std::sync::MutexGuard<'_, StoryLog> {
 /// portal status with no Linear state, while the Linear side still maps to
 /// it), which the engine refuses to load.
 pub fn mapping_without_closed(portal: &super::portal::DemoPortal) -> String {
-    let mut m = Mapping::default_for(portal.kind());
+    let mut m = super::orchestration::demo_mapping(portal.kind());
     m.version = 2;
     let closed = portal.closed_status();
     for f in &mut m.fields {

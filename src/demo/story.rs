@@ -70,6 +70,9 @@ async fn scripted(stage: &mut Stage, rng: &mut fastrand::Rng) -> bool {
         ))
         .await;
     approve(stage, rng, 4, "morning triage").await;
+    if !super::orchestration::moderation_and_routing(stage).await {
+        return false;
+    }
     if !stage.pause(BEAT).await {
         return false;
     }
@@ -78,6 +81,9 @@ async fn scripted(stage: &mut Stage, rng: &mut fastrand::Rng) -> bool {
         return false;
     }
     comments_and_votes(stage, rng).await;
+    if !super::orchestration::release(stage).await {
+        return false;
+    }
     if !stage.pause(BEAT).await {
         return false;
     }

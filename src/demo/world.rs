@@ -68,6 +68,7 @@ impl std::fmt::Debug for World {
 fn engine_options(portal: PortalKind) -> EngineOptions {
     EngineOptions {
         rules: Rules {
+            default_team: "ENG".into(),
             create_in_linear: crate::config::default_create_rule(portal),
             create_in_portal: PortalCreateOptions::default(),
             delete_policy: DeletePolicy::Unlink,
@@ -79,6 +80,27 @@ fn engine_options(portal: PortalKind) -> EngineOptions {
         portal,
         tick: Duration::from_millis(250),
     }
+}
+
+/// Make the demo's routed mapping the active one before the engine starts
+/// (a kept store that already has it is left as it is).
+fn install_routes(path: &Path, kind: PortalKind) -> Result<(), DemoError> {
+    let doc = super::orchestration::demo_mapping(kind).to_toml();
+    let mut store = crate::store::Store::open(path, crate::store::OpenMode::Create)
+        .map_err(|e| DemoError::Sim(format!("opening the store: {e}")))?;
+    store
+        .write(|db| {
+            let active = db.active_mapping()?;
+            if active.is_some_and(|a| {
+                crate::sync::Mapping::parse(&a.document).is_ok_and(|m| !m.routes.is_empty())
+            }) {
+                return Ok(());
+            }
+            let doc = crate::sync::stamp_version(&doc, db.next_mapping_version()?).unwrap_or(doc);
+            db.add_mapping_version(&doc, crate::domain::Actor::Demo, "routes by product area")
+                .map(|_| ())
+        })
+        .map_err(|e| DemoError::Sim(format!("installing the demo's routes: {e}")))
 }
 
 fn temp_store_dir() -> Result<PathBuf, DemoError> {
@@ -131,6 +153,10 @@ impl World {
                 (d.join("roundtrip-demo.db"), StoreDir::Temp(d))
             }
         };
+        if let DemoPortal::Canny(canny) = &portal {
+            super::orchestration::prepare(&linear, canny).map_err(DemoError::Sim)?;
+            install_routes(&store_path, portal_kind)?;
+        }
         let started = Service::start(ServiceSpec {
             store_path: store_path.clone(),
             connectors: connectors.clone(),

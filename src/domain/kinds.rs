@@ -141,6 +141,15 @@ named_enum! {
         /// A record's voters were added to another (a duplicate's post
         /// closing in favour of the canonical post).
         Voters = "voters",
+        /// A post was routed: which route took it, and why.
+        Route = "route",
+        /// A post came to match another route: its issue moved, or a
+        /// conflict asks whether it should.
+        Reroute = "reroute",
+        /// A shipped issue's loop was closed (comment, changelog place).
+        Ship = "ship",
+        /// A changelog entry was published for a completed cycle or project.
+        Changelog = "changelog",
     }
 }
 
@@ -160,6 +169,23 @@ named_enum! {
         Note = "note",
         /// Add one record's voters to another.
         Voters = "voters",
+        /// Move a Linear issue to another team or project (a re-route).
+        Move = "move",
+        /// Close the loop for a shipped issue: the route's comment on the
+        /// post, and the post's place in its changelog entry.
+        Ship = "ship",
+        /// Publish the changelog entry of a completed cycle or project.
+        Changelog = "changelog",
+    }
+}
+
+named_enum! {
+    /// What ships together in Linear, and so shares one changelog entry.
+    pub enum GroupKind ("changelog group") {
+        /// A team's cycle; complete when the cycle completes.
+        Cycle = "cycle",
+        /// A project; complete when its status is a completed one.
+        Project = "project",
     }
 }
 

@@ -68,6 +68,17 @@ pub enum Landed {
     Noted(Option<Comment>),
     /// This many voters were added to the target (the others were there).
     VotersCopied(usize),
+    /// A shipped issue's loop was closed: where it shipped (`None`: the
+    /// issue is gone) and the comment posted, if the route has one.
+    Shipped {
+        /// Where it shipped.
+        info: Option<crate::domain::ShipInfo>,
+        /// The ship comment.
+        comment: Option<Comment>,
+    },
+    /// The changelog entry is on the portal (or was found there, made by an
+    /// earlier attempt whose answer was lost).
+    Published(String),
 }
 
 /// How an update went, field by field, against the target as re-read just
@@ -124,9 +135,12 @@ pub fn prepare(
     planned: &Update,
     expect: &BTreeMap<String, FieldValue>,
 ) -> Prepared {
+    // A move (re-route) is sent as planned: moving an issue to the team and
+    // project it is already in changes nothing.
     let mut send = Update {
         notify_voters: planned.notify_voters,
         status_comment: planned.status_comment.clone(),
+        placement: planned.placement.clone(),
         ..Update::default()
     };
     let mut landed = UpdateLanded {
@@ -334,6 +348,45 @@ pub async fn execute(
         JobPayload::CopyVoters { from, to } => {
             conn.copy_voters(from, to).await.map(Landed::VotersCopied)
         }
+        JobPayload::Ship {
+            post_id,
+            post_title,
+            post_url,
+            issue_id,
+            comment,
+            ..
+        } => {
+            let info = conns.linear.shipped_in(issue_id).await?;
+            let posted = match (comment, &info) {
+                (Some(template), Some(info)) => {
+                    let body = crate::sync::close_loop::ship_comment(
+                        template,
+                        info,
+                        post_title,
+                        post_url.as_deref(),
+                    );
+                    // An earlier attempt may have posted it and lost the
+                    // answer: the exact text on the post is that copy.
+                    let found = if job.attempts > 0 {
+                        posted_copy(conn, post_id, Side::Linear, "", &body).await?
+                    } else {
+                        None
+                    };
+                    match found {
+                        Some(c) => Some(c),
+                        None => Some(conn.add_comment(post_id, &body).await?),
+                    }
+                }
+                _ => None,
+            };
+            Ok(Landed::Shipped {
+                info,
+                comment: posted,
+            })
+        }
+        JobPayload::Changelog { entry, .. } => {
+            conn.publish_changelog(entry).await.map(Landed::Published)
+        }
     }
 }
 
@@ -515,6 +568,93 @@ pub fn record_success(
                 ),
             };
             db.append_audit(&audit(AuditAction::Note, None, None, Some(after)))?;
+        }
+        (
+            JobPayload::Ship {
+                post_id,
+                post_title,
+                post_url,
+                route,
+                changelog,
+                ..
+            },
+            Landed::Shipped { info, comment },
+        ) => {
+            if let Some(c) = comment {
+                db.append_audit(&audit(
+                    AuditAction::Comment,
+                    None,
+                    None,
+                    Some(c.body.chars().take(200).collect()),
+                ))?;
+            }
+            let listed = match (changelog, info) {
+                (Some(rule), Some(info)) => {
+                    let group = match rule.per {
+                        crate::domain::GroupKind::Cycle => info.cycle.as_ref(),
+                        crate::domain::GroupKind::Project => info.project.as_ref(),
+                    };
+                    match group {
+                        Some(g) => {
+                            let settings = serde_json::to_string(rule).unwrap_or_default();
+                            let added = db.add_to_changelog(
+                                g.kind,
+                                &g.id,
+                                &g.name,
+                                route,
+                                &settings,
+                                &crate::store::ChangelogPost {
+                                    portal_id: post_id.clone(),
+                                    title: post_title.clone(),
+                                    url: post_url.clone(),
+                                },
+                                job.link_id,
+                            )?;
+                            Some(match added {
+                                Some(_) => format!(
+                                    "listed in the changelog entry of {} {}",
+                                    g.kind, g.name
+                                ),
+                                None => format!(
+                                    "not listed: the entry of {} {} is already out",
+                                    g.kind, g.name
+                                ),
+                            })
+                        }
+                        None => Some(format!(
+                            "shipped in no {}: not in a changelog entry",
+                            rule.per
+                        )),
+                    }
+                }
+                (_, None) => Some("the issue is gone: nothing to close".into()),
+                (None, Some(_)) => None,
+            };
+            db.append_audit(&audit(
+                AuditAction::Ship,
+                None,
+                None,
+                Some(listed.unwrap_or_else(|| "loop closed".into())),
+            ))?;
+        }
+        (JobPayload::Changelog { group_id, entry }, Landed::Published(id)) => {
+            db.set_changelog_state(
+                *group_id,
+                crate::store::ChangelogState::Queued,
+                crate::store::ChangelogState::Published,
+                Some(id),
+            )?;
+            db.append_audit(&audit(
+                AuditAction::Changelog,
+                None,
+                None,
+                Some(format!(
+                    "entry {id} '{}' ({} posts, {})",
+                    entry.title,
+                    entry.post_ids.len(),
+                    if entry.publish { "published" } else { "draft" }
+                )),
+            ))?;
         }
         (JobPayload::CopyVoters { from, to }, Landed::VotersCopied(added)) => {
             db.append_audit(&audit(
@@ -770,6 +910,7 @@ fn refused(
                     // the status (the portal's only status field name).
                     duplicate_of: update.duplicate_of.clone().filter(|_| field == "status"),
                     deltas: BTreeMap::new(),
+                    placement: None,
                 },
                 base: base
                     .iter()

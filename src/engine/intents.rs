@@ -34,12 +34,13 @@ impl Engine {
                 self.reread_link(c.link_id).await?;
             }
             let merge = self.merge_settings();
+            let rules = self.inner.opts.rules.clone();
             let now = chrono::Utc::now();
             let wrote = self
                 .inner
                 .writer
                 .run(move |db| {
-                    if apply_one(db, &merge, &c, now)? {
+                    if apply_one(db, &merge, &rules, &c, now)? {
                         db.mark_conflict_applied(c.id)?;
                     }
                     Ok(())
@@ -105,6 +106,7 @@ impl Engine {
             return;
         }
         *lock(&self.inner.mapping_version) = Some(v);
+        super::apply_scope(&self.inner.connectors, &mapping);
         let old = self.merge_settings();
         let next = MergeSettings {
             mapping,
@@ -112,6 +114,9 @@ impl Engine {
         };
         if let Ok(mut g) = self.inner.merge.write() {
             *g = Arc::new(next);
+        }
+        if let Err(e) = self.reroute_unrouted().await {
+            tracing::warn!(error = %e, "routing the unrouted posts again failed");
         }
         let _ = self
             .inner
@@ -196,6 +201,7 @@ pub(crate) fn load_active_mapping(
 fn apply_one(
     db: Db<'_>,
     merge: &MergeSettings,
+    rules: &super::records::Rules,
     c: &Conflict,
     now: chrono::DateTime<chrono::Utc>,
 ) -> StoreResult<bool> {
@@ -211,6 +217,11 @@ fn apply_one(
     };
     if c.field == DELETED_FIELD {
         apply_delete_resolution(db, merge, c, &link, &audit)?;
+        return Ok(true);
+    }
+    if c.field == super::routing::ROUTE_FIELD {
+        let done = super::routing::apply_route_resolution(db, merge, rules, c, &link)?;
+        db.append_audit(&audit(done))?;
         return Ok(true);
     }
     let take = match &c.resolution {

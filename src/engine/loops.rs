@@ -11,6 +11,10 @@ use crate::domain::{ErrorClass, Side};
 use crate::store::{InboxItem, Lane, Level, meta_keys, now_ms};
 
 /// Deliveries handled per round.
+/// Ticks between checks of open changelog groups (a cycle or project
+/// completing is not urgent; each check is one small Linear read per group).
+const CHANGELOG_TICKS: u64 = 10;
+
 const INBOX_BATCH: usize = 100;
 
 async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) {
@@ -241,6 +245,11 @@ impl Engine {
             self.reload_mapping().await;
             if ticks.is_multiple_of(30) {
                 self.probe_paused().await;
+            }
+            if ticks.is_multiple_of(CHANGELOG_TICKS)
+                && let Err(e) = self.check_changelogs().await
+            {
+                tracing::warn!(error = %e, "checking changelog groups failed");
             }
             if ticks.is_multiple_of(600) {
                 let cutoff = now_ms() - 24 * 3_600_000;

@@ -10,6 +10,7 @@
 pub mod adopt;
 pub mod backoff;
 pub mod budget;
+mod changelog;
 pub mod executor;
 mod intents;
 pub mod link_sync;
@@ -19,6 +20,7 @@ mod overwrite;
 pub mod payload;
 mod reconcile;
 pub mod records;
+pub mod routing;
 pub mod scheduler;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -72,6 +74,7 @@ impl EngineOptions {
     pub fn from_config(c: &Config) -> EngineOptions {
         EngineOptions {
             rules: Rules {
+                default_team: c.linear.team.clone(),
                 create_in_linear: c.create_in_linear_when(),
                 create_in_portal: match &c.sync.create_in_portal_label {
                     Some(label) => PortalCreateOptions {
@@ -143,6 +146,29 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Tell the connectors which teams and boards the routes name, so
+/// reconcile lists them too.
+pub(crate) fn apply_scope(connectors: &Connectors, mapping: &Mapping) {
+    let mut scope = crate::connector::Scope::default();
+    for r in &mapping.routes {
+        if let Some(t) = &r.target.team
+            && !scope.teams.iter().any(|k| k.eq_ignore_ascii_case(t))
+        {
+            scope.teams.push(t.clone());
+        }
+        for b in &r.when.board {
+            if !scope.boards.iter().any(|k| k.eq_ignore_ascii_case(b)) {
+                scope.boards.push(b.clone());
+            }
+        }
+    }
+    connectors.linear.set_scope(&scope);
+    connectors.portal.set_scope(&scope);
+}
+
+/// Unrouted posts routed again per mapping change.
+const UNROUTED_PER_PASS: usize = 10_000;
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -180,9 +206,11 @@ impl Engine {
                 configured: kind.display_name().into(),
             });
         }
+        let team = opts.rules.default_team.clone();
         let active = writer
             .run(move |db| {
                 db.set_webhook_watch(settings.as_ref())?;
+                db.set_meta(crate::store::meta_keys::LINEAR_TEAM, &team)?;
                 if db.active_mapping()?.is_none() {
                     let doc = crate::sync::stamp_version(&default_doc, db.next_mapping_version()?)
                         .unwrap_or(default_doc);
@@ -212,6 +240,7 @@ impl Engine {
             guard: PingPongGuard::default(),
             max_attempts: i64::from(opts.max_attempts),
         };
+        apply_scope(&connectors, &merge.mapping);
         Ok(Engine {
             inner: Arc::new(Inner {
                 writer,
@@ -551,6 +580,31 @@ impl Engine {
     /// Run merge/create/delete logic in one store transaction with the
     /// current settings and engine state; wakes the scheduler when jobs were
     /// planned.
+    /// Route again every post noted as unrouted (a new mapping version may
+    /// have a route that takes them): each is admitted as on its next
+    /// change, and no longer listed if a route takes it now.
+    pub async fn reroute_unrouted(&self) -> Result<Applied, EngineError> {
+        self.in_store(|db, merge, rules, st, now| {
+            let mut total = Applied::default();
+            for u in db.unrouted(UNROUTED_PER_PASS)? {
+                let a = records::act_on_record(
+                    db,
+                    merge,
+                    rules,
+                    st,
+                    Side::Portal,
+                    &u.portal_id,
+                    Lane::Backfill,
+                    now,
+                )?;
+                total.jobs += a.jobs;
+                total.conflicts += a.conflicts;
+            }
+            Ok(total)
+        })
+        .await
+    }
+
     async fn in_store<F>(&self, f: F) -> Result<Applied, EngineError>
     where
         F: FnOnce(

@@ -82,6 +82,33 @@ pub enum JobPayload {
         /// The record that gets them.
         to: String,
     },
+    /// Close the loop for a shipped issue (target: the portal): read where
+    /// it shipped (cycle, project), post the route's comment on the post,
+    /// and list the post in its cycle's or project's changelog entry.
+    Ship {
+        /// The portal post.
+        post_id: String,
+        /// Its title and URL (for the template and the entry).
+        post_title: String,
+        /// Its URL.
+        post_url: Option<String>,
+        /// The Linear issue that shipped.
+        issue_id: String,
+        /// The route that closes the loop.
+        route: String,
+        /// The comment template, if the route has one.
+        comment: Option<String>,
+        /// The route's changelog rule, if it has one.
+        changelog: Option<crate::sync::ChangelogRule>,
+    },
+    /// Publish (or save as a draft) the changelog entry of a completed
+    /// cycle or project (target: the portal).
+    Changelog {
+        /// The changelog group's row id.
+        group_id: i64,
+        /// The entry.
+        entry: crate::domain::ChangelogDraft,
+    },
 }
 
 /// What a notifying write was planned from on the other side.
@@ -107,6 +134,8 @@ impl JobPayload {
             JobPayload::Delete { .. } => JobKind::Delete,
             JobPayload::Note { .. } => JobKind::Note,
             JobPayload::CopyVoters { .. } => JobKind::Voters,
+            JobPayload::Ship { .. } => JobKind::Ship,
+            JobPayload::Changelog { .. } => JobKind::Changelog,
         }
     }
 
@@ -134,6 +163,7 @@ mod tests {
                 source_url: Some("https://portal/p/1".into()),
                 source_title: None,
                 created_id: None,
+                placement: None,
             },
             base: BaseFields::new(),
         };

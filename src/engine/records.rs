@@ -15,7 +15,7 @@ use crate::store::{
 use crate::sync::DeletePolicy;
 use crate::sync::{
     CreateRule, DeleteAction, MassDeleteGuard, PortalCreateOptions, plan_create, plan_delete,
-    should_create_in_linear, should_create_in_portal,
+    should_create_in_portal,
 };
 
 use super::link_sync::{Applied, Histories, MergeSettings, enqueue, sync_link};
@@ -24,6 +24,9 @@ use super::payload::JobPayload;
 /// Rules beyond the mapping: what gets created and what deletes do.
 #[derive(Debug, Clone)]
 pub struct Rules {
+    /// The configured Linear team's key: where a route naming no team puts
+    /// its issues.
+    pub default_team: String,
     /// Which portal posts become Linear issues.
     pub create_in_linear: CreateRule,
     /// Which Linear issues get a portal post.
@@ -191,9 +194,26 @@ fn act_on_live(
     now: DateTime<Utc>,
 ) -> StoreResult<Applied> {
     let remote_id = record.remote_id.as_str();
+    // A post a moderating board holds is not public: nothing of it is
+    // synced (not even to an existing issue) until the portal shows it.
+    if side == Side::Portal && record.held {
+        return Ok(Applied::default());
+    }
     match db.link_by_remote(side, remote_id)? {
         Some(link) if link.state == LinkState::Active => {
-            sync_link(db, merge, &mut state.histories, &link, lane, now)
+            let mut applied = Applied::default();
+            if side == Side::Portal {
+                applied = super::routing::reroute_link(db, merge, rules, &link, record, lane)?;
+            }
+            if side == Side::Linear {
+                applied = super::routing::maybe_ship(db, merge, &link, record)?;
+            }
+            let rest = sync_link(db, merge, &mut state.histories, &link, lane, now)?;
+            Ok(Applied {
+                jobs: applied.jobs + rest.jobs,
+                conflicts: applied.conflicts + rest.conflicts,
+                deferred: rest.deferred,
+            })
         }
         Some(_) => Ok(Applied::default()),
         None => {
@@ -226,38 +246,27 @@ fn maybe_create(
     if side == Side::Portal && db.portal_create_pending_titled(&record.title)? {
         return Ok(Applied::default());
     }
-    let wanted = match side {
-        Side::Portal => should_create_in_linear(record, &rules.create_in_linear, false),
-        Side::Linear => should_create_in_portal(record, &rules.create_in_portal, false),
-    };
-    if !wanted {
+    if side == Side::Portal {
+        return super::routing::admit_post(db, merge, rules, record, lane);
+    }
+    if !should_create_in_portal(record, &rules.create_in_portal, false) {
         return Ok(Applied::default());
     }
     let client_id = uuid::Uuid::new_v4();
     let planned = plan_create(&merge.mapping, record, side, client_id);
-    let (portal_id, linear_id) = match side {
-        Side::Portal => (Some(record.remote_id.as_str()), None),
-        Side::Linear => (None, Some(record.remote_id.as_str())),
-    };
     let client = client_id.to_string();
     let link_id = db.insert_link(
-        portal_id,
-        linear_id,
+        None,
+        Some(record.remote_id.as_str()),
         Some(&client),
         LinkState::Pending,
         &record.title,
         &std::collections::BTreeMap::new(),
     )?;
-    let reason = match side {
-        Side::Portal => format!(
-            "portal post '{}' is {} (create_in_linear_when): creating the Linear issue",
-            record.title, record.status
-        ),
-        Side::Linear => format!(
-            "Linear issue '{}' carries the label '{}': creating the portal post",
-            record.title, rules.create_in_portal.label
-        ),
-    };
+    let reason = format!(
+        "Linear issue '{}' carries the label '{}': creating the portal post",
+        record.title, rules.create_in_portal.label
+    );
     let payload = JobPayload::Create {
         record: planned.to_new_record(),
         base: planned.base.clone(),
@@ -293,6 +302,9 @@ pub fn on_deleted(
         return super::merges::follow_canonical(db, merge, side, remote_id, &canonical, now);
     }
     db.mark_record_deleted(side, remote_id)?;
+    if side == Side::Portal {
+        db.clear_unrouted(remote_id)?;
+    }
     let Some(link) = db.link_by_remote(side, remote_id)? else {
         return Ok(Applied::default());
     };

@@ -34,6 +34,7 @@ pub mod jobs;
 pub mod mapping;
 mod report;
 pub mod resume;
+pub mod route_preview;
 
 pub use report::{Changed, Refused, Report, Subject, Why};
 

@@ -36,6 +36,9 @@ pub mod keys {
     /// started and ends, and a 32-bit fingerprint of the previous secret
     /// (never the secret), as JSON.
     pub const LINEAR_WEBHOOK_ROTATION: &str = "webhook.linear.rotation";
+    /// The configured Linear team's key, written by the engine at start:
+    /// what a route naming no team means, for previews.
+    pub const LINEAR_TEAM: &str = "config.linear.team";
     /// Changes propagated, total (for the throughput sparkline).
     pub const CHANGES_SYNCED: &str = "stats.changes_synced";
 

@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -430,4 +430,56 @@ BEGIN
     INSERT INTO links_fts (links_fts, rowid, title) VALUES ('delete', OLD.id, OLD.title);
     INSERT INTO links_fts (rowid, title) VALUES (NEW.id, NEW.title);
 END;
+"#;
+
+/// V8: routing and closing the loop.
+///
+/// * `link_routes`: the route a link's issue was placed by, where it was
+///   placed (team, project), and when its loop was closed (shipped).
+/// * `unrouted`: portal posts no route takes, with why, for `status` and
+///   the console (never silently ignored).
+/// * `changelog_groups` / `changelog_posts`: one changelog entry per cycle
+///   or project, the posts shipped in it, and whether it is published.
+const V8: &str = r#"
+CREATE TABLE link_routes (
+    link_id    INTEGER PRIMARY KEY REFERENCES links (id) ON DELETE CASCADE,
+    route      TEXT NOT NULL,
+    team       TEXT,
+    project    TEXT,
+    shipped_at INTEGER,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE unrouted (
+    portal_id TEXT PRIMARY KEY,
+    title     TEXT NOT NULL DEFAULT '',
+    reason    TEXT NOT NULL,
+    seen_at   INTEGER NOT NULL
+);
+
+CREATE TABLE changelog_groups (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('cycle', 'project')),
+    remote_id    TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    route        TEXT NOT NULL,
+    settings     TEXT NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'open'
+                 CHECK (state IN ('open', 'queued', 'published', 'dropped')),
+    entry_id     TEXT,
+    created_at   INTEGER NOT NULL,
+    published_at INTEGER,
+    UNIQUE (kind, remote_id)
+);
+CREATE INDEX changelog_groups_state ON changelog_groups (state, id);
+
+CREATE TABLE changelog_posts (
+    group_id  INTEGER NOT NULL REFERENCES changelog_groups (id) ON DELETE CASCADE,
+    portal_id TEXT NOT NULL,
+    link_id   INTEGER REFERENCES links (id) ON DELETE SET NULL,
+    title     TEXT NOT NULL DEFAULT '',
+    url       TEXT,
+    added_at  INTEGER NOT NULL,
+    PRIMARY KEY (group_id, portal_id)
+);
 "#;

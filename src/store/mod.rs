@@ -9,6 +9,7 @@
 
 mod audit;
 mod bulk;
+mod changelog;
 mod conflicts;
 mod console_queries;
 mod events;
@@ -24,6 +25,7 @@ pub mod migrations;
 mod ops;
 mod quota;
 mod records;
+mod routes;
 mod search;
 mod summary;
 mod time;
@@ -37,6 +39,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use audit::{AuditEntry, NewAudit};
 pub use bulk::{SeedConflict, SeedJob, SeedLink};
+pub use changelog::{ChangelogGroupRow, ChangelogPost, ChangelogState};
 pub use conflicts::{Conflict, ConflictFilter, ConflictStatus, NewConflict, Resolution};
 pub use console_queries::{ActivityStats, NaiveBaseline};
 pub use events::{EventEntry, Level};
@@ -49,6 +52,7 @@ pub use mappings::{MappingVersion, RefusedMapping};
 pub use meta::keys as meta_keys;
 pub use ops::LinkMirror;
 pub use records::{RecordVersion, StoredRecord, UpsertOutcome, content_hash};
+pub use routes::UnroutedPost;
 pub use search::{LinkOrder, LinkQuery, MIN_PREFIX, PREFIX_SCAN, url_key};
 pub use summary::Summary;
 pub use time::{from_ms, now_ms, to_ms};

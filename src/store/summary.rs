@@ -59,6 +59,12 @@ pub struct Summary {
     pub linear_shape_changed: Option<String>,
     /// The same for the portal.
     pub portal_shape_changed: Option<String>,
+    /// Portal posts no route takes (never silently ignored).
+    #[serde(default)]
+    pub unrouted: i64,
+    /// The most recently seen of them, as "'title': why".
+    #[serde(default)]
+    pub unrouted_example: Option<String>,
     /// Portal webhooks that may fall silent on their own (Fider), when
     /// the engine watches them.
     pub portal_webhooks: Option<WebhookSilence>,
@@ -127,6 +133,12 @@ impl Db<'_> {
             refused_mapping: self.refused_mapping()?,
             linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
             portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
+            unrouted: self.unrouted_count()?,
+            unrouted_example: self
+                .unrouted(1)?
+                .into_iter()
+                .next()
+                .map(|u| format!("'{}' ({}): {}", u.title, u.portal_id, u.reason)),
             portal_webhooks: self.webhook_silence()?,
         })
     }

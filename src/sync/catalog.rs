@@ -132,9 +132,13 @@ impl Mapping {
     /// Linear state needs a portal status (when they flow back), and every
     /// state the table names must exist in the team.
     pub fn validate_against(&self, catalog: &Catalog) -> Result<(), MappingErrors> {
-        let mut errors = Vec::new();
+        let mut errors = self.route_statuses_against(catalog);
         let Some((field, table)) = self.status_field() else {
-            return Ok(());
+            return if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(MappingErrors(errors))
+            };
         };
         let path = format!("fields.{}", field.name);
         let header = self.line_of(&path);
@@ -209,7 +213,46 @@ impl Mapping {
         if errors.is_empty() {
             Ok(())
         } else {
+            errors.sort_by_key(|e| e.line);
             Err(MappingErrors(errors))
         }
+    }
+
+    /// Every status a route names (in `when` or `approve`) must be one the
+    /// portal has: a misspelt status would silently approve nothing.
+    fn route_statuses_against(&self, catalog: &Catalog) -> Vec<MappingError> {
+        let known = |s: &str| {
+            catalog
+                .portal_statuses
+                .iter()
+                .chain(&catalog.custom_portal_statuses)
+                .any(|k| k.eq_ignore_ascii_case(s.trim()))
+        };
+        let all: Vec<&str> = catalog
+            .portal_statuses
+            .iter()
+            .chain(&catalog.custom_portal_statuses)
+            .map(String::as_str)
+            .collect();
+        let mut errors = Vec::new();
+        for (i, r) in self.routes.iter().enumerate() {
+            for (key, list) in [
+                ("when.status", &r.when.status),
+                ("approve.status", &r.approve.status),
+            ] {
+                for s in list.iter().filter(|s| !known(s)) {
+                    errors.push(MappingError::at(
+                        self.line_of(&format!("routes.{i}.{key}"))
+                            .or(self.line_of(&format!("routes.{i}"))),
+                        format!(
+                            "route '{}': {key} '{s}' is not a portal status (statuses: {})",
+                            r.name,
+                            all.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        errors
     }
 }

@@ -110,6 +110,7 @@ impl PlannedCreate {
             source_url: self.source_url.clone(),
             source_title: self.source_title.clone(),
             created_id: None,
+            placement: None,
         }
     }
 }

@@ -248,6 +248,10 @@ pub struct Mapping {
     pub version: i64,
     /// Mapped fields, in document order.
     pub fields: Vec<FieldMapping>,
+    /// Routes (`[[routes]]`), in document order: the first that takes a
+    /// post decides its team. Empty: the implicit single route of
+    /// `[sync] create_in_linear_when`.
+    pub routes: Vec<super::routing::Route>,
     /// 1-based source line of each key path ("fields.status.values.open"),
     /// when parsed from text, so later validation can point at the line.
     pub(crate) lines: BTreeMap<String, usize>,
@@ -257,7 +261,7 @@ impl PartialEq for Mapping {
     /// Two mappings are equal when they sync the same way; where their text
     /// put each key does not matter.
     fn eq(&self, other: &Self) -> bool {
-        self.version == other.version && self.fields == other.fields
+        self.version == other.version && self.fields == other.fields && self.routes == other.routes
     }
 }
 
@@ -269,8 +273,15 @@ impl Mapping {
         Mapping {
             version,
             fields,
+            routes: Vec::new(),
             lines: BTreeMap::new(),
         }
+    }
+
+    /// This mapping with routes (tests and code-built mappings).
+    pub fn with_routes(mut self, routes: Vec<super::routing::Route>) -> Self {
+        self.routes = routes;
+        self
     }
 
     /// Look a field up by its mapping name.

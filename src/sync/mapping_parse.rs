@@ -27,6 +27,8 @@ struct RawDoc {
     version: S<i64>,
     #[serde(default)]
     fields: BTreeMap<S<String>, S<RawField>>,
+    #[serde(default)]
+    routes: Vec<S<super::routing_parse::RawRoute>>,
 }
 
 #[derive(Deserialize)]
@@ -94,18 +96,18 @@ fn linear_kind(name: &str) -> Option<Kind> {
 }
 
 /// Collects errors and key lines while one document is checked.
-struct Ctx<'t> {
+pub(super) struct Ctx<'t> {
     text: &'t str,
     errors: Vec<MappingError>,
-    lines: BTreeMap<String, usize>,
+    pub(super) lines: BTreeMap<String, usize>,
 }
 
 impl Ctx<'_> {
-    fn line<T>(&self, s: &S<T>) -> usize {
+    pub(super) fn line<T>(&self, s: &S<T>) -> usize {
         line_at(self.text, s.span().start)
     }
 
-    fn err(&mut self, line: usize, message: String) {
+    pub(super) fn err(&mut self, line: usize, message: String) {
         self.errors.push(MappingError::at(Some(line), message));
     }
 
@@ -160,10 +162,12 @@ impl Mapping {
             }
         }
         check_targets(&mut ctx, &fields);
+        let routes = super::routing_parse::build_routes(&mut ctx, &raw.routes);
         if ctx.errors.is_empty() {
             Ok(Mapping {
                 version: *raw.version.get_ref(),
                 fields,
+                routes,
                 lines: ctx.lines,
             })
         } else {

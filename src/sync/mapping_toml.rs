@@ -176,6 +176,7 @@ impl Mapping {
             out.push('\n');
             render_field(&mut out, f);
         }
+        super::routing_toml::render_routes(&mut out, &self.routes);
         out
     }
 }

@@ -11,6 +11,7 @@
 pub mod adopt;
 pub mod catalog;
 pub mod changes;
+pub mod close_loop;
 pub mod codec;
 pub mod comments;
 pub mod create;
@@ -25,6 +26,10 @@ pub mod merge;
 pub mod plan;
 pub mod preview;
 pub mod resolve;
+pub mod routing;
+mod routing_parse;
+pub mod routing_plan;
+mod routing_toml;
 
 pub use adopt::{AdoptPair, AdoptPlan, AdoptReason, AdoptSkip, plan_adoption};
 pub use catalog::{Catalog, LinearState};
@@ -50,6 +55,11 @@ pub use plan::{
 };
 pub use preview::{LinkPreview, PreviewAction, PreviewRow, link_label, preview};
 pub use resolve::{ResolveError, Take, resolve_conflict};
+pub use routing::{
+    ChangelogGroup, ChangelogRule, CloseLoop, EntryType, ReroutePolicy, Route, RouteTarget,
+    RouteWhen, Routing, VoteRange, effective_routes, route_post,
+};
+pub use routing_plan::{Admission, Placed, Reroute, admit, place_create, reroute};
 
 #[cfg(test)]
 mod explain_tests;
@@ -59,5 +69,7 @@ mod mapping_tests;
 mod merge_tests;
 #[cfg(test)]
 mod prop_tests;
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod test_support;

@@ -38,6 +38,7 @@ impl FieldWrites {
             status_comment: None,
             duplicate_of: None,
             deltas: BTreeMap::new(),
+            placement: None,
         }
     }
 }

@@ -107,6 +107,7 @@ impl Default for Setup {
 pub fn options(setup: &Setup) -> EngineOptions {
     EngineOptions {
         rules: Rules {
+            default_team: "ENG".into(),
             create_in_linear: roundtrip::config::default_create_rule(setup.portal),
             create_in_portal: match &setup.create_in_portal_label {
                 Some(label) => PortalCreateOptions {

@@ -25,7 +25,15 @@ use crate::domain::{ErrorClass, Record, RemoteError};
 pub struct CannyConnector {
     pub(crate) cfg: CannyConfig,
     pub(crate) client: Client,
-    board_id: OnceCell<String>,
+    /// `boards/list`, read once (and again for a board it lacks).
+    boards: tokio::sync::Mutex<Option<Vec<CannyBoard>>>,
+    /// Boards listed besides the configured ones (the routes' boards).
+    scope: std::sync::RwLock<Vec<String>>,
+    /// Post ids seen in a listing (or created by roundtrip): a post read
+    /// by id that is not among them may be one its board holds back.
+    pub(crate) listed: std::sync::Mutex<HashSet<String>>,
+    /// The board each post was last read on (tags belong to a board).
+    pub(crate) post_boards: std::sync::Mutex<std::collections::HashMap<String, String>>,
     pub(crate) admin_id: OnceCell<String>,
     pub(crate) nonces: NonceCache,
     pub(crate) statuses: Statuses,
@@ -38,7 +46,6 @@ impl fmt::Debug for CannyConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CannyConnector")
             .field("cfg", &self.cfg)
-            .field("board_id", &self.board_id.get())
             .field("admin_id", &self.admin_id.get())
             .finish_non_exhaustive()
     }
@@ -56,7 +63,10 @@ impl CannyConnector {
         Ok(CannyConnector {
             cfg,
             client,
-            board_id: OnceCell::new(),
+            boards: tokio::sync::Mutex::new(None),
+            scope: std::sync::RwLock::new(Vec::new()),
+            listed: std::sync::Mutex::new(HashSet::new()),
+            post_boards: std::sync::Mutex::new(std::collections::HashMap::new()),
             admin_id: OnceCell::new(),
             nonces: NonceCache::default(),
             statuses,
@@ -85,22 +95,94 @@ impl CannyConnector {
 
     /// The configured board's id (looked up by name once).
     pub async fn board_id(&self) -> Result<String, RemoteError> {
-        self.board_id
-            .get_or_try_init(|| async {
-                let boards = self.list_boards().await?;
-                boards
-                    .iter()
-                    .find(|b| b.name == self.cfg.board)
-                    .or_else(|| {
-                        boards
-                            .iter()
-                            .find(|b| b.name.eq_ignore_ascii_case(&self.cfg.board))
-                    })
-                    .map(|b| b.id.clone())
-                    .ok_or_else(|| validation(format!("no Canny board named '{}'", self.cfg.board)))
-            })
-            .await
-            .cloned()
+        let name = self.cfg.board.clone();
+        self.board_id_named(&name).await
+    }
+
+    /// A board's id by name (exact first, then ignoring case); the boards
+    /// are read once, and again when a name is not among them.
+    pub async fn board_id_named(&self, name: &str) -> Result<String, RemoteError> {
+        let find = |boards: &[CannyBoard]| {
+            boards
+                .iter()
+                .find(|b| b.name == name)
+                .or_else(|| boards.iter().find(|b| b.name.eq_ignore_ascii_case(name)))
+                .map(|b| b.id.clone())
+        };
+        let mut guard = self.boards.lock().await;
+        if let Some(id) = guard.as_deref().and_then(find) {
+            return Ok(id);
+        }
+        let boards = self.list_boards().await?;
+        let found = find(&boards);
+        *guard = Some(boards);
+        found.ok_or_else(|| validation(format!("no Canny board named '{name}'")))
+    }
+
+    /// Also list these boards (the routes' boards) in reconcile.
+    pub fn set_listed_boards(&self, boards: &[String]) {
+        *self
+            .scope
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = boards.to_vec();
+    }
+
+    /// Every board reconcile lists: the configured one, `extra_boards`,
+    /// then the routes' boards.
+    pub fn listed_boards(&self) -> Vec<String> {
+        let scope = self
+            .scope
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut out = vec![self.cfg.board.clone()];
+        for b in self.cfg.extra_boards.iter().chain(&scope) {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(b)) {
+                out.push(b.clone());
+            }
+        }
+        out
+    }
+
+    /// Remember what reads say about posts: where each is, and (`listed`)
+    /// that a listing showed it.
+    pub(crate) fn note_posts(&self, posts: &[CannyPost], listed: bool) {
+        let mut boards = self
+            .post_boards
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for p in posts {
+            if let Some(b) = &p.board {
+                boards.insert(p.id.clone(), b.id.clone());
+            }
+        }
+        if listed {
+            let mut seen = self
+                .listed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            seen.extend(posts.iter().map(|p| p.id.clone()));
+        }
+    }
+
+    /// The board a post is on: as last read, else read now.
+    pub(crate) async fn board_of_post(&self, post_id: &str) -> Result<String, RemoteError> {
+        let known = self
+            .post_boards
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(post_id)
+            .cloned();
+        if let Some(b) = known {
+            return Ok(b);
+        }
+        let post = self.retrieve_post(post_id).await?.ok_or_else(|| {
+            RemoteError::new(ErrorClass::NotFound, "posts/retrieve: invalid post id")
+        })?;
+        match post.board.map(|b| b.id) {
+            Some(b) => Ok(b),
+            None => self.board_id().await,
+        }
     }
 
     /// `boards/list`.
@@ -109,39 +191,57 @@ impl CannyConnector {
         Ok(list.boards)
     }
 
-    /// One page of the board's posts in every known status (built-in,
+    /// One page of one board's posts in every known status (built-in,
     /// configured and discovered custom ones), oldest first (new posts land
     /// at the end, so skip pages stay stable).
-    pub async fn list_posts_page(
+    pub async fn list_posts_page_on(
         &self,
+        board_id: &str,
         skip: usize,
         limit: usize,
     ) -> Result<(Vec<CannyPost>, bool), RemoteError> {
         let args = json!({
-            "boardID": self.board_id().await?,
+            "boardID": board_id,
             "status": self.statuses.filter(),
             "sort": "oldest",
             "limit": limit,
             "skip": skip,
         });
         let page: PostPage = self.client.call("posts/list", args).await?;
+        self.note_posts(&page.posts, true);
         Ok((page.posts, page.has_more))
     }
 
-    /// Every post on the board, in every configured status.
+    /// One page of the configured board's posts.
+    pub async fn list_posts_page(
+        &self,
+        skip: usize,
+        limit: usize,
+    ) -> Result<(Vec<CannyPost>, bool), RemoteError> {
+        let board = self.board_id().await?;
+        self.list_posts_page_on(&board, skip, limit).await
+    }
+
+    /// Every post on every listed board, in every configured status.
     pub async fn list_all_posts(&self) -> Result<Vec<CannyPost>, RemoteError> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
-        let mut skip = 0;
-        loop {
-            let (posts, more) = self.list_posts_page(skip, self.page_size()).await?;
-            skip += posts.len();
-            let empty = posts.is_empty();
-            out.extend(posts.into_iter().filter(|p| seen.insert(p.id.clone())));
-            if !more || empty {
-                return Ok(out);
+        for name in self.listed_boards() {
+            let board = self.board_id_named(&name).await?;
+            let mut skip = 0;
+            loop {
+                let (posts, more) = self
+                    .list_posts_page_on(&board, skip, self.page_size())
+                    .await?;
+                skip += posts.len();
+                let empty = posts.is_empty();
+                out.extend(posts.into_iter().filter(|p| seen.insert(p.id.clone())));
+                if !more || empty {
+                    break;
+                }
             }
         }
+        Ok(out)
     }
 
     pub(crate) fn page_size(&self) -> usize {
@@ -151,7 +251,10 @@ impl CannyConnector {
     /// `posts/retrieve`; `Ok(None)` when Canny says "invalid post id".
     pub async fn retrieve_post(&self, id: &str) -> Result<Option<CannyPost>, RemoteError> {
         match self.client.call("posts/retrieve", json!({"id": id})).await {
-            Ok(p) => Ok(Some(p)),
+            Ok(p) => {
+                self.note_posts(std::slice::from_ref(&p), false);
+                Ok(Some(p))
+            }
             Err(e) if e.class == ErrorClass::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -299,9 +402,14 @@ impl CannyConnector {
         Ok(created.id)
     }
 
-    /// Every tag on the board.
+    /// Every tag on the configured board.
     pub async fn list_tags(&self) -> Result<Vec<CannyTag>, RemoteError> {
         let board = self.board_id().await?;
+        self.list_tags_on(&board).await
+    }
+
+    /// Every tag on a board.
+    pub async fn list_tags_on(&self, board: &str) -> Result<Vec<CannyTag>, RemoteError> {
         let mut out: Vec<CannyTag> = Vec::new();
         let mut skip = 0;
         loop {
@@ -320,9 +428,15 @@ impl CannyConnector {
         }
     }
 
-    /// `tags/create` on the board.
+    /// `tags/create` on the configured board.
     pub async fn create_tag(&self, name: &str) -> Result<CannyTag, RemoteError> {
-        let args = json!({"boardID": self.board_id().await?, "name": name});
+        let board = self.board_id().await?;
+        self.create_tag_on(&board, name).await
+    }
+
+    /// `tags/create` on a board.
+    pub async fn create_tag_on(&self, board: &str, name: &str) -> Result<CannyTag, RemoteError> {
+        let args = json!({"boardID": board, "name": name});
         self.client.call("tags/create", args).await
     }
 
@@ -364,14 +478,18 @@ impl CannyConnector {
             .filter(|w| !current.contains(&lower(w)))
             .collect();
         if !missing.is_empty() {
-            let board_tags = self.list_tags().await?;
+            let board = match &post.board {
+                Some(b) => b.id.clone(),
+                None => self.board_id().await?,
+            };
+            let board_tags = self.list_tags_on(&board).await?;
             for name in missing {
                 let id = match board_tags
                     .iter()
                     .find(|t| t.name.eq_ignore_ascii_case(name))
                 {
                     Some(t) => t.id.clone(),
-                    None => self.create_tag(name).await?.id,
+                    None => self.create_tag_on(&board, name).await?.id,
                 };
                 self.add_tag(post_id, &id).await?;
             }
@@ -397,7 +515,8 @@ impl CannyConnector {
         if delta.is_empty() {
             return Ok(());
         }
-        let board_tags = self.list_tags().await?;
+        let board = self.board_of_post(post_id).await?;
+        let board_tags = self.list_tags_on(&board).await?;
         let find = |name: &str| {
             board_tags
                 .iter()
@@ -407,7 +526,7 @@ impl CannyConnector {
         for name in &delta.added {
             let id = match find(name) {
                 Some(id) => id,
-                None => self.create_tag(name).await?.id,
+                None => self.create_tag_on(&board, name).await?.id,
             };
             self.add_tag(post_id, &id).await?;
         }

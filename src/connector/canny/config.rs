@@ -22,8 +22,12 @@ pub struct CannyConfig {
     pub api_url: String,
     /// The company's secret key; sent only in request bodies. Never logged.
     pub api_key: String,
-    /// Board name to sync, resolved to an id through `boards/list`.
+    /// Board name to sync, resolved to an id through `boards/list`; posts
+    /// roundtrip creates from Linear go here.
     pub board: String,
+    /// More boards to sync (`[portal] boards`); the routes' boards are
+    /// added at run time.
+    pub extra_boards: Vec<String>,
     /// Canny id of the admin used as `changerID`/`authorID`.
     pub admin_id: Option<String>,
     /// Email of that admin, looked up with `users/retrieve`; when neither is
@@ -58,6 +62,7 @@ impl CannyConfig {
             api_url: api_url.into(),
             api_key: api_key.into(),
             board: board.into(),
+            extra_boards: Vec::new(),
             admin_id: None,
             admin_email: None,
             statuses: CANNY_STATUSES.iter().map(|s| s.to_string()).collect(),
@@ -76,6 +81,7 @@ impl fmt::Debug for CannyConfig {
             .field("api_url", &self.api_url)
             .field("api_key", &"[redacted]")
             .field("board", &self.board)
+            .field("extra_boards", &self.extra_boards)
             .field("admin_id", &self.admin_id)
             .field("admin_email", &self.admin_email)
             .field("statuses", &self.statuses)

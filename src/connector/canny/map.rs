@@ -95,6 +95,18 @@ pub fn post_to_record(p: &CannyPost) -> Result<Record, RemoteError> {
             .as_ref()
             .map(|l| l.linked_issue_ids.clone())
             .unwrap_or_default(),
+        board: p
+            .board
+            .as_ref()
+            .map(|b| b.name.clone())
+            .filter(|n| !n.is_empty()),
+        category: p
+            .category
+            .as_ref()
+            .map(|c| c.name.clone())
+            .filter(|n| !n.is_empty()),
+        held: false,
+        team: None,
     })
 }
 
@@ -136,6 +148,14 @@ pub fn content_hash(r: &Record) -> String {
         &r.votes.map(|v| v.to_string()).unwrap_or_default(),
     );
     put(&mut h, "deleted", if r.deleted { "1" } else { "0" });
+    // Where the post is routes it: a move to another board or category
+    // must be seen by reconcile (Canny sends no webhook for either).
+    put(&mut h, "board", r.board.as_deref().unwrap_or_default());
+    put(
+        &mut h,
+        "category",
+        r.category.as_deref().unwrap_or_default(),
+    );
     hex::encode(h.finalize())
 }
 

@@ -15,10 +15,12 @@
 
 mod admin;
 mod api;
+mod changelog;
 mod client;
 mod config;
 mod create;
 mod map;
+mod moderation;
 mod statuses;
 mod trait_impl;
 mod votes;
@@ -32,4 +34,4 @@ pub use webhook::{
     MAX_AGE, MAX_FUTURE, NonceCache, delivery_hint, signature_matches, verify_canny_delivery,
     verify_canny_webhook,
 };
-pub use wire::{CannyBoard, CannyComment, CannyPost, CannyTag, CannyUser};
+pub use wire::{CannyBoard, CannyCategory, CannyComment, CannyPost, CannyTag, CannyUser};

@@ -67,11 +67,11 @@ impl CannyConnector {
     pub async fn discover_statuses(&self) -> Result<usize, RemoteError> {
         let before = self.statuses.all().len();
         let stop_at = lock(&self.statuses.newest_change).clone();
-        let board = self.board_id().await?;
+        // Statuses are the company's, not a board's: every board's changes.
         let mut cursor: Option<String> = None;
         let mut newest: Option<String> = None;
         'pages: loop {
-            let mut args = json!({ "boardID": board, "limit": CHANGES_PAGE });
+            let mut args = json!({ "limit": CHANGES_PAGE });
             if let Some(c) = &cursor {
                 args["cursor"] = json!(c);
             }

@@ -39,36 +39,66 @@ impl Connector for CannyConnector {
         admin_and_public_urls(url)
     }
 
+    /// One page of one listed board after the other; the cursor is the
+    /// skip on the first board, `board index|skip` on the others.
     async fn list_changed(
         &self,
         _since: Option<DateTime<Utc>>,
         page: Option<String>,
     ) -> Result<ChangedPage, RemoteError> {
-        let skip = match page.as_deref() {
-            None => 0,
-            Some(p) => p
-                .parse::<usize>()
-                .map_err(|_| validation(format!("bad Canny page cursor '{p}'")))?,
+        let bad = |p: &str| validation(format!("bad Canny page cursor '{p}'"));
+        let (index, skip) = match page.as_deref() {
+            None => (0, 0),
+            // The first board's cursor is the skip alone; a later board's
+            // is `index|skip`.
+            Some(p) => match p.split_once('|') {
+                Some((i, k)) => (
+                    i.parse::<usize>().map_err(|_| bad(p))?,
+                    k.parse::<usize>().map_err(|_| bad(p))?,
+                ),
+                None => (0, p.parse::<usize>().map_err(|_| bad(p))?),
+            },
         };
-        if skip == 0 {
+        if index == 0 && skip == 0 {
             // A full listing starts by learning custom statuses, so posts in
             // them are not invisible to the `status` filter.
             self.discover_statuses().await?;
         }
-        let (posts, more) = self.list_posts_page(skip, self.page_size()).await?;
+        let boards = self.listed_boards();
+        let Some(name) = boards.get(index) else {
+            return Ok(ChangedPage::default());
+        };
+        let board = self.board_id_named(name).await?;
+        let (posts, more) = self
+            .list_posts_page_on(&board, skip, self.page_size())
+            .await?;
         let next = skip + posts.len();
         let records = posts
             .iter()
             .map(post_to_record)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(ChangedPage {
-            records,
-            next_page: (more && !posts.is_empty()).then(|| next.to_string()),
-        })
+        let next_page = if more && !posts.is_empty() {
+            Some(if index == 0 {
+                next.to_string()
+            } else {
+                format!("{index}|{next}")
+            })
+        } else if index + 1 < boards.len() {
+            Some(format!("{}|0", index + 1))
+        } else {
+            None
+        };
+        Ok(ChangedPage { records, next_page })
     }
 
+    /// The post with its comments; a post no listing has shown is checked
+    /// against its board's listing first (see [`CannyConnector::held_back`]).
     async fn get(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
-        self.get_record(remote_id).await
+        let Some(mut record) = self.get_record(remote_id).await? else {
+            return Ok(None);
+        };
+        record.held = self.held_back(&record).await?;
+        Ok(Some(record))
     }
 
     async fn create(&self, new: &NewRecord) -> Result<Record, RemoteError> {
@@ -113,6 +143,10 @@ impl Connector for CannyConnector {
             )
         })?;
         self.forget_created(&new.client_id);
+        self.listed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(record.remote_id.clone());
         Ok(record)
     }
 
@@ -143,10 +177,16 @@ impl Connector for CannyConnector {
 
     /// The post alone (`posts/retrieve`), without its comments.
     async fn get_fields(&self, remote_id: &str) -> Result<Option<Record>, RemoteError> {
-        self.retrieve_post(remote_id)
+        let Some(mut record) = self
+            .retrieve_post(remote_id)
             .await?
             .map(|p| post_to_record(&p))
-            .transpose()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        record.held = self.held_back(&record).await?;
+        Ok(Some(record))
     }
 
     /// `posts/update` for title and details, tag deltas as
@@ -212,6 +252,17 @@ impl Connector for CannyConnector {
 
     async fn copy_voters(&self, from: &str, to: &str) -> Result<usize, RemoteError> {
         CannyConnector::copy_voters(self, from, to).await
+    }
+
+    fn set_scope(&self, scope: &crate::connector::Scope) {
+        self.set_listed_boards(&scope.boards);
+    }
+
+    async fn publish_changelog(
+        &self,
+        entry: &crate::domain::ChangelogDraft,
+    ) -> Result<String, RemoteError> {
+        CannyConnector::publish_changelog(self, entry).await
     }
 
     fn verify_webhook(

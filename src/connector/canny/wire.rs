@@ -53,6 +53,26 @@ pub struct CannyPost {
     /// Links made by Canny's own Linear integration.
     #[serde(default)]
     pub linear: Option<LinearLinks>,
+    /// The board the post is on.
+    #[serde(default)]
+    pub board: Option<CannyBoard>,
+    /// Its category (product area), if any.
+    #[serde(default)]
+    pub category: Option<CannyCategory>,
+}
+
+/// A category (`post.category`, `categories/list`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CannyCategory {
+    /// Canny's category id.
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Parent category, for sub-categories.
+    #[serde(default, rename = "parentID")]
+    pub parent_id: Option<String>,
 }
 
 /// One `mergeHistory` entry: a post merged into this one.

@@ -89,6 +89,9 @@ pub fn post_to_record(
         duplicate_of,
         merged_ids: Vec::new(),
         linked_ids: Vec::new(),
+        // A Fider site is one board without categories or moderation:
+        // routes on tags, status and votes apply.
+        ..Record::default()
     })
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::LinearConnector;
 use super::classify::{GqlBody, remote_error, remote_error_with_status};
 use super::documents::{create_alias, create_batch_document, update_alias, update_batch_document};
-use super::mapping::{catalog_probe, update_input};
+use super::mapping::catalog_probe;
 use super::transport::Answer;
 use super::writes::{is_already_exists, written};
 use crate::connector::Written;
@@ -186,19 +186,31 @@ impl LinearConnector {
         items: &[(String, Update)],
     ) -> Result<Vec<Result<Written, RemoteError>>, RemoteError> {
         let mut settled: Vec<Option<Result<Written, RemoteError>>> = vec![None; items.len()];
-        let probes: Vec<BTreeMap<String, FieldValue>> =
-            items.iter().map(|(_, u)| catalog_probe(u)).collect();
-        let field_maps: Vec<&BTreeMap<String, FieldValue>> = probes.iter().collect();
-        let catalog = self.catalog_for(&field_maps).await?;
+        // Each team's catalog once, with every label its items want.
+        let mut by_team: BTreeMap<String, Vec<BTreeMap<String, FieldValue>>> = BTreeMap::new();
+        for (id, update) in items {
+            by_team
+                .entry(self.update_team(id, update).to_uppercase())
+                .or_default()
+                .push(catalog_probe(update));
+        }
+        for (team, probes) in &by_team {
+            let maps: Vec<&BTreeMap<String, FieldValue>> = probes.iter().collect();
+            self.catalog_for(team, &maps).await?;
+        }
         let mut ready: Vec<(usize, Map<String, Value>)> = Vec::new();
-        for (index, (_, update)) in items.iter().enumerate() {
-            if update.fields.is_empty() && update.deltas.values().all(|d| d.is_empty()) {
+        for (index, (id, update)) in items.iter().enumerate() {
+            if update.placement.is_none()
+                && update.fields.is_empty()
+                && update.deltas.values().all(|d| d.is_empty())
+            {
                 settled[index] = Some(Ok(Written::default()));
                 continue;
             }
-            match update_input(update, &catalog) {
+            match self.prepared_update(id, update).await {
                 Ok(input) => ready.push((index, input)),
-                Err(e) => settled[index] = Some(Err(e)),
+                Err(e) if e.class == ErrorClass::Validation => settled[index] = Some(Err(e)),
+                Err(e) => return Err(e),
             }
         }
         let had_prior = settled.iter().any(Option::is_some);
@@ -240,15 +252,24 @@ impl LinearConnector {
         items: &[NewRecord],
     ) -> Result<Vec<Result<Record, RemoteError>>, RemoteError> {
         let mut settled: Vec<Option<Result<Record, RemoteError>>> = vec![None; items.len()];
-        let field_maps: Vec<&BTreeMap<String, FieldValue>> =
-            items.iter().map(|n| &n.fields).collect();
-        let catalog = self.catalog_for(&field_maps).await?;
+        let mut catalogs = Vec::with_capacity(items.len());
         let mut ready: Vec<(usize, Map<String, Value>)> = Vec::new();
         for (index, new) in items.iter().enumerate() {
-            match Self::create_input(new, &catalog) {
+            let placed = match self.placement_ids(new.placement.as_ref()).await {
+                Ok(p) => p,
+                Err(e) if e.class == ErrorClass::Validation => {
+                    settled[index] = Some(Err(e));
+                    catalogs.push(None);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let catalog = self.catalog_for(&placed.0, &[&new.fields]).await?;
+            match Self::create_input(new, &catalog, &placed.1) {
                 Ok(input) => ready.push((index, input)),
                 Err(e) => settled[index] = Some(Err(e)),
             }
+            catalogs.push(Some(catalog));
         }
         let had_prior = settled.iter().any(Option::is_some);
         let answers = self
@@ -266,13 +287,17 @@ impl LinearConnector {
             })
             .await?;
         let mut out = Vec::with_capacity(items.len());
-        for ((new, done), answer) in items.iter().zip(settled).zip(answers) {
+        for (((new, done), answer), catalog) in items.iter().zip(settled).zip(answers).zip(catalogs)
+        {
             let record = match (done, answer) {
                 (Some(r), _) => r,
                 (None, Some(Ok(Value::Null))) => {
                     self.existing_after_retry(new, never_answered()).await
                 }
-                (None, Some(Ok(payload))) => self.created_record(&payload, new, &catalog).await,
+                (None, Some(Ok(payload))) => match &catalog {
+                    Some(c) => self.created_record(&payload, new, c).await,
+                    None => Err(never_answered()),
+                },
                 (None, Some(Err(e))) if is_already_exists(&e) => {
                     self.existing_after_retry(new, e).await
                 }

@@ -165,11 +165,15 @@ impl Connector for LinearConnector {
         if let Some(p) = from.priority {
             previous.insert("priority".to_string(), FieldValue::Number(p));
         }
-        if let Some(state_id) = from.state_id
-            && let Ok(catalog) = self.catalog().await
-            && let Some(state) = catalog.states.iter().find(|s| s.id == state_id)
-        {
-            previous.insert("state".to_string(), FieldValue::Text(state.name.clone()));
+        if let Some(state_id) = from.state_id {
+            let key = self
+                .team_of(&from.issue_id)
+                .unwrap_or_else(|| self.config.team_key.clone());
+            if let Ok(catalog) = self.team_catalog(&key).await
+                && let Some(state) = catalog.states.iter().find(|s| s.id == state_id)
+            {
+                previous.insert("state".to_string(), FieldValue::Text(state.name.clone()));
+            }
         }
         let (title, description, state, priority) = from.now;
         let mut current = std::collections::BTreeMap::new();
@@ -198,6 +202,24 @@ impl Connector for LinearConnector {
 
     async fn records_linking(&self, prefix: &str) -> Result<Vec<(String, String)>, RemoteError> {
         self.attachments_with_prefix(prefix).await
+    }
+
+    fn set_scope(&self, scope: &crate::connector::Scope) {
+        self.set_listed_teams(&scope.teams);
+    }
+
+    async fn shipped_in(
+        &self,
+        remote_id: &str,
+    ) -> Result<Option<crate::domain::ShipInfo>, RemoteError> {
+        self.issue_shipped_in(remote_id).await
+    }
+
+    async fn group_state(
+        &self,
+        group: &crate::domain::ReleaseGroup,
+    ) -> Result<crate::domain::GroupState, RemoteError> {
+        self.release_group_state(group).await
     }
 
     fn verify_webhook(

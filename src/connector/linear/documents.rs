@@ -64,11 +64,33 @@ pub const ISSUES_CHANGED: &str = concat!(
     " } pageInfo { hasNextPage endCursor } } }"
 );
 
+/// The issue's team: listings ask per team (so they need not select it,
+/// 1.2 points an issue); reads of single issues and of write batches do.
+macro_rules! team_fields {
+    () => {
+        "team { id key }"
+    };
+}
+
+/// Issues by id with their team: what a batch of writes re-reads just
+/// before it is sent (writes resolve states and labels in the issue's team).
+pub const ISSUES_BY_IDS: &str = concat!(
+    "query RoundtripIssuesByIds($filter: IssueFilter!, $first: Int!) { ",
+    "issues(filter: $filter, first: $first, includeArchived: true) { ",
+    "nodes { ",
+    issue_list_fields!(),
+    " ",
+    team_fields!(),
+    " } } }"
+);
+
 /// One issue with everything the engine may compare or recover from: labels by
 /// name, the first comments page and the attachments (portal links).
 pub const ISSUE_GET: &str = concat!(
     "query RoundtripIssue($id: String!) { issue(id: $id) { ",
     issue_list_fields!(),
+    " ",
+    team_fields!(),
     " ",
     relation_fields!(),
     " labels(first: 100) { nodes { id name } }",
@@ -101,6 +123,8 @@ pub const ISSUE_COMMENTS: &str = concat!(
 pub const ISSUE_CREATE: &str = concat!(
     "mutation RoundtripIssueCreate($input: IssueCreateInput!) { issueCreate(input: $input) { success issue { ",
     issue_list_fields!(),
+    " ",
+    team_fields!(),
     " } } }"
 );
 
@@ -149,6 +173,27 @@ pub const ATTACHMENTS_BY_URL_PREFIX: &str = "query RoundtripAttachmentsByUrlPref
 attachments(filter: { url: { startsWith: $prefix } }, first: 250, after: $after, includeArchived: true) { \
 nodes { id url issue { id } } pageInfo { hasNextPage endCursor } } }";
 
+/// A team's projects, to place a routed issue in one by name.
+pub const TEAM_PROJECTS: &str = "query RoundtripTeamProjects($teamId: String!, $after: String) { \
+team(id: $teamId) { id projects(first: 250, after: $after) { nodes { id name } pageInfo { hasNextPage endCursor } } } }";
+
+/// A team's members, to assign a routed issue to one by email.
+pub const TEAM_MEMBERS: &str = "query RoundtripTeamMembers($teamId: String!, $after: String) { \
+team(id: $teamId) { id members(first: 250, after: $after) { nodes { id email } pageInfo { hasNextPage endCursor } } } }";
+
+/// Where an issue shipped: its cycle and project (what the ship comment
+/// and the changelog grouping read).
+pub const ISSUE_SHIPPED: &str = "query RoundtripIssueShipped($id: String!) { issue(id: $id) { \
+id identifier url team { id key } cycle { id number name } project { id name } } }";
+
+/// Whether a cycle has completed.
+pub const CYCLE_STATE: &str = "query RoundtripCycleState($id: String!) { cycle(id: $id) { \
+id number name completedAt archivedAt } }";
+
+/// Whether a project has completed.
+pub const PROJECT_STATE: &str = "query RoundtripProjectState($id: String!) { project(id: $id) { \
+id name completedAt canceledAt archivedAt trashed status { type } } }";
+
 /// Every fixed document, by name, for the schema-validation test.
 pub const ALL: &[(&str, &str)] = &[
     ("VIEWER", VIEWER),
@@ -158,6 +203,12 @@ pub const ALL: &[(&str, &str)] = &[
     ("ISSUE_LABEL_CREATE", ISSUE_LABEL_CREATE),
     ("ISSUES_CHANGED", ISSUES_CHANGED),
     ("ISSUE_GET", ISSUE_GET),
+    ("ISSUES_BY_IDS", ISSUES_BY_IDS),
+    ("TEAM_PROJECTS", TEAM_PROJECTS),
+    ("TEAM_MEMBERS", TEAM_MEMBERS),
+    ("ISSUE_SHIPPED", ISSUE_SHIPPED),
+    ("CYCLE_STATE", CYCLE_STATE),
+    ("PROJECT_STATE", PROJECT_STATE),
     ("ISSUE_DUPLICATES", ISSUE_DUPLICATES),
     ("ISSUE_COMMENTS", ISSUE_COMMENTS),
     ("ISSUE_CREATE", ISSUE_CREATE),
@@ -217,9 +268,10 @@ pub fn create_batch_document(count: usize) -> String {
     let fields: Vec<String> = (0..count)
         .map(|i| {
             format!(
-                "{}: issueCreate(input: $in{i}) {{ success issue {{ {} }} }}",
+                "{}: issueCreate(input: $in{i}) {{ success issue {{ {} {} }} }}",
                 create_alias(i),
-                issue_list_fields!()
+                issue_list_fields!(),
+                team_fields!()
             )
         })
         .collect();

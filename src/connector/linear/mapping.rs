@@ -190,6 +190,17 @@ pub struct IssueNode {
     pub attachments: Option<Page<LinearAttachment>>,
     /// Relations, for `duplicate` marks.
     pub relations: Option<Page<RelationNode>>,
+    /// The team the issue is in.
+    pub team: Option<TeamRef>,
+}
+
+/// `{ id key }` of the issue's team.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeamRef {
+    /// Team UUID.
+    pub id: String,
+    /// Team key ("ENG").
+    pub key: String,
 }
 
 /// A response that does not have the shape our document asked for: the
@@ -309,6 +320,10 @@ impl IssueNode {
             duplicate_of,
             merged_ids: Vec::new(),
             linked_ids: Vec::new(),
+            board: None,
+            category: None,
+            held: false,
+            team: self.team.map(|t| t.key),
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod config;
 mod connector_impl;
 pub mod documents;
 pub mod mapping;
+mod placement;
 pub mod quota;
 mod reads;
 mod transport;
@@ -46,7 +47,14 @@ pub struct LinearConnector {
     config: LinearConfig,
     transport: Transport,
     webhook_keys: std::sync::RwLock<WebhookKeys>,
-    catalog: tokio::sync::Mutex<Option<Arc<TeamCatalog>>>,
+    /// Team catalogs by upper-case team key.
+    catalogs: tokio::sync::Mutex<std::collections::HashMap<String, Arc<TeamCatalog>>>,
+    /// The team each issue was last read in.
+    issue_teams: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Teams listed besides the configured one (the routes' teams).
+    scope: std::sync::RwLock<Vec<String>>,
+    /// Project ids and member ids by team key, looked up once per name.
+    placements: std::sync::Mutex<std::collections::HashMap<String, String>>,
     page_size: usize,
     batch_size: usize,
 }
@@ -61,7 +69,10 @@ impl LinearConnector {
                 config.webhook_secret.clone(),
             )),
             config,
-            catalog: tokio::sync::Mutex::new(None),
+            catalogs: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+            issue_teams: std::sync::Mutex::new(std::collections::HashMap::new()),
+            scope: std::sync::RwLock::new(Vec::new()),
+            placements: std::sync::Mutex::new(std::collections::HashMap::new()),
             page_size: MAX_PAGE_SIZE,
             batch_size: documents::MAX_BATCH,
         })

@@ -71,6 +71,13 @@ impl LabelNode {
     }
 }
 
+fn bad_cursor(c: &str) -> RemoteError {
+    RemoteError::new(
+        ErrorClass::Validation,
+        format!("bad Linear page cursor '{c}'"),
+    )
+}
+
 /// Whether an error means "this issue does not exist" (for `Ok(None)`).
 pub(super) fn is_not_found(e: &RemoteError) -> bool {
     e.class == ErrorClass::NotFound
@@ -126,35 +133,76 @@ impl LinearConnector {
 
     /// The configured team's catalog, loaded on first use and cached.
     pub async fn catalog(&self) -> Result<Arc<TeamCatalog>, RemoteError> {
-        let mut guard = self.catalog.lock().await;
-        if let Some(cat) = guard.as_ref() {
+        let key = self.config.team_key.clone();
+        self.team_catalog(&key).await
+    }
+
+    /// A team's catalog by key, loaded on first use and cached.
+    pub async fn team_catalog(&self, key: &str) -> Result<Arc<TeamCatalog>, RemoteError> {
+        let wanted = key.to_uppercase();
+        let mut guard = self.catalogs.lock().await;
+        if let Some(cat) = guard.get(&wanted) {
             return Ok(Arc::clone(cat));
         }
-        let cat = Arc::new(self.load_catalog().await?);
-        *guard = Some(Arc::clone(&cat));
+        let cat = Arc::new(self.load_catalog(key).await?);
+        guard.insert(wanted, Arc::clone(&cat));
         Ok(cat)
     }
 
-    /// Reload the catalog (a state or label was added in Linear).
+    /// Reload the configured team's catalog (a state or label was added).
     pub async fn refresh_catalog(&self) -> Result<Arc<TeamCatalog>, RemoteError> {
-        let mut guard = self.catalog.lock().await;
-        let cat = Arc::new(self.load_catalog().await?);
-        *guard = Some(Arc::clone(&cat));
+        let key = self.config.team_key.clone();
+        self.refresh_team(&key).await
+    }
+
+    /// Reload one team's catalog.
+    pub async fn refresh_team(&self, key: &str) -> Result<Arc<TeamCatalog>, RemoteError> {
+        let mut guard = self.catalogs.lock().await;
+        let cat = Arc::new(self.load_catalog(key).await?);
+        guard.insert(key.to_uppercase(), Arc::clone(&cat));
         Ok(cat)
     }
 
-    /// Add a label to the cached catalog after creating it.
+    /// The catalog of the team with this id, loading it (by the team's key)
+    /// when no loaded catalog has it.
+    pub(super) async fn catalog_of_team_id(
+        &self,
+        team_id: &str,
+    ) -> Result<Arc<TeamCatalog>, RemoteError> {
+        {
+            let guard = self.catalogs.lock().await;
+            if let Some(cat) = guard.values().find(|c| c.team.id == team_id) {
+                return Ok(Arc::clone(cat));
+            }
+        }
+        let team = self
+            .teams()
+            .await?
+            .into_iter()
+            .find(|t| t.id == team_id)
+            .ok_or_else(|| {
+                RemoteError::new(
+                    ErrorClass::Validation,
+                    format!("no Linear team with id '{team_id}' is visible to this credential"),
+                )
+            })?;
+        self.team_catalog(&team.key).await
+    }
+
+    /// Add a label to the cached catalog of its team (every loaded team
+    /// for a workspace label) after creating it.
     pub(super) async fn remember_label(&self, label: Label) {
-        let mut guard = self.catalog.lock().await;
-        if let Some(cat) = guard.as_mut() {
-            let mut updated = TeamCatalog::clone(cat);
-            updated.labels.push(label);
-            *cat = Arc::new(updated);
+        let mut guard = self.catalogs.lock().await;
+        for cat in guard.values_mut() {
+            if label.team_id.as_deref().is_none_or(|t| t == cat.team.id) {
+                let mut updated = TeamCatalog::clone(cat);
+                updated.labels.push(label.clone());
+                *cat = Arc::new(updated);
+            }
         }
     }
 
-    async fn load_catalog(&self) -> Result<TeamCatalog, RemoteError> {
-        let key = &self.config.team_key;
+    async fn load_catalog(&self, key: &str) -> Result<TeamCatalog, RemoteError> {
         let team = self
             .teams()
             .await?
@@ -169,6 +217,49 @@ impl LinearConnector {
         let states = self.workflow_states(&team.id).await?;
         let labels = self.labels(&team.id).await?;
         Ok(TeamCatalog::new(team, states, labels))
+    }
+
+    /// Remember which team each read issue is in, so a write resolves
+    /// its states and labels in that team.
+    pub(super) fn note_teams(&self, records: &[Record]) {
+        let mut map = self
+            .issue_teams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() > 200_000 {
+            map.clear();
+        }
+        for r in records {
+            if let Some(t) = &r.team {
+                map.insert(r.remote_id.clone(), t.clone());
+            }
+        }
+    }
+
+    /// The team an issue was last read in, if it was read.
+    pub(super) fn team_of(&self, issue_id: &str) -> Option<String> {
+        self.issue_teams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(issue_id)
+            .cloned()
+    }
+
+    /// The teams listed by reconcile: the configured team and those the
+    /// routes name.
+    pub fn listed_teams(&self) -> Vec<String> {
+        let scope = self
+            .scope
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut out = vec![self.config.team_key.clone()];
+        for t in scope {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&t)) {
+                out.push(t);
+            }
+        }
+        out
     }
 
     /// Follow a connection at `path` through every page.
@@ -192,57 +283,82 @@ impl LinearConnector {
         }
     }
 
-    /// One page of the team's issues updated at or after `since` (all issues
-    /// when `None`), archived and trashed included, most recently updated
-    /// first. `after` is the previous page's cursor. Records carry no
+    /// One page of the listed teams' issues updated at or after `since`
+    /// (all issues when `None`), archived and trashed included, most
+    /// recently updated first — one team after the other. `after` is the
+    /// previous page's cursor (`team index:Linear cursor`). Records carry no
     /// comments (too costly per page); `get` reads them.
     pub async fn issues_changed_page(
         &self,
         since: Option<DateTime<Utc>>,
         after: Option<&str>,
     ) -> Result<ChangedPage, RemoteError> {
-        let catalog = self.catalog().await?;
+        let teams = self.listed_teams();
+        // The first team's cursors are Linear's own; a later team's carry
+        // its place in the list: `index|cursor` (Relay cursors are base64).
+        let (index, cursor) = match after {
+            None => (0, None),
+            Some(c) => match c.split_once('|') {
+                Some((i, rest)) => (
+                    i.parse::<usize>().map_err(|_| bad_cursor(c))?,
+                    (!rest.is_empty()).then_some(rest),
+                ),
+                None => (0, Some(c)),
+            },
+        };
+        let Some(key) = teams.get(index) else {
+            return Ok(ChangedPage::default());
+        };
+        let catalog = self.team_catalog(key).await?;
         let mut filter = json!({ "team": { "id": { "eq": catalog.team.id } } });
         if let Some(since) = since {
             filter["updatedAt"] =
                 json!({ "gte": since.to_rfc3339_opts(SecondsFormat::Millis, true) });
         }
-        let variables = json!({ "filter": filter, "first": self.page_size, "after": after });
+        let variables = json!({ "filter": filter, "first": self.page_size, "after": cursor });
         let data = self
             .transport
             .request(doc::ISSUES_CHANGED, variables)
             .await?;
         let page: Page<IssueNode> =
             decode::<Page<IssueNode>>(&data, &["issues"], "issues")?.paged("issues")?;
-        let next_page = page.next_cursor();
+        let next_page = match page.next_cursor() {
+            Some(c) if index == 0 => Some(c),
+            Some(c) => Some(format!("{index}|{c}")),
+            None if index + 1 < teams.len() => Some(format!("{}|", index + 1)),
+            None => None,
+        };
         let mut nodes = page.nodes;
         self.read_duplicate_marks(&mut nodes).await?;
-        let records = self.records_from_nodes(nodes, catalog).await?;
+        let mut records = self.records_from_nodes(nodes, Some(catalog)).await?;
+        for r in &mut records {
+            r.team.get_or_insert_with(|| key.clone());
+        }
+        self.note_teams(&records);
         Ok(ChangedPage { records, next_page })
     }
 
-    /// The fields (no comments) of several issues in one request: what a
-    /// batch of writes re-reads just before it is sent. Issues that are
-    /// gone are left out.
+    /// The fields (no comments) of several issues in one request, each
+    /// with its team: what a batch of writes re-reads just before it is
+    /// sent. Issues that are gone are left out.
     pub async fn issues_by_ids(&self, ids: &[String]) -> Result<Vec<Record>, RemoteError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let catalog = self.catalog().await?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(250) {
             let variables = json!({
                 "filter": { "id": { "in": chunk } },
                 "first": chunk.len(),
-                "after": null,
             });
             let data = self
                 .transport
-                .request(doc::ISSUES_CHANGED, variables)
+                .request(doc::ISSUES_BY_IDS, variables)
                 .await?;
             let page: Page<IssueNode> = decode(&data, &["issues"], "issues")?;
-            out.extend(self.records_from_nodes(page.nodes, catalog.clone()).await?);
+            out.extend(self.records_from_nodes(page.nodes, None).await?);
         }
+        self.note_teams(&out);
         Ok(out)
     }
 
@@ -311,27 +427,68 @@ impl LinearConnector {
         }
     }
 
-    /// Map listed nodes to records, naming labels through the catalog. A label
-    /// id the catalog does not know triggers one catalog refresh; an issue
-    /// whose labels still cannot be named is re-read on its own rather than
-    /// reported without them (a lost label would be synced as a removal).
+    /// Map listed nodes to records, naming labels through the catalog of
+    /// each issue's team (`listed`: the team a listing asked for, when the
+    /// nodes do not say). A label id the catalog does not know triggers one
+    /// refresh of that catalog; an issue whose labels still cannot be named
+    /// is re-read on its own rather than reported without them (a lost
+    /// label would be synced as a removal).
     async fn records_from_nodes(
         &self,
         nodes: Vec<IssueNode>,
-        mut catalog: Arc<TeamCatalog>,
+        listed: Option<Arc<TeamCatalog>>,
     ) -> Result<Vec<Record>, RemoteError> {
-        if nodes
-            .iter()
-            .any(|n| !n.unknown_label_ids(&catalog).is_empty())
-        {
-            catalog = self.refresh_catalog().await?;
+        let mut catalogs: HashMap<String, Arc<TeamCatalog>> = HashMap::new();
+        if let Some(c) = &listed {
+            catalogs.insert(c.team.id.clone(), Arc::clone(c));
+        }
+        let default_team = listed.as_ref().map(|c| c.team.id.clone());
+        // An issue's team: its own (reads that select it), else the team
+        // the listing was for.
+        let team_of = |node: &IssueNode| {
+            node.team
+                .as_ref()
+                .map(|t| t.id.clone())
+                .or(default_team.clone())
+        };
+        for node in &nodes {
+            let Some(team_id) = team_of(node) else {
+                continue;
+            };
+            if !catalogs.contains_key(&team_id) {
+                let cat = self.catalog_of_team_id(&team_id).await?;
+                catalogs.insert(team_id.clone(), cat);
+            }
+        }
+        let mut refreshed: BTreeSet<String> = BTreeSet::new();
+        for node in &nodes {
+            let Some(team_id) = team_of(node) else {
+                continue;
+            };
+            let stale = catalogs
+                .get(&team_id)
+                .is_some_and(|c| !node.unknown_label_ids(c).is_empty());
+            if stale && refreshed.insert(team_id.clone()) {
+                let key = catalogs
+                    .get(&team_id)
+                    .map(|c| c.team.key.clone())
+                    .unwrap_or_default();
+                let cat = self.refresh_team(&key).await?;
+                catalogs.insert(team_id, cat);
+            }
         }
         let mut records = Vec::with_capacity(nodes.len());
         for node in nodes {
-            if node.unknown_label_ids(&catalog).is_empty() {
-                records.push(node.into_record(Some(&catalog))?);
-            } else if let Some(issue) = self.issue(&node.id).await? {
-                records.push(issue.record);
+            let catalog = team_of(&node).and_then(|id| catalogs.get(&id).cloned());
+            match catalog {
+                Some(cat) if node.unknown_label_ids(&cat).is_empty() => {
+                    records.push(node.into_record(Some(&cat))?);
+                }
+                _ => {
+                    if let Some(issue) = self.issue(&node.id).await? {
+                        records.push(issue.record);
+                    }
+                }
             }
         }
         Ok(records)
@@ -360,8 +517,10 @@ impl LinearConnector {
             }
         }
         let attachments = node.attachments.take().map(|p| p.nodes).unwrap_or_default();
+        let record = node.into_record(None)?;
+        self.note_teams(std::slice::from_ref(&record));
         Ok(Some(LinearIssue {
-            record: node.into_record(None)?,
+            record,
             attachments,
         }))
     }

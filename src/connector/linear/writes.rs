@@ -14,6 +14,7 @@ use super::mapping::{
     CommentNode, IssueNode, LinearAttachment, catalog_probe, decode, issue_input, malformed,
     update_input, wanted_labels, wanted_state,
 };
+use super::placement::PlacementIds;
 use super::reads::{LabelNode, is_not_found};
 use crate::connector::Written;
 use crate::domain::{Comment, ErrorClass, FieldValue, Record, RemoteError};
@@ -50,20 +51,22 @@ pub(super) fn require_success(payload: &Value, what: &str) -> Result<(), RemoteE
 }
 
 impl LinearConnector {
-    /// The catalog, refreshed if the fields name a state it lacks, and with
-    /// every wanted label present (missing ones are created in the team).
+    /// A team's catalog, refreshed if the fields name a state it lacks, and
+    /// with every wanted label present (missing ones are created in the
+    /// team).
     pub(super) async fn catalog_for(
         &self,
+        team: &str,
         fields: &[&BTreeMap<String, FieldValue>],
     ) -> Result<Arc<TeamCatalog>, RemoteError> {
-        let mut catalog = self.catalog().await?;
+        let mut catalog = self.team_catalog(team).await?;
         let labels: Vec<String> = fields.iter().flat_map(|f| wanted_labels(f)).collect();
         let state_missing = fields
             .iter()
             .filter_map(|f| wanted_state(f))
             .any(|s| catalog.state(s).is_none());
         if state_missing || !catalog.missing_labels(&labels).is_empty() {
-            catalog = self.refresh_catalog().await?;
+            catalog = self.refresh_team(team).await?;
         }
         let mut missing = catalog.missing_labels(&labels);
         missing.sort_by_key(|n| n.to_lowercase());
@@ -72,15 +75,21 @@ impl LinearConnector {
             return Ok(catalog);
         }
         for name in missing {
-            self.create_label(&name).await?;
+            self.create_label_in(team, &name).await?;
         }
-        self.catalog().await
+        self.team_catalog(team).await
+    }
+
+    /// Create a label in the configured team.
+    pub async fn create_label(&self, name: &str) -> Result<Label, RemoteError> {
+        let key = self.config.team_key.clone();
+        self.create_label_in(&key, name).await
     }
 
     /// Create a team label and add it to the cached catalog. If Linear says
     /// it exists (created concurrently), the catalog is reloaded instead.
-    pub async fn create_label(&self, name: &str) -> Result<Label, RemoteError> {
-        let team_id = self.catalog().await?.team.id.clone();
+    pub async fn create_label_in(&self, team: &str, name: &str) -> Result<Label, RemoteError> {
+        let team_id = self.team_catalog(team).await?.team.id.clone();
         let input = json!({ "input": { "name": name, "teamId": team_id } });
         match self.transport.request(doc::ISSUE_LABEL_CREATE, input).await {
             Ok(data) => {
@@ -92,7 +101,7 @@ impl LinearConnector {
                 Ok(label)
             }
             Err(e) if e.class == ErrorClass::Validation => {
-                let catalog = self.refresh_catalog().await?;
+                let catalog = self.refresh_team(team).await?;
                 match catalog.label_id(name) {
                     Some(id) => Ok(Label {
                         id: id.to_string(),
@@ -107,25 +116,34 @@ impl LinearConnector {
         }
     }
 
-    /// The `IssueCreateInput` for a new record: mapped fields, the client id
-    /// and the team.
+    /// The `IssueCreateInput` for a new record: mapped fields, the client id,
+    /// the team and the placement's project and assignee.
     pub(super) fn create_input(
         new: &NewRecord,
         catalog: &TeamCatalog,
+        ids: &PlacementIds,
     ) -> Result<Map<String, Value>, RemoteError> {
         let mut input = issue_input(&new.fields, catalog)?;
         input.insert("id".into(), json!(new.client_id.to_string()));
         input.insert("teamId".into(), json!(catalog.team.id));
+        if let Some(p) = &ids.project_id {
+            input.insert("projectId".into(), json!(p));
+        }
+        if let Some(a) = &ids.assignee_id {
+            input.insert("assigneeId".into(), json!(a));
+        }
         Ok(input)
     }
 
-    /// Create an issue with `new.client_id` as its id, then attach the portal
+    /// Create an issue with `new.client_id` as its id, in the team, project
+    /// and for the assignee its placement names, then attach the portal
     /// URL. Safe to retry: a second attempt gets Linear's "already exists",
     /// which means the first one succeeded, so that issue is fetched and
     /// returned (and the link re-attached).
     pub async fn create_issue(&self, new: &NewRecord) -> Result<Record, RemoteError> {
-        let catalog = self.catalog_for(&[&new.fields]).await?;
-        let input = Self::create_input(new, &catalog)?;
+        let (team, ids) = self.placement_ids(new.placement.as_ref()).await?;
+        let catalog = self.catalog_for(&team, &[&new.fields]).await?;
+        let input = Self::create_input(new, &catalog, &ids)?;
         let record = match self
             .transport
             .request(doc::ISSUE_CREATE, json!({ "input": input }))
@@ -138,6 +156,7 @@ impl LinearConnector {
             Err(e) if is_already_exists(&e) => self.existing_after_retry(new, e).await?,
             Err(e) => return Err(e),
         };
+        self.note_teams(std::slice::from_ref(&record));
         self.link_source(&record.remote_id, new).await?;
         Ok(record)
     }
@@ -200,20 +219,74 @@ impl LinearConnector {
         }
     }
 
-    /// Apply mapped field values and label deltas to one issue; returns the
-    /// issue's new `updatedAt`. An update with nothing in it sends nothing.
+    /// The team an update is resolved in: the placement's (a move), else
+    /// the team the issue was last read in, else the configured team.
+    pub(super) fn update_team(&self, id: &str, update: &Update) -> String {
+        update
+            .placement
+            .as_ref()
+            .and_then(|p| p.team.clone())
+            .or_else(|| self.team_of(id))
+            .unwrap_or_else(|| self.config.team_key.clone())
+    }
+
+    /// The `IssueUpdateInput` of an update, resolved in its team: fields,
+    /// label deltas and — for a move — the team and project.
+    pub(super) async fn prepared_update(
+        &self,
+        id: &str,
+        update: &Update,
+    ) -> Result<Map<String, Value>, RemoteError> {
+        let team = self.update_team(id, update);
+        let probe = catalog_probe(update);
+        let catalog = self.catalog_for(&team, &[&probe]).await?;
+        let mut input = update_input(update, &catalog)?;
+        if let Some(p) = &update.placement {
+            let (_, ids) = self.placement_ids(Some(p)).await?;
+            if self
+                .team_of(id)
+                .is_none_or(|t| !t.eq_ignore_ascii_case(&team))
+            {
+                input.insert("teamId".into(), json!(ids.team_id));
+            }
+            if let Some(project) = ids.project_id {
+                input.insert("projectId".into(), json!(project));
+            }
+            if let Some(a) = ids.assignee_id {
+                input.insert("assigneeId".into(), json!(a));
+            }
+        }
+        Ok(input)
+    }
+
+    /// Apply mapped field values and label deltas (and a move) to one
+    /// issue; returns the issue's new `updatedAt`. An update with nothing in
+    /// it sends nothing.
     pub async fn update_issue(&self, id: &str, update: &Update) -> Result<Written, RemoteError> {
-        if update.fields.is_empty() && update.deltas.values().all(|d| d.is_empty()) {
+        if update.placement.is_none()
+            && update.fields.is_empty()
+            && update.deltas.values().all(|d| d.is_empty())
+        {
             return Ok(Written::default());
         }
-        let probe = catalog_probe(update);
-        let catalog = self.catalog_for(&[&probe]).await?;
-        let input = update_input(update, &catalog)?;
+        let input = self.prepared_update(id, update).await?;
         let data = self
             .transport
             .request(doc::ISSUE_UPDATE, json!({ "id": id, "input": input }))
             .await?;
-        written(&data["issueUpdate"])
+        let w = written(&data["issueUpdate"])?;
+        if let Some(team) = update
+            .placement
+            .as_ref()
+            .map(|_| self.update_team(id, update))
+        {
+            let mut map = self
+                .issue_teams
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.insert(id.to_string(), team);
+        }
+        Ok(w)
     }
 
     /// Archive an issue (hidden, restorable).

@@ -241,3 +241,69 @@ fn refused_values_and_tripped_links_are_shown() {
         }
     }
 }
+
+/// A mapping with routes: the Mappings preview lists, per portal post, the
+/// route that takes it and why (created, waiting, held, unrouted), and the
+/// Overview's verdict names the post no route takes.
+#[test]
+fn routing_preview_and_unrouted_posts_are_shown() {
+    use super::{MAPPING_V1, T0};
+    use crate::console::clock::Clock;
+    use crate::domain::{Actor, Record, Side};
+    use crate::store::Store;
+    const ROUTES: &str = r#"
+[[routes]]
+name = "API bugs"
+when = { board = "Bugs", category = "API" }
+approve = { status = "planned" }
+linear = { team = "PLAT", assignee = "ada@example.com" }
+
+[[routes]]
+name = "feature requests"
+when = { board = "Feature Requests" }
+approve = { status = "planned" }
+"#;
+    let post = |id: &str, title: &str, board: &str, category: Option<&str>, status: &str| Record {
+        remote_id: id.into(),
+        title: title.into(),
+        status: status.into(),
+        board: Some(board.into()),
+        category: category.map(str::to_string),
+        ..Record::default()
+    };
+    for (name, keys) in [
+        ("overview_unrouted", &[][..]),
+        (
+            "dialog_routing_preview",
+            &[KeyCode::Char('5'), KeyCode::Char('p')][..],
+        ),
+    ] {
+        for (w, h) in [(80u16, 24u16), (160, 48)] {
+            let mut store = Store::open_in_memory().expect("store");
+            store
+                .write(|db| -> Result<(), crate::store::StoreError> {
+                    db.seed_mapping_version(MAPPING_V1, Actor::BuiltIn, "initial", T0 - 60_000)?;
+                    let v2 = format!("{}{ROUTES}", MAPPING_V1.replace("version = 1", "version = 2"));
+                    db.seed_mapping_version(&v2, Actor::Operator, "routes", T0 - 30_000)?;
+                    db.activate_mapping_version(1)?;
+                    db.set_meta(crate::store::meta_keys::HEARTBEAT, &(T0 - 2_000).to_string())?;
+                    db.set_meta(crate::store::meta_keys::LINEAR_TEAM, "ENG")?;
+                    db.upsert_record(Side::Portal, &post("p-1", "API times out", "Bugs", Some("API"), "planned"))?;
+                    db.upsert_record(Side::Portal, &post("p-2", "Slow export", "Bugs", Some("API"), "open"))?;
+                    db.upsert_record(Side::Portal, &post("p-3", "Dark mode", "Ideas", None, "planned"))?;
+                    let mut held = post("p-4", "Leaked token", "Bugs", Some("API"), "planned");
+                    held.held = true;
+                    db.upsert_record(Side::Portal, &held)?;
+                    db.mark_unrouted("p-3", "Dark mode", "'API bugs': board is Ideas, not Bugs; 'feature requests': board is Ideas, not Feature Requests")?;
+                    Ok(())
+                })
+                .expect("seed");
+            let mut a = App::new(store, false, Clock::Fixed(T0), Theme::mono()).expect("app");
+            for k in keys {
+                press(&mut a, *k);
+            }
+            let t = render(&mut a, w, h);
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+        }
+    }
+}

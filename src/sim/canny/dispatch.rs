@@ -4,7 +4,7 @@
 
 use super::model::State;
 use super::ops::{ApiError, Call, Outcome};
-use super::{categories, others, posts, v2};
+use super::{categories, entries, others, posts, v2};
 
 /// Every endpoint the simulator serves, for docs and 404 decisions.
 pub const ENDPOINTS: &[&str] = &[
@@ -34,6 +34,8 @@ pub const ENDPOINTS: &[&str] = &[
     "users/retrieve",
     "votes/create",
     "votes/delete",
+    "entries/create",
+    "entries/list",
 ];
 
 /// Run one v2 endpoint (`/api/v2/<endpoint>`); `None` when unknown. All
@@ -84,6 +86,8 @@ pub fn dispatch(
         "users/retrieve" => others::users_retrieve(state, call),
         "votes/create" => others::vote(state, call, true),
         "votes/delete" => others::vote(state, call, false),
+        "entries/create" => entries::create(state, call),
+        "entries/list" => entries::list(state, call),
         _ => return None,
     })
 }

@@ -9,8 +9,10 @@
 //! webhooks as API calls do).
 
 mod args;
+mod boards;
 mod categories;
 mod dispatch;
+mod entries;
 mod model;
 mod ops;
 mod others;
@@ -24,6 +26,7 @@ mod sim;
 mod v2;
 mod webhooks;
 
+pub use boards::EntrySnapshot;
 pub use dispatch::ENDPOINTS;
 pub use model::{BUILTIN_STATUSES, DEFAULT_LIST_STATUSES};
 pub use seed::{ADMIN_NAME, BOARD_NAME, TAG_NAMES};

@@ -31,6 +31,9 @@ pub struct SimBoard {
     pub name: String,
     /// When the board was created.
     pub created: DateTime<Utc>,
+    /// New posts by non-admins wait for an admin's approval before they
+    /// are public (an admin setting, not in the API).
+    pub moderated: bool,
 }
 
 /// A tag on a board.
@@ -101,6 +104,31 @@ pub struct SimPost {
     /// answering `posts/retrieve`, as Canny does with some posts made
     /// through the API (API-NOTES.md section 7).
     pub unlisted: bool,
+    /// Held by a moderating board until an admin approves it: left out of
+    /// listings and counts like an unlisted post, and `post.created` is
+    /// sent only on approval.
+    pub awaiting_approval: bool,
+}
+
+/// A changelog entry (`entries/create`, `entries/list`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimEntry {
+    /// Canny's id for the entry.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Markdown details.
+    pub details: String,
+    /// `new`, `improved` or `fixed`.
+    pub types: Vec<String>,
+    /// Posts the entry links.
+    pub post_ids: Vec<String>,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+    /// When it was published; `None` while a draft (or scheduled).
+    pub published_at: Option<DateTime<Utc>>,
+    /// When it is scheduled to publish, if it is.
+    pub scheduled_for: Option<DateTime<Utc>>,
 }
 
 /// A post merged into another, as the survivor's `mergeHistory` keeps it.
@@ -198,6 +226,8 @@ pub struct State {
     pub status_changes: Vec<SimStatusChange>,
     /// Categories by id.
     pub categories: BTreeMap<String, SimCategory>,
+    /// Changelog entries by id.
+    pub entries: BTreeMap<String, SimEntry>,
     /// Every status of this company in board order: the six built-in ones
     /// unless configured otherwise, plus custom ones.
     pub statuses: Vec<String>,

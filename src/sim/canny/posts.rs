@@ -206,7 +206,11 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
     };
     let category_id = category_arg(state, args, &board_id)?;
     let id = state.new_id();
-    let unlisted = state.unlist_next_created > 0;
+    // A moderating board holds a non-admin's post until an admin approves
+    // it (UNVERIFIED: docs/vendors/canny.md, "Moderation").
+    let held = state.boards.get(&board_id).is_some_and(|b| b.moderated)
+        && !state.users.get(&author).is_some_and(|u| u.is_admin);
+    let unlisted = state.unlist_next_created > 0 || held;
     state.unlist_next_created = state.unlist_next_created.saturating_sub(1);
     let post = SimPost {
         id: id.clone(),
@@ -229,9 +233,14 @@ pub fn create(state: &mut State, call: &Call) -> Result<Outcome, ApiError> {
         category_id,
         jira_issues: Vec::new(),
         unlisted,
+        awaiting_approval: held,
     };
     state.insert_post(post);
-    let events = post_event(state, "post.created", &id).into_iter().collect();
+    let events = if held {
+        Vec::new()
+    } else {
+        post_event(state, "post.created", &id).into_iter().collect()
+    };
     Ok(Outcome {
         reply: json!({"id": id}),
         events,

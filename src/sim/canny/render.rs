@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::model::{
-    SimBoard, SimCategory, SimComment, SimPost, SimStatusChange, SimTag, SimUser, State,
+    SimBoard, SimCategory, SimComment, SimEntry, SimPost, SimStatusChange, SimTag, SimUser, State,
 };
 
 const MONTHS: [&str; 12] = [
@@ -175,6 +175,42 @@ pub fn post(state: &State, p: &SimPost) -> Value {
         "title": p.title,
         "totalMRR": 0,
         "url": state.post_url(p),
+    })
+}
+
+/// A changelog Entry object (the shape the published clients type).
+pub fn entry(state: &State, e: &SimEntry) -> Value {
+    let status = match (e.published_at, e.scheduled_for) {
+        (Some(_), _) => "published",
+        (None, Some(_)) => "scheduled",
+        (None, None) => "draft",
+    };
+    let posts: Vec<Value> = e
+        .post_ids
+        .iter()
+        .filter_map(|id| state.posts.get(id))
+        .map(|p| post(state, p))
+        .collect();
+    let plain: String = e
+        .details
+        .chars()
+        .filter(|c| !matches!(c, '#' | '*' | '_' | '`' | '[' | ']'))
+        .collect();
+    json!({
+        "id": e.id,
+        "created": time(e.created),
+        "labels": [],
+        "lastSaved": time(e.created),
+        "markdownDetails": e.details,
+        "plaintextDetails": plain,
+        "posts": posts,
+        "publishedAt": e.published_at.map_or(Value::Null, time),
+        "reactions": {"like": 0},
+        "scheduledFor": e.scheduled_for.map_or(Value::Null, time),
+        "status": status,
+        "title": e.title,
+        "types": e.types,
+        "url": format!("{}/changelog/{}", state.site_url, super::model::slug(&e.title)),
     })
 }
 

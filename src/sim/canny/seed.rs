@@ -59,6 +59,7 @@ pub fn initial_state(
             id: board_id.clone(),
             name: BOARD_NAME.into(),
             created: t0,
+            moderated: false,
         },
     );
     for n in 0..people.users_before_admin {
@@ -168,6 +169,7 @@ pub fn initial_state(
             category_id: None,
             jira_issues: Vec::new(),
             unlisted: false,
+            awaiting_approval: false,
         });
     }
     s

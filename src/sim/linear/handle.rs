@@ -353,7 +353,10 @@ impl LinearSim {
         f(&s)
     }
 
-    fn write<R>(&self, f: impl FnOnce(&mut Store) -> Result<R, StoreError>) -> Result<R, SimError> {
+    pub(super) fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<R, StoreError>,
+    ) -> Result<R, SimError> {
         let (r, changes) = {
             let mut s = self.shared.store.lock().unwrap_or_else(|p| p.into_inner());
             let r = f(&mut s);
@@ -385,7 +388,7 @@ impl LinearSim {
         })
     }
 
-    fn human() -> Option<String> {
+    pub(super) fn human() -> Option<String> {
         Some(seed_id(HUMAN_ID))
     }
 
@@ -426,7 +429,7 @@ impl LinearSim {
         })
     }
 
-    fn patch(
+    pub(super) fn patch(
         &self,
         id: &str,
         f: impl FnOnce(&Store, &Issue) -> Result<IssuePatch, StoreError>,

@@ -28,6 +28,7 @@ pub mod schema;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod teams;
 pub mod webhooks;
 
 pub use error::SimError;

@@ -56,6 +56,8 @@ pub struct Team {
     pub created_at: Time,
     /// Last change.
     pub updated_at: Time,
+    /// Members (user ids): who issues of the team can be assigned to.
+    pub member_ids: Vec<String>,
     /// Number the next issue gets (`ENG-<n>`).
     pub next_number: u32,
     /// How long a completed or canceled issue stays before Linear archives
@@ -143,6 +145,9 @@ pub struct Issue {
     pub project_id: Option<String>,
     /// The cycle it is in, if any.
     pub cycle_id: Option<String>,
+    /// Identifiers it had in teams it was moved out of; they still find
+    /// it ("old issue IDs … bring up the current issue").
+    pub previous_identifiers: Vec<String>,
 }
 
 /// A relation between two issues (`IssueRelation`): marking an issue a

@@ -122,6 +122,7 @@ pub fn mutate(sim: &mut Sim<'_>, field: &Field, args: &Args) -> Result<Val<Obj>,
                 assignee_id: nullable(&input, "assigneeId"),
                 project_id: nullable(&input, "projectId"),
                 cycle_id: nullable(&input, "cycleId"),
+                team_id: s(&input, "teamId"),
             };
             let i = store.update_issue(&id, patch, actor).map_err(store_error)?;
             Ok(payload(field, Obj::Issue(Box::new(i))))

@@ -313,6 +313,23 @@ impl Sim<'_> {
         connection(field, items, args)
     }
 
+    /// A team's members (`Team.members`).
+    fn members(&self, field: &Field, args: &Args, ids: &[String]) -> Result<Val<Obj>, GqlError> {
+        let items = self
+            .store
+            .users
+            .iter()
+            .filter(|u| ids.contains(&u.id))
+            .map(|u| {
+                (
+                    order_key(args, &u.created_at, &u.created_at, &u.id),
+                    Obj::User(Box::new(u.clone())),
+                )
+            })
+            .collect();
+        connection(field, items, args)
+    }
+
     fn users(&self, field: &Field, args: &Args) -> Result<Val<Obj>, GqlError> {
         let items = self
             .store
@@ -587,7 +604,7 @@ impl Sim<'_> {
                 "organization" => Ok(Val::Obj(Obj::Org)),
                 "states" => self.states(field, args, Some(&t.id)),
                 "labels" => self.labels(field, args, None, Some(&t.id)),
-                "members" => self.users(field, args),
+                "members" => self.members(field, args, &t.member_ids),
                 "issues" => {
                     let id = t.id.clone();
                     self.issues(field, args, &format!("team:{id}"), |i| i.team_id == id)

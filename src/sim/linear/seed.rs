@@ -40,6 +40,10 @@ const LABELS: [(&str, &str); 3] = [
     ("Improvement", "#4ea7fc"),
 ];
 
+/// Linear's default workflow states, for a team created later (the
+/// simulator's `create_team`): (name, type, colour).
+pub const DEFAULT_STATES: [(&str, &str, &str); 8] = STATES;
+
 /// The default store: one team, its states, three labels, three users.
 pub fn default_store() -> Store {
     let t0 = Utc::now() - chrono::Duration::days(30);
@@ -76,6 +80,7 @@ pub fn default_store() -> Store {
         name: "Engineering".into(),
         created_at: t0,
         updated_at: t0,
+        member_ids: s.users.iter().map(|u| u.id.clone()).collect(),
         next_number: 1,
         auto_archive_after: chrono::Duration::days(6 * 30),
     });

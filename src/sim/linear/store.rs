@@ -98,6 +98,13 @@ pub struct IssuePatch {
     pub project_id: Option<Option<String>>,
     /// New cycle (`Some(None)` takes it out of its cycle).
     pub cycle_id: Option<Option<String>>,
+    /// Move to another team.
+    pub team_id: Option<String>,
+}
+
+/// Where an update moves an issue.
+struct Moved {
+    team_id: String,
 }
 
 /// Everything the simulator knows.
@@ -181,7 +188,7 @@ fn attachment_json(a: &Attachment) -> Value {
     })
 }
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -314,9 +321,13 @@ impl Store {
 
     /// Position of an issue by UUID or identifier (`ENG-42`, any case).
     pub fn issue_index(&self, id: &str) -> Option<usize> {
-        self.issues
-            .iter()
-            .position(|i| i.id == id || i.identifier.eq_ignore_ascii_case(id))
+        self.issues.iter().position(|i| {
+            i.id == id
+                || i.identifier.eq_ignore_ascii_case(id)
+                || i.previous_identifiers
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(id))
+        })
     }
 
     /// An issue by UUID or identifier.
@@ -487,6 +498,7 @@ impl Store {
             canceled_at: (kind == "canceled").then_some(now),
             project_id: d.project_id,
             cycle_id: d.cycle_id,
+            previous_identifiers: Vec::new(),
         };
         self.issues.push(issue.clone());
         let data = self.issue_json(&issue);
@@ -510,10 +522,15 @@ impl Store {
         actor: Option<String>,
     ) -> Result<Issue, StoreError> {
         let ix = self.issue_index(id).ok_or(StoreError::NotFound("Issue"))?;
+        let mut p = p;
+        let moved = self.team_move(ix, &mut p)?;
         let before = self.issues[ix].clone();
+        let team_now = moved
+            .as_ref()
+            .map_or(before.team_id.clone(), |m| m.team_id.clone());
         if let Some(s) = &p.state_id {
             let st = self.state(s).ok_or(StoreError::NotFound("WorkflowState"))?;
-            if st.team_id != before.team_id {
+            if st.team_id != team_now {
                 return Err(StoreError::Invalid(
                     "workflow state does not belong to the issue's team".into(),
                 ));
@@ -534,13 +551,26 @@ impl Store {
             self.user(a).ok_or(StoreError::NotFound("User"))?;
         }
         self.check_placement(
-            &before.team_id,
+            &team_now,
             p.project_id.as_ref().and_then(Option::as_deref),
             p.cycle_id.as_ref().and_then(Option::as_deref),
         )?;
         let now = self.now();
         let mut from = serde_json::Map::new();
         let mut state_moved = false;
+        if let Some(m) = &moved {
+            let number = self.take_number(&m.team_id);
+            let key = self
+                .team(&m.team_id)
+                .map(|t| t.key.clone())
+                .unwrap_or_default();
+            let issue = &mut self.issues[ix];
+            from.insert("teamId".into(), json!(issue.team_id));
+            issue.previous_identifiers.push(issue.identifier.clone());
+            issue.team_id = m.team_id.clone();
+            issue.number = number;
+            issue.identifier = format!("{key}-{number}");
+        }
         let issue = &mut self.issues[ix];
         if let Some(t) = p.title
             && t != issue.title
@@ -614,6 +644,95 @@ impl Store {
             now,
         );
         Ok(issue)
+    }
+
+    /// The next issue number of a team.
+    fn take_number(&mut self, team_id: &str) -> u32 {
+        match self.teams.iter_mut().find(|t| t.id == team_id) {
+            Some(t) => {
+                t.next_number += 1;
+                t.next_number - 1
+            }
+            None => 0,
+        }
+    }
+
+    /// A `teamId` in an update moves the issue, as Linear's help describes
+    /// it (docs/vendors/linear.md, "Moving an issue to another team"): the
+    /// status becomes the new team's status of the same name, else its
+    /// first status of the same category; the cycle is removed; team labels
+    /// are removed (a label of the same name in the new team replaces one);
+    /// the project is removed unless the new team is in it; priority and
+    /// relations remain. The patch is rewritten to say so; `None` when the
+    /// update moves nothing.
+    fn team_move(&self, ix: usize, p: &mut IssuePatch) -> Result<Option<Moved>, StoreError> {
+        let Some(team_id) = p.team_id.take() else {
+            return Ok(None);
+        };
+        let team = self
+            .team(&team_id)
+            .ok_or(StoreError::NotFound("Team"))?
+            .clone();
+        let issue = &self.issues[ix];
+        if team.id == issue.team_id {
+            return Ok(None);
+        }
+        if p.state_id.is_none() {
+            let current = self.state(&issue.state_id).cloned();
+            let mut states: Vec<&WorkflowState> = self
+                .states
+                .iter()
+                .filter(|s| s.team_id == team.id)
+                .collect();
+            states.sort_by(|a, b| a.position.total_cmp(&b.position));
+            let same_name = current
+                .as_ref()
+                .and_then(|c| states.iter().find(|s| s.name.eq_ignore_ascii_case(&c.name)));
+            let same_kind = current
+                .as_ref()
+                .and_then(|c| states.iter().find(|s| s.kind == c.kind));
+            let state = same_name
+                .or(same_kind)
+                .or(states.first())
+                .ok_or(StoreError::NotFound("WorkflowState"))?;
+            p.state_id = Some(state.id.clone());
+        }
+        let labels = p
+            .label_ids
+            .clone()
+            .unwrap_or_else(|| issue.label_ids.clone());
+        let mut moved_labels = Vec::new();
+        for id in labels {
+            let Some(l) = self.label(&id) else { continue };
+            match &l.team_id {
+                None => moved_labels.push(id),
+                Some(_) => {
+                    if let Some(same) = self.labels.iter().find(|x| {
+                        x.team_id.as_deref() == Some(team.id.as_str())
+                            && x.name.eq_ignore_ascii_case(&l.name)
+                    }) {
+                        moved_labels.push(same.id.clone());
+                    }
+                }
+            }
+        }
+        p.added_label_ids.retain(|l| {
+            self.label(l)
+                .is_some_and(|x| x.team_id.as_deref().is_none_or(|t| t == team.id))
+        });
+        p.label_ids = Some(moved_labels);
+        if p.cycle_id.is_none() && issue.cycle_id.is_some() {
+            p.cycle_id = Some(None);
+        }
+        if p.project_id.is_none()
+            && let Some(project) = &issue.project_id
+            && !self
+                .project(project)
+                .is_some_and(|pr| pr.team_ids.contains(&team.id))
+        {
+            p.project_id = Some(None);
+        }
+        Ok(Some(Moved { team_id: team.id }))
     }
 
     /// `issueArchive` / `issueDelete`: archive (optionally into the trash),
