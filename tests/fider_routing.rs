@@ -15,7 +15,7 @@ mod support {
 use std::time::Duration;
 
 use roundtrip::domain::{AuditAction, FieldValue, PortalKind, Side};
-use roundtrip::store::{OpenMode, Store, Window, meta_keys};
+use roundtrip::store::Window;
 use roundtrip::sync::Mapping;
 use support::harness::{Harness, Setup, eventually};
 
@@ -40,9 +40,9 @@ approve = { status = "planned" }
 linear = { team = "ENG" }
 "#;
 
-/// A Fider harness with teams PLAT and APP besides ENG, a project of PLAT,
-/// and the routes applied before the engine starts; with `moderation`,
-/// customers' posts wait for a moderator.
+/// A Fider harness with the routing teams and the routes applied before
+/// the engine starts; with `moderation`, customers' posts wait for a
+/// moderator.
 async fn world(moderation: bool) -> Harness {
     let mut h = Harness::start(Setup {
         portal: PortalKind::Fider,
@@ -51,41 +51,14 @@ async fn world(moderation: bool) -> Harness {
         ..Setup::default()
     })
     .await;
-    h.linear
-        .create_team("PLAT", "Platform", &["ada@example.com"])
-        .unwrap();
-    h.linear
-        .create_team("APP", "Apps", &["grace@example.com"])
-        .unwrap();
-    h.linear
-        .create_project_for("Reliability", &["PLAT"])
-        .unwrap();
+    h.add_routing_teams();
     let doc = format!(
         "{}{ROUTES}",
         Mapping::default_for(PortalKind::Fider).to_toml()
     );
-    {
-        let mut store = Store::open(&h.store_path, OpenMode::Create).unwrap();
-        let report = store
-            .write(|db| {
-                db.set_meta(meta_keys::PORTAL_KIND, PortalKind::Fider.as_str())?;
-                roundtrip::ops::mapping::apply(db, &doc, "fider routes")
-            })
-            .unwrap();
-        assert_eq!(report.exit_code(), 0, "{}", report.headline);
-    }
+    h.apply_mapping_first(PortalKind::Fider, &doc);
     h.start_service().await;
     h
-}
-
-fn user_id(h: &Harness, email: &str) -> String {
-    h.linear.read(|s| {
-        s.users
-            .iter()
-            .find(|u| u.email == email)
-            .map(|u| u.id.clone())
-            .unwrap()
-    })
 }
 
 /// A customer's post, tagged by an admin (no webhook: reconcile sees it).
@@ -119,22 +92,10 @@ async fn fider_posts_go_where_their_tags_route_them_once_planned() {
     }
     let plat = h.linear.team("PLAT").unwrap();
     let eng = h.linear.team("ENG").unwrap();
-    let reliability = h
-        .linear
-        .read(|s| {
-            s.projects
-                .iter()
-                .find(|p| p.name == "Reliability")
-                .map(|p| p.id.clone())
-        })
-        .unwrap();
-    let issue_of = async |post: &str| {
-        let id = eventually("the post's issue", 20, async || h.linked_issue(post)).await;
-        eventually("the issue", 10, async || h.linear.issue(&id)).await
-    };
-    let ada = user_id(&h, "ada@example.com");
+    let reliability = h.linear_project_id("Reliability");
+    let ada = h.linear_user_id("ada@example.com");
     for p in [&api, &perf] {
-        let i = issue_of(p).await;
+        let i = h.issue_of(p).await;
         assert_eq!(i.team_id, plat.id, "post {p} goes to Platform");
         assert!(i.identifier.starts_with("PLAT-"), "{}", i.identifier);
         assert_eq!(i.assignee_id.as_deref(), Some(ada.as_str()));
@@ -153,7 +114,7 @@ async fn fider_posts_go_where_their_tags_route_them_once_planned() {
             .then_some(())
     })
     .await;
-    let c = issue_of(&idea).await;
+    let c = h.issue_of(&idea).await;
     assert_eq!(c.team_id, eng.id, "an untagged post falls through");
     assert_eq!(c.assignee_id, None);
     h.wait_quiet(Duration::from_millis(300), 20).await;
@@ -205,7 +166,7 @@ async fn retagging_a_fider_post_moves_its_issue_or_asks_never_a_second_issue() {
     assert!(i.identifier.starts_with("PLAT-"), "{}", i.identifier);
     assert_eq!(
         i.assignee_id.as_deref(),
-        Some(user_id(&h, "ada@example.com").as_str())
+        Some(h.linear_user_id("ada@example.com").as_str())
     );
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(h.linear.issues().len(), 1, "moved, not copied");

@@ -25,6 +25,8 @@ use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
 
 #[path = "harness/portal.rs"]
 pub mod portal;
+#[path = "harness/routing.rs"]
+mod routing;
 #[allow(unused_imports)]
 pub use portal::{CommentView, PortalSim, PostView, Stage};
 use roundtrip::store::{OpenMode, Store};
