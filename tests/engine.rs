@@ -250,10 +250,23 @@ async fn reconcile_repairs_a_dropped_webhook(kind: PortalKind) {
     h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.wait_settled(&post).await;
+    // The pass the engine runs when it starts must be over, or it could be
+    // the one that repairs the change below.
+    eventually("the start-up reconcile pass", 20, async || {
+        h.store()
+            .db()
+            .meta(roundtrip::store::meta_keys::LAST_RECONCILE)
+            .unwrap()
+    })
+    .await;
     h.linear.set_webhook_url(None); // the webhook is lost
     h.linear.set_state(&issue, "In Progress").unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(h.portal.post(&post).unwrap().stage, Some(Stage::Planned));
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(
+        h.portal.post(&post).unwrap().stage,
+        Some(Stage::Planned),
+        "nothing but reconcile can carry a change whose webhook was lost"
+    );
     let report = h
         .service
         .as_ref()
