@@ -137,7 +137,7 @@ async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing(ki
         conflicts[0].linear,
         FieldValue::Text("Slack alerts (Linear)".into())
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(h.portal.post(&post).unwrap().title, "Slack alerts (portal)");
     assert_eq!(
         h.linear_record(&issue).await.unwrap().title,
@@ -183,8 +183,8 @@ async fn comments_are_mirrored_once_each_way(kind: PortalKind) {
         (l.len() == 2 && p.len() == 2).then_some(())
     })
     .await;
-    // Give echoes time to come back; nothing is mirrored again.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Echoes come back and are handled; nothing is mirrored again.
+    h.wait_quiet(Duration::from_millis(500), 30).await;
     h.service
         .as_ref()
         .unwrap()
@@ -192,7 +192,7 @@ async fn comments_are_mirrored_once_each_way(kind: PortalKind) {
         .reconcile_once()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    h.wait_quiet(Duration::from_millis(500), 30).await;
     assert_eq!(h.linear.comments(&issue).len(), 2);
     assert_eq!(h.portal.comments(&post).len(), 2);
     h.stop_service().await;
