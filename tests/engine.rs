@@ -422,7 +422,7 @@ async fn tag_and_label_names_match_without_regard_to_case(kind: PortalKind) {
         r.labels.contains("Bug").then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
     h.service
         .as_ref()
         .unwrap()
@@ -430,7 +430,7 @@ async fn tag_and_label_names_match_without_regard_to_case(kind: PortalKind) {
         .reconcile_once()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
     let tags = h.portal.post(&post).unwrap().tags;
     assert_eq!(
         tags.into_iter().collect::<Vec<_>>(),
