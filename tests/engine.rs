@@ -137,7 +137,7 @@ async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing(ki
         conflicts[0].linear,
         FieldValue::Text("Slack alerts (Linear)".into())
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(h.portal.post(&post).unwrap().title, "Slack alerts (portal)");
     assert_eq!(
         h.linear_record(&issue).await.unwrap().title,
@@ -183,8 +183,8 @@ async fn comments_are_mirrored_once_each_way(kind: PortalKind) {
         (l.len() == 2 && p.len() == 2).then_some(())
     })
     .await;
-    // Give echoes time to come back; nothing is mirrored again.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Echoes come back and are handled; nothing is mirrored again.
+    h.wait_quiet(Duration::from_millis(500), 30).await;
     h.service
         .as_ref()
         .unwrap()
@@ -192,7 +192,7 @@ async fn comments_are_mirrored_once_each_way(kind: PortalKind) {
         .reconcile_once()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    h.wait_quiet(Duration::from_millis(500), 30).await;
     assert_eq!(h.linear.comments(&issue).len(), 2);
     assert_eq!(h.portal.comments(&post).len(), 2);
     h.stop_service().await;
@@ -250,10 +250,23 @@ async fn reconcile_repairs_a_dropped_webhook(kind: PortalKind) {
     h.portal.set_stage(&post, Stage::Planned);
     let issue = eventually("link", 20, async || h.linked_issue(&post)).await;
     h.wait_settled(&post).await;
+    // The pass the engine runs when it starts must be over, or it could be
+    // the one that repairs the change below.
+    eventually("the start-up reconcile pass", 20, async || {
+        h.store()
+            .db()
+            .meta(roundtrip::store::meta_keys::LAST_RECONCILE)
+            .unwrap()
+    })
+    .await;
     h.linear.set_webhook_url(None); // the webhook is lost
     h.linear.set_state(&issue, "In Progress").unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(h.portal.post(&post).unwrap().stage, Some(Stage::Planned));
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(
+        h.portal.post(&post).unwrap().stage,
+        Some(Stage::Planned),
+        "nothing but reconcile can carry a change whose webhook was lost"
+    );
     let report = h
         .service
         .as_ref()
@@ -409,7 +422,7 @@ async fn tag_and_label_names_match_without_regard_to_case(kind: PortalKind) {
         r.labels.contains("Bug").then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
     h.service
         .as_ref()
         .unwrap()
@@ -417,7 +430,7 @@ async fn tag_and_label_names_match_without_regard_to_case(kind: PortalKind) {
         .reconcile_once()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
     let tags = h.portal.post(&post).unwrap().tags;
     assert_eq!(
         tags.into_iter().collect::<Vec<_>>(),

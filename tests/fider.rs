@@ -556,6 +556,19 @@ fn install_templates(sim: &FiderSim, receiver: &str, secret_in: &SecretIn) {
 }
 
 /// A receiver that records what it gets and answers `status`.
+/// Waits until the simulator's webhook sender has tried every event so far,
+/// so that a count taken afterwards is final.
+async fn all_sent(sim: &FiderSim) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sim.webhooks_pending() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the webhook sender did not finish in 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn receiver(
     status: u16,
 ) -> (
@@ -604,7 +617,7 @@ async fn templated_deliveries_verify_with_the_secret_and_name_the_post() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    all_sent(&sim).await;
     assert_eq!(
         got.lock().unwrap().len(),
         4,
@@ -668,7 +681,7 @@ async fn a_failed_delivery_turns_the_webhook_off_until_the_admin_turns_it_on() {
         "the secret in the path"
     );
     sim.create_post("Timeline chart view", "y").unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    all_sent(&sim).await;
     assert_eq!(got.lock().unwrap().len(), 1, "never retried, and off now");
     sim.set_webhook_enabled(new_post.id, true);
     sim.create_post("Roadmap chart view", "z").unwrap();

@@ -253,7 +253,7 @@ async fn a_title_fider_refuses_is_a_failed_job_that_says_why() {
             .contains("Fider takes 10 to 100"),
         "{job:?}"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(
         h.store().db().job(job.id).unwrap().unwrap().attempts,
         1,

@@ -12,8 +12,7 @@ mod support {
 
 use std::time::Duration;
 
-use roundtrip::domain::Side;
-use roundtrip::store::{OpenMode, Store};
+use roundtrip::domain::{PortalKind, Side};
 use roundtrip::sync::Mapping;
 use support::harness::{Harness, Setup, eventually};
 
@@ -40,44 +39,20 @@ approve = { status = ["planned"] }
 linear = { team = "ENG" }
 "#;
 
-/// A harness with teams PLAT and APP besides ENG, a project of PLAT, a
-/// Bugs board, and the routes applied before the engine starts.
+/// A harness with the routing teams (PLAT and APP besides ENG, a project
+/// of PLAT), a Bugs board, and the routes applied before the engine starts.
 async fn world(routes: &str) -> (Harness, String) {
     let mut h = Harness::start(Setup {
         start_service: false,
         ..Setup::default()
     })
     .await;
-    h.linear
-        .create_team("PLAT", "Platform", &["ada@example.com"])
-        .unwrap();
-    h.linear
-        .create_team("APP", "Apps", &["grace@example.com"])
-        .unwrap();
-    h.linear
-        .create_project_for("Reliability", &["PLAT"])
-        .unwrap();
+    h.add_routing_teams();
     let bugs = h.canny().create_board("Bugs");
     let doc = format!("{}{routes}", Mapping::default_canny_linear().to_toml());
-    {
-        let mut store = Store::open(&h.store_path, OpenMode::Create).unwrap();
-        let report = store
-            .write(|db| roundtrip::ops::mapping::apply(db, &doc, "routes"))
-            .unwrap();
-        assert_eq!(report.exit_code(), 0, "{}", report.headline);
-    }
+    h.apply_mapping_first(PortalKind::Canny, &doc);
     h.start_service().await;
     (h, bugs)
-}
-
-fn user_id(h: &Harness, email: &str) -> String {
-    h.linear.read(|s| {
-        s.users
-            .iter()
-            .find(|u| u.email == email)
-            .map(|u| u.id.clone())
-            .unwrap()
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,38 +78,26 @@ async fn two_boards_and_three_teams_each_post_lands_where_its_route_says() {
     let plat = h.linear.team("PLAT").unwrap();
     let app = h.linear.team("APP").unwrap();
     let eng = h.linear.team("ENG").unwrap();
-    let reliability = h
-        .linear
-        .read(|s| {
-            s.projects
-                .iter()
-                .find(|p| p.name == "Reliability")
-                .map(|p| p.id.clone())
-        })
-        .unwrap();
-    let issue_of = async |post: &str| {
-        let id = eventually("the post's issue", 20, async || h.linked_issue(post)).await;
-        eventually("the issue", 10, async || h.linear.issue(&id)).await
-    };
-    let a = issue_of(&api).await;
+    let reliability = h.linear_project_id("Reliability");
+    let a = h.issue_of(&api).await;
     assert_eq!(a.team_id, plat.id, "API bug goes to Platform");
     assert!(a.identifier.starts_with("PLAT-"), "{}", a.identifier);
     assert_eq!(
         a.assignee_id.as_deref(),
-        Some(user_id(&h, "ada@example.com").as_str())
+        Some(h.linear_user_id("ada@example.com").as_str())
     );
     assert_eq!(a.project_id.as_deref(), Some(reliability.as_str()));
     assert_eq!(a.priority, 2);
     let rec = h.linear_record(&a.id).await.unwrap();
     assert!(rec.labels.contains("Bug"), "{:?}", rec.labels);
-    let b = issue_of(&ui).await;
+    let b = h.issue_of(&ui).await;
     assert_eq!(b.team_id, app.id, "other bugs go to Apps");
     assert_eq!(
         b.assignee_id.as_deref(),
-        Some(user_id(&h, "grace@example.com").as_str())
+        Some(h.linear_user_id("grace@example.com").as_str())
     );
     assert_eq!(b.project_id, None);
-    let c = issue_of(&idea).await;
+    let c = h.issue_of(&idea).await;
     assert_eq!(c.team_id, eng.id, "the other board's posts go to ENG");
     assert_eq!(c.assignee_id, None);
     // Not approved by its route's gate: no issue.
@@ -164,7 +127,7 @@ async fn two_boards_and_three_teams_each_post_lands_where_its_route_says() {
     );
     // Approving it later creates it in Platform too.
     h.canny().set_status(&waiting, "in progress").unwrap();
-    let d = issue_of(&waiting).await;
+    let d = h.issue_of(&waiting).await;
     assert_eq!(d.team_id, plat.id);
     h.stop_service().await;
 }
@@ -331,7 +294,7 @@ async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second
     assert!(i.identifier.starts_with("PLAT-"), "{}", i.identifier);
     assert_eq!(
         i.assignee_id.as_deref(),
-        Some(user_id(&h, "ada@example.com").as_str())
+        Some(h.linear_user_id("ada@example.com").as_str())
     );
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(h.linear.issues().len(), 1, "moved, not copied");

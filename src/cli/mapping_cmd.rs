@@ -1,7 +1,8 @@
 //! `roundtrip mapping show|check|preview|apply|versions|rollback`: the field
 //! mapping from the shell. Every document is checked with `Mapping::parse`
-//! and against the default Canny/Linear catalog (plus the custom statuses
-//! seen on the store's posts) before it can be stored;
+//! and against the default catalog of its portal (`--config`'s `[portal]
+//! kind`, else the store's; Canny's when neither says) plus the custom
+//! statuses seen on the store's posts, before it can be stored;
 //! errors point at `FILE:LINE` so an editor can jump there. Applying and
 //! rolling back are short transactions recorded in the audit log; the engine
 //! reads the active version on its next pass.
@@ -141,10 +142,12 @@ fn active_doc(db: Db<'_>) -> anyhow::Result<Doc> {
 }
 
 /// [`ops::mapping::validate`] with the store `args` name, if it can be
-/// opened (its posts tell which custom portal statuses exist).
+/// opened (its posts tell which custom portal statuses exist), for the
+/// portal `--config` names (else the one the store has synced).
 fn validate(store: &StoreArgs, text: &str) -> Result<Mapping, MappingErrors> {
     let opened = store.open(OpenMode::ReadOnly).ok();
-    ops::mapping::validate(opened.as_ref().map(|s| s.db()), text)
+    let kind = store.load_config().ok().flatten().map(|c| c.portal.kind);
+    ops::mapping::validate_as(opened.as_ref().map(|s| s.db()), kind, text)
 }
 
 /// Print each error as `FILE:LINE: message` on stderr.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::conflicts::{Choice, resolve_in};
 use super::{AuditRow, Changed, Refused, Report, Subject, Why, count};
-use crate::domain::{AuditAction, FieldValue, Side};
+use crate::domain::{AuditAction, FieldValue, PortalKind, Side};
 use crate::store::{Db, LinkState, MappingVersion, StoreError, Window};
 use crate::sync::{
     Catalog, Mapping, MappingErrors, Policy, PreviewAction, Snapshot, preview, set_field_policy,
@@ -24,7 +24,19 @@ const DRY_RUN_PAGE: usize = 200;
 /// status is mappable). Without a store, or when it cannot be read, only
 /// Canny's built-in statuses are known.
 pub fn validate(db: Option<Db<'_>>, text: &str) -> Result<Mapping, MappingErrors> {
-    let kind = db.and_then(|db| db.portal_kind().ok()).unwrap_or_default();
+    validate_as(db, None, text)
+}
+
+/// [`validate`] for the portal `kind` names (the config's `[portal] kind`,
+/// which a store no engine has run on yet cannot tell), else the store's.
+pub fn validate_as(
+    db: Option<Db<'_>>,
+    kind: Option<PortalKind>,
+    text: &str,
+) -> Result<Mapping, MappingErrors> {
+    let kind = kind
+        .or_else(|| db.and_then(|db| db.portal_kind().ok()))
+        .unwrap_or_default();
     let seen = db
         .and_then(|db| db.portal_statuses_seen().ok())
         .unwrap_or_default();

@@ -32,6 +32,36 @@ pub struct Catalog {
     /// mapping gap the engine reports).
     #[serde(default)]
     pub custom_portal_statuses: Vec<String>,
+    /// What else the portal has that routes may name.
+    #[serde(default)]
+    pub portal_features: PortalFeatures,
+}
+
+/// What a portal offers routes besides statuses and tags. A route on a
+/// board or category the portal does not have would never match, and a
+/// changelog it does not have would fail each time an issue ships, so the
+/// check refuses both before the mapping is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalFeatures {
+    /// How messages name the portal ("Fider").
+    pub name: String,
+    /// Posts live on named boards.
+    pub boards: bool,
+    /// Posts carry a category (a product area).
+    pub categories: bool,
+    /// The portal publishes changelog entries.
+    pub changelog: bool,
+}
+
+impl Default for PortalFeatures {
+    fn default() -> Self {
+        PortalFeatures {
+            name: "the portal".into(),
+            boards: true,
+            categories: true,
+            changelog: true,
+        }
+    }
 }
 
 impl Catalog {
@@ -58,6 +88,14 @@ impl Catalog {
             .into_iter()
             .map(String::from)
             .collect(),
+            // A Fider site is one board of posts with tags: no boards, no
+            // categories, no changelog (docs/vendors/fider.md).
+            portal_features: PortalFeatures {
+                name: "Fider".into(),
+                boards: false,
+                categories: false,
+                changelog: false,
+            },
             ..Catalog::canny_linear_default()
         }
     }
@@ -92,6 +130,10 @@ impl Catalog {
                 state("Duplicate", "canceled"),
             ],
             custom_portal_statuses: Vec::new(),
+            portal_features: PortalFeatures {
+                name: "Canny".into(),
+                ..PortalFeatures::default()
+            },
         }
     }
 
@@ -133,6 +175,7 @@ impl Mapping {
     /// state the table names must exist in the team.
     pub fn validate_against(&self, catalog: &Catalog) -> Result<(), MappingErrors> {
         let mut errors = self.route_statuses_against(catalog);
+        errors.extend(self.route_features_against(&catalog.portal_features));
         let Some((field, table)) = self.status_field() else {
             return if errors.is_empty() {
                 Ok(())
@@ -216,6 +259,44 @@ impl Mapping {
             errors.sort_by_key(|e| e.line);
             Err(MappingErrors(errors))
         }
+    }
+
+    /// A route may name boards, categories and a changelog only on a
+    /// portal that has them; on one without, tags are the product area.
+    fn route_features_against(&self, features: &PortalFeatures) -> Vec<MappingError> {
+        let portal = &features.name;
+        let mut errors = Vec::new();
+        for (i, r) in self.routes.iter().enumerate() {
+            let at = |key: &str| {
+                self.line_of(&format!("routes.{i}.{key}"))
+                    .or(self.line_of(&format!("routes.{i}")))
+            };
+            for (key, has, list) in [
+                ("board", features.boards, &r.when.board),
+                ("category", features.categories, &r.when.category),
+            ] {
+                if !has && !list.is_empty() {
+                    errors.push(MappingError::at(
+                        at(&format!("when.{key}")),
+                        format!(
+                            "route '{}': when.{key}: {portal} has no {}; match its tags instead (when = {{ tags = [...] }})",
+                            r.name,
+                            if key == "board" { "boards" } else { "categories" }
+                        ),
+                    ));
+                }
+            }
+            if !features.changelog && r.close.changelog.is_some() {
+                errors.push(MappingError::at(
+                    at("close.changelog"),
+                    format!(
+                        "route '{}': close.changelog: {portal} has no changelog; leave it out (close.comment can still post a ship comment)",
+                        r.name
+                    ),
+                ));
+            }
+        }
+        errors
     }
 
     /// Every status a route names (in `when` or `approve`) must be one the

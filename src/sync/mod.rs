@@ -32,7 +32,7 @@ pub mod routing_plan;
 mod routing_toml;
 
 pub use adopt::{AdoptPair, AdoptPlan, AdoptReason, AdoptSkip, plan_adoption};
-pub use catalog::{Catalog, LinearState};
+pub use catalog::{Catalog, LinearState, PortalFeatures};
 pub use changes::change_kinds;
 pub use comments::{CommentMap, CommentMirror, CommentPair};
 pub use create::{

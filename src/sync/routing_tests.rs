@@ -309,6 +309,40 @@ approve = { status = ["planned"] }
     );
 }
 
+#[test]
+fn boards_categories_and_changelogs_are_refused_where_the_portal_has_none() {
+    let m = mapping_with(
+        r#"
+[[routes]]
+name = "api"
+when = { board = "Bugs", category = "API" }
+approve = { status = ["planned"] }
+close = { changelog = { per = "cycle" } }
+
+[[routes]]
+name = "tagged"
+when = { tags = "api" }
+approve = { status = ["started"] }
+"#,
+    )
+    .unwrap();
+    let fider = super::catalog::Catalog::fider_linear_default();
+    let text = m.validate_against(&fider).unwrap_err().to_string();
+    for want in [
+        "route 'api': when.board: Fider has no boards",
+        "route 'api': when.category: Fider has no categories",
+        "route 'api': close.changelog: Fider has no changelog",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert!(!text.contains("'tagged'"), "{text}");
+    // Canny has all three; only `started` is foreign there.
+    let canny = super::catalog::Catalog::canny_linear_default();
+    let text = m.validate_against(&canny).unwrap_err().to_string();
+    assert!(!text.contains("has no"), "{text}");
+    assert!(text.contains("'started' is not a portal status"), "{text}");
+}
+
 fn placed(route: &str, team: Option<&str>, project: Option<&str>) -> Placed {
     Placed {
         route: route.into(),

@@ -25,6 +25,8 @@ use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
 
 #[path = "harness/portal.rs"]
 pub mod portal;
+#[path = "harness/routing.rs"]
+mod routing;
 #[allow(unused_imports)]
 pub use portal::{CommentView, PortalSim, PostView, Stage};
 use roundtrip::store::{OpenMode, Store};
@@ -75,6 +77,8 @@ pub struct Setup {
     pub canny_statuses: Option<Vec<String>>,
     /// Whether the Canny plan has internal comments.
     pub canny_internal_comments: bool,
+    /// Fider: customers' posts wait for a moderator.
+    pub fider_moderation: bool,
 }
 
 impl Default for Setup {
@@ -100,6 +104,7 @@ impl Default for Setup {
             linear_project_archive: Duration::from_secs(30 * 86_400),
             canny_statuses: None,
             canny_internal_comments: true,
+            fider_moderation: false,
         }
     }
 }
@@ -406,6 +411,7 @@ async fn start_portal(setup: &Setup) -> (PortalSim, Arc<dyn Connector>) {
                     posts: setup.posts,
                     timeout_hang: Duration::from_secs(3),
                     allow_private_targets: true,
+                    moderation: setup.fider_moderation,
                     ..Default::default()
                 })
                 .await

@@ -89,8 +89,11 @@ pub fn post_to_record(
         duplicate_of,
         merged_ids: Vec::new(),
         linked_ids: Vec::new(),
-        // A Fider site is one board without categories or moderation:
-        // routes on tags, status and votes apply.
+        // A post waiting in Fider's moderation queue: staff read it by
+        // number, but it is not public, so nothing of it is synced.
+        held: p.is_approved == Some(false),
+        // A Fider site is one board without categories: routes on tags,
+        // status and votes apply.
         ..Record::default()
     })
 }
@@ -142,6 +145,22 @@ mod tests {
                 .as_deref(),
             Some("7")
         );
+        assert!(!post_to_record(&dup, "s", &names).unwrap().held);
+    }
+
+    #[test]
+    fn a_post_in_moderation_is_held() {
+        let names = HashMap::new();
+        let waiting = post(json!({
+            "number": 9, "title": "Leaked token in logs", "votesCount": 1, "status": "open",
+            "isApproved": false
+        }));
+        assert!(post_to_record(&waiting, "s", &names).unwrap().held);
+        let approved = post(json!({
+            "number": 9, "title": "Leaked token in logs", "votesCount": 1, "status": "open",
+            "isApproved": true
+        }));
+        assert!(!post_to_record(&approved, "s", &names).unwrap().held);
     }
 
     #[test]

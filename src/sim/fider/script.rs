@@ -170,6 +170,30 @@ impl FiderSim {
             .map(|_| ())
     }
 
+    /// A moderator approves a post waiting in moderation (Fider Pro's
+    /// `POST /api/v1/admin/moderation/posts/:id/approve`). No webhook: none
+    /// of Fider's four types is for approvals (UNVERIFIED whether approval
+    /// fires `new_post`; without it, reconcile is what finds the post).
+    pub fn approve_post(&self, post: &str) -> Result<(), FiderSimError> {
+        let n = number(post)?;
+        let mut s = lock(&self.shared().state);
+        let p = s
+            .posts
+            .values_mut()
+            .find(|p| p.number == n && p.status != super::model::PostStatus::Deleted)
+            .ok_or_else(|| FiderSimError::Rejected("404 (no such post)".into()))?;
+        p.approved = true;
+        Ok(())
+    }
+
+    /// Whether a post waits in moderation.
+    pub fn is_awaiting_approval(&self, post: &str) -> bool {
+        let Ok(n) = number(post) else { return false };
+        lock(&self.shared().state)
+            .post_by_number(n)
+            .is_some_and(|p| !p.approved)
+    }
+
     /// An admin deletes the post (fires `delete_post`).
     pub fn delete_post(&self, post: &str) -> Result<(), FiderSimError> {
         let n = number(post)?;
