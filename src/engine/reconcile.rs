@@ -40,9 +40,33 @@ impl Engine {
             .run(|db| db.meta(meta_keys::LAST_RECONCILE))
             .await?
             .is_none();
+        // Listings are stored before they are acted on: a pass that fails
+        // or dies in between leaves changes the next listing finds
+        // unchanged. The mark stays until a pass finishes.
+        let begun = now_ms();
+        let unfinished = self
+            .inner
+            .writer
+            .run(move |db| {
+                let prev = db.meta_i64(meta_keys::RECONCILE_UNFINISHED)?;
+                if prev.is_none() {
+                    db.set_meta(meta_keys::RECONCILE_UNFINISHED, &begun.to_string())?;
+                }
+                Ok(prev)
+            })
+            .await?;
         let mut touched: Vec<(Side, Vec<String>)> = Vec::new();
         for side in [Side::Portal, Side::Linear] {
-            let ids = self.reconcile_side(side, first_run, &mut report).await?;
+            let mut ids = self.reconcile_side(side, first_run, &mut report).await?;
+            if let Some(since) = unfinished {
+                let stored = self
+                    .inner
+                    .writer
+                    .run(move |db| db.records_fresh_since(side, since))
+                    .await?;
+                let listed: HashSet<String> = ids.iter().cloned().collect();
+                ids.extend(stored.into_iter().filter(|id| !listed.contains(id)));
+            }
             // A full pass read every answer in the expected shape.
             let key = meta_keys::drift(side);
             self.inner.writer.run(move |db| db.clear_meta(key)).await?;
@@ -82,6 +106,7 @@ impl Engine {
             .writer
             .run(move |db| {
                 db.set_meta(meta_keys::LAST_RECONCILE, &now_ms().to_string())?;
+                db.clear_meta(meta_keys::RECONCILE_UNFINISHED)?;
                 db.set_meta(meta_keys::RECONCILE_REPAIRS, &r.repaired.to_string())?;
                 if r.repaired > 0 && !first_run {
                     db.log_event(

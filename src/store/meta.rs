@@ -22,6 +22,10 @@ pub mod keys {
     pub const LAST_RECONCILE: &str = "reconcile.last";
     /// Changes reconcile had to repair (webhooks missed them).
     pub const RECONCILE_REPAIRS: &str = "reconcile.repairs";
+    /// When the oldest reconcile pass that stored listings but did not
+    /// finish acting on them began (ms); the next pass acts on every record
+    /// stored since, which its own listing finds unchanged.
+    pub const RECONCILE_UNFINISHED: &str = "reconcile.unfinished";
     /// Reconcile passes that failed in a row (cleared by a pass that works).
     pub const RECONCILE_FAILURES: &str = "reconcile.failures";
     /// Why the latest reconcile pass failed.

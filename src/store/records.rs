@@ -238,6 +238,17 @@ impl Db<'_> {
             .optional()?)
     }
 
+    /// Records on `side` stored (read or written) at or after `since_ms`.
+    pub fn records_fresh_since(&self, side: Side, since_ms: i64) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT remote_id FROM records WHERE side = ?1 AND fresh_at >= ?2 ORDER BY id",
+        )?;
+        let ids = stmt
+            .query_map(params![side.as_str(), since_ms], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
+    }
+
     /// Move a record's freshness forward to `at_ms` (never back).
     pub fn mark_record_fresh(&self, side: Side, remote_id: &str, at_ms: i64) -> Result<()> {
         self.conn
