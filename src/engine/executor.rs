@@ -198,8 +198,15 @@ pub fn prepare(
 
 /// Drop the guarded fields of a notifying write whose source changed since
 /// it was planned (a Done that was reopened must not tell voters
-/// "complete").
-fn apply_source_check(prepared: &mut Prepared, check: &SourceCheck, source: &Record) {
+/// "complete"). A dropped field keeps its re-read value (`fresh`) in what
+/// the write is recorded to have left behind, or the store would hold a
+/// value the target never had and the next merge would copy it back.
+fn apply_source_check(
+    prepared: &mut Prepared,
+    check: &SourceCheck,
+    source: &Record,
+    fresh: &Record,
+) {
     let changed = check
         .fields
         .iter()
@@ -212,6 +219,12 @@ fn apply_source_check(prepared: &mut Prepared, check: &SourceCheck, source: &Rec
             prepared.landed.written.remove(g);
             prepared.landed.before.remove(g);
             prepared.landed.skipped.insert(g.clone());
+            if let Some(v) = fresh.field(g) {
+                prepared.landed.after.set_field(g, v);
+            }
+            if g == "state" {
+                prepared.landed.after.status_type = fresh.status_type.clone();
+            }
         } else if prepared.landed.written.contains_key(g) {
             prepared.landed.skipped.insert(g.clone());
         }
@@ -263,7 +276,7 @@ pub async fn prepare_update(
     {
         let started = now_ms();
         if let Some(src) = conns.side(check.side).get_fields(&check.remote_id).await? {
-            apply_source_check(&mut prepared, check, &src);
+            apply_source_check(&mut prepared, check, &src, &fresh);
             prepared.landed.source = Some((check.side, src, started));
         }
     }
@@ -1052,6 +1065,44 @@ mod tests {
         // Already there (a retry after a lost answer): nothing to send.
         let p = prepare(&record("Portal", &[]), 1, &plan, &expect);
         assert!(p.send.is_empty() && p.landed.skipped.is_empty());
+    }
+
+    #[test]
+    fn a_status_dropped_because_its_source_changed_is_recorded_as_it_is_on_the_target() {
+        // Planned when Linear said Done: the post goes from 'in progress' to
+        // 'complete', telling voters. Before the write, Linear went back to
+        // Todo, so the status is dropped; the post still says 'in progress'
+        // and that is what the write must be recorded as leaving there.
+        let mut post = record("T", &[]);
+        post.status = "in progress".into();
+        let expect = [("status".to_string(), FieldValue::Text("in progress".into()))].into();
+        let mut plan = planned(&[
+            ("status", FieldValue::Text("complete".into())),
+            ("title", FieldValue::Text("New".into())),
+        ]);
+        plan.notify_voters = true;
+        let check = SourceCheck {
+            side: Side::Linear,
+            remote_id: "i1".into(),
+            fields: [("state".to_string(), FieldValue::Text("Done".into()))].into(),
+            guards: vec!["status".into()],
+        };
+        let mut issue = record("T", &[]);
+        issue.status = "Todo".into();
+        let mut p = prepare(&post, 1, &plan, &expect);
+        assert_eq!(p.landed.after.status, "complete", "planned to be written");
+        apply_source_check(&mut p, &check, &issue, &post);
+        assert!(!p.send.fields.contains_key("status"));
+        assert!(!p.send.notify_voters);
+        assert!(p.landed.skipped.contains("status"));
+        assert_eq!(p.landed.after.status, "in progress", "never written");
+        assert_eq!(p.landed.after.title, "New", "the rest is still written");
+        // The source unchanged: the status is written, voters told.
+        issue.status = "Done".into();
+        let mut p = prepare(&post, 1, &plan, &expect);
+        apply_source_check(&mut p, &check, &issue, &post);
+        assert_eq!(p.landed.after.status, "complete");
+        assert!(p.send.notify_voters && p.landed.skipped.is_empty());
     }
 
     #[test]
