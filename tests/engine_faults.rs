@@ -672,3 +672,67 @@ fn a_comment_copy_interrupted_by_a_kill_is_found_not_posted_again() {
         h.stop_service().await;
     });
 }
+
+/// Linear said Done, so roundtrip planned to tell the post's voters
+/// "complete"; its first attempt failed, and before the retry Linear was
+/// back to Todo. The retry drops the status (voters must not hear
+/// "complete") and must record the post as it still is: stored as
+/// "complete", the unwritten status reads as a portal edit to the next
+/// merge, which copies Done back over the Todo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_dropped_because_linear_moved_on_is_not_copied_back_to_linear() {
+    let mut h = Harness::start(Setup::default()).await;
+    let (post, issue) = approved_and_settled(&h, "Reopened before the news").await;
+    eventually("the start-up reconcile pass", 20, async || {
+        h.store()
+            .db()
+            .meta(roundtrip::store::meta_keys::LAST_RECONCILE)
+            .unwrap()
+    })
+    .await;
+    // Only the reconcile below reads the change, so the one `posts/retrieve`
+    // before the write is the write's own re-read: its answer is lost.
+    h.linear.set_webhook_url(None);
+    h.canny().set_webhook_url(None);
+    h.canny().lose_next_reply("posts/retrieve");
+    let start = roundtrip::sim::journal::next_seq();
+    h.linear.set_state(&issue, "Done").unwrap();
+    h.engine().reconcile_once().await.unwrap();
+    let job = eventually("the status write's failed first attempt", 20, async || {
+        jobs_of(&h, "update", Side::Portal)
+            .into_iter()
+            .find(|j| j.status == JobStatus::Queued && j.attempts > 0)
+    })
+    .await;
+    h.linear.set_state(&issue, "Todo").unwrap();
+    eventually("the retry", 30, async || {
+        let j = h.store().db().job(job.id).ok()??;
+        (j.status == JobStatus::Succeeded).then_some(())
+    })
+    .await;
+    let superseded = h
+        .store()
+        .db()
+        .audit_for_link(job.link_id.unwrap(), Window::last(100))
+        .unwrap()
+        .into_iter()
+        .any(|a| a.action == roundtrip::domain::AuditAction::Superseded);
+    assert!(superseded, "the retry dropped the status");
+    let stored = h.store().db().record(Side::Portal, &post).unwrap().unwrap();
+    assert_eq!(
+        stored.record.status, "planned",
+        "stored as the post still is"
+    );
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(h.portal.post(&post).unwrap().stage, Some(Stage::Planned));
+    assert_eq!(h.linear_record(&issue).await.unwrap().status, "Todo");
+    let states: Vec<_> = h
+        .linear
+        .journal()
+        .into_iter()
+        .filter(|e| e.seq > start && e.by_api && e.record == issue)
+        .filter(|e| matches!(&e.kind, roundtrip::sim::journal::JournalKind::Field { field, .. } if *field == "state"))
+        .collect();
+    assert!(states.is_empty(), "roundtrip changed the state: {states:?}");
+    h.stop_service().await;
+}
