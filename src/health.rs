@@ -119,9 +119,12 @@ pub fn assess(s: &Summary, now_ms: i64) -> Health {
         }
     }
     if s.reconcile_failures > 0 {
+        let streak = match s.reconcile_failures {
+            1 => "the last reconcile pass failed".to_string(),
+            n => format!("the last {n} reconcile passes failed"),
+        };
         let why = format!(
-            "the last {} reconcile passes failed: {}",
-            s.reconcile_failures,
+            "{streak}: {}",
             s.reconcile_error.as_deref().unwrap_or("no reason recorded")
         );
         if s.reconcile_failures >= RECONCILE_DOWN_STREAK {
@@ -331,7 +334,10 @@ mod tests {
         s.reconcile_error = Some("Linear answered 503".into());
         let h = assess(&s, 1_001_000);
         assert_eq!(h.verdict, Verdict::Degraded);
-        assert!(h.reasons[0].contains("Linear answered 503"), "{h:?}");
+        assert_eq!(
+            h.reasons[0],
+            "the last reconcile pass failed: Linear answered 503"
+        );
         s.reconcile_failures = RECONCILE_DOWN_STREAK;
         let h = assess(&s, 1_001_000);
         assert_eq!(h.verdict, Verdict::Down);

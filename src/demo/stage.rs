@@ -206,6 +206,38 @@ impl Stage {
             .unwrap_or(0)
     }
 
+    /// The lowest Linear request quota roundtrip itself read (from the
+    /// answers' headers) within `bound`: the story reports what the engine
+    /// saw, not what the simulator was told. Returns as soon as a reading
+    /// at or below `low` arrives.
+    pub async fn linear_quota_seen(&self, low: i64, bound: Duration) -> Option<(i64, i64)> {
+        let deadline = Instant::now() + bound;
+        let mut lowest: Option<(i64, i64)> = None;
+        loop {
+            let reading = self
+                .writer
+                .run(|db| db.summary())
+                .await
+                .ok()
+                .and_then(|s| {
+                    s.quota.into_iter().find(|q| {
+                        q.connector == crate::domain::Side::Linear
+                            && q.kind == crate::domain::QuotaKind::Requests
+                    })
+                })
+                .map(|q| (q.remaining, q.limit));
+            if let Some(r) = reading
+                && lowest.is_none_or(|l| r.0 < l.0)
+            {
+                lowest = Some(r);
+            }
+            if lowest.is_some_and(|l| l.0 <= low) || Instant::now() > deadline {
+                return lowest;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Wait (at most `bound`) until the first reconcile finished and the
     /// queue drained: the board's planned posts are in Linear.
     pub async fn initial_sync(&mut self, bound: Duration) -> bool {

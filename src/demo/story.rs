@@ -333,9 +333,13 @@ async fn quota_burst(stage: &Stage, rng: &mut fastrand::Rng) {
         n += u64::from(stage.portal.add_tag(&p.post, tag));
     }
     stage.edited(n);
+    let seen = match stage.linear_quota_seen(10, Duration::from_secs(3)).await {
+        Some((left, limit)) => format!(" (roundtrip read {left}/{limit} left)"),
+        None => " (roundtrip read no quota yet)".to_string(),
+    };
     stage
         .chapter(format!(
-            "a burst of traffic exhausts the Linear quota; {n} new edits wait for the reset instead of failing"
+            "a burst of traffic exhausts the Linear quota{seen}; {n} new edits wait for the reset instead of failing"
         ))
         .await;
 }
