@@ -252,13 +252,7 @@ async fn reconcile_repairs_a_dropped_webhook(kind: PortalKind) {
     h.wait_settled(&post).await;
     // The pass the engine runs when it starts must be over, or it could be
     // the one that repairs the change below.
-    eventually("the start-up reconcile pass", 20, async || {
-        h.store()
-            .db()
-            .meta(roundtrip::store::meta_keys::LAST_RECONCILE)
-            .unwrap()
-    })
-    .await;
+    h.wait_start_up_reconcile().await;
     h.linear.set_webhook_url(None); // the webhook is lost
     h.linear.set_state(&issue, "In Progress").unwrap();
     h.wait_quiet(Duration::from_millis(300), 20).await;

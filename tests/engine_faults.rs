@@ -683,13 +683,7 @@ fn a_comment_copy_interrupted_by_a_kill_is_found_not_posted_again() {
 async fn a_status_dropped_because_linear_moved_on_is_not_copied_back_to_linear() {
     let mut h = Harness::start(Setup::default()).await;
     let (post, issue) = approved_and_settled(&h, "Reopened before the news").await;
-    eventually("the start-up reconcile pass", 20, async || {
-        h.store()
-            .db()
-            .meta(roundtrip::store::meta_keys::LAST_RECONCILE)
-            .unwrap()
-    })
-    .await;
+    h.wait_start_up_reconcile().await;
     // Only the reconcile below reads the change, so the one `posts/retrieve`
     // before the write is the write's own re-read: its answer is lost.
     h.linear.set_webhook_url(None);

@@ -280,6 +280,18 @@ impl Harness {
             + db.pending_deliveries(1000).expect("inbox").len()
     }
 
+    /// Wait until the reconcile pass the engine runs when it starts is
+    /// over, so a test's own pass (or change) cannot race it.
+    pub async fn wait_start_up_reconcile(&self) {
+        eventually("the start-up reconcile pass", 20, async || {
+            self.store()
+                .db()
+                .meta(roundtrip::store::meta_keys::LAST_RECONCILE)
+                .expect("meta")
+        })
+        .await;
+    }
+
     /// Wait until nothing is queued, running or unprocessed for `calm`
     /// in a row (late echoes and webhook retries keep arriving briefly).
     pub async fn wait_quiet(&self, calm: Duration, secs: u64) {
