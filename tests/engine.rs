@@ -253,6 +253,9 @@ async fn reconcile_repairs_a_dropped_webhook(kind: PortalKind) {
     // The pass the engine runs when it starts must be over, or it could be
     // the one that repairs the change below.
     h.wait_start_up_reconcile().await;
+    // So must every echo of the engine's own writes: handling one re-reads
+    // the linked issue, which would carry the change without reconcile.
+    h.wait_echoes_handled().await;
     h.linear.set_webhook_url(None); // the webhook is lost
     h.linear.set_state(&issue, "In Progress").unwrap();
     h.wait_quiet(Duration::from_millis(300), 20).await;

@@ -292,6 +292,17 @@ impl Harness {
         .await;
     }
 
+    /// Wait until the portal simulator has sent every webhook so far and the
+    /// engine has handled them: no late echo of an earlier write can then
+    /// carry a change a test makes next.
+    pub async fn wait_echoes_handled(&self) {
+        eventually("the portal's webhooks to be sent", 20, async || {
+            (self.portal.webhooks_pending() == 0).then_some(())
+        })
+        .await;
+        self.wait_quiet(Duration::from_millis(300), 20).await;
+    }
+
     /// Wait until nothing is queued, running or unprocessed for `calm`
     /// in a row (late echoes and webhook retries keep arriving briefly).
     pub async fn wait_quiet(&self, calm: Duration, secs: u64) {

@@ -361,6 +361,15 @@ impl CannySim {
         self.shared.journal.entries()
     }
 
+    /// Events whose webhooks are not yet sent (or dropped): zero means
+    /// every change so far has had its delivery tried.
+    pub fn webhooks_pending(&self) -> u64 {
+        let c = &self.shared.counters;
+        c.events_queued
+            .load(Ordering::Relaxed)
+            .saturating_sub(c.events_done.load(Ordering::Relaxed))
+    }
+
     /// Counters now.
     pub fn stats(&self) -> CannySimStats {
         let c = &self.shared.counters;

@@ -67,49 +67,60 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Event>) {
         let batch =
             crate::sim::faults::next_batch(first, &mut rx, &faults, &shared.webhook_dice).await;
         for event in batch {
-            if !faults.delay.is_zero() {
-                tokio::time::sleep(faults.delay).await;
-            }
-            let Some(url) = shared.webhook_url() else {
-                continue;
-            };
-            if shared.webhook_dice.chance(faults.drop) {
-                shared
-                    .counters
-                    .webhooks_dropped
-                    .fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let delivery = prepare(&shared.api_key, &event);
-            let copies = if shared.webhook_dice.chance(faults.duplicate) {
-                shared
-                    .counters
-                    .webhooks_duplicated
-                    .fetch_add(1, Ordering::Relaxed);
-                2
-            } else {
-                1
-            };
-            for _ in 0..copies {
-                let sent = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("canny-nonce", &delivery.nonce)
-                    .header("canny-signature", &delivery.signature)
-                    .header("canny-timestamp", &delivery.timestamp)
-                    .body(delivery.body.clone())
-                    .send()
-                    .await;
-                let counter = match sent {
-                    Ok(r) if r.status().is_success() => {
-                        shared.counters.acknowledged.push(&delivery.nonce);
-                        &shared.counters.webhooks_delivered
-                    }
-                    _ => &shared.counters.webhooks_failed,
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
+            send_one(&shared, &client, &faults, &event).await;
+            shared.counters.events_done.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// Deliver one event (or drop or duplicate it, as the faults say).
+async fn send_one(
+    shared: &Shared,
+    client: &reqwest::Client,
+    faults: &crate::sim::faults::WebhookFaults,
+    event: &Event,
+) {
+    if !faults.delay.is_zero() {
+        tokio::time::sleep(faults.delay).await;
+    }
+    let Some(url) = shared.webhook_url() else {
+        return;
+    };
+    if shared.webhook_dice.chance(faults.drop) {
+        shared
+            .counters
+            .webhooks_dropped
+            .fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let delivery = prepare(&shared.api_key, event);
+    let copies = if shared.webhook_dice.chance(faults.duplicate) {
+        shared
+            .counters
+            .webhooks_duplicated
+            .fetch_add(1, Ordering::Relaxed);
+        2
+    } else {
+        1
+    };
+    for _ in 0..copies {
+        let sent = client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("canny-nonce", &delivery.nonce)
+            .header("canny-signature", &delivery.signature)
+            .header("canny-timestamp", &delivery.timestamp)
+            .body(delivery.body.clone())
+            .send()
+            .await;
+        let counter = match sent {
+            Ok(r) if r.status().is_success() => {
+                shared.counters.acknowledged.push(&delivery.nonce);
+                &shared.counters.webhooks_delivered
+            }
+            _ => &shared.counters.webhooks_failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 

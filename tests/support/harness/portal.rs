@@ -293,6 +293,14 @@ impl PortalSim {
     }
 
     /// Webhook deliveries the drop fault swallowed.
+    /// Events whose webhooks the simulator has not yet tried to send.
+    pub fn webhooks_pending(&self) -> u64 {
+        match self {
+            PortalSim::Canny(c) => c.webhooks_pending(),
+            PortalSim::Fider(f) => f.webhooks_pending(),
+        }
+    }
+
     pub fn webhooks_dropped(&self) -> u64 {
         match self {
             PortalSim::Canny(c) => c.stats().webhooks_dropped,
