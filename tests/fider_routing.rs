@@ -347,3 +347,67 @@ fn mapping_check_refuses_boards_categories_and_changelogs_for_fider_at_their_lin
     assert!(!text.contains("Fider has no"), "{text}");
     assert!(text.contains("'started' is not a portal status"), "{text}");
 }
+
+/// `mapping apply --config` on a store no engine has started on yet judges
+/// the document against the configured portal (Fider statuses accepted) and
+/// records that portal; a store that syncs another portal is refused.
+#[test]
+fn mapping_apply_with_a_fider_config_before_the_first_start_takes_fider_statuses() {
+    use assert_cmd::prelude::*;
+    use roundtrip::store::{OpenMode, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rt.db");
+    drop(Store::open(&db, OpenMode::Create).unwrap());
+    let config_for = |db: &std::path::Path| {
+        let config = db.with_extension("toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\npath = \"{}\"\n[linear]\nteam = \"ENG\"\n[portal]\nkind = \"fider\"\napi_url = \"https://feedback.example.com\"\n",
+                db.display()
+            ),
+        )
+        .unwrap();
+        config
+    };
+    let file = dir.path().join("mapping.toml");
+    std::fs::write(&file, Mapping::default_for(PortalKind::Fider).to_toml()).unwrap();
+    let apply = |db: &std::path::Path| {
+        let out = std::process::Command::cargo_bin("roundtrip")
+            .unwrap()
+            .env_remove("ROUNDTRIP_DB")
+            .args(["mapping", "apply", "-c"])
+            .arg(config_for(db))
+            .arg(&file)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, text) = apply(&db);
+    assert_eq!(code, Some(0), "{text}");
+    let store = Store::open(&db, OpenMode::ReadOnly).unwrap();
+    assert_eq!(store.db().portal_kind().unwrap(), PortalKind::Fider);
+    assert!(store.db().active_mapping().unwrap().is_some());
+    // A store that already syncs Canny keeps it and is not given a Fider mapping.
+    let canny = dir.path().join("canny.db");
+    {
+        let mut s = Store::open(&canny, OpenMode::Create).unwrap();
+        s.write(|db| db.claim_portal_kind(PortalKind::Canny))
+            .unwrap();
+    }
+    let (code, text) = apply(&canny);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("syncs Canny but the config names Fider; not applied"),
+        "{text}"
+    );
+    let s = Store::open(&canny, OpenMode::ReadOnly).unwrap();
+    assert!(s.db().active_mapping().unwrap().is_none());
+}

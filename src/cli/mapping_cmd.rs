@@ -321,7 +321,21 @@ fn apply(store: &StoreArgs, file: &Path, note: Option<&str>) -> anyhow::Result<E
         return Ok(ExitCode::from(2));
     }
     let note = note.map_or_else(|| format!("applied from {}", doc.name), str::to_string);
+    let configured = store.load_config().ok().flatten().map(|c| c.portal.kind);
+    let path = store.path()?;
     let mut store = store.open(OpenMode::Existing)?;
+    if let Some(kind) = configured {
+        let stored = store.write(|db| db.claim_portal_kind(kind))?;
+        if stored != kind {
+            out::err_line(&format!(
+                "{}: syncs {} but the config names {}; not applied (use a new store for another portal)",
+                path.display(),
+                stored.display_name(),
+                kind.display_name()
+            ));
+            return Ok(ExitCode::from(2));
+        }
+    }
     let report = store.write(|db| ops::mapping::apply(db, &doc.text, &note))?;
     out::report(&report, false)
 }

@@ -191,15 +191,7 @@ impl Engine {
             advice: w.advice.clone(),
             events: w.events.iter().map(|(_, e)| (*e).to_string()).collect(),
         });
-        let stored = writer
-            .run(move |db| {
-                let stored = db.meta(meta_keys::PORTAL_KIND)?;
-                if stored.is_none() && (kind == PortalKind::default() || db.summary()?.links == 0) {
-                    db.set_meta(meta_keys::PORTAL_KIND, kind.as_str())?;
-                }
-                db.portal_kind()
-            })
-            .await?;
+        let stored = writer.run(move |db| db.claim_portal_kind(kind)).await?;
         if stored != kind {
             return Err(EngineError::PortalChanged {
                 stored: stored.display_name().into(),

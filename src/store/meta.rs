@@ -127,6 +127,24 @@ impl Db<'_> {
         Ok(true)
     }
 
+    /// Record `kind` as the portal this store syncs, unless one is already
+    /// recorded or the store already links records (those came from the
+    /// default portal); returns the portal the store syncs afterwards. The
+    /// engine and `mapping apply --config` both claim, so a mapping applied
+    /// before the first start is judged against the configured portal.
+    pub fn claim_portal_kind(
+        &self,
+        kind: crate::domain::PortalKind,
+    ) -> Result<crate::domain::PortalKind> {
+        let stored = self.meta(keys::PORTAL_KIND)?;
+        if stored.is_none()
+            && (kind == crate::domain::PortalKind::default() || self.summary()?.links == 0)
+        {
+            self.set_meta(keys::PORTAL_KIND, kind.as_str())?;
+        }
+        self.portal_kind()
+    }
+
     /// The portal product this store syncs; Canny when no engine has said.
     pub fn portal_kind(&self) -> Result<crate::domain::PortalKind> {
         Ok(self
