@@ -11,5 +11,6 @@ pub mod faults;
 pub mod fider;
 pub mod journal;
 pub mod linear;
+pub mod outbox;
 pub mod sample;
 pub mod serving;

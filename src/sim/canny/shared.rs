@@ -39,11 +39,8 @@ pub struct Counters {
     pub webhooks_dropped: AtomicU64,
     /// Webhooks sent twice by the duplicate fault.
     pub webhooks_duplicated: AtomicU64,
-    /// Events queued for the webhook sender, and those it has finished
-    /// with (sent, failed or dropped): tests wait for the two to meet
-    /// instead of sleeping to show that nothing more is coming.
-    pub events_queued: AtomicU64,
-    pub events_done: AtomicU64,
+    /// How far the webhook sender has got.
+    pub outbox: crate::sim::outbox::OutboxProgress,
     /// Applied writes whose answer was lost (reset or withheld).
     pub lost: AtomicU64,
     /// Requests per endpoint.
@@ -259,7 +256,7 @@ impl Shared {
     /// Queue webhooks for delivery.
     pub fn emit(&self, events: Vec<Event>) {
         for e in events {
-            self.counters.events_queued.fetch_add(1, Ordering::Relaxed);
+            self.counters.outbox.queued();
             // A closed channel means the simulator is shutting down.
             let _ = self.events.send(e);
         }

@@ -364,10 +364,7 @@ impl CannySim {
     /// Events whose webhooks are not yet sent (or dropped): zero means
     /// every change so far has had its delivery tried.
     pub fn webhooks_pending(&self) -> u64 {
-        let c = &self.shared.counters;
-        c.events_queued
-            .load(Ordering::Relaxed)
-            .saturating_sub(c.events_done.load(Ordering::Relaxed))
+        self.shared.counters.outbox.pending()
     }
 
     /// Counters now.

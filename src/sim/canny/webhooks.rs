@@ -68,7 +68,7 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Event>) {
             crate::sim::faults::next_batch(first, &mut rx, &faults, &shared.webhook_dice).await;
         for event in batch {
             send_one(&shared, &client, &faults, &event).await;
-            shared.counters.events_done.fetch_add(1, Ordering::Relaxed);
+            shared.counters.outbox.done();
         }
     }
 }

@@ -33,11 +33,8 @@ pub struct Counters {
     pub webhooks_failed: AtomicU64,
     /// Deliveries the drop fault swallowed.
     pub webhooks_dropped: AtomicU64,
-    /// Events queued for the webhook sender, and those it has finished
-    /// with (delivered, failed or dropped): tests wait for the two to meet
-    /// instead of sleeping to show that nothing more is coming.
-    pub events_queued: AtomicU64,
-    pub events_done: AtomicU64,
+    /// How far the webhook sender has got.
+    pub outbox: crate::sim::outbox::OutboxProgress,
     /// Requests per route ("GET /posts", "PUT /posts/:number/status").
     pub by_route: Mutex<BTreeMap<String, u64>>,
 }
@@ -90,7 +87,7 @@ impl Shared {
     /// Queue webhooks for delivery.
     pub fn emit(&self, events: Vec<Event>) {
         for e in events {
-            self.counters.events_queued.fetch_add(1, Ordering::Relaxed);
+            self.counters.outbox.queued();
             // A closed channel means the simulator is shutting down.
             let _ = self.events.send(e);
         }

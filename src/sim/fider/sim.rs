@@ -360,10 +360,7 @@ impl FiderSim {
     /// Events whose webhooks are not yet sent (or dropped): zero means
     /// every change so far has had all its deliveries tried.
     pub fn webhooks_pending(&self) -> u64 {
-        let c = &self.shared.counters;
-        c.events_queued
-            .load(Ordering::Relaxed)
-            .saturating_sub(c.events_done.load(Ordering::Relaxed))
+        self.shared.counters.outbox.pending()
     }
 
     /// Requests received for one route, e.g. `"GET /posts"` or

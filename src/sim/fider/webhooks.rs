@@ -183,7 +183,7 @@ pub async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Event>) {
                     }
                 }
             }
-            shared.counters.events_done.fetch_add(1, Ordering::Relaxed);
+            shared.counters.outbox.done();
         }
     }
 }
