@@ -11,9 +11,7 @@ use super::{DELIBERATE_CONFLICTS, Outcome, StoryLog};
 
 /// The Linear request quota as "remaining/limit", when known.
 fn linear_quota(s: &Summary) -> String {
-    s.quota
-        .iter()
-        .find(|q| q.connector == Side::Linear && q.kind == crate::domain::QuotaKind::Requests)
+    s.quota_for(Side::Linear, crate::domain::QuotaKind::Requests)
         .map_or_else(
             || "?".to_string(),
             |q| format!("{}/{}", q.remaining, q.limit),

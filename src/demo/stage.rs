@@ -214,18 +214,13 @@ impl Stage {
         let deadline = Instant::now() + bound;
         let mut lowest: Option<(i64, i64)> = None;
         loop {
-            let reading = self
-                .writer
-                .run(|db| db.summary())
-                .await
-                .ok()
-                .and_then(|s| {
-                    s.quota.into_iter().find(|q| {
-                        q.connector == crate::domain::Side::Linear
-                            && q.kind == crate::domain::QuotaKind::Requests
-                    })
-                })
-                .map(|q| (q.remaining, q.limit));
+            let reading = self.writer.run(|db| db.summary()).await.ok().and_then(|s| {
+                s.quota_for(
+                    crate::domain::Side::Linear,
+                    crate::domain::QuotaKind::Requests,
+                )
+                .map(|q| (q.remaining, q.limit))
+            });
             if let Some(r) = reading
                 && lowest.is_none_or(|l| r.0 < l.0)
             {

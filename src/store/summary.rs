@@ -75,6 +75,17 @@ impl Summary {
     pub fn jobs_in(&self, status: JobStatus) -> i64 {
         self.jobs.get(status.as_str()).copied().unwrap_or(0)
     }
+
+    /// The latest reading of one connector's limit, if it has sent one.
+    pub fn quota_for(
+        &self,
+        side: crate::domain::Side,
+        kind: crate::domain::QuotaKind,
+    ) -> Option<&QuotaSample> {
+        self.quota
+            .iter()
+            .find(|q| q.connector == side && q.kind == kind)
+    }
 }
 
 impl Db<'_> {
