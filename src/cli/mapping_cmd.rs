@@ -141,12 +141,20 @@ fn active_doc(db: Db<'_>) -> anyhow::Result<Doc> {
     })
 }
 
+/// The portal `--config` names, if a config is given and loads.
+fn configured_portal(store: &StoreArgs) -> Option<crate::domain::PortalKind> {
+    store.load_config().ok().flatten().map(|c| c.portal.kind)
+}
+
 /// [`ops::mapping::validate`] with the store `args` name, if it can be
 /// opened (its posts tell which custom portal statuses exist), for the
-/// portal `--config` names (else the one the store has synced).
-fn validate(store: &StoreArgs, text: &str) -> Result<Mapping, MappingErrors> {
+/// portal `kind` (else the one the store has synced).
+fn validate(
+    store: &StoreArgs,
+    kind: Option<crate::domain::PortalKind>,
+    text: &str,
+) -> Result<Mapping, MappingErrors> {
     let opened = store.open(OpenMode::ReadOnly).ok();
-    let kind = store.load_config().ok().flatten().map(|c| c.portal.kind);
     ops::mapping::validate_as(opened.as_ref().map(|s| s.db()), kind, text)
 }
 
@@ -229,7 +237,7 @@ fn check(store: &StoreArgs, file: Option<&Path>) -> anyhow::Result<ExitCode> {
         Some(f) => read_file(f)?,
         None => active_doc(store.open(OpenMode::ReadOnly)?.db())?,
     };
-    match validate(store, &doc.text) {
+    match validate(store, configured_portal(store), &doc.text) {
         Ok(m) => {
             outln!(
                 "{}: ok (document version {}, {} fields)",
@@ -315,13 +323,13 @@ fn preview_cmd(
 
 fn apply(store: &StoreArgs, file: &Path, note: Option<&str>) -> anyhow::Result<ExitCode> {
     let doc = read_file(file)?;
-    if let Err(errors) = validate(store, &doc.text) {
+    let configured = configured_portal(store);
+    if let Err(errors) = validate(store, configured, &doc.text) {
         report(&doc.name, &errors);
         out::err_line(&format!("{}: not applied; nothing was stored", doc.name));
         return Ok(ExitCode::from(2));
     }
     let note = note.map_or_else(|| format!("applied from {}", doc.name), str::to_string);
-    let configured = store.load_config().ok().flatten().map(|c| c.portal.kind);
     let path = store.path()?;
     let mut store = store.open(OpenMode::Existing)?;
     if let Some(kind) = configured {
