@@ -364,6 +364,70 @@ async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second
     h.stop_service().await;
 }
 
+/// Canny sends no webhook for a category change, and the new category can
+/// reach the store by a read that does not act on the post — here the
+/// refresh of the linked post when its issue is read. The post is then
+/// unchanged for the next reconcile, yet its issue still moves (or asks):
+/// the route is decided from the stored post whenever the link is synced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_area_change_stored_by_a_partner_refresh_still_moves_the_issue_or_asks() {
+    let doc = format!("{ROUTES}{CATCH_ALL}");
+    let (mut h, bugs) = world(&doc).await;
+    let post = h
+        .canny()
+        .create_post_on(&bugs, "Export hangs", "big files", Some("UI"))
+        .unwrap();
+    h.canny().set_status(&post, "planned").unwrap();
+    let issue = eventually("the issue", 20, async || h.linked_issue(&post)).await;
+    let plat = h.linear.team("PLAT").unwrap();
+    h.wait_settled(&post).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    // Store the post's new category through the partner refresh alone.
+    let refresh_through_issue = async |h: &Harness, category: &str| {
+        h.canny().set_category(&post, Some(category)).unwrap();
+        let read = h.linear_record(&issue).await.unwrap();
+        h.engine()
+            .apply_record(Side::Linear, read, roundtrip::store::Lane::Live)
+            .await
+            .unwrap();
+        // Stored already: the listing below finds the post unchanged.
+        let stored = h.store().db().record(Side::Portal, &post).unwrap().unwrap();
+        assert_eq!(stored.record.category.as_deref(), Some(category));
+        h.engine().reconcile_once().await.unwrap();
+    };
+    refresh_through_issue(&h, "API").await;
+    eventually("the issue to move to Platform", 10, async || {
+        let i = h.linear.issue(&issue)?;
+        (i.team_id == plat.id).then_some(())
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(h.linear.issues().len(), 1, "moved, not copied");
+    let link = h
+        .store()
+        .db()
+        .link_by_remote(Side::Portal, &post)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        h.store().db().link_route(link.id).unwrap().unwrap().route,
+        "API bugs to Platform"
+    );
+    refresh_through_issue(&h, "UI").await;
+    let c = eventually("a re-route conflict", 10, async || {
+        h.open_conflicts().into_iter().find(|c| c.field == "route")
+    })
+    .await;
+    assert_eq!(
+        c.portal,
+        roundtrip::domain::FieldValue::Text("other bugs → APP".into())
+    );
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(h.linear.issue(&issue).unwrap().team_id, plat.id, "asked");
+    assert_eq!(h.linear.issues().len(), 1);
+    h.stop_service().await;
+}
+
 const SHIPPING: &str = r#"
 [[routes]]
 name = "app bugs"
