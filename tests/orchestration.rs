@@ -428,6 +428,65 @@ async fn a_product_area_change_stored_by_a_partner_refresh_still_moves_the_issue
     h.stop_service().await;
 }
 
+/// An operator's decision has both records read again before it is
+/// applied; that re-read can be what stores a post's new category. When
+/// the decision is not applied (the chosen value changed since), nothing
+/// is written — the link is still merged and routed again, so the issue
+/// moves rather than waiting for an event that never comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_area_change_stored_by_a_decisions_re_read_still_moves_the_issue() {
+    let doc = format!("{ROUTES}{CATCH_ALL}");
+    let (mut h, bugs) = world(&doc).await;
+    let post = h
+        .canny()
+        .create_post_on(&bugs, "Export hangs", "big files", Some("UI"))
+        .unwrap();
+    h.canny().set_status(&post, "planned").unwrap();
+    let issue = eventually("the issue", 20, async || h.linked_issue(&post)).await;
+    h.wait_settled(&post).await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    // A title conflict, both edits seen together by one reconcile.
+    h.webhooks(false);
+    h.linear.set_title(&issue, "Export hangs (Linear)").unwrap();
+    h.canny().set_title(&post, "Export hangs (portal)").unwrap();
+    h.engine().reconcile_once().await.unwrap();
+    let c = eventually("a title conflict", 10, async || {
+        h.open_conflicts().into_iter().find(|c| c.field == "title")
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    // Unseen by roundtrip: the post's title changes again, and its category.
+    h.canny().set_title(&post, "Export hangs on big files").unwrap();
+    h.canny().set_category(&post, Some("API")).unwrap();
+    let (code, out) = rt(
+        &h,
+        &[
+            "conflicts",
+            "resolve",
+            &c.id.to_string(),
+            "--take",
+            "portal",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let plat = h.linear.team("PLAT").unwrap();
+    eventually("the issue to move to Platform", 10, async || {
+        let i = h.linear.issue(&issue)?;
+        (i.team_id == plat.id).then_some(())
+    })
+    .await;
+    let asks = h.open_conflicts();
+    assert!(
+        asks.iter().any(|c| c.field == "title"
+            && c.portal
+                == roundtrip::domain::FieldValue::Text("Export hangs on big files".into())),
+        "the decision asks again with the current title: {asks:?}"
+    );
+    h.wait_quiet(Duration::from_millis(300), 20).await;
+    assert_eq!(h.linear.issues().len(), 1, "moved, not copied");
+    h.stop_service().await;
+}
+
 const SHIPPING: &str = r#"
 [[routes]]
 name = "app bugs"
