@@ -564,13 +564,17 @@ async fn a_cycle_ships_one_changelog_entry_for_all_its_posts_even_when_the_answe
         "the cycle still runs"
     );
     // The cycle completes; the entry's answer is lost on the first try.
+    h.canny().lose_next_reply("entries/create");
     h.linear
         .set_cycle_end(&cycle.id, chrono::Utc::now() - chrono::Duration::seconds(1))
         .unwrap();
     h.linear.run_auto_archive();
     assert!(h.linear.cycle(&cycle.id).unwrap().completed_at.is_some());
-    h.canny().lose_next_reply("entries/create");
-    assert_eq!(h.engine().check_changelogs().await.unwrap(), 1);
+    // The engine's own check (every second) may be the one that queues it.
+    let queued = h.engine().check_changelogs().await.unwrap();
+    assert!(queued <= 1, "{queued}");
+    let open = h.store().db().open_changelog_groups(10).unwrap();
+    assert!(open.is_empty(), "queued: {open:?}");
     assert_eq!(
         h.engine().check_changelogs().await.unwrap(),
         0,
