@@ -456,7 +456,9 @@ async fn a_product_area_change_stored_by_a_decisions_re_read_still_moves_the_iss
     .await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     // Unseen by roundtrip: the post's title changes again, and its category.
-    h.canny().set_title(&post, "Export hangs on big files").unwrap();
+    h.canny()
+        .set_title(&post, "Export hangs on big files")
+        .unwrap();
     h.canny().set_category(&post, Some("API")).unwrap();
     let (code, out) = rt(
         &h,
@@ -478,8 +480,7 @@ async fn a_product_area_change_stored_by_a_decisions_re_read_still_moves_the_iss
     let asks = h.open_conflicts();
     assert!(
         asks.iter().any(|c| c.field == "title"
-            && c.portal
-                == roundtrip::domain::FieldValue::Text("Export hangs on big files".into())),
+            && c.portal == roundtrip::domain::FieldValue::Text("Export hangs on big files".into())),
         "the decision asks again with the current title: {asks:?}"
     );
     h.wait_quiet(Duration::from_millis(300), 20).await;
