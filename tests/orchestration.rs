@@ -268,16 +268,52 @@ async fn a_held_post_is_never_synced_until_the_moderator_approves_it() {
     h.stop_service().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second_issue() {
+/// The routing world with a planned "UI" bug on the Bugs board and the
+/// issue its route made (in APP).
+async fn ui_bug_with_its_issue() -> (Harness, String, String) {
     let doc = format!("{ROUTES}{CATCH_ALL}");
-    let (mut h, bugs) = world(&doc).await;
+    let (h, bugs) = world(&doc).await;
     let post = h
         .canny()
         .create_post_on(&bugs, "Export hangs", "big files", Some("UI"))
         .unwrap();
     h.canny().set_status(&post, "planned").unwrap();
     let issue = eventually("the issue", 20, async || h.linked_issue(&post)).await;
+    (h, post, issue)
+}
+
+/// Wait until `issue` is in the team keyed `key`.
+async fn issue_moves_to(h: &Harness, issue: &str, key: &str) {
+    let team = h.linear.team(key).unwrap();
+    eventually(&format!("the issue to move to {key}"), 20, async || {
+        (h.linear.issue(issue)?.team_id == team.id).then_some(())
+    })
+    .await;
+}
+
+/// The operator decides conflict `id` for the portal side.
+fn take_portal(h: &Harness, id: i64) {
+    let (code, out) = rt(
+        h,
+        &["conflicts", "resolve", &id.to_string(), "--take", "portal"],
+    );
+    assert_eq!(code, 0, "{out}");
+}
+
+/// The route the post's link is recorded under.
+fn route_of(h: &Harness, post: &str) -> String {
+    let store = h.store();
+    let link = store
+        .db()
+        .link_by_remote(Side::Portal, post)
+        .unwrap()
+        .unwrap();
+    store.db().link_route(link.id).unwrap().unwrap().route
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second_issue() {
+    let (mut h, post, issue) = ui_bug_with_its_issue().await;
     let app = h.linear.team("APP").unwrap();
     let plat = h.linear.team("PLAT").unwrap();
     assert_eq!(h.linear.issue(&issue).unwrap().team_id, app.id);
@@ -285,11 +321,7 @@ async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second
     // UI → API: "API bugs to Platform" moves issues it takes.
     h.canny().set_category(&post, Some("API")).unwrap();
     h.engine().reconcile_once().await.unwrap();
-    eventually("the issue to move to Platform", 20, async || {
-        let i = h.linear.issue(&issue)?;
-        (i.team_id == plat.id).then_some(())
-    })
-    .await;
+    issue_moves_to(&h, &issue, "PLAT").await;
     let i = h.linear.issue(&issue).unwrap();
     assert!(i.identifier.starts_with("PLAT-"), "{}", i.identifier);
     assert_eq!(
@@ -338,29 +370,12 @@ async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second
     );
     assert_eq!(h.linear.issues().len(), 1);
     // The operator takes the portal's side: the issue moves to Apps.
-    let (code, out) = rt(
-        &h,
-        &[
-            "conflicts",
-            "resolve",
-            &c.id.to_string(),
-            "--take",
-            "portal",
-        ],
-    );
-    assert_eq!(code, 0, "{out}");
-    eventually("the issue to move to Apps", 20, async || {
-        let i = h.linear.issue(&issue)?;
-        (i.team_id == app.id).then_some(())
-    })
-    .await;
+    take_portal(&h, c.id);
+    issue_moves_to(&h, &issue, "APP").await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(h.linear.issues().len(), 1, "still one issue");
     assert!(h.open_conflicts().is_empty(), "{:?}", h.open_conflicts());
-    assert_eq!(
-        h.store().db().link_route(link.id).unwrap().unwrap().route,
-        "other bugs"
-    );
+    assert_eq!(route_of(&h, &post), "other bugs");
     h.stop_service().await;
 }
 
@@ -371,14 +386,7 @@ async fn a_post_that_changes_product_area_moves_its_issue_or_asks_never_a_second
 /// the route is decided from the stored post whenever the link is synced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_product_area_change_stored_by_a_partner_refresh_still_moves_the_issue_or_asks() {
-    let doc = format!("{ROUTES}{CATCH_ALL}");
-    let (mut h, bugs) = world(&doc).await;
-    let post = h
-        .canny()
-        .create_post_on(&bugs, "Export hangs", "big files", Some("UI"))
-        .unwrap();
-    h.canny().set_status(&post, "planned").unwrap();
-    let issue = eventually("the issue", 20, async || h.linked_issue(&post)).await;
+    let (mut h, post, issue) = ui_bug_with_its_issue().await;
     let plat = h.linear.team("PLAT").unwrap();
     h.wait_settled(&post).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
@@ -396,23 +404,10 @@ async fn a_product_area_change_stored_by_a_partner_refresh_still_moves_the_issue
         h.engine().reconcile_once().await.unwrap();
     };
     refresh_through_issue(&h, "API").await;
-    eventually("the issue to move to Platform", 10, async || {
-        let i = h.linear.issue(&issue)?;
-        (i.team_id == plat.id).then_some(())
-    })
-    .await;
+    issue_moves_to(&h, &issue, "PLAT").await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     assert_eq!(h.linear.issues().len(), 1, "moved, not copied");
-    let link = h
-        .store()
-        .db()
-        .link_by_remote(Side::Portal, &post)
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        h.store().db().link_route(link.id).unwrap().unwrap().route,
-        "API bugs to Platform"
-    );
+    assert_eq!(route_of(&h, &post), "API bugs to Platform");
     refresh_through_issue(&h, "UI").await;
     let c = eventually("a re-route conflict", 10, async || {
         h.open_conflicts().into_iter().find(|c| c.field == "route")
@@ -435,14 +430,7 @@ async fn a_product_area_change_stored_by_a_partner_refresh_still_moves_the_issue
 /// moves rather than waiting for an event that never comes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_product_area_change_stored_by_a_decisions_re_read_still_moves_the_issue() {
-    let doc = format!("{ROUTES}{CATCH_ALL}");
-    let (mut h, bugs) = world(&doc).await;
-    let post = h
-        .canny()
-        .create_post_on(&bugs, "Export hangs", "big files", Some("UI"))
-        .unwrap();
-    h.canny().set_status(&post, "planned").unwrap();
-    let issue = eventually("the issue", 20, async || h.linked_issue(&post)).await;
+    let (mut h, post, issue) = ui_bug_with_its_issue().await;
     h.wait_settled(&post).await;
     h.wait_quiet(Duration::from_millis(300), 20).await;
     // A title conflict, both edits seen together by one reconcile.
@@ -460,23 +448,8 @@ async fn a_product_area_change_stored_by_a_decisions_re_read_still_moves_the_iss
         .set_title(&post, "Export hangs on big files")
         .unwrap();
     h.canny().set_category(&post, Some("API")).unwrap();
-    let (code, out) = rt(
-        &h,
-        &[
-            "conflicts",
-            "resolve",
-            &c.id.to_string(),
-            "--take",
-            "portal",
-        ],
-    );
-    assert_eq!(code, 0, "{out}");
-    let plat = h.linear.team("PLAT").unwrap();
-    eventually("the issue to move to Platform", 10, async || {
-        let i = h.linear.issue(&issue)?;
-        (i.team_id == plat.id).then_some(())
-    })
-    .await;
+    take_portal(&h, c.id);
+    issue_moves_to(&h, &issue, "PLAT").await;
     let asks = h.open_conflicts();
     assert!(
         asks.iter().any(|c| c.field == "title"
