@@ -324,7 +324,8 @@ fn all_pg_rows(target: &PgDb, tables: &[TableShape]) -> BTreeMap<String, Vec<Vec
 
 #[test]
 fn postgres_schema_has_every_sqlite_table_and_column() {
-    let sqlite = pg::sqlite_tables(&Store::open_in_memory().unwrap()).unwrap();
+    let store = Store::open_in_memory().unwrap();
+    let sqlite = pg::sqlite_tables(&store).unwrap();
     let target = fresh_db();
     let mut client = target.client();
     let mut tx = client.transaction().unwrap();
@@ -345,6 +346,25 @@ fn postgres_schema_has_every_sqlite_table_and_column() {
     assert!(
         !names(&sqlite).iter().any(|n| n.starts_with("links_fts")),
         "FTS5 tables are derived and left out"
+    );
+
+    // Indexes, unique keys and foreign keys (with their ON DELETE) too.
+    let sqlite_keys = pg::sqlite_keys(&store, &sqlite).unwrap();
+    let pg_keys = pg::pg_keys(&mut client).unwrap();
+    let diff = pg::key_differences(&sqlite_keys, &pg_keys);
+    assert!(diff.is_empty(), "keys drifted:\n{}", diff.join("\n"));
+    assert!(sqlite_keys.indexes.len() > 20, "{:?}", sqlite_keys.indexes);
+    assert!(
+        sqlite_keys
+            .uniques
+            .iter()
+            .any(|u| u.table == "records" && u.columns == ["side", "remote_id"])
+    );
+    assert!(
+        sqlite_keys
+            .foreign
+            .iter()
+            .any(|f| f.table == "jobs" && f.parent == "links" && f.on_delete == "SET NULL")
     );
 
     // The comparison notices a column SQLite gained without its twin.

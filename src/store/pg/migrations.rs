@@ -344,3 +344,7 @@ CREATE TABLE changelog_posts (
 /// Tables the migrations fill (the `counters` rows start at zero); a copy
 /// replaces their rows, and they do not count as data already there.
 pub const SEEDED: &[&str] = &["counters"];
+
+/// Indexes only PostgreSQL has: `links_title_words` stands in for SQLite's
+/// FTS5 table (`links_fts`).
+pub const PG_ONLY_INDEXES: &[&str] = &["links_title_words"];

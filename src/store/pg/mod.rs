@@ -8,12 +8,14 @@
 //! inside a tokio runtime.
 
 mod copy;
+mod keys;
 pub mod migrations;
 mod schema;
 mod shape;
 mod target;
 
 pub use copy::{CopyReport, TableCount, copy_store};
+pub use keys::{ForeignKey, Keys, NamedIndex, UniqueKey, key_differences, pg_keys, sqlite_keys};
 pub use schema::{migrate_schema, schema_version};
 pub use shape::{Column, ColumnKind, TableShape, differences, pg_tables, sqlite_tables};
 pub use target::{PgTarget, redact_url};
