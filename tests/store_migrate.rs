@@ -507,7 +507,7 @@ fn a_second_migrate_is_refused_and_changes_nothing() {
 }
 
 #[test]
-fn a_missing_source_is_refused_before_connecting() {
+fn a_missing_or_unreadable_source_is_refused_before_connecting() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.db");
     let (code, _, stderr) = run(bin()
@@ -523,6 +523,25 @@ fn a_missing_source_is_refused_before_connecting() {
         "{stderr}"
     );
     assert!(!missing.exists());
+
+    let garbage = dir.path().join("notes.txt");
+    std::fs::write(
+        &garbage,
+        "not a database, just some text that is long enough",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(bin()
+        .args(["store", "migrate", "--from"])
+        .arg(&garbage)
+        .args(["--to", "postgres://rt@127.0.0.1:1/rt"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "roundtrip: error: {} is not a roundtrip store (not a SQLite database)",
+            garbage.display()
+        )
+    );
 }
 
 #[test]
@@ -620,4 +639,34 @@ fn store_migrate_has_help() {
     for flag in ["--from", "--to", "--password-env"] {
         assert!(stdout.contains(flag), "{stdout}");
     }
+}
+
+#[test]
+fn a_value_postgres_cannot_hold_stops_the_copy_and_commits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = filled_store(dir.path());
+    // SQLite keeps text in an INTEGER column when it does not look like a number.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE events SET at = 'yesterday' WHERE id = 1", [])
+        .unwrap();
+    let target = fresh_db();
+    let (code, stdout, stderr) = migrate(&db, &target);
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(
+        stderr.trim_end(),
+        "roundtrip: error: events.at holds text where PostgreSQL expects an integer"
+    );
+    let n: i64 = target
+        .client()
+        .query_one(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        n, 0,
+        "the schema and the tables copied before were rolled back"
+    );
 }
