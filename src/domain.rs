@@ -327,6 +327,21 @@ impl SetDelta {
         out
     }
 
+    /// This delta less the members of `done` (case-insensitively).
+    pub fn without(&self, done: &SetDelta) -> SetDelta {
+        let keep = |names: &BTreeSet<String>, drop: &BTreeSet<String>| {
+            names
+                .iter()
+                .filter(|n| !drop.iter().any(|d| d.eq_ignore_ascii_case(n)))
+                .cloned()
+                .collect()
+        };
+        SetDelta {
+            added: keep(&self.added, &done.added),
+            removed: keep(&self.removed, &done.removed),
+        }
+    }
+
     /// The part of this delta `set` does not already reflect.
     pub fn pending_on(&self, set: &BTreeSet<String>) -> SetDelta {
         let has = |name: &str| set.iter().any(|n| n.eq_ignore_ascii_case(name));

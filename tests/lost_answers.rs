@@ -33,6 +33,8 @@ crate::portal_tests!(
     tags_written_to_the_portal_under_a_lost_answer_are_as_set,
     a_portal_delete_whose_answer_is_lost_deletes_once_and_settles,
     a_portal_create_whose_answer_is_lost_makes_one_post,
+    a_label_a_person_removes_after_a_lost_answer_is_not_added_back,
+    a_title_a_person_changes_after_a_lost_answer_is_not_overwritten,
 );
 
 fn setup(portal: PortalKind) -> Setup {
@@ -108,6 +110,38 @@ async fn through_a_lost_answer(
     h.wait_quiet(Duration::from_millis(500), 30).await;
     assert!(done.attempts >= 2, "{done:?}");
     done
+}
+
+/// With every write answer on Linear lost, run `act` (a change on the
+/// portal), wait until its update job lost an answer (the write landed),
+/// then run `undo` (a person on Linear reverting it) while answers are still
+/// lost, let answers through and wait for the job to succeed and the engine
+/// to go quiet.
+async fn undone_after_a_lost_answer(h: &Harness, act: impl AsyncFnOnce(), undo: impl FnOnce()) {
+    let before: Vec<i64> = jobs(h, JobKind::Update, Side::Linear)
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    set_faults(h, Side::Linear, lost());
+    act().await;
+    let job = eventually("an attempt whose answer was lost", 30, async || {
+        jobs(h, JobKind::Update, Side::Linear)
+            .into_iter()
+            .find(|j| !before.contains(&j.id) && j.attempts >= 1)
+    })
+    .await;
+    assert!(
+        lost_count(h, Side::Linear) >= 1,
+        "the simulator lost an answer"
+    );
+    undo();
+    set_faults(h, Side::Linear, ApiFaults::default());
+    eventually("the retried job to succeed", 30, async || {
+        let j = h.store().db().job(job.id).ok()??;
+        (j.status == JobStatus::Succeeded).then_some(j)
+    })
+    .await;
+    h.wait_quiet(Duration::from_millis(500), 30).await;
 }
 
 /// A post approved and linked, with its first sync finished.
@@ -352,5 +386,57 @@ async fn a_portal_create_whose_answer_is_lost_makes_one_post(kind: PortalKind) {
             .count(),
         1
     );
+    h.stop_service().await;
+}
+
+async fn a_label_a_person_removes_after_a_lost_answer_is_not_added_back(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    let (post, issue) = linked(&h, "Undone label").await;
+    undone_after_a_lost_answer(
+        &h,
+        async || {
+            h.portal.add_tag(&post, "bug");
+            h.edits_reconciled().await;
+        },
+        || {
+            let labels = h.linear.issue(&issue).unwrap().label_ids;
+            assert!(!labels.is_empty(), "the lost write landed");
+            h.linear.remove_label(&issue, "Bug").unwrap();
+        },
+    )
+    .await;
+    let labels = h.linear_record(&issue).await.unwrap().labels;
+    assert!(labels.is_empty(), "the person's removal stands: {labels:?}");
+    eventually("the removal to reach the portal", 30, async || {
+        h.portal.post(&post).filter(|p| p.tags.is_empty())
+    })
+    .await;
+    h.stop_service().await;
+}
+
+async fn a_title_a_person_changes_after_a_lost_answer_is_not_overwritten(kind: PortalKind) {
+    let mut h = Harness::start(setup(kind)).await;
+    let (post, issue) = linked(&h, "Undone title").await;
+    undone_after_a_lost_answer(
+        &h,
+        async || {
+            h.portal.set_title(&post, "Undone title, from the portal");
+            h.edits_reconciled().await;
+        },
+        || {
+            let now = h.linear.issue(&issue).unwrap().title;
+            assert_eq!(
+                now, "Undone title, from the portal",
+                "the lost write landed"
+            );
+            h.linear.set_title(&issue, "Undone title").unwrap();
+        },
+    )
+    .await;
+    assert_eq!(h.linear_record(&issue).await.unwrap().title, "Undone title");
+    eventually("the person's title to reach the portal", 30, async || {
+        h.portal.post(&post).filter(|p| p.title == "Undone title")
+    })
+    .await;
     h.stop_service().await;
 }

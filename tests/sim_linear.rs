@@ -1166,3 +1166,43 @@ async fn archiving_a_project_takes_its_issues_archiving_a_cycle_frees_them() {
     .await;
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn issue_history_records_each_change_with_who_made_it() {
+    let sim = start().await;
+    let issue = create(&sim, "History").await;
+    let id = issue["id"].as_str().unwrap().to_string();
+    let label = sim
+        .read(|s| s.labels.iter().find(|l| l.name == "Bug").cloned())
+        .unwrap();
+    let a = gql(
+        &sim,
+        "mutation($id: String!, $input: IssueUpdateInput!) { issueUpdate(id: $id, input: $input) { success } }",
+        json!({"id": id, "input": {"title": "History, renamed", "addedLabelIds": [label.id]}}),
+    )
+    .await;
+    assert_eq!(a.body["data"]["issueUpdate"]["success"], true, "{}", a.body);
+    sim.remove_label(&id, "Bug").unwrap();
+    let a = gql(
+        &sim,
+        "query($id: String!) { viewer { id } issue(id: $id) { history { nodes { actorId fromTitle toTitle addedLabelIds removedLabelIds updatedDescription createdAt } } } }",
+        json!({"id": id}),
+    )
+    .await;
+    let viewer = a.body["data"]["viewer"]["id"].as_str().unwrap().to_string();
+    let nodes = a.body["data"]["issue"]["history"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(nodes.len(), 2, "one entry per change: {nodes:?}");
+    // Newest first: the person's removal, then our update.
+    assert_ne!(nodes[0]["actorId"], json!(viewer), "a person, not the key");
+    assert_eq!(nodes[0]["removedLabelIds"], json!([label.id]));
+    assert_eq!(nodes[0]["toTitle"], Value::Null, "the title did not change");
+    assert_eq!(nodes[1]["actorId"], json!(viewer));
+    assert_eq!(nodes[1]["fromTitle"], "History");
+    assert_eq!(nodes[1]["toTitle"], "History, renamed");
+    assert_eq!(nodes[1]["addedLabelIds"], json!([label.id]));
+    assert_eq!(nodes[1]["updatedDescription"], Value::Null);
+    assert!(nodes[0]["createdAt"].as_str().unwrap() > nodes[1]["createdAt"].as_str().unwrap());
+}

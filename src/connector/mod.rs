@@ -285,6 +285,21 @@ pub trait Connector: Send + Sync {
         }))
     }
 
+    /// The part of `update` that a write of ours made to `remote_id` at or
+    /// after `since`, by the remote's own record of changes (Linear's issue
+    /// history). A retry after a lost answer asks first: a change that
+    /// landed and was since undone by a person must not be made again.
+    /// `Ok(None)`: this remote keeps no such record, so a write whose answer
+    /// was lost cannot be told from one that never arrived.
+    async fn landed_since(
+        &self,
+        _remote_id: &str,
+        _since: DateTime<Utc>,
+        _update: &Update,
+    ) -> Result<Option<Update>, RemoteError> {
+        Ok(None)
+    }
+
     /// What a verified webhook body says an update replaced (Linear's
     /// `updatedFrom`); `None` for other events and for remotes that send no
     /// previous values (Canny).

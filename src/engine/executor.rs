@@ -128,12 +128,16 @@ fn same(a: Option<&FieldValue>, b: Option<&FieldValue>) -> bool {
 /// re-read (`fresh`): a field already holding its new value is not sent; a
 /// field that no longer holds the value the plan saw (`expect`) changed
 /// meanwhile and is left alone; a set is sent as the additions and removals
-/// the plan made, which keeps members someone else added or removed.
+/// the plan made, which keeps members someone else added or removed. What
+/// an earlier attempt of the same job is known to have written (`landed`,
+/// from the remote's history after a lost answer) is not sent again but
+/// counts as written, so a person's later undo of it stands and is merged.
 pub fn prepare(
     fresh: &Record,
     read_at: i64,
     planned: &Update,
     expect: &BTreeMap<String, FieldValue>,
+    landed_before: &Update,
 ) -> Prepared {
     // A move (re-route) is sent as planned: moving an issue to the team and
     // project it is already in changes nothing.
@@ -163,8 +167,15 @@ pub fn prepare(
                 Some(FieldValue::Set(s)) => s.clone(),
                 _ => now.clone(),
             };
-            let delta = SetDelta::between(&from, target).pending_on(&now);
+            let done = landed_before.deltas.get(field).cloned().unwrap_or_default();
+            let delta = SetDelta::between(&from, target)
+                .without(&done)
+                .pending_on(&now);
             if delta.is_empty() {
+                if !done.is_empty() {
+                    landed.before.insert(field.clone(), FieldValue::Set(now));
+                    landed.written.insert(field.clone(), value.clone());
+                }
                 continue;
             }
             let result = FieldValue::Set(delta.apply(&now));
@@ -175,6 +186,13 @@ pub fn prepare(
             continue;
         }
         if same(current.as_ref(), Some(value)) {
+            continue;
+        }
+        if landed_before.fields.contains_key(field) {
+            landed
+                .before
+                .insert(field.clone(), current.unwrap_or(FieldValue::Null));
+            landed.written.insert(field.clone(), value.clone());
             continue;
         }
         if let Some(seen) = expect.get(field)
@@ -232,6 +250,27 @@ fn apply_source_check(
     prepared.send.notify_voters = false;
 }
 
+/// What an earlier attempt of a planned update may have sent, for asking
+/// the target's history: its scalar fields, and each set as the additions
+/// and removals the plan makes from what it saw.
+fn history_probe(planned: &Update, expect: &BTreeMap<String, FieldValue>) -> Update {
+    let mut probe = Update::default();
+    for (field, value) in &planned.fields {
+        match (value, expect.get(field)) {
+            (FieldValue::Set(target), Some(FieldValue::Set(from))) => {
+                probe
+                    .deltas
+                    .insert(field.clone(), SetDelta::between(from, target));
+            }
+            (FieldValue::Set(_), _) => {}
+            _ => {
+                probe.fields.insert(field.clone(), value.clone());
+            }
+        }
+    }
+    probe
+}
+
 fn gone(side: Side, id: &str) -> RemoteError {
     RemoteError::new(
         ErrorClass::NotFound,
@@ -240,12 +279,16 @@ fn gone(side: Side, id: &str) -> RemoteError {
 }
 
 /// Re-read an update's target (and, for a notifying write, its source) and
-/// make the update ready to send.
+/// make the update ready to send. `since`: when the job's first attempt
+/// started, for a retry — the target's own history then says which parts
+/// an earlier attempt already wrote (an answer lost, or a process killed
+/// before it was recorded).
 pub async fn prepare_update(
     conns: &Connectors,
     target: Side,
     payload: &JobPayload,
     fresh: Option<(Record, i64)>,
+    since: Option<DateTime<Utc>>,
 ) -> Result<Prepared, RemoteError> {
     let JobPayload::Update {
         remote_id,
@@ -269,7 +312,15 @@ pub async fn prepare_update(
             (r, started)
         }
     };
-    let mut prepared = prepare(&fresh, read_at, update, expect);
+    let landed_before = match since {
+        Some(since) => conns
+            .side(target)
+            .landed_since(remote_id, since, &history_probe(update, expect))
+            .await?
+            .unwrap_or_default(),
+        None => Update::default(),
+    };
+    let mut prepared = prepare(&fresh, read_at, update, expect, &landed_before);
     if let Some(check) = source
         && update.notify_voters
         && !prepared.send.fields.is_empty()
@@ -306,6 +357,7 @@ pub async fn execute(
     conns: &Connectors,
     job: &Job,
     payload: &JobPayload,
+    since: Option<DateTime<Utc>>,
 ) -> Result<Landed, RemoteError> {
     let conn = conns.side(job.target).as_ref();
     match payload {
@@ -319,7 +371,7 @@ pub async fn execute(
             conn.create(record).await.map(Landed::Created)
         }
         JobPayload::Update { remote_id, .. } => {
-            let prepared = prepare_update(conns, job.target, payload, None).await?;
+            let prepared = prepare_update(conns, job.target, payload, None, since).await?;
             send_update(conn, remote_id, prepared).await
         }
         JobPayload::Comment {
@@ -777,7 +829,7 @@ fn scalars(m: &BTreeMap<String, FieldValue>) -> BTreeMap<String, FieldValue> {
 /// really replaced) can be recognised whenever it arrives — even before the
 /// answer, or for a write whose answer was lost.
 pub fn record_receipt(db: Db<'_>, job: &Job, prepared: &Prepared) -> StoreResult<()> {
-    let written = scalars(&prepared.landed.written);
+    let written = scalars(&prepared.send.fields);
     if job.target != Side::Linear || written.is_empty() {
         return Ok(());
     }
@@ -785,7 +837,10 @@ pub fn record_receipt(db: Db<'_>, job: &Job, prepared: &Prepared) -> StoreResult
         job.link_id,
         job.target,
         &prepared.landed.after.remote_id,
-        &scalars(&prepared.landed.before),
+        &scalars(&prepared.landed.before)
+            .into_iter()
+            .filter(|(f, _)| written.contains_key(f))
+            .collect(),
         &written,
     )?;
     Ok(())
@@ -1055,15 +1110,27 @@ mod tests {
     fn a_field_the_target_changed_since_the_plan_is_left_alone() {
         let expect = [("title".to_string(), FieldValue::Text("Old".into()))].into();
         let plan = planned(&[("title", FieldValue::Text("Portal".into()))]);
-        let p = prepare(&record("Edited on Linear", &[]), 1, &plan, &expect);
+        let p = prepare(
+            &record("Edited on Linear", &[]),
+            1,
+            &plan,
+            &expect,
+            &Update::default(),
+        );
         assert!(p.send.is_empty());
         assert!(p.landed.skipped.contains("title"));
         // Unchanged since the plan: written.
-        let p = prepare(&record("Old", &[]), 1, &plan, &expect);
+        let p = prepare(&record("Old", &[]), 1, &plan, &expect, &Update::default());
         assert_eq!(p.send.fields["title"], FieldValue::Text("Portal".into()));
         assert_eq!(p.landed.before["title"], FieldValue::Text("Old".into()));
         // Already there (a retry after a lost answer): nothing to send.
-        let p = prepare(&record("Portal", &[]), 1, &plan, &expect);
+        let p = prepare(
+            &record("Portal", &[]),
+            1,
+            &plan,
+            &expect,
+            &Update::default(),
+        );
         assert!(p.send.is_empty() && p.landed.skipped.is_empty());
     }
 
@@ -1089,7 +1156,7 @@ mod tests {
         };
         let mut issue = record("T", &[]);
         issue.status = "Todo".into();
-        let mut p = prepare(&post, 1, &plan, &expect);
+        let mut p = prepare(&post, 1, &plan, &expect, &Update::default());
         assert_eq!(p.landed.after.status, "complete", "planned to be written");
         apply_source_check(&mut p, &check, &issue, &post);
         assert!(!p.send.fields.contains_key("status"));
@@ -1099,7 +1166,7 @@ mod tests {
         assert_eq!(p.landed.after.title, "New", "the rest is still written");
         // The source unchanged: the status is written, voters told.
         issue.status = "Done".into();
-        let mut p = prepare(&post, 1, &plan, &expect);
+        let mut p = prepare(&post, 1, &plan, &expect, &Update::default());
         apply_source_check(&mut p, &check, &issue, &post);
         assert_eq!(p.landed.after.status, "complete");
         assert!(p.send.notify_voters && p.landed.skipped.is_empty());
@@ -1110,7 +1177,13 @@ mod tests {
         // Planned from {} to {ux}; meanwhile someone added Feature.
         let expect = [("labels".to_string(), set(&[]))].into();
         let plan = planned(&[("labels", set(&["ux"]))]);
-        let p = prepare(&record("T", &["Feature"]), 1, &plan, &expect);
+        let p = prepare(
+            &record("T", &["Feature"]),
+            1,
+            &plan,
+            &expect,
+            &Update::default(),
+        );
         assert!(p.send.fields.is_empty(), "never a replacement");
         let d = &p.send.deltas["labels"];
         assert_eq!(d.added, ["ux".to_string()].into());
@@ -1122,7 +1195,71 @@ mod tests {
         // A removal the target already made is not sent again.
         let expect = [("labels".to_string(), set(&["ux", "Bug"]))].into();
         let plan = planned(&[("labels", set(&["Bug"]))]);
-        let p = prepare(&record("T", &["bug"]), 1, &plan, &expect);
+        let p = prepare(
+            &record("T", &["bug"]),
+            1,
+            &plan,
+            &expect,
+            &Update::default(),
+        );
         assert!(p.send.is_empty(), "{:?}", p.send);
+    }
+
+    #[test]
+    fn what_an_earlier_attempt_wrote_is_not_sent_again_over_a_later_undo() {
+        // Planned: add "ux", retitle. The first attempt landed both and
+        // lost its answer; a person then removed "ux" and put the title back.
+        let expect = [
+            ("labels".to_string(), set(&[])),
+            ("title".to_string(), FieldValue::Text("Old".into())),
+        ]
+        .into();
+        let plan = planned(&[
+            ("labels", set(&["ux"])),
+            ("title", FieldValue::Text("New".into())),
+        ]);
+        let mut landed_before = Update::default();
+        landed_before
+            .fields
+            .insert("title".into(), FieldValue::Text("New".into()));
+        landed_before.deltas.insert(
+            "labels".into(),
+            SetDelta {
+                added: ["UX".to_string()].into(),
+                removed: BTreeSet::new(),
+            },
+        );
+        let undone = record("Old", &[]);
+        let p = prepare(&undone, 1, &plan, &expect, &landed_before);
+        assert!(p.send.is_empty(), "nothing written twice: {:?}", p.send);
+        assert!(p.landed.skipped.is_empty(), "the write counts as made");
+        assert_eq!(p.landed.written["title"], FieldValue::Text("New".into()));
+        assert_eq!(p.landed.written["labels"], set(&["ux"]));
+        assert_eq!(p.landed.after, undone, "the target as the person left it");
+        // Without that knowledge the same retry writes both again.
+        let p = prepare(&undone, 1, &plan, &expect, &Update::default());
+        assert_eq!(p.send.fields["title"], FieldValue::Text("New".into()));
+        assert_eq!(p.send.deltas["labels"].added, ["ux".to_string()].into());
+        // A part the history does not show is still sent.
+        let mut only_title = landed_before.clone();
+        only_title.deltas.clear();
+        let p = prepare(&undone, 1, &plan, &expect, &only_title);
+        assert!(!p.send.fields.contains_key("title"));
+        assert_eq!(p.send.deltas["labels"].added, ["ux".to_string()].into());
+    }
+
+    #[test]
+    fn the_history_probe_asks_for_scalars_and_the_plans_set_changes() {
+        let expect = [("labels".to_string(), set(&["a", "b"]))].into();
+        let plan = planned(&[
+            ("labels", set(&["b", "c"])),
+            ("title", FieldValue::Text("T".into())),
+        ]);
+        let probe = history_probe(&plan, &expect);
+        assert_eq!(probe.fields.len(), 1);
+        assert_eq!(probe.fields["title"], FieldValue::Text("T".into()));
+        let d = &probe.deltas["labels"];
+        assert_eq!(d.added, ["c".to_string()].into());
+        assert_eq!(d.removed, ["a".to_string()].into());
     }
 }

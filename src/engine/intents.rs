@@ -30,9 +30,11 @@ impl Engine {
             .await?;
         let mut n = 0;
         for c in pending {
-            if c.field != DELETED_FIELD {
+            let reread = c.field != DELETED_FIELD;
+            if reread {
                 self.reread_link(c.link_id).await?;
             }
+            let link_id = c.link_id;
             let merge = self.merge_settings();
             let rules = self.inner.opts.rules.clone();
             let now = chrono::Utc::now();
@@ -47,6 +49,12 @@ impl Engine {
                 })
                 .await;
             wrote?;
+            if reread {
+                // The re-read stored whatever else changed on either side
+                // (a post's new category included): merged and routed now,
+                // or the next listing would find it unchanged.
+                self.remerge(link_id).await?;
+            }
             n += 1;
         }
         if n > 0 {

@@ -48,6 +48,17 @@ pub struct Applied {
     pub deferred: bool,
 }
 
+impl Applied {
+    /// Both steps' work together (a re-route and a merge of one link).
+    pub fn and(self, other: Applied) -> Applied {
+        Applied {
+            jobs: self.jobs + other.jobs,
+            conflicts: self.conflicts + other.conflicts,
+            deferred: self.deferred || other.deferred,
+        }
+    }
+}
+
 /// Recent base values per link, for the ping-pong guard (kept in memory:
 /// a restart forgets at most ten minutes of flips).
 pub type Histories = HashMap<i64, FieldHistory>;

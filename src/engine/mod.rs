@@ -558,12 +558,19 @@ impl Engine {
         .await
     }
 
-    /// Re-merge one link from the stored records (after its writes landed).
+    /// Re-route and re-merge one link from the stored records (after its
+    /// writes landed, or a re-read stored them).
     pub async fn remerge(&self, link_id: i64) -> Result<Applied, EngineError> {
-        self.in_store(move |db, merge, _, st, now| match db.link(link_id)? {
-            Some(link) => {
-                link_sync::sync_link(db, merge, &mut st.histories, &link, Lane::Live, now)
-            }
+        self.in_store(move |db, merge, rules, st, now| match db.link(link_id)? {
+            Some(link) => routing::sync_routed_link(
+                db,
+                merge,
+                rules,
+                &mut st.histories,
+                &link,
+                Lane::Live,
+                now,
+            ),
             None => Ok(Applied::default()),
         })
         .await

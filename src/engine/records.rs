@@ -18,7 +18,7 @@ use crate::sync::{
     should_create_in_portal,
 };
 
-use super::link_sync::{Applied, Histories, MergeSettings, enqueue, sync_link};
+use super::link_sync::{Applied, Histories, MergeSettings, enqueue};
 use super::payload::JobPayload;
 
 /// Rules beyond the mapping: what gets created and what deletes do.
@@ -174,11 +174,7 @@ pub fn act_on_record(
         applied.jobs += a.jobs;
     }
     let rest = act_on_live(db, merge, rules, state, side, &stored.record, lane, now)?;
-    Ok(Applied {
-        jobs: applied.jobs + rest.jobs,
-        conflicts: rest.conflicts,
-        deferred: rest.deferred,
-    })
+    Ok(applied.and(rest))
 }
 
 /// Merge a live record's link, or create its counterpart.
@@ -201,19 +197,20 @@ fn act_on_live(
     }
     match db.link_by_remote(side, remote_id)? {
         Some(link) if link.state == LinkState::Active => {
-            let mut applied = Applied::default();
-            if side == Side::Portal {
-                applied = super::routing::reroute_link(db, merge, rules, &link, record, lane)?;
-            }
-            if side == Side::Linear {
-                applied = super::routing::maybe_ship(db, merge, &link, record)?;
-            }
-            let rest = sync_link(db, merge, &mut state.histories, &link, lane, now)?;
-            Ok(Applied {
-                jobs: applied.jobs + rest.jobs,
-                conflicts: applied.conflicts + rest.conflicts,
-                deferred: rest.deferred,
-            })
+            let shipped = match side {
+                Side::Linear => super::routing::maybe_ship(db, merge, &link, record)?,
+                Side::Portal => Applied::default(),
+            };
+            let rest = super::routing::sync_routed_link(
+                db,
+                merge,
+                rules,
+                &mut state.histories,
+                &link,
+                lane,
+                now,
+            )?;
+            Ok(shipped.and(rest))
         }
         Some(_) => Ok(Applied::default()),
         None => {

@@ -2,18 +2,22 @@
 //! the route table (held posts are skipped, unrouted ones noted for
 //! `status` and the console, approved ones created where their route
 //! says); a linked post that comes to match another route has its issue
-//! moved or a conflict opened — never a second issue. The decisions are
+//! moved or a conflict opened — never a second issue, whichever read
+//! stored the post's new routing (every sync of a link the engine acts on
+//! decides its route again). The decisions are
 //! the pure core's (`sync::admit`, `sync::reroute`); this module stores
 //! and enqueues what they say, inside the caller's transaction.
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::{Actor, AuditAction, FieldValue, Placement, Record, Side, Update};
 use crate::store::Result as StoreResult;
-use crate::store::{Conflict, Db, Lane, Level, Link, NewAudit, NewConflict, Resolution};
+use crate::store::{Conflict, Db, Lane, Level, Link, LinkState, NewAudit, NewConflict, Resolution};
 use crate::sync::{
     Admission, Placed, Reroute, Route, admit, effective_routes, place_create, plan_create, reroute,
 };
 
-use super::link_sync::{Applied, MergeSettings, enqueue};
+use super::link_sync::{Applied, Histories, MergeSettings, enqueue, sync_link};
 use super::payload::JobPayload;
 use super::records::Rules;
 
@@ -125,9 +129,55 @@ fn placement_or_default(p: &Placement, rules: &Rules) -> String {
     out
 }
 
-/// A linked post whose routing may have changed (board, category, tags):
-/// move its issue, open a conflict, or just record the new route.
-pub fn reroute_link(
+/// Merge a link the engine acts on, after deciding its route again from
+/// the stored post. Canny sends no webhook for a board or category change,
+/// and the read that stores such a change need not be one that acts on the
+/// post (the refresh of a linked post when its issue is read, a write's
+/// re-read): the next listing then finds the post unchanged. Deciding the
+/// route on every sync of the link, from what is stored, leaves no path by
+/// which a re-route is missed; a route that still holds costs nothing.
+pub fn sync_routed_link(
+    db: Db<'_>,
+    merge: &MergeSettings,
+    rules: &Rules,
+    histories: &mut Histories,
+    link: &Link,
+    lane: Lane,
+    now: DateTime<Utc>,
+) -> StoreResult<Applied> {
+    let routed = route_stored_post(db, merge, rules, link, lane)?;
+    let merged = sync_link(db, merge, histories, link, lane, now)?;
+    Ok(routed.and(merged))
+}
+
+/// Re-route an active link by its stored post. A held post is not public
+/// (nothing of it syncs) and a deleted one is the delete policy's.
+fn route_stored_post(
+    db: Db<'_>,
+    merge: &MergeSettings,
+    rules: &Rules,
+    link: &Link,
+    lane: Lane,
+) -> StoreResult<Applied> {
+    if merge.mapping.routes.is_empty() || link.state != LinkState::Active {
+        return Ok(Applied::default());
+    }
+    let Some(portal_id) = &link.portal_id else {
+        return Ok(Applied::default());
+    };
+    let Some(stored) = db.record(Side::Portal, portal_id)? else {
+        return Ok(Applied::default());
+    };
+    if stored.record.held || stored.record.deleted || stored.deleted_at.is_some() {
+        return Ok(Applied::default());
+    }
+    reroute_link(db, merge, rules, link, &stored.record, lane)
+}
+
+/// A linked post whose routing may have changed (board, category, tags,
+/// status, votes): move its issue, open a conflict, or just record the new
+/// route.
+fn reroute_link(
     db: Db<'_>,
     merge: &MergeSettings,
     rules: &Rules,

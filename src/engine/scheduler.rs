@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use chrono::{DateTime, Utc};
+
 use super::backoff::NextStep;
 use super::budget::{Budget, Permit, Refill};
 use super::executor::{
@@ -20,7 +22,7 @@ use super::payload::JobPayload;
 use crate::domain::Update;
 use crate::domain::{ErrorClass, RemoteError, Side};
 use crate::metrics::Metrics;
-use crate::store::{Job, Level, StoreError, Writer, meta_keys, now_ms};
+use crate::store::{Job, Level, StoreError, Writer, from_ms, meta_keys, now_ms};
 
 /// Most jobs claimed per round.
 const CLAIM: usize = 200;
@@ -320,11 +322,14 @@ impl Scheduler {
                 None => None,
             };
             let started = Timing::start();
-            let result = match &payload {
-                JobPayload::Update { remote_id, .. } => {
-                    me.run_update(&job, &payload, remote_id).await
-                }
-                _ => execute(&me.connectors, &job, &payload).await,
+            let result = match me.first_attempt(&job).await {
+                Err(e) => Err(e),
+                Ok(since) => match &payload {
+                    JobPayload::Update { remote_id, .. } => {
+                        me.run_update(&job, &payload, remote_id, since).await
+                    }
+                    _ => execute(&me.connectors, &job, &payload, since).await,
+                },
             };
             let t = Timing::finish(started);
             me.count(
@@ -337,6 +342,20 @@ impl Scheduler {
         });
     }
 
+    /// When a retried job's first attempt started (`None` for a first try):
+    /// a retry asks the target what the earlier attempts wrote since then.
+    async fn first_attempt(&self, job: &Job) -> Result<Option<DateTime<Utc>>, RemoteError> {
+        if job.attempts == 0 {
+            return Ok(None);
+        }
+        let id = job.id;
+        self.writer
+            .run(move |db| db.first_attempt_at(id))
+            .await
+            .map(|at| at.map(from_ms))
+            .map_err(|e| RemoteError::new(ErrorClass::Server, format!("store: {e}")))
+    }
+
     /// Re-read an update's target, keep its receipt, send what still needs
     /// writing.
     async fn run_update(
@@ -344,8 +363,9 @@ impl Scheduler {
         job: &Job,
         payload: &JobPayload,
         remote_id: &str,
+        since: Option<DateTime<Utc>>,
     ) -> Result<Landed, RemoteError> {
-        let prepared = prepare_update(&self.connectors, job.target, payload, None).await?;
+        let prepared = prepare_update(&self.connectors, job.target, payload, None, since).await?;
         self.keep_receipts(vec![(job.clone(), prepared.clone())])
             .await?;
         send_update(
@@ -440,7 +460,15 @@ impl Scheduler {
                 )));
                 continue;
             };
-            match prepare_update(&self.connectors, job.target, payload, Some(current)).await {
+            let since = match self.first_attempt(job).await {
+                Ok(since) => since,
+                Err(e) => {
+                    results[i] = Some(Err(e));
+                    continue;
+                }
+            };
+            match prepare_update(&self.connectors, job.target, payload, Some(current), since).await
+            {
                 Ok(p) if p.send.is_empty() => {
                     results[i] = Some(Ok(Landed::Updated(Box::new(p.landed))));
                 }

@@ -485,6 +485,17 @@ impl Db<'_> {
         Ok(())
     }
 
+    /// When a job's first attempt started (`None`: never tried). A retried
+    /// write asks the remote what it wrote since then, so a landed write
+    /// whose answer was lost is not made again over a later edit.
+    pub fn first_attempt_at(&self, job_id: i64) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT min(started_at) FROM job_attempts WHERE job_id = ?1",
+            [job_id],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Every attempt of a job, oldest first.
     pub fn attempts(&self, job_id: i64) -> Result<Vec<Attempt>> {
         let mut stmt = self.conn.prepare_cached(

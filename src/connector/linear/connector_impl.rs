@@ -150,6 +150,18 @@ impl Connector for LinearConnector {
         self.comment(&client_id.to_string()).await
     }
 
+    /// From the issue's history (Linear keeps one for every change).
+    async fn landed_since(
+        &self,
+        remote_id: &str,
+        since: DateTime<Utc>,
+        update: &Update,
+    ) -> Result<Option<Update>, RemoteError> {
+        LinearConnector::landed_since(self, remote_id, since, update)
+            .await
+            .map(Some)
+    }
+
     /// `updatedFrom` of an Issue update, the state named through the team
     /// catalog (a state it cannot name is left out rather than guessed).
     async fn update_evidence(&self, body: &str) -> Option<UpdateEvidence> {

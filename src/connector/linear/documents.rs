@@ -35,6 +35,13 @@ macro_rules! comment_fields {
 /// The signed-in user: a cheap credential check for `doctor`-style commands.
 pub const VIEWER: &str = "query RoundtripViewer { viewer { id name email } }";
 
+/// The newest changes of an issue with who made them, and who we are: a
+/// retry after a lost answer finds out whether its write landed. 25 entries
+/// cover any retry window (one write makes one entry) at ~10 points.
+pub const ISSUE_HISTORY: &str = "query RoundtripIssueHistory($id: String!) { viewer { id } \
+issue(id: $id) { history(first: 25) { nodes { createdAt actorId toTitle updatedDescription \
+toStateId toPriority addedLabelIds removedLabelIds } } } }";
+
 /// All teams the credential can see, to find the configured team key.
 pub const TEAMS: &str = "query RoundtripTeams($after: String) { \
 teams(first: 100, after: $after) { nodes { id key name } pageInfo { hasNextPage endCursor } } }";
@@ -197,6 +204,7 @@ id name completedAt canceledAt archivedAt trashed status { type } } }";
 /// Every fixed document, by name, for the schema-validation test.
 pub const ALL: &[(&str, &str)] = &[
     ("VIEWER", VIEWER),
+    ("ISSUE_HISTORY", ISSUE_HISTORY),
     ("TEAMS", TEAMS),
     ("WORKFLOW_STATES", WORKFLOW_STATES),
     ("ISSUE_LABELS", ISSUE_LABELS),

@@ -16,6 +16,7 @@ pub mod classify;
 pub mod config;
 mod connector_impl;
 pub mod documents;
+pub mod history;
 pub mod mapping;
 mod placement;
 pub mod quota;

@@ -254,3 +254,34 @@ pub fn label_json(l: &Label) -> Value {
         "teamId": l.team_id,
     })
 }
+
+/// One entry of an issue's history: what one change did and who made it
+/// (Linear's `IssueHistory`, read through `Issue.history`). Linear keeps it
+/// for every change to an issue, including those made through the API, so a
+/// client whose answer was lost can find out afterwards whether its write
+/// landed (docs/vendors/linear.md, "Issue history").
+#[derive(Debug, Clone, Default)]
+pub struct IssueHistory {
+    /// UUID.
+    pub id: String,
+    /// The issue changed.
+    pub issue_id: String,
+    /// Who made the change (`None`: an automation such as auto-archive).
+    pub actor_id: Option<String>,
+    /// When.
+    pub created_at: Time,
+    /// Title before and after, when it changed.
+    pub title: Option<(String, String)>,
+    /// Whether the description changed (Linear records no values for it).
+    pub updated_description: bool,
+    /// Workflow state ids before and after, when it changed.
+    pub state: Option<(String, String)>,
+    /// Priority before and after, when it changed.
+    pub priority: Option<(i64, i64)>,
+    /// Labels added by the change.
+    pub added_label_ids: Vec<String>,
+    /// Labels removed by the change.
+    pub removed_label_ids: Vec<String>,
+    /// Team before and after, when the issue moved.
+    pub team: Option<(String, String)>,
+}

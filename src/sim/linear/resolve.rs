@@ -44,6 +44,8 @@ pub enum Obj {
     Attachment(Box<Attachment>),
     /// An issue relation.
     Relation(Box<Relation>),
+    /// An issue history entry.
+    History(Box<IssueHistory>),
     /// A project.
     Project(Box<super::planning::Project>),
     /// A cycle.
@@ -345,6 +347,51 @@ impl Sim<'_> {
         connection(field, items, args)
     }
 
+    /// An issue's history, newest first (`Issue.history`).
+    fn history(&self, field: &Field, args: &Args, issue_id: &str) -> Result<Val<Obj>, GqlError> {
+        let items = self
+            .store
+            .history
+            .iter()
+            .filter(|h| h.issue_id == issue_id)
+            .map(|h| {
+                (
+                    order_key(args, &h.created_at, &h.created_at, &h.id),
+                    Obj::History(Box::new(h.clone())),
+                )
+            })
+            .collect();
+        connection(field, items, args)
+    }
+
+    fn history_field(&self, h: &IssueHistory, field: &Field) -> Result<Val<Obj>, GqlError> {
+        let from = |p: &Option<(String, String)>| leaf(json!(p.as_ref().map(|p| p.0.clone())));
+        let to = |p: &Option<(String, String)>| leaf(json!(p.as_ref().map(|p| p.1.clone())));
+        let ids = |v: &Vec<String>| leaf(json!((!v.is_empty()).then(|| v.clone())));
+        match field.name.as_str() {
+            "id" => leaf(h.id.clone()),
+            "createdAt" | "updatedAt" => time(&h.created_at),
+            "actorId" => leaf(json!(h.actor_id)),
+            "actor" => Ok(self.user_obj(h.actor_id.as_deref())),
+            "fromTitle" => from(&h.title),
+            "toTitle" => to(&h.title),
+            "updatedDescription" => leaf(json!(h.updated_description.then_some(true))),
+            "fromStateId" => from(&h.state),
+            "toStateId" => to(&h.state),
+            "fromPriority" => leaf(json!(h.priority.map(|p| p.0 as f64))),
+            "toPriority" => leaf(json!(h.priority.map(|p| p.1 as f64))),
+            "fromTeamId" => from(&h.team),
+            "toTeamId" => to(&h.team),
+            "addedLabelIds" => ids(&h.added_label_ids),
+            "removedLabelIds" => ids(&h.removed_label_ids),
+            "issue" => Ok(self
+                .store
+                .issue(&h.issue_id)
+                .map_or(Val::Null, |i| Val::Obj(Obj::Issue(Box::new(i.clone()))))),
+            _ => Ok(Val::Default),
+        }
+    }
+
     fn comments(
         &self,
         field: &Field,
@@ -528,6 +575,7 @@ impl Sim<'_> {
             "labels" => self.labels(field, args, Some(&i.label_ids), None),
             "comments" => self.comments(field, args, Some(&i.id)),
             "attachments" => self.attachments(field, args, |a| a.issue_id == i.id),
+            "history" => self.history(field, args, &i.id),
             "project" => Ok(i
                 .project_id
                 .as_deref()
@@ -667,6 +715,7 @@ impl Sim<'_> {
                 }
                 _ => Ok(Val::Default),
             },
+            Obj::History(h) => self.history_field(h, field),
             Obj::Comment(c) => match name {
                 "id" => leaf(c.id.clone()),
                 "body" => leaf(c.body.clone()),
@@ -820,6 +869,7 @@ impl Resolver for Sim<'_> {
             Obj::Comment(_) => "Comment".into(),
             Obj::Attachment(_) => "Attachment".into(),
             Obj::Relation(_) => "IssueRelation".into(),
+            Obj::History(_) => "IssueHistory".into(),
             Obj::Project(_) => "Project".into(),
             Obj::Cycle(_) => "Cycle".into(),
             Obj::ProjectStatus(_) => "ProjectStatus".into(),

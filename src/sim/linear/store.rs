@@ -130,6 +130,8 @@ pub struct Store {
     pub attachments: Vec<Attachment>,
     /// Issue relations in creation order.
     pub relations: Vec<Relation>,
+    /// Issue history entries in creation order.
+    pub history: Vec<IssueHistory>,
     /// The workspace's project statuses in order.
     pub project_statuses: Vec<super::planning::ProjectStatus>,
     /// Projects in creation order.
@@ -210,6 +212,7 @@ impl Store {
             comments: Vec::new(),
             attachments: Vec::new(),
             relations: Vec::new(),
+            history: Vec::new(),
             project_statuses: Vec::new(),
             projects: Vec::new(),
             cycles: Vec::new(),
@@ -267,6 +270,46 @@ impl Store {
                     by_api,
                 );
             }
+        }
+    }
+
+    /// Keep what an update changed as the issue's history entry, as Linear
+    /// does for every change whoever makes it (nothing when nothing changed).
+    fn record_history(&mut self, before: &Issue, after: &Issue, actor: Option<String>, at: Time) {
+        let pair = |a: &String, b: &String| (a != b).then(|| (a.clone(), b.clone()));
+        let entry = IssueHistory {
+            id: new_id(),
+            issue_id: after.id.clone(),
+            actor_id: actor,
+            created_at: at,
+            title: pair(&before.title, &after.title),
+            updated_description: before.description != after.description,
+            state: pair(&before.state_id, &after.state_id),
+            priority: (before.priority != after.priority)
+                .then_some((before.priority, after.priority)),
+            added_label_ids: after
+                .label_ids
+                .iter()
+                .filter(|l| !before.label_ids.contains(l))
+                .cloned()
+                .collect(),
+            removed_label_ids: before
+                .label_ids
+                .iter()
+                .filter(|l| !after.label_ids.contains(l))
+                .cloned()
+                .collect(),
+            team: pair(&before.team_id, &after.team_id),
+        };
+        let changed = entry.title.is_some()
+            || entry.updated_description
+            || entry.state.is_some()
+            || entry.priority.is_some()
+            || !entry.added_label_ids.is_empty()
+            || !entry.removed_label_ids.is_empty()
+            || entry.team.is_some();
+        if changed {
+            self.history.push(entry);
         }
     }
 
@@ -633,6 +676,7 @@ impl Store {
         }
         let issue = self.issues[ix].clone();
         self.journal_update(&before, &issue, actor.as_ref());
+        self.record_history(&before, &issue, actor.clone(), now);
         let data = self.issue_json(&issue);
         self.record(
             "update",
