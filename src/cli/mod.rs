@@ -16,6 +16,7 @@ mod run_cmd;
 mod sim_cmd;
 mod status;
 mod store_args;
+mod store_cmd;
 mod table;
 
 use std::process::ExitCode;
@@ -66,6 +67,9 @@ pub enum Command {
     Resume(resume_cmd::ResumeArgs),
     /// Link pairs that already exist (the portal's own Linear integration, post URLs attached to issues) instead of re-creating them.
     Adopt(adopt_cmd::AdoptArgs),
+    /// Work on the store itself: copy a SQLite store into PostgreSQL.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -140,6 +144,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mapping(cmd) => mapping_cmd::run(&cmd),
         Command::Resume(args) => resume_cmd::run(&args),
         Command::Adopt(args) => adopt_cmd::run(&args),
+        Command::Store(cmd) => store_cmd::run(&cmd),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             let mut script = Vec::new();

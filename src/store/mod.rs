@@ -23,6 +23,7 @@ mod mappings;
 mod meta;
 pub mod migrations;
 mod ops;
+pub mod pg;
 mod quota;
 mod records;
 mod routes;
