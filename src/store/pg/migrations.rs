@@ -13,7 +13,7 @@
 //! current on later writes is the PostgreSQL store backend's job.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -341,6 +341,59 @@ CREATE TABLE changelog_posts (
 );
 "#;
 
+/// SQLite's V9 adds only the job lease columns; the tables several replicas
+/// coordinate through exist only here (see [`PG_ONLY_TABLES`]).
+///
+/// * `replicas`: one row per `roundtrip run` process, beating.
+/// * `singleton_leases`: which replica runs reconcile and the other
+///   once-per-cluster loops, until when, and the term (a fencing number that
+///   grows with every change of holder).
+/// * `rate_budgets`: each connector's shared quota per limit kind: the
+///   latest vendor reading and the estimate replicas spend from, in
+///   thousandths of a point so continuous refill loses nothing to rounding.
+const V9: &str = r#"
+ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+ALTER TABLE jobs ADD COLUMN lease_until BIGINT;
+
+CREATE TABLE replicas (
+    id         TEXT PRIMARY KEY,
+    host       TEXT NOT NULL,
+    pid        BIGINT NOT NULL,
+    started_at BIGINT NOT NULL,
+    last_beat  BIGINT NOT NULL
+);
+
+CREATE TABLE singleton_leases (
+    role        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    term        BIGINT NOT NULL,
+    acquired_at BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+);
+
+CREATE TABLE rate_budgets (
+    connector        TEXT NOT NULL CHECK (connector IN ('portal', 'linear')),
+    kind             TEXT NOT NULL,
+    refill           TEXT NOT NULL CHECK (refill IN ('at_reset', 'continuous')),
+    reserve_pct      BIGINT NOT NULL CHECK (reserve_pct BETWEEN 0 AND 90),
+    lim              BIGINT NOT NULL CHECK (lim > 0),
+    sample_remaining BIGINT NOT NULL,
+    sampled_at       BIGINT NOT NULL,
+    reset_at         BIGINT,
+    rate_milli_per_s BIGINT NOT NULL DEFAULT 0,
+    unit_cost        BIGINT NOT NULL DEFAULT 1,
+    level_milli      BIGINT NOT NULL,
+    level_at         BIGINT NOT NULL,
+    paused_until     BIGINT,
+    PRIMARY KEY (connector, kind)
+);
+"#;
+
+/// Tables only PostgreSQL has: coordination between replicas, which a
+/// single SQLite process does not need. The drift test and `store migrate`
+/// leave them out (a SQLite store has nothing to copy into them).
+pub const PG_ONLY_TABLES: &[&str] = &["replicas", "singleton_leases", "rate_budgets"];
+
 /// Tables the migrations fill (the `counters` rows start at zero); a copy
 /// replaces their rows, and they do not count as data already there.
 pub const SEEDED: &[&str] = &["counters"];
@@ -348,3 +401,10 @@ pub const SEEDED: &[&str] = &["counters"];
 /// Indexes only PostgreSQL has: `links_title_words` stands in for SQLite's
 /// FTS5 table (`links_fts`).
 pub const PG_ONLY_INDEXES: &[&str] = &["links_title_words"];
+
+/// The tables the drift test does not compare with SQLite's.
+pub(super) fn not_compared() -> Vec<&'static str> {
+    let mut names = vec![VERSION_TABLE];
+    names.extend_from_slice(PG_ONLY_TABLES);
+    names
+}

@@ -1,0 +1,367 @@
+//! One rate-limit budget per connector shared by every replica, so two
+//! replicas never spend more than one quota between them.
+//!
+//! Each limit kind of a connector has a row: the latest vendor reading and
+//! an estimate of what is left, in thousandths of a point. [`take`] locks a
+//! connector's rows, lets the refill accrue up to now, and either spends
+//! the cost from every kind or says when to ask again, in one transaction.
+//! [`refill`] replaces the estimate with a reading, the server's count
+//! being the truth, as the engine's budget (`engine::budget`) does; the
+//! arithmetic follows it too: a fixed window comes back whole at its reset,
+//! a leaky bucket (Linear) refills continuously at the rate the reading
+//! implies, backfill leaves the reserve to live edits, and a connector told
+//! to stop waits until the pause ends.
+//!
+//! Not shared yet, and kept by each replica's own engine budget: requests
+//! still in flight when a reading arrives (the engine holds them against
+//! the reading until their answers come back), the single probe after a
+//! pause, and the pacing that spreads the last of a fixed window evenly.
+
+use postgres::GenericClient;
+
+use super::{Result, doing};
+use crate::domain::{QuotaKind, QuotaSample, Side};
+use crate::store::Lane;
+
+/// Thousandths of a point per point.
+const MILLI: i64 = 1_000;
+
+/// How a remote refills its quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetRefill {
+    /// Everything comes back at the reset time (a fixed window).
+    AtReset,
+    /// A leaky bucket refilling continuously; "reset" is when it is full.
+    Continuous,
+}
+
+impl BudgetRefill {
+    fn as_str(self) -> &'static str {
+        match self {
+            BudgetRefill::AtReset => "at_reset",
+            BudgetRefill::Continuous => "continuous",
+        }
+    }
+}
+
+/// How a connector's budget is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetPolicy {
+    /// How the remote refills.
+    pub refill: BudgetRefill,
+    /// Percent of each quota (0–90) kept for live edits.
+    pub reserve_pct: i64,
+}
+
+/// The answer of [`take`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// Spent: send now.
+    Granted,
+    /// Not enough left: ask again at this time (ms).
+    WaitUntil(i64),
+}
+
+/// One limit kind's row, as the arithmetic sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Row {
+    kind: String,
+    refill: BudgetRefill,
+    reserve_pct: i64,
+    lim: i64,
+    reset_at: Option<i64>,
+    rate_milli_per_s: i64,
+    unit_cost: i64,
+    level_milli: i64,
+    level_at: i64,
+    paused_until: Option<i64>,
+}
+
+impl Row {
+    /// The level at `now` and the reset still ahead, after the refill.
+    fn accrued(&self, now: i64) -> (i64, Option<i64>) {
+        let full = self.lim * MILLI;
+        match self.refill {
+            BudgetRefill::AtReset => match self.reset_at {
+                Some(r) if r <= now => (full, None),
+                reset => (self.level_milli, reset),
+            },
+            BudgetRefill::Continuous => {
+                let gained = self.rate_milli_per_s * (now - self.level_at).max(0) / 1_000;
+                let reset = self.reset_at.filter(|r| *r > now);
+                ((self.level_milli + gained).min(full), reset)
+            }
+        }
+    }
+}
+
+/// `a / b` rounded up, for positive `b`.
+fn ceil_div(a: i64, b: i64) -> i64 {
+    a / b + i64::from(a % b > 0)
+}
+
+/// Decide one take over all of a connector's rows: spend `requests` from
+/// each kind (at its unit cost) or say when the poorest kind will have it.
+/// On a grant the rows come back re-based at `now`.
+fn decide(rows: &[Row], lane: Lane, requests: i64, now: i64) -> (Take, Vec<Row>) {
+    if let Some(until) = rows.iter().filter_map(|r| r.paused_until).max()
+        && until > now
+    {
+        return (Take::WaitUntil(until), Vec::new());
+    }
+    let mut wait = None::<i64>;
+    let mut spent = Vec::with_capacity(rows.len());
+    for r in rows {
+        let need = requests * r.unit_cost * MILLI;
+        let floor = match lane {
+            Lane::Live => 0,
+            Lane::Backfill => ceil_div(r.lim * r.reserve_pct, 100) * MILLI,
+        };
+        let (level, reset) = r.accrued(now);
+        let short = need - (level - floor);
+        if short > 0 {
+            let until = match (r.refill, reset) {
+                (BudgetRefill::Continuous, reset) if r.rate_milli_per_s > 0 => {
+                    let t = now + ceil_div(short * 1_000, r.rate_milli_per_s);
+                    reset.map_or(t, |at| t.min(at.max(now + 1)))
+                }
+                (_, Some(at)) => at,
+                // No reset known: ask again shortly rather than stall.
+                (_, None) => now + 1_000,
+            };
+            wait = Some(wait.map_or(until, |w| w.max(until)));
+        }
+        spent.push(Row {
+            level_milli: level - need,
+            level_at: now,
+            reset_at: reset,
+            paused_until: None,
+            ..r.clone()
+        });
+    }
+    match wait {
+        Some(t) => (Take::WaitUntil(t.max(now + 1)), Vec::new()),
+        None => (Take::Granted, spent),
+    }
+}
+
+/// Spend `requests` (each costing its kind's unit cost) from `connector`'s
+/// shared budget for `lane` at `now`, or learn when to ask again. A
+/// connector with no reading yet has no known limit and is granted, as the
+/// engine's budget does.
+pub fn take(
+    client: &mut impl GenericClient,
+    connector: Side,
+    lane: Lane,
+    requests: i64,
+    now: i64,
+) -> Result<Take> {
+    let mut tx = client
+        .transaction()
+        .map_err(doing("starting a budget take"))?;
+    let found = tx
+        .query(
+            "SELECT kind, refill, reserve_pct, lim, reset_at, rate_milli_per_s, unit_cost,
+                    level_milli, level_at, paused_until
+             FROM rate_budgets WHERE connector = $1 ORDER BY kind FOR UPDATE",
+            &[&connector.as_str()],
+        )
+        .map_err(doing(format!("reading {connector}'s budget")))?;
+    let rows: Vec<Row> = found
+        .iter()
+        .map(|r| Row {
+            kind: r.get(0),
+            refill: if r.get::<_, String>(1) == BudgetRefill::Continuous.as_str() {
+                BudgetRefill::Continuous
+            } else {
+                BudgetRefill::AtReset
+            },
+            reserve_pct: r.get(2),
+            lim: r.get(3),
+            reset_at: r.get(4),
+            rate_milli_per_s: r.get(5),
+            unit_cost: r.get(6),
+            level_milli: r.get(7),
+            level_at: r.get(8),
+            paused_until: r.get(9),
+        })
+        .collect();
+    let (answer, spent) = decide(&rows, lane, requests, now);
+    for r in &spent {
+        tx.execute(
+            "UPDATE rate_budgets SET level_milli = $3, level_at = $4, reset_at = $5,
+                                     paused_until = NULL
+             WHERE connector = $1 AND kind = $2",
+            &[
+                &connector.as_str(),
+                &r.kind,
+                &r.level_milli,
+                &r.level_at,
+                &r.reset_at,
+            ],
+        )
+        .map_err(doing(format!("spending {connector}'s budget")))?;
+    }
+    tx.commit().map_err(doing("committing a budget take"))?;
+    Ok(answer)
+}
+
+/// Replace the estimate of the sample's connector and kind with a vendor
+/// reading (`request_cost`: the last request's complexity, for Linear's
+/// complexity kind). A reading older than the one stored, or without a
+/// positive limit (a 429 from a remote that sends no limit headers), says
+/// nothing new and is ignored; returns whether it was taken.
+pub fn refill(
+    client: &mut impl GenericClient,
+    sample: &QuotaSample,
+    request_cost: Option<i64>,
+    policy: BudgetPolicy,
+) -> Result<bool> {
+    if sample.limit <= 0 {
+        return Ok(false);
+    }
+    let sampled_at = sample.sampled_at.timestamp_millis();
+    let reset_at = sample.reset_at.map(|r| r.timestamp_millis());
+    let remaining = sample.remaining.clamp(0, sample.limit);
+    // What is missing over the time until full: the leak rate.
+    let rate = match reset_at {
+        Some(r) if remaining < sample.limit && r > sampled_at => {
+            Some((sample.limit - remaining) * MILLI * 1_000 / (r - sampled_at))
+        }
+        _ => None,
+    };
+    let unit_cost = match sample.kind {
+        QuotaKind::Complexity => request_cost.map(|c| c.max(1)),
+        _ => Some(1),
+    };
+    let n = client
+        .execute(
+            "INSERT INTO rate_budgets (connector, kind, refill, reserve_pct, lim,
+                 sample_remaining, sampled_at, reset_at, rate_milli_per_s, unit_cost,
+                 level_milli, level_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9::bigint, 0), COALESCE($10::bigint, 1), $6::bigint * 1000, $7)
+             ON CONFLICT (connector, kind) DO UPDATE SET
+                 refill = excluded.refill, reserve_pct = excluded.reserve_pct,
+                 lim = excluded.lim, sample_remaining = excluded.sample_remaining,
+                 sampled_at = excluded.sampled_at, reset_at = excluded.reset_at,
+                 rate_milli_per_s = COALESCE($9::bigint, rate_budgets.rate_milli_per_s),
+                 unit_cost = COALESCE($10::bigint, rate_budgets.unit_cost),
+                 level_milli = excluded.level_milli, level_at = excluded.level_at
+             WHERE excluded.sampled_at >= rate_budgets.sampled_at",
+            &[
+                &sample.connector.as_str(),
+                &sample.kind.as_str(),
+                &policy.refill.as_str(),
+                &policy.reserve_pct.clamp(0, 90),
+                &sample.limit,
+                &remaining,
+                &sampled_at,
+                &reset_at,
+                &rate,
+                &unit_cost,
+            ],
+        )
+        .map_err(doing(format!(
+            "recording {}'s {} reading",
+            sample.connector, sample.kind
+        )))?;
+    Ok(n > 0)
+}
+
+/// The remote said stop (429 / RATELIMITED): every replica holds back
+/// `connector` until `until`. Returns false when there is no reading to
+/// attach the pause to yet (the replica's own budget still pauses).
+pub fn pause(client: &mut impl GenericClient, connector: Side, until: i64) -> Result<bool> {
+    let n = client
+        .execute(
+            "UPDATE rate_budgets SET paused_until = GREATEST(COALESCE(paused_until, $2), $2)
+             WHERE connector = $1",
+            &[&connector.as_str(), &until],
+        )
+        .map_err(doing(format!("pausing {connector}'s budget")))?;
+    Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(refill: BudgetRefill, lim: i64, left: i64, reset_at: Option<i64>, rate: i64) -> Row {
+        Row {
+            kind: "requests".into(),
+            refill,
+            reserve_pct: 20,
+            lim,
+            reset_at,
+            rate_milli_per_s: rate,
+            unit_cost: 1,
+            level_milli: left * MILLI,
+            level_at: 0,
+            paused_until: None,
+        }
+    }
+
+    #[test]
+    fn a_fixed_window_is_spent_down_then_waits_for_its_reset() {
+        let mut rows = vec![row(BudgetRefill::AtReset, 100, 3, Some(60_000), 0)];
+        let mut granted = 0;
+        for t in 0..10 {
+            match decide(&rows, Lane::Live, 1, t) {
+                (Take::Granted, next) => {
+                    granted += 1;
+                    rows = next;
+                }
+                (Take::WaitUntil(at), _) => assert_eq!(at, 60_000),
+            }
+        }
+        assert_eq!(granted, 3);
+        let (answer, next) = decide(&rows, Lane::Live, 1, 60_000);
+        assert_eq!(answer, Take::Granted);
+        assert_eq!(next[0].level_milli, 99 * MILLI);
+        assert_eq!(next[0].reset_at, None);
+    }
+
+    #[test]
+    fn backfill_leaves_the_reserve_to_live_edits() {
+        let rows = vec![row(BudgetRefill::AtReset, 100, 20, Some(60_000), 0)];
+        assert_eq!(
+            decide(&rows, Lane::Backfill, 1, 0).0,
+            Take::WaitUntil(60_000)
+        );
+        assert_eq!(decide(&rows, Lane::Live, 1, 0).0, Take::Granted);
+    }
+
+    #[test]
+    fn a_leaky_bucket_waits_only_for_the_points_it_needs() {
+        // 3,600 an hour, empty: one point a second (1,000 milli per second).
+        let rows = vec![row(
+            BudgetRefill::Continuous,
+            3_600,
+            0,
+            Some(3_600_000),
+            1_000,
+        )];
+        assert_eq!(decide(&rows, Lane::Live, 3, 0).0, Take::WaitUntil(3_000));
+        let (answer, next) = decide(&rows, Lane::Live, 3, 3_000);
+        assert_eq!(answer, Take::Granted);
+        assert_eq!(next[0].level_milli, 0);
+        // Fractions of a point carry over between takes.
+        let (answer, _) = decide(&next, Lane::Live, 1, 3_999);
+        assert!(matches!(answer, Take::WaitUntil(4_000)), "{answer:?}");
+    }
+
+    #[test]
+    fn a_pause_wins_and_the_poorest_kind_decides() {
+        let mut rows = vec![
+            row(BudgetRefill::AtReset, 100, 50, Some(10_000), 0),
+            Row {
+                kind: "complexity".into(),
+                unit_cost: 40,
+                ..row(BudgetRefill::AtReset, 1_000, 100, Some(20_000), 0)
+            },
+        ];
+        assert_eq!(decide(&rows, Lane::Live, 3, 0).0, Take::WaitUntil(20_000));
+        rows[0].paused_until = Some(30_000);
+        assert_eq!(decide(&rows, Lane::Live, 1, 0).0, Take::WaitUntil(30_000));
+    }
+}
