@@ -30,10 +30,13 @@ fn migrated() -> PgDb {
     db
 }
 
-/// `links` links and `per_link` jobs on each, the jobs' ids interleaved
-/// across links (job n belongs to link n % links), all due; the queued
-/// counter set as the store would keep it. Returns the link ids.
-fn fill_queue(db: &PgDb, links: i64, per_link: i64) -> Vec<i64> {
+/// `links` links and `per_link` jobs on each, all due, the queued counter
+/// set as the store would keep it. With `shuffled`, jobs of a link are
+/// spread in a fixed random order (neighbouring ids often share a link, so
+/// a claim without the per-link guard would take two); without, the jobs'
+/// ids go round the links (job n belongs to link n % links). Returns the
+/// link ids.
+fn fill_queue(db: &PgDb, links: i64, per_link: i64, shuffled: bool) -> Vec<i64> {
     let mut c = db.client();
     let ids: Vec<i64> = (0..links)
         .map(|i| {
@@ -45,9 +48,14 @@ fn fill_queue(db: &PgDb, links: i64, per_link: i64) -> Vec<i64> {
             .get(0)
         })
         .collect();
+    let mut owners: Vec<i64> = (0..links * per_link)
+        .map(|n| ids[(n % links) as usize])
+        .collect();
+    if shuffled {
+        fastrand::Rng::with_seed(20).shuffle(&mut owners);
+    }
     let mut tx = c.transaction().unwrap();
-    for n in 0..links * per_link {
-        let link = ids[(n % links) as usize];
+    for link in owners {
         tx.execute(
             "INSERT INTO jobs (link_id, target, kind, payload, next_run_at, created_at, updated_at)
              VALUES ($1, 'linear', 'update', '{}', 0, 0, 0)",
@@ -88,7 +96,7 @@ fn counters(db: &PgDb) -> BTreeMap<String, i64> {
 fn replicas_claiming_at_once_share_the_queue_once_each_in_link_order() {
     const REPLICAS: usize = 4;
     let db = migrated();
-    let links = fill_queue(&db, 50, 10);
+    let links = fill_queue(&db, 50, 10, true);
     let db = Arc::new(db);
     // Which job of each link is running now, and every claim in order.
     let running: Arc<Mutex<BTreeMap<i64, i64>>> = Arc::default();
@@ -194,7 +202,7 @@ fn replicas_claiming_at_once_share_the_queue_once_each_in_link_order() {
 #[test]
 fn a_replica_that_stops_renewing_loses_its_jobs_to_another_with_the_attempt_recorded() {
     let db = migrated();
-    let links = fill_queue(&db, 3, 2);
+    let links = fill_queue(&db, 3, 2, false);
     let (mut a, mut b) = (db.client(), db.client());
     let t0 = 1_000_000;
     let lease = 1_000;
