@@ -14,8 +14,9 @@
 //!
 //! Not shared yet, and kept by each replica's own engine budget: requests
 //! still in flight when a reading arrives (the engine holds them against
-//! the reading until their answers come back), the single probe after a
-//! pause, and the pacing that spreads the last of a fixed window evenly.
+//! the reading until their answers come back) and the single probe after
+//! a pause. Pacing near the floor of a fixed window counts the last grant
+//! of any replica.
 
 use postgres::GenericClient;
 
@@ -75,6 +76,8 @@ struct Row {
     level_milli: i64,
     level_at: i64,
     paused_until: Option<i64>,
+    /// The last grant by any replica (ms), for pacing.
+    last_grant_at: Option<i64>,
 }
 
 impl Row {
@@ -113,29 +116,41 @@ fn decide(rows: &[Row], lane: Lane, requests: i64, now: i64) -> (Take, Vec<Row>)
     let mut spent = Vec::with_capacity(rows.len());
     for r in rows {
         let need = requests * r.unit_cost * MILLI;
+        let reserve = ceil_div(r.lim * r.reserve_pct, 100) * MILLI;
         let floor = match lane {
             Lane::Live => 0,
-            Lane::Backfill => ceil_div(r.lim * r.reserve_pct, 100) * MILLI,
+            Lane::Backfill => reserve,
         };
         let (level, reset) = r.accrued(now);
-        let short = need - (level - floor);
-        if short > 0 {
-            let until = match (r.refill, reset) {
-                (BudgetRefill::Continuous, reset) if r.rate_milli_per_s > 0 => {
-                    let t = now + ceil_div(short * 1_000, r.rate_milli_per_s);
-                    reset.map_or(t, |at| t.min(at.max(now + 1)))
-                }
-                (_, Some(at)) => at,
-                // No reset known: ask again shortly rather than stall.
-                (_, None) => now + 1_000,
-            };
-            wait = Some(wait.map_or(until, |w| w.max(until)));
+        let usable = level - floor;
+        let short = need - usable;
+        let until = match (r.refill, reset) {
+            // A leaky bucket: wait just until it holds enough again, never
+            // later than the reset, when it is full.
+            (BudgetRefill::Continuous, reset) if short > 0 && r.rate_milli_per_s > 0 => {
+                let t = now + ceil_div(short * 1_000, r.rate_milli_per_s);
+                Some(reset.map_or(t, |at| t.min(at.max(now + 1))))
+            }
+            (_, Some(at)) if short > 0 => Some(at),
+            // No reset known: ask again shortly rather than stall.
+            (_, None) if short > 0 => Some(now + 1_000),
+            // Close to the floor of a fixed window: spread what is left
+            // over the time to reset, counting every replica's grants.
+            (BudgetRefill::AtReset, Some(at)) if usable < 2 * reserve.max(need) => {
+                let per = (at - now).max(0) / (usable / need).max(1);
+                r.last_grant_at.map(|last| last + per).filter(|t| *t > now)
+            }
+            _ => None,
+        };
+        if let Some(t) = until {
+            wait = Some(wait.map_or(t, |w| w.max(t)));
         }
         spent.push(Row {
             level_milli: level - need,
             level_at: now,
             reset_at: reset,
             paused_until: None,
+            last_grant_at: Some(now),
             ..r.clone()
         });
     }
@@ -162,7 +177,7 @@ pub fn take(
     let found = tx
         .query(
             "SELECT kind, refill, reserve_pct, lim, reset_at, rate_milli_per_s, unit_cost,
-                    level_milli, level_at, paused_until
+                    level_milli, level_at, paused_until, last_grant_at
              FROM rate_budgets WHERE connector = $1 ORDER BY kind FOR UPDATE",
             &[&connector.as_str()],
         )
@@ -184,13 +199,14 @@ pub fn take(
             level_milli: r.get(7),
             level_at: r.get(8),
             paused_until: r.get(9),
+            last_grant_at: r.get(10),
         })
         .collect();
     let (answer, spent) = decide(&rows, lane, requests, now);
     for r in &spent {
         tx.execute(
             "UPDATE rate_budgets SET level_milli = $3, level_at = $4, reset_at = $5,
-                                     paused_until = NULL
+                                     paused_until = NULL, last_grant_at = $4
              WHERE connector = $1 AND kind = $2",
             &[
                 &connector.as_str(),
@@ -298,23 +314,16 @@ mod tests {
             level_milli: left * MILLI,
             level_at: 0,
             paused_until: None,
+            last_grant_at: None,
         }
     }
 
     #[test]
     fn a_fixed_window_is_spent_down_then_waits_for_its_reset() {
-        let mut rows = vec![row(BudgetRefill::AtReset, 100, 3, Some(60_000), 0)];
-        let mut granted = 0;
-        for t in 0..10 {
-            match decide(&rows, Lane::Live, 1, t) {
-                (Take::Granted, next) => {
-                    granted += 1;
-                    rows = next;
-                }
-                (Take::WaitUntil(at), _) => assert_eq!(at, 60_000),
-            }
-        }
-        assert_eq!(granted, 3);
+        // One point left, a permit needs two: wait for the reset.
+        let rows = vec![row(BudgetRefill::AtReset, 100, 1, Some(60_000), 0)];
+        assert_eq!(decide(&rows, Lane::Live, 2, 0).0, Take::WaitUntil(60_000));
+        assert_eq!(decide(&rows, Lane::Live, 2, 59_999).0, Take::WaitUntil(60_000));
         let (answer, next) = decide(&rows, Lane::Live, 1, 60_000);
         assert_eq!(answer, Take::Granted);
         assert_eq!(next[0].level_milli, 99 * MILLI);
@@ -348,6 +357,19 @@ mod tests {
         // Fractions of a point carry over between takes.
         let (answer, _) = decide(&next, Lane::Live, 1, 3_999);
         assert!(matches!(answer, Take::WaitUntil(4_000)), "{answer:?}");
+    }
+
+    #[test]
+    fn the_last_of_a_fixed_window_is_spread_over_the_time_to_reset() {
+        let rows = vec![Row {
+            reserve_pct: 10,
+            ..row(BudgetRefill::AtReset, 100, 15, Some(10_000), 0)
+        }];
+        let (answer, next) = decide(&rows, Lane::Live, 1, 0);
+        assert_eq!(answer, Take::Granted);
+        // 14 left for 10 s: one about every 714 ms, whichever replica asks.
+        assert_eq!(decide(&next, Lane::Live, 1, 1).0, Take::WaitUntil(714));
+        assert_eq!(decide(&next, Lane::Live, 1, 714).0, Take::Granted);
     }
 
     #[test]

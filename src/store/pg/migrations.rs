@@ -385,6 +385,7 @@ CREATE TABLE rate_budgets (
     level_milli      BIGINT NOT NULL,
     level_at         BIGINT NOT NULL,
     paused_until     BIGINT,
+    last_grant_at    BIGINT,
     PRIMARY KEY (connector, kind)
 );
 "#;
