@@ -342,55 +342,128 @@ fn two_replicas_taking_from_one_budget_never_grant_more_than_the_quota() {
     assert!(pg::refill(&mut db.client(), &reading, None, policy).unwrap());
     let start = Arc::new(Barrier::new(2));
     let threads: Vec<_> = (0..2)
-        .map(|_| {
+        .map(|r| {
             let (db, start) = (db.clone(), start.clone());
             std::thread::spawn(move || {
+                let me = format!("replica-{r}");
                 let mut c = db.client();
                 start.wait();
-                let mut granted = 0;
+                let mut holds = Vec::new();
                 loop {
-                    match pg::take(&mut c, Side::Linear, Lane::Live, 1, now).unwrap() {
-                        Take::Granted => granted += 1,
+                    match pg::take(&mut c, &me, Side::Linear, Lane::Live, 1, now).unwrap() {
+                        Take::Granted { hold } => holds.push(hold),
                         Take::WaitUntil(t) => {
                             assert_eq!(t, now + 1_000, "an empty bucket waits for one point");
-                            return granted;
+                            return holds;
                         }
                     }
                 }
             })
         })
         .collect();
-    let granted: Vec<i64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(granted.iter().sum::<i64>(), 300, "{granted:?}");
+    let holds: Vec<Vec<i64>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let granted: Vec<usize> = holds.iter().map(Vec::len).collect();
+    assert_eq!(granted.iter().sum::<usize>(), 300, "{granted:?}");
     assert!(
         granted.iter().all(|g| *g > 0),
         "one replica never got through: {granted:?}"
     );
+    let distinct: BTreeSet<i64> = holds.iter().flatten().copied().collect();
+    assert_eq!(distinct.len(), 300);
 
     let mut c = db.client();
+    // The answers come back: settled, then the reading counts them.
+    for hold in &distinct {
+        assert!(pg::settle(&mut c, *hold).unwrap());
+    }
+    assert!(!pg::settle(&mut c, holds[0][0]).unwrap());
     // Backfill leaves the reserve: read at 250 of 1,000, it may spend 50.
     let reading = sample(1_000, 250, now + 2, now + 750_000);
     assert!(pg::refill(&mut c, &reading, None, policy).unwrap());
     let mut backfill = 0;
-    while pg::take(&mut c, Side::Linear, Lane::Backfill, 1, now + 2).unwrap() == Take::Granted {
+    while matches!(
+        pg::take(&mut c, "a", Side::Linear, Lane::Backfill, 1, now + 2).unwrap(),
+        Take::Granted { .. }
+    ) {
         backfill += 1;
         assert!(backfill <= 50, "backfill spent the reserve");
     }
     assert_eq!(backfill, 50);
-    let live = pg::take(&mut c, Side::Linear, Lane::Live, 1, now + 2).unwrap();
-    assert_eq!(live, Take::Granted);
+    let live = pg::take(&mut c, "a", Side::Linear, Lane::Live, 1, now + 2).unwrap();
+    assert!(matches!(live, Take::Granted { .. }));
     // A reading older than the stored one changes nothing; a pause holds everyone.
     let stale = sample(1_000, 900, now, now + 100_000);
     assert!(!pg::refill(&mut c, &stale, None, policy).unwrap());
     assert!(pg::pause(&mut c, Side::Linear, now + 5_000).unwrap());
-    let paused = pg::take(&mut db.client(), Side::Linear, Lane::Live, 1, now + 3).unwrap();
+    let paused = pg::take(&mut db.client(), "b", Side::Linear, Lane::Live, 1, now + 3).unwrap();
     assert_eq!(paused, Take::WaitUntil(now + 5_000));
     // By the reset the bucket is full again.
-    let full = pg::take(&mut c, Side::Linear, Lane::Backfill, 700, now + 750_000).unwrap();
-    assert_eq!(full, Take::Granted);
+    let full = pg::take(
+        &mut c,
+        "a",
+        Side::Linear,
+        Lane::Backfill,
+        700,
+        now + 750_000,
+    )
+    .unwrap();
+    assert!(matches!(full, Take::Granted { .. }));
     // A connector never read has no known limit.
-    let unread = pg::take(&mut c, Side::Portal, Lane::Live, 1, now).unwrap();
-    assert_eq!(unread, Take::Granted);
+    let unread = pg::take(&mut c, "a", Side::Portal, Lane::Live, 1, now).unwrap();
+    assert!(matches!(unread, Take::Granted { .. }));
+}
+
+/// Take one request at a time at `now` until refused: the holds granted.
+fn drain(c: &mut postgres::Client, replica: &str, now: i64) -> Vec<i64> {
+    let mut holds = Vec::new();
+    while let Take::Granted { hold } =
+        pg::take(c, replica, Side::Linear, Lane::Live, 1, now).unwrap()
+    {
+        holds.push(hold);
+        assert!(holds.len() <= 1_000, "the budget never ran out");
+    }
+    holds
+}
+
+#[test]
+fn a_reading_taken_while_requests_are_on_the_wire_still_counts_them() {
+    let db = migrated();
+    let (mut a, mut b) = (db.client(), db.client());
+    let policy = BudgetPolicy {
+        refill: BudgetRefill::Continuous,
+        reserve_pct: 0,
+    };
+    let now = 50_000;
+    let at = |ms: i64, remaining: i64| sample(1_000, remaining, now + ms, now + 3_600_000);
+    assert!(pg::refill(&mut a, &at(0, 5), None, policy).unwrap());
+    // A sends two requests; B's answer brings a reading from before they arrived.
+    let on_the_wire = drain_n(&mut a, "a", now, 2);
+    assert!(pg::refill(&mut b, &at(1, 5), None, policy).unwrap());
+    // Only three more fit, not five: the server has five left, two are A's.
+    assert_eq!(drain(&mut b, "b", now + 1).len(), 3);
+    // A's answers come back: settled, and their reading counts them (3 left),
+    // while B's three are still on the wire.
+    for hold in on_the_wire {
+        assert!(pg::settle(&mut a, hold).unwrap());
+    }
+    assert!(pg::refill(&mut a, &at(2, 3), None, policy).unwrap());
+    assert_eq!(drain(&mut a, "a", now + 2), Vec::<i64>::new());
+    // B died mid-request: after the hold expires a reading is taken whole.
+    let later = pg::HOLD_MS + 10;
+    assert!(pg::refill(&mut a, &at(later, 3), None, policy).unwrap());
+    assert_eq!(drain(&mut a, "a", now + later).len(), 3);
+}
+
+/// Take `n` requests at `now`, each of which must be granted.
+fn drain_n(c: &mut postgres::Client, replica: &str, now: i64, n: usize) -> Vec<i64> {
+    (0..n)
+        .map(
+            |_| match pg::take(c, replica, Side::Linear, Lane::Live, 1, now).unwrap() {
+                Take::Granted { hold } => hold,
+                other => panic!("not granted: {other:?}"),
+            },
+        )
+        .collect()
 }
 
 #[test]

@@ -12,11 +12,12 @@
 //! implies, backfill leaves the reserve to live edits, and a connector told
 //! to stop waits until the pause ends.
 //!
-//! Not shared yet, and kept by each replica's own engine budget: requests
-//! still in flight when a reading arrives (the engine holds them against
-//! the reading until their answers come back) and the single probe after
-//! a pause. Pacing near the floor of a fixed window counts the last grant
-//! of any replica.
+//! Requests still on the wire when a reading arrives are held against it
+//! until their answers come back (every replica's, as the engine holds its
+//! own); a replica that dies mid-request leaves a hold that expires. Pacing
+//! near the floor of a fixed window counts the last grant of any replica.
+//! Not shared yet, and kept by each replica's own engine budget: the single
+//! probe request after a pause.
 
 use postgres::GenericClient;
 
@@ -54,11 +55,19 @@ pub struct BudgetPolicy {
     pub reserve_pct: i64,
 }
 
+/// How long a grant is held against readings unless settled first (ms):
+/// longer than any connector's request takes, so only a replica that died
+/// mid-request leaves a hold to expire.
+pub const HOLD_MS: i64 = 120_000;
+
 /// The answer of [`take`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Take {
-    /// Spent: send now.
-    Granted,
+    /// Spent: send now, then [`settle`] this hold when the answer is back.
+    Granted {
+        /// The hold's id.
+        hold: i64,
+    },
     /// Not enough left: ask again at this time (ms).
     WaitUntil(i64),
 }
@@ -156,16 +165,19 @@ fn decide(rows: &[Row], lane: Lane, requests: i64, now: i64) -> (Take, Vec<Row>)
     }
     match wait {
         Some(t) => (Take::WaitUntil(t.max(now + 1)), Vec::new()),
-        None => (Take::Granted, spent),
+        None => (Take::Granted { hold: 0 }, spent),
     }
 }
 
 /// Spend `requests` (each costing its kind's unit cost) from `connector`'s
-/// shared budget for `lane` at `now`, or learn when to ask again. A
-/// connector with no reading yet has no known limit and is granted, as the
-/// engine's budget does.
+/// shared budget for `replica`'s request in `lane` at `now`, or learn when
+/// to ask again. A connector with no reading yet has no known limit and is
+/// granted, as the engine's budget does. A grant is also held against
+/// every reading until [`settle`]d (or for [`HOLD_MS`]): a reading taken
+/// while the request is on the wire does not count it yet.
 pub fn take(
     client: &mut impl GenericClient,
+    replica: &str,
     connector: Side,
     lane: Lane,
     requests: i64,
@@ -202,7 +214,7 @@ pub fn take(
             last_grant_at: r.get(10),
         })
         .collect();
-    let (answer, spent) = decide(&rows, lane, requests, now);
+    let (mut answer, spent) = decide(&rows, lane, requests, now);
     for r in &spent {
         tx.execute(
             "UPDATE rate_budgets SET level_milli = $3, level_at = $4, reset_at = $5,
@@ -218,15 +230,41 @@ pub fn take(
         )
         .map_err(doing(format!("spending {connector}'s budget")))?;
     }
+    if let Take::Granted { hold } = &mut answer {
+        tx.execute(
+            "DELETE FROM rate_holds WHERE connector = $1 AND expires_at <= $2",
+            &[&connector.as_str(), &now],
+        )
+        .map_err(doing(format!("dropping {connector}'s expired holds")))?;
+        *hold = tx
+            .query_one(
+                "INSERT INTO rate_holds (connector, replica, requests, granted_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $4::bigint + $5::bigint) RETURNING id",
+                &[&connector.as_str(), &replica, &requests, &now, &HOLD_MS],
+            )
+            .map_err(doing(format!("holding {connector}'s grant")))?
+            .get(0);
+    }
     tx.commit().map_err(doing("committing a budget take"))?;
     Ok(answer)
 }
 
+/// The answer to a granted request is back: stop holding it against
+/// readings. Call it before [`refill`] with that answer's reading, which
+/// counts the request itself. Returns false for a hold already gone.
+pub fn settle(client: &mut impl GenericClient, hold: i64) -> Result<bool> {
+    let n = client
+        .execute("DELETE FROM rate_holds WHERE id = $1", &[&hold])
+        .map_err(doing("settling a budget hold"))?;
+    Ok(n > 0)
+}
+
 /// Replace the estimate of the sample's connector and kind with a vendor
 /// reading (`request_cost`: the last request's complexity, for Linear's
-/// complexity kind). A reading older than the one stored, or without a
-/// positive limit (a 429 from a remote that sends no limit headers), says
-/// nothing new and is ignored; returns whether it was taken.
+/// complexity kind), less the grants still held (requests on the wire the
+/// reading cannot count yet). A reading older than the one stored, or
+/// without a positive limit (a 429 from a remote that sends no limit
+/// headers), says nothing new and is ignored; returns whether it was taken.
 pub fn refill(
     client: &mut impl GenericClient,
     sample: &QuotaSample,
@@ -250,7 +288,16 @@ pub fn refill(
         QuotaKind::Complexity => request_cost.map(|c| c.max(1)),
         _ => Some(1),
     };
-    let n = client
+    let mut tx = client
+        .transaction()
+        .map_err(doing("starting to record a reading"))?;
+    let doing_it = || {
+        doing(format!(
+            "recording {}'s {} reading",
+            sample.connector, sample.kind
+        ))
+    };
+    let n = tx
         .execute(
             "INSERT INTO rate_budgets (connector, kind, refill, reserve_pct, lim,
                  sample_remaining, sampled_at, reset_at, rate_milli_per_s, unit_cost,
@@ -277,10 +324,22 @@ pub fn refill(
                 &unit_cost,
             ],
         )
-        .map_err(doing(format!(
-            "recording {}'s {} reading",
-            sample.connector, sample.kind
-        )))?;
+        .map_err(doing_it())?;
+    if n > 0 {
+        tx.execute(
+            "UPDATE rate_budgets SET level_milli = level_milli - unit_cost * 1000 * (
+                 SELECT COALESCE(sum(requests), 0) FROM rate_holds
+                 WHERE connector = $1 AND expires_at > $3)
+             WHERE connector = $1 AND kind = $2",
+            &[
+                &sample.connector.as_str(),
+                &sample.kind.as_str(),
+                &sampled_at,
+            ],
+        )
+        .map_err(doing_it())?;
+    }
+    tx.commit().map_err(doing_it())?;
     Ok(n > 0)
 }
 
@@ -301,6 +360,8 @@ pub fn pause(client: &mut impl GenericClient, connector: Side, until: i64) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const GRANTED: Take = Take::Granted { hold: 0 };
 
     fn row(refill: BudgetRefill, lim: i64, left: i64, reset_at: Option<i64>, rate: i64) -> Row {
         Row {
@@ -323,9 +384,12 @@ mod tests {
         // One point left, a permit needs two: wait for the reset.
         let rows = vec![row(BudgetRefill::AtReset, 100, 1, Some(60_000), 0)];
         assert_eq!(decide(&rows, Lane::Live, 2, 0).0, Take::WaitUntil(60_000));
-        assert_eq!(decide(&rows, Lane::Live, 2, 59_999).0, Take::WaitUntil(60_000));
+        assert_eq!(
+            decide(&rows, Lane::Live, 2, 59_999).0,
+            Take::WaitUntil(60_000)
+        );
         let (answer, next) = decide(&rows, Lane::Live, 1, 60_000);
-        assert_eq!(answer, Take::Granted);
+        assert_eq!(answer, GRANTED);
         assert_eq!(next[0].level_milli, 99 * MILLI);
         assert_eq!(next[0].reset_at, None);
     }
@@ -337,7 +401,7 @@ mod tests {
             decide(&rows, Lane::Backfill, 1, 0).0,
             Take::WaitUntil(60_000)
         );
-        assert_eq!(decide(&rows, Lane::Live, 1, 0).0, Take::Granted);
+        assert_eq!(decide(&rows, Lane::Live, 1, 0).0, GRANTED);
     }
 
     #[test]
@@ -352,7 +416,7 @@ mod tests {
         )];
         assert_eq!(decide(&rows, Lane::Live, 3, 0).0, Take::WaitUntil(3_000));
         let (answer, next) = decide(&rows, Lane::Live, 3, 3_000);
-        assert_eq!(answer, Take::Granted);
+        assert_eq!(answer, GRANTED);
         assert_eq!(next[0].level_milli, 0);
         // Fractions of a point carry over between takes.
         let (answer, _) = decide(&next, Lane::Live, 1, 3_999);
@@ -366,10 +430,10 @@ mod tests {
             ..row(BudgetRefill::AtReset, 100, 15, Some(10_000), 0)
         }];
         let (answer, next) = decide(&rows, Lane::Live, 1, 0);
-        assert_eq!(answer, Take::Granted);
+        assert_eq!(answer, GRANTED);
         // 14 left for 10 s: one about every 714 ms, whichever replica asks.
         assert_eq!(decide(&next, Lane::Live, 1, 1).0, Take::WaitUntil(714));
-        assert_eq!(decide(&next, Lane::Live, 1, 714).0, Take::Granted);
+        assert_eq!(decide(&next, Lane::Live, 1, 714).0, GRANTED);
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod schema;
 mod shape;
 mod target;
 
-pub use budget::{BudgetPolicy, BudgetRefill, Take, pause, refill, take};
+pub use budget::{BudgetPolicy, BudgetRefill, HOLD_MS, Take, pause, refill, settle, take};
 pub use claims::{Renewal, claim_due_jobs, defer, finish, renew_leases};
 pub use copy::{CopyReport, TableCount, copy_store};
 pub use keys::{ForeignKey, Keys, NamedIndex, UniqueKey, key_differences, pg_keys, sqlite_keys};
