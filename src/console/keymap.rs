@@ -183,7 +183,7 @@ pub const BINDINGS: &[Binding] = &[
     b(G, &[c(':')], ":", "command", Cmd::CommandLine, 6),
     b(G, &[c('?')], "?", "help", Cmd::Help, 1),
     b(G, &[c('q'), Ctrl('c')], "q", "quit", Cmd::Quit, 2),
-    b(G, &[c('y')], "y", "copy id", Cmd::Copy, 7),
+    b(G, &[c('y')], "y", "copy", Cmd::Copy, 7),
     b(G, &[c('o')], "o", "URLs", Cmd::Urls, 7),
     b(G, &[c('S')], "S", "sort…", Cmd::Sort, 8),
     b(G, &[Plain(Tab)], "Tab", "next view", Cmd::NextView, 0),
