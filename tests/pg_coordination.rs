@@ -579,3 +579,36 @@ fn heartbeats_tell_alive_replicas_from_dead_ones() {
     assert_eq!(states, vec![("a", 4_000, true), ("b", 1_500, false)]);
     assert_eq!(seen[1].info.pid, 11);
 }
+
+#[test]
+fn a_job_left_running_without_a_lease_is_re_run_with_the_unknown_outcome_recorded() {
+    // What `store migrate` copies when the SQLite daemon died mid-write.
+    let db = migrated();
+    fill_queue(&db, 1, 2, false);
+    let mut c = db.client();
+    c.batch_execute(
+        "UPDATE jobs SET status = 'running', updated_at = 700 WHERE id = 1;
+         UPDATE counters SET n = n - 1 WHERE name = 'jobs.queued';
+         UPDATE counters SET n = n + 1 WHERE name = 'jobs.running';",
+    )
+    .unwrap();
+    let err = pg::finish(&mut c, "a", 1, &ok_attempt(0), JobStatus::Succeeded, 0).unwrap_err();
+    assert!(
+        matches!(err, PgError::LeaseLost { holder: None, .. }),
+        "{err}"
+    );
+    let jobs = pg::claim_due_jobs(&mut c, "a", 1_000, 10, 5_000).unwrap();
+    assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![1]);
+    let (started, took, message): (i64, i64, String) = {
+        let r = c
+            .query_one(
+                "SELECT started_at, duration_ms, message FROM job_attempts WHERE job_id = 1",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1), r.get(2))
+    };
+    assert_eq!((started, took, message.as_str()), (700, 300, INTERRUPTED));
+    let n = counters(&db);
+    assert_eq!((n["jobs.queued"], n["jobs.running"]), (1, 1));
+}
