@@ -204,6 +204,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     })
 }
 
+/// The attempt recorded for a job whose process (or replica) died while it
+/// ran: the write may have landed, so its outcome is unknown.
+pub const INTERRUPTED: &str = "interrupted: roundtrip stopped before this write's answer was recorded; the retry first looks for what it may have written";
+
 impl Db<'_> {
     /// Enqueue a job to run as soon as possible.
     pub fn insert_job(&self, job: &NewJob) -> Result<i64> {
@@ -413,10 +417,7 @@ impl Db<'_> {
                 duration_ms: (now - claimed_at).max(0),
                 http_status: None,
                 error_class: Some(ErrorClass::Network),
-                message: Some(
-                    "interrupted: roundtrip stopped before this write's answer was recorded; the retry first looks for what it may have written"
-                        .into(),
-                ),
+                message: Some(INTERRUPTED.into()),
                 request_id: None,
             };
             self.record_attempt(*id, &attempt, JobStatus::Queued, now)?;
