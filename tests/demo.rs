@@ -1,8 +1,8 @@
 //! `roundtrip demo` end to end: the plain-text run converges except for the
 //! deliberate conflicts and prints progress lines; in a real terminal (tmux)
 //! the console opens on the Overview, switches views and quits cleanly with
-//! the terminal restored. The tmux test is skipped with a message when tmux
-//! is not installed.
+//! the terminal restored. The tmux test fails with a message saying how to
+//! install tmux when it is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
 use std::path::PathBuf;
@@ -133,15 +133,15 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start() -> Option<Tmux> {
+    fn start() -> Tmux {
         let ok = Command::new("tmux")
             .arg("-V")
             .output()
             .is_ok_and(|o| o.status.success());
-        if !ok {
-            eprintln!("tmux is not installed; skipping the real-terminal demo test");
-            return None;
-        }
+        assert!(
+            ok,
+            "tmux is not installed: the real-terminal demo test needs it (apt-get install tmux; .ci/run installs it)"
+        );
         let t = Tmux {
             socket: format!("rt-demo-{}", std::process::id()),
         };
@@ -159,7 +159,7 @@ impl Tmux {
             "--noprofile",
         ]);
         assert!(out.status.success(), "tmux new-session failed");
-        Some(t)
+        t
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -207,9 +207,7 @@ impl Drop for Tmux {
 
 #[test]
 fn demo_console_in_a_real_terminal_switches_views_and_quits_cleanly() {
-    let Some(t) = Tmux::start() else {
-        return;
-    };
+    let t = Tmux::start();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("demo.db");
     t.type_line(&format!(
