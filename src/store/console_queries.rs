@@ -193,7 +193,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.db"), OpenMode::Create).unwrap();
         let t = 1_000 * MINUTE_MS;
-        add(&mut store, &[t - 9 * MINUTE_MS, t - 3 * MINUTE_MS + 5, t - 1, t + 10]);
+        add(
+            &mut store,
+            &[t - 9 * MINUTE_MS, t - 3 * MINUTE_MS + 5, t - 1, t + 10],
+        );
         let mut memo = WriteMinutes::default();
         let now = t + 30_000;
         let first = memo.per_minute(&store.db(), now, 10).unwrap();

@@ -20,9 +20,7 @@ use crate::console::types::{Action, Cmd, Ctx, Hit, JobStatuses, Open, ViewId, Vi
 use crate::console::wrap::wrap;
 use crate::domain::{JobStatus, QuotaKind, QuotaSample, Side};
 use crate::health::{Health, Verdict, human_ms};
-use crate::store::{
-    ActivityStats, ConflictStatus, Db, StoreError, Summary, WriteMinutes, to_ms,
-};
+use crate::store::{ActivityStats, ConflictStatus, Db, StoreError, Summary, WriteMinutes, to_ms};
 
 /// Minutes shown in the throughput sparkline.
 pub const SPARK_MINUTES: usize = 30;
