@@ -1,7 +1,8 @@
 //! PostgreSQL, the second store backend (DESIGN.md section 13): its
 //! versioned schema, the connection rules every command shares (password
-//! from the environment, the URL never printed with its password), and the
-//! one-transaction copy of a SQLite store into it.
+//! from the environment, the URL never printed with its password), the
+//! one-transaction copy of a SQLite store into it, the twins of SQLite's
+//! triggers, and change notification for the console and the CLI.
 //!
 //! The `postgres` driver is synchronous like the rest of the store; it runs
 //! its own small runtime, so it is called from plain threads, never from
@@ -10,15 +11,22 @@
 mod copy;
 mod keys;
 pub mod migrations;
+mod notify;
 mod schema;
 mod shape;
 mod target;
+mod triggers;
 
 pub use copy::{CopyReport, TableCount, copy_store};
 pub use keys::{ForeignKey, Keys, NamedIndex, UniqueKey, key_differences, pg_keys, sqlite_keys};
+pub use notify::{CHANGE_TABLE, CHANNEL, ChangeListener, change_version};
 pub use schema::{migrate_schema, schema_version};
 pub use shape::{Column, ColumnKind, TableShape, differences, pg_tables, sqlite_tables};
 pub use target::{PgTarget, redact_url};
+pub use triggers::{
+    DERIVED_TABLES, PG_ONLY_TRIGGERS, SQLITE_ONLY_TRIGGERS, Trigger, pg_triggers, sqlite_triggers,
+    trigger_differences,
+};
 
 /// Failures of the PostgreSQL backend, each one sentence that names the
 /// database by its redacted URL.
