@@ -296,9 +296,16 @@ CREATE TRIGGER links_count_ins AFTER INSERT ON links
 CREATE TRIGGER links_count_del AFTER DELETE ON links
     FOR EACH ROW EXECUTE FUNCTION links_count();
 
+-- A status change locks both counter rows in name order first, so a claim
+-- (queued to running) and a retry (running to queued) committing at once on
+-- two replicas wait for each other instead of deadlocking.
 CREATE FUNCTION jobs_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF current_setting('roundtrip.copying', true) = 'on' THEN RETURN NULL; END IF;
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM 1 FROM counters WHERE name IN ('jobs.' || OLD.status, 'jobs.' || NEW.status)
+        ORDER BY name FOR UPDATE;
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         UPDATE counters SET n = n - 1 WHERE name = 'jobs.' || OLD.status;
     END IF;

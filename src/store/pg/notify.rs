@@ -77,8 +77,8 @@ impl ChangeListener {
     /// Wait up to `timeout` for a change: true as soon as another
     /// connection has committed a change since the last call (at once when
     /// one arrived meanwhile), false when none came within `timeout`. All
-    /// notifications already received are consumed, so a burst of commits
-    /// is one wake-up, not one per commit.
+    /// notifications already received are consumed, so commits that
+    /// arrived together are one wake-up; one arriving later is another.
     pub fn wait(&mut self, timeout: Duration) -> Result<bool> {
         let mut notes = self.client.notifications();
         let first = notes
