@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use postgres::fallible_iterator::FallibleIterator;
 use roundtrip::store::pg::{self, ChangeListener, PgTarget};
 use roundtrip::store::{OpenMode, Store};
-use support::pg::{PgDb, fresh_db};
+use support::pg::{PgDb, fresh_db, fresh_db_in_locale};
 
 /// How long a commit may take to reach a listener before the test fails.
 const DELIVERY: Duration = Duration::from_secs(10);
@@ -146,7 +146,10 @@ fn pg_derived(client: &mut postgres::Client) -> Derived {
 }
 
 fn migrated() -> PgDb {
-    let db = fresh_db();
+    migrate(fresh_db())
+}
+
+fn migrate(db: PgDb) -> PgDb {
     let mut client = db.client();
     let mut tx = client.transaction().unwrap();
     pg::migrate_schema(&mut tx, &db.url).unwrap();
@@ -171,9 +174,15 @@ fn postgres_keeps_counters_and_link_keys_as_sqlite_does_before_and_after_a_copy(
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
-    // Written through the triggers on a fresh PostgreSQL database ...
-    let direct = migrated();
+    // Written through the triggers on a fresh PostgreSQL database, in a
+    // locale whose lower() folds more than ASCII (SQLite's does not) ...
+    let direct = migrate(fresh_db_in_locale("C.utf8"));
     let mut client = direct.client();
+    let folded: String = client.query_one("SELECT lower('Ü')", &[]).unwrap().get(0);
+    assert_eq!(
+        folded, "ü",
+        "C.utf8 should fold non-ASCII letters: the test needs such a locale"
+    );
     for sql in BEFORE_COPY {
         client
             .execute(*sql, &[])
