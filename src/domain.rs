@@ -110,6 +110,17 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
+    /// Whether a write that failed this way may still have been applied:
+    /// no answer (a timeout or a broken connection), a server error, or an
+    /// answer of the wrong shape. A retry of such a write first asks the
+    /// target what it already holds or wrote.
+    pub fn outcome_unknown(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::Server | ErrorClass::Network | ErrorClass::Timeout | ErrorClass::Schema
+        )
+    }
+
     /// All classes, in display order (used by filters and metrics).
     pub const ALL: [ErrorClass; 9] = [
         ErrorClass::RateLimited,

@@ -279,10 +279,10 @@ fn gone(side: Side, id: &str) -> RemoteError {
 }
 
 /// Re-read an update's target (and, for a notifying write, its source) and
-/// make the update ready to send. `since`: when the job's first attempt
-/// started, for a retry — the target's own history then says which parts
-/// an earlier attempt already wrote (an answer lost, or a process killed
-/// before it was recorded).
+/// make the update ready to send. `since`: for a retry, when the job's
+/// first attempt of unknown outcome started — the target's own history then
+/// says which parts an earlier attempt already wrote (an answer lost, or a
+/// process killed before it was recorded).
 pub async fn prepare_update(
     conns: &Connectors,
     target: Side,

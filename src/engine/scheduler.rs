@@ -342,15 +342,16 @@ impl Scheduler {
         });
     }
 
-    /// When a retried job's first attempt started (`None` for a first try):
-    /// a retry asks the target what the earlier attempts wrote since then.
+    /// When a retried job's first attempt of unknown outcome started (`None`
+    /// for a first try, or when every earlier attempt was refused before it
+    /// was applied): a retry asks the target what it wrote since then.
     async fn first_attempt(&self, job: &Job) -> Result<Option<DateTime<Utc>>, RemoteError> {
         if job.attempts == 0 {
             return Ok(None);
         }
         let id = job.id;
         self.writer
-            .run(move |db| db.first_attempt_at(id))
+            .run(move |db| db.first_unknown_outcome_at(id))
             .await
             .map(|at| at.map(from_ms))
             .map_err(|e| RemoteError::new(ErrorClass::Server, format!("store: {e}")))

@@ -204,6 +204,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
     })
 }
 
+/// The attempt recorded for a job whose process (or replica) died while it
+/// ran: the write may have landed, so its outcome is unknown.
+pub const INTERRUPTED: &str = "interrupted: roundtrip stopped before this write's answer was recorded; the retry first looks for what it may have written";
+
 impl Db<'_> {
     /// Enqueue a job to run as soon as possible.
     pub fn insert_job(&self, job: &NewJob) -> Result<i64> {
@@ -413,10 +417,7 @@ impl Db<'_> {
                 duration_ms: (now - claimed_at).max(0),
                 http_status: None,
                 error_class: Some(ErrorClass::Network),
-                message: Some(
-                    "interrupted: roundtrip stopped before this write's answer was recorded; the retry first looks for what it may have written"
-                        .into(),
-                ),
+                message: Some(INTERRUPTED.into()),
                 request_id: None,
             };
             self.record_attempt(*id, &attempt, JobStatus::Queued, now)?;
@@ -485,15 +486,18 @@ impl Db<'_> {
         Ok(())
     }
 
-    /// When a job's first attempt started (`None`: never tried). A retried
-    /// write asks the remote what it wrote since then, so a landed write
-    /// whose answer was lost is not made again over a later edit.
-    pub fn first_attempt_at(&self, job_id: i64) -> Result<Option<i64>> {
-        Ok(self.conn.query_row(
-            "SELECT min(started_at) FROM job_attempts WHERE job_id = ?1",
-            [job_id],
-            |r| r.get(0),
-        )?)
+    /// When the first attempt of a job that may have been applied started
+    /// (`None`: every attempt so far was refused before it was applied, or
+    /// there was none). A retried write asks the remote what it wrote since
+    /// then, so a landed write whose answer was lost is not made again over
+    /// a later edit.
+    pub fn first_unknown_outcome_at(&self, job_id: i64) -> Result<Option<i64>> {
+        let attempts = self.attempts(job_id)?;
+        Ok(attempts
+            .iter()
+            .filter(|a| a.error_class.is_some_and(ErrorClass::outcome_unknown))
+            .map(|a| a.started_at)
+            .min())
     }
 
     /// Every attempt of a job, oldest first.

@@ -3,7 +3,7 @@
 //! written by a newer roundtrip and is refused rather than misread.
 
 /// Each entry upgrades the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -482,4 +482,12 @@ CREATE TABLE changelog_posts (
     added_at  INTEGER NOT NULL,
     PRIMARY KEY (group_id, portal_id)
 );
+"#;
+
+/// V9: who holds a running job and until when. Only the PostgreSQL backend,
+/// where several replicas claim from one queue, fills them; a single SQLite
+/// process leaves them NULL and requeues its own running jobs at start.
+const V9: &str = r#"
+ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+ALTER TABLE jobs ADD COLUMN lease_until INTEGER;
 "#;

@@ -47,7 +47,7 @@ pub use events::{EventEntry, Level};
 pub use guards::{LinkBreaker, WriteReceipt, WriteRefusal};
 pub use inbox::{InboxItem, NewDelivery};
 pub use integrity::{IntegrityCheck, LockProbe, probe_write_lock, recovery_command};
-pub use jobs::{Attempt, Job, JobFilter, Lane, NewAttempt, NewJob};
+pub use jobs::{Attempt, INTERRUPTED, Job, JobFilter, Lane, NewAttempt, NewJob};
 pub use links::{CommentLink, Link, LinkState, short_post_id};
 pub use mappings::{MappingVersion, RefusedMapping};
 pub use meta::keys as meta_keys;

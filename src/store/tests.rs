@@ -367,6 +367,30 @@ fn attempts_keep_counting_across_retries_and_success_clears_the_error() {
 }
 
 #[test]
+fn only_attempts_that_may_have_been_applied_start_the_unknown_outcome_window() {
+    let store = Store::open_in_memory().unwrap();
+    let j = store.db().insert_job(&job(None)).unwrap();
+    assert_eq!(store.db().first_unknown_outcome_at(j).unwrap(), None);
+    let at = |class, started_at| NewAttempt {
+        started_at,
+        ..failed_attempt(class)
+    };
+    let db = store.db();
+    db.record_attempt(j, &at(ErrorClass::RateLimited, 100), JobStatus::Queued, 0)
+        .unwrap();
+    assert_eq!(
+        db.first_unknown_outcome_at(j).unwrap(),
+        None,
+        "refused, never applied"
+    );
+    db.record_attempt(j, &at(ErrorClass::Timeout, 200), JobStatus::Queued, 0)
+        .unwrap();
+    db.record_attempt(j, &at(ErrorClass::Server, 300), JobStatus::Queued, 0)
+        .unwrap();
+    assert_eq!(db.first_unknown_outcome_at(j).unwrap(), Some(200));
+}
+
+#[test]
 fn records_report_changes_by_content_hash() {
     let store = Store::open_in_memory().unwrap();
     let mut r = Record {

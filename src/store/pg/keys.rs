@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use postgres::GenericClient;
 
-use super::migrations::{PG_ONLY_INDEXES, VERSION_TABLE};
+use super::migrations::{PG_ONLY_INDEXES, not_compared};
 use super::shape::TableShape;
 use super::{Result, doing};
 use crate::store::{Store, StoreError};
@@ -135,8 +135,9 @@ pub fn sqlite_keys(store: &Store, tables: &[TableShape]) -> Result<Keys, StoreEr
     Ok(keys)
 }
 
-/// The keys of the PostgreSQL database's current schema, without the
-/// version table's and without the indexes only PostgreSQL has.
+/// The keys of the PostgreSQL database's current schema, without those of
+/// the version table and the PostgreSQL-only tables, and without the
+/// indexes only PostgreSQL has.
 pub fn pg_keys(client: &mut impl GenericClient) -> Result<Keys> {
     let mut keys = Keys::default();
     let rows = client
@@ -153,8 +154,8 @@ pub fn pg_keys(client: &mut impl GenericClient) -> Result<Keys> {
              JOIN pg_namespace n ON n.oid = t.relnamespace
              LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid
                                       AND c.contype IN ('p', 'u')
-             WHERE n.nspname = current_schema() AND t.relname <> $1",
-            &[&VERSION_TABLE],
+             WHERE n.nspname = current_schema() AND NOT (t.relname = ANY($1))",
+            &[&not_compared()],
         )
         .map_err(doing("reading the PostgreSQL indexes"))?;
     for r in rows {
@@ -191,8 +192,9 @@ pub fn pg_keys(client: &mut impl GenericClient) -> Result<Keys> {
              JOIN pg_class t ON t.oid = c.conrelid
              JOIN pg_class r ON r.oid = c.confrelid
              JOIN pg_namespace n ON n.oid = t.relnamespace
-             WHERE c.contype = 'f' AND n.nspname = current_schema()",
-            &[],
+             WHERE c.contype = 'f' AND n.nspname = current_schema()
+               AND NOT (t.relname = ANY($1))",
+            &[&not_compared()],
         )
         .map_err(doing("reading the PostgreSQL foreign keys"))?;
     for r in rows {

@@ -2,24 +2,33 @@
 //! versioned schema, the connection rules every command shares (password
 //! from the environment, the URL never printed with its password), the
 //! one-transaction copy of a SQLite store into it, the twins of SQLite's
-//! triggers, and change notification for the console and the CLI.
+//! triggers, and change notification for the console and the CLI; and the
+//! coordination of several replicas through it: leased job claims, a shared
+//! rate-limit budget, heartbeats and singleton leases. The engine does not
+//! call the coordination functions yet.
 //!
 //! The `postgres` driver is synchronous like the rest of the store; it runs
 //! its own small runtime, so it is called from plain threads, never from
 //! inside a tokio runtime.
 
+mod budget;
+mod claims;
 mod copy;
 mod keys;
 pub mod migrations;
 mod notify;
+mod replicas;
 mod schema;
 mod shape;
 mod target;
 mod triggers;
 
+pub use budget::{BudgetPolicy, BudgetRefill, HOLD_MS, Take, pause, refill, settle, take};
+pub use claims::{Renewal, claim_due_jobs, defer, finish, renew_leases};
 pub use copy::{CopyReport, TableCount, copy_store};
 pub use keys::{ForeignKey, Keys, NamedIndex, UniqueKey, key_differences, pg_keys, sqlite_keys};
 pub use notify::{CHANGE_TABLE, CHANNEL, ChangeListener, change_version};
+pub use replicas::{Lead, ReplicaInfo, ReplicaState, Singleton, beat, replicas, resign, try_lead};
 pub use schema::{migrate_schema, schema_version};
 pub use shape::{Column, ColumnKind, TableShape, differences, pg_tables, sqlite_tables};
 pub use target::{PgTarget, redact_url};
@@ -68,6 +77,20 @@ pub enum PgError {
     /// The two schemas disagree (a SQLite migration without its twin).
     #[error("the PostgreSQL schema does not match the SQLite store: {0}")]
     Drift(String),
+    /// A replica reported on a job it no longer holds: its lease expired and
+    /// another replica claimed the job again (or it was never claimed).
+    #[error(
+        "job {job} is no longer held by replica {replica} (held by {}); its result is dropped and the current holder's run counts",
+        holder.as_deref().unwrap_or("no replica")
+    )]
+    LeaseLost {
+        /// The job.
+        job: i64,
+        /// The replica that reported.
+        replica: String,
+        /// Who holds it now, if anyone.
+        holder: Option<String>,
+    },
     /// A stored value has a type the PostgreSQL column cannot take.
     #[error("{table}.{column} holds {found} where PostgreSQL expects {expected}")]
     Value {

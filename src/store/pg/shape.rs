@@ -4,8 +4,7 @@
 
 use postgres::GenericClient;
 
-use super::migrations::VERSION_TABLE;
-use super::notify::CHANGE_TABLE;
+use super::migrations::not_compared;
 use super::{Result, doing};
 use crate::store::{Store, StoreError};
 
@@ -111,8 +110,9 @@ pub fn sqlite_tables(store: &Store) -> Result<Vec<TableShape>, StoreError> {
 }
 
 /// The PostgreSQL database's tables in the current schema by name, without
-/// the version table (PostgreSQL's stand-in for `PRAGMA user_version`) and
-/// the change counter (its stand-in for `PRAGMA data_version`).
+/// the version table (PostgreSQL's stand-in for `PRAGMA user_version`), the
+/// change counter (its stand-in for `PRAGMA data_version`) and the tables
+/// only PostgreSQL has.
 pub fn pg_tables(client: &mut impl GenericClient) -> Result<Vec<TableShape>> {
     let rows = client
         .query(
@@ -121,9 +121,9 @@ pub fn pg_tables(client: &mut impl GenericClient) -> Result<Vec<TableShape>> {
              JOIN information_schema.tables t
                ON t.table_schema = c.table_schema AND t.table_name = c.table_name
              WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
-               AND c.table_name <> $1 AND c.table_name <> $2
+               AND NOT (c.table_name = ANY($1))
              ORDER BY c.table_name, c.ordinal_position",
-            &[&VERSION_TABLE, &CHANGE_TABLE],
+            &[&not_compared()],
         )
         .map_err(doing("reading the PostgreSQL schema"))?;
     let mut tables: Vec<TableShape> = Vec::new();
