@@ -26,7 +26,9 @@ pub struct DemoArgs {
     /// (implied when stdout is not a terminal).
     #[arg(long)]
     pub no_console: bool,
-    /// Without a console: how long to run before the summary.
+    /// Without a console: how long to run before the summary. The scripted
+    /// story always plays to its end first (a slow machine makes the run
+    /// longer, by at most this long again or 60 s, never cuts the story).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub duration: u64,
     /// Seed for the sample board and the story (same seed, same run).
@@ -144,6 +146,8 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let every = Duration::from_secs(3);
         let mut next = tokio::time::Instant::now() + every;
         let end = tokio::time::Instant::now() + duration;
+        let hard_end = end + duration.max(Duration::from_secs(60));
+        let mut told_slow = false;
         let interrupted = super::sim_cmd::shutdown_signal();
         tokio::pin!(interrupted);
         let _ = outln!(
@@ -152,8 +156,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             demo.world.store_path.display()
         );
         loop {
+            let wake = if tokio::time::Instant::now() < end {
+                next.min(end)
+            } else {
+                next.min(tokio::time::Instant::now() + Duration::from_millis(200))
+            };
             tokio::select! {
-                _ = tokio::time::sleep_until(next.min(end)) => {}
+                _ = tokio::time::sleep_until(wake) => {}
                 _ = &mut interrupted => break,
             }
             let now = tokio::time::Instant::now();
@@ -166,7 +175,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
                 next += every;
             }
             if now >= end {
-                break;
+                let story_over = crate::demo::stage::lock(&demo.log).finished;
+                if story_over || now >= hard_end {
+                    break;
+                }
+                if !told_slow {
+                    told_slow = true;
+                    let _ = outln!(
+                        "the story is not over yet on this machine; letting it finish (at most {} s more)",
+                        (hard_end - now).as_secs()
+                    );
+                }
             }
         }
         let _ = outln!(
