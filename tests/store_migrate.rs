@@ -367,6 +367,38 @@ fn postgres_schema_has_every_sqlite_table_and_column() {
             .any(|f| f.table == "jobs" && f.parent == "links" && f.on_delete == "SET NULL")
     );
 
+    // Every SQLite trigger has its twin on the same table, every table its
+    // change trigger (the derived ones excepted).
+    let sqlite_triggers = pg::sqlite_triggers(&store).unwrap();
+    let pg_triggers = pg::pg_triggers(&mut client).unwrap();
+    let diff = pg::trigger_differences(&sqlite_triggers, &pg_triggers, &pg_tables);
+    assert!(diff.is_empty(), "triggers drifted:\n{}", diff.join("\n"));
+    for table in ["links", "jobs", "conflicts", "records"] {
+        assert!(
+            sqlite_triggers.iter().any(|t| t.table == table),
+            "no SQLite trigger on {table}: {sqlite_triggers:?}"
+        );
+    }
+    let mut grown = sqlite_triggers.clone();
+    grown.insert(pg::Trigger {
+        table: "jobs".into(),
+        name: "jobs_touch".into(),
+    });
+    let mut unwatched = pg_triggers.clone();
+    unwatched.retain(|t| t.name != "events_changed");
+    unwatched.insert(pg::Trigger {
+        table: "links".into(),
+        name: "links_extra".into(),
+    });
+    assert_eq!(
+        pg::trigger_differences(&grown, &unwatched, &pg_tables),
+        [
+            "SQLite trigger jobs_touch on jobs has no PostgreSQL twin",
+            "PostgreSQL trigger links_extra on links exists only in PostgreSQL",
+            "table events has no change trigger (events_changed) in PostgreSQL",
+        ]
+    );
+
     // The comparison notices a column SQLite gained without its twin.
     let mut grown = sqlite.clone();
     grown[0].columns.push(pg::Column {

@@ -57,6 +57,18 @@ impl Drop for PgDb {
 
 /// A fresh, empty database on the shared test server (started on first use).
 pub fn fresh_db() -> PgDb {
+    create_db("")
+}
+
+/// A fresh, empty database whose collation and character classes are
+/// `locale` (e.g. `C.utf8`, where `lower()` folds more than ASCII).
+pub fn fresh_db_in_locale(locale: &str) -> PgDb {
+    create_db(&format!(
+        " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE '{locale}' LC_CTYPE '{locale}'"
+    ))
+}
+
+fn create_db(options: &str) -> PgDb {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let server = shared_server();
     let name = format!(
@@ -66,7 +78,7 @@ pub fn fresh_db() -> PgDb {
     );
     let mut admin = server.connect(&server.admin_db);
     admin
-        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .batch_execute(&format!("CREATE DATABASE \"{name}\"{options}"))
         .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
     let mut u = url::Url::parse(&server.base_url).unwrap();
     u.set_path(&name);

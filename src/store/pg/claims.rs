@@ -11,10 +11,11 @@
 //! job running and its jobs run in id order. A running job whose lease
 //! expired still holds its link until it is re-run.
 //!
+//! The `jobs.*` counters follow every status change here through the
+//! `jobs_count_*` triggers, as on SQLite.
+//!
 //! Times are milliseconds on the callers' clocks, which must agree to well
 //! within a lease (NTP does).
-
-use std::collections::BTreeMap;
 
 use postgres::GenericClient;
 
@@ -77,10 +78,6 @@ pub fn claim_due_jobs(
     let mut jobs = rows.iter().map(job).collect::<Result<Vec<_>>>()?;
     // RETURNING has no order: give them back in the order they were chosen.
     jobs.sort_by_key(|j| (j.lane != Lane::Live, j.next_run_at, j.id));
-    shift_counters(
-        &mut tx,
-        &[(JobStatus::Queued, JobStatus::Running, jobs.len() as i64)],
-    )?;
     tx.commit().map_err(doing("committing a job claim"))?;
     Ok(jobs)
 }
@@ -131,7 +128,6 @@ pub fn finish(
         .map_err(doing("starting to finish a job"))?;
     hold(&mut tx, replica, job_id)?;
     record_attempt(&mut tx, job_id, attempt, next_status, next_run_at)?;
-    shift_counters(&mut tx, &[(JobStatus::Running, next_status, 1)])?;
     tx.commit().map_err(doing("committing a job's attempt"))
 }
 
@@ -155,7 +151,6 @@ pub fn defer(
         &[&job_id, &next_run_at, &now],
     )
     .map_err(doing(format!("deferring job {job_id}")))?;
-    shift_counters(&mut tx, &[(JobStatus::Running, JobStatus::Queued, 1)])?;
     tx.commit().map_err(doing("committing a deferred job"))
 }
 
@@ -209,10 +204,7 @@ fn requeue_expired(tx: &mut postgres::Transaction<'_>, now: i64) -> Result<()> {
         };
         record_attempt(tx, id, &attempt, JobStatus::Queued, now)?;
     }
-    shift_counters(
-        tx,
-        &[(JobStatus::Running, JobStatus::Queued, expired.len() as i64)],
-    )
+    Ok(())
 }
 
 /// The SQLite store's `record_attempt`: attempt numbers count every try,
@@ -262,25 +254,6 @@ fn record_attempt(
         ],
     )
     .map_err(doing_it())?;
-    Ok(())
-}
-
-/// Keep the `counters` rows (which SQLite keeps with triggers) in step with
-/// status changes. Rows are updated in name order, so two transactions
-/// never wait for each other's counters in a cycle.
-fn shift_counters(
-    tx: &mut postgres::Transaction<'_>,
-    moves: &[(JobStatus, JobStatus, i64)],
-) -> Result<()> {
-    let mut delta: BTreeMap<String, i64> = BTreeMap::new();
-    for (from, to, n) in moves.iter().filter(|(f, t, n)| f != t && *n != 0) {
-        *delta.entry(format!("jobs.{}", from.as_str())).or_default() -= n;
-        *delta.entry(format!("jobs.{}", to.as_str())).or_default() += n;
-    }
-    for (name, n) in delta.iter().filter(|(_, n)| **n != 0) {
-        tx.execute("UPDATE counters SET n = n + $2 WHERE name = $1", &[name, n])
-            .map_err(doing("updating the job counters"))?;
-    }
     Ok(())
 }
 

@@ -1,10 +1,11 @@
 //! PostgreSQL, the second store backend (DESIGN.md section 13): its
 //! versioned schema, the connection rules every command shares (password
-//! from the environment, the URL never printed with its password), and the
-//! one-transaction copy of a SQLite store into it; and the coordination of
-//! several replicas through it: leased job claims, a shared rate-limit
-//! budget, heartbeats and singleton leases. The engine does not call the
-//! coordination functions yet.
+//! from the environment, the URL never printed with its password), the
+//! one-transaction copy of a SQLite store into it, the twins of SQLite's
+//! triggers, and change notification for the console and the CLI; and the
+//! coordination of several replicas through it: leased job claims, a shared
+//! rate-limit budget, heartbeats and singleton leases. The engine does not
+//! call the coordination functions yet.
 //!
 //! The `postgres` driver is synchronous like the rest of the store; it runs
 //! its own small runtime, so it is called from plain threads, never from
@@ -15,19 +16,26 @@ mod claims;
 mod copy;
 mod keys;
 pub mod migrations;
+mod notify;
 mod replicas;
 mod schema;
 mod shape;
 mod target;
+mod triggers;
 
 pub use budget::{BudgetPolicy, BudgetRefill, HOLD_MS, Take, pause, refill, settle, take};
 pub use claims::{Renewal, claim_due_jobs, defer, finish, renew_leases};
 pub use copy::{CopyReport, TableCount, copy_store};
 pub use keys::{ForeignKey, Keys, NamedIndex, UniqueKey, key_differences, pg_keys, sqlite_keys};
+pub use notify::{CHANGE_TABLE, CHANNEL, ChangeListener, change_version};
 pub use replicas::{Lead, ReplicaInfo, ReplicaState, Singleton, beat, replicas, resign, try_lead};
 pub use schema::{migrate_schema, schema_version};
 pub use shape::{Column, ColumnKind, TableShape, differences, pg_tables, sqlite_tables};
 pub use target::{PgTarget, redact_url};
+pub use triggers::{
+    DERIVED_TABLES, PG_ONLY_TRIGGERS, SQLITE_ONLY_TRIGGERS, Trigger, pg_triggers, sqlite_triggers,
+    trigger_differences,
+};
 
 /// Failures of the PostgreSQL backend, each one sentence that names the
 /// database by its redacted URL.

@@ -110,8 +110,9 @@ pub fn sqlite_tables(store: &Store) -> Result<Vec<TableShape>, StoreError> {
 }
 
 /// The PostgreSQL database's tables in the current schema by name, without
-/// the version table (PostgreSQL's stand-in for `PRAGMA user_version`) and
-/// the tables only PostgreSQL has.
+/// the version table (PostgreSQL's stand-in for `PRAGMA user_version`), the
+/// change counter (its stand-in for `PRAGMA data_version`) and the tables
+/// only PostgreSQL has.
 pub fn pg_tables(client: &mut impl GenericClient) -> Result<Vec<TableShape>> {
     let rows = client
         .query(
