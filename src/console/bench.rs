@@ -6,6 +6,7 @@
 //! naive `LIKE '%q%'` search measured in the same run as baselines. Frames
 //! are drawn to an off-screen backend, so terminal speed is excluded.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -245,6 +246,14 @@ const SCRIPT: &[KeyCode] = &[
     KeyCode::Char('1'),
 ];
 
+/// How the per-key timings name a key.
+fn key_name(code: KeyCode) -> String {
+    match code {
+        KeyCode::Char(c) => c.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
 fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -296,14 +305,28 @@ pub fn run(path: &Path, frames: usize) -> Result<Vec<Value>, ConsoleError> {
     let first = ms(t0.elapsed());
 
     let mut lat = Vec::with_capacity(frames);
+    let mut by_key: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for i in 0..frames {
-        let key = KeyEvent::new(SCRIPT[i % SCRIPT.len()], KeyModifiers::NONE);
+        let code = SCRIPT[i % SCRIPT.len()];
+        let kind = format!("{} {}", app.view.title(), key_name(code));
+        let key = KeyEvent::new(code, KeyModifiers::NONE);
         let t = Instant::now();
         app.on_key(key);
         let Ok(_) = term.draw(|f| ui::draw(f, &mut app));
-        lat.push(ms(t.elapsed()));
+        let took = ms(t.elapsed());
+        lat.push(took);
+        by_key.entry(kind).or_default().push(took);
     }
     lat.sort_by(f64::total_cmp);
+    let per_key: Vec<Value> = by_key
+        .into_iter()
+        .map(|(kind, mut v)| {
+            v.sort_by(f64::total_cmp);
+            json!({"id": "P4", "metric": "key_to_frame_by_key_ms", "key": kind,
+                   "frames": v.len(), "p50": percentile(&v, 0.5), "p99": percentile(&v, 0.99),
+                   "max": v.last().copied().unwrap_or(0.0)})
+        })
+        .collect();
 
     let t = Instant::now();
     let idle_n = 1000;
@@ -403,6 +426,7 @@ pub fn run(path: &Path, frames: usize) -> Result<Vec<Value>, ConsoleError> {
         json!({"id": "P4", "metric": "page_mid_table_ms", "keyset_and_counters": keyset,
                "naive_offset_and_count": naive, "speedup": if keyset > 0.0 { naive / keyset } else { 0.0 }}),
     ];
+    out.extend(per_key);
     out.extend(search_rows);
     out.push(json!({"id": "P4", "metric": "search_worst_console_ms", "value": worst_console, "target": 50.0}));
     out.push(json!({"id": "P4", "metric": "peak_rss_mb", "value": peak_rss_mb(), "target": 50.0}));

@@ -209,13 +209,11 @@ impl Db<'_> {
 
     /// One link by id.
     pub fn link(&self, id: i64) -> Result<Option<Link>> {
+        // Cached: the console names every row it loads through this.
         let raw = self
             .conn
-            .query_row(
-                &format!("SELECT {COLS} FROM links WHERE id = ?1"),
-                [id],
-                row,
-            )
+            .prepare_cached(&format!("SELECT {COLS} FROM links WHERE id = ?1"))?
+            .query_row([id], row)
             .optional()?;
         raw.map(finish).transpose()
     }

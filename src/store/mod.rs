@@ -42,7 +42,7 @@ pub use audit::{AuditEntry, NewAudit};
 pub use bulk::{SeedConflict, SeedJob, SeedLink};
 pub use changelog::{ChangelogGroupRow, ChangelogPost, ChangelogState};
 pub use conflicts::{Conflict, ConflictFilter, ConflictStatus, NewConflict, Resolution};
-pub use console_queries::{ActivityStats, NaiveBaseline};
+pub use console_queries::{ActivityStats, NaiveBaseline, WriteMinutes};
 pub use events::{EventEntry, Level};
 pub use guards::{LinkBreaker, WriteReceipt, WriteRefusal};
 pub use inbox::{InboxItem, NewDelivery};

@@ -20,7 +20,7 @@ use crate::console::types::{Action, Cmd, Ctx, Hit, JobStatuses, Open, ViewId, Vi
 use crate::console::wrap::wrap;
 use crate::domain::{JobStatus, QuotaKind, QuotaSample, Side};
 use crate::health::{Health, Verdict, human_ms};
-use crate::store::{ActivityStats, ConflictStatus, Db, StoreError, Summary, to_ms};
+use crate::store::{ActivityStats, ConflictStatus, Db, StoreError, Summary, WriteMinutes, to_ms};
 
 /// Minutes shown in the throughput sparkline.
 pub const SPARK_MINUTES: usize = 30;
@@ -45,6 +45,9 @@ pub struct OverviewView {
     pub stats: ActivityStats,
     /// Quota gauges.
     pub quotas: Vec<QuotaView>,
+    /// Engine writes of the settled minutes, so a reload counts only the
+    /// newest audit rows.
+    pub write_minutes: WriteMinutes,
 }
 
 /// Burn rate and exhaustion time from a series of readings in the same
@@ -406,7 +409,12 @@ impl View for OverviewView {
     }
 
     fn reload(&mut self, cx: &Load<'_>) -> Result<(), StoreError> {
-        self.stats = cx.db.activity(cx.now, SPARK_MINUTES, RATE_WINDOW_MS)?;
+        self.stats = cx.db.activity(
+            cx.now,
+            SPARK_MINUTES,
+            RATE_WINDOW_MS,
+            &mut self.write_minutes,
+        )?;
         self.quotas.clear();
         for q in cx.db.latest_quota()? {
             let series = Self::quota_series(cx.db, q.connector, q.kind, cx.now)?;
