@@ -362,7 +362,7 @@ pub async fn execute(
     let conn = conns.side(job.target).as_ref();
     match payload {
         JobPayload::Create { record, .. } => {
-            if job.attempts > 0
+            if job.tried_before()
                 && !conn.create_is_idempotent()
                 && let Some(found) = conn.find_created(record).await?
             {
@@ -383,7 +383,7 @@ pub async fn execute(
             // An earlier attempt may have posted the copy and lost the
             // answer: look for it (by its client id where the remote takes
             // one, else by its marker or exact text) before posting again.
-            if job.attempts > 0 {
+            if job.tried_before() {
                 let found = match client_id {
                     Some(id) => conn.find_comment(remote_id, *id, body).await?,
                     None => {
@@ -432,7 +432,7 @@ pub async fn execute(
                     );
                     // An earlier attempt may have posted it and lost the
                     // answer: the exact text on the post is that copy.
-                    let found = if job.attempts > 0 {
+                    let found = if job.tried_before() {
                         posted_copy(conn, post_id, Side::Linear, "", &body).await?
                     } else {
                         None

@@ -322,14 +322,12 @@ impl Scheduler {
                 None => None,
             };
             let started = Timing::start();
-            let result = match me.first_attempt(&job).await {
-                Err(e) => Err(e),
-                Ok(since) => match &payload {
-                    JobPayload::Update { remote_id, .. } => {
-                        me.run_update(&job, &payload, remote_id, since).await
-                    }
-                    _ => execute(&me.connectors, &job, &payload, since).await,
+            let result = match &payload {
+                JobPayload::Update { remote_id, .. } => match me.first_attempt(&job).await {
+                    Ok(since) => me.run_update(&job, &payload, remote_id, since).await,
+                    Err(e) => Err(e),
                 },
+                _ => execute(&me.connectors, &job, &payload, None).await,
             };
             let t = Timing::finish(started);
             me.count(
@@ -346,7 +344,7 @@ impl Scheduler {
     /// for a first try, or when every earlier attempt was refused before it
     /// was applied): a retry asks the target what it wrote since then.
     async fn first_attempt(&self, job: &Job) -> Result<Option<DateTime<Utc>>, RemoteError> {
-        if job.attempts == 0 {
+        if !job.tried_before() {
             return Ok(None);
         }
         let id = job.id;

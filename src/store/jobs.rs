@@ -101,6 +101,15 @@ pub struct Job {
     pub updated_at: i64,
 }
 
+impl Job {
+    /// Whether an earlier attempt may have reached the remote. An operator
+    /// retry resets `attempts` (a fresh budget) but keeps the last error, so
+    /// a retried job still looks for what its earlier tries wrote.
+    pub fn tried_before(&self) -> bool {
+        self.attempts > 0 || self.error_class.is_some()
+    }
+}
+
 /// One try of a job.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Attempt {

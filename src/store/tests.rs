@@ -367,6 +367,20 @@ fn attempts_keep_counting_across_retries_and_success_clears_the_error() {
 }
 
 #[test]
+fn an_operator_retry_keeps_a_job_known_as_tried_before() {
+    let store = Store::open_in_memory().unwrap();
+    let db = store.db();
+    let j = db.insert_job(&job(None)).unwrap();
+    assert!(!db.job(j).unwrap().unwrap().tried_before(), "never tried");
+    db.record_attempt(j, &failed_attempt(ErrorClass::Timeout), JobStatus::Dead, 0)
+        .unwrap();
+    assert_eq!(db.retry_jobs(&[j]).unwrap(), 1);
+    let retried = db.job(j).unwrap().unwrap();
+    assert_eq!(retried.attempts, 0, "a fresh budget");
+    assert!(retried.tried_before(), "its earlier try may have landed");
+}
+
+#[test]
 fn only_attempts_that_may_have_been_applied_start_the_unknown_outcome_window() {
     let store = Store::open_in_memory().unwrap();
     let j = store.db().insert_job(&job(None)).unwrap();
