@@ -1,7 +1,7 @@
 //! Append-only log of every change roundtrip made to a remote system and every
 //! operator action, with the reason: the answer to "why is this value here?".
 
-use rusqlite::params;
+use super::sql::params;
 use serde::Serialize;
 
 use super::{Db, Result, Window, now_ms, parse_name};
@@ -72,7 +72,7 @@ pub struct AuditEntry {
 
 const COLS: &str = "id, at, link_id, actor, action, side, field, before, after, reason";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+fn row(r: &super::sql::Row<'_>) -> Result<AuditEntry> {
     Ok(AuditEntry {
         id: r.get(0)?,
         at: r.get(1)?,
@@ -80,7 +80,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
         actor: parse_name(3, r.get(3)?)?,
         action: parse_name(4, r.get(4)?)?,
         side: r
-            .get::<_, Option<String>>(5)?
+            .get::<Option<String>>(5)?
             .map(|s| parse_name(5, s))
             .transpose()?,
         field: r.get(6)?,
@@ -93,9 +93,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
 impl Db<'_> {
     /// Append an entry.
     pub fn append_audit(&self, e: &NewAudit) -> Result<i64> {
-        self.conn.execute(
+        self.conn.query_row(
             "INSERT INTO audit (at, link_id, actor, action, side, field, before, after, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             RETURNING id",
             params![
                 now_ms(),
                 e.link_id,
@@ -107,8 +108,8 @@ impl Db<'_> {
                 e.after,
                 e.reason
             ],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 
     /// A record's timeline: its link's entries in a keyset window.
@@ -119,10 +120,10 @@ impl Db<'_> {
         ))?;
         let rows = stmt
             .query_map(
-                rusqlite::named_params! {":link": link_id, ":from": window.key_bound(), ":limit": window.limit_i64()},
+                super::sql::named_params! {":link": link_id, ":from": window.key_bound(), ":limit": window.limit_i64()},
                 row,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -134,10 +135,10 @@ impl Db<'_> {
             .prepare_cached(&format!("SELECT {COLS} FROM audit WHERE {cond} {order}"))?;
         let rows = stmt
             .query_map(
-                rusqlite::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
+                super::sql::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
                 row,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::{Db, Result, json};
 use crate::domain::{Actor, ErrorClass, FieldValue, JobKind, JobStatus, Side};

@@ -4,7 +4,7 @@
 //! is published (`open` → `queued` → `published`; `dropped` when the cycle
 //! or project is gone without completing).
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::{Db, Result, now_ms, parse_name};
 use crate::domain::GroupKind;
@@ -65,7 +65,7 @@ pub struct ChangelogPost {
 
 type GroupRaw = (i64, String, String, String, String, String, Option<String>);
 
-fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRaw> {
+fn group_row(r: &super::sql::Row<'_>) -> Result<GroupRaw> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -143,7 +143,7 @@ impl Db<'_> {
         ))?;
         let raws = st
             .query_map(params![limit as i64], group_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         raws.into_iter()
             .map(|(id, kind, remote_id, name, route, settings, entry_id)| {
                 Ok(ChangelogGroupRow {
@@ -172,7 +172,7 @@ impl Db<'_> {
                 url: r.get(2)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<Result<_>>()?)
     }
 
     /// Move a group on; `from` guards the step (true when it moved), so

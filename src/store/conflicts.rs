@@ -2,7 +2,7 @@
 //! waiting for the engine to write the decision). One open conflict per link
 //! and field.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Db, Result, StoreError, Window, json, now_ms, parse_json, parse_name};
@@ -163,7 +163,7 @@ type Raw = (
     (ConflictReason, Option<Side>, Option<String>),
 );
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+fn row(r: &super::sql::Row<'_>) -> Result<Raw> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -174,14 +174,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
         parse_name(8, r.get(8)?)?,
         r.get(9)?,
         r.get(10)?,
-        r.get::<_, Option<String>>(11)?
+        r.get::<Option<String>>(11)?
             .map(|s| parse_name(11, s))
             .transpose()?,
         [r.get(12)?, r.get(13)?],
         r.get(14)?,
         (
             parse_name(15, r.get(15)?)?,
-            r.get::<_, Option<String>>(16)?
+            r.get::<Option<String>>(16)?
                 .map(|s| parse_name(16, s))
                 .transpose()?,
             r.get(17)?,
@@ -242,9 +242,7 @@ impl Db<'_> {
     /// Whether the store has the V6 convergence tables and columns (a
     /// read-only command may run against an older daemon's store).
     pub(super) fn has_conflict_kinds(&self) -> Result<bool> {
-        let v: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let v: i64 = self.schema_version()?;
         Ok(v >= KINDS_SINCE)
     }
 
@@ -322,13 +320,13 @@ impl Db<'_> {
         ))?;
         let raws = stmt
             .query_map(
-                rusqlite::named_params! {
+                super::sql::named_params! {
                     ":field": filter.field.as_deref().unwrap_or(""),
                     ":from": window.key_bound(), ":limit": window.limit_i64()
                 },
                 row,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         raws.into_iter().map(finish).collect()
     }
 
@@ -340,7 +338,7 @@ impl Db<'_> {
         ))?;
         let raws = stmt
             .query_map([link_id], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         raws.into_iter().map(finish).collect()
     }
 
@@ -380,7 +378,7 @@ impl Db<'_> {
         ))?;
         let raws = stmt
             .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         raws.into_iter().map(finish).collect()
     }
 
@@ -484,7 +482,7 @@ impl Db<'_> {
         ))?;
         let raws = stmt
             .query_map([link_id], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         raws.into_iter().map(finish).collect()
     }
 

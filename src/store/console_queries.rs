@@ -95,7 +95,7 @@ impl Db<'_> {
              WHERE at >= ?1 AND at <= ?2 AND actor = 'engine' GROUP BY m",
         )?;
         let rows = stmt.query_map([from_ms, to_ms], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            Ok((r.get::<i64>(0)?, r.get::<i64>(1)?))
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -140,13 +140,13 @@ impl NaiveBaseline {
     pub fn jobs_page(db: &Db<'_>, offset: i64, limit: i64) -> Result<(i64, Vec<i64>)> {
         let total: i64 = db
             .conn
-            .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
+            .query_row("SELECT count(*) FROM jobs", (), |r| r.get(0))?;
         let mut stmt = db
             .conn
             .prepare_cached("SELECT id FROM jobs ORDER BY created_at, id LIMIT ?1 OFFSET ?2")?;
         let ids = stmt
             .query_map([limit, offset], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
+            .collect::<Result<Vec<i64>>>()?;
         Ok((total, ids))
     }
 
@@ -161,8 +161,8 @@ impl NaiveBaseline {
              ORDER BY id DESC LIMIT ?3",
         )?;
         let ids = stmt
-            .query_map(rusqlite::params![query, pattern, limit], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
+            .query_map(super::sql::params![query, pattern, limit], |r| r.get(0))?
+            .collect::<Result<Vec<i64>>>()?;
         Ok(ids)
     }
 
@@ -170,7 +170,7 @@ impl NaiveBaseline {
     pub fn count_links(db: &Db<'_>) -> Result<i64> {
         Ok(db
             .conn
-            .query_row("SELECT count(*) FROM links", [], |r| r.get(0))?)
+            .query_row("SELECT count(*) FROM links", (), |r| r.get(0))?)
     }
 }
 

@@ -2,7 +2,7 @@
 //! daemon's log file (it may be on another disk or rotated); notable events
 //! are also kept here, bounded by pruning.
 
-use rusqlite::params;
+use super::sql::params;
 use serde::Serialize;
 
 use super::{Db, Result, Window, now_ms, parse_name};
@@ -94,7 +94,7 @@ impl Db<'_> {
         ))?;
         let rows = stmt
             .query_map(
-                rusqlite::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
+                super::sql::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
                 |r| {
                     Ok(EventEntry {
                         id: r.get(0)?,
@@ -105,7 +105,7 @@ impl Db<'_> {
                     })
                 },
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 

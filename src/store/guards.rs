@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 
 use super::{Db, Result, json, now_ms, parse_json, parse_name};
 use crate::domain::{FieldValue, Side};
@@ -65,7 +65,7 @@ pub struct LinkBreaker {
     pub reason: String,
 }
 
-fn breaker_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LinkBreaker> {
+fn breaker_row(r: &super::sql::Row<'_>) -> Result<LinkBreaker> {
     Ok(LinkBreaker {
         link_id: r.get(0)?,
         failures: r.get(1)?,
@@ -87,9 +87,10 @@ impl Db<'_> {
         message: &str,
         job_id: Option<i64>,
     ) -> Result<i64> {
-        self.conn.execute(
+        self.conn.query_row(
             "INSERT INTO write_refusals (link_id, side, field, value, message, job_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             RETURNING id",
             params![
                 link_id,
                 side.as_str(),
@@ -99,8 +100,8 @@ impl Db<'_> {
                 job_id,
                 now_ms()
             ],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 
     /// Refusals of one link not yet turned into conflicts.
@@ -112,16 +113,16 @@ impl Db<'_> {
         let raws = stmt
             .query_map([link_id], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
+                    r.get::<i64>(0)?,
+                    r.get::<i64>(1)?,
                     parse_name::<Side>(2, r.get(2)?)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, Option<i64>>(6)?,
+                    r.get::<String>(3)?,
+                    r.get::<String>(4)?,
+                    r.get::<String>(5)?,
+                    r.get::<Option<i64>>(6)?,
                 ))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         raws.into_iter()
             .map(|(id, link_id, side, field, value, message, job_id)| {
                 Ok(WriteRefusal {
@@ -153,9 +154,10 @@ impl Db<'_> {
         expected: &BTreeMap<String, FieldValue>,
         written: &BTreeMap<String, FieldValue>,
     ) -> Result<i64> {
-        self.conn.execute(
+        self.conn.query_row(
             "INSERT INTO write_receipts (link_id, side, remote_id, expected, written, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             RETURNING id",
             params![
                 link_id,
                 side.as_str(),
@@ -164,8 +166,8 @@ impl Db<'_> {
                 json(written),
                 now_ms()
             ],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 
     /// The receipt (newest first) of our write whose written values `is_ours`
@@ -183,13 +185,13 @@ impl Db<'_> {
         let rows = stmt
             .query_map(params![side.as_str(), remote_id], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
+                    r.get::<i64>(0)?,
+                    r.get::<Option<i64>>(1)?,
+                    r.get::<String>(2)?,
+                    r.get::<String>(3)?,
                 ))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         for (id, link_id, expected, written) in rows {
             let written: BTreeMap<String, FieldValue> =
                 parse_json("receipt written values", &written)?;
@@ -272,7 +274,7 @@ impl Db<'_> {
                 params![now_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
                 breaker_row,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 }

@@ -6,7 +6,7 @@
 //! are handed out once per record, and processed ones are pruned after a
 //! retention window.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::{Db, Result, Window, now_ms, parse_name};
 use crate::domain::Side;
@@ -55,7 +55,7 @@ pub struct InboxItem {
     pub evidence: Option<String>,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxItem> {
+fn row(r: &super::sql::Row<'_>) -> Result<InboxItem> {
     Ok(InboxItem {
         id: r.get(0)?,
         source: parse_name(1, r.get(1)?)?,
@@ -107,7 +107,7 @@ impl Db<'_> {
         ))?;
         let rows = stmt
             .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -160,7 +160,7 @@ impl Db<'_> {
     pub fn count_pending_deliveries(&self) -> Result<i64> {
         Ok(self.conn.query_row(
             "SELECT count(*) FROM inbox WHERE processed_at IS NULL",
-            [],
+            (),
             |r| r.get(0),
         )?)
     }
@@ -169,7 +169,7 @@ impl Db<'_> {
     pub fn oldest_pending_delivery(&self) -> Result<Option<i64>> {
         Ok(self.conn.query_row(
             "SELECT min(received_at) FROM inbox WHERE processed_at IS NULL",
-            [],
+            (),
             |r| r.get(0),
         )?)
     }
@@ -182,10 +182,10 @@ impl Db<'_> {
             .prepare_cached(&format!("SELECT {COLS} FROM inbox WHERE {cond} {order}"))?;
         let rows = stmt
             .query_map(
-                rusqlite::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
+                super::sql::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
                 row,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 }

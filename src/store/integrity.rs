@@ -54,8 +54,17 @@ impl Db<'_> {
     /// reported as failing with SQLite's error.
     pub fn quick_check(&self) -> IntegrityCheck {
         let at_ms = now_ms();
-        let rows: rusqlite::Result<Vec<String>> = self
-            .conn
+        // PostgreSQL checks its own pages (and reports damage on the
+        // statement that meets it); there is no store-wide check to run.
+        let super::sql::Conn::Sqlite(conn) = self.conn else {
+            return IntegrityCheck {
+                ok: true,
+                at_ms,
+                detail: String::new(),
+                recover: None,
+            };
+        };
+        let rows: rusqlite::Result<Vec<String>> = conn
             .prepare(&format!("PRAGMA quick_check({MAX_REPORTED})"))
             .and_then(|mut stmt| {
                 stmt.query_map([], |r| r.get::<_, String>(0))?

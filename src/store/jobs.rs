@@ -2,7 +2,7 @@
 //! attempt row. Operators retry or cancel by changing rows; the engine picks
 //! the change up.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Db, Result, StoreError, Window, now_ms, parse_name};
@@ -184,14 +184,14 @@ const COLS: &str =
     "id, link_id, target, kind, payload, reason, status, lane, attempts, max_attempts,
     next_run_at, error_class, last_error, http_status, request_id, created_at, updated_at";
 
-fn opt_name<T: std::str::FromStr>(col: usize, v: Option<String>) -> rusqlite::Result<Option<T>>
+fn opt_name<T: std::str::FromStr>(col: usize, v: Option<String>) -> Result<Option<T>>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
     v.map(|s| parse_name(col, s)).transpose()
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+fn row(r: &super::sql::Row<'_>) -> Result<Job> {
     Ok(Job {
         id: r.get(0)?,
         link_id: r.get(1)?,
@@ -221,10 +221,11 @@ impl Db<'_> {
     /// Enqueue a job to run as soon as possible.
     pub fn insert_job(&self, job: &NewJob) -> Result<i64> {
         let now = now_ms();
-        self.conn.execute(
+        self.conn.query_row(
             "INSERT INTO jobs (link_id, target, kind, payload, reason, lane, max_attempts,
                                next_run_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)
+             RETURNING id",
             params![
                 job.link_id,
                 job.target.as_str(),
@@ -235,8 +236,8 @@ impl Db<'_> {
                 job.max_attempts,
                 now
             ],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+            |r| r.get(0),
+        )
     }
 
     /// Replace a job's payload (a failed create keeps the id the remote
@@ -264,7 +265,7 @@ impl Db<'_> {
             "SELECT {COLS} FROM jobs WHERE {} AND {cond} {order}",
             filter.sql()
         ))?;
-        let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
+        let mut params: Vec<(&str, super::sql::Value<'_>)> = Vec::new();
         let (status, class, from, limit) = (
             filter.status_str(),
             filter.class_str(),
@@ -272,16 +273,16 @@ impl Db<'_> {
             window.limit_i64(),
         );
         if filter.status.is_some() {
-            params.push((":status", &status));
+            params.push((":status", super::sql::ToValue::to_value(&status)));
         }
         if filter.error_class.is_some() {
-            params.push((":class", &class));
+            params.push((":class", super::sql::ToValue::to_value(&class)));
         }
-        params.push((":from", &from));
-        params.push((":limit", &limit));
+        params.push((":from", super::sql::ToValue::to_value(&from)));
+        params.push((":limit", super::sql::ToValue::to_value(&limit)));
         let rows = stmt
             .query_map(params.as_slice(), row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -324,13 +325,13 @@ impl Db<'_> {
 
     /// How many jobs match a filter (for "retry all N?" confirmations).
     pub fn count_jobs(&self, filter: &JobFilter) -> Result<i64> {
-        let mut params: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
+        let mut params: Vec<(&str, super::sql::Value<'_>)> = Vec::new();
         let (status, class) = (filter.status_str(), filter.class_str());
         if filter.status.is_some() {
-            params.push((":status", &status));
+            params.push((":status", super::sql::ToValue::to_value(&status)));
         }
         if filter.error_class.is_some() {
-            params.push((":class", &class));
+            params.push((":class", super::sql::ToValue::to_value(&class)));
         }
         Ok(self.conn.query_row(
             &format!("SELECT count(*) FROM jobs WHERE {}", filter.sql()),
@@ -354,7 +355,7 @@ impl Db<'_> {
         ))?;
         let jobs = stmt
             .query_map(params![now, i64::try_from(limit).unwrap_or(i64::MAX)], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         for job in &jobs {
             self.conn.execute(
                 "UPDATE jobs SET status = 'running', updated_at = ?2 WHERE id = ?1",
@@ -402,7 +403,7 @@ impl Db<'_> {
                     SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
                     UNION ALL
                     SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1))",
-                [],
+                (),
                 |r| r.get(0),
             )
             .optional()?
@@ -418,8 +419,8 @@ impl Db<'_> {
         let running = self
             .conn
             .prepare_cached("SELECT id, updated_at FROM jobs WHERE status = 'running' ORDER BY id")?
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map((), |r| Ok((r.get::<i64>(0)?, r.get::<i64>(1)?)))?
+            .collect::<Result<Vec<_>>>()?;
         for (id, claimed_at) in &running {
             let attempt = NewAttempt {
                 started_at: *claimed_at,
@@ -531,7 +532,7 @@ impl Db<'_> {
                     request_id: r.get(9)?,
                 })
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -590,7 +591,7 @@ impl Db<'_> {
     pub fn next_job_due(&self) -> Result<Option<i64>> {
         Ok(self.conn.query_row(
             "SELECT min(next_run_at) FROM jobs WHERE status = 'queued'",
-            [],
+            (),
             |r| r.get(0),
         )?)
     }

@@ -2,7 +2,7 @@
 //! follows a merge or a duplicate mark to the canonical record, the post a
 //! merged post went into, and a record named by its human key.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 
 use super::{Db, Result, StoreError, json, now_ms};
 use crate::domain::{FieldValue, Side};
@@ -74,8 +74,8 @@ impl Db<'_> {
              GROUP BY s ORDER BY MIN(id)",
         )?;
         let rows = stmt
-            .query_map([], |r| r.get::<_, Option<String>>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .query_map((), |r| r.get::<Option<String>>(0))?
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows.into_iter().flatten().collect())
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Db, Result, StoreError, Window, json, now_ms, parse_json, parse_name};
@@ -144,7 +144,7 @@ pub(super) type Raw = (
     Option<String>,
 );
 
-pub(super) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+pub(super) fn row(r: &super::sql::Row<'_>) -> Result<Raw> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -199,12 +199,13 @@ impl Db<'_> {
         base: &BTreeMap<String, FieldValue>,
     ) -> Result<i64> {
         let now = now_ms();
-        self.conn.execute(
+        self.conn.query_row(
             "INSERT INTO links (portal_id, linear_id, client_id, state, title, base, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             RETURNING id",
             params![portal_id, linear_id, client_id, state.as_str(), title, json(base), now],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+        |r| r.get(0),
+        )
     }
 
     /// One link by id.
@@ -319,10 +320,10 @@ impl Db<'_> {
             .prepare_cached(&format!("SELECT {COLS} FROM links WHERE {cond} {order}"))?;
         let raws = stmt
             .query_map(
-                rusqlite::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
+                super::sql::named_params! {":from": window.key_bound(), ":limit": window.limit_i64()},
                 row,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         raws.into_iter().map(finish).collect()
     }
 
@@ -341,7 +342,7 @@ impl Db<'_> {
             .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
                 Ok((parse_name(0, r.get(0)?)?, r.get(1)?))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -377,7 +378,7 @@ impl Db<'_> {
                     origin: parse_name(3, r.get(3)?)?,
                 })
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 }

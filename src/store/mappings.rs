@@ -5,7 +5,7 @@
 //! keeps running is active again, so the store never calls a document
 //! active that is not in force.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Db, Result, StoreError, now_ms, parse_name};
@@ -46,7 +46,7 @@ pub struct RefusedMapping {
     pub in_force: Option<i64>,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MappingVersion> {
+fn row(r: &super::sql::Row<'_>) -> Result<MappingVersion> {
     Ok(MappingVersion {
         version: r.get(0)?,
         document: r.get(1)?,
@@ -73,9 +73,7 @@ const REFUSALS_SINCE: i64 = 4;
 
 impl Db<'_> {
     fn has_refusals(&self) -> Result<bool> {
-        let v: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let v: i64 = self.schema_version()?;
         Ok(v >= REFUSALS_SINCE)
     }
 
@@ -92,7 +90,7 @@ impl Db<'_> {
     pub fn next_mapping_version(&self) -> Result<i64> {
         Ok(self.conn.query_row(
             "SELECT COALESCE(max(version), 0) + 1 FROM mappings",
-            [],
+            (),
             |r| r.get(0),
         )?)
     }
@@ -103,7 +101,7 @@ impl Db<'_> {
     fn activation_time(&self) -> Result<i64> {
         let last_refusal: Option<i64> =
             self.conn
-                .query_row("SELECT max(refused_at) FROM mappings", [], |r| r.get(0))?;
+                .query_row("SELECT max(refused_at) FROM mappings", (), |r| r.get(0))?;
         Ok(last_refusal.map_or(now_ms(), |r| now_ms().max(r + 1)))
     }
 
@@ -118,7 +116,7 @@ impl Db<'_> {
         let next = self.next_mapping_version()?;
         let now = self.activation_time()?;
         self.conn
-            .execute("UPDATE mappings SET active = 0 WHERE active = 1", [])?;
+            .execute("UPDATE mappings SET active = 0 WHERE active = 1", ())?;
         self.conn.execute(
             "INSERT INTO mappings (version, document, active, note, created_by, created_at,
                                    activated_at)
@@ -132,7 +130,7 @@ impl Db<'_> {
     pub fn activate_mapping_version(&self, version: i64) -> Result<()> {
         self.require_mapping_version(version)?;
         self.conn
-            .execute("UPDATE mappings SET active = 0 WHERE active = 1", [])?;
+            .execute("UPDATE mappings SET active = 0 WHERE active = 1", ())?;
         self.conn.execute(
             "UPDATE mappings SET active = 1, activated_at = ?2 WHERE version = ?1",
             params![version, self.activation_time()?],
@@ -149,7 +147,7 @@ impl Db<'_> {
         // Never before the activation it answers, so the alert holds.
         let last_activation: Option<i64> =
             self.conn
-                .query_row("SELECT max(activated_at) FROM mappings", [], |r| r.get(0))?;
+                .query_row("SELECT max(activated_at) FROM mappings", (), |r| r.get(0))?;
         let at = last_activation.map_or(now_ms(), |a| now_ms().max(a));
         self.conn.execute(
             "UPDATE mappings SET active = 0, refused_reason = ?2, refused_at = ?3
@@ -194,7 +192,7 @@ impl Db<'_> {
                     "SELECT {} FROM mappings WHERE active = 1",
                     self.mapping_cols()?
                 ),
-                [],
+                (),
                 row,
             )
             .optional()?)
@@ -221,9 +219,7 @@ impl Db<'_> {
             "SELECT {} FROM mappings ORDER BY version DESC",
             self.mapping_cols()?
         ))?;
-        let rows = stmt
-            .query_map([], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt.query_map((), row)?.collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -241,7 +237,7 @@ impl Db<'_> {
                  WHERE r.refused_at IS NOT NULL
                    AND r.refused_at >= COALESCE(a.activated_at, 0)
                  ORDER BY r.version DESC LIMIT 1",
-                [],
+                (),
                 |r| {
                     Ok(RefusedMapping {
                         version: r.get(0)?,

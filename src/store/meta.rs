@@ -1,6 +1,6 @@
 //! Small named values: reconcile cursors, the engine heartbeat, alerts.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 
 use super::{Db, Result};
 

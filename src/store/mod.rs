@@ -28,6 +28,7 @@ mod quota;
 mod records;
 mod routes;
 mod search;
+pub mod sql;
 mod summary;
 mod time;
 mod webhook_watch;
@@ -37,6 +38,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use sql::{Conn, PgSession};
 
 pub use audit::{AuditEntry, NewAudit};
 pub use bulk::{SeedConflict, SeedJob, SeedLink};
@@ -139,6 +142,30 @@ pub enum StoreError {
     /// Any other SQLite error.
     #[error("store error: {0}")]
     Sqlite(rusqlite::Error),
+    /// Any other PostgreSQL error (the server's message, never the URL's
+    /// password: the driver does not repeat it).
+    #[error("store error (PostgreSQL): {0}")]
+    Postgres(String),
+    /// The PostgreSQL store could not be opened.
+    #[error(transparent)]
+    Open(Box<pg::PgError>),
+    /// A SQLite-only operation was asked of a PostgreSQL store.
+    #[error("{0} is a PostgreSQL store; this needs a SQLite store file")]
+    NotSqlite(PathBuf),
+    /// A query that must return a row returned none.
+    #[error("store error: the query returned no row")]
+    NoRow,
+    /// A result column did not have the type the query reads.
+    #[error("store error: column {index}: {reason}")]
+    Column {
+        /// The column's position in the result.
+        index: usize,
+        /// What was expected and found.
+        reason: String,
+    },
+    /// A statement was given the wrong parameters (a bug in the store).
+    #[error("store error: {0}")]
+    Parameters(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -149,8 +176,15 @@ impl From<rusqlite::Error> for StoreError {
             }
             Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly,
             Some(rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::Corrupt(e.to_string()),
+            _ if matches!(e, rusqlite::Error::QueryReturnedNoRows) => StoreError::NoRow,
             _ => StoreError::Sqlite(e),
         }
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        sql::pg_error(e)
     }
 }
 
@@ -256,9 +290,15 @@ impl Window {
 /// An open store. Cheap methods on `&self` read or write with autocommit;
 /// [`Store::write`] groups several writes in one transaction.
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
     path: PathBuf,
     read_only: bool,
+}
+
+/// The connection a store holds.
+enum Backend {
+    Sqlite(Connection),
+    Postgres(PgSession),
 }
 
 impl std::fmt::Debug for Store {
@@ -274,7 +314,24 @@ impl std::fmt::Debug for Store {
 /// query. Store methods and transactions both hand one of these out.
 #[derive(Clone, Copy)]
 pub struct Db<'c> {
-    conn: &'c Connection,
+    conn: Conn<'c>,
+}
+
+impl Db<'_> {
+    /// Which SQL the connection speaks, for the few queries that differ.
+    pub fn dialect(&self) -> sql::Dialect {
+        self.conn.dialect()
+    }
+
+    /// The schema version of the connected store.
+    pub fn schema_version(&self) -> Result<i64> {
+        match self.conn {
+            Conn::Sqlite(c) => Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?),
+            Conn::Postgres(s) => s
+                .with_client(|c| pg::schema_version(c))
+                .map_err(|e| StoreError::Open(Box::new(e))),
+        }
+    }
 }
 
 impl Store {
@@ -303,7 +360,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags)?;
         let store = Store {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
             read_only: mode == OpenMode::ReadOnly,
         };
@@ -322,13 +379,46 @@ impl Store {
     pub fn open_in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory()?;
         let store = Store {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: PathBuf::from(":memory:"),
             read_only: false,
         };
         store.configure()?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Open (and, unless read-only, migrate) the PostgreSQL store at
+    /// `target`. `Create` makes the schema in an empty database; `Existing`
+    /// and `ReadOnly` want one roundtrip already made. The store's
+    /// [`Store::path`] is the redacted URL, for messages.
+    pub fn open_postgres(target: &pg::PgTarget, mode: OpenMode) -> Result<Store> {
+        let opened = |e: pg::PgError| StoreError::Open(Box::new(e));
+        let mut client = target.connect().map_err(opened)?;
+        let found = pg::schema_version(&mut client).map_err(opened)?;
+        let url = PathBuf::from(target.url());
+        if found == 0 && mode != OpenMode::Create {
+            return Err(StoreError::Missing(url));
+        }
+        if found > migrations::LATEST || mode == OpenMode::ReadOnly {
+            if found > migrations::LATEST {
+                return Err(StoreError::TooNew {
+                    path: url,
+                    found,
+                    known: migrations::LATEST,
+                });
+            }
+            client.batch_execute("SET default_transaction_read_only = on")?;
+        } else {
+            let mut tx = client.transaction()?;
+            pg::migrate_schema(&mut tx, target.url()).map_err(opened)?;
+            tx.commit()?;
+        }
+        Ok(Store {
+            backend: Backend::Postgres(PgSession::new(client)),
+            path: url,
+            read_only: mode == OpenMode::ReadOnly,
+        })
     }
 
     fn classify_open_error(&self, e: StoreError) -> StoreError {
@@ -343,32 +433,31 @@ impl Store {
     }
 
     fn configure(&self) -> Result<()> {
-        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        let Some(conn) = self.sqlite() else {
+            return Ok(());
+        };
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // Hot paths use `prepare_cached`; the default 16 slots are fewer
         // than the distinct statements one writer transaction cycles
         // through, and an evicted statement is parsed again.
-        self.conn.set_prepared_statement_cache_capacity(128);
-        self.conn.pragma_update(None, "foreign_keys", true)?;
+        conn.set_prepared_statement_cache_capacity(128);
+        conn.pragma_update(None, "foreign_keys", true)?;
         if !self.read_only {
             let mode: String =
-                self.conn
-                    .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+                conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
             // In-memory databases report "memory"; any file store must be WAL.
             debug_assert!(mode == "wal" || mode == "memory");
-            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         // Touch the schema so a non-database file fails here, not later.
-        self.conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                r.get::<_, i64>(0)
-            })?;
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
         Ok(())
     }
 
     fn schema_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+        self.db().schema_version()
     }
 
     fn check_version(&self) -> Result<i64> {
@@ -384,14 +473,16 @@ impl Store {
     }
 
     fn migrate(&self) -> Result<()> {
+        let Some(conn) = self.sqlite() else {
+            return Ok(());
+        };
         let found = self.check_version()?;
         for (i, sql) in migrations::MIGRATIONS
             .iter()
             .enumerate()
             .skip(found.max(0) as usize)
         {
-            let tx =
-                rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
             // Another process may have migrated while we waited for the lock.
             let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
             if now > i as i64 {
@@ -421,7 +512,43 @@ impl Store {
 
     /// Typed queries in autocommit mode.
     pub fn db(&self) -> Db<'_> {
-        Db { conn: &self.conn }
+        Db {
+            conn: match &self.backend {
+                Backend::Sqlite(c) => Conn::Sqlite(c),
+                Backend::Postgres(s) => Conn::Postgres(s),
+            },
+        }
+    }
+
+    /// The SQLite connection, when this is a SQLite store (schema
+    /// introspection and the copy into PostgreSQL read it directly).
+    pub(crate) fn sqlite(&self) -> Option<&Connection> {
+        match &self.backend {
+            Backend::Sqlite(c) => Some(c),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The SQLite connection, or an error naming this store as a
+    /// PostgreSQL one (schema introspection and `store migrate` read a
+    /// SQLite file).
+    pub(crate) fn sqlite_conn(&self) -> Result<&Connection> {
+        self.sqlite()
+            .ok_or_else(|| StoreError::NotSqlite(self.path.clone()))
+    }
+
+    /// The PostgreSQL session, when this is a PostgreSQL store (job
+    /// claims, the shared budget and leases run on it).
+    pub fn postgres(&self) -> Option<&PgSession> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(s) => Some(s),
+        }
+    }
+
+    /// Which backend holds this store.
+    pub fn dialect(&self) -> sql::Dialect {
+        self.db().dialect()
     }
 
     /// Run `f` in one IMMEDIATE transaction: all its writes commit together
@@ -433,13 +560,36 @@ impl Store {
         if self.read_only {
             return Err(StoreError::ReadOnly.into());
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let out = f(Db { conn: &tx })?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(out)
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(StoreError::from)?;
+                let out = f(Db {
+                    conn: Conn::Sqlite(&tx),
+                })?;
+                tx.commit().map_err(StoreError::from)?;
+                Ok(out)
+            }
+            Backend::Postgres(session) => {
+                session.batch("BEGIN")?;
+                match f(Db {
+                    conn: Conn::Postgres(session),
+                }) {
+                    Ok(out) => match session.batch("COMMIT") {
+                        Ok(()) => Ok(out),
+                        Err(e) => {
+                            let _ = session.batch("ROLLBACK");
+                            Err(e.into())
+                        }
+                    },
+                    Err(e) => {
+                        session.batch("ROLLBACK").map_err(StoreError::from)?;
+                        Err(e)
+                    }
+                }
+            }
+        }
     }
 
     /// Like [`Store::write`], but the commit is fsync'd (synchronous=FULL):
@@ -448,32 +598,39 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        self.conn
-            .pragma_update(None, "synchronous", "FULL")
+        // PostgreSQL commits durably already (synchronous_commit = on).
+        let Some(conn) = self.sqlite() else {
+            return self.write(f);
+        };
+        conn.pragma_update(None, "synchronous", "FULL")
             .map_err(StoreError::from)?;
         let out = self.write(f);
         let restore = self
-            .conn
-            .pragma_update(None, "synchronous", "NORMAL")
+            .sqlite()
+            .map_or(Ok(()), |c| c.pragma_update(None, "synchronous", "NORMAL"))
             .map_err(StoreError::from);
         let out = out?;
         restore?;
         Ok(out)
     }
 
-    /// SQLite's `data_version`: changes whenever another connection commits.
-    /// The console polls this instead of re-querying while idle.
+    /// A number that changes whenever another connection commits a change:
+    /// SQLite's `data_version`, PostgreSQL's change counter (kept by the
+    /// change triggers). The console polls this instead of re-querying
+    /// while idle.
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+        match &self.backend {
+            Backend::Sqlite(c) => Ok(c.pragma_query_value(None, "data_version", |r| r.get(0))?),
+            Backend::Postgres(s) => s
+                .with_client(|c| pg::change_version(c))
+                .map_err(|e| StoreError::Open(Box::new(e))),
+        }
     }
 
     /// Fold the WAL back into the main file (graceful shutdown).
     pub fn checkpoint(&self) -> Result<()> {
-        if !self.read_only {
-            self.conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        if let Some(conn) = self.sqlite().filter(|_| !self.read_only) {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         }
         Ok(())
     }
@@ -518,12 +675,13 @@ fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) ->
 
 /// Turn a stored enum name back into its type; an unknown name in the
 /// database is reported as a conversion error on that column.
-fn parse_name<T: std::str::FromStr>(col: usize, text: String) -> rusqlite::Result<T>
+fn parse_name<T: std::str::FromStr>(col: usize, text: String) -> Result<T>
 where
-    T::Err: std::error::Error + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
 {
-    text.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
+    text.parse().map_err(|e: T::Err| StoreError::Column {
+        index: col,
+        reason: e.to_string(),
     })
 }
 

@@ -1,18 +1,18 @@
 //! Rate-limit readings: the latest per connector and limit kind (for the
 //! gauge) and a time series (for the burn rate and exhaustion forecast).
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::{Db, Result, from_ms, parse_name, to_ms};
 use crate::domain::{QuotaKind, QuotaSample, Side};
 
-fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<QuotaSample> {
+fn sample(r: &super::sql::Row<'_>) -> Result<QuotaSample> {
     Ok(QuotaSample {
         connector: parse_name::<Side>(0, r.get(0)?)?,
         kind: parse_name::<QuotaKind>(1, r.get(1)?)?,
         limit: r.get(2)?,
         remaining: r.get(3)?,
-        reset_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
+        reset_at: r.get::<Option<i64>>(4)?.map(from_ms),
         sampled_at: from_ms(r.get(5)?),
     })
 }
@@ -20,18 +20,17 @@ fn sample(r: &rusqlite::Row<'_>) -> rusqlite::Result<QuotaSample> {
 impl Db<'_> {
     /// Record a reading: appended to the series and kept as the latest.
     pub fn record_quota(&self, s: &QuotaSample) -> Result<()> {
-        let args = params![
-            s.connector.as_str(),
-            s.kind.as_str(),
-            s.limit,
-            s.remaining,
-            s.reset_at.map(to_ms),
-            to_ms(s.sampled_at)
-        ];
         self.conn.execute(
             "INSERT INTO quota_samples (connector, kind, lim, remaining, reset_at, sampled_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            args,
+            params![
+                s.connector.as_str(),
+                s.kind.as_str(),
+                s.limit,
+                s.remaining,
+                s.reset_at.map(to_ms),
+                to_ms(s.sampled_at)
+            ],
         )?;
         self.conn.execute(
             "INSERT INTO quota (connector, kind, lim, remaining, reset_at, sampled_at)
@@ -40,7 +39,14 @@ impl Db<'_> {
                 remaining = excluded.remaining, reset_at = excluded.reset_at,
                 sampled_at = excluded.sampled_at
              WHERE excluded.sampled_at >= quota.sampled_at",
-            args,
+            params![
+                s.connector.as_str(),
+                s.kind.as_str(),
+                s.limit,
+                s.remaining,
+                s.reset_at.map(to_ms),
+                to_ms(s.sampled_at)
+            ],
         )?;
         Ok(())
     }
@@ -51,9 +57,7 @@ impl Db<'_> {
             "SELECT connector, kind, lim, remaining, reset_at, sampled_at FROM quota
              ORDER BY connector, kind",
         )?;
-        let rows = stmt
-            .query_map([], sample)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt.query_map((), sample)?.collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -83,7 +87,7 @@ impl Db<'_> {
                 ],
                 sample,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 

@@ -1,7 +1,7 @@
 //! Last-seen state of every remote object, in canonical form, with a content
 //! hash so reconcile can tell what changed on a portal that has no update time.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::{Db, Result, Window, json, now_ms, parse_json, parse_name, to_ms};
@@ -53,7 +53,7 @@ const COLS: &str = "id, side, fields, content_hash, seen_at, deleted_at, remote_
 
 type Raw = (i64, Side, String, String, i64, Option<i64>, Option<i64>);
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+fn row(r: &super::sql::Row<'_>) -> Result<Raw> {
     Ok((
         r.get(0)?,
         parse_name(1, r.get(1)?)?,
@@ -207,10 +207,10 @@ impl Db<'_> {
         ))?;
         let raws = stmt
             .query_map(
-                rusqlite::named_params! {":side": side.as_str(), ":from": window.key_bound(), ":limit": window.limit_i64()},
+                super::sql::named_params! {":side": side.as_str(), ":from": window.key_bound(), ":limit": window.limit_i64()},
                 row,
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         raws.into_iter().map(finish).collect()
     }
 
@@ -222,7 +222,7 @@ impl Db<'_> {
         )?;
         let ids = stmt
             .query_map([side.as_str()], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .collect::<Result<Vec<String>>>()?;
         Ok(ids)
     }
 
@@ -245,7 +245,7 @@ impl Db<'_> {
         )?;
         let ids = stmt
             .query_map(params![side.as_str(), since_ms], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .collect::<Result<Vec<String>>>()?;
         Ok(ids)
     }
 

@@ -3,7 +3,7 @@
 //! and the portal posts no route takes, so `status` and the console show
 //! them instead of their being silently ignored.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 
 use super::{Db, Result, now_ms};
 use crate::sync::Placed;
@@ -28,9 +28,7 @@ impl Db<'_> {
     /// Whether the store has the routing tables (a read-only command may
     /// run against an older daemon's store).
     fn has_routes(&self) -> Result<bool> {
-        let v: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let v: i64 = self.schema_version()?;
         Ok(v >= ROUTES_SINCE)
     }
 
@@ -75,7 +73,7 @@ impl Db<'_> {
         let before = self.conn.query_row(
             "SELECT COUNT(*) FROM unrouted WHERE portal_id = ?1",
             params![portal_id],
-            |r| r.get::<_, i64>(0),
+            |r| r.get::<i64>(0),
         )?;
         self.conn.execute(
             "INSERT INTO unrouted (portal_id, title, reason, seen_at) VALUES (?1, ?2, ?3, ?4)
@@ -102,7 +100,7 @@ impl Db<'_> {
         }
         Ok(self
             .conn
-            .query_row("SELECT COUNT(*) FROM unrouted", [], |r| r.get(0))?)
+            .query_row("SELECT COUNT(*) FROM unrouted", (), |r| r.get(0))?)
     }
 
     /// The posts no route takes, most recently seen first.
@@ -122,6 +120,6 @@ impl Db<'_> {
                 seen_at: r.get(3)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(rows.collect::<Result<_>>()?)
     }
 }

@@ -178,25 +178,27 @@ impl Db<'_> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let scan = PREFIX_SCAN as i64;
         let id = q.link_id.unwrap_or(0);
-        let mut params: Vec<(&str, &dyn rusqlite::ToSql)> =
-            vec![(":before", &before), (":limit", &limit)];
+        let mut params: Vec<(&str, super::sql::Value<'_>)> = vec![
+            (":before", super::sql::ToValue::to_value(&before)),
+            (":limit", super::sql::ToValue::to_value(&limit)),
+        ];
         if q.key.is_some() {
-            params.push((":key", &key));
+            params.push((":key", super::sql::ToValue::to_value(&key)));
         }
         if prefix {
-            params.push((":key_end", &key_end));
-            params.push((":scan", &scan));
+            params.push((":key_end", super::sql::ToValue::to_value(&key_end)));
+            params.push((":scan", super::sql::ToValue::to_value(&scan)));
         }
         if q.words.is_some() {
-            params.push((":words", &words));
+            params.push((":words", super::sql::ToValue::to_value(&words)));
         }
         if q.link_id.is_some() {
-            params.push((":id", &id));
+            params.push((":id", super::sql::ToValue::to_value(&id)));
         }
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let raws = stmt
             .query_map(params.as_slice(), super::links::row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         raws.into_iter().map(super::links::finish).collect()
     }
 
@@ -223,7 +225,7 @@ impl Db<'_> {
                     "SELECT {cols} FROM links ORDER BY title COLLATE NOCASE {dir}, id {dir} LIMIT ?1"
                 ))?;
                 stmt.query_map([limit], super::links::row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    .collect::<Result<Vec<_>>>()?
             }
             Some(from) => {
                 let Some(title) = self.link(from)?.map(|l| l.title) else {
@@ -239,8 +241,8 @@ impl Db<'_> {
                      WHERE title COLLATE NOCASE {eq} ?1 AND (title COLLATE NOCASE {op} ?1 OR id {op} ?2)
                      ORDER BY title COLLATE NOCASE {dir}, id {dir} LIMIT ?3"
                 ))?;
-                stmt.query_map(rusqlite::params![title, from, limit], super::links::row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                stmt.query_map(super::sql::params![title, from, limit], super::links::row)?
+                    .collect::<Result<Vec<_>>>()?
             }
         };
         raws.into_iter().map(super::links::finish).collect()

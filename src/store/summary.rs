@@ -100,9 +100,7 @@ impl Db<'_> {
 
     /// Read the summary.
     pub fn summary(&self) -> Result<Summary> {
-        let schema_version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let schema_version: i64 = self.schema_version()?;
         let mut jobs = BTreeMap::new();
         for s in JobStatus::ALL {
             jobs.insert(

@@ -48,7 +48,8 @@ fn refuses_newer_schema() {
     let path = dir.path().join("rt.db");
     let store = Store::open(&path, OpenMode::Create).unwrap();
     store
-        .conn
+        .sqlite()
+        .unwrap()
         .pragma_update(None, "user_version", migrations::LATEST + 5)
         .unwrap();
     drop(store);
@@ -163,11 +164,12 @@ fn console_queries_use_indexes() {
     let store = Store::open_in_memory().unwrap();
     let plan = |sql: &str| -> String {
         let mut stmt = store
-            .conn
+            .sqlite()
+            .unwrap()
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap();
         let rows: Vec<String> = stmt
-            .query_map([], |r| r.get::<_, String>(3))
+            .query_map((), |r| r.get::<_, String>(3))
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
@@ -573,7 +575,7 @@ fn store_at(path: &Path, version: usize) {
     conn.execute(
         "INSERT INTO mappings (version, document, active, note, created_by, created_at)
          VALUES (1, 'version = 1', 1, 'old', 'default', 0)",
-        [],
+        (),
     )
     .unwrap();
 }
@@ -601,10 +603,11 @@ fn a_store_before_refusals_reads_in_read_only_mode() {
         let active = store.db().active_mapping().unwrap().unwrap();
         assert_eq!((active.version, active.activated_at), (1, Some(0)));
         let index: i64 = store
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name = 'records_identifier'",
-                [],
+                (),
                 |r| r.get(0),
             )
             .unwrap();
@@ -654,13 +657,13 @@ fn a_store_before_conflict_kinds_reads_in_read_only_mode() {
         conn.execute(
             "INSERT INTO links (id, portal_id, linear_id, state, title, base, created_at, updated_at)
              VALUES (1, 'p', 'l', 'active', 'T', '{}', 0, 0)",
-            [],
+            (),
         )
         .unwrap();
         conn.execute(
             "INSERT INTO conflicts (link_id, field, base_value, portal_value, linear_value, created_at)
              VALUES (1, 'title', '{\"kind\":\"null\"}', '{\"kind\":\"null\"}', '{\"kind\":\"null\"}', 0)",
-            [],
+            (),
         )
         .unwrap();
     }

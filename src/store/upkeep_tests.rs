@@ -119,7 +119,7 @@ fn a_store_with_overwritten_record_pages_fails_its_check_naming_the_recovery() {
                     db.conn.execute(
                         "INSERT INTO records (side, remote_id, title, fields, content_hash, seen_at)
                          VALUES ('portal', ?1, ?2, '{}', 'h', 0)",
-                        rusqlite::params![format!("p{i}"), "x".repeat(200)],
+                        super::sql::params![format!("p{i}"), "x".repeat(200)],
                     )?;
                 }
                 Ok::<_, StoreError>(())
@@ -130,10 +130,11 @@ fn a_store_with_overwritten_record_pages_fails_its_check_naming_the_recovery() {
     let root: i64 = {
         let store = Store::open(&path, OpenMode::ReadOnly).unwrap();
         store
-            .conn
+            .sqlite()
+            .unwrap()
             .query_row(
                 "SELECT rootpage FROM sqlite_master WHERE name = 'records'",
-                [],
+                (),
                 |r| r.get(0),
             )
             .unwrap()
@@ -162,12 +163,16 @@ fn the_lock_probe_sees_another_connection_holding_the_write_lock() {
         probe_write_lock(&path, Duration::from_millis(50)),
         LockProbe::Free
     );
-    store.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    store
+        .sqlite()
+        .unwrap()
+        .execute_batch("BEGIN IMMEDIATE")
+        .unwrap();
     assert_eq!(
         probe_write_lock(&path, Duration::from_millis(50)),
         LockProbe::Held
     );
-    store.conn.execute_batch("ROLLBACK").unwrap();
+    store.sqlite().unwrap().execute_batch("ROLLBACK").unwrap();
     assert_eq!(
         probe_write_lock(&path, Duration::from_millis(50)),
         LockProbe::Free

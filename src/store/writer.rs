@@ -174,12 +174,12 @@ fn commit_batch(store: &mut Store, batch: Vec<Command>) {
         // back and released) before the next opens, so they never nest.
         // The statements are prepared once and reused, not parsed per op.
         for cmd in waiting.drain(..) {
-            db.conn.prepare_cached("SAVEPOINT op")?.execute([])?;
+            db.conn.prepare_cached("SAVEPOINT op")?.execute(())?;
             let out = (cmd.op)(db);
             if out.is_err() {
-                db.conn.prepare_cached("ROLLBACK TO op")?.execute([])?;
+                db.conn.prepare_cached("ROLLBACK TO op")?.execute(())?;
             }
-            db.conn.prepare_cached("RELEASE op")?.execute([])?;
+            db.conn.prepare_cached("RELEASE op")?.execute(())?;
             replies.push((cmd.reply, out));
         }
         Ok(())

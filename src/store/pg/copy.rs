@@ -55,7 +55,7 @@ pub fn copy_store(source: &Store, target: &PgTarget) -> Result<CopyReport> {
         .map_err(doing("pausing the derived-row triggers"))?;
 
     let read = source
-        .conn
+        .sqlite_conn()?
         .unchecked_transaction()
         .map_err(StoreError::from)?;
     let sqlite = sqlite_tables(source)?;
@@ -117,7 +117,7 @@ fn copy_order<'t>(source: &Store, tables: &'t [TableShape]) -> Result<Vec<&'t Ta
     let mut parents = Vec::new();
     for t in tables {
         let refs: Vec<String> = source
-            .conn
+            .sqlite_conn()?
             .prepare("SELECT DISTINCT \"table\" FROM pragma_foreign_key_list(?1)")
             .and_then(|mut s| {
                 s.query_map([&t.name], |r| r.get(0))?
@@ -175,7 +175,7 @@ fn copy_table(source: &Store, tx: &mut Transaction<'_>, table: &TableShape) -> R
         .map_err(doing(copying.clone()))?;
     let mut writer = BinaryCopyInWriter::new(sink, &types);
     let mut stmt = source
-        .conn
+        .sqlite_conn()?
         .prepare(&format!("SELECT {cols} FROM {}", ident(&table.name)))
         .map_err(StoreError::from)?;
     let mut rows = stmt.query([]).map_err(StoreError::from)?;
@@ -230,7 +230,7 @@ fn cell(
 
 fn verify_count(source: &Store, tx: &mut Transaction<'_>, table: &str, copied: u64) -> Result<()> {
     let in_source: i64 = source
-        .conn
+        .sqlite_conn()?
         .query_row(&format!("SELECT count(*) FROM {}", ident(table)), [], |r| {
             r.get(0)
         })

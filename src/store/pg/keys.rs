@@ -63,7 +63,7 @@ pub struct Keys {
 /// The keys of the SQLite store's ordinary `tables` (from
 /// [`super::sqlite_tables`]).
 pub fn sqlite_keys(store: &Store, tables: &[TableShape]) -> Result<Keys, StoreError> {
-    let conn = &store.conn;
+    let conn = store.sqlite_conn()?;
     let mut keys = Keys::default();
     for t in tables {
         let indexes: Vec<(String, bool, String, bool)> = conn

@@ -131,7 +131,7 @@ pub type Result<T, E = PgError> = std::result::Result<T, E>;
 
 /// The message of a driver error: the server's own sentence when there is
 /// one, else the driver's chain of causes.
-fn reason(e: &postgres::Error) -> String {
+pub(crate) fn reason(e: &postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return db.message().to_string();
     }

@@ -70,7 +70,7 @@ pub struct TableShape {
 /// full-text tables (virtual tables and their shadow tables: derived data)
 /// are left out.
 pub fn sqlite_tables(store: &Store) -> Result<Vec<TableShape>, StoreError> {
-    let conn = &store.conn;
+    let conn = store.sqlite_conn()?;
     let virtual_tables: Vec<String> = conn
         .prepare(
             "SELECT name FROM sqlite_master

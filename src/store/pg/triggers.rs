@@ -42,7 +42,7 @@ pub struct Trigger {
 /// The SQLite store's triggers.
 pub fn sqlite_triggers(store: &Store) -> Result<BTreeSet<Trigger>, StoreError> {
     let triggers = store
-        .conn
+        .sqlite_conn()?
         .prepare("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")?
         .query_map([], |r| {
             Ok(Trigger {
