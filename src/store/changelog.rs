@@ -172,7 +172,7 @@ impl Db<'_> {
                 url: r.get(2)?,
             })
         })?;
-        Ok(rows.collect::<Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 
     /// Move a group on; `from` guards the step (true when it moved), so

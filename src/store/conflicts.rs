@@ -278,11 +278,11 @@ impl Db<'_> {
                 now
             ],
         )?;
-        Ok(self.conn.query_row(
+        self.conn.query_row(
             "SELECT id FROM conflicts WHERE link_id = ?1 AND field = ?2 AND status = 'open'",
             params![c.link_id, c.field],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// One conflict by id.
@@ -491,10 +491,10 @@ impl Db<'_> {
         if !self.has_conflict_kinds()? {
             return Ok(0);
         }
-        Ok(self.conn.query_row(
+        self.conn.query_row(
             "SELECT count(*) FROM conflicts WHERE status = 'open' AND kind = ?1",
             [kind.as_str()],
             |r| r.get(0),
-        )?)
+        )
     }
 }

@@ -168,9 +168,8 @@ impl NaiveBaseline {
 
     /// Count links the naive way.
     pub fn count_links(db: &Db<'_>) -> Result<i64> {
-        Ok(db
-            .conn
-            .query_row("SELECT count(*) FROM links", (), |r| r.get(0))?)
+        db.conn
+            .query_row("SELECT count(*) FROM links", (), |r| r.get(0))
     }
 }
 

@@ -111,9 +111,9 @@ impl Db<'_> {
 
     /// Keep only the newest `keep` events.
     pub fn prune_events(&self, keep: i64) -> Result<usize> {
-        Ok(self.conn.execute(
+        self.conn.execute(
             "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1",
             [keep],
-        )?)
+        )
     }
 }

@@ -140,9 +140,8 @@ impl Db<'_> {
 
     /// Forget a link's refusals (the merge has dealt with them).
     pub fn clear_refusals(&self, link_id: i64) -> Result<usize> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM write_refusals WHERE link_id = ?1", [link_id])?)
+        self.conn
+            .execute("DELETE FROM write_refusals WHERE link_id = ?1", [link_id])
     }
 
     /// Keep what a write about to be sent expects to replace and writes.
@@ -214,22 +213,21 @@ impl Db<'_> {
 
     /// Drop receipts older than `before_ms` (their webhook never came).
     pub fn prune_write_receipts(&self, before_ms: i64) -> Result<usize> {
-        Ok(self.conn.execute(
+        self.conn.execute(
             "DELETE FROM write_receipts WHERE created_at < ?1",
             [before_ms],
-        )?)
+        )
     }
 
     /// A link's breaker, if it ever failed.
     pub fn link_breaker(&self, link_id: i64) -> Result<Option<LinkBreaker>> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached(
                 "SELECT link_id, failures, window_start, trips, tripped_until, reason
                  FROM link_breakers WHERE link_id = ?1",
             )?
             .query_row([link_id], breaker_row)
-            .optional()?)
+            .optional()
     }
 
     /// Store a link's breaker state.

@@ -147,31 +147,31 @@ impl Db<'_> {
     /// `limit` of them; returns how many went. Unprocessed deliveries are
     /// never pruned.
     pub fn prune_deliveries(&self, cutoff: i64, limit: usize) -> Result<usize> {
-        Ok(self.conn.execute(
+        self.conn.execute(
             "DELETE FROM inbox WHERE id IN (
                  SELECT id FROM inbox
                  WHERE processed_at IS NOT NULL AND received_at < ?1
                  ORDER BY received_at LIMIT ?2)",
             params![cutoff, i64::try_from(limit).unwrap_or(i64::MAX)],
-        )?)
+        )
     }
 
     /// Number of deliveries not yet processed.
     pub fn count_pending_deliveries(&self) -> Result<i64> {
-        Ok(self.conn.query_row(
+        self.conn.query_row(
             "SELECT count(*) FROM inbox WHERE processed_at IS NULL",
             (),
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// When the oldest unprocessed delivery arrived (sync lag).
     pub fn oldest_pending_delivery(&self) -> Result<Option<i64>> {
-        Ok(self.conn.query_row(
+        self.conn.query_row(
             "SELECT min(received_at) FROM inbox WHERE processed_at IS NULL",
             (),
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// A keyset window over all deliveries.

@@ -252,10 +252,9 @@ impl Db<'_> {
 
     /// One job by id.
     pub fn job(&self, id: i64) -> Result<Option<Job>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(&format!("SELECT {COLS} FROM jobs WHERE id = ?1"), [id], row)
-            .optional()?)
+            .optional()
     }
 
     /// A keyset window of jobs matching a filter.
@@ -333,11 +332,11 @@ impl Db<'_> {
         if filter.error_class.is_some() {
             params.push((":class", super::sql::ToValue::to_value(&class)));
         }
-        Ok(self.conn.query_row(
+        self.conn.query_row(
             &format!("SELECT count(*) FROM jobs WHERE {}", filter.sql()),
             params.as_slice(),
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Claim up to `limit` runnable jobs (queued and due), oldest first, at
@@ -385,11 +384,11 @@ impl Db<'_> {
     /// Whether a link has writes queued or in flight (its merge waits for
     /// them, so the same change is never planned twice).
     pub fn link_has_pending_jobs(&self, link_id: i64) -> Result<bool> {
-        Ok(self.conn.query_row(
+        self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM jobs WHERE link_id = ?1 AND status IN ('queued', 'running'))",
             [link_id],
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Creation time of the oldest write not yet sent (sync lag).
@@ -564,13 +563,13 @@ impl Db<'_> {
         } else {
             "AND ?2 = ?2"
         };
-        Ok(self.conn.execute(
+        self.conn.execute(
             &format!(
                 "UPDATE jobs SET status = 'queued', next_run_at = ?1, attempts = 0, updated_at = ?1
                  WHERE {status_cond} AND status IN ('failed', 'dead', 'cancelled') {class_cond}"
             ),
             params![now, filter.class_str()],
-        )?)
+        )
     }
 
     /// Operator intent: cancel queued/failed/dead jobs. Running jobs finish.
@@ -589,10 +588,10 @@ impl Db<'_> {
 
     /// Earliest `next_run_at` among queued jobs (for the scheduler's sleep).
     pub fn next_job_due(&self) -> Result<Option<i64>> {
-        Ok(self.conn.query_row(
+        self.conn.query_row(
             "SELECT min(next_run_at) FROM jobs WHERE status = 'queued'",
             (),
             |r| r.get(0),
-        )?)
+        )
     }
 }

@@ -39,7 +39,7 @@ impl Db<'_> {
     /// enough.
     pub fn record_merging(&self, side: Side, merged_id: &str) -> Result<Option<String>> {
         let needle = format!("%{}%", serde_json::to_string(merged_id).unwrap_or_default());
-        Ok(self
+        self
             .conn
             .prepare_cached(
                 "SELECT remote_id FROM records
@@ -48,13 +48,13 @@ impl Db<'_> {
                  ORDER BY id LIMIT 1",
             )?
             .query_row(params![side.as_str(), merged_id, needle], |r| r.get(0))
-            .optional()?)
+            .optional()
     }
 
     /// The remote id of the record of `side` whose id or human key
     /// (`ENG-42`, compared without case) is `key`.
     pub fn record_id_by_key(&self, side: Side, key: &str) -> Result<Option<String>> {
-        Ok(self
+        self
             .conn
             .prepare_cached(
                 "SELECT remote_id FROM records
@@ -62,7 +62,7 @@ impl Db<'_> {
                  ORDER BY id LIMIT 1",
             )?
             .query_row(params![side.as_str(), key, key.to_uppercase()], |r| r.get(0))
-            .optional()?)
+            .optional()
     }
 
     /// Every status seen on a live portal post, in first-seen order: what

@@ -88,11 +88,11 @@ impl Db<'_> {
     /// The number the next stored version gets (so a document can carry
     /// its own version before it is stored).
     pub fn next_mapping_version(&self) -> Result<i64> {
-        Ok(self.conn.query_row(
+        self.conn.query_row(
             "SELECT COALESCE(max(version), 0) + 1 FROM mappings",
             (),
             |r| r.get(0),
-        )?)
+        )
     }
 
     /// Now, for an activation: never at or before an earlier refusal, so a
@@ -185,8 +185,7 @@ impl Db<'_> {
 
     /// The mapping in force, if any was ever stored.
     pub fn active_mapping(&self) -> Result<Option<MappingVersion>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 &format!(
                     "SELECT {} FROM mappings WHERE active = 1",
@@ -195,13 +194,12 @@ impl Db<'_> {
                 (),
                 row,
             )
-            .optional()?)
+            .optional()
     }
 
     /// One version.
     pub fn mapping_version(&self, version: i64) -> Result<Option<MappingVersion>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 &format!(
                     "SELECT {} FROM mappings WHERE version = ?1",
@@ -210,7 +208,7 @@ impl Db<'_> {
                 [version],
                 row,
             )
-            .optional()?)
+            .optional()
     }
 
     /// Every version, newest first.
@@ -229,8 +227,7 @@ impl Db<'_> {
         if !self.has_refusals()? {
             return Ok(None);
         }
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT r.version, r.refused_reason, a.version FROM mappings r
                  LEFT JOIN mappings a ON a.active = 1
@@ -246,6 +243,6 @@ impl Db<'_> {
                     })
                 },
             )
-            .optional()?)
+            .optional()
     }
 }

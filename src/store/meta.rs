@@ -104,10 +104,9 @@ impl Db<'_> {
 
     /// Read a meta value.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+            .optional()
     }
 
     /// Read a meta value as an integer (missing or unparsable → None).

@@ -298,7 +298,7 @@ pub struct Store {
 /// The connection a store holds.
 enum Backend {
     Sqlite(Connection),
-    Postgres(PgSession),
+    Postgres(Box<PgSession>),
 }
 
 impl std::fmt::Debug for Store {
@@ -328,7 +328,7 @@ impl Db<'_> {
         match self.conn {
             Conn::Sqlite(c) => Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?),
             Conn::Postgres(s) => s
-                .with_client(|c| pg::schema_version(c))
+                .with_client(pg::schema_version)
                 .map_err(|e| StoreError::Open(Box::new(e))),
         }
     }
@@ -415,7 +415,7 @@ impl Store {
             tx.commit()?;
         }
         Ok(Store {
-            backend: Backend::Postgres(PgSession::new(client)),
+            backend: Backend::Postgres(Box::new(PgSession::new(client))),
             path: url,
             read_only: mode == OpenMode::ReadOnly,
         })
@@ -584,7 +584,7 @@ impl Store {
                         }
                     },
                     Err(e) => {
-                        session.batch("ROLLBACK").map_err(StoreError::from)?;
+                        session.batch("ROLLBACK")?;
                         Err(e)
                     }
                 }
@@ -622,7 +622,7 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(c) => Ok(c.pragma_query_value(None, "data_version", |r| r.get(0))?),
             Backend::Postgres(s) => s
-                .with_client(|c| pg::change_version(c))
+                .with_client(pg::change_version)
                 .map_err(|e| StoreError::Open(Box::new(e))),
         }
     }

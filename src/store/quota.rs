@@ -93,9 +93,9 @@ impl Db<'_> {
 
     /// Drop readings older than `before_ms` so the series stays bounded.
     pub fn prune_quota_samples(&self, before_ms: i64) -> Result<usize> {
-        Ok(self.conn.execute(
+        self.conn.execute(
             "DELETE FROM quota_samples WHERE sampled_at < ?1",
             [before_ms],
-        )?)
+        )
     }
 }

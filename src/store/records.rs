@@ -151,8 +151,7 @@ impl Db<'_> {
     /// Hash and update time of a stored record (one indexed lookup, no
     /// JSON), to decide whether a fresh read needs a write.
     pub fn record_version(&self, side: Side, remote_id: &str) -> Result<Option<RecordVersion>> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached(
                 "SELECT content_hash, remote_updated_at FROM records
                  WHERE side = ?1 AND remote_id = ?2",
@@ -163,7 +162,7 @@ impl Db<'_> {
                     remote_updated_at: r.get(1)?,
                 })
             })
-            .optional()?)
+            .optional()
     }
 
     /// Mark a record deleted remotely (after the deletion was confirmed).
@@ -192,11 +191,10 @@ impl Db<'_> {
 
     /// Content hash of a stored record, cheaper than loading it (reconcile).
     pub fn record_hash(&self, side: Side, remote_id: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached("SELECT content_hash FROM records WHERE side = ?1 AND remote_id = ?2")?
             .query_row(params![side.as_str(), remote_id], |r| r.get(0))
-            .optional()?)
+            .optional()
     }
 
     /// A keyset window of one side's records.
@@ -231,11 +229,10 @@ impl Db<'_> {
     /// A read that started earlier may carry older values and must not
     /// replace it.
     pub fn record_fresh_at(&self, side: Side, remote_id: &str) -> Result<Option<i64>> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached("SELECT fresh_at FROM records WHERE side = ?1 AND remote_id = ?2")?
             .query_row(params![side.as_str(), remote_id], |r| r.get(0))
-            .optional()?)
+            .optional()
     }
 
     /// Records on `side` stored (read or written) at or after `since_ms`.

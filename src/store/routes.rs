@@ -51,8 +51,7 @@ impl Db<'_> {
         if !self.has_routes()? {
             return Ok(None);
         }
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT route, team, project FROM link_routes WHERE link_id = ?1",
                 params![link_id],
@@ -64,7 +63,7 @@ impl Db<'_> {
                     })
                 },
             )
-            .optional()?)
+            .optional()
     }
 
     /// Note a post that no route takes (or refresh why). Returns true when
@@ -98,9 +97,8 @@ impl Db<'_> {
         if !self.has_routes()? {
             return Ok(0);
         }
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM unrouted", (), |r| r.get(0))?)
+        self.conn
+            .query_row("SELECT COUNT(*) FROM unrouted", (), |r| r.get(0))
     }
 
     /// The posts no route takes, most recently seen first.
@@ -120,6 +118,6 @@ impl Db<'_> {
                 seen_at: r.get(3)?,
             })
         })?;
-        Ok(rows.collect::<Result<_>>()?)
+        rows.collect::<Result<_>>()
     }
 }

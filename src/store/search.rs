@@ -203,10 +203,9 @@ impl Db<'_> {
     }
 
     fn key_exists(&self, key: &str) -> Result<bool> {
-        Ok(self
-            .conn
+        self.conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM link_keys WHERE key = ?1)")?
-            .query_row([key], |r| r.get(0))?)
+            .query_row([key], |r| r.get(0))
     }
 
     /// A keyset window of links in `order`. For [`LinkOrder::Title`] the
