@@ -307,7 +307,7 @@ impl Db<'_> {
         let status = match filter.status {
             Some(ConflictStatus::Open) => "status = 'open'",
             Some(ConflictStatus::Resolved) => "status = 'resolved'",
-            None => "1",
+            None => "1 = 1",
         };
         let field = if filter.field.is_some() {
             "field = :field"

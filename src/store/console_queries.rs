@@ -177,7 +177,8 @@ impl NaiveBaseline {
 mod tests {
     use super::*;
     use crate::domain::{Actor, AuditAction};
-    use crate::store::{NewAudit, OpenMode, Store};
+    use crate::store::test_backends::on_both_backends;
+    use crate::store::{NewAudit, Store};
 
     fn add(store: &mut Store, at: &[i64]) {
         let rows: Vec<(i64, NewAudit)> = at
@@ -187,10 +188,8 @@ mod tests {
         store.write(|db| db.bulk_audit(&rows)).unwrap();
     }
 
-    #[test]
-    fn write_minutes_match_a_full_count_and_read_settled_minutes_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.db"), OpenMode::Create).unwrap();
+    on_both_backends! {
+    fn write_minutes_match_a_full_count_and_read_settled_minutes_once(store) {
         let t = 1_000 * MINUTE_MS;
         add(
             &mut store,
@@ -222,5 +221,6 @@ mod tests {
             .unwrap();
         assert_eq!(memo_view, again);
         assert_eq!(fresh[5], 2);
+    }
     }
 }

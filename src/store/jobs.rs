@@ -167,7 +167,7 @@ impl JobFilter {
             (true, true) => "status = :status AND error_class = :class",
             (true, false) => "status = :status",
             (false, true) => "error_class = :class",
-            (false, false) => "1",
+            (false, false) => "1 = 1",
         }
     }
 
@@ -399,9 +399,9 @@ impl Db<'_> {
                 // SQLite allows ORDER BY/LIMIT only on the last member of a
                 // compound SELECT, so each member is its own subquery.
                 "SELECT min(created_at) FROM (
-                    SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1)
+                    SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1) q
                     UNION ALL
-                    SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1))",
+                    SELECT * FROM (SELECT created_at FROM jobs WHERE status = 'running' ORDER BY id LIMIT 1) r) oldest",
                 (),
                 |r| r.get(0),
             )

@@ -686,6 +686,8 @@ where
 }
 
 #[cfg(test)]
+mod test_backends;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod upkeep_tests;

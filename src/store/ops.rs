@@ -47,14 +47,14 @@ impl Db<'_> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::super::{LinkState, Store, Window};
+    use super::super::{LinkState, Window};
     use crate::domain::{Record, Side};
+    use crate::store::test_backends::on_both_backends;
 
-    #[test]
-    fn link_mirrors_pair_records_and_paginate() {
-        let mut store = Store::open_in_memory().unwrap();
+    on_both_backends! {
+    fn link_mirrors_pair_records_and_paginate(store) {
         let (a, b) = store
-            .write(|d| -> super::Result<(i64, i64)> {
+            .write(|d| -> crate::store::Result<(i64, i64)> {
                 let a = d.insert_link(
                     Some("p-1"),
                     Some("l-1"),
@@ -92,5 +92,6 @@ mod tests {
         assert_eq!(next.len(), 1);
         assert_eq!(next[0].link.id, b);
         assert!(next[0].portal.is_none() && next[0].linear.is_none());
+    }
     }
 }

@@ -74,7 +74,7 @@ impl Db<'_> {
             "SELECT * FROM (
                 SELECT connector, kind, lim, remaining, reset_at, sampled_at FROM quota_samples
                 WHERE connector = ?1 AND kind = ?2 AND sampled_at >= ?3
-                ORDER BY sampled_at DESC LIMIT ?4)
+                ORDER BY sampled_at DESC LIMIT ?4) newest
              ORDER BY sampled_at",
         )?;
         let rows = stmt

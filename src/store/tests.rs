@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::domain::{Actor, ErrorClass, FieldValue, JobKind, JobStatus, Record, Side};
+use crate::store::test_backends::on_both_backends;
 
 fn job(link: Option<i64>) -> NewJob {
     NewJob {
@@ -78,9 +79,8 @@ fn refuses_non_database_and_missing_dir() {
     assert!(matches!(err, StoreError::Missing(_)), "{err:?}");
 }
 
-#[test]
-fn a_remote_id_is_linked_at_most_once() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn a_remote_id_is_linked_at_most_once(store) {
     let db = store.db();
     let base = BTreeMap::new();
     db.insert_link(Some("p1"), Some("l1"), None, LinkState::Active, "A", &base)
@@ -100,10 +100,10 @@ fn a_remote_id_is_linked_at_most_once() {
         .unwrap();
     assert_eq!(db.summary().unwrap().links, 3);
 }
+}
 
-#[test]
-fn a_delivery_is_stored_once_per_source() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn a_delivery_is_stored_once_per_source(store) {
     let db = store.db();
     let d = NewDelivery {
         source: Side::Linear,
@@ -123,10 +123,10 @@ fn a_delivery_is_stored_once_per_source() {
     assert!(db.insert_delivery(&other).unwrap());
     assert_eq!(db.pending_deliveries(10).unwrap().len(), 2);
 }
+}
 
-#[test]
-fn keyset_pages_cover_every_row_once() {
-    let mut store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn keyset_pages_cover_every_row_once(store) {
     store
         .write(|db| {
             for i in 0..1000 {
@@ -158,7 +158,9 @@ fn keyset_pages_cover_every_row_once() {
         assert_eq!(seen.len(), 1000);
     }
 }
+}
 
+// SQLite's query plans; PostgreSQL's are checked by the P4 bench.
 #[test]
 fn console_queries_use_indexes() {
     let store = Store::open_in_memory().unwrap();
@@ -190,9 +192,8 @@ fn console_queries_use_indexes() {
     assert!(!p.contains("SCAN events"), "{p}");
 }
 
-#[test]
-fn counters_follow_job_and_conflict_changes() {
-    let mut store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn counters_follow_job_and_conflict_changes(store) {
     let link = store
         .db()
         .insert_link(
@@ -255,10 +256,10 @@ fn counters_follow_job_and_conflict_changes() {
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].resolution, Some(Resolution::Linear));
 }
+}
 
-#[test]
-fn claim_keeps_writes_for_a_link_in_order() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn claim_keeps_writes_for_a_link_in_order(store) {
     let link = store
         .db()
         .insert_link(
@@ -282,10 +283,10 @@ fn claim_keeps_writes_for_a_link_in_order() {
         .collect();
     assert_eq!(claimed, vec![first, other]);
 }
+}
 
-#[test]
-fn mappings_keep_one_active_version() {
-    let mut store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn mappings_keep_one_active_version(store) {
     let v1 = store
         .write(|db| db.add_mapping_version("a = 1", Actor::BuiltIn, "initial"))
         .unwrap();
@@ -299,10 +300,10 @@ fn mappings_keep_one_active_version() {
     assert_eq!(store.db().mapping_versions().unwrap().len(), 2);
     assert!(store.write(|db| db.activate_mapping_version(99)).is_err());
 }
+}
 
-#[test]
-fn a_refused_mapping_is_never_active_and_alerts_until_answered() {
-    let mut store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn a_refused_mapping_is_never_active_and_alerts_until_answered(store) {
     let v1 = store
         .write(|db| db.add_mapping_version("a = 1", Actor::BuiltIn, "initial"))
         .unwrap();
@@ -327,10 +328,10 @@ fn a_refused_mapping_is_never_active_and_alerts_until_answered() {
     store.write(|db| db.activate_mapping_version(v1)).unwrap();
     assert!(store.db().refused_mapping().unwrap().is_none());
 }
+}
 
-#[test]
-fn attempts_keep_counting_across_retries_and_success_clears_the_error() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn attempts_keep_counting_across_retries_and_success_clears_the_error(store) {
     let j = store.db().insert_job(&job(None)).unwrap();
     for _ in 0..2 {
         store
@@ -367,10 +368,10 @@ fn attempts_keep_counting_across_retries_and_success_clears_the_error() {
     assert_eq!((job.error_class, job.last_error), (None, None));
     assert_eq!(job.attempts, 1, "the budget starts again after a retry");
 }
+}
 
-#[test]
-fn an_operator_retry_keeps_a_job_known_as_tried_before() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn an_operator_retry_keeps_a_job_known_as_tried_before(store) {
     let db = store.db();
     let j = db.insert_job(&job(None)).unwrap();
     assert!(!db.job(j).unwrap().unwrap().tried_before(), "never tried");
@@ -381,10 +382,10 @@ fn an_operator_retry_keeps_a_job_known_as_tried_before() {
     assert_eq!(retried.attempts, 0, "a fresh budget");
     assert!(retried.tried_before(), "its earlier try may have landed");
 }
+}
 
-#[test]
-fn only_attempts_that_may_have_been_applied_start_the_unknown_outcome_window() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn only_attempts_that_may_have_been_applied_start_the_unknown_outcome_window(store) {
     let j = store.db().insert_job(&job(None)).unwrap();
     assert_eq!(store.db().first_unknown_outcome_at(j).unwrap(), None);
     let at = |class, started_at| NewAttempt {
@@ -405,10 +406,10 @@ fn only_attempts_that_may_have_been_applied_start_the_unknown_outcome_window() {
         .unwrap();
     assert_eq!(db.first_unknown_outcome_at(j).unwrap(), Some(200));
 }
+}
 
-#[test]
-fn records_report_changes_by_content_hash() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn records_report_changes_by_content_hash(store) {
     let mut r = Record {
         remote_id: "p1".into(),
         title: "Dark mode".into(),
@@ -429,6 +430,7 @@ fn records_report_changes_by_content_hash() {
     );
     let stored = store.db().record(Side::Portal, "p1").unwrap().unwrap();
     assert_eq!(stored.record.title, "Dark mode, please");
+}
 }
 
 #[test]
@@ -467,9 +469,8 @@ fn two_processes_one_writing_one_reading() {
     assert_ne!(reader.data_version().unwrap(), before);
 }
 
-#[test]
-fn portal_change_time_moves_only_when_content_changes() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn portal_change_time_moves_only_when_content_changes(store) {
     let mut r = Record {
         remote_id: "p1".into(),
         title: "A".into(),
@@ -523,10 +524,10 @@ fn portal_change_time_moves_only_when_content_changes() {
         Some(to_ms(t))
     );
 }
+}
 
-#[test]
-fn oldest_unsent_job_spans_queued_and_running() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn oldest_unsent_job_spans_queued_and_running(store) {
     assert_eq!(store.db().oldest_unsent_job().unwrap(), None);
     let a = store.db().insert_job(&job(None)).unwrap();
     let first = store.db().job(a).unwrap().unwrap().created_at;
@@ -537,10 +538,10 @@ fn oldest_unsent_job_spans_queued_and_running() {
     store.db().claim_due_jobs(now_ms(), 1).unwrap();
     assert_eq!(store.db().oldest_unsent_job().unwrap(), Some(first));
 }
+}
 
-#[test]
-fn a_job_left_running_by_a_dead_process_is_requeued_as_attempted() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn a_job_left_running_by_a_dead_process_is_requeued_as_attempted(store) {
     let running = store.db().insert_job(&job(None)).unwrap();
     let waiting = store.db().insert_job(&job(None)).unwrap();
     store.db().claim_due_jobs(now_ms(), 1).unwrap();
@@ -561,6 +562,7 @@ fn a_job_left_running_by_a_dead_process_is_requeued_as_attempted() {
     );
     assert_eq!(store.db().job(waiting).unwrap().unwrap().attempts, 0);
     assert_eq!(store.db().requeue_running_jobs().unwrap(), 0);
+}
 }
 
 /// A store written by an older roundtrip: the first `version` migrations

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::domain::Side;
+use crate::store::test_backends::on_both_backends;
 
 fn delivery(id: &str, record: &str, digest: Option<&str>) -> NewDelivery {
     NewDelivery {
@@ -19,9 +20,8 @@ fn delivery(id: &str, record: &str, digest: Option<&str>) -> NewDelivery {
     }
 }
 
-#[test]
-fn the_same_signed_content_under_fresh_delivery_ids_is_stored_once() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn the_same_signed_content_under_fresh_delivery_ids_is_stored_once(store) {
     let db = store.db();
     assert!(
         db.insert_delivery(&delivery("d-1", "i1", Some("abc")))
@@ -45,10 +45,10 @@ fn the_same_signed_content_under_fresh_delivery_ids_is_stored_once() {
     );
     assert_eq!(db.count_pending_deliveries().unwrap(), 3);
 }
+}
 
-#[test]
-fn one_mark_covers_every_pending_delivery_of_a_record_up_to_the_horizon() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn one_mark_covers_every_pending_delivery_of_a_record_up_to_the_horizon(store) {
     let db = store.db();
     for i in 0..30 {
         let record = if i % 3 == 0 { "other" } else { "busy" };
@@ -86,10 +86,10 @@ fn one_mark_covers_every_pending_delivery_of_a_record_up_to_the_horizon() {
         .unwrap();
     assert_eq!(db.mark_record_processed(&item, i64::MAX).unwrap(), 1);
 }
+}
 
-#[test]
-fn pruning_takes_only_processed_deliveries_older_than_the_cutoff() {
-    let store = Store::open_in_memory().unwrap();
+on_both_backends! {
+fn pruning_takes_only_processed_deliveries_older_than_the_cutoff(store) {
     let db = store.db();
     for i in 0..10 {
         db.insert_delivery(&delivery(&format!("d{i}"), &format!("r{i}"), None))
@@ -103,6 +103,7 @@ fn pruning_takes_only_processed_deliveries_older_than_the_cutoff() {
     assert_eq!(db.prune_deliveries(future, 3).unwrap(), 3, "bounded batch");
     assert_eq!(db.prune_deliveries(future, 100).unwrap(), 2);
     assert_eq!(db.count_pending_deliveries().unwrap(), 5, "pending stay");
+}
 }
 
 #[test]

@@ -5,19 +5,24 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use postgres::Client;
-use postgres::types::ToSql;
+use postgres::types::{Kind, ToSql, Type};
 
 use super::translate::to_postgres;
 use super::{Args, Value};
 use crate::store::{Result, StoreError};
 
-/// A statement prepared on this session, with the `:name` order it binds.
+/// A statement of this session: translated once per text, prepared on
+/// first use with its parameters' types taken from that use's values
+/// (integers as `BIGINT`, text as `TEXT`, NULL left for the server to
+/// infer), so `?1 IS NULL` and `COALESCE(?1, ?2)` need no casts.
 pub struct Prepared {
-    statement: postgres::Statement,
+    sql: String,
+    translated: String,
     names: Vec<String>,
+    statement: OnceLock<postgres::Statement>,
 }
 
 /// The store's PostgreSQL connection.
@@ -60,14 +65,11 @@ impl PgSession {
             return Ok(Arc::clone(p));
         }
         let translated = to_postgres(sql);
-        let statement = self
-            .client
-            .borrow_mut()
-            .prepare(&translated.sql)
-            .map_err(pg_error)?;
         let prepared = Arc::new(Prepared {
-            statement,
+            sql: sql.to_string(),
+            translated: translated.sql,
             names: translated.names,
+            statement: OnceLock::new(),
         });
         self.prepared
             .borrow_mut()
@@ -75,30 +77,63 @@ impl PgSession {
         Ok(prepared)
     }
 
+    fn statement(&self, p: &Prepared, values: &[Value<'_>]) -> Result<postgres::Statement> {
+        if let Some(st) = p.statement.get() {
+            return Ok(st.clone());
+        }
+        let types: Vec<Type> = values.iter().map(param_type).collect();
+        let st = self
+            .client
+            .borrow_mut()
+            .prepare_typed(&p.translated, &types)
+            .map_err(|e| match pg_error(e) {
+                StoreError::Postgres(reason) => {
+                    StoreError::Postgres(format!("{reason}, in: {}", one_line(&p.sql)))
+                }
+                other => other,
+            })?;
+        Ok(p.statement.get_or_init(|| st).clone())
+    }
+
     pub(super) fn execute(&self, p: &Prepared, args: &Args<'_>) -> Result<usize> {
         let values = ordered(p, args)?;
+        let st = self.statement(p, &values)?;
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
         let n = self
             .client
             .borrow_mut()
-            .execute(&p.statement, &refs)
+            .execute(&st, &refs)
             .map_err(pg_error)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     pub(super) fn query(&self, p: &Prepared, args: &Args<'_>) -> Result<Vec<postgres::Row>> {
         let values = ordered(p, args)?;
+        let st = self.statement(p, &values)?;
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        self.client
-            .borrow_mut()
-            .query(&p.statement, &refs)
-            .map_err(pg_error)
+        self.client.borrow_mut().query(&st, &refs).map_err(pg_error)
     }
+}
+
+/// The type a parameter is declared with; NULL is left to the server
+/// (type oid 0).
+fn param_type(value: &Value<'_>) -> Type {
+    match value {
+        Value::Int(_) => Type::INT8,
+        Value::Real(_) => Type::FLOAT8,
+        Value::Text(_) => Type::TEXT,
+        Value::Blob(_) => Type::BYTEA,
+        Value::Null => Type::new(String::new(), 0, Kind::Pseudo, String::new()),
+    }
+}
+
+/// A statement's text on one line, for an error message.
+fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The values in `$n` order, checked against what the statement expects.
 fn ordered<'a>(p: &Prepared, args: &Args<'a>) -> Result<Vec<Value<'a>>> {
-    let expected = p.statement.params().len();
     let values = match args {
         Args::Positional(values) => values.clone(),
         Args::Named(pairs) => p
@@ -113,12 +148,6 @@ fn ordered<'a>(p: &Prepared, args: &Args<'a>) -> Result<Vec<Value<'a>>> {
             })
             .collect::<Result<Vec<_>>>()?,
     };
-    if values.len() != expected {
-        return Err(StoreError::Parameters(format!(
-            "the statement takes {expected} parameters, {} given",
-            values.len()
-        )));
-    }
     Ok(values)
 }
 
