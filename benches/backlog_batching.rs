@@ -105,7 +105,7 @@ async fn backlog(changes: usize, batching: bool) -> Outcome {
         Arc::new(OneByOne(world.linear_conn.clone()))
     };
     let service = Service::start(ServiceSpec {
-        store_path: world.store_path.clone(),
+        store: world.store_path.clone().into(),
         connectors: Connectors {
             linear,
             portal: world.canny_conn.clone(),

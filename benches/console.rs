@@ -34,7 +34,8 @@ fn main() {
     let t = Instant::now();
     fill(&path, sizes).expect("fill store");
     let fill_secs = t.elapsed().as_secs_f64();
-    let results = roundtrip::console::bench::run(&path, frames).expect("console bench");
+    let results =
+        roundtrip::console::bench::run(&path.clone().into(), frames).expect("console bench");
     for mut r in results {
         if let Value::Object(o) = &mut r {
             o.insert("bench".into(), json!("P4"));

@@ -51,7 +51,7 @@ async fn start_service(world: &World, reconcile: Duration, webhooks: bool) -> Se
     let mut opts = options();
     opts.reconcile_interval = reconcile;
     let service = Service::start(ServiceSpec {
-        store_path: world.store_path.clone(),
+        store: world.store_path.clone().into(),
         connectors: world.connectors(),
         options: opts,
         listen: "127.0.0.1:0".parse().expect("addr"),

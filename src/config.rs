@@ -62,13 +62,20 @@ impl Serialize for HumanDuration {
     }
 }
 
-/// `[store]`: where the SQLite file lives.
+/// `[store]`: a SQLite file (`path`, the default) or a PostgreSQL database
+/// (`url`) that several replicas can share.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// Path of the database; relative paths are relative to the config file.
     /// Default: `roundtrip/roundtrip.db` in the XDG data directory.
     pub path: Option<PathBuf>,
+    /// `postgres://USER@HOST:PORT/DATABASE`: keep the store in PostgreSQL.
+    /// The password never goes here: it comes from `password_env`, else
+    /// `PGPASSWORD`.
+    pub url: Option<String>,
+    /// The environment variable holding the PostgreSQL password.
+    pub password_env: Option<String>,
 }
 
 /// How the Linear credential is sent.
@@ -760,6 +767,7 @@ impl Config {
             }
         };
         self.validate_portal(&invalid)?;
+        self.validate_store(&invalid)?;
         for (key, url) in [
             ("linear.api_url", &self.linear.api_url),
             ("portal.api_url", &self.portal.api_url),
@@ -961,6 +969,43 @@ impl Config {
         Ok(())
     }
 
+    fn validate_store(
+        &self,
+        invalid: &impl Fn(&str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let Some(url) = &self.store.url else {
+            if self.store.password_env.is_some() {
+                return Err(invalid(
+                    "store.password_env",
+                    "is only used with store.url (a PostgreSQL store)".into(),
+                ));
+            }
+            return Ok(());
+        };
+        if self.store.path.is_some() {
+            return Err(invalid(
+                "store.url",
+                "set either store.path (SQLite) or store.url (PostgreSQL), not both".into(),
+            ));
+        }
+        let shown = crate::store::pg::redact_url(url);
+        if !crate::store::is_postgres_url(url) {
+            return Err(invalid(
+                "store.url",
+                format!(
+                    "{shown} is not a PostgreSQL URL; expected postgres://USER@HOST:PORT/DATABASE"
+                ),
+            ));
+        }
+        if url::Url::parse(url).is_ok_and(|u| u.password().is_some()) {
+            return Err(invalid(
+                "store.url",
+                "holds a password; put it in an environment variable and name that variable in store.password_env".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_edge(
         &self,
         invalid: &dyn Fn(&str, String) -> ConfigError,
@@ -1145,8 +1190,39 @@ impl Config {
         })
     }
 
+    /// Where the store is: the PostgreSQL database of `[store] url` (its
+    /// password read now from `password_env`, the env file first), the
+    /// `path` resolved against the config's directory, or `None` for the
+    /// default file.
+    pub fn store_location(&self) -> Result<Option<crate::store::StoreLocation>, ConfigError> {
+        use crate::store::StoreLocation;
+        let Some(url) = &self.store.url else {
+            return Ok(self.store_path().map(StoreLocation::File));
+        };
+        let password = match &self.store.password_env {
+            Some(var) => Some(
+                self.lookup_secret(var)?
+                    .ok_or_else(|| ConfigError::MissingEnv {
+                        path: self.source.clone(),
+                        key: "store.password_env".into(),
+                        var: var.clone(),
+                    })?
+                    .0,
+            ),
+            None => None,
+        };
+        let target =
+            crate::store::pg::PgTarget::parse(url, password).map_err(|e| ConfigError::Invalid {
+                path: self.source.clone(),
+                line: 0,
+                message: format!("store.url: {e}"),
+            })?;
+        Ok(Some(StoreLocation::Postgres(std::sync::Arc::new(target))))
+    }
+
     /// The store path with relative paths resolved against the config's
-    /// directory; `None` means "use the default location".
+    /// directory; `None` means "use the default location" (or a
+    /// PostgreSQL store).
     pub fn store_path(&self) -> Option<PathBuf> {
         self.store.path.as_ref().map(|p| {
             if p.is_absolute() {

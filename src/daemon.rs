@@ -4,7 +4,6 @@
 //! deployment runs.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,14 +12,14 @@ use tokio::task::JoinSet;
 
 use crate::engine::{Connectors, Engine, EngineError, EngineOptions};
 use crate::metrics::Metrics;
-use crate::store::{OpenMode, Store, StoreError, Writer, WriterThread};
+use crate::store::{OpenMode, StoreError, StoreLocation, Writer, WriterThread};
 use crate::upkeep::{StoreWatch, UpkeepOptions};
 use crate::webhook::{WebhookOptions, WebhookServer};
 
 /// Everything needed to start the service.
 pub struct ServiceSpec {
-    /// The store file.
-    pub store_path: PathBuf,
+    /// The store (file or PostgreSQL database).
+    pub store: StoreLocation,
     /// Both connectors.
     pub connectors: Connectors,
     /// Engine settings.
@@ -78,9 +77,9 @@ impl Service {
     /// Open the store (refusing a damaged one), start the engine loops, the
     /// store upkeep and the webhook server.
     pub async fn start(spec: ServiceSpec) -> Result<Service, ServiceError> {
-        let path = spec.store_path.clone();
+        let location = spec.store.clone();
         let store = tokio::task::spawn_blocking(move || {
-            let store = Store::open(&path, OpenMode::Create)?;
+            let store = location.open(OpenMode::Create)?;
             let check = store.verify_integrity()?;
             Ok::<_, StoreError>((store, check))
         })
@@ -125,7 +124,7 @@ impl Service {
         let mut engine_tasks = engine.spawn(rx.clone());
         engine_tasks.spawn(crate::upkeep::run(
             writer.clone(),
-            spec.store_path.clone(),
+            spec.store.clone(),
             watch.clone(),
             UpkeepOptions {
                 inbox_retention: webhooks.inbox_retention,
@@ -139,7 +138,7 @@ impl Service {
             portal: spec.connectors.portal.clone(),
             options: webhooks,
             metrics: metrics.clone(),
-            store_path: spec.store_path.clone(),
+            store: spec.store.clone(),
             on_stored: Some(engine.inbox_notifier()),
             watch: watch.clone(),
         };

@@ -252,7 +252,11 @@ fn silent_webhooks(s: &Summary, now_ms: i64) -> Vec<String> {
 /// Add to a summary what the store itself cannot record: whether another
 /// process holds its write lock. Probed only when the heartbeat is late, so
 /// a busy but working daemon is never mistaken for a lock.
-pub fn observe_store(path: &Path, s: &mut Summary, now_ms: i64) {
+pub fn observe_store(file: Option<&Path>, s: &mut Summary, now_ms: i64) {
+    // PostgreSQL reports a lock wait on the statement that meets it.
+    let Some(path) = file else {
+        return;
+    };
     let late = s.heartbeat_ms.is_none_or(|h| now_ms - h > LOCK_SUSPECT_MS);
     if late
         && s.store_locked.is_none()

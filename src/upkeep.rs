@@ -8,14 +8,13 @@
 //! `/healthz`, which lays it over the stored summary so the daemon's own
 //! answer never lags behind what its writer just experienced.
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::health::locked_reason;
-use crate::store::{IntegrityCheck, OpenMode, Store, StoreError, Summary, Writer, now_ms};
+use crate::store::{IntegrityCheck, OpenMode, StoreError, StoreLocation, Summary, Writer, now_ms};
 
 /// Processed deliveries pruned per transaction.
 const PRUNE_BATCH: usize = 5_000;
@@ -100,9 +99,9 @@ pub struct UpkeepOptions {
 
 /// Run the periodic check on its own read connection (WAL readers never
 /// block the writer).
-pub async fn check_integrity(path: PathBuf) -> IntegrityCheck {
+pub async fn check_integrity(store: StoreLocation) -> IntegrityCheck {
     let at_ms = now_ms();
-    tokio::task::spawn_blocking(move || match Store::open(&path, OpenMode::ReadOnly) {
+    tokio::task::spawn_blocking(move || match store.open(OpenMode::ReadOnly) {
         Ok(store) => store.quick_check(),
         Err(e) => IntegrityCheck {
             ok: matches!(e, StoreError::Locked),
@@ -140,7 +139,7 @@ async fn prune(writer: &Writer, retention: Duration) {
 /// Prune and check until `shutdown` turns true.
 pub async fn run(
     writer: Writer,
-    path: PathBuf,
+    store: StoreLocation,
     watch: std::sync::Arc<StoreWatch>,
     opts: UpkeepOptions,
     mut shutdown: watch::Receiver<bool>,
@@ -155,7 +154,7 @@ pub async fn run(
             next_prune = now + PRUNE_EVERY;
         }
         if now >= next_check {
-            let check = check_integrity(path.clone()).await;
+            let check = check_integrity(store.clone()).await;
             if !check.ok {
                 tracing::error!(
                     detail = %check.detail,

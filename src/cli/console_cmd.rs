@@ -33,22 +33,22 @@ fn unwrap_store(e: ConsoleError) -> anyhow::Error {
 
 /// Run the console (or its benchmark).
 pub fn run(args: &ConsoleArgs) -> anyhow::Result<ExitCode> {
-    let path = args.store.path()?;
+    let location = args.store.location()?;
     if let Some(n) = args.bench_frames {
-        for line in console::bench::run(&path, n).map_err(unwrap_store)? {
+        for line in console::bench::run(&location, n).map_err(unwrap_store)? {
             outln!("{line}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     // Say clearly when the store is missing, locked or too new, before
     // touching the terminal.
-    drop(console::open_store(&path, args.read_only).map_err(anyhow::Error::from)?);
+    drop(console::open_store(&location, args.read_only).map_err(anyhow::Error::from)?);
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(UsageError(
             "the console needs a terminal; use `roundtrip status` in scripts".into(),
         )
         .into());
     }
-    console::run(&path, args.read_only, None).map_err(unwrap_store)?;
+    console::run(&location, args.read_only, None).map_err(unwrap_store)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -130,8 +130,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .context("starting the demo")?;
     if interactive {
         let path = demo.store_path();
-        let shown =
-            console::run_with_intro(&path, false, Some(BANNER.into()), Some(intro(args.portal)));
+        let shown = console::run_with_intro(
+            &path.into(),
+            false,
+            Some(BANNER.into()),
+            Some(intro(args.portal)),
+        );
         rt.block_on(demo.stop()).context("stopping the demo")?;
         shown?;
         if let Some(p) = &args.db {

@@ -26,6 +26,7 @@ use crate::connector::linear::{LinearConfig, LinearConnector};
 use crate::daemon::{Service, ServiceSpec};
 use crate::domain::ErrorClass;
 use crate::engine::{Connectors, EngineOptions};
+use crate::store::StoreLocation;
 use crate::store::{Level, Writer};
 
 /// Arguments of `roundtrip run`.
@@ -100,8 +101,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     let secrets = config.secrets()?;
     let _guard = init_logging(&config)?;
-    let store_path = match config.store_path() {
-        Some(p) => p,
+    let store = match config.store_location()? {
+        Some(location) => location,
         None => {
             let p = default_store_path().ok_or_else(|| {
                 super::UsageError(
@@ -112,7 +113,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 crate::files::create_private_dir(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
             }
-            p
+            StoreLocation::File(p)
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -147,7 +148,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             Err(e) => tracing::warn!(error = %e, portal = portal.name(), "the portal is not reachable yet; will keep trying"),
         }
         let service = Service::start(ServiceSpec {
-            store_path: store_path.clone(),
+            store: store.clone(),
             connectors: Connectors {
                 linear: linear.clone(),
                 portal: portal.connector(),
@@ -159,7 +160,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .await?;
         tracing::info!(
             listen = %service.addr,
-            store = %store_path.display(),
+            store = %store,
             "roundtrip is running: POST /webhooks/linear, POST /webhooks/{}, GET /healthz, GET /metrics",
             portal.connector().webhook_source()
         );

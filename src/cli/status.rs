@@ -89,7 +89,7 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         Err(err) => return unreadable(args, &err),
     };
     let now = now_ms();
-    observe_store(store.path(), &mut summary, now);
+    observe_store(store.file(), &mut summary, now);
     // With no engine writing, nothing else will look: check the store
     // itself (the daemon refuses a damaged store at start).
     let late = summary

@@ -128,7 +128,7 @@ impl App {
         let now = self.clock.now_ms();
         let db = self.store.db();
         let mut summary = db.summary()?;
-        crate::health::observe_store(self.store.path(), &mut summary, now);
+        crate::health::observe_store(self.store.file(), &mut summary, now);
         self.health = Some(assess(&summary, now));
         self.summary = Some(summary);
         let cx = Load {

@@ -23,7 +23,7 @@ use super::{ConsoleError, open_store, ui};
 use crate::domain::{ErrorClass, FieldValue, JobStatus, QuotaSample, Record, Side};
 use crate::store::{
     JobFilter, Level, LinkQuery, NaiveBaseline, NewAudit, OpenMode, SeedConflict, SeedJob,
-    SeedLink, Store, StoreError, Window, from_ms, meta_keys, now_ms,
+    SeedLink, Store, StoreError, StoreLocation, Window, from_ms, meta_keys, now_ms,
 };
 
 /// How big a store [`fill`] makes.
@@ -296,9 +296,9 @@ fn searches(i: i64) -> Vec<(&'static str, String)> {
 }
 
 /// Run the measurement; one JSON object per result.
-pub fn run(path: &Path, frames: usize) -> Result<Vec<Value>, ConsoleError> {
+pub fn run(location: &StoreLocation, frames: usize) -> Result<Vec<Value>, ConsoleError> {
     let t0 = Instant::now();
-    let store = open_store(path, true)?;
+    let store = open_store(location, true)?;
     let mut app = App::new(store, true, Clock::System, Theme::color())?;
     let Ok(mut term) = Terminal::new(TestBackend::new(200, 60));
     let Ok(_) = term.draw(|f| ui::draw(f, &mut app));

@@ -28,13 +28,12 @@ pub mod ui;
 pub mod views;
 pub mod wrap;
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossterm::event;
 
-use crate::store::{OpenMode, Store, StoreError};
+use crate::store::{OpenMode, Store, StoreError, StoreLocation};
 use app::App;
 use clock::Clock;
 use theme::Theme;
@@ -72,35 +71,36 @@ const MAX_EMPTY_WAKEUPS: u32 = 200;
 
 /// Open the store the console works on: read-only mode never writes, not
 /// even a migration.
-pub fn open_store(path: &Path, read_only: bool) -> Result<Store, StoreError> {
-    Store::open(
-        path,
-        if read_only {
-            OpenMode::ReadOnly
-        } else {
-            OpenMode::Existing
-        },
-    )
+pub fn open_store(store: &StoreLocation, read_only: bool) -> Result<Store, StoreError> {
+    store.open(if read_only {
+        OpenMode::ReadOnly
+    } else {
+        OpenMode::Existing
+    })
 }
 
 /// Run the console on the store at `path` until the operator quits or a
 /// SIGHUP/SIGTERM/SIGINT arrives. `banner` is shown in the title bar (the
 /// demo uses it to say what it is doing). The terminal is restored on every
 /// exit path, including panics.
-pub fn run(path: &Path, read_only: bool, banner: Option<String>) -> Result<(), ConsoleError> {
-    run_with_intro(path, read_only, banner, None)
+pub fn run(
+    store: &StoreLocation,
+    read_only: bool,
+    banner: Option<String>,
+) -> Result<(), ConsoleError> {
+    run_with_intro(store, read_only, banner, None)
 }
 
 /// [`run`], opening with a text panel (title, lines) over the Overview that
 /// Esc closes: the demo's first-run explanation of what is happening and
 /// which keys to try.
 pub fn run_with_intro(
-    path: &Path,
+    location: &StoreLocation,
     read_only: bool,
     banner: Option<String>,
     intro: Option<(String, Vec<String>)>,
 ) -> Result<(), ConsoleError> {
-    let store = open_store(path, read_only)?;
+    let store = open_store(location, read_only)?;
     let mut app = App::new(store, read_only, Clock::System, Theme::from_env())?;
     app.banner = banner;
     if let Some((title, lines)) = intro {

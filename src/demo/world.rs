@@ -158,7 +158,7 @@ impl World {
             install_routes(&store_path, portal_kind)?;
         }
         let started = Service::start(ServiceSpec {
-            store_path: store_path.clone(),
+            store: store_path.clone().into(),
             connectors: connectors.clone(),
             options: engine_options(portal_kind),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -155,8 +155,8 @@ impl Db<'_> {
     /// Add to an integer meta counter.
     pub fn bump_meta(&self, key: &str, by: i64) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ?2 AS TEXT)",
+            "INSERT INTO meta (key, value) VALUES (?1, CAST(?2 AS TEXT))
+             ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + ?2 AS TEXT)",
             params![key, by],
         )?;
         Ok(())

@@ -19,6 +19,7 @@ mod integrity;
 mod jobs;
 mod lifecycle;
 mod links;
+mod location;
 mod mappings;
 mod meta;
 pub mod migrations;
@@ -52,6 +53,7 @@ pub use inbox::{InboxItem, NewDelivery};
 pub use integrity::{IntegrityCheck, LockProbe, probe_write_lock, recovery_command};
 pub use jobs::{Attempt, INTERRUPTED, Job, JobFilter, Lane, NewAttempt, NewJob};
 pub use links::{CommentLink, Link, LinkState, short_post_id};
+pub use location::{StoreLocation, is_postgres_url};
 pub use mappings::{MappingVersion, RefusedMapping};
 pub use meta::keys as meta_keys;
 pub use ops::LinkMirror;
@@ -394,8 +396,10 @@ impl Store {
     /// [`Store::path`] is the redacted URL, for messages.
     pub fn open_postgres(target: &pg::PgTarget, mode: OpenMode) -> Result<Store> {
         let opened = |e: pg::PgError| StoreError::Open(Box::new(e));
-        let mut client = target.connect().map_err(opened)?;
-        let found = pg::schema_version(&mut client).map_err(opened)?;
+        let session = sql::off_runtime(|| target.connect().map(PgSession::new)).map_err(opened)?;
+        let found = session
+            .with_client(|c| pg::schema_version(c))
+            .map_err(opened)?;
         let url = PathBuf::from(target.url());
         if found == 0 && mode != OpenMode::Create {
             return Err(StoreError::Missing(url));
@@ -408,14 +412,16 @@ impl Store {
                     known: migrations::LATEST,
                 });
             }
-            client.batch_execute("SET default_transaction_read_only = on")?;
+            session.batch("SET default_transaction_read_only = on")?;
         } else {
-            let mut tx = client.transaction()?;
-            pg::migrate_schema(&mut tx, target.url()).map_err(opened)?;
-            tx.commit()?;
+            session.with_client(|c| {
+                let mut tx = c.transaction().map_err(StoreError::from)?;
+                pg::migrate_schema(&mut tx, target.url()).map_err(opened)?;
+                tx.commit().map_err(StoreError::from)
+            })?;
         }
         Ok(Store {
-            backend: Backend::Postgres(Box::new(PgSession::new(client))),
+            backend: Backend::Postgres(Box::new(session)),
             path: url,
             read_only: mode == OpenMode::ReadOnly,
         })
@@ -503,6 +509,12 @@ impl Store {
     /// Where the store lives on disk.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The database file of a SQLite store (`None` for PostgreSQL): the
+    /// write-lock probe and file checks apply only to a file.
+    pub fn file(&self) -> Option<&Path> {
+        self.sqlite().map(|_| self.path.as_path())
     }
 
     /// True when opened with [`OpenMode::ReadOnly`].

@@ -250,7 +250,7 @@ impl Db<'_> {
     pub fn mark_record_fresh(&self, side: Side, remote_id: &str, at_ms: i64) -> Result<()> {
         self.conn
             .prepare_cached(
-                "UPDATE records SET fresh_at = max(fresh_at, ?3) WHERE side = ?1 AND remote_id = ?2",
+                "UPDATE records SET fresh_at = CASE WHEN fresh_at < ?3 THEN ?3 ELSE fresh_at END WHERE side = ?1 AND remote_id = ?2",
             )?
             .execute(params![side.as_str(), remote_id, at_ms])?;
         Ok(())

@@ -686,3 +686,23 @@ fn a_store_before_conflict_kinds_reads_in_read_only_mode() {
         crate::domain::ConflictReason::BothChanged
     );
 }
+
+on_both_backends! {
+    // The first write of a statement may bind NULL where nothing else
+    // says the parameter's type (PostgreSQL must still prepare it).
+    fn a_first_attempt_that_succeeds_records_no_error(store) {
+        let j = store.db().insert_job(&job(None)).unwrap();
+        let ok = NewAttempt {
+            error_class: None,
+            message: None,
+            http_status: Some(200),
+            ..failed_attempt(ErrorClass::Server)
+        };
+        store
+            .db()
+            .record_attempt(j, &ok, JobStatus::Succeeded, now_ms())
+            .unwrap();
+        let job = store.db().job(j).unwrap().unwrap();
+        assert_eq!((job.status, job.error_class, job.last_error), (JobStatus::Succeeded, None, None));
+    }
+}

@@ -9,7 +9,6 @@
 //! concurrency limit of their own, so a webhook flood never hides health.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -33,7 +32,7 @@ use crate::connector::{Connector, DeliveryHint, WebhookRejection};
 use crate::domain::Side;
 use crate::health::{Verdict, assess};
 use crate::metrics::Metrics;
-use crate::store::{NewDelivery, OpenMode, Store, StoreError, Writer, now_ms};
+use crate::store::{NewDelivery, OpenMode, StoreError, StoreLocation, Writer, now_ms};
 use crate::upkeep::StoreWatch;
 
 /// `/healthz` and `/metrics` requests answered at once.
@@ -64,7 +63,7 @@ pub struct WebhookServer {
     /// Metrics registry.
     pub metrics: Arc<Metrics>,
     /// Where `/healthz` and `/metrics` read the store from.
-    pub store_path: PathBuf,
+    pub store: StoreLocation,
     /// Poked after a delivery is stored, so the engine handles it at once.
     pub on_stored: Option<Arc<tokio::sync::Notify>>,
     /// What this process knows about the store (integrity, write failures).
@@ -75,7 +74,7 @@ impl std::fmt::Debug for WebhookServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookServer")
             .field("options", &self.options)
-            .field("store_path", &self.store_path)
+            .field("store", &self.store.to_string())
             .finish()
     }
 }
@@ -194,7 +193,7 @@ impl WebhookServer {
         writer: Writer,
         linear: Arc<dyn Connector>,
         portal: Arc<dyn Connector>,
-        store_path: PathBuf,
+        store: impl Into<StoreLocation>,
     ) -> WebhookServer {
         WebhookServer {
             writer,
@@ -202,7 +201,7 @@ impl WebhookServer {
             portal,
             options: WebhookOptions::default(),
             metrics: Arc::new(Metrics::new()),
-            store_path,
+            store: store.into(),
             on_stored: None,
             watch: Arc::new(StoreWatch::default()),
         }
@@ -461,11 +460,12 @@ async fn receive(
 }
 
 async fn read_summary(
-    path: PathBuf,
+    store: StoreLocation,
     watch: Arc<StoreWatch>,
 ) -> Result<crate::store::Summary, String> {
     tokio::task::spawn_blocking(move || {
-        let mut summary = Store::open(&path, OpenMode::ReadOnly)
+        let mut summary = store
+            .open(OpenMode::ReadOnly)
             .and_then(|s| s.db().summary())
             .map_err(|e| e.to_string())?;
         watch.overlay(&mut summary);
@@ -485,7 +485,7 @@ fn with_retry_after(mut resp: Response, secs: u64) -> Response {
 
 async fn healthz(State(s): State<Shared>) -> Response {
     let secs = s.server.options.limits.retry_after_secs();
-    match read_summary(s.server.store_path.clone(), s.server.watch.clone()).await {
+    match read_summary(s.server.store.clone(), s.server.watch.clone()).await {
         Ok(summary) => {
             let h = assess(&summary, now_ms());
             if h.verdict == Verdict::Down {
@@ -511,7 +511,7 @@ async fn healthz(State(s): State<Shared>) -> Response {
 }
 
 async fn metrics(State(s): State<Shared>) -> Response {
-    if let Ok(summary) = read_summary(s.server.store_path.clone(), s.server.watch.clone()).await {
+    if let Ok(summary) = read_summary(s.server.store.clone(), s.server.watch.clone()).await {
         s.server.metrics.refresh(&summary);
     }
     s.server

@@ -23,13 +23,16 @@ use roundtrip::sim::canny::{CannySim, CannySimConfig};
 use roundtrip::sim::faults::{ApiFaults, WebhookFaults};
 use roundtrip::sim::linear::{LinearSim, LinearSimConfig};
 
+#[path = "pg.rs"]
+pub mod pg;
 #[path = "harness/portal.rs"]
 pub mod portal;
 #[path = "harness/routing.rs"]
 mod routing;
 #[allow(unused_imports)]
 pub use portal::{CommentView, PortalSim, PostView, Stage};
-use roundtrip::store::{OpenMode, Store};
+use roundtrip::store::pg::PgTarget;
+use roundtrip::store::{OpenMode, Store, StoreLocation};
 use roundtrip::sync::{DeletePolicy, MassDeleteGuard, PortalCreateOptions};
 
 pub struct Harness {
@@ -41,8 +44,12 @@ pub struct Harness {
     pub portal_conn: Arc<dyn Connector>,
     pub service: Option<Service>,
     pub store_path: PathBuf,
+    /// Where the service's store is: `store_path`, or a fresh PostgreSQL
+    /// database when the setup (or `ROUNDTRIP_TEST_STORE=postgres`) asks.
+    pub store: StoreLocation,
     pub options: EngineOptions,
     _dir: Option<tempfile::TempDir>,
+    _pg: Option<pg::PgDb>,
 }
 
 pub struct Setup {
@@ -59,6 +66,8 @@ pub struct Setup {
     pub reconcile_interval: Duration,
     pub linear_requests_per_hour: u64,
     pub store_path: Option<PathBuf>,
+    /// Keep the store in a fresh PostgreSQL database.
+    pub postgres: bool,
     pub mass_delete_guard: usize,
     /// Start the service with the harness (off: the test starts it, e.g. on
     /// a runtime of its own that it can kill).
@@ -95,6 +104,7 @@ impl Default for Setup {
             reconcile_interval: Duration::from_secs(3600),
             linear_requests_per_hour: 100_000,
             store_path: None,
+            postgres: false,
             mass_delete_guard: 20,
             start_service: true,
             create_in_portal_label: None,
@@ -167,6 +177,15 @@ impl Harness {
                 (Some(d), p)
             }
         };
+        let on_postgres =
+            setup.postgres || std::env::var("ROUNDTRIP_TEST_STORE").is_ok_and(|v| v == "postgres");
+        let (store, pg_db) = if on_postgres && setup.store_path.is_none() {
+            let db = pg::fresh_db();
+            let target = PgTarget::parse(&db.url, Some(db.password.clone())).expect("pg url");
+            (StoreLocation::Postgres(Arc::new(target)), Some(db))
+        } else {
+            (StoreLocation::File(store_path.clone()), None)
+        };
         let mut h = Harness {
             linear,
             portal,
@@ -174,8 +193,10 @@ impl Harness {
             portal_conn,
             service: None,
             store_path,
+            store,
             options: options(&setup),
             _dir: dir,
+            _pg: pg_db,
         };
         if setup.start_service {
             h.start_service().await;
@@ -193,7 +214,7 @@ impl Harness {
     /// What `Service::start` needs to run on this harness's store.
     pub fn spec(&self) -> ServiceSpec {
         ServiceSpec {
-            store_path: self.store_path.clone(),
+            store: self.store.clone(),
             connectors: self.connectors(),
             options: self.options.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
@@ -251,6 +272,12 @@ impl Harness {
     }
 
     pub async fn start_service(&mut self) {
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let service = Service::start(self.spec()).await.expect("service");
         self.point_webhooks(service.addr);
         self.service = Some(service);
@@ -335,7 +362,7 @@ impl Harness {
     }
 
     pub fn store(&self) -> Store {
-        Store::open(&self.store_path, OpenMode::ReadOnly).expect("store")
+        self.store.open(OpenMode::ReadOnly).expect("store")
     }
 
     /// Both sides in canonical form, read through the connectors.

@@ -47,11 +47,13 @@ impl PgDb {
 
 impl Drop for PgDb {
     fn drop(&mut self) {
-        let mut admin = self.server.connect(&self.server.admin_db);
-        let _ = admin.batch_execute(&format!(
-            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-            self.name
-        ));
+        off_runtime(|| {
+            let mut admin = self.server.connect(&self.server.admin_db);
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        });
     }
 }
 
@@ -68,7 +70,24 @@ pub fn fresh_db_in_locale(locale: &str) -> PgDb {
     ))
 }
 
+/// Run `f` (which blocks on the driver's own runtime) on a thread of its
+/// own when called from async code, where a nested runtime would panic.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
 fn create_db(options: &str) -> PgDb {
+    off_runtime(|| create_db_here(options))
+}
+
+fn create_db_here(options: &str) -> PgDb {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let server = shared_server();
     let name = format!(

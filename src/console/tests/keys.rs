@@ -750,7 +750,7 @@ fn idle_store_checks_reload_only_after_another_connection_commits() {
     let path = dir.path().join("rt.db");
     let mut writer = crate::store::Store::open(&path, crate::store::OpenMode::Create).unwrap();
     super::seed(&mut writer);
-    let store = crate::console::open_store(&path, false).unwrap();
+    let store = crate::console::open_store(&path.clone().into(), false).unwrap();
     let mut a = App::new(
         store,
         false,

@@ -11,7 +11,7 @@ mod value;
 
 use std::sync::Arc;
 
-pub use pg_session::{PgSession, pg_error};
+pub use pg_session::{PgSession, off_runtime, pg_error};
 pub use value::{Cell, FromValue, ToValue, Value};
 
 use super::{Result, StoreError};

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use postgres::Client;
+use postgres::error::SqlState;
 use postgres::types::{Kind, ToSql, Type};
 
 use super::translate::to_postgres;
@@ -27,7 +28,8 @@ pub struct Prepared {
 
 /// The store's PostgreSQL connection.
 pub struct PgSession {
-    client: RefCell<Client>,
+    /// `None` only while the session is dropped.
+    client: RefCell<Option<Client>>,
     prepared: RefCell<HashMap<String, Arc<Prepared>>>,
 }
 
@@ -41,23 +43,28 @@ impl PgSession {
     /// Wrap a connected client.
     pub fn new(client: Client) -> PgSession {
         PgSession {
-            client: RefCell::new(client),
+            client: RefCell::new(Some(client)),
             prepared: RefCell::new(HashMap::new()),
         }
     }
 
     /// The client itself, for the PostgreSQL-only functions (claims,
-    /// budget, leases, change counter) that take one.
-    pub fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> T) -> T {
-        f(&mut self.client.borrow_mut())
+    /// budget, leases, change counter) that take one; run off any tokio
+    /// runtime (see [`off_runtime`]).
+    pub fn with_client<T: Send, E: From<StoreError> + Send>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, E> + Send,
+    ) -> Result<T, E> {
+        let mut slot = self.client.borrow_mut();
+        let Some(client) = slot.as_mut() else {
+            return Err(StoreError::WriterClosed.into());
+        };
+        off_runtime(|| f(client))
     }
 
     /// Statements without parameters, in one round trip.
     pub fn batch(&self, sql: &str) -> Result<()> {
-        self.client
-            .borrow_mut()
-            .batch_execute(sql)
-            .map_err(pg_error)
+        self.with_client(|c| c.batch_execute(sql).map_err(pg_error))
     }
 
     pub(super) fn prepare(&self, sql: &str) -> Result<Arc<Prepared>> {
@@ -82,16 +89,37 @@ impl PgSession {
             return Ok(st.clone());
         }
         let types: Vec<Type> = values.iter().map(param_type).collect();
-        let st = self
-            .client
-            .borrow_mut()
-            .prepare_typed(&p.translated, &types)
-            .map_err(|e| match pg_error(e) {
-                StoreError::Postgres(reason) => {
-                    StoreError::Postgres(format!("{reason}, in: {}", one_line(&p.sql)))
-                }
-                other => other,
-            })?;
+        let st = self.with_client(|c| {
+            c.prepare_typed(&p.translated, &types)
+                .or_else(|e| {
+                    // A parameter that is NULL on first use and appears only
+                    // where nothing implies its type (`?4 IS NULL`): text.
+                    let untyped = e.as_db_error().is_some_and(|d| {
+                        [
+                            SqlState::INDETERMINATE_DATATYPE,
+                            SqlState::AMBIGUOUS_PARAMETER,
+                        ]
+                        .contains(d.code())
+                    });
+                    if !untyped || !values.contains(&Value::Null) {
+                        return Err(e);
+                    }
+                    let texts: Vec<Type> = values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Null => Type::TEXT,
+                            other => param_type(other),
+                        })
+                        .collect();
+                    c.prepare_typed(&p.translated, &texts)
+                })
+                .map_err(|e| match pg_error(e) {
+                    StoreError::Postgres(reason) => {
+                        StoreError::Postgres(format!("{reason}, in: {}", one_line(&p.sql)))
+                    }
+                    other => other,
+                })
+        })?;
         Ok(p.statement.get_or_init(|| st).clone())
     }
 
@@ -99,11 +127,7 @@ impl PgSession {
         let values = ordered(p, args)?;
         let st = self.statement(p, &values)?;
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        let n = self
-            .client
-            .borrow_mut()
-            .execute(&st, &refs)
-            .map_err(pg_error)?;
+        let n = self.with_client(|c| c.execute(&st, &refs).map_err(pg_error))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -111,8 +135,32 @@ impl PgSession {
         let values = ordered(p, args)?;
         let st = self.statement(p, &values)?;
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as _).collect();
-        self.client.borrow_mut().query(&st, &refs).map_err(pg_error)
+        self.with_client(|c| c.query(&st, &refs).map_err(pg_error))
     }
+}
+
+impl Drop for PgSession {
+    fn drop(&mut self) {
+        // Closing the connection blocks on the driver's runtime too.
+        if let Some(client) = self.client.get_mut().take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
+
+/// Run `f`, which blocks on the driver's own runtime, off any tokio
+/// runtime this thread drives (nested runtimes panic): directly on a plain
+/// thread (the daemon's writer, the console, the CLI), else on a scoped
+/// thread of its own (async callers such as tests reading the store).
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// The type a parameter is declared with; NULL is left to the server
@@ -164,6 +212,10 @@ pub fn pg_error(e: postgres::Error) -> StoreError {
     match e.code().map(|c| c.code()) {
         Some(READ_ONLY_TRANSACTION) => StoreError::ReadOnly,
         Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED | LOCK_NOT_AVAILABLE) => StoreError::Locked,
-        _ => StoreError::Postgres(crate::store::pg::reason(&e)),
+        Some(code) => StoreError::Postgres(format!(
+            "{} (SQLSTATE {code})",
+            crate::store::pg::reason(&e)
+        )),
+        None => StoreError::Postgres(crate::store::pg::reason(&e)),
     }
 }
