@@ -584,19 +584,19 @@ impl Store {
                 Ok(out)
             }
             Backend::Postgres(session) => {
-                session.batch("BEGIN")?;
+                session.begin()?;
                 match f(Db {
                     conn: Conn::Postgres(session),
                 }) {
-                    Ok(out) => match session.batch("COMMIT") {
+                    Ok(out) => match session.end(true) {
                         Ok(()) => Ok(out),
                         Err(e) => {
-                            let _ = session.batch("ROLLBACK");
+                            let _ = session.end(false);
                             Err(e.into())
                         }
                     },
                     Err(e) => {
-                        session.batch("ROLLBACK")?;
+                        session.end(false)?;
                         Err(e)
                     }
                 }

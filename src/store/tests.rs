@@ -695,12 +695,16 @@ on_both_backends! {
         let ok = NewAttempt {
             error_class: None,
             message: None,
-            http_status: Some(200),
+            http_status: None,
+            request_id: None,
             ..failed_attempt(ErrorClass::Server)
         };
+        // Inside a transaction, which a failed prepare would abort.
         store
-            .db()
-            .record_attempt(j, &ok, JobStatus::Succeeded, now_ms())
+            .write(|db| {
+                db.record_attempt(j, &ok, JobStatus::Succeeded, now_ms())?;
+                db.log_event(Level::Info, "test", "the transaction goes on")
+            })
             .unwrap();
         let job = store.db().job(j).unwrap().unwrap();
         assert_eq!((job.status, job.error_class, job.last_error), (JobStatus::Succeeded, None, None));

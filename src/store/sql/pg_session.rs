@@ -3,7 +3,7 @@
 //! translated and prepared once per text, transactions begun and ended
 //! with plain statements so a borrowed [`super::Conn`] can run inside one.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -30,6 +30,8 @@ pub struct Prepared {
 pub struct PgSession {
     /// `None` only while the session is dropped.
     client: RefCell<Option<Client>>,
+    /// Inside BEGIN … COMMIT (see [`PgSession::begin`]).
+    in_transaction: Cell<bool>,
     prepared: RefCell<HashMap<String, Arc<Prepared>>>,
 }
 
@@ -44,6 +46,7 @@ impl PgSession {
     pub fn new(client: Client) -> PgSession {
         PgSession {
             client: RefCell::new(Some(client)),
+            in_transaction: Cell::new(false),
             prepared: RefCell::new(HashMap::new()),
         }
     }
@@ -60,6 +63,20 @@ impl PgSession {
             return Err(StoreError::WriterClosed.into());
         };
         off_runtime(|| f(client))
+    }
+
+    /// Start a transaction.
+    pub fn begin(&self) -> Result<()> {
+        self.batch("BEGIN")?;
+        self.in_transaction.set(true);
+        Ok(())
+    }
+
+    /// Commit (or, with `false`, roll back) the open transaction.
+    pub fn end(&self, commit: bool) -> Result<()> {
+        let out = self.batch(if commit { "COMMIT" } else { "ROLLBACK" });
+        self.in_transaction.set(false);
+        out
     }
 
     /// Statements without parameters, in one round trip.
@@ -89,36 +106,49 @@ impl PgSession {
             return Ok(st.clone());
         }
         let types: Vec<Type> = values.iter().map(param_type).collect();
+        // A failed prepare aborts the transaction it runs in; when the
+        // fallback below may be needed, a savepoint keeps it usable.
+        let guard = values.contains(&Value::Null) && self.in_transaction.get();
         let st = self.with_client(|c| {
-            c.prepare_typed(&p.translated, &types)
-                .or_else(|e| {
-                    // A parameter that is NULL on first use and appears only
-                    // where nothing implies its type (`?4 IS NULL`): text.
-                    let untyped = e.as_db_error().is_some_and(|d| {
-                        [
-                            SqlState::INDETERMINATE_DATATYPE,
-                            SqlState::AMBIGUOUS_PARAMETER,
-                        ]
-                        .contains(d.code())
-                    });
-                    if !untyped || !values.contains(&Value::Null) {
-                        return Err(e);
+            if guard {
+                c.batch_execute("SAVEPOINT rt_prepare").map_err(pg_error)?;
+            }
+            let mut types = types;
+            let prepared = loop {
+                match c.prepare_typed(&p.translated, &types) {
+                    Ok(st) => break Ok(st),
+                    Err(e) => {
+                        // A parameter NULL on first use and found only where
+                        // nothing implies its type (`?4 IS NULL`): declare
+                        // that one text and try again.
+                        match untyped_param(&e)
+                            .filter(|n| types.get(*n).is_some_and(|t| t.oid() == 0))
+                        {
+                            Some(n) => {
+                                if guard {
+                                    c.batch_execute("ROLLBACK TO SAVEPOINT rt_prepare")?;
+                                }
+                                types[n] = Type::TEXT;
+                            }
+                            None => break Err(e),
+                        }
                     }
-                    let texts: Vec<Type> = values
-                        .iter()
-                        .map(|v| match v {
-                            Value::Null => Type::TEXT,
-                            other => param_type(other),
-                        })
-                        .collect();
-                    c.prepare_typed(&p.translated, &texts)
+                }
+            };
+            if guard {
+                c.batch_execute(if prepared.is_ok() {
+                    "RELEASE SAVEPOINT rt_prepare"
+                } else {
+                    "ROLLBACK TO SAVEPOINT rt_prepare; RELEASE SAVEPOINT rt_prepare"
                 })
-                .map_err(|e| match pg_error(e) {
-                    StoreError::Postgres(reason) => {
-                        StoreError::Postgres(format!("{reason}, in: {}", one_line(&p.sql)))
-                    }
-                    other => other,
-                })
+                .map_err(pg_error)?;
+            }
+            prepared.map_err(|e| match pg_error(e) {
+                StoreError::Postgres(reason) => {
+                    StoreError::Postgres(format!("{reason}, in: {}", one_line(&p.sql)))
+                }
+                other => other,
+            })
         })?;
         Ok(p.statement.get_or_init(|| st).clone())
     }
@@ -161,6 +191,28 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// The 0-based index of the parameter PostgreSQL could not type, from
+/// its "could not determine data type of parameter $N".
+fn untyped_param(e: &postgres::Error) -> Option<usize> {
+    let db = e.as_db_error()?;
+    if ![
+        SqlState::INDETERMINATE_DATATYPE,
+        SqlState::AMBIGUOUS_PARAMETER,
+    ]
+    .contains(db.code())
+    {
+        return None;
+    }
+    let digits: String = db
+        .message()
+        .rsplit('$')
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse::<usize>().ok()?.checked_sub(1)
 }
 
 /// The type a parameter is declared with; NULL is left to the server
