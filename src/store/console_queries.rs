@@ -155,11 +155,14 @@ impl NaiveBaseline {
     /// scans the whole table.
     pub fn search_links_like(db: &Db<'_>, query: &str, limit: i64) -> Result<Vec<i64>> {
         let pattern = format!("%{}%", query.replace('%', "\\%").replace('_', "\\_"));
-        let mut stmt = db.conn.prepare_cached(
+        let mut stmt = db.conn.prepare_cached(db.dialect_sql(
             "SELECT id FROM links
              WHERE portal_id = ?1 OR linear_id = ?1 OR title LIKE ?2 ESCAPE '\\'
              ORDER BY id DESC LIMIT ?3",
-        )?;
+            "SELECT id FROM links
+             WHERE portal_id = ?1 OR linear_id = ?1 OR title ILIKE ?2 ESCAPE '\\'
+             ORDER BY id DESC LIMIT ?3",
+        ))?;
         let ids = stmt
             .query_map(super::sql::params![query, pattern, limit], |r| r.get(0))?
             .collect::<Result<Vec<i64>>>()?;

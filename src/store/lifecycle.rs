@@ -41,12 +41,19 @@ impl Db<'_> {
         let needle = format!("%{}%", serde_json::to_string(merged_id).unwrap_or_default());
         self
             .conn
-            .prepare_cached(
+            .prepare_cached(self.dialect_sql(
                 "SELECT remote_id FROM records
                  WHERE side = ?1 AND deleted_at IS NULL AND fields LIKE ?3
                    AND EXISTS (SELECT 1 FROM json_each(records.fields, '$.merged_ids') WHERE value = ?2)
                  ORDER BY id LIMIT 1",
-            )?
+                "SELECT remote_id FROM records
+                 WHERE side = ?1 AND deleted_at IS NULL AND fields LIKE ?3
+                   AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(
+                                   CASE jsonb_typeof(records.fields::jsonb -> 'merged_ids')
+                                   WHEN 'array' THEN records.fields::jsonb -> 'merged_ids' END) AS m (value)
+                               WHERE m.value = ?2)
+                 ORDER BY id LIMIT 1",
+            ))?
             .query_row(params![side.as_str(), merged_id, needle], |r| r.get(0))
             .optional()
     }
@@ -68,11 +75,14 @@ impl Db<'_> {
     /// Every status seen on a live portal post, in first-seen order: what
     /// custom statuses the company uses.
     pub fn portal_statuses_seen(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(self.dialect_sql(
             "SELECT json_extract(fields, '$.status') AS s FROM records
              WHERE side = 'portal' AND deleted_at IS NULL
              GROUP BY s ORDER BY MIN(id)",
-        )?;
+            "SELECT fields::jsonb ->> 'status' AS s FROM records
+             WHERE side = 'portal' AND deleted_at IS NULL
+             GROUP BY s ORDER BY MIN(id)",
+        ))?;
         let rows = stmt
             .query_map((), |r| r.get::<Option<String>>(0))?
             .collect::<Result<Vec<_>>>()?;

@@ -350,8 +350,9 @@ impl Db<'_> {
     /// is: a retried mirror may find the copy its first attempt posted).
     pub fn insert_comment_link(&self, link: &CommentLink) -> Result<()> {
         self.conn.execute(
-            "INSERT OR IGNORE INTO comment_links (link_id, portal_comment_id, linear_comment_id, origin, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO comment_links (link_id, portal_comment_id, linear_comment_id, origin, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO NOTHING",
             params![
                 link.link_id,
                 link.portal_comment_id,

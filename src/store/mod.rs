@@ -325,6 +325,15 @@ impl Db<'_> {
         self.conn.dialect()
     }
 
+    /// The statement for this connection's dialect, where the two differ
+    /// (JSON functions, full-text search, case-insensitive matching).
+    fn dialect_sql(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
+        match self.dialect() {
+            sql::Dialect::Sqlite => sqlite,
+            sql::Dialect::Postgres => postgres,
+        }
+    }
+
     /// The schema version of the connected store.
     pub fn schema_version(&self) -> Result<i64> {
         match self.conn {

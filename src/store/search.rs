@@ -32,6 +32,8 @@ pub struct LinkQuery {
     /// An FTS5 expression over title words (whole words; a word ending in
     /// `*` is a prefix), `None` when the text has no words.
     pub words: Option<String>,
+    /// The same words as a PostgreSQL `tsquery` (`'dark' & 'mod':*`).
+    pub ts_words: Option<String>,
 }
 
 /// Whether text is a URL rather than an id or words.
@@ -78,6 +80,29 @@ fn fts_words(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }
 
+/// The words of `text` as a `tsquery`: each word's alphanumeric runs a
+/// phrase (`'eng' <-> '71'`), a trailing `*` a prefix, all required.
+fn ts_words(text: &str) -> Option<String> {
+    let mut terms = Vec::new();
+    for word in text.split_whitespace() {
+        let prefix = word.ends_with('*');
+        let runs: Vec<String> = word
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|r| !r.is_empty())
+            .map(|r| format!("'{}'", r.to_lowercase()))
+            .collect();
+        let Some(last) = runs.len().checked_sub(1) else {
+            continue;
+        };
+        let mut phrase = runs;
+        if prefix {
+            phrase[last].push_str(":*");
+        }
+        terms.push(phrase.join(" <-> "));
+    }
+    (!terms.is_empty()).then(|| terms.join(" & "))
+}
+
 impl LinkQuery {
     /// Parse search text; `None` when there is nothing to look for.
     pub fn parse(text: &str) -> Option<LinkQuery> {
@@ -110,6 +135,7 @@ impl LinkQuery {
             key,
             prefix,
             words: if url { None } else { fts_words(t) },
+            ts_words: if url { None } else { ts_words(t) },
         })
     }
 }
@@ -146,20 +172,23 @@ impl Db<'_> {
         if q.key.is_some() {
             arms.push(
                 "SELECT link_id FROM (SELECT link_id FROM link_keys
-                   WHERE key = :key AND link_id < :before ORDER BY link_id DESC LIMIT :limit)",
+                   WHERE key = :key AND link_id < :before ORDER BY link_id DESC LIMIT :limit) exact",
             );
         }
         if prefix {
             arms.push(
                 "SELECT link_id FROM (SELECT link_id FROM link_keys
-                   WHERE key > :key AND key < :key_end LIMIT :scan) WHERE link_id < :before",
+                   WHERE key > :key AND key < :key_end LIMIT :scan) prefixed WHERE link_id < :before",
             );
         }
         if q.words.is_some() {
-            arms.push(
+            arms.push(self.dialect_sql(
                 "SELECT rowid FROM (SELECT rowid FROM links_fts
-                   WHERE links_fts MATCH :words AND rowid < :before ORDER BY rowid DESC LIMIT :limit)",
-            );
+                   WHERE links_fts MATCH :words AND rowid < :before ORDER BY rowid DESC LIMIT :limit) words",
+                "SELECT id FROM (SELECT id FROM links
+                   WHERE to_tsvector('simple', title) @@ to_tsquery('simple', :words)
+                     AND id < :before ORDER BY id DESC LIMIT :limit) words",
+            ));
         }
         if q.link_id.is_some() {
             arms.push("SELECT id FROM links WHERE id = :id AND id < :before");
@@ -173,7 +202,11 @@ impl Db<'_> {
             arms.join(" UNION ")
         );
         let key_end = prefix_end(&key);
-        let words = q.words.clone().unwrap_or_default();
+        let words = match self.dialect() {
+            super::sql::Dialect::Sqlite => q.words.clone(),
+            super::sql::Dialect::Postgres => q.ts_words.clone(),
+        }
+        .unwrap_or_default();
         let before = before.unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let scan = PREFIX_SCAN as i64;
@@ -218,10 +251,12 @@ impl Db<'_> {
         let cols = super::links::COLS;
         let dir = if window.descending { "DESC" } else { "ASC" };
         let limit = window.limit_i64();
+        // The same folding as each backend's `links_title` index.
+        let folded = self.dialect_sql("title COLLATE NOCASE", "lower(title)");
         let raws = match window.from {
             None => {
                 let mut stmt = self.conn.prepare_cached(&format!(
-                    "SELECT {cols} FROM links ORDER BY title COLLATE NOCASE {dir}, id {dir} LIMIT ?1"
+                    "SELECT {cols} FROM links ORDER BY {folded} {dir}, id {dir} LIMIT ?1"
                 ))?;
                 stmt.query_map([limit], super::links::row)?
                     .collect::<Result<Vec<_>>>()?
@@ -235,10 +270,11 @@ impl Db<'_> {
                 } else {
                     (">", ">=")
                 };
+                let given = self.dialect_sql("?1", "lower(?1)");
                 let mut stmt = self.conn.prepare_cached(&format!(
                     "SELECT {cols} FROM links
-                     WHERE title COLLATE NOCASE {eq} ?1 AND (title COLLATE NOCASE {op} ?1 OR id {op} ?2)
-                     ORDER BY title COLLATE NOCASE {dir}, id {dir} LIMIT ?3"
+                     WHERE {folded} {eq} {given} AND ({folded} {op} {given} OR id {op} ?2)
+                     ORDER BY {folded} {dir}, id {dir} LIMIT ?3"
                 ))?;
                 stmt.query_map(super::sql::params![title, from, limit], super::links::row)?
                     .collect::<Result<Vec<_>>>()?
@@ -251,6 +287,36 @@ impl Db<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::LinkState;
+    use crate::store::test_backends::on_both_backends;
+
+    on_both_backends! {
+        fn words_ids_and_title_order_find_the_same_links_on_each_backend(store) {
+            let db = store.db();
+            let base = std::collections::BTreeMap::new();
+            let mut ids = Vec::new();
+            for (p, title) in [("p1", "Dark mode"), ("p2", "dark Modes please"), ("p3", "Light theme"), ("p4", "Export to CSV")] {
+                ids.push(db.insert_link(Some(p), Some(&format!("l-{p}")), None, LinkState::Active, title, &base).unwrap());
+            }
+            let found = |text: &str| -> Vec<i64> {
+                let q = LinkQuery::parse(text).unwrap();
+                db.search_links(&q, None, 10).unwrap().iter().map(|l| l.id).collect()
+            };
+            assert_eq!(found("mode"), [ids[0]], "whole words only");
+            assert_eq!(found("DARK"), [ids[1], ids[0]], "without case");
+            assert_eq!(found("dark mod*"), [ids[1], ids[0]], "newest first");
+            assert_eq!(found("csv"), [ids[3]]);
+            assert_eq!(found("p3"), [ids[2]], "a portal id");
+            assert!(found("nothing").is_empty());
+            let titles = |descending: bool, from: Option<i64>| -> Vec<String> {
+                let w = Window { from, limit: 2, descending };
+                db.links_ordered(LinkOrder::Title, w).unwrap().into_iter().map(|l| l.title).collect()
+            };
+            assert_eq!(titles(false, None), ["Dark mode", "dark Modes please"], "case folded");
+            assert_eq!(titles(false, Some(ids[1])), ["Export to CSV", "Light theme"]);
+            assert_eq!(titles(true, None), ["Light theme", "Export to CSV"]);
+        }
+    }
 
     #[test]
     fn parses_ids_urls_and_words() {
@@ -269,6 +335,9 @@ mod tests {
         let q = LinkQuery::parse("dark mod*").unwrap();
         assert_eq!(q.key, None);
         assert_eq!(q.words.as_deref(), Some("\"dark\" AND \"mod\"*"));
+        assert_eq!(q.ts_words.as_deref(), Some("'dark' & 'mod':*"));
+        let q = LinkQuery::parse("ENG-71").unwrap();
+        assert_eq!(q.ts_words.as_deref(), Some("'eng' <-> '71'"));
         assert!(LinkQuery::parse("   ").is_none());
         assert_eq!(LinkQuery::parse("--").unwrap().words, None);
     }
