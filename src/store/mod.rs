@@ -325,6 +325,17 @@ impl Db<'_> {
         self.conn.dialect()
     }
 
+    /// The PostgreSQL session under this connection (`None` on SQLite):
+    /// the replica coordination functions of [`pg`] (leased claims, the
+    /// shared budget, singleton leases, heartbeats) run on it, inside the
+    /// same transaction when there is one.
+    pub fn postgres(&self) -> Option<&PgSession> {
+        match self.conn {
+            Conn::Sqlite(_) => None,
+            Conn::Postgres(s) => Some(s),
+        }
+    }
+
     /// The statement for this connection's dialect, where the two differ
     /// (JSON functions, full-text search, case-insensitive matching).
     fn dialect_sql(&self, sqlite: &'static str, postgres: &'static str) -> &'static str {
