@@ -413,6 +413,13 @@ pub struct SyncConfig {
     /// Share of each quota kept for live edits (0–0.9).
     #[serde(default = "default_reserve")]
     pub live_reserve: f64,
+    /// This replica's id among several on one PostgreSQL store (default:
+    /// host, process id and a random suffix).
+    pub replica_id: Option<String>,
+    /// How long a replica's job claims and singleton leases last without
+    /// renewal: how soon another replica re-runs a dead one's jobs
+    /// (default 30s).
+    pub replica_lease: Option<HumanDuration>,
 }
 
 impl Default for SyncConfig {
@@ -425,6 +432,8 @@ impl Default for SyncConfig {
             mass_delete_guard: default_guard(),
             max_attempts: default_attempts(),
             live_reserve: default_reserve(),
+            replica_id: None,
+            replica_lease: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::engine::cluster::Cluster;
 use crate::engine::{Connectors, Engine, EngineError, EngineOptions};
 use crate::metrics::Metrics;
 use crate::store::{OpenMode, StoreError, StoreLocation, Writer, WriterThread};
@@ -102,11 +103,23 @@ impl Service {
             webhooks.limits.max_connections = fit;
         }
         let metrics = Arc::new(Metrics::new());
-        let engine = Engine::new(
+        // On PostgreSQL this process is one replica of possibly several.
+        let cluster = match &spec.store {
+            StoreLocation::Postgres(target) => {
+                let c = Cluster::start(target.clone(), &spec.options.replica)
+                    .await
+                    .map_err(|e| StoreError::Open(Box::new(e)))?;
+                tracing::info!(replica = c.id(), "replica registered");
+                Some(Arc::new(c))
+            }
+            StoreLocation::File(_) => None,
+        };
+        let engine = Engine::new_replica(
             writer.clone(),
             spec.connectors.clone(),
             spec.options,
             Some(metrics.clone()),
+            cluster,
         )
         .await?;
         let listener =

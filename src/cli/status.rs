@@ -32,6 +32,78 @@ struct Report<'a> {
     summary: &'a Summary,
     /// The webhook-secret rotation in progress, if any.
     linear_webhook_rotation: Option<RotationReport>,
+    /// Every replica sharing a PostgreSQL store (absent on SQLite).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replicas: Option<Vec<ReplicaReport>>,
+}
+
+/// A replica's heartbeat older than this counts as a dead replica (a
+/// replica beats three times per lease; the default lease is 30s).
+const REPLICA_STALE_MS: i64 = 30_000;
+
+/// One `roundtrip run` process on a shared PostgreSQL store.
+#[derive(Serialize)]
+struct ReplicaReport {
+    id: String,
+    host: String,
+    pid: i64,
+    heartbeat_age_ms: i64,
+    alive: bool,
+    /// The once-per-cluster loops it leads now (reconcile, upkeep).
+    leads: Vec<String>,
+}
+
+/// The replicas and the leases they hold; `None` on SQLite.
+fn replica_reports(
+    store: &crate::store::Store,
+    now: i64,
+) -> anyhow::Result<Option<Vec<ReplicaReport>>> {
+    use crate::store::pg;
+    let Some(session) = store.postgres() else {
+        return Ok(None);
+    };
+    let (replicas, leases) = session.with_client(|c| {
+        let replicas = pg::replicas(c, now, REPLICA_STALE_MS)?;
+        let leases = pg::leases(c)?;
+        Ok::<_, pg::PgError>((replicas, leases))
+    })?;
+    Ok(Some(
+        replicas
+            .into_iter()
+            .map(|r| ReplicaReport {
+                leads: leases
+                    .iter()
+                    .filter(|l| l.holder == r.info.id && l.expires_at > now)
+                    .map(|l| l.role.clone())
+                    .collect(),
+                heartbeat_age_ms: (now - r.last_beat).max(0),
+                alive: r.alive,
+                id: r.info.id,
+                host: r.info.host,
+                pid: r.info.pid,
+            })
+            .collect(),
+    ))
+}
+
+fn replica_lines(replicas: &[ReplicaReport]) -> String {
+    let mut out = String::new();
+    for r in replicas {
+        let state = if r.alive { "" } else { " (not beating)" };
+        let leads = if r.leads.is_empty() {
+            String::new()
+        } else {
+            format!(" · leads {}", r.leads.join(", "))
+        };
+        out.push_str(&format!(
+            "replica    {} on {} pid {} · heartbeat {} ago{state}{leads}\n",
+            r.id,
+            r.host,
+            r.pid,
+            human_ms(r.heartbeat_age_ms)
+        ));
+    }
+    out
 }
 
 /// When the previous Linear webhook secret stops being accepted.
@@ -102,18 +174,23 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let health = assess(&summary, now);
+    let replicas = replica_reports(&store, now)?;
     if args.json {
         let report = Report {
             store: store.path().display().to_string(),
             health: &health,
             summary: &summary,
             linear_webhook_rotation: rotation.as_ref().map(|r| rotation_report(r, now)),
+            replicas,
         };
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         out::text(&render(store.path(), &summary, &health))?;
         if let Some(r) = &rotation {
             out::text(&rotation_line(r, now))?;
+        }
+        if let Some(r) = &replicas {
+            out::text(&replica_lines(r))?;
         }
     }
     Ok(ExitCode::from(health.verdict.exit_code()))

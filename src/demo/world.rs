@@ -79,6 +79,7 @@ fn engine_options(portal: PortalKind) -> EngineOptions {
         live_reserve: 0.2,
         portal,
         tick: Duration::from_millis(250),
+        replica: Default::default(),
     }
 }
 

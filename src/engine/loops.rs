@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::{Engine, lock};
 use crate::domain::{ErrorClass, Side};
+use crate::store::pg::Singleton;
 use crate::store::{InboxItem, Lane, Level, meta_keys, now_ms};
 
 /// Deliveries handled per round.
@@ -16,6 +17,10 @@ use crate::store::{InboxItem, Lane, Level, meta_keys, now_ms};
 const CHANGELOG_TICKS: u64 = 10;
 
 const INBOX_BATCH: usize = 100;
+
+/// How often a replica that does not lead reconcile checks whether it
+/// should (the lease itself is renewed by the cluster's own loop).
+const FOLLOWER_WAIT: Duration = Duration::from_secs(1);
 
 async fn sleep_or_stop(d: Duration, shutdown: &mut watch::Receiver<bool>) {
     tokio::select! {
@@ -186,6 +191,12 @@ impl Engine {
             if *shutdown.borrow() {
                 break;
             }
+            if !self.leads(Singleton::Reconcile) {
+                // Another replica reconciles; look again when its lease
+                // could have lapsed.
+                sleep_or_stop(FOLLOWER_WAIT, &mut shutdown).await;
+                continue;
+            }
             match self.reconcile_once().await {
                 Ok(report) => {
                     tracing::info!(?report, "reconcile finished");
@@ -239,19 +250,23 @@ impl Engine {
                     tracing::warn!(link, error = %e, "re-merge failed");
                 }
             }
-            if let Err(e) = self.apply_resolutions().await {
+            self.reload_mapping().await;
+            // Operator intents, probes, changelogs and pruning: once per
+            // cluster, by the upkeep leader.
+            let upkeep = self.leads(Singleton::Upkeep);
+            if upkeep && let Err(e) = self.apply_resolutions().await {
                 tracing::warn!(error = %e, "applying conflict resolutions failed");
             }
-            self.reload_mapping().await;
-            if ticks.is_multiple_of(30) {
+            if upkeep && ticks.is_multiple_of(30) {
                 self.probe_paused().await;
             }
-            if ticks.is_multiple_of(CHANGELOG_TICKS)
+            if upkeep
+                && ticks.is_multiple_of(CHANGELOG_TICKS)
                 && let Err(e) = self.check_changelogs().await
             {
                 tracing::warn!(error = %e, "checking changelog groups failed");
             }
-            if ticks.is_multiple_of(600) {
+            if upkeep && ticks.is_multiple_of(600) {
                 let cutoff = now_ms() - 24 * 3_600_000;
                 let _ = self
                     .inner

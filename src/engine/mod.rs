@@ -11,6 +11,7 @@ pub mod adopt;
 pub mod backoff;
 pub mod budget;
 mod changelog;
+pub mod cluster;
 pub mod executor;
 mod intents;
 pub mod link_sync;
@@ -67,6 +68,8 @@ pub struct EngineOptions {
     pub portal: PortalKind,
     /// How often the heartbeat and operator intents are checked.
     pub tick: Duration,
+    /// This replica's id and lease length (used on a PostgreSQL store).
+    pub replica: cluster::ReplicaOptions,
 }
 
 impl EngineOptions {
@@ -94,6 +97,10 @@ impl EngineOptions {
             live_reserve: c.sync.live_reserve,
             portal: c.portal.kind,
             tick: Duration::from_secs(1),
+            replica: cluster::ReplicaOptions {
+                id: c.sync.replica_id.clone(),
+                lease: c.sync.replica_lease.map_or(cluster::DEFAULT_LEASE, |d| d.0),
+            },
         }
     }
 }
@@ -182,6 +189,19 @@ impl Engine {
         opts: EngineOptions,
         metrics: Option<Arc<Metrics>>,
     ) -> Result<Engine, EngineError> {
+        Engine::new_replica(writer, connectors, opts, metrics, None).await
+    }
+
+    /// [`Engine::new`] for one replica of several sharing a PostgreSQL
+    /// store (`cluster`): jobs are claimed under its lease, and the
+    /// once-per-cluster loops run only while it leads them.
+    pub async fn new_replica(
+        writer: Writer,
+        connectors: Connectors,
+        opts: EngineOptions,
+        metrics: Option<Arc<Metrics>>,
+        cluster: Option<Arc<cluster::Cluster>>,
+    ) -> Result<Engine, EngineError> {
         let kind = opts.portal;
         let default_doc = Mapping::default_for(kind).to_toml();
         let watch = connectors.portal.webhook_watch();
@@ -219,13 +239,14 @@ impl Engine {
             Some((v, m)) => (m, Some(v)),
             None => (Mapping::default_for(kind), None),
         };
-        let scheduler = Scheduler::new(
+        let mut scheduler = Scheduler::new(
             writer.clone(),
             connectors.clone(),
             opts.live_reserve,
             opts.max_attempts,
             metrics,
         );
+        scheduler.cluster = cluster;
         let merge = MergeSettings {
             mapping,
             portal_name: opts.portal.display_name().to_string(),
@@ -247,6 +268,16 @@ impl Engine {
                 watch,
             }),
         })
+    }
+
+    /// Whether this process runs the once-per-cluster loop `role` now:
+    /// always without a cluster, else while it holds the role's lease.
+    pub(crate) fn leads(&self, role: crate::store::pg::Singleton) -> bool {
+        self.inner
+            .scheduler
+            .cluster
+            .as_ref()
+            .is_none_or(|c| c.leads(role))
     }
 
     /// Poke this when a delivery was stored, so it is handled at once.
@@ -271,6 +302,9 @@ impl Engine {
     /// jobs finish before the returned set completes.
     pub fn spawn(&self, shutdown: watch::Receiver<bool>) -> JoinSet<()> {
         let mut set = JoinSet::new();
+        if let Some(c) = &self.inner.scheduler.cluster {
+            set.spawn(c.clone().run(shutdown.clone()));
+        }
         set.spawn(self.inner.scheduler.clone().run(shutdown.clone()));
         set.spawn(self.clone().inbox_loop(shutdown.clone()));
         set.spawn(self.clone().reconcile_loop(shutdown.clone()));

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::backoff::NextStep;
 use super::budget::{Budget, Permit, Refill};
+use super::cluster::Cluster;
 use super::executor::{
     Connectors, Landed, Prepared, Timing, execute, payload_with_created_id, prepare_update,
     record_failure, record_receipt, record_success, send_update,
@@ -51,6 +52,9 @@ pub struct Scheduler {
     pub link_done: Arc<Notify>,
     /// Links whose last write just landed (re-merged by the engine).
     pub settled_links: Arc<Mutex<Vec<i64>>>,
+    /// This replica, when several share a PostgreSQL store: jobs are then
+    /// claimed under its lease.
+    pub cluster: Option<Arc<Cluster>>,
     limits: Arc<BTreeMap<Side, Arc<Semaphore>>>,
 }
 
@@ -98,8 +102,43 @@ impl Scheduler {
             wake: Arc::new(Notify::new()),
             link_done: Arc::new(Notify::new()),
             settled_links: Arc::new(Mutex::new(Vec::new())),
+            cluster: None,
             limits: Arc::new(limits),
         }
+    }
+
+    /// Record a claimed job's result with `f`, in the writer's next
+    /// commit. On a cluster the record is made only while this replica
+    /// still holds the job, checked under a row lock in the same
+    /// transaction: a job whose lease expired and that another replica
+    /// re-claimed gets `Ok(None)` (logged), its result dropped.
+    async fn record<T: Send + 'static>(
+        &self,
+        job: i64,
+        f: impl FnOnce(crate::store::Db<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(cluster) = self.cluster.clone() else {
+            return self.writer.run(move |db| f(db).map(Some)).await;
+        };
+        let replica = cluster.id().to_string();
+        let out = self
+            .writer
+            .run(move |db| {
+                if !db.job_held_by(job, &replica)? {
+                    return Ok(None);
+                }
+                f(db).map(Some)
+            })
+            .await;
+        cluster.release(job);
+        if let Ok(None) = out {
+            tracing::warn!(
+                job,
+                replica = cluster.id(),
+                "job no longer held by this replica (its lease expired and another replica took it); result dropped"
+            );
+        }
+        out
     }
 
     /// Feed a connector's latest quota readings into its budget and the store.
@@ -200,17 +239,25 @@ impl Scheduler {
 
     /// Run until `shutdown` turns true, then let in-flight jobs finish.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let _ = self.writer.run(|db| db.requeue_running_jobs()).await;
+        // A cluster re-queues a dead replica's jobs when their leases
+        // expire; the jobs running now may be another live replica's.
+        if self.cluster.is_none() {
+            let _ = self.writer.run(|db| db.requeue_running_jobs()).await;
+        }
         let mut tasks = JoinSet::new();
         loop {
             if *shutdown.borrow() {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let claimed = self
-                .writer
-                .run(|db| db.claim_due_jobs(now_ms(), CLAIM))
-                .await;
+            let claimed = match &self.cluster {
+                Some(c) => c.claim(CLAIM).await.map_err(|e| e.to_string()),
+                None => self
+                    .writer
+                    .run(|db| db.claim_due_jobs(now_ms(), CLAIM))
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
             let jobs = match claimed {
                 Ok(j) => j,
                 Err(e) => {
@@ -251,8 +298,7 @@ impl Scheduler {
                     let j = job.clone();
                     let max = self.max_attempts;
                     let _ = self
-                        .writer
-                        .run(move |db| {
+                        .record(job.id, move |db| {
                             record_failure(
                                 db,
                                 &j,
@@ -300,7 +346,11 @@ impl Scheduler {
                 Permit::Go => self.spawn_batch(chunk.to_vec(), tasks).await,
             }
         }
-        if !deferred.is_empty() {
+        if let Some(cluster) = &self.cluster {
+            for (id, t) in deferred {
+                cluster.defer(id, t).await;
+            }
+        } else if !deferred.is_empty() {
             let _ = self
                 .writer
                 .run(move |db| {
@@ -530,8 +580,9 @@ impl Scheduler {
         match result {
             Ok(landed) => {
                 let r = self
-                    .writer
-                    .run(move |db| record_success(db, &job, &payload, &landed, t))
+                    .record(job.id, move |db| {
+                        record_success(db, &job, &payload, &landed, t)
+                    })
                     .await;
                 if let Err(e) = r {
                     tracing::error!(error = %e, "cannot record a successful write");
@@ -541,8 +592,7 @@ impl Scheduler {
                 let max = self.max_attempts;
                 let keep = payload_with_created_id(self.connectors.side(target).as_ref(), &payload);
                 let r = self
-                    .writer
-                    .run(move |db| {
+                    .record(job.id, move |db| {
                         if let Some(p) = &keep {
                             db.set_job_payload(job.id, &p.to_json())?;
                         }
@@ -550,7 +600,7 @@ impl Scheduler {
                     })
                     .await;
                 match r {
-                    Ok(NextStep::PauseConnector) => {
+                    Ok(Some(NextStep::PauseConnector)) => {
                         tracing::error!(connector = %target, "credentials refused; connector paused");
                     }
                     Ok(_) => {}

@@ -381,6 +381,24 @@ impl Db<'_> {
         Ok(())
     }
 
+    /// Whether `replica` still holds the job it claimed (running, claimed
+    /// by it), locking the job's row on PostgreSQL until the transaction
+    /// ends: a result recorded in the same transaction can then never meet
+    /// another replica re-queueing the job after its lease expired.
+    pub fn job_held_by(&self, id: i64, replica: &str) -> Result<bool> {
+        let sql = self.dialect_sql(
+            "SELECT status, claimed_by FROM jobs WHERE id = ?1",
+            "SELECT status, claimed_by FROM jobs WHERE id = ?1 FOR UPDATE",
+        );
+        let row: Option<(String, Option<String>)> = self
+            .conn
+            .query_row(sql, [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(row.is_some_and(|(status, holder)| {
+            status == JobStatus::Running.as_str() && holder.as_deref() == Some(replica)
+        }))
+    }
+
     /// Whether a link has writes queued or in flight (its merge waits for
     /// them, so the same change is never planned twice).
     pub fn link_has_pending_jobs(&self, link_id: i64) -> Result<bool> {
@@ -479,7 +497,8 @@ impl Db<'_> {
             "UPDATE jobs SET attempts = attempts + 1, status = ?2, next_run_at = ?3,
                 error_class = ?4,
                 last_error = CASE WHEN ?4 IS NULL THEN NULL ELSE COALESCE(?5, last_error) END,
-                http_status = ?6, request_id = ?7, updated_at = ?8
+                http_status = ?6, request_id = ?7, updated_at = ?8,
+                claimed_by = NULL, lease_until = NULL
              WHERE id = ?1",
             params![
                 job_id,

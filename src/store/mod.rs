@@ -356,6 +356,10 @@ impl Db<'_> {
     }
 }
 
+/// Serialises write transactions on PostgreSQL (see [`Store::write`]); the
+/// key spells "roundtrp".
+const WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(8245938559730872944)";
+
 impl Store {
     /// Open (and, unless read-only, migrate) the store at `path`.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store> {
@@ -605,6 +609,15 @@ impl Store {
             }
             Backend::Postgres(session) => {
                 session.begin()?;
+                // SQLite's IMMEDIATE: one writing transaction at a time,
+                // across every replica and command sharing the database.
+                // Merges read a link and plan its writes in one
+                // transaction; two replicas doing that at once under READ
+                // COMMITTED would both plan the same comment or issue.
+                if let Err(e) = session.batch(WRITE_LOCK) {
+                    let _ = session.end(false);
+                    return Err(e.into());
+                }
                 match f(Db {
                     conn: Conn::Postgres(session),
                 }) {

@@ -142,6 +142,7 @@ pub fn options(setup: &Setup) -> EngineOptions {
         live_reserve: 0.2,
         portal: setup.portal,
         tick: Duration::from_millis(100),
+        replica: Default::default(),
     }
 }
 

@@ -4,8 +4,8 @@
 //! one-transaction copy of a SQLite store into it, the twins of SQLite's
 //! triggers, and change notification for the console and the CLI; and the
 //! coordination of several replicas through it: leased job claims, a shared
-//! rate-limit budget, heartbeats and singleton leases. The engine does not
-//! call the coordination functions yet.
+//! rate-limit budget, heartbeats and singleton leases (the engine's
+//! `cluster` module calls them).
 //!
 //! The `postgres` driver is synchronous like the rest of the store; it runs
 //! its own small runtime, so it is called from plain threads, never from
@@ -28,7 +28,10 @@ pub use claims::{Renewal, claim_due_jobs, defer, finish, renew_leases};
 pub use copy::{CopyReport, TableCount, copy_store};
 pub use keys::{ForeignKey, Keys, NamedIndex, UniqueKey, key_differences, pg_keys, sqlite_keys};
 pub use notify::{CHANGE_TABLE, CHANNEL, ChangeListener, change_version};
-pub use replicas::{Lead, ReplicaInfo, ReplicaState, Singleton, beat, replicas, resign, try_lead};
+pub use replicas::{
+    Lead, LeaseState, ReplicaInfo, ReplicaState, Singleton, beat, leases, replicas, resign,
+    try_lead,
+};
 pub use schema::{migrate_schema, schema_version};
 pub use shape::{Column, ColumnKind, TableShape, differences, pg_tables, sqlite_tables};
 pub use target::{PgTarget, redact_url};

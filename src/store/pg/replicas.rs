@@ -195,3 +195,32 @@ pub fn resign(client: &mut impl GenericClient, role: Singleton, replica: &str) -
         .map_err(doing(format!("giving up the {} lease", role.as_str())))?;
     Ok(n > 0)
 }
+
+/// A singleton lease as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseState {
+    /// The loop's stored name.
+    pub role: String,
+    /// The replica holding it.
+    pub holder: String,
+    /// When it expires unless renewed (ms).
+    pub expires_at: i64,
+}
+
+/// Every singleton lease, expired or not, by role.
+pub fn leases(client: &mut impl GenericClient) -> Result<Vec<LeaseState>> {
+    let rows = client
+        .query(
+            "SELECT role, holder, expires_at FROM singleton_leases ORDER BY role",
+            &[],
+        )
+        .map_err(doing("reading the singleton leases"))?;
+    Ok(rows
+        .iter()
+        .map(|r| LeaseState {
+            role: r.get(0),
+            holder: r.get(1),
+            expires_at: r.get(2),
+        })
+        .collect())
+}
