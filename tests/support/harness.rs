@@ -362,6 +362,11 @@ impl Harness {
         }
     }
 
+    /// The PostgreSQL database the store lives in, when it does.
+    pub fn pg_db(&self) -> Option<&pg::PgDb> {
+        self._pg.as_ref()
+    }
+
     pub fn store(&self) -> Store {
         self.store.open(OpenMode::ReadOnly).expect("store")
     }

@@ -832,7 +832,7 @@ impl Drop for Daemon {
     }
 }
 
-fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -841,7 +841,7 @@ fn free_port() -> Result<u16, String> {
 
 /// Every acknowledged delivery is in the inbox and processed; returns the
 /// inbox's size.
-fn check_acknowledged(
+pub fn check_acknowledged(
     store: &Store,
     h: &Harness,
     errors: &mut Vec<String>,
@@ -897,7 +897,7 @@ fn sample(ids: &[&str]) -> String {
 
 /// No job gave up, waits for an operator or is left undone; returns how
 /// many jobs ran and the most attempts one took.
-fn check_jobs(store: &Store, errors: &mut Vec<String>) -> Result<(usize, i64), String> {
+pub fn check_jobs(store: &Store, errors: &mut Vec<String>) -> Result<(usize, i64), String> {
     for status in [
         JobStatus::Dead,
         JobStatus::Failed,
