@@ -35,6 +35,7 @@ const PASSWORD_ENV: &str = "ROUNDTRIP_FAILOVER_PG_PASSWORD";
 struct Replica {
     id: &'static str,
     port: u16,
+    config: PathBuf,
     log: PathBuf,
     child: Option<Child>,
 }
@@ -62,6 +63,7 @@ impl Replica {
         .unwrap();
         let log = dir.join(format!("{id}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+            .env(PASSWORD_ENV, &db.password)
             .arg("run")
             .arg("--config")
             .arg(&config)
@@ -69,7 +71,6 @@ impl Replica {
             .env("LINEAR_API_KEY", h.linear.api_key())
             .env("LINEAR_WEBHOOK_SECRET", h.linear.webhook_secret())
             .env("CANNY_API_KEY", h.canny().api_key())
-            .env(PASSWORD_ENV, &db.password)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -79,6 +80,7 @@ impl Replica {
         let mut r = Replica {
             id,
             port,
+            config,
             log,
             child: Some(child),
         };
@@ -129,6 +131,25 @@ impl Replica {
             "replica {} stopped with {status}",
             self.id
         );
+    }
+
+    /// `roundtrip status --json` on this replica's config.
+    fn status(&self, db: &PgDb) -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_roundtrip"))
+            .env(PASSWORD_ENV, &db.password)
+            .arg("status")
+            .arg("--json")
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "status --json is not JSON ({e}): {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
     }
 
     fn log_tail(&self) -> String {
@@ -269,6 +290,20 @@ async fn killed_replica_is_replaced_without_losses_or_duplicates() {
         errors.push(format!(
             "the reconcile lease should have passed to replica B: {reconcile:?}"
         ));
+    }
+    // `status` knows each replica and which one leads.
+    let status = b.status(db);
+    let replicas = status["replicas"].as_array().cloned().unwrap_or_default();
+    let listed: Vec<&str> = replicas.iter().filter_map(|r| r["id"].as_str()).collect();
+    if listed != ["replica-a", "replica-b"] {
+        errors.push(format!("status lists replicas {listed:?}: {status}"));
+    }
+    let b_leads = replicas
+        .iter()
+        .find(|r| r["id"] == "replica-b")
+        .map(|r| r["leads"].clone());
+    if b_leads != Some(serde_json::json!(["reconcile", "upkeep"])) {
+        errors.push(format!("status says replica B leads {b_leads:?}"));
     }
     b.stop().await;
     assert!(
