@@ -418,7 +418,7 @@ impl Store {
         let opened = |e: pg::PgError| StoreError::Open(Box::new(e));
         let session = sql::off_runtime(|| target.connect().map(PgSession::new)).map_err(opened)?;
         let found = session
-            .with_client(|c| pg::schema_version(c))
+            .with_client(pg::schema_version)
             .map_err(opened)?;
         let url = PathBuf::from(target.url());
         if found == 0 && mode != OpenMode::Create {
