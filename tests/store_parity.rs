@@ -15,8 +15,8 @@ use roundtrip::console::bench::{Sizes, fill};
 use roundtrip::domain::{ErrorClass, JobStatus, Side};
 use roundtrip::store::pg::{PgTarget, copy_store};
 use roundtrip::store::{
-    ConflictFilter, ConflictStatus, JobFilter, Level, LinkOrder, LinkQuery, LinkState, OpenMode,
-    Store, Window,
+    ConflictFilter, ConflictStatus, JobFilter, Level, LinkOrder, LinkQuery, LinkState,
+    NaiveBaseline, OpenMode, Store, Window, WriteMinutes,
 };
 
 /// Each read, named, with its answer as text.
@@ -186,6 +186,22 @@ fn answers(store: &Store) -> Vec<(String, String)> {
     ask(
         "active_links_with_deleted_record",
         format!("{:?}", db.active_links_with_deleted_record(50).unwrap()),
+    );
+    let now = roundtrip::store::now_ms();
+    let activity = db
+        .activity(now, 30, 24 * 3600 * 1000, &mut WriteMinutes::default())
+        .unwrap();
+    ask("activity", format!("{activity:?}"));
+    ask(
+        "naive jobs_page",
+        format!("{:?}", NaiveBaseline::jobs_page(&db, 100, 20).unwrap()),
+    );
+    ask(
+        "naive search_links_like",
+        format!(
+            "{:?}",
+            NaiveBaseline::search_links_like(&db, "request #4", 20).unwrap()
+        ),
     );
     ask(
         "engine_writes_by_minute",

@@ -417,9 +417,7 @@ impl Store {
     pub fn open_postgres(target: &pg::PgTarget, mode: OpenMode) -> Result<Store> {
         let opened = |e: pg::PgError| StoreError::Open(Box::new(e));
         let session = sql::off_runtime(|| target.connect().map(PgSession::new)).map_err(opened)?;
-        let found = session
-            .with_client(pg::schema_version)
-            .map_err(opened)?;
+        let found = session.with_client(pg::schema_version).map_err(opened)?;
         let url = PathBuf::from(target.url());
         if found == 0 && mode != OpenMode::Create {
             return Err(StoreError::Missing(url));
