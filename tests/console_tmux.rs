@@ -311,6 +311,22 @@ fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_roundtrip"))
 }
 
+/// From the Overview: retry the failed job (Jobs, last row, `r`) and
+/// resolve the conflict by taking Linear's title (Conflicts, `L`, `y`).
+fn retry_the_failed_job_and_take_linear(t: &Tmux, job: i64) {
+    t.keys("3");
+    t.wait_for("validation");
+    t.keys("G");
+    t.keys("r");
+    t.wait_for(&format!("requeued 1 job ({job})"));
+    t.keys("2");
+    t.wait_for("Dark theme");
+    t.keys("L");
+    t.wait_for("Resolve conflict #1: take Linear?");
+    t.keys("y");
+    t.wait_for("conflict 1 resolved (title on post_1 ↔ ENG-1)");
+}
+
 #[test]
 fn retry_and_resolve_in_a_real_terminal_then_restore() {
     require_tmux();
@@ -324,17 +340,7 @@ fn retry_and_resolve_in_a_real_terminal_then_restore() {
         db.display()
     ));
     t.wait_for("Overview");
-    t.keys("3");
-    t.wait_for("validation");
-    t.keys("G");
-    t.keys("r");
-    t.wait_for(&format!("requeued 1 job ({job})"));
-    t.keys("2");
-    t.wait_for("Dark theme");
-    t.keys("L");
-    t.wait_for("Resolve conflict #1: take Linear?");
-    t.keys("y");
-    t.wait_for("conflict 1 resolved (title on post_1 ↔ ENG-1)");
+    retry_the_failed_job_and_take_linear(&t, job);
     t.keys("q");
     let s = t.wait_for("EXITED-0");
     assert!(
@@ -383,17 +389,7 @@ fn retry_and_resolve_on_a_postgresql_store() {
         !s.contains(&pg.password),
         "the password is never shown:\n{s}"
     );
-    t.keys("3");
-    t.wait_for("validation");
-    t.keys("G");
-    t.keys("r");
-    t.wait_for(&format!("requeued 1 job ({job})"));
-    t.keys("2");
-    t.wait_for("Dark theme");
-    t.keys("L");
-    t.wait_for("Resolve conflict #1: take Linear?");
-    t.keys("y");
-    t.wait_for("conflict 1 resolved (title on post_1 ↔ ENG-1)");
+    retry_the_failed_job_and_take_linear(&t, job);
     t.keys("q");
     t.wait_for("EXITED-0");
     t.assert_sane_tty();
