@@ -28,7 +28,7 @@ use roundtrip::connector::{ChangedPage, Connector, DeliveryHint, WebhookRejectio
 use roundtrip::daemon::{Service, ServiceSpec};
 use roundtrip::domain::{Comment, NewRecord, QuotaSample, Record, RemoteError, Side, Update};
 use roundtrip::engine::Connectors;
-use roundtrip::store::{OpenMode, Store};
+use roundtrip::store::OpenMode;
 use serde_json::json;
 
 use common::world::{World, options};
@@ -105,7 +105,7 @@ async fn backlog(changes: usize, batching: bool) -> Outcome {
         Arc::new(OneByOne(world.linear_conn.clone()))
     };
     let service = Service::start(ServiceSpec {
-        store: world.store_path.clone().into(),
+        store: world.store.location.clone(),
         connectors: Connectors {
             linear,
             portal: world.canny_conn.clone(),
@@ -127,11 +127,11 @@ async fn backlog(changes: usize, batching: bool) -> Outcome {
     let before = world.linear.counters();
     let t = Instant::now();
     service.engine.reconcile_once().await.expect("reconcile");
-    let path = world.store_path.clone();
+    let path = world.store.location.clone();
     let (succeeded, unfinished) = loop {
         let p = path.clone();
         let (succeeded, unfinished) = tokio::task::spawn_blocking(move || {
-            let s = Store::open(&p, OpenMode::ReadOnly).expect("store");
+            let s = p.open(OpenMode::ReadOnly).expect("store");
             let sum = s.db().summary().expect("summary");
             let get = |st: &str| sum.jobs.get(st).copied().unwrap_or(0);
             (get("succeeded"), get("queued") + get("running"))

@@ -51,7 +51,7 @@ async fn start_service(world: &World, reconcile: Duration, webhooks: bool) -> Se
     let mut opts = options();
     opts.reconcile_interval = reconcile;
     let service = Service::start(ServiceSpec {
-        store: world.store_path.clone().into(),
+        store: world.store.location.clone(),
         connectors: world.connectors(),
         options: opts,
         listen: "127.0.0.1:0".parse().expect("addr"),

@@ -39,7 +39,8 @@ fn main() {
         let pairs = world.seed_linked(n).await;
         let seed_secs = t.elapsed().as_secs_f64();
 
-        let (writer, thread) = Writer::start(&world.store_path).expect("writer");
+        let (writer, thread) =
+            Writer::spawn(world.store.location.open(roundtrip::store::OpenMode::Create).expect("store")).expect("writer");
         let engine = Engine::new(writer.clone(), world.connectors(), options(), None)
             .await
             .expect("engine");

@@ -18,7 +18,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +31,7 @@ use roundtrip::connector::Connector;
 use roundtrip::connector::canny::{CannyConfig, CannyConnector};
 use roundtrip::connector::linear::{LinearConfig, LinearConnector};
 use roundtrip::domain::Side;
-use roundtrip::store::{NewDelivery, OpenMode, Store, Writer};
+use roundtrip::store::{NewDelivery, OpenMode, Store, StoreLocation, Writer};
 use roundtrip::webhook::WebhookServer;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -106,8 +105,8 @@ async fn serve(app: Router) -> (String, tokio::task::JoinHandle<()>) {
     (addr, task)
 }
 
-fn count_inbox(path: &Path) -> usize {
-    let store = Store::open(path, OpenMode::ReadOnly).expect("open store");
+fn count_inbox(location: &StoreLocation) -> usize {
+    let store = location.open(OpenMode::ReadOnly).expect("open store");
     store
         .db()
         .pending_deliveries(usize::MAX >> 1)
@@ -123,11 +122,11 @@ fn main() {
     let rt = common::runtime();
 
     // Baseline: one fsync'd transaction per request.
-    let naive_path = dir.path().join("naive.db");
+    let naive_store = common::pg::bench_store("naive", dir.path());
     let naive = rt.block_on(async {
         let state = Naive {
             store: Arc::new(Mutex::new(
-                Store::open(&naive_path, OpenMode::Create).expect("store"),
+                naive_store.location.open(OpenMode::Create).expect("store"),
             )),
             linear: linear_connector(),
         };
@@ -141,14 +140,15 @@ fn main() {
     });
 
     // The real server: group commit through the store writer.
-    let path = dir.path().join("rt.db");
-    let (writer, writer_thread) = Writer::start(&path).expect("writer");
+    let real_store = common::pg::bench_store("rt", dir.path());
+    let (writer, writer_thread) =
+        Writer::spawn(real_store.location.open(OpenMode::Create).expect("store")).expect("writer");
     let real = rt.block_on(async {
         let state = WebhookServer::new(
             writer.clone(),
             linear_connector(),
             portal_connector(),
-            path.clone(),
+            real_store.location.clone(),
         );
         // The real edge: connection cap, timeouts, body budget, load shed.
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -167,7 +167,7 @@ fn main() {
     writer.close();
     drop(writer);
     writer_thread.join().expect("writer join");
-    let stored = count_inbox(&path);
+    let stored = count_inbox(&real_store.location);
 
     let rate = real.acked as f64 / real.secs;
     let base_rate = naive.acked as f64 / naive.secs;
@@ -184,6 +184,7 @@ fn main() {
         "≥20000/s and ≥10× baseline",
         rate >= 20_000.0 && ratio >= 10.0 && real.errors == 0,
         json!({"connections": connections, "secs": r3(real.secs), "acked": real.acked,
+               "store": real_store.backend,
                "load_avg_1m": common::load_avg(),
                "errors": real.errors, "stored_in_inbox": stored,
                "baseline_errors": naive.errors,

@@ -1266,6 +1266,30 @@ mod tests {
     const MINIMAL: &str = "[linear]\nteam = \"ENG\"\n[portal]\nboard = \"Feature Requests\"\n";
 
     #[test]
+    fn a_postgres_store_takes_its_password_from_the_environment_only() {
+        let with = |store: &str| parse(&format!("{MINIMAL}[store]\n{store}\n"));
+        let err = |store: &str| with(store).unwrap_err().to_string();
+        assert!(err("path = \"a.db\"\nurl = \"postgres://rt@db/rt\"").contains("not both"));
+        assert!(err("url = \"sqlite:///tmp/a.db\"").contains("not a PostgreSQL URL"));
+        let e = err("url = \"postgres://rt:hunter2@db/rt\"");
+        assert!(e.contains("password_env") && !e.contains("hunter2"), "{e}");
+        assert!(err("password_env = \"PG_PW\"").contains("only used with store.url"));
+
+        let c = with("url = \"postgres://rt@db.internal:5433/rt\"\npassword_env = \"RT_TEST_UNSET_PG_PASSWORD\"").unwrap();
+        let e = c.store_location().unwrap_err().to_string();
+        assert!(
+            e.contains("RT_TEST_UNSET_PG_PASSWORD") && e.contains("not set"),
+            "{e}"
+        );
+        let c = with("url = \"postgres://rt@db.internal:5433/rt\"").unwrap();
+        let location = c.store_location().unwrap().unwrap();
+        assert!(location.is_shared());
+        assert_eq!(location.to_string(), "postgres://rt@db.internal:5433/rt");
+        let c = parse(MINIMAL).unwrap();
+        assert!(c.store_location().unwrap().is_none(), "the default file");
+    }
+
+    #[test]
     fn example_file_parses_with_documented_values() {
         let c = parse(EXAMPLE).unwrap();
         assert_eq!(c.linear.team, "ENG");

@@ -5,6 +5,10 @@
 //! to install tmux when it is missing (CI installs it).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and tool code: a failed setup step should stop with its message
 
+mod support {
+    pub mod pg;
+}
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -307,6 +311,22 @@ fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_roundtrip"))
 }
 
+/// From the Overview: retry the failed job (Jobs, last row, `r`) and
+/// resolve the conflict by taking Linear's title (Conflicts, `L`, `y`).
+fn retry_the_failed_job_and_take_linear(t: &Tmux, job: i64) {
+    t.keys("3");
+    t.wait_for("validation");
+    t.keys("G");
+    t.keys("r");
+    t.wait_for(&format!("requeued 1 job ({job})"));
+    t.keys("2");
+    t.wait_for("Dark theme");
+    t.keys("L");
+    t.wait_for("Resolve conflict #1: take Linear?");
+    t.keys("y");
+    t.wait_for("conflict 1 resolved (title on post_1 ↔ ENG-1)");
+}
+
 #[test]
 fn retry_and_resolve_in_a_real_terminal_then_restore() {
     require_tmux();
@@ -320,17 +340,7 @@ fn retry_and_resolve_in_a_real_terminal_then_restore() {
         db.display()
     ));
     t.wait_for("Overview");
-    t.keys("3");
-    t.wait_for("validation");
-    t.keys("G");
-    t.keys("r");
-    t.wait_for(&format!("requeued 1 job ({job})"));
-    t.keys("2");
-    t.wait_for("Dark theme");
-    t.keys("L");
-    t.wait_for("Resolve conflict #1: take Linear?");
-    t.keys("y");
-    t.wait_for("conflict 1 resolved (title on post_1 ↔ ENG-1)");
+    retry_the_failed_job_and_take_linear(&t, job);
     t.keys("q");
     let s = t.wait_for("EXITED-0");
     assert!(
@@ -352,6 +362,45 @@ fn retry_and_resolve_in_a_real_terminal_then_restore() {
             .filter(|e| e.actor == roundtrip::domain::Actor::Operator)
             .count(),
         2
+    );
+}
+
+/// The same operator actions on a PostgreSQL store: the console finds it
+/// by URL (password from PGPASSWORD, never on the command line), and its
+/// writes land in PostgreSQL.
+#[test]
+fn retry_and_resolve_on_a_postgresql_store() {
+    require_tmux();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seed.db");
+    let (job, conflict) = seed(&file);
+    let pg = support::pg::fresh_db();
+    let target = roundtrip::store::pg::PgTarget::parse(&pg.url, Some(pg.password.clone())).unwrap();
+    roundtrip::store::pg::copy_store(&Store::open(&file, OpenMode::ReadOnly).unwrap(), &target)
+        .unwrap();
+    let t = Tmux::start(&[("PGPASSWORD", pg.password.as_str())]);
+    t.type_line(&format!(
+        "{} console --db {}; echo EXITED-$?",
+        bin().display(),
+        pg.url
+    ));
+    let s = t.wait_for("Overview");
+    assert!(
+        !s.contains(&pg.password),
+        "the password is never shown:\n{s}"
+    );
+    retry_the_failed_job_and_take_linear(&t, job);
+    t.keys("q");
+    t.wait_for("EXITED-0");
+    t.assert_sane_tty();
+
+    let store = Store::open_postgres(&target, OpenMode::ReadOnly).unwrap();
+    let db = store.db();
+    assert_eq!(db.job(job).unwrap().unwrap().status, JobStatus::Queued);
+    let c = db.conflict(conflict).unwrap().unwrap();
+    assert_eq!(
+        (c.status, c.resolution),
+        (ConflictStatus::Resolved, Some(Resolution::Linear))
     );
 }
 

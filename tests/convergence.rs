@@ -177,7 +177,7 @@ async fn a_refused_value_is_sent_once_shown_as_cannot_write_and_retried_only_aft
     let out = assert_cmd::Command::cargo_bin("roundtrip")
         .unwrap()
         .args(["conflicts", "list", "--db"])
-        .arg(&h.store_path)
+        .arg(h.db_arg())
         .output()
         .unwrap();
     let listing = String::from_utf8_lossy(&out.stdout);
@@ -267,9 +267,7 @@ async fn a_link_that_keeps_failing_is_paused_by_its_circuit_breaker(portal: Port
         .max()
         .unwrap();
     {
-        let mut s =
-            roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
-                .unwrap();
+        let mut s = h.store_rw();
         s.write(|db| roundtrip::ops::jobs::retry(db, &[last]))
             .unwrap();
     }
@@ -648,9 +646,7 @@ async fn a_resolution_applies_the_chosen_sides_current_value_or_asks_again(porta
     // value the operator never saw; the conflict asks again.
     h.portal.set_title(&post, "Portal edit 3");
     let resolve = |id: i64| {
-        let mut s =
-            roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
-                .unwrap();
+        let mut s = h.store_rw();
         let report = s
             .write(|db| roundtrip::ops::conflicts::resolve(db, &[id], &Choice::Portal))
             .unwrap();

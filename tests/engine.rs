@@ -149,9 +149,7 @@ async fn title_edited_on_both_sides_opens_one_conflict_and_overwrites_nothing(ki
         h.service.as_ref().unwrap().addr
     )));
     {
-        let mut s =
-            roundtrip::store::Store::open(&h.store_path, roundtrip::store::OpenMode::Existing)
-                .unwrap();
+        let mut s = h.store_rw();
         s.write(|db| {
             db.resolve_conflict(
                 conflicts[0].id,
@@ -386,7 +384,7 @@ async fn mass_delete_guard_pauses_deletes_until_resumed(kind: PortalKind) {
     // The operator checks the portal, then resumes; reconcile applies the rest.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_roundtrip"))
         .args(["resume", "deletes", "--db"])
-        .arg(&h.store_path)
+        .arg(h.db_arg())
         .output()
         .unwrap();
     assert!(

@@ -270,7 +270,7 @@ fn rt(args: &[&str], h: &Harness) -> (i32, String) {
         .unwrap()
         .env_remove("ROUNDTRIP_DB")
         .args(args)
-        .arg(&h.store_path)
+        .arg(h.db_arg())
         .output()
         .unwrap();
     (

@@ -522,7 +522,7 @@ async fn posts_in_custom_statuses_are_listed_and_mappable() {
         .args(["mapping", "apply"])
         .arg(file.path())
         .arg("--db")
-        .arg(&h.store_path)
+        .arg(h.db_arg())
         .output()
         .unwrap();
     assert!(
@@ -745,7 +745,7 @@ async fn shape_drift_fails_loudly_and_alerts_until_a_pass_succeeds(kind: PortalK
     let status = assert_cmd::Command::cargo_bin("roundtrip")
         .unwrap()
         .args(["status", "--db"])
-        .arg(&h.store_path)
+        .arg(h.db_arg())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);

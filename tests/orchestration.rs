@@ -225,7 +225,7 @@ fn rt(h: &Harness, args: &[&str]) -> (i32, String) {
         .env("COLUMNS", "400")
         .args(args)
         .arg("--db")
-        .arg(&h.store_path)
+        .arg(h.db_arg())
         .output()
         .unwrap();
     (

@@ -27,6 +27,9 @@ pub struct World {
     pub linear_conn: Arc<LinearConnector>,
     pub canny_conn: Arc<CannyConnector>,
     pub store_path: PathBuf,
+    /// The store: `store_path`, or a fresh PostgreSQL database when
+    /// `ROUNDTRIP_BENCH_PG_URL` is set.
+    pub store: super::pg::BenchStore,
     _dir: tempfile::TempDir,
 }
 
@@ -74,12 +77,14 @@ impl World {
         let canny_conn = Arc::new(CannyConnector::new(cc).expect("canny connector"));
         let dir = tempfile::tempdir_in(std::env::temp_dir()).expect("tempdir");
         let store_path = dir.path().join("rt.db");
+        let store = super::pg::bench_store("rt", dir.path());
         World {
             linear,
             canny,
             linear_conn,
             canny_conn,
             store_path,
+            store,
             _dir: dir,
         }
     }
@@ -106,7 +111,9 @@ impl World {
                 .create_issue(&title, Some(&details), "Triage")
                 .expect("seed linear issue");
         }
-        let (writer, thread) = Writer::start(&self.store_path).expect("writer");
+        let (writer, thread) =
+            Writer::spawn(self.store.location.open(OpenMode::Create).expect("store"))
+                .expect("writer");
         let engine = Engine::new(writer.clone(), self.connectors(), options(), None)
             .await
             .expect("engine");
@@ -162,7 +169,7 @@ impl World {
 
     /// Open the store read-only.
     pub fn store(&self) -> Store {
-        Store::open(&self.store_path, OpenMode::ReadOnly).expect("store")
+        self.store.location.open(OpenMode::ReadOnly).expect("store")
     }
 }
 

@@ -20,7 +20,7 @@ use crate::engine::Connectors;
 use crate::engine::adopt::plan_live;
 use crate::engine::link_sync::MergeSettings;
 use crate::ops::{self, Report};
-use crate::store::{OpenMode, Store, StoreError};
+use crate::store::{OpenMode, StoreError};
 use crate::sync::{AdoptPlan, Mapping, PingPongGuard};
 
 /// Arguments of `roundtrip adopt`.
@@ -89,18 +89,22 @@ fn print(plan: &AdoptPlan, done: Option<&Report>, json_out: bool) -> anyhow::Res
 pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     let secrets = config.secrets()?;
-    let path = config
-        .store_path()
-        .or_else(crate::config::default_store_path)
-        .ok_or_else(|| {
-            super::UsageError("no home directory for the default store; set [store] path".into())
-        })?;
+    let location = match config.store_location()? {
+        Some(location) => location,
+        None => crate::store::StoreLocation::File(crate::config::default_store_path().ok_or_else(
+            || {
+                super::UsageError(
+                    "no home directory for the default store; set [store] path".into(),
+                )
+            },
+        )?),
+    };
     let mode = if args.dry_run {
         OpenMode::ReadOnly
     } else {
         OpenMode::Create
     };
-    let mut store = match Store::open(&path, mode) {
+    let mut store = match location.open(mode) {
         Ok(s) => Some(s),
         // A dry run before the first start has no store yet: nothing is linked.
         Err(StoreError::Missing(_)) if args.dry_run => None,

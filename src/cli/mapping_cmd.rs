@@ -330,14 +330,14 @@ fn apply(store: &StoreArgs, file: &Path, note: Option<&str>) -> anyhow::Result<E
         return Ok(ExitCode::from(2));
     }
     let note = note.map_or_else(|| format!("applied from {}", doc.name), str::to_string);
-    let path = store.path()?;
+    let location = store.location()?;
     let mut store = store.open(OpenMode::Existing)?;
     if let Some(kind) = configured {
         let stored = store.write(|db| db.claim_portal_kind(kind))?;
         if stored != kind {
             out::err_line(&format!(
                 "{}: syncs {} but the config names {}; not applied (use a new store for another portal)",
-                path.display(),
+                location,
                 stored.display_name(),
                 kind.display_name()
             ));

@@ -88,11 +88,11 @@ impl WriteMinutes {
 
 impl Db<'_> {
     /// Engine writes per absolute minute (`at / 60000`) with `at` in
-    /// `from_ms..=to_ms`, for the minutes that have any.
+    /// `from_ms..=to_ms`, for the minutes that have any, oldest first.
     pub fn engine_writes_by_minute(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, u64)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT at / 60000 AS m, count(*) FROM audit
-             WHERE at >= ?1 AND at <= ?2 AND actor = 'engine' GROUP BY m",
+             WHERE at >= ?1 AND at <= ?2 AND actor = 'engine' GROUP BY m ORDER BY m",
         )?;
         let rows = stmt.query_map([from_ms, to_ms], |r| {
             Ok((r.get::<i64>(0)?, r.get::<i64>(1)?))
@@ -117,7 +117,7 @@ impl Db<'_> {
     ) -> Result<ActivityStats> {
         let per = memo.per_minute(self, now_ms, minutes)?;
         let (attempts, failed_attempts) = self.conn.query_row(
-            "SELECT count(*), COALESCE(sum(outcome <> 'ok'), 0) FROM job_attempts
+            "SELECT count(*), COALESCE(sum(CASE WHEN outcome <> 'ok' THEN 1 ELSE 0 END), 0) FROM job_attempts
              WHERE started_at >= ?1",
             [now_ms - error_window_ms],
             |r| Ok((r.get(0)?, r.get(1)?)),

@@ -20,17 +20,13 @@ fn sample(r: &super::sql::Row<'_>) -> Result<QuotaSample> {
 impl Db<'_> {
     /// Record a reading: appended to the series and kept as the latest.
     pub fn record_quota(&self, s: &QuotaSample) -> Result<()> {
+        let (connector, kind) = (s.connector.as_str(), s.kind.as_str());
+        let (reset_at, sampled_at) = (s.reset_at.map(to_ms), to_ms(s.sampled_at));
+        let values = params![connector, kind, s.limit, s.remaining, reset_at, sampled_at];
         self.conn.execute(
             "INSERT INTO quota_samples (connector, kind, lim, remaining, reset_at, sampled_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                s.connector.as_str(),
-                s.kind.as_str(),
-                s.limit,
-                s.remaining,
-                s.reset_at.map(to_ms),
-                to_ms(s.sampled_at)
-            ],
+            values,
         )?;
         self.conn.execute(
             "INSERT INTO quota (connector, kind, lim, remaining, reset_at, sampled_at)
@@ -39,14 +35,7 @@ impl Db<'_> {
                 remaining = excluded.remaining, reset_at = excluded.reset_at,
                 sampled_at = excluded.sampled_at
              WHERE excluded.sampled_at >= quota.sampled_at",
-            params![
-                s.connector.as_str(),
-                s.kind.as_str(),
-                s.limit,
-                s.remaining,
-                s.reset_at.map(to_ms),
-                to_ms(s.sampled_at)
-            ],
+            values,
         )?;
         Ok(())
     }

@@ -57,17 +57,21 @@ pub fn url_key(url: &str) -> String {
     u.trim_end_matches('/').to_string()
 }
 
+/// A word's letters and digits, lowercased, as the title indexes split it.
+fn word_runs(word: &str) -> Vec<String> {
+    word.split(|c: char| !c.is_alphanumeric())
+        .filter(|r| !r.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
 /// Title words as an FTS5 expression: each word's letters and digits as a
 /// phrase (so `ENG-71` finds the adjacent tokens `eng 71`), all required.
 fn fts_words(text: &str) -> Option<String> {
     let mut terms = Vec::new();
     for word in text.split_whitespace() {
         let prefix = word.ends_with('*');
-        let runs: Vec<String> = word
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|r| !r.is_empty())
-            .map(str::to_lowercase)
-            .collect();
+        let runs = word_runs(word);
         if runs.is_empty() {
             continue;
         }
@@ -86,10 +90,9 @@ fn ts_words(text: &str) -> Option<String> {
     let mut terms = Vec::new();
     for word in text.split_whitespace() {
         let prefix = word.ends_with('*');
-        let runs: Vec<String> = word
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|r| !r.is_empty())
-            .map(|r| format!("'{}'", r.to_lowercase()))
+        let runs: Vec<String> = word_runs(word)
+            .into_iter()
+            .map(|r| format!("'{r}'"))
             .collect();
         let Some(last) = runs.len().checked_sub(1) else {
             continue;

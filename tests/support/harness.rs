@@ -367,6 +367,20 @@ impl Harness {
         self._pg.as_ref()
     }
 
+    /// What `--db` takes for this harness's store: the file, or the
+    /// PostgreSQL URL (with the test server's password in it).
+    pub fn db_arg(&self) -> std::ffi::OsString {
+        match &self._pg {
+            Some(db) => db.url_with_password().into(),
+            None => self.store_path.clone().into(),
+        }
+    }
+
+    /// The store opened for reading and writing operator intents.
+    pub fn store_rw(&self) -> Store {
+        self.store.open(OpenMode::Existing).expect("store")
+    }
+
     pub fn store(&self) -> Store {
         self.store.open(OpenMode::ReadOnly).expect("store")
     }
@@ -502,7 +516,29 @@ macro_rules! portal_tests {
                 }
             )+
         }
+        /// The same tests with the store in PostgreSQL (Canny's portal).
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::support::harness::on_postgres(
+                        super::$name($crate::support::harness::PortalKind::Canny),
+                    )
+                    .await
+                }
+            )+
+        }
     };
+}
+
+tokio::task_local! {
+    static ON_POSTGRES: bool;
+}
+
+/// Run a test with every harness it starts keeping its store in a fresh
+/// PostgreSQL database.
+pub async fn on_postgres<F: std::future::Future>(test: F) -> F::Output {
+    ON_POSTGRES.scope(true, test).await
 }
 
 /// Poll `f` every 50 ms until it returns `Some`, or panic after `secs`.

@@ -94,29 +94,18 @@ impl ToValue for Value<'_> {
     }
 }
 
-/// One column of a result row as either backend hands it over.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Cell<'a> {
-    /// NULL.
-    Null,
-    /// An integer (PostgreSQL booleans arrive as 0/1).
-    Int(i64),
-    /// A floating-point number.
-    Real(f64),
-    /// Text.
-    Text(&'a str),
-    /// Bytes.
-    Blob(&'a [u8]),
-}
+/// One column of a result row as either backend hands it over: the same
+/// five kinds a parameter binds as (PostgreSQL booleans arrive as 0/1).
+pub type Cell<'a> = Value<'a>;
 
-impl Cell<'_> {
+impl Value<'_> {
     fn kind(&self) -> &'static str {
         match self {
-            Cell::Null => "NULL",
-            Cell::Int(_) => "an integer",
-            Cell::Real(_) => "a real",
-            Cell::Text(_) => "text",
-            Cell::Blob(_) => "bytes",
+            Value::Null => "NULL",
+            Value::Int(_) => "an integer",
+            Value::Real(_) => "a real",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "bytes",
         }
     }
 }
@@ -135,7 +124,7 @@ fn mismatch<T>(want: &str, cell: Cell<'_>) -> Result<T, String> {
 impl FromValue for i64 {
     fn from_cell(cell: Cell<'_>) -> Result<Self, String> {
         match cell {
-            Cell::Int(i) => Ok(i),
+            Value::Int(i) => Ok(i),
             other => mismatch("an integer", other),
         }
     }
@@ -162,8 +151,8 @@ impl FromValue for bool {
 impl FromValue for f64 {
     fn from_cell(cell: Cell<'_>) -> Result<Self, String> {
         match cell {
-            Cell::Real(f) => Ok(f),
-            Cell::Int(i) => Ok(i as f64),
+            Value::Real(f) => Ok(f),
+            Value::Int(i) => Ok(i as f64),
             other => mismatch("a number", other),
         }
     }
@@ -172,7 +161,7 @@ impl FromValue for f64 {
 impl FromValue for String {
     fn from_cell(cell: Cell<'_>) -> Result<Self, String> {
         match cell {
-            Cell::Text(s) => Ok(s.to_string()),
+            Value::Text(s) => Ok(s.to_string()),
             other => mismatch("text", other),
         }
     }
@@ -181,8 +170,8 @@ impl FromValue for String {
 impl FromValue for Vec<u8> {
     fn from_cell(cell: Cell<'_>) -> Result<Self, String> {
         match cell {
-            Cell::Blob(b) => Ok(b.to_vec()),
-            Cell::Text(s) => Ok(s.as_bytes().to_vec()),
+            Value::Blob(b) => Ok(b.to_vec()),
+            Value::Text(s) => Ok(s.as_bytes().to_vec()),
             other => mismatch("bytes", other),
         }
     }
@@ -191,7 +180,7 @@ impl FromValue for Vec<u8> {
 impl<T: FromValue> FromValue for Option<T> {
     fn from_cell(cell: Cell<'_>) -> Result<Self, String> {
         match cell {
-            Cell::Null => Ok(None),
+            Value::Null => Ok(None),
             other => T::from_cell(other).map(Some),
         }
     }
@@ -214,11 +203,11 @@ impl rusqlite::ToSql for Value<'_> {
 pub(super) fn sqlite_cell(value: rusqlite::types::ValueRef<'_>) -> Result<Cell<'_>, String> {
     use rusqlite::types::ValueRef;
     Ok(match value {
-        ValueRef::Null => Cell::Null,
-        ValueRef::Integer(i) => Cell::Int(i),
-        ValueRef::Real(f) => Cell::Real(f),
-        ValueRef::Text(t) => Cell::Text(std::str::from_utf8(t).map_err(|e| e.to_string())?),
-        ValueRef::Blob(b) => Cell::Blob(b),
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(std::str::from_utf8(t).map_err(|e| e.to_string())?),
+        ValueRef::Blob(b) => Value::Blob(b),
     })
 }
 
@@ -236,42 +225,42 @@ pub(super) fn pg_cell(row: &postgres::Row, idx: usize) -> Result<Cell<'_>, Strin
         Type::INT8 => row
             .try_get::<_, Option<i64>>(idx)
             .map_err(err)?
-            .map(Cell::Int),
+            .map(Value::Int),
         Type::INT4 => row
             .try_get::<_, Option<i32>>(idx)
             .map_err(err)?
-            .map(|i| Cell::Int(i64::from(i))),
+            .map(|i| Value::Int(i64::from(i))),
         Type::INT2 => row
             .try_get::<_, Option<i16>>(idx)
             .map_err(err)?
-            .map(|i| Cell::Int(i64::from(i))),
+            .map(|i| Value::Int(i64::from(i))),
         Type::BOOL => row
             .try_get::<_, Option<bool>>(idx)
             .map_err(err)?
-            .map(|b| Cell::Int(i64::from(b))),
+            .map(|b| Value::Int(i64::from(b))),
         Type::FLOAT8 => row
             .try_get::<_, Option<f64>>(idx)
             .map_err(err)?
-            .map(Cell::Real),
+            .map(Value::Real),
         Type::FLOAT4 => row
             .try_get::<_, Option<f32>>(idx)
             .map_err(err)?
-            .map(|f| Cell::Real(f64::from(f))),
+            .map(|f| Value::Real(f64::from(f))),
         Type::BYTEA => row
             .try_get::<_, Option<&[u8]>>(idx)
             .map_err(err)?
-            .map(Cell::Blob),
+            .map(Value::Blob),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => row
             .try_get::<_, Option<&str>>(idx)
             .map_err(err)?
-            .map(Cell::Text),
+            .map(Value::Text),
         other => {
             return Err(format!(
                 "column type {other} is not one the store reads (cast it to BIGINT or TEXT)"
             ));
         }
     };
-    Ok(cell.unwrap_or(Cell::Null))
+    Ok(cell.unwrap_or(Value::Null))
 }
 
 impl ToSql for Value<'_> {
@@ -320,10 +309,10 @@ mod tests {
     fn options_bind_as_null_and_read_back_as_none() {
         assert_eq!(None::<i64>.to_value(), Value::Null);
         assert_eq!(Some("x").to_value(), Value::Text("x"));
-        assert_eq!(Option::<String>::from_cell(Cell::Null), Ok(None));
-        assert_eq!(i64::from_cell(Cell::Int(7)), Ok(7));
-        assert!(i64::from_cell(Cell::Text("7")).is_err());
-        assert_eq!(bool::from_cell(Cell::Int(1)), Ok(true));
-        assert!(u8::from_cell(Cell::Int(300)).is_err());
+        assert_eq!(Option::<String>::from_cell(Value::Null), Ok(None));
+        assert_eq!(i64::from_cell(Value::Int(7)), Ok(7));
+        assert!(i64::from_cell(Value::Text("7")).is_err());
+        assert_eq!(bool::from_cell(Value::Int(1)), Ok(true));
+        assert!(u8::from_cell(Value::Int(300)).is_err());
     }
 }

@@ -4,7 +4,7 @@
 //! starts, so no post is ever routed by the default.
 
 use roundtrip::sim::linear::model::Issue;
-use roundtrip::store::{OpenMode, Store, meta_keys};
+use roundtrip::store::{OpenMode, meta_keys};
 
 use super::{Harness, PortalKind, eventually};
 
@@ -26,7 +26,7 @@ impl Harness {
     /// Store `doc` as the active mapping of a store syncing `kind`, before
     /// the service starts.
     pub fn apply_mapping_first(&self, kind: PortalKind, doc: &str) {
-        let mut store = Store::open(&self.store_path, OpenMode::Create).expect("store");
+        let mut store = self.store.open(OpenMode::Create).expect("store");
         let report = store
             .write(|db| {
                 db.set_meta(meta_keys::PORTAL_KIND, kind.as_str())?;
