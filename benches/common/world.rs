@@ -52,6 +52,7 @@ pub fn options() -> EngineOptions {
         live_reserve: 0.2,
         portal: roundtrip::domain::PortalKind::Canny,
         tick: Duration::from_millis(100),
+        replica: Default::default(),
     }
 }
 
