@@ -185,6 +185,20 @@ fn running_jobs_of(db: &PgDb, replica: &str) -> Vec<i64> {
     .unwrap()
 }
 
+fn replica_ids(db: &PgDb) -> Vec<String> {
+    let url = db.url_with_password();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        pg::replicas(&mut c, roundtrip::store::now_ms(), i64::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.info.id)
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
 fn leases(db: &PgDb) -> Vec<pg::LeaseState> {
     let url = db.url_with_password();
     std::thread::spawn(move || {
@@ -306,6 +320,11 @@ async fn killed_replica_is_replaced_without_losses_or_duplicates() {
         errors.push(format!("status says replica B leads {b_leads:?}"));
     }
     b.stop().await;
+    // A clean stop leaves the list; the killed replica stays (for a day).
+    let left = replica_ids(db);
+    if left != ["replica-a"] {
+        errors.push(format!("after B's clean stop the replicas are {left:?}"));
+    }
     assert!(
         errors.is_empty(),
         "{} violations after killing replica A with jobs {orphaned:?}:\n{}\nB's log:\n{}",

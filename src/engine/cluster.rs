@@ -199,7 +199,8 @@ impl Cluster {
 
     /// Heartbeat, renew the leases of running jobs and take or renew the
     /// singleton leases, until `shutdown`; then give the singletons up so
-    /// another replica need not wait for them to expire.
+    /// another replica need not wait for them to expire, and leave the
+    /// list of replicas.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         loop {
             if *shutdown.borrow() {
@@ -216,6 +217,10 @@ impl Cluster {
             let id = self.info.id.clone();
             let role = *role;
             let _ = self.call(move |c| pg::resign(c, role, &id)).await;
+        }
+        let id = self.info.id.clone();
+        if let Err(e) = self.call(move |c| pg::leave(c, &id, now_ms())).await {
+            tracing::warn!(error = %e, "cannot remove this replica from the list");
         }
     }
 

@@ -135,7 +135,7 @@ impl Scheduler {
             tracing::warn!(
                 job,
                 replica = cluster.id(),
-                "job no longer held by this replica (its lease expired and another replica took it); result dropped"
+                "job no longer held by this replica (its lease expired and another replica re-queued it, or an operator changed it); result dropped"
             );
         }
         out

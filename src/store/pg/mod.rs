@@ -29,8 +29,8 @@ pub use copy::{CopyReport, TableCount, copy_store};
 pub use keys::{ForeignKey, Keys, NamedIndex, UniqueKey, key_differences, pg_keys, sqlite_keys};
 pub use notify::{CHANGE_TABLE, CHANNEL, ChangeListener, change_version};
 pub use replicas::{
-    Lead, LeaseState, ReplicaInfo, ReplicaState, Singleton, beat, leases, replicas, resign,
-    try_lead,
+    FORGET_AFTER_MS, Lead, LeaseState, ReplicaInfo, ReplicaState, Singleton, beat, leases, leave,
+    replicas, resign, try_lead,
 };
 pub use schema::{migrate_schema, schema_version};
 pub use shape::{Column, ColumnKind, TableShape, differences, pg_tables, sqlite_tables};

@@ -67,6 +67,23 @@ pub fn beat(client: &mut impl GenericClient, replica: &ReplicaInfo, now: i64) ->
     Ok(())
 }
 
+/// How long a replica that stopped without leaving (SIGKILL, power loss)
+/// stays listed: a day, so `status` shows a recent crash but replicas
+/// named afresh at every start do not pile up.
+pub const FORGET_AFTER_MS: i64 = 24 * 3_600_000;
+
+/// A clean stop: `replica` leaves the list, and replicas silent for more
+/// than [`FORGET_AFTER_MS`] are forgotten with it.
+pub fn leave(client: &mut impl GenericClient, replica: &str, now: i64) -> Result<()> {
+    client
+        .execute(
+            "DELETE FROM replicas WHERE id = $1 OR last_beat < $2::bigint - $3::bigint",
+            &[&replica, &now, &FORGET_AFTER_MS],
+        )
+        .map_err(doing(format!("removing replica {replica} from the list")))?;
+    Ok(())
+}
+
 /// Every replica known, oldest first, each alive when it beat within
 /// `stale_after_ms` of `now`.
 pub fn replicas(
