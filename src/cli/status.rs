@@ -270,3 +270,36 @@ fn render(path: &std::path::Path, s: &Summary, h: &Health) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica(id: &str, age: i64, alive: bool, leads: &[&str]) -> ReplicaReport {
+        ReplicaReport {
+            id: id.into(),
+            host: "web-1".into(),
+            pid: 42,
+            heartbeat_age_ms: age,
+            alive,
+            leads: leads.iter().map(|l| l.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn replica_lines_name_the_leader_and_the_silent() {
+        let text = replica_lines(&[
+            replica("a", 2_000, true, &["reconcile", "upkeep"]),
+            replica("b", 95_000, false, &[]),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("replica    a on web-1 pid 42 · heartbeat "));
+        assert!(
+            lines[0].ends_with(" ago · leads reconcile, upkeep"),
+            "{text}"
+        );
+        assert!(lines[1].contains("(not beating)"), "{text}");
+        assert!(!lines[1].contains("leads"), "{text}");
+    }
+}
