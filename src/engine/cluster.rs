@@ -1,7 +1,6 @@
 //! One replica among several `roundtrip run` processes sharing a PostgreSQL
 //! store (DESIGN.md section 13): its identity and heartbeat, its leased job
-//! claims, the singleton leases it holds and its grants of the rate-limit
-//! budget every replica shares. On SQLite there is no cluster
+//! claims, and the singleton leases it holds. On SQLite there is no cluster
 //! and none of this runs.
 //!
 //! The coordination statements run on a connection of their own, owned by
