@@ -254,7 +254,7 @@ impl Db<'_> {
                 found.extend(self.link(id)?);
             }
         }
-        found.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        found.sort_unstable_by_key(|l| std::cmp::Reverse(l.id));
         found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(found)
     }
