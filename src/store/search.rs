@@ -155,7 +155,7 @@ pub enum LinkOrder {
 
 /// Links the PostgreSQL word search reads newest first before it asks the
 /// title index (see [`Db::pg_word_matches`]).
-const WORD_WINDOW: i64 = 10_000;
+const WORD_WINDOW: i64 = 4_000;
 
 /// The key just above every key starting with `prefix` (a bound for a
 /// range scan of the text index).
