@@ -35,11 +35,15 @@ pub fn bench_store(label: &str, dir: &std::path::Path) -> BenchStore {
     off_runtime(|| {
         let mut client = postgres::Client::connect(admin.as_str(), postgres::NoTls)
             .expect("connect to ROUNDTRIP_BENCH_PG_URL");
-        client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{name}\"; CREATE DATABASE \"{name}\""
-            ))
-            .expect("create the bench database");
+        // One statement each: neither may run inside a transaction block.
+        for sql in [
+            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            format!("CREATE DATABASE \"{name}\""),
+        ] {
+            client
+                .batch_execute(&sql)
+                .expect("create the bench database");
+        }
     });
     let mut url = admin.clone();
     url.set_path(&name);

@@ -591,6 +591,18 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        self.transact(false, f)
+    }
+
+    /// One transaction; `durable` waits for the commit to reach the disk.
+    fn transact<T, E>(
+        &mut self,
+        durable: bool,
+        f: impl FnOnce(Db<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         if self.read_only {
             return Err(StoreError::ReadOnly.into());
         }
@@ -606,7 +618,7 @@ impl Store {
                 Ok(out)
             }
             Backend::Postgres(session) => {
-                session.begin()?;
+                session.begin(durable)?;
                 // SQLite's IMMEDIATE: one writing transaction at a time,
                 // across every replica and command sharing the database.
                 // Merges read a link and plan its writes in one
@@ -635,19 +647,23 @@ impl Store {
         }
     }
 
-    /// Like [`Store::write`], but the commit is fsync'd (synchronous=FULL):
-    /// used for webhook acknowledgements, which promise durability.
+    /// Like [`Store::write`], but the commit is fsync'd (SQLite's
+    /// synchronous=FULL, PostgreSQL's synchronous_commit=on): used for
+    /// webhook acknowledgements, which promise durability. A plain
+    /// [`Store::write`] is SQLite's synchronous=NORMAL and PostgreSQL's
+    /// synchronous_commit=off: never torn, but the last commits before a
+    /// power loss may be lost (the engine redoes them from the inbox and
+    /// reconcile).
     pub fn write_durable<T, E>(&mut self, f: impl FnOnce(Db<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        // PostgreSQL commits durably already (synchronous_commit = on).
         let Some(conn) = self.sqlite() else {
-            return self.write(f);
+            return self.transact(true, f);
         };
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(StoreError::from)?;
-        let out = self.write(f);
+        let out = self.transact(false, f);
         let restore = self
             .sqlite()
             .map_or(Ok(()), |c| c.pragma_update(None, "synchronous", "NORMAL"))

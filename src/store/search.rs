@@ -7,6 +7,7 @@
 //! too, for the console's sort.
 
 use super::links::Link;
+use super::sql::params;
 use super::{Db, Result, Window};
 
 /// Shortest id prefix looked up as a prefix (shorter ones match too much
@@ -152,6 +153,10 @@ pub enum LinkOrder {
     Title,
 }
 
+/// Links the PostgreSQL word search reads newest first before it asks the
+/// title index (see [`Db::pg_word_matches`]).
+const WORD_WINDOW: i64 = 4_000;
+
 /// The key just above every key starting with `prefix` (a bound for a
 /// range scan of the text index).
 fn prefix_end(prefix: &str) -> String {
@@ -184,20 +189,31 @@ impl Db<'_> {
                    WHERE key > :key AND key < :key_end LIMIT :scan) prefixed WHERE link_id < :before",
             );
         }
-        if q.words.is_some() {
-            arms.push(self.dialect_sql(
+        // SQLite's FTS5 reads its matches newest first; PostgreSQL's title
+        // index cannot, so its word matches are found apart (below).
+        let pg = self.dialect() == super::sql::Dialect::Postgres;
+        let sql_words = q.words.is_some() && !pg;
+        if sql_words {
+            arms.push(
                 "SELECT rowid FROM (SELECT rowid FROM links_fts
                    WHERE links_fts MATCH :words AND rowid < :before ORDER BY rowid DESC LIMIT :limit) words",
-                "SELECT id FROM (SELECT id FROM links
-                   WHERE to_tsvector('simple', title) @@ to_tsquery('simple', :words)
-                     AND id < :before ORDER BY id DESC LIMIT :limit) words",
-            ));
+            );
         }
         if q.link_id.is_some() {
             arms.push("SELECT id FROM links WHERE id = :id AND id < :before");
         }
+        let before = before.unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let word_ids = match (&q.ts_words, pg) {
+            (Some(words), true) => self.pg_word_matches(words, before, limit)?,
+            _ => Vec::new(),
+        };
         if arms.is_empty() {
-            return Ok(Vec::new());
+            let mut found = Vec::new();
+            for id in word_ids {
+                found.extend(self.link(id)?);
+            }
+            return Ok(found);
         }
         let sql = format!(
             "SELECT {} FROM links WHERE id IN ({}) ORDER BY id DESC LIMIT :limit",
@@ -205,13 +221,7 @@ impl Db<'_> {
             arms.join(" UNION ")
         );
         let key_end = prefix_end(&key);
-        let words = match self.dialect() {
-            super::sql::Dialect::Sqlite => q.words.clone(),
-            super::sql::Dialect::Postgres => q.ts_words.clone(),
-        }
-        .unwrap_or_default();
-        let before = before.unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let words = q.words.clone().unwrap_or_default();
         let scan = PREFIX_SCAN as i64;
         let id = q.link_id.unwrap_or(0);
         let mut params: Vec<(&str, super::sql::Value<'_>)> = vec![
@@ -225,7 +235,7 @@ impl Db<'_> {
             params.push((":key_end", super::sql::ToValue::to_value(&key_end)));
             params.push((":scan", super::sql::ToValue::to_value(&scan)));
         }
-        if q.words.is_some() {
+        if sql_words {
             params.push((":words", super::sql::ToValue::to_value(&words)));
         }
         if q.link_id.is_some() {
@@ -235,7 +245,66 @@ impl Db<'_> {
         let raws = stmt
             .query_map(params.as_slice(), super::links::row)?
             .collect::<Result<Vec<_>>>()?;
-        raws.into_iter().map(super::links::finish).collect()
+        let mut found: Vec<Link> = raws
+            .into_iter()
+            .map(super::links::finish)
+            .collect::<Result<_>>()?;
+        for id in word_ids {
+            if !found.iter().any(|l| l.id == id) {
+                found.extend(self.link(id)?);
+            }
+        }
+        found.sort_unstable_by_key(|l| std::cmp::Reverse(l.id));
+        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(found)
+    }
+
+    /// PostgreSQL: ids of links whose title has `words` (a `tsquery`),
+    /// newest first, below `before`, at most `limit`. Matching the newest
+    /// [`WORD_WINDOW`] links row by row finds common words at once; a rare
+    /// word (an id typed as text, a word few titles have) is then looked
+    /// up in the title index, which finds every match at once but in no
+    /// order — too many for common words, and the planner cannot tell the
+    /// two apart.
+    fn pg_word_matches(&self, words: &str, before: i64, limit: i64) -> Result<Vec<i64>> {
+        let recent: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM (SELECT id, title FROM links WHERE id < ?2 ORDER BY id DESC LIMIT ?3) recent
+                 WHERE to_tsvector('simple', title) @@ to_tsquery('simple', ?1)
+                 ORDER BY id DESC LIMIT ?4",
+            )?
+            .query_map(params![words, before, WORD_WINDOW, limit], |r| r.get(0))?
+            .collect::<Result<_>>()?;
+        if i64::try_from(recent.len()).unwrap_or(i64::MAX) >= limit {
+            return Ok(recent);
+        }
+        let (floor, scanned): (Option<i64>, i64) = self.conn.query_row(
+            "SELECT min(id), count(*) FROM (SELECT id FROM links WHERE id < ?1 ORDER BY id DESC LIMIT ?2) recent",
+            params![before, WORD_WINDOW],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let Some(floor) = floor.filter(|_| scanned >= WORD_WINDOW) else {
+            return Ok(recent);
+        };
+        let older: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "WITH matches AS MATERIALIZED (
+                     SELECT id FROM links
+                     WHERE to_tsvector('simple', title) @@ to_tsquery('simple', ?1) AND id < ?2)
+                 SELECT id FROM matches ORDER BY id DESC LIMIT ?3",
+            )?
+            .query_map(
+                params![
+                    words,
+                    floor,
+                    limit - i64::try_from(recent.len()).unwrap_or(0)
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<Result<_>>()?;
+        Ok(recent.into_iter().chain(older).collect())
     }
 
     fn key_exists(&self, key: &str) -> Result<bool> {
@@ -292,6 +361,26 @@ mod tests {
     use super::*;
     use crate::store::LinkState;
     use crate::store::test_backends::on_both_backends;
+
+    on_both_backends! {
+        fn a_rare_word_is_found_far_below_the_newest_links(store) {
+            let base = std::collections::BTreeMap::new();
+            let oldest = store
+                .write(|d| -> Result<i64> {
+                    let oldest = d.insert_link(Some("p-okta"), None, Some("c-okta"), LinkState::Pending, "SSO with Okta", &base)?;
+                    for i in 0..(WORD_WINDOW + 50) {
+                        d.insert_link(Some(&format!("p{i}")), None, Some(&format!("c{i}")), LinkState::Pending, "Export reports", &base)?;
+                    }
+                    Ok(oldest)
+                })
+                .unwrap();
+            let q = LinkQuery::parse("okta").unwrap();
+            let found: Vec<i64> = store.db().search_links(&q, None, 10).unwrap().iter().map(|l| l.id).collect();
+            assert_eq!(found, [oldest]);
+            let q = LinkQuery::parse("export").unwrap();
+            assert_eq!(store.db().search_links(&q, None, 10).unwrap().len(), 10);
+        }
+    }
 
     on_both_backends! {
         fn words_ids_and_title_order_find_the_same_links_on_each_backend(store) {

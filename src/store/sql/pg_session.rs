@@ -65,9 +65,14 @@ impl PgSession {
         off_runtime(|| f(client))
     }
 
-    /// Start a transaction.
-    pub fn begin(&self) -> Result<()> {
-        self.batch("BEGIN")?;
+    /// Start a transaction; one that is not `durable` returns from its
+    /// commit before the commit record reaches the disk.
+    pub fn begin(&self, durable: bool) -> Result<()> {
+        self.batch(if durable {
+            "BEGIN"
+        } else {
+            "BEGIN; SET LOCAL synchronous_commit TO OFF"
+        })?;
         self.in_transaction.set(true);
         Ok(())
     }
