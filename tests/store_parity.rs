@@ -19,8 +19,9 @@ use roundtrip::store::{
     NaiveBaseline, OpenMode, Store, Window, WriteMinutes,
 };
 
-/// Each read, named, with its answer as text.
-fn answers(store: &Store) -> Vec<(String, String)> {
+/// Each read, named, with its answer as text; reads relative to the clock
+/// use `now`, the same instant for both stores.
+fn answers(store: &Store, now: i64) -> Vec<(String, String)> {
     let db = store.db();
     let mut out: Vec<(String, String)> = Vec::new();
     let mut ask = |name: &str, answer: String| out.push((name.to_string(), answer));
@@ -187,7 +188,6 @@ fn answers(store: &Store) -> Vec<(String, String)> {
         "active_links_with_deleted_record",
         format!("{:?}", db.active_links_with_deleted_record(50).unwrap()),
     );
-    let now = roundtrip::store::now_ms();
     let activity = db
         .activity(now, 30, 24 * 3600 * 1000, &mut WriteMinutes::default())
         .unwrap();
@@ -258,8 +258,9 @@ fn every_read_answers_the_same_on_sqlite_and_on_postgresql() {
     copy_store(&sqlite, &target).unwrap();
     let postgres = Store::open_postgres(&target, OpenMode::ReadOnly).unwrap();
 
-    let expected = answers(&sqlite);
-    let got = answers(&postgres);
+    let now = roundtrip::store::now_ms();
+    let expected = answers(&sqlite, now);
+    let got = answers(&postgres, now);
     assert_eq!(expected.len(), got.len());
     let mut differ = Vec::new();
     for ((name, want), (_, have)) in expected.iter().zip(&got) {
