@@ -204,15 +204,11 @@ impl Db<'_> {
         }
         let before = before.unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let word_ids = match (&q.ts_words, pg) {
+        let mut found = match (&q.ts_words, pg) {
             (Some(words), true) => self.pg_word_matches(words, before, limit)?,
             _ => Vec::new(),
         };
         if arms.is_empty() {
-            let mut found = Vec::new();
-            for id in word_ids {
-                found.extend(self.link(id)?);
-            }
             return Ok(found);
         }
         let sql = format!(
@@ -241,17 +237,9 @@ impl Db<'_> {
         if q.link_id.is_some() {
             params.push((":id", super::sql::ToValue::to_value(&id)));
         }
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let raws = stmt
-            .query_map(params.as_slice(), super::links::row)?
-            .collect::<Result<Vec<_>>>()?;
-        let mut found: Vec<Link> = raws
-            .into_iter()
-            .map(super::links::finish)
-            .collect::<Result<_>>()?;
-        for id in word_ids {
-            if !found.iter().any(|l| l.id == id) {
-                found.extend(self.link(id)?);
+        for link in self.links_by(&sql, params.as_slice())? {
+            if !found.iter().any(|l| l.id == link.id) {
+                found.push(link);
             }
         }
         found.sort_unstable_by_key(|l| std::cmp::Reverse(l.id));
@@ -259,25 +247,26 @@ impl Db<'_> {
         Ok(found)
     }
 
-    /// PostgreSQL: ids of links whose title has `words` (a `tsquery`),
-    /// newest first, below `before`, at most `limit`. Matching the newest
+    /// PostgreSQL: links whose title has `words` (a `tsquery`), newest
+    /// first, below `before`, at most `limit`. Matching the newest
     /// [`WORD_WINDOW`] links row by row finds common words at once; a rare
     /// word (an id typed as text, a word few titles have) is then looked
     /// up in the title index, which finds every match at once but in no
     /// order — too many for common words, and the planner cannot tell the
     /// two apart.
-    fn pg_word_matches(&self, words: &str, before: i64, limit: i64) -> Result<Vec<i64>> {
-        let recent: Vec<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT id FROM (SELECT id, title FROM links WHERE id < ?2 ORDER BY id DESC LIMIT ?3) recent
+    fn pg_word_matches(&self, words: &str, before: i64, limit: i64) -> Result<Vec<Link>> {
+        let cols = super::links::COLS;
+        let mut found = self.links_by(
+            &format!(
+                "SELECT {cols} FROM (SELECT * FROM links WHERE id < ?2 ORDER BY id DESC LIMIT ?3) recent
                  WHERE to_tsvector('simple', title) @@ to_tsquery('simple', ?1)
-                 ORDER BY id DESC LIMIT ?4",
-            )?
-            .query_map(params![words, before, WORD_WINDOW, limit], |r| r.get(0))?
-            .collect::<Result<_>>()?;
-        if i64::try_from(recent.len()).unwrap_or(i64::MAX) >= limit {
-            return Ok(recent);
+                 ORDER BY id DESC LIMIT ?4"
+            ),
+            params![words, before, WORD_WINDOW, limit],
+        )?;
+        let missing = limit - i64::try_from(found.len()).unwrap_or(i64::MAX);
+        if missing <= 0 {
+            return Ok(found);
         }
         let (floor, scanned): (Option<i64>, i64) = self.conn.query_row(
             "SELECT min(id), count(*) FROM (SELECT id FROM links WHERE id < ?1 ORDER BY id DESC LIMIT ?2) recent",
@@ -285,26 +274,28 @@ impl Db<'_> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let Some(floor) = floor.filter(|_| scanned >= WORD_WINDOW) else {
-            return Ok(recent);
+            return Ok(found);
         };
-        let older: Vec<i64> = self
-            .conn
-            .prepare_cached(
+        found.extend(self.links_by(
+            &format!(
                 "WITH matches AS MATERIALIZED (
                      SELECT id FROM links
-                     WHERE to_tsvector('simple', title) @@ to_tsquery('simple', ?1) AND id < ?2)
-                 SELECT id FROM matches ORDER BY id DESC LIMIT ?3",
-            )?
-            .query_map(
-                params![
-                    words,
-                    floor,
-                    limit - i64::try_from(recent.len()).unwrap_or(0)
-                ],
-                |r| r.get(0),
-            )?
-            .collect::<Result<_>>()?;
-        Ok(recent.into_iter().chain(older).collect())
+                     WHERE to_tsvector('simple', title) @@ to_tsquery('simple', ?1) AND id < ?2),
+                 newest AS (SELECT id FROM matches ORDER BY id DESC LIMIT ?3)
+                 SELECT {cols} FROM links JOIN newest USING (id) ORDER BY id DESC"
+            ),
+            params![words, floor, missing],
+        )?);
+        Ok(found)
+    }
+
+    /// The links a statement selects (with [`super::links::COLS`]).
+    fn links_by(&self, sql: &str, params: impl super::sql::Params) -> Result<Vec<Link>> {
+        self.conn
+            .prepare_cached(sql)?
+            .query_map(params, super::links::row)?
+            .map(|raw| raw.and_then(super::links::finish))
+            .collect()
     }
 
     fn key_exists(&self, key: &str) -> Result<bool> {
@@ -325,14 +316,11 @@ impl Db<'_> {
         let limit = window.limit_i64();
         // The same folding as each backend's `links_title` index.
         let folded = self.dialect_sql("title COLLATE NOCASE", "lower(title)");
-        let raws = match window.from {
-            None => {
-                let mut stmt = self.conn.prepare_cached(&format!(
-                    "SELECT {cols} FROM links ORDER BY {folded} {dir}, id {dir} LIMIT ?1"
-                ))?;
-                stmt.query_map([limit], super::links::row)?
-                    .collect::<Result<Vec<_>>>()?
-            }
+        match window.from {
+            None => self.links_by(
+                &format!("SELECT {cols} FROM links ORDER BY {folded} {dir}, id {dir} LIMIT ?1"),
+                [limit],
+            ),
             Some(from) => {
                 let Some(title) = self.link(from)?.map(|l| l.title) else {
                     return Ok(Vec::new());
@@ -343,16 +331,16 @@ impl Db<'_> {
                     (">", ">=")
                 };
                 let given = self.dialect_sql("?1", "lower(?1)");
-                let mut stmt = self.conn.prepare_cached(&format!(
-                    "SELECT {cols} FROM links
-                     WHERE {folded} {eq} {given} AND ({folded} {op} {given} OR id {op} ?2)
-                     ORDER BY {folded} {dir}, id {dir} LIMIT ?3"
-                ))?;
-                stmt.query_map(super::sql::params![title, from, limit], super::links::row)?
-                    .collect::<Result<Vec<_>>>()?
+                self.links_by(
+                    &format!(
+                        "SELECT {cols} FROM links
+                         WHERE {folded} {eq} {given} AND ({folded} {op} {given} OR id {op} ?2)
+                         ORDER BY {folded} {dir}, id {dir} LIMIT ?3"
+                    ),
+                    params![title, from, limit],
+                )
             }
-        };
-        raws.into_iter().map(super::links::finish).collect()
+        }
     }
 }
 
