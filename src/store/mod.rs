@@ -356,10 +356,6 @@ impl Db<'_> {
     }
 }
 
-/// Serialises write transactions on PostgreSQL (see [`Store::write`]); the
-/// key spells "roundtrp".
-const WRITE_LOCK: &str = "SELECT pg_advisory_xact_lock(8245938559730872944)";
-
 impl Store {
     /// Open (and, unless read-only, migrate) the store at `path`.
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store> {
@@ -426,14 +422,14 @@ impl Store {
         if found == 0 && mode != OpenMode::Create {
             return Err(StoreError::Missing(url));
         }
-        if found > migrations::LATEST || mode == OpenMode::ReadOnly {
-            if found > migrations::LATEST {
-                return Err(StoreError::TooNew {
-                    path: url,
-                    found,
-                    known: migrations::LATEST,
-                });
-            }
+        if found > migrations::LATEST {
+            return Err(StoreError::TooNew {
+                path: url,
+                found,
+                known: migrations::LATEST,
+            });
+        }
+        if mode == OpenMode::ReadOnly {
             session.batch("SET default_transaction_read_only = on")?;
         } else {
             session.with_client(|c| {
@@ -619,15 +615,6 @@ impl Store {
             }
             Backend::Postgres(session) => {
                 session.begin(durable)?;
-                // SQLite's IMMEDIATE: one writing transaction at a time,
-                // across every replica and command sharing the database.
-                // Merges read a link and plan its writes in one
-                // transaction; two replicas doing that at once under READ
-                // COMMITTED would both plan the same comment or issue.
-                if let Err(e) = session.batch(WRITE_LOCK) {
-                    let _ = session.end(false);
-                    return Err(e.into());
-                }
                 match f(Db {
                     conn: Conn::Postgres(session),
                 }) {

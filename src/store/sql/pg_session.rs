@@ -15,6 +15,14 @@ use super::translate::to_postgres;
 use super::{Args, Value};
 use crate::store::{Result, StoreError};
 
+/// The write lock every write transaction takes first (see
+/// [`PgSession::begin`]); the key spells "roundtrp".
+macro_rules! write_lock {
+    () => {
+        "SELECT pg_advisory_xact_lock(8245938559730872944)"
+    };
+}
+
 /// A statement of this session: translated once per text, prepared on
 /// first use with its parameters' types taken from that use's values
 /// (integers as `BIGINT`, text as `TEXT`, NULL left for the server to
@@ -65,14 +73,27 @@ impl PgSession {
         off_runtime(|| f(client))
     }
 
-    /// Start a transaction; one that is not `durable` returns from its
-    /// commit before the commit record reaches the disk.
+    /// Start a write transaction, in one round trip; one that is not
+    /// `durable` returns from its commit before the commit record reaches
+    /// the disk. It first takes the write lock: SQLite's IMMEDIATE, one
+    /// writing transaction at a time across every replica and command
+    /// sharing the database. Merges read a link and plan its writes in one
+    /// transaction; two replicas doing that at once under READ COMMITTED
+    /// would both plan the same comment or issue.
     pub fn begin(&self, durable: bool) -> Result<()> {
-        self.batch(if durable {
-            "BEGIN"
+        let started = self.batch(if durable {
+            concat!("BEGIN; ", write_lock!())
         } else {
-            "BEGIN; SET LOCAL synchronous_commit TO OFF"
-        })?;
+            concat!(
+                "BEGIN; SET LOCAL synchronous_commit TO OFF; ",
+                write_lock!()
+            )
+        });
+        if let Err(e) = started {
+            // The transaction may have begun before the lock failed.
+            let _ = self.batch("ROLLBACK");
+            return Err(e);
+        }
         self.in_transaction.set(true);
         Ok(())
     }
@@ -256,22 +277,21 @@ fn ordered<'a>(p: &Prepared, args: &Args<'a>) -> Result<Vec<Value<'a>>> {
     Ok(values)
 }
 
-// SQLSTATEs the store reports as its own kinds.
-const READ_ONLY_TRANSACTION: &str = "25006";
-const SERIALIZATION_FAILURE: &str = "40001";
-const DEADLOCK_DETECTED: &str = "40P01";
-const LOCK_NOT_AVAILABLE: &str = "55P03";
-
 /// A driver error as a store error: a read-only session's write is
 /// [`StoreError::ReadOnly`], losing a lock race is [`StoreError::Locked`]
 /// (the caller retries), anything else keeps the server's message.
 pub fn pg_error(e: postgres::Error) -> StoreError {
-    match e.code().map(|c| c.code()) {
-        Some(READ_ONLY_TRANSACTION) => StoreError::ReadOnly,
-        Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED | LOCK_NOT_AVAILABLE) => StoreError::Locked,
+    match e.code() {
+        Some(&SqlState::READ_ONLY_SQL_TRANSACTION) => StoreError::ReadOnly,
+        Some(
+            &SqlState::T_R_SERIALIZATION_FAILURE
+            | &SqlState::T_R_DEADLOCK_DETECTED
+            | &SqlState::LOCK_NOT_AVAILABLE,
+        ) => StoreError::Locked,
         Some(code) => StoreError::Postgres(format!(
-            "{} (SQLSTATE {code})",
-            crate::store::pg::reason(&e)
+            "{} (SQLSTATE {})",
+            crate::store::pg::reason(&e),
+            code.code()
         )),
         None => StoreError::Postgres(crate::store::pg::reason(&e)),
     }
