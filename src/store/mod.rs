@@ -60,7 +60,7 @@ pub use ops::LinkMirror;
 pub use records::{RecordVersion, StoredRecord, UpsertOutcome, content_hash};
 pub use routes::UnroutedPost;
 pub use search::{LinkOrder, LinkQuery, MIN_PREFIX, PREFIX_SCAN, url_key};
-pub use summary::Summary;
+pub use summary::{Counts, Summary};
 pub use time::{from_ms, now_ms, to_ms};
 pub use webhook_watch::{Missed, WatchSettings, WebhookSilence, WebhookState};
 pub use writer::{MAX_BATCH, Writer, WriterThread};
@@ -349,9 +349,7 @@ impl Db<'_> {
     pub fn schema_version(&self) -> Result<i64> {
         match self.conn {
             Conn::Sqlite(c) => Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?),
-            Conn::Postgres(s) => s
-                .with_client(pg::schema_version)
-                .map_err(|e| StoreError::Open(Box::new(e))),
+            Conn::Postgres(s) => s.schema_version(),
         }
     }
 }

@@ -16,6 +16,23 @@ pub use value::{Cell, FromValue, ToValue, Value};
 
 use super::{Result, StoreError};
 
+thread_local! {
+    static SENT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many statements this thread has run against a store so far; on
+/// PostgreSQL, how many round trips (a first-use prepare counts). Each
+/// round trip goes to another process, so on PostgreSQL their number,
+/// more than the rows read, is what a console frame costs: the benchmark
+/// reports it per key and tests bound it.
+pub fn statements_sent() -> u64 {
+    SENT.with(std::cell::Cell::get)
+}
+
+fn sent() {
+    SENT.with(|c| c.set(c.get() + 1));
+}
+
 /// Which SQL a statement is written for, where the two differ (full-text
 /// search, JSON functions, case-insensitive matching).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +176,10 @@ impl<'c> Conn<'c> {
     /// Run several statements without parameters.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match self {
-            Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Conn::Sqlite(c) => {
+                sent();
+                Ok(c.execute_batch(sql)?)
+            }
             Conn::Postgres(s) => s.batch(sql),
         }
     }
@@ -202,6 +222,7 @@ impl Stmt<'_> {
     pub fn execute(&mut self, params: impl Params) -> Result<usize> {
         match &mut self.0 {
             Inner::Sqlite(st) => {
+                sent();
                 bind_sqlite(st, &params.args())?;
                 Ok(st.raw_execute()?)
             }
@@ -217,6 +238,7 @@ impl Stmt<'_> {
     ) -> Result<T> {
         match &mut self.0 {
             Inner::Sqlite(st) => {
+                sent();
                 bind_sqlite(st, &params.args())?;
                 let mut rows = st.raw_query();
                 match rows.next()? {
@@ -243,6 +265,7 @@ impl Stmt<'_> {
         let mut out = Vec::new();
         match &mut self.0 {
             Inner::Sqlite(st) => {
+                sent();
                 bind_sqlite(st, &params.args())?;
                 let mut rows = st.raw_query();
                 while let Some(r) = rows.next()? {

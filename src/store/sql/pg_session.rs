@@ -41,6 +41,8 @@ pub struct PgSession {
     /// Inside BEGIN … COMMIT (see [`PgSession::begin`]).
     in_transaction: Cell<bool>,
     prepared: RefCell<HashMap<String, Arc<Prepared>>>,
+    /// The schema version, once read (see [`PgSession::schema_version`]).
+    schema_version: Cell<Option<i64>>,
 }
 
 impl std::fmt::Debug for PgSession {
@@ -56,7 +58,25 @@ impl PgSession {
             client: RefCell::new(Some(client)),
             in_transaction: Cell::new(false),
             prepared: RefCell::new(HashMap::new()),
+            schema_version: Cell::new(None),
         }
+    }
+
+    /// The schema version, read from the server once per session: reads
+    /// ask it to choose their columns (a store opened read-only may be
+    /// older than this binary), several times per console frame, and on
+    /// PostgreSQL each ask was round trips to the catalogue. The store
+    /// migrates when it opens, before the first ask; a newer process
+    /// migrating later only adds columns, so the version read stays usable.
+    pub fn schema_version(&self) -> Result<i64> {
+        if let Some(v) = self.schema_version.get() {
+            return Ok(v);
+        }
+        let v = self
+            .with_client(crate::store::pg::schema_version)
+            .map_err(|e| StoreError::Open(Box::new(e)))?;
+        self.schema_version.set(Some(v));
+        Ok(v)
     }
 
     /// The client itself, for the PostgreSQL-only functions (claims,
@@ -70,6 +90,7 @@ impl PgSession {
         let Some(client) = slot.as_mut() else {
             return Err(StoreError::WriterClosed.into());
         };
+        super::sent();
         off_runtime(|| f(client))
     }
 
