@@ -485,16 +485,4 @@ impl Db<'_> {
             .collect::<Result<Vec<_>>>()?;
         raws.into_iter().map(finish).collect()
     }
-
-    /// Open conflicts of one kind (e.g. refused values), for health.
-    pub fn count_open_conflicts_of_kind(&self, kind: ConflictReason) -> Result<i64> {
-        if !self.has_conflict_kinds()? {
-            return Ok(0);
-        }
-        self.conn.query_row(
-            "SELECT count(*) FROM conflicts WHERE status = 'open' AND kind = ?1",
-            [kind.as_str()],
-            |r| r.get(0),
-        )
-    }
 }

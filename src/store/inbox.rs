@@ -165,15 +165,6 @@ impl Db<'_> {
         )
     }
 
-    /// When the oldest unprocessed delivery arrived (sync lag).
-    pub fn oldest_pending_delivery(&self) -> Result<Option<i64>> {
-        self.conn.query_row(
-            "SELECT min(received_at) FROM inbox WHERE processed_at IS NULL",
-            (),
-            |r| r.get(0),
-        )
-    }
-
     /// A keyset window over all deliveries.
     pub fn deliveries(&self, window: Window) -> Result<Vec<InboxItem>> {
         let (cond, order) = window.clauses("id");

@@ -99,10 +99,14 @@ impl Db<'_> {
 
     /// The latest recorded check, if any.
     pub fn integrity(&self) -> Result<Option<IntegrityCheck>> {
-        Ok(self
-            .meta(meta_keys::INTEGRITY)?
-            .and_then(|t| serde_json::from_str(&t).ok()))
+        Ok(parse_check(self.meta(meta_keys::INTEGRITY)?.as_ref()))
     }
+}
+
+/// The check recorded in a meta value (one that no longer parses counts as
+/// none).
+pub(super) fn parse_check(value: Option<&String>) -> Option<IntegrityCheck> {
+    value.and_then(|t| serde_json::from_str(t).ok())
 }
 
 impl Store {

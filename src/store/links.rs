@@ -219,6 +219,35 @@ impl Db<'_> {
         raw.map(finish).transpose()
     }
 
+    /// The links with these ids, in id order (ids with no link left out),
+    /// in one query: the console names each loaded page of jobs or
+    /// conflicts by their links, and a query per row was a round trip per
+    /// row on PostgreSQL. The ids travel as one parameter, so the statement
+    /// is the same for any number of them.
+    pub fn links_by_id(&self, ids: &[i64]) -> Result<Vec<Link>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let (cond, ids) = match self.dialect() {
+            super::sql::Dialect::Sqlite => (
+                "id IN (SELECT value FROM json_each(?1))",
+                format!("[{list}]"),
+            ),
+            super::sql::Dialect::Postgres => {
+                ("id = ANY(CAST(?1 AS BIGINT[]))", format!("{{{list}}}"))
+            }
+        };
+        let raws = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM links WHERE {cond} ORDER BY id"
+            ))?
+            .query_map([ids.as_str()], row)?
+            .collect::<Result<Vec<_>>>()?;
+        raws.into_iter().map(finish).collect()
+    }
+
     /// The link holding a remote id on one side.
     pub fn link_by_remote(&self, side: Side, remote_id: &str) -> Result<Option<Link>> {
         let col = match side {

@@ -27,7 +27,7 @@ const ROUTES_SINCE: i64 = 8;
 impl Db<'_> {
     /// Whether the store has the routing tables (a read-only command may
     /// run against an older daemon's store).
-    fn has_routes(&self) -> Result<bool> {
+    pub(super) fn has_routes(&self) -> Result<bool> {
         let v: i64 = self.schema_version()?;
         Ok(v >= ROUTES_SINCE)
     }

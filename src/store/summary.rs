@@ -88,67 +88,138 @@ impl Summary {
     }
 }
 
+/// The maintained row counters: what a view needs to number its rows
+/// from the end, without the rest of the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Number of links.
+    pub links: i64,
+    /// Jobs by status.
+    pub jobs: BTreeMap<String, i64>,
+    /// Open conflicts.
+    pub open_conflicts: i64,
+}
+
 impl Db<'_> {
-    fn counter(&self, name: &str) -> Result<i64> {
-        Ok(self
+    /// The counters, in one statement (a missing counter is 0).
+    pub fn counts(&self) -> Result<Counts> {
+        let by_name: BTreeMap<String, i64> = self
             .conn
-            .query_row("SELECT n FROM counters WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .unwrap_or(0))
+            .prepare_cached("SELECT name, n FROM counters")?
+            .query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_>>()?;
+        let get = |name: &str| by_name.get(name).copied().unwrap_or(0);
+        Ok(Counts {
+            links: get("links"),
+            jobs: JobStatus::ALL
+                .iter()
+                .map(|s| (s.as_str().to_string(), get(&format!("jobs.{}", s.as_str()))))
+                .collect(),
+            open_conflicts: get("conflicts.open"),
+        })
     }
 
-    /// Read the summary.
+    /// Every meta value, in one statement (the table holds a few dozen
+    /// small values).
+    fn meta_all(&self) -> Result<BTreeMap<String, String>> {
+        self.conn
+            .prepare_cached("SELECT key, value FROM meta")?
+            .query_map((), |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    }
+
+    /// The oldest unprocessed delivery, the open refused-value conflicts
+    /// and the unrouted posts, in one statement (a count whose table this
+    /// store's schema lacks is 0).
+    fn backlog_numbers(&self) -> Result<(Option<i64>, i64, i64)> {
+        let mut args = Vec::new();
+        let refused = if self.has_conflict_kinds()? {
+            args.push(super::sql::Value::Text(
+                crate::domain::ConflictReason::Refused.as_str(),
+            ));
+            "(SELECT count(*) FROM conflicts WHERE status = 'open' AND kind = ?1)"
+        } else {
+            "0"
+        };
+        let unrouted = if self.has_routes()? {
+            "(SELECT count(*) FROM unrouted)"
+        } else {
+            "0"
+        };
+        self.conn.query_row(
+            &format!(
+                "SELECT (SELECT min(received_at) FROM inbox WHERE processed_at IS NULL),
+                        {refused}, {unrouted}"
+            ),
+            args,
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+    }
+
+    /// Read the summary: a handful of statements whatever the store's
+    /// size, since on PostgreSQL each is a round trip and the console reads
+    /// the summary whenever the store changes or a view comes on screen.
     pub fn summary(&self) -> Result<Summary> {
         let schema_version: i64 = self.schema_version()?;
-        let mut jobs = BTreeMap::new();
-        for s in JobStatus::ALL {
-            jobs.insert(
-                s.as_str().to_string(),
-                self.counter(&format!("jobs.{}", s.as_str()))?,
-            );
-        }
+        let Counts {
+            links,
+            jobs,
+            open_conflicts,
+        } = self.counts()?;
+        let meta = self.meta_all()?;
+        let text = |key: &str| meta.get(key).cloned();
+        let int = |key: &str| meta.get(key).and_then(|v| v.parse::<i64>().ok());
+        let (oldest_pending_ms, refused_values, unrouted) = self.backlog_numbers()?;
+        let breakers = self.tripped_links(super::now_ms(), 5)?;
+        let ids: Vec<i64> = breakers.iter().map(|b| b.link_id).collect();
+        let named: BTreeMap<i64, super::Link> = self
+            .links_by_id(&ids)?
+            .into_iter()
+            .map(|l| (l.id, l))
+            .collect();
+        let unrouted_example = if unrouted > 0 {
+            self.unrouted(1)?
+                .into_iter()
+                .next()
+                .map(|u| format!("'{}' ({}): {}", u.title, u.portal_id, u.reason))
+        } else {
+            None
+        };
         Ok(Summary {
             schema_version,
-            links: self.counter("links")?,
+            links,
             jobs,
-            open_conflicts: self.counter("conflicts.open")?,
-            heartbeat_ms: self.meta_i64(meta_keys::HEARTBEAT)?,
-            oldest_pending_ms: self.oldest_pending_delivery()?,
-            oldest_unsynced_ms: self.meta_i64(meta_keys::OLDEST_UNSYNCED)?,
-            linear_paused: self.meta(meta_keys::PAUSED_LINEAR)?,
-            portal_paused: self.meta(meta_keys::PAUSED_PORTAL)?,
-            deletes_paused: self.meta(meta_keys::DELETES_PAUSED)?,
-            reconcile_repairs: self.meta_i64(meta_keys::RECONCILE_REPAIRS)?.unwrap_or(0),
+            open_conflicts,
+            heartbeat_ms: int(meta_keys::HEARTBEAT),
+            oldest_pending_ms,
+            oldest_unsynced_ms: int(meta_keys::OLDEST_UNSYNCED),
+            linear_paused: text(meta_keys::PAUSED_LINEAR),
+            portal_paused: text(meta_keys::PAUSED_PORTAL),
+            deletes_paused: text(meta_keys::DELETES_PAUSED),
+            reconcile_repairs: int(meta_keys::RECONCILE_REPAIRS).unwrap_or(0),
             quota: self.latest_quota()?,
-            refused_values: self
-                .count_open_conflicts_of_kind(crate::domain::ConflictReason::Refused)?,
-            tripped_links: self
-                .tripped_links(super::now_ms(), 5)?
+            refused_values,
+            tripped_links: breakers
                 .into_iter()
                 .map(|b| {
                     // Named as every listing names a link.
-                    let name = self.link(b.link_id).ok().flatten().map_or_else(
+                    let name = named.get(&b.link_id).map_or_else(
                         || format!("link {}", b.link_id),
                         |l| format!("{} ({})", l.label(), l.title),
                     );
                     format!("{name}: {}", b.reason)
                 })
                 .collect(),
-            reconcile_failures: self.meta_i64(meta_keys::RECONCILE_FAILURES)?.unwrap_or(0),
-            reconcile_error: self.meta(meta_keys::RECONCILE_ERROR)?,
-            integrity: self.integrity()?,
+            reconcile_failures: int(meta_keys::RECONCILE_FAILURES).unwrap_or(0),
+            reconcile_error: text(meta_keys::RECONCILE_ERROR),
+            integrity: super::integrity::parse_check(meta.get(meta_keys::INTEGRITY)),
             store_locked: None,
             refused_mapping: self.refused_mapping()?,
-            linear_shape_changed: self.meta(meta_keys::DRIFT_LINEAR)?,
-            portal_shape_changed: self.meta(meta_keys::DRIFT_PORTAL)?,
-            unrouted: self.unrouted_count()?,
-            unrouted_example: self
-                .unrouted(1)?
-                .into_iter()
-                .next()
-                .map(|u| format!("'{}' ({}): {}", u.title, u.portal_id, u.reason)),
-            portal_webhooks: self.webhook_silence()?,
+            linear_shape_changed: text(meta_keys::DRIFT_LINEAR),
+            portal_shape_changed: text(meta_keys::DRIFT_PORTAL),
+            unrouted,
+            unrouted_example,
+            portal_webhooks: super::webhook_watch::silence_in(&meta),
         })
     }
 }

@@ -160,6 +160,78 @@ fn keyset_pages_cover_every_row_once(store) {
 }
 }
 
+on_both_backends! {
+fn a_console_page_and_the_names_of_its_links_cost_one_statement_each(store) {
+    let statuses = [JobStatus::Failed, JobStatus::Dead, JobStatus::Queued];
+    store
+        .write(|db| {
+            db.bulk_links((1..=300).map(|i| SeedLink {
+                portal_id: Some(format!("p{i}")),
+                linear_id: Some(format!("l{i}")),
+                title: format!("link {i}"),
+                base: BTreeMap::new(),
+                at: i,
+            }))?;
+            db.bulk_jobs((1..=600).map(|i| SeedJob {
+                link_id: Some(i % 300 + 1),
+                target: Side::Linear,
+                kind: JobKind::Update,
+                status: statuses[(i % 3) as usize],
+                attempts: 1,
+                error_class: (i % 4 == 0).then_some(ErrorClass::Server),
+                last_error: None,
+                http_status: None,
+                next_run_at: i,
+                created_at: i,
+            }))
+        })
+        .unwrap();
+    let db = store.db();
+    let attention = [JobStatus::Failed, JobStatus::Dead];
+    for class in [None, Some(ErrorClass::Server)] {
+        for window in [
+            Window::first(100),
+            Window::last(100),
+            Window::first(50).after(200),
+            Window::last(50).after(400),
+        ] {
+            // What one query per status, merged here, answers.
+            let mut want: Vec<Job> = attention
+                .iter()
+                .flat_map(|s| {
+                    let filter = JobFilter {
+                        status: Some(*s),
+                        error_class: class,
+                    };
+                    db.jobs(&filter, window).unwrap()
+                })
+                .collect();
+            want.sort_by_key(|j| if window.descending { -j.id } else { j.id });
+            want.truncate(window.limit);
+            db.jobs_in_statuses(&attention, class, window).unwrap();
+            let before = sql::statements_sent();
+            let got = db.jobs_in_statuses(&attention, class, window).unwrap();
+            assert_eq!(sql::statements_sent() - before, 1);
+            assert_eq!(got, want, "{class:?} {window:?}");
+        }
+    }
+    let ids: Vec<i64> = vec![250, 7, 9_999, 7, 120];
+    db.links_by_id(&ids).unwrap();
+    let before = sql::statements_sent();
+    let named: Vec<i64> = db.links_by_id(&ids).unwrap().iter().map(|l| l.id).collect();
+    assert_eq!(sql::statements_sent() - before, 1);
+    assert_eq!(named, vec![7, 120, 250]);
+    assert!(db.links_by_id(&[]).unwrap().is_empty());
+    db.summary().unwrap();
+    let before = sql::statements_sent();
+    let s = db.summary().unwrap();
+    let sent = sql::statements_sent() - before;
+    assert!(sent <= 6, "the summary took {sent} statements");
+    assert_eq!((s.links, s.jobs_in(JobStatus::Dead)), (300, 200));
+    assert_eq!(db.counts().unwrap().jobs, s.jobs);
+}
+}
+
 // SQLite's query plans; PostgreSQL's are checked by the P4 bench.
 #[test]
 fn console_queries_use_indexes() {

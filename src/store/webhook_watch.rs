@@ -4,6 +4,8 @@
 //! reconcile found that its delivery should have announced. Kept as meta
 //! values, a handful per webhook, so `status` reads them cheaply.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Db, Result, meta_keys};
@@ -96,23 +98,28 @@ impl Db<'_> {
             .meta(key)?
             .and_then(|v| serde_json::from_str::<Missed>(&v).ok()))
     }
+}
 
-    /// The watched webhooks' state, when the engine runs a watch.
-    pub fn webhook_silence(&self) -> Result<Option<WebhookSilence>> {
-        let Some(settings) = self
-            .meta(meta_keys::WEBHOOK_WATCH)?
-            .and_then(|v| serde_json::from_str::<WatchSettings>(&v).ok())
-        else {
-            return Ok(None);
-        };
-        let mut webhooks = Vec::with_capacity(settings.events.len());
-        for event in &settings.events {
-            webhooks.push(WebhookState {
-                event: event.clone(),
-                last_delivery_ms: self.meta_i64(&meta_keys::webhook_seen(event))?,
-                missed: self.missed(&meta_keys::webhook_missed(event))?,
-            });
-        }
-        Ok(Some(WebhookSilence { settings, webhooks }))
-    }
+/// The watched webhooks' state, when the engine runs a watch, from the
+/// store's meta values.
+pub(super) fn silence_in(meta: &BTreeMap<String, String>) -> Option<WebhookSilence> {
+    let parse_missed = |key: String| {
+        meta.get(&key)
+            .and_then(|v| serde_json::from_str::<Missed>(v).ok())
+    };
+    let settings = meta
+        .get(meta_keys::WEBHOOK_WATCH)
+        .and_then(|v| serde_json::from_str::<WatchSettings>(v).ok())?;
+    let webhooks = settings
+        .events
+        .iter()
+        .map(|event| WebhookState {
+            event: event.clone(),
+            last_delivery_ms: meta
+                .get(&meta_keys::webhook_seen(event))
+                .and_then(|v| v.parse().ok()),
+            missed: parse_missed(meta_keys::webhook_missed(event)),
+        })
+        .collect();
+    Some(WebhookSilence { settings, webhooks })
 }

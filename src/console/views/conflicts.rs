@@ -141,14 +141,14 @@ fn fetch(
 
 impl ConflictsView {
     fn fill_links(&mut self, db: Db<'_>) -> Result<(), StoreError> {
-        self.links
-            .retain(|k, _| self.pager.rows.iter().any(|c| c.link_id == *k));
-        for c in &self.pager.rows {
-            if let std::collections::hash_map::Entry::Vacant(e) = self.links.entry(c.link_id)
-                && let Some(l) = db.link(c.link_id)?
-            {
-                e.insert(l);
-            }
+        let shown: BTreeSet<i64> = self.pager.rows.iter().map(|c| c.link_id).collect();
+        self.links.retain(|k, _| shown.contains(k));
+        let missing: Vec<i64> = shown
+            .into_iter()
+            .filter(|id| !self.links.contains_key(id))
+            .collect();
+        for l in db.links_by_id(&missing)? {
+            self.links.insert(l.id, l);
         }
         Ok(())
     }
@@ -284,7 +284,7 @@ impl ConflictsView {
     }
 
     fn picker_status(&self, db: Db<'_>) -> Result<Action, StoreError> {
-        let open = db.summary()?.open_conflicts;
+        let open = db.counts()?.open_conflicts;
         let items = [
             (Some(ConflictStatus::Open), "open", format!("{open}")),
             (Some(ConflictStatus::Resolved), "resolved", String::new()),
@@ -342,7 +342,7 @@ impl View for ConflictsView {
             Cmd::Bottom => {
                 self.pager.bottom(&mut f)?;
                 if self.filter.status == Some(ConflictStatus::Open) {
-                    let open = cx.db.summary()?.open_conflicts;
+                    let open = cx.db.counts()?.open_conflicts;
                     self.pager.anchor_end(usize::try_from(open).unwrap_or(0));
                 }
             }

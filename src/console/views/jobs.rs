@@ -3,7 +3,7 @@
 //! chosen from a list with their counts. Enter shows a job's whole error
 //! and attempt log; retry, retry all matching, cancel.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -16,7 +16,7 @@ use crate::console::types::{
     Action, Cmd, JobStatuses, Open, PickItem, Selection, SortKey, ViewId, ViewMsg, Write,
 };
 use crate::domain::{ErrorClass, JobStatus};
-use crate::store::{Db, Job, JobFilter, StoreError, Summary, Window};
+use crate::store::{Db, Job, JobFilter, StoreError, Window};
 
 impl Keyed for Job {
     fn key(&self) -> i64 {
@@ -69,10 +69,14 @@ fn fetch(
 }
 
 /// How many jobs a status choice covers, from the counters.
-fn counted(s: &Summary, statuses: JobStatuses) -> i64 {
+fn counted(jobs: &BTreeMap<String, i64>, statuses: JobStatuses) -> i64 {
     match statuses {
-        JobStatuses::Any => s.jobs.values().sum(),
-        other => other.statuses().iter().map(|st| s.jobs_in(*st)).sum(),
+        JobStatuses::Any => jobs.values().sum(),
+        other => other
+            .statuses()
+            .iter()
+            .map(|st| jobs.get(st.as_str()).copied().unwrap_or(0))
+            .sum(),
     }
 }
 
@@ -95,16 +99,20 @@ impl JobsView {
     }
 
     fn fill_names(&mut self, db: Db<'_>) -> Result<(), StoreError> {
-        let wanted: Vec<i64> = self.pager.rows.iter().filter_map(|j| j.link_id).collect();
+        let wanted: BTreeSet<i64> = self.pager.rows.iter().filter_map(|j| j.link_id).collect();
         self.link_names.retain(|k, _| wanted.contains(k));
-        for id in wanted {
-            if let std::collections::hash_map::Entry::Vacant(e) = self.link_names.entry(id) {
-                let name = db.link(id)?.map_or_else(
-                    || format!("L{id}"),
-                    |l| l.linear_name().unwrap_or("…").to_string(),
-                );
-                e.insert(name);
-            }
+        let missing: Vec<i64> = wanted
+            .into_iter()
+            .filter(|id| !self.link_names.contains_key(id))
+            .collect();
+        for l in db.links_by_id(&missing)? {
+            let name = l.linear_name().unwrap_or("…").to_string();
+            self.link_names.insert(l.id, name);
+        }
+        for id in missing {
+            self.link_names
+                .entry(id)
+                .or_insert_with(|| format!("L{id}"));
         }
         Ok(())
     }
@@ -135,7 +143,7 @@ impl JobsView {
     }
 
     fn status_picker(&self, db: Db<'_>) -> Result<Action, StoreError> {
-        let s = db.summary()?;
+        let jobs = db.counts()?.jobs;
         let mut choices = vec![JobStatuses::Attention];
         choices.extend(JobStatus::ALL.iter().map(|st| JobStatuses::One(*st)));
         choices.push(JobStatuses::Any);
@@ -150,7 +158,7 @@ impl JobsView {
                     JobStatuses::Attention => "needs attention (failed + dead)".into(),
                     other => other.words(),
                 },
-                detail: counted(&s, c).to_string(),
+                detail: counted(&jobs, c).to_string(),
                 action: Action::Tell(ViewId::Jobs, ViewMsg::JobStatuses(c)),
             })
             .collect();
@@ -202,7 +210,7 @@ impl View for JobsView {
                 self.pager.bottom(&mut f)?;
                 let total = match self.class_count {
                     Some(n) => n,
-                    None => counted(&cx.db.summary()?, self.statuses),
+                    None => counted(&cx.db.counts()?.jobs, self.statuses),
                 };
                 self.pager.anchor_end(usize::try_from(total).unwrap_or(0));
             }
@@ -280,7 +288,7 @@ impl View for JobsView {
     fn draw(&mut self, f: &mut Frame<'_>, area: Rect, cx: &mut Paint<'_>) {
         let total = match (self.class_count, cx.summary) {
             (Some(n), _) => Some(n),
-            (None, Some(s)) => Some(counted(s, self.statuses)),
+            (None, Some(s)) => Some(counted(&s.jobs, self.statuses)),
             _ => None,
         };
         let mut detail = self.statuses.words();

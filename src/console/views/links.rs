@@ -88,7 +88,7 @@ impl View for LinksView {
             _ if moves(cmd) => self.pager.step(cmd, page, &mut f)?,
             Cmd::Bottom if self.query.is_none() => {
                 self.pager.bottom(&mut f)?;
-                let links = cx.db.summary()?.links;
+                let links = cx.db.counts()?.links;
                 self.pager.anchor_end(usize::try_from(links).unwrap_or(0));
             }
             Cmd::Left => self.hscroll = self.hscroll.saturating_sub(HSCROLL_STEP),
