@@ -11,7 +11,14 @@ mod support {
     pub mod pg;
 }
 
-use roundtrip::console::bench::{Sizes, fill};
+use std::collections::BTreeMap;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use roundtrip::console::app::App;
+use roundtrip::console::bench::{SCRIPT_LEN, Sizes, drive, fill};
+use roundtrip::console::clock::Clock;
+use roundtrip::console::theme::Theme;
 use roundtrip::domain::{ErrorClass, JobStatus, Side};
 use roundtrip::store::pg::{PgTarget, copy_store};
 use roundtrip::store::{
@@ -69,6 +76,18 @@ fn answers(store: &Store, now: i64) -> Vec<(String, String)> {
                 &format!("count_jobs {filter:?}"),
                 format!("{:?}", db.count_jobs(&filter).unwrap()),
             );
+        }
+        for statuses in [
+            vec![JobStatus::Failed, JobStatus::Dead],
+            vec![JobStatus::Queued],
+            vec![],
+        ] {
+            for class in [None, Some(ErrorClass::Server)] {
+                ask(
+                    &format!("jobs_in_statuses {statuses:?} {class:?} {i}"),
+                    format!("{:?}", db.jobs_in_statuses(&statuses, class, *w).unwrap()),
+                );
+            }
         }
         for status in [None, Some(ConflictStatus::Open)] {
             let filter = ConflictFilter {
@@ -138,6 +157,18 @@ fn answers(store: &Store, now: i64) -> Vec<(String, String)> {
             format!("{:?}", db.first_unknown_outcome_at(id).unwrap()),
         );
     }
+    ask(
+        "links_by_id",
+        format!(
+            "{:?}",
+            db.links_by_id(&[2999, 1, 40, 999_999, 40, 3004]).unwrap()
+        ),
+    );
+    ask(
+        "links_by_id none",
+        format!("{:?}", db.links_by_id(&[]).unwrap()),
+    );
+    ask("counts", format!("{:?}", db.counts().unwrap()));
     let mut summary = db.summary().unwrap();
     // Read at different instants; every stored count must still agree.
     summary.heartbeat_ms = None;
@@ -283,6 +314,43 @@ fn every_read_answers_the_same_on_sqlite_and_on_postgresql() {
     let s = sqlite.db().summary().unwrap();
     assert_eq!(s.links, 3_005);
     assert!(s.open_conflicts > 0 && s.jobs_in(JobStatus::Dead) > 0);
+
+    // The console's keys cost a few statements each on either store: on
+    // PostgreSQL each is a round trip, and a page named row by row or a
+    // summary read value by value made one key dozens of them (P4).
+    for (backend, store) in [("sqlite", sqlite), ("postgres", postgres)] {
+        let costs = key_costs(store, now);
+        let over: Vec<_> = costs
+            .iter()
+            .filter(|(key, n)| **n > most_statements(key))
+            .collect();
+        assert!(over.is_empty(), "{backend}: {over:?} (all: {costs:?})");
+        assert!(costs.len() >= 10, "{backend}: {costs:?}");
+    }
+}
+
+/// The most statements one key may send: a view coming on screen reads
+/// the summary and its first page (a first use on PostgreSQL also
+/// prepares); a key inside the loaded rows reads at most the selected
+/// row's details.
+fn most_statements(key: &str) -> u64 {
+    match key.rsplit(' ').next() {
+        Some("j" | "PageUp") => 1,
+        Some("G" | "g" | "PageDown") => 5,
+        _ => 12,
+    }
+}
+
+/// The most statements each key of the console benchmark's script sent
+/// over two runs of it, by key kind ("Jobs G").
+fn key_costs(store: Store, now: i64) -> BTreeMap<String, u64> {
+    let mut app = App::new(store, true, Clock::Fixed(now), Theme::color()).unwrap();
+    let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
+    let (_, by_key) = drive(&mut app, &mut term, 2 * SCRIPT_LEN);
+    by_key
+        .into_iter()
+        .map(|(key, cost)| (key, cost.most_statements))
+        .collect()
 }
 
 #[test]
