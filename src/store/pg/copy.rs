@@ -82,6 +82,15 @@ pub fn copy_store(source: &Store, target: &PgTarget) -> Result<CopyReport> {
     advance_identities(&mut tx)?;
     tx.commit().map_err(doing("committing the copy"))?;
     drop(read);
+    // Rows that arrive by COPY leave the planner without statistics until
+    // autovacuum gets round to them; the console's first queries on a
+    // big store would be planned blind meanwhile.
+    let names: Vec<String> = tables.iter().map(|t| ident(&t.table)).collect();
+    if !names.is_empty() {
+        client
+            .batch_execute(&format!("ANALYZE {}", names.join(", ")))
+            .map_err(doing("gathering the planner's statistics"))?;
+    }
     tables.sort_by(|a, b| a.table.cmp(&b.table));
     Ok(CopyReport {
         schema_version: LATEST,
