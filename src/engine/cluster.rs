@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::domain::{QuotaSample, Side};
 use crate::store::pg::{self, BudgetPolicy, Lead, PgError, PgTarget, ReplicaInfo, Singleton, Take};
@@ -68,6 +68,9 @@ pub struct Cluster {
     /// its answers: each stands for one request on the wire.
     holds: Mutex<BTreeMap<Side, Vec<i64>>>,
     leads: [AtomicBool; ROLES.len()],
+    /// Woken when this replica takes a singleton lease, so the loop that
+    /// waits for it starts at once instead of at its next look.
+    promoted: Notify,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -125,8 +128,13 @@ impl Cluster {
             running: Mutex::new(BTreeSet::new()),
             holds: Mutex::new(BTreeMap::new()),
             leads: Default::default(),
+            promoted: Notify::new(),
         };
         cluster.beat().await?;
+        // A replica that finds a singleton free leads from its first
+        // moment: the first reconcile of a lone replica is not held back
+        // until the first renewal.
+        cluster.contend().await;
         Ok(cluster)
     }
 
@@ -301,6 +309,11 @@ impl Cluster {
                 Err(e) => tracing::warn!(error = %e, "cannot renew job leases"),
             }
         }
+        self.contend().await;
+    }
+
+    /// Take or renew each singleton lease this replica can hold.
+    async fn contend(&self) {
         for (i, role) in ROLES.iter().enumerate() {
             let id = self.info.id.clone();
             let lease = self.lease_ms;
@@ -312,11 +325,19 @@ impl Cluster {
             let was = self.leads[i].swap(leads, Ordering::Relaxed);
             if was != leads {
                 tracing::info!(role = role.as_str(), leads, "singleton lease changed hands");
+                if leads {
+                    self.promoted.notify_waiters();
+                }
             }
             if let Err(e) = lead {
                 tracing::warn!(role = role.as_str(), error = %e, "cannot take or renew a singleton lease");
             }
         }
+    }
+
+    /// Wait until this replica takes some singleton lease, or `limit`.
+    pub async fn promoted_within(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.promoted.notified()).await;
     }
 }
 
