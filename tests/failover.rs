@@ -6,7 +6,8 @@
 //! carry on: A's claimed jobs re-run once their lease expires (each with
 //! an attempt of unknown outcome recorded), every acknowledged webhook is
 //! processed, no issue, post or comment is duplicated, no edit is lost,
-//! and B takes over the reconcile lease.
+//! and B takes over the reconcile lease. And two replicas spend one
+//! rate-limit quota between them, not one each.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup step should stop with its message
 
 mod support {
@@ -20,8 +21,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use roundtrip::domain::JobStatus;
-use roundtrip::store::{INTERRUPTED, pg};
+use std::sync::Arc;
+
+use roundtrip::connector::Connector as _;
+use roundtrip::domain::{JobStatus, Side};
+use roundtrip::engine::budget::Permit;
+use roundtrip::engine::cluster::{Cluster, ReplicaOptions};
+use roundtrip::engine::scheduler::Scheduler;
+use roundtrip::store::{INTERRUPTED, Lane, OpenMode, StoreLocation, Writer, pg};
 use support::harness::pg::PgDb;
 use support::harness::{Harness, Setup, within};
 use support::race::{self, People};
@@ -336,4 +343,64 @@ async fn killed_replica_is_replaced_without_losses_or_duplicates() {
         "{} edits; replica A killed holding jobs {orphaned:?}; B finished them",
         people.edits
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_spend_one_quota_between_them() {
+    const PER_HOUR: u64 = 30;
+    let h = Harness::start(Setup {
+        postgres: true,
+        start_service: false,
+        linear_requests_per_hour: PER_HOUR,
+        ..Setup::default()
+    })
+    .await;
+    let StoreLocation::Postgres(target) = h.store.clone() else {
+        panic!("the harness keeps this store in PostgreSQL");
+    };
+    let location = h.store.clone();
+    let store = tokio::task::spawn_blocking(move || location.open(OpenMode::Create))
+        .await
+        .unwrap()
+        .unwrap();
+    let (writer, thread) = Writer::spawn(store).unwrap();
+    let mut replicas = Vec::new();
+    for id in ["quota-a", "quota-b"] {
+        let opts = ReplicaOptions {
+            id: Some(id.into()),
+            lease: Duration::from_secs(30),
+        };
+        let cluster = Cluster::start(target.clone(), &opts).await.unwrap();
+        let mut s = Scheduler::new(writer.clone(), h.connectors(), 0.2, 8, None);
+        s.cluster = Some(Arc::new(cluster));
+        replicas.push(s);
+    }
+    // One read through replica A: its answer's quota reading is what both
+    // replicas spend from.
+    assert_eq!(
+        replicas[0].permit(Side::Linear, Lane::Backfill).await,
+        Permit::Go
+    );
+    let _ = h.linear_conn.get("no-such-issue").await;
+    replicas[0].settle(Side::Linear, None).await;
+    let mut granted = [0usize; 2];
+    for _ in 0..(2 * PER_HOUR) {
+        for (i, s) in replicas.iter().enumerate() {
+            if s.permit(Side::Linear, Lane::Backfill).await == Permit::Go {
+                granted[i] += 1;
+            }
+        }
+    }
+    let total = granted[0] + granted[1];
+    assert!(
+        total < PER_HOUR as usize && granted.iter().all(|g| *g > 0),
+        "replicas were granted {granted:?} requests of one quota of {PER_HOUR} an hour"
+    );
+    drop(replicas);
+    writer.close();
+    drop(writer);
+    tokio::task::spawn_blocking(move || thread.join())
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -12,7 +12,6 @@ mod support {
     pub mod status;
 }
 
-use std::path::Path;
 use std::time::Duration;
 
 use roundtrip::connector::fider::{SecretIn, webhook_templates};
@@ -35,8 +34,8 @@ async fn linked_pair(h: &Harness, title: &str) -> (String, String) {
     pair
 }
 
-fn status(db: &Path) -> (i32, String) {
-    status_of(db)
+fn status(h: &Harness) -> (i32, String) {
+    status_of(h.db_arg())
 }
 
 /// The admin's webhooks as roundtrip's template says, except that the
@@ -98,7 +97,7 @@ async fn a_webhook_fider_turned_off_is_reported_with_the_way_back() {
         seen.last_delivery_ms.is_some(),
         "the status change was delivered"
     );
-    let (code, text) = status(&h.store_path);
+    let (code, text) = status(&h);
     assert_eq!(code, 0, "healthy: {text}");
 
     h.wait_quiet(Duration::from_millis(300), 20).await;
@@ -129,7 +128,7 @@ async fn a_webhook_fider_turned_off_is_reported_with_the_way_back() {
             .then_some(())
     })
     .await;
-    let (code, text) = status(&h.store_path);
+    let (code, text) = status(&h);
     assert_eq!(code, 1, "degraded: {text}");
     assert!(
         text.contains("no Fider `new_comment` webhook delivery"),
@@ -175,7 +174,7 @@ async fn a_webhook_fider_turned_off_is_reported_with_the_way_back() {
     .await;
     // The next pass finds nothing webhooks missed.
     assert_eq!(h.engine().reconcile_once().await.unwrap().repaired, 0);
-    let (code, text) = status(&h.store_path);
+    let (code, text) = status(&h);
     assert_eq!(code, 0, "{text}");
     h.stop_service().await;
 }

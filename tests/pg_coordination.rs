@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use roundtrip::domain::{ErrorClass, JobStatus, QuotaKind, QuotaSample, Side};
+use roundtrip::store::pg::PgTarget;
 use roundtrip::store::pg::{self, BudgetPolicy, BudgetRefill, Lead, PgError, Singleton, Take};
-use roundtrip::store::{INTERRUPTED, Lane, NewAttempt, now_ms};
+use roundtrip::store::{INTERRUPTED, Lane, NewAttempt, OpenMode, Store, StoreError, now_ms};
 use support::pg::{PgDb, fresh_db};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -67,6 +68,27 @@ fn fill_queue(db: &PgDb, links: i64, per_link: i64, shuffled: bool) -> Vec<i64> 
     ids
 }
 
+/// The store on `db`, as a replica's writer holds it.
+fn store(db: &PgDb) -> Store {
+    let target = PgTarget::parse(&db.url, Some(db.password.clone())).unwrap();
+    Store::open_postgres(&target, OpenMode::Existing).unwrap()
+}
+
+/// Record `replica`'s attempt of a claimed job as the engine does: the
+/// holder check (a row lock) and the record in one store transaction.
+/// False, and nothing recorded, when the replica no longer holds the job.
+fn finish(store: &mut Store, replica: &str, job: i64, attempt: &NewAttempt, started: i64) -> bool {
+    store
+        .write(|db| {
+            if !db.job_held_by(job, replica)? {
+                return Ok(false);
+            }
+            db.record_attempt(job, attempt, JobStatus::Succeeded, started)?;
+            Ok::<_, StoreError>(true)
+        })
+        .unwrap()
+}
+
 fn ok_attempt(started_at: i64) -> NewAttempt {
     NewAttempt {
         started_at,
@@ -104,6 +126,7 @@ fn replicas_claiming_at_once_share_the_queue_once_each_in_link_order() {
             std::thread::spawn(move || {
                 let me = format!("replica-{r}");
                 let mut c = db.client();
+                let mut writer = store(&db);
                 let began = Instant::now();
                 start.wait();
                 let mut done = 0;
@@ -139,15 +162,7 @@ fn replicas_claiming_at_once_share_the_queue_once_each_in_link_order() {
                     for j in &jobs {
                         // Off the books before the store releases the link.
                         running.lock().unwrap().remove(&j.link_id.unwrap());
-                        pg::finish(
-                            &mut c,
-                            &me,
-                            j.id,
-                            &ok_attempt(now),
-                            JobStatus::Succeeded,
-                            now,
-                        )
-                        .unwrap();
+                        assert!(finish(&mut writer, &me, j.id, &ok_attempt(now), now));
                         done += 1;
                     }
                 }
@@ -239,54 +254,28 @@ fn a_replica_that_stops_renewing_loses_its_jobs_to_another_with_the_attempt_reco
     }
 
     // A's late answers for them are refused; its renewed job is still its own.
-    let err = pg::finish(
-        &mut a,
-        "a",
-        held_ids[1],
-        &ok_attempt(t0),
-        JobStatus::Succeeded,
-        t0,
-    )
-    .unwrap_err();
+    let mut writer = store(&db);
+    assert!(!finish(&mut writer, "a", held_ids[1], &ok_attempt(t0), t0));
+    let renewal = pg::renew_leases(&mut a, "a", &held_ids, t0 + 1_100, lease).unwrap();
+    assert_eq!(renewal.renewed, vec![held_ids[0]]);
+    assert_eq!(renewal.lost, held_ids[1..].to_vec());
+    let err = pg::defer(&mut a, "a", held_ids[2], t0 + 5_000, t0 + 1_100).unwrap_err();
     assert!(
-        matches!(&err, PgError::LeaseLost { job, holder: Some(h), .. } if *job == held_ids[1] && h == "b"),
+        matches!(&err, PgError::LeaseLost { job, holder: Some(h), .. } if *job == held_ids[2] && h == "b"),
         "{err}"
     );
     assert_eq!(
         err.to_string(),
         format!(
             "job {} is no longer held by replica a (held by b); its result is dropped and the current holder's run counts",
-            held_ids[1]
+            held_ids[2]
         )
     );
-    let renewal = pg::renew_leases(&mut a, "a", &held_ids, t0 + 1_100, lease).unwrap();
-    assert_eq!(renewal.renewed, vec![held_ids[0]]);
-    assert_eq!(renewal.lost, held_ids[1..].to_vec());
-    assert!(matches!(
-        pg::defer(&mut a, "a", held_ids[2], t0 + 5_000, t0 + 1_100),
-        Err(PgError::LeaseLost { .. })
-    ));
-    pg::finish(
-        &mut a,
-        "a",
-        held_ids[0],
-        &ok_attempt(t0),
-        JobStatus::Succeeded,
-        t0,
-    )
-    .unwrap();
+    assert!(finish(&mut writer, "a", held_ids[0], &ok_attempt(t0), t0));
 
     // B's runs are the ones that count: attempt 2 each.
     for id in &held_ids[1..] {
-        pg::finish(
-            &mut b,
-            "b",
-            *id,
-            &ok_attempt(t0 + 1_000),
-            JobStatus::Succeeded,
-            t0,
-        )
-        .unwrap();
+        assert!(finish(&mut writer, "b", *id, &ok_attempt(t0 + 1_000), t0));
         let n: i64 = db
             .client()
             .query_one(
@@ -586,11 +575,7 @@ fn a_job_left_running_without_a_lease_is_re_run_with_the_unknown_outcome_recorde
         &[],
     )
     .unwrap();
-    let err = pg::finish(&mut c, "a", 1, &ok_attempt(0), JobStatus::Succeeded, 0).unwrap_err();
-    assert!(
-        matches!(err, PgError::LeaseLost { holder: None, .. }),
-        "{err}"
-    );
+    assert!(!finish(&mut store(&db), "a", 1, &ok_attempt(0), 0));
     let jobs = pg::claim_due_jobs(&mut c, "a", 1_000, 10, 5_000).unwrap();
     assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![1]);
     let (started, took, message): (i64, i64, String) = {

@@ -18,15 +18,16 @@
 //! replica took over is never recorded twice.
 
 use std::any::Any;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
-use crate::store::pg::{self, Lead, PgError, PgTarget, ReplicaInfo, Singleton};
-use crate::store::{Job, now_ms};
+use crate::domain::{QuotaSample, Side};
+use crate::store::pg::{self, BudgetPolicy, Lead, PgError, PgTarget, ReplicaInfo, Singleton, Take};
+use crate::store::{Job, Lane, now_ms};
 
 /// Default time a claim or a singleton lease lasts without renewal: how
 /// long a dead replica's jobs wait before another replica re-runs them.
@@ -62,7 +63,14 @@ pub struct Cluster {
     lease_ms: i64,
     calls: mpsc::Sender<Call>,
     running: Mutex<BTreeSet<i64>>,
+    /// Grants of the shared budget whose answers are not back yet, per
+    /// connector. Any one of a connector's holds may be settled for any of
+    /// its answers: each stands for one request on the wire.
+    holds: Mutex<BTreeMap<Side, Vec<i64>>>,
     leads: [AtomicBool; ROLES.len()],
+    /// Woken when this replica takes a singleton lease, so the loop that
+    /// waits for it starts at once instead of at its next look.
+    promoted: Notify,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -118,9 +126,15 @@ impl Cluster {
             lease_ms: i64::try_from(opts.lease.as_millis()).unwrap_or(i64::MAX),
             calls: tx,
             running: Mutex::new(BTreeSet::new()),
+            holds: Mutex::new(BTreeMap::new()),
             leads: Default::default(),
+            promoted: Notify::new(),
         };
         cluster.beat().await?;
+        // A replica that finds a singleton free leads from its first
+        // moment: the first reconcile of a lone replica is not held back
+        // until the first renewal.
+        cluster.contend().await;
         Ok(cluster)
     }
 
@@ -174,6 +188,57 @@ impl Cluster {
         self.release(job);
         if let Err(e) = out {
             tracing::warn!(job, error = %e, "cannot defer a claimed job");
+        }
+    }
+
+    /// Spend one request of `side`'s quota shared by every replica:
+    /// `None` when granted (pair it with one [`Cluster::settle`]), else
+    /// when to ask again.
+    pub async fn take(&self, side: Side, lane: Lane) -> Result<Option<i64>, PgError> {
+        let id = self.info.id.clone();
+        let answer = self
+            .call(move |c| pg::take(c, &id, side, lane, 1, now_ms()))
+            .await?;
+        Ok(match answer {
+            Take::Granted { hold } => {
+                lock(&self.holds).entry(side).or_default().push(hold);
+                None
+            }
+            Take::WaitUntil(t) => Some(t),
+        })
+    }
+
+    /// A granted request's answer is back: it no longer counts as on the
+    /// wire. Call before [`Cluster::refill`] with the answer's readings.
+    pub async fn settle(&self, side: Side) {
+        let hold = lock(&self.holds).get_mut(&side).and_then(Vec::pop);
+        if let Some(hold) = hold
+            && let Err(e) = self.call(move |c| pg::settle(c, hold)).await
+        {
+            tracing::warn!(error = %e, "cannot settle a shared budget grant");
+        }
+    }
+
+    /// Feed vendor readings (with the cost of the request each came with)
+    /// into the shared budget.
+    pub async fn refill(&self, samples: Vec<(QuotaSample, Option<i64>)>, policy: BudgetPolicy) {
+        let out = self
+            .call(move |c| {
+                for (s, cost) in &samples {
+                    pg::refill(c, s, *cost, policy)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = out {
+            tracing::warn!(error = %e, "cannot record a quota reading in the shared budget");
+        }
+    }
+
+    /// A rate-limit answer: every replica waits until `until` (ms).
+    pub async fn pause(&self, side: Side, until: i64) {
+        if let Err(e) = self.call(move |c| pg::pause(c, side, until)).await {
+            tracing::warn!(error = %e, "cannot pause the shared budget");
         }
     }
 
@@ -244,6 +309,11 @@ impl Cluster {
                 Err(e) => tracing::warn!(error = %e, "cannot renew job leases"),
             }
         }
+        self.contend().await;
+    }
+
+    /// Take or renew each singleton lease this replica can hold.
+    async fn contend(&self) {
         for (i, role) in ROLES.iter().enumerate() {
             let id = self.info.id.clone();
             let lease = self.lease_ms;
@@ -255,11 +325,19 @@ impl Cluster {
             let was = self.leads[i].swap(leads, Ordering::Relaxed);
             if was != leads {
                 tracing::info!(role = role.as_str(), leads, "singleton lease changed hands");
+                if leads {
+                    self.promoted.notify_waiters();
+                }
             }
             if let Err(e) = lead {
                 tracing::warn!(role = role.as_str(), error = %e, "cannot take or renew a singleton lease");
             }
         }
+    }
+
+    /// Wait until this replica takes some singleton lease, or `limit`.
+    pub async fn promoted_within(&self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.promoted.notified()).await;
     }
 }
 

@@ -192,9 +192,18 @@ impl Engine {
                 break;
             }
             if !self.leads(Singleton::Reconcile) {
-                // Another replica reconciles; look again when its lease
-                // could have lapsed.
-                sleep_or_stop(FOLLOWER_WAIT, &mut shutdown).await;
+                // Another replica reconciles; look again when this one
+                // takes a lease, or when the other's could have lapsed.
+                let promoted = async {
+                    match &self.inner.scheduler.cluster {
+                        Some(c) => c.promoted_within(FOLLOWER_WAIT).await,
+                        None => tokio::time::sleep(FOLLOWER_WAIT).await,
+                    }
+                };
+                tokio::select! {
+                    _ = promoted => {}
+                    _ = shutdown.changed() => {}
+                }
                 continue;
             }
             match self.reconcile_once().await {

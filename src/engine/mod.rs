@@ -327,7 +327,7 @@ impl Engine {
         let mut limited = 0;
         loop {
             loop {
-                match self.inner.scheduler.permit(side, lane) {
+                match self.inner.scheduler.permit(side, lane).await {
                     Permit::Go => break,
                     Permit::WaitUntil(t) => {
                         let wait = (t - crate::store::now_ms()).clamp(1, 60_000);

@@ -23,6 +23,7 @@ use super::payload::JobPayload;
 use crate::domain::Update;
 use crate::domain::{ErrorClass, RemoteError, Side};
 use crate::metrics::Metrics;
+use crate::store::pg::{BudgetPolicy, BudgetRefill};
 use crate::store::{Job, Level, StoreError, Writer, from_ms, meta_keys, now_ms};
 
 /// Most jobs claimed per round.
@@ -55,6 +56,9 @@ pub struct Scheduler {
     /// This replica, when several share a PostgreSQL store: jobs are then
     /// claimed under its lease.
     pub cluster: Option<Arc<Cluster>>,
+    /// Percent of each quota kept for live edits (the shared budget's
+    /// policy).
+    reserve_pct: i64,
     limits: Arc<BTreeMap<Side, Arc<Semaphore>>>,
 }
 
@@ -103,6 +107,7 @@ impl Scheduler {
             link_done: Arc::new(Notify::new()),
             settled_links: Arc::new(Mutex::new(Vec::new())),
             cluster: None,
+            reserve_pct: (reserve * 100.0).round() as i64,
             limits: Arc::new(limits),
         }
     }
@@ -147,15 +152,18 @@ impl Scheduler {
         if samples.is_empty() {
             return;
         }
-        let samples: Vec<_> = {
+        {
             let mut budgets = lock(&self.budgets);
             if let Some(b) = budgets.get_mut(&side) {
                 for (s, cost) in &samples {
                     b.observe(s, *cost);
                 }
             }
-            samples.into_iter().map(|(s, _)| s).collect()
-        };
+        }
+        if let Some(c) = &self.cluster {
+            c.refill(samples.clone(), self.shared_policy(side)).await;
+        }
+        let samples: Vec<_> = samples.into_iter().map(|(s, _)| s).collect();
         let _ = self
             .writer
             .run(move |db| {
@@ -174,19 +182,60 @@ impl Scheduler {
     /// seen, and a probe after a wait is judged by its own answer). Call
     /// exactly once per `Go`.
     pub async fn settle(&self, side: Side, error: Option<&RemoteError>) {
+        if let Some(c) = &self.cluster {
+            c.settle(side).await;
+        }
         self.absorb_quota(side).await;
         let limited = error.is_some_and(|e| e.class == ErrorClass::RateLimited);
-        if let Some(e) = error {
-            self.note_rate_limit(side, e);
+        if let Some(e) = error
+            && let Some(until) = self.note_rate_limit(side, e)
+            && let Some(c) = &self.cluster
+        {
+            c.pause(side, until).await;
         }
         if let Some(b) = lock(&self.budgets).get_mut(&side) {
             b.settle(limited);
         }
     }
 
+    /// How the shared budget spends `side`'s quota: as the local one does.
+    fn shared_policy(&self, side: Side) -> BudgetPolicy {
+        BudgetPolicy {
+            refill: match side {
+                Side::Linear => BudgetRefill::Continuous,
+                Side::Portal => BudgetRefill::AtReset,
+            },
+            reserve_pct: self.reserve_pct,
+        }
+    }
+
     /// Ask the budget of `side` for a permit now; spends on Go (pair every
-    /// `Go` with one [`Scheduler::settle`]).
-    pub fn permit(&self, side: Side, lane: crate::store::Lane) -> Permit {
+    /// `Go` with one [`Scheduler::settle`]). On a cluster the quota shared
+    /// by every replica must grant it too, so two replicas never spend
+    /// more than one quota; the local budget still paces this replica's
+    /// probe after a pause, and alone decides when the shared one cannot
+    /// be reached.
+    pub async fn permit(&self, side: Side, lane: crate::store::Lane) -> Permit {
+        let local = self.local_permit(side, lane);
+        let (Permit::Go, Some(c)) = (local, &self.cluster) else {
+            return local;
+        };
+        match c.take(side, lane).await {
+            Ok(None) => Permit::Go,
+            Ok(Some(t)) => {
+                if let Some(b) = lock(&self.budgets).get_mut(&side) {
+                    b.settle(false);
+                }
+                Permit::WaitUntil(t)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "shared rate-limit budget unavailable; pacing by this replica's own");
+                Permit::Go
+            }
+        }
+    }
+
+    fn local_permit(&self, side: Side, lane: crate::store::Lane) -> Permit {
         let mut budgets = lock(&self.budgets);
         let now = now_ms();
         match budgets.get_mut(&side) {
@@ -202,15 +251,17 @@ impl Scheduler {
     }
 
     /// A RATELIMITED answer pauses the side's budget until the wait the
-    /// remote asked for.
-    pub(crate) fn note_rate_limit(&self, side: Side, err: &RemoteError) {
-        if err.class == ErrorClass::RateLimited {
-            let wait = err.retry_after.unwrap_or(Duration::from_secs(1));
-            let until = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(60_000);
-            if let Some(b) = lock(&self.budgets).get_mut(&side) {
-                b.pause_until(until);
-            }
+    /// remote asked for; returns that time.
+    pub(crate) fn note_rate_limit(&self, side: Side, err: &RemoteError) -> Option<i64> {
+        if err.class != ErrorClass::RateLimited {
+            return None;
         }
+        let wait = err.retry_after.unwrap_or(Duration::from_secs(1));
+        let until = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(60_000);
+        if let Some(b) = lock(&self.budgets).get_mut(&side) {
+            b.pause_until(until);
+        }
+        Some(until)
     }
 
     /// Count one remote call in the metrics (status: HTTP code, or the
@@ -323,7 +374,7 @@ impl Scheduler {
                 linear_updates.push((job, payload));
                 continue;
             }
-            match self.permit(job.target, job.lane) {
+            match self.permit(job.target, job.lane).await {
                 Permit::WaitUntil(t) => deferred.push((job.id, t)),
                 Permit::Go => self.spawn_single(job, payload, tasks).await,
             }
@@ -337,7 +388,7 @@ impl Scheduler {
             } else {
                 crate::store::Lane::Backfill
             };
-            match self.permit(Side::Linear, lane) {
+            match self.permit(Side::Linear, lane).await {
                 Permit::WaitUntil(t) => deferred.extend(chunk.iter().map(|(j, _)| (j.id, t))),
                 Permit::Go if chunk.len() == 1 => {
                     let (job, payload) = chunk[0].clone();

@@ -178,8 +178,9 @@ impl Harness {
                 (Some(d), p)
             }
         };
-        let on_postgres =
-            setup.postgres || std::env::var("ROUNDTRIP_TEST_STORE").is_ok_and(|v| v == "postgres");
+        let on_postgres = setup.postgres
+            || ON_POSTGRES.try_with(|on| *on).unwrap_or(false)
+            || std::env::var("ROUNDTRIP_TEST_STORE").is_ok_and(|v| v == "postgres");
         let (store, pg_db) = if on_postgres && setup.store_path.is_none() {
             let db = pg::fresh_db();
             let target = PgTarget::parse(&db.url, Some(db.password.clone())).expect("pg url");

@@ -2,8 +2,9 @@
 //! for integration tests, so it lives apart from the harness the examples
 //! share).
 
-/// `roundtrip status --db DB`: its exit code and what it printed.
-pub fn status_of(db: &std::path::Path) -> (i32, String) {
+/// `roundtrip status --db DB` (a file or a PostgreSQL URL): its exit code
+/// and what it printed.
+pub fn status_of(db: impl AsRef<std::ffi::OsStr>) -> (i32, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_roundtrip"))
         .args(["status", "--db"])
         .arg(db)

@@ -110,29 +110,10 @@ pub fn renew_leases(
     Ok(Renewal { renewed, lost })
 }
 
-/// Record `replica`'s attempt of a job it claimed and move the job to
-/// `next_status` (as the SQLite store's `record_attempt` does). Refused
-/// with [`PgError::LeaseLost`] when the job is no longer the replica's: its
-/// lease expired and another replica re-claimed it, so this result is
-/// stale and the other replica's run decides.
-pub fn finish(
-    client: &mut impl GenericClient,
-    replica: &str,
-    job_id: i64,
-    attempt: &NewAttempt,
-    next_status: JobStatus,
-    next_run_at: i64,
-) -> Result<()> {
-    let mut tx = client
-        .transaction()
-        .map_err(doing("starting to finish a job"))?;
-    hold(&mut tx, replica, job_id)?;
-    record_attempt(&mut tx, job_id, attempt, next_status, next_run_at)?;
-    tx.commit().map_err(doing("committing a job's attempt"))
-}
-
 /// Hand a claimed job back to the queue without counting an attempt (the
-/// rate-limit budget said "not yet"); refused like [`finish`].
+/// rate-limit budget said "not yet"). Refused with [`PgError::LeaseLost`]
+/// when the job is no longer the replica's: its lease expired and another
+/// replica re-claimed it, and that replica's run decides.
 pub fn defer(
     client: &mut impl GenericClient,
     replica: &str,

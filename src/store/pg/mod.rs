@@ -24,7 +24,7 @@ mod target;
 mod triggers;
 
 pub use budget::{BudgetPolicy, BudgetRefill, HOLD_MS, Take, pause, refill, settle, take};
-pub use claims::{Renewal, claim_due_jobs, defer, finish, renew_leases};
+pub use claims::{Renewal, claim_due_jobs, defer, renew_leases};
 pub use copy::{CopyReport, TableCount, copy_store};
 pub use keys::{ForeignKey, Keys, NamedIndex, UniqueKey, key_differences, pg_keys, sqlite_keys};
 pub use notify::{CHANGE_TABLE, CHANNEL, ChangeListener, change_version};
