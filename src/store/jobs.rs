@@ -2,7 +2,7 @@
 //! attempt row. Operators retry or cancel by changing rows; the engine picks
 //! the change up.
 
-use super::sql::{OptionalExtension, params};
+use super::sql::{OptionalExtension, Value, params};
 use serde::Serialize;
 
 use super::{Db, Result, StoreError, Window, now_ms, parse_name};
@@ -260,29 +260,16 @@ impl Db<'_> {
     /// A keyset window of jobs matching a filter.
     pub fn jobs(&self, filter: &JobFilter, window: Window) -> Result<Vec<Job>> {
         let (cond, order) = window.clauses("id");
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let sql = format!(
             "SELECT {COLS} FROM jobs WHERE {} AND {cond} {order}",
             filter.sql()
-        ))?;
-        let mut params: Vec<(&str, super::sql::Value<'_>)> = Vec::new();
-        let (status, class, from, limit) = (
-            filter.status_str(),
-            filter.class_str(),
-            window.key_bound(),
-            window.limit_i64(),
         );
-        if filter.status.is_some() {
-            params.push((":status", super::sql::ToValue::to_value(&status)));
-        }
-        if filter.error_class.is_some() {
-            params.push((":class", super::sql::ToValue::to_value(&class)));
-        }
-        params.push((":from", super::sql::ToValue::to_value(&from)));
-        params.push((":limit", super::sql::ToValue::to_value(&limit)));
-        let rows = stmt
-            .query_map(params.as_slice(), row)?
-            .collect::<Result<Vec<_>>>()?;
-        Ok(rows)
+        let status: Vec<(&str, Value<'_>)> = filter
+            .status
+            .map(|s| (":status", Value::Text(s.as_str())))
+            .into_iter()
+            .collect();
+        self.jobs_window(&sql, status, filter.error_class, window)
     }
 
     /// A keyset window of jobs in any of `statuses` (all when empty), with
@@ -319,29 +306,34 @@ impl Db<'_> {
                 )
             })
             .collect();
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!("{} {order}", ranges.join(" UNION ALL ")))?;
+        let sql = format!("{} {order}", ranges.join(" UNION ALL "));
         let names: Vec<String> = (0..statuses.len()).map(|i| format!(":status{i}")).collect();
-        let (class, from, limit) = (
-            error_class.map_or("", ErrorClass::as_str),
-            window.key_bound(),
-            window.limit_i64(),
-        );
-        let mut params: Vec<(&str, super::sql::Value<'_>)> = names
+        let params = names
             .iter()
             .zip(statuses)
-            .map(|(name, s)| (name.as_str(), super::sql::Value::Text(s.as_str())))
+            .map(|(name, s)| (name.as_str(), Value::Text(s.as_str())))
             .collect();
-        if error_class.is_some() {
-            params.push((":class", super::sql::ToValue::to_value(&class)));
+        self.jobs_window(&sql, params, error_class, window)
+    }
+
+    /// Run a statement reading a window of jobs: `params`, then `:class`
+    /// (when there is one), `:from` and `:limit`.
+    fn jobs_window(
+        &self,
+        sql: &str,
+        mut params: Vec<(&str, Value<'_>)>,
+        class: Option<ErrorClass>,
+        window: Window,
+    ) -> Result<Vec<Job>> {
+        if let Some(c) = class {
+            params.push((":class", Value::Text(c.as_str())));
         }
-        params.push((":from", super::sql::ToValue::to_value(&from)));
-        params.push((":limit", super::sql::ToValue::to_value(&limit)));
-        let rows = stmt
+        params.push((":from", Value::Int(window.key_bound())));
+        params.push((":limit", Value::Int(window.limit_i64())));
+        self.conn
+            .prepare_cached(sql)?
             .query_map(params.as_slice(), row)?
-            .collect::<Result<Vec<_>>>()?;
-        Ok(rows)
+            .collect()
     }
 
     /// How many jobs match a filter (for "retry all N?" confirmations).

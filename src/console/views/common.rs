@@ -10,10 +10,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
+use std::collections::{BTreeSet, HashMap};
+
 use super::Paint;
 use crate::console::pager::{Keyed, Pager};
 use crate::console::theme::Theme;
 use crate::console::types::{Action, Hit, Open, PickItem, SortKey, ViewId, ViewMsg};
+use crate::store::{Db, Link, StoreError};
 
 /// Characters one `h`/`l` press scrolls the long-text column.
 pub const HSCROLL_STEP: usize = 16;
@@ -340,6 +343,23 @@ impl Finder {
             )),
         }
     }
+}
+
+/// Keep what `held` knows about the links of the rows on hand (`shown`)
+/// and drop the rest; returns the ids it did not know, with those of them
+/// that exist read in one query (a page names its rows by their links).
+pub fn links_to_learn<T>(
+    db: Db<'_>,
+    held: &mut HashMap<i64, T>,
+    shown: BTreeSet<i64>,
+) -> Result<(Vec<i64>, Vec<Link>), StoreError> {
+    held.retain(|k, _| shown.contains(k));
+    let missing: Vec<i64> = shown
+        .into_iter()
+        .filter(|id| !held.contains_key(id))
+        .collect();
+    let found = db.links_by_id(&missing)?;
+    Ok((missing, found))
 }
 
 #[cfg(test)]

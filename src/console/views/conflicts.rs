@@ -12,7 +12,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::common::{Finder, Spec, Text, cut, paged_table, sort_picker, title};
+use super::common::{Finder, Spec, Text, cut, links_to_learn, paged_table, sort_picker, title};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
 use crate::console::pager::{Keyed, Pager, moves};
@@ -141,15 +141,9 @@ fn fetch(
 
 impl ConflictsView {
     fn fill_links(&mut self, db: Db<'_>) -> Result<(), StoreError> {
-        let shown: BTreeSet<i64> = self.pager.rows.iter().map(|c| c.link_id).collect();
-        self.links.retain(|k, _| shown.contains(k));
-        let missing: Vec<i64> = shown
-            .into_iter()
-            .filter(|id| !self.links.contains_key(id))
-            .collect();
-        for l in db.links_by_id(&missing)? {
-            self.links.insert(l.id, l);
-        }
+        let shown = self.pager.rows.iter().map(|c| c.link_id).collect();
+        let (_, found) = links_to_learn(db, &mut self.links, shown)?;
+        self.links.extend(found.into_iter().map(|l| (l.id, l)));
         Ok(())
     }
 

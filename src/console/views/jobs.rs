@@ -3,12 +3,14 @@
 //! chosen from a list with their counts. Enter shows a job's whole error
 //! and attempt log; retry, retry all matching, cancel.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 
-use super::common::{Finder, HSCROLL_STEP, Spec, Text, cut, paged_table, sort_picker, title};
+use super::common::{
+    Finder, HSCROLL_STEP, Spec, Text, cut, links_to_learn, paged_table, sort_picker, title,
+};
 use super::{Load, Paint, View};
 use crate::console::clock::short_time;
 use crate::console::pager::{Keyed, Pager, moves};
@@ -99,13 +101,9 @@ impl JobsView {
     }
 
     fn fill_names(&mut self, db: Db<'_>) -> Result<(), StoreError> {
-        let wanted: BTreeSet<i64> = self.pager.rows.iter().filter_map(|j| j.link_id).collect();
-        self.link_names.retain(|k, _| wanted.contains(k));
-        let missing: Vec<i64> = wanted
-            .into_iter()
-            .filter(|id| !self.link_names.contains_key(id))
-            .collect();
-        for l in db.links_by_id(&missing)? {
+        let shown = self.pager.rows.iter().filter_map(|j| j.link_id).collect();
+        let (missing, found) = links_to_learn(db, &mut self.link_names, shown)?;
+        for l in found {
             let name = l.linear_name().unwrap_or("…").to_string();
             self.link_names.insert(l.id, name);
         }
