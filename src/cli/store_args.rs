@@ -12,7 +12,8 @@ use crate::store::{OpenMode, Store, StoreError, StoreLocation, is_postgres_url};
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
     /// The store: a SQLite file, or a PostgreSQL URL
-    /// (`postgres://USER@HOST:PORT/DB`, password from PGPASSWORD).
+    /// (`postgres://USER@HOST:PORT/DB`, password from PGPASSWORD; add
+    /// `?sslmode=verify-full&sslrootcert=CA.pem` for TLS).
     #[arg(
         long,
         value_name = "PATH|URL",

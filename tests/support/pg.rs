@@ -84,12 +84,25 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 }
 
 fn create_db(options: &str) -> PgDb {
-    off_runtime(|| create_db_here(options))
+    off_runtime(|| create_db_here(shared_server(), options))
 }
 
-fn create_db_here(options: &str) -> PgDb {
+/// The server certificate and key a TLS cluster presents (PEM).
+pub struct ServerTls {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// A fresh database on a throwaway cluster of its own that accepts TLS
+/// with `tls` (and plain TCP too, as a default server does): a test of
+/// encrypted connections cannot borrow a shared server whose settings it
+/// does not know.
+pub fn fresh_db_on_tls_server(tls: &ServerTls) -> PgDb {
+    off_runtime(|| create_db_here(Arc::new(Cluster::start(Some(tls))), ""))
+}
+
+fn create_db_here(server: Arc<Server>, options: &str) -> PgDb {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let server = shared_server();
     let name = format!(
         "rt_test_{}_{}",
         std::process::id(),
@@ -134,7 +147,7 @@ impl Server {
     fn start() -> Server {
         match std::env::var("ROUNDTRIP_TEST_PG_URL") {
             Ok(raw) if !raw.is_empty() => Server::external(&raw),
-            _ => Cluster::start(),
+            _ => Cluster::start(None),
         }
     }
 
@@ -198,7 +211,9 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
-    fn start() -> Server {
+    /// initdb and start a cluster; with `tls`, it also accepts TLS
+    /// connections presenting that certificate.
+    fn start(tls: Option<&ServerTls>) -> Server {
         let bin = find_bin_dir().unwrap_or_else(|| {
             panic!(
                 "PostgreSQL is not installed (no initdb on PATH or in /usr/lib/postgresql/*/bin): \
@@ -259,7 +274,30 @@ impl Cluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&init.stderr)
         );
-        let port = cluster.start_on_free_port(&run);
+        let mut extra = String::new();
+        if let Some(tls) = tls {
+            let (cert, key) = (
+                cluster.data.join("server.crt"),
+                cluster.data.join("server.key"),
+            );
+            std::fs::write(&cert, &tls.cert_pem).unwrap();
+            std::fs::write(&key, &tls.key_pem).unwrap();
+            // The server refuses a key others can read.
+            set_mode(&key, 0o600);
+            if as_postgres {
+                let status = Command::new("chown")
+                    .arg("postgres:")
+                    .args([&cert, &key])
+                    .status()
+                    .unwrap();
+                assert!(
+                    status.success(),
+                    "cannot give the TLS files to the postgres user"
+                );
+            }
+            extra = " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key".into();
+        }
+        let port = cluster.start_on_free_port(&run, &extra);
         Server {
             base_url: format!("postgres://{USER}@127.0.0.1:{port}/"),
             password,
@@ -270,7 +308,7 @@ impl Cluster {
 
     /// Start the server; a port taken between choosing and binding it is
     /// tried again with another.
-    fn start_on_free_port(&self, run: &Path) -> u16 {
+    fn start_on_free_port(&self, run: &Path, extra: &str) -> u16 {
         let log = run.join("log");
         let mut last = String::new();
         for _ in 0..5 {
@@ -281,7 +319,7 @@ impl Cluster {
                 .port();
             let options = format!(
                 "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off",
+                 -c synchronous_commit=off -c full_page_writes=off{extra}",
                 run.display()
             );
             let out = self

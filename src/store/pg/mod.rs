@@ -34,7 +34,7 @@ pub use replicas::{
 };
 pub use schema::{migrate_schema, schema_version};
 pub use shape::{Column, ColumnKind, TableShape, differences, pg_tables, sqlite_tables};
-pub use target::{PgTarget, redact_url};
+pub use target::{PgTarget, Transport, redact_url};
 pub use triggers::{
     DERIVED_TABLES, PG_ONLY_TRIGGERS, SQLITE_ONLY_TRIGGERS, Trigger, pg_triggers, sqlite_triggers,
     trigger_differences,

@@ -1,10 +1,17 @@
 //! Where the PostgreSQL store is and how to log in: a `postgres://` URL,
-//! the password from an environment variable, never printed.
+//! the password from an environment variable, never printed, and whether
+//! the connection is encrypted (`sslmode`, `sslrootcert` in the URL, with
+//! libpq's names).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use postgres::config::SslMode;
 use postgres::{Client, NoTls};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{PgError, Result, reason};
 
@@ -16,8 +23,97 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`PgTarget::url`], which has it redacted.
 pub struct PgTarget {
     config: postgres::Config,
+    /// The TLS client when the URL asks for an encrypted connection.
+    tls: Option<MakeRustlsConnect>,
     redacted: String,
     secrets: Vec<String>,
+}
+
+/// How the URL's `sslmode` protects the connection. libpq's `disable`,
+/// `allow` and `prefer` (its default) connect in plain TCP; `require`,
+/// `verify-ca` and `verify-full` connect only over TLS, and always check
+/// the server's certificate chain and name (stricter than libpq's
+/// `require`, which checks nothing unless a root certificate is given: a
+/// password sent to a server nobody verified is not protected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain TCP (or a local socket).
+    Plain,
+    /// TLS with the server's certificate verified.
+    Verified,
+}
+
+impl Transport {
+    fn from_sslmode(mode: &str) -> Option<Transport> {
+        match mode {
+            "disable" | "allow" | "prefer" => Some(Transport::Plain),
+            "require" | "verify-ca" | "verify-full" => Some(Transport::Verified),
+            _ => None,
+        }
+    }
+}
+
+/// The URL without the TLS parameters the driver does not know
+/// (`sslrootcert`) or reads differently (`sslmode`), and their values.
+fn split_tls_params(parsed: &url::Url) -> (url::Url, Option<String>, Option<String>) {
+    let mut rest = parsed.clone();
+    let (mut mode, mut root) = (None, None);
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter_map(|(k, v)| match k.as_ref() {
+            "sslmode" => {
+                mode = Some(v.into_owned());
+                None
+            }
+            "sslrootcert" => {
+                root = Some(v.into_owned());
+                None
+            }
+            _ => Some((k.into_owned(), v.into_owned())),
+        })
+        .collect();
+    if kept.is_empty() {
+        rest.set_query(None);
+    } else {
+        rest.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    (rest, mode, root)
+}
+
+/// A TLS client trusting the certificates in `root` (a PEM file), or the
+/// public web roots (Mozilla's, as browsers do) without one.
+fn tls_client(root: Option<&str>) -> Result<MakeRustlsConnect> {
+    let mut roots = rustls::RootCertStore::empty();
+    match root {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+                .map_err(|e| {
+                    PgError::BadUrl(format!(
+                        "sslrootcert {path}: cannot read PEM certificates ({e})"
+                    ))
+                })?;
+            if certs.is_empty() {
+                return Err(PgError::BadUrl(format!(
+                    "sslrootcert {path} holds no PEM certificate"
+                )));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    PgError::BadUrl(format!("sslrootcert {path}: unusable certificate ({e})"))
+                })?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| PgError::BadUrl(format!("cannot set up TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -68,7 +164,21 @@ impl PgTarget {
                 [p.to_string(), decoded]
             })
             .collect();
-        let mut config = postgres::Config::from_str(raw).map_err(|e| {
+        let (driver_url, sslmode, root) = split_tls_params(&parsed);
+        let transport = match sslmode.as_deref() {
+            None => Transport::Plain,
+            Some(mode) => Transport::from_sslmode(mode).ok_or_else(|| {
+                PgError::BadUrl(format!(
+                    "{redacted}: sslmode={mode} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                ))
+            })?,
+        };
+        if root.is_some() && transport == Transport::Plain {
+            return Err(PgError::BadUrl(format!(
+                "{redacted}: sslrootcert is given but sslmode does not ask for TLS; add sslmode=verify-full"
+            )));
+        }
+        let mut config = postgres::Config::from_str(driver_url.as_str()).map_err(|e| {
             PgError::BadUrl(format!(
                 "{redacted} is not a valid PostgreSQL URL ({})",
                 scrub(&e.to_string(), &secrets)
@@ -106,9 +216,20 @@ impl PgTarget {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         config.application_name("roundtrip");
+        let tls = match transport {
+            Transport::Plain => {
+                config.ssl_mode(SslMode::Disable);
+                None
+            }
+            Transport::Verified => {
+                config.ssl_mode(SslMode::Require);
+                Some(tls_client(root.as_deref())?)
+            }
+        };
         secrets.retain(|s| !s.is_empty());
         Ok(PgTarget {
             config,
+            tls,
             redacted,
             secrets,
         })
@@ -121,10 +242,30 @@ impl PgTarget {
 
     /// Open a connection; a failure is one sentence without the password.
     pub fn connect(&self) -> Result<Client> {
-        self.config.connect(NoTls).map_err(|e| PgError::Connect {
-            url: self.redacted.clone(),
-            reason: self.scrub(&reason(&e)),
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        connected.map_err(|e| {
+            let mut why = self.scrub(&reason(&e));
+            if self.tls.is_some() && why.contains("certificate") {
+                why.push_str(
+                    "; name the CA that signed the server's certificate with sslrootcert=PATH in the URL",
+                );
+            }
+            PgError::Connect {
+                url: self.redacted.clone(),
+                reason: why,
+            }
         })
+    }
+
+    /// Whether connections are encrypted.
+    pub fn transport(&self) -> Transport {
+        match self.tls {
+            Some(_) => Transport::Verified,
+            None => Transport::Plain,
+        }
     }
 
     /// `text` with every form of the password replaced, for messages that
