@@ -37,7 +37,7 @@ fn fider(secret_in: SecretIn) -> FiderConnector {
 /// raw JSON, or arbitrary bytes.
 fn fider_body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        (
+        3 => (
             prop_oneof![
                 Just("new_post".to_string()),
                 Just("new_comment".to_string()),
@@ -56,9 +56,25 @@ fn fider_body() -> impl Strategy<Value = Vec<u8>> {
                     .to_string()
                     .into_bytes()
             }),
-        json_value().prop_map(|v| v.to_string().into_bytes()),
-        prop::collection::vec(any::<u8>(), 0..256),
+        1 => json_value().prop_map(|v| v.to_string().into_bytes()),
+        1 => prop::collection::vec(any::<u8>(), 0..256),
     ]
+}
+
+/// A runner over `cases` requests drawn from a fixed seed: the assertion
+/// that some generated delivery was valid (the property is not vacuous)
+/// then holds or fails the same way on every run, instead of failing
+/// whenever a random draw happens to hold no valid one.
+fn seeded_runner(cases: u32) -> proptest::test_runner::TestRunner {
+    proptest::test_runner::TestRunner::new_with_rng(
+        ProptestConfig {
+            cases,
+            ..ProptestConfig::default()
+        },
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    )
 }
 
 fn hmac(key: &str, msg: &[u8]) -> Vec<u8> {
@@ -290,10 +306,7 @@ fn inbox_rows(path: &std::path::Path) -> i64 {
 #[test]
 fn the_server_stores_nothing_it_could_not_verify() {
     let s = server();
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 192,
-        ..ProptestConfig::default()
-    });
+    let mut runner = seeded_runner(192);
     let request = (
         any::<bool>(),
         linear_body(),
@@ -381,10 +394,7 @@ fn the_server_stores_no_fider_delivery_without_the_secret() {
     ] {
         let path_mode = secret_in == SecretIn::Path;
         let s = server_with(Arc::new(fider(secret_in)));
-        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-            cases: 128,
-            ..ProptestConfig::default()
-        });
+        let mut runner = seeded_runner(128);
         let request = (fider_body(), "[A-Za-z0-9_-]{1,40}", 0u8..4);
         runner
             .run(&request, |(body, guess, how)| {
