@@ -588,6 +588,41 @@ impl FromStr for JobStatus {
     }
 }
 
+/// How a remote refills its quota, which decides what "reset" means: the
+/// engine's budget and the budget replicas share in PostgreSQL both spend
+/// by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaRefill {
+    /// Everything comes back at the reset time (a fixed window).
+    AtReset,
+    /// A leaky bucket refilling continuously, "reset" being when it is full
+    /// again (Linear, API-NOTES section 3). The refill rate follows from
+    /// the headers: what is missing, over the time until reset. Waiting for
+    /// the full reset would stall for up to the whole window (an hour on
+    /// Linear) when one request's worth arrives within seconds.
+    Continuous,
+}
+
+impl QuotaRefill {
+    /// How each side's quota refills: Linear documents a leaky bucket with
+    /// continuous refill; the portal's quota (when it reports one at all)
+    /// is taken as a fixed window, the cautious reading.
+    pub fn of(side: Side) -> QuotaRefill {
+        match side {
+            Side::Linear => QuotaRefill::Continuous,
+            Side::Portal => QuotaRefill::AtReset,
+        }
+    }
+
+    /// The name stored for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaRefill::AtReset => "at_reset",
+            QuotaRefill::Continuous => "continuous",
+        }
+    }
+}
+
 /// One reading of a connector's rate-limit headers, kept as a time series for
 /// the console's gauge and exhaustion forecast.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

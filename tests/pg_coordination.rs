@@ -13,9 +13,9 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use roundtrip::domain::{ErrorClass, JobStatus, QuotaKind, QuotaSample, Side};
+use roundtrip::domain::{ErrorClass, JobStatus, QuotaKind, QuotaRefill, QuotaSample, Side};
 use roundtrip::store::pg::PgTarget;
-use roundtrip::store::pg::{self, BudgetPolicy, BudgetRefill, Lead, PgError, Singleton, Take};
+use roundtrip::store::pg::{self, BudgetPolicy, Lead, PgError, Singleton, Take};
 use roundtrip::store::{INTERRUPTED, Lane, NewAttempt, OpenMode, Store, StoreError, now_ms};
 use support::pg::{PgDb, fresh_db};
 
@@ -318,7 +318,7 @@ fn two_replicas_taking_from_one_budget_never_grant_more_than_the_quota() {
     // A leaky bucket (Linear's), 700 of 1,000 missing and full in 700 s:
     // one point a second comes back, none while the clock stands still.
     let policy = BudgetPolicy {
-        refill: BudgetRefill::Continuous,
+        refill: QuotaRefill::Continuous,
         reserve_pct: 20,
     };
     let now = 10_000;
@@ -414,7 +414,7 @@ fn a_reading_taken_while_requests_are_on_the_wire_still_counts_them() {
     let db = migrated();
     let (mut a, mut b) = (db.client(), db.client());
     let policy = BudgetPolicy {
-        refill: BudgetRefill::Continuous,
+        refill: QuotaRefill::Continuous,
         reserve_pct: 0,
     };
     let now = 50_000;

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::domain::QuotaRefill as Refill;
 use crate::domain::{QuotaKind, QuotaSample};
 use crate::store::Lane;
 
@@ -19,19 +20,6 @@ use crate::store::Lane;
 /// comment; a retried create looks the record up first), so a permit needs
 /// room for all of them or the last one would be refused.
 pub const REQUESTS_PER_PERMIT: i64 = 3;
-
-/// How a remote refills its quota, which decides what "reset" means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refill {
-    /// Everything comes back at the reset time (a fixed window).
-    AtReset,
-    /// A leaky bucket refilling continuously, "reset" being when it is full
-    /// again (Linear, API-NOTES section 3). The refill rate follows from
-    /// the headers: what is missing, over the time until reset. Waiting for
-    /// the full reset would stall for up to the whole window (an hour on
-    /// Linear) when one request's worth arrives within seconds.
-    Continuous,
-}
 
 /// One quota kind's last reading.
 #[derive(Debug, Clone, PartialEq)]

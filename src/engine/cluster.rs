@@ -209,21 +209,24 @@ impl Cluster {
     }
 
     /// A granted request's answer is back: it no longer counts as on the
-    /// wire. Call before [`Cluster::refill`] with the answer's readings.
-    pub async fn settle(&self, side: Side) {
+    /// wire, and the readings that came with it (each with the cost of its
+    /// request) refill the shared budget — in that order, in one call, so
+    /// a reading never counts the request both as on the wire and spent.
+    pub async fn settle(
+        &self,
+        side: Side,
+        samples: Vec<(QuotaSample, Option<i64>)>,
+        policy: BudgetPolicy,
+    ) {
         let hold = lock(&self.holds).get_mut(&side).and_then(Vec::pop);
-        if let Some(hold) = hold
-            && let Err(e) = self.call(move |c| pg::settle(c, hold)).await
-        {
-            tracing::warn!(error = %e, "cannot settle a shared budget grant");
+        if hold.is_none() && samples.is_empty() {
+            return;
         }
-    }
-
-    /// Feed vendor readings (with the cost of the request each came with)
-    /// into the shared budget.
-    pub async fn refill(&self, samples: Vec<(QuotaSample, Option<i64>)>, policy: BudgetPolicy) {
         let out = self
             .call(move |c| {
+                if let Some(hold) = hold {
+                    pg::settle(c, hold)?;
+                }
                 for (s, cost) in &samples {
                     pg::refill(c, s, *cost, policy)?;
                 }
@@ -231,7 +234,7 @@ impl Cluster {
             })
             .await;
         if let Err(e) = out {
-            tracing::warn!(error = %e, "cannot record a quota reading in the shared budget");
+            tracing::warn!(error = %e, "cannot settle a grant or record a quota reading in the shared budget");
         }
     }
 

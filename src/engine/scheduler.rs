@@ -21,9 +21,9 @@ use super::executor::{
 };
 use super::payload::JobPayload;
 use crate::domain::Update;
-use crate::domain::{ErrorClass, RemoteError, Side};
+use crate::domain::{ErrorClass, QuotaSample, RemoteError, Side};
 use crate::metrics::Metrics;
-use crate::store::pg::{BudgetPolicy, BudgetRefill};
+use crate::store::pg::BudgetPolicy;
 use crate::store::{Job, Level, StoreError, Writer, from_ms, meta_keys, now_ms};
 
 /// Most jobs claimed per round.
@@ -81,18 +81,10 @@ impl Scheduler {
         max_attempts: u32,
         metrics: Option<Arc<Metrics>>,
     ) -> Self {
-        // Linear documents a leaky bucket with continuous refill; the
-        // portal's quota (when it reports one at all) is taken as a fixed
-        // window, the cautious reading.
-        let budgets = [
-            (
-                Side::Linear,
-                Budget::with_refill(reserve, Refill::Continuous),
-            ),
-            (Side::Portal, Budget::with_refill(reserve, Refill::AtReset)),
-        ]
-        .into_iter()
-        .collect();
+        let budgets = [Side::Linear, Side::Portal]
+            .into_iter()
+            .map(|side| (side, Budget::with_refill(reserve, Refill::of(side))))
+            .collect();
         let limits = [Side::Linear, Side::Portal]
             .into_iter()
             .map(|s| (s, Arc::new(Semaphore::new(IN_FLIGHT))))
@@ -147,8 +139,7 @@ impl Scheduler {
     }
 
     /// Feed a connector's latest quota readings into its budget and the store.
-    pub async fn absorb_quota(&self, side: Side) {
-        let samples = self.connectors.side(side).take_quota_samples_with_cost();
+    async fn absorb_quota(&self, side: Side, samples: Vec<(QuotaSample, Option<i64>)>) {
         if samples.is_empty() {
             return;
         }
@@ -159,9 +150,6 @@ impl Scheduler {
                     b.observe(s, *cost);
                 }
             }
-        }
-        if let Some(c) = &self.cluster {
-            c.refill(samples.clone(), self.shared_policy(side)).await;
         }
         let samples: Vec<_> = samples.into_iter().map(|(s, _)| s).collect();
         let _ = self
@@ -182,10 +170,12 @@ impl Scheduler {
     /// seen, and a probe after a wait is judged by its own answer). Call
     /// exactly once per `Go`.
     pub async fn settle(&self, side: Side, error: Option<&RemoteError>) {
+        let samples = self.connectors.side(side).take_quota_samples_with_cost();
         if let Some(c) = &self.cluster {
-            c.settle(side).await;
+            c.settle(side, samples.clone(), self.shared_policy(side))
+                .await;
         }
-        self.absorb_quota(side).await;
+        self.absorb_quota(side, samples).await;
         let limited = error.is_some_and(|e| e.class == ErrorClass::RateLimited);
         if let Some(e) = error
             && let Some(until) = self.note_rate_limit(side, e)
@@ -201,10 +191,7 @@ impl Scheduler {
     /// How the shared budget spends `side`'s quota: as the local one does.
     fn shared_policy(&self, side: Side) -> BudgetPolicy {
         BudgetPolicy {
-            refill: match side {
-                Side::Linear => BudgetRefill::Continuous,
-                Side::Portal => BudgetRefill::AtReset,
-            },
+            refill: Refill::of(side),
             reserve_pct: self.reserve_pct,
         }
     }

@@ -22,35 +22,17 @@
 use postgres::GenericClient;
 
 use super::{Result, doing};
-use crate::domain::{QuotaKind, QuotaSample, Side};
+use crate::domain::{QuotaKind, QuotaRefill, QuotaSample, Side};
 use crate::store::Lane;
 
 /// Thousandths of a point per point.
 const MILLI: i64 = 1_000;
 
-/// How a remote refills its quota.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BudgetRefill {
-    /// Everything comes back at the reset time (a fixed window).
-    AtReset,
-    /// A leaky bucket refilling continuously; "reset" is when it is full.
-    Continuous,
-}
-
-impl BudgetRefill {
-    fn as_str(self) -> &'static str {
-        match self {
-            BudgetRefill::AtReset => "at_reset",
-            BudgetRefill::Continuous => "continuous",
-        }
-    }
-}
-
 /// How a connector's budget is spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BudgetPolicy {
     /// How the remote refills.
-    pub refill: BudgetRefill,
+    pub refill: QuotaRefill,
     /// Percent of each quota (0–90) kept for live edits.
     pub reserve_pct: i64,
 }
@@ -76,7 +58,7 @@ pub enum Take {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Row {
     kind: String,
-    refill: BudgetRefill,
+    refill: QuotaRefill,
     reserve_pct: i64,
     lim: i64,
     reset_at: Option<i64>,
@@ -94,11 +76,11 @@ impl Row {
     fn accrued(&self, now: i64) -> (i64, Option<i64>) {
         let full = self.lim * MILLI;
         match self.refill {
-            BudgetRefill::AtReset => match self.reset_at {
+            QuotaRefill::AtReset => match self.reset_at {
                 Some(r) if r <= now => (full, None),
                 reset => (self.level_milli, reset),
             },
-            BudgetRefill::Continuous => {
+            QuotaRefill::Continuous => {
                 let gained = self.rate_milli_per_s * (now - self.level_at).max(0) / 1_000;
                 let reset = self.reset_at.filter(|r| *r > now);
                 ((self.level_milli + gained).min(full), reset)
@@ -136,7 +118,7 @@ fn decide(rows: &[Row], lane: Lane, requests: i64, now: i64) -> (Take, Vec<Row>)
         let until = match (r.refill, reset) {
             // A leaky bucket: wait just until it holds enough again, never
             // later than the reset, when it is full.
-            (BudgetRefill::Continuous, reset) if short > 0 && r.rate_milli_per_s > 0 => {
+            (QuotaRefill::Continuous, reset) if short > 0 && r.rate_milli_per_s > 0 => {
                 let t = now + ceil_div(short * 1_000, r.rate_milli_per_s);
                 Some(reset.map_or(t, |at| t.min(at.max(now + 1))))
             }
@@ -145,7 +127,7 @@ fn decide(rows: &[Row], lane: Lane, requests: i64, now: i64) -> (Take, Vec<Row>)
             (_, None) if short > 0 => Some(now + 1_000),
             // Close to the floor of a fixed window: spread what is left
             // over the time to reset, counting every replica's grants.
-            (BudgetRefill::AtReset, Some(at)) if usable < 2 * reserve.max(need) => {
+            (QuotaRefill::AtReset, Some(at)) if usable < 2 * reserve.max(need) => {
                 let per = (at - now).max(0) / (usable / need).max(1);
                 r.last_grant_at.map(|last| last + per).filter(|t| *t > now)
             }
@@ -198,10 +180,10 @@ pub fn take(
         .iter()
         .map(|r| Row {
             kind: r.get(0),
-            refill: if r.get::<_, String>(1) == BudgetRefill::Continuous.as_str() {
-                BudgetRefill::Continuous
+            refill: if r.get::<_, String>(1) == QuotaRefill::Continuous.as_str() {
+                QuotaRefill::Continuous
             } else {
-                BudgetRefill::AtReset
+                QuotaRefill::AtReset
             },
             reserve_pct: r.get(2),
             lim: r.get(3),
@@ -363,7 +345,7 @@ mod tests {
 
     const GRANTED: Take = Take::Granted { hold: 0 };
 
-    fn row(refill: BudgetRefill, lim: i64, left: i64, reset_at: Option<i64>, rate: i64) -> Row {
+    fn row(refill: QuotaRefill, lim: i64, left: i64, reset_at: Option<i64>, rate: i64) -> Row {
         Row {
             kind: "requests".into(),
             refill,
@@ -382,7 +364,7 @@ mod tests {
     #[test]
     fn a_fixed_window_is_spent_down_then_waits_for_its_reset() {
         // One point left, a permit needs two: wait for the reset.
-        let rows = vec![row(BudgetRefill::AtReset, 100, 1, Some(60_000), 0)];
+        let rows = vec![row(QuotaRefill::AtReset, 100, 1, Some(60_000), 0)];
         assert_eq!(decide(&rows, Lane::Live, 2, 0).0, Take::WaitUntil(60_000));
         assert_eq!(
             decide(&rows, Lane::Live, 2, 59_999).0,
@@ -396,7 +378,7 @@ mod tests {
 
     #[test]
     fn backfill_leaves_the_reserve_to_live_edits() {
-        let rows = vec![row(BudgetRefill::AtReset, 100, 20, Some(60_000), 0)];
+        let rows = vec![row(QuotaRefill::AtReset, 100, 20, Some(60_000), 0)];
         assert_eq!(
             decide(&rows, Lane::Backfill, 1, 0).0,
             Take::WaitUntil(60_000)
@@ -408,7 +390,7 @@ mod tests {
     fn a_leaky_bucket_waits_only_for_the_points_it_needs() {
         // 3,600 an hour, empty: one point a second (1,000 milli per second).
         let rows = vec![row(
-            BudgetRefill::Continuous,
+            QuotaRefill::Continuous,
             3_600,
             0,
             Some(3_600_000),
@@ -427,7 +409,7 @@ mod tests {
     fn the_last_of_a_fixed_window_is_spread_over_the_time_to_reset() {
         let rows = vec![Row {
             reserve_pct: 10,
-            ..row(BudgetRefill::AtReset, 100, 15, Some(10_000), 0)
+            ..row(QuotaRefill::AtReset, 100, 15, Some(10_000), 0)
         }];
         let (answer, next) = decide(&rows, Lane::Live, 1, 0);
         assert_eq!(answer, GRANTED);
@@ -439,11 +421,11 @@ mod tests {
     #[test]
     fn a_pause_wins_and_the_poorest_kind_decides() {
         let mut rows = vec![
-            row(BudgetRefill::AtReset, 100, 50, Some(10_000), 0),
+            row(QuotaRefill::AtReset, 100, 50, Some(10_000), 0),
             Row {
                 kind: "complexity".into(),
                 unit_cost: 40,
-                ..row(BudgetRefill::AtReset, 1_000, 100, Some(20_000), 0)
+                ..row(QuotaRefill::AtReset, 1_000, 100, Some(20_000), 0)
             },
         ];
         assert_eq!(decide(&rows, Lane::Live, 3, 0).0, Take::WaitUntil(20_000));

@@ -23,7 +23,7 @@ mod shape;
 mod target;
 mod triggers;
 
-pub use budget::{BudgetPolicy, BudgetRefill, HOLD_MS, Take, pause, refill, settle, take};
+pub use budget::{BudgetPolicy, HOLD_MS, Take, pause, refill, settle, take};
 pub use claims::{Renewal, claim_due_jobs, defer, renew_leases};
 pub use copy::{CopyReport, TableCount, copy_store};
 pub use keys::{ForeignKey, Keys, NamedIndex, UniqueKey, key_differences, pg_keys, sqlite_keys};
