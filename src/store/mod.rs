@@ -60,7 +60,7 @@ pub use ops::LinkMirror;
 pub use records::{RecordVersion, StoredRecord, UpsertOutcome, content_hash};
 pub use routes::UnroutedPost;
 pub use search::{LinkOrder, LinkQuery, MIN_PREFIX, PREFIX_SCAN, url_key};
-pub use summary::{Counts, Summary};
+pub use summary::{Counts, Summary, jobs_in};
 pub use time::{from_ms, now_ms, to_ms};
 pub use webhook_watch::{Missed, WatchSettings, WebhookSilence, WebhookState};
 pub use writer::{MAX_BATCH, Writer, WriterThread};

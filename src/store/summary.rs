@@ -73,7 +73,7 @@ pub struct Summary {
 impl Summary {
     /// Jobs in one status.
     pub fn jobs_in(&self, status: JobStatus) -> i64 {
-        self.jobs.get(status.as_str()).copied().unwrap_or(0)
+        jobs_in(&self.jobs, status)
     }
 
     /// The latest reading of one connector's limit, if it has sent one.
@@ -86,6 +86,12 @@ impl Summary {
             .iter()
             .find(|q| q.connector == side && q.kind == kind)
     }
+}
+
+/// The count of `status` in a by-status map of job counts (a status no job
+/// has is 0).
+pub fn jobs_in(jobs: &BTreeMap<String, i64>, status: JobStatus) -> i64 {
+    jobs.get(status.as_str()).copied().unwrap_or(0)
 }
 
 /// The maintained row counters: what a view needs to number its rows

@@ -18,7 +18,7 @@ use crate::console::types::{
     Action, Cmd, JobStatuses, Open, PickItem, Selection, SortKey, ViewId, ViewMsg, Write,
 };
 use crate::domain::{ErrorClass, JobStatus};
-use crate::store::{Db, Job, JobFilter, StoreError, Window};
+use crate::store::{Db, Job, JobFilter, StoreError, Window, jobs_in};
 
 impl Keyed for Job {
     fn key(&self) -> i64 {
@@ -74,11 +74,7 @@ fn fetch(
 fn counted(jobs: &BTreeMap<String, i64>, statuses: JobStatuses) -> i64 {
     match statuses {
         JobStatuses::Any => jobs.values().sum(),
-        other => other
-            .statuses()
-            .iter()
-            .map(|st| jobs.get(st.as_str()).copied().unwrap_or(0))
-            .sum(),
+        other => other.statuses().iter().map(|st| jobs_in(jobs, *st)).sum(),
     }
 }
 
