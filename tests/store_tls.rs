@@ -71,12 +71,19 @@ fn encrypted(target: &PgTarget) -> bool {
         .get(0)
 }
 
-#[test]
-fn tls_is_used_when_the_url_asks_and_the_certificate_is_checked() {
+/// A database on a TLS cluster of its own, a directory for certificate
+/// files, and the path of the CA file that vouches for the server.
+fn tls_db() -> (PgDb, tempfile::TempDir, String) {
     let pki = pki();
     let db = fresh_db_on_tls_server(&pki.server);
     let dir = tempfile::tempdir().unwrap();
     let ca_file = write(dir.path(), "ca.pem", &pki.ca_pem);
+    (db, dir, ca_file)
+}
+
+#[test]
+fn tls_is_used_when_the_url_asks_and_the_certificate_is_checked() {
+    let (db, dir, ca_file) = tls_db();
 
     // Without sslmode the connection is plain, as before.
     let plain = PgTarget::parse(&db.url, Some(db.password.clone())).unwrap();
@@ -109,10 +116,7 @@ fn tls_is_used_when_the_url_asks_and_the_certificate_is_checked() {
 
 #[test]
 fn a_store_and_the_cli_work_over_tls() {
-    let pki = pki();
-    let db = fresh_db_on_tls_server(&pki.server);
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = write(dir.path(), "ca.pem", &pki.ca_pem);
+    let (db, _dir, ca_file) = tls_db();
     let url = with_params(&db, &format!("sslmode=verify-full&sslrootcert={ca_file}"));
     let target = PgTarget::parse(&url, Some(db.password.clone())).unwrap();
     let store = Store::open_postgres(&target, OpenMode::Create).unwrap();
